@@ -58,3 +58,21 @@ def test_missing_file_and_directory(tmp_path):
         read_idx(tmp_path / "nope")
     with pytest.raises(IDXError, match="is a directory"):
         read_idx(tmp_path)
+
+
+def test_load_mnist_from_small_files(tmp_path):
+    from chainrule.data.mnist import load_mnist
+
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", 30), ("t10k", 10)):
+        write_idx(tmp_path / f"{stem}-images-idx3-ubyte.gz",
+                  rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(tmp_path / f"{stem}-labels-idx1-ubyte.gz",
+                  rng.integers(0, 10, n, dtype=np.uint8))
+    m = load_mnist(tmp_path, n_validation=5, dtype=np.float32)
+    assert m.X_train.shape == (25, 784) and m.X_val.shape == (5, 784)
+    assert m.X_test.shape == (10, 784) and m.X_train.dtype == np.float32
+    assert 0.0 <= m.X_train.min() and m.X_train.max() <= 1.0
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(IDXError, match=r"missing t10k-labels-idx1-ubyte\.gz"):
+        load_mnist(tmp_path)

@@ -169,3 +169,28 @@ def test_predict_single_example_and_binary_output():
     net = Network([2, 3, 1], seed=0)
     assert net.predict(np.zeros(2)) in (0, 1)
     assert net.predict(np.zeros((4, 2))).shape == (4,)
+
+
+def test_l2_in_nielsen_form_for_one_sgd_step():
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(8, 3)), rng.uniform(size=(8, 2))
+    net = Network([3, 4, 2], seed=0)
+    gw, gb = net.backprop(X, Y)
+    W0, b0 = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    eta, lam, n = 0.5, 2.0, 8
+    net.fit(X, Y, epochs=1, batch_size=8, learning_rate=eta, shuffle=False, l2=lam)
+    for W, w0, g in zip(net.weights, W0, gw, strict=True):
+        np.testing.assert_allclose(W, (1 - eta * lam / n) * w0 - eta * g, rtol=1e-12)
+    for b, bb0, g in zip(net.biases, b0, gb, strict=True):  # biases are not decayed
+        np.testing.assert_allclose(b, bb0 - eta * g, rtol=1e-12)
+
+
+def test_sample_weight_in_fit_equals_repeating_rows():
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(3, 2)), rng.uniform(size=(3, 2))
+    a, b = Network([2, 3, 2], seed=0), Network([2, 3, 2], seed=0)
+    a.fit(X, Y, epochs=1, batch_size=3, learning_rate=0.5, shuffle=False,
+          sample_weight=[2.0, 1.0, 0.0])
+    b.fit(X[[0, 0, 1]], Y[[0, 0, 1]], epochs=1, batch_size=3, learning_rate=0.5, shuffle=False)
+    for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-12)

@@ -324,6 +324,8 @@ class Network:
         seed: int | None = None,
         callbacks: Sequence[Callback] = (),
         dropout: float | Sequence[float] | None = None,
+        l2: float = 0.0,
+        sample_weight: npt.ArrayLike | None = None,
     ) -> History:
         """Train by mini-batch stochastic gradient descent (seed §5; Nielsen ch. 1).
 
@@ -355,6 +357,14 @@ class Network:
         dropout : float or sequence of float, optional
             Inverted dropout probability for the hidden layers (one for all, or
             one per hidden layer).  Off at prediction time.
+        l2 : float, default 0.0
+            L2 regularization λ in Nielsen's form (ch. 3): the cost gains
+            ``(λ / 2n) Σ ‖W^l‖²`` with ``n`` the training-set size, so plain SGD
+            updates ``W ← (1 − ηλ/n) W − η ∇``.  Biases are not decayed.  (This is
+            also scikit-learn's ``alpha``.)  The recorded training loss excludes
+            the penalty.
+        sample_weight : array-like of shape (n,), optional
+            Per-example weights: the loss becomes ``Σ w_i C_i / Σ w_i``.
 
         Returns
         -------
@@ -369,12 +379,19 @@ class Network:
                 raise ValueError("validation_data must be a pair (X_val, Y_val)")
             Xv, _ = self._inputs(validation_data[0], name="validation X")
             val = (Xv, self._targets(validation_data[1], Xv.shape[0]))
+        weights = None
+        if sample_weight is not None:
+            # Normalised so the weights average 1: a batch's loss stays a mean.
+            weights = _normalised_weights(sample_weight, X2.shape[0]) * X2.shape[0]
+        if not (l2 >= 0 and math.isfinite(l2)):
+            raise ValueError(f"l2 must be a non-negative number, got {l2}")
         rng = self.rng if seed is None else np.random.default_rng(seed)
         return train(
             self, X2, Y2,
             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             optimizer=optimizer, validation_data=val, shuffle=shuffle, rng=rng,
-            callbacks=callbacks, dropout=self._dropout_rates(dropout),
+            callbacks=callbacks, dropout=self._dropout_rates(dropout), l2=l2,
+            sample_weight=weights,
         )
 
     def _dropout_rates(self, dropout: float | Sequence[float] | None) -> list[float] | None:

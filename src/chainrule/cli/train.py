@@ -1,4 +1,8 @@
-"""``chainrule train``: train a network and report its test accuracy."""
+"""``chainrule train``: train a network and report its test accuracy.
+
+The data options live in :mod:`.data_options`, the training-loop options in
+:mod:`.training_options`; this module builds the network and ties them together.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,18 @@ import time
 
 import numpy as np
 
-from ..data import Standardizer, load_dataset, train_test_split
 from ..functions import ACTIVATIONS, COSTS
 from ..network import INITS, Network
-from ..training import PrintProgress
-from ..training.optimizers import OPTIMIZERS
-from .common import CLIError, int_list, positive_float, positive_int
+from .common import CLIError, int_list
+from .data_options import add_data_arguments, load_training_data
+from .training_options import add_training_arguments, describe, fit_kwargs, make_callbacks
 
 # Defaults for the main job: digits to >= 96 % test accuracy in a few seconds.
-DEFAULTS = {
+NETWORK_DEFAULTS = {
     "hidden": [100],
     "activation": "tanh",
     "output_activation": "softmax",
     "cost": "log_likelihood",
-    "epochs": 50,
-    "batch_size": 10,
-    "learning_rate": 0.1,
-    "optimizer": "sgd",
 }
 
 
@@ -37,51 +36,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         "scikit-learn's bundled 8x8 handwritten digits.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    d = DEFAULTS
-    p.add_argument("--data", default="digits", help="bundled data set to train on")
-    p.add_argument("--hidden", type=int_list, default=d["hidden"], metavar="N,N,...",
+    add_data_arguments(p)
+    d = NETWORK_DEFAULTS
+    g = p.add_argument_group("network")
+    g.add_argument("--hidden", type=int_list, default=d["hidden"], metavar="N,N,...",
                    help="hidden layer sizes, comma-separated ('' for none)")
-    p.add_argument("--activation", choices=sorted(set(ACTIVATIONS) - {"softmax"}),
+    g.add_argument("--activation", choices=sorted(set(ACTIVATIONS) - {"softmax"}),
                    default=d["activation"], help="hidden-layer activation σ")
-    p.add_argument("--output-activation", choices=sorted(ACTIVATIONS),
+    g.add_argument("--output-activation", choices=sorted(ACTIVATIONS),
                    default=d["output_activation"], help="output-layer activation")
-    p.add_argument("--input-activation", choices=sorted(set(ACTIVATIONS) - {"softmax"}),
+    g.add_argument("--input-activation", choices=sorted(set(ACTIVATIONS) - {"softmax"}),
                    default="identity", help="σ on the input layer (the seed uses sigmoid)")
-    p.add_argument("--cost", choices=sorted(COSTS), default=d["cost"], help="cost function C")
-    p.add_argument("--init", choices=INITS, default=None,
+    g.add_argument("--cost", choices=sorted(COSTS), default=d["cost"], help="cost function C")
+    g.add_argument("--init", choices=INITS, default=None,
                    help="weight initialisation (default: he for ReLU layers, else xavier)")
-    p.add_argument("--epochs", type=positive_int, default=d["epochs"])
-    p.add_argument("--batch-size", type=positive_int, default=d["batch_size"])
-    p.add_argument("--learning-rate", "--eta", type=positive_float, default=d["learning_rate"],
-                   help="learning rate η (for the gradient of the mean cost)")
-    p.add_argument("--optimizer", choices=[*sorted(OPTIMIZERS), "nesterov"],
-                   default=d["optimizer"])
-    p.add_argument("--test-fraction", type=float, default=0.2,
-                   help="fraction of the data held out for the final test")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
-    p.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
-    p.add_argument("--quiet", action="store_true", help="print only the final result")
+    g.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    g.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
+    add_training_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train as the options say; print per-epoch lines and the test accuracy."""
-    try:
-        data = load_dataset(args.data)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-    if not 0.0 < args.test_fraction < 1.0:
-        raise CLIError(f"--test-fraction must be between 0 and 1, got {args.test_fraction}")
-    X_train, X_test, y_train, y_test = train_test_split(
-        data.X, data.y, test_fraction=args.test_fraction, seed=args.seed
-    )
-    # Scaling is fitted on the training split only, then applied to the test split.
-    scaler = Standardizer().fit(X_train)
     dtype = np.dtype(args.dtype)
-    X_train = scaler.transform(X_train).astype(dtype)
-    X_test = scaler.transform(X_test).astype(dtype)
-    n_out = data.n_classes if data.task == "classification" else 1
-    sizes = [data.X.shape[1], *args.hidden, n_out]
+    data = load_training_data(args, dtype)
+    sizes = [data.X_train.shape[1], *args.hidden, data.n_outputs]
     try:
         net = Network(sizes, activation=args.activation,
                       output_activation=args.output_activation, cost=args.cost,
@@ -90,20 +69,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     if not args.quiet:
-        print(f"data: {data.name}, {len(X_train)} training and {len(X_test)} test rows, "
-              f"{data.X.shape[1]} features, {n_out} classes")
+        print(f"data: {data.name}, {len(data.X_train)} training and {len(data.X_test)} test "
+              f"rows, {data.X_train.shape[1]} features, {data.n_outputs} outputs")
         print(f"network: {net!r}")
-        print(f"training: {args.epochs} epochs, batch size {args.batch_size}, "
-              f"learning rate {args.learning_rate}, optimizer {args.optimizer}")
-    callbacks = [] if args.quiet else [PrintProgress(total_epochs=args.epochs)]
+        print(describe(args))
     start = time.perf_counter()
-    net.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-            learning_rate=args.learning_rate, optimizer=args.optimizer,
-            validation_data=(X_test, y_test), seed=args.seed, callbacks=callbacks)
+    net.fit(data.X_train, data.y_train, validation_data=(data.X_test, data.y_test),
+            callbacks=make_callbacks(args), **fit_kwargs(args))
     seconds = time.perf_counter() - start
     if net.interrupted:
         print(f"interrupted after epoch {len(net.history)}; the model is intact")
-    result = net.evaluate(X_test, y_test)
+    result = net.evaluate(data.X_test, data.y_test)
     if net.is_classifier:
         print(f"test accuracy: {result['accuracy'] * 100:.2f}% "
               f"(loss {result['loss']:.4f}, {seconds:.1f}s)")

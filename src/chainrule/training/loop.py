@@ -82,10 +82,13 @@ def train(
     rng: np.random.Generator,
     callbacks: Sequence[Callback] = (),
     dropout: Sequence[float] | None = None,
+    l2: float = 0.0,
+    sample_weight: Array | None = None,
 ) -> History:
     """Train ``net`` in place; see :meth:`chainrule.Network.fit` for the parameters.
 
-    ``X`` (n, N_1) and ``Y`` (n, N_L) are validated arrays in the network's dtype.
+    ``X`` (n, N_1) and ``Y`` (n, N_L) are validated arrays in the network's dtype;
+    ``sample_weight`` (n,), if given, averages 1 over the training set.
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -132,15 +135,28 @@ def train(
                     idx = order[lo:hi]
                     Xb = np.take(X, idx, axis=0, out=xbuf[: hi - lo])
                     Yb = np.take(Y, idx, axis=0, out=ybuf[: hi - lo])
+                row_weights = None
+                if sample_weight is not None:
+                    sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]
+                    row_weights = sw / (hi - lo)
                 # Seed §5: feed forward, then backpropagate (steps 2–6).
                 fwd = engine.forward(net.weights, net.biases, Xb, dropout=dropout, rng=rng,
                                      reuse=True)
-                batch_loss = float(engine.per_example_cost(fwd, Yb).sum())
+                costs = engine.per_example_cost(fwd, Yb)
+                if row_weights is not None:
+                    costs = costs * row_weights * (hi - lo)
+                batch_loss = float(costs.sum())
                 loss_sum += batch_loss
                 if classifier:
                     correct += _correct(fwd.output, Yb)
                 seen += hi - lo
-                bwd = engine.backward(net.weights, fwd, Yb, reuse=True)
+                bwd = engine.backward(net.weights, fwd, Yb, row_weights=row_weights,
+                                      reuse=True)
+                if l2:
+                    # Nielsen's L2 term: ∂/∂W of (λ/2n) ‖W‖² is (λ/n) W.
+                    decay = l2 / n
+                    for gw, W in zip(bwd.grad_weights, net.weights, strict=True):
+                        gw += W.dtype.type(decay) * W
                 for i, gw in enumerate(bwd.grad_weights):
                     flat = gw.reshape(-1)
                     sq_norms[i] += float(np.dot(flat, flat))
