@@ -1,0 +1,26 @@
+"""chainrule: feed-forward neural networks trained by backpropagation.
+
+The package follows Carolyn Johnston's derivation of backpropagation (the
+"seed"): ``Network`` holds ``W^l`` and ``b^l``, :mod:`chainrule.engine`
+computes eqs. 1–2 forward and eqs. 5, 9, 13, 15 backward over whole batches,
+and :func:`gradcheck` checks the result against central differences.
+"""
+
+from .functions import Activation, Cost, CustomActivation
+from .gradcheck import GradcheckReport, gradcheck
+from .network import Network
+from .training import Callback, History
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation",
+    "Callback",
+    "Cost",
+    "CustomActivation",
+    "GradcheckReport",
+    "History",
+    "Network",
+    "__version__",
+    "gradcheck",
+]

@@ -1,0 +1,90 @@
+"""The IDX file format of MNIST and Fashion-MNIST, raw or gzip-compressed.
+
+An IDX file is a big-endian header — two zero bytes, a type code, the number of
+dimensions ``d`` — then ``d`` 32-bit sizes, then the data in C order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["IDXError", "read_idx", "write_idx"]
+
+# type code -> big-endian dtype
+_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_CODES = {np.dtype(v).newbyteorder("="): k for k, v in _TYPES.items()}
+
+
+class IDXError(ValueError):
+    """A file that is not a valid IDX file; the message names the file and the problem."""
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an IDX file (``.gz`` or raw) into an array in native byte order.
+
+    Parameters
+    ----------
+    path : path-like
+        Compression is detected from the content (gzip magic), not the name.
+
+    Returns
+    -------
+    ndarray
+        Shape as given in the header, e.g. ``(60000, 28, 28)`` uint8 for MNIST images.
+
+    Raises
+    ------
+    IDXError
+        For a missing file, a bad header, an unknown type code, or a data size that
+        does not match the header.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise IDXError(f"{p}: is a directory, expected an IDX file")
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise IDXError(f"{p}: no such file") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise IDXError(f"{p}: corrupt gzip data ({exc})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise IDXError(f"{p}: not an IDX file (bad magic number)")
+    code, ndim = raw[2], raw[3]
+    if code not in _TYPES:
+        raise IDXError(f"{p}: unknown IDX data type code 0x{code:02x}")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise IDXError(f"{p}: truncated header ({len(raw)} bytes, expected {header})")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_TYPES[code])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise IDXError(
+            f"{p}: data size {len(raw) - header} bytes does not match the header's "
+            f"shape {shape} ({expected} bytes)"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else data
+
+
+def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool | None = None
+              ) -> None:
+    """Write ``array`` as an IDX file (gzip-compressed when the name ends in ``.gz``)."""
+    arr = np.asarray(array)
+    native = arr.dtype.newbyteorder("=")
+    if native not in _CODES:
+        raise ValueError(f"IDX cannot store dtype {arr.dtype}")
+    p = Path(path)
+    header = bytes([0, 0, _CODES[native], arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    body = header + arr.astype(native.newbyteorder(">"), copy=False).tobytes()
+    if compress if compress is not None else p.suffix == ".gz":
+        body = gzip.compress(body)
+    p.write_bytes(body)

@@ -1,0 +1,315 @@
+"""The batched kernels: feed-forward (seed eqs. 1–2) and backpropagation (eqs. 5, 9, 13, 15).
+
+This is the only module that issues matrix products.  Everything else in
+chainrule (the network, training, data, CLI, estimators, plots) calls
+:class:`Engine` and never touches BLAS details, so that a different array
+backend is a change to this file alone.
+
+Layout
+------
+A batch of ``n`` examples is processed at once, one example per row.  The
+seed's column vectors ``z^l``, ``a^l`` become the rows of ``z[l]``, ``a[l]``
+of shape ``(n, N_l)``, and its row-vector gradients ``δ^l`` become the rows of
+``delta[l]``.  Lists are indexed with the seed's layer numbers: ``z[1]`` is the
+input ``z^1`` and ``W[l]`` is ``W^l`` (``W[0]``, ``W[1]`` are unused).
+
+With rows as examples, ``z^l = W^l a^{l-1} + b^l`` (eq. 1) reads
+``z[l] = a[l-1] @ W[l].T + b[l]``, and ``δ^l = δ^{l+1} W^{l+1} diag σ'(z^l)``
+(eq. 9) reads ``delta[l] = (delta[l+1] @ W[l+1]) * σ'(z[l])`` — the seed's row
+vectors need no transposes at all.
+
+The batch mean
+--------------
+The loss is the mean of the per-example cost over the batch.  Rather than
+dividing each gradient by ``n`` (one pass over every weight matrix), the engine
+scales ``δ^L`` by the row weights ``1/n`` once; the recursion carries that
+factor through every layer.  Hence ``Backward.delta[l]`` holds ``δ^l / n``, and
+custom row weights (sample weights) slot in at the same place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from .functions import Activation, Cost
+
+Array = npt.NDArray[np.floating]
+
+__all__ = ["Backward", "Engine", "Forward"]
+
+
+@dataclass
+class Forward:
+    """The values saved by one feed-forward pass (seed §5, step 2).
+
+    Attributes
+    ----------
+    z : list of arrays
+        ``z[l]`` of shape ``(n, N_l)`` for ``l = 1..L``; ``z[0]`` is None.
+    a : list of arrays
+        ``a[l] = σ(z[l])``, shape ``(n, N_l)``; ``a[0]`` is None.
+    inputs : list of arrays
+        ``inputs[l]`` is what layer ``l + 1`` consumes: ``a[l]``, or ``a[l]``
+        with inverted dropout applied during training.
+    masks : list
+        ``masks[l]`` is the dropout mask (already divided by the keep
+        probability) applied to ``a[l]``, or None.
+    """
+
+    z: list[Array | None]
+    a: list[Array | None]
+    inputs: list[Array | None]
+    masks: list[Array | None] = field(default_factory=list)
+
+    @property
+    def output(self) -> Array:
+        """The network's output ``a^L``, shape ``(n, N_L)``."""
+        out = self.a[-1]
+        assert out is not None
+        return out
+
+
+@dataclass
+class Backward:
+    """The helper gradients and parameter gradients of one backward pass.
+
+    Attributes
+    ----------
+    delta : list of arrays
+        ``delta[l]`` of shape ``(n, N_l)``, ``l = 2..L``: the rows are the
+        seed's ``δ^l`` scaled by the row weight (``1/n`` for the batch mean).
+    grad_weights : list of arrays
+        ``grad_weights[l-2]`` of shape ``(N_l, N_{l-1})``, the transpose of the
+        seed's ``[δC/δW^l]`` (eq. 13), so that it matches ``W^l``.
+    grad_biases : list of arrays
+        ``grad_biases[l-2]`` of shape ``(N_l,)``: eq. 15.
+    """
+
+    delta: list[Array | None]
+    grad_weights: list[Array]
+    grad_biases: list[Array]
+
+
+class Engine:
+    """Feed-forward and backpropagation for a fully connected network, batched.
+
+    Parameters
+    ----------
+    activations : sequence of Activation
+        ``activations[l-1]`` is σ for layer ``l = 1..L`` (the first is the input
+        activation, ``a^1 = σ(z^1)``).
+    cost : Cost
+        The per-example cost ``C``.
+    """
+
+    def __init__(self, activations: Sequence[Activation], cost: Cost) -> None:
+        self.sigma: list[Activation | None] = [None, *activations]
+        self.cost = cost
+        # Per-(n, dtype) buffers for the training path; see `_buffers`.
+        self._cache: dict[tuple[int, np.dtype], dict[str, list[Array | None]]] = {}
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(
+        self,
+        weights: Sequence[Array],
+        biases: Sequence[Array],
+        X: Array,
+        *,
+        dropout: Sequence[float] | None = None,
+        rng: np.random.Generator | None = None,
+        reuse: bool = False,
+    ) -> Forward:
+        """Feed ``X`` of shape ``(n, N_1)`` forward through the network (eqs. 1, 2).
+
+        Parameters
+        ----------
+        weights, biases : sequences of arrays
+            ``weights[l-2]`` is ``W^l`` of shape ``(N_l, N_{l-1})``,
+            ``biases[l-2]`` is ``b^l`` of shape ``(N_l,)``.
+        X : array of shape (n, N_1)
+            The inputs ``z^1``, one example per row, already in the network's dtype.
+        dropout : sequence of float, optional
+            ``dropout[l-1]`` is the drop probability for the activations of layer
+            ``l`` (inverted dropout: kept units are scaled by ``1/(1-p)``).
+        rng : numpy.random.Generator, optional
+            Needed when ``dropout`` is given.
+        reuse : bool, default False
+            Write into persistent per-batch-size buffers instead of fresh arrays
+            (the training path).  The result is then only valid until the next
+            call with the same batch size.
+        """
+        L = len(self.sigma) - 1
+        n = X.shape[0]
+        buf = self._buffers(n, X.dtype, weights) if reuse else None
+        z: list[Array | None] = [None] * (L + 1)
+        a: list[Array | None] = [None] * (L + 1)
+        inputs: list[Array | None] = [None] * (L + 1)
+        masks: list[Array | None] = [None] * (L + 1)
+
+        # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
+        z[1] = X
+        sigma1 = self.sigma[1]
+        assert sigma1 is not None
+        a[1] = X if sigma1.name == "identity" else sigma1.forward(X)
+        inputs[1] = a[1]
+        for l in range(2, L + 1):
+            W, b, sigma = weights[l - 2], biases[l - 2], self.sigma[l]
+            assert sigma is not None
+            prev = inputs[l - 1]
+            assert prev is not None
+            # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l.
+            if buf is None:
+                zl = prev @ W.T
+            else:
+                zl = np.matmul(prev, W.T, out=buf["z"][l])
+            zl += b
+            z[l] = zl
+            # a^l = σ(z^l); eq. 2 is this loop's composition.
+            a[l] = sigma.forward(zl, out=None if buf is None else buf["a"][l])
+            inputs[l] = a[l]
+            p = 0.0 if dropout is None or l == L else dropout[l - 1]
+            if p > 0.0:
+                if rng is None:
+                    raise ValueError("dropout needs a random generator (rng)")
+                keep = 1.0 - p
+                mask = (rng.random(zl.shape) < keep).astype(zl.dtype)
+                mask /= zl.dtype.type(keep)
+                masks[l] = mask
+                inputs[l] = a[l] * mask
+        return Forward(z=z, a=a, inputs=inputs, masks=masks)
+
+    # ------------------------------------------------------------------ cost
+
+    def per_example_cost(self, fwd: Forward, Y: Array) -> Array:
+        """The per-example cost ``C(a^L, λ)``, shape ``(n,)``."""
+        sigma_L = self.sigma[-1]
+        assert sigma_L is not None
+        zL = fwd.z[-1]
+        assert zL is not None
+        return self.cost.value(zL, fwd.output, Y, sigma_L)
+
+    # ------------------------------------------------------------------ backward
+
+    def backward(
+        self,
+        weights: Sequence[Array],
+        fwd: Forward,
+        Y: Array,
+        *,
+        row_weights: Array | None = None,
+        reuse: bool = False,
+    ) -> Backward:
+        """Backpropagate from the cost to every weight and bias (seed §4, §5 steps 3–6).
+
+        Parameters
+        ----------
+        weights : sequence of arrays
+            ``weights[l-2]`` is ``W^l``, as used in :meth:`forward`.
+        fwd : Forward
+            The saved pass for the same batch.
+        Y : array of shape (n, N_L)
+            The targets ``λ``, one row per example.
+        row_weights : array of shape (n,), optional
+            The weight of each example's cost in the loss; the default ``1/n``
+            makes the loss the batch mean.
+        reuse : bool, default False
+            Write gradients into persistent buffers (the training path).
+
+        Returns
+        -------
+        Backward
+            ``grad_weights[l-2]`` of shape ``(N_l, N_{l-1})`` is the transpose of
+            the seed's ``[δC/δW^l]`` (eq. 13), summed with the row weights.
+        """
+        L = len(self.sigma) - 1
+        n = fwd.output.shape[0]
+        buf = self._buffers(n, fwd.output.dtype, weights) if reuse else None
+        delta: list[Array | None] = [None] * (L + 1)
+        sigma_L = self.sigma[L]
+        zL = fwd.z[L]
+        assert sigma_L is not None and zL is not None
+
+        # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L].
+        dL = self.cost.output_delta(zL, fwd.output, Y, sigma_L)
+        if dL is None:
+            # General case: row gradient times the Jacobian (diagonal by eq. 8,
+            # or softmax's full Jacobian, applied without forming it).
+            dL = sigma_L.vjp(zL, fwd.output, self.cost.derivative(fwd.output, Y))
+        if row_weights is None:
+            dL *= dL.dtype.type(1.0 / n)
+        else:
+            dL *= row_weights.astype(dL.dtype, copy=False)[:, None]
+        delta[L] = dL
+
+        # Step 4, eq. 9: δ^l = δ^{l+1} W^{l+1} diag σ'(z^l), for l = L-1 .. 2.
+        # (δ^1 is never needed: layer 1 has no parameters.)
+        for l in range(L - 1, 1, -1):
+            sigma = self.sigma[l]
+            zl, al = fwd.z[l], fwd.a[l]
+            d_next = delta[l + 1]
+            assert sigma is not None and zl is not None and al is not None and d_next is not None
+            if buf is None:
+                dl = d_next @ weights[l - 1]
+            else:
+                dl = np.matmul(d_next, weights[l - 1], out=buf["delta"][l])
+            dl *= sigma.derivative(zl, al)  # the diagonal matrix of eq. 8, as a product
+            mask = fwd.masks[l] if fwd.masks else None
+            if mask is not None:
+                dl *= mask  # dropout: a dropped unit passes no gradient back
+            delta[l] = dl
+
+        # Steps 5 and 6, eqs. 13 and 15, for l = L .. 2.
+        grad_w: list[Array] = []
+        grad_b: list[Array] = []
+        for l in range(2, L + 1):
+            dl, prev = delta[l], fwd.inputs[l - 1]
+            assert dl is not None and prev is not None
+            # eq. 13: [δC/δW^l] = a^{l-1} ⊗ δ^l (shape N_{l-1} × N_l); summed over
+            # the batch that is a^{l-1}ᵀ δ^l.  We store its transpose, δ^lᵀ a^{l-1},
+            # so that grad_weights[l-2] has the shape of W^l.
+            if buf is None:
+                gw = dl.T @ prev
+                gb = dl.sum(axis=0)
+            else:
+                gw = np.matmul(dl.T, prev, out=buf["grad_w"][l])
+                gb = np.sum(dl, axis=0, out=buf["grad_b"][l])
+            # eq. 15: [δC/δb^l] = δ^l · I = δ^l (summed over the weighted batch).
+            grad_w.append(gw)
+            grad_b.append(gb)
+        return Backward(delta=delta, grad_weights=grad_w, grad_biases=grad_b)
+
+    # ------------------------------------------------------------------ buffers
+
+    def _buffers(
+        self, n: int, dtype: np.dtype, weights: Sequence[Array]
+    ) -> dict[str, list[Array | None]]:
+        """Persistent arrays for a batch of ``n`` rows, reused across training steps.
+
+        Fresh temporaries every step cost page faults; keeping one set per batch
+        size (the last batch of an epoch may be smaller) avoids them.
+        """
+        key = (n, np.dtype(dtype))
+        buf = self._cache.get(key)
+        if buf is None:
+            L = len(self.sigma) - 1
+            sizes = [0, weights[0].shape[1]] + [W.shape[0] for W in weights]
+            buf = {
+                "z": [None, None] + [np.empty((n, sizes[l]), dtype) for l in range(2, L + 1)],
+                "a": [None, None] + [np.empty((n, sizes[l]), dtype) for l in range(2, L + 1)],
+                "delta": [None, None] + [np.empty((n, sizes[l]), dtype) for l in range(2, L + 1)],
+                "grad_w": [None, None] + [np.empty(W.shape, dtype) for W in weights],
+                "grad_b": [None, None] + [np.empty(W.shape[0], dtype) for W in weights],
+            }
+            if len(self._cache) > 4:  # keep memory bounded across odd batch sizes
+                self._cache.clear()
+            self._cache[key] = buf
+        return buf
+
+    def clear_buffers(self) -> None:
+        """Release the persistent training buffers."""
+        self._cache.clear()

@@ -1,0 +1,413 @@
+"""Activations σ and costs C: each value beside its derivative.
+
+Every activation holds σ and σ′ side by side; every cost holds C and ∂C/∂a side by
+side (seed §2.1 and §4.1).  These are the only nonlinear pieces of the network; the
+engine composes them with matrix products.
+
+Conventions
+-----------
+Arrays are batches: one row per example, so ``z`` and ``a`` have shape
+``(n, N_l)``.  Derivatives are returned in the same layout: ``σ'(z)`` is the
+diagonal of the seed's ``diag σ'(z^l)`` (eq. 8), one diagonal per row.
+
+Numerical safety: sigmoid uses SciPy's ``expit`` (no ``exp`` overflow), softmax
+subtracts the row maximum (log-sum-exp), and the costs take logarithms from ``z``
+where the output activation allows it (``ln σ(z) = -log(1 + e^{-z})``), otherwise
+from ``a`` clipped away from zero.  Nothing here warns or returns inf/NaN for
+|z| up to 1e4 or more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import expit
+
+Array = npt.NDArray[np.floating]
+
+__all__ = [
+    "ACTIVATIONS",
+    "COSTS",
+    "Activation",
+    "Cost",
+    "get_activation",
+    "get_cost",
+]
+
+
+# --------------------------------------------------------------------------- activations
+
+
+class Activation:
+    """An activation function σ with its derivative σ′.
+
+    Subclasses implement :meth:`forward` and :meth:`derivative`.  Elementwise
+    activations have a diagonal Jacobian ``∂a/∂z = diag σ'(z)`` (seed eq. 8);
+    softmax does not, and overrides :meth:`vjp` and :meth:`jacobian`.
+
+    Attributes
+    ----------
+    name : str
+        The name used in constructors, model files and messages.
+    elementwise : bool
+        True when ``a_j`` depends on ``z_j`` only, so eq. 8 holds.
+    bounded01 : bool
+        True when every output lies in (0, 1) (needed by the cross-entropy cost).
+    """
+
+    name: str = "activation"
+    elementwise: bool = True
+    bounded01: bool = False
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        """Return ``a = σ(z)``; ``z`` of shape ``(n, N)`` gives ``(n, N)``."""
+        raise NotImplementedError
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        """Return ``σ'(z)`` elementwise, shape ``(n, N)``.
+
+        Both ``z`` and ``a = σ(z)`` are passed, so that derivatives which are
+        exact functions of the output (sigmoid: ``a(1 - a)``) need no second
+        transcendental evaluation.
+        """
+        raise NotImplementedError
+
+    def vjp(self, z: Array, a: Array, grad_a: Array) -> Array:
+        """Row-vector × Jacobian: ``grad_a · [∂a/∂z]`` for each row (seed eqs. 5 and 6).
+
+        For an elementwise σ this is ``grad_a * σ'(z)`` (eq. 5 with eq. 8).
+        """
+        return grad_a * self.derivative(z, a)
+
+    def jacobian(self, z: Array, a: Array) -> Array:
+        """The full Jacobian ``∂a/∂z`` per row: shape ``(n, N, N)`` (eq. 8)."""
+        d = self.derivative(z, a)
+        n, m = d.shape
+        jac = np.zeros((n, m, m), dtype=d.dtype)
+        idx = np.arange(m)
+        jac[:, idx, idx] = d
+        return jac
+
+    def log(self, z: Array, a: Array) -> Array:
+        """``ln a`` computed stably (used by the logarithmic costs)."""
+        return np.log(np.maximum(a, np.finfo(a.dtype).tiny))
+
+    def log1m(self, z: Array, a: Array) -> Array:
+        """``ln(1 - a)`` computed stably (used by the cross-entropy cost)."""
+        return np.log(np.maximum(1 - a, np.finfo(a.dtype).tiny))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Sigmoid(Activation):
+    """The logistic function ``σ(z) = 1 / (1 + e^{-z})``, ``σ' = σ(1 - σ)``."""
+
+    name = "sigmoid"
+    bounded01 = True
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        return expit(z, out=out)
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return a * (1 - a)
+
+    def log(self, z: Array, a: Array) -> Array:
+        # ln σ(z) = -ln(1 + e^{-z}); logaddexp never overflows.
+        return -np.logaddexp(0, -z)
+
+    def log1m(self, z: Array, a: Array) -> Array:
+        # ln(1 - σ(z)) = ln σ(-z) = -ln(1 + e^{z}).
+        return -np.logaddexp(0, z)
+
+
+class Tanh(Activation):
+    """``σ(z) = tanh z``, ``σ' = 1 - tanh² z``."""
+
+    name = "tanh"
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        return np.tanh(z, out=out)
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return 1 - a * a
+
+
+class ReLU(Activation):
+    """``σ(z) = max(0, z)``, ``σ' = 1 if z > 0 else 0`` (0 at z = 0 by convention)."""
+
+    name = "relu"
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        return np.maximum(z, 0, out=out)
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        # a > 0 exactly when z > 0, so the stored output suffices.
+        return (a > 0).astype(a.dtype)
+
+
+@dataclass(repr=False)
+class LeakyReLU(Activation):
+    """``σ(z) = z if z > 0 else slope·z``, ``σ' = 1 or slope``.
+
+    Parameters
+    ----------
+    slope : float, default 0.01
+        The gradient for negative inputs.
+    """
+
+    slope: float = 0.01
+    name = "leaky_relu"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.slope < 1:
+            raise ValueError(f"leaky_relu slope must be in [0, 1), got {self.slope}")
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        # For 0 ≤ slope < 1, max(z, slope·z) is z when z > 0 and slope·z otherwise.
+        return np.maximum(z, z * z.dtype.type(self.slope), out=out)
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        # a > 0 exactly when z > 0 (slope ≥ 0), so the stored output suffices.
+        return np.where(a > 0, a.dtype.type(1), a.dtype.type(self.slope))
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(slope={self.slope})"
+
+
+class Identity(Activation):
+    """``σ(z) = z``, ``σ' = 1``: the usual input layer and regression output."""
+
+    name = "identity"
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        if out is None:
+            return z
+        np.copyto(out, z)
+        return out
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return np.ones_like(a)
+
+
+class Softmax(Activation):
+    """``a_j = e^{z_j} / Σ_k e^{z_k}`` per row: an output activation only.
+
+    Its Jacobian is not diagonal, so eq. 8 does not apply:
+    ``∂a_i/∂z_j = a_i (I_{i=j} − a_j)``, i.e. ``diag(a) − a aᵀ``.  The product
+    of a row gradient ``g`` with it (eq. 5) is ``a ⊙ (g − (g·a))``, computed here
+    without forming the ``N × N`` matrix.
+    """
+
+    name = "softmax"
+    elementwise = False
+    bounded01 = True
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
+        shifted = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+        np.exp(shifted, out=shifted)
+        shifted /= shifted.sum(axis=-1, keepdims=True)
+        return shifted
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        raise TypeError(
+            "softmax has no elementwise derivative: its Jacobian is not diagonal "
+            "(use vjp or jacobian)"
+        )
+
+    def vjp(self, z: Array, a: Array, grad_a: Array) -> Array:
+        return a * (grad_a - np.sum(grad_a * a, axis=-1, keepdims=True))
+
+    def jacobian(self, z: Array, a: Array) -> Array:
+        m = a.shape[1]
+        jac = -a[:, :, None] * a[:, None, :]
+        idx = np.arange(m)
+        jac[:, idx, idx] += a
+        return jac
+
+    def log(self, z: Array, a: Array) -> Array:
+        # ln a_j = z_j − logsumexp(z): exact, no overflow, no log(0).
+        zmax = z.max(axis=-1, keepdims=True)
+        return z - zmax - np.log(np.sum(np.exp(z - zmax), axis=-1, keepdims=True))
+
+
+@dataclass(repr=False)
+class CustomActivation(Activation):
+    """An elementwise activation from two functions of ``z``.
+
+    Parameters
+    ----------
+    function : callable
+        ``σ(z)``, elementwise on an array.
+    derivative_function : callable
+        ``σ'(z)``, elementwise on an array.
+    name : str
+        Shown in messages and model files (custom functions cannot be saved).
+    """
+
+    function: Callable[[Array], Array]
+    derivative_function: Callable[[Array], Array]
+    name: str = "custom"  # type: ignore[assignment]
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        a = np.asarray(self.function(z), dtype=z.dtype)
+        if out is None:
+            return a
+        np.copyto(out, a)
+        return out
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return np.asarray(self.derivative_function(z), dtype=z.dtype)
+
+    def __repr__(self) -> str:
+        return f"CustomActivation(name={self.name!r})"
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Identity, Softmax)
+}
+
+
+def get_activation(spec: str | Activation) -> Activation:
+    """Return the activation named by ``spec`` (or ``spec`` itself if it is one).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the known ones.
+    """
+    if isinstance(spec, Activation):
+        return spec
+    if isinstance(spec, str) and spec in ACTIVATIONS:
+        return ACTIVATIONS[spec]()
+    raise ValueError(
+        f"unknown activation {spec!r}: expected one of {', '.join(sorted(ACTIVATIONS))}"
+    )
+
+
+# --------------------------------------------------------------------------- costs
+
+
+class Cost:
+    """A per-example cost ``C(a, λ)`` with its row gradient ``∂C/∂a`` (seed §3.2, §4.1).
+
+    ``value`` returns one number per row, shape ``(n,)``; ``derivative`` returns
+    the row vectors ``∂C/∂a`` stacked, shape ``(n, N_L)``.  ``output_delta``
+    may return ``δ^L`` directly for an output activation where eq. 5 simplifies
+    exactly (and more stably); otherwise ``None``.
+    """
+
+    name: str = "cost"
+    #: output activation names this cost accepts (None: any)
+    allowed_outputs: frozenset[str] | None = None
+
+    def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
+        """Per-example cost ``C(a, λ)``, shape ``(n,)``."""
+        raise NotImplementedError
+
+    def derivative(self, a: Array, y: Array) -> Array:
+        """``∂C/∂a``, one row gradient per example, shape ``(n, N_L)``."""
+        raise NotImplementedError
+
+    def output_delta(
+        self, z: Array, a: Array, y: Array, activation: Activation
+    ) -> Array | None:
+        """``δ^L`` in closed form when eq. 5 simplifies for ``activation``; else None."""
+        return None
+
+    def check_output(self, activation: Activation) -> None:
+        """Raise ``ValueError`` if this cost makes no sense on ``activation``'s outputs."""
+        if self.allowed_outputs is not None and activation.name not in self.allowed_outputs:
+            raise ValueError(
+                f"cost {self.name!r} needs an output activation in "
+                f"{{{', '.join(sorted(self.allowed_outputs))}}}, got {activation.name!r}"
+            )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Quadratic(Cost):
+    """The seed's squared error ``C = ‖a − λ‖²``, ``∂C/∂a = 2(a − λ)ᵀ`` (seed §4.1).
+
+    Nielsen's book uses ``½‖a − λ‖²``, whose gradient is half of ours: his
+    learning rate η = 3.0 trains exactly like our η = 1.5.
+    """
+
+    name = "quadratic"
+
+    def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
+        diff = a - y
+        return np.einsum("ij,ij->i", diff, diff)
+
+    def derivative(self, a: Array, y: Array) -> Array:
+        return 2 * (a - y)
+
+
+class CrossEntropy(Cost):
+    """Per-output binary cross-entropy ``C = −Σ_j [λ_j ln a_j + (1 − λ_j) ln(1 − a_j)]``.
+
+    Nielsen ch. 3.  With a sigmoid output, eq. 5 collapses to ``δ^L = a − λ``
+    (the σ′ factor cancels), which is used directly.
+    """
+
+    name = "cross_entropy"
+    # Per-output binary cross-entropy needs each output in (0, 1) on its own;
+    # for a softmax output the matching cost is the log-likelihood.
+    allowed_outputs = frozenset({"sigmoid"})
+
+    def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
+        log_a = activation.log(z, a)
+        log_1ma = activation.log1m(z, a)
+        return -np.sum(y * log_a + (1 - y) * log_1ma, axis=1)
+
+    def derivative(self, a: Array, y: Array) -> Array:
+        eps = np.finfo(a.dtype).eps
+        clipped = np.clip(a, eps, 1 - eps)
+        return (clipped - y) / (clipped * (1 - clipped))
+
+    def output_delta(
+        self, z: Array, a: Array, y: Array, activation: Activation
+    ) -> Array | None:
+        if activation.name == "sigmoid":
+            return a - y
+        return None
+
+
+class LogLikelihood(Cost):
+    """The log-likelihood ``C = −ln a_y = −Σ_j λ_j ln a_j`` on a softmax output.
+
+    Nielsen ch. 3.  With softmax, eq. 5 collapses to ``δ^L = a − λ``.
+    """
+
+    name = "log_likelihood"
+    allowed_outputs = frozenset({"softmax"})
+
+    def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
+        return -np.sum(y * activation.log(z, a), axis=1)
+
+    def derivative(self, a: Array, y: Array) -> Array:
+        return -y / np.maximum(a, np.finfo(a.dtype).tiny)
+
+    def output_delta(
+        self, z: Array, a: Array, y: Array, activation: Activation
+    ) -> Array | None:
+        if activation.name == "softmax":
+            return a - y
+        return None
+
+
+COSTS: dict[str, type[Cost]] = {cls.name: cls for cls in (Quadratic, CrossEntropy, LogLikelihood)}
+
+
+def get_cost(spec: str | Cost) -> Cost:
+    """Return the cost named by ``spec`` (or ``spec`` itself if it is one)."""
+    if isinstance(spec, Cost):
+        return spec
+    if isinstance(spec, str) and spec in COSTS:
+        return COSTS[spec]()
+    raise ValueError(f"unknown cost {spec!r}: expected one of {', '.join(sorted(COSTS))}")

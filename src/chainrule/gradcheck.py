@@ -1,0 +1,150 @@
+"""Gradient checking: ``backprop`` against central differences of ``loss``.
+
+A gradient bug that still lets training move (a factor of the number of
+outputs, a missing σ′) is invisible in learning curves; this check finds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from .network import Network
+
+__all__ = ["ArrayCheck", "GradcheckReport", "gradcheck"]
+
+
+@dataclass
+class ArrayCheck:
+    """The comparison for one parameter array.
+
+    Attributes
+    ----------
+    name : str
+        ``W^l`` or ``b^l`` in the seed's numbering.
+    shape : tuple of int
+    max_abs_error : float
+        ``max |backprop − numeric|`` over the array's entries.
+    max_rel_error : float
+        The norm-wise relative error
+        ``max |backprop − numeric| / max(max |backprop|, max |numeric|, floor)``:
+        entries whose gradient is nearly zero are judged on the array's scale,
+        not their own (where round-off would dominate).
+    passed : bool
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    max_abs_error: float
+    max_rel_error: float
+    passed: bool
+
+
+@dataclass
+class GradcheckReport:
+    """The result of :func:`gradcheck`: one :class:`ArrayCheck` per parameter array."""
+
+    checks: list[ArrayCheck] = field(default_factory=list)
+    eps: float = 1e-6
+    tolerance: float = 1e-6
+
+    @property
+    def passed(self) -> bool:
+        """True when every array is within tolerance."""
+        return all(c.passed for c in self.checks)
+
+    @property
+    def max_rel_error(self) -> float:
+        """The largest relative error over all arrays."""
+        return max((c.max_rel_error for c in self.checks), default=0.0)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        lines = [f"{'array':<6} {'shape':<12} {'max abs err':>12} {'max rel err':>12}  result"]
+        for c in self.checks:
+            shape = "×".join(map(str, c.shape))
+            lines.append(f"{c.name:<6} {shape:<12} {c.max_abs_error:12.3e} "
+                         f"{c.max_rel_error:12.3e}  {'ok' if c.passed else 'FAIL'}")
+        verdict = "passed" if self.passed else "FAILED"
+        lines.append(f"gradcheck {verdict} (eps={self.eps:g}, tolerance={self.tolerance:g})")
+        return "\n".join(lines)
+
+
+def gradcheck(
+    net: Network,
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
+    *,
+    eps: float = 1e-6,
+    tolerance: float = 1e-6,
+    floor: float = 1e-8,
+) -> GradcheckReport:
+    """Compare ``net.backprop(X, Y)`` with central differences of ``net.loss(X, Y)``.
+
+    Every weight and bias is perturbed by ``±eps`` in turn:
+    ``∂E/∂θ ≈ (E(θ + ε) − E(θ − ε)) / 2ε``, with error ``O(ε²)``.  Run it in
+    float64: float32 round-off swamps the difference quotient.
+
+    Parameters
+    ----------
+    net : Network
+    X : array-like of shape (n, N_1)
+    Y : array-like of shape (n, N_L) or (n,) class labels
+    eps : float, default 1e-6
+        The perturbation.
+    tolerance : float, default 1e-6
+        The largest relative error that passes.
+    floor : float, default 1e-8
+        Denominator floor, so an array whose gradient is ~0 everywhere is
+        judged by absolute error.
+
+    Returns
+    -------
+    GradcheckReport
+        Per array: max absolute and relative error and pass/fail.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule
+    >>> net = chainrule.Network([3, 4, 2], seed=0)
+    >>> X, Y = np.ones((5, 3)), np.zeros((5, 2))
+    >>> chainrule.gradcheck(net, X, Y).passed
+    True
+    """
+    if eps <= 0:
+        raise ValueError(f"eps must be positive, got {eps}")
+    grad_w, grad_b = net.backprop(X, Y)
+    report = GradcheckReport(eps=eps, tolerance=tolerance)
+    arrays = [(f"W^{i + 2}", net.weights, i, grad_w[i]) for i in range(len(grad_w))]
+    arrays += [(f"b^{i + 2}", net.biases, i, grad_b[i]) for i in range(len(grad_b))]
+    for name, params, i, analytic in arrays:
+        numeric = _central_differences(net, params, i, X, Y, eps)
+        abs_err = np.abs(analytic - numeric)
+        scale = max(float(np.abs(analytic).max()), float(np.abs(numeric).max()), floor)
+        max_rel = float(abs_err.max()) / scale
+        report.checks.append(ArrayCheck(name, tuple(analytic.shape), float(abs_err.max()),
+                                        max_rel, max_rel <= tolerance))
+    return report
+
+
+def _central_differences(
+    net: Network, params: list[np.ndarray], i: int, X: npt.ArrayLike, Y: npt.ArrayLike,
+    eps: float,
+) -> np.ndarray:
+    theta = params[i]
+    numeric = np.zeros(theta.shape, dtype=np.float64)
+    flat = theta.reshape(-1)  # a view: perturbing it perturbs the network
+    out = numeric.reshape(-1)
+    for k in range(flat.size):
+        saved = flat[k]
+        flat[k] = saved + eps
+        plus = net.loss(X, Y)
+        flat[k] = saved - eps
+        minus = net.loss(X, Y)
+        flat[k] = saved
+        out[k] = (plus - minus) / (2 * eps)
+    return numeric

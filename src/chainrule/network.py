@@ -1,0 +1,522 @@
+"""``Network``: the seed's fully connected network, its cost, gradient and training.
+
+The vocabulary is the seed's (§2.2): layers ``l = 1..L`` with ``N_l`` units,
+``z^l = W^l σ(z^{l-1}) + b^l`` (eq. 1), ``f = σ ∘ φ^L ∘ … ∘ φ^2`` (eq. 2), a
+per-example cost ``C`` and its gradient by backpropagation (§4).  The batched
+arithmetic lives in :mod:`chainrule.engine`; this module holds the parameters
+and the user-facing methods.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import checks
+from .engine import Engine, Forward
+from .functions import Activation, Cost, get_activation, get_cost
+from .training.callbacks import Callback
+from .training.history import History
+from .training.loop import train
+from .training.optimizers import Optimizer
+
+Array = npt.NDArray[np.floating]
+ActivationSpec = str | Activation
+
+__all__ = ["INITS", "Network"]
+
+#: Weight initialisations by name (see :class:`Network`).
+INITS = ("normal", "scaled_normal", "xavier", "he")
+
+
+class Network:
+    """A fully connected feed-forward network (seed §2).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[N_1, ..., N_L]``: the input size, the hidden layer sizes and the
+        output size.  At least two layers.
+    activation : str, Activation, or sequence of them, default "sigmoid"
+        σ for the hidden layers: one for all, or one per hidden layer
+        (``L - 2`` of them).  Names: ``sigmoid``, ``tanh``, ``relu``,
+        ``leaky_relu``, ``identity``.
+    output_activation : str or Activation, optional
+        σ for the output layer ``L``; also ``softmax``.  ``None`` means the same
+        as ``activation`` (the seed uses one σ everywhere).
+    cost : str or Cost, default "quadratic"
+        ``quadratic`` (the seed's ``‖a − λ‖²``, §4.1), ``cross_entropy``
+        (needs a sigmoid or softmax output) or ``log_likelihood`` (needs softmax).
+        The seed's quadratic cost is twice Nielsen's ``½‖a − λ‖²``, so Nielsen's
+        learning rate η = 3.0 corresponds to our η = 1.5.
+    input_activation : str or Activation, default "identity"
+        σ applied to the input layer.  The seed's network computes
+        ``a^1 = σ(z^1)`` (§5, step 2): pass ``input_activation="sigmoid"`` to
+        build exactly that network.  The usual convention, and our default,
+        feeds the inputs in unchanged.
+    init : str, optional
+        How to draw the initial weights: ``"normal"`` is N(0, 1) for weights
+        and biases (Nielsen's ``network.py``); ``"scaled_normal"`` is
+        N(0, 1/N_{l-1}) weights and N(0, 1) biases (his ``network2.py``);
+        ``"xavier"`` is Glorot's uniform U(±√(6/(N_{l-1}+N_l))) and ``"he"`` is
+        N(0, 2/N_{l-1}), both with zero biases.  The default is ``"he"`` for
+        layers feeding a ReLU or leaky ReLU and ``"xavier"`` otherwise.
+    seed : int or numpy.random.Generator, optional
+        Seeds initialisation and, unless ``fit`` is given its own seed, the
+        shuffling and dropout of training.  Same seed, same weights.
+    dtype : numpy dtype, default numpy.float64
+        ``float32`` or ``float64``; parameters, activations and gradients all
+        use it, and inputs are converted to it.
+
+    Attributes
+    ----------
+    weights : list of ndarray
+        ``weights[l-2]`` is the seed's ``W^l``, shape ``(N_l, N_{l-1})``.
+    biases : list of ndarray
+        ``biases[l-2]`` is ``b^l``, shape ``(N_l,)``.
+    activations : tuple of Activation
+        ``activations[l-2]`` is σ for layer ``l = 2..L``.
+    history : History
+        Every epoch trained so far, across ``fit`` calls.
+    optimizer : Optimizer or None
+        The optimizer of the last ``fit`` call, with its state.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule
+    >>> net = chainrule.Network([3, 4, 2], seed=0)
+    >>> net.feedforward(np.zeros(3)).shape
+    (2,)
+    >>> [w.shape for w in net.weights]
+    [(4, 3), (2, 4)]
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        *,
+        activation: ActivationSpec | Sequence[ActivationSpec] = "sigmoid",
+        output_activation: ActivationSpec | None = None,
+        cost: str | Cost = "quadratic",
+        input_activation: ActivationSpec = "identity",
+        init: str | None = None,
+        seed: int | np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        self.sizes = _check_sizes(sizes)
+        L = len(self.sizes)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+
+        hidden = _hidden_activations(activation, L - 2)
+        if output_activation is None:
+            if isinstance(activation, (str, Activation)):
+                output_activation = activation
+            elif hidden:
+                output_activation = hidden[-1]
+            else:
+                raise ValueError("output_activation is required when activation is a list "
+                                 "and the network has no hidden layer")
+        out_act = get_activation(output_activation)
+        self.input_activation = get_activation(input_activation)
+        for where, act in [("input", self.input_activation)] + [
+            (f"hidden layer {i + 2}", h) for i, h in enumerate(hidden)
+        ]:
+            if not act.elementwise:
+                raise ValueError(
+                    f"{act.name} is only allowed as the output activation, not for the {where}"
+                )
+        if out_act.name == "softmax" and self.sizes[-1] < 2:
+            raise ValueError("a softmax output needs at least 2 output units, got 1")
+        self.activations: tuple[Activation, ...] = (*hidden, out_act)
+        self.cost = get_cost(cost)
+        self.cost.check_output(out_act)
+
+        if init is not None and init not in INITS:
+            raise ValueError(f"unknown init {init!r}: expected one of {', '.join(INITS)}")
+        self.init = init
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.seed = None if isinstance(seed, np.random.Generator) else seed
+        self.weights: list[Array] = []
+        self.biases: list[Array] = []
+        for l in range(2, L + 1):
+            W, b = _initial_parameters(
+                self.rng, self.sizes[l - 2], self.sizes[l - 1], init, self.activations[l - 2]
+            )
+            self.weights.append(W.astype(self.dtype))
+            self.biases.append(b.astype(self.dtype))
+
+        self.engine = Engine([self.input_activation, *self.activations], self.cost)
+        self.history = History()
+        self.optimizer: Optimizer | None = None
+        self.stop_training = False
+        self.interrupted = False
+
+    # ------------------------------------------------------------------ description
+
+    @property
+    def output_activation(self) -> Activation:
+        """σ of the output layer ``L``."""
+        return self.activations[-1]
+
+    @property
+    def is_classifier(self) -> bool:
+        """True when outputs are class scores: a sigmoid or softmax output layer."""
+        return self.output_activation.bounded01
+
+    @property
+    def n_parameters(self) -> int:
+        """The number of weights and biases."""
+        return sum(W.size + b.size for W, b in zip(self.weights, self.biases, strict=True))
+
+    def config(self) -> dict[str, Any]:
+        """The architecture as plain values (for model files and reports)."""
+        return {
+            "sizes": list(self.sizes),
+            "activations": [a.name for a in self.activations],
+            "input_activation": self.input_activation.name,
+            "cost": self.cost.name,
+            "init": self.init,
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self) -> str:
+        acts = [a.name for a in self.activations]
+        hidden = acts[:-1]
+        act = hidden[0] if hidden and len(set(hidden)) == 1 else hidden
+        extra = ""
+        if self.input_activation.name != "identity":
+            extra = f", input_activation={self.input_activation.name!r}"
+        return (
+            f"Network({list(self.sizes)}, activation={act!r}, output_activation={acts[-1]!r}, "
+            f"cost={self.cost.name!r}{extra}, dtype={self.dtype.name})"
+        )
+
+    # ------------------------------------------------------------------ inputs
+
+    def _inputs(self, X: npt.ArrayLike, name: str = "X") -> tuple[Array, bool]:
+        self._check_parameters()
+        return checks.as_inputs(X, self.sizes[0], self.dtype, name=name)
+
+    def _targets(self, Y: npt.ArrayLike, n: int) -> Array:
+        return checks.as_targets(Y, n, self.sizes[-1], self.dtype)
+
+    def _check_parameters(self) -> None:
+        # Weights are plain, assignable arrays; catch a wrong assignment early
+        # with a message instead of a BLAS shape error deep in the engine.
+        for l in range(2, len(self.sizes) + 1):
+            W, b = self.weights[l - 2], self.biases[l - 2]
+            want_w, want_b = (self.sizes[l - 1], self.sizes[l - 2]), (self.sizes[l - 1],)
+            if not isinstance(W, np.ndarray) or W.shape != want_w:
+                raise ValueError(f"weights[{l - 2}] (W^{l}) must have shape {want_w}, "
+                                 f"got {np.shape(W)}")
+            if not isinstance(b, np.ndarray) or b.shape != want_b:
+                raise ValueError(f"biases[{l - 2}] (b^{l}) must have shape {want_b}, "
+                                 f"got {np.shape(b)}")
+            if W.dtype != self.dtype:
+                self.weights[l - 2] = W.astype(self.dtype)
+            if b.dtype != self.dtype:
+                self.biases[l - 2] = b.astype(self.dtype)
+
+    # ------------------------------------------------------------------ the function f
+
+    def forward(self, X: npt.ArrayLike) -> Forward:
+        """Feed ``X`` forward and keep every ``z^l`` and ``a^l`` (seed §5, step 2).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, N_1)
+
+        Returns
+        -------
+        Forward
+            ``z[l]``, ``a[l]`` of shape ``(n, N_l)`` for ``l = 1..L``.
+        """
+        X2, _ = self._inputs(X)
+        return self.engine.forward(self.weights, self.biases, X2)
+
+    def feedforward(self, X: npt.ArrayLike) -> Array:
+        """The network function ``f`` (eq. 2): output activations ``a^L``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, N_1) or (N_1,)
+
+        Returns
+        -------
+        ndarray of shape (n, N_L), or (N_L,) for a single example
+        """
+        X2, was_1d = self._inputs(X)
+        out = self.engine.forward(self.weights, self.biases, X2).output
+        return out[0] if was_1d else out
+
+    def loss(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> float:
+        """The mean over rows of the per-example cost ``C(f(x_i), λ_i)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, N_1)
+        Y : array-like of shape (n, N_L), or (n,) integer class labels
+        """
+        X2, _ = self._inputs(X)
+        Y2 = self._targets(Y, X2.shape[0])
+        fwd = self.engine.forward(self.weights, self.biases, X2)
+        return float(self.engine.per_example_cost(fwd, Y2).mean())
+
+    def backprop(
+        self, X: npt.ArrayLike, Y: npt.ArrayLike, *, sample_weight: npt.ArrayLike | None = None
+    ) -> tuple[list[Array], list[Array]]:
+        """The exact gradient of :meth:`loss` by backpropagation, for a whole batch at once.
+
+        The batch is processed as matrices (one example per row), following the
+        seed: eq. 5 for ``δ^L``, eq. 9 for ``δ^l``, eq. 13 for the weights and
+        eq. 15 for the biases (see :mod:`chainrule.engine`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, N_1)
+        Y : array-like of shape (n, N_L), or (n,) integer class labels
+        sample_weight : array-like of shape (n,), optional
+            Weights of the examples; the loss becomes ``Σ w_i C_i / Σ w_i``.
+
+        Returns
+        -------
+        grad_weights : list of ndarray
+            ``grad_weights[l-2]`` has the shape ``(N_l, N_{l-1})`` of ``W^l``.
+            The seed's ``[δC/δW^l] = a^{l-1} ⊗ δ^l`` (eq. 13) has the shape of
+            the *transpose* of ``W^l``, ``N_{l-1} × N_l``, because the seed
+            defines the derivative of a scalar by a matrix so that the product
+            of eq. 3 contracts against ``ΔW`` (§3.4).  We return its transpose,
+            ``δ^lᵀ a^{l-1}``, so that a gradient step is simply ``W − η·grad``:
+            entry ``[j, i]`` is ``∂E/∂w_{ji}`` in both layouts.
+        grad_biases : list of ndarray
+            ``grad_biases[l-2]`` of shape ``(N_l,)``: ``δ^l`` (eq. 15),
+            averaged over the batch.
+        """
+        X2, _ = self._inputs(X)
+        n = X2.shape[0]
+        Y2 = self._targets(Y, n)
+        row_weights = None
+        if sample_weight is not None:
+            row_weights = _normalised_weights(sample_weight, n)
+        fwd = self.engine.forward(self.weights, self.biases, X2)
+        bwd = self.engine.backward(self.weights, fwd, Y2, row_weights=row_weights)
+        return bwd.grad_weights, bwd.grad_biases
+
+    # ------------------------------------------------------------------ training
+
+    def fit(
+        self,
+        X: npt.ArrayLike,
+        Y: npt.ArrayLike,
+        *,
+        epochs: int = 30,
+        batch_size: int = 10,
+        learning_rate: float = 0.1,
+        optimizer: str | Optimizer | None = None,
+        validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+        shuffle: bool = True,
+        seed: int | None = None,
+        callbacks: Sequence[Callback] = (),
+        dropout: float | Sequence[float] | None = None,
+        l2: float = 0.0,
+        sample_weight: npt.ArrayLike | None = None,
+    ) -> History:
+        """Train by mini-batch stochastic gradient descent (seed §5; Nielsen ch. 1).
+
+        Calling ``fit`` again continues from the current weights and optimizer
+        state; ``history`` keeps counting epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, N_1)
+        Y : array-like of shape (n, N_L), or (n,) integer class labels
+        epochs : int, default 30
+        batch_size : int, default 10
+            Rows per mini-batch (the last batch of an epoch may be smaller).
+        learning_rate : float, default 0.1
+            η.  The gradient is that of the *mean* cost over the batch.
+        optimizer : str or Optimizer, optional
+            ``"sgd"`` (default), ``"momentum"``, ``"nesterov"``, ``"adam"``, or an
+            :class:`~chainrule.training.Optimizer`.  Omitted, or the same name
+            as the current one, keeps the existing optimizer and its state.
+        validation_data : (X_val, Y_val), optional
+            Evaluated after every epoch; loss and accuracy go into the history.
+        shuffle : bool, default True
+            Shuffle the rows before each epoch.
+        seed : int, optional
+            Seeds shuffling and dropout for this call; by default the network's
+            own generator (from its ``seed``) continues.
+        callbacks : sequence of Callback
+            Called per batch and per epoch; see :mod:`chainrule.training.callbacks`.
+        dropout : float or sequence of float, optional
+            Inverted dropout probability for the hidden layers (one for all, or
+            one per hidden layer).  Off at prediction time.
+        l2 : float, default 0.0
+            L2 regularization λ in Nielsen's form (ch. 3): the cost gains
+            ``(λ / 2n) Σ ‖W^l‖²`` with ``n`` the training-set size, so plain SGD
+            updates ``W ← (1 − ηλ/n) W − η ∇``.  Biases are not decayed.  (This is
+            also scikit-learn's ``alpha``.)  The recorded training loss excludes
+            the penalty.
+        sample_weight : array-like of shape (n,), optional
+            Per-example weights: the loss becomes ``Σ w_i C_i / Σ w_i``.
+
+        Returns
+        -------
+        History
+            The epochs of this call.  ``network.history`` holds all of them.
+        """
+        X2, _ = self._inputs(X)
+        Y2 = self._targets(Y, X2.shape[0])
+        val = None
+        if validation_data is not None:
+            if len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (X_val, Y_val)")
+            Xv, _ = self._inputs(validation_data[0], name="validation X")
+            val = (Xv, self._targets(validation_data[1], Xv.shape[0]))
+        weights = None
+        if sample_weight is not None:
+            # Normalised so the weights average 1: a batch's loss stays a mean.
+            weights = _normalised_weights(sample_weight, X2.shape[0]) * X2.shape[0]
+        if not (l2 >= 0 and math.isfinite(l2)):
+            raise ValueError(f"l2 must be a non-negative number, got {l2}")
+        rng = self.rng if seed is None else np.random.default_rng(seed)
+        return train(
+            self, X2, Y2,
+            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+            optimizer=optimizer, validation_data=val, shuffle=shuffle, rng=rng,
+            callbacks=callbacks, dropout=self._dropout_rates(dropout), l2=l2,
+            sample_weight=weights,
+        )
+
+    def _dropout_rates(self, dropout: float | Sequence[float] | None) -> list[float] | None:
+        """Per-layer drop probabilities indexed ``[l-1]`` for ``l = 1..L``, or None."""
+        if dropout is None:
+            return None
+        n_hidden = len(self.sizes) - 2
+        rates = [float(dropout)] * n_hidden if np.isscalar(dropout) else [
+            float(p) for p in dropout  # type: ignore[union-attr]
+        ]
+        if len(rates) != n_hidden:
+            raise ValueError(f"dropout needs one rate per hidden layer ({n_hidden}), "
+                             f"got {len(rates)}")
+        for p in rates:
+            if not 0.0 <= p < 1.0:
+                raise ValueError(f"dropout rates must be in [0, 1), got {p}")
+        if not any(rates):
+            return None
+        return [0.0, *rates, 0.0]
+
+    def _evaluate_arrays(self, X: Array, Y: Array) -> tuple[float, float]:
+        """Mean loss and accuracy on validated arrays (accuracy nan for regression)."""
+        fwd = self.engine.forward(self.weights, self.biases, X)
+        loss = float(self.engine.per_example_cost(fwd, Y).mean())
+        if not self.is_classifier:
+            return loss, math.nan
+        return loss, float(np.mean(_classes(fwd.output) == _classes(Y)))
+
+    # ------------------------------------------------------------------ prediction
+
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """Predictions: class indices for a classifier, output values otherwise.
+
+        A classifier (sigmoid or softmax output) returns the index of the largest
+        output, or ``a > 0.5`` as 0/1 with a single output.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, N_1) or (N_1,)
+
+        Returns
+        -------
+        ndarray of shape (n,) (int64) for classifiers, (n, N_L) otherwise;
+        one example gives a scalar or (N_L,).
+        """
+        out = self.feedforward(X)
+        if not self.is_classifier:
+            return out
+        out2 = out[None, :] if out.ndim == 1 else out
+        labels = _classes(out2)
+        return labels[0] if out.ndim == 1 else labels
+
+    def evaluate(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> dict[str, float]:
+        """Mean loss and (for classifiers) accuracy on ``(X, Y)``."""
+        X2, _ = self._inputs(X)
+        Y2 = self._targets(Y, X2.shape[0])
+        loss, acc = self._evaluate_arrays(X2, Y2)
+        return {"loss": loss, "accuracy": acc}
+
+    def accuracy(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> float:
+        """Fraction of rows whose predicted class is the target class.
+
+        ``Y`` may be integer labels ``(n,)`` or one-hot targets ``(n, N_L)``.
+        """
+        if not self.is_classifier:
+            raise ValueError("accuracy needs a classifier (sigmoid or softmax output); "
+                             f"this network's output is {self.output_activation.name}")
+        return self.evaluate(X, Y)["accuracy"]
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _classes(outputs: Array) -> np.ndarray:
+    if outputs.shape[1] == 1:
+        return (outputs[:, 0] > 0.5).astype(np.int64)
+    return outputs.argmax(axis=1)
+
+
+def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
+    try:
+        values = [int(s) for s in sizes]
+    except (TypeError, ValueError):
+        raise ValueError(f"sizes must be a list of positive integers, got {sizes!r}") from None
+    if len(values) < 2:
+        raise ValueError(f"sizes needs at least 2 layers (input and output), got {values}")
+    if any(s < 1 for s in values) or any(v != s for v, s in zip(values, sizes, strict=True)):
+        raise ValueError(f"sizes must be positive integers, got {list(sizes)}")
+    return tuple(values)
+
+
+def _hidden_activations(
+    spec: ActivationSpec | Sequence[ActivationSpec], n_hidden: int
+) -> list[Activation]:
+    if isinstance(spec, (str, Activation)):
+        return [get_activation(spec) for _ in range(n_hidden)]
+    specs = list(spec)
+    if len(specs) != n_hidden:
+        raise ValueError(
+            f"activation lists one per hidden layer: expected {n_hidden}, got {len(specs)}"
+        )
+    return [get_activation(s) for s in specs]
+
+
+def _initial_parameters(
+    rng: np.random.Generator, fan_in: int, fan_out: int, init: str | None, act: Activation
+) -> tuple[np.ndarray, np.ndarray]:
+    if init is None:
+        init = "he" if act.name in ("relu", "leaky_relu") else "xavier"
+    if init == "normal":
+        return rng.standard_normal((fan_out, fan_in)), rng.standard_normal(fan_out)
+    if init == "scaled_normal":
+        W = rng.standard_normal((fan_out, fan_in)) / np.sqrt(fan_in)
+        return W, rng.standard_normal(fan_out)
+    if init == "xavier":
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, (fan_out, fan_in)), np.zeros(fan_out)
+    # "he"
+    return rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in), np.zeros(fan_out)
+
+
+def _normalised_weights(sample_weight: npt.ArrayLike, n: int) -> np.ndarray:
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError("sample_weight must be finite, non-negative and not all zero")
+    return w / w.sum()

@@ -1,0 +1,106 @@
+"""Callbacks: hooks called by the training loop per batch and per epoch.
+
+Subclass :class:`Callback` and override what you need.  A callback may stop
+training by setting ``network.stop_training = True``; the loop finishes the
+current batch and returns with the model intact.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from ..network import Network
+    from .history import History
+
+Array = npt.NDArray[np.floating]
+
+__all__ = ["BatchInfo", "Callback", "PrintProgress"]
+
+
+@dataclass
+class BatchInfo:
+    """What a per-batch callback sees.
+
+    Attributes
+    ----------
+    epoch : int
+        The current epoch (counting from 1 across resumed runs).
+    batch : int
+        The batch index within the epoch, from 0.
+    n_batches : int
+        Batches in this epoch.
+    size : int
+        Rows in this batch.
+    loss : float
+        The batch's mean cost before the update.
+    grad_weights, grad_biases : list of arrays
+        The gradients used for the update (valid only during the call; copy
+        them to keep them).
+    """
+
+    epoch: int
+    batch: int
+    n_batches: int
+    size: int
+    loss: float
+    grad_weights: list[Array]
+    grad_biases: list[Array]
+
+
+class Callback:
+    """Base class for training callbacks; every hook is a no-op by default."""
+
+    def on_train_begin(self, network: Network, history: History) -> None:
+        """Called once before the first epoch of a ``fit`` call."""
+
+    def on_epoch_begin(self, network: Network, epoch: int) -> None:
+        """Called before each epoch."""
+
+    def on_batch_end(self, network: Network, info: BatchInfo) -> None:
+        """Called after each mini-batch update."""
+
+    def on_epoch_end(self, network: Network, history: History) -> None:
+        """Called after each epoch, once its metrics are in ``history``."""
+
+    def on_train_end(self, network: Network, history: History) -> None:
+        """Called once when the ``fit`` call ends (also after an interruption)."""
+
+
+def _fmt(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)
+
+
+class PrintProgress(Callback):
+    """Print one line per epoch: loss, accuracy, validation metrics and time.
+
+    Parameters
+    ----------
+    stream : text stream, default sys.stdout
+    total_epochs : int, optional
+        Shown as ``epoch 3/30`` when given.
+    """
+
+    def __init__(self, stream: TextIO | None = None, total_epochs: int | None = None) -> None:
+        self.stream = stream
+        self.total_epochs = total_epochs
+
+    def on_epoch_end(self, network: Network, history: History) -> None:
+        e = history.epoch[-1]
+        total = f"/{self.total_epochs}" if self.total_epochs else ""
+        parts = [
+            f"epoch {e}{total}",
+            f"loss {_fmt(history.train_loss[-1], '.4f')}",
+            f"acc {_fmt(history.train_accuracy[-1] * 100, '.2f')}%",
+        ]
+        if not math.isnan(history.val_loss[-1]):
+            parts.append(f"val_loss {_fmt(history.val_loss[-1], '.4f')}")
+            parts.append(f"val_acc {_fmt(history.val_accuracy[-1] * 100, '.2f')}%")
+        parts.append(f"{history.seconds[-1]:.2f}s")
+        print("  ".join(parts), file=self.stream or sys.stdout, flush=True)

@@ -1,0 +1,221 @@
+"""The training loop: mini-batch stochastic gradient descent (seed §5; Nielsen ch. 1).
+
+For each epoch: shuffle, cut into mini-batches, and for each batch compute the
+gradient by backpropagation and hand it to the optimizer.  Everything that varies
+between training recipes (the optimizer, callbacks) is a parameter, so the loop
+itself stays short.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .callbacks import BatchInfo, Callback
+from .history import History
+from .optimizers import Optimizer, get_optimizer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ..network import Network
+
+Array = npt.NDArray[np.floating]
+
+__all__ = ["train"]
+
+
+@contextmanager
+def _stop_on_interrupt(net: Network) -> Iterator[None]:
+    """Turn Ctrl-C into ``net.stop_training = True`` for the duration of training.
+
+    The loop checks the flag after every batch, so an interrupt never leaves the
+    weights half-updated.  A second Ctrl-C raises KeyboardInterrupt as usual.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if net.stop_training:
+            raise KeyboardInterrupt
+        net.stop_training = True
+        net.interrupted = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _correct(output: Array, Y: Array) -> int:
+    """Number of rows whose predicted class matches the target's."""
+    if output.shape[1] == 1:
+        return int(np.count_nonzero((output[:, 0] > 0.5) == (Y[:, 0] > 0.5)))
+    return int(np.count_nonzero(output.argmax(axis=1) == Y.argmax(axis=1)))
+
+
+def _overrides(cb: Callback, name: str) -> bool:
+    return getattr(type(cb), name) is not getattr(Callback, name)
+
+
+def train(
+    net: Network,
+    X: Array,
+    Y: Array,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    optimizer: str | Optimizer | None = None,
+    validation_data: tuple[Array, Array] | None = None,
+    shuffle: bool = True,
+    rng: np.random.Generator,
+    callbacks: Sequence[Callback] = (),
+    dropout: Sequence[float] | None = None,
+    l2: float = 0.0,
+    sample_weight: Array | None = None,
+) -> History:
+    """Train ``net`` in place; see :meth:`chainrule.Network.fit` for the parameters.
+
+    ``X`` (n, N_1) and ``Y`` (n, N_L) are validated arrays in the network's dtype;
+    ``sample_weight`` (n,), if given, averages 1 over the training set.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate}")
+
+    opt = _resolve_optimizer(net, optimizer)
+    engine = net.engine
+    n = X.shape[0]
+    batch_size = min(batch_size, n)
+    n_batches = math.ceil(n / batch_size)
+    n_layers = len(net.weights)
+    classifier = net.is_classifier
+    history = History()
+    first_epoch = len(net.history) + 1
+    batch_cbs = [cb for cb in callbacks if _overrides(cb, "on_batch_end")]
+    net.stop_training = False
+    net.interrupted = False
+
+    # Gathering a shuffled batch copies just that batch into a reused buffer.
+    xbuf = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+    ybuf = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
+
+    for cb in callbacks:
+        cb.on_train_begin(net, history)
+    with _stop_on_interrupt(net):
+        for epoch in range(first_epoch, first_epoch + epochs):
+            for cb in callbacks:
+                cb.on_epoch_begin(net, epoch)
+            start = time.perf_counter()
+            order = rng.permutation(n) if shuffle else None
+            loss_sum = 0.0
+            correct = 0
+            seen = 0
+            sq_norms = np.zeros(n_layers)
+            lr = float(learning_rate)
+            for k in range(n_batches):
+                lo, hi = k * batch_size, min((k + 1) * batch_size, n)
+                if order is None:
+                    Xb, Yb = X[lo:hi], Y[lo:hi]
+                else:
+                    idx = order[lo:hi]
+                    Xb = np.take(X, idx, axis=0, out=xbuf[: hi - lo])
+                    Yb = np.take(Y, idx, axis=0, out=ybuf[: hi - lo])
+                row_weights = None
+                if sample_weight is not None:
+                    sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]
+                    row_weights = sw / (hi - lo)
+                # Seed §5: feed forward, then backpropagate (steps 2–6).
+                fwd = engine.forward(net.weights, net.biases, Xb, dropout=dropout, rng=rng,
+                                     reuse=True)
+                costs = engine.per_example_cost(fwd, Yb)
+                if row_weights is not None:
+                    costs = costs * row_weights * (hi - lo)
+                batch_loss = float(costs.sum())
+                loss_sum += batch_loss
+                if classifier:
+                    correct += _correct(fwd.output, Yb)
+                seen += hi - lo
+                bwd = engine.backward(net.weights, fwd, Yb, row_weights=row_weights,
+                                      reuse=True)
+                if l2:
+                    # Nielsen's L2 term: ∂/∂W of (λ/2n) ‖W‖² is (λ/n) W.
+                    decay = l2 / n
+                    for gw, W in zip(bwd.grad_weights, net.weights, strict=True):
+                        gw += W.dtype.type(decay) * W
+                for i, gw in enumerate(bwd.grad_weights):
+                    flat = gw.reshape(-1)
+                    sq_norms[i] += float(np.dot(flat, flat))
+                # Gradient descent: the optimizer turns ∇E into an update, in place.
+                opt.step([*net.weights, *net.biases], [*bwd.grad_weights, *bwd.grad_biases], lr)
+                for cb in batch_cbs:
+                    cb.on_batch_end(net, BatchInfo(epoch, k, n_batches, hi - lo,
+                                                   batch_loss / (hi - lo),
+                                                   bwd.grad_weights, bwd.grad_biases))
+                if net.stop_training:
+                    break
+            if seen == 0:
+                break
+            val_loss = val_acc = math.nan
+            if validation_data is not None:
+                val_loss, val_acc = net._evaluate_arrays(*validation_data)
+            history.append(
+                epoch=epoch,
+                train_loss=loss_sum / seen,
+                train_accuracy=correct / seen if classifier else math.nan,
+                val_loss=val_loss,
+                val_accuracy=val_acc,
+                learning_rate=lr,
+                grad_norms=[math.sqrt(s / (k + 1)) for s in sq_norms],
+                seconds=time.perf_counter() - start,
+            )
+            net.history.extend(_last(history))
+            for cb in callbacks:
+                cb.on_epoch_end(net, history)
+            if net.stop_training:
+                break
+    for cb in callbacks:
+        cb.on_train_end(net, history)
+    return history
+
+
+def _last(history: History) -> History:
+    """A one-epoch history holding the last entry of ``history``."""
+    return History(**{name: [getattr(history, name)[-1]]
+                      for name in History.__dataclass_fields__})
+
+
+def _resolve_optimizer(net: Network, spec: str | Optimizer | None) -> Optimizer:
+    """Reuse the network's optimizer (and its state) unless a different one is asked for."""
+    current: Optimizer | None = net.optimizer
+    if spec is None:
+        opt = current if current is not None else get_optimizer("sgd")
+    elif isinstance(spec, str) and current is not None and _same_kind(current, spec):
+        opt = current
+    else:
+        opt = get_optimizer(spec)
+    net.optimizer = opt
+    return opt
+
+
+def _same_kind(opt: Optimizer, name: str) -> bool:
+    if name == "nesterov":
+        return opt.name == "momentum" and bool(getattr(opt, "nesterov", False))
+    if name == "momentum":
+        return opt.name == "momentum" and not getattr(opt, "nesterov", False)
+    return opt.name == name
+

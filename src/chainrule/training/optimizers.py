@@ -1,0 +1,163 @@
+"""Optimizers: how a gradient becomes a parameter update.
+
+Each optimizer updates the parameter arrays in place (so references a user
+holds to ``net.weights[i]`` stay valid) and keeps its own state (velocities,
+moment estimates) so that calling ``fit`` again resumes where training stopped.
+
+``params`` and ``grads`` are matching lists of arrays: the network passes
+``[W^2, …, W^L, b^2, …, b^L]`` and the gradients in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.floating]
+
+__all__ = ["SGD", "Adam", "Momentum", "Optimizer", "get_optimizer"]
+
+
+class Optimizer:
+    """Base class: ``step(params, grads, lr)`` updates ``params`` in place."""
+
+    name = "optimizer"
+
+    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+        """Apply one update with learning rate ``lr``."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget all state (called when the network's parameter shapes change)."""
+
+    def config(self) -> dict[str, Any]:
+        """The hyper-parameters, for model files and reports."""
+        return {"name": self.name}
+
+    @staticmethod
+    def _matches(state: list[Array], params: Sequence[Array]) -> bool:
+        # State is positional; if the parameters were replaced by arrays of other
+        # shapes or dtypes, the state must start over rather than be misapplied.
+        return len(state) == len(params) and all(
+            s.shape == p.shape and s.dtype == p.dtype for s, p in zip(state, params, strict=True)
+        )
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Plain gradient descent, ``θ ← θ − η ∇`` (the seed; Nielsen ch. 1)."""
+
+    name = "sgd"
+
+    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+        for p, g in zip(params, grads, strict=True):
+            p -= p.dtype.type(lr) * g
+
+
+class Momentum(Optimizer):
+    """Momentum ``v ← μ v − η ∇; θ ← θ + v`` (Nielsen ch. 3), optionally Nesterov.
+
+    Parameters
+    ----------
+    momentum : float, default 0.9
+        μ, the fraction of the previous velocity kept.
+    nesterov : bool, default False
+        Use Nesterov's look-ahead form ``θ ← θ + μ v − η ∇`` (as in scikit-learn).
+    """
+
+    name = "momentum"
+
+    def __init__(self, momentum: float = 0.9, nesterov: bool = False) -> None:
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.velocity: list[Array] = []
+
+    def reset(self) -> None:
+        self.velocity = []
+
+    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+        if not self._matches(self.velocity, params):
+            self.velocity = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocity, strict=True):
+            mu, eta = p.dtype.type(self.momentum), p.dtype.type(lr)
+            v *= mu
+            v -= eta * g
+            if self.nesterov:
+                p += mu * v - eta * g
+            else:
+                p += v
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias-corrected moment estimates.
+
+    Parameters
+    ----------
+    beta1, beta2 : float
+        Decay rates of the first and second moment estimates.
+    epsilon : float
+        Added to the root of the second moment for stability.
+    """
+
+    name = "adam"
+
+    def __init__(self, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> None:
+        for label, value in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"adam {label} must be in [0, 1), got {value}")
+        if epsilon <= 0:
+            raise ValueError(f"adam epsilon must be positive, got {epsilon}")
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.m: list[Array] = []
+        self.v: list[Array] = []
+        self.t = 0
+
+    def reset(self) -> None:
+        self.m, self.v, self.t = [], [], 0
+
+    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+        if not self._matches(self.m, params):
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+            self.t = 0
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        # Fold both bias corrections into the step size.
+        step = lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
+            t = p.dtype.type
+            m *= t(b1)
+            m += t(1 - b1) * g
+            v *= t(b2)
+            v += t(1 - b2) * (g * g)
+            p -= t(step) * m / (np.sqrt(v) + t(self.epsilon))
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "beta1": self.beta1, "beta2": self.beta2,
+                "epsilon": self.epsilon}
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+
+
+def get_optimizer(spec: str | Optimizer) -> Optimizer:
+    """Return a fresh optimizer named by ``spec`` (or ``spec`` itself)."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if spec == "nesterov":
+        return Momentum(nesterov=True)
+    if isinstance(spec, str) and spec in OPTIMIZERS:
+        return OPTIMIZERS[spec]()
+    names = ", ".join([*sorted(OPTIMIZERS), "nesterov"])
+    raise ValueError(f"unknown optimizer {spec!r}: expected one of {names}")
