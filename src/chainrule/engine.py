@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+from scipy.linalg import blas
 
-from .functions import Activation, Cost
+from .functions import Activation, Cost, ReLU, Sigmoid, Tanh
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["Backward", "Engine", "Forward"]
+__all__ = ["Backward", "Engine", "Forward", "sgd_update"]
 
 
 @dataclass
@@ -239,7 +240,11 @@ class Engine:
         if dL is None:
             # General case: row gradient times the Jacobian (diagonal by eq. 8,
             # or softmax's full Jacobian, applied without forming it).
-            dL = sigma_L.vjp(zL, fwd.output, self.cost.derivative(fwd.output, Y))
+            dL = self.cost.derivative(fwd.output, Y)
+            if buf is not None and type(sigma_L) in _FAST_DERIVATIVES:
+                _times_derivative(dL, sigma_L, zL, fwd.output, buf["scratch"][L])
+            else:
+                dL = sigma_L.vjp(zL, fwd.output, dL)
         if row_weights is None:
             dL *= dL.dtype.type(1.0 / n)
         else:
@@ -257,7 +262,8 @@ class Engine:
                 dl = d_next @ weights[l - 1]
             else:
                 dl = np.matmul(d_next, weights[l - 1], out=buf["delta"][l])
-            dl *= sigma.derivative(zl, al)  # the diagonal matrix of eq. 8, as a product
+            # the diagonal matrix of eq. 8, as a product
+            _times_derivative(dl, sigma, zl, al, None if buf is None else buf["scratch"][l])
             mask = fwd.masks[l] if fwd.masks else None
             if mask is not None:
                 dl *= mask  # dropout: a dropped unit passes no gradient back
@@ -277,7 +283,7 @@ class Engine:
                 gb = dl.sum(axis=0)
             else:
                 gw = np.matmul(dl.T, prev, out=buf["grad_w"][l])
-                gb = np.sum(dl, axis=0, out=buf["grad_b"][l])
+                gb = np.add.reduce(dl, axis=0, out=buf["grad_b"][l])
             # eq. 15: [δC/δb^l] = δ^l · I = δ^l (summed over the weighted batch).
             grad_w.append(gw)
             grad_b.append(gb)
@@ -304,6 +310,7 @@ class Engine:
                 "delta": [None, None] + [np.empty((n, sizes[l]), dtype) for l in range(2, L + 1)],
                 "grad_w": [None, None] + [np.empty(W.shape, dtype) for W in weights],
                 "grad_b": [None, None] + [np.empty(W.shape[0], dtype) for W in weights],
+                "scratch": [None, None] + [np.empty((n, sizes[l]), dtype) for l in range(2, L + 1)],
             }
             if len(self._cache) > 4:  # keep memory bounded across odd batch sizes
                 self._cache.clear()
@@ -313,3 +320,55 @@ class Engine:
     def clear_buffers(self) -> None:
         """Release the persistent training buffers."""
         self._cache.clear()
+
+
+_FAST_DERIVATIVES = (Sigmoid, Tanh, ReLU)
+
+
+def _times_derivative(
+    dl: Array, sigma: Activation, z: Array, a: Array, scratch: Array | None
+) -> None:
+    """``dl *= σ'(z)`` in place (eq. 9's diagonal), from the stored output where exact.
+
+    With a ``scratch`` buffer of ``dl``'s shape the common activations allocate
+    nothing: sigmoid ``σ' = a(1 − a)``, tanh ``σ' = 1 − a²``, ReLU ``σ' = [a > 0]``.
+    The values are bitwise those of ``sigma.derivative(z, a)``.
+    """
+    kind = type(sigma)
+    if scratch is None or kind not in _FAST_DERIVATIVES:
+        dl *= sigma.derivative(z, a)
+    elif kind is Sigmoid:
+        np.subtract(1, a, out=scratch)
+        dl *= np.multiply(a, scratch, out=scratch)
+    elif kind is Tanh:
+        np.multiply(a, a, out=scratch)
+        dl *= np.subtract(1, scratch, out=scratch)
+    else:
+        # ReLU: a > 0 exactly when z > 0; the comparison is written as 1.0 or 0.0.
+        dl *= np.greater(a, 0, out=scratch)
+
+
+#: Below this many elements NumPy's ``p -= η g`` beats a BLAS call's overhead.
+_AXPY_MIN_SIZE = 4096
+_AXPY = {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}
+
+
+def sgd_update(params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+    """Gradient descent in place: ``θ ← θ − η ∇`` for each parameter array.
+
+    Large contiguous arrays go through BLAS ``axpy`` (``y ← a·x + y``), which reads
+    each array once and allocates nothing; ``p -= η * g`` would first build the
+    temporary ``η * g`` (fresh pages on every step for big layers).
+    """
+    for p, g in zip(params, grads, strict=True):
+        axpy = _AXPY.get(p.dtype)
+        if (
+            axpy is not None
+            and p.size >= _AXPY_MIN_SIZE
+            and g.dtype == p.dtype
+            and p.flags.c_contiguous
+            and g.flags.c_contiguous
+        ):
+            axpy(g.reshape(-1), p.reshape(-1), a=-lr)
+        else:
+            p -= p.dtype.type(lr) * g

@@ -133,8 +133,10 @@ def train(
                     Xb, Yb = X[lo:hi], Y[lo:hi]
                 else:
                     idx = order[lo:hi]
-                    Xb = np.take(X, idx, axis=0, out=xbuf[: hi - lo])
-                    Yb = np.take(Y, idx, axis=0, out=ybuf[: hi - lo])
+                    # mode="clip": the indices are a permutation, always in range, and
+                    # NumPy's default mode="raise" with out= gathers through a temporary.
+                    Xb = np.take(X, idx, axis=0, out=xbuf[: hi - lo], mode="clip")
+                    Yb = np.take(Y, idx, axis=0, out=ybuf[: hi - lo], mode="clip")
                 row_weights = None
                 if sample_weight is not None:
                     sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]

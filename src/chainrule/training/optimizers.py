@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..engine import sgd_update
+
 Array = npt.NDArray[np.floating]
 
 __all__ = ["SGD", "Adam", "Momentum", "Optimizer", "get_optimizer"]
@@ -56,8 +58,7 @@ class SGD(Optimizer):
     name = "sgd"
 
     def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
-        for p, g in zip(params, grads, strict=True):
-            p -= p.dtype.type(lr) * g
+        sgd_update(params, grads, lr)  # p -= lr * g, without temporaries
 
 
 class Momentum(Optimizer):
