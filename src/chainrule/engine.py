@@ -34,13 +34,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy.linalg import blas
 
 from .functions import Activation, Cost, ReLU, Sigmoid, Tanh
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["Backward", "Engine", "Forward", "sgd_update"]
+__all__ = ["Backward", "Engine", "Forward"]
 
 
 @dataclass
@@ -347,28 +346,3 @@ def _times_derivative(
         # ReLU: a > 0 exactly when z > 0; the comparison is written as 1.0 or 0.0.
         dl *= np.greater(a, 0, out=scratch)
 
-
-#: Below this many elements NumPy's ``p -= η g`` beats a BLAS call's overhead.
-_AXPY_MIN_SIZE = 4096
-_AXPY = {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}
-
-
-def sgd_update(params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
-    """Gradient descent in place: ``θ ← θ − η ∇`` for each parameter array.
-
-    Large contiguous arrays go through BLAS ``axpy`` (``y ← a·x + y``), which reads
-    each array once and allocates nothing; ``p -= η * g`` would first build the
-    temporary ``η * g`` (fresh pages on every step for big layers).
-    """
-    for p, g in zip(params, grads, strict=True):
-        axpy = _AXPY.get(p.dtype)
-        if (
-            axpy is not None
-            and p.size >= _AXPY_MIN_SIZE
-            and g.dtype == p.dtype
-            and p.flags.c_contiguous
-            and g.flags.c_contiguous
-        ):
-            axpy(g.reshape(-1), p.reshape(-1), a=-lr)
-        else:
-            p -= p.dtype.type(lr) * g

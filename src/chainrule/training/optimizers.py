@@ -16,8 +16,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..engine import sgd_update
-
 Array = npt.NDArray[np.floating]
 
 __all__ = ["SGD", "Adam", "Momentum", "Optimizer", "get_optimizer"]
@@ -57,8 +55,19 @@ class SGD(Optimizer):
 
     name = "sgd"
 
+    def __init__(self) -> None:
+        # η∇ is written here rather than into a fresh temporary every step: for
+        # big layers a fresh array means fresh pages (page faults) on every batch.
+        self._scaled: list[Array] = []
+
+    def reset(self) -> None:
+        self._scaled = []
+
     def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
-        sgd_update(params, grads, lr)  # p -= lr * g, without temporaries
+        if not self._matches(self._scaled, params):
+            self._scaled = [np.empty_like(p) for p in params]
+        for p, g, t in zip(params, grads, self._scaled, strict=True):
+            p -= np.multiply(g, p.dtype.type(lr), out=t)
 
 
 class Momentum(Optimizer):
