@@ -128,6 +128,12 @@ def render_markdown(results: Results, context: dict[str, Any]) -> str:
         "shuffled together; median (min–max) over rounds",
         *_machine(context),
     ]
+    loads = [t["load_before"] for t in results.raw if "load_before" in t]
+    if loads:
+        out.append(
+            f"- 1-minute load average when trials started: {Stat(loads).span('{:.1f}')} "
+            f"on {context['info'].get('cpus', '?')} CPUs (other work on the machine)"
+        )
     for impl, note in context["notes"].items():
         out.append(f"- {labels[impl]}: {note}")
     for dtype in context["dtypes"]:

@@ -35,9 +35,11 @@ def run_fit(impl: str, workload: str, dtype: str, samples: int, threads: int) ->
     w = WORKLOADS[workload]
     X, y = make_data(w, samples, np.dtype(dtype))
     load = os.getloadavg()[0]
+    cpu = time.process_time()
     seconds = IMPLEMENTATIONS[impl](w, X, y, threads)
     return {
         "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu,
         "steps": w.steps(samples),
         "peak_rss_mib": peak_rss_mib(),
         "load_before": load,
