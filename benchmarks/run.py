@@ -101,6 +101,34 @@ def available_implementations(
     return have, notes
 
 
+def trial_args(
+    job: tuple[str, ...], samples: dict[str, int], args: argparse.Namespace
+) -> list[str]:
+    """Command-line arguments of ``trial.py`` for one job."""
+    if job[0] == "gemm":
+        return ["gemm", "--dtype", job[1], "--size", str(args.gemm_size)]
+    _, w, d, i = job
+    return [
+        *("fit", "--impl", i, "--workload", w, "--dtype", d),
+        *("--samples", str(samples[w]), "--threads", str(args.threads)),
+    ]
+
+
+def save(
+    results: Results, context: dict[str, Any], args: argparse.Namespace, *, final: bool
+) -> str:
+    """Render the report of the finished rounds and write ``--output`` / ``--json`` if asked."""
+    text = render_markdown(results, context)
+    if args.output is not None:
+        write_output(args.output, text)
+        if final:
+            print(f"wrote {args.output}", file=sys.stderr)
+    if args.json is not None:
+        payload = {"context": context, "trials": results.raw}
+        args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    return text
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(
@@ -191,52 +219,13 @@ def main(argv: list[str] | None = None) -> int:
 
     jobs: list[tuple[str, ...]] = [("gemm", d) for d in args.dtypes]
     jobs += [("fit", w, d, i) for w in args.workloads for d in args.dtypes for i in impls]
-    results = Results()
-    order = random.Random(args.seed)
-    started = time.perf_counter()
-    for r in range(args.rounds):
-        order.shuffle(jobs)
-        for k, job in enumerate(jobs, 1):
-            if job[0] == "gemm":
-                out = run_trial(
-                    ["gemm", "--dtype", job[1], "--size", str(args.gemm_size)], env, args.timeout
-                )
-            else:
-                _, w, d, i = job
-                out = run_trial(
-                    [
-                        "fit",
-                        "--impl",
-                        i,
-                        "--workload",
-                        w,
-                        "--dtype",
-                        d,
-                        "--samples",
-                        str(samples[w]),
-                        "--threads",
-                        str(args.threads),
-                    ],
-                    env,
-                    args.timeout,
-                )
-            results.add(job, out)
-            shown = out.get("error") or (
-                f"{out['gflops']:.0f} GFLOP/s" if job[0] == "gemm" else f"{out['seconds']:.3f} s"
-            )
-            print(
-                f"[round {r + 1}/{args.rounds} {k:2d}/{len(jobs)} "
-                f"{time.perf_counter() - started:6.0f}s] {' '.join(job)}: {shown}",
-                file=sys.stderr,
-            )
-
     command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    context = {
+    context: dict[str, Any] = {
         "command": command.strip(),
         "info": info,
         "removed_env": removed,
         "threads": args.threads,
-        "rounds": args.rounds,
+        "rounds": 0,
         "samples": samples,
         "gemm_size": args.gemm_size,
         "notes": notes,
@@ -245,15 +234,30 @@ def main(argv: list[str] | None = None) -> int:
         "workloads": args.workloads,
         "dtypes": args.dtypes,
     }
-    text = render_markdown(results, context)
-    print(text)
-    if args.output is not None:
-        write_output(args.output, text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    if args.json is not None:
-        args.json.write_text(
-            json.dumps({"context": context, "trials": results.raw}, indent=1), encoding="utf-8"
-        )
+    results = Results()
+    order = random.Random(args.seed)
+    started = time.perf_counter()
+    try:
+        for r in range(args.rounds):
+            order.shuffle(jobs)
+            for k, job in enumerate(jobs, 1):
+                out = run_trial(trial_args(job, samples, args), env, args.timeout)
+                results.add(job, out)
+                shown = out.get("error") or (
+                    f"{out['gflops']:.0f} GFLOP/s"
+                    if job[0] == "gemm"
+                    else f"{out['seconds']:.3f} s"
+                )
+                print(
+                    f"[round {r + 1}/{args.rounds} {k:2d}/{len(jobs)} "
+                    f"{time.perf_counter() - started:6.0f}s] {' '.join(job)}: {shown}",
+                    file=sys.stderr,
+                )
+            context["rounds"] = r + 1
+            save(results, context, args, final=False)  # an interrupted run keeps finished rounds
+    except KeyboardInterrupt:
+        print(f"interrupted: reporting {context['rounds']} finished round(s)", file=sys.stderr)
+    print(save(results, context, args, final=True))
     return 0
 
 
