@@ -73,9 +73,15 @@ def run(args: argparse.Namespace) -> int:
               f"rows, {data.X_train.shape[1]} features, {data.n_outputs} outputs")
         print(f"network: {net!r}")
         print(describe(args))
+    kwargs = fit_kwargs(args)
+    if "validation_fraction" not in kwargs:
+        kwargs["validation_data"] = (data.X_test, data.y_test)
+    callbacks = make_callbacks(args)
     start = time.perf_counter()
-    net.fit(data.X_train, data.y_train, validation_data=(data.X_test, data.y_test),
-            callbacks=make_callbacks(args), **fit_kwargs(args))
+    try:
+        net.fit(data.X_train, data.y_train, callbacks=callbacks, **kwargs)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     seconds = time.perf_counter() - start
     if net.interrupted:
         print(f"interrupted after epoch {len(net.history)}; the model is intact")

@@ -78,7 +78,7 @@ def _fmt(value: float, spec: str) -> str:
 
 
 class PrintProgress(Callback):
-    """Print one line per epoch: loss, accuracy, validation metrics and time.
+    """Print one line per epoch: loss, accuracy, validation metrics, learning rate, time.
 
     Parameters
     ----------
@@ -102,5 +102,6 @@ class PrintProgress(Callback):
         if not math.isnan(history.val_loss[-1]):
             parts.append(f"val_loss {_fmt(history.val_loss[-1], '.4f')}")
             parts.append(f"val_acc {_fmt(history.val_accuracy[-1] * 100, '.2f')}%")
+        parts.append(f"lr {history.learning_rate[-1]:.3g}")
         parts.append(f"{history.seconds[-1]:.2f}s")
         print("  ".join(parts), file=self.stream or sys.stdout, flush=True)

@@ -133,15 +133,20 @@ class Adam(Optimizer):
             self.t = 0
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        # Fold both bias corrections into the step size.
-        step = lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        # Algorithm 1 of the paper: θ ← θ − η m̂ / (√v̂ + ε), with ε added to the
+        # bias-corrected √v̂ (as PyTorch does), m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
+        step = lr / (1 - b1**self.t)
+        root_c2 = np.sqrt(1 - b2**self.t)
         for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
             t = p.dtype.type
             m *= t(b1)
             m += t(1 - b1) * g
             v *= t(b2)
             v += t(1 - b2) * (g * g)
-            p -= t(step) * m / (np.sqrt(v) + t(self.epsilon))
+            denom = np.sqrt(v)
+            denom /= t(root_c2)
+            denom += t(self.epsilon)
+            p -= t(step) * m / denom
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "beta1": self.beta1, "beta2": self.beta2,
