@@ -168,7 +168,7 @@ def test_holdout_split_is_stratified_and_seeded():
     Y = np.eye(2)[y]
     X = np.arange(100.0)[:, None]
     Xt, Yt, Xv, Yv, _ = holdout_split(X, Y, 0.2, np.random.default_rng(0), stratify=True)
-    assert len(Xv) == 20 and len(Xt) == 80
+    assert len(Xv) == 20 and len(Xt) == 80 and Yt[:, 1].sum() == 8
     assert Yv[:, 1].sum() == 2  # 20 % of the rare class, not left to chance
     assert set(Xt[:, 0]).isdisjoint(Xv[:, 0])
     Xv2 = holdout_split(X, Y, 0.2, np.random.default_rng(0), stratify=True)[2]
