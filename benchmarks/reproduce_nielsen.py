@@ -157,15 +157,16 @@ def run_row(row: Row, data: Any, *, quick: bool, seed: int) -> dict[str, Any]:
         tracker = _Tracker(X_val, y_val, "validation")
     dtype = np.dtype(net_kwargs.get("dtype", np.float64))
     print(f"[{row.key}] {row.description}", flush=True)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     net.fit(X_train.astype(dtype, copy=False), y_train, epochs=epochs,
             validation_data=(X_val.astype(dtype, copy=False), y_val), seed=seed,
             callbacks=[tracker], **fit)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     result: dict[str, Any] = {
         "row": row.key, "description": row.description, "book": row.book,
         "evaluated_on": row.evaluate_on, "epochs_run": len(net.history),
-        "seconds": round(seconds, 1), "quick": quick,
+        "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1), "quick": quick,
     }
     if row.key == "best":
         result["accuracy"] = round(net.accuracy(X_test, y_test) * 100, 2)
@@ -176,7 +177,8 @@ def run_row(row: Row, data: Any, *, quick: bool, seed: int) -> dict[str, Any]:
         result["last"] = round(tracker.accuracies[-1], 2)
         result["accuracy"] = result["best"]
     book = f"  (book {row.book:.2f}%)" if row.book is not None else ""
-    print(f"[{row.key}] {result['accuracy']:.2f}%{book}  {seconds:.0f}s", flush=True)
+    print(f"[{row.key}] {result['accuracy']:.2f}%{book}  {seconds:.0f}s wall, "
+          f"{cpu_seconds:.0f}s CPU", flush=True)
     return result
 
 
