@@ -66,7 +66,7 @@ class ProgressBar(Callback):
 
     def on_batch_end(self, network: Network, info: BatchInfo) -> None:
         if self._bar is None:
-            from tqdm.auto import tqdm  # imported only when a bar is drawn
+            from tqdm import tqdm  # imported only when a bar is drawn
 
             total = f"/{self.total_epochs}" if self.total_epochs else ""
             self._bar = tqdm(total=info.n_batches, desc=f"epoch {info.epoch}{total}",
