@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
@@ -69,9 +70,13 @@ class ProgressBar(Callback):
             from tqdm import tqdm  # imported only when a bar is drawn
 
             total = f"/{self.total_epochs}" if self.total_epochs else ""
+            # A pseudo-terminal may report a 0 x 0 size, which makes tqdm draw
+            # nothing; shutil falls back to 80 x 24 then.
+            size = shutil.get_terminal_size()
             self._bar = tqdm(total=info.n_batches, desc=f"epoch {info.epoch}{total}",
                              unit="batch", file=self.stream or sys.stderr, leave=True,
-                             dynamic_ncols=True, mininterval=0.2)
+                             ncols=min(size.columns, 160), nrows=size.lines,
+                             mininterval=0.2)
         self._loss += info.loss * info.size
         self._rows += info.size
         self._bar.update(1)
