@@ -46,8 +46,12 @@ def test_progress_bar_shows_batches_and_epoch_metrics():
     net.fit(X, y, epochs=2, batch_size=10, learning_rate=0.1, validation_data=(X, y),
             callbacks=[ProgressBar(stream=out, total_epochs=2)])
     text = out.getvalue()
-    assert "epoch 1/2" in text and "epoch 2/2" in text
-    assert "12/12" in text and "val_acc" in text and "lr 0.1" in text
+    assert "epoch 1/2:" in text and "/12 [" in text  # the bar over 12 batches
+    # Each finished epoch leaves one summary line after the bar is cleared.
+    summaries = [part for part in text.replace("\r", "\n").splitlines()
+                 if part.startswith("epoch") and "val_acc" in part]
+    assert len(summaries) == 2 and summaries[1].startswith("epoch 2/2  loss")
+    assert "lr 0.1" in summaries[0]
 
 
 def test_print_progress_is_one_clean_line_per_epoch():

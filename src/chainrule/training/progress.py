@@ -15,7 +15,7 @@ import shutil
 import sys
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from .callbacks import BatchInfo, Callback, PrintProgress
+from .callbacks import BatchInfo, Callback, PrintProgress, epoch_line
 
 if TYPE_CHECKING:
     from ..network import Network
@@ -41,9 +41,9 @@ def epoch_record(history: History, index: int = -1) -> dict[str, Any]:
 class ProgressBar(Callback):
     """A ``tqdm`` progress bar over the batches of each epoch.
 
-    Each epoch leaves one finished bar line with its metrics (loss, accuracy,
-    validation loss and accuracy, learning rate), so the terminal keeps a
-    record like :class:`PrintProgress` does.
+    While an epoch runs, the bar shows its batches, speed and running loss;
+    when it ends, the bar is replaced by the same one-line summary that
+    :class:`PrintProgress` prints, so the terminal keeps one line per epoch.
 
     Parameters
     ----------
@@ -56,13 +56,11 @@ class ProgressBar(Callback):
         self.stream = stream
         self.total_epochs = total_epochs
         self._bar: Any = None
-        self._epoch = 0
         self._loss = 0.0
         self._rows = 0
 
     def on_epoch_begin(self, network: Network, epoch: int) -> None:
         self._close()
-        self._epoch = epoch
         self._loss, self._rows = 0.0, 0
 
     def on_batch_end(self, network: Network, info: BatchInfo) -> None:
@@ -74,8 +72,8 @@ class ProgressBar(Callback):
             # nothing; shutil falls back to 80 x 24 then.
             size = shutil.get_terminal_size()
             self._bar = tqdm(total=info.n_batches, desc=f"epoch {info.epoch}{total}",
-                             unit="batch", file=self.stream or sys.stderr, leave=True,
-                             ncols=min(size.columns, 160), nrows=size.lines,
+                             unit="batch", file=self._out(), leave=False,
+                             ncols=min(size.columns, 120), nrows=size.lines,
                              mininterval=0.2)
         self._loss += info.loss * info.size
         self._rows += info.size
@@ -84,21 +82,14 @@ class ProgressBar(Callback):
             self._bar.set_postfix_str(f"loss {self._loss / self._rows:.4f}", refresh=False)
 
     def on_epoch_end(self, network: Network, history: History) -> None:
-        if self._bar is None:
-            return
-        parts = [f"loss {history.train_loss[-1]:.4f}"]
-        if not math.isnan(history.train_accuracy[-1]):
-            parts.append(f"acc {history.train_accuracy[-1] * 100:.2f}%")
-        if not math.isnan(history.val_loss[-1]):
-            parts.append(f"val_loss {history.val_loss[-1]:.4f}")
-        if not math.isnan(history.val_accuracy[-1]):
-            parts.append(f"val_acc {history.val_accuracy[-1] * 100:.2f}%")
-        parts.append(f"lr {history.learning_rate[-1]:.3g}")
-        self._bar.set_postfix_str("  ".join(parts), refresh=True)
         self._close()
+        print(epoch_line(history, self.total_epochs), file=self._out(), flush=True)
 
     def on_train_end(self, network: Network, history: History) -> None:
         self._close()
+
+    def _out(self) -> TextIO:
+        return self.stream or sys.stderr
 
     def _close(self) -> None:
         if self._bar is not None:
