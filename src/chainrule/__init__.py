@@ -6,7 +6,7 @@ computes eqs. 1–2 forward and eqs. 5, 9, 13, 15 backward over whole batches,
 and :func:`gradcheck` checks the result against central differences.
 """
 
-from .functions import Activation, Cost, CustomActivation
+from .functions import Activation, Cost, CustomActivation, CustomCost
 from .gradcheck import GradcheckReport, gradcheck
 from .network import Network
 from .training import Callback, History
@@ -18,6 +18,7 @@ __all__ = [
     "Callback",
     "Cost",
     "CustomActivation",
+    "CustomCost",
     "GradcheckReport",
     "History",
     "Network",
