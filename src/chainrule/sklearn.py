@@ -51,7 +51,6 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d, gen_batches
-from sklearn.utils import shuffle as sk_shuffle
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, unique_labels
@@ -66,6 +65,7 @@ from .functions import (
     get_cost,
 )
 from .network import Network
+from .training.callbacks import BatchInfo, Callback
 from .training.optimizers import SGD, Adam, Momentum, Optimizer
 
 Array = npt.NDArray[np.floating]
@@ -142,7 +142,7 @@ def _clipped_exp(z: Array) -> Array:
 # --------------------------------------------------------------------------- optimizer
 
 
-class _SklearnStep(Optimizer):
+class _SklearnStep(Optimizer, Callback):
     """scikit-learn's per-batch update around a chainrule optimizer.
 
     :meth:`chainrule.Network.fit` hands every mini-batch's gradient to
@@ -160,6 +160,8 @@ class _SklearnStep(Optimizer):
 
     The per-batch factors are set by :meth:`begin_epoch` before each
     ``fit(epochs=1, shuffle=False)`` call, whose batches are ``gen_batches``'s.
+    As a callback it also accumulates scikit-learn's ``loss_``: per batch, the
+    (weighted) batch mean cost times the batch size.
     """
 
     name = "sklearn"
@@ -173,12 +175,21 @@ class _SklearnStep(Optimizer):
         self._plan: list[tuple[float, float, int]] = []
         self._k = 0
         self.penalty_sum = 0.0
+        self.loss_sum = 0.0
 
     def begin_epoch(self, plan: list[tuple[float, float, int]]) -> None:
         """Per batch: (gradient scale, L2 coefficient α/Σ_b w, batch size)."""
         self._plan = plan
         self._k = 0
         self.penalty_sum = 0.0
+        self.loss_sum = 0.0
+
+    def on_batch_end(self, network: Network, info: BatchInfo) -> None:
+        # info.loss is Σ_b w̃_i C_i / size with weights normalised over the
+        # training set; scikit-learn's batch loss is Σ_b w_i C_i / Σ_b w_i, i.e.
+        # info.loss times the same factor as the gradient.
+        scale = self._plan[info.batch][0]
+        self.loss_sum += info.loss * info.size * (scale if scale else 0.0)
 
     def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
         scale, l2_coef, size = self._plan[self._k]
@@ -565,19 +576,24 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             if self.shuffle:
-                sample_idx = sk_shuffle(sample_idx, random_state=self._random_state)
+                # sklearn.utils.shuffle(sample_idx, random_state) draw for draw,
+                # without its per-call parameter validation.
+                perm = np.arange(n)
+                self._random_state.shuffle(perm)
+                sample_idx = sample_idx[perm]
                 Xe, Ye = X_train[sample_idx], Y_train[sample_idx]
                 swe = None if sw_train is None else sw_train[sample_idx]
             else:
                 Xe, Ye, swe = X_train, Y_train, sw_train
             opt.begin_epoch(self._plan(batches, swe))
             history = net.fit(Xe, Ye, epochs=1, batch_size=batch_size, learning_rate=1.0,
-                              optimizer=opt, shuffle=False, sample_weight=swe, **fit_kwargs)
+                              optimizer=opt, shuffle=False, sample_weight=swe, callbacks=[opt],
+                              **fit_kwargs)
             if net.interrupted or len(history) == 0:
                 warnings.warn("Training interrupted by user.", stacklevel=3)
                 break
             self.n_iter_ += 1
-            self.loss_ = float(history.train_loss[-1]) + opt.penalty_sum / n
+            self.loss_ = (opt.loss_sum + opt.penalty_sum) / n
             self.t_ += n
             self.loss_curve_.append(self.loss_)
             if self.verbose:
