@@ -82,6 +82,33 @@ def test_one_epoch_of_plain_sgd_equals_sklearn(classes):
     assert ours.loss_ == pytest.approx(sk.loss_, rel=1e-10)
 
 
+@pytest.mark.parametrize("hidden", [(), (4, 3)])
+@pytest.mark.parametrize("activation", ["relu", "logistic"])
+def test_same_random_state_same_initial_weights(hidden, activation):
+    X, y = _data(n=30, classes=2)
+    kw = dict(hidden_layer_sizes=hidden, activation=activation, random_state=11,
+              solver="sgd", learning_rate_init=1e-300, momentum=0.0)  # a no-op step
+    sk = SkClassifier(**kw).partial_fit(X, y, classes=[0, 1])
+    ours = MLPClassifier(**kw).partial_fit(X, y, classes=[0, 1])
+    _same_params(ours, sk, atol=0)
+
+
+def test_coefs_are_live_views_of_the_network():
+    X, y = _data()
+    est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, y)
+    before = est.predict_proba(X)
+    est.coefs_[1][:] = 0.0  # scikit-learn layout (4, 3), written through to W^3 (3, 4)
+    assert not est.network_.weights[1].any()
+    after = est.predict_proba(X)
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, np.broadcast_to(after[0], after.shape))
+    # The network is a plain chainrule.Network: gradients check out.
+    Y = np.eye(3)[y]
+    assert chainrule.gradcheck(est.network_, X[:6], Y[:6]).passed
+    with pytest.raises(ValueError, match=r"coefs_\[0\] must have shape \(4, 4\)"):
+        est.coefs_ = [np.zeros((4, 3)), np.zeros((4, 3))]
+
+
 @pytest.mark.parametrize("solver,extra", [
     ("adam", {}),
     ("sgd", {"momentum": 0.9, "nesterovs_momentum": True, "learning_rate": "invscaling",

@@ -53,7 +53,11 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d, gen_batches
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import _check_partial_fit_first_call, unique_labels
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    type_of_target,
+    unique_labels,
+)
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .functions import (
@@ -410,8 +414,12 @@ class _BaseMLP(BaseEstimator):
         # scikit-learn's initialisation, from the same random_state: Glorot's uniform
         # bound √(6/(fan_in+fan_out)) (√(2/…) for logistic units), weights then biases.
         for i in range(self.n_layers_ - 1):
-            act = acts[min(i, len(acts) - 1)] if acts else out_act
-            factor = 2.0 if act.name == "sigmoid" else 6.0
+            # scikit-learn takes the factor from its (single) hidden activation for
+            # every layer, the output layer included; with per-layer activations,
+            # a layer's own (the last hidden one's for the output layer).
+            act = acts[min(i, len(acts) - 1)] if acts else self.activation
+            name = act.name if isinstance(act, Activation) else act
+            factor = 2.0 if name in ("logistic", "sigmoid") else 6.0
             bound = np.sqrt(factor / (layer_units[i] + layer_units[i + 1]))
             coef = self._random_state.uniform(-bound, bound, (layer_units[i], layer_units[i + 1]))
             intercept = self._random_state.uniform(-bound, bound, layer_units[i + 1])
@@ -946,7 +954,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
-            if np.asarray(y).ndim == 2 and np.asarray(y).shape[1] > 1:
+            if type_of_target(y).startswith("multilabel"):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
