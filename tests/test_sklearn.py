@@ -221,6 +221,9 @@ def test_per_layer_and_custom_activations_and_custom_loss():
     np.testing.assert_allclose(custom.loss_curve_, builtin.loss_curve_, rtol=1e-12)
     np.testing.assert_allclose(custom.predict(X), builtin.predict(X), atol=1e-12)
 
+    bad = MLPRegressor(loss=(half_sq[0], lambda a, y: (a - y)[:, 0]), **kw)
+    with pytest.raises(ValueError, match=r"derivative has shape \(41,\), expected \(41, 2\)"):
+        bad.fit(X, Y)
     with pytest.raises(ValueError, match="one per hidden layer: expected 2"):
         MLPRegressor(hidden_layer_sizes=(6, 4), activation=["tanh"]).fit(X, Y)
     with pytest.raises(ValueError, match="unknown 'swish'"):
