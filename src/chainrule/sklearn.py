@@ -143,7 +143,34 @@ def _clipped_exp(z: Array) -> Array:
     return np.exp(np.minimum(z, np.log(np.finfo(z.dtype).max) - 1))
 
 
-# --------------------------------------------------------------------------- optimizer
+# --------------------------------------------------------------------------- optimizers
+
+
+class _SklearnAdam(Adam):
+    """Adam in scikit-learn's form (Kingma & Ba §2, the "efficient version").
+
+    ``η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ)`` and ``θ ← θ − η_t m / (√v + ε)``: ε is added to
+    the uncorrected ``√v``.  Algorithm 1 of the paper adds ε to the bias-corrected
+    ``√v̂`` instead; the two differ slightly, so the estimators keep scikit-learn's
+    form here rather than depend on which one chainrule's :class:`Adam` uses.
+    """
+
+    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+        if not self._matches(self.m, params):
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+            self.t = 0
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        lr_t = lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
+            t = p.dtype.type
+            m *= t(b1)
+            m += t(1 - b1) * g
+            v *= t(b2)
+            v += t(1 - b2) * (g * g)
+            p -= t(lr_t) * m / (np.sqrt(v) + t(self.epsilon))
+
 
 
 class _SklearnStep(Optimizer, Callback):
@@ -455,7 +482,7 @@ class _BaseMLP(BaseEstimator):
 
     def _new_optimizer(self) -> _SklearnStep:
         if self.solver == "adam":
-            inner: Optimizer = Adam(self.beta_1, self.beta_2, self.epsilon)
+            inner: Optimizer = _SklearnAdam(self.beta_1, self.beta_2, self.epsilon)
         elif self.momentum > 0:
             inner = Momentum(self.momentum, nesterov=bool(self.nesterovs_momentum))
         else:
