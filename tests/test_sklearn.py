@@ -286,6 +286,20 @@ def test_user_validation_set():
         est.fit(X, y, validation_data=(Xv, yv + 5))
 
 
+def test_regressor_validation_set_and_network_history():
+    X, Y = _regression(k=2)
+    Xv, Yv = _regression(n=15, k=2, seed=4)
+    est = MLPRegressor(hidden_layer_sizes=(6,), max_iter=6, learning_rate_init=0.01,
+                       random_state=0).fit(X, Y, validation_data=(Xv, Yv))
+    assert est.validation_scores_[-1] == pytest.approx(est.score(Xv, Yv))
+    assert est.validation_loss_curve_[-1] == pytest.approx(
+        0.5 * np.mean(np.sum((Yv - est.predict(Xv)) ** 2, axis=1)))
+    # Every iteration is one epoch of the network's own history (with gradient norms).
+    assert len(est.network_.history) == est.n_iter_ == 6
+    with pytest.raises(ValueError, match=r"y_val must have shape \(15, 2\)"):
+        est.fit(X, Y, validation_data=(Xv, Yv[:, 0]))
+
+
 def test_float32_is_preserved():
     X, y = _data()
     X32 = X.astype(np.float32)
