@@ -463,7 +463,7 @@ def explain_trace(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> Derivatio
 
     # ---- §5 step 5, eqs. 10–13: [δC/δW^l] = δ^l · [∂z^l/∂W^l], l = L .. 2.
     for l in range(L, 1, -1):
-        t.dz_dW[l] = t._add(f"dz_dW[{l}]", f"∂z^{l}/∂W^{l}", f"[k,i,j] = I_(j=k) · a^{l - 1}_i",
+        t.dz_dW[l] = t._add(f"dz_dW[{l}]", f"∂z^{l}/∂W^{l}", f"I_(j=k) · a^{l - 1}_i at [k, i, j]",
                             "eq. 12", "step 5", f"N_{l} × N_{l - 1} × N_{l}",
                             weight_tensor(t.a[l - 1], net.sizes[l - 1]))
         t.dC_dW[l] = t._add(f"dC_dW[{l}]", f"[δC/δW^{l}]",
