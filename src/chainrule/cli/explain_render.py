@@ -165,7 +165,7 @@ def render_text(report: ExplainReport, width: int = WIDTH) -> str:
         out.append(f"  {_shape(step)}")
         out += format_array(step.value, width)
     out += ["", "== Check: the explicit path against the fast path (Network.backprop) ==", ""]
-    out += _wrap(TRANSPOSE_NOTE, width) + [""]
+    out += [*_wrap(TRANSPOSE_NOTE, width), ""]
     out += _agreement_lines(report.agreement)
     out += [line for n in report.notes for line in _wrap(n, width, "  ")]
     return "\n".join(out) + "\n"
