@@ -192,3 +192,29 @@ def test_explicit_path_catches_a_planted_engine_bug(monkeypatch):
 def test_public_names():
     assert chainrule.explicit_gradients is explicit_gradients
     assert chainrule.explain_trace is explain_trace
+
+
+def test_eq3_products_give_the_first_order_change():
+    """eq. 3 and §3.5: [δC/δW]·ΔW is C's change, [∂z/∂W]·ΔW is z's change."""
+    from chainrule.tensors import matrix_product, tensor_matrix_product
+
+    rng = np.random.default_rng(4)
+    net = Network([3, 4, 2], activation="tanh", input_activation="sigmoid", seed=4)
+    x, y = rng.normal(size=3), rng.uniform(size=2)
+    t = explain_trace(net, x, y)
+    dW = rng.normal(size=(4, 3))  # shaped like W^2
+    eps = 1e-6
+    W = net.weights[0].copy()
+    net.weights[0] = W + eps * dW
+    plus = net.loss(x[None, :], y[None, :])
+    net.weights[0] = W - eps * dW
+    minus = net.loss(x[None, :], y[None, :])
+    net.weights[0] = W
+    np.testing.assert_allclose(matrix_product(t.dC_dW[2], dW), (plus - minus) / (2 * eps),
+                               rtol=1e-7)
+    change = (W + dW) @ t.a[1] - W @ t.a[1]
+    np.testing.assert_allclose(tensor_matrix_product(t.dz_dW[2], dW), change, atol=1e-13)
+    with pytest.raises(ValueError, match=r"eq\. 3"):
+        matrix_product(t.dC_dW[2], dW.T)
+    with pytest.raises(ValueError, match=r"§3\.5"):
+        tensor_matrix_product(t.dz_dW[2], dW.T)

@@ -68,8 +68,10 @@ __all__ = [
     "explain_trace",
     "explicit_gradients",
     "layer_jacobian",
+    "matrix_product",
     "relative_difference",
     "row_times_matrix",
+    "tensor_matrix_product",
     "weight_tensor",
 ]
 
@@ -223,6 +225,54 @@ def contract_row_tensor(row: Array, tensor: Array) -> Array:
         raise ValueError(f"cannot contract a row of shape {row.shape} with a 3-tensor of "
                          f"shape {tensor.shape}")
     return np.einsum("k,kij->ij", row[0], tensor)
+
+
+def matrix_product(grad: Array, delta_W: Array) -> Array:
+    """The product of eq. 3: ``[δf/δW] · ΔW = Σ_ij ∂f/∂w_ij · Δw_ij`` (seed §3.4).
+
+    ``[δf/δW]`` has the shape of the transpose of ``W`` (entry ``[j, i]`` is
+    ``∂f/∂w_ij``), so the product contracts both of its axes against
+    ``ΔW``'s, transposed: it is the first-order change ``f(W + ΔW) − f(W)``.
+
+    Parameters
+    ----------
+    grad : array of shape (N_{l-1}, N_l)
+        ``[δf/δW^l]`` in the seed's layout, e.g. ``[δC/δW^l]``.
+    delta_W : array of shape (N_l, N_{l-1})
+        ``ΔW^l``, shaped like ``W^l``.
+
+    Returns
+    -------
+    ndarray of shape ()
+        A scalar.
+    """
+    if grad.shape != delta_W.T.shape:
+        raise ValueError(f"eq. 3: [δf/δW] of shape {grad.shape} needs ΔW of shape "
+                         f"{grad.shape[::-1]}, got {delta_W.shape}")
+    return np.einsum("ji,ij->", grad, delta_W)
+
+
+def tensor_matrix_product(tensor: Array, delta_W: Array) -> Array:
+    """A 3-tensor times ``ΔW`` (seed §3.5): component ``k`` is ``[δf_k/δW] · ΔW`` (eq. 3).
+
+    With ``tensor = ∂z^l/∂W^l`` this is the change of ``z^l`` when ``W^l``
+    moves by ``ΔW`` (exact, as ``z^l`` is linear in ``W^l``).
+
+    Parameters
+    ----------
+    tensor : array of shape (M, N_{l-1}, N_l)
+        Axis order ``[k, i, j]``; slice ``k`` is ``[δf_k/δW]`` (transpose of W's shape).
+    delta_W : array of shape (N_l, N_{l-1})
+
+    Returns
+    -------
+    ndarray of shape (M,)
+        A column vector, like ``f``.
+    """
+    if tensor.ndim != 3 or tensor.shape[1:] != delta_W.T.shape:
+        raise ValueError(f"§3.5: a 3-tensor of shape {tensor.shape} needs ΔW of shape "
+                         f"{tensor.shape[:0:-1]}, got {delta_W.shape}")
+    return np.einsum("kij,ji->k", tensor, delta_W)
 
 
 # --------------------------------------------------------------------------- the trace
