@@ -218,3 +218,8 @@ def test_help_lists_the_new_commands(capsys):
             main([cmd, "--help"])
         text = capsys.readouterr().out
         assert all(o in text for o in options)
+
+
+def test_explain_in_float32(capsys):
+    code, out, _ = _run(capsys, "--dtype", "float32")
+    assert code == 0 and "float32" in out and "≤ 0.0001: PASS" in out

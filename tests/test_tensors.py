@@ -218,3 +218,11 @@ def test_eq3_products_give_the_first_order_change():
         matrix_product(t.dC_dW[2], dW.T)
     with pytest.raises(ValueError, match=r"§3\.5"):
         tensor_matrix_product(t.dz_dW[2], dW.T)
+
+
+def test_single_output_takes_a_scalar_target():
+    net = Network([2, 3, 1], activation="tanh", output_activation="identity", seed=0)
+    gw, gb = explicit_gradients(net, [0.3, -0.2], 0.7)
+    fw, fb = net.backprop([[0.3, -0.2]], [[0.7]])
+    for e, f in zip(gw + gb, fw + fb, strict=True):
+        assert _rel(e, f) <= 1e-12

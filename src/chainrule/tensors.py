@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -531,9 +531,21 @@ def explain_trace(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> Derivatio
     return t
 
 
+@overload
+def explicit_gradients(
+    net: Network, x: npt.ArrayLike, y: npt.ArrayLike, *, return_trace: Literal[False] = False
+) -> tuple[list[Array], list[Array]]: ...
+
+
+@overload
+def explicit_gradients(
+    net: Network, x: npt.ArrayLike, y: npt.ArrayLike, *, return_trace: Literal[True]
+) -> tuple[list[Array], list[Array], DerivationTrace]: ...
+
+
 def explicit_gradients(
     net: Network, x: npt.ArrayLike, y: npt.ArrayLike, *, return_trace: bool = False
-) -> Any:
+) -> tuple[list[Array], list[Array]] | tuple[list[Array], list[Array], DerivationTrace]:
     """The gradient of ``C(f(x), λ)`` for one example, by the seed's explicit objects.
 
     The independent second path beside :meth:`Network.backprop`: the same
@@ -569,8 +581,9 @@ def explicit_gradients(
     True
     """
     trace = explain_trace(net, x, y)
-    grads = (trace.grad_weights, trace.grad_biases)
-    return (*grads, trace) if return_trace else grads
+    if return_trace:
+        return trace.grad_weights, trace.grad_biases, trace
+    return trace.grad_weights, trace.grad_biases
 
 
 # --------------------------------------------------------------------------- agreement
