@@ -223,3 +223,16 @@ def test_help_lists_the_new_commands(capsys):
 def test_explain_in_float32(capsys):
     code, out, _ = _run(capsys, "--dtype", "float32")
     assert code == 0 and "float32" in out and "≤ 0.0001: PASS" in out
+
+
+def test_json_example_must_hold_lists(capsys, tmp_path):
+    f = tmp_path / "ex.json"
+    for doc, message in [({"x": 5, "y": 1}, '"x" must be a list'),
+                         ({"x": [1, 2, 3]}, 'expected a JSON object {"x"'),
+                         ({"x": [1, "a", 3], "y": [0, 1]}, "must hold numbers")]:
+        f.write_text(json.dumps(doc))
+        code, _, err = _run(capsys, "--example", str(f))
+        assert code == 2 and message in err, err
+    f.write_text("{not json")
+    code, _, err = _run(capsys, "--example", str(f))
+    assert code == 2 and "not valid JSON" in err

@@ -109,6 +109,8 @@ def _read_json(path: str, text: str, n_in: int, n_out: int) -> tuple[np.ndarray,
     if not isinstance(doc, dict) or "x" not in doc or "y" not in doc:
         raise CLIError(f'{path}: expected a JSON object {{"x": [...], "y": [...]}}')
     x, y = doc["x"], doc["y"]
+    if not isinstance(x, list):
+        raise CLIError(f'{path}: "x" must be a list of numbers (or of rows), got {x!r}')
     rows_x = x if x and isinstance(x[0], list) else [x]
     rows_y = y if isinstance(y, list) and len(rows_x) > 1 else [y]
     if len(rows_x) != len(rows_y):
