@@ -236,3 +236,39 @@ def test_json_example_must_hold_lists(capsys, tmp_path):
     f.write_text("{not json")
     code, _, err = _run(capsys, "--example", str(f))
     assert code == 2 and "not valid JSON" in err
+
+
+def test_gradcheck_model_option_checks_the_loaded_network(capsys, monkeypatch, tmp_path):
+    """--model PATH uses chainrule.load; here a stand-in loader (see the round trip below)."""
+    import chainrule.cli.gradcheck as cli_gradcheck
+
+    saved = Network([2, 3, 2], activation="tanh", output_activation="softmax",
+                    cost="log_likelihood", dtype=np.float32, seed=5)
+    calls = []
+
+    def fake_load(path):
+        calls.append(path)
+        if path.endswith("bad.npz"):
+            raise ValueError(f"{path}: corrupted model file")
+        return saved
+
+    monkeypatch.setattr(cli_gradcheck, "_load", fake_load)
+    code = main(["gradcheck", "--model", "net.npz", "--samples", "2"])
+    out = capsys.readouterr().out
+    assert code == 0 and calls == ["net.npz"]
+    assert "model: net.npz" in out and "sizes 2-3-2" in out and "float64" in out
+    assert "gradcheck passed" in out
+    code = main(["gradcheck", "--model", "bad.npz"])
+    err = capsys.readouterr().err
+    assert code == 2 and "bad.npz: corrupted model file" in err and err.count("\n") == 1
+
+
+@pytest.mark.skipif(not hasattr(__import__("chainrule"), "load"),
+                    reason="chainrule.load (the model file format) is not merged yet")
+def test_gradcheck_model_round_trip(capsys, tmp_path):
+    net = Network([3, 4, 2], activation="sigmoid", input_activation="sigmoid", seed=0)
+    path = tmp_path / "net.npz"
+    net.save(path)
+    code = main(["gradcheck", "--model", str(path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "sizes 3-4-2" in out and "input sigmoid" in out

@@ -8,15 +8,33 @@ Exit status 0 when every array passes, 1 when one fails, 2 for bad input.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import numpy as np
 
+import chainrule
+
 from ..gradcheck import gradcheck
+from ..network import Network
 from .common import CLIError, positive_float, positive_int
 from .examples import read_rows
 from .network_options import add_network_arguments, build_network, describe_network, random_targets
 
 __all__ = ["register", "run"]
+
+# chainrule.load arrives with the model file format; --model is offered once it exists.
+_load: Callable[[str], Network] | None = getattr(chainrule, "load", None)
+
+
+def _as_float64(net: Network) -> Network:
+    """A float64 network with the same architecture and parameters."""
+    cfg = net.config()
+    copy = Network(cfg["sizes"], activation=list(net.activations[:-1]) or "identity",
+                   output_activation=net.output_activation, cost=net.cost,
+                   input_activation=net.input_activation, seed=0, dtype=np.float64)
+    copy.weights = [W.astype(np.float64) for W in net.weights]
+    copy.biases = [b.astype(np.float64) for b in net.biases]
+    return copy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,12 +58,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--eps", type=positive_float, default=1e-6, help="the perturbation ε")
     g.add_argument("--tolerance", type=positive_float, default=1e-6,
                    help="the largest relative error that passes")
+    if _load is not None:  # model files come with chainrule.io (chainrule.load)
+        g.add_argument("--model", metavar="PATH", default=None,
+                       help="check a saved model (chainrule.load) instead of building one; "
+                       "the network options are then ignored")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the check and print the report; 0 on pass, 1 on fail."""
-    net = build_network(args)
+    model = getattr(args, "model", None)
+    if model is not None:
+        assert _load is not None
+        try:
+            net = _load(model)
+        except (OSError, ValueError) as exc:
+            raise CLIError(str(exc)) from None
+        if net.dtype != np.float64:
+            # Central differences drown in float32 round-off: check a float64 copy.
+            net = _as_float64(net)
+    else:
+        net = build_network(args)
     if args.data is not None:
         X, Y = read_rows(args.data, net.sizes[0], net.sizes[-1])
         source = f"{len(X)} example{'s' if len(X) > 1 else ''} from {args.data}"
@@ -59,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     print("gradcheck: backprop against central differences of the mean loss")
+    if model is not None:
+        print(f"model: {model}")
     for line in describe_network(net):
         print(line)
     print(f"data: {source}, seed {args.seed}")
