@@ -6,6 +6,8 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule
 from chainrule import Network
@@ -226,3 +228,19 @@ def test_single_output_takes_a_scalar_target():
     fw, fb = net.backprop([[0.3, -0.2]], [[0.7]])
     for e, f in zip(gw + gb, fw + fb, strict=True):
         assert _rel(e, f) <= 1e-12
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=2, max_size=5), st.integers(0, 2**32 - 1),
+       st.sampled_from(COMBINATIONS))
+def test_explicit_path_matches_backprop_on_random_shapes(sizes, seed, combination):
+    hidden, output, cost, inp = combination
+    if output == "softmax" and sizes[-1] < 2:
+        sizes = [*sizes[:-1], 2]
+    rng = np.random.default_rng(seed)
+    net = Network(sizes, activation=hidden, output_activation=output, cost=cost,
+                  input_activation=inp, init="scaled_normal", seed=seed)
+    x = rng.normal(size=sizes[0])
+    y = make_targets(rng, 1, sizes[-1], output, cost)[0]
+    agreement = compare_with_backprop(net, x, y)
+    assert agreement.passed, agreement
