@@ -244,3 +244,11 @@ def test_explicit_path_matches_backprop_on_random_shapes(sizes, seed, combinatio
     y = make_targets(rng, 1, sizes[-1], output, cost)[0]
     agreement = compare_with_backprop(net, x, y)
     assert agreement.passed, agreement
+
+
+def test_trace_is_a_snapshot():
+    net = Network([2, 3, 2], seed=0)
+    t = explain_trace(net, [0.1, 0.2], [0.0, 1.0])
+    before = t["W^2"].value.copy()
+    net.weights[0] += 1.0
+    np.testing.assert_array_equal(t["W^2"].value, before)

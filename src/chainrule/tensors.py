@@ -473,9 +473,10 @@ def explain_trace(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> Derivatio
         if l > 1:
             Wl, bl = W[l], b[l]
             assert Wl is not None and bl is not None
+            # Copies: the trace must not change if the network trains afterwards.
             t._add(f"W[{l}]", f"W^{l}", "parameter", "§2.2", "forward", f"N_{l} × N_{l - 1}",
-                   Wl)
-            t._add(f"b[{l}]", f"b^{l}", "parameter", "§2.2", "forward", f"N_{l}", bl)
+                   Wl.copy())
+            t._add(f"b[{l}]", f"b^{l}", "parameter", "§2.2", "forward", f"N_{l}", bl.copy())
             t.z[l] = t._add(f"z[{l}]", f"z^{l}", f"W^{l} · a^{l - 1} + b^{l}", "eq. 1",
                             "forward", f"N_{l}", Wl @ t.a[l - 1] + bl)
         t.a[l] = t._add(f"a[{l}]", f"a^{l}", f"σ(z^{l})  [{s.name}]",
