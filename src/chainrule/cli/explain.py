@@ -6,6 +6,10 @@ objects of :mod:`chainrule.tensors` for one example, prints them in the order of
 the seed's §5 summary, and ends with the check against ``Network.backprop``.
 Exit status 0 when the two paths agree, 1 when they do not, 2 for bad input.
 
+The default initialisation is ``scaled_normal`` (Nielsen's ``network2.py``):
+its biases are non-zero, so ``b^l`` shows up in the trace, and its weights keep
+the outputs away from saturation, where the two paths' round-off differs most.
+
 To add a view, add a renderer to :data:`.explain_render.RENDERERS` (a new
 ``--format``) or an option here that post-processes the :class:`ExplainReport`.
 """
@@ -44,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "paths agree, 1 when they do not, 2 for bad input.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_network_arguments(p, sizes="3,4,2", input_activation="sigmoid", init="normal",
+    add_network_arguments(p, sizes="3,4,2", input_activation="sigmoid", init="scaled_normal",
                           dtype=True)
     g = p.add_argument_group("example (default: 0.5,-1,2 → 0,1 for 3-4-2, else random)")
     g.add_argument("--x", metavar="X1,X2,...", help="the input z^1, comma-separated")
