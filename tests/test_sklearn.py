@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 import chainrule
 from chainrule.sklearn import MLPClassifier, MLPRegressor
+from chainrule.tensors import compare_with_backprop
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -212,6 +213,9 @@ def test_per_layer_and_custom_activations_and_custom_loss():
     names = [a.name for a in est.network_.activations]
     assert names == ["tanh", "<lambda>", "identity"]
     assert chainrule.gradcheck(est.network_, X[:5], Y[:5]).passed
+    # The seed's explicit derivation (chainrule.tensors) runs on the same network.
+    trace = chainrule.explain_trace(est.network_, X[0], Y[0])
+    assert compare_with_backprop(est.network_, X[0], Y[0], trace=trace).passed
 
     # A custom loss given as (function, derivative) trains exactly like the built-in one.
     half_sq = (lambda a, y: 0.5 * (a - y) ** 2, lambda a, y: a - y)
