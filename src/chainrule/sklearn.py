@@ -334,7 +334,6 @@ class _BaseMLP(BaseEstimator):
     """What the classifier and the regressor share: validation, fitting, the loop."""
 
     # The subclasses' __init__ store every parameter untouched (scikit-learn's rule).
-    _default_loss: str
 
     # ------------------------------------------------------------------ attributes
 
@@ -842,8 +841,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         validation set is in use.
     """
 
-    _default_loss = "log_loss"
-
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
@@ -943,16 +940,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` "
                                  f"has {self.classes_}. 'y' has {classes}.")
-        self._y_labels = y  # for class_weight, before binarizing
         # bool keeps float32 data float32 (the network converts to its dtype).
         return X, self._label_binarizer.transform(y).astype(bool)
 
     def _with_class_weight(self, y: np.ndarray, sample_weight: np.ndarray | None
                            ) -> np.ndarray | None:
-        labels = self.__dict__.pop("_y_labels", None)
         if self.class_weight is None:
             return sample_weight
-        cw = compute_sample_weight(self.class_weight, labels)
+        # y is binarized here; the weights are per original label.
+        cw = compute_sample_weight(self.class_weight, self._label_binarizer.inverse_transform(y))
         return cw if sample_weight is None else sample_weight * cw
 
     def _val_labels_from_targets(self, Y_val: np.ndarray) -> np.ndarray:
@@ -1040,8 +1036,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     ``"poisson"``, a :class:`chainrule.Cost` or a ``(function, derivative)``
     pair of ``(y_pred, y)`` on the identity output.
     """
-
-    _default_loss = "squared_error"
 
     def __init__(
         self,
