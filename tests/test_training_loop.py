@@ -116,6 +116,9 @@ def test_unknown_schedule_and_missing_validation_are_errors():
         net.fit(X, y, epochs=1, schedule="plateau")
     with pytest.raises(ValueError, match="validation"):
         net.fit(X, y, epochs=1, early_stopping="val_loss")
+    reg = Network([2, 4, 1], output_activation="identity", seed=0)
+    with pytest.raises(ValueError, match="classifier"):
+        reg.fit(X, X[:, :1], epochs=1, early_stopping="val_accuracy", validation_fraction=0.2)
 
 
 # ---------------------------------------------------------------- early stopping

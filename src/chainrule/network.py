@@ -443,6 +443,9 @@ class Network:
         if val is None and any(m.startswith("val_") for m in monitors):
             raise ValueError("early stopping and the plateau schedule watch validation "
                              "metrics: give validation_data or validation_fraction")
+        if not self.is_classifier and "val_accuracy" in monitors:
+            raise ValueError("val_accuracy needs a classifier (sigmoid or softmax output); "
+                             "monitor val_loss for this network")
         return train(
             self, X2, Y2,
             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
