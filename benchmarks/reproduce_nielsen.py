@@ -222,7 +222,7 @@ def run_row(row: Row, data: Any, *, quick: bool, seed: int) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     result: dict[str, Any] = {
-        "row": row.key, "description": row.description, "book": row.book,
+        "row": row.key, "seed": seed, "description": row.description, "book": row.book,
         "evaluated_on": row.evaluate_on, "epochs_run": len(net.history),
         "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1), "quick": quick,
     }
