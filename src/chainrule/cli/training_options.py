@@ -17,7 +17,7 @@ from ..training import (
     get_optimizer,
     progress_callback,
 )
-from ..training.optimizers import OPTIMIZERS, Optimizer
+from ..training.optimizers import Optimizer
 from ..training.schedules import SCHEDULES, Schedule
 from .common import CLIError, positive_float, positive_int
 
@@ -81,7 +81,7 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=positive_int, default=d["batch_size"])
     g.add_argument("--learning-rate", "--eta", type=positive_float, default=d["learning_rate"],
                    help="learning rate η (for the gradient of the mean cost)")
-    g.add_argument("--optimizer", choices=[*sorted(OPTIMIZERS), "nesterov"],
+    g.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "adamw"],
                    default=d["optimizer"])
     g.add_argument("--momentum", type=_non_negative_float, default=0.9,
                    help="μ for --optimizer momentum or nesterov")
