@@ -15,6 +15,7 @@ from ..functions import ACTIVATIONS, COSTS
 from ..network import INITS, Network
 from .common import CLIError, int_list
 from .data_options import add_data_arguments, load_training_data
+from .report import add_report_argument, check_report_path, write_train_report
 from .training_options import add_training_arguments, describe, fit_kwargs, make_callbacks
 
 # Defaults for the main job: digits to >= 96 % test accuracy in a few seconds.
@@ -53,11 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     g.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
     add_training_arguments(p)
+    add_report_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train as the options say; print per-epoch lines and the test accuracy."""
+    check_report_path(args.report)
     dtype = np.dtype(args.dtype)
     data = load_training_data(args, dtype)
     sizes = [data.X_train.shape[1], *args.hidden, data.n_outputs]
@@ -85,4 +88,6 @@ def run(args: argparse.Namespace) -> int:
               f"(loss {result['loss']:.4f}, {seconds:.1f}s)")
     else:
         print(f"test loss: {result['loss']:.4f} ({seconds:.1f}s)")
+    if args.report:
+        print(f"report: {write_train_report(args, net, data)}")
     return 0
