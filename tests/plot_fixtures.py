@@ -47,3 +47,13 @@ def regression_run() -> Run:
     net.fit(X[:200], y[:200], epochs=3, batch_size=20, learning_rate=0.05,
             validation_data=(X[200:], y[200:]))
     return Run(net, X[200:], y[200:], X[200:], [])
+
+
+@functools.cache
+def digits_report() -> str:
+    """The HTML report of :func:`digits_run` (built once: it takes a few seconds)."""
+    from chainrule.plots import build_report
+
+    run = digits_run()
+    return build_report(run.net, None, run.X_test, run.y_test, run.class_names,
+                        {"data": "digits", "epochs": EPOCHS}, images=run.raw_test)

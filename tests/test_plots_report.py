@@ -67,7 +67,7 @@ sys.exit(main(["train", "--epochs", "1", "--report", "r.html"]))
 pytest.importorskip("matplotlib")
 
 from chainrule.plots import build_report  # noqa: E402
-from plot_fixtures import digits_run, regression_run  # noqa: E402
+from plot_fixtures import digits_report, digits_run, regression_run  # noqa: E402
 
 
 def _img_sources(html: str) -> list[str]:
@@ -76,8 +76,7 @@ def _img_sources(html: str) -> list[str]:
 
 def test_report_embeds_every_figure_and_nothing_external():
     run = digits_run()
-    html = build_report(run.net, None, run.X_test, run.y_test, run.class_names,
-                        {"data": "digits", "epochs": 4}, images=run.raw_test)
+    html = digits_report()
     for heading in ("Settings and final metrics", "Learning curves", "Gradients and saturation",
                     "The network", "Confusion matrix", "First-layer weights",
                     "Misclassified test examples"):

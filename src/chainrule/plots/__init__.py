@@ -32,14 +32,17 @@ from .figures import (
     weights_figure,
 )
 from .report import build_report, write_report
+from .select import FIGURES, figure_for
 from .stats import UnitStats, confusion_counts, image_shape_for, unit_stats
 
 __all__ = [
+    "FIGURES",
     "MissingMatplotlib",
     "UnitStats",
     "build_report",
     "confusion_counts",
     "confusion_figure",
+    "figure_for",
     "format_value",
     "gradient_figure",
     "image_shape_for",
