@@ -254,3 +254,36 @@ def test_figures_save_as_png_and_svg(tmp_path):
     assert "<svg" in svg
     with pytest.raises(ValueError, match=r"must end in \.png or \.svg"):
         plots.save_figure(fig, tmp_path / "d.jpg")
+
+
+# ---------------------------------------------------------------------- one figure by name
+
+
+def test_figure_for_builds_each_named_figure():
+    run = digits_run()
+    expected_axes = {"curves": 3, "gradients": 2, "diagram": 1, "weights": HIDDEN,
+                     "confusion": 1}
+    for what, n_axes in expected_axes.items():
+        fig = plots.figure_for(what, run.net, run.X_test, run.y_test, run.class_names)
+        assert len([ax for ax in fig.axes if ax.has_data() or ax.get_images()]) == n_axes, what
+    fig = plots.figure_for("gradients", run.net)  # no data: the norms panel only
+    assert len(fig.axes) == 1
+    fig = plots.figure_for("misclassified", run.net, run.X_test, run.y_test)
+    assert len(_images(fig)) > 0
+
+
+def test_figure_for_says_why_a_figure_does_not_apply():
+    run, reg = digits_run(), regression_run()
+    cases = [
+        ("loss", run.net, "unknown figure 'loss'"),
+        ("confusion", run.net, "needs data"),
+        ("weights", reg.net, "square image inputs"),
+        ("residuals", run.net, "for regressors"),
+        ("curves", chainrule.Network([3, 4, 2]), "needs a training history"),
+    ]
+    for what, net, message in cases:
+        X = run.X_test if what != "confusion" else None
+        with pytest.raises(ValueError, match=message):
+            plots.figure_for(what, net, X, run.y_test if X is not None else None)
+    with pytest.raises(ValueError, match="for classifiers"):
+        plots.figure_for("confusion", reg.net, reg.X_test, reg.y_test)
