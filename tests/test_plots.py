@@ -195,14 +195,14 @@ def test_residual_plot_has_one_point_per_test_row():
 
 
 def test_network_diagram_summarises_wide_layers():
-    fig = plots.network_diagram(digits_run().net)  # [64, 16, 10], max 8 drawn per layer
-    for l in (1, 2, 3):
-        assert len(_circles(fig, f"unit-{l}-")) == 5  # first three, last two
+    fig = plots.network_diagram(digits_run().net)  # [64, 16, 10], max 10 drawn per layer
+    assert [len(_circles(fig, f"unit-{l}-")) for l in (1, 2, 3)] == [5, 5, 10]
     assert {c.get_gid() for c in _circles(fig, "unit-1-")} == {
         "unit-1-1", "unit-1-2", "unit-1-3", "unit-1-63", "unit-1-64"}
     assert len(_circles(fig, "bias-")) == 2  # a "1" node feeding layers 2 and 3
     text = _texts(fig)
-    assert "64 units" in text and "16 units" in text and "10 units" in text
+    assert "64 units" in text and "16 units" in text and "10 units" not in text
+    assert len(_circles(plots.network_diagram([64, 16, 10], max_units=6), "unit-3-")) == 5
     assert "⋮" in text and "σ = sigmoid" in text and "σ = softmax" in text
 
 

@@ -54,7 +54,7 @@ def _shown_units(n: int, max_units: int) -> list[int | None]:
 def network_diagram(
     net: Network | Sequence[int],
     activations: Sequence[str] | None = None,
-    max_units: int = 8,
+    max_units: int = 10,
 ) -> Figure:
     """The network as in seed Figure 1: units, bias "1" nodes and edges.
 
@@ -64,7 +64,7 @@ def network_diagram(
         A network, or just its layer sizes ``[N_1, ..., N_L]``.
     activations : sequence of str, optional
         Names of σ for layers ``2..L`` (taken from ``net`` when it is a Network).
-    max_units : int, default 8
+    max_units : int, default 10
         A layer with more units is drawn as its first three and last two units
         around a "⋮ N units" marker.
 
@@ -143,7 +143,8 @@ def network_diagram(
             ax.text(x, ellipsis_y[col], "⋮", ha="center", va="center", fontsize=14, zorder=3,
                     gid=f"ellipsis-{l}")
             ax.text(x + 0.38, ellipsis_y[col], f"{sizes[col]} units", ha="left",
-                    va="center", fontsize=8, color="#555555", zorder=3)
+                    va="center", fontsize=8, color="#555555", zorder=3,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"})
         if l < L:
             bx, by = bias_xy[col]
             ax.add_patch(Circle((bx, by), RADIUS, facecolor=BIAS_COLOR, edgecolor="#616161",
