@@ -68,11 +68,15 @@ def report_settings(args: argparse.Namespace, data: Any = None) -> dict[str, Any
         settings["data"] = data.name
         settings["training rows"] = len(data.X_train)
         settings["test rows"] = len(data.X_test)
-    for key, value in sorted(vars(args).items()):
-        if key in _NOT_SETTINGS or key in ("data",) or value is None or callable(value):
-            continue
-        settings[key] = value
-    return settings
+    return {**settings, **_settings_of(vars(args))}
+
+
+def _settings_of(options: dict[str, Any]) -> dict[str, Any]:
+    """The options worth listing: set, describing the run, not shown elsewhere."""
+    npz = str(options.get("data", "")).lower().endswith(".npz")
+    return {key: value for key, value in sorted(options.items())
+            if key not in _NOT_SETTINGS and key != "data" and value is not None
+            and not callable(value) and (npz or key not in ("x_key", "y_key"))}
 
 
 def _raw_inputs(preprocessing: Any, X: np.ndarray) -> np.ndarray | None:
@@ -214,9 +218,7 @@ def run(args: argparse.Namespace) -> int:
 
     model, net = md.model, md.model.network
     settings: dict[str, Any] = {"model file": args.model, "data": md.data_name}
-    for key, value in sorted((model.metadata.get("training") or {}).items()):
-        if key not in _NOT_SETTINGS and key != "data" and value is not None:
-            settings[key] = value
+    settings.update(_settings_of(model.metadata.get("training") or {}))
     try:
         out = write_report(args.output, net, net.history, md.X, md.y, model.class_names,
                            settings, images=md.images,
