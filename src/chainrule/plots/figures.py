@@ -136,9 +136,9 @@ def gradient_figure(
         if sizes is not None:
             label += f" ({sizes[l - 2]}→{sizes[l - 1]})"
         # Non-positive norms cannot be drawn on a log axis; they are left as gaps.
-        y = np.where(norms[:, k] > 0, norms[:, k], np.nan)
+        y = np.where(np.isfinite(norms[:, k]) & (norms[:, k] > 0), norms[:, k], np.nan)
         ax.plot(epochs, y, "o-", ms=3, color=colors[k], label=label)
-    if np.any(norms > 0):
+    if np.any(np.isfinite(norms) & (norms > 0)):
         ax.set_yscale("log")
     ax.set(title="Gradient norm per layer ‖∂E/∂W‖", xlabel="epoch", ylabel="norm (log scale)")
     ax.legend(frameon=False, fontsize="small")
