@@ -8,7 +8,7 @@ and :func:`gradcheck` checks the result against central differences;
 3-tensors (:func:`explicit_gradients`, :func:`explain_trace`).
 """
 
-from .functions import Activation, Cost, CustomActivation
+from .functions import Activation, Cost, CustomActivation, CustomCost
 from .gradcheck import GradcheckReport, gradcheck
 from .network import Network
 from .tensors import DerivationTrace, explain_trace, explicit_gradients
@@ -21,6 +21,7 @@ __all__ = [
     "Callback",
     "Cost",
     "CustomActivation",
+    "CustomCost",
     "DerivationTrace",
     "GradcheckReport",
     "History",
