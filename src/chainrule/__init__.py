@@ -8,6 +8,7 @@ and :func:`gradcheck` checks the result against central differences.
 
 from .functions import Activation, Cost, CustomActivation
 from .gradcheck import GradcheckReport, gradcheck
+from .io import load
 from .network import Network
 from .training import Callback, History
 
@@ -23,4 +24,5 @@ __all__ = [
     "Network",
     "__version__",
     "gradcheck",
+    "load",
 ]
