@@ -9,7 +9,8 @@ Layout (format version 1, see ``docs/model-format.md``):
   chainrule version.
 * ``W2 … WL``, ``b2 … bL`` — the seed's ``W^l`` of shape ``(N_l, N_{l-1})`` and
   ``b^l`` of shape ``(N_l,)``, stored in the network's dtype (bit-exact).
-* ``preprocessing.<name>`` — the fitted scaler's arrays (float64).
+* ``preprocessing.<name>`` — the fitted feature scaler's arrays (float64), and
+  ``target_scaling.mean``/``target_scaling.scale`` for a standardised regression target.
 
 Loading uses ``np.load(..., allow_pickle=False)``: an archive holding an object
 array is refused, so opening a model file never runs code from it.  Writes go to
@@ -37,7 +38,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from .data.preprocessing import Scaler, make_scaler
+from .data.preprocessing import Preprocessing, Scaler, Standardizer, make_scaler
 from .functions import ACTIVATIONS, COSTS, Activation, Cost
 from .network import Network
 from .training.history import History
@@ -138,8 +139,9 @@ class Model:
     network : Network
         With ``preprocessing``, ``class_names``, ``metadata`` and ``history``
         restored on it too.
-    preprocessing : Scaler or None
-        Fitted on the training split; applied by :meth:`transform`.
+    preprocessing : Preprocessing or None
+        Fitted on the training split; applied by :meth:`transform` (features) and
+        :meth:`predict` (a regression target's scaling is undone).
     class_names : list of str or None
         Index-aligned with the network's class outputs; None for regression.
     task : {"classification", "regression"}
@@ -150,7 +152,7 @@ class Model:
     """
 
     network: Network
-    preprocessing: Scaler | None
+    preprocessing: Preprocessing | None
     class_names: list[str] | None
     task: str
     feature_names: list[str] = field(default_factory=list)
@@ -178,9 +180,16 @@ class Model:
         """The output activations ``a^L`` for raw features, shape ``(n, N_L)``."""
         return self.network.feedforward(self.transform(X))
 
+    def predict_indices(self, X: npt.ArrayLike) -> np.ndarray:
+        """Class indices (classification) or values in the target's units (regression)."""
+        out = self.network.predict(self.transform(X))
+        if self.task == "regression" and self.preprocessing is not None:
+            out = self.preprocessing.inverse_target(out)
+        return out
+
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Class names (classification) or output values (regression) for raw features."""
-        out = self.network.predict(self.transform(X))
+        out = self.predict_indices(X)
         if self.task == "classification" and self.class_names:
             return np.asarray(self.class_names)[out]
         return out
@@ -223,7 +232,7 @@ def _plain(value: Any) -> Any:
 
 
 def model_metadata(
-    network: Network, *, preprocessing: Scaler | None, class_names: list[str] | None,
+    network: Network, *, preprocessing: Preprocessing | None, class_names: list[str] | None,
     task: str, feature_names: list[str] | None, target_name: str | None,
     training: dict[str, Any] | None, data: dict[str, Any] | None,
 ) -> dict[str, Any]:
@@ -248,7 +257,9 @@ def model_metadata(
         "feature_names": feature_names or [],
         "target_name": target_name,
         "preprocessing": None if preprocessing is None else {
-            "kind": preprocessing.kind, "arrays": list(preprocessing.param_names)},
+            "kind": preprocessing.features.kind,
+            "arrays": list(preprocessing.features.param_names),
+            "target": None if preprocessing.target is None else preprocessing.target.kind},
         "training": training or {},
         "data": data or {},
         "history": network.history.to_dict(),
@@ -259,7 +270,7 @@ def save_model(
     path: str | os.PathLike[str],
     network: Network,
     *,
-    preprocessing: Scaler | None = None,
+    preprocessing: Preprocessing | Scaler | None = None,
     class_names: list[str] | None = None,
     feature_names: list[str] | None = None,
     target_name: str | None = None,
@@ -277,7 +288,7 @@ def save_model(
     path : path-like
     network : Network
         Its activations and cost must be named ones (custom ones cannot be saved).
-    preprocessing : Scaler, optional
+    preprocessing : Preprocessing or Scaler, optional
         Fitted; its ``n_features`` must be ``N_1``.
     class_names : list of str, optional
         One per output unit (two for a single sigmoid output).  Default for a
@@ -303,6 +314,7 @@ def save_model(
     old = network.metadata or {}
     if preprocessing is None:
         preprocessing = network.preprocessing
+    preprocessing = Preprocessing.wrap(preprocessing)
     if class_names is None:
         class_names = network.class_names
     feature_names = feature_names if feature_names is not None else old.get("feature_names")
@@ -325,7 +337,10 @@ def save_model(
             raise ValueError(f"class_names has {len(class_names)} names, but the network's "
                              f"{n_out} output(s) give {n_classes} classes")
     if preprocessing is not None:
-        arrays_p = preprocessing.params()
+        arrays_p = {f"preprocessing.{k}": v for k, v in preprocessing.features.params().items()}
+        if preprocessing.target is not None:
+            arrays_p.update({f"target_scaling.{k}": v
+                             for k, v in preprocessing.target.params().items()})
         n_in = preprocessing.n_features
         if n_in is not None and n_in != network.sizes[0]:
             raise ValueError(f"the preprocessing was fitted on {n_in} features, but the "
@@ -341,8 +356,7 @@ def save_model(
     for l in range(2, len(network.sizes) + 1):
         arrays[f"W{l}"] = np.ascontiguousarray(network.weights[l - 2], dtype=network.dtype)
         arrays[f"b{l}"] = np.ascontiguousarray(network.biases[l - 2], dtype=network.dtype)
-    for name, arr in arrays_p.items():
-        arrays[f"preprocessing.{name}"] = arr
+    arrays.update(arrays_p)
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
@@ -457,8 +471,16 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
         kind = _get(pre, "kind", str)
         params = {k[len("preprocessing."):]: v for k, v in arrays.items()
                   if k.startswith("preprocessing.")}
+        target_kind = _get(pre, "target", str, optional=True)
         try:
-            preprocessing = make_scaler(kind, params)
+            target = None
+            if target_kind is not None:
+                if target_kind != Standardizer.kind:
+                    raise _Bad(f"unknown target scaling {target_kind!r}")
+                target = make_scaler(target_kind, {
+                    k[len("target_scaling."):]: v for k, v in arrays.items()
+                    if k.startswith("target_scaling.")})
+            preprocessing = Preprocessing(make_scaler(kind, params), target)  # type: ignore[arg-type]
         except ValueError as exc:
             raise _Bad(str(exc)) from None
         n_in = preprocessing.n_features

@@ -67,6 +67,7 @@ def read_data_file(
     y_key: str = "y",
     labels: str | os.PathLike[str] | None = None,
     n_features: int | None = None,
+    target_hint: str | None = None,
 ) -> Dataset:
     """Read a data file: features ``X`` and (optionally) a target ``y``.
 
@@ -98,6 +99,9 @@ def read_data_file(
     n_features : int, optional
         The expected number of feature columns (a model's input size); a
         different count is an error.
+    target_hint : str, optional
+        When ``target`` is not given: the target column's name in training; used
+        if the header has it, else the last column is the target.
 
     Returns
     -------
@@ -127,7 +131,7 @@ def read_data_file(
         lines, names, target_name = None, [], ("labels" if y_raw is not None else None)
     else:
         X, y_raw, names, target_name, lines = _read_csv(
-            p, raw, target, has_target, header, n_features)
+            p, raw, target, has_target, header, n_features, target_hint)
     if n_features is not None and X.shape[1] != n_features:
         raise DataFileError(f"{p}: has {X.shape[1]} feature columns, expected {n_features} "
                             f"(the model's input size)")
@@ -384,7 +388,7 @@ def _column_index(p: Path, target: str | int | None, n_cols: int, names: list[st
 
 
 def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | None,
-              header: bool | None, n_features: int | None
+              header: bool | None, n_features: int | None, target_hint: str | None = None,
               ) -> tuple[np.ndarray, np.ndarray | None, list[str], str | None, np.ndarray]:
     try:
         text = raw.decode("utf-8-sig")
@@ -428,6 +432,8 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
     y_raw: np.ndarray | None = None
     feature_names = names
     if has_target:
+        if target is None and target_hint is not None and target_hint in names:
+            target = target_hint
         t = _column_index(p, target, n_cols, names)
         # Pop the target cell out of each row in place: the feature rows are then
         # converted in one NumPy call, without another copy of the table.

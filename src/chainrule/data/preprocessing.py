@@ -13,7 +13,8 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SCALERS", "MinMaxScaler", "NoScaling", "Scaler", "Standardizer", "make_scaler",
+__all__ = ["SCALERS", "MinMaxScaler", "NoScaling", "Preprocessing", "Scaler", "Standardizer",
+           "make_scaler",
            "one_hot"]
 
 
@@ -192,3 +193,52 @@ def one_hot(labels: npt.ArrayLike, n_classes: int, dtype: npt.DTypeLike = np.flo
     out = np.zeros((len(y), n_classes), dtype=dtype)
     out[np.arange(len(y)), y] = 1
     return out
+
+
+@dataclass
+class Preprocessing:
+    """Everything fitted on the training split that a model needs for raw data.
+
+    Attributes
+    ----------
+    features : Scaler
+        Applied to raw features before the network (``transform``).
+    target : Standardizer or None
+        For regression: the targets were standardised for training, so network
+        outputs are mapped back by ``inverse_target``.
+    """
+
+    features: Scaler
+    target: Standardizer | None = None
+
+    @classmethod
+    def wrap(cls, value: Preprocessing | Scaler | None) -> Preprocessing | None:
+        """Accept a bare scaler where a ``Preprocessing`` is expected."""
+        if value is None or isinstance(value, Preprocessing):
+            return value
+        if isinstance(value, Scaler):
+            return cls(features=value)
+        raise TypeError(f"preprocessing must be a Scaler or Preprocessing, got "
+                        f"{type(value).__name__}")
+
+    @property
+    def n_features(self) -> int | None:
+        return self.features.n_features
+
+    def transform(self, X: npt.ArrayLike) -> np.ndarray:
+        """Scale raw features ``(n, n_features)`` as in training."""
+        return self.features.transform(X)
+
+    def transform_target(self, y: npt.ArrayLike) -> np.ndarray:
+        """Scale raw regression targets ``(n,)`` or ``(n, k)`` as in training."""
+        arr = np.asarray(y, dtype=np.float64)
+        if self.target is None:
+            return arr
+        return self.target.transform(arr[:, None] if arr.ndim == 1 else arr)
+
+    def inverse_target(self, out: np.ndarray) -> np.ndarray:
+        """Network outputs ``(n, k)`` back in the target's units."""
+        if self.target is None:
+            return out
+        mean, scale = self.target._fitted()
+        return (out * scale + mean).astype(out.dtype, copy=False)
