@@ -553,7 +553,11 @@ def load_model(path: str | os.PathLike[str]) -> Model:
     except (ValueError, OSError, EOFError, KeyError, IndexError, TypeError, AttributeError,
             zipfile.BadZipFile, zlib.error, RecursionError, NotImplementedError,
             OverflowError, MemoryError) as exc:
-        # ValueError covers bad JSON, bad UTF-8, and NumPy refusing an object array.
+        if "allow_pickle" in str(exc):
+            raise ModelFileError(f"{p}: holds a pickled object array, which chainrule never "
+                                 f"loads (unpickling can run code): not a valid model file"
+                                 ) from None
+        # ValueError covers bad JSON, bad UTF-8 and the like.
         raise ModelFileError(f"{p}: corrupted or truncated model file "
                              f"({type(exc).__name__}: {str(exc)[:100]})") from None
 
