@@ -102,7 +102,8 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
                    help="fraction of the data held out for the final test")
     g.add_argument("--val-fraction", type=float, default=0.0,
                    help="fraction held out for validation during training (default 0: "
-                   "the test split is shown as validation)")
+                   "the test split is shown as validation; mnist: the last 10,000 "
+                   "training images)")
 
 
 def _load(args: argparse.Namespace) -> Dataset:
@@ -135,10 +136,16 @@ def _mnist(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
     if args.data_dir is None:
         raise CLIError("--data mnist needs --data-dir DIR, the folder with the four MNIST "
                        "files (train-images-idx3-ubyte.gz and its siblings)")
+    # Nielsen's split holds the last 10,000 training images out for validation;
+    # --val-fraction chooses another share (e.g. for a small subset of MNIST).
+    n_validation = args.val_fraction if args.val_fraction > 0 else 10_000
     try:
-        m = load_mnist(args.data_dir, dtype=np.float64)
+        m = load_mnist(args.data_dir, dtype=np.float64, n_validation=n_validation)
     except IDXError as exc:
         raise CLIError(str(exc)) from None
+    except ValueError as exc:
+        raise CLIError(f"{args.data_dir}: {exc} (choose the share with --val-fraction)"
+                       ) from None
     scaler = _scaler(args, "none").fit(m.X_train)
     return TrainingData(
         name="mnist",

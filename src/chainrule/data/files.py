@@ -296,6 +296,7 @@ def _read_npy(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
         raise DataFileError(f"{p}: a .npy data file must hold a 2-D array (rows, columns), "
                             f"got shape {arr.shape}")
     if has_target is None:
+        _check_columns(p, arr.shape[1], n_features)
         has_target = n_features is not None and arr.shape[1] == n_features + 1
     if not has_target:
         return _as_feature_matrix(p, arr, "array"), None, [], None
@@ -303,6 +304,13 @@ def _read_npy(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
     keep = np.arange(arr.shape[1]) != t
     X = _as_feature_matrix(p, arr[:, keep], "array")
     return X, arr[:, t], [], f"column {t + 1}"
+
+
+def _check_columns(p: Path, n_cols: int, n_features: int | None) -> None:
+    """For data that may or may not have a target column: the column count must fit."""
+    if n_features is not None and n_cols not in (n_features, n_features + 1):
+        raise DataFileError(f"{p}: has {n_cols} columns, expected {n_features} features "
+                            f"(the model's input size), or {n_features + 1} with a target")
 
 
 def _as_feature_matrix(p: Path, arr: np.ndarray, what: str) -> np.ndarray:
@@ -427,6 +435,7 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
                                 f"(as in the first line)")
     lines = np.asarray(line_numbers, dtype=np.int64)
     if has_target is None:
+        _check_columns(p, n_cols, n_features)
         has_target = n_features is not None and n_cols == n_features + 1
     target_name: str | None = None
     y_raw: np.ndarray | None = None
