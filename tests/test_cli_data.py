@@ -257,9 +257,16 @@ def test_class_the_model_never_saw(files, tmp_path, capsys):
 def test_feature_count_mismatch(files, tmp_path, capsys):
     X, y = blobs(6)
     write_csv(tmp_path / "wide.csv", np.hstack([X, X]), CLASSES[y])
-    for command in ("evaluate", "predict"):
-        err = run_error(capsys, [command, files / "model.npz", "--data", tmp_path / "wide.csv"])
-        assert "wide.csv: has" in err and "expected 3" in err and "the model's input size" in err
+    err = run_error(capsys, ["evaluate", files / "model.npz", "--data", tmp_path / "wide.csv"])
+    assert "wide.csv: has 7 columns, expected 4: the model's input size 3 and a target" in err
+    err = run_error(capsys, ["predict", files / "model.npz", "--data", tmp_path / "wide.csv"])
+    assert "wide.csv: has 7 columns, expected 3 features (the model's input size), or 4" in err
+    # evaluate on features only: the target is missing, and the message says so.
+    err = run_error(capsys, ["evaluate", files / "model.npz", "--data", files / "features.csv"])
+    assert "features.csv: has 3 columns, expected 4" in err and "(no target column?)" in err
+    np.savez(tmp_path / "wide.npz", X=np.hstack([X, X]), y=y)
+    err = run_error(capsys, ["predict", files / "model.npz", "--data", tmp_path / "wide.npz"])
+    assert "wide.npz: has 6 feature columns, expected 3 (the model's input size)" in err
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "flip"])

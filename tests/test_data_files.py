@@ -75,7 +75,7 @@ def test_prediction_data_with_or_without_target(tmp_path):
     assert d.X.shape == (2, 2) and d.y.size == 0
     d = read_data_file(path, has_target=None, n_features=1)
     assert d.X.shape == (2, 1)
-    with pytest.raises(DataFileError, match="has 2 feature columns, expected 3"):
+    with pytest.raises(DataFileError, match="has 2 columns, expected 3 features"):
         read_data_file(path, has_target=None, n_features=3)
 
 

@@ -295,8 +295,8 @@ def _read_npy(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
     if arr.ndim != 2:
         raise DataFileError(f"{p}: a .npy data file must hold a 2-D array (rows, columns), "
                             f"got shape {arr.shape}")
+    _check_columns(p, arr.shape[1], n_features, has_target)
     if has_target is None:
-        _check_columns(p, arr.shape[1], n_features)
         has_target = n_features is not None and arr.shape[1] == n_features + 1
     if not has_target:
         return _as_feature_matrix(p, arr, "array"), None, [], None
@@ -306,11 +306,18 @@ def _read_npy(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
     return X, arr[:, t], [], f"column {t + 1}"
 
 
-def _check_columns(p: Path, n_cols: int, n_features: int | None) -> None:
-    """For data that may or may not have a target column: the column count must fit."""
-    if n_features is not None and n_cols not in (n_features, n_features + 1):
+def _check_columns(p: Path, n_cols: int, n_features: int | None, has_target: bool | None
+                   ) -> None:
+    """Check a table's column count against the model's input size, before parsing it."""
+    if n_features is None:
+        return
+    if has_target is None and n_cols not in (n_features, n_features + 1):
         raise DataFileError(f"{p}: has {n_cols} columns, expected {n_features} features "
                             f"(the model's input size), or {n_features + 1} with a target")
+    if has_target and n_cols != n_features + 1:
+        missing = " (no target column?)" if n_cols == n_features else ""
+        raise DataFileError(f"{p}: has {n_cols} columns, expected {n_features + 1}: the "
+                            f"model's input size {n_features} and a target{missing}")
 
 
 def _as_feature_matrix(p: Path, arr: np.ndarray, what: str) -> np.ndarray:
@@ -434,8 +441,8 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
             raise DataFileError(f"{p}: line {line} has {len(row)} fields, expected {n_cols} "
                                 f"(as in the first line)")
     lines = np.asarray(line_numbers, dtype=np.int64)
+    _check_columns(p, n_cols, n_features, has_target)
     if has_target is None:
-        _check_columns(p, n_cols, n_features)
         has_target = n_features is not None and n_cols == n_features + 1
     target_name: str | None = None
     y_raw: np.ndarray | None = None
