@@ -158,7 +158,13 @@ def test_train_on_small_mnist_files(tmp_path, capsys):
                  "--save", str(tmp_path / "m.npz")]) == 0
     from chainrule.io import load_model
 
-    capsys.readouterr()
+    trained = capsys.readouterr().out.split("test accuracy: ")[1].split("%")[0]
+    # The saved preprocessing takes raw pixels (0-255, as in the IDX files): the model
+    # scores the same on the raw test files as on load_mnist's scaled test split.
+    assert main(["evaluate", str(tmp_path / "m.npz"), "--data",
+                 str(tmp_path / "t10k-images-idx3-ubyte.gz"), "--labels",
+                 str(tmp_path / "t10k-labels-idx1-ubyte.gz")]) == 0
+    assert f"accuracy: {trained}%" in capsys.readouterr().out
     model = load_model(tmp_path / "m.npz")
     assert model.n_features == 784 and len(model.class_names) == 10
     assert model.metadata["data"]["n_train"] == 30

@@ -231,3 +231,23 @@ def test_fuzz_csv_reader_raises_only_its_error(tmp_path, content, kwargs):
         assert "\n" not in str(exc) and str(path) in str(exc)
     else:
         assert d.X.ndim == 2 and np.isfinite(d.X).all() and d.X.dtype == np.float64
+
+
+def test_csv_read_in_blocks_keeps_rows_and_places(tmp_path, monkeypatch):
+    from chainrule.data import files
+
+    monkeypatch.setattr(files, "CSV_BLOCK_CELLS", 6)  # two rows of three per block
+    rows = [f"{i},{i * 2},{i % 2}" for i in range(9)]
+    path = write(tmp_path, "a,b,y\n" + "\n".join(rows) + "\n\n")
+    d = read_data_file(path)
+    np.testing.assert_array_equal(d.X[:, 1], np.arange(9) * 2)
+    np.testing.assert_array_equal(d.y, np.arange(9) % 2)
+    np.testing.assert_array_equal(d.lines, np.arange(2, 11))
+    rows[7] = "7,x,1"
+    path = write(tmp_path, "a,b,y\n" + "\n".join(rows))
+    with pytest.raises(DataFileError, match=r"line 9, column 2 \('b'\): 'x' is not a number"):
+        read_data_file(path)
+    rows[7] = "7,1"
+    path = write(tmp_path, "a,b,y\n" + "\n".join(rows))
+    with pytest.raises(DataFileError, match="line 9 has 2 fields, expected 3"):
+        read_data_file(path)

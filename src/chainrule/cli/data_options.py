@@ -20,6 +20,8 @@ from ..data import (
     DataFileError,
     Dataset,
     IDXError,
+    MinMaxScaler,
+    NoScaling,
     Scaler,
     Standardizer,
     load_dataset,
@@ -147,15 +149,29 @@ def _mnist(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
         raise CLIError(f"{args.data_dir}: {exc} (choose the share with --val-fraction)"
                        ) from None
     scaler = _scaler(args, "none").fit(m.X_train)
+    splits = [scaler.transform(X).astype(dtype, copy=False) for X in (m.X_train, m.X_val,
+                                                                       m.X_test)]
     return TrainingData(
         name="mnist",
-        X_train=scaler.transform(m.X_train).astype(dtype, copy=False), y_train=m.y_train,
-        X_test=scaler.transform(m.X_test).astype(dtype, copy=False), y_test=m.y_test,
-        X_val=scaler.transform(m.X_val).astype(dtype, copy=False), y_val=m.y_val,
+        X_train=splits[0], y_train=m.y_train, X_val=splits[1], y_val=m.y_val,
+        X_test=splits[2], y_test=m.y_test,
         n_outputs=10, task="classification", class_names=[str(i) for i in range(10)],
-        preprocessing=scaler, feature_names=[f"pixel{i}" for i in range(784)],
+        preprocessing=_raw_pixel_scaler(scaler), feature_names=[f"pixel{i}" for i in range(784)],
         target_name="label", source={"name": "mnist", "n_train": len(m.X_train)},
     )
+
+
+def _raw_pixel_scaler(scaler: Scaler) -> Scaler:
+    """The saved scaler must take raw pixels 0–255 (as in the IDX files), but
+    ``load_mnist`` has already divided by 255: fold that division into it.
+
+    Both scalers are affine, ``(x/255 − a)/b = (x − 255a)/(255b)``, so their
+    parameters are multiplied by 255; no scaling becomes min-max with range 255.
+    """
+    if isinstance(scaler, NoScaling):
+        return MinMaxScaler(low=np.zeros(784), range=np.full(784, 255.0))
+    params = {k: v * 255.0 for k, v in scaler.params().items()}
+    return make_scaler(scaler.kind, params)
 
 
 def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -402,6 +404,33 @@ def _column_index(p: Path, target: str | int | None, n_cols: int, names: list[st
     return index % n_cols
 
 
+#: Cells converted to floats at a time: the Python strings of one block (about 15 MB)
+#: are freed before the next is parsed, so memory stays near the size of the floats.
+CSV_BLOCK_CELLS = 1 << 18
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their endings, lazily (no second copy of the text)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _csv_rows(p: Path, reader: Iterator[list[str]], line_num: Callable[[], int]
+              ) -> Iterator[tuple[int, list[str]]]:
+    """``(line, cells)`` for each non-blank row; a CSV syntax error names its line."""
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank lines carry no data
+            yield line_num(), row
+    except csv.Error as exc:
+        raise DataFileError(f"{p}: line {line_num()}: not valid CSV ({exc})") from None
+
+
 def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | None,
               header: bool | None, n_features: int | None, target_hint: str | None = None,
               ) -> tuple[np.ndarray, np.ndarray | None, list[str], str | None, np.ndarray]:
@@ -410,72 +439,88 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataFileError(f"{p}: line {line}: not UTF-8 text (is it a CSV file?)") from None
-    first = text.split("\n", 1)[0]
-    delimiter = "\t" if p.suffix.lower() == ".tsv" or ("\t" in first and "," not in first) \
-        else ";" if (";" in first and "," not in first) else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[list[str]] = []
-    line_numbers: list[int] = []
-    try:
-        for row in reader:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # blank lines carry no data
-            rows.append(row)
-            line_numbers.append(reader.line_num)
-    except csv.Error as exc:
-        raise DataFileError(f"{p}: line {reader.line_num}: not valid CSV ({exc})") from None
-    del text
-    if not rows:
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if p.suffix.lower() == ".tsv" or ("\t" in first_line and "," not in
+                                                       first_line) \
+        else ";" if (";" in first_line and "," not in first_line) else ","
+    reader = csv.reader(_lines(text), delimiter=delimiter)
+    rows = _csv_rows(p, reader, lambda: reader.line_num)
+    head = list(itertools.islice(rows, 2))
+    if not head:
         raise DataFileError(f"{p}: the file is empty (no rows of data)")
-    n_cols = len(rows[0])
+    n_cols = len(head[0][1])
     if header is None:
-        header = _looks_like_header(rows)
+        header = _looks_like_header([row for _, row in head])
     names: list[str] = []
     if header:
-        names = [cell.strip() for cell in rows[0]]
-        del rows[0], line_numbers[0]
-        if not rows:
-            raise DataFileError(f"{p}: has a header line but no rows of data")
-    for row, line in zip(rows, line_numbers, strict=True):
-        if len(row) != n_cols:
-            raise DataFileError(f"{p}: line {line} has {len(row)} fields, expected {n_cols} "
-                                f"(as in the first line)")
-    lines = np.asarray(line_numbers, dtype=np.int64)
+        names = [cell.strip() for cell in head[0][1]]
+        head = head[1:]
     _check_columns(p, n_cols, n_features, has_target)
     if has_target is None:
         has_target = n_features is not None and n_cols == n_features + 1
+    t: int | None = None
     target_name: str | None = None
-    y_raw: np.ndarray | None = None
     feature_names = names
     if has_target:
         if target is None and target_hint is not None and target_hint in names:
             target = target_hint
         t = _column_index(p, target, n_cols, names)
-        # Pop the target cell out of each row in place: the feature rows are then
-        # converted in one NumPy call, without another copy of the table.
-        y_raw = np.array([row.pop(t).strip() for row in rows], dtype=str)
         target_name = names[t] if names else f"column {t + 1}"
         feature_names = names[:t] + names[t + 1:]
-        col_offset = [j + (j >= t) for j in range(n_cols - 1)]
-    else:
-        col_offset = list(range(n_cols))
-    if not rows[0]:
-        raise DataFileError(f"{p}: has no feature columns besides the target")
-    try:
-        X = np.array(rows, dtype=np.float64)
-    except ValueError:
-        i, j = _first_bad_cell(rows)
-        cell = rows[i][j]
-        what = "an empty cell" if not cell.strip() else f"{cell.strip()[:40]!r}"
-        raise DataFileError(
-            f"{p}: line {line_numbers[i]}, {_col(col_offset[j], names)}: {what} is not a "
-            f"number") from None
-    bad = first_nonfinite(X)
-    if bad is not None:
-        # Reported by the column's place in the file, not among the features.
-        raise DataFileError(f"{p}: line {line_numbers[bad[0]]}, {_col(col_offset[bad[1]], names)}"
-                            f": {X[bad]} is not a finite number")
-    return X, y_raw, feature_names, target_name, lines
+    # File column (0-based) of each feature column, for messages.
+    file_col = [j for j in range(n_cols) if j != t]
+
+    # Every row ends in a newline but the last, so this bounds the number of rows: the
+    # float array is allocated once and filled block by block (no concatenation copy).
+    X = np.empty((text.count("\n") + 1, len(file_col)), dtype=np.float64)
+    n_rows = 0
+    targets: list[str] = []
+    lines: list[int] = []
+
+    def convert(block: list[list[str]], block_lines: list[int]) -> None:
+        nonlocal n_rows
+        for row, line in zip(block, block_lines, strict=True):
+            if len(row) != n_cols:
+                raise DataFileError(f"{p}: line {line} has {len(row)} fields, expected "
+                                    f"{n_cols} (as in the first line)")
+        if t is not None:
+            # Pop the target cell out of each row in place: the feature cells are then
+            # converted in one NumPy call, without another copy of the table.
+            targets.extend(row.pop(t).strip() for row in block)
+        try:
+            part = np.array(block, dtype=np.float64).reshape(len(block), len(file_col))
+        except ValueError:
+            i, j = _first_bad_cell(block)
+            cell = block[i][j]
+            what = "an empty cell" if not cell.strip() else f"{cell.strip()[:40]!r}"
+            raise DataFileError(f"{p}: line {block_lines[i]}, {_col(file_col[j], names)}: "
+                                f"{what} is not a number") from None
+        bad = first_nonfinite(part)
+        if bad is not None:
+            raise DataFileError(f"{p}: line {block_lines[bad[0]]}, "
+                                f"{_col(file_col[bad[1]], names)}: {part[bad]} is not a finite "
+                                f"number")
+        X[n_rows:n_rows + len(block)] = part
+        n_rows += len(block)
+        lines.extend(block_lines)
+
+    block_rows = max(1, CSV_BLOCK_CELLS // n_cols)
+    block: list[list[str]] = []
+    block_lines: list[int] = []
+    for line, row in itertools.chain(head, rows):
+        block.append(row)
+        block_lines.append(line)
+        if len(block) == block_rows:
+            convert(block, block_lines)
+            block, block_lines = [], []
+    if block:
+        convert(block, block_lines)
+    if n_rows == 0:
+        raise DataFileError(f"{p}: has a header line but no rows of data")
+    # Blank lines and the header leave a few unused rows; copy only if many are unused.
+    X = X[:n_rows] if n_rows > 0.9 * len(X) else X[:n_rows].copy()
+    y_raw = np.array(targets, dtype=str) if t is not None else None
+    return X, y_raw, feature_names, target_name, np.asarray(lines, dtype=np.int64)
 
 
 def _looks_like_header(rows: list[list[str]]) -> bool:
