@@ -168,6 +168,8 @@ def test_train_on_small_mnist_files(tmp_path, capsys):
     model = load_model(tmp_path / "m.npz")
     assert model.n_features == 784 and len(model.class_names) == 10
     assert model.metadata["data"]["n_train"] == 30
+    err = run_error(capsys, ["train", "--data", tmp_path / "t10k-images-idx3-ubyte.gz"])
+    assert "no target to train on (an IDX image file needs --labels FILE)" in err
     err = run_error(capsys, ["train", "--data", "mnist"])
     assert "--data mnist needs --data-dir" in err
     # An IDX image file is also a data file for predict.

@@ -138,6 +138,8 @@ def test_npz_default_and_named_keys(tmp_path):
         read_data_file(tmp_path / "e.npz")
     d = read_data_file(tmp_path / "e.npz", x_key="feats", has_target=False)
     assert d.y.size == 0
+    with pytest.raises(DataFileError, match=r"no array named 'y' \(it holds 'feats', 'target'"):
+        read_data_file(tmp_path / "e.npz", x_key="feats")
 
 
 def test_npz_problems(tmp_path):

@@ -105,6 +105,18 @@ def test_custom_functions_cannot_be_saved(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_custom_cost_cannot_be_saved(tmp_path):
+    from chainrule.functions import Quadratic
+
+    class Halved(Quadratic):
+        name = "halved"
+
+    net = Network([2, 1], activation="identity", cost=Halved(), seed=0)
+    with pytest.raises(ValueError, match="cannot save the custom cost 'halved'"):
+        net.save(tmp_path / "m.npz")
+    assert not list(tmp_path.iterdir())
+
+
 def test_mismatched_class_names_and_preprocessing_are_refused(tmp_path):
     net, X, _ = trained()
     with pytest.raises(ValueError, match="class_names has 2 names"):

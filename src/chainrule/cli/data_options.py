@@ -124,10 +124,14 @@ def _load(args: argparse.Namespace) -> Dataset:
         raise CLIError(f"unknown data set {name!r}: expected one of {', '.join(DATASETS)}, "
                        f"mnist, or a data file")
     try:
-        return read_data_file(path, target=args.target, header=args.header, task=args.task,
+        data = read_data_file(path, target=args.target, header=args.header, task=args.task,
                               x_key=args.x_key, y_key=args.y_key, labels=args.labels)
     except DataFileError as exc:
         raise CLIError(str(exc)) from None
+    if data.y.size == 0:
+        raise CLIError(f"{path}: no target to train on (an IDX image file needs "
+                       f"--labels FILE)")
+    return data
 
 
 def _scaler(args: argparse.Namespace, default: str) -> Scaler:

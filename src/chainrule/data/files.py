@@ -137,7 +137,7 @@ def read_data_file(
     if n_features is not None and X.shape[1] != n_features:
         raise DataFileError(f"{p}: has {X.shape[1]} feature columns, expected {n_features} "
                             f"(the model's input size)")
-    bad = first_nonfinite(X)
+    bad = first_nonfinite(X) if lines is None else None  # CSV rows are checked as read
     if bad is not None:
         row, col = bad
         raise DataFileError(f"{p}: {_where(row, lines)}, {_col(col, names)}: "
@@ -273,14 +273,12 @@ def _read_npz(p: Path, raw: bytes, x_key: str, y_key: str, has_target: bool | No
         if x_key not in keys:
             raise DataFileError(f"{p}: no array named {x_key!r} (it holds "
                                 f"{', '.join(map(repr, keys)) or 'nothing'})")
+        if has_target is True and y_key not in keys:
+            raise DataFileError(f"{p}: no array named {y_key!r} (it holds "
+                                f"{', '.join(map(repr, keys))})")
         try:
             X = archive[x_key]
-            y = None
-            if has_target is not False and y_key in keys:
-                y = archive[y_key]
-            elif has_target is True:
-                raise DataFileError(f"{p}: no array named {y_key!r} (it holds "
-                                    f"{', '.join(map(repr, keys))})")
+            y = archive[y_key] if has_target is not False and y_key in keys else None
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
             raise DataFileError(f"{p}: a corrupt array ({_short(exc)})") from None
     X = _as_feature_matrix(p, X, x_key)
