@@ -17,7 +17,7 @@ from .common import CLIError
 __all__ = ["CLIError", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("train", "datasets", "evaluate", "predict", "info")
+COMMANDS = ("train", "datasets", "evaluate", "predict", "info", "explain", "gradcheck")
 
 
 def build_parser() -> argparse.ArgumentParser:
