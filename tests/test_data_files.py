@@ -253,3 +253,42 @@ def test_csv_read_in_blocks_keeps_rows_and_places(tmp_path, monkeypatch):
     path = write(tmp_path, "a,b,y\n" + "\n".join(rows))
     with pytest.raises(DataFileError, match="line 9 has 2 fields, expected 3"):
         read_data_file(path)
+
+
+def _npz_bytes(**arrays):
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_binary_formats_raise_only_their_error(tmp_path, data):
+    kind = data.draw(st.sampled_from(["npz", "npy", "idx", "gzip"]))
+    if kind == "npz":
+        base = _npz_bytes(X=np.arange(6.0).reshape(3, 2), y=np.array([0, 1, 0]))
+    elif kind == "npy":
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, np.arange(6.0).reshape(3, 2))
+        base = buf.getvalue()
+    else:
+        import gzip
+
+        base = bytes([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4])
+        base = gzip.compress(base) if kind == "gzip" else base
+    raw = bytearray(base)
+    for i in data.draw(st.lists(st.integers(0, len(raw) - 1), max_size=6)):
+        raw[i] = data.draw(st.integers(0, 255))
+    raw = raw[: data.draw(st.integers(1, len(raw)))]
+    path = tmp_path / "fuzz.bin"
+    path.write_bytes(bytes(raw))
+    try:
+        read_data_file(path, has_target=data.draw(st.sampled_from([True, False, None])),
+                       n_features=data.draw(st.sampled_from([None, 1, 2, 4])))
+    except DataFileError as exc:
+        assert "\n" not in str(exc)

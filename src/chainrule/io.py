@@ -28,6 +28,7 @@ import json
 import math
 import os
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -552,7 +553,7 @@ def load_model(path: str | os.PathLike[str]) -> Model:
         raise ModelFileError(f"{p}: corrupted model file: {exc}") from None
     except (ValueError, OSError, EOFError, KeyError, IndexError, TypeError, AttributeError,
             zipfile.BadZipFile, zlib.error, RecursionError, NotImplementedError,
-            OverflowError, MemoryError) as exc:
+            OverflowError, MemoryError, SyntaxError, tokenize.TokenError) as exc:
         if "allow_pickle" in str(exc):
             raise ModelFileError(f"{p}: holds a pickled object array, which chainrule never "
                                  f"loads (unpickling can run code): not a valid model file"

@@ -15,7 +15,9 @@ import csv
 import io
 import itertools
 import os
+import tokenize
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,6 +34,13 @@ TASKS = ("classification", "regression")
 #: Integer-valued numeric targets with at most this many distinct values are
 #: taken as class labels when the task is not given.
 MAX_AUTO_CLASSES = 20
+
+
+#: What reading a damaged .npy/.npz can raise (zlib: a corrupt compressed member).
+#: SyntaxError, TokenError: NumPy parses a .npy header with tokenize and ast.literal_eval.
+_NUMPY_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error,
+                 NotImplementedError, SyntaxError, tokenize.TokenError, OverflowError,
+                 MemoryError, TypeError)
 
 
 class DataFileError(ValueError):
@@ -255,7 +264,7 @@ def _load_numpy(p: Path, raw: bytes) -> object:
     # code from the file) is refused by NumPy with a ValueError.
     try:
         return np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except _NUMPY_ERRORS as exc:
         raise DataFileError(f"{p}: not a readable NumPy file ({_short(exc)})") from None
 
 
@@ -279,7 +288,7 @@ def _read_npz(p: Path, raw: bytes, x_key: str, y_key: str, has_target: bool | No
         try:
             X = archive[x_key]
             y = archive[y_key] if has_target is not False and y_key in keys else None
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        except _NUMPY_ERRORS as exc:
             raise DataFileError(f"{p}: a corrupt array ({_short(exc)})") from None
     X = _as_feature_matrix(p, X, x_key)
     if y is not None:

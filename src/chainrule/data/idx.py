@@ -10,6 +10,7 @@ import gzip
 import math
 import os
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,7 @@ def parse_idx(raw: bytes, name: str | os.PathLike[str] = "<bytes>") -> np.ndarra
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError, ValueError) as exc:
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
             raise IDXError(f"{p}: corrupt gzip data ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise IDXError(f"{p}: not an IDX file (bad magic number)")
