@@ -149,6 +149,22 @@ def test_interrupted_write_keeps_the_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temp file left
 
 
+def test_failed_save_keeps_the_previous_model(tmp_path, monkeypatch):
+    net, _, _ = trained()
+    path = net.save(tmp_path / "m.npz")
+    before = path.read_bytes()
+
+    def disk_full(f, **arrays):
+        f.write(b"PK\x03\x04 partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("chainrule.io.np.savez", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        net.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
 def test_save_replaces_an_existing_model_completely(tmp_path):
     net, _, _ = trained()
     path = tmp_path / "m.npz"

@@ -34,7 +34,12 @@ from ..data.mnist import load_mnist
 from ..data.preprocessing import SCALERS
 from .common import CLIError, positive_int
 
-__all__ = ["TrainingData", "add_data_arguments", "add_file_arguments", "load_training_data"]
+__all__ = ["OWN_DEFAULT", "TrainingData", "add_data_arguments", "add_file_arguments",
+           "load_training_data"]
+
+#: Ends a help text that explains its own default: it renders as nothing, and its
+#: ``%(default)`` stops ArgumentDefaultsHelpFormatter from adding "(default: None)".
+OWN_DEFAULT = "%(default).0s"
 
 
 @dataclass
@@ -71,14 +76,17 @@ def add_file_arguments(g: argparse._ArgumentGroup) -> None:
     """Options describing a data file (shared by train, evaluate and predict)."""
     g.add_argument("--target", default=None, metavar="COL",
                    help="target column of a CSV/.npy file: a header name or a 0-based "
-                   "index (default: the last column)")
+                   "index (default: the last column; for a saved model, the column "
+                   "named as in training if the header has it)" + OWN_DEFAULT)
     g.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
                    help="whether a CSV file's first line names the columns "
-                   "(default: detected)")
-    g.add_argument("--x-key", default="X", help="features array in an .npz file")
-    g.add_argument("--y-key", default="y", help="target array in an .npz file")
+                   "(default: detected)" + OWN_DEFAULT)
+    g.add_argument("--x-key", default="X",
+                   help="features array in an .npz file (default: X)" + OWN_DEFAULT)
+    g.add_argument("--y-key", default="y",
+                   help="target array in an .npz file (default: y)" + OWN_DEFAULT)
     g.add_argument("--labels", default=None, metavar="FILE",
-                   help="IDX label file for an IDX image file")
+                   help="IDX label file for an IDX image file" + OWN_DEFAULT)
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
@@ -90,22 +98,23 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     add_file_arguments(g)
     g.add_argument("--task", choices=TASKS, default=None,
                    help="for a data file (default: classification for text or few "
-                   "integer labels, else regression)")
+                   "integer labels, else regression)" + OWN_DEFAULT)
     g.add_argument("--data-dir", default=None, metavar="DIR",
-                   help="folder with the four MNIST files (for --data mnist)")
+                   help="folder with the four MNIST files (for --data mnist)" + OWN_DEFAULT)
     g.add_argument("--n-samples", type=positive_int, default=None,
-                   help="points in a generated data set (xor, spirals, moons, circles)")
+                   help="points in a generated data set (xor, spirals, moons, circles)"
+                   + OWN_DEFAULT)
     g.add_argument("--noise", type=float, default=None,
-                   help="noise standard deviation of a generated data set")
+                   help="noise standard deviation of a generated data set" + OWN_DEFAULT)
     g.add_argument("--scale", choices=sorted(SCALERS), default=None,
                    help="feature scaling fitted on the training split (default: standard; "
-                   "none for mnist, whose pixels are already in [0, 1])")
+                   "none for mnist, whose pixels are already in [0, 1])" + OWN_DEFAULT)
     g.add_argument("--test-fraction", type=float, default=0.2,
                    help="fraction of the data held out for the final test")
     g.add_argument("--val-fraction", type=float, default=0.0,
                    help="fraction held out for validation during training (default 0: "
                    "the test split is shown as validation; mnist: the last 10,000 "
-                   "training images)")
+                   "training images)" + OWN_DEFAULT)
 
 
 def _load(args: argparse.Namespace) -> Dataset:

@@ -16,7 +16,7 @@ from ..functions import ACTIVATIONS, COSTS
 from ..io import OutputPathError, check_output_path
 from ..network import INITS, Network
 from .common import CLIError, int_list
-from .data_options import TrainingData, add_data_arguments, load_training_data
+from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
 from .training_options import add_training_arguments, describe, fit_kwargs, make_callbacks
 
 # Defaults for the main job: digits to >= 96 % test accuracy in a few seconds.
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_training_arguments(p)
     p.add_argument("--save", default=None, metavar="PATH",
                    help="save the trained model (with its preprocessing and class names) "
-                   "to this .npz file")
+                   "to this .npz file" + OWN_DEFAULT)
     p.set_defaults(func=run)
 
 
