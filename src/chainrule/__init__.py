@@ -8,7 +8,7 @@ and :func:`gradcheck` checks the result against central differences;
 3-tensors (:func:`explicit_gradients`, :func:`explain_trace`).
 """
 
-from .functions import Activation, Cost, CustomActivation
+from .functions import Activation, Cost, CustomActivation, CustomCost
 from .gradcheck import GradcheckReport, gradcheck
 from .io import load
 from .network import Network
@@ -22,6 +22,7 @@ __all__ = [
     "Callback",
     "Cost",
     "CustomActivation",
+    "CustomCost",
     "DerivationTrace",
     "GradcheckReport",
     "History",
