@@ -89,7 +89,7 @@ def network_diagram(
     shown = [_shown_units(n, max_units) for n in sizes]
     tallest = max(len(s) for s in shown) + 1  # + the bias node
     dx = 2.4
-    fig = new_figure(max(4.5, 1.9 * L + 0.8), 0.62 * tallest + 1.6)
+    fig = new_figure(max(4.5, 1.7 * L + 0.8), 0.52 * tallest + 1.5)
     ax = fig.subplots()
     ax.set_axis_off()
     ax.set_aspect("equal")

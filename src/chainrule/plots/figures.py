@@ -60,26 +60,27 @@ def learning_curves(history: History) -> Figure:
     fig = new_figure(4.0 * n_panels, 3.2)
     axes = fig.subplots(1, n_panels)
     epochs = np.asarray(history.epoch)
+    style = _line_style(len(history))
 
     ax = axes[0]
-    ax.plot(epochs, history.train_loss, "o-", ms=3, color=TRAIN_COLOR, label="training")
+    ax.plot(epochs, history.train_loss, style, ms=3, color=TRAIN_COLOR, label="training")
     if _finite(history.val_loss):
-        ax.plot(epochs, history.val_loss, "o-", ms=3, color=VAL_COLOR, label="validation")
+        ax.plot(epochs, history.val_loss, style, ms=3, color=VAL_COLOR, label="validation")
     ax.set(title="Loss (mean cost E)", xlabel="epoch", ylabel="loss")
     ax.legend(frameon=False)
 
     if has_acc:
         ax = axes[1]
-        ax.plot(epochs, 100 * np.asarray(history.train_accuracy), "o-", ms=3,
+        ax.plot(epochs, 100 * np.asarray(history.train_accuracy), style, ms=3,
                 color=TRAIN_COLOR, label="training")
         if _finite(history.val_accuracy):
-            ax.plot(epochs, 100 * np.asarray(history.val_accuracy), "o-", ms=3,
+            ax.plot(epochs, 100 * np.asarray(history.val_accuracy), style, ms=3,
                     color=VAL_COLOR, label="validation")
         ax.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
         ax.legend(frameon=False, loc="lower right")
 
     ax = axes[-1]
-    ax.plot(epochs, history.learning_rate, "o-", ms=3, color="#2ca02c")
+    ax.plot(epochs, history.learning_rate, style, ms=3, color="#2ca02c")
     ax.set(title="Learning rate η", xlabel="epoch", ylabel="η")
     lr = np.asarray(history.learning_rate, dtype=float)
     if lr.size and np.all(lr > 0) and lr.max() / lr.min() > 20:
@@ -129,6 +130,7 @@ def gradient_figure(
     axes = np.atleast_1d(fig.subplots(1, n_panels))
     ax = axes[0]
     epochs = np.asarray(history.epoch)
+    style = _line_style(len(history))
     colors = _layer_colors(norms.shape[1])
     for k in range(norms.shape[1]):
         l = k + 2
@@ -137,7 +139,7 @@ def gradient_figure(
             label += f" ({sizes[l - 2]}→{sizes[l - 1]})"
         # Non-positive norms cannot be drawn on a log axis; they are left as gaps.
         y = np.where(np.isfinite(norms[:, k]) & (norms[:, k] > 0), norms[:, k], np.nan)
-        ax.plot(epochs, y, "o-", ms=3, color=colors[k], label=label)
+        ax.plot(epochs, y, style, ms=3, color=colors[k], label=label)
     if np.any(np.isfinite(norms) & (norms > 0)):
         ax.set_yscale("log")
     ax.set(title="Gradient norm per layer ‖∂E/∂W‖", xlabel="epoch", ylabel="norm (log scale)")
@@ -152,7 +154,10 @@ def gradient_figure(
         bar_colors = ["#ff7f0e" if s.kind == "saturated" else "#7f7f7f" if s.kind == "dead"
                       else "#dddddd" for s in unit_stats]
         x = np.arange(len(layers))
-        ax.bar(x, values, color=bar_colors)
+        ax.bar(x, values, color=bar_colors, width=0.6)
+        # Room for at least three bars, centred, so one hidden layer is not a wall of orange.
+        pad = max(0.0, (3 - len(x)) / 2)
+        ax.set_xlim(-0.6 - pad, len(x) - 0.4 + pad)
         names = {"saturated": "saturated", "dead": "dead", "none": "n/a"}
         ax.set_xticks(x, [f"layer {s.layer}\n{s.activation}\n{names[s.kind]}"
                           for s in unit_stats], fontsize="small")
@@ -343,6 +348,11 @@ def residual_figure(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> Figure:
         ax.set(title=title, xlabel="predicted ŷ", ylabel="residual y − ŷ")
         ax.grid(alpha=0.3)
     return fig
+
+
+def _line_style(n_epochs: int) -> str:
+    # A marker per epoch helps read a short run and clutters a long one.
+    return "o-" if n_epochs <= 30 else "-"
 
 
 def _integer_epochs(ax) -> None:

@@ -56,7 +56,7 @@ section { background: white; border-radius: 8px; padding: 16px 20px; margin: 0 0
 figure { margin: 0; }
 figure img { max-width: 100%; height: auto; display: block; margin: 0 auto; }
 figcaption, .note { color: #5a6270; font-size: 0.9rem; margin-top: 6px; }
-.tables { display: flex; flex-wrap: wrap; gap: 28px; }
+.tables { display: flex; flex-wrap: wrap; gap: 28px; align-items: flex-start; }
 table { border-collapse: collapse; font-size: 0.92rem; }
 th, td { text-align: left; padding: 3px 14px 3px 0; border-bottom: 1px solid #eceef2;
          vertical-align: top; }
