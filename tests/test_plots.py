@@ -252,6 +252,8 @@ def test_figures_save_as_png_and_svg(tmp_path):
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     svg = plots.save_figure(fig, tmp_path / "d.svg").read_text()
     assert "<svg" in svg
+    # Reproducible: the same figure gives the same bytes (no date, fixed ids).
+    assert plots.to_bytes(plots.network_diagram([3, 4, 2]), "svg") == svg.encode()
     with pytest.raises(ValueError, match=r"must end in \.png or \.svg"):
         plots.save_figure(fig, tmp_path / "d.jpg")
 

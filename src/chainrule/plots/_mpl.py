@@ -45,8 +45,12 @@ def new_figure(width: float, height: float) -> Figure:
 
 def to_bytes(fig: Figure, fmt: str = "png", dpi: int = 110) -> bytes:
     """Render ``fig`` as PNG or SVG bytes."""
+    import matplotlib
+
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi, metadata=_metadata(fmt))
+    # A fixed salt for the SVG's element ids: the same figure gives the same bytes.
+    with matplotlib.rc_context({"svg.hashsalt": "chainrule"}):
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=_metadata(fmt))
     return buf.getvalue()
 
 
