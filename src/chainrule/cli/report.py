@@ -108,12 +108,12 @@ def _require_plots() -> None:
 
 
 def _check_output(path: str, what: str) -> None:
-    p = Path(path)
-    if p.is_dir():
-        raise CLIError(f"{what} path {path!r} is a directory; give a file name")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise CLIError(f"cannot write the {what} {path!r}: folder {str(parent)!r} does not exist")
+    from ..io import OutputPathError, check_output_path
+
+    try:
+        check_output_path(path)
+    except OutputPathError as exc:
+        raise CLIError(f"cannot write the {what}: {exc}") from None
 
 
 # ---------------------------------------------------------------------- from a model file

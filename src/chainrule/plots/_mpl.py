@@ -60,7 +60,11 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
         raise ValueError(f"figure file {str(path)!r} must end in .png or .svg, got {path.suffix!r}")
-    path.write_bytes(to_bytes(fig, fmt, dpi))
+    data = to_bytes(fig, fmt, dpi)
+    # Atomic: an interrupted write never leaves half a figure over an old one.
+    from ..io import atomic_write
+
+    atomic_write(path, lambda f: f.write(data))
     return path
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import __version__
+from ..io import atomic_write
 from ._mpl import require_matplotlib, to_bytes
 from .diagram import network_diagram
 from .figures import (
@@ -197,7 +198,8 @@ def write_report(path: str | Path, *args: Any, **kwargs: Any) -> Path:
     """Build the report (same arguments as :func:`build_report`) and write it to ``path``."""
     text = build_report(*args, **kwargs)
     path = Path(path)
-    path.write_text(text, encoding="utf-8")
+    data = text.encode("utf-8")
+    atomic_write(path, lambda f: f.write(data))  # never half a report over an old one
     return path
 
 
