@@ -89,7 +89,7 @@ def test_cli_training_options_reach_fit(tmp_path, capsys):
                  "--l2", "0.1", "--dropout", "0.2", "--clip-norm", "5",
                  "--schedule", "step", "--lr-step", "2", "--lr-factor", "0.5",
                  "--early-stopping", "val_loss", "--patience", "3",
-                 "--validation-fraction", "0.2", "--progress", "lines",
+                 "--val-fraction", "0.2", "--progress", "lines",
                  "--log-json", str(log)])
     assert code == 0
     out = capsys.readouterr().out
@@ -99,6 +99,27 @@ def test_cli_training_options_reach_fit(tmp_path, capsys):
     assert [r["learning_rate"] for r in records] == pytest.approx([0.003, 0.003, 0.0015,
                                                                    0.0015])
     assert all(r["val_accuracy"] is not None for r in records)
+
+
+def test_cli_never_steers_training_by_the_test_split():
+    import argparse
+    from types import SimpleNamespace
+
+    from chainrule.cli.training_options import validation_kwargs
+
+    test = (np.zeros((3, 2)), np.zeros(3))
+    no_split = SimpleNamespace(X_val=None, y_val=None, validation=test)
+    split = SimpleNamespace(X_val=np.ones((2, 2)), y_val=np.ones(2),
+                            validation=(np.ones((2, 2)), np.ones(2)))
+    plain = argparse.Namespace(early_stopping=None, schedule="constant")
+    stopping = argparse.Namespace(early_stopping="val_loss", schedule="constant")
+    plateau = argparse.Namespace(early_stopping=None, schedule="plateau")
+    # Shown only: the test split may be the per-epoch "validation" display.
+    assert validation_kwargs(plain, no_split)["validation_data"] is test
+    # Deciding: held out of the training rows instead.
+    assert validation_kwargs(stopping, no_split) == {"validation_fraction": 0.1}
+    assert validation_kwargs(plateau, no_split) == {"validation_fraction": 0.1}
+    assert validation_kwargs(stopping, split)["validation_data"] is split.validation
 
 
 def test_cli_quiet_keeps_the_json_log(tmp_path, capsys):

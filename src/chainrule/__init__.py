@@ -10,6 +10,7 @@ and :func:`gradcheck` checks the result against central differences;
 
 from .functions import Activation, Cost, CustomActivation, CustomCost
 from .gradcheck import GradcheckReport, gradcheck
+from .io import load
 from .network import Network
 from .tensors import DerivationTrace, explain_trace, explicit_gradients
 from .training import Callback, History
@@ -30,4 +31,5 @@ __all__ = [
     "explain_trace",
     "explicit_gradients",
     "gradcheck",
+    "load",
 ]

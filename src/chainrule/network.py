@@ -10,7 +10,9 @@ and the user-facing methods.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -158,6 +160,11 @@ class Network:
         self.optimizer: Optimizer | None = None
         self.stop_training = False
         self.interrupted = False
+        # What a model file carries besides the parameters (see chainrule.io):
+        # set by chainrule.load, used as defaults by save.
+        self.preprocessing: Any = None
+        self.class_names: list[str] | None = None
+        self.metadata: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ description
 
@@ -186,6 +193,18 @@ class Network:
             "init": self.init,
             "dtype": self.dtype.name,
         }
+
+    def save(self, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+        """Save to a model file (``.npz`` + JSON, no pickle), atomically.
+
+        Keyword arguments (``preprocessing``, ``class_names``, ``feature_names``,
+        ``target_name``, ``training``, ``data``) are those of
+        :func:`chainrule.io.save_model`; ``chainrule.load(path)`` reads it back
+        bit-exact.
+        """
+        from .io import save_model  # io imports this module
+
+        return save_model(path, self, **kwargs)
 
     def __repr__(self) -> str:
         acts = [a.name for a in self.activations]

@@ -60,6 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=sorted(RENDERERS), default="text",
                    help="text (80 columns, large arrays summarised), markdown, or json "
                    "(every value)")
+    f = p.add_argument_group("figure (needs matplotlib: pip install chainrule[plot])")
+    f.add_argument("--figure", metavar="PATH",
+                   help="also draw the seed's Figure 2 for one layer, with this example's "
+                   "values of z, a, W and b written on it (.svg or .png)")
+    f.add_argument("--figure-layer", type=int, metavar="L",
+                   help="the layer l (2..L) to draw (default: the output layer L)")
     p.set_defaults(func=run)
 
 
@@ -88,9 +94,10 @@ def _example(args: argparse.Namespace, net: Network) -> tuple[np.ndarray, object
     return rng.normal(size=n_in), random_targets(rng, 1, net)[0]
 
 
-def build_report(args: argparse.Namespace) -> ExplainReport:
+def build_report(args: argparse.Namespace, net: Network | None = None) -> ExplainReport:
     """Network, example, trace and agreement for the parsed options."""
-    net = build_network(args)
+    if net is None:
+        net = build_network(args)
     x, y = _example(args, net)
     try:
         trace = explain_trace(net, x, y)
@@ -112,6 +119,40 @@ def build_report(args: argparse.Namespace) -> ExplainReport:
 
 def run(args: argparse.Namespace) -> int:
     """Print the derivation in the chosen format; 0 if the paths agree, else 1."""
-    report = build_report(args)
+    net = build_network(args)
+    layer = _check_figure_options(args, net)
+    report = build_report(args, net)
     sys.stdout.write(RENDERERS[args.format](report))
+    if args.figure is not None:
+        from ..plots import layer_figure
+
+        try:
+            layer_figure(net, report.trace.x, layer, args.figure)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+        print(f"wrote the seed's Figure 2 for layer {layer} to {args.figure}", file=sys.stderr)
     return 0 if report.agreement.passed else 1
+
+
+def _check_figure_options(args: argparse.Namespace, net: Network) -> int:
+    """Validate --figure/--figure-layer before any work; return the layer to draw."""
+    L = len(net.sizes)
+    layer = L if args.figure_layer is None else args.figure_layer
+    if args.figure is None:
+        if args.figure_layer is not None:
+            raise CLIError("--figure-layer needs --figure PATH")
+        return layer
+    if not 2 <= layer <= L:
+        raise CLIError(f"--figure-layer must be between 2 and {L} (the layers with weights), "
+                       f"got {layer}")
+    if not args.figure.lower().endswith((".svg", ".png")):
+        raise CLIError(f"--figure {args.figure!r} must end in .svg or .png")
+    from ..io import OutputPathError, check_output_path
+    from ..plots import MissingMatplotlib, require_matplotlib
+
+    try:
+        check_output_path(args.figure)
+        require_matplotlib()
+    except (OutputPathError, MissingMatplotlib) as exc:
+        raise CLIError(str(exc)) from None
+    return layer

@@ -27,6 +27,7 @@ __all__ = [
     "describe",
     "fit_kwargs",
     "make_callbacks",
+    "validation_kwargs",
 ]
 
 # Defaults for the main job: digits to >= 96 % test accuracy in a few seconds.
@@ -115,12 +116,10 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--early-stopping", choices=["val_loss", "val_accuracy"], default=None,
                    help="stop when this stops improving and restore the best epoch's weights")
     e.add_argument("--patience", type=positive_int, default=10,
-                   help="epochs without improvement before early stopping")
-    e.add_argument("--validation-fraction", type=_fraction, default=None, metavar="F",
-                   help="hold out this fraction of the training rows (stratified, seeded) "
-                   "for validation; default "
-                   f"{DEFAULT_VALIDATION_FRACTION} when early stopping or the plateau "
-                   "schedule needs one")
+                   help="epochs without improvement before early stopping; it watches the "
+                   "validation split (--val-fraction, or mnist's 10,000), else "
+                   f"{DEFAULT_VALIDATION_FRACTION:g} of the training rows held out "
+                   "(never the test split)")
 
     o = p.add_argument_group("output")
     o.add_argument("--progress", choices=["auto", "bar", "lines", "none"], default="auto",
@@ -155,19 +154,29 @@ def _schedule(args: argparse.Namespace) -> Schedule | str:
     return name
 
 
-def _validation_fraction(args: argparse.Namespace) -> float | None:
-    if args.validation_fraction is not None:
-        return args.validation_fraction
-    if args.early_stopping or args.schedule == "plateau":
-        return DEFAULT_VALIDATION_FRACTION
-    return None
+def _decides_on_validation(args: argparse.Namespace) -> bool:
+    return bool(args.early_stopping) or args.schedule == "plateau"
+
+
+def validation_kwargs(args: argparse.Namespace, data: Any) -> dict[str, Any]:
+    """``validation_data`` or ``validation_fraction`` for ``Network.fit``.
+
+    ``data`` is the loaded :class:`~chainrule.cli.data_options.TrainingData`.
+    Its validation split is used when it has one.  Without one, ``data.validation``
+    is the test split, which may be *shown* per epoch but must not steer training:
+    when early stopping or the plateau schedule watch validation metrics, a
+    seeded, stratified fraction of the training rows is held out instead.
+    """
+    has_split = data.X_val is not None and data.y_val is not None and len(data.X_val) > 0
+    if _decides_on_validation(args) and not has_split:
+        return {"validation_fraction": DEFAULT_VALIDATION_FRACTION}
+    return {"validation_data": data.validation}
 
 
 def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for ``Network.fit`` from the options.
+    """Keyword arguments for ``Network.fit`` from the training options.
 
-    When a validation set is held out of the training rows, the result holds
-    ``validation_fraction``; the caller must then not pass ``validation_data``.
+    The validation data come from :func:`validation_kwargs`.
     """
     kwargs: dict[str, Any] = {
         "epochs": args.epochs,
@@ -185,9 +194,6 @@ def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if args.early_stopping:
         kwargs["early_stopping"] = args.early_stopping
         kwargs["patience"] = args.patience
-    fraction = _validation_fraction(args)
-    if fraction is not None:
-        kwargs["validation_fraction"] = fraction
     return kwargs
 
 
@@ -223,7 +229,4 @@ def describe(args: argparse.Namespace) -> str:
         parts.append(f"clip norm {args.clip_norm}")
     if args.early_stopping:
         parts.append(f"early stopping on {args.early_stopping} (patience {args.patience})")
-    fraction = _validation_fraction(args)
-    if fraction is not None:
-        parts.append(f"validation {fraction:g} of the training rows")
     return ", ".join(parts)
