@@ -3,12 +3,16 @@
 The package follows Carolyn Johnston's derivation of backpropagation (the
 "seed"): ``Network`` holds ``W^l`` and ``b^l``, :mod:`chainrule.engine`
 computes eqs. 1–2 forward and eqs. 5, 9, 13, 15 backward over whole batches,
-and :func:`gradcheck` checks the result against central differences.
+and :func:`gradcheck` checks the result against central differences;
+:mod:`chainrule.tensors` rebuilds it from the seed's explicit Jacobians and
+3-tensors (:func:`explicit_gradients`, :func:`explain_trace`).
 """
 
-from .functions import Activation, Cost, CustomActivation
+from .functions import Activation, Cost, CustomActivation, CustomCost
 from .gradcheck import GradcheckReport, gradcheck
+from .io import load
 from .network import Network
+from .tensors import DerivationTrace, explain_trace, explicit_gradients
 from .training import Callback, History
 
 __version__ = "0.1.0"
@@ -18,9 +22,14 @@ __all__ = [
     "Callback",
     "Cost",
     "CustomActivation",
+    "CustomCost",
+    "DerivationTrace",
     "GradcheckReport",
     "History",
     "Network",
     "__version__",
+    "explain_trace",
+    "explicit_gradients",
     "gradcheck",
+    "load",
 ]

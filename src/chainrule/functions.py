@@ -33,6 +33,8 @@ __all__ = [
     "COSTS",
     "Activation",
     "Cost",
+    "CustomActivation",
+    "CustomCost",
     "get_activation",
     "get_cost",
 ]
@@ -399,6 +401,55 @@ class LogLikelihood(Cost):
         if activation.name == "softmax":
             return a - y
         return None
+
+
+@dataclass(repr=False)
+class CustomCost(Cost):
+    """A per-example cost from two functions of the output ``a`` and the target ``λ``.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(a, y)`` with ``a``, ``y`` of shape ``(n, N_L)``: the cost of
+        each example, shape ``(n,)``, or elementwise terms of shape ``(n, N_L)``
+        that are summed over each row.
+    derivative_function : callable
+        ``derivative_function(a, y)``: ``∂C/∂a``, one row gradient per example,
+        shape ``(n, N_L)`` (the derivative of *one example's* cost: the batch
+        mean is taken by the engine).
+    name : str
+        Shown in messages and model files (custom functions cannot be saved).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> half_sq = CustomCost(lambda a, y: 0.5 * (a - y) ** 2, lambda a, y: a - y, "half_sq")
+    >>> half_sq.value(None, np.array([[1.0, 2.0]]), np.zeros((1, 2)), None)
+    array([2.5])
+    """
+
+    function: Callable[[Array, Array], Array]
+    derivative_function: Callable[[Array, Array], Array]
+    name: str = "custom"  # type: ignore[assignment]
+
+    def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
+        c = np.asarray(self.function(a, y), dtype=a.dtype)
+        if c.ndim == 2 and c.shape == a.shape:
+            c = c.sum(axis=1)
+        if c.shape != (a.shape[0],):
+            raise ValueError(f"custom cost {self.name!r} returned shape {c.shape}: expected "
+                             f"({a.shape[0]},) or {a.shape}")
+        return c
+
+    def derivative(self, a: Array, y: Array) -> Array:
+        d = np.asarray(self.derivative_function(a, y), dtype=a.dtype)
+        if d.shape != a.shape:
+            raise ValueError(f"custom cost {self.name!r}: its derivative has shape {d.shape}, "
+                             f"expected {a.shape}")
+        return d
+
+    def __repr__(self) -> str:
+        return f"CustomCost(name={self.name!r})"
 
 
 COSTS: dict[str, type[Cost]] = {cls.name: cls for cls in (Quadratic, CrossEntropy, LogLikelihood)}

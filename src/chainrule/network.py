@@ -10,7 +10,9 @@ and the user-facing methods.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,9 +22,11 @@ from . import checks
 from .engine import Engine, Forward
 from .functions import Activation, Cost, get_activation, get_cost
 from .training.callbacks import Callback
+from .training.early_stopping import EarlyStopping, holdout_split
 from .training.history import History
 from .training.loop import train
 from .training.optimizers import Optimizer
+from .training.schedules import Schedule, get_schedule
 
 Array = npt.NDArray[np.floating]
 ActivationSpec = str | Activation
@@ -156,6 +160,11 @@ class Network:
         self.optimizer: Optimizer | None = None
         self.stop_training = False
         self.interrupted = False
+        # What a model file carries besides the parameters (see chainrule.io):
+        # set by chainrule.load, used as defaults by save.
+        self.preprocessing: Any = None
+        self.class_names: list[str] | None = None
+        self.metadata: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ description
 
@@ -184,6 +193,18 @@ class Network:
             "init": self.init,
             "dtype": self.dtype.name,
         }
+
+    def save(self, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+        """Save to a model file (``.npz`` + JSON, no pickle), atomically.
+
+        Keyword arguments (``preprocessing``, ``class_names``, ``feature_names``,
+        ``target_name``, ``training``, ``data``) are those of
+        :func:`chainrule.io.save_model`; ``chainrule.load(path)`` reads it back
+        bit-exact.
+        """
+        from .io import save_model  # io imports this module
+
+        return save_model(path, self, **kwargs)
 
     def __repr__(self) -> str:
         acts = [a.name for a in self.activations]
@@ -326,6 +347,12 @@ class Network:
         dropout: float | Sequence[float] | None = None,
         l2: float = 0.0,
         sample_weight: npt.ArrayLike | None = None,
+        l1: float = 0.0,
+        clip_norm: float | None = None,
+        schedule: str | Schedule | None = None,
+        early_stopping: str | EarlyStopping | None = None,
+        patience: int = 10,
+        validation_fraction: float | None = None,
     ) -> History:
         """Train by mini-batch stochastic gradient descent (seed §5; Nielsen ch. 1).
 
@@ -342,7 +369,8 @@ class Network:
         learning_rate : float, default 0.1
             η.  The gradient is that of the *mean* cost over the batch.
         optimizer : str or Optimizer, optional
-            ``"sgd"`` (default), ``"momentum"``, ``"nesterov"``, ``"adam"``, or an
+            ``"sgd"`` (default), ``"momentum"``, ``"nesterov"``, ``"adam"``,
+            ``"adamw"``, or an
             :class:`~chainrule.training.Optimizer`.  Omitted, or the same name
             as the current one, keeps the existing optimizer and its state.
         validation_data : (X_val, Y_val), optional
@@ -350,8 +378,10 @@ class Network:
         shuffle : bool, default True
             Shuffle the rows before each epoch.
         seed : int, optional
-            Seeds shuffling and dropout for this call; by default the network's
-            own generator (from its ``seed``) continues.
+            Re-seeds the network's generator, which draws the shuffling, dropout
+            and ``validation_fraction`` split.  Without it the generator (from
+            the network's ``seed``) continues, so ``fit(epochs=2)`` then
+            ``fit(epochs=3)`` gives bitwise the weights of ``fit(epochs=5)``.
         callbacks : sequence of Callback
             Called per batch and per epoch; see :mod:`chainrule.training.callbacks`.
         dropout : float or sequence of float, optional
@@ -365,6 +395,29 @@ class Network:
             the penalty.
         sample_weight : array-like of shape (n,), optional
             Per-example weights: the loss becomes ``Σ w_i C_i / Σ w_i``.
+        l1 : float, default 0.0
+            L1 regularization λ in Nielsen's form (ch. 3): the cost gains
+            ``(λ / n) Σ |w|``, so plain SGD updates
+            ``w ← w − (ηλ/n) sgn(w) − η ∂C₀/∂w``.  Biases are not penalised.
+        clip_norm : float, optional
+            Rescale each batch's whole gradient (all layers, weights and biases,
+            penalties included) so its global norm is at most this.
+            ``history.grad_norms`` records the norms before clipping.
+        schedule : str or Schedule, optional
+            The learning rate per epoch, starting from ``learning_rate``:
+            ``"constant"`` (default), ``"step"``, ``"invscaling"``, ``"cosine"``,
+            ``"plateau"`` (Nielsen's halve-η rule), or a
+            :class:`~chainrule.training.schedules.Schedule`.
+            ``history.learning_rate`` records the rate of each epoch.
+        early_stopping : {"val_loss", "val_accuracy"} or EarlyStopping, optional
+            Stop when the validation metric has not improved for ``patience``
+            epochs, and restore the weights of the best epoch.
+        patience : int, default 10
+            For a named ``early_stopping``.
+        validation_fraction : float, optional
+            Hold out this fraction of ``(X, Y)`` (chosen with the seed, stratified
+            by class for classifiers) as the validation data instead of giving
+            ``validation_data``.
 
         Returns
         -------
@@ -373,25 +426,51 @@ class Network:
         """
         X2, _ = self._inputs(X)
         Y2 = self._targets(Y, X2.shape[0])
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        rng = self.rng
         val = None
+        if validation_data is not None and validation_fraction is not None:
+            raise ValueError("give either validation_data or validation_fraction, not both")
         if validation_data is not None:
             if len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (X_val, Y_val)")
             Xv, _ = self._inputs(validation_data[0], name="validation X")
             val = (Xv, self._targets(validation_data[1], Xv.shape[0]))
-        weights = None
+        sw = None
         if sample_weight is not None:
+            sw = _normalised_weights(sample_weight, X2.shape[0])
+        if validation_fraction is not None:
+            X2, Y2, Xv, Yv, sw = holdout_split(X2, Y2, validation_fraction, rng,
+                                               stratify=self.is_classifier, sample_weight=sw)
+            val = (Xv, Yv)
+        weights = None
+        if sw is not None:
             # Normalised so the weights average 1: a batch's loss stays a mean.
-            weights = _normalised_weights(sample_weight, X2.shape[0]) * X2.shape[0]
-        if not (l2 >= 0 and math.isfinite(l2)):
-            raise ValueError(f"l2 must be a non-negative number, got {l2}")
-        rng = self.rng if seed is None else np.random.default_rng(seed)
+            weights = sw / sw.sum() * X2.shape[0]
+        for name, lam in (("l2", l2), ("l1", l1)):
+            if not (lam >= 0 and math.isfinite(lam)):
+                raise ValueError(f"{name} must be a non-negative number, got {lam}")
+        sched = get_schedule(schedule)
+        callbacks = list(callbacks)
+        if early_stopping is not None:
+            stopper = (early_stopping if isinstance(early_stopping, EarlyStopping)
+                       else EarlyStopping(monitor=early_stopping, patience=patience))
+            callbacks.append(stopper)
+        monitors = [getattr(sched, "monitor", "")]
+        monitors += [cb.monitor for cb in callbacks if isinstance(cb, EarlyStopping)]
+        if val is None and any(m.startswith("val_") for m in monitors):
+            raise ValueError("early stopping and the plateau schedule watch validation "
+                             "metrics: give validation_data or validation_fraction")
+        if not self.is_classifier and "val_accuracy" in monitors:
+            raise ValueError("val_accuracy needs a classifier (sigmoid or softmax output); "
+                             "monitor val_loss for this network")
         return train(
             self, X2, Y2,
             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             optimizer=optimizer, validation_data=val, shuffle=shuffle, rng=rng,
             callbacks=callbacks, dropout=self._dropout_rates(dropout), l2=l2,
-            sample_weight=weights,
+            sample_weight=weights, l1=l1, clip_norm=clip_norm, schedule=sched,
         )
 
     def _dropout_rates(self, dropout: float | Sequence[float] | None) -> list[float] | None:

@@ -17,7 +17,8 @@ from .common import CLIError
 __all__ = ["CLIError", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("train",)
+COMMANDS = ("train", "datasets", "evaluate", "predict", "info", "explain", "gradcheck", "report",
+            "plot")
 
 
 def build_parser() -> argparse.ArgumentParser:

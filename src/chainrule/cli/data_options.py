@@ -1,16 +1,45 @@
-"""Where ``chainrule train`` gets its data: options and loading."""
+"""Where ``chainrule train`` gets its data: options, loading, splitting and scaling.
+
+``--data`` names a bundled data set (``chainrule datasets`` lists them), ``mnist``
+(with ``--data-dir``), or a data file (CSV, ``.npz``, ``.npy``, IDX).  The data are
+split (seeded, stratified for classification), and the scaling is fitted on the
+training split only; the fitted scaler travels with the saved model.
+"""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..data import Standardizer, load_dataset, train_test_split
-from .common import CLIError
+from ..data import (
+    DATASETS,
+    DataFileError,
+    Dataset,
+    IDXError,
+    MinMaxScaler,
+    NoScaling,
+    Scaler,
+    Standardizer,
+    load_dataset,
+    make_scaler,
+    read_data_file,
+    split_indices,
+)
+from ..data.files import TASKS
+from ..data.mnist import load_mnist
+from ..data.preprocessing import SCALERS
+from .common import CLIError, positive_int
 
-__all__ = ["TrainingData", "add_data_arguments", "load_training_data"]
+__all__ = ["OWN_DEFAULT", "TrainingData", "add_data_arguments", "add_file_arguments",
+           "load_training_data"]
+
+#: Ends a help text that explains its own default: it renders as nothing, and its
+#: ``%(default)`` stops ArgumentDefaultsHelpFormatter from adding "(default: None)".
+OWN_DEFAULT = "%(default).0s"
 
 
 @dataclass
@@ -25,39 +54,180 @@ class TrainingData:
     n_outputs: int
     task: str
     class_names: list[str]
-    preprocessing: Standardizer
+    preprocessing: Scaler
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    feature_names: list[str] = field(default_factory=list)
+    target_name: str | None = None
+    #: Standardises a regression target (fitted on the training split), else None.
+    target_scaler: Standardizer | None = None
+    #: What the model file records about the data.
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def validation(self) -> tuple[np.ndarray, np.ndarray]:
+        """The validation split, or the test split when none was held out."""
+        if self.X_val is not None and self.y_val is not None and len(self.X_val):
+            return self.X_val, self.y_val
+        return self.X_test, self.y_test
+
+
+def add_file_arguments(g: argparse._ArgumentGroup) -> None:
+    """Options describing a data file (shared by train, evaluate and predict)."""
+    g.add_argument("--target", default=None, metavar="COL",
+                   help="target column of a CSV/.npy file: a header name or a 0-based "
+                   "index (default: the last column; for a saved model, the column "
+                   "named as in training if the header has it)" + OWN_DEFAULT)
+    g.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                   help="whether a CSV file's first line names the columns "
+                   "(default: detected)" + OWN_DEFAULT)
+    g.add_argument("--x-key", default="X",
+                   help="features array in an .npz file (default: X)" + OWN_DEFAULT)
+    g.add_argument("--y-key", default="y",
+                   help="target array in an .npz file (default: y)" + OWN_DEFAULT)
+    g.add_argument("--labels", default=None, metavar="FILE",
+                   help="IDX label file for an IDX image file" + OWN_DEFAULT)
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
-    """Options that choose and split the data."""
+    """Options that choose, split and scale the data."""
     g = p.add_argument_group("data")
-    g.add_argument("--data", default="digits", help="bundled data set to train on")
+    g.add_argument("--data", default="digits", metavar="NAME|FILE",
+                   help=f"a bundled data set ({', '.join(DATASETS)}), 'mnist' with "
+                   "--data-dir, or a CSV/.npz/.npy/IDX file")
+    add_file_arguments(g)
+    g.add_argument("--task", choices=TASKS, default=None,
+                   help="for a data file (default: classification for text or few "
+                   "integer labels, else regression)" + OWN_DEFAULT)
+    g.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="folder with the four MNIST files (for --data mnist)" + OWN_DEFAULT)
+    g.add_argument("--n-samples", type=positive_int, default=None,
+                   help="points in a generated data set (xor, spirals, moons, circles)"
+                   + OWN_DEFAULT)
+    g.add_argument("--noise", type=float, default=None,
+                   help="noise standard deviation of a generated data set" + OWN_DEFAULT)
+    g.add_argument("--scale", choices=sorted(SCALERS), default=None,
+                   help="feature scaling fitted on the training split (default: standard; "
+                   "none for mnist, whose pixels are already in [0, 1])" + OWN_DEFAULT)
     g.add_argument("--test-fraction", type=float, default=0.2,
                    help="fraction of the data held out for the final test")
+    g.add_argument("--val-fraction", type=float, default=0.0,
+                   help="fraction held out for validation during training (default 0: "
+                   "the test split is shown as validation; mnist: the last 10,000 "
+                   "training images)" + OWN_DEFAULT)
+
+
+def _load(args: argparse.Namespace) -> Dataset:
+    name = args.data
+    generated = {"n_samples": args.n_samples, "noise": args.noise}
+    if name in DATASETS:
+        try:
+            return load_dataset(name, seed=args.seed, **generated)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    if any(v is not None for v in generated.values()):
+        raise CLIError("--n-samples and --noise apply only to the generated data sets "
+                       "(xor, spirals, moons, circles)")
+    path = Path(name)
+    if not path.exists() and path.suffix == "" and len(path.parts) == 1:
+        raise CLIError(f"unknown data set {name!r}: expected one of {', '.join(DATASETS)}, "
+                       f"mnist, or a data file")
+    try:
+        data = read_data_file(path, target=args.target, header=args.header, task=args.task,
+                              x_key=args.x_key, y_key=args.y_key, labels=args.labels)
+    except DataFileError as exc:
+        raise CLIError(str(exc)) from None
+    if data.y.size == 0:
+        raise CLIError(f"{path}: no target to train on (an IDX image file needs "
+                       f"--labels FILE)")
+    return data
+
+
+def _scaler(args: argparse.Namespace, default: str) -> Scaler:
+    return make_scaler(args.scale or default)
+
+
+def _mnist(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
+    if args.data_dir is None:
+        raise CLIError("--data mnist needs --data-dir DIR, the folder with the four MNIST "
+                       "files (train-images-idx3-ubyte.gz and its siblings)")
+    # Nielsen's split holds the last 10,000 training images out for validation;
+    # --val-fraction chooses another share (e.g. for a small subset of MNIST).
+    n_validation = args.val_fraction if args.val_fraction > 0 else 10_000
+    try:
+        m = load_mnist(args.data_dir, dtype=np.float64, n_validation=n_validation)
+    except IDXError as exc:
+        raise CLIError(str(exc)) from None
+    except ValueError as exc:
+        raise CLIError(f"{args.data_dir}: {exc} (choose the share with --val-fraction)"
+                       ) from None
+    scaler = _scaler(args, "none").fit(m.X_train)
+    splits = [scaler.transform(X).astype(dtype, copy=False) for X in (m.X_train, m.X_val,
+                                                                       m.X_test)]
+    return TrainingData(
+        name="mnist",
+        X_train=splits[0], y_train=m.y_train, X_val=splits[1], y_val=m.y_val,
+        X_test=splits[2], y_test=m.y_test,
+        n_outputs=10, task="classification", class_names=[str(i) for i in range(10)],
+        preprocessing=_raw_pixel_scaler(scaler), feature_names=[f"pixel{i}" for i in range(784)],
+        target_name="label", source={"name": "mnist", "n_train": len(m.X_train)},
+    )
+
+
+def _raw_pixel_scaler(scaler: Scaler) -> Scaler:
+    """The saved scaler must take raw pixels 0–255 (as in the IDX files), but
+    ``load_mnist`` has already divided by 255: fold that division into it.
+
+    Both scalers are affine, ``(x/255 − a)/b = (x − 255a)/(255b)``, so their
+    parameters are multiplied by 255; no scaling becomes min-max with range 255.
+    """
+    if isinstance(scaler, NoScaling):
+        return MinMaxScaler(low=np.zeros(784), range=np.full(784, 255.0))
+    params = {k: v * 255.0 for k, v in scaler.params().items()}
+    return make_scaler(scaler.kind, params)
 
 
 def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
-    """Load, split and standardise the data the options name."""
-    try:
-        data = load_dataset(args.data)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
+    """Load, split and scale the data the options name."""
     if not 0.0 < args.test_fraction < 1.0:
         raise CLIError(f"--test-fraction must be between 0 and 1, got {args.test_fraction}")
-    X_train, X_test, y_train, y_test = train_test_split(
-        data.X, data.y, test_fraction=args.test_fraction, seed=args.seed
-    )
-    # Scaling is fitted on the training split only, then applied to the test split.
-    scaler = Standardizer().fit(X_train)
-    n_out = data.n_classes if data.task == "classification" else 1
+    if not 0.0 <= args.val_fraction < 1.0 - args.test_fraction:
+        raise CLIError(f"--val-fraction must be at least 0 and below 1 - --test-fraction, "
+                       f"got {args.val_fraction}")
+    if args.data == "mnist":
+        return _mnist(args, dtype)
+    data = _load(args)
+    classification = data.task == "classification"
+    try:
+        train, val, test = split_indices(data.y, val_fraction=args.val_fraction,
+                                         test_fraction=args.test_fraction, seed=args.seed,
+                                         stratify=classification)
+    except ValueError as exc:
+        raise CLIError(f"{data.name}: {exc}") from None
+    # Scaling is fitted on the training split only, then applied to the others.
+    scaler = _scaler(args, "standard").fit(data.X[train])
+
+    def part(idx: np.ndarray) -> np.ndarray:
+        return scaler.transform(data.X[idx]).astype(dtype, copy=False)
+
+    y = data.y
+    target_scaler = None
+    if not classification:
+        # Standardise a regression target too, so that the default learning rate
+        # suits any units; predictions are mapped back (the scaler is saved).
+        if (args.scale or "standard") != "none":
+            target_scaler = Standardizer().fit(y[train, None] if y.ndim == 1 else y[train])
+            y = target_scaler.transform(y[:, None] if y.ndim == 1 else y)
+    n_out = data.n_classes if classification else (1 if y.ndim == 1 else y.shape[1])
     return TrainingData(
         name=data.name,
-        X_train=scaler.transform(X_train).astype(dtype),
-        y_train=y_train,
-        X_test=scaler.transform(X_test).astype(dtype),
-        y_test=y_test,
-        n_outputs=n_out,
-        task=data.task,
-        class_names=data.class_names,
-        preprocessing=scaler,
+        X_train=part(train), y_train=y[train],
+        X_test=part(test), y_test=y[test],
+        X_val=part(val) if len(val) else None, y_val=y[val] if len(val) else None,
+        n_outputs=n_out, task=data.task, class_names=data.class_names,
+        preprocessing=scaler, feature_names=data.feature_names, target_name=data.target_name,
+        target_scaler=target_scaler,
+        source={"name": data.name, "n_rows": len(data.y), "n_train": len(train),
+                "n_val": len(val), "n_test": len(test), "test_fraction": args.test_fraction,
+                "val_fraction": args.val_fraction, "seed": args.seed},
     )

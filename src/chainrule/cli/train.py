@@ -11,11 +11,20 @@ import time
 
 import numpy as np
 
+from ..data.preprocessing import Preprocessing
 from ..functions import ACTIVATIONS, COSTS
+from ..io import OutputPathError, check_output_path
 from ..network import INITS, Network
 from .common import CLIError, int_list
-from .data_options import add_data_arguments, load_training_data
-from .training_options import add_training_arguments, describe, fit_kwargs, make_callbacks
+from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
+from .report import add_report_argument, check_report_path, write_train_report
+from .training_options import (
+    add_training_arguments,
+    describe,
+    fit_kwargs,
+    make_callbacks,
+    validation_kwargs,
+)
 
 # Defaults for the main job: digits to >= 96 % test accuracy in a few seconds.
 NETWORK_DEFAULTS = {
@@ -53,13 +62,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     g.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
     add_training_arguments(p)
+    p.add_argument("--save", default=None, metavar="PATH",
+                   help="save the trained model (with its preprocessing and class names) "
+                   "to this .npz file" + OWN_DEFAULT)
+    add_report_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train as the options say; print per-epoch lines and the test accuracy."""
+    check_report_path(args.report)
     dtype = np.dtype(args.dtype)
+    if args.save is not None:
+        try:  # before training, not after: a bad path should not cost a training run
+            check_output_path(args.save)
+        except OutputPathError as exc:
+            raise CLIError(str(exc)) from None
     data = load_training_data(args, dtype)
+    if data.task == "regression" and (args.output_activation, args.cost) == (
+            NETWORK_DEFAULTS["output_activation"], NETWORK_DEFAULTS["cost"]):
+        # The classification defaults cannot fit real-valued targets.
+        args.output_activation, args.cost = "identity", "quadratic"
     sizes = [data.X_train.shape[1], *args.hidden, data.n_outputs]
     try:
         net = Network(sizes, activation=args.activation,
@@ -73,9 +96,13 @@ def run(args: argparse.Namespace) -> int:
               f"rows, {data.X_train.shape[1]} features, {data.n_outputs} outputs")
         print(f"network: {net!r}")
         print(describe(args))
+    kwargs = {**fit_kwargs(args), **validation_kwargs(args, data)}
+    callbacks = make_callbacks(args)
     start = time.perf_counter()
-    net.fit(data.X_train, data.y_train, validation_data=(data.X_test, data.y_test),
-            callbacks=make_callbacks(args), **fit_kwargs(args))
+    try:
+        net.fit(data.X_train, data.y_train, callbacks=callbacks, **kwargs)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     seconds = time.perf_counter() - start
     if net.interrupted:
         print(f"interrupted after epoch {len(net.history)}; the model is intact")
@@ -85,4 +112,22 @@ def run(args: argparse.Namespace) -> int:
               f"(loss {result['loss']:.4f}, {seconds:.1f}s)")
     else:
         print(f"test loss: {result['loss']:.4f} ({seconds:.1f}s)")
+    if args.save is not None:
+        _save(args, net, data)
+    if args.report:
+        print(f"report: {write_train_report(args, net, data)}")
     return 0
+
+
+def _save(args: argparse.Namespace, net: Network, data: TrainingData) -> None:
+    settings = {k: v for k, v in vars(args).items()
+                if k not in ("func", "command", "save") and not callable(v)}
+    try:
+        path = net.save(args.save,
+                        preprocessing=Preprocessing(data.preprocessing, data.target_scaler),
+                        class_names=data.class_names or None, feature_names=data.feature_names,
+                        target_name=data.target_name, training=settings, data=data.source)
+    except (OutputPathError, OSError, ValueError) as exc:
+        raise CLIError(f"could not save the model: {exc}") from None
+    if not args.quiet:
+        print(f"saved the model to {path}")

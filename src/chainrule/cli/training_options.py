@@ -1,13 +1,25 @@
-"""How ``chainrule train`` trains: optimizer and loop options, callbacks."""
+"""How ``chainrule train`` trains: optimizer, regularization, schedule, stopping, output."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from ..training import Callback, PrintProgress
-from ..training.optimizers import OPTIMIZERS
-from .common import positive_float, positive_int
+from ..training import (
+    AdamW,
+    Callback,
+    Cosine,
+    InverseScaling,
+    JSONLinesLogger,
+    Momentum,
+    ReduceOnPlateau,
+    StepDecay,
+    get_optimizer,
+    progress_callback,
+)
+from ..training.optimizers import Optimizer
+from ..training.schedules import SCHEDULES, Schedule
+from .common import CLIError, positive_float, positive_int
 
 __all__ = [
     "TRAINING_DEFAULTS",
@@ -15,6 +27,7 @@ __all__ = [
     "describe",
     "fit_kwargs",
     "make_callbacks",
+    "validation_kwargs",
 ]
 
 # Defaults for the main job: digits to >= 96 % test accuracy in a few seconds.
@@ -25,6 +38,41 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "optimizer": "sgd",
 }
 
+#: Held out for validation when early stopping or the plateau schedule needs it.
+DEFAULT_VALIDATION_FRACTION = 0.1
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
+    return value
+
+
+def _dropout(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a drop probability like 0.5, or one per hidden layer like 0.2,0.5; "
+            f"got {text!r}") from None
+    if any(not 0.0 <= v < 1.0 for v in values):
+        raise argparse.ArgumentTypeError(f"drop probabilities must be in [0, 1), got {text!r}")
+    return values
+
 
 def add_training_arguments(p: argparse.ArgumentParser) -> None:
     """Options for the training loop."""
@@ -34,28 +82,151 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=positive_int, default=d["batch_size"])
     g.add_argument("--learning-rate", "--eta", type=positive_float, default=d["learning_rate"],
                    help="learning rate η (for the gradient of the mean cost)")
-    g.add_argument("--optimizer", choices=[*sorted(OPTIMIZERS), "nesterov"],
+    g.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "adamw"],
                    default=d["optimizer"])
-    g.add_argument("--quiet", action="store_true", help="print only the final result")
+    g.add_argument("--momentum", type=_non_negative_float, default=0.9,
+                   help="μ for --optimizer momentum or nesterov")
+    g.add_argument("--weight-decay", type=_non_negative_float, default=0.01,
+                   help="decoupled weight decay for --optimizer adamw")
+
+    r = p.add_argument_group("regularization")
+    r.add_argument("--l2", type=_non_negative_float, default=0.0, metavar="λ",
+                   help="L2 in Nielsen's form: W ← (1 − ηλ/n) W − η∇ (n = training rows)")
+    r.add_argument("--l1", type=_non_negative_float, default=0.0, metavar="λ",
+                   help="L1 in Nielsen's form: w ← w − (ηλ/n) sgn(w) − η∇")
+    r.add_argument("--dropout", type=_dropout, default=None, metavar="P[,P...]",
+                   help="inverted dropout probability for the hidden layers "
+                   "(one for all, or one per hidden layer)")
+    r.add_argument("--clip-norm", type=positive_float, default=None, metavar="MAX",
+                   help="clip each batch's gradient to this global norm")
+
+    s = p.add_argument_group("learning-rate schedule")
+    s.add_argument("--schedule", choices=list(SCHEDULES), default="constant",
+                   help="step: ×FACTOR every STEP epochs; invscaling: η/(e+1)^0.5; "
+                   "cosine: anneal to 0 over the epochs; plateau: ×FACTOR after PATIENCE "
+                   "epochs without validation-accuracy gain (Nielsen's rule)")
+    s.add_argument("--lr-step", type=positive_int, default=10, metavar="STEP",
+                   help="epochs between drops of --schedule step")
+    s.add_argument("--lr-factor", type=_fraction, default=0.5, metavar="FACTOR",
+                   help="rate multiplier of --schedule step and plateau")
+    s.add_argument("--lr-patience", type=positive_int, default=10, metavar="PATIENCE",
+                   help="epochs without gain before --schedule plateau lowers the rate")
+
+    e = p.add_argument_group("validation and early stopping")
+    e.add_argument("--early-stopping", choices=["val_loss", "val_accuracy"], default=None,
+                   help="stop when this stops improving and restore the best epoch's weights")
+    e.add_argument("--patience", type=positive_int, default=10,
+                   help="epochs without improvement before early stopping; it watches the "
+                   "validation split (--val-fraction, or mnist's 10,000), else "
+                   f"{DEFAULT_VALIDATION_FRACTION:g} of the training rows held out "
+                   "(never the test split)")
+
+    o = p.add_argument_group("output")
+    o.add_argument("--progress", choices=["auto", "bar", "lines", "none"], default="auto",
+                   help="a progress bar on a terminal, one line per epoch otherwise")
+    o.add_argument("--quiet", action="store_true", help="print only the final result")
+    o.add_argument("--log-json", metavar="FILE", default=None,
+                   help="write one JSON object per epoch (metrics, learning rate, "
+                   "gradient norms, seconds) to FILE")
+
+
+def _optimizer(args: argparse.Namespace) -> Optimizer | str:
+    name = args.optimizer
+    if name in ("momentum", "nesterov"):
+        if not args.momentum < 1.0:
+            raise CLIError(f"--momentum must be in [0, 1), got {args.momentum}")
+        return Momentum(momentum=args.momentum, nesterov=name == "nesterov")
+    if name == "adamw":
+        return AdamW(weight_decay=args.weight_decay)
+    return get_optimizer(name)
+
+
+def _schedule(args: argparse.Namespace) -> Schedule | str:
+    name = args.schedule
+    if name == "step":
+        return StepDecay(every=args.lr_step, factor=args.lr_factor)
+    if name == "plateau":
+        return ReduceOnPlateau(patience=args.lr_patience, factor=args.lr_factor)
+    if name == "invscaling":
+        return InverseScaling()
+    if name == "cosine":
+        return Cosine()
+    return name
+
+
+def _decides_on_validation(args: argparse.Namespace) -> bool:
+    return bool(args.early_stopping) or args.schedule == "plateau"
+
+
+def validation_kwargs(args: argparse.Namespace, data: Any) -> dict[str, Any]:
+    """``validation_data`` or ``validation_fraction`` for ``Network.fit``.
+
+    ``data`` is the loaded :class:`~chainrule.cli.data_options.TrainingData`.
+    Its validation split is used when it has one.  Without one, ``data.validation``
+    is the test split, which may be *shown* per epoch but must not steer training:
+    when early stopping or the plateau schedule watch validation metrics, a
+    seeded, stratified fraction of the training rows is held out instead.
+    """
+    has_split = data.X_val is not None and data.y_val is not None and len(data.X_val) > 0
+    if _decides_on_validation(args) and not has_split:
+        return {"validation_fraction": DEFAULT_VALIDATION_FRACTION}
+    return {"validation_data": data.validation}
 
 
 def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for ``Network.fit`` from the options."""
-    return {
+    """Keyword arguments for ``Network.fit`` from the training options.
+
+    The validation data come from :func:`validation_kwargs`.
+    """
+    kwargs: dict[str, Any] = {
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
-        "optimizer": args.optimizer,
+        "optimizer": _optimizer(args),
         "seed": args.seed,
+        "l1": args.l1,
+        "l2": args.l2,
+        "clip_norm": args.clip_norm,
+        "schedule": _schedule(args),
     }
+    if args.dropout is not None:
+        kwargs["dropout"] = args.dropout[0] if len(args.dropout) == 1 else args.dropout
+    if args.early_stopping:
+        kwargs["early_stopping"] = args.early_stopping
+        kwargs["patience"] = args.patience
+    return kwargs
 
 
 def make_callbacks(args: argparse.Namespace) -> list[Callback]:
     """Progress display and logging callbacks the options ask for."""
-    return [] if args.quiet else [PrintProgress(total_epochs=args.epochs)]
+    callbacks: list[Callback] = []
+    if not args.quiet:
+        progress = progress_callback(args.progress, total_epochs=args.epochs)
+        if progress is not None:
+            callbacks.append(progress)
+    if args.log_json:
+        try:  # fail now, in one line, rather than after loading the data
+            with open(args.log_json, "w", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise CLIError(f"--log-json {args.log_json}: {exc.strerror}") from None
+        callbacks.append(JSONLinesLogger(args.log_json))
+    return callbacks
 
 
 def describe(args: argparse.Namespace) -> str:
     """One line summarising the training settings."""
-    return (f"training: {args.epochs} epochs, batch size {args.batch_size}, "
-            f"learning rate {args.learning_rate}, optimizer {args.optimizer}")
+    parts = [f"training: {args.epochs} epochs, batch size {args.batch_size}, "
+             f"learning rate {args.learning_rate}, optimizer {args.optimizer}"]
+    if args.schedule != "constant":
+        parts.append(f"schedule {args.schedule}")
+    for name in ("l1", "l2"):
+        if getattr(args, name):
+            parts.append(f"{name} {getattr(args, name)}")
+    if args.dropout is not None:
+        parts.append(f"dropout {','.join(str(p) for p in args.dropout)}")
+    if args.clip_norm is not None:
+        parts.append(f"clip norm {args.clip_norm}")
+    if args.early_stopping:
+        parts.append(f"early stopping on {args.early_stopping} (patience {args.patience})")
+    return ", ".join(parts)

@@ -1,8 +1,26 @@
 """Data: bundled data sets, file readers, preprocessing and splits."""
 
-from .datasets import Dataset, load_dataset
-from .idx import read_idx, write_idx
-from .preprocessing import Standardizer
-from .split import train_test_split
+from .datasets import DATASETS, Dataset, load_dataset
+from .files import DataFileError, read_data_file
+from .idx import IDXError, read_idx, write_idx
+from .preprocessing import MinMaxScaler, NoScaling, Scaler, Standardizer, make_scaler, one_hot
+from .split import split_indices, train_test_split
 
-__all__ = ["Dataset", "Standardizer", "load_dataset", "read_idx", "train_test_split", "write_idx"]
+__all__ = [
+    "DATASETS",
+    "DataFileError",
+    "Dataset",
+    "IDXError",
+    "MinMaxScaler",
+    "NoScaling",
+    "Scaler",
+    "Standardizer",
+    "load_dataset",
+    "make_scaler",
+    "one_hot",
+    "read_data_file",
+    "read_idx",
+    "split_indices",
+    "train_test_split",
+    "write_idx",
+]

@@ -7,13 +7,15 @@ dimensions ``d`` — then ``d`` 32-bit sizes, then the data in C order.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["IDXError", "read_idx", "write_idx"]
+__all__ = ["IDXError", "parse_idx", "read_idx", "write_idx"]
 
 # type code -> big-endian dtype
 _TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -50,10 +52,19 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         raw = p.read_bytes()
     except FileNotFoundError:
         raise IDXError(f"{p}: no such file") from None
+    return parse_idx(raw, p)
+
+
+def parse_idx(raw: bytes, name: str | os.PathLike[str] = "<bytes>") -> np.ndarray:
+    """Parse the bytes of an IDX file (``.gz`` or raw); ``name`` is used in messages.
+
+    Lets a caller that already holds the file's bytes avoid reading it twice.
+    """
+    p = name
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
             raise IDXError(f"{p}: corrupt gzip data ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise IDXError(f"{p}: not an IDX file (bad magic number)")
@@ -65,7 +76,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         raise IDXError(f"{p}: truncated header ({len(raw)} bytes, expected {header})")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_TYPES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # exact: no int64 overflow on a bad header
     if len(raw) - header != expected:
         raise IDXError(
             f"{p}: data size {len(raw) - header} bytes does not match the header's "

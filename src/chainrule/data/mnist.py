@@ -46,7 +46,7 @@ def _find(data_dir: Path, stem: str) -> Path:
 
 
 def load_mnist(
-    data_dir: str | os.PathLike[str], *, n_validation: int = 10_000,
+    data_dir: str | os.PathLike[str], *, n_validation: int | float = 10_000,
     dtype: np.dtype | type = np.float64,
 ) -> MNISTSplits:
     """Read the four MNIST files from ``data_dir`` and split as Nielsen does.
@@ -55,8 +55,9 @@ def load_mnist(
     ----------
     data_dir : path-like
         Folder holding ``train-images-idx3-ubyte.gz`` and its three siblings.
-    n_validation : int, default 10000
-        The last ``n_validation`` training images become the validation set.
+    n_validation : int or float, default 10000
+        The last ``n_validation`` training images become the validation set; a
+        float in (0, 1) is a fraction of the training images.
     dtype : float dtype, default float64
 
     Raises
@@ -80,9 +81,11 @@ def load_mnist(
         return out
 
     X_all, y_all = flat(arrays["train_images"]), arrays["train_labels"].astype(np.int64)
+    if isinstance(n_validation, float) and 0 < n_validation < 1:
+        n_validation = round(len(X_all) * n_validation)
     if not 0 <= n_validation < len(X_all):
         raise ValueError(f"n_validation must be in [0, {len(X_all)}), got {n_validation}")
-    cut = len(X_all) - n_validation
+    cut = len(X_all) - int(n_validation)
     return MNISTSplits(
         X_train=X_all[:cut], y_train=y_all[:cut], X_val=X_all[cut:], y_val=y_all[cut:],
         X_test=flat(arrays["test_images"]), y_test=arrays["test_labels"].astype(np.int64),

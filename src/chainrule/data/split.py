@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["train_test_split"]
+__all__ = ["split_indices", "train_test_split"]
 
 
 def train_test_split(
@@ -42,3 +42,53 @@ def train_test_split(
     mask = np.zeros(n, dtype=bool)
     mask[test] = True
     return X[~mask], X[mask], y[~mask], y[mask]
+
+
+def split_indices(
+    y: np.ndarray, *, val_fraction: float = 0.0, test_fraction: float = 0.2,
+    seed: int | None = 0, stratify: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices of a seeded train/validation/test split.
+
+    Returning indices rather than arrays lets the caller take each part of ``X``
+    once (one copy of the data set, not one per split step).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,) or (n, k)
+        Targets; 1-D integer labels are stratified (each class keeps its share
+        in every part) when ``stratify`` is true.
+    val_fraction, test_fraction : float
+        Fractions of the rows for validation (may be 0) and test (in (0, 1));
+        together below 1.
+    seed : int, optional
+    stratify : bool, default True
+
+    Returns
+    -------
+    train, val, test : ndarray of int64
+        Sorted, disjoint, covering every row.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    if not 0.0 <= val_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1) with val_fraction + test_fraction "
+                         f"< 1, got {val_fraction} and {test_fraction}")
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    if stratify and y.ndim == 1 and y.dtype.kind in "iu":
+        groups = [np.flatnonzero(y == cls) for cls in np.unique(y)]
+    else:
+        groups = [np.arange(n)]
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for members in groups:
+        members = rng.permutation(members)
+        n_test = round(len(members) * test_fraction)
+        n_val = round(len(members) * val_fraction)
+        parts[2].append(members[:n_test])
+        parts[1].append(members[n_test:n_test + n_val])
+        parts[0].append(members[n_test + n_val:])
+    train, val, test = (np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
+    if len(train) == 0 or len(test) == 0:
+        raise ValueError(f"{n} rows are too few to split into training and test parts")
+    return train, val, test

@@ -1,17 +1,41 @@
-"""Training: the loop, optimizers, callbacks and the history they record."""
+"""Training: the loop, optimizers, schedules, regularization, callbacks and the history."""
 
 from .callbacks import BatchInfo, Callback, PrintProgress
+from .early_stopping import EarlyStopping, holdout_split
 from .history import History
-from .optimizers import SGD, Adam, Momentum, Optimizer, get_optimizer
+from .optimizers import SGD, Adam, AdamW, Momentum, Optimizer, get_optimizer
+from .progress import JSONLinesLogger, ProgressBar, progress_callback
+from .schedules import (
+    Constant,
+    Cosine,
+    InverseScaling,
+    ReduceOnPlateau,
+    Schedule,
+    StepDecay,
+    get_schedule,
+)
 
 __all__ = [
     "SGD",
     "Adam",
+    "AdamW",
     "BatchInfo",
     "Callback",
+    "Constant",
+    "Cosine",
+    "EarlyStopping",
     "History",
+    "InverseScaling",
+    "JSONLinesLogger",
     "Momentum",
     "Optimizer",
     "PrintProgress",
+    "ProgressBar",
+    "ReduceOnPlateau",
+    "Schedule",
+    "StepDecay",
     "get_optimizer",
+    "get_schedule",
+    "holdout_split",
+    "progress_callback",
 ]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["BatchInfo", "Callback", "PrintProgress"]
+__all__ = ["BatchInfo", "Callback", "PrintProgress", "epoch_line"]
 
 
 @dataclass
@@ -78,7 +78,7 @@ def _fmt(value: float, spec: str) -> str:
 
 
 class PrintProgress(Callback):
-    """Print one line per epoch: loss, accuracy, validation metrics and time.
+    """Print one line per epoch: loss, accuracy, validation metrics, learning rate, time.
 
     Parameters
     ----------
@@ -92,15 +92,22 @@ class PrintProgress(Callback):
         self.total_epochs = total_epochs
 
     def on_epoch_end(self, network: Network, history: History) -> None:
-        e = history.epoch[-1]
-        total = f"/{self.total_epochs}" if self.total_epochs else ""
-        parts = [
-            f"epoch {e}{total}",
-            f"loss {_fmt(history.train_loss[-1], '.4f')}",
-            f"acc {_fmt(history.train_accuracy[-1] * 100, '.2f')}%",
-        ]
-        if not math.isnan(history.val_loss[-1]):
-            parts.append(f"val_loss {_fmt(history.val_loss[-1], '.4f')}")
-            parts.append(f"val_acc {_fmt(history.val_accuracy[-1] * 100, '.2f')}%")
-        parts.append(f"{history.seconds[-1]:.2f}s")
-        print("  ".join(parts), file=self.stream or sys.stdout, flush=True)
+        print(epoch_line(history, self.total_epochs), file=self.stream or sys.stdout,
+              flush=True)
+
+
+def epoch_line(history: History, total_epochs: int | None = None) -> str:
+    """The last epoch of ``history`` as one line: metrics, learning rate and time."""
+    e = history.epoch[-1]
+    total = f"/{total_epochs}" if total_epochs else ""
+    parts = [
+        f"epoch {e}{total}",
+        f"loss {_fmt(history.train_loss[-1], '.4f')}",
+        f"acc {_fmt(history.train_accuracy[-1] * 100, '.2f')}%",
+    ]
+    if not math.isnan(history.val_loss[-1]):
+        parts.append(f"val_loss {_fmt(history.val_loss[-1], '.4f')}")
+        parts.append(f"val_acc {_fmt(history.val_accuracy[-1] * 100, '.2f')}%")
+    parts.append(f"lr {history.learning_rate[-1]:.3g}")
+    parts.append(f"{history.seconds[-1]:.2f}s")
+    return "  ".join(parts)

@@ -22,6 +22,8 @@ import numpy.typing as npt
 from .callbacks import BatchInfo, Callback
 from .history import History
 from .optimizers import Optimizer, get_optimizer
+from .regularization import add_l1, add_l2, clip_global_norm
+from .schedules import Schedule, get_schedule
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -84,6 +86,9 @@ def train(
     dropout: Sequence[float] | None = None,
     l2: float = 0.0,
     sample_weight: Array | None = None,
+    l1: float = 0.0,
+    clip_norm: float | None = None,
+    schedule: str | Schedule | None = None,
 ) -> History:
     """Train ``net`` in place; see :meth:`chainrule.Network.fit` for the parameters.
 
@@ -97,6 +102,9 @@ def train(
     if not (learning_rate > 0 and math.isfinite(learning_rate)):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate}")
 
+    if clip_norm is not None and not (clip_norm > 0 and math.isfinite(clip_norm)):
+        raise ValueError(f"clip_norm must be a positive number, got {clip_norm}")
+    sched = get_schedule(schedule)
     opt = _resolve_optimizer(net, optimizer)
     engine = net.engine
     n = X.shape[0]
@@ -114,6 +122,7 @@ def train(
     xbuf = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
     ybuf = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
 
+    sched.begin(learning_rate, epochs)
     for cb in callbacks:
         cb.on_train_begin(net, history)
     with _stop_on_interrupt(net):
@@ -126,7 +135,10 @@ def train(
             correct = 0
             seen = 0
             sq_norms = np.zeros(n_layers)
-            lr = float(learning_rate)
+            lr = float(sched.rate(epoch - first_epoch))
+            if not (lr > 0 and math.isfinite(lr)):
+                raise ValueError(f"the {sched.name} schedule gave learning rate {lr} "
+                                 f"for epoch {epoch}")
             for k in range(n_batches):
                 lo, hi = k * batch_size, min((k + 1) * batch_size, n)
                 if order is None:
@@ -154,14 +166,17 @@ def train(
                 seen += hi - lo
                 bwd = engine.backward(net.weights, fwd, Yb, row_weights=row_weights,
                                       reuse=True)
+                # Nielsen's penalties, with n the training-set size: (λ/n) W, (λ/n) sgn W.
                 if l2:
-                    # Nielsen's L2 term: ∂/∂W of (λ/2n) ‖W‖² is (λ/n) W.
-                    decay = l2 / n
-                    for gw, W in zip(bwd.grad_weights, net.weights, strict=True):
-                        gw += W.dtype.type(decay) * W
+                    add_l2(bwd.grad_weights, net.weights, l2, n)
+                if l1:
+                    add_l1(bwd.grad_weights, net.weights, l1, n)
                 for i, gw in enumerate(bwd.grad_weights):
                     flat = gw.reshape(-1)
                     sq_norms[i] += float(np.dot(flat, flat))
+                if clip_norm is not None:
+                    # After the norms are recorded, so the history shows what was clipped.
+                    clip_global_norm([*bwd.grad_weights, *bwd.grad_biases], clip_norm)
                 # Gradient descent: the optimizer turns ∇E into an update, in place.
                 opt.step([*net.weights, *net.biases], [*bwd.grad_weights, *bwd.grad_biases], lr)
                 for cb in batch_cbs:
@@ -186,6 +201,9 @@ def train(
                 seconds=time.perf_counter() - start,
             )
             net.history.extend(_last(history))
+            sched.observe(history)
+            if sched.stop:
+                net.stop_training = True
             for cb in callbacks:
                 cb.on_epoch_end(net, history)
             if net.stop_training:

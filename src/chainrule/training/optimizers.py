@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["SGD", "Adam", "Momentum", "Optimizer", "get_optimizer"]
+__all__ = ["SGD", "Adam", "AdamW", "Momentum", "Optimizer", "get_optimizer"]
 
 
 class Optimizer:
@@ -143,22 +143,66 @@ class Adam(Optimizer):
             self.t = 0
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        # Fold both bias corrections into the step size.
-        step = lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        # Algorithm 1 of the paper: θ ← θ − η m̂ / (√v̂ + ε), with ε added to the
+        # bias-corrected √v̂ (as PyTorch does), m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
+        step = lr / (1 - b1**self.t)
+        root_c2 = np.sqrt(1 - b2**self.t)
         for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
             t = p.dtype.type
             m *= t(b1)
             m += t(1 - b1) * g
             v *= t(b2)
             v += t(1 - b2) * (g * g)
-            p -= t(step) * m / (np.sqrt(v) + t(self.epsilon))
+            denom = np.sqrt(v)
+            denom /= t(root_c2)
+            denom += t(self.epsilon)
+            p -= t(step) * m / denom
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "beta1": self.beta1, "beta2": self.beta2,
                 "epsilon": self.epsilon}
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019).
+
+    Each step first shrinks every weight matrix, ``W ← W − η·wd·W``, and then
+    takes the Adam step of the loss gradient alone.  Unlike L2 added to the
+    gradient, the decay is not rescaled by Adam's per-parameter step sizes, so
+    every weight decays at the same relative rate.  Only parameters with two or
+    more dimensions (the ``W^l``) decay; biases (``b^l``, 1-D) do not.
+
+    Parameters
+    ----------
+    weight_decay : float, default 0.01
+        wd, the decay per unit of learning rate.
+    beta1, beta2, epsilon : float
+        As for :class:`Adam`.
+    """
+
+    name = "adamw"
+
+    def __init__(self, weight_decay: float = 0.01, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8) -> None:
+        super().__init__(beta1=beta1, beta2=beta2, epsilon=epsilon)
+        if not weight_decay >= 0:
+            raise ValueError(f"adamw weight_decay must be >= 0, got {weight_decay}")
+        self.weight_decay = weight_decay
+
+    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+        if self.weight_decay:
+            for p in params:
+                if p.ndim >= 2:
+                    p *= p.dtype.type(1.0 - lr * self.weight_decay)
+        super().step(params, grads, lr)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "weight_decay": self.weight_decay}
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD, "momentum": Momentum, "adam": Adam, "adamw": AdamW,
+}
 
 
 def get_optimizer(spec: str | Optimizer) -> Optimizer:

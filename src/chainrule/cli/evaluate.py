@@ -1,0 +1,53 @@
+"""``chainrule evaluate``: a saved model's metrics on a labelled data file."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..metrics import classification_metrics, regression_metrics
+from .model_data import add_model_data_arguments, open_model, read_data_for
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` subcommand."""
+    p = sub.add_parser(
+        "evaluate", help="evaluate a saved model on a labelled data file",
+        description="Apply a saved model (with its saved preprocessing) to a data file "
+        "with a target column and report accuracy, per-class precision/recall/F1 and "
+        "the confusion matrix (classifiers), or MSE, MAE and R² (regressors).")
+    add_model_data_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the metrics."""
+    model = open_model(args.model)
+    data = read_data_for(args, model, has_target=True)
+    n = len(data.X)
+    print(f"model: {args.model} ({model.task}, {model.n_features} features)")
+    print(f"data: {args.data}, {n} rows")
+    if model.task == "classification":
+        names = model.class_names or []
+        pred = model.predict_indices(data.X)
+        m = classification_metrics(data.y, pred, len(names))
+        correct = int(np.trace(m["confusion"]))
+        print(f"accuracy: {m['accuracy'] * 100:.2f}% ({correct}/{n})")
+        width = max(8, *(len(c) for c in names))
+        print(f"{'class':<{width}}  precision  recall      f1  support")
+        for k, name in enumerate(names):
+            print(f"{name:<{width}}  {m['precision'][k]:9.3f}  {m['recall'][k]:6.3f}  "
+                  f"{m['f1'][k]:6.3f}  {m['support'][k]:7d}")
+        print("confusion matrix (rows: true class, columns: predicted class):")
+        cells = max(5, len(str(n)), *(len(c) for c in names))
+        print(" " * width + "".join(f"  {c:>{cells}}" for c in names))
+        for k, name in enumerate(names):
+            print(f"{name:<{width}}" + "".join(f"  {v:>{cells}d}" for v in m["confusion"][k]))
+    else:
+        pred = model.predict_indices(data.X)
+        m = regression_metrics(data.y, pred)
+        print(f"MSE: {m['mse']:.6g}")
+        print(f"MAE: {m['mae']:.6g}")
+        print(f"R²: {m['r2']:.4f}")
+    return 0

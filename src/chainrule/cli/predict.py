@@ -1,0 +1,83 @@
+"""``chainrule predict``: a saved model's predictions for raw data."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..io import OutputPathError, atomic_write, check_output_path
+from .common import CLIError
+from .model_data import add_model_data_arguments, open_model, read_data_for
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``predict`` subcommand."""
+    p = sub.add_parser(
+        "predict", help="predict with a saved model",
+        description="Apply a saved model (with its saved preprocessing) to raw features. "
+        "A target column, if the file has one, is ignored. Writes CSV: one prediction per "
+        "row (class names for classifiers), to standard output or --output.")
+    add_model_data_arguments(p)
+    p.add_argument("--output", "-o", default=None, metavar="FILE",
+                   help="write the predictions to this CSV file (atomically)")
+    p.add_argument("--proba", action="store_true",
+                   help="also write the output activations a^L (class probabilities for "
+                   "softmax) as one column per class")
+    p.set_defaults(func=run)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    """Predict and write CSV."""
+    if args.output is not None:
+        # Checked first: nothing is computed for an output that cannot be written,
+        # and the model or data file is never overwritten by mistake.
+        try:
+            check_output_path(args.output)
+        except OutputPathError as exc:
+            raise CLIError(str(exc)) from None
+        for what, path in (("model", args.model), ("data", args.data)):
+            if _same_file(args.output, path):
+                raise CLIError(f"{args.output}: is the {what} file; choose another --output")
+    model = open_model(args.model)
+    data = read_data_for(args, model, has_target=True if args.target is not None else None)
+    pred = model.predict(data.X)
+    columns = ["prediction"]
+    table: list[np.ndarray] = [pred if pred.ndim == 1 else pred[:, 0]]
+    if pred.ndim == 2 and pred.shape[1] > 1:
+        columns = [f"prediction{j}" for j in range(pred.shape[1])]
+        table = [pred[:, j] for j in range(pred.shape[1])]
+    if args.proba:
+        outputs = model.predict_proba(data.X)
+        names = model.class_names or [str(j) for j in range(outputs.shape[1])]
+        if outputs.shape[1] == 1 and len(names) == 2:  # one sigmoid unit: P(class 1)
+            names = names[1:]
+        columns += [f"p({c})" if model.task == "classification" else f"output{j}"
+                    for j, c in enumerate(names)]
+        table += [outputs[:, j] for j in range(outputs.shape[1])]
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    cells = [col.tolist() for col in table]
+    writer.writerows(zip(*cells, strict=True))
+    if args.output is None:
+        sys.stdout.write(text.getvalue())
+        return 0
+    body = text.getvalue().encode()
+    try:
+        atomic_write(args.output, lambda f: f.write(body))
+    except (OutputPathError, OSError) as exc:
+        raise CLIError(f"{args.output}: could not write the predictions: {exc}") from None
+    print(f"wrote {len(pred)} predictions to {args.output}")
+    return 0

@@ -1,0 +1,556 @@
+"""Data files: CSV, NumPy ``.npz``/``.npy`` and IDX, read once into a :class:`Dataset`.
+
+The format is recognised from the file's first bytes (``PK`` zip → ``.npz``,
+``\\x93NUMPY`` → ``.npy``, gzip or ``00 00`` magic → IDX), anything else is read as
+CSV text.  Each file is read from disk exactly once; the parsers work on the bytes.
+
+Every problem raises :class:`DataFileError` with a one-line message that names the
+file and, where it applies, the line and column (1-based, as a text editor shows
+them).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import os
+import tokenize
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..checks import first_nonfinite
+from .datasets import Dataset
+from .idx import IDXError, parse_idx
+
+__all__ = ["TASKS", "DataFileError", "read_bytes", "read_data_file"]
+
+TASKS = ("classification", "regression")
+
+#: Integer-valued numeric targets with at most this many distinct values are
+#: taken as class labels when the task is not given.
+MAX_AUTO_CLASSES = 20
+
+
+#: What reading a damaged .npy/.npz can raise (zlib: a corrupt compressed member).
+#: SyntaxError, TokenError: NumPy parses a .npy header with tokenize and ast.literal_eval.
+_NUMPY_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error,
+                 NotImplementedError, SyntaxError, tokenize.TokenError, OverflowError,
+                 MemoryError, TypeError)
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be used; the message names the file and the place."""
+
+
+def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
+    """The whole content of ``path``, or a :class:`DataFileError` saying why not.
+
+    Missing files, directories, unreadable and empty files each get their own message.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise DataFileError(f"{p}: is a directory, expected a {what}")
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise DataFileError(f"{p}: no such file") from None
+    except OSError as exc:
+        raise DataFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    if not raw:
+        raise DataFileError(f"{p}: the file is empty")
+    return raw
+
+
+def read_data_file(
+    path: str | os.PathLike[str],
+    *,
+    target: str | int | None = None,
+    has_target: bool | None = True,
+    header: bool | None = None,
+    task: str | None = None,
+    class_names: list[str] | None = None,
+    x_key: str = "X",
+    y_key: str = "y",
+    labels: str | os.PathLike[str] | None = None,
+    n_features: int | None = None,
+    target_hint: str | None = None,
+) -> Dataset:
+    """Read a data file: features ``X`` and (optionally) a target ``y``.
+
+    Parameters
+    ----------
+    path : path-like
+        A CSV file, a ``.npz`` archive, a ``.npy`` array or an IDX file (raw or gzip).
+    target : str or int, optional
+        The target column of a CSV file or 2-D ``.npy`` array: a header name or a
+        0-based index (negative counts from the end).  Default: the last column.
+    has_target : bool or None, default True
+        ``False``: every column is a feature (prediction data).  ``None``: decide
+        from ``n_features`` — the data has a target exactly when it has one column
+        more than ``n_features``.
+    header : bool, optional
+        Whether a CSV file's first line names the columns; detected when omitted
+        (a header is a first line with a non-number where the second line has a
+        number).
+    task : {"classification", "regression"}, optional
+        Default: classification for text labels or integer labels with at most
+        20 distinct values, otherwise regression.
+    class_names : list of str, optional
+        Known class names (a model's): labels are mapped to their indices, and a
+        label not among them is an error naming the first line where it occurs.
+    x_key, y_key : str
+        Array names in a ``.npz`` archive.
+    labels : path-like, optional
+        For an IDX image file: the IDX file of its labels.
+    n_features : int, optional
+        The expected number of feature columns (a model's input size); a
+        different count is an error.
+    target_hint : str, optional
+        When ``target`` is not given: the target column's name in training; used
+        if the header has it, else the last column is the target.
+
+    Returns
+    -------
+    Dataset
+        ``X`` float64 of shape (n, n_features); ``y`` int64 class indices, float64
+        values, or an empty array of shape (0,) when the data has no target.
+        ``lines`` holds each row's line number in a CSV file.
+
+    Raises
+    ------
+    DataFileError
+    """
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    p = Path(path)
+    raw = read_bytes(p, "data file")
+    if raw[:4] == b"PK\x03\x04":
+        X, y_raw = _read_npz(p, raw, x_key, y_key, has_target, n_features)
+        lines = None
+        names: list[str] = []
+        target_name = y_key if y_raw is not None else None
+    elif raw[:6] == b"\x93NUMPY":
+        X, y_raw, names, target_name = _read_npy(p, raw, target, has_target, n_features)
+        lines = None
+    elif raw[:2] == b"\x1f\x8b" or (raw[:2] == b"\x00\x00" and len(raw) >= 4):
+        X, y_raw = _read_idx(p, raw, labels)
+        lines, names, target_name = None, [], ("labels" if y_raw is not None else None)
+    else:
+        X, y_raw, names, target_name, lines = _read_csv(
+            p, raw, target, has_target, header, n_features, target_hint)
+    if n_features is not None and X.shape[1] != n_features:
+        raise DataFileError(f"{p}: has {X.shape[1]} feature columns, expected {n_features} "
+                            f"(the model's input size)")
+    bad = first_nonfinite(X) if lines is None else None  # CSV rows are checked as read
+    if bad is not None:
+        row, col = bad
+        raise DataFileError(f"{p}: {_where(row, lines)}, {_col(col, names)}: "
+                            f"{X[row, col]} is not a finite number")
+    name = p.name
+    if y_raw is None:
+        return Dataset(X=X, y=np.empty(0), task=task or "", name=name,
+                       class_names=list(class_names or []), feature_names=names,
+                       lines=lines)
+    y, task, found_names = _targets(p, y_raw, task, class_names, lines, target_name)
+    return Dataset(X=X, y=y, task=task, name=name, class_names=found_names,
+                   feature_names=names, target_name=target_name, lines=lines)
+
+
+# ---------------------------------------------------------------------- places in a file
+
+
+def _where(row: int, lines: np.ndarray | None) -> str:
+    return f"line {int(lines[row])}" if lines is not None else f"row {row + 1}"
+
+
+def _col(col: int, names: list[str]) -> str:
+    named = f" ({names[col]!r})" if names and col < len(names) else ""
+    return f"column {col + 1}{named}"
+
+
+# ---------------------------------------------------------------------- targets
+
+
+def _label_text(value: object) -> str:
+    """A class label as text; numbers that are integers lose their ``.0``."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if np.isfinite(number) and number == int(number):
+        return str(int(number))
+    return text
+
+
+def _targets(p: Path, y_raw: np.ndarray, task: str | None, class_names: list[str] | None,
+             lines: np.ndarray | None, target_name: str | None
+             ) -> tuple[np.ndarray, str, list[str]]:
+    """Turn raw target cells into class indices (with names) or float values."""
+    what = f"target {target_name!r}" if target_name else "target"
+    numeric: np.ndarray | None = None
+    if y_raw.dtype.kind in "biuf":
+        numeric = y_raw.astype(np.float64)
+    else:
+        try:
+            numeric = y_raw.astype(np.float64)
+        except (ValueError, TypeError):
+            numeric = None
+    if numeric is not None:
+        bad = first_nonfinite(numeric)
+        if bad is not None:
+            raise DataFileError(f"{p}: {_where(bad[0], lines)}, {what}: "
+                                f"{numeric[bad[0]]} is not a finite number")
+    if task is None:
+        if class_names is not None:
+            task = "classification" if class_names else "regression"
+        elif numeric is None:
+            task = "classification"
+        else:
+            integral = bool(np.all(numeric == np.round(numeric)))
+            few = len(np.unique(numeric)) <= min(MAX_AUTO_CLASSES, max(2, len(numeric) // 2))
+            task = "classification" if integral and few else "regression"
+    if task == "regression":
+        if numeric is None:
+            i = _first_non_number(y_raw)
+            raise DataFileError(f"{p}: {_where(i, lines)}, {what}: {str(y_raw[i])[:40]!r} "
+                                f"is not a number (a regression target must be numeric)")
+        return numeric, task, []
+    texts = np.array([_label_text(v) for v in y_raw.tolist()], dtype=str)
+    if class_names is None:
+        names, y = np.unique(texts, return_inverse=True)
+        # Numeric labels sort by value (2 before 10), text labels alphabetically.
+        if numeric is not None:
+            order = np.argsort(names.astype(np.float64), kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            names, y = names[order], rank[y]
+        return y.astype(np.int64), task, [str(n) for n in names]
+    index = {name: i for i, name in enumerate(class_names)}
+    y = np.empty(len(texts), dtype=np.int64)
+    for i, label in enumerate(texts.tolist()):
+        if label not in index:
+            raise DataFileError(
+                f"{p}: {_where(i, lines)}, {what}: class {label[:40]!r} was never seen in "
+                f"training (the model knows {_short_list(class_names)})")
+        y[i] = index[label]
+    return y, task, list(class_names)
+
+
+def _short_list(names: list[str], limit: int = 10) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", … ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _first_non_number(cells: np.ndarray) -> int:
+    for i, cell in enumerate(cells.tolist()):
+        try:
+            float(cell)
+        except (ValueError, TypeError):
+            return i
+    return 0
+
+
+# ---------------------------------------------------------------------- NumPy files
+
+
+def _load_numpy(p: Path, raw: bytes) -> object:
+    # allow_pickle=False: an object array (which would need unpickling, i.e. running
+    # code from the file) is refused by NumPy with a ValueError.
+    try:
+        return np.load(io.BytesIO(raw), allow_pickle=False)
+    except _NUMPY_ERRORS as exc:
+        raise DataFileError(f"{p}: not a readable NumPy file ({_short(exc)})") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
+
+
+def _read_npz(p: Path, raw: bytes, x_key: str, y_key: str, has_target: bool | None,
+              n_features: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    archive = _load_numpy(p, raw)
+    assert isinstance(archive, np.lib.npyio.NpzFile)
+    with archive:
+        keys = list(archive.files)
+        if x_key not in keys:
+            raise DataFileError(f"{p}: no array named {x_key!r} (it holds "
+                                f"{', '.join(map(repr, keys)) or 'nothing'})")
+        if has_target is True and y_key not in keys:
+            raise DataFileError(f"{p}: no array named {y_key!r} (it holds "
+                                f"{', '.join(map(repr, keys))})")
+        try:
+            X = archive[x_key]
+            y = archive[y_key] if has_target is not False and y_key in keys else None
+        except _NUMPY_ERRORS as exc:
+            raise DataFileError(f"{p}: a corrupt array ({_short(exc)})") from None
+    X = _as_feature_matrix(p, X, x_key)
+    if y is not None:
+        y = _as_target_vector(p, y, len(X), y_key)
+    return X, y
+
+
+def _read_npy(p: Path, raw: bytes, target: str | int | None, has_target: bool | None,
+              n_features: int | None
+              ) -> tuple[np.ndarray, np.ndarray | None, list[str], str | None]:
+    arr = _load_numpy(p, raw)
+    assert isinstance(arr, np.ndarray)
+    if arr.ndim != 2:
+        raise DataFileError(f"{p}: a .npy data file must hold a 2-D array (rows, columns), "
+                            f"got shape {arr.shape}")
+    _check_columns(p, arr.shape[1], n_features, has_target)
+    if has_target is None:
+        has_target = n_features is not None and arr.shape[1] == n_features + 1
+    if not has_target:
+        return _as_feature_matrix(p, arr, "array"), None, [], None
+    t = _column_index(p, target, arr.shape[1], [])
+    keep = np.arange(arr.shape[1]) != t
+    X = _as_feature_matrix(p, arr[:, keep], "array")
+    return X, arr[:, t], [], f"column {t + 1}"
+
+
+def _check_columns(p: Path, n_cols: int, n_features: int | None, has_target: bool | None
+                   ) -> None:
+    """Check a table's column count against the model's input size, before parsing it."""
+    if n_features is None:
+        return
+    if has_target is None and n_cols not in (n_features, n_features + 1):
+        raise DataFileError(f"{p}: has {n_cols} columns, expected {n_features} features "
+                            f"(the model's input size), or {n_features + 1} with a target")
+    if has_target and n_cols != n_features + 1:
+        missing = " (no target column?)" if n_cols == n_features else ""
+        raise DataFileError(f"{p}: has {n_cols} columns, expected {n_features + 1}: the "
+                            f"model's input size {n_features} and a target{missing}")
+
+
+def _as_feature_matrix(p: Path, arr: np.ndarray, what: str) -> np.ndarray:
+    if arr.dtype.kind not in "biuf":
+        raise DataFileError(f"{p}: {what!r} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    elif arr.ndim > 2:  # images: one flattened row each
+        arr = arr.reshape(len(arr), -1)
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise DataFileError(f"{p}: {what!r} holds no data (shape {arr.shape})")
+    return np.asarray(arr, dtype=np.float64)
+
+
+def _as_target_vector(p: Path, y: np.ndarray, n: int, what: str) -> np.ndarray:
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataFileError(f"{p}: {what!r} must be 1-D (one target per row), "
+                            f"got shape {y.shape}")
+    if len(y) != n:
+        raise DataFileError(f"{p}: {what!r} has {len(y)} rows but the features have {n}")
+    if y.dtype.kind not in "biufU":
+        raise DataFileError(f"{p}: {what!r} must hold numbers or text, got dtype {y.dtype}")
+    return y
+
+
+# ---------------------------------------------------------------------- IDX
+
+
+def _read_idx(p: Path, raw: bytes, labels: str | os.PathLike[str] | None
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        images = parse_idx(raw, p)
+    except IDXError as exc:
+        raise DataFileError(str(exc)) from None
+    if images.ndim < 2:
+        raise DataFileError(f"{p}: an IDX data file needs one row per example (2 or more "
+                            f"dimensions), got shape {images.shape}")
+    X = _as_feature_matrix(p, images, "images")
+    if labels is None:
+        return X, None
+    lp = Path(labels)
+    try:
+        y = parse_idx(read_bytes(lp, "IDX label file"), lp)
+    except IDXError as exc:
+        raise DataFileError(str(exc)) from None
+    return X, _as_target_vector(lp, y, len(X), "labels")
+
+
+# ---------------------------------------------------------------------- CSV
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _column_index(p: Path, target: str | int | None, n_cols: int, names: list[str]) -> int:
+    """The 0-based index of the target column."""
+    if n_cols < 2:
+        raise DataFileError(f"{p}: has {n_cols} column, so no room for features and a "
+                            f"target (use a data file with at least 2 columns)")
+    if target is None:
+        return n_cols - 1
+    if isinstance(target, str) and target in names:
+        return names.index(target)
+    try:
+        index = int(target)
+    except ValueError:
+        if not names:
+            raise DataFileError(f"{p}: has no header line, so the target must be a column "
+                                f"index (0..{n_cols - 1}), got {target!r}") from None
+        raise DataFileError(f"{p}: no column named {target!r} (columns: "
+                            f"{_short_list(names)})") from None
+    if not -n_cols <= index < n_cols:
+        raise DataFileError(f"{p}: target column {index} does not exist (the file has "
+                            f"{n_cols} columns: 0..{n_cols - 1})")
+    return index % n_cols
+
+
+#: Cells converted to floats at a time: the Python strings of one block (about 15 MB)
+#: are freed before the next is parsed, so memory stays near the size of the floats.
+CSV_BLOCK_CELLS = 1 << 18
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their endings, lazily (no second copy of the text)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _csv_rows(p: Path, reader: Iterator[list[str]], line_num: Callable[[], int]
+              ) -> Iterator[tuple[int, list[str]]]:
+    """``(line, cells)`` for each non-blank row; a CSV syntax error names its line."""
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank lines carry no data
+            yield line_num(), row
+    except csv.Error as exc:
+        raise DataFileError(f"{p}: line {line_num()}: not valid CSV ({exc})") from None
+
+
+def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | None,
+              header: bool | None, n_features: int | None, target_hint: str | None = None,
+              ) -> tuple[np.ndarray, np.ndarray | None, list[str], str | None, np.ndarray]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataFileError(f"{p}: line {line}: not UTF-8 text (is it a CSV file?)") from None
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if p.suffix.lower() == ".tsv" or ("\t" in first_line and "," not in
+                                                       first_line) \
+        else ";" if (";" in first_line and "," not in first_line) else ","
+    reader = csv.reader(_lines(text), delimiter=delimiter)
+    rows = _csv_rows(p, reader, lambda: reader.line_num)
+    head = list(itertools.islice(rows, 2))
+    if not head:
+        raise DataFileError(f"{p}: the file is empty (no rows of data)")
+    n_cols = len(head[0][1])
+    if header is None:
+        header = _looks_like_header([row for _, row in head])
+    names: list[str] = []
+    if header:
+        names = [cell.strip() for cell in head[0][1]]
+        head = head[1:]
+    _check_columns(p, n_cols, n_features, has_target)
+    if has_target is None:
+        has_target = n_features is not None and n_cols == n_features + 1
+    t: int | None = None
+    target_name: str | None = None
+    feature_names = names
+    if has_target:
+        if target is None and target_hint is not None and target_hint in names:
+            target = target_hint
+        t = _column_index(p, target, n_cols, names)
+        target_name = names[t] if names else f"column {t + 1}"
+        feature_names = names[:t] + names[t + 1:]
+    # File column (0-based) of each feature column, for messages.
+    file_col = [j for j in range(n_cols) if j != t]
+
+    # Every row ends in a newline but the last, so this bounds the number of rows: the
+    # float array is allocated once and filled block by block (no concatenation copy).
+    X = np.empty((text.count("\n") + 1, len(file_col)), dtype=np.float64)
+    n_rows = 0
+    targets: list[str] = []
+    lines: list[int] = []
+
+    def convert(block: list[list[str]], block_lines: list[int]) -> None:
+        nonlocal n_rows
+        for row, line in zip(block, block_lines, strict=True):
+            if len(row) != n_cols:
+                raise DataFileError(f"{p}: line {line} has {len(row)} fields, expected "
+                                    f"{n_cols} (as in the first line)")
+        if t is not None:
+            # Pop the target cell out of each row in place: the feature cells are then
+            # converted in one NumPy call, without another copy of the table.
+            targets.extend(row.pop(t).strip() for row in block)
+        try:
+            part = np.array(block, dtype=np.float64).reshape(len(block), len(file_col))
+        except ValueError:
+            i, j = _first_bad_cell(block)
+            cell = block[i][j]
+            what = "an empty cell" if not cell.strip() else f"{cell.strip()[:40]!r}"
+            raise DataFileError(f"{p}: line {block_lines[i]}, {_col(file_col[j], names)}: "
+                                f"{what} is not a number") from None
+        bad = first_nonfinite(part)
+        if bad is not None:
+            raise DataFileError(f"{p}: line {block_lines[bad[0]]}, "
+                                f"{_col(file_col[bad[1]], names)}: {part[bad]} is not a finite "
+                                f"number")
+        X[n_rows:n_rows + len(block)] = part
+        n_rows += len(block)
+        lines.extend(block_lines)
+
+    block_rows = max(1, CSV_BLOCK_CELLS // n_cols)
+    block: list[list[str]] = []
+    block_lines: list[int] = []
+    for line, row in itertools.chain(head, rows):
+        block.append(row)
+        block_lines.append(line)
+        if len(block) == block_rows:
+            convert(block, block_lines)
+            block, block_lines = [], []
+    if block:
+        convert(block, block_lines)
+    if n_rows == 0:
+        raise DataFileError(f"{p}: has a header line but no rows of data")
+    # Blank lines and the header leave a few unused rows; copy only if many are unused.
+    X = X[:n_rows] if n_rows > 0.9 * len(X) else X[:n_rows].copy()
+    y_raw = np.array(targets, dtype=str) if t is not None else None
+    return X, y_raw, feature_names, target_name, np.asarray(lines, dtype=np.int64)
+
+
+def _looks_like_header(rows: list[list[str]]) -> bool:
+    """A header line has a non-number in a column where the next line has a number.
+
+    With a single line, it is a header when none of its cells is a number.
+    """
+    first = rows[0]
+    if len(rows) == 1:
+        return not any(_is_number(c) for c in first)
+    second = rows[1]
+    return any(not _is_number(a) and _is_number(b) for a, b in zip(first, second, strict=False))
+
+
+def _first_bad_cell(rows: list[list[str]]) -> tuple[int, int]:
+    """Row and column of the first cell NumPy cannot read as a float."""
+    for i, row in enumerate(rows):
+        try:
+            np.array(row, dtype=np.float64)
+        except ValueError:
+            for j, cell in enumerate(row):
+                try:
+                    np.float64(cell)
+                except ValueError:
+                    return i, j
+    return 0, 0

@@ -1,0 +1,1148 @@
+"""scikit-learn estimators: drop-in ``MLPClassifier`` and ``MLPRegressor``.
+
+Switching from scikit-learn is a one-line import change::
+
+    from chainrule.sklearn import MLPClassifier   # was: from sklearn.neural_network import ...
+
+The parameters, fitted attributes and training semantics are scikit-learn's
+(``sklearn.neural_network``, version 1.9): the same Glorot initialisation from
+the same ``random_state``, the same mini-batches (``gen_batches``), the same
+shuffling, the same per-batch ``alpha`` term, the same SGD/momentum/Nesterov/Adam
+updates, learning-rate schedules and stopping rules.  Underneath, the model is a
+:class:`chainrule.Network` (``estimator.network_``) trained by
+:meth:`chainrule.Network.fit`, one ``epochs=1`` call per iteration, so it can be
+inspected, explained and gradient-checked, and it offers what scikit-learn's
+frozen MLP does not: per-layer and custom activations, custom losses, dropout,
+class weights, multilabel targets, a user-supplied validation set and a
+validation-loss curve.
+
+Layout
+------
+scikit-learn stores ``coefs_[i]`` with shape ``(n_in, n_out)``; chainrule's
+``W^l`` (``network_.weights[l-2]``) has shape ``(N_l, N_{l-1})``, the
+transpose.  ``coefs_`` here is a list of live transposed *views* of the
+network's weights: writing into them writes the network, and assigning
+``est.coefs_ = [...]`` copies the given arrays into it.
+
+The regression loss
+-------------------
+scikit-learn reports ``½ · mean over samples and outputs of (y − ŷ)²`` but
+trains with the gradient of ``½ · mean over samples of ‖y − ŷ‖²`` — off by
+the number of outputs (scikit-learn#8349).  Here the loss *is*
+``½ · mean over samples of ‖y − ŷ‖²`` (:class:`SquaredError`): it trains
+exactly as scikit-learn does, and ``loss_`` is the function whose gradient is
+used.  For a single output the two agree.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d, gen_batches
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from .functions import (
+    Activation,
+    Cost,
+    CustomActivation,
+    CustomCost,
+    get_activation,
+    get_cost,
+)
+from .network import Network
+from .training.callbacks import BatchInfo, Callback
+from .training.optimizers import SGD, Adam, Momentum, Optimizer
+
+Array = npt.NDArray[np.floating]
+
+__all__ = ["MLPClassifier", "MLPRegressor", "PoissonDeviance", "SquaredError"]
+
+#: scikit-learn's activation names → chainrule's
+_SK_NAMES = {"logistic": "sigmoid"}
+#: chainrule's → scikit-learn's (for ``out_activation_``)
+_OUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity", "exp": "exp"}
+_SOLVERS = ("sgd", "adam")
+_SCHEDULES = ("constant", "invscaling", "adaptive")
+
+
+# --------------------------------------------------------------------------- losses
+
+
+class SquaredError(Cost):
+    """Half the squared error, ``C = ½ ‖a − λ‖²``, ``∂C/∂a = a − λ``.
+
+    The mean over samples of this ``C`` is the loss whose gradient
+    scikit-learn's ``MLPRegressor`` trains with; scikit-learn *reports* it
+    divided by the number of outputs (scikit-learn#8349).  With the identity
+    output, eq. 5 gives ``δ^L = a − λ``.
+    """
+
+    name = "squared_error"
+
+    def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
+        diff = a - y
+        return 0.5 * np.einsum("ij,ij->i", diff, diff)
+
+    def derivative(self, a: Array, y: Array) -> Array:
+        return a - y
+
+    def output_delta(self, z: Array, a: Array, y: Array,
+                     activation: Activation) -> Array | None:
+        return a - y if activation.name == "identity" else None
+
+
+class PoissonDeviance(Cost):
+    """Half the Poisson deviance per example, ``C = Σ_j [λ_j ln(λ_j/a_j) − λ_j + a_j]``.
+
+    scikit-learn's ``loss="poisson"`` (with its exponential output, ``a = e^z``):
+    ``∂C/∂a = 1 − λ/a`` and, with ``a = e^z``, eq. 5 gives ``δ^L = a − λ``.
+    ``ln a`` is taken from ``z`` exactly.
+    """
+
+    name = "poisson"
+
+    def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
+        log_a = z if activation.name == "exp" else np.log(np.maximum(a, np.finfo(a.dtype).tiny))
+        ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1)), 0)
+        return np.sum(ylogy - y * log_a - y + a, axis=1)
+
+    def derivative(self, a: Array, y: Array) -> Array:
+        return 1 - y / np.maximum(a, np.finfo(a.dtype).tiny)
+
+    def output_delta(self, z: Array, a: Array, y: Array,
+                     activation: Activation) -> Array | None:
+        return a - y if activation.name == "exp" else None
+
+
+def _exp_activation() -> CustomActivation:
+    # σ(z) = e^z, σ'(z) = e^z; clipped so that a runaway z gives a large value
+    # rather than inf (scikit-learn's Poisson output has the same exposure).
+    return CustomActivation(_clipped_exp, _clipped_exp, "exp")
+
+
+def _clipped_exp(z: Array) -> Array:
+    return np.exp(np.minimum(z, np.log(np.finfo(z.dtype).max) - 1))
+
+
+# --------------------------------------------------------------------------- optimizers
+
+
+class _SklearnAdam(Adam):
+    """Adam in scikit-learn's form (Kingma & Ba §2, the "efficient version").
+
+    ``η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ)`` and ``θ ← θ − η_t m / (√v + ε)``: ε is added to
+    the uncorrected ``√v``.  Algorithm 1 of the paper adds ε to the bias-corrected
+    ``√v̂`` instead; the two differ slightly, so the estimators keep scikit-learn's
+    form here rather than depend on which one chainrule's :class:`Adam` uses.
+    """
+
+    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+        if not self._matches(self.m, params):
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+            self.t = 0
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        lr_t = lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
+            t = p.dtype.type
+            m *= t(b1)
+            m += t(1 - b1) * g
+            v *= t(b2)
+            v += t(1 - b2) * (g * g)
+            p -= t(lr_t) * m / (np.sqrt(v) + t(self.epsilon))
+
+
+
+class _SklearnStep(Optimizer, Callback):
+    """scikit-learn's per-batch update around a chainrule optimizer.
+
+    :meth:`chainrule.Network.fit` hands every mini-batch's gradient to
+    ``optimizer.step``.  This wrapper turns it into exactly the gradient
+    scikit-learn's MLP uses for that batch before delegating:
+
+    * with sample weights, the batch mean becomes ``Σ_b w_i ∇C_i / Σ_b w_i``
+      (the network averages with weights normalised over the whole training
+      set, so each batch's gradient is rescaled by a known factor);
+    * scikit-learn's L2 term ``α W / Σ_b w_i`` (``Σ_b w_i`` is the batch size
+      without weights) is added to the weight gradients, and its penalty
+      ``½ α Σ ‖W‖² / Σ_b w_i`` is accumulated as scikit-learn accumulates it
+      into ``loss_``;
+    * the step size is the estimator's current learning rate (its schedule).
+
+    The per-batch factors are set by :meth:`begin_epoch` before each
+    ``fit(epochs=1, shuffle=False)`` call, whose batches are ``gen_batches``'s.
+    As a callback it also accumulates scikit-learn's ``loss_``: per batch, the
+    (weighted) batch mean cost times the batch size.
+    """
+
+    name = "sklearn"
+
+    def __init__(self, inner: Optimizer, alpha: float, n_weights: int,
+                 learning_rate: float) -> None:
+        self.inner = inner
+        self.alpha = alpha
+        self.n_weights = n_weights
+        self.learning_rate = learning_rate
+        self._plan: list[tuple[float, float, int]] = []
+        self._k = 0
+        self.penalty_sum = 0.0
+        self.loss_sum = 0.0
+
+    def begin_epoch(self, plan: list[tuple[float, float, int]]) -> None:
+        """Per batch: (gradient scale, L2 coefficient α/Σ_b w, batch size)."""
+        self._plan = plan
+        self._k = 0
+        self.penalty_sum = 0.0
+        self.loss_sum = 0.0
+
+    def on_batch_end(self, network: Network, info: BatchInfo) -> None:
+        # info.loss is Σ_b w̃_i C_i / size with weights normalised over the
+        # training set; scikit-learn's batch loss is Σ_b w_i C_i / Σ_b w_i, i.e.
+        # info.loss times the same factor as the gradient.
+        scale = self._plan[info.batch][0]
+        self.loss_sum += info.loss * info.size * (scale if scale else 0.0)
+
+    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+        scale, l2_coef, size = self._plan[self._k]
+        self._k += 1
+        if scale != 1.0:
+            for g in grads:
+                g *= g.dtype.type(scale)
+        if l2_coef:
+            sq = 0.0
+            for g, W in zip(grads[: self.n_weights], params[: self.n_weights], strict=True):
+                flat = W.reshape(-1)
+                sq += float(np.dot(flat, flat))
+                g += W.dtype.type(l2_coef) * W
+            # scikit-learn adds ½α‖W‖²/Σ_b w to the batch loss, weighted by the
+            # batch size when it accumulates loss_.
+            self.penalty_sum += 0.5 * l2_coef * sq * size
+        self.inner.step(params, grads, self.learning_rate)
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "inner": self.inner.config(), "alpha": self.alpha,
+                "learning_rate": self.learning_rate}
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _is_pair(spec: Any) -> bool:
+    """True for a (function, derivative) pair of callables."""
+    return (isinstance(spec, (tuple, list)) and len(spec) == 2
+            and all(callable(f) and not isinstance(f, (str, Activation)) for f in spec))
+
+
+def _one_activation(spec: Any, where: str) -> Activation:
+    if isinstance(spec, Activation):
+        return spec
+    if _is_pair(spec):
+        return CustomActivation(spec[0], spec[1], getattr(spec[0], "__name__", "custom"))
+    if isinstance(spec, str):
+        name = _SK_NAMES.get(spec, spec)
+        if name == "softmax":
+            raise ValueError(f"activation {where}: softmax is only allowed as an output")
+        try:
+            return get_activation(name)
+        except ValueError:
+            raise ValueError(
+                f"activation {where}: unknown {spec!r}; expected 'identity', 'logistic', "
+                "'tanh', 'relu', 'sigmoid', 'leaky_relu', an Activation or a "
+                "(function, derivative) pair") from None
+    raise ValueError(f"activation {where}: expected a name, an Activation or a "
+                     f"(function, derivative) pair, got {spec!r}")
+
+
+def _hidden_activations(spec: Any, n_hidden: int) -> list[Activation]:
+    if isinstance(spec, (str, Activation)) or _is_pair(spec):
+        return [_one_activation(spec, "") for _ in range(n_hidden)]
+    if isinstance(spec, (list, tuple)):
+        if len(spec) != n_hidden:
+            raise ValueError(f"activation lists one per hidden layer: expected {n_hidden} "
+                             f"(from hidden_layer_sizes), got {len(spec)}")
+        return [_one_activation(s, f"[{i}]") for i, s in enumerate(spec)]
+    raise ValueError(f"activation: expected a name, a list of names, an Activation or a "
+                     f"(function, derivative) pair, got {spec!r}")
+
+
+def _custom_cost(spec: Any) -> Cost | None:
+    if isinstance(spec, Cost):
+        return spec
+    if _is_pair(spec):
+        return CustomCost(spec[0], spec[1], getattr(spec[0], "__name__", "custom"))
+    return None
+
+
+def _check_number(name: str, value: Any, *, low: float, high: float = math.inf,
+                  low_open: bool = False, high_open: bool = False,
+                  integer: bool = False) -> None:
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    if not ok:
+        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+        what = "an integer" if integer else "a number"
+        raise ValueError(f"{name} must be {what} in {lo}{low}, {high}{hi}, got {value!r}")
+
+
+def _hidden_sizes(spec: Any) -> list[int]:
+    sizes = [spec] if not hasattr(spec, "__iter__") else list(spec)
+    for s in sizes:
+        if not isinstance(s, numbers.Integral) or isinstance(s, bool) or s <= 0:
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {spec!r}")
+    return [int(s) for s in sizes]
+
+
+def _dropout_arg(dropout: Any) -> float | list[float] | None:
+    if dropout is None:
+        return None
+    rates = [dropout] if np.isscalar(dropout) else list(dropout)
+    for p in rates:
+        _check_number("dropout", p, low=0.0, high=1.0, high_open=True)
+    return float(dropout) if np.isscalar(dropout) else [float(p) for p in rates]
+
+
+# --------------------------------------------------------------------------- base
+
+
+class _BaseMLP(BaseEstimator):
+    """What the classifier and the regressor share: validation, fitting, the loop."""
+
+    # The subclasses' __init__ store every parameter untouched (scikit-learn's rule).
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def coefs_(self) -> list[Array]:
+        """scikit-learn's layout: ``coefs_[i]`` of shape ``(n_in, n_out)``, ``W^{i+2}ᵀ``.
+
+        Live views of ``network_.weights``; assign a list to replace them.
+        """
+        if "network_" not in self.__dict__:
+            raise AttributeError("coefs_ exists once the estimator is fitted")
+        return [W.T for W in self.network_.weights]
+
+    @coefs_.setter
+    def coefs_(self, coefs: Sequence[npt.ArrayLike]) -> None:
+        net = self.network_
+        if len(coefs) != len(net.weights):
+            raise ValueError(f"coefs_ needs {len(net.weights)} arrays, got {len(coefs)}")
+        for i, c in enumerate(coefs):
+            c = np.asarray(c)
+            want = net.weights[i].T.shape
+            if c.shape != want:
+                raise ValueError(f"coefs_[{i}] must have shape {want}, got {c.shape}")
+            net.weights[i] = np.ascontiguousarray(c.T, dtype=net.dtype)
+
+    @property
+    def intercepts_(self) -> list[Array]:
+        """``intercepts_[i]`` of shape ``(n_out,)``: ``b^{i+2}`` (the network's own arrays)."""
+        if "network_" not in self.__dict__:
+            raise AttributeError("intercepts_ exists once the estimator is fitted")
+        return list(self.network_.biases)
+
+    @intercepts_.setter
+    def intercepts_(self, intercepts: Sequence[npt.ArrayLike]) -> None:
+        net = self.network_
+        if len(intercepts) != len(net.biases):
+            raise ValueError(f"intercepts_ needs {len(net.biases)} arrays, got {len(intercepts)}")
+        for i, b in enumerate(intercepts):
+            b = np.asarray(b)
+            if b.shape != net.biases[i].shape:
+                raise ValueError(f"intercepts_[{i}] must have shape {net.biases[i].shape}, "
+                                 f"got {b.shape}")
+            net.biases[i] = np.array(b, dtype=net.dtype)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return "network_" in self.__dict__
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------ validation
+
+    def _check_params(self) -> None:
+        _hidden_sizes(self.hidden_layer_sizes)
+        if self.solver == "lbfgs":
+            raise ValueError("solver='lbfgs' is not supported by chainrule (it trains by "
+                             "mini-batch backpropagation): use solver='adam' or 'sgd'")
+        if self.solver not in _SOLVERS:
+            raise ValueError(f"solver must be 'sgd' or 'adam', got {self.solver!r}")
+        _check_number("alpha", self.alpha, low=0.0)
+        if self.batch_size != "auto":
+            _check_number("batch_size", self.batch_size, low=1, integer=True)
+        if self.learning_rate not in _SCHEDULES:
+            raise ValueError(f"learning_rate must be one of {', '.join(_SCHEDULES)}, "
+                             f"got {self.learning_rate!r}")
+        _check_number("learning_rate_init", self.learning_rate_init, low=0.0, low_open=True)
+        _check_number("power_t", self.power_t, low=0.0)
+        _check_number("max_iter", self.max_iter, low=1, integer=True)
+        _check_number("tol", self.tol, low=0.0)
+        _check_number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        _check_number("validation_fraction", self.validation_fraction, low=0.0, high=1.0,
+                      high_open=True)
+        _check_number("beta_1", self.beta_1, low=0.0, high=1.0, high_open=True)
+        _check_number("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
+        _check_number("epsilon", self.epsilon, low=0.0, low_open=True)
+        if self.n_iter_no_change != np.inf:
+            _check_number("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
+        _check_number("max_fun", self.max_fun, low=1, integer=True)
+        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        _dropout_arg(self.dropout)
+
+    # ------------------------------------------------------------------ the network
+
+    def _output(self, y: np.ndarray) -> tuple[Activation, Cost]:
+        """The output activation and cost for targets ``y`` of shape (n, n_outputs)."""
+        raise NotImplementedError
+
+    def _build_network(self, n_features: int, y: np.ndarray, dtype: np.dtype) -> None:
+        hidden = _hidden_sizes(self.hidden_layer_sizes)
+        self.n_outputs_ = y.shape[1]
+        layer_units = [n_features, *hidden, self.n_outputs_]
+        acts = _hidden_activations(self.activation, len(hidden))
+        out_act, cost = self._output(y)
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = _OUT_NAMES.get(out_act.name, out_act.name)
+        net = Network(layer_units, activation=acts, output_activation=out_act, cost=cost,
+                      seed=self._network_seed(), dtype=dtype)
+        # scikit-learn's initialisation, from the same random_state: Glorot's uniform
+        # bound √(6/(fan_in+fan_out)) (√(2/…) for logistic units), weights then biases.
+        for i in range(self.n_layers_ - 1):
+            # scikit-learn takes the factor from its (single) hidden activation for
+            # every layer, the output layer included; with per-layer activations,
+            # a layer's own (the last hidden one's for the output layer).
+            act = acts[min(i, len(acts) - 1)] if acts else self.activation
+            name = act.name if isinstance(act, Activation) else act
+            factor = 2.0 if name in ("logistic", "sigmoid") else 6.0
+            bound = np.sqrt(factor / (layer_units[i] + layer_units[i + 1]))
+            coef = self._random_state.uniform(-bound, bound, (layer_units[i], layer_units[i + 1]))
+            intercept = self._random_state.uniform(-bound, bound, layer_units[i + 1])
+            net.weights[i] = np.ascontiguousarray(coef.astype(dtype).T)
+            net.biases[i] = intercept.astype(dtype)
+        self.network_ = net
+        self.loss_curve_: list[float] = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_: list[float] | None = []
+            self.best_validation_score_: float | None = -np.inf
+            self.best_loss_: float | None = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+        self.validation_loss_curve_: list[float] | None = None
+        self._best_weights = self._snapshot()
+
+    def _network_seed(self) -> int | np.random.Generator | None:
+        # The network's own generator only drives dropout (batches are cut here),
+        # so it must not consume draws from the scikit-learn random_state that the
+        # initialisation, the shuffling and the validation split share.
+        if isinstance(self.random_state, numbers.Integral):
+            return np.random.default_rng(int(self.random_state))
+        if self.dropout is None:
+            return 0
+        return np.random.default_rng(self._random_state.randint(0, 2**31 - 1))
+
+    def _snapshot(self) -> tuple[list[Array], list[Array]]:
+        net = self.network_
+        return [W.copy() for W in net.weights], [b.copy() for b in net.biases]
+
+    def _new_optimizer(self) -> _SklearnStep:
+        if self.solver == "adam":
+            inner: Optimizer = _SklearnAdam(self.beta_1, self.beta_2, self.epsilon)
+        elif self.momentum > 0:
+            inner = Momentum(self.momentum, nesterov=bool(self.nesterovs_momentum))
+        else:
+            inner = SGD()
+        return _SklearnStep(inner, float(self.alpha), len(self.network_.weights),
+                            float(self.learning_rate_init))
+
+    # ------------------------------------------------------------------ fitting
+
+    def _validate_xy(self, X: Any, y: Any, incremental: bool,
+                     reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets as the network's (n, n_outputs) matrix (classifier: binarized)."""
+        raise NotImplementedError
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any = None, *, incremental: bool,
+             validation_data: Any = None) -> _BaseMLP:
+        self._check_params()
+        first_pass = "network_" not in self.__dict__ or (not self.warm_start and not incremental)
+        X, y = self._validate_xy(X, y, incremental, reset=first_pass)
+        if sp.issparse(X):
+            X = X.toarray()
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        sample_weight = self._with_class_weight(y, sample_weight)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        self._random_state = check_random_state(self._rs())
+        if first_pass:
+            self._build_network(X.shape[1], Y, X.dtype)
+        elif Y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {Y.shape[1]} outputs, but the estimator was fitted "
+                             f"with {self.n_outputs_}")
+        self._fit_stochastic(X, Y, sample_weight, incremental, validation_data)
+        net = self.network_
+        if not all(np.isfinite(p).all() for p in (*net.weights, *net.biases)):
+            raise ValueError("Solver produced non-finite parameter weights. The input data "
+                             "may contain large values and need to be preprocessed.")
+        return self
+
+    def _rs(self) -> Any:
+        # random_state=None means fresh entropy, without touching NumPy's global state.
+        if self.random_state is None:
+            return np.random.RandomState()
+        if isinstance(self.random_state, np.random.Generator):
+            return np.random.RandomState(self.random_state.integers(2**32))
+        return self.random_state
+
+    def _with_class_weight(self, y: np.ndarray, sample_weight: np.ndarray | None
+                           ) -> np.ndarray | None:
+        return sample_weight
+
+    def _validation_set(self, validation_data: Any) -> tuple[Any, ...] | None:
+        if validation_data is None:
+            return None
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be (X_val, y_val) or "
+                             "(X_val, y_val, sample_weight_val)")
+        Xv, yv = validation_data[0], validation_data[1]
+        Xv = validate_data(self, Xv, accept_sparse=["csr", "csc"], reset=False,
+                           dtype=(np.float64, np.float32))
+        if sp.issparse(Xv):
+            Xv = Xv.toarray()
+        yv = self._validation_labels(yv, Xv.shape[0])
+        swv = None
+        if len(validation_data) == 3 and validation_data[2] is not None:
+            swv = _check_sample_weight(validation_data[2], Xv)
+        return Xv, yv, swv
+
+    def _validation_labels(self, y: Any, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None,
+                        incremental: bool, validation_data: Any) -> None:
+        net = self.network_
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._new_optimizer()
+        opt = self._optimizer
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        user_val = self._validation_set(validation_data)
+        if user_val is not None:
+            X_train, Y_train, sw_train = X, Y, sample_weight
+            X_val, y_val, sw_val = user_val
+        elif early_stopping:
+            # scikit-learn's split, from the same random_state (stratified for a
+            # single-output classifier).
+            stratify = Y if (self._is_classifier() and self.n_outputs_ == 1) else None
+            arrays = [X, Y] if sample_weight is None else [X, Y, sample_weight]
+            parts = train_test_split(*arrays, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X_train, X_val, Y_train, Y_val = parts[:4]
+            sw_train, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            y_val = self._val_labels_from_targets(Y_val)
+        else:
+            X_train, Y_train, sw_train = X, Y, sample_weight
+            X_val = y_val = sw_val = None
+        if X_val is not None:
+            if self.validation_scores_ is None:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+            if self.validation_loss_curve_ is None:
+                self.validation_loss_curve_ = []
+            Y_val_net = self._targets_for_loss(y_val)
+
+        n = X_train.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                              "It is going to be clipped", stacklevel=3)
+            batch_size = int(np.clip(self.batch_size, 1, n))
+        batches = list(gen_batches(n, batch_size))
+        sample_idx = np.arange(n)
+        fit_kwargs: dict[str, Any] = {}
+        dropout = _dropout_arg(self.dropout)
+        if dropout is not None:
+            fit_kwargs["dropout"] = dropout
+
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            if self.shuffle:
+                # sklearn.utils.shuffle(sample_idx, random_state) draw for draw,
+                # without its per-call parameter validation.
+                perm = np.arange(n)
+                self._random_state.shuffle(perm)
+                sample_idx = sample_idx[perm]
+                Xe, Ye = X_train[sample_idx], Y_train[sample_idx]
+                swe = None if sw_train is None else sw_train[sample_idx]
+            else:
+                Xe, Ye, swe = X_train, Y_train, sw_train
+            opt.begin_epoch(self._plan(batches, swe))
+            history = net.fit(Xe, Ye, epochs=1, batch_size=batch_size, learning_rate=1.0,
+                              optimizer=opt, shuffle=False, sample_weight=swe, callbacks=[opt],
+                              **fit_kwargs)
+            if net.interrupted or len(history) == 0:
+                warnings.warn("Training interrupted by user.", stacklevel=3)
+                break
+            self.n_iter_ += 1
+            self.loss_ = (opt.loss_sum + opt.penalty_sum) / n
+            self.t_ += n
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            if X_val is not None:
+                self._record_validation(X_val, y_val, Y_val_net, sw_val)
+            self._update_no_improvement_count(early_stopping)
+            if self.learning_rate == "invscaling" and self.solver == "sgd":
+                opt.learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = ("Validation score" if early_stopping else "Training loss")
+                msg = (f"{what} did not improve more than tol={self.tol:f} for "
+                       f"{self.n_iter_no_change} consecutive epochs.")
+                if self._trigger_stopping(msg):
+                    break
+                self._no_improvement_count = 0
+            if incremental:
+                break
+            if self.n_iter_ == self.max_iter:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                              "reached and the optimization hasn't converged yet.",
+                              ConvergenceWarning, stacklevel=3)
+        if early_stopping:
+            # Restore the best weights (scikit-learn's rule), in place.
+            for dst, src in zip(net.weights + net.biases,
+                                self._best_weights[0] + self._best_weights[1], strict=True):
+                np.copyto(dst, src)
+
+    def _plan(self, batches: list[slice], sw: np.ndarray | None
+              ) -> list[tuple[float, float, int]]:
+        """Per batch: gradient rescale, scikit-learn's α/Σ_b w, batch size."""
+        alpha = float(self.alpha)
+        if sw is None:
+            return [(1.0, alpha / (s.stop - s.start), s.stop - s.start) for s in batches]
+        mean_w = float(sw.mean())
+        plan = []
+        for s in batches:
+            size = s.stop - s.start
+            batch_sum = float(sw[s].sum())
+            if batch_sum <= 0:
+                plan.append((0.0, 0.0, size))
+                continue
+            # The network weights rows by w_i / mean(w) / size; scikit-learn by
+            # w_i / Σ_b w.  The ratio is size · mean(w) / Σ_b w.
+            plan.append((size * mean_w / batch_sum, alpha / batch_sum, size))
+        return plan
+
+    def _trigger_stopping(self, msg: str) -> bool:
+        opt = self._optimizer
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if opt.learning_rate <= 1e-6:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        opt.learning_rate /= 5.0
+        if self.verbose:
+            print(msg + f" Setting learning rate to {opt.learning_rate:f}")
+        return False
+
+    def _record_validation(self, X_val: np.ndarray, y_val: np.ndarray, Y_val_net: np.ndarray,
+                           sw_val: np.ndarray | None) -> None:
+        net = self.network_
+        fwd = net.forward(X_val)
+        costs = net.engine.per_example_cost(fwd, Y_val_net.astype(net.dtype, copy=False))
+        val_loss = float(np.average(costs, weights=sw_val))
+        self.validation_loss_curve_.append(val_loss)
+        score = self._score(X_val, y_val, sample_weight=sw_val)
+        self.validation_scores_.append(score)
+        if self.verbose:
+            print(f"Validation score: {score:f}")
+
+    def _update_no_improvement_count(self, early_stopping: bool) -> None:
+        if early_stopping:
+            last = self.validation_scores_[-1]
+            if last < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last > self.best_validation_score_:
+                self.best_validation_score_ = last
+                self._best_weights = self._snapshot()
+        else:
+            if self.validation_scores_ and self.validation_scores_[-1] > (
+                    self.best_validation_score_):
+                self.best_validation_score_ = self.validation_scores_[-1]
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _is_classifier(self) -> bool:
+        return False
+
+    def _val_labels_from_targets(self, Y_val: np.ndarray) -> np.ndarray:
+        return Y_val
+
+    def _targets_for_loss(self, y_val: np.ndarray) -> np.ndarray:
+        return y_val
+
+    # ------------------------------------------------------------------ prediction
+
+    def _forward(self, X: Any) -> Any:
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                          dtype=(np.float64, np.float32))
+        if sp.issparse(X):
+            X = X.toarray()
+        return self.network_.forward(X)
+
+    def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: Any = None) -> float:
+        """Score without input validation (scikit-learn's ``_score``)."""
+        raise NotImplementedError
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, *,
+            validation_data: Any = None) -> _BaseMLP:
+        """Fit the model to data matrix ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Sparse input is densified.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (classifier: also a multilabel indicator matrix) or
+            regression targets.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-sample weights, with scikit-learn's per-batch semantics.
+        validation_data : (X_val, y_val) or (X_val, y_val, sample_weight_val), optional
+            A validation set of your own (beyond scikit-learn).  It is scored
+            after every iteration into ``validation_scores_`` and
+            ``validation_loss_curve_``; with ``early_stopping=True`` it replaces
+            the ``validation_fraction`` split.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=False,
+                         validation_data=validation_data)
+
+
+def _solver_is_stochastic(est: _BaseMLP) -> bool:
+    if est.solver not in _SOLVERS:
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                             f"{est.solver} is not stochastic.")
+    return True
+
+
+# --------------------------------------------------------------------------- classifier
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier: scikit-learn's ``MLPClassifier`` on a chainrule Network.
+
+    Binary targets get one logistic output unit with the log-loss (chainrule's
+    sigmoid + ``cross_entropy``), multiclass targets a softmax layer with the
+    log-likelihood, multilabel indicator targets one logistic unit per label
+    with the summed binary log-loss — scikit-learn's choices.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default (100,)
+    activation : str, Activation, (function, derivative) pair, or list of them, default "relu"
+        ``'identity'``, ``'logistic'``, ``'tanh'``, ``'relu'`` (scikit-learn's),
+        also ``'sigmoid'``, ``'leaky_relu'``, a :class:`chainrule.Activation`,
+        a pair of callables ``(σ, σ′)`` of ``z``, or a list with one of these
+        per hidden layer.
+    solver : {"adam", "sgd"}, default "adam"
+        ``"lbfgs"`` is not supported (a clear error).
+    alpha : float, default 1e-4
+        L2 penalty, scikit-learn's form: ``α W / batch size`` joins each batch's
+        weight gradient and ``½ α ‖W‖² / batch size`` its loss.
+    batch_size : int or "auto", default "auto"
+        ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        The schedule for ``solver="sgd"``.
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose,
+    warm_start, momentum, nesterovs_momentum, early_stopping,
+    validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change :
+        As in scikit-learn (``momentum`` must be below 1).
+    max_fun : int, default 15000
+        Accepted for compatibility; used only by L-BFGS, which is not offered.
+    loss : str, Cost or (function, derivative) pair, default "log_loss"
+        Beyond scikit-learn: a custom loss on the output probabilities,
+        ``function(p, y)`` and ``derivative(p, y)`` with ``p`` and the
+        binarized targets ``y`` of shape ``(n, n_outputs)`` (see
+        :class:`chainrule.CustomCost`).
+    dropout : float or list of float, optional
+        Beyond scikit-learn: inverted-dropout rate for the hidden layers.
+    class_weight : dict, "balanced" or None, default None
+        Beyond scikit-learn's MLP: weights of the classes, multiplied into
+        ``sample_weight`` (as in scikit-learn's linear models).
+
+    Attributes
+    ----------
+    network_ : chainrule.Network
+        The trained network (use ``chainrule.gradcheck(est.network_, X, Y)``).
+    coefs_, intercepts_ : lists of ndarray
+        scikit-learn's layout (``coefs_[i]`` is ``(n_in, n_out)``), live views
+        of ``network_``'s parameters.
+    classes_, n_iter_, loss_, loss_curve_, best_loss_, validation_scores_,
+    best_validation_score_, t_, n_features_in_, feature_names_in_, n_layers_,
+    n_outputs_, out_activation_ :
+        As in scikit-learn.
+    validation_loss_curve_ : list of float or None
+        Beyond scikit-learn: the validation loss after every iteration, when a
+        validation set is in use.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: Any = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        loss: Any = "log_loss",
+        dropout: Any = None,
+        class_weight: Any = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.loss = loss
+        self.dropout = dropout
+        self.class_weight = class_weight
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _is_classifier(self) -> bool:
+        return True
+
+    def _output(self, y: np.ndarray) -> tuple[Activation, Cost]:
+        multiclass = self._label_binarizer.y_type_ == "multiclass"
+        out = get_activation("softmax" if multiclass else "sigmoid")
+        custom = _custom_cost(self.loss)
+        if custom is not None:
+            return out, custom
+        if self.loss != "log_loss":
+            raise ValueError(f"loss must be 'log_loss', a chainrule Cost or a "
+                             f"(function, derivative) pair, got {self.loss!r}")
+        # scikit-learn's log-loss: the log-likelihood on softmax, else the summed
+        # binary cross-entropy on logistic units.
+        return out, get_cost("log_likelihood" if multiclass else "cross_entropy")
+
+    def _validate_xy(self, X: Any, y: Any, incremental: bool,
+                     reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in "
+                        f"the previous call to fit. Previously got {self.classes_}, `y` has "
+                        f"{classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` "
+                                 f"has {self.classes_}. 'y' has {classes}.")
+        # bool keeps float32 data float32 (the network converts to its dtype).
+        return X, self._label_binarizer.transform(y).astype(bool)
+
+    def _with_class_weight(self, y: np.ndarray, sample_weight: np.ndarray | None
+                           ) -> np.ndarray | None:
+        if self.class_weight is None:
+            return sample_weight
+        # y is binarized here; the weights are per original label.
+        cw = compute_sample_weight(self.class_weight, self._label_binarizer.inverse_transform(y))
+        return cw if sample_weight is None else sample_weight * cw
+
+    def _val_labels_from_targets(self, Y_val: np.ndarray) -> np.ndarray:
+        return self._label_binarizer.inverse_transform(Y_val)
+
+    def _validation_labels(self, y: Any, n: int) -> np.ndarray:
+        y = np.asarray(y) if not sp.issparse(y) else y.toarray()
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.shape[0] != n:
+            raise ValueError(f"validation_data: y_val has {y.shape[0]} rows, X_val has {n}")
+        extra = np.setdiff1d(unique_labels(y), self.classes_)
+        if self._label_binarizer.y_type_ != "multilabel-indicator" and len(extra):
+            raise ValueError(f"validation_data: y_val has classes not seen in training: {extra}")
+        return y
+
+    def _targets_for_loss(self, y_val: np.ndarray) -> np.ndarray:
+        Y = self._label_binarizer.transform(y_val)
+        return Y.toarray() if sp.issparse(Y) else np.asarray(Y)
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None,
+                    *, validation_data: Any = None) -> MLPClassifier:
+        """Update the model with a single iteration over ``(X, y)``.
+
+        ``classes`` (all the labels) is required on the first call, as in scikit-learn.
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight, incremental=True, validation_data=validation_data)
+
+    partial_fit = available_if(_solver_is_stochastic)(partial_fit)  # type: ignore[assignment]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(n_samples, n_classes)``, columns as ``classes_``."""
+        out = self._forward(X).output
+        if self.n_outputs_ == 1:
+            p = out[:, 0]
+            return np.vstack([1 - p, p]).T
+        return out.copy()
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """``log(predict_proba(X))``, computed from ``z`` (exact for saturated outputs)."""
+        fwd = self._forward(X)
+        act = self.network_.output_activation
+        z, a = fwd.z[-1], fwd.output
+        if self.n_outputs_ == 1:
+            return np.hstack([act.log1m(z, a), act.log(z, a)])
+        return act.log(z, a)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels, shape ``(n_samples,)`` (multilabel: an indicator matrix)."""
+        out = self._forward(X).output
+        if self.n_outputs_ == 1:
+            out = out.ravel()
+        return self._label_binarizer.inverse_transform(out)
+
+    def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: Any = None) -> float:
+        out = self.network_.feedforward(X)
+        if not np.isfinite(out).all():
+            return np.nan
+        pred = self._label_binarizer.inverse_transform(out.ravel() if out.shape[1] == 1
+                                                       else out)
+        return float(accuracy_score(y, pred, sample_weight=sample_weight))
+
+
+# --------------------------------------------------------------------------- regressor
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor`` on a chainrule Network.
+
+    The output layer is the identity with half the squared error,
+    ``loss_ = ½ · mean over samples of ‖y − ŷ‖²`` — the loss whose gradient
+    scikit-learn trains with (it *reports* that divided by the number of
+    outputs, scikit-learn#8349; for one output the two agree).
+    ``loss="poisson"`` gives scikit-learn's exponential output and half
+    Poisson deviance.
+
+    Parameters and attributes are those of :class:`MLPClassifier` (without
+    ``classes_`` and ``class_weight``); ``loss`` is ``"squared_error"``,
+    ``"poisson"``, a :class:`chainrule.Cost` or a ``(function, derivative)``
+    pair of ``(y_pred, y)`` on the identity output.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: Any = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        loss: Any = "squared_error",
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        dropout: Any = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _output(self, y: np.ndarray) -> tuple[Activation, Cost]:
+        custom = _custom_cost(self.loss)
+        if custom is not None:
+            return get_activation("identity"), custom
+        if self.loss == "squared_error":
+            return get_activation("identity"), SquaredError()
+        if self.loss == "poisson":
+            if np.any(y < 0):
+                raise ValueError("loss='poisson' needs non-negative targets y")
+            return _exp_activation(), PoissonDeviance()
+        raise ValueError(f"loss must be 'squared_error', 'poisson', a chainrule Cost or a "
+                         f"(function, derivative) pair, got {self.loss!r}")
+
+    def _validate_xy(self, X: Any, y: Any, incremental: bool,
+                     reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _validation_labels(self, y: Any, n: int) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
+        if y.shape != (n, self.n_outputs_):
+            raise ValueError(f"validation_data: y_val must have shape ({n}, {self.n_outputs_}) "
+                             f"or ({n},), got {y.shape}")
+        return y
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, *,
+                    validation_data: Any = None) -> MLPRegressor:
+        """Update the model with a single iteration over ``(X, y)``."""
+        return self._fit(X, y, sample_weight, incremental=True, validation_data=validation_data)
+
+    partial_fit = available_if(_solver_is_stochastic)(partial_fit)  # type: ignore[assignment]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted values, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
+        out = self._forward(X).output
+        return out.ravel() if out.shape[1] == 1 else out.copy()
+
+    def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: Any = None) -> float:
+        out = self.network_.feedforward(X)
+        if not np.isfinite(out).all():
+            return np.nan
+        return float(r2_score(y.ravel() if out.shape[1] == 1 else y,
+                              out.ravel() if out.shape[1] == 1 else out,
+                              sample_weight=sample_weight))

@@ -1,0 +1,65 @@
+"""Regularization terms added to the gradient, and gradient-norm clipping.
+
+Both penalties follow Nielsen's chapter 3, where ``n`` is the size of the whole
+training set (not of the mini-batch), so the penalty's weight does not depend on
+the batch size.  Only weights are penalised; biases are not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.floating]
+
+__all__ = ["add_l1", "add_l2", "clip_global_norm", "global_norm"]
+
+
+def add_l2(grad_weights: Sequence[Array], weights: Sequence[Array], lam: float, n: int) -> None:
+    """Add the gradient of ``(λ/2n) Σ_l ‖W^l‖²``, which is ``(λ/n) W^l``, in place.
+
+    With plain SGD the update becomes ``W ← (1 − ηλ/n) W − η ∇C₀`` (Nielsen eq. 93).
+    """
+    for gw, W in zip(grad_weights, weights, strict=True):
+        gw += W.dtype.type(lam / n) * W
+
+
+def add_l1(grad_weights: Sequence[Array], weights: Sequence[Array], lam: float, n: int) -> None:
+    """Add the (sub)gradient of ``(λ/n) Σ_l Σ |w|``, which is ``(λ/n) sgn(W^l)``, in place.
+
+    With plain SGD the update becomes ``w ← w − (ηλ/n) sgn(w) − η ∂C₀/∂w``
+    (Nielsen eq. 97), with ``sgn(0) = 0``.
+    """
+    for gw, W in zip(grad_weights, weights, strict=True):
+        gw += W.dtype.type(lam / n) * np.sign(W)
+
+
+def global_norm(grads: Sequence[Array]) -> float:
+    """``√(Σ ‖g‖²)`` over all arrays: the norm of the whole gradient as one vector."""
+    total = 0.0
+    for g in grads:
+        flat = g.reshape(-1)
+        total += float(np.dot(flat, flat))
+    return math.sqrt(total)
+
+
+def clip_global_norm(grads: Sequence[Array], max_norm: float) -> float:
+    """Scale all gradients in place so that their global norm is at most ``max_norm``.
+
+    The direction is kept (every array is scaled by the same factor
+    ``max_norm / norm``), only the length is bounded.
+
+    Returns
+    -------
+    float
+        The global norm before clipping.
+    """
+    norm = global_norm(grads)
+    if norm > max_norm:
+        scale = max_norm / norm
+        for g in grads:
+            g *= g.dtype.type(scale)
+    return norm
