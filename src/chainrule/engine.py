@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from .functions import Activation, Cost, ReLU, Sigmoid, Tanh
+from .functions import Activation, Cost, CrossEntropy, LogLikelihood, Quadratic, ReLU, Sigmoid, Tanh
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["Backward", "Engine", "Forward"]
+__all__ = ["Backward", "Engine", "Forward", "SGDPlan"]
 
 
 @dataclass
@@ -288,6 +288,148 @@ class Engine:
             grad_b.append(gb)
         return Backward(delta=delta, grad_weights=grad_w, grad_biases=grad_b)
 
+    # ------------------------------------------------------------------ fused SGD step
+
+    def sgd_plan(
+        self, weights: Sequence[Array], biases: Sequence[Array], n: int
+    ) -> SGDPlan:
+        """Precompute everything :meth:`train_step` needs for batches of ``n`` rows.
+
+        The plan holds, per layer, ``W^l``, ``b^l`` (the network's own arrays,
+        updated in place) and the persistent buffers of :meth:`_buffers`, so that a
+        step is a flat run of NumPy calls with no lookups or list building.  It is
+        valid while the network's parameter arrays are the same objects.
+        """
+        dtype = weights[0].dtype
+        buf = self._buffers(n, dtype, weights)
+        L = len(self.sigma) - 1
+        layers = []
+        for l in range(2, L + 1):
+            W, b, sigma = weights[l - 2], biases[l - 2], self.sigma[l]
+            assert sigma is not None
+            kind = type(sigma)
+            layers.append((
+                W, W.T, b, buf["z"][l], buf["a"][l], sigma.forward, buf["delta"][l],
+                buf["scratch"][l], sigma if kind not in _FAST_DERIVATIVES else kind,
+                buf["grad_w"][l], buf["grad_b"][l], buf["grad_w"][l].reshape(-1),
+                np.empty_like(W), np.empty_like(b),
+            ))
+        sigma_L = self.sigma[L]
+        assert sigma_L is not None
+        # Which form of eq. 5 applies, decided once: δ^L = a − λ (softmax with
+        # log-likelihood, sigmoid with cross-entropy), quadratic's 2(a − λ) σ'(z),
+        # or the general row-gradient-times-Jacobian of `backward`.
+        ctype = type(self.cost)
+        probe = np.zeros((1, 2), dtype)
+        if ctype in (LogLikelihood, CrossEntropy) and self.cost.output_delta(
+                probe, probe, probe, sigma_L) is not None:
+            delta_kind = 0
+        elif ctype is Quadratic and type(sigma_L) in _FAST_DERIVATIVES:
+            delta_kind = 1
+        else:
+            delta_kind = 2
+        sigma1 = self.sigma[1]
+        assert sigma1 is not None
+        return SGDPlan(
+            n=n, layers=tuple(layers), delta_kind=delta_kind, sigma_L=sigma_L,
+            input_forward=None if sigma1.name == "identity" else sigma1.forward,
+            inv_n=dtype.type(1.0 / n), dtype=dtype.type,
+        )
+
+    def train_step(
+        self,
+        plan: SGDPlan,
+        X: Array,
+        Y: Array,
+        zL: Array,
+        aL: Array,
+        lr: float,
+        sq_norms: list[float],
+        *,
+        row_weights: Array | None = None,
+        l2: float = 0.0,
+    ) -> None:
+        """One plain-SGD step on a batch: forward, backward and update, fused.
+
+        Bitwise the same arithmetic as :meth:`forward`, :meth:`backward` and
+        :class:`~chainrule.training.optimizers.SGD` (``θ ← θ − η ∇``) in sequence,
+        with fewer Python calls: the update of ``W^l`` follows as soon as eq. 9
+        has used it.
+
+        Parameters
+        ----------
+        plan : SGDPlan
+            From :meth:`sgd_plan` for ``n = X.shape[0]``.
+        X, Y : arrays of shape (n, N_1), (n, N_L)
+            The batch's inputs ``z^1`` and targets ``λ``.
+        zL, aL : arrays of shape (n, N_L)
+            Where ``z^L`` and ``a^L`` are written (the loop's epoch buffers, so the
+            history's loss and accuracy are computed once per epoch).
+        lr : float
+            η.
+        sq_norms : list of float
+            ``sq_norms[l-2] += ‖∇_{W^l}‖²`` (the history's gradient norms).
+        row_weights : array of shape (n,), optional
+            Per-example weights of the loss (default ``1/n``).
+        l2 : float
+            ``λ/n_train`` of Nielsen's L2 penalty, added as ``(λ/n) W^l``.
+        """
+        layers = plan.layers
+        t = plan.dtype
+        eta = t(lr)
+        # Seed §5 step 2: a^1 = σ(z^1).
+        prev = X if plan.input_forward is None else plan.input_forward(X)
+        inputs = [prev]
+        last = len(layers) - 1
+        for i, (_W, WT, b, z, a, forward, *_rest) in enumerate(layers):
+            if i == last:
+                z, a = zL, aL
+            # eq. 1: z^l = W^l a^{l-1} + b^l, rows as examples; eq. 2 composes.
+            np.matmul(prev, WT, out=z)
+            z += b
+            prev = forward(z, out=a)
+            inputs.append(prev)
+
+        # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L].
+        d = layers[last][6]
+        kind = plan.delta_kind
+        if kind == 0:
+            np.subtract(aL, Y, out=d)  # the simplified δ^L = a − λ
+        elif kind == 1:
+            np.subtract(aL, Y, out=d)
+            d *= 2  # quadratic: ∂C/∂a = 2(a − λ); then eq. 8's diagonal
+            _times_derivative(d, plan.sigma_L, zL, aL, layers[last][7])
+        else:
+            dl = self.cost.output_delta(zL, aL, Y, plan.sigma_L)
+            if dl is None:
+                dl = plan.sigma_L.vjp(zL, aL, self.cost.derivative(aL, Y))
+            d = dl
+        if row_weights is None:
+            d *= plan.inv_n
+        else:
+            d *= row_weights.astype(d.dtype, copy=False)[:, None]
+
+        for i in range(last, -1, -1):
+            W, _WT, b, _z, _a, _f, _d, _s, _k, gw, gb, gw_flat, tw, tb = layers[i]
+            prev = inputs[i]
+            if i > 0:
+                # Step 4, eq. 9: δ^{l-1} = δ^l W^l diag σ'(z^{l-1}), with W^l not yet updated.
+                below = layers[i - 1]
+                d_prev = np.matmul(d, W, out=below[6])
+                _times_derivative(d_prev, below[8], below[3], below[4], below[7])
+            # eq. 13: the weight gradient δ^lᵀ a^{l-1} (the transpose of a^{l-1} ⊗ δ^l).
+            np.matmul(d.T, prev, out=gw)
+            # eq. 15: δC/δb^l = δ^l, summed over the (weighted) batch.
+            np.add.reduce(d, axis=0, out=gb)
+            if l2:
+                gw += t(l2) * W
+            sq_norms[i] += float(np.dot(gw_flat, gw_flat))
+            # Gradient descent, θ ← θ − η ∇, in place.
+            W -= np.multiply(gw, eta, out=tw)
+            b -= np.multiply(gb, eta, out=tb)
+            if i > 0:
+                d = d_prev
+
     # ------------------------------------------------------------------ buffers
 
     def _buffers(
@@ -324,6 +466,23 @@ class Engine:
 _FAST_DERIVATIVES = (Sigmoid, Tanh, ReLU)
 
 
+@dataclass(frozen=True)
+class SGDPlan:
+    """What :meth:`Engine.train_step` needs for one batch size, computed once.
+
+    ``layers[l-2]`` is the tuple ``(W, W.T, b, z, a, σ.forward, δ, scratch,
+    σ-or-its-type, ∇W, ∇b, ∇W flat, ηW scratch, ηb scratch)`` for layer ``l``.
+    """
+
+    n: int
+    layers: tuple[tuple, ...]
+    delta_kind: int
+    sigma_L: Activation
+    input_forward: object
+    inv_n: np.floating
+    dtype: type
+
+
 def _times_derivative(
     dl: Array, sigma: Activation, z: Array, a: Array, scratch: Array | None
 ) -> None:
@@ -333,7 +492,7 @@ def _times_derivative(
     nothing: sigmoid ``σ' = a(1 − a)``, tanh ``σ' = 1 − a²``, ReLU ``σ' = [a > 0]``.
     The values are bitwise those of ``sigma.derivative(z, a)``.
     """
-    kind = type(sigma)
+    kind = sigma if isinstance(sigma, type) else type(sigma)
     if scratch is None or kind not in _FAST_DERIVATIVES:
         dl *= sigma.derivative(z, a)
     elif kind is Sigmoid:

@@ -21,13 +21,14 @@ import numpy.typing as npt
 
 from .callbacks import BatchInfo, Callback
 from .history import History
-from .optimizers import Optimizer, get_optimizer
+from .optimizers import SGD, Optimizer, get_optimizer
 from .regularization import add_l1, add_l2, clip_global_norm
 from .schedules import Schedule, get_schedule
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from ..engine import SGDPlan
     from ..network import Network
 
 Array = npt.NDArray[np.floating]
@@ -121,6 +122,18 @@ def train(
     # Gathering a shuffled batch copies just that batch into a reused buffer.
     xbuf = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
     ybuf = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
+    # z^L and a^L of every trained row, in the order trained: the history's loss and
+    # accuracy are computed from them once per epoch (the mini-batches as trained,
+    # no second pass over the data, no per-batch bookkeeping).
+    n_out = Y.shape[1]
+    z_epoch = np.empty((n, n_out), dtype=X.dtype)
+    a_epoch = np.empty((n, n_out), dtype=X.dtype)
+    # Plain SGD without per-batch hooks takes the engine's fused step (bitwise the
+    # same arithmetic as forward + backward + SGD.step); everything else the general one.
+    fused = (type(opt) is SGD and not l1 and clip_norm is None and not batch_cbs
+             and not (dropout is not None and any(p > 0 for p in dropout)))
+    plans: dict[int, SGDPlan] = {}
+    l2_scale = l2 / n if l2 else 0.0
 
     sched.begin(learning_rate, epochs)
     for cb in callbacks:
@@ -131,10 +144,8 @@ def train(
                 cb.on_epoch_begin(net, epoch)
             start = time.perf_counter()
             order = rng.permutation(n) if shuffle else None
-            loss_sum = 0.0
-            correct = 0
             seen = 0
-            sq_norms = np.zeros(n_layers)
+            sq_norms = [0.0] * n_layers
             lr = float(sched.rate(epoch - first_epoch))
             if not (lr > 0 and math.isfinite(lr)):
                 raise ValueError(f"the {sched.name} schedule gave learning rate {lr} "
@@ -153,17 +164,22 @@ def train(
                 if sample_weight is not None:
                     sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]
                     row_weights = sw / (hi - lo)
+                seen = hi
+                if fused:
+                    plan = plans.get(hi - lo)
+                    if plan is None:
+                        plan = plans[hi - lo] = engine.sgd_plan(net.weights, net.biases, hi - lo)
+                    # Seed §5 steps 2–6 and the update, in one engine call.
+                    engine.train_step(plan, Xb, Yb, z_epoch[lo:hi], a_epoch[lo:hi], lr,
+                                      sq_norms, row_weights=row_weights, l2=l2_scale)
+                    if net.stop_training:
+                        break
+                    continue
                 # Seed §5: feed forward, then backpropagate (steps 2–6).
                 fwd = engine.forward(net.weights, net.biases, Xb, dropout=dropout, rng=rng,
                                      reuse=True)
-                costs = engine.per_example_cost(fwd, Yb)
-                if row_weights is not None:
-                    costs = costs * row_weights * (hi - lo)
-                batch_loss = float(costs.sum())
-                loss_sum += batch_loss
-                if classifier:
-                    correct += _correct(fwd.output, Yb)
-                seen += hi - lo
+                z_epoch[lo:hi] = fwd.z[-1]
+                a_epoch[lo:hi] = fwd.output
                 bwd = engine.backward(net.weights, fwd, Yb, row_weights=row_weights,
                                       reuse=True)
                 # Nielsen's penalties, with n the training-set size: (λ/n) W, (λ/n) sgn W.
@@ -179,21 +195,27 @@ def train(
                     clip_global_norm([*bwd.grad_weights, *bwd.grad_biases], clip_norm)
                 # Gradient descent: the optimizer turns ∇E into an update, in place.
                 opt.step([*net.weights, *net.biases], [*bwd.grad_weights, *bwd.grad_biases], lr)
-                for cb in batch_cbs:
-                    cb.on_batch_end(net, BatchInfo(epoch, k, n_batches, hi - lo,
-                                                   batch_loss / (hi - lo),
-                                                   bwd.grad_weights, bwd.grad_biases))
+                if batch_cbs:
+                    costs = engine.per_example_cost(fwd, Yb)
+                    if row_weights is not None:
+                        costs = costs * row_weights * (hi - lo)
+                    info = BatchInfo(epoch, k, n_batches, hi - lo, float(costs.sum()) / (hi - lo),
+                                     bwd.grad_weights, bwd.grad_biases)
+                    for cb in batch_cbs:
+                        cb.on_batch_end(net, info)
                 if net.stop_training:
                     break
             if seen == 0:
                 break
+            train_loss, train_acc = _epoch_metrics(engine, z_epoch[:seen], a_epoch[:seen], Y,
+                                                   order, sample_weight, classifier)
             val_loss = val_acc = math.nan
             if validation_data is not None:
                 val_loss, val_acc = net._evaluate_arrays(*validation_data)
             history.append(
                 epoch=epoch,
-                train_loss=loss_sum / seen,
-                train_accuracy=correct / seen if classifier else math.nan,
+                train_loss=train_loss,
+                train_accuracy=train_acc,
                 val_loss=val_loss,
                 val_accuracy=val_acc,
                 learning_rate=lr,
@@ -211,6 +233,28 @@ def train(
     for cb in callbacks:
         cb.on_train_end(net, history)
     return history
+
+
+def _epoch_metrics(
+    engine: Any, zL: Array, aL: Array, Y: Array, order: npt.NDArray[np.intp] | None,
+    sample_weight: Array | None, classifier: bool,
+) -> tuple[float, float]:
+    """The epoch's training loss and accuracy from the ``z^L``, ``a^L`` rows as trained.
+
+    ``zL``, ``aL`` (m, N_L) hold the first ``m`` rows of the epoch in training order
+    (``order``, or the data order when not shuffled); one vectorised pass here
+    replaces a per-batch cost and accuracy.
+    """
+    m = zL.shape[0]
+    rows = order[:m] if order is not None else slice(0, m)
+    Yt = Y[rows]
+    sigma_L = engine.sigma[-1]
+    costs = engine.cost.value(zL, aL, Yt, sigma_L)
+    if sample_weight is not None:
+        costs = costs * sample_weight[rows]
+    loss = float(costs.sum(dtype=np.float64)) / m
+    acc = _correct(aL, Yt) / m if classifier else math.nan
+    return loss, acc
 
 
 def _last(history: History) -> History:
