@@ -17,7 +17,7 @@ class _Counter(Callback):
     def __init__(self) -> None:
         self.batches = 0
 
-    def on_batch_end(self, net, info) -> None:  # noqa: ANN001
+    def on_batch_end(self, net, info) -> None:
         self.batches += 1
 
 
