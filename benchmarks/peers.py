@@ -6,6 +6,8 @@ library lazily so that a trial process loads only what it measures.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -36,6 +38,16 @@ def fit_chainrule(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) -> fl
         X, y, epochs=1, batch_size=w.batch_size, learning_rate=w.learning_rate, shuffle=True, seed=0
     )
     return time.perf_counter() - start
+
+
+def fit_chainrule_baseline(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) -> float:
+    """``fit_chainrule`` on the chainrule in ``$CHAINRULE_BASELINE_SRC`` (another ``src/``).
+
+    For before/after comparisons in one interleaved run, e.g. with
+    ``git archive OLD src | tar -x -C /tmp/base`` and ``CHAINRULE_BASELINE_SRC=/tmp/base/src``.
+    """
+    sys.path.insert(0, os.environ["CHAINRULE_BASELINE_SRC"])
+    return fit_chainrule(w, X, y, threads)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -202,6 +214,7 @@ def fit_sklearn(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) -> floa
 
 IMPLEMENTATIONS: dict[str, FitFunction] = {
     "chainrule": fit_chainrule,
+    "chainrule-baseline": fit_chainrule_baseline,
     "numpy": fit_numpy,
     "torch": fit_torch,
     "torch-manual": fit_torch_manual,
@@ -210,6 +223,7 @@ IMPLEMENTATIONS: dict[str, FitFunction] = {
 
 LABELS: dict[str, str] = {
     "chainrule": "chainrule `Network.fit`",
+    "chainrule-baseline": "chainrule baseline (`$CHAINRULE_BASELINE_SRC`)",
     "numpy": "straightforward NumPy",
     "torch": "PyTorch `nn.Sequential` + `optim.SGD`",
     "torch-manual": "PyTorch hand-written backprop",

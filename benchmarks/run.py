@@ -85,6 +85,9 @@ def available_implementations(
     have: list[str] = []
     notes: dict[str, str] = {}
     for impl in wanted:
+        if impl == "chainrule-baseline" and not env.get("CHAINRULE_BASELINE_SRC"):
+            notes[impl] = "skipped: set CHAINRULE_BASELINE_SRC to another chainrule `src/`"
+            continue
         module = OPTIONAL_MODULES.get(impl)
         if module is not None:
             proc = subprocess.run(
@@ -152,7 +155,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--impls",
-        default=",".join(IMPLEMENTATIONS),
+        default=",".join(i for i in IMPLEMENTATIONS if i != "chainrule-baseline"),
         help="comma-separated subset of " + ", ".join(IMPLEMENTATIONS),
     )
     parser.add_argument(

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import expit
 
 from .functions import Activation, Cost, CrossEntropy, LogLikelihood, Quadratic, ReLU, Sigmoid, Tanh
 
@@ -166,7 +168,7 @@ class Engine:
             if buf is None:
                 zl = prev @ W.T
             else:
-                zl = np.matmul(prev, W.T, out=buf["z"][l])
+                zl = np.dot(prev, W.T, out=buf["z"][l])
             zl += b
             z[l] = zl
             # a^l = σ(z^l); eq. 2 is this loop's composition.
@@ -260,7 +262,7 @@ class Engine:
             if buf is None:
                 dl = d_next @ weights[l - 1]
             else:
-                dl = np.matmul(d_next, weights[l - 1], out=buf["delta"][l])
+                dl = np.dot(d_next, weights[l - 1], out=buf["delta"][l])
             # the diagonal matrix of eq. 8, as a product
             _times_derivative(dl, sigma, zl, al, None if buf is None else buf["scratch"][l])
             mask = fwd.masks[l] if fwd.masks else None
@@ -281,7 +283,7 @@ class Engine:
                 gw = dl.T @ prev
                 gb = dl.sum(axis=0)
             else:
-                gw = np.matmul(dl.T, prev, out=buf["grad_w"][l])
+                gw = np.dot(dl.T, prev, out=buf["grad_w"][l])
                 gb = np.add.reduce(dl, axis=0, out=buf["grad_b"][l])
             # eq. 15: [δC/δb^l] = δ^l · I = δ^l (summed over the weighted batch).
             grad_w.append(gw)
@@ -296,29 +298,47 @@ class Engine:
         """Precompute everything :meth:`train_step` needs for batches of ``n`` rows.
 
         The plan holds, per layer, ``W^l``, ``b^l`` (the network's own arrays,
-        updated in place) and the persistent buffers of :meth:`_buffers`, so that a
-        step is a flat run of NumPy calls with no lookups or list building.  It is
-        valid while the network's parameter arrays are the same objects.
+        updated in place) and the persistent buffers of :meth:`_buffers`, as flat
+        tuples, so that a step is a run of NumPy calls with no lookups, no list
+        building and no allocation.  It stays valid while the network's parameter
+        arrays are the same objects.
         """
         dtype = weights[0].dtype
         buf = self._buffers(n, dtype, weights)
         L = len(self.sigma) - 1
-        layers = []
-        for l in range(2, L + 1):
-            W, b, sigma = weights[l - 2], biases[l - 2], self.sigma[l]
-            assert sigma is not None
-            kind = type(sigma)
-            layers.append((
-                W, W.T, b, buf["z"][l], buf["a"][l], sigma.forward, buf["delta"][l],
-                buf["scratch"][l], sigma if kind not in _FAST_DERIVATIVES else kind,
+        sig = self.sigma
+
+        def forward_fn(sigma: Activation) -> Any:
+            # The ufunc itself where Activation.forward is exactly that call.
+            return {Sigmoid: expit, Tanh: np.tanh}.get(type(sigma), sigma.forward)
+
+        def derivative_of(l: int) -> tuple:
+            # (δ buffer, σ-or-its-type, z, a, scratch) for eq. 9 at layer l.
+            s = sig[l]
+            assert s is not None
+            kind = type(s) if type(s) in _FAST_DERIVATIVES else s
+            return (buf["delta"][l], kind, buf["z"][l], buf["a"][l], buf["scratch"][l])
+
+        hidden = []
+        for l in range(2, L):
+            s = sig[l]
+            assert s is not None
+            hidden.append((weights[l - 2].T, biases[l - 2], buf["z"][l], buf["a"][l],
+                           forward_fn(s)))
+        sigma_L = sig[L]
+        assert sigma_L is not None
+        backward = []
+        for l in range(L, 1, -1):
+            W, b = weights[l - 2], biases[l - 2]
+            backward.append((
+                W, b, None if l == 2 else buf["a"][l - 1],
                 buf["grad_w"][l], buf["grad_b"][l], buf["grad_w"][l].reshape(-1),
                 np.empty_like(W), np.empty_like(b),
+                None if l == 2 else derivative_of(l - 1),
             ))
-        sigma_L = self.sigma[L]
-        assert sigma_L is not None
         # Which form of eq. 5 applies, decided once: δ^L = a − λ (softmax with
         # log-likelihood, sigmoid with cross-entropy), quadratic's 2(a − λ) σ'(z),
-        # or the general row-gradient-times-Jacobian of `backward`.
+        # or the general row gradient times the Jacobian, as in `backward`.
         ctype = type(self.cost)
         probe = np.zeros((1, 2), dtype)
         if ctype in (LogLikelihood, CrossEntropy) and self.cost.output_delta(
@@ -328,10 +348,13 @@ class Engine:
             delta_kind = 1
         else:
             delta_kind = 2
-        sigma1 = self.sigma[1]
+        sigma1 = sig[1]
         assert sigma1 is not None
         return SGDPlan(
-            n=n, layers=tuple(layers), delta_kind=delta_kind, sigma_L=sigma_L,
+            n=n, hidden=tuple(hidden),
+            output=(weights[-1].T, biases[-1], forward_fn(sigma_L)),
+            backward=tuple(backward), delta_L=buf["delta"][L], scratch_L=buf["scratch"][L],
+            delta_kind=delta_kind, sigma_L=sigma_L,
             input_forward=None if sigma1.name == "identity" else sigma1.forward,
             inv_n=dtype.type(1.0 / n), dtype=dtype.type,
         )
@@ -345,7 +368,6 @@ class Engine:
         aL: Array,
         lr: float,
         sq_norms: list[float],
-        *,
         row_weights: Array | None = None,
         l2: float = 0.0,
     ) -> None:
@@ -374,60 +396,64 @@ class Engine:
         l2 : float
             ``λ/n_train`` of Nielsen's L2 penalty, added as ``(λ/n) W^l``.
         """
-        layers = plan.layers
         t = plan.dtype
         eta = t(lr)
         # Seed §5 step 2: a^1 = σ(z^1).
         prev = X if plan.input_forward is None else plan.input_forward(X)
-        inputs = [prev]
-        last = len(layers) - 1
-        for i, (_W, WT, b, z, a, forward, *_rest) in enumerate(layers):
-            if i == last:
-                z, a = zL, aL
-            # eq. 1: z^l = W^l a^{l-1} + b^l, rows as examples; eq. 2 composes.
-            np.matmul(prev, WT, out=z)
+        x_in = prev
+        for WT, b, z, a, forward in plan.hidden:
+            # eq. 1: z^l = W^l a^{l-1} + b^l (rows as examples); a^l = σ(z^l), and
+            # eq. 2 is this loop's composition.
+            np.dot(prev, WT, out=z)
             z += b
             prev = forward(z, out=a)
-            inputs.append(prev)
+        WT, b, forward = plan.output
+        np.dot(prev, WT, out=zL)
+        zL += b
+        forward(zL, out=aL)
 
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L].
-        d = layers[last][6]
         kind = plan.delta_kind
         if kind == 0:
-            np.subtract(aL, Y, out=d)  # the simplified δ^L = a − λ
+            d = np.subtract(aL, Y, out=plan.delta_L)  # the simplified δ^L = a − λ
         elif kind == 1:
-            np.subtract(aL, Y, out=d)
-            d *= 2  # quadratic: ∂C/∂a = 2(a − λ); then eq. 8's diagonal
-            _times_derivative(d, plan.sigma_L, zL, aL, layers[last][7])
+            d = np.subtract(aL, Y, out=plan.delta_L)
+            d *= 2  # quadratic: ∂C/∂a = 2(a − λ), times eq. 8's diagonal
+            _times_derivative(d, plan.sigma_L, zL, aL, plan.scratch_L)
         else:
-            dl = self.cost.output_delta(zL, aL, Y, plan.sigma_L)
-            if dl is None:
-                dl = plan.sigma_L.vjp(zL, aL, self.cost.derivative(aL, Y))
-            d = dl
+            d = self.cost.output_delta(zL, aL, Y, plan.sigma_L)
+            if d is None:
+                d = plan.sigma_L.vjp(zL, aL, self.cost.derivative(aL, Y))
         if row_weights is None:
             d *= plan.inv_n
         else:
             d *= row_weights.astype(d.dtype, copy=False)[:, None]
 
-        for i in range(last, -1, -1):
-            W, _WT, b, _z, _a, _f, _d, _s, _k, gw, gb, gw_flat, tw, tb = layers[i]
-            prev = inputs[i]
-            if i > 0:
-                # Step 4, eq. 9: δ^{l-1} = δ^l W^l diag σ'(z^{l-1}), with W^l not yet updated.
-                below = layers[i - 1]
-                d_prev = np.matmul(d, W, out=below[6])
-                _times_derivative(d_prev, below[8], below[3], below[4], below[7])
+        i = len(plan.backward)
+        for W, b, a_prev, gw, gb, gw_flat, tw, tb, below in plan.backward:
+            i -= 1
+            if below is not None:
+                # Step 4, eq. 9: δ^{l-1} = δ^l W^l diag σ'(z^{l-1}), W^l not yet updated.
+                d_prev, skind, z, a, s = below
+                np.dot(d, W, out=d_prev)
+                if skind is Sigmoid:
+                    np.subtract(1, a, out=s)
+                    d_prev *= np.multiply(a, s, out=s)
+                else:
+                    _times_derivative(d_prev, skind, z, a, s)
+            else:
+                a_prev = x_in
             # eq. 13: the weight gradient δ^lᵀ a^{l-1} (the transpose of a^{l-1} ⊗ δ^l).
-            np.matmul(d.T, prev, out=gw)
+            np.dot(d.T, a_prev, out=gw)
             # eq. 15: δC/δb^l = δ^l, summed over the (weighted) batch.
             np.add.reduce(d, axis=0, out=gb)
             if l2:
                 gw += t(l2) * W
-            sq_norms[i] += float(np.dot(gw_flat, gw_flat))
+            sq_norms[i] += float(gw_flat.dot(gw_flat))
             # Gradient descent, θ ← θ − η ∇, in place.
             W -= np.multiply(gw, eta, out=tw)
             b -= np.multiply(gb, eta, out=tb)
-            if i > 0:
+            if below is not None:
                 d = d_prev
 
     # ------------------------------------------------------------------ buffers
@@ -470,15 +496,21 @@ _FAST_DERIVATIVES = (Sigmoid, Tanh, ReLU)
 class SGDPlan:
     """What :meth:`Engine.train_step` needs for one batch size, computed once.
 
-    ``layers[l-2]`` is the tuple ``(W, W.T, b, z, a, σ.forward, δ, scratch,
-    σ-or-its-type, ∇W, ∇b, ∇W flat, ηW scratch, ηb scratch)`` for layer ``l``.
+    ``hidden`` holds ``(W^lᵀ, b^l, z, a, σ)`` for the hidden layers, ``output``
+    ``(W^Lᵀ, b^L, σ)``; ``backward`` holds, from ``l = L`` down to 2, ``(W^l, b^l,
+    a^{l-1} buffer or None for the input, ∇W, ∇b, ∇W flat, η∇W and η∇b scratch,
+    eq. 9's (δ^{l-1}, σ or its type, z^{l-1}, a^{l-1}, scratch) or None)``.
     """
 
     n: int
-    layers: tuple[tuple, ...]
+    hidden: tuple[tuple, ...]
+    output: tuple
+    backward: tuple[tuple, ...]
+    delta_L: Array
+    scratch_L: Array
     delta_kind: int
     sigma_L: Activation
-    input_forward: object
+    input_forward: Any
     inv_n: np.floating
     dtype: type
 

@@ -28,7 +28,6 @@ from .schedules import Schedule, get_schedule
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ..engine import SGDPlan
     from ..network import Network
 
 Array = npt.NDArray[np.floating]
@@ -132,7 +131,8 @@ def train(
     # same arithmetic as forward + backward + SGD.step); everything else the general one.
     fused = (type(opt) is SGD and not l1 and clip_norm is None and not batch_cbs
              and not (dropout is not None and any(p > 0 for p in dropout)))
-    plans: dict[int, SGDPlan] = {}
+    runner = (_FusedEpochs(net, X, Y, batch_size, z_epoch, a_epoch, shuffle)
+              if fused else None)
     l2_scale = l2 / n if l2 else 0.0
 
     sched.begin(learning_rate, epochs)
@@ -150,61 +150,57 @@ def train(
             if not (lr > 0 and math.isfinite(lr)):
                 raise ValueError(f"the {sched.name} schedule gave learning rate {lr} "
                                  f"for epoch {epoch}")
-            for k in range(n_batches):
-                lo, hi = k * batch_size, min((k + 1) * batch_size, n)
-                if order is None:
-                    Xb, Yb = X[lo:hi], Y[lo:hi]
-                else:
-                    idx = order[lo:hi]
-                    # mode="clip": the indices are a permutation, always in range, and
-                    # NumPy's default mode="raise" with out= gathers through a temporary.
-                    Xb = np.take(X, idx, axis=0, out=xbuf[: hi - lo], mode="clip")
-                    Yb = np.take(Y, idx, axis=0, out=ybuf[: hi - lo], mode="clip")
-                row_weights = None
-                if sample_weight is not None:
-                    sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]
-                    row_weights = sw / (hi - lo)
-                seen = hi
-                if fused:
-                    plan = plans.get(hi - lo)
-                    if plan is None:
-                        plan = plans[hi - lo] = engine.sgd_plan(net.weights, net.biases, hi - lo)
-                    # Seed §5 steps 2–6 and the update, in one engine call.
-                    engine.train_step(plan, Xb, Yb, z_epoch[lo:hi], a_epoch[lo:hi], lr,
-                                      sq_norms, row_weights=row_weights, l2=l2_scale)
+            if runner is not None:
+                # Seed §5 steps 2–6 and the update, one engine call per mini-batch.
+                k = runner.epoch(order, lr, sq_norms, sample_weight, l2_scale)
+                seen = min((k + 1) * batch_size, n)
+            else:
+                for k in range(n_batches):
+                    lo, hi = k * batch_size, min((k + 1) * batch_size, n)
+                    if order is None:
+                        Xb, Yb = X[lo:hi], Y[lo:hi]
+                    else:
+                        idx = order[lo:hi]
+                        # mode="clip": the indices are a permutation, always in range, and
+                        # NumPy's default mode="raise" with out= gathers through a temporary.
+                        Xb = np.take(X, idx, axis=0, out=xbuf[: hi - lo], mode="clip")
+                        Yb = np.take(Y, idx, axis=0, out=ybuf[: hi - lo], mode="clip")
+                    row_weights = None
+                    if sample_weight is not None:
+                        sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]
+                        row_weights = sw / (hi - lo)
+                    seen = hi
+                    # Seed §5: feed forward, then backpropagate (steps 2–6).
+                    fwd = engine.forward(net.weights, net.biases, Xb, dropout=dropout, rng=rng,
+                                         reuse=True)
+                    z_epoch[lo:hi] = fwd.z[-1]
+                    a_epoch[lo:hi] = fwd.output
+                    bwd = engine.backward(net.weights, fwd, Yb, row_weights=row_weights,
+                                          reuse=True)
+                    # Nielsen's penalties, with n the training-set size: (λ/n) W, (λ/n) sgn W.
+                    if l2:
+                        add_l2(bwd.grad_weights, net.weights, l2, n)
+                    if l1:
+                        add_l1(bwd.grad_weights, net.weights, l1, n)
+                    for i, gw in enumerate(bwd.grad_weights):
+                        flat = gw.reshape(-1)
+                        sq_norms[i] += float(np.dot(flat, flat))
+                    if clip_norm is not None:
+                        # After the norms are recorded, so the history shows what was clipped.
+                        clip_global_norm([*bwd.grad_weights, *bwd.grad_biases], clip_norm)
+                    # Gradient descent: the optimizer turns ∇E into an update, in place.
+                    opt.step([*net.weights, *net.biases], [*bwd.grad_weights, *bwd.grad_biases], lr)
+                    if batch_cbs:
+                        costs = engine.per_example_cost(fwd, Yb)
+                        if row_weights is not None:
+                            costs = costs * row_weights * (hi - lo)
+                        info = BatchInfo(epoch, k, n_batches, hi - lo,
+                                         float(costs.sum()) / (hi - lo),
+                                         bwd.grad_weights, bwd.grad_biases)
+                        for cb in batch_cbs:
+                            cb.on_batch_end(net, info)
                     if net.stop_training:
                         break
-                    continue
-                # Seed §5: feed forward, then backpropagate (steps 2–6).
-                fwd = engine.forward(net.weights, net.biases, Xb, dropout=dropout, rng=rng,
-                                     reuse=True)
-                z_epoch[lo:hi] = fwd.z[-1]
-                a_epoch[lo:hi] = fwd.output
-                bwd = engine.backward(net.weights, fwd, Yb, row_weights=row_weights,
-                                      reuse=True)
-                # Nielsen's penalties, with n the training-set size: (λ/n) W, (λ/n) sgn W.
-                if l2:
-                    add_l2(bwd.grad_weights, net.weights, l2, n)
-                if l1:
-                    add_l1(bwd.grad_weights, net.weights, l1, n)
-                for i, gw in enumerate(bwd.grad_weights):
-                    flat = gw.reshape(-1)
-                    sq_norms[i] += float(np.dot(flat, flat))
-                if clip_norm is not None:
-                    # After the norms are recorded, so the history shows what was clipped.
-                    clip_global_norm([*bwd.grad_weights, *bwd.grad_biases], clip_norm)
-                # Gradient descent: the optimizer turns ∇E into an update, in place.
-                opt.step([*net.weights, *net.biases], [*bwd.grad_weights, *bwd.grad_biases], lr)
-                if batch_cbs:
-                    costs = engine.per_example_cost(fwd, Yb)
-                    if row_weights is not None:
-                        costs = costs * row_weights * (hi - lo)
-                    info = BatchInfo(epoch, k, n_batches, hi - lo, float(costs.sum()) / (hi - lo),
-                                     bwd.grad_weights, bwd.grad_biases)
-                    for cb in batch_cbs:
-                        cb.on_batch_end(net, info)
-                if net.stop_training:
-                    break
             if seen == 0:
                 break
             train_loss, train_acc = _epoch_metrics(engine, z_epoch[:seen], a_epoch[:seen], Y,
@@ -233,6 +229,81 @@ def train(
     for cb in callbacks:
         cb.on_train_end(net, history)
     return history
+
+
+class _FusedEpochs:
+    """Plain SGD epochs through :meth:`Engine.train_step`, one call per mini-batch.
+
+    Everything a step needs is prepared once per ``fit``: the engine's plans (one per
+    batch size), views of the epoch's ``z^L``/``a^L`` buffers, and a gather buffer
+    that collects the shuffled rows of several batches with one ``np.take`` (about
+    1 MiB at a time, so the training set is never copied whole).
+    """
+
+    def __init__(self, net: Network, X: Array, Y: Array, batch_size: int,
+                 z_epoch: Array, a_epoch: Array, shuffle: bool) -> None:
+        n = X.shape[0]
+        self.net, self.X, self.Y, self.bs, self.n = net, X, Y, batch_size, n
+        bounds = [(lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
+        self.n_batches = len(bounds)
+        engine = net.engine
+        self.step = engine.train_step
+        full = engine.sgd_plan(net.weights, net.biases, batch_size)
+        m_last = bounds[-1][1] - bounds[-1][0]
+        last = full if m_last == batch_size else engine.sgd_plan(net.weights, net.biases, m_last)
+        self.plans = [full] * (self.n_batches - 1) + [last]
+        self.z_views = [z_epoch[lo:hi] for lo, hi in bounds]
+        self.a_views = [a_epoch[lo:hi] for lo, hi in bounds]
+        row_bytes = X.shape[1] * X.itemsize + Y.shape[1] * Y.itemsize
+        self.per_chunk = max(1, min(self.n_batches, (1 << 20) // (batch_size * row_bytes)))
+        rows = self.per_chunk * batch_size
+        self.xchunk = np.empty((rows, X.shape[1]), X.dtype)
+        self.ychunk = np.empty((rows, Y.shape[1]), Y.dtype)
+        if shuffle:
+            # Batch k of the epoch sits at slot k % per_chunk of the gather buffer.
+            slots = [(j * batch_size, (j + 1) * batch_size) for j in range(self.per_chunk)]
+            self.x_views = [self.xchunk[lo:hi] for lo, hi in slots]
+            self.y_views = [self.ychunk[lo:hi] for lo, hi in slots]
+            j = (self.n_batches - 1) % self.per_chunk
+            self.x_last = self.xchunk[j * batch_size: j * batch_size + m_last]
+            self.y_last = self.ychunk[j * batch_size: j * batch_size + m_last]
+        else:
+            self.x_views = [X[lo:hi] for lo, hi in bounds]
+            self.y_views = [Y[lo:hi] for lo, hi in bounds]
+
+    def epoch(self, order: npt.NDArray[np.intp] | None, lr: float, sq_norms: list[float],
+              sample_weight: Array | None, l2: float) -> int:
+        """Train one epoch (or until ``net.stop_training``); return the last batch index."""
+        net, step, n, bs = self.net, self.step, self.n, self.bs
+        plans, zv, av = self.plans, self.z_views, self.a_views
+        per_chunk, last = self.per_chunk, self.n_batches - 1
+        rw = None
+        k = 0
+        for k in range(self.n_batches):
+            if order is None:
+                Xb, Yb = self.x_views[k], self.y_views[k]
+            else:
+                j = k % per_chunk
+                if j == 0:
+                    lo = k * bs
+                    hi = min(lo + per_chunk * bs, n)
+                    idx = order[lo:hi]
+                    # mode="clip": the indices are a permutation, always in range, and
+                    # NumPy's default mode="raise" with out= gathers through a temporary.
+                    np.take(self.X, idx, axis=0, out=self.xchunk[: hi - lo], mode="clip")
+                    np.take(self.Y, idx, axis=0, out=self.ychunk[: hi - lo], mode="clip")
+                if k == last:
+                    Xb, Yb = self.x_last, self.y_last
+                else:
+                    Xb, Yb = self.x_views[j], self.y_views[j]
+            if sample_weight is not None:
+                lo, hi = k * bs, min((k + 1) * bs, n)
+                sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]
+                rw = sw / (hi - lo)
+            step(plans[k], Xb, Yb, zv[k], av[k], lr, sq_norms, rw, l2)
+            if net.stop_training:
+                break
+        return k
 
 
 def _epoch_metrics(
