@@ -92,3 +92,18 @@ def test_wrongly_assigned_weights_are_reported(net):
     net.weights[0] = np.ones((3, 4))
     with pytest.raises(ValueError, match=r"weights\[0\] \(W\^2\) must have shape \(4, 3\)"):
         net.feedforward(np.ones(3))
+
+
+def test_first_nonfinite_scans_blocks_only_when_the_sum_is_not_finite():
+    from chainrule.checks import first_nonfinite
+
+    X = np.ones((3000, 50), dtype=np.float32)
+    assert first_nonfinite(X) is None
+    X[2999, 49] = -np.inf  # in the last row block
+    assert first_nonfinite(X) == (2999, 49)
+    X[1400, 3] = np.nan
+    assert first_nonfinite(X) == (1400, 3)
+    # Huge finite values overflow the sum but are not an error.
+    big = np.full((4, 3), 3e38, dtype=np.float32)
+    assert first_nonfinite(big) is None
+    assert first_nonfinite(np.array([1.0, np.inf])) == (1,)

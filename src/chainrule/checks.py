@@ -9,11 +9,29 @@ __all__ = ["as_inputs", "as_targets", "first_nonfinite"]
 
 
 def first_nonfinite(arr: np.ndarray) -> tuple[int, ...] | None:
-    """Index of the first NaN or inf in ``arr``, or None if all values are finite."""
-    bad = ~np.isfinite(arr)
-    if not bad.any():
+    """Index of the first NaN or inf in ``arr``, or None if all values are finite.
+
+    The common case (all finite) allocates nothing of the array's size: a sum is
+    finite whenever every term is (a NaN or inf always reaches the sum), so one
+    reduction settles it.  Only when the sum is not finite (a bad value, or an
+    overflow of huge finite values) are the rows scanned, in blocks of about
+    64k values, for the exact index.
+    """
+    if arr.dtype.kind not in "fc" or arr.size == 0:
         return None
-    return tuple(int(i) for i in np.argwhere(bad)[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(arr, axis=None)
+    if np.isfinite(total):
+        return None
+    flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
+    step = max(1, (1 << 16) // max(1, flat.shape[1]))
+    for lo in range(0, flat.shape[0], step):
+        bad = ~np.isfinite(flat[lo: lo + step])
+        if bad.any():
+            row, col = (int(i) for i in np.argwhere(bad)[0])
+            index = (lo + row) * flat.shape[1] + col
+            return tuple(int(i) for i in np.unravel_index(index, arr.shape))
+    return None
 
 
 def _where(idx: tuple[int, ...]) -> str:
