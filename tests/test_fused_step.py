@@ -63,6 +63,19 @@ def test_fused_and_general_paths_give_bitwise_identical_training(hidden, output,
     assert fast.grad_norms == general.grad_norms
 
 
+def test_blocked_update_of_a_wide_layer_matches_the_general_path():
+    # W^2 is 300 × 300: the fused update runs in two row blocks.
+    X, y = _data(40, 300, 3)
+    nets = [Network([300, 300, 3], output_activation="softmax", cost="log_likelihood", seed=5,
+                    dtype=np.float32) for _ in range(2)]
+    nets[0].fit(X, y, epochs=1, batch_size=16, seed=0, optimizer=SGD())
+    nets[1].fit(X, y, epochs=1, batch_size=16, seed=0, optimizer=_GeneralSGD())
+    for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases,
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert nets[0].history.grad_norms == nets[1].history.grad_norms
+
+
 def test_a_batch_callback_takes_the_general_path_with_the_same_result():
     X, y = _data(40, 4, 2)
     a = Network([4, 6, 2], output_activation="softmax", cost="log_likelihood", seed=0)

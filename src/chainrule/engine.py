@@ -329,11 +329,17 @@ class Engine:
         assert sigma_L is not None
         backward = []
         for l in range(L, 1, -1):
-            W, b = weights[l - 2], biases[l - 2]
+            W, b, gw = weights[l - 2], biases[l - 2], buf["grad_w"][l]
+            # The update W ← W − η∇ in row blocks of about 64k values: η∇ of a block
+            # is still in cache when it is subtracted (half the time of whole-matrix
+            # passes for a 1024 × 1024 layer; the same values).
+            rows = max(1, (1 << 16) // W.shape[1])
+            scaled = np.empty((min(rows, W.shape[0]), W.shape[1]), dtype)
+            blocks = tuple((W[r:r + rows], gw[r:r + rows], scaled[: min(rows, W.shape[0] - r)])
+                           for r in range(0, W.shape[0], rows))
             backward.append((
                 W, b, None if l == 2 else buf["a"][l - 1],
-                buf["grad_w"][l], buf["grad_b"][l], buf["grad_w"][l].reshape(-1),
-                np.empty_like(W), np.empty_like(b),
+                gw, buf["grad_b"][l], gw.reshape(-1), blocks, np.empty_like(b),
                 None if l == 2 else derivative_of(l - 1),
             ))
         # Which form of eq. 5 applies, decided once: δ^L = a − λ (softmax with
@@ -430,7 +436,7 @@ class Engine:
             d *= row_weights.astype(d.dtype, copy=False)[:, None]
 
         i = len(plan.backward)
-        for W, b, a_prev, gw, gb, gw_flat, tw, tb, below in plan.backward:
+        for W, b, a_prev, gw, gb, gw_flat, blocks, tb, below in plan.backward:
             i -= 1
             if below is not None:
                 # Step 4, eq. 9: δ^{l-1} = δ^l W^l diag σ'(z^{l-1}), W^l not yet updated.
@@ -451,7 +457,8 @@ class Engine:
                 gw += t(l2) * W
             sq_norms[i] += float(gw_flat.dot(gw_flat))
             # Gradient descent, θ ← θ − η ∇, in place.
-            W -= np.multiply(gw, eta, out=tw)
+            for W_rows, gw_rows, scaled in blocks:
+                W_rows -= np.multiply(gw_rows, eta, out=scaled)
             b -= np.multiply(gb, eta, out=tb)
             if below is not None:
                 d = d_prev
@@ -498,7 +505,8 @@ class SGDPlan:
 
     ``hidden`` holds ``(W^lᵀ, b^l, z, a, σ)`` for the hidden layers, ``output``
     ``(W^Lᵀ, b^L, σ)``; ``backward`` holds, from ``l = L`` down to 2, ``(W^l, b^l,
-    a^{l-1} buffer or None for the input, ∇W, ∇b, ∇W flat, η∇W and η∇b scratch,
+    a^{l-1} buffer or None for the input, ∇W, ∇b, ∇W flat, the update's row blocks
+    (W rows, ∇W rows, η∇W scratch), η∇b scratch,
     eq. 9's (δ^{l-1}, σ or its type, z^{l-1}, a^{l-1}, scratch) or None)``.
     """
 
