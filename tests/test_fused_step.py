@@ -64,12 +64,13 @@ def test_fused_and_general_paths_give_bitwise_identical_training(hidden, output,
 
 
 def test_blocked_update_of_a_wide_layer_matches_the_general_path():
-    # W^2 is 300 × 300: the fused update runs in two row blocks.
-    X, y = _data(40, 300, 3)
+    # W^2 is 300 × 300: the fused update runs in two row blocks, and with 48 rows
+    # its weight gradient is a "big" product (np.matmul).
+    X, y = _data(100, 300, 3)
     nets = [Network([300, 300, 3], output_activation="softmax", cost="log_likelihood", seed=5,
                     dtype=np.float32) for _ in range(2)]
-    nets[0].fit(X, y, epochs=1, batch_size=16, seed=0, optimizer=SGD())
-    nets[1].fit(X, y, epochs=1, batch_size=16, seed=0, optimizer=_GeneralSGD())
+    nets[0].fit(X, y, epochs=1, batch_size=48, seed=0, optimizer=SGD())
+    nets[1].fit(X, y, epochs=1, batch_size=48, seed=0, optimizer=_GeneralSGD())
     for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases,
                     strict=True):
         np.testing.assert_array_equal(a, b)
