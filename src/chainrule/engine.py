@@ -553,6 +553,9 @@ def _times_derivative(
         np.multiply(a, a, out=scratch)
         dl *= np.subtract(1, scratch, out=scratch)
     else:
-        # ReLU: a > 0 exactly when z > 0; the comparison is written as 1.0 or 0.0.
-        dl *= np.greater(a, 0, out=scratch)
+        # ReLU: a > 0 exactly when z > 0.  The comparison goes into the scratch
+        # buffer's first bytes as booleans (a quarter of the memory traffic of
+        # 1.0/0.0 floats); multiplying by True/False is multiplying by 1.0/0.0.
+        mask = scratch.reshape(-1).view(np.bool_)[: dl.size].reshape(dl.shape)
+        dl *= np.greater(a, 0, out=mask)
 
