@@ -100,3 +100,15 @@ def test_epoch_loss_is_the_mean_cost_of_the_rows_as_trained():
     assert h.train_loss[0] == pytest.approx(before, rel=1e-12)
     assert h.train_accuracy[0] == pytest.approx(acc)
     assert net.loss(X, y) != pytest.approx(before, rel=1e-12)
+
+
+def test_softmax_row_max_is_exactly_the_row_maximum():
+    from chainrule.functions import Softmax, _row_max
+
+    z = np.random.default_rng(0).normal(size=(100, 10)).astype(np.float32)
+    z[7, 3] = np.nan
+    np.testing.assert_array_equal(_row_max(z), z.max(axis=-1, keepdims=True))
+    z[7, 3] = 0.0
+    shifted = np.exp(z - z.max(axis=-1, keepdims=True))
+    np.testing.assert_array_equal(Softmax().forward(z),
+                                  shifted / shifted.sum(axis=-1, keepdims=True))
