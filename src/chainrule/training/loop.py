@@ -318,7 +318,7 @@ def _epoch_metrics(
     """
     m = zL.shape[0]
     rows = order[:m] if order is not None else slice(0, m)
-    Yt = Y[rows]
+    Yt = Y[rows] if order is None else np.take(Y, rows, axis=0)
     sigma_L = engine.sigma[-1]
     costs = engine.cost.value(zL, aL, Yt, sigma_L)
     if sample_weight is not None:
