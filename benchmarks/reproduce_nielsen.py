@@ -37,7 +37,7 @@ if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
 from chainrule import Network  # noqa: E402
-from chainrule.data.mnist import load_mnist  # noqa: E402
+from chainrule.data.mnist import MNISTSplits, load_mnist  # noqa: E402
 from chainrule.training import Callback, get_schedule  # noqa: E402
 
 DEFAULT_DATA_DIR = ROOT.parent / "shared" / "data" / "mnist"
@@ -115,17 +115,7 @@ class _Tracker(Callback):
               f"{h.seconds[-1]:.1f}s", flush=True)
 
 
-@dataclass
-class Splits:
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-
-
-def load_data(data_dir: Path, *, quick: bool) -> Splits:
+def load_data(data_dir: Path, *, quick: bool) -> MNISTSplits:
     """Nielsen's split (50,000 / 10,000 / 10,000), or with ``quick`` a small slice.
 
     The quick slice takes the first 2,000 training images (at most 5/6 of the
@@ -145,7 +135,7 @@ def load_data(data_dir: Path, *, quick: bool) -> Splits:
     if quick:
         X_train, y_train = X_train[:2000], y_train[:2000]
         X_test, y_test = X_test[:500], y_test[:500]
-    return Splits(X_train, y_train, X_val, y_val, X_test, y_test)
+    return MNISTSplits(X_train, y_train, X_val, y_val, X_test, y_test)
 
 
 def shifted(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:

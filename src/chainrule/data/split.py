@@ -27,26 +27,13 @@ def train_test_split(
     -------
     X_train, X_test, y_train, y_test
     """
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    n = X.shape[0]
-    rng = np.random.default_rng(seed)
-    if stratify and y.ndim == 1 and y.dtype.kind in "iu":
-        test_idx = []
-        for cls in np.unique(y):
-            members = rng.permutation(np.flatnonzero(y == cls))
-            test_idx.append(members[: round(len(members) * test_fraction)])
-        test = np.sort(np.concatenate(test_idx))
-    else:
-        test = np.sort(rng.permutation(n)[: round(n * test_fraction)])
-    mask = np.zeros(n, dtype=bool)
-    mask[test] = True
-    return X[~mask], X[mask], y[~mask], y[mask]
+    train, _, test = split_indices(y, test_fraction=test_fraction, seed=seed, stratify=stratify)
+    return X[train], X[test], y[train], y[test]
 
 
 def split_indices(
     y: np.ndarray, *, val_fraction: float = 0.0, test_fraction: float = 0.2,
-    seed: int | None = 0, stratify: bool = True,
+    seed: int | np.random.Generator | None = 0, stratify: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row indices of a seeded train/validation/test split.
 
@@ -61,7 +48,8 @@ def split_indices(
     val_fraction, test_fraction : float
         Fractions of the rows for validation (may be 0) and test (in (0, 1));
         together below 1.
-    seed : int, optional
+    seed : int or numpy.random.Generator, optional
+        A generator is used (and advanced) as it is.
     stratify : bool, default True
 
     Returns

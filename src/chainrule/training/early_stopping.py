@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from ..data.split import split_indices
 from .callbacks import Callback
 
 if TYPE_CHECKING:
@@ -134,20 +135,8 @@ def holdout_split(
         raise ValueError(f"validation_fraction {fraction} of {n} rows leaves "
                          f"{n_val} for validation and {n - n_val} for training; "
                          "both must be at least 1")
-    if stratify:
-        classes = (Y[:, 0] > 0.5).astype(np.int64) if Y.shape[1] == 1 else Y.argmax(axis=1)
-        val_rows = []
-        for c in np.unique(classes):
-            rows = np.flatnonzero(classes == c)
-            k = round(len(rows) * fraction)
-            val_rows.append(rng.permutation(rows)[:k])
-        val = np.sort(np.concatenate(val_rows))
-        if len(val) == 0 or len(val) == n:
-            raise ValueError(f"validation_fraction {fraction} leaves no rows for "
-                             "validation or none for training")
-    else:
-        val = np.sort(rng.permutation(n)[:n_val])
-    keep = np.ones(n, dtype=bool)
-    keep[val] = False
-    sw = None if sample_weight is None else sample_weight[keep]
-    return X[keep], Y[keep], X[val], Y[val], sw
+    classes = (Y[:, 0] > 0.5).astype(np.int64) if Y.shape[1] == 1 else Y.argmax(axis=1)
+    # The same seeded, stratified split as the data module's train/validation/test split.
+    train, _, val = split_indices(classes, test_fraction=fraction, seed=rng, stratify=stratify)
+    sw = None if sample_weight is None else sample_weight[train]
+    return X[train], Y[train], X[val], Y[val], sw
