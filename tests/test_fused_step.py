@@ -112,3 +112,34 @@ def test_softmax_row_max_is_exactly_the_row_maximum():
     shifted = np.exp(z - z.max(axis=-1, keepdims=True))
     np.testing.assert_array_equal(Softmax().forward(z),
                                   shifted / shifted.sum(axis=-1, keepdims=True))
+
+
+class _ReplaceWeights(Callback):
+    """Replaces the first weight matrix by a copy after every epoch (as a user might)."""
+
+    def on_epoch_end(self, net, history) -> None:
+        net.weights[0] = net.weights[0].copy()
+
+
+def test_parameter_arrays_replaced_between_epochs_are_the_ones_trained():
+    X, y = _data(40, 4, 3)
+    nets = [Network([4, 6, 3], output_activation="softmax", cost="log_likelihood", seed=0)
+            for _ in range(2)]
+    nets[0].fit(X, y, epochs=3, batch_size=8, seed=1, callbacks=[_ReplaceWeights()])
+    nets[1].fit(X, y, epochs=3, batch_size=8, seed=1, optimizer=_GeneralSGD(),
+                callbacks=[_ReplaceWeights()])
+    for p, q in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases,
+                    strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_unshuffled_training_matches_the_general_path():
+    X, y = _data(45, 4, 3)
+    nets = [Network([4, 6, 3], output_activation="softmax", cost="log_likelihood", seed=0)
+            for _ in range(2)]
+    a = nets[0].fit(X, y, epochs=2, batch_size=10, shuffle=False)
+    b = nets[1].fit(X, y, epochs=2, batch_size=10, shuffle=False, optimizer=_GeneralSGD())
+    for p, q in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases,
+                    strict=True):
+        np.testing.assert_array_equal(p, q)
+    assert a.train_loss == b.train_loss and a.train_accuracy == b.train_accuracy

@@ -246,12 +246,9 @@ class _FusedEpochs:
         self.net, self.X, self.Y, self.bs, self.n = net, X, Y, batch_size, n
         bounds = [(lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
         self.n_batches = len(bounds)
-        engine = net.engine
-        self.step = engine.train_step
-        full = engine.sgd_plan(net.weights, net.biases, batch_size)
+        self.step = net.engine.train_step
+        self._plan()
         m_last = bounds[-1][1] - bounds[-1][0]
-        last = full if m_last == batch_size else engine.sgd_plan(net.weights, net.biases, m_last)
-        self.plans = [full] * (self.n_batches - 1) + [last]
         self.z_views = [z_epoch[lo:hi] for lo, hi in bounds]
         self.a_views = [a_epoch[lo:hi] for lo, hi in bounds]
         row_bytes = X.shape[1] * X.itemsize + Y.shape[1] * Y.itemsize
@@ -271,9 +268,21 @@ class _FusedEpochs:
             self.x_views = [X[lo:hi] for lo, hi in bounds]
             self.y_views = [Y[lo:hi] for lo, hi in bounds]
 
+    def _plan(self) -> None:
+        """The engine's plans, holding the network's current parameter arrays."""
+        net, bs, n = self.net, self.bs, self.n
+        full = net.engine.sgd_plan(net.weights, net.biases, bs)
+        m_last = n - (self.n_batches - 1) * bs
+        last = full if m_last == bs else net.engine.sgd_plan(net.weights, net.biases, m_last)
+        self.plans = [full] * (self.n_batches - 1) + [last]
+        self.params = [*net.weights, *net.biases]
+
     def epoch(self, order: npt.NDArray[np.intp] | None, lr: float, sq_norms: list[float],
               sample_weight: Array | None, l2: float) -> int:
         """Train one epoch (or until ``net.stop_training``); return the last batch index."""
+        if any(p is not q for p, q in zip(self.params, [*self.net.weights, *self.net.biases],
+                                          strict=True)):
+            self._plan()  # a callback replaced a parameter array between epochs
         net, step, n, bs = self.net, self.step, self.n, self.bs
         plans, zv, av = self.plans, self.z_views, self.a_views
         per_chunk, last = self.per_chunk, self.n_batches - 1
