@@ -61,3 +61,16 @@ def test_console_script_main_job_reaches_96_percent():
                          capture_output=True, text=True, timeout=120, check=True).stdout
     accuracy = float(out.split("test accuracy:")[1].split("%")[0])
     assert accuracy >= 96.0
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ([], "monitoring: val_* on the test split (shown only; it never steers training)"),
+        (["--val-fraction", "0.1"], "monitoring: val_* on the 179-row validation split"),
+        (["--early-stopping", "val_loss"], "monitoring: val_* on 10% of the training rows"),
+    ],
+)
+def test_train_says_what_the_validation_columns_measure(capsys, extra, expected):
+    assert main(["train", "--epochs", "1", "--hidden", "8", *extra]) == 0
+    assert expected in capsys.readouterr().out

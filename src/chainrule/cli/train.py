@@ -97,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"network: {net!r}")
         print(describe(args))
     kwargs = {**fit_kwargs(args), **validation_kwargs(args, data)}
+    if not args.quiet:
+        print(_monitoring_line(data, kwargs))
     callbacks = make_callbacks(args)
     start = time.perf_counter()
     try:
@@ -131,3 +133,14 @@ def _save(args: argparse.Namespace, net: Network, data: TrainingData) -> None:
         raise CLIError(f"could not save the model: {exc}") from None
     if not args.quiet:
         print(f"saved the model to {path}")
+
+
+def _monitoring_line(data: object, kwargs: dict[str, object]) -> str:
+    """Say which rows the per-epoch ``val_*`` columns are measured on."""
+    if "validation_fraction" in kwargs:
+        return (f"monitoring: val_* on {kwargs['validation_fraction']:.0%} of the training rows, "
+                "held out (they steer early stopping / the schedule)")
+    X_val = getattr(data, "X_val", None)
+    if X_val is not None and len(X_val) > 0:
+        return f"monitoring: val_* on the {len(X_val)}-row validation split"
+    return "monitoring: val_* on the test split (shown only; it never steers training)"
