@@ -515,18 +515,13 @@ def load_model(path: str | os.PathLike[str]) -> Model:
         chainrule model, or one written in a newer format version.
     """
     from . import __version__
+    from .data.files import DataFileError, read_bytes
 
     p = Path(path)
-    if p.is_dir():
-        raise ModelFileError(f"{p}: is a directory, expected a model file")
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"{p}: no such file") from None
-    except OSError as exc:
-        raise ModelFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    if not raw:
-        raise ModelFileError(f"{p}: the file is empty")
+    try:  # the same checks and messages as for data files, as a model-file error
+        raw = read_bytes(p, "model file")
+    except DataFileError as exc:
+        raise ModelFileError(str(exc)) from None
     if raw[:4] != b"PK\x03\x04":
         raise ModelFileError(f"{p}: not a chainrule model file (not an .npz archive)")
     try:
