@@ -155,20 +155,11 @@ class _SklearnAdam(Adam):
     form here rather than depend on which one chainrule's :class:`Adam` uses.
     """
 
-    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
-        if not self._matches(self.m, params):
-            self.m = [np.zeros_like(p) for p in params]
-            self.v = [np.zeros_like(p) for p in params]
-            self.t = 0
-        self.t += 1
-        b1, b2 = self.beta1, self.beta2
-        lr_t = lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
+    def _apply(self, params: Sequence[Array], lr: float) -> None:
+        # The moments are chainrule's Adam's; only where ε enters differs.
+        lr_t = lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        for p, m, v in zip(params, self.m, self.v, strict=True):
             t = p.dtype.type
-            m *= t(b1)
-            m += t(1 - b1) * g
-            v *= t(b2)
-            v += t(1 - b2) * (g * g)
             p -= t(lr_t) * m / (np.sqrt(v) + t(self.epsilon))
 
 

@@ -137,22 +137,31 @@ class Adam(Optimizer):
         self.m, self.v, self.t = [], [], 0
 
     def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+        self._update_moments(params, grads)
+        self._apply(params, lr)
+
+    def _update_moments(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
+        """``m ← β₁m + (1 − β₁)g``, ``v ← β₂v + (1 − β₂)g²`` and ``t ← t + 1``."""
         if not self._matches(self.m, params):
             self.m = [np.zeros_like(p) for p in params]
             self.v = [np.zeros_like(p) for p in params]
             self.t = 0
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        # Algorithm 1 of the paper: θ ← θ − η m̂ / (√v̂ + ε), with ε added to the
-        # bias-corrected √v̂ (as PyTorch does), m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
-        step = lr / (1 - b1**self.t)
-        root_c2 = np.sqrt(1 - b2**self.t)
         for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
             t = p.dtype.type
             m *= t(b1)
             m += t(1 - b1) * g
             v *= t(b2)
             v += t(1 - b2) * (g * g)
+
+    def _apply(self, params: Sequence[Array], lr: float) -> None:
+        # Algorithm 1 of the paper: θ ← θ − η m̂ / (√v̂ + ε), with ε added to the
+        # bias-corrected √v̂ (as PyTorch does), m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
+        step = lr / (1 - self.beta1**self.t)
+        root_c2 = np.sqrt(1 - self.beta2**self.t)
+        for p, m, v in zip(params, self.m, self.v, strict=True):
+            t = p.dtype.type
             denom = np.sqrt(v)
             denom /= t(root_c2)
             denom += t(self.epsilon)
