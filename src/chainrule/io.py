@@ -15,30 +15,29 @@ Layout (format version 1, see ``docs/model-format.md``):
 Loading uses ``np.load(..., allow_pickle=False)``: an archive holding an object
 array is refused, so opening a model file never runs code from it.  Writes go to
 a temporary file in the same folder, are flushed to disk and then renamed over
-the target (:func:`atomic_write`), so an interrupted save leaves the previous
-file intact.
+the target (:func:`chainrule.atomic.atomic_write`), so an interrupted save leaves
+the previous file intact.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import json
 import math
 import os
-import tempfile
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .atomic import OutputPathError, atomic_write, check_output_path
+from .checks import first_nonfinite
 from .data.preprocessing import Preprocessing, Scaler, Standardizer, make_scaler
 from .functions import ACTIVATIONS, COSTS, Activation, Cost
 from .network import Network
@@ -66,66 +65,6 @@ FORMAT_NAME = "chainrule-model"
 
 class ModelFileError(ValueError):
     """A model file that cannot be loaded; the message names the file and the reason."""
-
-
-class OutputPathError(ValueError):
-    """An output path that cannot be written: a directory, or in a missing folder."""
-
-
-# ---------------------------------------------------------------------- atomic writes
-
-
-def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """Check, before any work is done, that a file can be written at ``path``.
-
-    Raises
-    ------
-    OutputPathError
-        When ``path`` is a directory or its folder does not exist.
-    """
-    p = Path(path)
-    if p.is_dir():
-        raise OutputPathError(f"{p}: is a directory, expected a file name")
-    folder = p.parent
-    if not folder.is_dir():
-        raise OutputPathError(f"{p}: the folder {str(folder)!r} does not exist")
-    return p
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
-    """Write a file so that readers see the old content or the new, never a part.
-
-    ``write(f)`` fills a temporary file in the same folder; it is flushed and
-    fsync'ed, then renamed over ``path`` (``os.replace`` is atomic on POSIX and
-    Windows within one file system).  If anything fails — including ``write``
-    raising or the process being interrupted — the temporary file is removed and
-    an existing ``path`` is untouched.
-    """
-    p = check_output_path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); give it the permissions a plain
-        # open() would have given.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    # Make the rename itself durable (not possible on every platform).
-    with contextlib.suppress(OSError, AttributeError):
-        dir_fd = os.open(p.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    return p
 
 
 # ---------------------------------------------------------------------- the bundle
@@ -357,6 +296,10 @@ def save_model(
     for l in range(2, len(network.sizes) + 1):
         arrays[f"W{l}"] = np.ascontiguousarray(network.weights[l - 2], dtype=network.dtype)
         arrays[f"b{l}"] = np.ascontiguousarray(network.biases[l - 2], dtype=network.dtype)
+        for name in (f"W{l}", f"b{l}"):
+            if first_nonfinite(arrays[name]) is not None:  # a diverged run is no model
+                raise ValueError(f"cannot save a network whose {name} holds NaN or inf "
+                                 f"(did training diverge?)")
     arrays.update(arrays_p)
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 

@@ -7,11 +7,17 @@ adds its parser and sets ``func`` to a function ``run(args) -> int``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
+import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TextIO
 
 from .. import __version__
+from ..training.divergence import TrainingDiverged
 from .common import CLIError
 
 __all__ = ["CLIError", "main"]
@@ -37,19 +43,96 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input)."""
+    """Run the command line; returns the exit status.
+
+    0 success; 1 the system failed us (disk full, out of memory, permission
+    denied while writing); 2 bad input (options, data or model files); 3 training
+    diverged (nothing saved); 130 interrupted by Ctrl-C.  Every failure is one line
+    on standard error, never a traceback (docs/guarantees.md).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    command = f"chainrule {args.command}"
+    with _stdout_may_close():
+        try:
+            return int(args.func(args) or 0)
+        except CLIError as exc:
+            return _fail(f"{command}: error: {exc}", 2)
+        except TrainingDiverged as exc:
+            return _fail(f"{command}: error: {exc.message('--learning-rate')}", 3)
+        except KeyboardInterrupt:
+            return _fail(f"{command}: interrupted; no file was changed", 130)
+        except MemoryError:
+            return _fail(f"{command}: error: out of memory", 1)
+        except OSError as exc:  # disk full, permission denied, I/O error while writing
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            return _fail(f"{command}: error: {where}{exc.strerror or exc}", 1)
+
+
+def _fail(message: str, status: int) -> int:
+    # A second Ctrl-C while the message is printed must not turn into a traceback.
+    with contextlib.suppress(ValueError):  # not the main thread
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        print(message, file=sys.stderr, flush=True)
+    return status
+
+
+class _ClosableStdout(io.TextIOBase):
+    """Standard output that turns silent when its reader goes away (``| head``).
+
+    A closed pipe must not abort the command half-way (a training run still saves
+    its model), so the first ``BrokenPipeError`` points file descriptor 1 at
+    ``/dev/null`` and later writes are dropped.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._closed_pipe = False
+
+    def write(self, text: str) -> int:
+        if not self._closed_pipe:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._closed_pipe:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def _drop(self) -> None:
+        self._closed_pipe = True
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+
+@contextlib.contextmanager
+def _stdout_may_close() -> Iterator[None]:
+    previous = sys.stdout
+    if previous is None or isinstance(previous, _ClosableStdout):
+        yield
+        return
+    sys.stdout = _ClosableStdout(previous)  # type: ignore[assignment]
     try:
-        return int(args.func(args) or 0)
-    except CLIError as exc:
-        print(f"chainrule {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # e.g. `chainrule train | head`
-        return 0
+        yield
+    finally:
+        sys.stdout = previous
 
 
 if __name__ == "__main__":  # pragma: no cover

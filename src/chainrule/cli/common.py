@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Mapping
 
-__all__ = ["CLIError", "int_list", "positive_float", "positive_int"]
+from ..atomic import OutputPathError, check_output_path, same_file
+
+__all__ = ["CLIError", "check_output_file", "int_list", "positive_float", "positive_int"]
 
 
 class CLIError(Exception):
     """A user error: printed as one line without a traceback, exit status 2."""
+
+
+def check_output_file(path: str, option: str, inputs: Mapping[str, str | None],
+                      outputs: Mapping[str, str | None] | None = None) -> None:
+    """Before any work: ``path`` can be written and is none of the other files.
+
+    ``inputs`` maps what a file is ("data", "model") to its path; one that does
+    not exist (a bundled data set's name) is skipped.  ``outputs`` maps the other
+    output options to their paths.  Equal paths, symlinks and hard links are
+    refused, so an output never overwrites what the command reads or writes.
+    """
+    try:
+        check_output_path(path)
+    except OutputPathError as exc:
+        raise CLIError(f"{option} {exc}") from None
+    for what, other in inputs.items():
+        if other is not None and os.path.isfile(other) and same_file(path, other):
+            raise CLIError(f"{path}: is the {what} file; choose another {option}")
+    for what, other in (outputs or {}).items():
+        if other is not None and same_file(path, other):
+            raise CLIError(f"{path}: is also the {what} file; choose another {option}")
 
 
 def positive_int(text: str) -> int:

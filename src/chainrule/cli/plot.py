@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if suffix not in (".png", ".svg"):
         raise CLIError(f"output {args.output!r} must end in .png or .svg, got {suffix or 'none'!r}")
     _require_plots()
-    _check_output(args.output, "figure")
+    _check_output(args.output, "figure", args)
     from ..plots import figure_for, save_figure
 
     # The gradients figure adds its units panel when data can be found.

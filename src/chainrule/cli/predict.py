@@ -6,12 +6,11 @@ import argparse
 import csv
 import io
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from ..io import OutputPathError, atomic_write, check_output_path
-from .common import CLIError
+from ..io import atomic_write
+from .common import check_output_file
 from .model_data import add_model_data_arguments, open_model, read_data_for
 
 
@@ -31,25 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
     """Predict and write CSV."""
     if args.output is not None:
         # Checked first: nothing is computed for an output that cannot be written,
         # and the model or data file is never overwritten by mistake.
-        try:
-            check_output_path(args.output)
-        except OutputPathError as exc:
-            raise CLIError(str(exc)) from None
-        for what, path in (("model", args.model), ("data", args.data)):
-            if _same_file(args.output, path):
-                raise CLIError(f"{args.output}: is the {what} file; choose another --output")
+        check_output_file(args.output, "--output", {"model": args.model, "data": args.data,
+                                                    "labels": args.labels})
     model = open_model(args.model)
     data = read_data_for(args, model, has_target=True if args.target is not None else None)
     pred = model.predict(data.X)
@@ -75,9 +62,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text.getvalue())
         return 0
     body = text.getvalue().encode()
-    try:
-        atomic_write(args.output, lambda f: f.write(body))
-    except (OutputPathError, OSError) as exc:
-        raise CLIError(f"{args.output}: could not write the predictions: {exc}") from None
+    atomic_write(args.output, lambda f: f.write(body))  # OSError: cli.main, exit 1
     print(f"wrote {len(pred)} predictions to {args.output}")
     return 0

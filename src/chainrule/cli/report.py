@@ -107,13 +107,18 @@ def _require_plots() -> None:
         raise CLIError(str(exc)) from None
 
 
-def _check_output(path: str, what: str) -> None:
+def _check_output(path: str, what: str, args: argparse.Namespace | None = None) -> None:
+    """``path`` can be written, and is not the model or data file ``args`` read."""
     from ..io import OutputPathError, check_output_path
+    from .common import check_output_file
 
     try:
         check_output_path(path)
     except OutputPathError as exc:
         raise CLIError(f"cannot write the {what}: {exc}") from None
+    if args is not None:
+        check_output_file(path, "--output", {"model": args.model, "data": args.data,
+                                             "labels": args.labels})
 
 
 # ---------------------------------------------------------------------- from a model file
@@ -212,7 +217,7 @@ def _saved_test_split(path: str, model: Any, *, required: bool
 def run(args: argparse.Namespace) -> int:
     """Write the report of a saved model."""
     _require_plots()
-    _check_output(args.output, "report")
+    _check_output(args.output, "report", args)
     md = open_model_and_data(args)
     from ..plots import write_report
 

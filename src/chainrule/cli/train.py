@@ -7,15 +7,16 @@ The data options live in :mod:`.data_options`, the training-loop options in
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
 
 from ..data.preprocessing import Preprocessing
 from ..functions import ACTIVATIONS, COSTS
-from ..io import OutputPathError, check_output_path
 from ..network import INITS, Network
-from .common import CLIError, int_list
+from ..training import JSONLinesLogger
+from .common import CLIError, check_output_file, int_list
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
 from .report import add_report_argument, check_report_path, write_train_report
 from .training_options import (
@@ -72,12 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train as the options say; print per-epoch lines and the test accuracy."""
     check_report_path(args.report)
+    _check_outputs(args)  # before training, not after: a bad path should not cost a run
     dtype = np.dtype(args.dtype)
-    if args.save is not None:
-        try:  # before training, not after: a bad path should not cost a training run
-            check_output_path(args.save)
-        except OutputPathError as exc:
-            raise CLIError(str(exc)) from None
     data = load_training_data(args, dtype)
     if data.task == "regression" and (args.output_activation, args.cost) == (
             NETWORK_DEFAULTS["output_activation"], NETWORK_DEFAULTS["cost"]):
@@ -102,12 +99,20 @@ def run(args: argparse.Namespace) -> int:
     callbacks = make_callbacks(args)
     start = time.perf_counter()
     try:
-        net.fit(data.X_train, data.y_train, callbacks=callbacks, **kwargs)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
+        # Overflow on the way to NaN is not worth a warning: a diverging run is
+        # detected after its epoch and reported in one line (TrainingDiverged, exit 3).
+        with np.errstate(all="ignore"):
+            net.fit(data.X_train, data.y_train, callbacks=callbacks, **kwargs)
+    except BaseException as exc:
+        for cb in callbacks:  # a failed run leaves an existing --log-json as it was
+            if isinstance(cb, JSONLinesLogger):
+                cb.discard()
+        if isinstance(exc, ValueError):
+            raise CLIError(str(exc)) from None
+        raise
     seconds = time.perf_counter() - start
     if net.interrupted:
-        print(f"interrupted after epoch {len(net.history)}; the model is intact")
+        return _interrupted(args, net, data)
     result = net.evaluate(data.X_test, data.y_test)
     if net.is_classifier:
         print(f"test accuracy: {result['accuracy'] * 100:.2f}% "
@@ -121,7 +126,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save(args: argparse.Namespace, net: Network, data: TrainingData) -> None:
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output can be written and none is an input or another output."""
+    inputs = {"data": args.data, "labels": args.labels}
+    outputs = {"--save": args.save, "--report": args.report, "--log-json": args.log_json}
+    for option, path in outputs.items():
+        if path is not None:
+            others = {k: v for k, v in outputs.items() if k != option}
+            check_output_file(path, option, inputs, others)
+
+
+def _interrupted(args: argparse.Namespace, net: Network, data: TrainingData) -> int:
+    """After one Ctrl-C: keep the partial model only if --save asked for a model; 130."""
+    where = f"interrupted after epoch {len(net.history)}"
+    if args.save is None:
+        message = f"{where}; nothing saved (give --save PATH to keep a partial model)"
+    else:
+        message = f"{where}; saved the partial model to {_save(args, net, data, quiet=True)}"
+    print(f"chainrule train: {message}", file=sys.stderr, flush=True)
+    return 130
+
+
+def _save(args: argparse.Namespace, net: Network, data: TrainingData, *, quiet: bool = False
+          ) -> str:
     settings = {k: v for k, v in vars(args).items()
                 if k not in ("func", "command", "save") and not callable(v)}
     try:
@@ -129,10 +156,11 @@ def _save(args: argparse.Namespace, net: Network, data: TrainingData) -> None:
                         preprocessing=Preprocessing(data.preprocessing, data.target_scaler),
                         class_names=data.class_names or None, feature_names=data.feature_names,
                         target_name=data.target_name, training=settings, data=data.source)
-    except (OutputPathError, OSError, ValueError) as exc:
+    except ValueError as exc:  # OSError (disk full, …) is reported by cli.main, exit 1
         raise CLIError(f"could not save the model: {exc}") from None
-    if not args.quiet:
+    if not (args.quiet or quiet):
         print(f"saved the model to {path}")
+    return str(path)
 
 
 def _monitoring_line(data: object, kwargs: dict[str, object]) -> str:

@@ -19,7 +19,7 @@ from ..training import (
 )
 from ..training.optimizers import Optimizer
 from ..training.schedules import SCHEDULES, Schedule
-from .common import CLIError, positive_float, positive_int
+from .common import CLIError, check_output_file, positive_float, positive_int
 
 __all__ = [
     "TRAINING_DEFAULTS",
@@ -205,11 +205,9 @@ def make_callbacks(args: argparse.Namespace) -> list[Callback]:
         if progress is not None:
             callbacks.append(progress)
     if args.log_json:
-        try:  # fail now, in one line, rather than after loading the data
-            with open(args.log_json, "w", encoding="utf-8"):
-                pass
-        except OSError as exc:
-            raise CLIError(f"--log-json {args.log_json}: {exc.strerror}") from None
+        # Checked without opening: the file is first touched when an epoch has ended,
+        # and replaced in one step when training ends (never truncated by a failure).
+        check_output_file(args.log_json, "--log-json", {})
         callbacks.append(JSONLinesLogger(args.log_json))
     return callbacks
 

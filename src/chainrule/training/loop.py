@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .callbacks import BatchInfo, Callback
+from .divergence import check_divergence
 from .history import History
 from .optimizers import SGD, Optimizer, get_optimizer
 from .regularization import add_l1, add_l2, clip_global_norm
@@ -224,6 +225,7 @@ def train(
                 net.stop_training = True
             for cb in callbacks:
                 cb.on_epoch_end(net, history)
+            check_divergence(net)  # a NaN or exploding run raises TrainingDiverged
             if net.stop_training:
                 break
     for cb in callbacks:

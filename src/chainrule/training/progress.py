@@ -13,8 +13,9 @@ import math
 import os
 import shutil
 import sys
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from ..atomic import AtomicFile
 from .callbacks import BatchInfo, Callback, PrintProgress, epoch_line
 
 if TYPE_CHECKING:
@@ -98,42 +99,49 @@ class ProgressBar(Callback):
 
 
 class JSONLinesLogger(Callback):
-    """Write one JSON object per epoch to ``path`` (JSON lines).
+    """Write one JSON object per epoch to ``path`` (JSON lines), atomically.
 
     Each line holds the epoch's entries of :class:`~chainrule.training.History`:
     ``epoch``, ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``,
     ``learning_rate``, ``grad_norms`` (one per layer) and ``seconds``; a metric
-    that was not measured is ``null``.  Lines are flushed as they are written, so
-    the file can be followed (``tail -f``) during training.
+    that was not measured is ``null``.
+
+    Nothing touches ``path`` before the first epoch ends.  The lines then go to a
+    temporary file beside it (``.NAME.chainrule-PID-….tmp``, flushed per line, so
+    it can be followed with ``tail -f``), which replaces ``path`` in one step when
+    training ends (:class:`chainrule.atomic.AtomicFile`).  A run that fails or is
+    killed leaves an existing log as it was; :meth:`discard` drops the new lines.
 
     Parameters
     ----------
     path : path-like
     append : bool, default False
-        Add to an existing file instead of starting it afresh.
+        Keep the existing file's lines and add to them instead of starting afresh.
     """
 
     def __init__(self, path: str | os.PathLike[str], append: bool = False) -> None:
         self.path = os.fspath(path)
         self.append = append
-        self._file: IO[str] | None = None
-
-    def on_train_begin(self, network: Network, history: History) -> None:
-        try:
-            self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")
-        except OSError as exc:
-            raise OSError(f"cannot write the JSON log {self.path}: {exc.strerror}") from None
-        self.append = True  # a resumed fit adds to the same log
+        self._out: AtomicFile | None = None
 
     def on_epoch_end(self, network: Network, history: History) -> None:
-        if self._file is not None:
-            self._file.write(json.dumps(epoch_record(history)) + "\n")
-            self._file.flush()
+        if self._out is None:  # opened only once training has produced an epoch
+            self._out = AtomicFile(self.path, keep=self.append)
+        assert self._out.file is not None
+        self._out.file.write((json.dumps(epoch_record(history)) + "\n").encode())
+        self._out.file.flush()
 
     def on_train_end(self, network: Network, history: History) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._out is not None:
+            out, self._out = self._out, None
+            out.commit()
+            self.append = True  # a resumed fit adds to the same log
+
+    def discard(self) -> None:
+        """Drop the lines of an unfinished run; the file at ``path`` stays as it was."""
+        if self._out is not None:
+            self._out.discard()
+            self._out = None
 
 
 def progress_callback(mode: str = "auto", total_epochs: int | None = None,
