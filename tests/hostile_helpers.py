@@ -46,6 +46,14 @@ def cli(args: Sequence[str], cwd: Path, *, memory_mb: int | None = None,
                           preexec_fn=limits)
 
 
+def cli_patched(prelude: str, args: Sequence[str], cwd: Path, *, timeout: float = 300
+                ) -> subprocess.CompletedProcess[str]:
+    """Run ``chainrule ARGS`` in a subprocess after executing ``prelude`` (fault injection)."""
+    code = f"import sys\n{prelude}\nfrom chainrule.cli import main\nsys.exit(main({list(args)!r}))"
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
 def assert_one_line(stderr: str, status: int, got: int, *needles: str) -> str:
     """Exit ``status``, exactly one stderr line, no traceback, containing ``needles``."""
     text = stderr.strip()

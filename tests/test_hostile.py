@@ -11,19 +11,20 @@ import os
 
 import numpy as np
 import pytest
+
+import chainrule
+from chainrule import Network, TrainingDiverged
 from hostile_helpers import (
     assert_fails,
     assert_intact,
     assert_one_line,
     cli,
+    cli_patched,
     run_main,
     snapshot,
     train_model,
     write_csv,
 )
-
-import chainrule
-from chainrule import Network, TrainingDiverged
 
 # ---------------------------------------------------------------------- diverging training
 
@@ -79,7 +80,7 @@ def test_a_model_with_nan_weights_is_never_written(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
 
 
-# ---------------------------------------------------------------------- outputs never clobber inputs
+# ------------------------------------------------------------- outputs never clobber inputs
 
 
 @pytest.mark.parametrize("option", ["--save", "--log-json", "--report"])
@@ -172,3 +173,206 @@ def test_log_json_keeps_the_files_mode(tmp_path, capsys):
 def test_cli_subprocess_diverges_with_status_3(tmp_path):
     proc = cli(["train", "--data", "iris", "--epochs", "3", "--learning-rate", "1e6"], tmp_path)
     assert_fails(proc, 3, "training diverged at epoch 1")
+
+
+# ---------------------------------------------------------------------- faults: disk full
+
+
+def _writer_cases(folder):
+    """(command line, the file it writes) for every writer, each over an existing file."""
+    return {
+        "save": (["train", "--data", "data.csv", "--epochs", "2", "--save", "model.npz"],
+                 "model.npz"),
+        "log": (["train", "--data", "data.csv", "--epochs", "40", "--log-json", "log.jsonl"],
+                "log.jsonl"),
+        "report": (["report", "model.npz", "--data", "data.csv", "-o", "report.html"],
+                   "report.html"),
+        "plot": (["plot", "model.npz", "--data", "data.csv", "--what", "curves",
+                  "-o", "curves.svg"], "curves.svg"),
+        "predict": (["predict", "model.npz", "--data", "data.csv", "--proba", "-o", "p.csv"],
+                    "p.csv"),
+    }
+
+
+@pytest.mark.parametrize("writer", ["save", "log", "report", "plot", "predict"])
+def test_a_full_disk_gives_one_line_and_keeps_the_old_file(tmp_path, capsys, writer):
+    if writer in ("report", "plot"):
+        pytest.importorskip("matplotlib")
+    train_model(tmp_path, capsys)
+    args, target = _writer_cases(tmp_path)[writer]
+    if target != "model.npz":
+        (tmp_path / target).write_bytes(b"the old file\n")
+    before = snapshot(tmp_path)
+    # RLIMIT_FSIZE: the kernel refuses to grow any file past 1 KiB (EFBIG), as a full
+    # disk would (ENOSPC); the files already there are larger and stay readable.
+    proc = cli(args, tmp_path, file_size=1024)
+    assert_fails(proc, 1, target, "could not write", "previous file is intact")
+    assert_intact(before, tmp_path)
+
+
+def test_enospc_while_saving_is_one_line(tmp_path, capsys, monkeypatch):
+    data, model = train_model(tmp_path, capsys)
+    before = snapshot(tmp_path)
+
+    def no_space(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    code, _, err = run_main(capsys, ["train", "--data", str(data), "--epochs", "1",
+                                     "--save", str(model)])
+    assert_one_line(err, 1, code, "No space left on device", str(model))
+    assert_intact(before, tmp_path)
+
+
+# ---------------------------------------------------------------------- faults: Ctrl-C
+
+_INTERRUPT_DURING = """
+import os, signal, threading, time
+import {module} as target
+original = target.{name}
+
+def slow(*args, **kwargs):
+    {before}
+    # Ctrl-C, and a second one a moment later, wherever the first has got to.
+    def twice():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.002)
+        os.kill(os.getpid(), signal.SIGINT)
+    threading.Thread(target=twice).start()
+    for _ in range(5000):
+        time.sleep(0.001)
+    return original(*args, **kwargs)
+
+target.{name} = slow
+"""
+
+
+@pytest.mark.parametrize("during", ["save", "load"])
+def test_ctrl_c_twice_during_save_or_load_is_one_line_and_exit_130(tmp_path, capsys, during):
+    _data, _model = train_model(tmp_path, capsys)
+    before = snapshot(tmp_path)
+    if during == "save":
+        prelude = _INTERRUPT_DURING.format(module="numpy", name="savez",
+                                           before="args[0].write(b'half a model')")
+        args = ["train", "--data", "data.csv", "--epochs", "1", "--save", "model.npz"]
+    else:
+        prelude = _INTERRUPT_DURING.format(module="chainrule.data.files", name="read_bytes",
+                                           before="pass")
+        args = ["predict", "model.npz", "--data", "data.csv", "-o", "out.csv"]
+    proc = cli_patched(prelude, args, tmp_path)
+    assert_fails(proc, 130, "interrupted")
+    assert_intact(before, tmp_path)
+
+
+def _train_until_first_epoch(tmp_path, args, signals):
+    import signal
+    import subprocess
+    import sys
+
+    from hostile_helpers import env
+
+    proc = subprocess.Popen([sys.executable, "-m", "chainrule", "train", "--data", "data.csv",
+                             "--hidden", "50", "--epochs", "100000", "--batch-size", "1",
+                             "--progress", "lines", *args], cwd=tmp_path,
+                            env={**env(), "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("epoch 1/"):
+            break
+    for _ in range(signals):
+        proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
+def test_one_ctrl_c_in_training_keeps_the_partial_model_only_with_save(tmp_path, capsys):
+    _data, model = train_model(tmp_path, capsys)
+    model.unlink()
+    code, err = _train_until_first_epoch(tmp_path, ["--save", "model.npz"], 1)
+    assert_one_line(err, 130, code, "interrupted after epoch", "saved the partial model to "
+                    "model.npz")
+    assert chainrule.load(model).history.epoch[0] == 1
+    model.unlink()
+    before = snapshot(tmp_path)
+    code, err = _train_until_first_epoch(tmp_path, [], 1)
+    assert_one_line(err, 130, code, "interrupted after epoch", "nothing saved")
+    assert_intact(before, tmp_path)
+
+
+def test_two_ctrl_c_in_training_never_break_the_model_file(tmp_path, capsys):
+    _data, model = train_model(tmp_path, capsys)
+    old = model.read_bytes()
+    code, err = _train_until_first_epoch(tmp_path, ["--save", "model.npz"], 2)
+    assert_one_line(err, 130, code, "interrupted")
+    # Either the second Ctrl-C came before the save (the old file) or after it.
+    assert model.read_bytes() == old or len(chainrule.load(model).history) >= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "model.npz"]
+
+
+def test_a_closed_stdout_never_skips_the_save(tmp_path):
+    import subprocess
+    import sys
+
+    from hostile_helpers import env
+
+    write_csv(tmp_path / "data.csv")
+    proc = subprocess.Popen([sys.executable, "-m", "chainrule", "train", "--data", "data.csv",
+                             "--epochs", "200", "--progress", "lines", "--save", "m.npz"],
+                            cwd=tmp_path, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # `| head -1`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and err == ""
+    assert len(chainrule.load(tmp_path / "m.npz").history) == 200
+
+
+# ---------------------------------------------------------------------- the atomic write
+
+
+def test_temp_files_of_a_killed_save_are_removed_by_the_next(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    data, model = train_model(tmp_path, capsys)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".model.npz.chainrule-{dead.pid}-x1y2.tmp"
+    stale.write_bytes(b"half a model from a killed save")
+    live = tmp_path / f".model.npz.chainrule-{os.getppid()}-a1b2.tmp"  # a running process's
+    live.write_bytes(b"being written")
+    code, _, _ = run_main(capsys, ["train", "--data", str(data), "--epochs", "1", "--quiet",
+                                   "--save", str(model)])
+    assert code == 0
+    assert not stale.exists() and live.exists()
+
+
+def test_atomic_write_keeps_the_mode_and_writes_through_a_symlink(tmp_path, capsys):
+    data, model = train_model(tmp_path, capsys)
+    model.chmod(0o600)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(model.name)
+    code, _, _ = run_main(capsys, ["train", "--data", str(data), "--epochs", "3", "--quiet",
+                                   "--save", str(link)])
+    assert code == 0
+    assert link.is_symlink() and os.readlink(link) == model.name
+    assert len(chainrule.load(model).history) == 3
+    assert model.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_outputs_never_replace_a_fifo_or_a_device(tmp_path, capsys, kind):
+    if kind == "fifo":
+        target = tmp_path / "pipe"
+        os.mkfifo(target)
+    else:
+        target = tmp_path / "null"
+        target.symlink_to(os.devnull)
+    code, out, err = run_main(capsys, ["train", "--data", "iris", "--epochs", "1",
+                                       "--save", str(target)])
+    assert_one_line(err, 2, code, "not a regular file")
+    assert out == ""
+    assert (tmp_path / target.name).is_fifo() if kind == "fifo" else os.path.exists(os.devnull)

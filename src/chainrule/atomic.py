@@ -143,6 +143,17 @@ class AtomicFile:
             self.discard()
             raise
 
+    def write(self, data: bytes) -> None:
+        """Append ``data`` to the new content and flush it (it can be followed)."""
+        if self.file is None:
+            raise ValueError("the file was already committed or discarded")
+        try:
+            self.file.write(data)
+            self.file.flush()
+        except OSError as exc:
+            self.discard()
+            raise _write_error(self.path, exc) from None
+
     def commit(self) -> Path:
         """Flush, fsync and rename over the target; returns the path as given."""
         f = self.file
@@ -164,8 +175,7 @@ class AtomicFile:
             os.replace(self.temp, self.target)
         except OSError as exc:
             self.discard()
-            raise OSError(exc.errno, f"{self.path}: could not write it ({exc.strerror or exc}); "
-                          f"any previous file is intact") from None
+            raise _write_error(self.path, exc) from None
         except BaseException:
             self.discard()
             raise
@@ -189,6 +199,12 @@ class AtomicFile:
                 os.unlink(self.temp)
 
 
+def _write_error(path: Path, exc: OSError) -> OSError:
+    """The error of a failed write, naming the file and saying the old one is intact."""
+    return OSError(exc.errno, f"{path}: could not write it ({exc.strerror or exc}); any "
+                   f"previous file is intact")
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
     """Write a file so that readers see the old content or the new, never a part.
 
@@ -205,8 +221,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
         write(out.file)
     except OSError as exc:
         out.discard()
-        raise OSError(exc.errno, f"{path}: could not write it ({exc.strerror or exc}); "
-                      f"any previous file is intact") from None
+        raise _write_error(out.path, exc) from None
     except BaseException:
         out.discard()
         raise

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from .. import __version__
 from ..training.divergence import TrainingDiverged
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     command = f"chainrule {args.command}"
-    with _stdout_may_close():
+    with _stdout_may_close(), _one_interrupt():
         try:
             return int(args.func(args) or 0)
         except CLIError as exc:
@@ -73,12 +73,45 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, status: int) -> int:
-    # A second Ctrl-C while the message is printed must not turn into a traceback.
-    with contextlib.suppress(ValueError):  # not the main thread
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError):
+    """Print the one-line message; return ``status`` (130 if Ctrl-C cuts the print short)."""
+    if status == 130:
+        # Interrupted: the process is on its way out, so later Ctrl-Cs (while this line
+        # is printed, or while the interpreter shuts down) are ignored, not a traceback.
+        with contextlib.suppress(ValueError):  # not the main thread
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
         print(message, file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        return 130
+    except OSError:
+        pass
     return status
+
+
+@contextlib.contextmanager
+def _one_interrupt() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt once; later ones are ignored while it unwinds.
+
+    The interrupted command is already on its way out (removing temporary files,
+    printing its line): a second Ctrl-C must not cut that short with a traceback,
+    so after an interrupt SIGINT stays ignored until the process exits.
+    (``fit`` installs its own handler while training: there the first Ctrl-C
+    stops after the current batch.)
+    """
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is handler:  # else interrupted: stay ignored
+            signal.signal(signal.SIGINT, previous)
 
 
 class _ClosableStdout(io.TextIOBase):

@@ -127,9 +127,7 @@ class JSONLinesLogger(Callback):
     def on_epoch_end(self, network: Network, history: History) -> None:
         if self._out is None:  # opened only once training has produced an epoch
             self._out = AtomicFile(self.path, keep=self.append)
-        assert self._out.file is not None
-        self._out.file.write((json.dumps(epoch_record(history)) + "\n").encode())
-        self._out.file.flush()
+        self._out.write((json.dumps(epoch_record(history)) + "\n").encode())
 
     def on_train_end(self, network: Network, history: History) -> None:
         if self._out is not None:
