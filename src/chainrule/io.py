@@ -22,7 +22,6 @@ the previous file intact.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
 import os
@@ -40,6 +39,7 @@ from .atomic import OutputPathError, atomic_write, check_output_path
 from .checks import first_nonfinite
 from .data.preprocessing import Preprocessing, Scaler, Standardizer, make_scaler
 from .functions import ACTIVATIONS, COSTS, Activation, Cost
+from .model_archive import MAX_METADATA_BYTES, ArchiveError, ModelArchive
 from .network import Network
 from .training.history import History
 
@@ -360,10 +360,7 @@ def _read_metadata(entry: np.ndarray) -> dict[str, Any]:
 
 def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
     arch = _get(meta, "architecture", dict)
-    sizes = _get(arch, "sizes", list)
-    if len(sizes) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1
-                                 for s in sizes):
-        raise _Bad(f"bad layer sizes {sizes!r}")
+    sizes = _sizes(meta)
     acts = _get(arch, "activations", list)
     if len(acts) != len(sizes) - 1:
         raise _Bad(f"{len(acts)} activations for {len(sizes)} layers")
@@ -431,19 +428,68 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
         if n_in is not None and n_in != sizes[0]:
             raise _Bad(f"preprocessing for {n_in} features, but the network has {sizes[0]} "
                        f"inputs")
-    history = _get(meta, "history", dict, optional=True) or {}
-    for key, value in history.items():
-        if not isinstance(value, list):
-            raise _Bad(f"history {key!r} is not a list")
-    try:
-        net.history = History.from_dict(history)
-    except TypeError as exc:
-        raise _Bad(f"bad history ({exc})") from None
+    net.history = _history(meta, len(sizes) - 1)
+    _check_settings(meta)
     net.preprocessing = preprocessing
     net.class_names = class_names
     net.metadata = meta
     return Model(network=net, preprocessing=preprocessing, class_names=class_names, task=task,
                  feature_names=feature_names, target_name=target_name, metadata=meta)
+
+
+def _is_number(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _history(meta: dict[str, Any], n_layers: int) -> History:
+    """The saved history, every field a list of one entry per epoch, or :class:`_Bad`."""
+    saved = _get(meta, "history", dict, optional=True) or {}
+    fields = History.__dataclass_fields__
+    epochs = saved.get("epoch")
+    n = len(epochs) if isinstance(epochs, list) else 0
+    for key, value in saved.items():
+        if key not in fields:
+            continue
+        if not isinstance(value, list) or len(value) != n:
+            raise _Bad(f"history {key!r} is not a list of {n} entries (one per epoch)")
+        if key == "epoch":
+            ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        elif key == "grad_norms":
+            ok = all(isinstance(v, list) and len(v) == n_layers and all(map(_is_number, v))
+                     for v in value)
+        else:
+            ok = all(map(_is_number, value))
+        if not ok:
+            raise _Bad(f"history {key!r} holds something other than numbers")
+    full = {k: saved.get(k, [None] * n if k != "grad_norms" else [[None] * n_layers] * n)
+            for k in fields}
+    return History.from_dict(full)
+
+
+#: Entries of the ``data`` and ``training`` metadata that chainrule reads back, and
+#: the JSON types they must have (None is always allowed).
+_SETTING_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "data": {"name": (str,), "seed": (int,), "test_fraction": (int, float),
+             "val_fraction": (int, float), "n_rows": (int,), "n_train": (int,),
+             "n_val": (int,), "n_test": (int,)},
+    "training": {"seed": (int,), "n_samples": (int,), "noise": (int, float)},
+}
+
+
+def _check_settings(meta: dict[str, Any]) -> None:
+    """``data`` and ``training`` are JSON objects whose known entries have their types."""
+    for group, types in _SETTING_TYPES.items():
+        values = meta.get(group)
+        if values is None:
+            meta[group] = {}
+            continue
+        if not isinstance(values, dict):
+            raise _Bad(f"metadata {group!r} must be a JSON object, got "
+                       f"{type(values).__name__}")
+        for key, kinds in types.items():
+            v = values.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, kinds)):
+                raise _Bad(f"metadata {group}.{key} has the wrong type ({type(v).__name__})")
 
 
 def load_model(path: str | os.PathLike[str]) -> Model:
@@ -468,11 +514,15 @@ def load_model(path: str | os.PathLike[str]) -> Model:
     if raw[:4] != b"PK\x03\x04":
         raise ModelFileError(f"{p}: not a chainrule model file (not an .npz archive)")
     try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
-            if METADATA_KEY not in archive.files:
+        # Bounded before allocating: the members are listed, the array headers read and
+        # checked against the metadata, and only then is any array inflated (exactly
+        # the bytes its checked header declares).
+        with ModelArchive(raw) as archive:
+            if METADATA_KEY not in archive.names:
                 raise ModelFileError(f"{p}: not a chainrule model file (no {METADATA_KEY} "
                                      f"metadata entry)")
-            meta = _read_metadata(archive[METADATA_KEY])
+            archive.check_names(_known_member)
+            meta = _read_metadata(archive.read(METADATA_KEY, max_bytes=MAX_METADATA_BYTES))
             if meta.get("format", FORMAT_NAME) != FORMAT_NAME:
                 raise _Bad(f"format {meta.get('format')!r} is not {FORMAT_NAME!r}")
             version = _get(meta, "format_version", int)
@@ -483,22 +533,76 @@ def load_model(path: str | os.PathLike[str]) -> Model:
                     f"versions up to {FORMAT_VERSION}: upgrade chainrule to load it")
             if version < 1:
                 raise _Bad(f"bad format version {version}")
-            arrays = {k: archive[k] for k in archive.files if k != METADATA_KEY}
+            names = [k for k in archive.names if k != METADATA_KEY]
+            _check_headers(meta, {k: archive.header(k) for k in names})
+            arrays = {k: archive.read(k) for k in names}
         return _build(meta, arrays)
     except ModelFileError:
         raise
     except _Bad as exc:
         raise ModelFileError(f"{p}: corrupted model file: {exc}") from None
+    except ArchiveError as exc:
+        raise ModelFileError(f"{p}: corrupted or truncated model file: {exc}") from None
+    except MemoryError:
+        raise ModelFileError(f"{p}: too large to load into memory") from None
     except (ValueError, OSError, EOFError, KeyError, IndexError, TypeError, AttributeError,
             zipfile.BadZipFile, zlib.error, RecursionError, NotImplementedError,
-            OverflowError, MemoryError, SyntaxError, tokenize.TokenError) as exc:
-        if "allow_pickle" in str(exc):
-            raise ModelFileError(f"{p}: holds a pickled object array, which chainrule never "
-                                 f"loads (unpickling can run code): not a valid model file"
-                                 ) from None
+            OverflowError, SyntaxError, tokenize.TokenError) as exc:
         # ValueError covers bad JSON, bad UTF-8 and the like.
         raise ModelFileError(f"{p}: corrupted or truncated model file "
                              f"({type(exc).__name__}: {str(exc)[:100]})") from None
+
+
+#: Array groups besides the weights: ``GROUP.<param>`` holds a fitted scaler's array.
+ARRAY_GROUPS = ("preprocessing.", "target_scaling.")
+
+
+def _known_member(name: str) -> bool:
+    if name == METADATA_KEY or name.startswith(ARRAY_GROUPS):
+        return True
+    return name[:1] in ("W", "b") and name[1:].isdigit()
+
+
+def _sizes(meta: dict[str, Any]) -> list[int]:
+    sizes = _get(_get(meta, "architecture", dict), "sizes", list)
+    if len(sizes) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1
+                                 for s in sizes):
+        raise _Bad(f"bad layer sizes {sizes!r}"[:200])
+    return sizes
+
+
+def _check_headers(meta: dict[str, Any], headers: dict[str, tuple[tuple[int, ...], np.dtype]]
+                   ) -> None:
+    """Every array's header (shape, dtype) is what the metadata's architecture says.
+
+    Runs before any array is inflated, so a file cannot make chainrule allocate
+    more than its own architecture needs.
+    """
+    sizes = _sizes(meta)
+    dtype_name = _get(_get(meta, "architecture", dict), "dtype", str)
+    if dtype_name not in ("float32", "float64"):
+        raise _Bad(f"unsupported dtype {dtype_name!r}")
+    expected: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    for l in range(2, len(sizes) + 1):
+        expected[f"W{l}"] = ((sizes[l - 1], sizes[l - 2]), np.dtype(dtype_name))
+        expected[f"b{l}"] = ((sizes[l - 1],), np.dtype(dtype_name))
+    for name in expected:
+        if name not in headers:  # before Network(sizes) would allocate it
+            raise _Bad(f"the array {name!r} is missing")
+    for name, (shape, dtype) in headers.items():
+        if name in expected:
+            want_shape, want_dtype = expected[name]
+        elif name.startswith("preprocessing."):
+            want_shape, want_dtype = (sizes[0],), np.dtype(np.float64)
+        elif name.startswith("target_scaling.") and len(shape) == 1 and shape[0] <= sizes[-1]:
+            want_shape, want_dtype = shape, np.dtype(np.float64)
+        elif name.startswith("target_scaling."):
+            want_shape, want_dtype = (sizes[-1],), np.dtype(np.float64)
+        else:
+            raise _Bad(f"the array {name!r} does not belong to a {len(sizes)}-layer network")
+        if shape != want_shape or dtype != want_dtype:
+            raise _Bad(f"{name} has shape {shape} and dtype {dtype}, expected {want_shape} "
+                       f"and {want_dtype}")
 
 
 def load(path: str | os.PathLike[str]) -> Network:

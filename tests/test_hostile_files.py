@@ -1,0 +1,170 @@
+"""Hostile files: model files that lie about their size, and data files that are not files.
+
+Loading is bounded before allocating (peak memory measured in a subprocess with
+``wait4``'s ``ru_maxrss``, never by timing); reading refuses what is not a regular
+file; numeric trouble is a one-line error naming the column.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import numpy.lib.format as npy_format
+import pytest
+
+from chainrule import Network
+from chainrule.io import METADATA_KEY
+from hostile_helpers import assert_fails, assert_intact, assert_one_line, env, run_main, snapshot
+
+MB = 1 << 20
+
+
+_MEASURE = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def cli_peak(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``chainrule ARGS``; return its result and its peak resident memory in MB.
+
+    Linux carries a process's peak RSS across fork and exec, so the command is
+    started by a small intermediate Python, not by this (large) test process.
+    """
+    peak_file = cwd.parent / f"{cwd.name}.peak"
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, str(peak_file), sys.executable,
+                           "-m", "chainrule", *args], cwd=cwd, env=env(), capture_output=True,
+                          text=True, timeout=300)
+    peak = int(peak_file.read_text()) / 1024  # kB on Linux
+    peak_file.unlink()
+    return proc, peak
+
+
+def _npy_header(shape: tuple[int, ...], dtype: str) -> bytes:
+    buf = io.BytesIO()
+    npy_format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False,
+                                            "shape": shape})
+    return buf.getvalue()
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+def _small_model_meta(tmp_path: Path) -> dict:
+    net = Network([2, 3], output_activation="softmax", cost="log_likelihood", seed=0)
+    with np.load(net.save(tmp_path / "small.npz")) as z:
+        meta = json.loads(z[METADATA_KEY].tobytes())
+    (tmp_path / "small.npz").unlink()
+    return meta
+
+
+def write_archive(path: Path, meta: dict, arrays: dict[str, np.ndarray],
+                  bombs: dict[str, tuple[tuple[int, ...], int]] | None = None) -> Path:
+    """A model-like archive, deflated; ``bombs`` maps a member to (shape, MB of zeros),
+    which deflate about 200 times."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr(f"{METADATA_KEY}.npy",
+                    _npy(np.frombuffer(json.dumps(meta).encode(), np.uint8)))
+        for name, arr in arrays.items():
+            zf.writestr(f"{name}.npy", _npy(arr))
+        for name, (shape, megabytes) in (bombs or {}).items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                f.write(_npy_header(shape, "<f8"))
+                chunk = bytes(16 * MB)
+                for _ in range(megabytes // 16):
+                    f.write(chunk)
+    return path
+
+
+# ---------------------------------------------------------------------- bounded loading
+
+
+def test_a_zip_bomb_model_is_refused_without_inflating_it(tmp_path):
+    # A consistent model: 10,000 inputs, 5,000 classes, W2 400 MB of zeros in ~2 MB.
+    n_in, n_out = 10_000, 5_000
+    meta = _small_model_meta(tmp_path)
+    meta["architecture"]["sizes"] = [n_in, n_out]
+    meta["class_names"] = [str(i) for i in range(n_out)]
+    path = write_archive(tmp_path / "bomb.npz", meta, {"b2": np.zeros(n_out)},
+                     {"W2": ((n_out, n_in), 400)})
+    assert path.stat().st_size < 4 * MB
+    before = snapshot(tmp_path)
+    proc, peak = cli_peak(["info", "bomb.npz"], tmp_path)
+    assert_fails(proc, 2, "bomb.npz", "corrupted", "zip bomb")
+    assert peak < 200, f"peak memory {peak:.0f} MB"
+    assert_intact(before, tmp_path)
+
+
+def test_unknown_members_are_refused_without_inflating_them(tmp_path):
+    meta = _small_model_meta(tmp_path)
+    net = Network([2, 3], output_activation="softmax", cost="log_likelihood", seed=0)
+    # 100 MB that deflate about 30 times: no zip bomb, just a member chainrule never wrote.
+    payload = np.zeros(100 * MB, np.uint8)
+    payload[::64] = np.random.default_rng(0).integers(0, 256, len(payload[::64]))
+    write_archive(tmp_path / "extra.npz", meta, {"W2": net.weights[0], "b2": net.biases[0],
+                                                 "payload": payload})
+    assert (tmp_path / "extra.npz").stat().st_size < 10 * MB
+    proc, peak = cli_peak(["info", "extra.npz"], tmp_path)
+    assert_fails(proc, 2, "unexpected member 'payload'")
+    assert peak < 150, f"peak memory {peak:.0f} MB"
+
+
+def test_shapes_are_checked_against_the_metadata_before_reading(tmp_path, capsys):
+    meta = _small_model_meta(tmp_path)
+    meta["architecture"]["sizes"] = [100_000, 100_000]  # 80 GB if ever allocated
+    meta["class_names"] = [str(i) for i in range(100_000)]
+    path = write_archive(tmp_path / "lies.npz", meta,
+                         {"W2": np.zeros((3, 2)), "b2": np.zeros(3)})
+    code, _, err = run_main(capsys, ["info", str(path)])
+    assert_one_line(err, 2, code, "corrupted model file", "W2 has shape (3, 2)",
+                    "expected (100000, 100000)")
+    path = write_archive(tmp_path / "missing.npz", meta, {})
+    code, _, err = run_main(capsys, ["info", str(path)])
+    assert_one_line(err, 2, code, "corrupted model file", "'W2' is missing")
+
+
+def _saved_model(tmp_path: Path) -> tuple[Path, dict, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    net = Network([2, 3, 2], output_activation="softmax", cost="log_likelihood", seed=0)
+    net.fit(X, (X[:, 0] > 0).astype(int), epochs=2)
+    path = net.save(tmp_path / "m.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != METADATA_KEY}
+        meta = json.loads(z[METADATA_KEY].tobytes())
+    return path, meta, arrays
+
+
+@pytest.mark.parametrize("edit, needle", [
+    ({"history": {"epoch": [1, 2], "train_loss": ["low", "lower"]}}, "history 'train_loss'"),
+    ({"history": {"epoch": [1, 2], "train_loss": [0.5]}}, "history 'train_loss'"),
+    ({"history": {"epoch": 7}}, "history 'epoch'"),
+    ({"history": {"epoch": [1, 2], "grad_norms": [[1.0], [2.0]]}}, "history 'grad_norms'"),
+    ({"data": ["iris"]}, "metadata 'data' must be a JSON object"),
+    ({"data": {"name": "iris", "test_fraction": "0.2"}}, "data.test_fraction"),
+    ({"training": "fast"}, "metadata 'training' must be a JSON object"),
+    ({"training": {"seed": [0]}}, "training.seed"),
+])
+@pytest.mark.parametrize("command", ["info", "report"])
+def test_malformed_metadata_is_a_corrupted_model_line(tmp_path, capsys, edit, needle, command):
+    if command == "report":
+        pytest.importorskip("matplotlib")
+    path, meta, arrays = _saved_model(tmp_path)
+    write_archive(path, {**meta, **edit}, arrays)
+    args = [command, str(path)] + (["-o", str(tmp_path / "r.html")] if command == "report"
+                                   else [])
+    code, _, err = run_main(capsys, args)
+    assert_one_line(err, 2, code, "corrupted model file", needle)
