@@ -139,6 +139,16 @@ def test_a_failed_run_leaves_the_old_log_alone(tmp_path, capsys):
                                      "--log-json", str(log)])
     assert_one_line(err, 2, code, "no such file")
     assert_intact(before, tmp_path)
+    # Fails when training starts (a regressor cannot watch accuracy).
+    code, _, err = run_main(capsys, ["train", "--data", "diabetes", "--early-stopping",
+                                     "val_accuracy", "--log-json", str(log)])
+    assert_one_line(err, 2, code, "val_accuracy needs a classifier")
+    assert_intact(before, tmp_path)
+    # Fails after some epochs (diverges): the old log stays, no temporary file is left.
+    code, _, err = run_main(capsys, ["train", "--data", "diabetes", "--learning-rate", "50",
+                                     "--epochs", "9", "--log-json", str(log)])
+    assert_one_line(err, 3, code, "diverged")
+    assert_intact(before, tmp_path)
 
 
 def test_the_log_is_replaced_in_one_step_when_training_ends(tmp_path, capsys):
