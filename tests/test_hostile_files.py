@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -20,7 +21,16 @@ import pytest
 
 from chainrule import Network
 from chainrule.io import METADATA_KEY
-from hostile_helpers import assert_fails, assert_intact, assert_one_line, env, run_main, snapshot
+from hostile_helpers import (
+    assert_fails,
+    assert_intact,
+    assert_one_line,
+    cli,
+    env,
+    run_main,
+    snapshot,
+    write_csv,
+)
 
 MB = 1 << 20
 
@@ -168,3 +178,59 @@ def test_malformed_metadata_is_a_corrupted_model_line(tmp_path, capsys, edit, ne
                                    else [])
     code, _, err = run_main(capsys, args)
     assert_one_line(err, 2, code, "corrupted model file", needle)
+
+
+# ---------------------------------------------------------------------- reading
+
+
+@pytest.mark.parametrize("command", ["train", "predict"])
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_fifos_and_devices_are_refused_without_reading(tmp_path, command, kind):
+    data = write_csv(tmp_path / "data.csv")
+    if kind == "fifo":
+        special = tmp_path / "pipe"
+        os.mkfifo(special)  # nobody writes to it: reading would block for ever
+    else:
+        special = Path("/dev/zero")  # reading would never end
+    if command == "train":
+        args = ["train", "--data", str(special)]
+    else:
+        args = ["predict", str(special), "--data", str(data)]
+    proc = cli(args, tmp_path, timeout=60)
+    assert_fails(proc, 2, str(special), "not a regular file")
+
+
+@pytest.mark.parametrize("dtype", [bool, np.int8, np.uint8, np.int32, np.int64, np.uint64])
+def test_boolean_and_integer_labels_in_npz_work(tmp_path, capsys, dtype):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(dtype)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    code, out, err = run_main(capsys, ["train", "--data", str(tmp_path / "d.npz"),
+                                       "--epochs", "20", "--quiet", "--save",
+                                       str(tmp_path / "m.npz")])
+    assert code == 0, err
+    accuracy = float(out.split("test accuracy: ")[1].split("%")[0])
+    assert accuracy >= 80
+    code, out, err = run_main(capsys, ["predict", str(tmp_path / "m.npz"), "--data",
+                                       str(tmp_path / "d.npz")])
+    assert code == 0, err
+    assert set(out.split()[1:]) <= {"0", "1"}
+
+
+@pytest.mark.parametrize("where", ["feature", "target"])
+def test_overflow_in_standardisation_names_the_column(tmp_path, capsys, where):
+    rng = np.random.default_rng(0)
+    lines = ["a,b,c,label"]
+    for _ in range(60):
+        a, b, c = rng.normal(size=3)
+        big = 1e200 * rng.normal()
+        label = f"{big:.6g}" if where == "target" else str(int(a > 0))
+        lines.append(f"{a:.6f},{big if where == 'feature' else b:.6g},{c:.6f},{label}")
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    task = ["--task", "regression"] if where == "target" else []
+    code, out, err = run_main(capsys, ["train", "--data", str(tmp_path / "d.csv"), *task,
+                                       "--epochs", "2"])
+    needle = "column 2 ('b')" if where == "feature" else "target column 1"
+    assert_one_line(err, 2, code, needle, "too large to scale")
+    assert "accuracy" not in out

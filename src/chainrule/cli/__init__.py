@@ -70,6 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:  # disk full, permission denied, I/O error while writing
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             return _fail(f"{command}: error: {where}{exc.strerror or exc}", 1)
+        except Exception as exc:  # a bug: still one line (CHAINRULE_DEBUG=1 shows where)
+            if os.environ.get("CHAINRULE_DEBUG"):
+                raise
+            text = str(exc).splitlines()[0][:200] if str(exc) else ""
+            return _fail(f"{command}: internal error: {type(exc).__name__}: {text} "
+                         f"(please report it; CHAINRULE_DEBUG=1 shows the traceback)", 1)
 
 
 def _fail(message: str, status: int) -> int:

@@ -187,6 +187,19 @@ def _raw_pixel_scaler(scaler: Scaler) -> Scaler:
     return make_scaler(scaler.kind, params)
 
 
+def _check_scaling(data: Dataset, params: dict[str, np.ndarray], names: list[str],
+                   what: str) -> None:
+    """A scaling fitted to values near the float64 limit overflows (|x| ≈ 1e200 squares to
+    inf): say which column, instead of training on zeros to chance accuracy."""
+    for param, values in params.items():
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            j = int(bad[0])
+            name = f" ({names[j]!r})" if j < len(names) else ""
+            raise CLIError(f"{data.name}: {what} {j + 1}{name}: its values are too large to "
+                           f"scale (the {param} overflows float64); rescale that column")
+
+
 def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
     """Load, split and scale the data the options name."""
     if not 0.0 < args.test_fraction < 1.0:
@@ -205,7 +218,9 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
     except ValueError as exc:
         raise CLIError(f"{data.name}: {exc}") from None
     # Scaling is fitted on the training split only, then applied to the others.
-    scaler = _scaler(args, "standard").fit(data.X[train])
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by column
+        scaler = _scaler(args, "standard").fit(data.X[train])
+    _check_scaling(data, scaler.params(), data.feature_names, "column")
 
     def part(idx: np.ndarray) -> np.ndarray:
         return scaler.transform(data.X[idx]).astype(dtype, copy=False)
@@ -216,7 +231,9 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
         # Standardise a regression target too, so that the default learning rate
         # suits any units; predictions are mapped back (the scaler is saved).
         if (args.scale or "standard") != "none":
-            target_scaler = Standardizer().fit(y[train, None] if y.ndim == 1 else y[train])
+            with np.errstate(over="ignore", invalid="ignore"):
+                target_scaler = Standardizer().fit(y[train, None] if y.ndim == 1 else y[train])
+            _check_scaling(data, target_scaler.params(), [], "target column")
             y = target_scaler.transform(y[:, None] if y.ndim == 1 else y)
     n_out = data.n_classes if classification else (1 if y.ndim == 1 else y.shape[1])
     return TrainingData(

@@ -15,6 +15,7 @@ import csv
 import io
 import itertools
 import os
+import stat
 import tokenize
 import zipfile
 import zlib
@@ -50,11 +51,20 @@ class DataFileError(ValueError):
 def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
     """The whole content of ``path``, or a :class:`DataFileError` saying why not.
 
-    Missing files, directories, unreadable and empty files each get their own message.
+    Missing files, directories, unreadable and empty files each get their own message;
+    FIFOs, devices and sockets are refused without reading from them.
     """
     p = Path(path)
     if p.is_dir():
         raise DataFileError(f"{p}: is a directory, expected a {what}")
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        mode = None  # missing or unreadable: reported below
+    if mode is not None and not stat.S_ISREG(mode):
+        # A FIFO may never end (or block forever with no writer), /dev/zero never ends.
+        raise DataFileError(f"{p}: is not a regular file (a FIFO, device or socket), "
+                            f"expected a {what}")
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
@@ -193,6 +203,8 @@ def _targets(p: Path, y_raw: np.ndarray, task: str | None, class_names: list[str
              ) -> tuple[np.ndarray, str, list[str]]:
     """Turn raw target cells into class indices (with names) or float values."""
     what = f"target {target_name!r}" if target_name else "target"
+    if y_raw.dtype.kind == "b":  # boolean labels are the classes 0 and 1
+        y_raw = y_raw.astype(np.int64)
     numeric: np.ndarray | None = None
     if y_raw.dtype.kind in "biuf":
         numeric = y_raw.astype(np.float64)
