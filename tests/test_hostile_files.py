@@ -234,3 +234,17 @@ def test_overflow_in_standardisation_names_the_column(tmp_path, capsys, where):
     needle = "column 2 ('b')" if where == "feature" else "target column 1"
     assert_one_line(err, 2, code, needle, "too large to scale")
     assert "accuracy" not in out
+
+
+def test_ten_thousand_classes_are_refused_with_an_estimate_not_a_crash(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 30_000
+    np.savez(tmp_path / "k.npz", X=rng.normal(size=(n, 8)).astype(np.float32),
+             y=np.arange(n) % 10_000)
+    before = snapshot(tmp_path)
+    # Dense targets and epoch outputs would take ~8 GB: refused before allocating, in a
+    # process allowed 3 GB of address space.
+    proc = cli(["train", "--data", "k.npz", "--task", "classification", "--epochs", "1",
+                "--save", "m.npz"], tmp_path, memory_mb=3072)
+    assert_fails(proc, 1, "training needs about", "GB", "10000 outputs", "available")
+    assert_intact(before, tmp_path)

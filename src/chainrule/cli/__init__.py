@@ -65,8 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(f"{command}: error: {exc.message('--learning-rate')}", 3)
         except KeyboardInterrupt:
             return _fail(f"{command}: interrupted; no file was changed", 130)
-        except MemoryError:
-            return _fail(f"{command}: error: out of memory", 1)
+        except MemoryError as exc:
+            return _fail(f"{command}: error: {exc or 'out of memory'}", 1)
         except OSError as exc:  # disk full, permission denied, I/O error while writing
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             return _fail(f"{command}: error: {where}{exc.strerror or exc}", 1)

@@ -16,6 +16,7 @@ from ..data.preprocessing import Preprocessing
 from ..functions import ACTIVATIONS, COSTS
 from ..network import INITS, Network
 from ..training import JSONLinesLogger
+from ..training.memory import available_memory, training_memory
 from .common import CLIError, check_output_file, int_list
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
 from .report import add_report_argument, check_report_path, write_train_report
@@ -96,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     kwargs = {**fit_kwargs(args), **validation_kwargs(args, data)}
     if not args.quiet:
         print(_monitoring_line(data, kwargs))
+    _check_memory(net, len(data.X_train), kwargs)
     callbacks = make_callbacks(args)
     start = time.perf_counter()
     try:
@@ -134,6 +136,21 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if path is not None:
             others = {k: v for k, v in outputs.items() if k != option}
             check_output_file(path, option, inputs, others)
+
+
+def _check_memory(net: Network, n_train: int, kwargs: dict[str, object]) -> None:
+    """Refuse, with the estimate, a run that cannot fit in memory (before it starts)."""
+    validation = kwargs.get("validation_data")
+    n_val = len(validation[0]) if isinstance(validation, tuple) else int(
+        n_train * float(kwargs.get("validation_fraction") or 0.0))  # type: ignore[arg-type]
+    need = training_memory(net.sizes, n_train, n_val, net.dtype.itemsize)
+    have = available_memory()
+    if have is not None and need > have:
+        raise MemoryError(
+            f"training needs about {need / 1e9:.1f} GB ({n_train} rows x {net.sizes[-1]} "
+            f"outputs in {net.dtype.name}: targets and each epoch's outputs), more than the "
+            f"{have / 1e9:.1f} GB of memory available; use --dtype float32, fewer rows or "
+            f"classes, or a larger machine")
 
 
 def _interrupted(args: argparse.Namespace, net: Network, data: TrainingData) -> int:

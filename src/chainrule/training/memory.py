@@ -1,0 +1,61 @@
+"""How much memory a training run will take, estimated before it starts.
+
+The training loop keeps arrays of one row per training example and one column per
+output unit: the one-hot targets and the epoch's ``z^L`` and ``a^L`` (from which the
+history's loss and accuracy are computed).  With many classes these dominate —
+30,000 rows × 10,000 classes is 2.4 GB each in float64 — so a run that cannot fit
+is refused with the estimate, instead of failing half-way with MemoryError or
+being killed by the system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+__all__ = ["available_memory", "training_memory"]
+
+
+def training_memory(sizes: tuple[int, ...] | list[int], n_train: int, n_val: int,
+                    itemsize: int) -> int:
+    """Bytes the arrays of ``fit`` take beyond the data: an estimate from above.
+
+    Parameters
+    ----------
+    sizes : the network's ``[N_1, ..., N_L]``
+    n_train : training rows; each holds a target row and the epoch's ``z^L``, ``a^L``
+    n_val : rows evaluated after every epoch (targets, then every layer's ``z``, ``a``)
+    itemsize : bytes per number (8 for float64, 4 for float32)
+    """
+    n_out = sizes[-1]
+    units = sum(sizes[1:])
+    parameters = sum(a * b + a for a, b in zip(sizes[1:], sizes[:-1], strict=False))
+    train = 3 * n_train * n_out
+    validation = n_val * n_out + 2 * n_val * units + n_val * n_out  # + softmax temporaries
+    return itemsize * (train + validation + 6 * parameters)
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate: free physical memory, and the address-space
+    limit (``ulimit -v``) less what is mapped already.  None when unknown."""
+    limits: list[int] = []
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    if not limits:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            limits.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return min(limits, default=None)
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        mapped = 0
+        with contextlib.suppress(OSError, ValueError):
+            with open("/proc/self/statm", encoding="ascii") as f:
+                mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        limits.append(max(0, soft - mapped))
+    return min(limits, default=None)
