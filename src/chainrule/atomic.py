@@ -147,19 +147,16 @@ class AtomicFile:
         """Append ``data`` to the new content and flush it (it can be followed)."""
         if self.file is None:
             raise ValueError("the file was already committed or discarded")
-        try:
+        with self._or_discard():
             self.file.write(data)
             self.file.flush()
-        except OSError as exc:
-            self.discard()
-            raise _write_error(self.path, exc) from None
 
     def commit(self) -> Path:
         """Flush, fsync and rename over the target; returns the path as given."""
         f = self.file
         if f is None:
             raise ValueError("the file was already committed or discarded")
-        try:
+        with self._or_discard():
             f.flush()
             os.fsync(f.fileno())
             f.close()
@@ -173,12 +170,6 @@ class AtomicFile:
             # mkstemp makes the file private (0600): give it the target's permissions.
             os.chmod(self.temp, mode)
             os.replace(self.temp, self.target)
-        except OSError as exc:
-            self.discard()
-            raise _write_error(self.path, exc) from None
-        except BaseException:
-            self.discard()
-            raise
         # Make the rename itself durable (not possible on every platform).
         with contextlib.suppress(OSError, AttributeError):
             dir_fd = os.open(self.target.parent, os.O_RDONLY)
@@ -187,6 +178,18 @@ class AtomicFile:
             finally:
                 os.close(dir_fd)
         return self.path
+
+    @contextlib.contextmanager
+    def _or_discard(self) -> Iterator[None]:
+        """On any failure remove the temporary file; an OSError is said to spare the old."""
+        try:
+            yield
+        except OSError as exc:
+            self.discard()
+            raise _write_error(self.path, exc) from None
+        except BaseException:
+            self.discard()
+            raise
 
     def discard(self) -> None:
         """Remove the temporary file; the target stays as it was."""
@@ -216,13 +219,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     again with a message naming ``path``.
     """
     out = AtomicFile(path)
-    try:
+    with out._or_discard():
         assert out.file is not None
         write(out.file)
-    except OSError as exc:
-        out.discard()
-        raise _write_error(out.path, exc) from None
-    except BaseException:
-        out.discard()
-        raise
     return out.commit()
