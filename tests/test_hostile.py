@@ -386,3 +386,31 @@ def test_outputs_never_replace_a_fifo_or_a_device(tmp_path, capsys, kind):
     assert_one_line(err, 2, code, "not a regular file")
     assert out == ""
     assert (tmp_path / target.name).is_fifo() if kind == "fifo" else os.path.exists(os.devnull)
+
+
+def test_a_diverged_fit_leaves_no_temporary_log_behind(tmp_path):
+    import subprocess
+    import sys
+
+    from hostile_helpers import env
+
+    log = tmp_path / "log.jsonl"
+    log.write_text("old\n")
+    code = f"""
+import numpy as np
+from chainrule import Network, TrainingDiverged
+from chainrule.training import JSONLinesLogger
+X = np.random.default_rng(0).normal(size=(50, 3))
+net = Network([3, 8, 1], activation="relu", output_activation="identity", seed=0)
+try:
+    with np.errstate(all="ignore"):
+        net.fit(X, X.sum(axis=1) * 100, epochs=20, learning_rate=10.0,
+                callbacks=[JSONLinesLogger({str(log)!r})])
+except TrainingDiverged:
+    print("diverged")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.stdout.strip() == "diverged", proc.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["log.jsonl"]
+    assert log.read_text() == "old\n"

@@ -18,6 +18,7 @@ process killed — leaves the previous file byte-identical.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -86,6 +87,19 @@ def _sigint_held() -> Iterator[None]:
         mask(signal.SIG_SETMASK, old)
 
 
+#: Temporary files neither committed nor discarded (e.g. a JSON log whose ``fit`` raised):
+#: removed when the interpreter exits.
+_UNFINISHED: set[str] = set()
+
+
+@atexit.register
+def _remove_unfinished() -> None:
+    for temp in list(_UNFINISHED):
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+    _UNFINISHED.clear()
+
+
 def _temp_prefix(target: Path) -> str:
     return f".{target.name}.chainrule-"
 
@@ -134,6 +148,7 @@ class AtomicFile:
                                          prefix=f"{_temp_prefix(self.target)}{os.getpid()}-",
                                          suffix=".tmp")
         self.file: IO[bytes] | None = os.fdopen(fd, "wb")
+        _UNFINISHED.add(self.temp)
         try:
             if keep and self.target.is_file():
                 with open(self.target, "rb") as old:
@@ -170,6 +185,7 @@ class AtomicFile:
             # mkstemp makes the file private (0600): give it the target's permissions.
             os.chmod(self.temp, mode)
             os.replace(self.temp, self.target)
+            _UNFINISHED.discard(self.temp)
         # Make the rename itself durable (not possible on every platform).
         with contextlib.suppress(OSError, AttributeError):
             dir_fd = os.open(self.target.parent, os.O_RDONLY)
@@ -200,6 +216,7 @@ class AtomicFile:
                 self.file = None
             with contextlib.suppress(OSError):
                 os.unlink(self.temp)
+            _UNFINISHED.discard(self.temp)
 
 
 def _write_error(path: Path, exc: OSError) -> OSError:

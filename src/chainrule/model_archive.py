@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Callable
+from typing import IO
 
 import numpy as np
 import numpy.lib.format as npy_format
@@ -119,7 +120,7 @@ class ModelArchive:
         return arr.reshape(shape, order="F" if fortran else "C").copy()
 
     @staticmethod
-    def _read_header(name: str, f: io.BufferedIOBase | zipfile.ZipExtFile
+    def _read_header(name: str, f: IO[bytes]
                      ) -> tuple[tuple[int, ...], bool, np.dtype, int]:
         try:
             version = npy_format.read_magic(f)

@@ -150,6 +150,10 @@ class _ClosableStdout(io.TextIOBase):
     def isatty(self) -> bool:
         return self._stream.isatty()
 
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
     def fileno(self) -> int:
         return self._stream.fileno()
 
