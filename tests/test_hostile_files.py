@@ -248,3 +248,23 @@ def test_ten_thousand_classes_are_refused_with_an_estimate_not_a_crash(tmp_path)
                 "--save", "m.npz"], tmp_path, memory_mb=3072)
     assert_fails(proc, 1, "training needs about", "GB", "10000 outputs", "available")
     assert_intact(before, tmp_path)
+
+
+def test_a_gzip_bomb_idx_file_is_refused_without_inflating_it(tmp_path):
+    import gzip
+    import struct
+
+    from chainrule.data.idx import write_idx
+
+    n = 20_000  # 20,000 images of 100 x 100 zero pixels: 200 MB in about 1 MB
+    with gzip.open(tmp_path / "images.gz", "wb", compresslevel=1) as f:
+        f.write(b"\x00\x00\x08\x03" + struct.pack(">3I", n, 100, 100))
+        chunk = bytes(16 * MB)
+        for _ in range(n * 100 * 100 // len(chunk)):
+            f.write(chunk)
+        f.write(bytes(n * 100 * 100 % len(chunk)))
+    write_idx(tmp_path / "labels.idx", np.zeros(n, np.uint8))
+    assert (tmp_path / "images.gz").stat().st_size < 4 * MB
+    proc, peak = cli_peak(["train", "--data", "images.gz", "--labels", "labels.idx"], tmp_path)
+    assert_fails(proc, 2, "images.gz", "gzip bomb")
+    assert peak < 150, f"peak memory {peak:.0f} MB"

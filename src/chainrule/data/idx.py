@@ -63,8 +63,10 @@ def parse_idx(raw: bytes, name: str | os.PathLike[str] = "<bytes>") -> np.ndarra
     p = name
     if raw[:2] == b"\x1f\x8b":
         try:
-            raw = gzip.decompress(raw)
+            raw = _gunzip_bounded(raw, p)
         except (OSError, EOFError, ValueError, zlib.error) as exc:
+            if isinstance(exc, IDXError):
+                raise
             raise IDXError(f"{p}: corrupt gzip data ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise IDXError(f"{p}: not an IDX file (bad magic number)")
@@ -84,6 +86,50 @@ def parse_idx(raw: bytes, name: str | os.PathLike[str] = "<bytes>") -> np.ndarra
         )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
     return data.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else data
+
+
+#: A gzipped IDX file may inflate at most this many times (plus 1 MiB): MNIST's images
+#: inflate about 5 times, a gzip bomb about 1000 times.
+MAX_RATIO = 100
+
+
+def _gunzip_bounded(raw: bytes, p: str | os.PathLike[str]) -> bytes:
+    """Inflate a gzipped IDX file, never past what its own header declares.
+
+    The header (first ``4 + 4d`` bytes) is inflated alone; the data size it implies
+    must be within :data:`MAX_RATIO` of the compressed size, and at most that many
+    bytes (and one more, to detect excess) are ever inflated.
+    """
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = bytearray()
+    pending = raw
+
+    def more(n: int) -> None:
+        """Inflate until ``out`` holds ``n`` bytes or the stream ends."""
+        nonlocal pending
+        while len(out) < n and not d.eof:
+            chunk = d.decompress(pending, n - len(out))
+            pending = d.unconsumed_tail
+            if not chunk and not pending:
+                break
+            out.extend(chunk)
+        if len(out) < n and not d.eof:
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
+
+    more(4)
+    if len(out) < 4:
+        return bytes(out)  # too short: parse_idx says so
+    more(4 + 4 * out[3])
+    header = 4 + 4 * out[3]
+    if len(out) < header or out[2] not in _TYPES:
+        return bytes(out)
+    shape = struct.unpack(f">{out[3]}I", bytes(out[4:header]))
+    expected = header + math.prod(shape) * np.dtype(_TYPES[out[2]]).itemsize
+    if expected > MAX_RATIO * len(raw) + (1 << 20):
+        raise IDXError(f"{p}: its header declares shape {shape}, {expected} bytes from "
+                       f"{len(raw)} compressed (a gzip bomb?)")
+    more(expected + 1)
+    return bytes(out)
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool | None = None
