@@ -208,6 +208,9 @@ def _writer_cases(folder):
 def test_a_full_disk_gives_one_line_and_keeps_the_old_file(tmp_path, capsys, writer):
     if writer in ("report", "plot"):
         pytest.importorskip("matplotlib")
+        # Build matplotlib's font cache now: under the file-size limit it could not be
+        # written, and matplotlib would say so on stderr.
+        pytest.importorskip("matplotlib.font_manager")
     train_model(tmp_path, capsys)
     args, target = _writer_cases(tmp_path)[writer]
     if target != "model.npz":
