@@ -417,3 +417,14 @@ except TrainingDiverged:
     assert proc.stdout.strip() == "diverged", proc.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["log.jsonl"]
     assert log.read_text() == "old\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write in any folder")
+def test_a_read_only_folder_is_refused_before_training(tmp_path, capsys):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    code, out, err = run_main(capsys, ["train", "--data", "iris", "--epochs", "1",
+                                       "--save", str(folder / "m.npz")])
+    assert_one_line(err, 2, code, "--save", "permission denied")
+    assert out == ""

@@ -44,7 +44,7 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     ------
     OutputPathError
         When ``path`` is a directory, a device, FIFO or socket, or its folder does
-        not exist.
+        not exist or cannot be written.
     """
     p = Path(path)
     if p.is_dir():
@@ -60,6 +60,11 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     folder = target.parent
     if not folder.is_dir():
         raise OutputPathError(f"{p}: the folder {str(p.parent)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # The new file is created beside the target, then renamed: the folder must be
+        # writable even when the file itself is.
+        raise OutputPathError(f"{p}: cannot write in the folder {str(folder)!r} "
+                              f"(permission denied)")
     return p
 
 
@@ -144,9 +149,12 @@ class AtomicFile:
         self.path = p
         self.target = Path(os.path.realpath(p))
         _remove_stale_temps(self.target)
-        fd, self.temp = tempfile.mkstemp(dir=self.target.parent,
-                                         prefix=f"{_temp_prefix(self.target)}{os.getpid()}-",
-                                         suffix=".tmp")
+        try:
+            fd, self.temp = tempfile.mkstemp(
+                dir=self.target.parent, prefix=f"{_temp_prefix(self.target)}{os.getpid()}-",
+                suffix=".tmp")
+        except OSError as exc:
+            raise _write_error(p, exc) from None
         self.file: IO[bytes] | None = os.fdopen(fd, "wb")
         _UNFINISHED.add(self.temp)
         try:
