@@ -3,6 +3,7 @@
 from .callbacks import BatchInfo, Callback, PrintProgress
 from .early_stopping import EarlyStopping, holdout_split
 from .history import History
+from .lbfgs import LBFGS
 from .optimizers import SGD, Adam, AdamW, Momentum, Optimizer, get_optimizer
 from .progress import JSONLinesLogger, ProgressBar, progress_callback
 from .schedules import (
@@ -16,6 +17,7 @@ from .schedules import (
 )
 
 __all__ = [
+    "LBFGS",
     "SGD",
     "Adam",
     "AdamW",
