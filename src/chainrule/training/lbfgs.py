@@ -103,6 +103,9 @@ def unpack(net: Network, theta: npt.ArrayLike) -> None:
     references held by callbacks stay valid.  Values are cast to the network's dtype.
     """
     theta = np.asarray(theta)
+    if theta.shape != (net.n_parameters,):
+        raise ValueError(f"theta has {theta.size} values, the network {net.n_parameters} "
+                         "parameters")
     start = 0
     for W in net.weights:
         end = start + W.size
@@ -113,8 +116,6 @@ def unpack(net: Network, theta: npt.ArrayLike) -> None:
         end = start + b.size
         np.copyto(b, theta[start:end], casting="unsafe")
         start = end
-    if start != theta.size:
-        raise ValueError(f"theta has {theta.size} values, the network {start} parameters")
 
 
 def _flat_gradient(grad_weights: Sequence[Array], grad_biases: Sequence[Array],
