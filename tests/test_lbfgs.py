@@ -199,3 +199,18 @@ def test_lbfgs_callbacks_and_early_stopping():
     best = int(np.nanargmin(history.val_loss))
     assert stopper.best == history.val_loss[best]
     assert stopper.stopped_epoch == history.epoch[-1] < 300
+
+
+def test_cli_trains_with_lbfgs(capsys, tmp_path):
+    from chainrule.cli import main
+
+    with pytest.warns(ConvergenceWarning, match="after 4 iteration"):
+        code = main(["train", "--optimizer", "lbfgs", "--epochs", "4", "--hidden", "16",
+                     "--save", str(tmp_path / "m.npz")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "optimizer lbfgs" in out
+    assert "epoch 4/4" in out and "lr -" in out and "epoch 5" not in out
+    assert "test accuracy:" in out
+    assert main(["train", "--optimizer", "lbfgs", "--l1", "0.1", "--epochs", "2"]) == 2
+    assert "l1 does not apply to optimizer='lbfgs'" in capsys.readouterr().err

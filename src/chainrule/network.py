@@ -610,7 +610,7 @@ def _initial_parameters(
 def _check_lbfgs_options(**options: Any) -> None:
     """L-BFGS trains on the whole set with a smooth loss: refuse what does not apply."""
     for name, value in options.items():
-        if value not in (None, 0.0):
+        if value not in (None, 0.0, "constant"):
             raise ValueError(f"{name} does not apply to optimizer='lbfgs' (full-batch "
                              f"L-BFGS on a smooth loss), got {name}={value!r}")
 
