@@ -7,12 +7,14 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.neural_network import MLPClassifier as SkClassifier
 from sklearn.neural_network import MLPRegressor as SkRegressor
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler, scale
+from sklearn.utils._param_validation import InvalidParameterError
 
 import chainrule
 from chainrule.sklearn import MLPClassifier, MLPRegressor
@@ -157,11 +159,42 @@ def test_regressor_training_equals_sklearn(loss):
     np.testing.assert_allclose(ours.predict(X), sk.predict(X), atol=1e-9)
 
 
-# --------------------------------------------------------------------------- scikit-learn#8349
+# --------------------------------------------------------------------------- multi-output loss
 
 
-def test_multi_output_gradient_is_that_of_the_reported_loss():
-    """scikit-learn#8349: its MLPRegressor's gradient is k× that of the loss it reports."""
+def _multi_output():
+    """scikit-learn's own multi-output example (test_multioutput_regression), y scaled."""
+    X, Y = make_regression(n_samples=200, n_targets=5, random_state=11)
+    return X, scale(Y)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_multi_output_defaults_stop_where_sklearn_stops(early_stopping):
+    X, Y = _multi_output()
+    kw = dict(random_state=0, early_stopping=early_stopping)  # otherwise the defaults
+    sk = SkRegressor(**kw).fit(X, Y)
+    ours = MLPRegressor(**kw).fit(X, Y)
+    assert sk.n_iter_ < sk.max_iter  # stopped by tol / n_iter_no_change, not by max_iter
+    assert ours.n_iter_ == sk.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-9)
+    assert ours.loss_ == pytest.approx(sk.loss_, rel=1e-9)
+    if early_stopping:
+        assert ours.best_loss_ is None and sk.best_loss_ is None
+        np.testing.assert_allclose(ours.validation_scores_, sk.validation_scores_,
+                                   rtol=0, atol=1e-9)
+        assert ours.best_validation_score_ == pytest.approx(sk.best_validation_score_,
+                                                            abs=1e-9)
+    else:
+        assert ours.best_loss_ == pytest.approx(sk.best_loss_, rel=1e-9)
+    _same_params(ours, sk, atol=1e-9)
+
+
+def test_multi_output_loss_is_sklearns_and_the_gradient_the_networks():
+    """scikit-learn#8349: loss_ is ½·mean over outputs; the gradient, as scikit-learn's, k× its.
+
+    The network's cost is ½‖y − ŷ‖² per example (what backprop differentiates,
+    checked by gradcheck); the estimator reports it divided by k, as scikit-learn does.
+    """
     X, Y = _regression(k=3)
     n, k = Y.shape
     kw = dict(hidden_layer_sizes=(5,), activation="tanh", solver="sgd", momentum=0.0,
@@ -169,37 +202,221 @@ def test_multi_output_gradient_is_that_of_the_reported_loss():
     est = MLPRegressor(**kw).partial_fit(X, Y)
     net = est.network_
 
-    def reported_loss() -> float:  # the definition the docs give for loss_
-        return float(0.5 * np.mean(np.sum((Y - est.predict(X)) ** 2, axis=1)))
+    def sklearn_loss() -> float:  # scikit-learn's squared_loss
+        return float(0.5 * np.mean((Y - est.predict(X)) ** 2))
 
-    # (1) the network's loss is the reported loss, and backprop is its gradient.
-    assert net.loss(X, Y) == pytest.approx(reported_loss(), rel=1e-12)
+    assert net.loss(X, Y) == pytest.approx(k * sklearn_loss(), rel=1e-12)
     assert chainrule.gradcheck(net, X, Y, tolerance=1e-6).passed
 
-    # (2) loss_ after a full-batch SGD step is the reported loss at the weights the
-    # step started from, and the step is −η × central differences of that loss.
-    before = reported_loss()
+    # loss_ after a full-batch SGD step is scikit-learn's loss at the weights the step
+    # started from, and the step is −η × k × its central differences.
+    before = sklearn_loss()
     W0 = net.weights[1].copy()
     numeric = np.zeros_like(W0)
     for idx in np.ndindex(W0.shape):
         for sign in (1, -1):
             net.weights[1][idx] = W0[idx] + sign * 1e-6
-            numeric[idx] += sign * reported_loss() / 2e-6
+            numeric[idx] += sign * sklearn_loss() / 2e-6
         net.weights[1][idx] = W0[idx]
     est.partial_fit(X, Y)
     assert est.loss_ == pytest.approx(before, rel=1e-12)
-    np.testing.assert_allclose(net.weights[1] - W0, -0.05 * numeric, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(net.weights[1] - W0, -0.05 * k * numeric, rtol=1e-6, atol=1e-12)
 
-    # scikit-learn trains identically but reports loss_ / k.
+    # And scikit-learn, from the same weights, takes the same step and reports the same loss.
     sk = SkRegressor(**kw).partial_fit(X, Y)
     sk.coefs_ = [c.copy() for c in est.coefs_]
     sk.intercepts_ = [b.copy() for b in est.intercepts_]
-    at = est.network_.loss(X, Y)
     est.partial_fit(X, Y)
     sk.partial_fit(X, Y)
     _same_params(est, sk, atol=1e-12)
-    assert est.loss_ == pytest.approx(at, rel=1e-12)
-    assert sk.loss_ == pytest.approx(at / k, rel=1e-12)
+    assert est.loss_ == pytest.approx(sk.loss_, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- L-BFGS
+
+
+def _lbfgs_cases():
+    Xd, yd = load_digits(n_class=3, return_X_y=True)
+    Xd = MinMaxScaler().fit_transform(Xd[:120])
+    yd = yd[:120]
+    Xr, Yr = _multi_output()
+    return {
+        "multiclass": (Xd, yd, MLPClassifier, SkClassifier),
+        "binary": (Xd, yd == 1, MLPClassifier, SkClassifier),
+        "multi-output": (Xr, Yr, MLPRegressor, SkRegressor),
+        "one output": (Xr, Yr[:, 0], MLPRegressor, SkRegressor),
+    }
+
+
+@pytest.mark.parametrize("case", ["multiclass", "binary", "multi-output", "one output"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lbfgs_equals_sklearn(case, weighted):
+    """The same L-BFGS-B run: iterations, loss, weights (scikit-learn's loss/gradient pair)."""
+    X, y, Ours, Theirs = _lbfgs_cases()[case]
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y)) if weighted else None
+    kw = dict(solver="lbfgs", hidden_layer_sizes=(12,), alpha=0.01, max_iter=25,
+              random_state=0)
+    sk = Theirs(**kw).fit(X, y, sample_weight=sw)
+    ours = Ours(**kw).fit(X, y, sample_weight=sw)
+    assert ours.n_iter_ == sk.n_iter_
+    assert ours.loss_ == pytest.approx(sk.loss_, rel=1e-9)
+    _same_params(ours, sk, atol=1e-8)
+    assert len(ours.loss_curve_) == ours.n_iter_
+    assert ours.loss_curve_[-1] == ours.loss_
+    np.testing.assert_allclose(ours.predict(X), sk.predict(X), atol=1e-7)
+
+
+def test_lbfgs_warnings_limits_and_warm_start():
+    X, y, _, _ = _lbfgs_cases()["multiclass"]
+    kw = dict(solver="lbfgs", hidden_layer_sizes=(8,), random_state=0)
+    for limits in (dict(max_iter=3), dict(max_fun=4)):
+        with warnings.catch_warnings(record=True) as theirs:
+            warnings.simplefilter("always")
+            sk = SkClassifier(**kw, **limits).fit(X, y)
+        with warnings.catch_warnings(record=True) as ours_w:
+            warnings.simplefilter("always")
+            ours = MLPClassifier(**kw, **limits).fit(X, y)
+        assert [str(w.message) for w in ours_w] == [str(w.message) for w in theirs]
+        assert all(w.category is ConvergenceWarning for w in ours_w) and ours_w
+        assert ours.n_iter_ == sk.n_iter_
+    # Converged: no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        MLPClassifier(solver="lbfgs", hidden_layer_sizes=(8,), tol=1e-2, random_state=0).fit(X, y)
+    # warm_start continues from the current weights, n_iter_ counts this call.
+    est = MLPClassifier(**kw, max_iter=5, warm_start=True).fit(X, y)
+    first = est.loss_
+    est.fit(X, y)
+    assert est.n_iter_ == 5 and est.loss_ < first
+    assert not hasattr(est, "best_loss_") and not hasattr(est, "validation_scores_")
+    # switching to a stochastic solver keeps the weights and starts its bookkeeping
+    est.set_params(solver="sgd", max_iter=2).fit(X, y)
+    assert len(est.loss_curve_) == 2 and est.best_loss_ < np.inf
+
+
+def test_lbfgs_gradient_is_backprop():
+    """scikit-learn's ``_loss_grad_lbfgs`` signature, chainrule's backprop underneath."""
+    X, y = _data(n=20, classes=3)
+    est = MLPClassifier(solver="lbfgs", hidden_layer_sizes=(4,), alpha=0.3, max_iter=2,
+                        random_state=0).fit(X, y)
+    Y = np.eye(3)[y]
+    theta = np.hstack([a.ravel() for a in est.coefs_ + est.intercepts_])
+    loss, grad = est._loss_grad_lbfgs(theta, X, Y, None, [], [], [], [])
+    gw, gb = est.network_.backprop(X, Y)
+    penalty = [0.3 / 20 * W for W in est.network_.weights]
+    expected = np.hstack([(g + p).T.ravel() for g, p in zip(gw, penalty, strict=True)]
+                         + [g.ravel() for g in gb])
+    np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-15)
+    numeric = np.array([
+        (est._loss_grad_lbfgs(theta + e, X, Y)[0] - est._loss_grad_lbfgs(theta - e, X, Y)[0])
+        / 2e-6 for e in np.eye(theta.size) * 1e-6])
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+    sk = SkClassifier(solver="lbfgs", hidden_layer_sizes=(4,), alpha=0.3, max_iter=2,
+                      random_state=0).fit(X, y)
+    # scikit-learn's method needs its work buffers; ours ignores them.
+    acts = [X] + [np.empty((20, u)) for u in (4, 3)]
+    deltas = [np.empty((20, u)) for u in (4, 3)]
+    cg = [np.empty(c.shape) for c in sk.coefs_]
+    ig = [np.empty(b.shape) for b in sk.intercepts_]
+    sk_loss, sk_grad = sk._loss_grad_lbfgs(theta, X, Y, None, acts, deltas, cg, ig)
+    assert loss == pytest.approx(sk_loss, rel=1e-12)
+    np.testing.assert_allclose(grad, sk_grad, rtol=1e-10, atol=1e-14)
+
+
+def test_lbfgs_refuses_what_it_cannot_do():
+    X, y = _data()
+    with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
+        MLPClassifier(solver="lbfgs", dropout=0.2).fit(X, y)
+    with pytest.raises(ValueError, match="validation_data needs a stochastic solver"):
+        MLPClassifier(solver="lbfgs").fit(X, y, validation_data=(X, y))
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@pytest.mark.parametrize("Ours,Theirs", [(MLPClassifier, SkClassifier),
+                                         (MLPRegressor, SkRegressor)])
+@pytest.mark.parametrize("params", [
+    {"solver": "newton"}, {"alpha": -1.0}, {"batch_size": 0}, {"batch_size": "big"},
+    {"learning_rate": "cyclic"}, {"learning_rate_init": 0.0}, {"power_t": -0.5},
+    {"max_iter": 0}, {"max_iter": 2.5}, {"shuffle": "yes"}, {"verbose": "loud"},
+    {"tol": -1e-3}, {"warm_start": 1.5}, {"momentum": 1.5}, {"momentum": -0.1},
+    {"nesterovs_momentum": None}, {"early_stopping": "no"}, {"validation_fraction": 1.0},
+    {"beta_1": 1.0}, {"beta_2": -0.1}, {"epsilon": 0.0}, {"n_iter_no_change": 0},
+    {"n_iter_no_change": 2.5}, {"max_fun": 0}, {"hidden_layer_sizes": "wide"},
+])
+def test_invalid_parameters_raise_sklearns_error(Ours, Theirs, params):
+    X, y = _data(n=20, classes=2)
+    with pytest.raises(InvalidParameterError) as theirs:
+        Theirs(**params).fit(X, y)
+    with pytest.raises(InvalidParameterError) as ours:
+        Ours(**params).fit(X, y)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_momentum_one_is_accepted_as_in_sklearn():
+    X, y = _data(n=40, classes=2)
+    kw = dict(solver="sgd", momentum=1.0, hidden_layer_sizes=(4,), max_iter=5,
+              learning_rate_init=0.01, random_state=0)
+    sk = SkClassifier(**kw).fit(X, y)
+    ours = MLPClassifier(**kw).fit(X, y)
+    _same_params(ours, sk, atol=1e-10)
+
+
+def test_random_state_none_draws_from_numpys_global_state():
+    X, y = _data(n=40, classes=2)
+    kw = dict(hidden_layer_sizes=(4,), max_iter=3)
+    saved = np.random.get_state()  # noqa: NPY002
+    try:
+        np.random.seed(17)  # noqa: NPY002 (the global state is what is tested)
+        sk = SkClassifier(**kw).fit(X, y)
+        np.random.seed(17)  # noqa: NPY002
+        ours = MLPClassifier(**kw).fit(X, y)
+    finally:
+        np.random.set_state(saved)  # noqa: NPY002
+    _same_params(ours, sk, atol=1e-10)
+    assert not np.allclose(MLPClassifier(**kw).fit(X, y).coefs_[0], ours.coefs_[0])
+
+
+def test_coefs_assigned_before_fit_are_the_starting_weights():
+    X, y = _data(n=30, classes=2)
+    rng = np.random.default_rng(3)
+    coefs = [rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, (3, 1))]
+    intercepts = [rng.uniform(-1, 1, 3), rng.uniform(-1, 1, 1)]
+    kw = dict(solver="sgd", hidden_layer_sizes=(3,), momentum=0.0, random_state=0)
+    sk, ours = SkClassifier(**kw), MLPClassifier(**kw)
+    for est in (sk, ours):
+        # scikit-learn's own test assigns placeholder lists, then fills them in.
+        est.coefs_, est.intercepts_ = [0, 0], [0, 0]
+        for i in range(2):
+            est.coefs_[i], est.intercepts_[i] = coefs[i].copy(), intercepts[i].copy()
+        # (scikit-learn's partial_fit also needs the bookkeeping its fit would set up)
+        est.n_layers_, est.n_outputs_, est.out_activation_ = 3, 1, "logistic"
+        est.n_iter_, est.t_, est.best_loss_, est.loss_curve_ = 0, 0, np.inf, []
+        est._no_improvement_count = 0
+        est.partial_fit(X, y, classes=[0, 1])
+    _same_params(ours, sk, atol=1e-12)
+    # warm_start fit starts from them too; a plain fit draws its own.
+    for warm in (True, False):
+        est = MLPClassifier(hidden_layer_sizes=(3,), max_iter=1, warm_start=warm,
+                            solver="sgd", learning_rate_init=1e-300, random_state=0)
+        est.coefs_, est.intercepts_ = [c.copy() for c in coefs], [b.copy() for b in intercepts]
+        est.fit(X, y)
+        assert np.allclose(est.coefs_[0], coefs[0]) == warm
+    est = MLPClassifier(hidden_layer_sizes=(3,), warm_start=True)
+    est.coefs_ = coefs
+    with pytest.raises(ValueError, match="coefs_ and intercepts_ must both be assigned"):
+        est.fit(X, y)
+    est = MLPClassifier(hidden_layer_sizes=(5,), warm_start=True)
+    est.coefs_, est.intercepts_ = coefs, intercepts
+    with pytest.raises(ValueError, match=r"coefs_\[0\] must have shape \(4, 5\)"):
+        est.fit(X, y)
+
+
+def test_regressor_takes_loss_first_as_sklearn_does():
+    assert MLPRegressor("poisson", (7,)).get_params()["hidden_layer_sizes"] == (7,)
+    assert SkRegressor("poisson", (7,)).get_params() == {
+        k: v for k, v in MLPRegressor("poisson", (7,)).get_params().items() if k != "dropout"}
 
 
 # --------------------------------------------------------------------------- beyond scikit-learn
@@ -219,10 +436,13 @@ def test_per_layer_and_custom_activations_and_custom_loss():
 
     # A custom loss given as (function, derivative) trains exactly like the built-in one.
     half_sq = (lambda a, y: 0.5 * (a - y) ** 2, lambda a, y: a - y)
-    kw = dict(hidden_layer_sizes=(5,), max_iter=10, random_state=0)
+    kw = dict(hidden_layer_sizes=(5,), max_iter=10, random_state=0, alpha=0.0)
     custom = MLPRegressor(loss=half_sq, **kw).fit(X, Y)
     builtin = MLPRegressor(**kw).fit(X, Y)
-    np.testing.assert_allclose(custom.loss_curve_, builtin.loss_curve_, rtol=1e-12)
+    # The same training; a custom loss is reported as the network's cost, the built-in
+    # squared error as scikit-learn reports it (divided by the number of outputs).
+    np.testing.assert_allclose(custom.loss_curve_, Y.shape[1] * np.array(builtin.loss_curve_),
+                               rtol=1e-12)
     np.testing.assert_allclose(custom.predict(X), builtin.predict(X), atol=1e-12)
 
     bad = MLPRegressor(loss=(half_sq[0], lambda a, y: (a - y)[:, 0]), **kw)
@@ -230,7 +450,7 @@ def test_per_layer_and_custom_activations_and_custom_loss():
         bad.fit(X, Y)
     with pytest.raises(ValueError, match="one per hidden layer: expected 2"):
         MLPRegressor(hidden_layer_sizes=(6, 4), activation=["tanh"]).fit(X, Y)
-    with pytest.raises(ValueError, match="unknown 'swish'"):
+    with pytest.raises(ValueError, match="'activation' parameter of MLPRegressor must be"):
         MLPRegressor(activation="swish").fit(X, Y)
 
 
@@ -296,8 +516,8 @@ def test_regressor_validation_set_and_network_history():
     est = MLPRegressor(hidden_layer_sizes=(6,), max_iter=6, learning_rate_init=0.01,
                        random_state=0).fit(X, Y, validation_data=(Xv, Yv))
     assert est.validation_scores_[-1] == pytest.approx(est.score(Xv, Yv))
-    assert est.validation_loss_curve_[-1] == pytest.approx(
-        0.5 * np.mean(np.sum((Yv - est.predict(Xv)) ** 2, axis=1)))
+    assert est.validation_loss_curve_[-1] == pytest.approx(  # scikit-learn's loss_ scale
+        0.5 * np.mean((Yv - est.predict(Xv)) ** 2))
     # Every iteration is one epoch of the network's own history (with gradient norms).
     assert len(est.network_.history) == est.n_iter_ == 6
     with pytest.raises(ValueError, match=r"y_val must have shape \(15, 2\)"):
@@ -345,12 +565,19 @@ def test_pipeline_grid_search_and_cross_validation():
 
 def test_validation_messages():
     X, y = _data()
-    with pytest.raises(ValueError, match=r"momentum must be a number in \[0.0, 1.0\)"):
-        MLPClassifier(momentum=1.5).fit(X, y)
-    with pytest.raises(ValueError, match="hidden_layer_sizes must be positive"):
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes must be > 0, got \[3, 0\]"):
         MLPClassifier(hidden_layer_sizes=(3, 0)).fit(X, y)
-    with pytest.raises(ValueError, match="dropout must be a number"):
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be positive integers"):
+        MLPClassifier(hidden_layer_sizes=(3, 2.5)).fit(X, y)
+    # chainrule's extras are named in scikit-learn's message format.
+    with pytest.raises(InvalidParameterError, match=r"or an instance of 'numpy\.random"):
+        MLPClassifier(random_state="seed").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'leaky_relu'"):
+        MLPClassifier(activation="swish").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'dropout' parameter"):
         MLPClassifier(dropout=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="dropout must be a number"):
+        MLPClassifier(dropout=[1.0]).fit(X, y)
     with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
         MLPClassifier(early_stopping=True).partial_fit(X, y, classes=np.unique(y))
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import warnings
 
-import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -31,8 +30,3 @@ def test_sklearn_compatible_estimator(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
-
-
-def test_lbfgs_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"lbfgs.*not supported"):
-        MLPClassifier(solver="lbfgs").fit([[0.0], [1.0]], [0, 1])

@@ -77,7 +77,7 @@ def test_bad_construction(kwargs, match):
         ({"batch_size": 0}, r"batch_size must be >= 1"),
         ({"learning_rate": 0.0}, r"learning_rate must be a positive number"),
         ({"learning_rate": float("nan")}, r"learning_rate must be a positive number"),
-        ({"optimizer": "lbfgs"}, r"unknown optimizer 'lbfgs'"),
+        ({"optimizer": "rmsprop"}, r"unknown optimizer 'rmsprop'"),
         ({"dropout": 1.0}, r"dropout rates must be in \[0, 1\)"),
         ({"validation_data": (np.ones((2, 4)), np.array([0, 1]))},
          r"validation X has 4 columns, expected 3"),

@@ -24,6 +24,7 @@ from .functions import Activation, Cost, get_activation, get_cost
 from .training.callbacks import Callback
 from .training.early_stopping import EarlyStopping, holdout_split
 from .training.history import History
+from .training.lbfgs import LBFGS, fit_lbfgs
 from .training.loop import train
 from .training.optimizers import Optimizer
 from .training.schedules import Schedule, get_schedule
@@ -339,7 +340,7 @@ class Network:
         epochs: int = 30,
         batch_size: int = 10,
         learning_rate: float = 0.1,
-        optimizer: str | Optimizer | None = None,
+        optimizer: str | Optimizer | LBFGS | None = None,
         validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
         shuffle: bool = True,
         seed: int | None = None,
@@ -368,11 +369,18 @@ class Network:
             Rows per mini-batch (the last batch of an epoch may be smaller).
         learning_rate : float, default 0.1
             η.  The gradient is that of the *mean* cost over the batch.
-        optimizer : str or Optimizer, optional
+        optimizer : str, Optimizer or LBFGS, optional
             ``"sgd"`` (default), ``"momentum"``, ``"nesterov"``, ``"adam"``,
             ``"adamw"``, or an
             :class:`~chainrule.training.Optimizer`.  Omitted, or the same name
             as the current one, keeps the existing optimizer and its state.
+            ``"lbfgs"`` (or :class:`~chainrule.training.lbfgs.LBFGS` with its
+            ``tol`` and ``max_fun``) trains on the whole set at once by SciPy's
+            L-BFGS-B with the backpropagated gradient: ``epochs`` is then the
+            most L-BFGS iterations, one history entry each; ``batch_size``,
+            ``learning_rate`` and ``shuffle`` do not apply, and ``dropout``,
+            ``l1``, ``clip_norm`` and ``schedule`` are refused
+            (:func:`~chainrule.training.lbfgs.fit_lbfgs`).
         validation_data : (X_val, Y_val), optional
             Evaluated after every epoch; loss and accuracy go into the history.
         shuffle : bool, default True
@@ -465,6 +473,13 @@ class Network:
         if not self.is_classifier and "val_accuracy" in monitors:
             raise ValueError("val_accuracy needs a classifier (sigmoid or softmax output); "
                              "monitor val_loss for this network")
+        if optimizer == "lbfgs" or isinstance(optimizer, LBFGS):
+            # Full-batch L-BFGS has its own driver (SciPy's L-BFGS-B); see training/lbfgs.py.
+            _check_lbfgs_options(dropout=dropout, l1=l1, clip_norm=clip_norm, schedule=schedule)
+            return fit_lbfgs(self, X2, Y2, max_iter=epochs,
+                             settings=optimizer if isinstance(optimizer, LBFGS) else LBFGS(),
+                             validation_data=val, callbacks=callbacks, l2=l2,
+                             sample_weight=weights)
         return train(
             self, X2, Y2,
             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
@@ -590,6 +605,14 @@ def _initial_parameters(
         return rng.uniform(-limit, limit, (fan_out, fan_in)), np.zeros(fan_out)
     # "he"
     return rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in), np.zeros(fan_out)
+
+
+def _check_lbfgs_options(**options: Any) -> None:
+    """L-BFGS trains on the whole set with a smooth loss: refuse what does not apply."""
+    for name, value in options.items():
+        if value not in (None, 0.0, "constant"):
+            raise ValueError(f"{name} does not apply to optimizer='lbfgs' (full-batch "
+                             f"L-BFGS on a smooth loss), got {name}={value!r}")
 
 
 def _normalised_weights(sample_weight: npt.ArrayLike, n: int) -> np.ndarray:

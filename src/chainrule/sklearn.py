@@ -5,16 +5,20 @@ Switching from scikit-learn is a one-line import change::
     from chainrule.sklearn import MLPClassifier   # was: from sklearn.neural_network import ...
 
 The parameters, fitted attributes and training semantics are scikit-learn's
-(``sklearn.neural_network``, version 1.9): the same Glorot initialisation from
-the same ``random_state``, the same mini-batches (``gen_batches``), the same
-shuffling, the same per-batch ``alpha`` term, the same SGD/momentum/Nesterov/Adam
-updates, learning-rate schedules and stopping rules.  Underneath, the model is a
+(``sklearn.neural_network``, version 1.9): the same parameter validation (its
+``_parameter_constraints``), the same Glorot initialisation from the same
+``random_state``, the same mini-batches (``gen_batches``), the same shuffling,
+the same per-batch ``alpha`` term, the same SGD/momentum/Nesterov/Adam updates,
+learning-rate schedules and stopping rules, and ``solver="lbfgs"`` as SciPy's
+L-BFGS-B on the same objective.  Underneath, the model is a
 :class:`chainrule.Network` (``estimator.network_``) trained by
-:meth:`chainrule.Network.fit`, one ``epochs=1`` call per iteration, so it can be
-inspected, explained and gradient-checked, and it offers what scikit-learn's
-frozen MLP does not: per-layer and custom activations, custom losses, dropout,
-class weights, multilabel targets, a user-supplied validation set and a
-validation-loss curve.
+:meth:`chainrule.Network.fit`, one ``epochs=1`` call per iteration (L-BFGS:
+:mod:`chainrule.training.lbfgs` with the network's backpropagated gradient), so
+it can be inspected, explained and gradient-checked, and it offers what
+scikit-learn's frozen MLP does not: per-layer and custom activations, custom
+losses, dropout, class weights, multilabel targets, a user-supplied validation
+set and a validation-loss curve.  scikit-learn's own ``test_mlp.py`` passes
+against these estimators (tests/test_sklearn_upstream.py).
 
 Layout
 ------
@@ -28,10 +32,12 @@ The regression loss
 -------------------
 scikit-learn reports ``½ · mean over samples and outputs of (y − ŷ)²`` but
 trains with the gradient of ``½ · mean over samples of ‖y − ŷ‖²`` — off by
-the number of outputs (scikit-learn#8349).  Here the loss *is*
-``½ · mean over samples of ‖y − ŷ‖²`` (:class:`SquaredError`): it trains
-exactly as scikit-learn does, and ``loss_`` is the function whose gradient is
-used.  For a single output the two agree.
+the number of outputs ``k`` (scikit-learn#8349).  The network's cost is the
+latter (:class:`SquaredError`, which backprop differentiates and gradcheck
+checks); ``loss_`` and everything derived from it (``loss_curve_``,
+``best_loss_``, the ``tol`` stopping rule, the value L-BFGS sees) is
+scikit-learn's, ``1/k`` of it, so training stops where scikit-learn's does.
+For a single output the two agree.
 """
 
 from __future__ import annotations
@@ -40,17 +46,21 @@ import math
 import numbers
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from numbers import Real
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d, gen_batches
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
@@ -58,6 +68,7 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
+from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .functions import (
@@ -70,6 +81,7 @@ from .functions import (
 )
 from .network import Network
 from .training.callbacks import BatchInfo, Callback
+from .training.lbfgs import Objective, minimize, pack, unpack
 from .training.optimizers import SGD, Adam, Momentum, Optimizer
 
 Array = npt.NDArray[np.floating]
@@ -80,8 +92,7 @@ __all__ = ["MLPClassifier", "MLPRegressor", "PoissonDeviance", "SquaredError"]
 _SK_NAMES = {"logistic": "sigmoid"}
 #: chainrule's → scikit-learn's (for ``out_activation_``)
 _OUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity", "exp": "exp"}
-_SOLVERS = ("sgd", "adam")
-_SCHEDULES = ("constant", "invscaling", "adaptive")
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
 # --------------------------------------------------------------------------- losses
@@ -304,8 +315,10 @@ def _check_number(name: str, value: Any, *, low: float, high: float = math.inf,
 def _hidden_sizes(spec: Any) -> list[int]:
     sizes = [spec] if not hasattr(spec, "__iter__") else list(spec)
     for s in sizes:
-        if not isinstance(s, numbers.Integral) or isinstance(s, bool) or s <= 0:
+        if not isinstance(s, numbers.Integral) or isinstance(s, bool):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {spec!r}")
+    if any(s <= 0 for s in sizes):
+        raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")  # scikit-learn's
     return [int(s) for s in sizes]
 
 
@@ -332,14 +345,23 @@ class _BaseMLP(BaseEstimator):
     def coefs_(self) -> list[Array]:
         """scikit-learn's layout: ``coefs_[i]`` of shape ``(n_in, n_out)``, ``W^{i+2}ᵀ``.
 
-        Live views of ``network_.weights``; assign a list to replace them.
+        Live views of ``network_.weights``; assign a list to replace them.  Before
+        the first fit, an assigned list is kept as it is (and can be filled in
+        afterwards, as scikit-learn's own tests do): ``partial_fit``, or ``fit``
+        with ``warm_start=True``, then starts from these weights instead of
+        drawing new ones.
         """
         if "network_" not in self.__dict__:
+            if "_coefs_before_fit" in self.__dict__:
+                return self.__dict__["_coefs_before_fit"]
             raise AttributeError("coefs_ exists once the estimator is fitted")
         return [W.T for W in self.network_.weights]
 
     @coefs_.setter
     def coefs_(self, coefs: Sequence[npt.ArrayLike]) -> None:
+        if "network_" not in self.__dict__:
+            self.__dict__["_coefs_before_fit"] = coefs  # the list itself: see the getter
+            return
         net = self.network_
         if len(coefs) != len(net.weights):
             raise ValueError(f"coefs_ needs {len(net.weights)} arrays, got {len(coefs)}")
@@ -352,13 +374,21 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def intercepts_(self) -> list[Array]:
-        """``intercepts_[i]`` of shape ``(n_out,)``: ``b^{i+2}`` (the network's own arrays)."""
+        """``intercepts_[i]`` of shape ``(n_out,)``: ``b^{i+2}`` (the network's own arrays).
+
+        Assignable before the first fit, as ``coefs_`` is.
+        """
         if "network_" not in self.__dict__:
+            if "_intercepts_before_fit" in self.__dict__:
+                return self.__dict__["_intercepts_before_fit"]
             raise AttributeError("intercepts_ exists once the estimator is fitted")
         return list(self.network_.biases)
 
     @intercepts_.setter
     def intercepts_(self, intercepts: Sequence[npt.ArrayLike]) -> None:
+        if "network_" not in self.__dict__:
+            self.__dict__["_intercepts_before_fit"] = intercepts
+            return
         net = self.network_
         if len(intercepts) != len(net.biases):
             raise ValueError(f"intercepts_ needs {len(net.biases)} arrays, got {len(intercepts)}")
@@ -379,36 +409,27 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------------ validation
 
+    # scikit-learn's own constraints (its MLP's ``_parameter_constraints``), checked by
+    # its own machinery (``_fit_context`` on fit and partial_fit): an invalid parameter
+    # raises InvalidParameterError with scikit-learn's message.  Where chainrule accepts
+    # more (activations, losses, a Generator as random_state, dropout), the constraint
+    # says so; the finer checks of those extras follow in _check_params and when the
+    # network is built.
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu", "sigmoid",
+                                   "leaky_relu"}), Activation, "array-like"],
+        "random_state": ["random_state", np.random.Generator],
+        "dropout": [None, Interval(Real, 0, 1, closed="left"), "array-like"],
+    }
+
     def _check_params(self) -> None:
+        """What the constraints cannot say: the sizes' values and the extras."""
         _hidden_sizes(self.hidden_layer_sizes)
-        if self.solver == "lbfgs":
-            raise ValueError("solver='lbfgs' is not supported by chainrule (it trains by "
-                             "mini-batch backpropagation): use solver='adam' or 'sgd'")
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"solver must be 'sgd' or 'adam', got {self.solver!r}")
-        _check_number("alpha", self.alpha, low=0.0)
-        if self.batch_size != "auto":
-            _check_number("batch_size", self.batch_size, low=1, integer=True)
-        if self.learning_rate not in _SCHEDULES:
-            raise ValueError(f"learning_rate must be one of {', '.join(_SCHEDULES)}, "
-                             f"got {self.learning_rate!r}")
-        _check_number("learning_rate_init", self.learning_rate_init, low=0.0, low_open=True)
-        _check_number("power_t", self.power_t, low=0.0)
-        _check_number("max_iter", self.max_iter, low=1, integer=True)
-        _check_number("tol", self.tol, low=0.0)
-        _check_number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
-        _check_number("validation_fraction", self.validation_fraction, low=0.0, high=1.0,
-                      high_open=True)
-        _check_number("beta_1", self.beta_1, low=0.0, high=1.0, high_open=True)
-        _check_number("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
-        _check_number("epsilon", self.epsilon, low=0.0, low_open=True)
-        if self.n_iter_no_change != np.inf:
-            _check_number("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
-        _check_number("max_fun", self.max_fun, low=1, integer=True)
-        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         _dropout_arg(self.dropout)
+        if self.solver == "lbfgs" and self.dropout is not None:
+            raise ValueError("dropout needs a stochastic solver ('sgd' or 'adam'); "
+                             "solver='lbfgs' evaluates the exact full-batch loss")
 
     # ------------------------------------------------------------------ the network
 
@@ -416,7 +437,9 @@ class _BaseMLP(BaseEstimator):
         """The output activation and cost for targets ``y`` of shape (n, n_outputs)."""
         raise NotImplementedError
 
-    def _build_network(self, n_features: int, y: np.ndarray, dtype: np.dtype) -> None:
+    def _build_network(self, n_features: int, y: np.ndarray, dtype: np.dtype, *,
+                       given: bool = False) -> None:
+        """A new network; ``given``: from the ``coefs_``/``intercepts_`` assigned before fit."""
         hidden = _hidden_sizes(self.hidden_layer_sizes)
         self.n_outputs_ = y.shape[1]
         layer_units = [n_features, *hidden, self.n_outputs_]
@@ -430,7 +453,7 @@ class _BaseMLP(BaseEstimator):
                       seed=self._network_seed(), dtype=dtype)
         # scikit-learn's initialisation, from the same random_state: Glorot's uniform
         # bound √(6/(fan_in+fan_out)) (√(2/…) for logistic units), weights then biases.
-        for i in range(self.n_layers_ - 1):
+        for i in range(0 if given else self.n_layers_ - 1):
             # scikit-learn takes the factor from its (single) hidden activation for
             # every layer, the output layer included; with per-layer activations,
             # a layer's own (the last hidden one's for the output layer).
@@ -442,7 +465,23 @@ class _BaseMLP(BaseEstimator):
             intercept = self._random_state.uniform(-bound, bound, layer_units[i + 1])
             net.weights[i] = np.ascontiguousarray(coef.astype(dtype).T)
             net.biases[i] = intercept.astype(dtype)
+        if given:
+            coefs = self.__dict__.pop("_coefs_before_fit", None)
+            intercepts = self.__dict__.pop("_intercepts_before_fit", None)
+            if coefs is None or intercepts is None:
+                raise ValueError("coefs_ and intercepts_ must both be assigned before fit to "
+                                 "start from given weights; only "
+                                 f"{'coefs_' if intercepts is None else 'intercepts_'} was")
         self.network_ = net
+        if given:
+            self.coefs_, self.intercepts_ = coefs, intercepts  # checks the shapes
+        self.validation_loss_curve_: list[float] | None = None
+        self._best_weights = self._snapshot()
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._init_stochastic_state()
+
+    def _init_stochastic_state(self) -> None:
+        # What scikit-learn keeps for its stochastic solvers only.
         self.loss_curve_: list[float] = []
         self._no_improvement_count = 0
         if self.early_stopping:
@@ -453,8 +492,6 @@ class _BaseMLP(BaseEstimator):
             self.best_loss_ = np.inf
             self.validation_scores_ = None
             self.best_validation_score_ = None
-        self.validation_loss_curve_: list[float] | None = None
-        self._best_weights = self._snapshot()
 
     def _network_seed(self) -> int | np.random.Generator | None:
         # The network's own generator only drives dropout (batches are cut here),
@@ -493,7 +530,10 @@ class _BaseMLP(BaseEstimator):
     def _fit(self, X: Any, y: Any, sample_weight: Any = None, *, incremental: bool,
              validation_data: Any = None) -> _BaseMLP:
         self._check_params()
-        first_pass = "network_" not in self.__dict__ or (not self.warm_start and not incremental)
+        fitted = "network_" in self.__dict__
+        # scikit-learn's rule, with "has coefs_" (fitted, or assigned before fit).
+        has_coefs = fitted or "_coefs_before_fit" in self.__dict__
+        first_pass = not has_coefs or (not self.warm_start and not incremental)
         X, y = self._validate_xy(X, y, incremental, reset=first_pass)
         if sp.issparse(X):
             X = X.toarray()
@@ -502,12 +542,20 @@ class _BaseMLP(BaseEstimator):
         sample_weight = self._with_class_weight(y, sample_weight)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         self._random_state = check_random_state(self._rs())
-        if first_pass:
-            self._build_network(X.shape[1], Y, X.dtype)
+        if first_pass or not fitted:
+            self._build_network(X.shape[1], Y, X.dtype, given=not first_pass)
         elif Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs, but the estimator was fitted "
                              f"with {self.n_outputs_}")
-        self._fit_stochastic(X, Y, sample_weight, incremental, validation_data)
+        if self.solver == "lbfgs":
+            if validation_data is not None:
+                raise ValueError("validation_data needs a stochastic solver ('sgd' or "
+                                 "'adam'); solver='lbfgs' does not score a validation set")
+            self._fit_lbfgs(X, Y, sample_weight)
+        else:
+            if "_no_improvement_count" not in self.__dict__:  # warm start after lbfgs
+                self._init_stochastic_state()
+            self._fit_stochastic(X, Y, sample_weight, incremental, validation_data)
         net = self.network_
         if not all(np.isfinite(p).all() for p in (*net.weights, *net.biases)):
             raise ValueError("Solver produced non-finite parameter weights. The input data "
@@ -515,9 +563,7 @@ class _BaseMLP(BaseEstimator):
         return self
 
     def _rs(self) -> Any:
-        # random_state=None means fresh entropy, without touching NumPy's global state.
-        if self.random_state is None:
-            return np.random.RandomState()
+        # None: NumPy's global RandomState, as scikit-learn (check_random_state) has it.
         if isinstance(self.random_state, np.random.Generator):
             return np.random.RandomState(self.random_state.integers(2**32))
         return self.random_state
@@ -618,7 +664,7 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Training interrupted by user.", stacklevel=3)
                 break
             self.n_iter_ += 1
-            self.loss_ = (opt.loss_sum + opt.penalty_sum) / n
+            self.loss_ = (opt.loss_sum * self._cost_scale() + opt.penalty_sum) / n
             self.t_ += n
             self.loss_curve_.append(self.loss_)
             if self.verbose:
@@ -646,6 +692,68 @@ class _BaseMLP(BaseEstimator):
             for dst, src in zip(net.weights + net.biases,
                                 self._best_weights[0] + self._best_weights[1], strict=True):
                 np.copyto(dst, src)
+
+    def _cost_scale(self) -> float:
+        """The factor from the network's mean cost to scikit-learn's reported loss.
+
+        1, except for the built-in squared error with ``k`` outputs: scikit-learn
+        reports ``½ · mean over samples and outputs``, ``1/k`` of the network's
+        ``½ · mean over samples of ‖y − ŷ‖²``, whose gradient both train with.
+        """
+        if not self._is_classifier() and isinstance(self.loss, str) \
+                and self.loss == "squared_error":
+            return 1.0 / self.n_outputs_
+        return 1.0
+
+    def _lbfgs_objective(self, X: np.ndarray, Y: np.ndarray,
+                         sample_weight: np.ndarray | None) -> Objective:
+        """scikit-learn's L-BFGS objective: its loss and ``α/Σw``, chainrule's backprop."""
+        net = self.network_
+        n = X.shape[0]
+        sw_sum = n if sample_weight is None else float(np.sum(sample_weight))
+        if not sw_sum > 0:
+            raise ValueError("solver='lbfgs' needs sample weights with a positive sum")
+        return Objective(net, np.ascontiguousarray(X, dtype=net.dtype),
+                         np.ascontiguousarray(Y, dtype=net.dtype), sample_weight=sample_weight,
+                         l2_scale=float(self.alpha) / sw_sum, cost_scale=self._cost_scale())
+
+    def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray,
+                   sample_weight: np.ndarray | None) -> None:
+        """scikit-learn's ``_fit_lbfgs``: SciPy's L-BFGS-B, ``max_iter``, ``max_fun``, ``tol``.
+
+        One ``minimize`` call from the current weights (``warm_start`` continues
+        from them); ``n_iter_`` counts its iterations; a ``ConvergenceWarning``
+        with scikit-learn's message when SciPy stops without converging.
+        ``loss_curve_`` (beyond scikit-learn) holds the objective after every iteration.
+        """
+        net = self.network_
+        objective = self._lbfgs_objective(X, Y, sample_weight)
+        curve: list[float] = []
+
+        def on_iteration(intermediate_result: Any) -> None:
+            curve.append(float(intermediate_result.fun))
+            if self.verbose:
+                print(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
+
+        result = minimize(objective, pack(net), max_iter=self.max_iter, max_fun=self.max_fun,
+                          tol=self.tol, callback=on_iteration)
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        self.loss_curve_ = curve
+        unpack(net, result.x)
+
+    def _loss_grad_lbfgs(self, packed_coef_inter: np.ndarray, X: np.ndarray, y: np.ndarray,
+                         sample_weight: np.ndarray | None = None,
+                         *unused_buffers: Any) -> tuple[float, np.ndarray]:
+        """scikit-learn's L-BFGS objective at ``packed_coef_inter``: ``(loss, gradient)``.
+
+        As scikit-learn's private method of the same name (its tests call it), it
+        first writes ``packed_coef_inter`` (``coefs_`` then ``intercepts_``,
+        flattened) into the model.  ``y`` is the binarized target matrix; the
+        trailing work buffers of scikit-learn's signature are accepted and unused.
+        """
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        return self._lbfgs_objective(X, Y, sample_weight)(packed_coef_inter)
 
     def _plan(self, batches: list[slice], sw: np.ndarray | None
               ) -> list[tuple[float, float, int]]:
@@ -686,7 +794,7 @@ class _BaseMLP(BaseEstimator):
         net = self.network_
         fwd = net.forward(X_val)
         costs = net.engine.per_example_cost(fwd, Y_val_net.astype(net.dtype, copy=False))
-        val_loss = float(np.average(costs, weights=sw_val))
+        val_loss = float(np.average(costs, weights=sw_val)) * self._cost_scale()
         self.validation_loss_curve_.append(val_loss)
         score = self._score(X_val, y_val, sample_weight=sw_val)
         self.validation_scores_.append(score)
@@ -737,6 +845,7 @@ class _BaseMLP(BaseEstimator):
         """Score without input validation (scikit-learn's ``_score``)."""
         raise NotImplementedError
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any, sample_weight: Any = None, *,
             validation_data: Any = None) -> _BaseMLP:
         """Fit the model to data matrix ``X`` and targets ``y``.
@@ -765,7 +874,7 @@ class _BaseMLP(BaseEstimator):
 
 
 def _solver_is_stochastic(est: _BaseMLP) -> bool:
-    if est.solver not in _SOLVERS:
+    if est.solver not in _STOCHASTIC_SOLVERS:
         raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
                              f"{est.solver} is not stochastic.")
     return True
@@ -790,8 +899,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         also ``'sigmoid'``, ``'leaky_relu'``, a :class:`chainrule.Activation`,
         a pair of callables ``(σ, σ′)`` of ``z``, or a list with one of these
         per hidden layer.
-    solver : {"adam", "sgd"}, default "adam"
-        ``"lbfgs"`` is not supported (a clear error).
+    solver : {"adam", "sgd", "lbfgs"}, default "adam"
+        ``"lbfgs"`` is scikit-learn's: SciPy's L-BFGS-B over all the weights
+        and biases at once (full batch), with the network's backpropagated
+        gradient (:mod:`chainrule.training.lbfgs`); ``max_iter`` bounds its
+        iterations, ``max_fun`` its loss evaluations, and it stops when every
+        gradient entry is within ``tol`` of 0.
     alpha : float, default 1e-4
         L2 penalty, scikit-learn's form: ``α W / batch size`` joins each batch's
         weight gradient and ``½ α ‖W‖² / batch size`` its loss.
@@ -802,9 +915,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose,
     warm_start, momentum, nesterovs_momentum, early_stopping,
     validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change :
-        As in scikit-learn (``momentum`` must be below 1).
+        As in scikit-learn.  ``random_state=None`` draws from NumPy's global
+        random state, as scikit-learn does; a ``numpy.random.Generator`` is
+        accepted too.
     max_fun : int, default 15000
-        Accepted for compatibility; used only by L-BFGS, which is not offered.
+        The most loss evaluations of ``solver="lbfgs"``.
     loss : str, Cost or (function, derivative) pair, default "log_loss"
         Beyond scikit-learn: a custom loss on the output probabilities,
         ``function(p, y)`` and ``derivative(p, y)`` with ``p`` and the
@@ -831,6 +946,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Beyond scikit-learn: the validation loss after every iteration, when a
         validation set is in use.
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"log_loss"}), Cost, "array-like"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
 
     def __init__(
         self,
@@ -960,6 +1081,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Y = self._label_binarizer.transform(y_val)
         return Y.toarray() if sp.issparse(Y) else np.asarray(Y)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None,
                     *, validation_data: Any = None) -> MLPClassifier:
         """Update the model with a single iteration over ``(X, y)``.
@@ -985,13 +1107,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return out.copy()
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """``log(predict_proba(X))``, computed from ``z`` (exact for saturated outputs)."""
-        fwd = self._forward(X)
-        act = self.network_.output_activation
-        z, a = fwd.z[-1], fwd.output
-        if self.n_outputs_ == 1:
-            return np.hstack([act.log1m(z, a), act.log(z, a)])
-        return act.log(z, a)
+        """``log(predict_proba(X))``, exactly as scikit-learn's (``-inf`` where a probability is 0).
+
+        scikit-learn's estimator checks require exactly this.  The exact
+        log-probabilities of saturated outputs come from the network:
+        ``est.network_.output_activation.log(z, a)`` on ``est.network_.forward(X)``.
+        """
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels, shape ``(n_samples,)`` (multilabel: an indicator matrix)."""
@@ -1015,12 +1139,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor`` on a chainrule Network.
 
-    The output layer is the identity with half the squared error,
-    ``loss_ = ½ · mean over samples of ‖y − ŷ‖²`` — the loss whose gradient
-    scikit-learn trains with (it *reports* that divided by the number of
-    outputs, scikit-learn#8349; for one output the two agree).
+    The output layer is the identity with half the squared error, and
+    ``loss_`` is scikit-learn's: ``½ · mean over samples and outputs of (y − ŷ)²``.
+    Like scikit-learn, it trains with the gradient of ``½ · mean over samples of
+    ‖y − ŷ‖²`` (the network's cost, ``k`` times ``loss_`` for ``k`` outputs,
+    scikit-learn#8349), so both stop at the same iteration.
     ``loss="poisson"`` gives scikit-learn's exponential output and half
-    Poisson deviance.
+    Poisson deviance.  As in scikit-learn, ``loss`` is the first positional
+    parameter.
 
     Parameters and attributes are those of :class:`MLPClassifier` (without
     ``classes_`` and ``class_weight``); ``loss`` is ``"squared_error"``,
@@ -1028,8 +1154,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     pair of ``(y_pred, y)`` on the identity output.
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [*SkMLPRegressor._parameter_constraints["loss"], Cost, "array-like"],
+    }
+
     def __init__(
         self,
+        loss: Any = "squared_error",
         hidden_layer_sizes: Any = (100,),
         activation: Any = "relu",
         *,
@@ -1040,7 +1172,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
-        loss: Any = "squared_error",
         shuffle: bool = True,
         random_state: Any = None,
         tol: float = 1e-4,
@@ -1118,6 +1249,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                              f"or ({n},), got {y.shape}")
         return y
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, *,
                     validation_data: Any = None) -> MLPRegressor:
         """Update the model with a single iteration over ``(X, y)``."""

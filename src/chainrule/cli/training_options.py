@@ -82,8 +82,13 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=positive_int, default=d["batch_size"])
     g.add_argument("--learning-rate", "--eta", type=positive_float, default=d["learning_rate"],
                    help="learning rate η (for the gradient of the mean cost)")
-    g.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "adamw"],
-                   default=d["optimizer"])
+    g.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "adamw",
+                                           "lbfgs"],
+                   default=d["optimizer"],
+                   help="lbfgs: full-batch L-BFGS (SciPy's L-BFGS-B on the backpropagated "
+                   "gradient); --epochs is then the most iterations, --batch-size and "
+                   "--learning-rate do not apply, and --l1, --dropout, --clip-norm and "
+                   "--schedule are refused")
     g.add_argument("--momentum", type=_non_negative_float, default=0.9,
                    help="μ for --optimizer momentum or nesterov")
     g.add_argument("--weight-decay", type=_non_negative_float, default=0.01,
@@ -138,6 +143,8 @@ def _optimizer(args: argparse.Namespace) -> Optimizer | str:
         return Momentum(momentum=args.momentum, nesterov=name == "nesterov")
     if name == "adamw":
         return AdamW(weight_decay=args.weight_decay)
+    if name == "lbfgs":
+        return name  # Network.fit's full-batch L-BFGS (training/lbfgs.py)
     return get_optimizer(name)
 
 

@@ -4,6 +4,7 @@ from .callbacks import BatchInfo, Callback, PrintProgress
 from .divergence import TrainingDiverged
 from .early_stopping import EarlyStopping, holdout_split
 from .history import History
+from .lbfgs import LBFGS
 from .optimizers import SGD, Adam, AdamW, Momentum, Optimizer, get_optimizer
 from .progress import JSONLinesLogger, ProgressBar, progress_callback
 from .schedules import (
@@ -17,6 +18,7 @@ from .schedules import (
 )
 
 __all__ = [
+    "LBFGS",
     "SGD",
     "Adam",
     "AdamW",

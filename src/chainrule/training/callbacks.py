@@ -108,6 +108,6 @@ def epoch_line(history: History, total_epochs: int | None = None) -> str:
     if not math.isnan(history.val_loss[-1]):
         parts.append(f"val_loss {_fmt(history.val_loss[-1], '.4f')}")
         parts.append(f"val_acc {_fmt(history.val_accuracy[-1] * 100, '.2f')}%")
-    parts.append(f"lr {history.learning_rate[-1]:.3g}")
+    parts.append(f"lr {_fmt(history.learning_rate[-1], '.3g')}")  # NaN (L-BFGS): "-"
     parts.append(f"{history.seconds[-1]:.2f}s")
     return "  ".join(parts)

@@ -76,7 +76,8 @@ class Momentum(Optimizer):
     Parameters
     ----------
     momentum : float, default 0.9
-        μ, the fraction of the previous velocity kept.
+        μ in [0, 1], the fraction of the previous velocity kept (1 keeps all of
+        it, undamped; scikit-learn accepts it too).
     nesterov : bool, default False
         Use Nesterov's look-ahead form ``θ ← θ + μ v − η ∇`` (as in scikit-learn).
     """
@@ -84,8 +85,8 @@ class Momentum(Optimizer):
     name = "momentum"
 
     def __init__(self, momentum: float = 0.9, nesterov: bool = False) -> None:
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         self.momentum = momentum
         self.nesterov = nesterov
         self.velocity: list[Array] = []
