@@ -1,0 +1,144 @@
+"""Data-parallel training over MPI equals one process (issue 15).
+
+Each test launches ``mpiexec -n 2`` in a subprocess with a timeout, so a hang
+fails the test instead of CI; all skip where mpi4py or ``mpiexec`` is missing
+(``pip install 'chainrule[mpi]'`` brings both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mpi4py")
+MPIEXEC = shutil.which("mpiexec")
+pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (chainrule[mpi])")
+
+from mpi_worker import fit_kwargs, problem  # noqa: E402
+
+import chainrule  # noqa: E402
+
+WORKER = Path(__file__).with_name("mpi_worker.py")
+TIMEOUT = 120
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
+    # Two ranks on a small machine: one BLAS thread each.
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    for name in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        env.pop(name, None)  # the single-process runs must not think they are ranks
+    return env
+
+
+def mpiexec(n: int, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert MPIEXEC is not None
+    return subprocess.run([MPIEXEC, "-n", str(n), *args], cwd=cwd, env=_env(),
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def run_worker(cfg: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(cfg), encoding="utf-8")
+    return mpiexec(2, sys.executable, str(WORKER), str(config), str(tmp_path / "out.npz"),
+                   cwd=tmp_path)
+
+
+def single_process(cfg: dict) -> tuple[chainrule.Network, chainrule.training.History]:
+    net, X, y, Xv, yv, w = problem(cfg)
+    kwargs = fit_kwargs(cfg)
+    if cfg.get("weights"):
+        kwargs["sample_weight"] = w
+    history = net.fit(X, y, validation_data=(Xv, yv), **kwargs)
+    return net, history
+
+
+def test_cli_two_ranks_save_the_weights_of_one_process(tmp_path: Path) -> None:
+    """The issue's acceptance test: digits, 5 epochs, batch 32, seed 0, float64."""
+    common = ["-m", "chainrule", "train", "--data", "digits", "--epochs", "5",
+              "--batch-size", "32", "--seed", "0"]
+    one = subprocess.run([sys.executable, *common, "--save", "one.npz"], cwd=tmp_path,
+                         env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert one.returncode == 0, one.stderr
+    two = mpiexec(2, sys.executable, *common, "--save", "two.npz", cwd=tmp_path)
+    assert two.returncode == 0, two.stderr
+    a, b = chainrule.load(tmp_path / "one.npz"), chainrule.load(tmp_path / "two.npz")
+    for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
+        assert p.dtype == q.dtype == np.float64
+        np.testing.assert_allclose(q, p, rtol=0, atol=1e-10)
+    # Rank 0 alone speaks: the single process's lines (but the seconds), once.
+    assert two.stdout.count("test accuracy:") == 1
+    assert two.stdout.count("saved the model") == 1
+    assert "data-parallel: 2 MPI ranks" in two.stdout
+    acc = [line for line in one.stdout.splitlines() if line.startswith("test accuracy")]
+    assert acc[0].split("(")[0] == [line for line in two.stdout.splitlines()
+                                    if line.startswith("test accuracy")][0].split("(")[0]
+
+
+@pytest.mark.parametrize("sharded", [False, True], ids=["replicated", "sharded"])
+def test_dropout_momentum_and_sample_weights_match_one_process(tmp_path: Path,
+                                                              sharded: bool) -> None:
+    """Shuffling, dropout masks and sample weights are drawn as one process draws them."""
+    cfg = {"fit": {"batch_size": 16, "learning_rate": 0.05, "dropout": 0.3,
+                   "optimizer": "momentum", "l2": 0.5, "clip_norm": 5.0},
+           "weights": True, "sharded": sharded, "epochs": 3}
+    out = run_worker(cfg, tmp_path)
+    assert out.returncode == 0, out.stderr
+    net, history = single_process(cfg)
+    got = np.load(tmp_path / "out.npz")
+    for i, p in enumerate(net.weights + net.biases):
+        np.testing.assert_allclose(got[f"arr_{i}"], p, rtol=0, atol=1e-10)
+    for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(got[name], getattr(history, name), rtol=1e-12)
+
+
+def test_sharded_unshuffled_float32(tmp_path: Path) -> None:
+    """float32 stays float32; unshuffled batches are the data order across shards."""
+    cfg = {"fit": {"batch_size": 20, "learning_rate": 0.1, "shuffle": False},
+           "sharded": True, "dtype": "float32", "epochs": 2}
+    out = run_worker(cfg, tmp_path)
+    assert out.returncode == 0, out.stderr
+    net, _ = single_process(cfg)
+    got = np.load(tmp_path / "out.npz")
+    for i, p in enumerate(net.weights + net.biases):
+        assert got[f"arr_{i}"].dtype == np.float32
+        np.testing.assert_allclose(got[f"arr_{i}"], p, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("fail_rank", [0, 1])
+def test_a_failure_on_one_rank_ends_every_rank(tmp_path: Path, fail_rank: int) -> None:
+    """The failing rank reports; the others stop with PeerFailed instead of waiting."""
+    out = run_worker({"fit": {"batch_size": 16}, "fail_rank": fail_rank, "epochs": 5},
+                     tmp_path)
+    assert out.returncode != 0
+    assert out.stderr.count("injected failure") == 1
+    assert f"injected failure on rank {fail_rank}" in out.stderr
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_cli_error_on_rank_zero_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Only rank 0 checks the output path; every rank stops, one line is printed."""
+    out = mpiexec(2, sys.executable, "-m", "chainrule", "train", "--epochs", "1",
+                  "--save", str(tmp_path / "missing" / "m.npz"), cwd=tmp_path)
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("chainrule train: error:"), out.stderr
+    assert "does not exist" in lines[0]
+    assert out.stdout == ""
+
+
+def test_cli_error_on_every_rank_is_reported_once(tmp_path: Path) -> None:
+    out = mpiexec(2, sys.executable, "-m", "chainrule", "train", "--data", "nosuch.csv",
+                  cwd=tmp_path)
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert lines == ["chainrule train: error: nosuch.csv: no such file"], out.stderr
