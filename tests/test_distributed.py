@@ -21,9 +21,8 @@ pytest.importorskip("mpi4py")
 MPIEXEC = shutil.which("mpiexec")
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (chainrule[mpi])")
 
-from mpi_worker import fit_kwargs, problem  # noqa: E402
-
 import chainrule  # noqa: E402
+from mpi_worker import fit_kwargs, problem  # noqa: E402
 
 WORKER = Path(__file__).with_name("mpi_worker.py")
 TIMEOUT = 120
@@ -79,9 +78,10 @@ def test_cli_two_ranks_save_the_weights_of_one_process(tmp_path: Path) -> None:
     assert two.stdout.count("test accuracy:") == 1
     assert two.stdout.count("saved the model") == 1
     assert "data-parallel: 2 MPI ranks" in two.stdout
-    acc = [line for line in one.stdout.splitlines() if line.startswith("test accuracy")]
-    assert acc[0].split("(")[0] == [line for line in two.stdout.splitlines()
-                                    if line.startswith("test accuracy")][0].split("(")[0]
+    def accuracy(out: str) -> str:
+        return next(line for line in out.splitlines() if line.startswith("test accuracy"))
+
+    assert accuracy(one.stdout).split("(")[0] == accuracy(two.stdout).split("(")[0]
 
 
 @pytest.mark.parametrize("sharded", [False, True], ids=["replicated", "sharded"])

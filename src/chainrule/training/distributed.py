@@ -125,7 +125,7 @@ class World:
         failure: BaseException | None = None
         try:
             yield
-        except BaseException as exc:  # noqa: BLE001 - re-raised below, on every path
+        except BaseException as exc:
             failure = exc
         mpi = _mpi()
         first = self.comm.allreduce(self.rank if failure is not None else self.size,
