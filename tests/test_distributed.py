@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -142,3 +143,79 @@ def test_cli_error_on_every_rank_is_reported_once(tmp_path: Path) -> None:
     assert out.returncode == 2
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert lines == ["chainrule train: error: nosuch.csv: no such file"], out.stderr
+
+
+# ---------------------------------------------------------------------- sharded files
+
+SHARD_WORKER = Path(__file__).with_name("mpi_shard_worker.py")
+
+
+def _write_files(tmp_path: Path, bad_line: int | None = None) -> tuple[Path, Path]:
+    rng = np.random.default_rng(4)
+    n = 157
+    X = rng.normal(size=(n, 4)) * [1, 10, 0.1, 3] + [0, 5, -2, 1]
+    labels = np.array(["eel", "cat", "dog"])[(X[:, 0] > 0).astype(int) + (X[:, 3] > 2)]
+    lines = ["a,b,c,d,animal"]
+    for i in range(n):
+        lines.append(",".join(f"{v:.17g}" for v in X[i]) + f",{labels[i]}")
+        if i % 50 == 7:
+            lines.append("")  # blank lines carry no data
+    if bad_line is not None:
+        lines[bad_line - 1] = "oops" + lines[bad_line - 1][lines[bad_line - 1].index(","):]
+    csv_path = tmp_path / "data.csv"
+    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    npy_path = tmp_path / "data.npy"
+    np.save(npy_path, np.column_stack([X, X @ [1.0, -0.5, 2.0, 0.25]]))
+    return csv_path, npy_path
+
+
+def test_sharded_files_give_one_process_statistics_and_weights(tmp_path: Path) -> None:
+    from mpi_shard_worker import FIT, network
+
+    from chainrule.data import Standardizer, read_data_file
+    from chainrule.data.preprocessing import MinMaxScaler
+
+    csv_path, npy_path = _write_files(tmp_path)
+    out = mpiexec(2, sys.executable, str(SHARD_WORKER), str(csv_path), str(npy_path),
+                  str(tmp_path / "out.npz"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    got = np.load(tmp_path / "out.npz")
+
+    data = read_data_file(csv_path, task="classification")
+    assert json.loads(str(got["class_names"])) == data.class_names == ["cat", "dog", "eel"]
+    scaler = Standardizer().fit(data.X)
+    np.testing.assert_allclose(got["mean"], scaler.mean, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(got["scale"], scaler.scale, rtol=1e-13)
+    net = network(data.X.shape[1], len(data.class_names))
+    net.fit(scaler.transform(data.X), data.y, **FIT)
+    for i, p in enumerate(net.weights + net.biases):
+        np.testing.assert_allclose(got[f"arr_{i}"], p, rtol=0, atol=1e-10)
+
+    arrays = read_data_file(npy_path, task="regression")
+    minmax = MinMaxScaler().fit(arrays.X)
+    np.testing.assert_array_equal(got["low"], minmax.low)
+    np.testing.assert_array_equal(got["range"], minmax.range)
+    standard = Standardizer().fit(arrays.X)
+    np.testing.assert_allclose(got["npy_mean"], standard.mean, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(got["npy_scale"], standard.scale, rtol=1e-13)
+    np.testing.assert_array_equal(got["npy_y"], arrays.y)
+    # Each rank read only its block: the blocks tile the rows, none is empty.
+    (csv0, npy0, k0, m0), (csv1, npy1, k1, m1) = json.loads(str(got["counts"]))
+    assert csv0 == [0, k0, 157] and csv1 == [k0, 157, 157] and k0 > 0 and k1 > 0
+    assert npy0 == [0, 78, 157] and npy1 == [78, 157, 157] and (m0, m1) == (78, 79)
+
+
+def test_a_bad_cell_in_one_shard_is_one_error_with_the_file_line(tmp_path: Path) -> None:
+    csv_path, npy_path = _write_files(tmp_path, bad_line=150)  # in rank 1's half
+    out = mpiexec(2, sys.executable, str(SHARD_WORKER), str(csv_path), str(npy_path),
+                  str(tmp_path / "out.npz"), cwd=tmp_path)
+    assert out.returncode != 0
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    message = "line 150, column 1 ('a'): 'oops' is not a number"
+    assert lines[0].endswith(f"data.csv: {message}"), lines
+    # One process names the same line.
+    from chainrule.data import DataFileError, read_data_file
+
+    with pytest.raises(DataFileError, match=re.escape(message)):
+        read_data_file(csv_path, task="classification")
