@@ -170,10 +170,9 @@ def _write_files(tmp_path: Path, bad_line: int | None = None) -> tuple[Path, Pat
 
 
 def test_sharded_files_give_one_process_statistics_and_weights(tmp_path: Path) -> None:
-    from mpi_shard_worker import FIT, network
-
     from chainrule.data import Standardizer, read_data_file
     from chainrule.data.preprocessing import MinMaxScaler
+    from mpi_shard_worker import FIT, network
 
     csv_path, npy_path = _write_files(tmp_path)
     out = mpiexec(2, sys.executable, str(SHARD_WORKER), str(csv_path), str(npy_path),
