@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/scaling.py                      # 3 rounds, W2 and W3, float64, 12,000 rows
     python benchmarks/scaling.py --rounds 1 --samples 3000 --workloads W2   # a smoke run
+    python benchmarks/scaling.py --model W3=26.3,W2=1.41   # the cluster model (docs/scaling.md)
 
 Each trial is a fresh ``mpiexec -n N`` job running this file with ``--trial``;
 every rank trains with ``Network.fit(..., comm=MPI.COMM_WORLD)`` and rank 0
@@ -92,6 +93,43 @@ def allreduce_probe(n_values: int, dtype: str, repeats: int = 20) -> dict[str, A
             "bytes": buf.nbytes}
 
 
+#: The cluster model's networks: (name, Gbit/s, latency per message in seconds).
+NETWORKS = (("10 Gbit/s Ethernet", 10.0, 20e-6), ("100 Gbit/s InfiniBand/RoCE", 100.0, 5e-6))
+
+
+def ring_allreduce_seconds(n_bytes: float, ranks: int, gbit: float, latency: float) -> float:
+    """A ring allreduce: ``2(N−1)/N · bytes / bandwidth + 2(N−1) · latency``.
+
+    Reduce-scatter then all-gather, each ``N − 1`` messages of ``bytes / N``; the
+    bandwidth term tends to ``2 · bytes / bandwidth`` however many ranks there are.
+    """
+    if ranks == 1:
+        return 0.0
+    return 2 * (ranks - 1) / ranks * n_bytes / (gbit * 1e9 / 8) + 2 * (ranks - 1) * latency
+
+
+def model_table(step_ms: dict[str, float], dtype: str, ranks: tuple[int, ...]) -> str:
+    """Markdown: modelled step time and speed-up of N ranks with the global batch fixed.
+
+    Each rank computes ``1/N`` of the batch (``t₁/N``, optimistic: thinner GEMMs run
+    less efficiently) and then waits for the allreduce (chainrule does not overlap
+    communication with the backward pass).
+    """
+    lines = ["| workload | network | t₁ ms | " + " | ".join(f"N = {n}" for n in ranks) + " |",
+             "|---|---|---|" + "---|" * len(ranks)]
+    for name, t1 in step_ms.items():
+        n_bytes = _network(name, dtype).n_parameters * np.dtype(dtype).itemsize
+        for label, gbit, latency in NETWORKS:
+            cells = []
+            for n in ranks:
+                ar = ring_allreduce_seconds(n_bytes, n, gbit, latency) * 1e3
+                step = t1 / n + ar
+                cells.append(f"{ar:.2f} + {t1 / n:.2f} → **{t1 / step:.2f}×**")
+            lines.append(f"| {name} ({n_bytes / 1e6:.2f} MB) | {label} | {t1:g} | "
+                         + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _launch(args: list[str], ranks: int, threads: int) -> dict[str, Any]:
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
@@ -113,11 +151,17 @@ def main() -> int:
     p.add_argument("--samples", type=int, default=12_000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--model", default=None, metavar="W3=26.3,W2=1.41",
+                   help="print only the cluster model for these one-process step times (ms)")
     p.add_argument("--trial", default=None, help=argparse.SUPPRESS)
     p.add_argument("--mpi", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--probe", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
 
+    if args.model is not None:
+        steps = {k: float(v) for k, v in (item.split("=") for item in args.model.split(","))}
+        print(model_table(steps, args.dtype, (2, 4, 8, 16, 64)))
+        return 0
     if args.probe is not None:
         result = allreduce_probe(args.probe, args.dtype)
         if result["rank"] == 0:
@@ -134,8 +178,9 @@ def main() -> int:
     # (label, ranks (0: no mpiexec), threads per rank, extra arguments)
     setups = [("1 process, no MPI (fused SGD)", 0, args.cores, []),
               ("1 rank", 1, args.cores, ["--mpi"]),
+              ("1 rank", 1, 1, ["--mpi"]),
               ("2 ranks", 2, max(1, args.cores // 2), ["--mpi"])]
-    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    results: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     loads = []
     for _ in range(args.rounds):
         jobs = [(n, s) for n in names for s in setups]
@@ -143,7 +188,7 @@ def main() -> int:
         for name, (label, ranks, threads, extra) in jobs:
             loads.append(os.getloadavg()[0])
             r = _launch(["--trial", name, *common, *extra], ranks, threads)
-            results.setdefault((name, label), []).append(r)
+            results.setdefault((name, label, threads), []).append(r)
 
     print(f"{args.dtype}, {args.samples:,} rows, {args.rounds} round(s), {args.cores} cores, "
           f"median over rounds; 1-minute load average before the trials "
@@ -153,7 +198,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     for name in names:
         for label, ranks, threads, _ in setups:
-            rs = results[(name, label)]
+            rs = results[(name, label, threads)]
             sec = statistics.median(r["seconds"] for r in rs)
             steps = rs[0]["steps"]
             ar = statistics.median(r["allreduce_seconds"] for r in rs)
