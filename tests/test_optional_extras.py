@@ -32,3 +32,23 @@ def test_import_fit_and_cli_train_do_not_import_mpi4py_or_dask(tmp_path: Path) -
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_mpiexec_without_mpi4py_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Started as one of several MPI processes but unable to talk to the others: refuse,
+    rather than let every process train alone and write the same files."""
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["mpi4py"] = None  # as if not installed
+        from chainrule.cli import main
+        sys.exit(main(["train", "--epochs", "1", "--save", "m.npz"]))
+    """)
+    env = dict(os.environ, PMI_SIZE="2", PMI_RANK="0")
+    env["PYTHONPATH"] = os.pathsep.join([SRC, env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("chainrule train: error: started by mpiexec as 2 processes, "
+                                  "but data-parallel training needs mpi4py: "
+                                  "pip install 'chainrule[mpi]'")
+    assert not (tmp_path / "m.npz").exists()
