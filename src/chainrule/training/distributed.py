@@ -270,7 +270,7 @@ class DataParallel:
     def batch(
         self, X: Array, Y: Array, order: npt.NDArray[np.intp] | None, lo: int, hi: int,
         sample_weight: Array | None, rng: np.random.Generator,
-    ) -> tuple[Array, Array, Array, _BatchRandom, tuple[int, int]]:
+    ) -> tuple[Array, Array, Array, Any, tuple[int, int]]:
         """This rank's rows of the global batch ``lo:hi`` (of the epoch's ``order``).
 
         Returns
