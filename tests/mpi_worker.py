@@ -8,6 +8,7 @@ history to OUT.npz for the test to compare with a single process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
@@ -49,7 +50,7 @@ class FailOn(Callback):
 def main() -> int:
     from mpi4py import MPI
 
-    from chainrule.training.distributed import DataParallel, PeerFailed
+    from chainrule.training.distributed import DataParallel, PeerFailed, World
 
     cfg = json.loads(open(sys.argv[1], encoding="utf-8").read())
     comm = MPI.COMM_WORLD
@@ -71,8 +72,10 @@ def main() -> int:
         par = DataParallel(comm, rows=(s, e, n))
     if "fail_rank" in cfg:
         kwargs["callbacks"] = [FailOn(rank, cfg["fail_rank"])]
+    agree = World(comm).agree() if cfg.get("agree") else contextlib.nullcontext()
     try:
-        history = net.fit(X, y, comm=par, **kwargs)
+        with agree:  # as the command line wraps fit
+            history = net.fit(X, y, comm=par, **kwargs)
     except PeerFailed:
         return 3
     except RuntimeError as exc:

@@ -115,11 +115,17 @@ def test_sharded_unshuffled_float32(tmp_path: Path) -> None:
         np.testing.assert_allclose(got[f"arr_{i}"], p, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("agree", [False, True], ids=["fit", "fit-in-agree"])
 @pytest.mark.parametrize("fail_rank", [0, 1])
-def test_a_failure_on_one_rank_ends_every_rank(tmp_path: Path, fail_rank: int) -> None:
-    """The failing rank reports; the others stop with PeerFailed instead of waiting."""
-    out = run_worker({"fit": {"batch_size": 16}, "fail_rank": fail_rank, "epochs": 5},
-                     tmp_path)
+def test_a_failure_on_one_rank_ends_every_rank(tmp_path: Path, fail_rank: int,
+                                               agree: bool) -> None:
+    """The failing rank reports; the others stop with PeerFailed instead of waiting.
+
+    Wrapped in ``World.agree`` (as the command line wraps ``fit``), the rank that
+    only saw the failure must not take over the report from the rank that failed.
+    """
+    out = run_worker({"fit": {"batch_size": 16}, "fail_rank": fail_rank, "epochs": 5,
+                      "agree": agree}, tmp_path)
     assert out.returncode != 0
     assert out.stderr.count("injected failure") == 1
     assert f"injected failure on rank {fail_rank}" in out.stderr

@@ -70,7 +70,7 @@ _SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 
 # Tags of the collectives of a fit (see the module docstring): a rank that sees
 # the wrong sum knows the ranks are out of step.
-_STEP, _EPOCH, _END = 1.0, 2.0, 3.0
+_STEP, _EPOCH, _END, _WEIGHTS = 1.0, 2.0, 3.0, 4.0
 
 
 class PeerFailed(Exception):
@@ -118,9 +118,10 @@ class World:
     def agree(self) -> Iterator[None]:
         """Run a block on every rank and fail on all of them if it fails on any.
 
-        One small ``Allreduce`` at the end of the block: the lowest rank that
-        raised re-raises its exception (so exactly one rank reports it); every
-        other rank raises :class:`PeerFailed`.
+        One small ``Allreduce`` at the end of the block: the lowest rank whose
+        block raised re-raises its exception (so exactly one rank reports it);
+        every other rank raises :class:`PeerFailed`.  A rank that only saw
+        another rank fail (``PeerFailed`` inside the block) never reports.
         """
         failure: BaseException | None = None
         try:
@@ -128,17 +129,17 @@ class World:
         except BaseException as exc:
             failure = exc
         mpi = _mpi()
-        first = self.comm.allreduce(self.rank if failure is not None else self.size,
-                                    op=mpi.MIN)
-        if first == self.size:
+        own = failure is not None and not isinstance(failure, PeerFailed)
+        # [lowest rank with its own failure, −(did any rank fail at all)]
+        state = np.array([self.rank if own else self.size, -int(failure is not None)])
+        self.comm.Allreduce(mpi.IN_PLACE, state, op=mpi.MIN)
+        first, any_failed = int(state[0]), bool(state[1])
+        if not any_failed:
             return
-        if failure is not None and first == self.rank and not isinstance(failure, PeerFailed):
+        if own and first == self.rank:
+            assert failure is not None
             raise failure
         raise PeerFailed(f"rank {first} failed") from None
-
-    def abort(self, code: int) -> None:
-        """End every rank now (the last resort, for a failure outside :meth:`agree`)."""
-        self.comm.Abort(code)
 
 
 def launched_world() -> World | None:
@@ -239,7 +240,11 @@ class DataParallel:
         w = np.asarray(sample_weight, dtype=np.float64)
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             raise ValueError("sample_weight must be finite and non-negative")
-        total = self.comm.allreduce(float(w.sum()))
+        buf = self._flat()  # inside fit every collective uses this one buffer
+        buf[:] = 0.0
+        buf[-6] = w.sum()
+        self._exchange(_WEIGHTS)
+        total = float(buf[-6])
         if not total > 0:
             raise ValueError("sample_weight is zero on every rank")
         assert self.rows is not None
