@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -313,12 +313,17 @@ class DataParallel:
         self._filled += k
         return Xb, Yb, row_weights, _BatchRandom(rng, m, positions), span
 
-    def reduce(self, grad_weights: Sequence[Array], grad_biases: Sequence[Array]) -> None:
-        """Sum the ranks' gradients in place: one ``Allreduce`` of one flat buffer."""
-        grads = [*grad_weights, *grad_biases]
+    def reduce(self, grad_weights: list[Array], grad_biases: list[Array]) -> None:
+        """Sum the ranks' gradients: one ``Allreduce`` of one flat buffer.
+
+        The gradients are copied into the buffer, and the lists' entries are then
+        replaced by views of the summed buffer (same shapes and dtype), which the
+        loop hands to the penalties, clipping and the optimizer: one copy per step
+        instead of two.  The views are valid until the next step.
+        """
         buf = self._flat()
         pos = 0
-        for g in grads:
+        for g in (*grad_weights, *grad_biases):
             buf[pos:pos + g.size] = g.reshape(-1)
             pos += g.size
         start = time.perf_counter()
@@ -326,9 +331,10 @@ class DataParallel:
         self.allreduce_seconds += time.perf_counter() - start
         self.steps += 1
         pos = 0
-        for g in grads:
-            g.reshape(-1)[...] = buf[pos:pos + g.size]  # the engine's buffers are contiguous
-            pos += g.size
+        for grads in (grad_weights, grad_biases):
+            for i, g in enumerate(grads):
+                grads[i] = buf[pos:pos + g.size].reshape(g.shape)
+                pos += g.size
 
     # ------------------------------------------------------------------ per epoch
 
