@@ -130,8 +130,9 @@ def train(
     # accuracy are computed from them once per epoch (the mini-batches as trained,
     # no second pass over the data, no per-batch bookkeeping).
     n_out = Y.shape[1]
-    z_epoch = np.empty((n, n_out), dtype=X.dtype)
-    a_epoch = np.empty((n, n_out), dtype=X.dtype)
+    # [distributed] X.shape[0]: a shard's rows are all this rank trains in an epoch.
+    z_epoch = np.empty((X.shape[0], n_out), dtype=X.dtype)
+    a_epoch = np.empty((X.shape[0], n_out), dtype=X.dtype)
     # Plain SGD without per-batch hooks takes the engine's fused step (bitwise the
     # same arithmetic as forward + backward + SGD.step); everything else the general one.
     fused = (par is None and type(opt) is SGD and not l1 and clip_norm is None and not batch_cbs
