@@ -69,8 +69,12 @@ def test_cli_two_ranks_save_the_weights_of_one_process(tmp_path: Path) -> None:
     one = subprocess.run([sys.executable, *common, "--save", "one.npz"], cwd=tmp_path,
                          env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert one.returncode == 0, one.stderr
-    two = mpiexec(2, sys.executable, *common, "--save", "two.npz", cwd=tmp_path)
+    two = mpiexec(2, sys.executable, *common, "--save", "two.npz", "--log-json", "log.jsonl",
+                  cwd=tmp_path)
     assert two.returncode == 0, two.stderr
+    # Rank 0 alone writes the log: one line per epoch, not one per epoch and rank.
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [entry["epoch"] for entry in log] == [1, 2, 3, 4, 5]
     a, b = chainrule.load(tmp_path / "one.npz"), chainrule.load(tmp_path / "two.npz")
     for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
         assert p.dtype == q.dtype == np.float64
