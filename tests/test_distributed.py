@@ -40,10 +40,20 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _launcher_flags() -> list[str]:
+    """MPICH's mpiexec (the mpich wheel) needs none; Open MPI's refuses root without one."""
+    assert MPIEXEC is not None
+    version = subprocess.run([MPIEXEC, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout
+    if "Open MPI" in version or "OpenRTE" in version:
+        return ["--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+    return []
+
+
 def mpiexec(n: int, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     assert MPIEXEC is not None
-    return subprocess.run([MPIEXEC, "-n", str(n), *args], cwd=cwd, env=_env(),
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    return subprocess.run([MPIEXEC, *_launcher_flags(), "-n", str(n), *args], cwd=cwd,
+                          env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def run_worker(cfg: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
