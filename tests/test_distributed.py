@@ -146,6 +146,14 @@ def test_a_failure_on_one_rank_ends_every_rank(tmp_path: Path, fail_rank: int,
     assert not (tmp_path / "out.npz").exists()
 
 
+def test_ranks_that_disagree_are_stopped_not_left_waiting(tmp_path: Path) -> None:
+    """Rank 1 trains one epoch more: both ranks learn it at the next collective."""
+    out = run_worker({"fit": {"batch_size": 16}, "epochs": 2, "skew": True}, tmp_path)
+    assert out.returncode == 4
+    assert out.stderr.count("the ranks are out of step") == 2, out.stderr
+    assert "rank 0: the ranks are out of step (this rank is at the end of fit" in out.stderr
+
+
 def test_cli_error_on_rank_zero_is_one_line_and_exit_2(tmp_path: Path) -> None:
     """Only rank 0 checks the output path; every rank stops, one line is printed."""
     out = mpiexec(2, sys.executable, "-m", "chainrule", "train", "--epochs", "1",

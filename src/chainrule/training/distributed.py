@@ -69,8 +69,12 @@ __all__ = ["DataParallel", "PeerFailed", "World", "data_parallel", "launched_siz
 _SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 
 # Tags of the collectives of a fit (see the module docstring): a rank that sees
-# the wrong sum knows the ranks are out of step.
-_STEP, _EPOCH, _END, _WEIGHTS = 1.0, 2.0, 3.0, 4.0
+# a sum other than N × its tag knows the ranks are out of step.  Powers of 64: with
+# fewer than 64 ranks the sum of N tags is N × t only if every tag is t (base-64
+# digits), and every sum is an integer that float32 holds exactly.
+_STEP, _EPOCH, _END, _WEIGHTS = 1.0, 64.0, 4096.0, 262144.0
+_TAG_NAMES = {_STEP: "gradient sum of a step", _EPOCH: "metrics of an epoch",
+              _END: "end of fit", _WEIGHTS: "sample-weight sum"}
 
 
 class PeerFailed(Exception):
@@ -411,7 +415,7 @@ class DataParallel:
             raise PeerFailed("another rank failed; it reports the error")
         if buf[-7] != tag * self.size:
             self._done = True
-            raise RuntimeError(f"rank {self.rank}: the ranks are out of step (collective "
-                               f"{tag:g}, sum of tags {buf[-7]:g}); every rank must call "
-                               "fit with the same settings")
+            raise RuntimeError(f"rank {self.rank}: the ranks are out of step (this rank is at "
+                               f"the {_TAG_NAMES[tag]}, another is not); every rank must call "
+                               "fit with the same settings and number of rows")
 
