@@ -9,7 +9,8 @@ whole batch, so its gradient is its rows' share of the batch mean::
 
 One ``MPI_Allreduce`` per step sums those shares — all layers' weights and biases
 packed into one flat buffer — and every rank then applies the same update to the
-same weights.  Nothing but the gradient and two flags crosses the network.
+same weights.  Nothing but the gradient, a failed flag and a tag (and, once per
+epoch, the metric sums) crosses the network.
 
 Equal to one process
 --------------------
