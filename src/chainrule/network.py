@@ -9,9 +9,10 @@ and the user-facing methods.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,27 @@ __all__ = ["INITS", "Network"]
 
 #: Weight initialisations by name (see :class:`Network`).
 INITS = ("normal", "scaled_normal", "xavier", "he")
+
+
+def _data_parallel(fit: Callable[..., History]) -> Callable[..., History]:
+    """Run ``fit(..., comm=...)`` inside a data-parallel session (docs/distributed.md).
+
+    The session starts before ``fit`` validates anything, so a rank whose
+    arguments are refused still tells the other ranks instead of leaving them
+    waiting; mpi4py is imported only here, only when ``comm`` is given.
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self: Network, *args: Any, comm: Any = None, **kwargs: Any) -> History:
+        if comm is None:
+            return fit(self, *args, **kwargs)
+        from .training.distributed import data_parallel
+
+        par = data_parallel(comm)
+        with par.session(self):
+            return fit(self, *args, comm=par, **kwargs)
+
+    return wrapper
 
 
 class Network:
@@ -332,6 +354,7 @@ class Network:
 
     # ------------------------------------------------------------------ training
 
+    @_data_parallel
     def fit(
         self,
         X: npt.ArrayLike,
@@ -354,6 +377,7 @@ class Network:
         early_stopping: str | EarlyStopping | None = None,
         patience: int = 10,
         validation_fraction: float | None = None,
+        comm: Any = None,
     ) -> History:
         """Train by mini-batch stochastic gradient descent (seed §5; Nielsen ch. 1).
 
@@ -426,12 +450,22 @@ class Network:
             Hold out this fraction of ``(X, Y)`` (chosen with the seed, stratified
             by class for classifiers) as the validation data instead of giving
             ``validation_data``.
+        comm : mpi4py.MPI.Comm or DataParallel, optional
+            Train data-parallel across the ranks of this MPI communicator (run
+            under ``mpiexec``; every rank calls ``fit`` with the same arguments and
+            seed).  ``batch_size`` is the global batch: each rank backpropagates
+            its rows of it and one ``Allreduce`` per step sums the gradients, so the
+            weights equal a single process's to rounding.  A communicator means
+            every rank holds all of ``X``; a
+            :class:`~chainrule.training.distributed.DataParallel` with ``rows``
+            says ``X`` is this rank's shard.  See ``docs/distributed.md``.
 
         Returns
         -------
         History
             The epochs of this call.  ``network.history`` holds all of them.
         """
+        par = comm  # [distributed] a DataParallel (see _data_parallel) or None
         X2, _ = self._inputs(X)
         Y2 = self._targets(Y, X2.shape[0])
         if seed is not None:
@@ -448,6 +482,9 @@ class Network:
         sw = None
         if sample_weight is not None:
             sw = _normalised_weights(sample_weight, X2.shape[0])
+        if par is not None and par.rows is not None and validation_fraction is not None:
+            raise ValueError("validation_fraction cannot hold rows out of a shard: give each "
+                             "rank its shard of the validation data as validation_data")
         if validation_fraction is not None:
             X2, Y2, Xv, Yv, sw = holdout_split(X2, Y2, validation_fraction, rng,
                                                stratify=self.is_classifier, sample_weight=sw)
@@ -456,6 +493,8 @@ class Network:
         if sw is not None:
             # Normalised so the weights average 1: a batch's loss stays a mean.
             weights = sw / sw.sum() * X2.shape[0]
+            if par is not None and par.rows is not None:  # [distributed] mean 1 over all ranks
+                weights = par.average_one(sample_weight)
         for name, lam in (("l2", l2), ("l1", l1)):
             if not (lam >= 0 and math.isfinite(lam)):
                 raise ValueError(f"{name} must be a non-negative number, got {lam}")
@@ -485,7 +524,7 @@ class Network:
             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             optimizer=optimizer, validation_data=val, shuffle=shuffle, rng=rng,
             callbacks=callbacks, dropout=self._dropout_rates(dropout), l2=l2,
-            sample_weight=weights, l1=l1, clip_norm=clip_norm, schedule=sched,
+            sample_weight=weights, l1=l1, clip_norm=clip_norm, schedule=sched, parallel=par,
         )
 
     def _dropout_rates(self, dropout: float | Sequence[float] | None) -> list[float] | None:

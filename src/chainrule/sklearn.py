@@ -81,6 +81,7 @@ from .functions import (
 )
 from .network import Network
 from .training.callbacks import BatchInfo, Callback
+from .training.divergence import TrainingDiverged
 from .training.lbfgs import Objective, minimize, pack, unpack
 from .training.optimizers import SGD, Adam, Momentum, Optimizer
 
@@ -657,10 +658,16 @@ class _BaseMLP(BaseEstimator):
             else:
                 Xe, Ye, swe = X_train, Y_train, sw_train
             opt.begin_epoch(self._plan(batches, swe))
-            history = net.fit(Xe, Ye, epochs=1, batch_size=batch_size, learning_rate=1.0,
-                              optimizer=opt, shuffle=False, sample_weight=swe, callbacks=[opt],
-                              **fit_kwargs)
-            if net.interrupted or len(history) == 0:
+            try:
+                trained = len(net.fit(Xe, Ye, epochs=1, batch_size=batch_size,
+                                      learning_rate=1.0, optimizer=opt, shuffle=False,
+                                      sample_weight=swe, callbacks=[opt], **fit_kwargs))
+            except TrainingDiverged:
+                # scikit-learn's MLP trains on through a diverging loss (NaN validation
+                # scores, its test_mlp_diverging_loss) and refuses non-finite weights
+                # only at the end of fit, with its own message; the epoch did run.
+                trained = 1
+            if net.interrupted or trained == 0:
                 warnings.warn("Training interrupted by user.", stacklevel=3)
                 break
             self.n_iter_ += 1

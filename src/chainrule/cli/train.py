@@ -7,8 +7,11 @@ The data options live in :mod:`.data_options`, the training-loop options in
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -16,6 +19,7 @@ from ..data.preprocessing import Preprocessing
 from ..functions import ACTIVATIONS, COSTS
 from ..network import INITS, Network
 from ..training import JSONLinesLogger
+from ..training.distributed import PeerFailed, World, launched_size, launched_world
 from ..training.memory import available_memory, training_memory
 from .common import CLIError, check_output_file, int_list
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
@@ -72,23 +76,49 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train as the options say; print per-epoch lines and the test accuracy."""
-    check_report_path(args.report)
-    _check_outputs(args)  # before training, not after: a bad path should not cost a run
-    dtype = np.dtype(args.dtype)
-    data = load_training_data(args, dtype)
-    if data.task == "regression" and (args.output_activation, args.cost) == (
-            NETWORK_DEFAULTS["output_activation"], NETWORK_DEFAULTS["cost"]):
-        # The classification defaults cannot fit real-valued targets.
-        args.output_activation, args.cost = "identity", "quadratic"
-    sizes = [data.X_train.shape[1], *args.hidden, data.n_outputs]
+    """Train as the options say; print per-epoch lines and the test accuracy.
+
+    Under ``mpiexec -n N`` (N > 1) the ranks train data-parallel; only rank 0
+    prints, saves and writes the report, and a failure on any rank stops all of
+    them with one message (docs/distributed.md).
+    """
     try:
-        net = Network(sizes, activation=args.activation,
-                      output_activation=args.output_activation, cost=args.cost,
-                      input_activation=args.input_activation, init=args.init,
-                      seed=args.seed, dtype=dtype)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
+        world = launched_world()
+    except ImportError as exc:
+        raise CLIError(f"started by mpiexec as {launched_size()} processes, but {exc}") from None
+    if world is None:
+        return _train(args, None)
+    if not world.root:
+        # Rank 0 speaks for the job: the other ranks print nothing and write no files.
+        args.quiet, args.progress, args.log_json = True, "none", None
+        args.save = args.report = None
+    try:
+        with contextlib.ExitStack() as stack:
+            if not world.root:
+                stack.enter_context(contextlib.redirect_stdout(
+                    stack.enter_context(open(os.devnull, "w", encoding="utf-8"))))
+            return _train(args, world)
+    except PeerFailed:
+        return 2  # the failing rank has printed the one line
+
+
+@contextlib.contextmanager
+def _agreed(world: World | None) -> Iterator[None]:
+    """A block that fails on every rank if it fails on any (nothing without MPI)."""
+    if world is None:
+        yield
+        return
+    with world.agree():
+        yield
+
+
+def _train(args: argparse.Namespace, world: World | None) -> int:
+    with _agreed(world):
+        check_report_path(args.report)
+        _check_outputs(args)  # before training, not after: a bad path should not cost a run
+        dtype = np.dtype(args.dtype)
+        data = load_training_data(args, dtype)
+        net = _network(args, data, dtype)
     if not args.quiet:
         print(f"data: {data.name}, {len(data.X_train)} training and {len(data.X_test)} test "
               f"rows, {data.X_train.shape[1]} features, {data.n_outputs} outputs")
@@ -97,22 +127,51 @@ def run(args: argparse.Namespace) -> int:
     kwargs = {**fit_kwargs(args), **validation_kwargs(args, data)}
     if not args.quiet:
         print(_monitoring_line(data, kwargs))
-    _check_memory(net, len(data.X_train), kwargs)
-    callbacks = make_callbacks(args)
-    start = time.perf_counter()
+        if world is not None:
+            print(f"data-parallel: {world.size} MPI ranks, each backpropagates "
+                  f"1/{world.size} of every batch of {args.batch_size}")
+    with _agreed(world):
+        _check_memory(net, len(data.X_train), kwargs)
+        callbacks = make_callbacks(args)
+        start = time.perf_counter()
+        try:
+            # Overflow on the way to NaN is not worth a warning: a diverging run is
+            # detected after its epoch and reported in one line (TrainingDiverged, exit 3).
+            with np.errstate(all="ignore"):
+                net.fit(data.X_train, data.y_train, callbacks=callbacks, **kwargs,
+                        **({} if world is None else {"comm": world.comm}))
+        except BaseException as exc:
+            for cb in callbacks:  # a failed run leaves an existing --log-json as it was
+                if isinstance(cb, JSONLinesLogger):
+                    cb.discard()
+            if isinstance(exc, ValueError):
+                raise CLIError(str(exc)) from None
+            raise
+        seconds = time.perf_counter() - start
+    status = 0
+    with _agreed(world):
+        if world is None or world.root:
+            status = _finish(args, net, data, seconds)
+    return status
+
+
+def _network(args: argparse.Namespace, data: TrainingData, dtype: np.dtype) -> Network:
+    if data.task == "regression" and (args.output_activation, args.cost) == (
+            NETWORK_DEFAULTS["output_activation"], NETWORK_DEFAULTS["cost"]):
+        # The classification defaults cannot fit real-valued targets.
+        args.output_activation, args.cost = "identity", "quadratic"
+    sizes = [data.X_train.shape[1], *args.hidden, data.n_outputs]
     try:
-        # Overflow on the way to NaN is not worth a warning: a diverging run is
-        # detected after its epoch and reported in one line (TrainingDiverged, exit 3).
-        with np.errstate(all="ignore"):
-            net.fit(data.X_train, data.y_train, callbacks=callbacks, **kwargs)
-    except BaseException as exc:
-        for cb in callbacks:  # a failed run leaves an existing --log-json as it was
-            if isinstance(cb, JSONLinesLogger):
-                cb.discard()
-        if isinstance(exc, ValueError):
-            raise CLIError(str(exc)) from None
-        raise
-    seconds = time.perf_counter() - start
+        return Network(sizes, activation=args.activation,
+                       output_activation=args.output_activation, cost=args.cost,
+                       input_activation=args.input_activation, init=args.init,
+                       seed=args.seed, dtype=dtype)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds: float) -> int:
+    """Test accuracy, the saved model and the report (rank 0 only under MPI); exit status."""
     if net.interrupted:
         return _interrupted(args, net, data)
     result = net.evaluate(data.X_test, data.y_test)

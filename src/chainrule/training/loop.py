@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from ..network import Network
+    from .distributed import DataParallel
 
 Array = npt.NDArray[np.floating]
 
@@ -90,12 +91,16 @@ def train(
     l1: float = 0.0,
     clip_norm: float | None = None,
     schedule: str | Schedule | None = None,
+    parallel: DataParallel | None = None,
 ) -> History:
     """Train ``net`` in place; see :meth:`chainrule.Network.fit` for the parameters.
 
     ``X`` (n, N_1) and ``Y`` (n, N_L) are validated arrays in the network's dtype;
     ``sample_weight`` (n,), if given, averages 1 over the training set.
+    ``parallel`` trains data-parallel over MPI (:mod:`.distributed`); the lines
+    marked ``[distributed]`` are all it changes.
     """
+    par = parallel
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     if batch_size < 1:
@@ -108,7 +113,7 @@ def train(
     sched = get_schedule(schedule)
     opt = _resolve_optimizer(net, optimizer)
     engine = net.engine
-    n = X.shape[0]
+    n = X.shape[0] if par is None else par.n_rows(X)  # [distributed] all ranks' rows
     batch_size = min(batch_size, n)
     n_batches = math.ceil(n / batch_size)
     n_layers = len(net.weights)
@@ -126,11 +131,12 @@ def train(
     # accuracy are computed from them once per epoch (the mini-batches as trained,
     # no second pass over the data, no per-batch bookkeeping).
     n_out = Y.shape[1]
-    z_epoch = np.empty((n, n_out), dtype=X.dtype)
-    a_epoch = np.empty((n, n_out), dtype=X.dtype)
+    # [distributed] X.shape[0]: a shard's rows are all this rank trains in an epoch.
+    z_epoch = np.empty((X.shape[0], n_out), dtype=X.dtype)
+    a_epoch = np.empty((X.shape[0], n_out), dtype=X.dtype)
     # Plain SGD without per-batch hooks takes the engine's fused step (bitwise the
     # same arithmetic as forward + backward + SGD.step); everything else the general one.
-    fused = (type(opt) is SGD and not l1 and clip_norm is None and not batch_cbs
+    fused = (par is None and type(opt) is SGD and not l1 and clip_norm is None and not batch_cbs
              and not (dropout is not None and any(p > 0 for p in dropout)))
     runner = (_FusedEpochs(net, X, Y, batch_size, z_epoch, a_epoch, shuffle)
               if fused else None)
@@ -139,7 +145,8 @@ def train(
     sched.begin(learning_rate, epochs)
     for cb in callbacks:
         cb.on_train_begin(net, history)
-    with _stop_on_interrupt(net):
+    # [distributed] Ctrl-C ends an MPI job (mpiexec); a per-rank stop flag could desync.
+    with _stop_on_interrupt(net) if par is None else nullcontext():
         for epoch in range(first_epoch, first_epoch + epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(net, epoch)
@@ -158,7 +165,13 @@ def train(
             else:
                 for k in range(n_batches):
                     lo, hi = k * batch_size, min((k + 1) * batch_size, n)
-                    if order is None:
+                    zlo, zhi, batch_rng, reuse = lo, hi, rng, True
+                    row_weights = None
+                    if par is not None:  # [distributed] this rank's rows of the global batch
+                        Xb, Yb, row_weights, batch_rng, (zlo, zhi) = par.batch(
+                            X, Y, order, lo, hi, sample_weight, rng)
+                        reuse = par.reuse
+                    elif order is None:
                         Xb, Yb = X[lo:hi], Y[lo:hi]
                     else:
                         idx = order[lo:hi]
@@ -166,18 +179,19 @@ def train(
                         # NumPy's default mode="raise" with out= gathers through a temporary.
                         Xb = np.take(X, idx, axis=0, out=xbuf[: hi - lo], mode="clip")
                         Yb = np.take(Y, idx, axis=0, out=ybuf[: hi - lo], mode="clip")
-                    row_weights = None
-                    if sample_weight is not None:
+                    if sample_weight is not None and par is None:
                         sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]
                         row_weights = sw / (hi - lo)
                     seen = hi
                     # Seed §5: feed forward, then backpropagate (steps 2–6).
-                    fwd = engine.forward(net.weights, net.biases, Xb, dropout=dropout, rng=rng,
-                                         reuse=True)
-                    z_epoch[lo:hi] = fwd.z[-1]
-                    a_epoch[lo:hi] = fwd.output
+                    fwd = engine.forward(net.weights, net.biases, Xb, dropout=dropout,
+                                         rng=batch_rng, reuse=reuse)
+                    z_epoch[zlo:zhi] = fwd.z[-1]
+                    a_epoch[zlo:zhi] = fwd.output
                     bwd = engine.backward(net.weights, fwd, Yb, row_weights=row_weights,
-                                          reuse=True)
+                                          reuse=reuse)
+                    if par is not None:  # [distributed] one Allreduce: Σ_ranks = batch mean
+                        par.reduce(bwd.grad_weights, bwd.grad_biases)
                     # Nielsen's penalties, with n the training-set size: (λ/n) W, (λ/n) sgn W.
                     if l2:
                         add_l2(bwd.grad_weights, net.weights, l2, n)
@@ -204,11 +218,15 @@ def train(
                         break
             if seen == 0:
                 break
-            train_loss, train_acc = _epoch_metrics(engine, z_epoch[:seen], a_epoch[:seen], Y,
-                                                   order, sample_weight, classifier)
-            val_loss = val_acc = math.nan
-            if validation_data is not None:
-                val_loss, val_acc = net._evaluate_arrays(*validation_data)
+            if par is not None:  # [distributed] sums over all ranks' rows
+                train_loss, train_acc, val_loss, val_acc = par.epoch_metrics(
+                    net, z_epoch, a_epoch, Y, sample_weight, validation_data)
+            else:
+                train_loss, train_acc = _epoch_metrics(engine, z_epoch[:seen], a_epoch[:seen],
+                                                       Y, order, sample_weight, classifier)
+                val_loss = val_acc = math.nan
+                if validation_data is not None:
+                    val_loss, val_acc = net._evaluate_arrays(*validation_data)
             history.append(
                 epoch=epoch,
                 train_loss=train_loss,
