@@ -39,7 +39,9 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from .data.datasets import Dataset
 from .data.preprocessing import Preprocessing, Scaler, Standardizer, make_scaler
+from .data.tables import ColumnEncoding, TableEncoding
 from .functions import ACTIVATIONS, COSTS, Activation, Cost
 from .network import Network
 from .training.history import History
@@ -166,6 +168,34 @@ class Model:
         return self.network.sizes[0]
 
     @property
+    def encoding(self) -> TableEncoding | None:
+        """How raw table columns become inputs (text columns, missing cells), or None."""
+        return None if self.preprocessing is None else self.preprocessing.encoding
+
+    @property
+    def n_columns(self) -> int:
+        """The number of raw feature columns a data file must have."""
+        return len(self.encoding.columns) if self.encoding is not None else self.n_features
+
+    def inputs(self, data: Dataset, *, strict: bool = False) -> tuple[np.ndarray, list[str]]:
+        """The raw feature matrix of ``data`` (numbers, text, missing cells) as network
+        inputs, and warning lines (categories never seen in training).
+
+        Raises
+        ------
+        ValueError
+            Missing cells this model cannot fill (naming the rows), text in a numeric
+            column, or (``strict``) a category never seen in training.
+        """
+        if self.encoding is not None:
+            X, warnings = self.encoding.transform(data, strict=strict)
+        else:
+            # All columns numeric, no fill values: refuse a missing or text cell.
+            numeric = TableEncoding([ColumnEncoding(name) for name in data.feature_names])
+            X, warnings = numeric.transform(data)
+        return self.transform(X), warnings
+
+    @property
     def history(self) -> History:
         """The per-epoch training history saved with the model."""
         return self.network.history
@@ -181,19 +211,34 @@ class Model:
         """The output activations ``a^L`` for raw features, shape ``(n, N_L)``."""
         return self.network.feedforward(self.transform(X))
 
+    def decode(self, outputs: np.ndarray) -> np.ndarray:
+        """Output activations ``a^L`` ``(n, N_L)`` → class indices or target values.
+
+        A classifier's class is the arg-max of its outputs (``a > 0.5`` for a single
+        output), whatever its output activation; a regressor's outputs are mapped
+        back to the target's units.
+        """
+        if self.task == "classification":
+            if outputs.shape[1] == 1:
+                return (outputs[:, 0] > 0.5).astype(np.int64)
+            return outputs.argmax(axis=1)
+        if self.preprocessing is not None:
+            return self.preprocessing.inverse_target(outputs)
+        return outputs
+
+    def label(self, indices: np.ndarray) -> np.ndarray:
+        """Class indices → class names (classification); values pass through."""
+        if self.task == "classification" and self.class_names:
+            return np.asarray(self.class_names)[indices]
+        return indices
+
     def predict_indices(self, X: npt.ArrayLike) -> np.ndarray:
         """Class indices (classification) or values in the target's units (regression)."""
-        out = self.network.predict(self.transform(X))
-        if self.task == "regression" and self.preprocessing is not None:
-            out = self.preprocessing.inverse_target(out)
-        return out
+        return self.decode(self.predict_proba(X))
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Class names (classification) or output values (regression) for raw features."""
-        out = self.predict_indices(X)
-        if self.task == "classification" and self.class_names:
-            return np.asarray(self.class_names)[out]
-        return out
+        return self.label(self.predict_indices(X))
 
 
 # ---------------------------------------------------------------------- saving
@@ -260,7 +305,9 @@ def model_metadata(
         "preprocessing": None if preprocessing is None else {
             "kind": preprocessing.features.kind,
             "arrays": list(preprocessing.features.param_names),
-            "target": None if preprocessing.target is None else preprocessing.target.kind},
+            "target": None if preprocessing.target is None else preprocessing.target.kind,
+            **({"encoding": preprocessing.encoding.to_json()}
+               if preprocessing.encoding is not None else {})},
         "training": training or {},
         "data": data or {},
         "history": network.history.to_dict(),
@@ -481,7 +528,11 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
                 target = make_scaler(target_kind, {
                     k[len("target_scaling."):]: v for k, v in arrays.items()
                     if k.startswith("target_scaling.")})
-            preprocessing = Preprocessing(make_scaler(kind, params), target)  # type: ignore[arg-type]
+            encoding = None
+            if pre.get("encoding") is not None:
+                encoding = TableEncoding.from_json(pre["encoding"])
+            preprocessing = Preprocessing(make_scaler(kind, params), target,  # type: ignore[arg-type]
+                                          encoding)
         except ValueError as exc:
             raise _Bad(str(exc)) from None
         n_in = preprocessing.n_features
@@ -499,6 +550,7 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
     net.preprocessing = preprocessing
     net.class_names = class_names
     net.metadata = meta
+    net.task = task
     return Model(network=net, preprocessing=preprocessing, class_names=class_names, task=task,
                  feature_names=feature_names, target_name=target_name, metadata=meta)
 

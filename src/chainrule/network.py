@@ -165,6 +165,9 @@ class Network:
         self.preprocessing: Any = None
         self.class_names: list[str] | None = None
         self.metadata: dict[str, Any] = {}
+        #: "classification" or "regression" when known (set by the CLI and model
+        #: files); None: decided by the output layer (see ``is_classifier``).
+        self.task: str | None = None
 
     # ------------------------------------------------------------------ description
 
@@ -175,7 +178,10 @@ class Network:
 
     @property
     def is_classifier(self) -> bool:
-        """True when outputs are class scores: a sigmoid or softmax output layer."""
+        """True when outputs are class scores: ``task`` says so, or (task unset) the
+        output layer is sigmoid or softmax.  A classifier's class is the arg-max."""
+        if self.task is not None:
+            return self.task == "classification"
         return self.output_activation.bounded01
 
     @property

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..io import OutputPathError, atomic_write, check_output_path
 from .common import CLIError
-from .model_data import add_model_data_arguments, open_model, read_data_for
+from .model_data import add_model_data_arguments, model_inputs, open_model, read_data_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the predictions to this CSV file (atomically)")
     p.add_argument("--proba", action="store_true",
                    help="also write the output activations a^L (class probabilities for "
-                   "softmax) as one column per class")
+                   "softmax) as one column per class; classifiers only")
     p.set_defaults(func=run)
 
 
@@ -51,20 +51,22 @@ def run(args: argparse.Namespace) -> int:
             if _same_file(args.output, path):
                 raise CLIError(f"{args.output}: is the {what} file; choose another --output")
     model = open_model(args.model)
+    if args.proba and model.task != "classification":
+        raise CLIError(f"{args.model}: --proba gives class probabilities, but this model is a "
+                       f"regressor (its predictions are the values themselves)")
     data = read_data_for(args, model, has_target=True if args.target is not None else None)
-    pred = model.predict(data.X)
+    outputs = model.network.feedforward(model_inputs(args, model, data))
+    pred = model.label(model.decode(outputs))
     columns = ["prediction"]
     table: list[np.ndarray] = [pred if pred.ndim == 1 else pred[:, 0]]
     if pred.ndim == 2 and pred.shape[1] > 1:
         columns = [f"prediction{j}" for j in range(pred.shape[1])]
         table = [pred[:, j] for j in range(pred.shape[1])]
     if args.proba:
-        outputs = model.predict_proba(data.X)
         names = model.class_names or [str(j) for j in range(outputs.shape[1])]
         if outputs.shape[1] == 1 and len(names) == 2:  # one sigmoid unit: P(class 1)
             names = names[1:]
-        columns += [f"p({c})" if model.task == "classification" else f"output{j}"
-                    for j, c in enumerate(names)]
+        columns += [f"p({c})" for c in names]
         table += [outputs[:, j] for j in range(outputs.shape[1])]
     text = io.StringIO(newline="")
     writer = csv.writer(text, lineterminator="\n")

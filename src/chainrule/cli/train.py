@@ -126,7 +126,8 @@ def _save(args: argparse.Namespace, net: Network, data: TrainingData) -> None:
                 if k not in ("func", "command", "save") and not callable(v)}
     try:
         path = net.save(args.save,
-                        preprocessing=Preprocessing(data.preprocessing, data.target_scaler),
+                        preprocessing=Preprocessing(data.preprocessing, data.target_scaler,
+                                                    data.encoding),
                         class_names=data.class_names or None, feature_names=data.feature_names,
                         target_name=data.target_name, training=settings, data=data.source)
     except (OutputPathError, OSError, ValueError) as exc:
