@@ -225,3 +225,130 @@ def test_empty_target_cell_is_an_error(tmp_path, capsys):
     path = write_rows(tmp_path / "t.csv", [["a", "y"], ["1", "x"], ["2", ""], ["3", "x"]])
     err = run_error(capsys, ["train", "--data", path])
     assert "t.csv: line 3, target 'y': the cell is empty" in err
+
+
+# ---------------------------------------------------------------------- classifiers, any output
+
+
+def _iris_csv(path):
+    from sklearn.datasets import load_iris
+
+    d = load_iris()
+    rows = [[*d.feature_names, "species"]]
+    rows += [[*map(str, x), str(d.target_names[t])] for x, t in zip(d.data, d.target,
+                                                                     strict=True)]
+    return write_rows(path, rows)
+
+
+@pytest.mark.parametrize("output", ["identity", "tanh", "relu", "sigmoid"])
+def test_classifier_with_any_output_layer_and_quadratic_cost(tmp_path, capsys, output):
+    data = _iris_csv(tmp_path / "iris.csv")
+    code, out, err = run(capsys, ["train", "--data", data, "--output-activation", output,
+                                  "--cost", "quadratic", "--learning-rate", "0.05",
+                                  "--epochs", "20", "--progress", "lines",
+                                  "--save", tmp_path / "m.npz"])
+    assert code == 0, err
+    assert re.search(r"epoch 20/20  loss [\d.]+  acc [\d.]+%", out)
+    assert float(re.search(r"test accuracy: ([\d.]+)%", out).group(1)) > 50
+    code, out, err = run(capsys, ["evaluate", tmp_path / "m.npz", "--data", data])
+    assert code == 0 and float(re.search(r"accuracy: ([\d.]+)%", out).group(1)) > 50
+    code, out, err = run(capsys, ["predict", tmp_path / "m.npz", "--data", data, "--proba"])
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    want = "p" if output == "softmax" else "a"
+    assert lines[0] == f"prediction,{want}(setosa),{want}(versicolor),{want}(virginica)"
+    # The class is the arg-max of the outputs.
+    names = ["setosa", "versicolor", "virginica"]
+    for line in lines[1:]:
+        cells = line.split(",")
+        assert cells[0] == names[int(np.argmax([float(c) for c in cells[1:]]))]
+    pytest.importorskip("matplotlib")
+    code, out, err = run(capsys, ["report", tmp_path / "m.npz", "--data", data,
+                                  "-o", tmp_path / "r.html"])
+    assert code == 0, err
+    assert "accuracy on rows of" in (tmp_path / "r.html").read_text()
+
+
+# ---------------------------------------------------------------------- regression units
+
+
+@pytest.fixture(scope="module")
+def prices(tmp_path_factory):
+    """A regressor whose target is in large units (thousands), trained from a CSV."""
+    d = tmp_path_factory.mktemp("prices")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 2))
+    y = 5000 + 1500 * X[:, 0] - 800 * X[:, 1] + rng.normal(scale=50, size=120)
+    rows = [["rooms", "age", "price"], *[[f"{a:.4f}", f"{b:.4f}", f"{t:.2f}"]
+                                         for (a, b), t in zip(X, y, strict=True)]]
+    write_rows(d / "prices.csv", rows)
+    return d
+
+
+def test_regression_is_reported_in_the_target_units(prices, capsys):
+    d = prices
+    code, out, err = run(capsys, ["train", "--data", d / "prices.csv", "--epochs", "40",
+                                  "--learning-rate", "0.02", "--progress", "lines",
+                                  "--save", d / "m.npz"])
+    assert code == 0, err
+    epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == 40 and not any("acc" in line for line in epochs)
+    assert all("standardised_loss" in line for line in epochs)
+    assert "the final metrics are in the units of 'price'" in out
+    assert "test standardised loss:" in out
+    assert "test split (24 rows), in the units of 'price' (not standardised):" in out
+    mse_train = float(re.search(r"^MSE: ([\d.e+]+)$", out, re.M).group(1))
+    assert mse_train > 100  # the units of price (thousands), not standardised ones
+    code, out, _ = run(capsys, ["evaluate", d / "m.npz", "--data", d / "prices.csv"])
+    assert code == 0
+    assert f"rows of {d / 'prices.csv'}, in the units of 'price' (not standardised):" in out
+    mse = float(re.search(r"^MSE: ([\d.e+]+)$", out, re.M).group(1))
+    mae = float(re.search(r"^MAE: ([\d.e+]+)$", out, re.M).group(1))
+    code, out, _ = run(capsys, ["predict", d / "m.npz", "--data", d / "prices.csv"])
+    pred = np.array([float(v) for v in out.split()[1:]])
+    truth = np.array([float(r[2]) for r in read_rows(d / "prices.csv")[1:]])
+    assert mse == pytest.approx(np.mean((pred - truth) ** 2), rel=1e-5)
+    assert mae == pytest.approx(np.mean(np.abs(pred - truth)), rel=1e-5)
+    err = run_error(capsys, ["predict", d / "m.npz", "--data", d / "prices.csv", "--proba"])
+    assert "--proba gives class probabilities, but this model is a regressor" in err
+
+
+def test_regression_report_and_residuals_in_target_units(prices, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    d = prices
+    if not (d / "m.npz").exists():
+        assert main(["train", "--data", str(d / "prices.csv"), "--quiet", "--save",
+                     str(d / "m.npz")]) == 0
+    code, _, err = run(capsys, ["report", d / "m.npz", "--data", d / "prices.csv",
+                                "-o", tmp_path / "r.html"])
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text()
+    assert f"MSE on rows of {d / 'prices.csv'}, in the units of &#x27;price&#x27;" in html
+    assert "loss (standardised) on rows of" in html
+    assert "test split" not in html and "test loss" not in html
+    code, out, err = run(capsys, ["plot", d / "m.npz", "--what", "residuals", "--data",
+                                  d / "prices.csv", "-o", tmp_path / "res.svg"])
+    assert code == 0, err
+    svg = (tmp_path / "res.svg").read_text()
+    assert "price" in svg  # the axes name the target's units
+    # The residuals drawn are in price units: their RMSE in the title matches evaluate's.
+    code, out, _ = run(capsys, ["evaluate", d / "m.npz", "--data", d / "prices.csv"])
+    rmse = np.sqrt(float(re.search(r"^MSE: ([\d.e+]+)$", out, re.M).group(1)))
+    from chainrule.cli import build_parser
+    from chainrule.cli.report import open_model_and_data
+    from chainrule.plots import figure_for
+
+    args = build_parser().parse_args(["plot", str(d / "m.npz"), "--what", "residuals",
+                                      "--data", str(d / "prices.csv"), "-o", "x.png"])
+    md = open_model_and_data(args)
+    fig = figure_for("residuals", md.model.network, md.X, md.y, to_units=md.to_units(),
+                     units=md.units)
+    title = fig.axes[0].get_title()
+    assert title == f"Residuals (RMSE {rmse:.3g})"
+
+
+def test_report_without_data_for_a_csv_model_says_what_to_pass(penguins, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    err = run_error(capsys, ["report", penguins / "model.npz", "-o", tmp_path / "r.html"])
+    assert "not a bundled data set" in err and "pass labelled rows with --data FILE" in err
+    assert "the target 'species'" in err

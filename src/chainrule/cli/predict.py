@@ -26,8 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", default=None, metavar="FILE",
                    help="write the predictions to this CSV file (atomically)")
     p.add_argument("--proba", action="store_true",
-                   help="also write the output activations a^L (class probabilities for "
-                   "softmax) as one column per class; classifiers only")
+                   help="also write the output activations a^L as one column per class: "
+                   "p(class) for softmax (probabilities), a(class) for other output layers; "
+                   "classifiers only")
     p.set_defaults(func=run)
 
 
@@ -66,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
         names = model.class_names or [str(j) for j in range(outputs.shape[1])]
         if outputs.shape[1] == 1 and len(names) == 2:  # one sigmoid unit: P(class 1)
             names = names[1:]
-        columns += [f"p({c})" for c in names]
+        # Only softmax (and one sigmoid unit) outputs are probabilities; other output
+        # layers give scores whose arg-max is the class.
+        probability = model.network.output_activation.name == "softmax" or (
+            outputs.shape[1] == 1 and model.network.output_activation.bounded01)
+        columns += [f"p({c})" if probability else f"a({c})" for c in names]
         table += [outputs[:, j] for j in range(outputs.shape[1])]
     text = io.StringIO(newline="")
     writer = csv.writer(text, lineterminator="\n")

@@ -17,6 +17,7 @@ from ..io import OutputPathError, check_output_path
 from ..network import INITS, Network
 from .common import CLIError, int_list
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
+from .regression import regression_lines, units_of
 from .report import add_report_argument, check_report_path, write_train_report
 from .training_options import (
     add_training_arguments,
@@ -91,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
                       seed=args.seed, dtype=dtype)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    # The task comes from the data: a classifier's class is the arg-max of its outputs
+    # whatever its output activation (identity, tanh, ReLU, sigmoid with quadratic cost).
+    net.task = data.task
+    standardised = data.task == "regression" and data.target_scaler is not None
     if not args.quiet:
         print(f"data: {data.name}, {len(data.X_train)} training and {len(data.X_test)} test "
               f"rows, {data.X_train.shape[1]} features, {data.n_outputs} outputs")
@@ -99,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
     kwargs = {**fit_kwargs(args), **validation_kwargs(args, data)}
     if not args.quiet:
         print(_monitoring_line(data, kwargs))
-    callbacks = make_callbacks(args)
+    if standardised and not args.quiet:
+        print(f"loss: {net.cost.name} cost on the standardised target (mean 0, standard "
+              f"deviation 1 on the training split); the final metrics are in "
+              f"{units_of(data.target_name)}")
+    callbacks = make_callbacks(args, "standardised_loss" if standardised else "loss")
     start = time.perf_counter()
     try:
         net.fit(data.X_train, data.y_train, callbacks=callbacks, **kwargs)
@@ -113,7 +122,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"test accuracy: {result['accuracy'] * 100:.2f}% "
               f"(loss {result['loss']:.4f}, {seconds:.1f}s)")
     else:
-        print(f"test loss: {result['loss']:.4f} ({seconds:.1f}s)")
+        std = "standardised " if standardised else ""
+        print(f"test {std}loss: {result['loss']:.4f} ({seconds:.1f}s)")
+        to_units = Preprocessing(data.preprocessing, data.target_scaler).inverse_target
+        y_test = np.asarray(data.y_test, dtype=float).reshape(len(data.y_test), -1)
+        for line in regression_lines(to_units(y_test), to_units(net.predict(data.X_test)),
+                                     data.target_name, f"test split ({len(y_test)} rows)"):
+            print(line)
     if args.save is not None:
         _save(args, net, data)
     if args.report:

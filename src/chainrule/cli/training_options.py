@@ -197,11 +197,12 @@ def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return kwargs
 
 
-def make_callbacks(args: argparse.Namespace) -> list[Callback]:
+def make_callbacks(args: argparse.Namespace, loss_name: str = "loss") -> list[Callback]:
     """Progress display and logging callbacks the options ask for."""
     callbacks: list[Callback] = []
     if not args.quiet:
-        progress = progress_callback(args.progress, total_epochs=args.epochs)
+        progress = progress_callback(args.progress, total_epochs=args.epochs,
+                                     loss_name=loss_name)
         if progress is not None:
             callbacks.append(progress)
     if args.log_json:

@@ -322,8 +322,10 @@ def confusion_figure(
     return fig
 
 
-def residual_figure(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> Figure:
+def residual_figure(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, units: str = "") -> Figure:
     """Residuals ``y − ŷ`` against the prediction ``ŷ``, one panel per output.
+
+    ``units`` (e.g. ``"the units of 'price'"``) is shown on the axes.
 
     Returns
     -------
@@ -345,7 +347,8 @@ def residual_figure(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> Figure:
         ax.axhline(0.0, color="black", lw=0.8)
         rmse = float(np.sqrt(np.mean(r**2)))
         title = f"Residuals (RMSE {rmse:.3g})" if k == 1 else f"Output {j + 1} (RMSE {rmse:.3g})"
-        ax.set(title=title, xlabel="predicted ŷ", ylabel="residual y − ŷ")
+        where = f"\n(in {units})" if units else ""
+        ax.set(title=title, xlabel=f"predicted ŷ{where}", ylabel=f"residual y − ŷ{where}")
         ax.grid(alpha=0.3)
     return fig
 

@@ -52,9 +52,11 @@ class ProgressBar(Callback):
         Shown as ``epoch 3/30``.
     """
 
-    def __init__(self, stream: TextIO | None = None, total_epochs: int | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, total_epochs: int | None = None,
+                 loss_name: str = "loss") -> None:
         self.stream = stream
         self.total_epochs = total_epochs
+        self.loss_name = loss_name
         self._bar: Any = None
         self._loss = 0.0
         self._rows = 0
@@ -83,7 +85,8 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, network: Network, history: History) -> None:
         self._close()
-        print(epoch_line(history, self.total_epochs), file=self._out(), flush=True)
+        print(epoch_line(history, self.total_epochs, self.loss_name), file=self._out(),
+              flush=True)
 
     def on_train_end(self, network: Network, history: History) -> None:
         self._close()
@@ -137,7 +140,8 @@ class JSONLinesLogger(Callback):
 
 
 def progress_callback(mode: str = "auto", total_epochs: int | None = None,
-                      stream: TextIO | None = None) -> Callback | None:
+                      stream: TextIO | None = None, loss_name: str = "loss"
+                      ) -> Callback | None:
     """The progress display for ``mode``.
 
     Parameters
@@ -147,6 +151,8 @@ def progress_callback(mode: str = "auto", total_epochs: int | None = None,
         per epoch otherwise (a log file or a pipe gets no carriage returns).
     total_epochs : int, optional
     stream : text stream, default sys.stdout
+    loss_name : str, default "loss"
+        How the epoch lines label the loss.
 
     Returns
     -------
@@ -157,9 +163,9 @@ def progress_callback(mode: str = "auto", total_epochs: int | None = None,
         isatty = getattr(out, "isatty", None)
         mode = "bar" if isatty is not None and isatty() else "lines"
     if mode == "bar":
-        return ProgressBar(stream=out, total_epochs=total_epochs)
+        return ProgressBar(stream=out, total_epochs=total_epochs, loss_name=loss_name)
     if mode == "lines":
-        return PrintProgress(stream=out, total_epochs=total_epochs)
+        return PrintProgress(stream=out, total_epochs=total_epochs, loss_name=loss_name)
     if mode == "none":
         return None
     raise ValueError(f"unknown progress mode {mode!r}: expected auto, bar, lines or none")
