@@ -352,3 +352,54 @@ def test_report_without_data_for_a_csv_model_says_what_to_pass(penguins, tmp_pat
     err = run_error(capsys, ["report", penguins / "model.npz", "-o", tmp_path / "r.html"])
     assert "not a bundled data set" in err and "pass labelled rows with --data FILE" in err
     assert "the target 'species'" in err
+
+
+# ---------------------------------------------------------------------- CSV edge cases
+
+
+def test_unterminated_quote_is_an_error_naming_its_line(tmp_path, capsys):
+    path = tmp_path / "q.csv"
+    path.write_text('a,b,y\n1,2,x\n"3,4,y\n5,6,x\n7,8,y\n')
+    err = run_error(capsys, ["train", "--data", path])
+    assert 'q.csv: line 3: a quote (") opens a cell that is never closed' in err
+
+
+def test_a_local_file_named_like_a_bundled_data_set_wins_with_a_note(tmp_path, capsys,
+                                                                      monkeypatch):
+    rng = np.random.default_rng(0)
+    rows = [["u", "v", "label"]] + [[f"{a:.3f}", f"{b:.3f}", "yes" if a > b else "no"]
+                                    for a, b in rng.normal(size=(40, 2))]
+    write_rows(tmp_path / "iris", rows)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, ["train", "--data", "iris", "--save", "m.npz", *FAST])
+    assert code == 0
+    assert err.count("\n") == 1 and "reading the local file ./iris, not the bundled data " \
+        "set 'iris'" in err
+    assert "data: iris, 32 training and 8 test rows, 2 features, 2 outputs" in out
+    pytest.importorskip("matplotlib")
+    # The model knows it came from a file: report does not rebuild the bundled iris split.
+    err = run_error(capsys, ["report", "m.npz", "-o", "r.html"])
+    assert "pass labelled rows with --data FILE" in err
+
+
+def test_blank_lines_do_not_allocate_memory_for_rows(tmp_path, capsys):
+    """5,000,000 blank lines before 20 rows of 50 columns: memory follows the rows read.
+
+    Sizing the float buffer from the line count would take 5e6 × 49 × 8 bytes ≈ 2 GB;
+    NumPy reports its allocations to tracemalloc, so the peak shows it.
+    """
+    import tracemalloc
+
+    header = ",".join(f"c{j}" for j in range(49)) + ",y\n"
+    rows = "".join(",".join(str(i + j) for j in range(49)) + f",{i % 2}\n" for i in range(20))
+    path = tmp_path / "blank.csv"
+    path.write_text(header + "\n" * 5_000_000 + rows)
+    tracemalloc.start()
+    try:
+        code = main(["train", "--data", str(path), "--epochs", "1", "--quiet"])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == 0
+    # The file's text (5 MB, twice: bytes and str) dominates; nothing near gigabytes.
+    assert peak < 100 * 2**20, f"peak {peak / 2**20:.0f} MiB"

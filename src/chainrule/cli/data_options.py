@@ -134,7 +134,11 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace) -> Dataset:
     name = args.data
     generated = {"n_samples": args.n_samples, "noise": args.noise}
-    if name in DATASETS:
+    if name in DATASETS and Path(name).is_file():
+        # A file the user has here is what they mean; say so, since the name is ambiguous.
+        print(f"note: --data {name}: reading the local file ./{name}, not the bundled data set "
+              f"{name!r} (rename or move the file to use the bundled one)", file=sys.stderr)
+    elif name in DATASETS:
         try:
             return load_dataset(name, seed=args.seed, **generated)
         except ValueError as exc:
@@ -224,6 +228,11 @@ def _handle_missing(args: argparse.Namespace, data: Dataset) -> Dataset:
     return subset(data, ~mask)
 
 
+def _is_file(name: str) -> bool:
+    """Whether ``--data name`` is read from a file (not a bundled data set)."""
+    return name not in DATASETS or Path(name).is_file()
+
+
 def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
     """Load, split and scale the data the options name."""
     if not 0.0 < args.test_fraction < 1.0:
@@ -231,7 +240,7 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
     if not 0.0 <= args.val_fraction < 1.0 - args.test_fraction:
         raise CLIError(f"--val-fraction must be at least 0 and below 1 - --test-fraction, "
                        f"got {args.val_fraction}")
-    if args.data == "mnist":
+    if args.data == "mnist" and not Path("mnist").is_file():
         return _mnist(args, dtype)
     data = _load(args)
     data = _handle_missing(args, data)
@@ -275,7 +284,8 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
         n_outputs=n_out, task=data.task, class_names=data.class_names,
         preprocessing=scaler, feature_names=data.feature_names, target_name=data.target_name,
         target_scaler=target_scaler, encoding=encoding,
-        source={"name": data.name, "n_rows": len(data.y), "n_train": len(train),
+        source={"name": data.name, **({"file": args.data} if _is_file(args.data) else {}),
+                "n_rows": len(data.y), "n_train": len(train),
                 "n_val": len(val), "n_test": len(test), "test_fraction": args.test_fraction,
                 "val_fraction": args.val_fraction, "seed": args.seed},
     )

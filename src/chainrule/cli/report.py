@@ -220,7 +220,7 @@ def _saved_test_split(path: str, model: Any, *, required: bool
     source = model.metadata.get("data") or {}
     training = model.metadata.get("training") or {}
     name = source.get("name")
-    if name not in DATASETS or "test_fraction" not in source:
+    if name not in DATASETS or "test_fraction" not in source or "file" in source:
         if not required:
             return None
         columns = ", ".join(model.feature_names[:6]) + (", …" if len(model.feature_names) > 6

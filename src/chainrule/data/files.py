@@ -439,16 +439,6 @@ def is_missing_cell(cell: str) -> bool:
     return cell.strip().lower() in MISSING_TOKENS
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The lines of ``text`` with their endings, lazily (no second copy of the text)."""
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start)
-        end = len(text) if end < 0 else end + 1
-        yield text[start:end]
-        start = end
-
-
 def _csv_rows(p: Path, reader: Iterator[list[str]], line_num: Callable[[], int]
               ) -> Iterator[tuple[int, list[str]]]:
     """``(line, cells)`` for each non-blank row; a CSV syntax error names its line.
@@ -612,11 +602,13 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataFileError(f"{p}: line {line}: not UTF-8 text (is it a CSV file?)") from None
-    first_line = text.split("\n", 1)[0]
+    end = text.find("\n")
+    first_line = text if end < 0 else text[:end]  # (split would copy the rest of the text)
     delimiter = "\t" if p.suffix.lower() == ".tsv" or ("\t" in first_line and "," not in
                                                        first_line) \
         else ";" if (";" in first_line and "," not in first_line) else ","
-    reader = csv.reader(_lines(text), delimiter=delimiter, strict=True)
+    # newline="": the csv module sees line endings as they are (quoted cells may hold them).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows = _csv_rows(p, reader, lambda: reader.line_num)
     head = list(itertools.islice(rows, 2))
     if not head:
