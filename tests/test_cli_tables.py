@@ -403,3 +403,30 @@ def test_blank_lines_do_not_allocate_memory_for_rows(tmp_path, capsys):
     assert code == 0
     # The file's text (5 MB, twice: bytes and str) dominates; nothing near gigabytes.
     assert peak < 100 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+
+
+# ---------------------------------------------------------------------- gradcheck
+
+
+def test_gradcheck_reads_csv_with_the_model_preprocessing(penguins, capsys):
+    code, out, err = run(capsys, ["gradcheck", "--model", penguins / "model.npz", "--data",
+                                  PENGUINS])
+    assert code == 0, out + err
+    assert "344 examples from" in out and "with the model's preprocessing" in out
+    assert "gradcheck passed" in out
+    with pytest.raises(SystemExit):
+        main(["gradcheck", "--help"])
+    assert "the model's preprocessing" in capsys.readouterr().out
+
+
+def test_gradcheck_round_off_small_gradients_are_not_failed(tmp_path, capsys):
+    # Saturated sigmoids: the first layer's gradients are ~1e-10, all round-off.
+    rows = [["a", "b", "c", "y"], *[["40", "40", "40", str(k % 2)] for k in range(4)]]
+    data = write_rows(tmp_path / "sat.csv", rows)
+    code, out, err = run(capsys, ["gradcheck", "--sizes", "3,4,2", "--activation", "sigmoid",
+                                  "--output-activation", "sigmoid", "--cost", "quadratic",
+                                  "--data", data])
+    assert code == 0, out + err
+    assert "ok (round-off)" in out and "gradcheck passed" in out
+    assert "or absolute error below the round-off floor 2.2e-09" in out
+    assert "4 examples from" in out
