@@ -430,3 +430,36 @@ def test_gradcheck_round_off_small_gradients_are_not_failed(tmp_path, capsys):
     assert "ok (round-off)" in out and "gradcheck passed" in out
     assert "or absolute error below the round-off floor 2.2e-09" in out
     assert "4 examples from" in out
+
+
+# ---------------------------------------------------------------------- --help
+
+
+def _subcommands():
+    import argparse
+
+    from chainrule.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+@pytest.mark.parametrize("command", sorted(_subcommands()))
+def test_every_option_has_one_line_of_help_and_shows_its_default(command, capsys):
+    import argparse
+
+    parser = _subcommands()[command]
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        name = "/".join(action.option_strings) or action.dest
+        assert action.help and "\n" not in action.help, f"{command} {name}: no help"
+        text = formatter._expand_help(action)
+        assert re.search(r"\bdefault\b|\(required\)", text), f"{command} {name}: {text}"
+        assert "(default: None)" not in text and "(default: False)" not in text, text
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert "(default: None)" not in out and "(default: False)" not in out

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from .common import CLIError
+from .common import CLIError, HelpFormatter
 
 __all__ = ["CLIError", "main"]
 
@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f".{name}", __name__).register(sub)
+    for command in sub.choices.values():  # every option's help shows its default
+        command.formatter_class = HelpFormatter
     return parser
 
 

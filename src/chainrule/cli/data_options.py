@@ -40,14 +40,11 @@ from ..data.tables import (
     missing_rows,
     subset,
 )
-from .common import CLIError, positive_int
+from .common import OWN_DEFAULT, CLIError, positive_int
 
 __all__ = ["OWN_DEFAULT", "TrainingData", "add_data_arguments", "add_file_arguments",
            "load_training_data"]
 
-#: Ends a help text that explains its own default: it renders as nothing, and its
-#: ``%(default)`` stops ArgumentDefaultsHelpFormatter from adding "(default: None)".
-OWN_DEFAULT = "%(default).0s"
 
 
 @dataclass

@@ -60,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--cost", choices=sorted(COSTS), default=d["cost"], help="cost function C")
     g.add_argument("--init", choices=INITS, default=None,
                    help="weight initialisation (default: he for ReLU layers, else xavier)")
-    g.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+                   help="floating-point type of the weights and the arithmetic")
     g.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
     add_training_arguments(p)
     p.add_argument("--save", default=None, metavar="PATH",

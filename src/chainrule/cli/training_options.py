@@ -78,12 +78,14 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     """Options for the training loop."""
     d = TRAINING_DEFAULTS
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=positive_int, default=d["epochs"])
-    g.add_argument("--batch-size", type=positive_int, default=d["batch_size"])
+    g.add_argument("--epochs", type=positive_int, default=d["epochs"],
+                   help="passes over the training split")
+    g.add_argument("--batch-size", type=positive_int, default=d["batch_size"],
+                   help="rows per mini-batch (one gradient step each)")
     g.add_argument("--learning-rate", "--eta", type=positive_float, default=d["learning_rate"],
                    help="learning rate η (for the gradient of the mean cost)")
     g.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "adamw"],
-                   default=d["optimizer"])
+                   default=d["optimizer"], help="the update rule for the weights")
     g.add_argument("--momentum", type=_non_negative_float, default=0.9,
                    help="μ for --optimizer momentum or nesterov")
     g.add_argument("--weight-decay", type=_non_negative_float, default=0.01,
