@@ -463,3 +463,44 @@ def test_every_option_has_one_line_of_help_and_shows_its_default(command, capsys
         main([command, "--help"])
     out = capsys.readouterr().out
     assert "(default: None)" not in out and "(default: False)" not in out
+
+
+# ---------------------------------------------------------------------- Python API
+
+
+def test_fit_verbose_prints_the_cli_epoch_lines(capsys):
+    import chainrule
+    from chainrule.data import load_dataset
+
+    data = load_dataset("iris")
+    X = (data.X - data.X.mean(0)) / data.X.std(0)
+    net = chainrule.Network([4, 8, 3], activation="tanh", output_activation="softmax",
+                            cost="log_likelihood", seed=0)
+    net.fit(X, data.y, epochs=3, verbose=True, validation_data=(X, data.y))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert re.fullmatch(r"epoch 3/3  loss [\d.]+  acc [\d.]+%  val_loss [\d.]+  "
+                        r"val_acc [\d.]+%  lr 0\.1  [\d.]+s", lines[-1])
+    net.fit(X, data.y, epochs=2)  # quiet by default
+    assert capsys.readouterr().out == ""
+    net.fit(X, data.y, epochs=1, verbose=True)  # a resumed fit keeps counting
+    assert capsys.readouterr().out.startswith("epoch 6/6  ")
+    # A regressor's lines show no accuracy.
+    reg = chainrule.Network([4, 3, 1], output_activation="identity", cost="quadratic", seed=0)
+    reg.fit(X, X[:, 0], epochs=1, verbose=True)
+    line = capsys.readouterr().out
+    assert line.startswith("epoch 1/1  loss ") and "acc" not in line
+
+
+def test_fit_with_string_labels_points_at_the_helpers():
+    import chainrule
+    from chainrule.data import encode_labels
+
+    net = chainrule.Network([2, 3, 2], seed=0)
+    X = np.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"text labels \(e\.g\. 'cat'\).*"
+                       r"chainrule\.data\.encode_labels\(y\).*chainrule\.sklearn\.MLPClassifier"):
+        net.fit(X, ["cat", "dog", "cat"], epochs=1)
+    y, names = encode_labels(["cat", "dog", "cat"])
+    assert y.tolist() == [0, 1, 0] and names == ["cat", "dog"]
+    net.fit(X, y, epochs=1)

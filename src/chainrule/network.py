@@ -26,6 +26,7 @@ from .training.early_stopping import EarlyStopping, holdout_split
 from .training.history import History
 from .training.loop import train
 from .training.optimizers import Optimizer
+from .training.progress import with_progress
 from .training.schedules import Schedule, get_schedule
 
 Array = npt.NDArray[np.floating]
@@ -359,6 +360,7 @@ class Network:
         early_stopping: str | EarlyStopping | None = None,
         patience: int = 10,
         validation_fraction: float | None = None,
+        verbose: bool | str = False,
     ) -> History:
         """Train by mini-batch stochastic gradient descent (seed §5; Nielsen ch. 1).
 
@@ -424,6 +426,10 @@ class Network:
             Hold out this fraction of ``(X, Y)`` (chosen with the seed, stratified
             by class for classifiers) as the validation data instead of giving
             ``validation_data``.
+        verbose : bool or str, default False
+            ``True`` prints one line per epoch, as ``chainrule train`` does; a
+            string picks the display (``"bar"``, ``"lines"``, ``"auto"``), see
+            :func:`chainrule.training.progress.with_progress`.
 
         Returns
         -------
@@ -458,7 +464,7 @@ class Network:
             if not (lam >= 0 and math.isfinite(lam)):
                 raise ValueError(f"{name} must be a non-negative number, got {lam}")
         sched = get_schedule(schedule)
-        callbacks = list(callbacks)
+        callbacks = with_progress(callbacks, verbose, len(self.history) + epochs)
         if early_stopping is not None:
             stopper = (early_stopping if isinstance(early_stopping, EarlyStopping)
                        else EarlyStopping(monitor=early_stopping, patience=patience))

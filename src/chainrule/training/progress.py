@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from .callbacks import BatchInfo, Callback, PrintProgress, epoch_line
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from ..network import Network
     from .history import History
 
-__all__ = ["JSONLinesLogger", "ProgressBar", "epoch_record", "progress_callback"]
+__all__ = ["JSONLinesLogger", "ProgressBar", "epoch_record", "progress_callback",
+           "with_progress"]
 
 
 def _clean(value: Any) -> Any:
@@ -169,3 +171,23 @@ def progress_callback(mode: str = "auto", total_epochs: int | None = None,
     if mode == "none":
         return None
     raise ValueError(f"unknown progress mode {mode!r}: expected auto, bar, lines or none")
+
+
+def with_progress(callbacks: Sequence[Callback], verbose: bool | str,
+                  total_epochs: int | None = None) -> list[Callback]:
+    """``callbacks`` plus the progress display ``Network.fit(verbose=...)`` asks for.
+
+    ``verbose=True`` prints one line per epoch to standard output, the same lines as
+    ``chainrule train`` (loss, accuracy for classifiers, validation metrics, learning
+    rate, time); a string is a :func:`progress_callback` mode (``"bar"``, ``"lines"``,
+    ``"auto"``); ``False`` adds nothing.  Nothing is added when ``callbacks`` already
+    hold a progress display.
+    """
+    out = list(callbacks)
+    if not verbose or any(isinstance(cb, (PrintProgress, ProgressBar)) for cb in out):
+        return out
+    progress = progress_callback("lines" if verbose is True else str(verbose),
+                                 total_epochs=total_epochs)
+    if progress is not None:
+        out.append(progress)
+    return out
