@@ -192,7 +192,8 @@ def test_missing_drop_trains_on_complete_rows_and_predict_refuses_missing_rows(t
                                   "--missing", "drop", "--save", tmp_path / "m.npz", *FAST])
     assert code == 0
     assert "left out 11 of 344 rows with missing cells" in err
-    assert "data: penguins.csv, 266 training and 67 test rows" in out  # 333 rows kept
+    assert "data: penguins.csv, 266 training and 67 test rows, 7 columns (2 text, one-hot) " \
+        "→ 10 inputs, 3 outputs" in out  # 333 rows kept
     err = run_error(capsys, ["predict", tmp_path / "m.npz", "--data", PENGUINS])
     assert "11 rows have missing values (line 5, line 10, line 11, line 12, line 13 and 6 " \
         "more; columns" in err and "trained with --missing drop" in err
@@ -311,6 +312,8 @@ def test_regression_is_reported_in_the_target_units(prices, capsys):
     assert mae == pytest.approx(np.mean(np.abs(pred - truth)), rel=1e-5)
     err = run_error(capsys, ["predict", d / "m.npz", "--data", d / "prices.csv", "--proba"])
     assert "--proba gives class probabilities, but this model is a regressor" in err
+    code, out, _ = run(capsys, ["info", d / "m.npz"])
+    assert "last: train loss (standardised) " in out
 
 
 def test_regression_report_and_residuals_in_target_units(prices, tmp_path, capsys):

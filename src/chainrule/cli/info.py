@@ -66,11 +66,12 @@ def run(args: argparse.Namespace) -> int:
     h = model.history
     if len(h):
         last = len(h) - 1
-        line = f"history: {len(h)} epochs; last: train loss {_fmt(h.train_loss[last])}"
+        std = " (standardised)" if pre is not None and pre.target is not None else ""
+        line = f"history: {len(h)} epochs; last: train loss{std} {_fmt(h.train_loss[last])}"
         if model.task == "classification":
             line += f", train accuracy {_fmt(h.train_accuracy[last])}"
         if h.has_validation:
-            line += f", validation loss {_fmt(h.val_loss[last])}"
+            line += f", validation loss{std} {_fmt(h.val_loss[last])}"
             if model.task == "classification":
                 line += f", validation accuracy {_fmt(h.val_accuracy[last])}"
         print(line)

@@ -98,8 +98,13 @@ def run(args: argparse.Namespace) -> int:
     net.task = data.task
     standardised = data.task == "regression" and data.target_scaler is not None
     if not args.quiet:
+        features = f"{data.X_train.shape[1]} features"
+        if data.encoding is not None:
+            n_text = sum(c.kind == "category" for c in data.encoding.columns)
+            features = (f"{len(data.encoding.columns)} columns ({n_text} text, one-hot) → "
+                        f"{data.X_train.shape[1]} inputs")
         print(f"data: {data.name}, {len(data.X_train)} training and {len(data.X_test)} test "
-              f"rows, {data.X_train.shape[1]} features, {data.n_outputs} outputs")
+              f"rows, {features}, {data.n_outputs} outputs")
         print(f"network: {net!r}")
         print(describe(args))
     kwargs = {**fit_kwargs(args), **validation_kwargs(args, data)}

@@ -39,7 +39,7 @@ def _finite(values: Sequence[float]) -> bool:
     return any(v is not None and math.isfinite(v) for v in values)
 
 
-def learning_curves(history: History) -> Figure:
+def learning_curves(history: History, standardised: bool = False) -> Figure:
     """Loss, accuracy (classifiers) and learning rate per epoch.
 
     Parameters
@@ -66,7 +66,9 @@ def learning_curves(history: History) -> Figure:
     ax.plot(epochs, history.train_loss, style, ms=3, color=TRAIN_COLOR, label="training")
     if _finite(history.val_loss):
         ax.plot(epochs, history.val_loss, style, ms=3, color=VAL_COLOR, label="validation")
-    ax.set(title="Loss (mean cost E)", xlabel="epoch", ylabel="loss")
+    # A regressor trained on a standardised target: its loss is in standardised units.
+    std = " (standardised target)" if standardised else ""
+    ax.set(title=f"Loss (mean cost E){std}", xlabel="epoch", ylabel=f"loss{std}")
     ax.legend(frameon=False)
 
     if has_acc:

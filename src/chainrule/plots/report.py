@@ -163,7 +163,7 @@ def build_report(
                  + "</div></section>")
     if len(history):
         parts.append(_figure_section(
-            "Learning curves", learning_curves(history),
+            "Learning curves", learning_curves(history, standardised=bool(std)),
             "Training metrics are accumulated over each epoch's mini-batches; validation "
             "metrics use the end-of-epoch weights.", "learning curves"))
         parts.append(_figure_section(

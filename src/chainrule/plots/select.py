@@ -94,7 +94,7 @@ def figure_for(
         raise ValueError(f"the {what} figure needs a training history, and this network "
                          "has none")
     if what == "curves":
-        return learning_curves(network.history)
+        return learning_curves(network.history, standardised=to_units is not None)
     if what == "gradients":
         stats = unit_stats(network, X) if X is not None else None
         return gradient_figure(network.history, network.sizes, stats)
