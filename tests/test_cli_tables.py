@@ -507,3 +507,27 @@ def test_fit_with_string_labels_points_at_the_helpers():
     y, names = encode_labels(["cat", "dog", "cat"])
     assert y.tolist() == [0, 1, 0] and names == ["cat", "dog"]
     net.fit(X, y, epochs=1)
+
+
+def test_a_loaded_model_applies_its_fill_values_to_raw_arrays(tmp_path, capsys):
+    from chainrule.io import load_model
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 0] - X[:, 2] > 0).astype(int)
+    Xm = X.copy()
+    Xm[::7, 1] = np.nan
+    rows = [["a", "b", "c", "y"]] + [["" if np.isnan(v) else repr(float(v)) for v in x]
+                                     + [str(t)] for x, t in zip(Xm, y, strict=True)]
+    data = write_rows(tmp_path / "gaps.csv", rows)
+    assert main(["train", "--data", str(data), "--missing", "impute", "--quiet", "--save",
+                 str(tmp_path / "m.npz")]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, ["predict", tmp_path / "m.npz", "--data", data])
+    assert code == 0
+    model = load_model(tmp_path / "m.npz")
+    from_array = model.predict(Xm)  # NaN cells are filled with the saved medians
+    assert out.splitlines()[1:] == [str(v) for v in from_array]
+    fill = model.encoding.columns[1].fill
+    filled = np.where(np.isnan(Xm), fill, Xm)
+    np.testing.assert_array_equal(model.predict_proba(filled), model.predict_proba(Xm))

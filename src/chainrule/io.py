@@ -193,7 +193,7 @@ class Model:
             # All columns numeric, no fill values: refuse a missing or text cell.
             numeric = TableEncoding([ColumnEncoding(name) for name in data.feature_names])
             X, warnings = numeric.transform(data)
-        return self.transform(X), warnings
+        return self._scale(X), warnings
 
     @property
     def history(self) -> History:
@@ -201,7 +201,23 @@ class Model:
         return self.network.history
 
     def transform(self, X: npt.ArrayLike) -> np.ndarray:
-        """Raw features ``(n, n_features)`` → network inputs in the network's dtype."""
+        """Raw numeric features → network inputs in the network's dtype.
+
+        ``X`` has one column per raw feature (``n_columns``; NaN for a missing cell,
+        filled if the model was trained with ``--missing impute``); a category column
+        holds numbers only if its categories are numbers.  Tables with text cells go
+        through :meth:`inputs` (a :class:`~chainrule.data.Dataset`).
+        """
+        arr = np.asarray(X)
+        enc = self.encoding
+        if enc is not None and arr.ndim == 2 and arr.shape[1] == len(enc.columns):
+            data = Dataset(X=arr.astype(np.float64), y=np.empty(0), task=self.task,
+                           name="X", feature_names=[c.name for c in enc.columns])
+            arr, _ = enc.transform(data)
+        return self._scale(arr)
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        """Encoded features → network inputs: the fitted scaling, the network's dtype."""
         arr = np.asarray(X)
         if self.preprocessing is not None:
             arr = self.preprocessing.transform(arr.astype(np.float64, copy=False))
