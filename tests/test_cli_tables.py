@@ -531,3 +531,11 @@ def test_a_loaded_model_applies_its_fill_values_to_raw_arrays(tmp_path, capsys):
     fill = model.encoding.columns[1].fill
     filled = np.where(np.isnan(Xm), fill, Xm)
     np.testing.assert_array_equal(model.predict_proba(filled), model.predict_proba(Xm))
+
+
+def test_predict_ignores_the_target_column_even_when_empty(penguins, tmp_path, capsys):
+    rows = read_rows(PENGUINS)
+    blank = write_rows(tmp_path / "unlabelled.csv",
+                       [rows[0]] + [["", *r[1:]] for r in rows[1:6]])
+    code, out, err = run(capsys, ["predict", penguins / "model.npz", "--data", blank])
+    assert code == 0 and err == "" and out.splitlines()[1:] == ["Adelie"] * 5

@@ -625,8 +625,9 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
         _check_columns(p, n_cols, n_features, has_target)
     if has_target is None:
         if by_name:
-            has_target = target is not None or (target_hint is not None
-                                                 and target_hint in names)
+            # Features are picked by name, so a target column is just not read (its
+            # cells may be empty: rows to predict); --target asks for it explicitly.
+            has_target = target is not None
         else:
             has_target = n_features is not None and n_cols == n_features + 1
     t: int | None = None
@@ -646,8 +647,8 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
         # File column (0-based) of each feature column.
         file_col = [j for j in range(n_cols) if j != t]
     feature_names = [names[j] for j in file_col] if names else []
-    ignored = [names[j] for j in range(n_cols) if j != t and j not in set(file_col)] \
-        if names else []
+    ignored = [names[j] for j in range(n_cols) if j != t and j not in set(file_col)
+               and names[j] != target_hint] if names else []
     all_but_target = file_col == [j for j in range(n_cols) if j != t]
 
     block_rows = max(1, CSV_BLOCK_CELLS // n_cols)
