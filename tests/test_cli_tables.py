@@ -539,3 +539,31 @@ def test_predict_ignores_the_target_column_even_when_empty(penguins, tmp_path, c
                        [rows[0]] + [["", *r[1:]] for r in rows[1:6]])
     code, out, err = run(capsys, ["predict", penguins / "model.npz", "--data", blank])
     assert code == 0 and err == "" and out.splitlines()[1:] == ["Adelie"] * 5
+
+
+def test_model_files_with_a_damaged_encoding_are_refused_in_one_line(penguins, tmp_path,
+                                                                     capsys):
+    import json
+    import zipfile
+
+    from chainrule.io import METADATA_KEY
+
+    with zipfile.ZipFile(penguins / "model.npz") as z:
+        entries = {name: z.read(name) for name in z.namelist()}
+    meta_name = f"{METADATA_KEY}.npy"
+    arr = np.load(__import__("io").BytesIO(entries[meta_name]))
+    meta = json.loads(arr.tobytes().decode())
+    for damage, message in (
+            (lambda e: e["columns"][0].update(categories=["Biscoe"]), "inputs, but the network"),
+            (lambda e: e["columns"][0].update(kind="word"), "bad column"),
+            (lambda e: e.update(missing="guess"), "unknown missing policy")):
+        broken = json.loads(json.dumps(meta))
+        damage(broken["preprocessing"]["encoding"])
+        buf = __import__("io").BytesIO()
+        np.save(buf, np.frombuffer(json.dumps(broken).encode(), dtype=np.uint8))
+        path = tmp_path / "broken.npz"
+        with zipfile.ZipFile(path, "w") as z:
+            for name, raw in entries.items():
+                z.writestr(name, buf.getvalue() if name == meta_name else raw)
+        err = run_error(capsys, ["info", path])
+        assert "corrupted model file" in err and message in err, err

@@ -547,6 +547,9 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
             encoding = None
             if pre.get("encoding") is not None:
                 encoding = TableEncoding.from_json(pre["encoding"])
+                if encoding.n_inputs != sizes[0]:
+                    raise _Bad(f"the table encoding gives {encoding.n_inputs} inputs, but the "
+                               f"network has {sizes[0]}")
             preprocessing = Preprocessing(make_scaler(kind, params), target,  # type: ignore[arg-type]
                                           encoding)
         except ValueError as exc:
