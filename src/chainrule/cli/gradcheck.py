@@ -101,9 +101,19 @@ def _read_examples(args: argparse.Namespace, net: Network, model_path: str | Non
     try:
         data = read_data_file(args.data, target=args.target, header=args.header,
                               has_target=True, task="regression", n_features=n_in)
-    except DataFileError:
+    except DataFileError as exc:
         # Whitespace rows, several target columns, JSON: the simple example reader.
-        X, Y = read_rows(args.data, n_in, n_out)
+        try:
+            X, Y = read_rows(args.data, n_in, n_out)
+        except CLIError:
+            with open(args.data, encoding="utf-8", errors="replace") as f:
+                first = f.readline()
+            if "," in first or ";" in first or "\t" in first:  # a CSV file: its own error
+                hint = (f" (without --model, targets are numbers: class indices "
+                        f"0..{n_out - 1} or values)" if "target" in str(exc) else "")
+                raise CLIError(str(exc).replace(" (a regression target must be numeric)", "")
+                               + hint) from None
+            raise
         return X, Y, ""
     if data.text or np.isnan(data.X).any():
         raise CLIError(f"{args.data}: text or missing cells; without --model the examples "
