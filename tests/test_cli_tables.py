@@ -579,3 +579,25 @@ def test_gradcheck_without_a_model_reads_a_csv_header_and_says_what_targets_it_t
     err = run_error(capsys, ["gradcheck", "--data", data])
     assert "line 2, target 'y': 'cat' is not a number (without --model, targets are " \
         "numbers: class indices 0..2 or values)" in err
+
+
+def test_a_table_of_text_only_has_its_header_detected(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    colours, sizes = ["red", "green", "blue"], ["big", "small"]
+    rows = [["colour", "size", "label"]]
+    for _ in range(60):
+        c, z = colours[rng.integers(3)], sizes[rng.integers(2)]
+        rows.append([c, z, "yes" if c == "red" or z == "big" else "no"])
+    data = write_rows(tmp_path / "words.csv", rows)
+    code, out, err = run(capsys, ["train", "--data", data, "--save", tmp_path / "m.npz", *FAST])
+    assert code == 0, err
+    assert "3 columns" not in out and "2 columns (2 text, one-hot) → 5 inputs" in out
+    code, out, _ = run(capsys, ["info", tmp_path / "m.npz"])
+    assert "features: 2 columns (colour, size)" in out and "target: label" in out
+
+
+def test_a_header_naming_a_column_twice_is_refused_by_name(penguins, tmp_path, capsys):
+    rows = read_rows(PENGUINS)
+    twice = write_rows(tmp_path / "twice.csv", [[*r, r[1]] for r in rows])
+    err = run_error(capsys, ["predict", penguins / "model.npz", "--data", twice])
+    assert "twice.csv: the header names column 'island' more than once" in err

@@ -462,6 +462,10 @@ def _csv_rows(p: Path, reader: Iterator[list[str]], line_num: Callable[[], int]
 def _select(p: Path, names: list[str], columns: list[str], t: int | None) -> list[int]:
     """File columns (0-based) of the named feature ``columns``; a missing one is an error."""
     index = {name: j for j, name in enumerate(names)}
+    twice = [c for c in columns if names.count(c) > 1]
+    if twice:
+        raise DataFileError(f"{p}: the header names column {twice[0]!r} more than once, so "
+                            f"it cannot be matched to the model's column of that name")
     absent = [c for c in columns if c not in index]
     if absent:
         some = ", ".join(repr(c) for c in absent[:5]) + (f" and {len(absent) - 5} more"
@@ -709,10 +713,17 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
 def _looks_like_header(rows: list[list[str]]) -> bool:
     """A header line has a non-number in a column where the next line has a number.
 
-    With a single line, it is a header when none of its cells is a number.
+    With a single line, or when no column has a number on the second line (a table
+    of text only), it is a header when its cells are distinct non-empty non-numbers
+    (names): tables nearly always have one, and ``--no-header`` says otherwise.
     """
     first = rows[0]
+    names = [c.strip() for c in first]
+    named = all(c and not _is_number(c) for c in names) and len(set(names)) == len(names)
     if len(rows) == 1:
-        return not any(_is_number(c) for c in first)
+        return named
     second = rows[1]
-    return any(not _is_number(a) and _is_number(b) for a, b in zip(first, second, strict=False))
+    if any(_is_number(b) for b in second):
+        return any(not _is_number(a) and _is_number(b)
+                   for a, b in zip(first, second, strict=False))
+    return named
