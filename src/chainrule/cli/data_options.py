@@ -249,9 +249,9 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
     except ValueError as exc:
         raise CLIError(f"{data.name}: {exc}") from None
     # Text columns and fill values are learned from the training split only.
-    encoding = TableEncoding.fit(data, train, args.missing)
+    encoding: TableEncoding | None = TableEncoding.fit(data, train, args.missing)
     X = data.X
-    if encoding.needed:
+    if encoding is not None and encoding.needed:
         try:
             X, _ = encoding.transform(data)  # unseen categories in val/test: all zeros
         except ValueError as exc:
