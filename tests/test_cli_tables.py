@@ -164,6 +164,14 @@ def test_unseen_category_is_all_zeros_with_a_warning_or_an_error_when_strict(tmp
     assert err.count("\n") == 1 and err.startswith("warning: ")
     assert "column 'colour': 1 rows have categories never seen in training ('purple'; " \
         "first at line 4): encoded as all zeros" in err
+    # Several unseen categories: still one warning line.
+    rows = read_rows(new)
+    two = write_rows(tmp_path / "two.csv", [rows[0]] + [[r[0], "pink", *r[2:]] if i == 0 else r
+                                                        for i, r in enumerate(rows[1:])])
+    code, out, err = run(capsys, ["predict", tmp_path / "m.npz", "--data", two])
+    assert code == 0 and err.count("\n") == 1
+    assert "2 rows have categories never seen in training ('pink', 'purple'; first at " \
+        "line 2)" in err
     err = run_error(capsys, ["predict", tmp_path / "m.npz", "--data", new, "--strict"])
     assert "'purple'" in err and "without --strict they encode as all zeros" in err
     # The all-zeros encoding is what the network sees: check it against a one-hot row.

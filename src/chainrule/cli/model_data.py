@@ -92,6 +92,6 @@ def model_inputs(args: argparse.Namespace, model: Model, data: Dataset) -> np.nd
         X, warnings = model.inputs(data, strict=getattr(args, "strict", False))
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    for line in warnings:
-        print(f"warning: {line}", file=sys.stderr)
+    if warnings:  # one line, however many columns have unseen categories
+        print("warning: " + "; ".join(warnings), file=sys.stderr)
     return X
