@@ -94,15 +94,18 @@ def test_semicolon_and_tab_separated(tmp_path):
         ("a,b,y\n", {}, "has a header line but no rows of data"),
         ("a,b,y\n1,2,0\n3,4\n", {}, "line 3 has 2 fields, expected 3"),
         ("a,b,y\n1,2,0\n3,x,1\n", {}, r"line 3, column 2 \('b'\): 'x' is not a number"),
-        ("a,b,y\n1,2,0\n3,,1\n", {}, r"line 3, column 2 \('b'\): an empty cell is not a number"),
-        ("a,b,y\n1,2,0\n3,nan,1\n", {}, r"line 3, column 2 \('b'\): nan is not a finite number"),
+        ("a,b,y\n1,2,0\n3,4,\n", {}, r"line 3, target 'y': the cell is empty"),
+        ("a,b,y\n1,2,0\n3,4,NA\n", {}, r"line 3, target 'y': the cell is missing \('NA'\)"),
+        ('a,b,y\n1,2,0\n"3,4,1\n5,6,0\n', {}, r"line 3: a quote \(\"\) opens a cell that is never"),
         ("y,a,b\n0,1,2\n1,inf,1\n", {"target": "y"},
          r"line 3, column 2 \('a'\): inf is not a finite number"),
         ("a,b,y\n1,2,0\n3,4,1\n", {"target": "z"}, r"no column named 'z' \(columns: 'a'"),
         ("1,2,0\n3,4,1\n", {"target": "z"}, "has no header line, so the target must be"),
         ("a,b,y\n1,2,0\n3,4,1\n", {"target": "5"}, "target column 5 does not exist"),
         ("a,b,y\n1,2,0.5\n3,4,nan\n", {"task": "regression"},
-         r"line 3, target 'y': nan is not a finite number"),
+         r"line 3, target 'y': the cell is missing \('nan'\)"),
+        ("a,b,y\n1,2,0.5\n3,4,inf\n", {"task": "regression"},
+         r"line 3, target 'y': inf is not a finite number"),
         ("a,b,y\n1,2,x\n3,4,z\n", {"task": "regression"}, "line 2, target 'y': 'x' is not"),
         ("a\n1\n2\n", {"header": True}, "has 1 column"),
         ('a,b\n"1,2\n', {}, "line"),
@@ -232,7 +235,10 @@ def test_fuzz_csv_reader_raises_only_its_error(tmp_path, content, kwargs):
     except DataFileError as exc:
         assert "\n" not in str(exc) and str(path) in str(exc)
     else:
-        assert d.X.ndim == 2 and np.isfinite(d.X).all() and d.X.dtype == np.float64
+        # NaN marks a missing cell or a text column (whose cells are in d.text); never inf.
+        assert d.X.ndim == 2 and not np.isinf(d.X).any() and d.X.dtype == np.float64
+        for j, cells in d.text.items():
+            assert np.isnan(d.X[:, j]).all() and cells.shape == (len(d.X),)
 
 
 def test_csv_read_in_blocks_keeps_rows_and_places(tmp_path, monkeypatch):

@@ -79,7 +79,7 @@ def test_report_embeds_every_figure_and_nothing_external():
     html = digits_report()
     for heading in ("Settings and final metrics", "Learning curves", "Gradients and saturation",
                     "The network", "Confusion matrix", "First-layer weights",
-                    "Misclassified test examples"):
+                    "Misclassified examples"):
         assert f"<h2>{heading}</h2>" in html
     sources = _img_sources(html)
     assert len(sources) == 6

@@ -98,6 +98,13 @@ def as_targets(Y: npt.ArrayLike, n: int, n_outputs: int, dtype: np.dtype) -> np.
         arr = np.asarray(Y)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"Y could not be read as a numeric array: {exc}") from None
+    if arr.dtype.kind in "USO" and any(isinstance(v, (str, bytes)) for v in arr.flat):
+        example = str(next(v for v in arr.flat if isinstance(v, (str, bytes))))[:40]
+        raise ValueError(
+            f"Y holds text labels (e.g. {example!r}), but Network.fit takes integer class "
+            f"indices 0..K-1 or target rows: encode them with "
+            f"chainrule.data.encode_labels(y) (→ indices, class names), or use "
+            f"chainrule.sklearn.MLPClassifier, which takes labels of any kind")
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"Y must be numeric, got an array of dtype {arr.dtype}")
     if arr.ndim == 0 or arr.shape[0] != n:

@@ -33,6 +33,11 @@ class ArrayCheck:
         entries whose gradient is nearly zero are judged on the array's scale,
         not their own (where round-off would dominate).
     passed : bool
+        Relative error within the tolerance, or absolute error below the
+        round-off floor (``round_off``).
+    round_off : bool
+        True when the array passed only because its absolute error is below the
+        floor: all its gradients are as small as the difference quotient's round-off.
     """
 
     name: str
@@ -40,6 +45,7 @@ class ArrayCheck:
     max_abs_error: float
     max_rel_error: float
     passed: bool
+    round_off: bool = False
 
 
 @dataclass
@@ -49,6 +55,8 @@ class GradcheckReport:
     checks: list[ArrayCheck] = field(default_factory=list)
     eps: float = 1e-6
     tolerance: float = 1e-6
+    #: The absolute-error floor: errors below it are round-off, not a wrong gradient.
+    atol: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -68,9 +76,12 @@ class GradcheckReport:
         for c in self.checks:
             shape = "×".join(map(str, c.shape))
             lines.append(f"{c.name:<6} {shape:<12} {c.max_abs_error:12.3e} "
-                         f"{c.max_rel_error:12.3e}  {'ok' if c.passed else 'FAIL'}")
+                         f"{c.max_rel_error:12.3e}  "
+                         f"{('ok (round-off)' if c.round_off else 'ok') if c.passed else 'FAIL'}")
         verdict = "passed" if self.passed else "FAILED"
-        lines.append(f"gradcheck {verdict} (eps={self.eps:g}, tolerance={self.tolerance:g})")
+        lines.append(f"gradcheck {verdict} (eps={self.eps:g}, tolerance={self.tolerance:g} "
+                     f"relative, or absolute error below the round-off floor "
+                     f"{self.atol:.2g})")
         return "\n".join(lines)
 
 
@@ -82,6 +93,7 @@ def gradcheck(
     eps: float = 1e-6,
     tolerance: float = 1e-6,
     floor: float = 1e-8,
+    atol: float | None = None,
 ) -> GradcheckReport:
     """Compare ``net.backprop(X, Y)`` with central differences of ``net.loss(X, Y)``.
 
@@ -101,6 +113,12 @@ def gradcheck(
     floor : float, default 1e-8
         Denominator floor, so an array whose gradient is ~0 everywhere is
         judged by absolute error.
+    atol : float, optional
+        An array whose largest absolute error is at most ``atol`` passes whatever
+        its relative error: its gradients are all within the difference quotient's
+        round-off, ``u · max(1, |E|) / ε`` (``u`` the float64 unit round-off, ``E``
+        the loss), so their relative error measures noise.  Default: ten times
+        that round-off, ``10 u max(1, |E|) / ε`` (about 2e-9 for ε = 1e-6, E ≤ 1).
 
     Returns
     -------
@@ -118,7 +136,10 @@ def gradcheck(
     if eps <= 0:
         raise ValueError(f"eps must be positive, got {eps}")
     grad_w, grad_b = net.backprop(X, Y)
-    report = GradcheckReport(eps=eps, tolerance=tolerance)
+    if atol is None:
+        u = float(np.finfo(np.float64).eps)
+        atol = 10 * u * max(1.0, abs(net.loss(X, Y))) / eps
+    report = GradcheckReport(eps=eps, tolerance=tolerance, atol=atol)
     arrays = [(f"W^{i + 2}", net.weights, i, grad_w[i]) for i in range(len(grad_w))]
     arrays += [(f"b^{i + 2}", net.biases, i, grad_b[i]) for i in range(len(grad_b))]
     for name, params, i, analytic in arrays:
@@ -126,8 +147,10 @@ def gradcheck(
         abs_err = np.abs(analytic - numeric)
         scale = max(float(np.abs(analytic).max()), float(np.abs(numeric).max()), floor)
         max_rel = float(abs_err.max()) / scale
-        report.checks.append(ArrayCheck(name, tuple(analytic.shape), float(abs_err.max()),
-                                        max_rel, max_rel <= tolerance))
+        max_abs = float(abs_err.max())
+        round_off = max_rel > tolerance and max_abs <= atol
+        report.checks.append(ArrayCheck(name, tuple(analytic.shape), max_abs, max_rel,
+                                        max_rel <= tolerance or round_off, round_off))
     return report
 
 

@@ -37,7 +37,9 @@ import numpy.typing as npt
 
 from .atomic import OutputPathError, atomic_write, check_output_path
 from .checks import first_nonfinite
+from .data.datasets import Dataset
 from .data.preprocessing import Preprocessing, Scaler, Standardizer, make_scaler
+from .data.tables import ColumnEncoding, TableEncoding
 from .functions import ACTIVATIONS, COSTS, Activation, Cost
 from .model_archive import MAX_METADATA_BYTES, ArchiveError, ModelArchive
 from .network import Network
@@ -105,12 +107,56 @@ class Model:
         return self.network.sizes[0]
 
     @property
+    def encoding(self) -> TableEncoding | None:
+        """How raw table columns become inputs (text columns, missing cells), or None."""
+        return None if self.preprocessing is None else self.preprocessing.encoding
+
+    @property
+    def n_columns(self) -> int:
+        """The number of raw feature columns a data file must have."""
+        return len(self.encoding.columns) if self.encoding is not None else self.n_features
+
+    def inputs(self, data: Dataset, *, strict: bool = False) -> tuple[np.ndarray, list[str]]:
+        """The raw feature matrix of ``data`` (numbers, text, missing cells) as network
+        inputs, and warning lines (categories never seen in training).
+
+        Raises
+        ------
+        ValueError
+            Missing cells this model cannot fill (naming the rows), text in a numeric
+            column, or (``strict``) a category never seen in training.
+        """
+        if self.encoding is not None:
+            X, warnings = self.encoding.transform(data, strict=strict)
+        else:
+            # All columns numeric, no fill values: refuse a missing or text cell.
+            numeric = TableEncoding([ColumnEncoding(name) for name in data.feature_names])
+            X, warnings = numeric.transform(data)
+        return self._scale(X), warnings
+
+    @property
     def history(self) -> History:
         """The per-epoch training history saved with the model."""
         return self.network.history
 
     def transform(self, X: npt.ArrayLike) -> np.ndarray:
-        """Raw features ``(n, n_features)`` → network inputs in the network's dtype."""
+        """Raw numeric features → network inputs in the network's dtype.
+
+        ``X`` has one column per raw feature (``n_columns``; NaN for a missing cell,
+        filled if the model was trained with ``--missing impute``); a category column
+        holds numbers only if its categories are numbers.  Tables with text cells go
+        through :meth:`inputs` (a :class:`~chainrule.data.Dataset`).
+        """
+        arr = np.asarray(X)
+        enc = self.encoding
+        if enc is not None and arr.ndim == 2 and arr.shape[1] == len(enc.columns):
+            data = Dataset(X=arr.astype(np.float64), y=np.empty(0), task=self.task,
+                           name="X", feature_names=[c.name for c in enc.columns])
+            arr, _ = enc.transform(data)
+        return self._scale(arr)
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        """Encoded features → network inputs: the fitted scaling, the network's dtype."""
         arr = np.asarray(X)
         if self.preprocessing is not None:
             arr = self.preprocessing.transform(arr.astype(np.float64, copy=False))
@@ -120,19 +166,34 @@ class Model:
         """The output activations ``a^L`` for raw features, shape ``(n, N_L)``."""
         return self.network.feedforward(self.transform(X))
 
+    def decode(self, outputs: np.ndarray) -> np.ndarray:
+        """Output activations ``a^L`` ``(n, N_L)`` → class indices or target values.
+
+        A classifier's class is the arg-max of its outputs (``a > 0.5`` for a single
+        output), whatever its output activation; a regressor's outputs are mapped
+        back to the target's units.
+        """
+        if self.task == "classification":
+            if outputs.shape[1] == 1:
+                return (outputs[:, 0] > 0.5).astype(np.int64)
+            return outputs.argmax(axis=1)
+        if self.preprocessing is not None:
+            return self.preprocessing.inverse_target(outputs)
+        return outputs
+
+    def label(self, indices: np.ndarray) -> np.ndarray:
+        """Class indices → class names (classification); values pass through."""
+        if self.task == "classification" and self.class_names:
+            return np.asarray(self.class_names)[indices]
+        return indices
+
     def predict_indices(self, X: npt.ArrayLike) -> np.ndarray:
         """Class indices (classification) or values in the target's units (regression)."""
-        out = self.network.predict(self.transform(X))
-        if self.task == "regression" and self.preprocessing is not None:
-            out = self.preprocessing.inverse_target(out)
-        return out
+        return self.decode(self.predict_proba(X))
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Class names (classification) or output values (regression) for raw features."""
-        out = self.predict_indices(X)
-        if self.task == "classification" and self.class_names:
-            return np.asarray(self.class_names)[out]
-        return out
+        return self.label(self.predict_indices(X))
 
 
 # ---------------------------------------------------------------------- saving
@@ -199,7 +260,9 @@ def model_metadata(
         "preprocessing": None if preprocessing is None else {
             "kind": preprocessing.features.kind,
             "arrays": list(preprocessing.features.param_names),
-            "target": None if preprocessing.target is None else preprocessing.target.kind},
+            "target": None if preprocessing.target is None else preprocessing.target.kind,
+            **({"encoding": preprocessing.encoding.to_json()}
+               if preprocessing.encoding is not None else {})},
         "training": training or {},
         "data": data or {},
         "history": network.history.to_dict(),
@@ -421,7 +484,14 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
                 target = make_scaler(target_kind, {
                     k[len("target_scaling."):]: v for k, v in arrays.items()
                     if k.startswith("target_scaling.")})
-            preprocessing = Preprocessing(make_scaler(kind, params), target)  # type: ignore[arg-type]
+            encoding = None
+            if pre.get("encoding") is not None:
+                encoding = TableEncoding.from_json(pre["encoding"])
+                if encoding.n_inputs != sizes[0]:
+                    raise _Bad(f"the table encoding gives {encoding.n_inputs} inputs, but the "
+                               f"network has {sizes[0]}")
+            preprocessing = Preprocessing(make_scaler(kind, params), target,  # type: ignore[arg-type]
+                                          encoding)
         except ValueError as exc:
             raise _Bad(str(exc)) from None
         n_in = preprocessing.n_features
@@ -433,6 +503,7 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
     net.preprocessing = preprocessing
     net.class_names = class_names
     net.metadata = meta
+    net.task = task
     return Model(network=net, preprocessing=preprocessing, class_names=class_names, task=task,
                  feature_names=feature_names, target_name=target_name, metadata=meta)
 

@@ -28,6 +28,7 @@ from .training.history import History
 from .training.lbfgs import LBFGS, fit_lbfgs
 from .training.loop import train
 from .training.optimizers import Optimizer
+from .training.progress import with_progress
 from .training.schedules import Schedule, get_schedule
 
 Array = npt.NDArray[np.floating]
@@ -188,6 +189,9 @@ class Network:
         self.preprocessing: Any = None
         self.class_names: list[str] | None = None
         self.metadata: dict[str, Any] = {}
+        #: "classification" or "regression" when known (set by the CLI and model
+        #: files); None: decided by the output layer (see ``is_classifier``).
+        self.task: str | None = None
 
     # ------------------------------------------------------------------ description
 
@@ -198,7 +202,10 @@ class Network:
 
     @property
     def is_classifier(self) -> bool:
-        """True when outputs are class scores: a sigmoid or softmax output layer."""
+        """True when outputs are class scores: ``task`` says so, or (task unset) the
+        output layer is sigmoid or softmax.  A classifier's class is the arg-max."""
+        if self.task is not None:
+            return self.task == "classification"
         return self.output_activation.bounded01
 
     @property
@@ -378,6 +385,7 @@ class Network:
         patience: int = 10,
         validation_fraction: float | None = None,
         comm: Any = None,
+        verbose: bool | str = False,
     ) -> History:
         """Train by mini-batch stochastic gradient descent (seed §5; Nielsen ch. 1).
 
@@ -459,6 +467,10 @@ class Network:
             every rank holds all of ``X``; a
             :class:`~chainrule.training.distributed.DataParallel` with ``rows``
             says ``X`` is this rank's shard.  See ``docs/distributed.md``.
+        verbose : bool or str, default False
+            ``True`` prints one line per epoch, as ``chainrule train`` does; a
+            string picks the display (``"bar"``, ``"lines"``, ``"auto"``), see
+            :func:`chainrule.training.progress.with_progress`.
 
         Returns
         -------
@@ -499,7 +511,7 @@ class Network:
             if not (lam >= 0 and math.isfinite(lam)):
                 raise ValueError(f"{name} must be a non-negative number, got {lam}")
         sched = get_schedule(schedule)
-        callbacks = list(callbacks)
+        callbacks = with_progress(callbacks, verbose, len(self.history) + epochs)
         if early_stopping is not None:
             stopper = (early_stopping if isinstance(early_stopping, EarlyStopping)
                        else EarlyStopping(monitor=early_stopping, patience=patience))

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..training.divergence import TrainingDiverged
-from .common import CLIError
+from .common import CLIError, HelpFormatter
 
 __all__ = ["CLIError", "main"]
 
@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f".{name}", __name__).register(sub)
+    for command in sub.choices.values():  # every option's help shows its default
+        command.formatter_class = HelpFormatter
     return parser
 
 

@@ -4,11 +4,43 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping
 
 from ..atomic import OutputPathError, check_output_path, same_file
 
-__all__ = ["CLIError", "check_output_file", "int_list", "positive_float", "positive_int"]
+__all__ = ["CLIError", "HelpFormatter", "check_output_file", "int_list", "positive_float",
+           "positive_int"]
+
+#: Ends a help text that explains its own default: it renders as nothing, and its
+#: ``%(default)`` stops ArgumentDefaultsHelpFormatter from adding "(default: None)".
+OWN_DEFAULT = "%(default).0s"
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, in words a person can use.
+
+    A help text that already says its default (the word "default") is left as it
+    is; a required argument says "(required)"; an unset default reads "(default:
+    not set)", a flag's "(default: off)", a list "(default: 100,30)".
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = (action.help or "").replace(OWN_DEFAULT, "")
+        if re.search(r"\bdefault\b", text.replace("%(default)s", "")) or \
+                action.default is argparse.SUPPRESS:
+            return action.help or ""
+        if action.required or not action.option_strings:
+            return f"{text} (required)"
+        default = action.default
+        if isinstance(default, bool) and action.nargs == 0:
+            return f"{text} (default: {'on' if default else 'off'})"
+        if default is None:
+            return f"{text} (default: not set)"
+        if isinstance(default, (list, tuple)):
+            shown = ",".join(str(v) for v in default) or "''"
+            return f"{text} (default: {shown})"
+        return f"{text} (default: %(default)s)"
 
 
 class CLIError(Exception):

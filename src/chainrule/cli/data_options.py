@@ -9,6 +9,7 @@ training split only; the fitted scaler travels with the saved model.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,14 +33,18 @@ from ..data import (
 from ..data.files import TASKS
 from ..data.mnist import load_mnist
 from ..data.preprocessing import SCALERS
-from .common import CLIError, positive_int
+from ..data.tables import (
+    MISSING_POLICIES,
+    TableEncoding,
+    describe_missing,
+    missing_rows,
+    subset,
+)
+from .common import OWN_DEFAULT, CLIError, positive_int
 
 __all__ = ["OWN_DEFAULT", "TrainingData", "add_data_arguments", "add_file_arguments",
            "load_training_data"]
 
-#: Ends a help text that explains its own default: it renders as nothing, and its
-#: ``%(default)`` stops ArgumentDefaultsHelpFormatter from adding "(default: None)".
-OWN_DEFAULT = "%(default).0s"
 
 
 @dataclass
@@ -63,6 +68,8 @@ class TrainingData:
     target_scaler: Standardizer | None = None
     #: What the model file records about the data.
     source: dict[str, Any] = field(default_factory=dict)
+    #: Text columns and missing cells of a table (None when the data need neither).
+    encoding: TableEncoding | None = None
 
     @property
     def validation(self) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +103,10 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"a bundled data set ({', '.join(DATASETS)}), 'mnist' with "
                    "--data-dir, or a CSV/.npz/.npy/IDX file")
     add_file_arguments(g)
+    g.add_argument("--missing", choices=MISSING_POLICIES, default="error",
+                   help="rows with missing cells (empty, NA, NaN, ?): refuse them (error), "
+                   "leave them out of training (drop), or fill each cell with the training "
+                   "split's median, or most frequent text (impute, saved in the model)")
     g.add_argument("--task", choices=TASKS, default=None,
                    help="for a data file (default: classification for text or few "
                    "integer labels, else regression)" + OWN_DEFAULT)
@@ -120,7 +131,11 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace) -> Dataset:
     name = args.data
     generated = {"n_samples": args.n_samples, "noise": args.noise}
-    if name in DATASETS:
+    if name in DATASETS and Path(name).is_file():
+        # A file the user has here is what they mean; say so, since the name is ambiguous.
+        print(f"note: --data {name}: reading the local file ./{name}, not the bundled data set "
+              f"{name!r} (rename or move the file to use the bundled one)", file=sys.stderr)
+    elif name in DATASETS:
         try:
             return load_dataset(name, seed=args.seed, **generated)
         except ValueError as exc:
@@ -198,6 +213,32 @@ def _check_scaling(data: Dataset, params: dict[str, np.ndarray], names: list[str
             name = f" ({names[j]!r})" if j < len(names) else ""
             raise CLIError(f"{data.name}: {what} {j + 1}{name}: its values are too large to "
                            f"scale (the {param} overflows float64); rescale that column")
+def _handle_missing(args: argparse.Namespace, data: Dataset) -> Dataset:
+    """Apply ``--missing`` to rows with missing cells: refuse, drop, or keep (impute)."""
+    if not data.text and not np.isnan(data.X).any():
+        return data
+    mask, counts = missing_rows(data)
+    n = int(mask.sum())
+    if n == 0 or args.missing == "impute":
+        return data
+    if args.missing == "error":
+        raise CLIError(f"{args.data}: {n} of {len(mask)} rows have missing cells (columns "
+                       f"{describe_missing(counts)}); choose --missing drop to leave those "
+                       f"rows out, or --missing impute to fill them with the training split's "
+                       f"median (numbers) or most frequent value (text)")
+    if n == len(mask):
+        raise CLIError(f"{args.data}: every row has a missing cell (columns "
+                       f"{describe_missing(counts)}), so --missing drop leaves nothing; use "
+                       f"--missing impute")
+    if not args.quiet:
+        print(f"note: --missing drop: left out {n} of {len(mask)} rows with missing cells "
+              f"(columns {describe_missing(counts)})", file=sys.stderr)
+    return subset(data, ~mask)
+
+
+def _is_file(name: str) -> bool:
+    """Whether ``--data name`` is read from a file (not a bundled data set)."""
+    return name not in DATASETS or Path(name).is_file()
 
 
 def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
@@ -207,9 +248,10 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
     if not 0.0 <= args.val_fraction < 1.0 - args.test_fraction:
         raise CLIError(f"--val-fraction must be at least 0 and below 1 - --test-fraction, "
                        f"got {args.val_fraction}")
-    if args.data == "mnist":
+    if args.data == "mnist" and not Path("mnist").is_file():
         return _mnist(args, dtype)
     data = _load(args)
+    data = _handle_missing(args, data)
     classification = data.task == "classification"
     try:
         train, val, test = split_indices(data.y, val_fraction=args.val_fraction,
@@ -217,13 +259,24 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
                                          stratify=classification)
     except ValueError as exc:
         raise CLIError(f"{data.name}: {exc}") from None
+    # Text columns and fill values are learned from the training split only.
+    encoding: TableEncoding | None = TableEncoding.fit(data, train, args.missing)
+    X = data.X
+    if encoding is not None and encoding.needed:
+        try:
+            X, _ = encoding.transform(data)  # unseen categories in val/test: all zeros
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    else:
+        encoding = None
     # Scaling is fitted on the training split only, then applied to the others.
+    names = encoding.output_names() if encoding is not None else data.feature_names
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by column
-        scaler = _scaler(args, "standard").fit(data.X[train])
-    _check_scaling(data, scaler.params(), data.feature_names, "column")
+        scaler = _scaler(args, "standard").fit(X[train])
+    _check_scaling(data, scaler.params(), names, "column")
 
     def part(idx: np.ndarray) -> np.ndarray:
-        return scaler.transform(data.X[idx]).astype(dtype, copy=False)
+        return scaler.transform(X[idx]).astype(dtype, copy=False)
 
     y = data.y
     target_scaler = None
@@ -243,8 +296,9 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
         X_val=part(val) if len(val) else None, y_val=y[val] if len(val) else None,
         n_outputs=n_out, task=data.task, class_names=data.class_names,
         preprocessing=scaler, feature_names=data.feature_names, target_name=data.target_name,
-        target_scaler=target_scaler,
-        source={"name": data.name, "n_rows": len(data.y), "n_train": len(train),
+        target_scaler=target_scaler, encoding=encoding,
+        source={"name": data.name, **({"file": args.data} if _is_file(args.data) else {}),
+                "n_rows": len(data.y), "n_train": len(train),
                 "n_val": len(val), "n_test": len(test), "test_fraction": args.test_fraction,
                 "val_fraction": args.val_fraction, "seed": args.seed},
     )

@@ -6,8 +6,9 @@ import argparse
 
 import numpy as np
 
-from ..metrics import classification_metrics, regression_metrics
-from .model_data import add_model_data_arguments, open_model, read_data_for
+from ..metrics import classification_metrics
+from .model_data import add_model_data_arguments, model_inputs, open_model, read_data_for
+from .regression import regression_lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,12 +26,12 @@ def run(args: argparse.Namespace) -> int:
     """Print the metrics."""
     model = open_model(args.model)
     data = read_data_for(args, model, has_target=True)
+    pred = model.decode(model.network.feedforward(model_inputs(args, model, data)))
     n = len(data.X)
     print(f"model: {args.model} ({model.task}, {model.n_features} features)")
     print(f"data: {args.data}, {n} rows")
     if model.task == "classification":
         names = model.class_names or []
-        pred = model.predict_indices(data.X)
         m = classification_metrics(data.y, pred, len(names))
         correct = int(np.trace(m["confusion"]))
         print(f"accuracy: {m['accuracy'] * 100:.2f}% ({correct}/{n})")
@@ -45,9 +46,6 @@ def run(args: argparse.Namespace) -> int:
         for k, name in enumerate(names):
             print(f"{name:<{width}}" + "".join(f"  {v:>{cells}d}" for v in m["confusion"][k]))
     else:
-        pred = model.predict_indices(data.X)
-        m = regression_metrics(data.y, pred)
-        print(f"MSE: {m['mse']:.6g}")
-        print(f"MAE: {m['mae']:.6g}")
-        print(f"R²: {m['r2']:.4f}")
+        for line in regression_lines(data.y, pred, model.target_name, f"rows of {args.data}"):
+            print(line)
     return 0

@@ -44,12 +44,19 @@ def run(args: argparse.Namespace) -> int:
     features = ", ".join(model.feature_names[:10])
     if len(model.feature_names) > 10:
         features += f", … ({len(model.feature_names)} in all)"
-    print(f"features: {model.n_features}" + (f" ({features})" if features else ""))
+    if model.encoding is not None:
+        print(f"features: {model.n_columns} columns ({features}) → {model.n_features} inputs")
+    else:
+        print(f"features: {model.n_features}" + (f" ({features})" if features else ""))
     if model.target_name:
         print(f"target: {model.target_name}")
     pre = model.preprocessing
     print("preprocessing: " + ("none" if pre is None else pre.features.kind + " scaling"
                                + (" (target standardised)" if pre.target is not None else "")))
+    if model.encoding is not None:
+        print(f"encoding (missing cells: {model.encoding.missing}):")
+        for line in model.encoding.describe():
+            print(f"  {line}")
     data = meta.get("data") or {}
     if data:
         print("data: " + ", ".join(f"{k}={v}" for k, v in data.items()))
@@ -59,11 +66,12 @@ def run(args: argparse.Namespace) -> int:
     h = model.history
     if len(h):
         last = len(h) - 1
-        line = f"history: {len(h)} epochs; last: train loss {_fmt(h.train_loss[last])}"
+        std = " (standardised)" if pre is not None and pre.target is not None else ""
+        line = f"history: {len(h)} epochs; last: train loss{std} {_fmt(h.train_loss[last])}"
         if model.task == "classification":
             line += f", train accuracy {_fmt(h.train_accuracy[last])}"
         if h.has_validation:
-            line += f", validation loss {_fmt(h.val_loss[last])}"
+            line += f", validation loss{std} {_fmt(h.val_loss[last])}"
             if model.task == "classification":
                 line += f", validation accuracy {_fmt(h.val_accuracy[last])}"
         print(line)

@@ -43,16 +43,17 @@ def add_network_arguments(
     g.add_argument("--activation", choices=ELEMENTWISE, default="sigmoid",
                    help="σ of the hidden layers")
     g.add_argument("--output-activation", choices=sorted(ACTIVATIONS), default=None,
-                   help="σ of the output layer; None: the same as --activation")
+                   help="σ of the output layer (default: the same as --activation)")
     g.add_argument("--cost", choices=sorted(COSTS), default="quadratic", help="cost function C")
     g.add_argument("--input-activation", choices=ELEMENTWISE, default=input_activation,
                    help="σ on the input layer, a^1 = σ(z^1) (the seed uses sigmoid)")
     g.add_argument("--init", choices=INITS, default=init,
-                   help="weight initialisation; None: he for ReLU layers, else xavier"
+                   help="weight initialisation (default: he for ReLU layers, else xavier)"
                    if init is None else "weight initialisation")
     g.add_argument("--seed", type=int, default=0, help="seed for the weights and random data")
     if dtype:
-        g.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+        g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+                       help="floating-point type of the weights and the arithmetic")
 
 
 def build_network(args: argparse.Namespace) -> Network:

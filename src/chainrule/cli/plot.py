@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
                              want_data=args.what in NEEDS_DATA | {"gradients"})
     try:
         fig = figure_for(args.what, md.model.network, md.X, md.y, md.model.class_names,
-                         images=md.images)
+                         images=md.images, to_units=md.to_units(), units=md.units)
     except ValueError as exc:
         raise CLIError(f"{args.model}: {exc}") from None
     print(f"{args.what}: {save_figure(fig, args.output)}")

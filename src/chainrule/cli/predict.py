@@ -10,8 +10,8 @@ import sys
 import numpy as np
 
 from ..io import atomic_write
-from .common import check_output_file
-from .model_data import add_model_data_arguments, open_model, read_data_for
+from .common import CLIError, check_output_file
+from .model_data import add_model_data_arguments, model_inputs, open_model, read_data_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", default=None, metavar="FILE",
                    help="write the predictions to this CSV file (atomically)")
     p.add_argument("--proba", action="store_true",
-                   help="also write the output activations a^L (class probabilities for "
-                   "softmax) as one column per class")
+                   help="also write the output activations a^L as one column per class: "
+                   "p(class) for softmax (probabilities), a(class) for other output layers; "
+                   "classifiers only")
     p.set_defaults(func=run)
 
 
@@ -38,20 +39,26 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.output, "--output", {"model": args.model, "data": args.data,
                                                     "labels": args.labels})
     model = open_model(args.model)
+    if args.proba and model.task != "classification":
+        raise CLIError(f"{args.model}: --proba gives class probabilities, but this model is a "
+                       f"regressor (its predictions are the values themselves)")
     data = read_data_for(args, model, has_target=True if args.target is not None else None)
-    pred = model.predict(data.X)
+    outputs = model.network.feedforward(model_inputs(args, model, data))
+    pred = model.label(model.decode(outputs))
     columns = ["prediction"]
     table: list[np.ndarray] = [pred if pred.ndim == 1 else pred[:, 0]]
     if pred.ndim == 2 and pred.shape[1] > 1:
         columns = [f"prediction{j}" for j in range(pred.shape[1])]
         table = [pred[:, j] for j in range(pred.shape[1])]
     if args.proba:
-        outputs = model.predict_proba(data.X)
         names = model.class_names or [str(j) for j in range(outputs.shape[1])]
         if outputs.shape[1] == 1 and len(names) == 2:  # one sigmoid unit: P(class 1)
             names = names[1:]
-        columns += [f"p({c})" if model.task == "classification" else f"output{j}"
-                    for j, c in enumerate(names)]
+        # Only softmax (and one sigmoid unit) outputs are probabilities; other output
+        # layers give scores whose arg-max is the class.
+        probability = model.network.output_activation.name == "softmax" or (
+            outputs.shape[1] == 1 and model.network.output_activation.bounded01)
+        columns += [f"p({c})" if probability else f"a({c})" for c in names]
         table += [outputs[:, j] for j in range(outputs.shape[1])]
     text = io.StringIO(newline="")
     writer = csv.writer(text, lineterminator="\n")

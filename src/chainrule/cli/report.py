@@ -51,12 +51,19 @@ def check_report_path(path: str | None) -> None:
 
 def write_train_report(args: argparse.Namespace, net: Any, data: Any) -> Path:
     """Write the report for a run of ``chainrule train`` (``data``: its TrainingData)."""
+    from ..data.preprocessing import Preprocessing
     from ..plots import write_report
+    from .regression import units_of
 
+    to_units = None
+    if data.task != "classification" and data.target_scaler is not None:
+        to_units = Preprocessing(data.preprocessing, data.target_scaler).inverse_target
+    raw = None if data.encoding is not None else _raw_inputs(data.preprocessing, data.X_test)
     out = write_report(
         args.report, net, net.history, data.X_test, data.y_test, data.class_names,
-        report_settings(args, data), images=_raw_inputs(data.preprocessing, data.X_test),
-        title=f"chainrule training report: {data.name}",
+        report_settings(args, data), images=raw,
+        title=f"chainrule training report: {data.name}", to_units=to_units,
+        units=units_of(data.target_name),
     )
     return out
 
@@ -162,6 +169,21 @@ class ModelData:
     y: np.ndarray | None
     images: np.ndarray | None
     data_name: str | None
+    #: How the report names the evaluated rows: "rows of FILE" or "the test split".
+    rows: str = ""
+
+    def to_units(self) -> Any:
+        """Maps outputs and ``y`` of a standardised regression target back to its units."""
+        pre = self.model.preprocessing
+        if self.model.task == "classification" or pre is None or pre.target is None:
+            return None
+        return pre.inverse_target
+
+    @property
+    def units(self) -> str:
+        from .regression import units_of
+
+        return units_of(self.model.target_name)
 
 
 def open_model_and_data(args: argparse.Namespace, *, need_data: bool = True,
@@ -172,24 +194,27 @@ def open_model_and_data(args: argparse.Namespace, *, need_data: bool = True,
     with ``X`` and ``y`` None; with ``want_data=False`` (and no ``--data``) no data
     are looked for at all.
     """
-    from .model_data import open_model, read_data_for
+    from .model_data import model_inputs, open_model, read_data_for
 
     model = open_model(args.model)
     if args.data is None and not (want_data or need_data):
         return ModelData(model, None, None, None, None)
     if args.data is not None:
         data = read_data_for(args, model, has_target=True)
-        raw, y, name = np.asarray(data.X), np.asarray(data.y), str(args.data)
+        X = model_inputs(args, model, data)
+        raw = None if data.text or model.encoding is not None else np.asarray(data.X)
+        y, name, rows = np.asarray(data.y), str(args.data), f"rows of {args.data}"
     else:
         found = _saved_test_split(args.model, model, required=need_data)
         if found is None:
             return ModelData(model, None, None, None, None)
         raw, y, name = found
-    X = model.transform(raw)
+        X, rows = model.transform(raw), "the test split"
     if model.task != "classification" and hasattr(model.preprocessing, "transform_target"):
-        # Residuals and loss in the units the network was trained in.
+        # The loss in the units the network was trained in; the report maps outputs
+        # and targets back to the target's units for MSE, MAE, R² and the residuals.
         y = model.preprocessing.transform_target(y)
-    return ModelData(model, X, y, raw, name)
+    return ModelData(model, X, y, raw, name, rows)
 
 
 def _saved_test_split(path: str, model: Any, *, required: bool
@@ -200,11 +225,16 @@ def _saved_test_split(path: str, model: Any, *, required: bool
     source = model.metadata.get("data") or {}
     training = model.metadata.get("training") or {}
     name = source.get("name")
-    if name not in DATASETS or "test_fraction" not in source:
+    if name not in DATASETS or "test_fraction" not in source or "file" in source:
         if not required:
             return None
+        columns = ", ".join(model.feature_names[:6]) + (", …" if len(model.feature_names) > 6
+                                                         else "")
+        target = f" and the target {model.target_name!r}" if model.target_name else ""
         raise CLIError(f"{path}: the model was trained on {name or 'unrecorded data'}, not a "
-                       "bundled data set; give labelled test data with --data FILE")
+                       f"bundled data set, so there is no test split to rebuild: pass "
+                       f"labelled rows with --data FILE (e.g. the held-out part of "
+                       f"{name or 'your data'}, with the columns {columns}{target})")
     seed = source.get("seed", training.get("seed", 0))
     generated = {k: training[k] for k in ("n_samples", "noise") if training.get(k) is not None}
     data = load_dataset(name, seed=seed, **generated)
@@ -227,7 +257,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         out = write_report(args.output, net, net.history, md.X, md.y, model.class_names,
                            settings, images=md.images,
-                           title=f"chainrule report: {Path(args.model).name}")
+                           title=f"chainrule report: {Path(args.model).name}", rows=md.rows,
+                           to_units=md.to_units(), units=md.units)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     print(f"report: {out}")

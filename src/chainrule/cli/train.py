@@ -23,6 +23,7 @@ from ..training.distributed import PeerFailed, World, launched_size, launched_wo
 from ..training.memory import available_memory, training_memory
 from .common import CLIError, check_output_file, int_list
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
+from .regression import regression_lines, units_of
 from .report import add_report_argument, check_report_path, write_train_report
 from .training_options import (
     add_training_arguments,
@@ -65,7 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--cost", choices=sorted(COSTS), default=d["cost"], help="cost function C")
     g.add_argument("--init", choices=INITS, default=None,
                    help="weight initialisation (default: he for ReLU layers, else xavier)")
-    g.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+                   help="floating-point type of the weights and the arithmetic")
     g.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
     add_training_arguments(p)
     p.add_argument("--save", default=None, metavar="PATH",
@@ -119,9 +121,18 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         dtype = np.dtype(args.dtype)
         data = load_training_data(args, dtype)
         net = _network(args, data, dtype)
+    # The task comes from the data: a classifier's class is the arg-max of its outputs
+    # whatever its output activation (identity, tanh, ReLU, sigmoid with quadratic cost).
+    net.task = data.task
+    standardised = data.task == "regression" and data.target_scaler is not None
     if not args.quiet:
+        features = f"{data.X_train.shape[1]} features"
+        if data.encoding is not None:
+            n_text = sum(c.kind == "category" for c in data.encoding.columns)
+            features = (f"{len(data.encoding.columns)} columns ({n_text} text, one-hot) → "
+                        f"{data.X_train.shape[1]} inputs")
         print(f"data: {data.name}, {len(data.X_train)} training and {len(data.X_test)} test "
-              f"rows, {data.X_train.shape[1]} features, {data.n_outputs} outputs")
+              f"rows, {features}, {data.n_outputs} outputs")
         print(f"network: {net!r}")
         print(describe(args))
     kwargs = {**fit_kwargs(args), **validation_kwargs(args, data)}
@@ -130,9 +141,13 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         if world is not None:
             print(f"data-parallel: {world.size} MPI ranks, each backpropagates "
                   f"1/{world.size} of every batch of {args.batch_size}")
+    if standardised and not args.quiet:
+        print(f"loss: {net.cost.name} cost on the standardised target (mean 0, standard "
+              f"deviation 1 on the training split); the final metrics are in "
+              f"{units_of(data.target_name)}")
     with _agreed(world):
         _check_memory(net, len(data.X_train), kwargs)
-        callbacks = make_callbacks(args)
+        callbacks = make_callbacks(args, "standardised_loss" if standardised else "loss")
         start = time.perf_counter()
         try:
             # Overflow on the way to NaN is not worth a warning: a diverging run is
@@ -179,7 +194,13 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
         print(f"test accuracy: {result['accuracy'] * 100:.2f}% "
               f"(loss {result['loss']:.4f}, {seconds:.1f}s)")
     else:
-        print(f"test loss: {result['loss']:.4f} ({seconds:.1f}s)")
+        std = "standardised " if data.target_scaler is not None else ""
+        print(f"test {std}loss: {result['loss']:.4f} ({seconds:.1f}s)")
+        to_units = Preprocessing(data.preprocessing, data.target_scaler).inverse_target
+        y_test = np.asarray(data.y_test, dtype=float).reshape(len(data.y_test), -1)
+        for line in regression_lines(to_units(y_test), to_units(net.predict(data.X_test)),
+                                     data.target_name, f"test split ({len(y_test)} rows)"):
+            print(line)
     if args.save is not None:
         _save(args, net, data)
     if args.report:
@@ -229,7 +250,8 @@ def _save(args: argparse.Namespace, net: Network, data: TrainingData, *, quiet: 
                 if k not in ("func", "command", "save") and not callable(v)}
     try:
         path = net.save(args.save,
-                        preprocessing=Preprocessing(data.preprocessing, data.target_scaler),
+                        preprocessing=Preprocessing(data.preprocessing, data.target_scaler,
+                                                    data.encoding),
                         class_names=data.class_names or None, feature_names=data.feature_names,
                         target_name=data.target_name, training=settings, data=data.source)
     except ValueError as exc:  # OSError (disk full, …) is reported by cli.main, exit 1

@@ -78,8 +78,10 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     """Options for the training loop."""
     d = TRAINING_DEFAULTS
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=positive_int, default=d["epochs"])
-    g.add_argument("--batch-size", type=positive_int, default=d["batch_size"])
+    g.add_argument("--epochs", type=positive_int, default=d["epochs"],
+                   help="passes over the training split")
+    g.add_argument("--batch-size", type=positive_int, default=d["batch_size"],
+                   help="rows per mini-batch (one gradient step each)")
     g.add_argument("--learning-rate", "--eta", type=positive_float, default=d["learning_rate"],
                    help="learning rate η (for the gradient of the mean cost)")
     g.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "adamw",
@@ -204,11 +206,12 @@ def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return kwargs
 
 
-def make_callbacks(args: argparse.Namespace) -> list[Callback]:
+def make_callbacks(args: argparse.Namespace, loss_name: str = "loss") -> list[Callback]:
     """Progress display and logging callbacks the options ask for."""
     callbacks: list[Callback] = []
     if not args.quiet:
-        progress = progress_callback(args.progress, total_epochs=args.epochs)
+        progress = progress_callback(args.progress, total_epochs=args.epochs,
+                                     loss_name=loss_name)
         if progress is not None:
             callbacks.append(progress)
     if args.log_json:

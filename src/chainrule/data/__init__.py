@@ -3,6 +3,7 @@
 from .datasets import DATASETS, Dataset, load_dataset
 from .files import DataFileError, read_data_file
 from .idx import IDXError, read_idx, write_idx
+from .labels import encode_labels
 from .preprocessing import MinMaxScaler, NoScaling, Scaler, Standardizer, make_scaler, one_hot
 from .split import split_indices, train_test_split
 
@@ -15,6 +16,7 @@ __all__ = [
     "NoScaling",
     "Scaler",
     "Standardizer",
+    "encode_labels",
     "load_dataset",
     "make_scaler",
     "one_hot",

@@ -35,6 +35,12 @@ class Dataset:
         The name of the target column in the source, when it had one.
     lines : ndarray of int, optional
         For a text file: the line on which each row stands (for messages).
+    text : dict of int to ndarray of str
+        Text (category) feature columns of a CSV file by column of ``X``: their cells
+        as read, ``""`` where the cell is missing; that column of ``X`` holds NaN.
+        Numeric columns keep their numbers in ``X``, NaN where a cell is missing.
+    ignored_columns : list of str
+        Columns of the file that were not read (not among the requested features).
     """
 
     X: np.ndarray
@@ -46,6 +52,8 @@ class Dataset:
     feature_names: list[str] = field(default_factory=list)
     target_name: str | None = None
     lines: np.ndarray | None = None
+    text: dict[int, np.ndarray] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.feature_names and self.X.ndim == 2:

@@ -89,6 +89,7 @@ def read_data_file(
     labels: str | os.PathLike[str] | None = None,
     n_features: int | None = None,
     target_hint: str | None = None,
+    columns: list[str] | None = None,
 ) -> Dataset:
     """Read a data file: features ``X`` and (optionally) a target ``y``.
 
@@ -123,13 +124,20 @@ def read_data_file(
     target_hint : str, optional
         When ``target`` is not given: the target column's name in training; used
         if the header has it, else the last column is the target.
+    columns : list of str, optional
+        The feature columns to read by header name, in this order (a model's
+        features): other columns are skipped (listed in ``ignored_columns``), a
+        missing one is an error.  Used only when the file has a header line;
+        headerless files and NumPy files are read by position.
 
     Returns
     -------
     Dataset
         ``X`` float64 of shape (n, n_features); ``y`` int64 class indices, float64
         values, or an empty array of shape (0,) when the data has no target.
-        ``lines`` holds each row's line number in a CSV file.
+        ``lines`` holds each row's line number in a CSV file.  A CSV file may have
+        missing cells (NaN in ``X``) and text columns (``text``); see
+        :class:`~chainrule.data.Dataset`.
 
     Raises
     ------
@@ -139,6 +147,8 @@ def read_data_file(
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     p = Path(path)
     raw = read_bytes(p, "data file")
+    texts: dict[int, np.ndarray] = {}
+    ignored: list[str] = []
     if raw[:4] == b"PK\x03\x04":
         X, y_raw = _read_npz(p, raw, x_key, y_key, has_target, n_features)
         lines = None
@@ -151,8 +161,8 @@ def read_data_file(
         X, y_raw = _read_idx(p, raw, labels)
         lines, names, target_name = None, [], ("labels" if y_raw is not None else None)
     else:
-        X, y_raw, names, target_name, lines = _read_csv(
-            p, raw, target, has_target, header, n_features, target_hint)
+        X, y_raw, names, target_name, lines, texts, ignored = _read_csv(
+            p, raw, target, has_target, header, n_features, target_hint, columns)
     if n_features is not None and X.shape[1] != n_features:
         raise DataFileError(f"{p}: has {X.shape[1]} feature columns, expected {n_features} "
                             f"(the model's input size)")
@@ -165,10 +175,11 @@ def read_data_file(
     if y_raw is None:
         return Dataset(X=X, y=np.empty(0), task=task or "", name=name,
                        class_names=list(class_names or []), feature_names=names,
-                       lines=lines)
+                       lines=lines, text=texts, ignored_columns=ignored)
     y, task, found_names = _targets(p, y_raw, task, class_names, lines, target_name)
     return Dataset(X=X, y=y, task=task, name=name, class_names=found_names,
-                   feature_names=names, target_name=target_name, lines=lines)
+                   feature_names=names, target_name=target_name, lines=lines, text=texts,
+                   ignored_columns=ignored)
 
 
 # ---------------------------------------------------------------------- places in a file
@@ -427,42 +438,193 @@ def _column_index(p: Path, target: str | int | None, n_cols: int, names: list[st
 #: are freed before the next is parsed, so memory stays near the size of the floats.
 CSV_BLOCK_CELLS = 1 << 18
 
+#: Cell texts (compared lower-case, stripped) that mean "no value": such a cell is
+#: missing (NaN in a numeric column, ``""`` in a text column), see ``--missing``.
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 
-def _lines(text: str) -> Iterator[str]:
-    """The lines of ``text`` with their endings, lazily (no second copy of the text)."""
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start)
-        end = len(text) if end < 0 else end + 1
-        yield text[start:end]
-        start = end
+#: Boolean text read as numbers.
+_BOOLEANS = {"true": 1.0, "false": 0.0}
+
+
+def is_missing_cell(cell: str) -> bool:
+    """Whether a CSV cell's text stands for a missing value (``""``, ``NA``, ``NaN``, …)."""
+    return cell.strip().lower() in MISSING_TOKENS
 
 
 def _csv_rows(p: Path, reader: Iterator[list[str]], line_num: Callable[[], int]
               ) -> Iterator[tuple[int, list[str]]]:
-    """``(line, cells)`` for each non-blank row; a CSV syntax error names its line."""
+    """``(line, cells)`` for each non-blank row; a CSV syntax error names its line.
+
+    The reader is strict, so a quote that is never closed is an error naming the
+    line where the quoted cell began (not a cell swallowing the rest of the file).
+    """
+    start = 1
     try:
         for row in reader:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # blank lines carry no data
-            yield line_num(), row
+            if row and not (len(row) == 1 and not row[0].strip()):  # blank lines carry no data
+                yield line_num(), row
+            start = line_num() + 1
     except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise DataFileError(f"{p}: line {start}: a quote (\") opens a cell that is never "
+                                f"closed") from None
         raise DataFileError(f"{p}: line {line_num()}: not valid CSV ({exc})") from None
+
+
+def _select(p: Path, names: list[str], columns: list[str], t: int | None) -> list[int]:
+    """File columns (0-based) of the named feature ``columns``; a missing one is an error."""
+    index = {name: j for j, name in enumerate(names)}
+    twice = [c for c in columns if names.count(c) > 1]
+    if twice:
+        raise DataFileError(f"{p}: the header names column {twice[0]!r} more than once, so "
+                            f"it cannot be matched to the model's column of that name")
+    absent = [c for c in columns if c not in index]
+    if absent:
+        some = ", ".join(repr(c) for c in absent[:5]) + (f" and {len(absent) - 5} more"
+                                                         if len(absent) > 5 else "")
+        raise DataFileError(f"{p}: no column named {some}, which the model needs (its "
+                            f"features: {_short_list(columns)})")
+    chosen = [index[c] for c in columns]
+    if t is not None and t in chosen:
+        raise DataFileError(f"{p}: the target column {names[t]!r} is also one of the model's "
+                            f"features")
+    return chosen
+
+
+class _Rows:
+    """A float matrix filled block by block, its capacity grown as rows arrive.
+
+    The capacity starts at one block and doubles: it follows the rows actually
+    read, so a file of blank lines (or one long quoted cell) costs nothing.
+    """
+
+    def __init__(self, n_cols: int, first: int) -> None:
+        self.data = np.empty((max(1, first), n_cols), dtype=np.float64)
+        self.n = 0
+
+    def add(self, part: np.ndarray) -> None:
+        need = self.n + len(part)
+        if need > len(self.data):
+            grown = np.empty((max(need, 2 * len(self.data)), self.data.shape[1]))
+            grown[:self.n] = self.data[:self.n]
+            self.data = grown
+        self.data[self.n:need] = part
+        self.n = need
+
+    def result(self) -> np.ndarray:
+        # Copy only when many allocated rows are unused.
+        X = self.data[:self.n]
+        return X if self.n > 0.9 * len(self.data) else X.copy()
+
+
+class _ColumnKinds:
+    """Which feature columns hold text, and their cells, decided block by block.
+
+    A column is numeric while its cells read as numbers (missing-value tokens are
+    NaN, ``True``/``False`` are 1/0); the first cell that does not turns it into a
+    text column, and its earlier numbers become text too.  A column in which the
+    numbers are at least as many as the text cells is taken as a numeric column
+    with a typo: an error naming the first non-number cell.
+    """
+
+    def __init__(self, p: Path, n_cols: int, names: list[str], file_col: list[int]) -> None:
+        self.p, self.names, self.file_col = p, names, file_col
+        self.text: dict[int, list[np.ndarray]] = {}
+        self.numbers = np.zeros(n_cols, dtype=np.int64)
+        self.words = np.zeros(n_cols, dtype=np.int64)
+        self.first_word: dict[int, tuple[int, str]] = {}
+
+    def convert(self, cells: list[list[str]], lines: list[int], done: np.ndarray
+                ) -> np.ndarray:
+        """The block's float matrix; ``done`` holds the earlier blocks' rows."""
+        n, m = len(cells), len(self.file_col)
+        if not self.text:
+            try:
+                part = np.array(cells, dtype=np.float64).reshape(n, m)
+            except ValueError:
+                pass
+            else:
+                self.numbers += n - np.isnan(part).sum(axis=0)
+                return part
+        part = np.empty((n, m), dtype=np.float64)
+        for j in range(m):
+            column = [row[j] for row in cells]
+            if j not in self.text:
+                values = _as_numbers(column)
+                if values is not None:
+                    part[:, j] = values
+                    self.numbers[j] += n - int(np.isnan(values).sum())
+                    continue
+                self.text[j] = [_numbers_as_text(done[:, j])]
+            words = [cell.strip() for cell in column]
+            words = ["" if w.lower() in MISSING_TOKENS else w for w in words]
+            for i, w in enumerate(words):
+                if not w:
+                    continue
+                if _is_number(w) or w.lower() in _BOOLEANS:
+                    self.numbers[j] += 1
+                else:
+                    self.words[j] += 1
+                    if j not in self.first_word:
+                        self.first_word[j] = (lines[i], w)
+            self.text[j].append(np.array(words, dtype=str))
+            part[:, j] = np.nan
+        return part
+
+    def finish(self) -> dict[int, np.ndarray]:
+        for j in self.text:
+            if self.numbers[j] >= self.words[j]:
+                line, word = self.first_word[j]
+                raise DataFileError(f"{self.p}: line {line}, "
+                                    f"{_col(self.file_col[j], self.names)}: {word[:40]!r} is "
+                                    f"not a number")
+        return {j: np.concatenate(parts) for j, parts in self.text.items()}
+
+
+def _as_numbers(cells: list[str]) -> np.ndarray | None:
+    """The cells as floats (missing → NaN, booleans → 1/0), or None if one is text."""
+    try:
+        return np.array(cells, dtype=np.float64)
+    except ValueError:
+        pass
+    out = np.empty(len(cells), dtype=np.float64)
+    for i, cell in enumerate(cells):
+        word = cell.strip().lower()
+        if word in MISSING_TOKENS:
+            out[i] = np.nan
+        elif word in _BOOLEANS:
+            out[i] = _BOOLEANS[word]
+        else:
+            try:
+                out[i] = float(word)
+            except ValueError:
+                return None
+    return out
+
+
+def _numbers_as_text(values: np.ndarray) -> np.ndarray:
+    """Earlier numeric cells of a column that turned out to hold text."""
+    return np.array(["" if np.isnan(v) else _label_text(v) for v in values.tolist()],
+                    dtype=str)
 
 
 def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | None,
               header: bool | None, n_features: int | None, target_hint: str | None = None,
-              ) -> tuple[np.ndarray, np.ndarray | None, list[str], str | None, np.ndarray]:
+              columns: list[str] | None = None,
+              ) -> tuple[np.ndarray, np.ndarray | None, list[str], str | None, np.ndarray,
+                         dict[int, np.ndarray], list[str]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataFileError(f"{p}: line {line}: not UTF-8 text (is it a CSV file?)") from None
-    first_line = text.split("\n", 1)[0]
+    end = text.find("\n")
+    first_line = text if end < 0 else text[:end]  # (split would copy the rest of the text)
     delimiter = "\t" if p.suffix.lower() == ".tsv" or ("\t" in first_line and "," not in
                                                        first_line) \
         else ";" if (";" in first_line and "," not in first_line) else ","
-    reader = csv.reader(_lines(text), delimiter=delimiter)
+    # newline="": the csv module sees line endings as they are (quoted cells may hold them).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows = _csv_rows(p, reader, lambda: reader.line_num)
     head = list(itertools.islice(rows, 2))
     if not head:
@@ -474,56 +636,74 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
     if header:
         names = [cell.strip() for cell in head[0][1]]
         head = head[1:]
-    _check_columns(p, n_cols, n_features, has_target)
+    by_name = columns is not None and bool(names)
+    if not by_name:
+        _check_columns(p, n_cols, n_features, has_target)
     if has_target is None:
-        has_target = n_features is not None and n_cols == n_features + 1
+        if by_name:
+            # Features are picked by name, so a target column is just not read (its
+            # cells may be empty: rows to predict); --target asks for it explicitly.
+            has_target = target is not None
+        else:
+            has_target = n_features is not None and n_cols == n_features + 1
     t: int | None = None
     target_name: str | None = None
-    feature_names = names
     if has_target:
         if target is None and target_hint is not None and target_hint in names:
             target = target_hint
+        elif target is None and by_name and target_hint is not None:
+            raise DataFileError(f"{p}: no column named {target_hint!r} (the target in "
+                                f"training); name the target column with --target")
         t = _column_index(p, target, n_cols, names)
         target_name = names[t] if names else f"column {t + 1}"
-        feature_names = names[:t] + names[t + 1:]
-    # File column (0-based) of each feature column, for messages.
-    file_col = [j for j in range(n_cols) if j != t]
+    if by_name:
+        assert columns is not None
+        file_col = _select(p, names, columns, t)
+    else:
+        # File column (0-based) of each feature column.
+        file_col = [j for j in range(n_cols) if j != t]
+    feature_names = [names[j] for j in file_col] if names else []
+    ignored = [names[j] for j in range(n_cols) if j != t and j not in set(file_col)
+               and names[j] != target_hint] if names else []
+    all_but_target = file_col == [j for j in range(n_cols) if j != t]
 
-    # Every row ends in a newline but the last, so this bounds the number of rows: the
-    # float array is allocated once and filled block by block (no concatenation copy).
-    X = np.empty((text.count("\n") + 1, len(file_col)), dtype=np.float64)
-    n_rows = 0
+    block_rows = max(1, CSV_BLOCK_CELLS // n_cols)
+    X = _Rows(len(file_col), block_rows)
+    kinds = _ColumnKinds(p, len(file_col), names, file_col)
     targets: list[str] = []
     lines: list[int] = []
 
     def convert(block: list[list[str]], block_lines: list[int]) -> None:
-        nonlocal n_rows
         for row, line in zip(block, block_lines, strict=True):
             if len(row) != n_cols:
                 raise DataFileError(f"{p}: line {line} has {len(row)} fields, expected "
                                     f"{n_cols} (as in the first line)")
         if t is not None:
+            for row, line in zip(block, block_lines, strict=True):
+                cell = row[t].strip()
+                if cell.lower() in MISSING_TOKENS:
+                    what = "empty" if not cell else f"missing ({cell!r})"
+                    raise DataFileError(f"{p}: line {line}, target {target_name!r}: the "
+                                        f"cell is {what}; every row needs a target value")
+                targets.append(cell)
+        if all_but_target:
             # Pop the target cell out of each row in place: the feature cells are then
             # converted in one NumPy call, without another copy of the table.
-            targets.extend(row.pop(t).strip() for row in block)
-        try:
-            part = np.array(block, dtype=np.float64).reshape(len(block), len(file_col))
-        except ValueError:
-            i, j = _first_bad_cell(block)
-            cell = block[i][j]
-            what = "an empty cell" if not cell.strip() else f"{cell.strip()[:40]!r}"
-            raise DataFileError(f"{p}: line {block_lines[i]}, {_col(file_col[j], names)}: "
-                                f"{what} is not a number") from None
-        bad = first_nonfinite(part)
+            if t is not None:
+                for row in block:
+                    del row[t]
+            cells = block
+        else:
+            cells = [[row[j] for j in file_col] for row in block]
+        part = kinds.convert(cells, block_lines, X.data[:X.n])
+        bad = first_nonfinite(np.where(np.isnan(part), 0.0, part))
         if bad is not None:
             raise DataFileError(f"{p}: line {block_lines[bad[0]]}, "
                                 f"{_col(file_col[bad[1]], names)}: {part[bad]} is not a finite "
                                 f"number")
-        X[n_rows:n_rows + len(block)] = part
-        n_rows += len(block)
+        X.add(part)
         lines.extend(block_lines)
 
-    block_rows = max(1, CSV_BLOCK_CELLS // n_cols)
     block: list[list[str]] = []
     block_lines: list[int] = []
     for line, row in itertools.chain(head, rows):
@@ -534,35 +714,28 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
             block, block_lines = [], []
     if block:
         convert(block, block_lines)
-    if n_rows == 0:
+    if X.n == 0:
         raise DataFileError(f"{p}: has a header line but no rows of data")
-    # Blank lines and the header leave a few unused rows; copy only if many are unused.
-    X = X[:n_rows] if n_rows > 0.9 * len(X) else X[:n_rows].copy()
+    texts = kinds.finish()
     y_raw = np.array(targets, dtype=str) if t is not None else None
-    return X, y_raw, feature_names, target_name, np.asarray(lines, dtype=np.int64)
+    return (X.result(), y_raw, feature_names, target_name, np.asarray(lines, dtype=np.int64),
+            texts, ignored)
 
 
 def _looks_like_header(rows: list[list[str]]) -> bool:
     """A header line has a non-number in a column where the next line has a number.
 
-    With a single line, it is a header when none of its cells is a number.
+    With a single line, or when no column has a number on the second line (a table
+    of text only), it is a header when its cells are distinct non-empty non-numbers
+    (names): tables nearly always have one, and ``--no-header`` says otherwise.
     """
     first = rows[0]
+    names = [c.strip() for c in first]
+    named = all(c and not _is_number(c) for c in names) and len(set(names)) == len(names)
     if len(rows) == 1:
-        return not any(_is_number(c) for c in first)
+        return named
     second = rows[1]
-    return any(not _is_number(a) and _is_number(b) for a, b in zip(first, second, strict=False))
-
-
-def _first_bad_cell(rows: list[list[str]]) -> tuple[int, int]:
-    """Row and column of the first cell NumPy cannot read as a float."""
-    for i, row in enumerate(rows):
-        try:
-            np.array(row, dtype=np.float64)
-        except ValueError:
-            for j, cell in enumerate(row):
-                try:
-                    np.float64(cell)
-                except ValueError:
-                    return i, j
-    return 0, 0
+    if any(_is_number(b) for b in second):
+        return any(not _is_number(a) and _is_number(b)
+                   for a, b in zip(first, second, strict=False))
+    return named

@@ -13,6 +13,8 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from .tables import TableEncoding
+
 __all__ = ["SCALERS", "MinMaxScaler", "NoScaling", "Preprocessing", "Scaler", "Standardizer",
            "make_scaler",
            "one_hot"]
@@ -206,10 +208,14 @@ class Preprocessing:
     target : Standardizer or None
         For regression: the targets were standardised for training, so network
         outputs are mapped back by ``inverse_target``.
+    encoding : TableEncoding or None
+        For a table with text columns or filled-in missing cells: applied to the
+        raw columns before ``features`` (see :mod:`chainrule.data.tables`).
     """
 
     features: Scaler
     target: Standardizer | None = None
+    encoding: TableEncoding | None = None
 
     @classmethod
     def wrap(cls, value: Preprocessing | Scaler | None) -> Preprocessing | None:

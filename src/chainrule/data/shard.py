@@ -192,11 +192,23 @@ def read_csv_shard(path: str | os.PathLike[str], comm: Any, *, task: str,
                                 f"{world.rank} got none)")
         raw = (first if header else b"") + chunk
         try:
-            X, y_raw, feature_names, target_name, lines = _read_csv(
+            X, y_raw, feature_names, target_name, lines, texts, _ = _read_csv(
                 p, raw, target, True, header, None)
         except DataFileError as exc:
             raise DataFileError(_shift_lines(str(exc), first_line - (2 if header else 1))
                                 ) from None
+        # Text columns and missing cells need encodings fitted on all rows first
+        # (data/tables.py); sharded reading takes numeric, complete tables only.
+        if texts:
+            j = min(texts)
+            name = feature_names[j] if j < len(feature_names) else f"column {j + 1}"
+            raise DataFileError(f"{p}: column {name!r} holds text; sharded reading takes "
+                                f"numbers only (encode it first, or train in one process)")
+        if np.isnan(X).any():
+            row, col = (int(v) for v in np.argwhere(np.isnan(X))[0])
+            raise DataFileError(f"{p}: line {int(lines[row]) + first_line - (2 if header else 1)}"
+                                f": a missing cell in column {col + 1}; sharded reading takes "
+                                f"complete tables only (fill or drop such rows first)")
         assert y_raw is not None
         lines = lines + (first_line - (2 if header else 1))
     names = _global_classes(comm, p, y_raw, target_name) if task == "classification" else []

@@ -39,7 +39,7 @@ def _finite(values: Sequence[float]) -> bool:
     return any(v is not None and math.isfinite(v) for v in values)
 
 
-def learning_curves(history: History) -> Figure:
+def learning_curves(history: History, standardised: bool = False) -> Figure:
     """Loss, accuracy (classifiers) and learning rate per epoch.
 
     Parameters
@@ -66,7 +66,9 @@ def learning_curves(history: History) -> Figure:
     ax.plot(epochs, history.train_loss, style, ms=3, color=TRAIN_COLOR, label="training")
     if _finite(history.val_loss):
         ax.plot(epochs, history.val_loss, style, ms=3, color=VAL_COLOR, label="validation")
-    ax.set(title="Loss (mean cost E)", xlabel="epoch", ylabel="loss")
+    # A regressor trained on a standardised target: its loss is in standardised units.
+    std = " (standardised target)" if standardised else ""
+    ax.set(title=f"Loss (mean cost E){std}", xlabel="epoch", ylabel=f"loss{std}")
     ax.legend(frameon=False)
 
     if has_acc:
@@ -322,8 +324,10 @@ def confusion_figure(
     return fig
 
 
-def residual_figure(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> Figure:
+def residual_figure(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, units: str = "") -> Figure:
     """Residuals ``y − ŷ`` against the prediction ``ŷ``, one panel per output.
+
+    ``units`` (e.g. ``"the units of 'price'"``) is shown on the axes.
 
     Returns
     -------
@@ -345,7 +349,8 @@ def residual_figure(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> Figure:
         ax.axhline(0.0, color="black", lw=0.8)
         rmse = float(np.sqrt(np.mean(r**2)))
         title = f"Residuals (RMSE {rmse:.3g})" if k == 1 else f"Output {j + 1} (RMSE {rmse:.3g})"
-        ax.set(title=title, xlabel="predicted ŷ", ylabel="residual y − ŷ")
+        where = f"\n(in {units})" if units else ""
+        ax.set(title=title, xlabel=f"predicted ŷ{where}", ylabel=f"residual y − ŷ{where}")
         ax.grid(alpha=0.3)
     return fig
 

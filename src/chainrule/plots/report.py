@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from .. import __version__
 from ..io import atomic_write
+from ..metrics import regression_metrics
 from ._mpl import require_matplotlib, to_bytes
 from .diagram import network_diagram
 from .figures import (
@@ -77,6 +78,9 @@ def build_report(
     image_shape: tuple[int, int] | str | None = "auto",
     images: npt.ArrayLike | None = None,
     title: str | None = None,
+    rows: str = "the test split",
+    to_units: Callable[[np.ndarray], np.ndarray] | None = None,
+    units: str = "the target's units",
 ) -> str:
     """The training report as one self-contained HTML document.
 
@@ -101,6 +105,15 @@ def build_report(
         Pixels to draw for the misclassified examples (e.g. before scaling);
         defaults to ``X_test``.
     title : str, optional
+    rows : str, default "the test split"
+        What the evaluated rows are, as the report names them (e.g. ``"rows of
+        new.csv"``).
+    to_units : callable, optional
+        For a regressor trained on a standardised target: maps network outputs and
+        ``y_test`` back to the target's units, where MSE, MAE, R² and the residuals
+        are reported (losses are then labelled "standardised").
+    units : str, default "the target's units"
+        How the target's units are named (``"the units of 'price'"``).
 
     Returns
     -------
@@ -134,21 +147,30 @@ def build_report(
     parts: list[str] = []
     title = title or "chainrule training report"
     parts.append(f"<h1>{_e(title)}</h1><p class='sub'>{_e(repr(network))}</p>")
-    parts.append(_cards(network, history, test))
+    std = " (standardised)" if to_units is not None and not classifier else ""
+    if not classifier:
+        y_u = np.asarray(y, dtype=float).reshape(len(y), -1)
+        pred_u = np.asarray(pred, dtype=float).reshape(len(y), -1)
+        if to_units is not None:
+            y_u, pred_u = to_units(y_u), to_units(pred_u)
+        metrics = regression_metrics(y_u, pred_u)
+        test = {**test, **{f"{k} ({units})": v for k, v in metrics.items()}}
+    parts.append(_cards(network, history, test, rows, std))
     parts.append("<section><h2>Settings and final metrics</h2><div class='tables'>"
                  + _table("Settings", _settings_rows(network, settings))
-                 + _table("Final metrics", _metric_rows(network, history, test, len(X)))
+                 + _table("Final metrics", _metric_rows(network, history, test, len(X), rows,
+                                                        std))
                  + "</div></section>")
     if len(history):
         parts.append(_figure_section(
-            "Learning curves", learning_curves(history),
+            "Learning curves", learning_curves(history, standardised=bool(std)),
             "Training metrics are accumulated over each epoch's mini-batches; validation "
             "metrics use the end-of-epoch weights.", "learning curves"))
         parts.append(_figure_section(
             "Gradients and saturation", gradient_figure(history, network.sizes, stats),
             "Left: the Frobenius norm of ∂E/∂W<sup>l</sup> per layer (root mean square over "
             "each epoch's batches), on a log scale — when early layers sit far below late "
-            "ones, gradients are vanishing (Nielsen, ch. 5). Right: on the test inputs, the "
+            "ones, gradients are vanishing (Nielsen, ch. 5). Right: on the evaluated rows, the "
             "share of sigmoid/tanh/softmax activations in the flat tails (σ′ small), or of "
             "ReLU units that never fire.", "gradient norms", raw_caption=True))
     else:
@@ -162,13 +184,13 @@ def build_report(
     if classifier:
         parts.append(_figure_section(
             "Confusion matrix", confusion_figure(labels_of(y), pred, names or []),
-            "Rows: true class; columns: predicted class; on the test split.",
+            f"Rows: true class; columns: predicted class; on {rows}.",
             "confusion matrix"))
     else:
         parts.append(_figure_section(
-            "Residuals", residual_figure(y, pred),
-            "Residual y − ŷ against the prediction ŷ on the test split; a good fit scatters "
-            "evenly around zero.", "residual plot"))
+            "Residuals", residual_figure(y_u, pred_u, units=units),
+            f"Residual y − ŷ against the prediction ŷ on {rows}, in {units}; a good fit "
+            "scatters evenly around zero.", "residual plot"))
     if shape is not None:
         parts.append(_figure_section(
             "First-layer weights", weights_figure(network, shape),
@@ -177,9 +199,9 @@ def build_report(
             raw_caption=True))
         if classifier:
             parts.append(_figure_section(
-                "Misclassified test examples",
+                "Misclassified examples",
                 misclassified_figure(network, X, y, shape, names, images=images),
-                "True and predicted labels of test examples the network gets wrong.",
+                f"True and predicted labels of {rows} that the network gets wrong.",
                 "misclassified examples"))
     body = "\n".join(parts)
     return (
@@ -258,16 +280,17 @@ def _settings_rows(network: Network, settings: Mapping[str, Any] | None) -> list
 
 
 def _metric_rows(network: Network, history: History, test: Mapping[str, float],
-                 n_test: int) -> list[tuple[str, str]]:
+                 n_test: int, where: str, std: str) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     classifier = network.is_classifier
     if len(history):
         rows.append(("epochs", str(len(history))))
-        rows.append(("training loss (last epoch)", _fmt(float(history.train_loss[-1]))))
+        rows.append((f"training loss{std} (last epoch)", _fmt(float(history.train_loss[-1]))))
         if classifier:
             rows.append(("training accuracy (last epoch)", _pct(history.train_accuracy[-1])))
         if history.has_validation:
-            rows.append(("validation loss (last epoch)", _fmt(float(history.val_loss[-1]))))
+            rows.append((f"validation loss{std} (last epoch)",
+                         _fmt(float(history.val_loss[-1]))))
             if classifier:
                 val = np.asarray(history.val_accuracy, dtype=float)
                 rows.append(("validation accuracy (last epoch)", _pct(val[-1])))
@@ -276,17 +299,27 @@ def _metric_rows(network: Network, history: History, test: Mapping[str, float],
                     rows.append(("best validation accuracy",
                                  f"{_pct(val[best])} (epoch {history.epoch[best]})"))
         rows.append(("training time", f"{sum(history.seconds):.1f} s"))
-    rows.append((f"test loss ({n_test} rows)", _fmt(float(test["loss"]))))
+    rows.append((f"loss{std} on {where} ({n_test} rows)", _fmt(float(test["loss"]))))
     if classifier:
-        rows.append((f"test accuracy ({n_test} rows)", _pct(test["accuracy"])))
+        rows.append((f"accuracy on {where} ({n_test} rows)", _pct(test["accuracy"])))
+    for key, value in test.items():
+        if key.startswith(("mse", "mae", "r2")):
+            name = {"mse": "MSE", "mae": "MAE", "r2": "R²"}[key.split(" ")[0]]
+            rows.append((f"{name} on {where}, in {key.split(' (')[1][:-1]}",
+                         _fmt(float(value))))
     return rows
 
 
-def _cards(network: Network, history: History, test: Mapping[str, float]) -> str:
+def _cards(network: Network, history: History, test: Mapping[str, float], where: str,
+           std: str) -> str:
     cards = []
     if network.is_classifier:
-        cards.append(("test accuracy", _pct(test["accuracy"])))
-    cards.append(("test loss", _fmt(float(test["loss"]))))
+        cards.append((f"accuracy on {where}", _pct(test["accuracy"])))
+    else:
+        r2 = [v for k, v in test.items() if k.startswith("r2")]
+        if r2:
+            cards.append((f"R² on {where}", _fmt(float(r2[0]))))
+    cards.append((f"loss{std} on {where}", _fmt(float(test["loss"]))))
     cards.append(("epochs", str(len(history))))
     if len(history):
         cards.append(("training time", f"{sum(history.seconds):.1f} s"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,6 +48,8 @@ def figure_for(
     class_names: Sequence[str] | None = None,
     image_shape: tuple[int, int] | None = None,
     images: npt.ArrayLike | None = None,
+    to_units: Callable[[np.ndarray], np.ndarray] | None = None,
+    units: str = "",
 ) -> Figure:
     """Build the figure ``what`` (one of :data:`FIGURES`) for a trained network.
 
@@ -64,6 +66,9 @@ def figure_for(
         Defaults to ``s × s`` when ``N_1 = s²``.
     images : array-like of shape (n, N_1), optional
         What to draw for misclassified rows (e.g. raw pixels).
+    to_units : callable, optional
+        Maps outputs and targets back to the target's units (a standardised
+        regression target), for the residuals; ``units`` names those units.
 
     Raises
     ------
@@ -89,7 +94,7 @@ def figure_for(
         raise ValueError(f"the {what} figure needs a training history, and this network "
                          "has none")
     if what == "curves":
-        return learning_curves(network.history)
+        return learning_curves(network.history, standardised=to_units is not None)
     if what == "gradients":
         stats = unit_stats(network, X) if X is not None else None
         return gradient_figure(network.history, network.sizes, stats)
@@ -105,4 +110,8 @@ def figure_for(
     if what == "misclassified":
         return misclassified_figure(network, X_arr, y, shape, class_names,  # type: ignore[arg-type]
                                     images=images)
-    return residual_figure(y, network.predict(X_arr))  # type: ignore[arg-type]
+    y_arr = np.asarray(y, dtype=float).reshape(len(X_arr), -1)
+    pred = np.asarray(network.predict(X_arr), dtype=float).reshape(len(X_arr), -1)
+    if to_units is not None:  # residuals in the target's units, not standardised ones
+        y_arr, pred = to_units(y_arr), to_units(pred)
+    return residual_figure(y_arr, pred, units=units)

@@ -85,29 +85,39 @@ class PrintProgress(Callback):
     stream : text stream, default sys.stdout
     total_epochs : int, optional
         Shown as ``epoch 3/30`` when given.
+    loss_name : str, default "loss"
+        How the loss is labelled (e.g. ``"standardised_loss"``).
     """
 
-    def __init__(self, stream: TextIO | None = None, total_epochs: int | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, total_epochs: int | None = None,
+                 loss_name: str = "loss") -> None:
         self.stream = stream
         self.total_epochs = total_epochs
+        self.loss_name = loss_name
 
     def on_epoch_end(self, network: Network, history: History) -> None:
-        print(epoch_line(history, self.total_epochs), file=self.stream or sys.stdout,
-              flush=True)
+        print(epoch_line(history, self.total_epochs, self.loss_name),
+              file=self.stream or sys.stdout, flush=True)
 
 
-def epoch_line(history: History, total_epochs: int | None = None) -> str:
-    """The last epoch of ``history`` as one line: metrics, learning rate and time."""
+def epoch_line(history: History, total_epochs: int | None = None,
+               loss_name: str = "loss") -> str:
+    """The last epoch of ``history`` as one line: metrics, learning rate and time.
+
+    Accuracy is shown for classifiers only (a regressor's is NaN throughout);
+    ``loss_name`` labels the loss (``"standardised_loss"`` for a regression target
+    that was standardised; the validation column is then ``val_standardised_loss``).
+    """
     e = history.epoch[-1]
     total = f"/{total_epochs}" if total_epochs else ""
-    parts = [
-        f"epoch {e}{total}",
-        f"loss {_fmt(history.train_loss[-1], '.4f')}",
-        f"acc {_fmt(history.train_accuracy[-1] * 100, '.2f')}%",
-    ]
+    classifier = not all(math.isnan(a) for a in history.train_accuracy)
+    parts = [f"epoch {e}{total}", f"{loss_name} {_fmt(history.train_loss[-1], '.4f')}"]
+    if classifier:
+        parts.append(f"acc {_fmt(history.train_accuracy[-1] * 100, '.2f')}%")
     if not math.isnan(history.val_loss[-1]):
-        parts.append(f"val_loss {_fmt(history.val_loss[-1], '.4f')}")
-        parts.append(f"val_acc {_fmt(history.val_accuracy[-1] * 100, '.2f')}%")
+        parts.append(f"val_{loss_name} {_fmt(history.val_loss[-1], '.4f')}")
+        if classifier:
+            parts.append(f"val_acc {_fmt(history.val_accuracy[-1] * 100, '.2f')}%")
     parts.append(f"lr {_fmt(history.learning_rate[-1], '.3g')}")  # NaN (L-BFGS): "-"
     parts.append(f"{history.seconds[-1]:.2f}s")
     return "  ".join(parts)

@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..atomic import AtomicFile
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from ..network import Network
     from .history import History
 
-__all__ = ["JSONLinesLogger", "ProgressBar", "epoch_record", "progress_callback"]
+__all__ = ["JSONLinesLogger", "ProgressBar", "epoch_record", "progress_callback",
+           "with_progress"]
 
 
 def _clean(value: Any) -> Any:
@@ -53,9 +55,11 @@ class ProgressBar(Callback):
         Shown as ``epoch 3/30``.
     """
 
-    def __init__(self, stream: TextIO | None = None, total_epochs: int | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, total_epochs: int | None = None,
+                 loss_name: str = "loss") -> None:
         self.stream = stream
         self.total_epochs = total_epochs
+        self.loss_name = loss_name
         self._bar: Any = None
         self._loss = 0.0
         self._rows = 0
@@ -84,7 +88,8 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, network: Network, history: History) -> None:
         self._close()
-        print(epoch_line(history, self.total_epochs), file=self._out(), flush=True)
+        print(epoch_line(history, self.total_epochs, self.loss_name), file=self._out(),
+              flush=True)
 
     def on_train_end(self, network: Network, history: History) -> None:
         self._close()
@@ -143,7 +148,8 @@ class JSONLinesLogger(Callback):
 
 
 def progress_callback(mode: str = "auto", total_epochs: int | None = None,
-                      stream: TextIO | None = None) -> Callback | None:
+                      stream: TextIO | None = None, loss_name: str = "loss"
+                      ) -> Callback | None:
     """The progress display for ``mode``.
 
     Parameters
@@ -153,6 +159,8 @@ def progress_callback(mode: str = "auto", total_epochs: int | None = None,
         per epoch otherwise (a log file or a pipe gets no carriage returns).
     total_epochs : int, optional
     stream : text stream, default sys.stdout
+    loss_name : str, default "loss"
+        How the epoch lines label the loss.
 
     Returns
     -------
@@ -163,9 +171,29 @@ def progress_callback(mode: str = "auto", total_epochs: int | None = None,
         isatty = getattr(out, "isatty", None)
         mode = "bar" if isatty is not None and isatty() else "lines"
     if mode == "bar":
-        return ProgressBar(stream=out, total_epochs=total_epochs)
+        return ProgressBar(stream=out, total_epochs=total_epochs, loss_name=loss_name)
     if mode == "lines":
-        return PrintProgress(stream=out, total_epochs=total_epochs)
+        return PrintProgress(stream=out, total_epochs=total_epochs, loss_name=loss_name)
     if mode == "none":
         return None
     raise ValueError(f"unknown progress mode {mode!r}: expected auto, bar, lines or none")
+
+
+def with_progress(callbacks: Sequence[Callback], verbose: bool | str,
+                  total_epochs: int | None = None) -> list[Callback]:
+    """``callbacks`` plus the progress display ``Network.fit(verbose=...)`` asks for.
+
+    ``verbose=True`` prints one line per epoch to standard output, the same lines as
+    ``chainrule train`` (loss, accuracy for classifiers, validation metrics, learning
+    rate, time); a string is a :func:`progress_callback` mode (``"bar"``, ``"lines"``,
+    ``"auto"``); ``False`` adds nothing.  Nothing is added when ``callbacks`` already
+    hold a progress display.
+    """
+    out = list(callbacks)
+    if not verbose or any(isinstance(cb, (PrintProgress, ProgressBar)) for cb in out):
+        return out
+    progress = progress_callback("lines" if verbose is True else str(verbose),
+                                 total_epochs=total_epochs)
+    if progress is not None:
+        out.append(progress)
+    return out
