@@ -12,7 +12,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -20,19 +20,19 @@ import numpy as np
 import numpy.typing as npt
 
 from .callbacks import BatchInfo, Callback
+from .config import TrainingConfig
 from .history import History
-from .optimizers import SGD, Optimizer, get_optimizer
-from .regularization import add_l1, add_l2, clip_global_norm
-from .schedules import Schedule, get_schedule
+from .optimizers import Optimizer, get_optimizer
+from .regularization import clip_global_norm, penalise
+from .schedules import get_schedule
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
+    from ..engine import Layers
     from ..network import Network
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["train"]
+__all__ = ["Batches", "train"]
 
 
 @contextmanager
@@ -74,137 +74,61 @@ def train(
     net: Network,
     X: Array,
     Y: Array,
+    config: TrainingConfig,
     *,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    optimizer: str | Optimizer | None = None,
-    validation_data: tuple[Array, Array] | None = None,
-    shuffle: bool = True,
     rng: np.random.Generator,
+    validation_data: tuple[Array, Array] | None = None,
     callbacks: Sequence[Callback] = (),
-    dropout: Sequence[float] | None = None,
-    l2: float = 0.0,
     sample_weight: Array | None = None,
-    l1: float = 0.0,
-    clip_norm: float | None = None,
-    schedule: str | Schedule | None = None,
 ) -> History:
-    """Train ``net`` in place; see :meth:`chainrule.Network.fit` for the parameters.
+    """Train ``net`` in place by mini-batch gradient descent; see :meth:`chainrule.Network.fit`.
 
     ``X`` (n, N_1) and ``Y`` (n, N_L) are validated arrays in the network's dtype;
-    ``sample_weight`` (n,), if given, averages 1 over the training set.
+    ``sample_weight`` (n,), if given, averages 1 over the training set.  The
+    ``validation_fraction`` and ``early_stopping`` of ``config`` are handled by
+    ``Network.fit`` before it calls this.
     """
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not (learning_rate > 0 and math.isfinite(learning_rate)):
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate}")
-
-    if clip_norm is not None and not (clip_norm > 0 and math.isfinite(clip_norm)):
-        raise ValueError(f"clip_norm must be a positive number, got {clip_norm}")
-    sched = get_schedule(schedule)
-    opt = _resolve_optimizer(net, optimizer)
-    engine = net.engine
+    sched = get_schedule(config.schedule)
+    opt = _resolve_optimizer(net, config.optimizer)
+    dropout = config.dropout_rates(len(net.sizes) - 2)
     n = X.shape[0]
-    batch_size = min(batch_size, n)
-    n_batches = math.ceil(n / batch_size)
-    n_layers = len(net.weights)
-    classifier = net.is_classifier
+    batches = Batches(X, Y, min(config.batch_size, n))
     history = History()
     first_epoch = len(net.history) + 1
-    batch_cbs = [cb for cb in callbacks if _overrides(cb, "on_batch_end")]
-    net.stop_training = False
-    net.interrupted = False
-
-    # Gathering a shuffled batch copies just that batch into a reused buffer.
-    xbuf = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
-    ybuf = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
+    step = _BatchStep(net, opt, config, n, callbacks, dropout, rng, sample_weight)
     # z^L and a^L of every trained row, in the order trained: the history's loss and
     # accuracy are computed from them once per epoch (the mini-batches as trained,
     # no second pass over the data, no per-batch bookkeeping).
-    n_out = Y.shape[1]
-    z_epoch = np.empty((n, n_out), dtype=X.dtype)
-    a_epoch = np.empty((n, n_out), dtype=X.dtype)
-    # Plain SGD without per-batch hooks takes the engine's fused step (bitwise the
-    # same arithmetic as forward + backward + SGD.step); everything else the general one.
-    fused = (type(opt) is SGD and not l1 and clip_norm is None and not batch_cbs
-             and not (dropout is not None and any(p > 0 for p in dropout)))
-    runner = (_FusedEpochs(net, X, Y, batch_size, z_epoch, a_epoch, shuffle)
-              if fused else None)
-    l2_scale = l2 / n if l2 else 0.0
+    z_epoch = np.empty(Y.shape, dtype=X.dtype)
+    a_epoch = np.empty(Y.shape, dtype=X.dtype)
+    net.stop_training = False
+    net.interrupted = False
 
-    sched.begin(learning_rate, epochs)
+    sched.begin(config.learning_rate, config.epochs)
     for cb in callbacks:
         cb.on_train_begin(net, history)
     with _stop_on_interrupt(net):
-        for epoch in range(first_epoch, first_epoch + epochs):
+        for epoch in range(first_epoch, first_epoch + config.epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(net, epoch)
             start = time.perf_counter()
-            order = rng.permutation(n) if shuffle else None
-            seen = 0
-            sq_norms = [0.0] * n_layers
             lr = float(sched.rate(epoch - first_epoch))
             if not (lr > 0 and math.isfinite(lr)):
                 raise ValueError(f"the {sched.name} schedule gave learning rate {lr} "
                                  f"for epoch {epoch}")
-            if runner is not None:
-                # Seed §5 steps 2–6 and the update, one engine call per mini-batch.
-                k = runner.epoch(order, lr, sq_norms, sample_weight, l2_scale)
-                seen = min((k + 1) * batch_size, n)
-            else:
-                for k in range(n_batches):
-                    lo, hi = k * batch_size, min((k + 1) * batch_size, n)
-                    if order is None:
-                        Xb, Yb = X[lo:hi], Y[lo:hi]
-                    else:
-                        idx = order[lo:hi]
-                        # mode="clip": the indices are a permutation, always in range, and
-                        # NumPy's default mode="raise" with out= gathers through a temporary.
-                        Xb = np.take(X, idx, axis=0, out=xbuf[: hi - lo], mode="clip")
-                        Yb = np.take(Y, idx, axis=0, out=ybuf[: hi - lo], mode="clip")
-                    row_weights = None
-                    if sample_weight is not None:
-                        sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]
-                        row_weights = sw / (hi - lo)
-                    seen = hi
-                    # Seed §5: feed forward, then backpropagate (steps 2–6).
-                    fwd = engine.forward(net.weights, net.biases, Xb, dropout=dropout, rng=rng,
-                                         reuse=True)
-                    z_epoch[lo:hi] = fwd.z[-1]
-                    a_epoch[lo:hi] = fwd.output
-                    bwd = engine.backward(net.weights, fwd, Yb, row_weights=row_weights,
-                                          reuse=True)
-                    # Nielsen's penalties, with n the training-set size: (λ/n) W, (λ/n) sgn W.
-                    if l2:
-                        add_l2(bwd.grad_weights, net.weights, l2, n)
-                    if l1:
-                        add_l1(bwd.grad_weights, net.weights, l1, n)
-                    for i, gw in enumerate(bwd.grad_weights):
-                        flat = gw.reshape(-1)
-                        sq_norms[i] += float(np.dot(flat, flat))
-                    if clip_norm is not None:
-                        # After the norms are recorded, so the history shows what was clipped.
-                        clip_global_norm([*bwd.grad_weights, *bwd.grad_biases], clip_norm)
-                    # Gradient descent: the optimizer turns ∇E into an update, in place.
-                    opt.step([*net.weights, *net.biases], [*bwd.grad_weights, *bwd.grad_biases], lr)
-                    if batch_cbs:
-                        costs = engine.per_example_cost(fwd, Yb)
-                        if row_weights is not None:
-                            costs = costs * row_weights * (hi - lo)
-                        info = BatchInfo(epoch, k, n_batches, hi - lo,
-                                         float(costs.sum()) / (hi - lo),
-                                         bwd.grad_weights, bwd.grad_biases)
-                        for cb in batch_cbs:
-                            cb.on_batch_end(net, info)
-                    if net.stop_training:
-                        break
+            order = rng.permutation(n) if config.shuffle else None
+            step.begin_epoch(epoch, lr, batches, z_epoch, a_epoch)
+            seen = k = 0
+            # The epoch: seed §5 steps 2–6 and the optimizer's update, batch by batch.
+            for k, Xb, Yb in batches.epoch(order):
+                step(k, Xb, Yb, order)
+                seen = batches.end(k)
+                if net.stop_training:
+                    break
             if seen == 0:
                 break
-            train_loss, train_acc = _epoch_metrics(engine, z_epoch[:seen], a_epoch[:seen], Y,
-                                                   order, sample_weight, classifier)
+            train_loss, train_acc = _epoch_metrics(net, z_epoch[:seen], a_epoch[:seen], Y,
+                                                   order, sample_weight)
             val_loss = val_acc = math.nan
             if validation_data is not None:
                 val_loss, val_acc = net._evaluate_arrays(*validation_data)
@@ -215,10 +139,11 @@ def train(
                 val_loss=val_loss,
                 val_accuracy=val_acc,
                 learning_rate=lr,
-                grad_norms=[math.sqrt(s / (k + 1)) for s in sq_norms],
+                grad_norms=[math.sqrt(s / (k + 1)) for s in step.sq_norms],
                 seconds=time.perf_counter() - start,
             )
             net.history.extend(_last(history))
+            # The epoch is finished and its loss known: schedules and callbacks look at it.
             sched.observe(history)
             if sched.stop:
                 net.stop_training = True
@@ -231,93 +156,166 @@ def train(
     return history
 
 
-class _FusedEpochs:
-    """Plain SGD epochs through :meth:`Engine.train_step`, one call per mini-batch.
+class Batches:
+    """The mini-batches of an epoch: batch ``k`` holds rows ``order[k·b : (k+1)·b]``.
 
-    Everything a step needs is prepared once per ``fit``: the engine's plans (one per
-    batch size), views of the epoch's ``z^L``/``a^L`` buffers, and a gather buffer
-    that collects the shuffled rows of several batches with one ``np.take`` (about
-    1 MiB at a time, so the training set is never copied whole).
+    Without an order (no shuffling) a batch is a view of ``X`` and ``Y``.  With one,
+    the rows of several batches are gathered at once into a reused buffer (about
+    1 MiB at a time, so the training set is never copied whole): one ``np.take``
+    instead of one per batch.
+
+    Parameters
+    ----------
+    X, Y : arrays of shape (n, N_1), (n, N_L)
+    batch_size : int
+        ``b``, at most ``n``; the last batch holds the ``n − (k−1)·b`` rows left.
     """
 
-    def __init__(self, net: Network, X: Array, Y: Array, batch_size: int,
-                 z_epoch: Array, a_epoch: Array, shuffle: bool) -> None:
+    def __init__(self, X: Array, Y: Array, batch_size: int) -> None:
         n = X.shape[0]
-        self.net, self.X, self.Y, self.bs, self.n = net, X, Y, batch_size, n
-        bounds = [(lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
-        self.n_batches = len(bounds)
-        self.step = net.engine.train_step
-        self._plan()
-        m_last = bounds[-1][1] - bounds[-1][0]
-        self.z_views = [z_epoch[lo:hi] for lo, hi in bounds]
-        self.a_views = [a_epoch[lo:hi] for lo, hi in bounds]
+        self.X, self.Y, self.size, self.n = X, Y, batch_size, n
+        self.bounds = [(lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
+        self.count = len(self.bounds)
+        self.last_size = self.bounds[-1][1] - self.bounds[-1][0]
         row_bytes = X.shape[1] * X.itemsize + Y.shape[1] * Y.itemsize
-        self.per_chunk = max(1, min(self.n_batches, (1 << 20) // (batch_size * row_bytes)))
+        self.per_chunk = max(1, min(self.count, (1 << 20) // (batch_size * row_bytes)))
         rows = self.per_chunk * batch_size
         self.xchunk = np.empty((rows, X.shape[1]), X.dtype)
         self.ychunk = np.empty((rows, Y.shape[1]), Y.dtype)
-        if shuffle:
-            # Batch k of the epoch sits at slot k % per_chunk of the gather buffer.
-            slots = [(j * batch_size, (j + 1) * batch_size) for j in range(self.per_chunk)]
-            self.x_views = [self.xchunk[lo:hi] for lo, hi in slots]
-            self.y_views = [self.ychunk[lo:hi] for lo, hi in slots]
-            j = (self.n_batches - 1) % self.per_chunk
-            self.x_last = self.xchunk[j * batch_size: j * batch_size + m_last]
-            self.y_last = self.ychunk[j * batch_size: j * batch_size + m_last]
-        else:
-            self.x_views = [X[lo:hi] for lo, hi in bounds]
-            self.y_views = [Y[lo:hi] for lo, hi in bounds]
+        # Batch k of a shuffled epoch sits at slot k % per_chunk of the gather buffer.
+        self.slots = [(self.xchunk[lo:lo + size], self.ychunk[lo:lo + size])
+                      for lo, size in ((j * batch_size, batch_size)
+                                       for j in range(self.per_chunk))]
+        j = (self.count - 1) % self.per_chunk
+        self.slots_last = (self.xchunk[j * batch_size: j * batch_size + self.last_size],
+                           self.ychunk[j * batch_size: j * batch_size + self.last_size])
+        self.views = [(X[lo:hi], Y[lo:hi]) for lo, hi in self.bounds]
 
-    def _plan(self) -> None:
-        """The engine's plans, holding the network's current parameter arrays."""
-        net, bs, n = self.net, self.bs, self.n
-        full = net.engine.sgd_plan(net.weights, net.biases, bs)
-        m_last = n - (self.n_batches - 1) * bs
-        last = full if m_last == bs else net.engine.sgd_plan(net.weights, net.biases, m_last)
-        self.plans = [full] * (self.n_batches - 1) + [last]
-        self.params = [*net.weights, *net.biases]
+    def epoch(self, order: npt.NDArray[np.intp] | None) -> Iterator[tuple[int, Array, Array]]:
+        """``(k, X_k, Y_k)`` for every batch of the epoch; valid until the next batch."""
+        if order is None:
+            for k, (Xb, Yb) in enumerate(self.views):
+                yield k, Xb, Yb
+            return
+        per_chunk, last, bs, n = self.per_chunk, self.count - 1, self.size, self.n
+        for k in range(self.count):
+            j = k % per_chunk
+            if j == 0:
+                lo = k * bs
+                hi = min(lo + per_chunk * bs, n)
+                idx = order[lo:hi]
+                # mode="clip": the indices are a permutation, always in range, and
+                # NumPy's default mode="raise" with out= gathers through a temporary.
+                np.take(self.X, idx, axis=0, out=self.xchunk[: hi - lo], mode="clip")
+                np.take(self.Y, idx, axis=0, out=self.ychunk[: hi - lo], mode="clip")
+            Xb, Yb = self.slots_last if k == last else self.slots[j]
+            yield k, Xb, Yb
 
-    def epoch(self, order: npt.NDArray[np.intp] | None, lr: float, sq_norms: list[float],
-              sample_weight: Array | None, l2: float) -> int:
-        """Train one epoch (or until ``net.stop_training``); return the last batch index."""
-        if any(p is not q for p, q in zip(self.params, [*self.net.weights, *self.net.biases],
-                                          strict=True)):
-            self._plan()  # a callback replaced a parameter array between epochs
-        net, step, n, bs = self.net, self.step, self.n, self.bs
-        plans, zv, av = self.plans, self.z_views, self.a_views
-        per_chunk, last = self.per_chunk, self.n_batches - 1
-        rw = None
-        k = 0
-        for k in range(self.n_batches):
-            if order is None:
-                Xb, Yb = self.x_views[k], self.y_views[k]
-            else:
-                j = k % per_chunk
-                if j == 0:
-                    lo = k * bs
-                    hi = min(lo + per_chunk * bs, n)
-                    idx = order[lo:hi]
-                    # mode="clip": the indices are a permutation, always in range, and
-                    # NumPy's default mode="raise" with out= gathers through a temporary.
-                    np.take(self.X, idx, axis=0, out=self.xchunk[: hi - lo], mode="clip")
-                    np.take(self.Y, idx, axis=0, out=self.ychunk[: hi - lo], mode="clip")
-                if k == last:
-                    Xb, Yb = self.x_last, self.y_last
-                else:
-                    Xb, Yb = self.x_views[j], self.y_views[j]
-            if sample_weight is not None:
-                lo, hi = k * bs, min((k + 1) * bs, n)
-                sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]
-                rw = sw / (hi - lo)
-            step(plans[k], Xb, Yb, zv[k], av[k], lr, sq_norms, rw, l2)
-            if net.stop_training:
-                break
-        return k
+    def rows(self, k: int, order: npt.NDArray[np.intp] | None) -> slice | npt.NDArray[np.intp]:
+        """The training rows of batch ``k``: indices into ``X`` (a slice without an order)."""
+        lo, hi = self.bounds[k]
+        return slice(lo, hi) if order is None else order[lo:hi]
+
+    def end(self, k: int) -> int:
+        """How many rows an epoch has trained once batch ``k`` is done."""
+        return self.bounds[k][1]
+
+
+class _BatchStep:
+    """One mini-batch: forward, backward, penalties, the callbacks' hooks, the update.
+
+    The engine's backward pass yields each layer as soon as its gradients are known.
+    An optimizer that updates layer by layer (plain SGD) updates it right then, while
+    its arrays are in cache; when something must see the whole gradient first
+    (clipping, a callback's :meth:`~Callback.on_gradients`) or the optimizer works on
+    all parameters at once, the layers are collected and then stepped together.
+    """
+
+    def __init__(self, net: Network, opt: Optimizer, config: TrainingConfig, n: int,
+                 callbacks: Sequence[Callback], dropout: list[float] | None,
+                 rng: np.random.Generator, sample_weight: Array | None) -> None:
+        self.net, self.opt, self.engine = net, opt, net.engine
+        self.dropout, self.rng = dropout, rng
+        self.l2 = config.l2 / n if config.l2 else 0.0  # Nielsen's λ/n, n the training rows
+        self.l1 = config.l1 / n if config.l1 else 0.0
+        self.clip_norm = config.clip_norm
+        self.gradient_hooks = [cb for cb in callbacks if _overrides(cb, "on_gradients")]
+        self.batch_hooks = [cb for cb in callbacks if _overrides(cb, "on_batch_end")]
+        self.per_layer = (opt.per_layer and self.clip_norm is None
+                          and not self.gradient_hooks)
+        self.sample_weight = sample_weight
+        self.needs_rows = (sample_weight is not None or bool(self.gradient_hooks)
+                           or bool(self.batch_hooks))
+        self._layers: dict[int, Layers] = {}
+
+    def begin_epoch(self, epoch: int, lr: float, batches: Batches, z_epoch: Array,
+                    a_epoch: Array) -> None:
+        net = self.net
+        self.epoch, self.lr, self.batches = epoch, lr, batches
+        self.sq_norms = [0.0] * len(net.weights)
+        full = self._layers.get(batches.size)
+        if full is None or not full.holds(net.weights, net.biases):
+            # First epoch, or a callback replaced a parameter array between epochs.
+            full = self.engine.layers(net.weights, net.biases, batches.size)
+            last = (full if batches.last_size == batches.size
+                    else self.engine.layers(net.weights, net.biases, batches.last_size))
+            self._layers = {batches.size: full, batches.last_size: last}
+        self.layers = [full] * (batches.count - 1) + [self._layers[batches.last_size]]
+        self.outputs = [(z_epoch[lo:hi], a_epoch[lo:hi]) for lo, hi in batches.bounds]
+
+    def __call__(self, k: int, Xb: Array, Yb: Array,
+                 order: npt.NDArray[np.intp] | None) -> None:
+        net, engine, lr = self.net, self.engine, self.lr
+        layers = self.layers[k]
+        layers.use_output(*self.outputs[k])
+        # Seed §5: feed forward, then backpropagate (steps 2–6).
+        engine.forward(layers, Xb, dropout=self.dropout, rng=self.rng)
+        row_weights = rows = None
+        if self.needs_rows:
+            rows = self.batches.rows(k, order)
+            if self.sample_weight is not None:
+                row_weights = self.sample_weight[rows] / Xb.shape[0]
+        sq_norms, l2, l1 = self.sq_norms, self.l2, self.l1
+        update = self.opt.step_layer if self.per_layer else None
+        for layer in engine.backward(layers, Yb, row_weights=row_weights):
+            if l2 or l1:
+                penalise(layer, l2, l1)
+            g = layer.grad_W_flat
+            sq_norms[layer.l - 2] += float(g.dot(g))
+            if update is not None:
+                # Gradient descent on this layer, now that eq. 9 is done with its W^l.
+                update(layer, lr)
+        if update is not None and not self.batch_hooks:
+            return
+        info = None if rows is None else self._info(k, layers, Yb, rows, row_weights)
+        if info is not None:
+            for cb in self.gradient_hooks:
+                cb.on_gradients(net, info)
+        if update is None:
+            grad_w, grad_b = layers.grad_W[2:], layers.grad_b[2:]
+            if self.clip_norm is not None:
+                # After the norms are recorded, so the history shows what was clipped.
+                clip_global_norm([*grad_w, *grad_b], self.clip_norm)
+            # The optimizer turns the whole gradient into an update, in place.
+            self.opt.step([*net.weights, *net.biases], [*grad_w, *grad_b], lr)
+        if info is not None:
+            for cb in self.batch_hooks:
+                cb.on_batch_end(net, info)
+
+    def _info(self, k: int, layers: Layers, Yb: Array, rows: slice | npt.NDArray[np.intp],
+              row_weights: Array | None) -> BatchInfo:
+        size = Yb.shape[0]
+        costs = self.engine.cost.value(layers.z[layers.L], layers.a[layers.L], Yb,
+                                       layers.σ[layers.L])
+        if row_weights is not None:
+            costs = costs * row_weights * size
+        return BatchInfo(self.epoch, k, self.batches.count, size, float(costs.sum()) / size,
+                         layers.grad_W[2:], layers.grad_b[2:], rows=rows)
 
 
 def _epoch_metrics(
-    engine: Any, zL: Array, aL: Array, Y: Array, order: npt.NDArray[np.intp] | None,
-    sample_weight: Array | None, classifier: bool,
+    net: Network, zL: Array, aL: Array, Y: Array, order: npt.NDArray[np.intp] | None,
+    sample_weight: Array | None,
 ) -> tuple[float, float]:
     """The epoch's training loss and accuracy from the ``z^L``, ``a^L`` rows as trained.
 
@@ -328,12 +326,11 @@ def _epoch_metrics(
     m = zL.shape[0]
     rows = order[:m] if order is not None else slice(0, m)
     Yt = Y[rows] if order is None else np.take(Y, rows, axis=0)
-    sigma_L = engine.sigma[-1]
-    costs = engine.cost.value(zL, aL, Yt, sigma_L)
+    costs = net.cost.value(zL, aL, Yt, net.output_activation)
     if sample_weight is not None:
         costs = costs * sample_weight[rows]
     loss = float(costs.sum(dtype=np.float64)) / m
-    acc = _correct(aL, Yt) / m if classifier else math.nan
+    acc = _correct(aL, Yt) / m if net.is_classifier else math.nan
     return loss, acc
 
 
