@@ -125,20 +125,24 @@ class Layer:
 
         ``W^l`` is updated in row blocks of about 64k values: ``η∇`` of a block is
         still in cache when it is subtracted (half the time of whole-matrix passes
-        for a 1024 × 1024 layer; the same values).
+        for a 1024 × 1024 layer; the same values).  ``eta`` (a Python float) is cast
+        to the parameters' dtype by NumPy, exactly as ``dtype.type(eta)`` would.
         """
         if self._blocks is None:
-            W, gw = self.W, self.grad_W
-            rows = max(1, (1 << 16) // W.shape[1])
-            scaled = np.empty((min(rows, W.shape[0]), W.shape[1]), W.dtype)
-            self._blocks = tuple(
-                (W[r:r + rows], gw[r:r + rows], scaled[: min(rows, W.shape[0] - r)])
-                for r in range(0, W.shape[0], rows))
-            self._scaled_b = np.empty_like(self.b)
-        t = self.W.dtype.type(eta)
-        for W_rows, gw_rows, scaled_rows in self._blocks:
-            W_rows -= np.multiply(gw_rows, t, out=scaled_rows)
-        self.b -= np.multiply(self.grad_b, t, out=self._scaled_b)
+            self._make_blocks()
+        for W_rows, gw_rows, scaled_rows in self._blocks:  # type: ignore[union-attr]
+            W_rows -= np.multiply(gw_rows, eta, out=scaled_rows)
+        b = self.b
+        b -= np.multiply(self.grad_b, eta, out=self._scaled_b)
+
+    def _make_blocks(self) -> None:
+        W, gw = self.W, self.grad_W
+        rows = max(1, (1 << 16) // W.shape[1])
+        scaled = np.empty((min(rows, W.shape[0]), W.shape[1]), W.dtype)
+        self._blocks = tuple(
+            (W[r:r + rows], gw[r:r + rows], scaled[: min(rows, W.shape[0] - r)])
+            for r in range(0, W.shape[0], rows))
+        self._scaled_b = np.empty_like(self.b)
 
 
 class Layers:
@@ -188,10 +192,8 @@ class Layers:
         The training loop points them at its epoch buffers, so the history's loss
         and accuracy need no copy per batch.
         """
-        top = self.layer[self.L]
-        assert top is not None
-        top.z = self.z[self.L] = z
-        top.a = self.a[self.L] = a
+        self.z[self.L] = z
+        self.a[self.L] = a
 
     def forward_result(self) -> Forward:
         """The last forward pass as a :class:`Forward` (seed-numbered lists)."""
@@ -374,7 +376,7 @@ class Engine:
             makes the loss the batch mean.
         """
         L, z, a, W, σ, delta = layers.L, layers.z, layers.a, layers.W, layers.σ, layers.delta
-        masks, dot = layers.masks, np.dot
+        inputs, masks, dot = layers.inputs, layers.masks, np.dot
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
         dL = self.cost.delta(z[L], a[L], Y, σ[L], out=delta[L])
         if row_weights is None:
@@ -382,14 +384,21 @@ class Engine:
         else:
             dL *= row_weights.astype(dL.dtype, copy=False)[:, None]
         delta[L] = dL
-        for l in range(L - 1, 1, -1):
-            # Step 4: δ^l = δ^{l+1} W^{l+1} diag σ'(z^l), before W^{l+1} changes.
-            delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], out=delta[l]), z[l], a[l])  # eq. 9  # noqa: E501
-            if layers.dropout and masks[l] is not None:
-                delta[l] *= masks[l]  # dropout: a dropped unit passes no gradient back
-            yield _parameter_gradients(layers, l + 1)  # W^{l+1} is free to change now
-        # δ^1 is never needed: layer 1 has no parameters.
-        yield _parameter_gradients(layers, 2)
+        layer = layers.layer
+        for l in range(L - 1, 0, -1):
+            if l > 1:  # δ^1 is never needed: layer 1 has no parameters
+                # Step 4: δ^l = δ^{l+1} W^{l+1} diag σ'(z^l), before W^{l+1} changes.
+                delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], out=delta[l]), z[l], a[l])  # eq. 9  # noqa: E501
+                if layers.dropout and masks[l] is not None:
+                    delta[l] *= masks[l]  # dropout: a dropped unit passes no gradient back
+            done = layer[l + 1]
+            assert done is not None
+            # Step 5, eq. 13: [δC/δW^{l+1}] = a^l ⊗ δ^{l+1}; summed over the batch that is
+            # a^lᵀ δ^{l+1}, stored transposed, δ^{l+1}ᵀ a^l, so grad_W has W^{l+1}'s shape.
+            done.product(delta[l + 1].T, inputs[l], out=done.grad_W)
+            # Step 6, eq. 15: [δC/δb^{l+1}] = δ^{l+1} · I (summed over the weighted batch).
+            np.add.reduce(delta[l + 1], axis=0, out=done.grad_b)
+            yield done  # eq. 9 is done with W^{l+1}: the caller may update this layer now
 
     def gradients(
         self, layers: Layers, Y: Array, *, row_weights: Array | None = None
@@ -399,19 +408,6 @@ class Engine:
             pass
         return Backward(delta=[None, *layers.delta[1:]], grad_weights=layers.grad_W[2:],
                         grad_biases=layers.grad_b[2:])
-
-
-def _parameter_gradients(layers: Layers, l: int) -> Layer:
-    """Steps 5 and 6 for layer ``l``, from ``δ^l`` and the input ``a^{l-1}``; return the layer."""
-    layer = layers.layer[l]
-    assert layer is not None
-    d = layers.delta[l]
-    # Eq. 13: [δC/δW^l] = a^{l-1} ⊗ δ^l; summed over the batch that is a^{l-1}ᵀ δ^l,
-    # stored transposed, δ^lᵀ a^{l-1}, so that grad_W has the shape of W^l.
-    layer.product(d.T, layers.inputs[l - 1], out=layer.grad_W)
-    # Eq. 15: [δC/δb^l] = δ^l · I = δ^l (summed over the weighted batch).
-    np.add.reduce(d, axis=0, out=layer.grad_b)
-    return layer
 
 
 def _weight_product(n: int, rows: int, cols: int) -> Callable[..., Any]:

@@ -126,9 +126,9 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
     bounded01 = True
-
-    def forward(self, z: Array, out: Array | None = None) -> Array:
-        return expit(z, out=out)
+    # σ(z) is exactly SciPy's ufunc (no exp overflow); a ufunc does not bind to an
+    # instance, so net.activations[0].forward(z, out=a) calls expit(z, out=a) directly.
+    forward = expit  # type: ignore[assignment]
 
     def derivative(self, z: Array, a: Array) -> Array:
         return a * (1 - a)
@@ -151,9 +151,7 @@ class Tanh(Activation):
     """``σ(z) = tanh z``, ``σ' = 1 - tanh² z``."""
 
     name = "tanh"
-
-    def forward(self, z: Array, out: Array | None = None) -> Array:
-        return np.tanh(z, out=out)
+    forward = np.tanh  # type: ignore[assignment]  # the ufunc itself, as for Sigmoid
 
     def derivative(self, z: Array, a: Array) -> Array:
         return 1 - a * a

@@ -95,12 +95,8 @@ def train(
     batches = Batches(X, Y, min(config.batch_size, n))
     history = History()
     first_epoch = len(net.history) + 1
-    step = _BatchStep(net, opt, config, n, callbacks, dropout, rng, sample_weight)
-    # z^L and a^L of every trained row, in the order trained: the history's loss and
-    # accuracy are computed from them once per epoch (the mini-batches as trained,
-    # no second pass over the data, no per-batch bookkeeping).
-    z_epoch = np.empty(Y.shape, dtype=X.dtype)
-    a_epoch = np.empty(Y.shape, dtype=X.dtype)
+    epochs = _Epochs(net, opt, config, batches, callbacks, dropout, rng, sample_weight)
+    z_epoch, a_epoch = epochs.z_epoch, epochs.a_epoch
     net.stop_training = False
     net.interrupted = False
 
@@ -117,16 +113,11 @@ def train(
                 raise ValueError(f"the {sched.name} schedule gave learning rate {lr} "
                                  f"for epoch {epoch}")
             order = rng.permutation(n) if config.shuffle else None
-            step.begin_epoch(epoch, lr, batches, z_epoch, a_epoch)
-            seen = k = 0
-            # The epoch: seed §5 steps 2–6 and the optimizer's update, batch by batch.
-            for k, Xb, Yb in batches.epoch(order):
-                step(k, Xb, Yb, order)
-                seen = batches.end(k)
-                if net.stop_training:
-                    break
-            if seen == 0:
+            # Seed §5 steps 2–6 and the optimizer's update, batch by batch.
+            k = epochs.run(epoch, lr, order)
+            if k < 0:
                 break
+            seen = batches.end(k)
             train_loss, train_acc = _epoch_metrics(net, z_epoch[:seen], a_epoch[:seen], Y,
                                                    order, sample_weight)
             val_loss = val_acc = math.nan
@@ -139,7 +130,7 @@ def train(
                 val_loss=val_loss,
                 val_accuracy=val_acc,
                 learning_rate=lr,
-                grad_norms=[math.sqrt(s / (k + 1)) for s in step.sq_norms],
+                grad_norms=[math.sqrt(s / (k + 1)) for s in epochs.sq_norms],
                 seconds=time.perf_counter() - start,
             )
             net.history.extend(_last(history))
@@ -221,77 +212,94 @@ class Batches:
         return self.bounds[k][1]
 
 
-class _BatchStep:
-    """One mini-batch: forward, backward, penalties, the callbacks' hooks, the update.
+class _Epochs:
+    """The one epoch body: per batch forward, backward, penalties, hooks, update.
 
     The engine's backward pass yields each layer as soon as its gradients are known.
     An optimizer that updates layer by layer (plain SGD) updates it right then, while
     its arrays are in cache; when something must see the whole gradient first
     (clipping, a callback's :meth:`~Callback.on_gradients`) or the optimizer works on
-    all parameters at once, the layers are collected and then stepped together.
+    all parameters at once, the loop collects the layers and :meth:`_step` follows.
     """
 
-    def __init__(self, net: Network, opt: Optimizer, config: TrainingConfig, n: int,
+    def __init__(self, net: Network, opt: Optimizer, config: TrainingConfig, batches: Batches,
                  callbacks: Sequence[Callback], dropout: list[float] | None,
                  rng: np.random.Generator, sample_weight: Array | None) -> None:
-        self.net, self.opt, self.engine = net, opt, net.engine
-        self.dropout, self.rng = dropout, rng
+        self.net, self.opt, self.batches = net, opt, batches
+        self.dropout, self.rng, self.sample_weight = dropout, rng, sample_weight
+        n = batches.n
         self.l2 = config.l2 / n if config.l2 else 0.0  # Nielsen's λ/n, n the training rows
         self.l1 = config.l1 / n if config.l1 else 0.0
         self.clip_norm = config.clip_norm
         self.gradient_hooks = [cb for cb in callbacks if _overrides(cb, "on_gradients")]
         self.batch_hooks = [cb for cb in callbacks if _overrides(cb, "on_batch_end")]
-        self.per_layer = (opt.per_layer and self.clip_norm is None
-                          and not self.gradient_hooks)
-        self.sample_weight = sample_weight
-        self.needs_rows = (sample_weight is not None or bool(self.gradient_hooks)
-                           or bool(self.batch_hooks))
+        self.per_layer = opt.per_layer and self.clip_norm is None and not self.gradient_hooks
+        self.sq_norms: list[float] = []
         self._layers: dict[int, Layers] = {}
+        # z^L and a^L of every trained row, in the order trained: the history's loss and
+        # accuracy are computed from them once per epoch (the mini-batches as trained,
+        # no second pass over the data, no per-batch bookkeeping).
+        shape = (n, net.sizes[-1])
+        self.z_epoch, self.a_epoch = np.empty(shape, net.dtype), np.empty(shape, net.dtype)
+        self.outputs = [(self.z_epoch[lo:hi], self.a_epoch[lo:hi]) for lo, hi in batches.bounds]
 
-    def begin_epoch(self, epoch: int, lr: float, batches: Batches, z_epoch: Array,
-                    a_epoch: Array) -> None:
-        net = self.net
-        self.epoch, self.lr, self.batches = epoch, lr, batches
-        self.sq_norms = [0.0] * len(net.weights)
+    def _layers_per_batch(self) -> list[Layers]:
+        """The engine's layers for each batch of the epoch (one set per batch size)."""
+        net, batches, engine = self.net, self.batches, self.net.engine
         full = self._layers.get(batches.size)
         if full is None or not full.holds(net.weights, net.biases):
             # First epoch, or a callback replaced a parameter array between epochs.
-            full = self.engine.layers(net.weights, net.biases, batches.size)
+            full = engine.layers(net.weights, net.biases, batches.size)
             last = (full if batches.last_size == batches.size
-                    else self.engine.layers(net.weights, net.biases, batches.last_size))
+                    else engine.layers(net.weights, net.biases, batches.last_size))
             self._layers = {batches.size: full, batches.last_size: last}
-        self.layers = [full] * (batches.count - 1) + [self._layers[batches.last_size]]
-        self.outputs = [(z_epoch[lo:hi], a_epoch[lo:hi]) for lo, hi in batches.bounds]
+        return [full] * (batches.count - 1) + [self._layers[batches.last_size]]
 
-    def __call__(self, k: int, Xb: Array, Yb: Array,
-                 order: npt.NDArray[np.intp] | None) -> None:
-        net, engine, lr = self.net, self.engine, self.lr
-        layers = self.layers[k]
-        layers.use_output(*self.outputs[k])
-        # Seed §5: feed forward, then backpropagate (steps 2–6).
-        engine.forward(layers, Xb, dropout=self.dropout, rng=self.rng)
-        row_weights = rows = None
-        if self.needs_rows:
-            rows = self.batches.rows(k, order)
-            if self.sample_weight is not None:
-                row_weights = self.sample_weight[rows] / Xb.shape[0]
-        sq_norms, l2, l1 = self.sq_norms, self.l2, self.l1
+    def run(self, epoch: int, lr: float, order: npt.NDArray[np.intp] | None) -> int:
+        """Train one epoch (or until ``net.stop_training``); return the last batch's index.
+
+        ``z^L``, ``a^L`` of batch ``k`` are written to its rows of ``z_epoch``, ``a_epoch``.
+        """
+        net, engine, batches, sw = self.net, self.net.engine, self.batches, self.sample_weight
+        dropout, rng, l2, l1 = self.dropout, self.rng, self.l2, self.l1
         update = self.opt.step_layer if self.per_layer else None
-        for layer in engine.backward(layers, Yb, row_weights=row_weights):
-            if l2 or l1:
-                penalise(layer, l2, l1)
-            g = layer.grad_W_flat
-            sq_norms[layer.l - 2] += float(g.dot(g))
-            if update is not None:
-                # Gradient descent on this layer, now that eq. 9 is done with its W^l.
-                update(layer, lr)
-        if update is not None and not self.batch_hooks:
-            return
-        info = None if rows is None else self._info(k, layers, Yb, rows, row_weights)
-        if info is not None:
+        collect = update is None or bool(self.batch_hooks)
+        needs_rows = sw is not None or bool(self.gradient_hooks or self.batch_hooks)
+        all_layers, outputs = self._layers_per_batch(), self.outputs
+        sq_norms = self.sq_norms = [0.0] * len(net.weights)
+        k = -1
+        for k, Xb, Yb in batches.epoch(order):
+            layers = all_layers[k]
+            layers.use_output(*outputs[k])
+            # Seed §5: feed forward, then backpropagate (steps 2–6).
+            engine.forward(layers, Xb, dropout=dropout, rng=rng)
+            rows = batches.rows(k, order) if needs_rows else None
+            row_weights = None if sw is None else sw[rows] / Xb.shape[0]
+            for layer in engine.backward(layers, Yb, row_weights=row_weights):
+                if l2 or l1:
+                    penalise(layer, l2, l1)  # Nielsen's (λ/n) W and (λ/n) sgn W
+                g = layer.grad_W_flat
+                sq_norms[layer.l - 2] += float(g.dot(g))
+                if update is not None:
+                    # Gradient descent on this layer, now that eq. 9 is done with its W^l.
+                    update(layer, lr)
+            if collect:
+                self._step(epoch, k, lr, layers, Yb, rows, row_weights, update is None)
+            if net.stop_training:
+                break
+        return k
+
+    def _step(self, epoch: int, k: int, lr: float, layers: Layers, Yb: Array,
+              rows: slice | npt.NDArray[np.intp] | None, row_weights: Array | None,
+              step: bool) -> None:
+        """After the backward pass: the callbacks' hooks and the whole-gradient step."""
+        net = self.net
+        info = None
+        if rows is not None and (self.gradient_hooks or self.batch_hooks):
+            info = self._info(epoch, k, layers, Yb, rows, row_weights)
             for cb in self.gradient_hooks:
                 cb.on_gradients(net, info)
-        if update is None:
+        if step:
             grad_w, grad_b = layers.grad_W[2:], layers.grad_b[2:]
             if self.clip_norm is not None:
                 # After the norms are recorded, so the history shows what was clipped.
@@ -302,14 +310,14 @@ class _BatchStep:
             for cb in self.batch_hooks:
                 cb.on_batch_end(net, info)
 
-    def _info(self, k: int, layers: Layers, Yb: Array, rows: slice | npt.NDArray[np.intp],
-              row_weights: Array | None) -> BatchInfo:
+    def _info(self, epoch: int, k: int, layers: Layers, Yb: Array,
+              rows: slice | npt.NDArray[np.intp], row_weights: Array | None) -> BatchInfo:
         size = Yb.shape[0]
-        costs = self.engine.cost.value(layers.z[layers.L], layers.a[layers.L], Yb,
+        costs = self.net.cost.value(layers.z[layers.L], layers.a[layers.L], Yb,
                                        layers.σ[layers.L])
         if row_weights is not None:
             costs = costs * row_weights * size
-        return BatchInfo(self.epoch, k, self.batches.count, size, float(costs.sum()) / size,
+        return BatchInfo(epoch, k, self.batches.count, size, float(costs.sum()) / size,
                          layers.grad_W[2:], layers.grad_b[2:], rows=rows)
 
 
