@@ -161,6 +161,7 @@ class Layers:
     def __init__(self, layers: Sequence[Layer], input_sigma: Activation) -> None:
         self.layer: list[Layer | None] = [None, None, *layers]
         self.n = layers[0].z.shape[0]
+        self.inv_n = layers[0].W.dtype.type(1.0 / self.n)  # the batch mean's row weight
         self.L = len(layers) + 1
         none: list[Any] = [None, None]
         self.W: list[Array] = none + [ly.W for ly in layers]
@@ -380,7 +381,7 @@ class Engine:
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
         dL = self.cost.delta(z[L], a[L], Y, σ[L], out=delta[L])
         if row_weights is None:
-            dL *= dL.dtype.type(1.0 / dL.shape[0])
+            dL *= layers.inv_n
         else:
             dL *= row_weights.astype(dL.dtype, copy=False)[:, None]
         delta[L] = dL

@@ -237,7 +237,8 @@ def _row_max(z: Array) -> Array:
     """
     if z.ndim == 2 and z.shape[0] > 16 and z.shape[1] <= 64:
         return np.ascontiguousarray(z.T).max(axis=0)[:, None]
-    return z.max(axis=-1, keepdims=True)
+    # The ufunc's own reduce: what z.max calls, without its Python-level wrapper.
+    return np.maximum.reduce(z, axis=-1, keepdims=True)
 
 
 class Softmax(Activation):
@@ -257,7 +258,7 @@ class Softmax(Activation):
         # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
         shifted = np.subtract(z, _row_max(z), out=out)
         np.exp(shifted, out=shifted)
-        shifted /= shifted.sum(axis=-1, keepdims=True)
+        shifted /= np.add.reduce(shifted, axis=-1, keepdims=True)  # what .sum() calls
         return shifted
 
     def derivative(self, z: Array, a: Array) -> Array:
