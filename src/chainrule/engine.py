@@ -199,8 +199,8 @@ class Layers:
     def forward_result(self) -> Forward:
         """The last forward pass as a :class:`Forward` (seed-numbered lists)."""
         masks = self.masks if self.dropout else []
-        return Forward(z=[None, *self.z[1:]], a=[None, *self.a[1:]],
-                       inputs=[None, *self.inputs[1:]], masks=list(masks))
+        return Forward(z=list(self.z), a=list(self.a), inputs=list(self.inputs),
+                       masks=list(masks))
 
 
 @dataclass
@@ -221,17 +221,16 @@ class Forward:
         probability) applied to ``a[l]``, or None.
     """
 
-    z: list[Array | None]
-    a: list[Array | None]
-    inputs: list[Array | None]
+    # Index 0 holds None (the seed numbers layers from 1); typed as arrays for readers.
+    z: list[Array]
+    a: list[Array]
+    inputs: list[Array]
     masks: list[Array | None] = field(default_factory=list)
 
     @property
     def output(self) -> Array:
         """The network's output ``a^L``, shape ``(n, N_L)``."""
-        out = self.a[-1]
-        assert out is not None
-        return out
+        return self.a[-1]
 
 
 @dataclass
@@ -350,9 +349,8 @@ class Engine:
     def per_example_cost(self, fwd: Forward, Y: Array) -> Array:
         """The per-example cost ``C(a^L, λ)``, shape ``(n,)``."""
         sigma_L = self.sigma[-1]
-        zL = fwd.z[-1]
-        assert sigma_L is not None and zL is not None
-        return self.cost.value(zL, fwd.output, Y, sigma_L)
+        assert sigma_L is not None
+        return self.cost.value(fwd.z[-1], fwd.output, Y, sigma_L)
 
     # ------------------------------------------------------------------ backward
 
@@ -390,8 +388,9 @@ class Engine:
             if l > 1:  # δ^1 is never needed: layer 1 has no parameters
                 # Step 4: δ^l = δ^{l+1} W^{l+1} diag σ'(z^l), before W^{l+1} changes.
                 delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], out=delta[l]), z[l], a[l])  # eq. 9  # noqa: E501
-                if layers.dropout and masks[l] is not None:
-                    delta[l] *= masks[l]  # dropout: a dropped unit passes no gradient back
+                mask = masks[l] if layers.dropout else None
+                if mask is not None:
+                    delta[l] *= mask  # dropout: a dropped unit passes no gradient back
             done = layer[l + 1]
             assert done is not None
             # Step 5, eq. 13: [δC/δW^{l+1}] = a^l ⊗ δ^{l+1}; summed over the batch that is

@@ -92,7 +92,7 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
     """Write a file so that readers see the old content or the new, never a part.
 
     ``write(f)`` fills a temporary file in the same folder; it is flushed and
@@ -203,7 +203,7 @@ def _activation_spec(act: Activation, where: str) -> dict[str, Any]:
     if type(act) is not ACTIVATIONS.get(act.name):
         raise ValueError(f"cannot save the custom activation {act.name!r} ({where}): only the "
                          f"named activations ({', '.join(sorted(ACTIVATIONS))}) can be saved")
-    params = dataclasses.asdict(act) if dataclasses.is_dataclass(act) else {}
+    params: dict[str, Any] = dataclasses.asdict(act) if dataclasses.is_dataclass(act) else {}
     return {"name": act.name, **params}
 
 
@@ -358,7 +358,7 @@ def save_model(
         arrays[f"W{l}"] = np.ascontiguousarray(network.weights[l - 2], dtype=network.dtype)
         arrays[f"b{l}"] = np.ascontiguousarray(network.biases[l - 2], dtype=network.dtype)
     arrays.update(arrays_p)
-    return atomic_write(path, lambda f: np.savez(f, **arrays))
+    return atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- loading
@@ -395,7 +395,8 @@ def _activation(spec: Any, where: str) -> Activation:
         raise _Bad(f"unknown activation {name!r} for the {where}")
     params = {k: v for k, v in spec.items() if k != "name"}
     cls = ACTIVATIONS[name]
-    allowed = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+    allowed: set[str] = ({f.name for f in dataclasses.fields(cls)}
+                         if dataclasses.is_dataclass(cls) else set())
     if set(params) - allowed or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in params.values()):
         raise _Bad(f"bad parameters {params!r} for the {where}'s activation {name!r}")
@@ -470,8 +471,8 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
     pre = _get(meta, "preprocessing", dict, optional=True)
     if pre is not None:
         kind = _get(pre, "kind", str)
-        params = {k[len("preprocessing."):]: v for k, v in arrays.items()
-                  if k.startswith("preprocessing.")}
+        scaler_params = {k[len("preprocessing."):]: v for k, v in arrays.items()
+                         if k.startswith("preprocessing.")}
         target_kind = _get(pre, "target", str, optional=True)
         try:
             target = None
@@ -481,7 +482,8 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
                 target = make_scaler(target_kind, {
                     k[len("target_scaling."):]: v for k, v in arrays.items()
                     if k.startswith("target_scaling.")})
-            preprocessing = Preprocessing(make_scaler(kind, params), target)  # type: ignore[arg-type]
+            preprocessing = Preprocessing(make_scaler(kind, scaler_params),
+                                          target)  # type: ignore[arg-type]
         except ValueError as exc:
             raise _Bad(str(exc)) from None
         n_in = preprocessing.n_features

@@ -295,13 +295,14 @@ def _hidden_sizes(spec: Any) -> list[int]:
     return [int(s) for s in sizes]
 
 
-def _dropout_arg(dropout: Any) -> float | list[float] | None:
+def _dropout_arg(dropout: Any) -> float | tuple[float, ...] | None:
     if dropout is None:
         return None
-    rates = [dropout] if np.isscalar(dropout) else list(dropout)
+    scalar = bool(np.isscalar(dropout))
+    rates: list[Any] = [dropout] if scalar else list(dropout)
     for p in rates:
         _check_number("dropout", p, low=0.0, high=1.0, high_open=True)
-    return float(dropout) if np.isscalar(dropout) else [float(p) for p in rates]
+    return float(rates[0]) if scalar else tuple(float(p) for p in rates)
 
 
 # --------------------------------------------------------------------------- base
@@ -431,15 +432,16 @@ class _BaseMLP(BaseEstimator):
         self.network_ = net
         self.loss_curve_: list[float] = []
         self._no_improvement_count = 0
+        # scikit-learn's attributes: None or a value depending on early_stopping.
         if self.early_stopping:
-            self.validation_scores_: list[float] | None = []
-            self.best_validation_score_: float | None = -np.inf
-            self.best_loss_: float | None = None
+            self.validation_scores_: Any = []
+            self.best_validation_score_: Any = -np.inf
+            self.best_loss_: Any = None
         else:
             self.best_loss_ = np.inf
             self.validation_scores_ = None
             self.best_validation_score_ = None
-        self.validation_loss_curve_: list[float] | None = None
+        self.validation_loss_curve_: Any = None
         self._best_weights = self._snapshot()
 
     def _network_seed(self) -> int | np.random.Generator | None:

@@ -181,9 +181,10 @@ def open_model_and_data(args: argparse.Namespace, *, need_data: bool = True,
             return ModelData(model, None, None, None, None)
         raw, y, name = found
     X = model.transform(raw)
-    if model.task != "classification" and hasattr(model.preprocessing, "transform_target"):
+    pre = model.preprocessing
+    if model.task != "classification" and pre is not None and hasattr(pre, "transform_target"):
         # Residuals and loss in the units the network was trained in.
-        y = model.preprocessing.transform_target(y)
+        y = pre.transform_target(y)
     return ModelData(model, X, y, raw, name)
 
 

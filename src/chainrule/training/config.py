@@ -34,7 +34,7 @@ OPTIMIZER_NAMES: tuple[str, ...] = (*sorted(OPTIMIZERS), "nesterov")
 
 def _integer(name: str, value: Any, low: int) -> int:
     # bool is an int subclass, but True is not a count of anything.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < low:
         what = "a positive integer" if low == 1 else f"an integer >= {low}"
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return int(value)
@@ -42,7 +42,7 @@ def _integer(name: str, value: Any, low: int) -> int:
 
 def _number(name: str, value: Any, *, positive: bool) -> float:
     ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
-          and math.isfinite(value) and (value > 0 if positive else value >= 0))
+          and math.isfinite(value) and (float(value) > 0 if positive else float(value) >= 0))
     if not ok:
         what = "a positive number" if positive else "a non-negative number"
         raise ValueError(f"{name} must be {what}, got {value!r}")

@@ -332,11 +332,12 @@ def _epoch_metrics(
     replaces a per-batch cost and accuracy.
     """
     m = zL.shape[0]
-    rows = order[:m] if order is not None else slice(0, m)
-    Yt = Y[rows] if order is None else np.take(Y, rows, axis=0)
+    rows = slice(0, m) if order is None else order[:m]
+    Yt = Y[:m] if order is None else np.take(Y, order[:m], axis=0)
+    weights = None if sample_weight is None else sample_weight[rows]
     costs = net.cost.value(zL, aL, Yt, net.output_activation)
-    if sample_weight is not None:
-        costs = costs * sample_weight[rows]
+    if weights is not None:
+        costs = costs * weights
     loss = float(costs.sum(dtype=np.float64)) / m
     acc = _correct(aL, Yt) / m if net.is_classifier else math.nan
     return loss, acc
