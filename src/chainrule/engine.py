@@ -13,8 +13,8 @@ of shape ``(n, N_l)``, and its row-vector gradients ``δ^l`` become the rows of
 ``delta[l]``.  Lists are indexed with the seed's layer numbers: ``z[1]`` is the
 input ``z^1`` and ``W[l]`` is ``W^l`` (``W[0]``, ``W[1]`` are unused).
 
-With rows as examples, ``z^l = W^l a^{l-1} + b^l`` (eq. 1) reads
-``z[l] = a[l-1] @ W[l].T + b[l]``, and ``δ^l = δ^{l+1} W^{l+1} diag σ'(z^l)``
+With rows as examples, ``z^l = W^l a^{l-1} + b^l`` (eq. 1) is
+``a[l-1] @ W[l].T + b[l]``, and ``δ^l = δ^{l+1} W^{l+1} diag σ'(z^l)``
 (eq. 9) is one line of :meth:`Engine.backward`,
 ``delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], out=delta[l]), z[l], a[l])``
 (``dot(x, y, out=buffer)`` is ``x @ y`` written into a reused array, and
