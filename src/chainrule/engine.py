@@ -300,7 +300,6 @@ class Engine:
         self,
         layers: Layers,
         X: Array,
-        *,
         dropout: Sequence[float] | None = None,
         rng: np.random.Generator | None = None,
     ) -> Array:
@@ -355,7 +354,7 @@ class Engine:
     # ------------------------------------------------------------------ backward
 
     def backward(
-        self, layers: Layers, Y: Array, *, row_weights: Array | None = None
+        self, layers: Layers, Y: Array, row_weights: Array | None = None
     ) -> Iterator[Layer]:
         """Backpropagate the last :meth:`forward` pass (seed §4, §5 steps 3–6).
 

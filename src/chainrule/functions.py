@@ -345,9 +345,8 @@ class Cost:
 
     ``value`` returns one number per row, shape ``(n,)``; ``derivative`` returns
     the row vectors ``∂C/∂a`` stacked, shape ``(n, N_L)``.  :meth:`delta` is
-    eq. 5, ``δ^L``, the one place the backward pass starts from; ``output_delta``
-    may give it in closed form for an output activation where eq. 5 simplifies
-    exactly (and more stably), otherwise ``None``.
+    eq. 5, ``δ^L``, the one place the backward pass starts from; a cost whose eq. 5
+    simplifies exactly (and more stably) for some output activation overrides it.
     """
 
     name: str = "cost"
@@ -367,23 +366,14 @@ class Cost:
     ) -> Array:
         """Eq. 5: ``δ^L = [∂C/∂a^L] · [∂a^L/∂z^L]``, one row per example, shape ``(n, N_L)``.
 
-        The closed form of :meth:`output_delta` where there is one; otherwise the
-        row gradient times the Jacobian, diagonal by eq. 8 (an elementwise σ) or
-        softmax's full Jacobian applied without forming it.  ``out``, if given,
-        may receive the result (the training path's buffer).
+        The row gradient times the Jacobian, diagonal by eq. 8 (an elementwise σ)
+        or softmax's full Jacobian applied without forming it.  Costs whose eq. 5
+        has a closed form for their output activation override this.  ``out``, if
+        given, may receive the result (the training path's buffer).
         """
-        closed = self.output_delta(z, a, y, activation, out=out)
-        if closed is not None:
-            return closed
         if activation.elementwise:
             return activation.times_derivative(self.derivative(a, y), z, a)
         return activation.vjp(z, a, self.derivative(a, y))
-
-    def output_delta(
-        self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
-    ) -> Array | None:
-        """``δ^L`` in closed form when eq. 5 simplifies for ``activation``; else None."""
-        return None
 
     def check_output(self, activation: Activation) -> None:
         """Raise ``ValueError`` if this cost makes no sense on ``activation``'s outputs."""
@@ -436,12 +426,12 @@ class CrossEntropy(Cost):
         clipped = np.clip(a, eps, 1 - eps)
         return (clipped - y) / (clipped * (1 - clipped))
 
-    def output_delta(
+    def delta(
         self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
-    ) -> Array | None:
+    ) -> Array:
         if activation.name == "sigmoid":
-            return np.subtract(a, y, out=out)  # δ^L = a − λ
-        return None
+            return np.subtract(a, y, out=out)  # δ^L = a − λ: σ' cancels
+        return super().delta(z, a, y, activation, out)
 
 
 class LogLikelihood(Cost):
@@ -459,12 +449,12 @@ class LogLikelihood(Cost):
     def derivative(self, a: Array, y: Array) -> Array:
         return -y / np.maximum(a, np.finfo(a.dtype).tiny)
 
-    def output_delta(
+    def delta(
         self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
-    ) -> Array | None:
+    ) -> Array:
         if activation.name == "softmax":
-            return np.subtract(a, y, out=out)  # δ^L = a − λ
-        return None
+            return np.subtract(a, y, out=out)  # δ^L = a − λ: the Jacobian cancels
+        return super().delta(z, a, y, activation, out)
 
 
 @dataclass(repr=False)

@@ -106,9 +106,11 @@ class SquaredError(Cost):
     def derivative(self, a: Array, y: Array) -> Array:
         return a - y
 
-    def output_delta(self, z: Array, a: Array, y: Array, activation: Activation,
-                     out: Array | None = None) -> Array | None:
-        return np.subtract(a, y, out=out) if activation.name == "identity" else None
+    def delta(self, z: Array, a: Array, y: Array, activation: Activation,
+              out: Array | None = None) -> Array:
+        if activation.name == "identity":
+            return np.subtract(a, y, out=out)
+        return super().delta(z, a, y, activation, out)
 
 
 class PoissonDeviance(Cost):
@@ -129,9 +131,11 @@ class PoissonDeviance(Cost):
     def derivative(self, a: Array, y: Array) -> Array:
         return 1 - y / np.maximum(a, np.finfo(a.dtype).tiny)
 
-    def output_delta(self, z: Array, a: Array, y: Array, activation: Activation,
-                     out: Array | None = None) -> Array | None:
-        return np.subtract(a, y, out=out) if activation.name == "exp" else None
+    def delta(self, z: Array, a: Array, y: Array, activation: Activation,
+              out: Array | None = None) -> Array:
+        if activation.name == "exp":
+            return np.subtract(a, y, out=out)
+        return super().delta(z, a, y, activation, out)
 
 
 def _exp_activation() -> CustomActivation:

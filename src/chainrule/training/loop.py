@@ -272,10 +272,10 @@ class _Epochs:
             layers = all_layers[k]
             layers.use_output(*outputs[k])
             # Seed §5: feed forward, then backpropagate (steps 2–6).
-            engine.forward(layers, Xb, dropout=dropout, rng=rng)
+            engine.forward(layers, Xb, dropout, rng)
             rows = batches.rows(k, order) if needs_rows else None
             row_weights = None if sw is None else sw[rows] / Xb.shape[0]
-            for layer in engine.backward(layers, Yb, row_weights=row_weights):
+            for layer in engine.backward(layers, Yb, row_weights):
                 if l2 or l1:
                     penalise(layer, l2, l1)  # Nielsen's (λ/n) W and (λ/n) sgn W
                 g = layer.grad_W_flat
