@@ -403,6 +403,18 @@ class Quadratic(Cost):
     def derivative(self, a: Array, y: Array) -> Array:
         return 2 * (a - y)
 
+    def delta(
+        self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
+    ) -> Array:
+        if not activation.elementwise or type(self).derivative is not _QUADRATIC_DERIVATIVE:
+            return super().delta(z, a, y, activation, out)  # softmax, or a changed ∂C/∂a
+        d = np.subtract(a, y, out=out)
+        d *= 2  # ∂C/∂a = 2(a − λ) written into δ^L's buffer, then eq. 8's diagonal
+        return activation.times_derivative(d, z, a)
+
+
+_QUADRATIC_DERIVATIVE = Quadratic.derivative
+
 
 class CrossEntropy(Cost):
     """Per-output binary cross-entropy ``C = −Σ_j [λ_j ln a_j + (1 − λ_j) ln(1 − a_j)]``.
