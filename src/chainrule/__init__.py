@@ -13,7 +13,7 @@ from .gradcheck import GradcheckReport, gradcheck
 from .io import load
 from .network import Network
 from .tensors import DerivationTrace, explain_trace, explicit_gradients
-from .training import Callback, History
+from .training import Callback, History, TrainingConfig
 
 __version__ = "0.1.0"
 
@@ -27,6 +27,7 @@ __all__ = [
     "GradcheckReport",
     "History",
     "Network",
+    "TrainingConfig",
     "__version__",
     "explain_trace",
     "explicit_gradients",

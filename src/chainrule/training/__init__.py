@@ -1,6 +1,7 @@
 """Training: the loop, optimizers, schedules, regularization, callbacks and the history."""
 
 from .callbacks import BatchInfo, Callback, PrintProgress
+from .config import TrainingConfig
 from .early_stopping import EarlyStopping, holdout_split
 from .history import History
 from .optimizers import SGD, Adam, AdamW, Momentum, Optimizer, get_optimizer
@@ -34,6 +35,7 @@ __all__ = [
     "ReduceOnPlateau",
     "Schedule",
     "StepDecay",
+    "TrainingConfig",
     "get_optimizer",
     "get_schedule",
     "holdout_split",
