@@ -187,15 +187,6 @@ class Layers:
         return all(p is q for p, q in zip(self.W[2:] + self.b[2:], [*weights, *biases],
                                           strict=True))
 
-    def use_output(self, z: Array, a: Array) -> None:
-        """Write the next passes' ``z^L``, ``a^L`` into ``z``, ``a`` (shape ``(n, N_L)``).
-
-        The training loop points them at its epoch buffers, so the history's loss
-        and accuracy need no copy per batch.
-        """
-        self.z[self.L] = z
-        self.a[self.L] = a
-
     def forward_result(self) -> Forward:
         """The last forward pass as a :class:`Forward` (seed-numbered lists)."""
         masks = self.masks if self.dropout else []
@@ -302,6 +293,7 @@ class Engine:
         X: Array,
         dropout: Sequence[float] | None = None,
         rng: np.random.Generator | None = None,
+        output: tuple[Array, Array] | None = None,
     ) -> Array:
         """Feed ``X`` of shape ``(n, N_1)`` forward (seed §5 step 2; eqs. 1, 2); return ``a^L``.
 
@@ -318,9 +310,15 @@ class Engine:
             ``l`` (inverted dropout: kept units are scaled by ``1/(1-p)``).
         rng : numpy.random.Generator, optional
             Needed when ``dropout`` is given.
+        output : (array, array) of shape (n, N_L), optional
+            Where ``z^L`` and ``a^L`` are written, from this pass on, instead of the
+            layer's own buffers (the training loop's epoch buffers, so the history's
+            loss and accuracy need no copy per batch).
         """
         L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.σ
         inputs, masks = layers.inputs, layers.masks
+        if output is not None:
+            z[L], a[L] = output
         # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
         z[1] = X
         a[1] = inputs[1] = X if layers.identity_input else σ[1].forward(X)

@@ -256,7 +256,9 @@ class Softmax(Activation):
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
-        shifted = np.subtract(z, _row_max(z), out=out)
+        zmax = (np.maximum.reduce(z, axis=-1, keepdims=True)
+                if z.shape[0] <= 16 or z.ndim != 2 else _row_max(z))  # _row_max's small case
+        shifted = np.subtract(z, zmax, out=out)
         np.exp(shifted, out=shifted)
         shifted /= np.add.reduce(shifted, axis=-1, keepdims=True)  # what .sum() calls
         return shifted

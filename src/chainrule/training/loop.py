@@ -270,9 +270,8 @@ class _Epochs:
         k = -1
         for k, Xb, Yb in batches.epoch(order):
             layers = all_layers[k]
-            layers.use_output(*outputs[k])
             # Seed §5: feed forward, then backpropagate (steps 2–6).
-            engine.forward(layers, Xb, dropout, rng)
+            engine.forward(layers, Xb, dropout, rng, outputs[k])
             rows = batches.rows(k, order) if needs_rows else None
             row_weights = None if sw is None else sw[rows] / Xb.shape[0]
             for layer in engine.backward(layers, Yb, row_weights):
