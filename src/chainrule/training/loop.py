@@ -180,11 +180,13 @@ class Batches:
         j = (self.count - 1) % self.per_chunk
         self.slots_last = (self.xchunk[j * batch_size: j * batch_size + self.last_size],
                            self.ychunk[j * batch_size: j * batch_size + self.last_size])
-        self.views = [(X[lo:hi], Y[lo:hi]) for lo, hi in self.bounds]
+        self.views: list[tuple[Array, Array]] = []  # made by the first unshuffled epoch
 
     def epoch(self, order: npt.NDArray[np.intp] | None) -> Iterator[tuple[int, Array, Array]]:
         """``(k, X_k, Y_k)`` for every batch of the epoch; valid until the next batch."""
         if order is None:
+            if not self.views:
+                self.views = [(self.X[lo:hi], self.Y[lo:hi]) for lo, hi in self.bounds]
             for k, (Xb, Yb) in enumerate(self.views):
                 yield k, Xb, Yb
             return
