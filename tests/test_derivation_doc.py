@@ -1,4 +1,9 @@
-"""docs/derivation.md's code pointers name code that exists, and its quotes are in that code."""
+"""Quoted code is real code.
+
+docs/derivation.md's code pointers name code that exists, and its quotes are in that code;
+every line of array code quoted in README.md, docs/architecture.md or a module docstring
+(an assignment to an indexed name, such as eq. 9's ``delta[l] = …``) appears in the package.
+"""
 
 from __future__ import annotations
 
@@ -82,3 +87,78 @@ def test_the_checker_catches_a_wrong_pointer(tmp_path):
     assert "A.g" not in defs
     m = POINTER.search("see `src/chainrule/x.py:Engine.backward` → `dl *= s`")
     assert m and m.group(2) == "Engine.backward"
+
+
+# --------------------------------------------------------------------------- quoted lines
+
+SPAN = re.compile(r"``([^`]+)``|`([^`]+)`")
+FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+PACKAGE = ROOT / "src" / "chainrule"
+
+
+def _is_array_statement(text: str) -> bool:
+    """True for a quote that is one Python assignment to an indexed name (``x[i] = …``)."""
+    try:
+        tree = ast.parse(text.strip())
+    except SyntaxError:
+        return False
+    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assign, ast.AugAssign)):
+        return False
+    stmt = tree.body[0]
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return any(isinstance(t, ast.Subscript) for t in targets)
+
+
+def _quoted_statements() -> list[tuple[str, str]]:
+    """(where, quote) for every array statement quoted in the README, architecture, docstrings."""
+    texts = {name: (ROOT / name).read_text() for name in ("README.md", "docs/architecture.md")}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+        if doc:
+            texts[str(path.relative_to(ROOT))] = doc
+    found = []
+    for where, text in texts.items():
+        for m in SPAN.finditer(FENCE.sub("", text)):
+            quote = m.group(1) or m.group(2)
+            if _is_array_statement(quote):
+                found.append((where, quote))
+    return found
+
+
+@cache
+def _package_code() -> str:
+    """The package's source without its docstrings, whitespace-normalised."""
+    parts = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                body[0].value.value = ""
+        parts.append(ast.unparse(tree))
+    return " ".join(" ".join(parts).split())
+
+
+QUOTED = _quoted_statements()
+
+
+def test_the_eq9_line_is_among_the_checked_quotes():
+    where = {w for w, q in QUOTED if q.startswith("delta[l] = ")}
+    assert {"README.md", "docs/architecture.md", "src/chainrule/engine.py"} <= where
+
+
+@pytest.mark.parametrize(("where", "quote"), QUOTED, ids=[f"{w}:{q[:30]}" for w, q in QUOTED])
+def test_quoted_array_statement_is_in_the_code(where, quote):
+    code = " ".join(ast.unparse(ast.parse(quote.strip())).split())
+    assert code in _package_code(), f"{where} quotes `{quote}`, which is not in src/chainrule"
+
+
+def test_the_quote_checker_catches_a_line_that_is_not_code():
+    assert _is_array_statement("delta[l] = (delta[l+1] @ W[l+1]) * dsigma(z[l])")
+    code = " ".join(ast.unparse(ast.parse("delta[l] = (delta[l+1] @ W[l+1]) * dsigma(z[l])"))
+                    .split())
+    assert code not in _package_code()
+    assert not _is_array_statement("z^l = W^l a^{l-1} + b^l")
+    assert not _is_array_statement("epochs=1")

@@ -256,3 +256,103 @@ def test_ctrl_c_stops_after_the_current_batch_and_keeps_the_model():
     assert signal.getsignal(signal.SIGINT) is before  # handler restored
     net.fit(X, y, epochs=1, batch_size=10, learning_rate=0.1)  # the model trains on
     assert not net.interrupted and len(net.history) == 3
+
+
+# --------------------------------------------------------------------------- the one epoch body
+
+
+class _Watch(Callback):
+    """An on_gradients hook that records what it sees and optionally zeroes the gradients."""
+
+    def __init__(self, zero: bool = False) -> None:
+        self.zero, self.rows, self.sizes = zero, [], []
+
+    def on_gradients(self, network, info) -> None:
+        self.rows.append(np.arange(100)[info.rows])
+        self.sizes.append(info.size)
+        if self.zero:
+            for g in (*info.grad_weights, *info.grad_biases):
+                g[...] = 0.0
+
+
+def _net_and_data(seed=0):
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(100, 4)), rng.integers(0, 3, 100)
+    net = Network([4, 6, 5, 3], activation="tanh", output_activation="softmax",
+                  cost="log_likelihood", seed=seed)
+    return net, X, y
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_sgd_per_layer_equals_the_collected_step(shuffle):
+    """SGD updates each layer as backward yields it; with an on_gradients hook the loop
+    collects all gradients first.  One backward pass: the same weights, bit for bit."""
+    a, X, y = _net_and_data()
+    b, _, _ = _net_and_data()
+    ha = a.fit(X, y, epochs=3, batch_size=16, learning_rate=0.2, shuffle=shuffle, l2=0.3)
+    watch = _Watch()
+    hb = b.fit(X, y, epochs=3, batch_size=16, learning_rate=0.2, shuffle=shuffle, l2=0.3,
+               callbacks=[watch])
+    for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
+        np.testing.assert_array_equal(p, q)
+    assert ha.train_loss == hb.train_loss and ha.grad_norms == hb.grad_norms
+    assert watch.sizes == [16] * 6 + [4] + [16] * 6 + [4] + [16] * 6 + [4]
+    # Each epoch's batches cover every row once; shuffled epochs differ.
+    epochs = [np.concatenate(watch.rows[i * 7:(i + 1) * 7]) for i in range(3)]
+    for rows in epochs:
+        assert sorted(rows) == list(range(100))
+    assert (not np.array_equal(epochs[0], epochs[1])) == shuffle
+
+
+def test_on_gradients_runs_before_the_optimizer_step():
+    net, X, y = _net_and_data()
+    before = [p.copy() for p in net.weights + net.biases]
+    net.fit(X, y, epochs=2, batch_size=10, callbacks=[_Watch(zero=True)])
+    for p, q in zip(before, net.weights + net.biases, strict=True):
+        np.testing.assert_array_equal(p, q)  # zeroed gradients: no step at all
+
+
+def test_batches_iterate_views_or_gathered_rows():
+    from chainrule.training.loop import Batches
+
+    X = np.arange(50, dtype=float).reshape(25, 2)
+    Y = np.arange(25, dtype=float)[:, None]
+    batches = Batches(X, Y, 10)
+    assert (batches.count, batches.last_size) == (3, 5)
+    plain = [(k, Xb.copy(), Yb.copy()) for k, Xb, Yb in batches.epoch(None)]
+    assert [k for k, _, _ in plain] == [0, 1, 2]
+    np.testing.assert_array_equal(np.concatenate([Xb for _, Xb, _ in plain]), X)
+    order = np.random.default_rng(0).permutation(25)
+    got = np.concatenate([Yb.copy() for _, _, Yb in batches.epoch(order)])[:, 0]
+    np.testing.assert_array_equal(got, order.astype(float))
+    np.testing.assert_array_equal(batches.rows(2, order), order[20:25])
+    assert batches.rows(2, None) == slice(20, 25)
+
+
+def test_epoch_loss_is_the_mean_cost_of_the_rows_as_trained():
+    # One batch covering the data: the history's loss is the cost before the update.
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 4)), rng.integers(0, 3, 30)
+    net = Network([4, 5, 3], output_activation="softmax", cost="log_likelihood", seed=3)
+    before = net.loss(X, y)
+    acc = float(np.mean(net.predict(X) == y))
+    h = net.fit(X, y, epochs=1, batch_size=30, seed=0)
+    assert h.train_loss[0] == pytest.approx(before, rel=1e-12)
+    assert h.train_accuracy[0] == pytest.approx(acc)
+    assert net.loss(X, y) != pytest.approx(before, rel=1e-12)
+
+
+class _ReplaceWeights(Callback):
+    """Replaces the first weight matrix by a copy after every epoch (as a user might)."""
+
+    def on_epoch_end(self, net, history) -> None:
+        net.weights[0] = net.weights[0].copy()
+
+
+def test_parameter_arrays_replaced_between_epochs_are_the_ones_trained():
+    a, X, y = _net_and_data()
+    b, _, _ = _net_and_data()
+    a.fit(X, y, epochs=3, batch_size=8, seed=1, callbacks=[_ReplaceWeights()])
+    b.fit(X, y, epochs=3, batch_size=8, seed=1)
+    for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
+        np.testing.assert_array_equal(p, q)

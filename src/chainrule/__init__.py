@@ -13,7 +13,7 @@ from .gradcheck import GradcheckReport, gradcheck
 from .io import load
 from .network import Network
 from .tensors import DerivationTrace, explain_trace, explicit_gradients
-from .training import Callback, History, TrainingDiverged
+from .training import Callback, History, TrainingConfig, TrainingDiverged
 
 __version__ = "0.1.0"
 
@@ -27,6 +27,7 @@ __all__ = [
     "GradcheckReport",
     "History",
     "Network",
+    "TrainingConfig",
     "TrainingDiverged",
     "__version__",
     "explain_trace",

@@ -233,7 +233,7 @@ def _write_error(path: Path, exc: OSError) -> OSError:
                    f"previous file is intact")
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
     """Write a file so that readers see the old content or the new, never a part.
 
     ``write(f)`` fills a temporary file in the same folder; it is flushed and

@@ -3,7 +3,7 @@
 This is the only module that issues matrix products.  Everything else in
 chainrule (the network, training, data, CLI, estimators, plots) calls
 :class:`Engine` and never touches BLAS details, so that a different array
-backend is a change to this file alone.
+backend is a change to this file (and :mod:`chainrule.functions`) alone.
 
 Layout
 ------
@@ -13,35 +13,187 @@ of shape ``(n, N_l)``, and its row-vector gradients ``δ^l`` become the rows of
 ``delta[l]``.  Lists are indexed with the seed's layer numbers: ``z[1]`` is the
 input ``z^1`` and ``W[l]`` is ``W^l`` (``W[0]``, ``W[1]`` are unused).
 
-With rows as examples, ``z^l = W^l a^{l-1} + b^l`` (eq. 1) reads
-``z[l] = a[l-1] @ W[l].T + b[l]``, and ``δ^l = δ^{l+1} W^{l+1} diag σ'(z^l)``
-(eq. 9) reads ``delta[l] = (delta[l+1] @ W[l+1]) * σ'(z[l])`` — the seed's row
+With rows as examples, ``z^l = W^l a^{l-1} + b^l`` (eq. 1) is
+``a[l-1] @ W[l].T + b[l]``, and ``δ^l = δ^{l+1} W^{l+1} diag σ'(z^l)``
+(eq. 9) is one line of :meth:`Engine.backward`,
+``delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], out=delta[l]), z[l], a[l])``
+(``dot(x, y, out=buffer)`` is ``x @ y`` written into a reused array, and
+``times_derivative`` multiplies it by ``σ'(z^l)`` in place): the seed's row
 vectors need no transposes at all.
+
+Layers and passes
+-----------------
+A :class:`Layer` is layer ``l`` of the seed: ``W^l``, ``b^l`` (the network's
+own arrays), its ``σ`` and the arrays one pass writes (``z^l``, ``a^l``,
+``δ^l``, the gradients).  :class:`Layers` holds them for batches of ``n`` rows,
+with the seed-numbered lists above.  There is one :meth:`Engine.forward` and one
+:meth:`Engine.backward`: the backward pass *yields* each layer as soon as its
+gradients are known and eq. 9 no longer needs its ``W^l``, so plain SGD can
+update it while it is still in cache, and any other optimizer simply waits for
+the last one.
 
 The batch mean
 --------------
 The loss is the mean of the per-example cost over the batch.  Rather than
 dividing each gradient by ``n`` (one pass over every weight matrix), the engine
 scales ``δ^L`` by the row weights ``1/n`` once; the recursion carries that
-factor through every layer.  Hence ``Backward.delta[l]`` holds ``δ^l / n``, and
-custom row weights (sample weights) slot in at the same place.
+factor through every layer.  Hence ``delta[l]`` holds ``δ^l / n``, and custom
+row weights (sample weights) slot in at the same place.
+
+Examples
+--------
+>>> import numpy as np
+>>> from chainrule.functions import Sigmoid, Identity, Quadratic
+>>> engine = Engine([Identity(), Sigmoid(), Sigmoid()], Quadratic())
+>>> W = [np.ones((3, 2)), np.ones((1, 3))]
+>>> b = [np.zeros(3), np.zeros(1)]
+>>> layers = engine.layers(W, b, n=1)
+>>> engine.forward(layers, np.zeros((1, 2)))  # σ(3 · σ(0)) = σ(1.5)
+array([[0.81757448]])
+>>> [layer.l for layer in engine.backward(layers, np.ones((1, 1)))]  # from L down to 2
+[3, 2]
+>>> layers.grad_W[2].shape  # the shape of W^2
+(3, 2)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import expit
 
-from .functions import Activation, Cost, CrossEntropy, LogLikelihood, Quadratic, ReLU, Sigmoid, Tanh
+from .functions import Activation, Cost
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["Backward", "Engine", "Forward", "SGDPlan"]
+__all__ = ["Backward", "Engine", "Forward", "Layer", "Layers"]
+
+
+@dataclass(eq=False)
+class Layer:
+    """Layer ``l`` of the seed (``2 ≤ l ≤ L``): ``W^l``, ``b^l``, ``σ`` and its buffers.
+
+    ``W`` and ``b`` are the network's own arrays (an optimizer updates them in
+    place); the buffers, of shape ``(n, N_l)`` or the parameters' shapes, are
+    written by every pass through the layer, so a pass's values are valid until
+    the next pass.
+
+    Attributes
+    ----------
+    l : int
+        The seed's layer number.
+    W : array of shape (N_l, N_{l-1})
+        ``W^l``.
+    b : array of shape (N_l,)
+        ``b^l``.
+    sigma : Activation
+        σ of this layer.
+    z, a, delta : arrays of shape (n, N_l)
+        ``z^l``, ``a^l = σ(z^l)`` and ``δ^l`` (scaled by the row weights).
+    grad_W : array of shape (N_l, N_{l-1})
+        The transpose of the seed's ``[δC/δW^l]`` (eq. 13), shaped like ``W^l``.
+    grad_b : array of shape (N_l,)
+        ``[δC/δb^l]`` (eq. 15).
+    """
+
+    l: int
+    W: Array
+    b: Array
+    sigma: Activation
+    z: Array
+    a: Array
+    delta: Array
+    grad_W: Array
+    grad_b: Array
+    WT: Array = field(init=False, repr=False)
+    grad_W_flat: Array = field(init=False, repr=False)
+    product: Callable[..., Any] = field(init=False, repr=False)
+    _blocks: tuple[tuple[Array, Array, Array], ...] | None = field(
+        init=False, repr=False, default=None)
+    _scaled_b: Array | None = field(init=False, repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.WT = self.W.T
+        self.grad_W_flat = self.grad_W.reshape(-1)
+        self.product = _weight_product(self.z.shape[0], *self.W.shape)
+
+    def descend(self, eta: float) -> None:
+        """Gradient descent on this layer, ``θ ← θ − η ∇``, in place.
+
+        ``W^l`` is updated in row blocks of about 64k values: ``η∇`` of a block is
+        still in cache when it is subtracted (half the time of whole-matrix passes
+        for a 1024 × 1024 layer; the same values).  ``eta`` (a Python float) is cast
+        to the parameters' dtype by NumPy, exactly as ``dtype.type(eta)`` would.
+        """
+        if self._blocks is None:
+            self._make_blocks()
+        for W_rows, gw_rows, scaled_rows in self._blocks:  # type: ignore[union-attr]
+            W_rows -= np.multiply(gw_rows, eta, out=scaled_rows)
+        b = self.b
+        b -= np.multiply(self.grad_b, eta, out=self._scaled_b)
+
+    def _make_blocks(self) -> None:
+        W, gw = self.W, self.grad_W
+        rows = max(1, (1 << 16) // W.shape[1])
+        scaled = np.empty((min(rows, W.shape[0]), W.shape[1]), W.dtype)
+        self._blocks = tuple(
+            (W[r:r + rows], gw[r:r + rows], scaled[: min(rows, W.shape[0] - r)])
+            for r in range(0, W.shape[0], rows))
+        self._scaled_b = np.empty_like(self.b)
+
+
+class Layers:
+    """The layers ``2..L`` of a network for batches of ``n`` rows, with seed-numbered lists.
+
+    ``layer[l]``, ``W[l]``, ``b[l]``, ``σ[l]``, ``z[l]``, ``a[l]``, ``delta[l]``,
+    ``grad_W[l]``, ``grad_b[l]`` are those of layer ``l``; index 1 holds the
+    input layer's ``z^1``, ``a^1`` after a forward pass, index 0 nothing.
+    ``inputs[l]`` is what layer ``l + 1`` consumes (``a[l]``, after dropout
+    while training) and ``masks[l]`` the dropout mask of ``a[l]`` or None.
+
+    Made by :meth:`Engine.layers`; valid while the network's parameter arrays
+    are the same objects (:meth:`holds`).
+    """
+
+    def __init__(self, layers: Sequence[Layer], input_sigma: Activation) -> None:
+        self.layer: list[Layer | None] = [None, None, *layers]
+        self.n = layers[0].z.shape[0]
+        # The batch mean's row weight.  (A data-parallel rank may hold no row of a
+        # batch: its gradient is then zero, and it still takes part in the sum.)
+        self.inv_n = layers[0].W.dtype.type(1.0 / self.n if self.n else 0.0)
+        self.L = len(layers) + 1
+        none: list[Any] = [None, None]
+        self.W: list[Array] = none + [ly.W for ly in layers]
+        self.WT: list[Array] = none + [ly.WT for ly in layers]
+        self.b: list[Array] = none + [ly.b for ly in layers]
+        self.σ: list[Activation] = [input_sigma, input_sigma, *(ly.sigma for ly in layers)]
+        self.z: list[Array] = none + [ly.z for ly in layers]
+        self.a: list[Array] = none + [ly.a for ly in layers]
+        self.delta: list[Array] = none + [ly.delta for ly in layers]
+        self.grad_W: list[Array] = none + [ly.grad_W for ly in layers]
+        self.grad_b: list[Array] = none + [ly.grad_b for ly in layers]
+        self.inputs: list[Array] = [None] * (self.L + 1)  # type: ignore[list-item]
+        self.masks: list[Array | None] = [None] * (self.L + 1)
+        self.dropout = False
+        self.identity_input = input_sigma.name == "identity"
+
+    def __iter__(self) -> Iterator[Layer]:
+        """The layers ``2..L`` in order."""
+        return iter(self.layer[2:])  # type: ignore[arg-type]
+
+    def holds(self, weights: Sequence[Array], biases: Sequence[Array]) -> bool:
+        """True while ``weights``, ``biases`` are the very arrays these layers update."""
+        return all(p is q for p, q in zip(self.W[2:] + self.b[2:], [*weights, *biases],
+                                          strict=True))
+
+    def forward_result(self) -> Forward:
+        """The last forward pass as a :class:`Forward` (seed-numbered lists)."""
+        masks = self.masks if self.dropout else []
+        return Forward(z=list(self.z), a=list(self.a), inputs=list(self.inputs),
+                       masks=list(masks))
 
 
 @dataclass
@@ -62,17 +214,16 @@ class Forward:
         probability) applied to ``a[l]``, or None.
     """
 
-    z: list[Array | None]
-    a: list[Array | None]
-    inputs: list[Array | None]
+    # Index 0 holds None (the seed numbers layers from 1); typed as arrays for readers.
+    z: list[Array]
+    a: list[Array]
+    inputs: list[Array]
     masks: list[Array | None] = field(default_factory=list)
 
     @property
     def output(self) -> Array:
         """The network's output ``a^L``, shape ``(n, N_L)``."""
-        out = self.a[-1]
-        assert out is not None
-        return out
+        return self.a[-1]
 
 
 @dataclass
@@ -111,28 +262,49 @@ class Engine:
     def __init__(self, activations: Sequence[Activation], cost: Cost) -> None:
         self.sigma: list[Activation | None] = [None, *activations]
         self.cost = cost
-        # Per-(n, dtype) buffers for the training path; see `_buffers`.
-        self._cache: dict[tuple[int, np.dtype], dict[str, list[Array | None]]] = {}
 
-    # ------------------------------------------------------------------ forward
-
-    def forward(
-        self,
-        weights: Sequence[Array],
-        biases: Sequence[Array],
-        X: Array,
-        *,
-        dropout: Sequence[float] | None = None,
-        rng: np.random.Generator | None = None,
-        reuse: bool = False,
-    ) -> Forward:
-        """Feed ``X`` of shape ``(n, N_1)`` forward through the network (eqs. 1, 2).
+    def layers(self, weights: Sequence[Array], biases: Sequence[Array], n: int) -> Layers:
+        """Layers ``2..L`` over the network's ``weights``, ``biases``, for batches of ``n`` rows.
 
         Parameters
         ----------
         weights, biases : sequences of arrays
             ``weights[l-2]`` is ``W^l`` of shape ``(N_l, N_{l-1})``,
             ``biases[l-2]`` is ``b^l`` of shape ``(N_l,)``.
+        n : int
+            The batch size; the buffers are ``(n, N_l)``.
+        """
+        dtype = weights[0].dtype
+        made = []
+        for l in range(2, len(self.sigma)):
+            W, b, sigma = weights[l - 2], biases[l - 2], self.sigma[l]
+            assert sigma is not None
+            N = W.shape[0]
+            made.append(Layer(l, W, b, sigma, z=np.empty((n, N), dtype),
+                              a=np.empty((n, N), dtype), delta=np.empty((n, N), dtype),
+                              grad_W=np.empty(W.shape, dtype), grad_b=np.empty(N, dtype)))
+        sigma1 = self.sigma[1]
+        assert sigma1 is not None
+        return Layers(made, sigma1)
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(
+        self,
+        layers: Layers,
+        X: Array,
+        dropout: Sequence[float] | None = None,
+        rng: np.random.Generator | None = None,
+        output: tuple[Array, Array] | None = None,
+    ) -> Array:
+        """Feed ``X`` of shape ``(n, N_1)`` forward (seed §5 step 2; eqs. 1, 2); return ``a^L``.
+
+        Every ``z^l``, ``a^l`` stays in ``layers`` for :meth:`backward`.
+
+        Parameters
+        ----------
+        layers : Layers
+            From :meth:`layers` for ``n = X.shape[0]``.
         X : array of shape (n, N_1)
             The inputs ``z^1``, one example per row, already in the network's dtype.
         dropout : sequence of float, optional
@@ -140,50 +312,36 @@ class Engine:
             ``l`` (inverted dropout: kept units are scaled by ``1/(1-p)``).
         rng : numpy.random.Generator, optional
             Needed when ``dropout`` is given.
-        reuse : bool, default False
-            Write into persistent per-batch-size buffers instead of fresh arrays
-            (the training path).  The result is then only valid until the next
-            call with the same batch size.
+        output : (array, array) of shape (n, N_L), optional
+            Where ``z^L`` and ``a^L`` are written, from this pass on, instead of the
+            layer's own buffers (the training loop's epoch buffers, so the history's
+            loss and accuracy need no copy per batch).
         """
-        L = len(self.sigma) - 1
-        n = X.shape[0]
-        buf = self._buffers(n, X.dtype, weights) if reuse else None
-        z: list[Array | None] = [None] * (L + 1)
-        a: list[Array | None] = [None] * (L + 1)
-        inputs: list[Array | None] = [None] * (L + 1)
-        masks: list[Array | None] = [None] * (L + 1)
-
+        L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.σ
+        inputs, masks = layers.inputs, layers.masks
+        if output is not None:
+            z[L], a[L] = output
         # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
         z[1] = X
-        sigma1 = self.sigma[1]
-        assert sigma1 is not None
-        a[1] = X if sigma1.name == "identity" else sigma1.forward(X)
-        inputs[1] = a[1]
+        a[1] = inputs[1] = X if layers.identity_input else σ[1].forward(X)
+        if dropout is None and layers.dropout:
+            masks[:] = [None] * (L + 1)  # no masks left over from a pass with dropout
+        layers.dropout = dropout is not None
         for l in range(2, L + 1):
-            W, b, sigma = weights[l - 2], biases[l - 2], self.sigma[l]
-            assert sigma is not None
-            prev = inputs[l - 1]
-            assert prev is not None
             # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l.
-            if buf is None:
-                zl = prev @ W.T
-            else:
-                zl = np.dot(prev, W.T, out=buf["z"][l])
-            zl += b
-            z[l] = zl
+            zl = np.dot(inputs[l - 1], WT[l], out=z[l])
+            zl += b[l]
             # a^l = σ(z^l); eq. 2 is this loop's composition.
-            a[l] = sigma.forward(zl, out=None if buf is None else buf["a"][l])
-            inputs[l] = a[l]
-            p = 0.0 if dropout is None or l == L else dropout[l - 1]
-            if p > 0.0:
+            inputs[l] = σ[l].forward(zl, out=a[l])
+            if dropout is not None and l < L and dropout[l - 1] > 0.0:
                 if rng is None:
                     raise ValueError("dropout needs a random generator (rng)")
-                keep = 1.0 - p
+                keep = 1.0 - dropout[l - 1]
                 mask = (rng.random(zl.shape) < keep).astype(zl.dtype)
                 mask /= zl.dtype.type(keep)
                 masks[l] = mask
                 inputs[l] = a[l] * mask
-        return Forward(z=z, a=a, inputs=inputs, masks=masks)
+        return a[L]
 
     # ------------------------------------------------------------------ cost
 
@@ -191,340 +349,67 @@ class Engine:
         """The per-example cost ``C(a^L, λ)``, shape ``(n,)``."""
         sigma_L = self.sigma[-1]
         assert sigma_L is not None
-        zL = fwd.z[-1]
-        assert zL is not None
-        return self.cost.value(zL, fwd.output, Y, sigma_L)
+        return self.cost.value(fwd.z[-1], fwd.output, Y, sigma_L)
 
     # ------------------------------------------------------------------ backward
 
     def backward(
-        self,
-        weights: Sequence[Array],
-        fwd: Forward,
-        Y: Array,
-        *,
-        row_weights: Array | None = None,
-        reuse: bool = False,
-    ) -> Backward:
-        """Backpropagate from the cost to every weight and bias (seed §4, §5 steps 3–6).
+        self, layers: Layers, Y: Array, row_weights: Array | None = None
+    ) -> Iterator[Layer]:
+        """Backpropagate the last :meth:`forward` pass (seed §4, §5 steps 3–6).
+
+        A generator: it yields layer ``l`` (from ``L`` down to 2) as soon as its
+        gradients ``grad_W``, ``grad_b`` are computed and eq. 9 has used its
+        ``W^l`` for ``δ^{l-1}``, so the caller may update that layer in place
+        before the pass goes on.
 
         Parameters
         ----------
-        weights : sequence of arrays
-            ``weights[l-2]`` is ``W^l``, as used in :meth:`forward`.
-        fwd : Forward
-            The saved pass for the same batch.
+        layers : Layers
+            The layers of the forward pass, for the same batch.
         Y : array of shape (n, N_L)
             The targets ``λ``, one row per example.
         row_weights : array of shape (n,), optional
             The weight of each example's cost in the loss; the default ``1/n``
             makes the loss the batch mean.
-        reuse : bool, default False
-            Write gradients into persistent buffers (the training path).
-
-        Returns
-        -------
-        Backward
-            ``grad_weights[l-2]`` of shape ``(N_l, N_{l-1})`` is the transpose of
-            the seed's ``[δC/δW^l]`` (eq. 13), summed with the row weights.
         """
-        L = len(self.sigma) - 1
-        n = fwd.output.shape[0]
-        buf = self._buffers(n, fwd.output.dtype, weights) if reuse else None
-        delta: list[Array | None] = [None] * (L + 1)
-        sigma_L = self.sigma[L]
-        zL = fwd.z[L]
-        assert sigma_L is not None and zL is not None
-
-        # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L].
-        dL = self.cost.output_delta(zL, fwd.output, Y, sigma_L)
-        if dL is None:
-            # General case: row gradient times the Jacobian (diagonal by eq. 8,
-            # or softmax's full Jacobian, applied without forming it).
-            dL = self.cost.derivative(fwd.output, Y)
-            if buf is not None and type(sigma_L) in _FAST_DERIVATIVES:
-                _times_derivative(dL, sigma_L, zL, fwd.output, buf["scratch"][L])
-            else:
-                dL = sigma_L.vjp(zL, fwd.output, dL)
+        L, z, a, W, σ, delta = layers.L, layers.z, layers.a, layers.W, layers.σ, layers.delta
+        inputs, masks, dot = layers.inputs, layers.masks, np.dot
+        # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
+        dL = self.cost.delta(z[L], a[L], Y, σ[L], out=delta[L])
         if row_weights is None:
-            dL *= dL.dtype.type(1.0 / n)
+            dL *= layers.inv_n
         else:
             dL *= row_weights.astype(dL.dtype, copy=False)[:, None]
         delta[L] = dL
+        layer = layers.layer
+        for l in range(L - 1, 0, -1):
+            if l > 1:  # δ^1 is never needed: layer 1 has no parameters
+                # Step 4: δ^l = δ^{l+1} W^{l+1} diag σ'(z^l), before W^{l+1} changes.
+                delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], out=delta[l]), z[l], a[l])  # eq. 9  # noqa: E501
+                mask = masks[l] if layers.dropout else None
+                if mask is not None:
+                    delta[l] *= mask  # dropout: a dropped unit passes no gradient back
+            done = layer[l + 1]
+            assert done is not None
+            # Step 5, eq. 13: [δC/δW^{l+1}] = a^l ⊗ δ^{l+1}; summed over the batch that is
+            # a^lᵀ δ^{l+1}, stored transposed, δ^{l+1}ᵀ a^l, so grad_W has W^{l+1}'s shape.
+            done.product(delta[l + 1].T, inputs[l], out=done.grad_W)
+            # Step 6, eq. 15: [δC/δb^{l+1}] = δ^{l+1} · I (summed over the weighted batch).
+            np.add.reduce(delta[l + 1], axis=0, out=done.grad_b)
+            yield done  # eq. 9 is done with W^{l+1}: the caller may update this layer now
 
-        # Step 4, eq. 9: δ^l = δ^{l+1} W^{l+1} diag σ'(z^l), for l = L-1 .. 2.
-        # (δ^1 is never needed: layer 1 has no parameters.)
-        for l in range(L - 1, 1, -1):
-            sigma = self.sigma[l]
-            zl, al = fwd.z[l], fwd.a[l]
-            d_next = delta[l + 1]
-            assert sigma is not None and zl is not None and al is not None and d_next is not None
-            if buf is None:
-                dl = d_next @ weights[l - 1]
-            else:
-                dl = np.dot(d_next, weights[l - 1], out=buf["delta"][l])
-            # the diagonal matrix of eq. 8, as a product
-            _times_derivative(dl, sigma, zl, al, None if buf is None else buf["scratch"][l])
-            mask = fwd.masks[l] if fwd.masks else None
-            if mask is not None:
-                dl *= mask  # dropout: a dropped unit passes no gradient back
-            delta[l] = dl
-
-        # Steps 5 and 6, eqs. 13 and 15, for l = L .. 2.
-        grad_w: list[Array] = []
-        grad_b: list[Array] = []
-        for l in range(2, L + 1):
-            dl, prev = delta[l], fwd.inputs[l - 1]
-            assert dl is not None and prev is not None
-            # eq. 13: [δC/δW^l] = a^{l-1} ⊗ δ^l (shape N_{l-1} × N_l); summed over
-            # the batch that is a^{l-1}ᵀ δ^l.  We store its transpose, δ^lᵀ a^{l-1},
-            # so that grad_weights[l-2] has the shape of W^l.
-            if buf is None:
-                gw = dl.T @ prev
-                gb = dl.sum(axis=0)
-            else:
-                product = _weight_product(n, dl.shape[1], prev.shape[1])
-                gw = product(dl.T, prev, out=buf["grad_w"][l])
-                gb = np.add.reduce(dl, axis=0, out=buf["grad_b"][l])
-            # eq. 15: [δC/δb^l] = δ^l · I = δ^l (summed over the weighted batch).
-            grad_w.append(gw)
-            grad_b.append(gb)
-        return Backward(delta=delta, grad_weights=grad_w, grad_biases=grad_b)
-
-    # ------------------------------------------------------------------ fused SGD step
-
-    def sgd_plan(
-        self, weights: Sequence[Array], biases: Sequence[Array], n: int
-    ) -> SGDPlan:
-        """Precompute everything :meth:`train_step` needs for batches of ``n`` rows.
-
-        The plan holds, per layer, ``W^l``, ``b^l`` (the network's own arrays,
-        updated in place) and the persistent buffers of :meth:`_buffers`, as flat
-        tuples, so that a step is a run of NumPy calls with no lookups, no list
-        building and no allocation.  It stays valid while the network's parameter
-        arrays are the same objects.
-        """
-        dtype = weights[0].dtype
-        buf = self._buffers(n, dtype, weights)
-        L = len(self.sigma) - 1
-        sig = self.sigma
-
-        def forward_fn(sigma: Activation) -> Any:
-            # The ufunc itself where Activation.forward is exactly that call.
-            return {Sigmoid: expit, Tanh: np.tanh}.get(type(sigma), sigma.forward)
-
-        def derivative_of(l: int) -> tuple:
-            # (δ buffer, σ-or-its-type, z, a, scratch) for eq. 9 at layer l.
-            s = sig[l]
-            assert s is not None
-            kind = type(s) if type(s) in _FAST_DERIVATIVES else s
-            return (buf["delta"][l], kind, buf["z"][l], buf["a"][l], buf["scratch"][l])
-
-        hidden = []
-        for l in range(2, L):
-            s = sig[l]
-            assert s is not None
-            hidden.append((weights[l - 2].T, biases[l - 2], buf["z"][l], buf["a"][l],
-                           forward_fn(s)))
-        sigma_L = sig[L]
-        assert sigma_L is not None
-        backward = []
-        for l in range(L, 1, -1):
-            W, b, gw = weights[l - 2], biases[l - 2], buf["grad_w"][l]
-            # The update W ← W − η∇ in row blocks of about 64k values: η∇ of a block
-            # is still in cache when it is subtracted (half the time of whole-matrix
-            # passes for a 1024 × 1024 layer; the same values).
-            rows = max(1, (1 << 16) // W.shape[1])
-            scaled = np.empty((min(rows, W.shape[0]), W.shape[1]), dtype)
-            blocks = tuple((W[r:r + rows], gw[r:r + rows], scaled[: min(rows, W.shape[0] - r)])
-                           for r in range(0, W.shape[0], rows))
-            backward.append((
-                W, b, None if l == 2 else buf["a"][l - 1],
-                gw, buf["grad_b"][l], gw.reshape(-1), blocks, np.empty_like(b),
-                None if l == 2 else derivative_of(l - 1), _weight_product(n, *W.shape),
-            ))
-        # Which form of eq. 5 applies, decided once: δ^L = a − λ (softmax with
-        # log-likelihood, sigmoid with cross-entropy), quadratic's 2(a − λ) σ'(z),
-        # or the general row gradient times the Jacobian, as in `backward`.
-        ctype = type(self.cost)
-        probe = np.zeros((1, 2), dtype)
-        if ctype in (LogLikelihood, CrossEntropy) and self.cost.output_delta(
-                probe, probe, probe, sigma_L) is not None:
-            delta_kind = 0
-        elif ctype is Quadratic and type(sigma_L) in _FAST_DERIVATIVES:
-            delta_kind = 1
-        else:
-            delta_kind = 2
-        sigma1 = sig[1]
-        assert sigma1 is not None
-        return SGDPlan(
-            n=n, hidden=tuple(hidden),
-            output=(weights[-1].T, biases[-1], forward_fn(sigma_L)),
-            backward=tuple(backward), delta_L=buf["delta"][L], scratch_L=buf["scratch"][L],
-            delta_kind=delta_kind, sigma_L=sigma_L,
-            input_forward=None if sigma1.name == "identity" else sigma1.forward,
-            inv_n=dtype.type(1.0 / n), dtype=dtype.type,
-        )
-
-    def train_step(
-        self,
-        plan: SGDPlan,
-        X: Array,
-        Y: Array,
-        zL: Array,
-        aL: Array,
-        lr: float,
-        sq_norms: list[float],
-        row_weights: Array | None = None,
-        l2: float = 0.0,
-    ) -> None:
-        """One plain-SGD step on a batch: forward, backward and update, fused.
-
-        Bitwise the same arithmetic as :meth:`forward`, :meth:`backward` and
-        :class:`~chainrule.training.optimizers.SGD` (``θ ← θ − η ∇``) in sequence,
-        with fewer Python calls: the update of ``W^l`` follows as soon as eq. 9
-        has used it.
-
-        Parameters
-        ----------
-        plan : SGDPlan
-            From :meth:`sgd_plan` for ``n = X.shape[0]``.
-        X, Y : arrays of shape (n, N_1), (n, N_L)
-            The batch's inputs ``z^1`` and targets ``λ``.
-        zL, aL : arrays of shape (n, N_L)
-            Where ``z^L`` and ``a^L`` are written (the loop's epoch buffers, so the
-            history's loss and accuracy are computed once per epoch).
-        lr : float
-            η.
-        sq_norms : list of float
-            ``sq_norms[l-2] += ‖∇_{W^l}‖²`` (the history's gradient norms).
-        row_weights : array of shape (n,), optional
-            Per-example weights of the loss (default ``1/n``).
-        l2 : float
-            ``λ/n_train`` of Nielsen's L2 penalty, added as ``(λ/n) W^l``.
-        """
-        t = plan.dtype
-        eta = t(lr)
-        # Seed §5 step 2: a^1 = σ(z^1).
-        prev = X if plan.input_forward is None else plan.input_forward(X)
-        x_in = prev
-        for WT, b, z, a, forward in plan.hidden:
-            # eq. 1: z^l = W^l a^{l-1} + b^l (rows as examples); a^l = σ(z^l), and
-            # eq. 2 is this loop's composition.
-            np.dot(prev, WT, out=z)
-            z += b
-            prev = forward(z, out=a)
-        WT, b, forward = plan.output
-        np.dot(prev, WT, out=zL)
-        zL += b
-        forward(zL, out=aL)
-
-        # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L].
-        kind = plan.delta_kind
-        if kind == 0:
-            d = np.subtract(aL, Y, out=plan.delta_L)  # the simplified δ^L = a − λ
-        elif kind == 1:
-            d = np.subtract(aL, Y, out=plan.delta_L)
-            d *= 2  # quadratic: ∂C/∂a = 2(a − λ), times eq. 8's diagonal
-            _times_derivative(d, plan.sigma_L, zL, aL, plan.scratch_L)
-        else:
-            d = self.cost.output_delta(zL, aL, Y, plan.sigma_L)
-            if d is None:
-                d = plan.sigma_L.vjp(zL, aL, self.cost.derivative(aL, Y))
-        if row_weights is None:
-            d *= plan.inv_n
-        else:
-            d *= row_weights.astype(d.dtype, copy=False)[:, None]
-
-        i = len(plan.backward)
-        for W, b, a_prev, gw, gb, gw_flat, blocks, tb, below, product in plan.backward:
-            i -= 1
-            if below is not None:
-                # Step 4, eq. 9: δ^{l-1} = δ^l W^l diag σ'(z^{l-1}), W^l not yet updated.
-                d_prev, skind, z, a, s = below
-                np.dot(d, W, out=d_prev)
-                if skind is Sigmoid:
-                    np.subtract(1, a, out=s)
-                    d_prev *= np.multiply(a, s, out=s)
-                else:
-                    _times_derivative(d_prev, skind, z, a, s)
-            else:
-                a_prev = x_in
-            # eq. 13: the weight gradient δ^lᵀ a^{l-1} (the transpose of a^{l-1} ⊗ δ^l).
-            product(d.T, a_prev, out=gw)
-            # eq. 15: δC/δb^l = δ^l, summed over the (weighted) batch.
-            np.add.reduce(d, axis=0, out=gb)
-            if l2:
-                gw += t(l2) * W
-            sq_norms[i] += float(gw_flat.dot(gw_flat))
-            # Gradient descent, θ ← θ − η ∇, in place.
-            for W_rows, gw_rows, scaled in blocks:
-                W_rows -= np.multiply(gw_rows, eta, out=scaled)
-            b -= np.multiply(gb, eta, out=tb)
-            if below is not None:
-                d = d_prev
-
-    # ------------------------------------------------------------------ buffers
-
-    def _buffers(
-        self, n: int, dtype: np.dtype, weights: Sequence[Array]
-    ) -> dict[str, list[Array | None]]:
-        """Persistent arrays for a batch of ``n`` rows, reused across training steps.
-
-        Fresh temporaries every step cost page faults; keeping one set per batch
-        size (the last batch of an epoch may be smaller) avoids them.
-        """
-        key = (n, np.dtype(dtype))
-        buf = self._cache.get(key)
-        if buf is None:
-            L = len(self.sigma) - 1
-            sizes = [0, weights[0].shape[1]] + [W.shape[0] for W in weights]
-            buf = {
-                "z": [None, None] + [np.empty((n, sizes[l]), dtype) for l in range(2, L + 1)],
-                "a": [None, None] + [np.empty((n, sizes[l]), dtype) for l in range(2, L + 1)],
-                "delta": [None, None] + [np.empty((n, sizes[l]), dtype) for l in range(2, L + 1)],
-                "grad_w": [None, None] + [np.empty(W.shape, dtype) for W in weights],
-                "grad_b": [None, None] + [np.empty(W.shape[0], dtype) for W in weights],
-                "scratch": [None, None] + [np.empty((n, sizes[l]), dtype) for l in range(2, L + 1)],
-            }
-            if len(self._cache) > 4:  # keep memory bounded across odd batch sizes
-                self._cache.clear()
-            self._cache[key] = buf
-        return buf
-
-    def clear_buffers(self) -> None:
-        """Release the persistent training buffers."""
-        self._cache.clear()
+    def gradients(
+        self, layers: Layers, Y: Array, *, row_weights: Array | None = None
+    ) -> Backward:
+        """All of :meth:`backward` at once, as a :class:`Backward`."""
+        for _ in self.backward(layers, Y, row_weights=row_weights):
+            pass
+        return Backward(delta=[None, *layers.delta[1:]], grad_weights=layers.grad_W[2:],
+                        grad_biases=layers.grad_b[2:])
 
 
-_FAST_DERIVATIVES = (Sigmoid, Tanh, ReLU)
-
-
-@dataclass(frozen=True)
-class SGDPlan:
-    """What :meth:`Engine.train_step` needs for one batch size, computed once.
-
-    ``hidden`` holds ``(W^lᵀ, b^l, z, a, σ)`` for the hidden layers, ``output``
-    ``(W^Lᵀ, b^L, σ)``; ``backward`` holds, from ``l = L`` down to 2, ``(W^l, b^l,
-    a^{l-1} buffer or None for the input, ∇W, ∇b, ∇W flat, the update's row blocks
-    (W rows, ∇W rows, η∇W scratch), η∇b scratch, eq. 9's (δ^{l-1}, σ or its type,
-    z^{l-1}, a^{l-1}, scratch) or None, and eq. 13's product function)``.
-    """
-
-    n: int
-    hidden: tuple[tuple, ...]
-    output: tuple
-    backward: tuple[tuple, ...]
-    delta_L: Array
-    scratch_L: Array
-    delta_kind: int
-    sigma_L: Activation
-    input_forward: Any
-    inv_n: np.floating
-    dtype: type
-
-
-def _weight_product(n: int, rows: int, cols: int) -> Any:
+def _weight_product(n: int, rows: int, cols: int) -> Callable[..., Any]:
     """The NumPy product for eq. 13's ``δᵀ a``: ``np.matmul`` for big, ``np.dot`` for small.
 
     Both end in the same BLAS GEMM (the same values); with a transposed first
@@ -532,30 +417,3 @@ def _weight_product(n: int, rows: int, cols: int) -> Any:
     but costs microseconds of set-up that ``np.dot`` does not on tiny ones.
     """
     return np.matmul if n * rows * cols >= 1 << 22 else np.dot
-
-
-def _times_derivative(
-    dl: Array, sigma: Activation, z: Array, a: Array, scratch: Array | None
-) -> None:
-    """``dl *= σ'(z)`` in place (eq. 9's diagonal), from the stored output where exact.
-
-    With a ``scratch`` buffer of ``dl``'s shape the common activations allocate
-    nothing: sigmoid ``σ' = a(1 − a)``, tanh ``σ' = 1 − a²``, ReLU ``σ' = [a > 0]``.
-    The values are bitwise those of ``sigma.derivative(z, a)``.
-    """
-    kind = sigma if isinstance(sigma, type) else type(sigma)
-    if scratch is None or kind not in _FAST_DERIVATIVES:
-        dl *= sigma.derivative(z, a)
-    elif kind is Sigmoid:
-        np.subtract(1, a, out=scratch)
-        dl *= np.multiply(a, scratch, out=scratch)
-    elif kind is Tanh:
-        np.multiply(a, a, out=scratch)
-        dl *= np.subtract(1, scratch, out=scratch)
-    else:
-        # ReLU: a > 0 exactly when z > 0.  The comparison goes into the scratch
-        # buffer's first bytes as booleans (a quarter of the memory traffic of
-        # 1.0/0.0 floats); multiplying by True/False is multiplying by 1.0/0.0.
-        mask = scratch.reshape(-1).view(np.bool_)[: dl.size].reshape(dl.shape)
-        dl *= np.greater(a, 0, out=mask)
-

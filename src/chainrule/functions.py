@@ -77,6 +77,22 @@ class Activation:
         """
         raise NotImplementedError
 
+    def times_derivative(self, d: Array, z: Array, a: Array) -> Array:
+        """``d *= σ'(z)`` in place and return ``d``: eq. 9's ``diag σ'(z^l)`` as a product.
+
+        The engine's backward pass calls this for every hidden layer; the common
+        activations override it to work on ``d`` with one temporary at most.  The
+        values are those of ``d * self.derivative(z, a)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Sigmoid().times_derivative(np.ones((1, 2)), None, np.array([[0.5, 0.25]]))
+        array([[0.25  , 0.1875]])
+        """
+        d *= self.derivative(z, a)
+        return d
+
     def vjp(self, z: Array, a: Array, grad_a: Array) -> Array:
         """Row-vector × Jacobian: ``grad_a · [∂a/∂z]`` for each row (seed eqs. 5 and 6).
 
@@ -110,12 +126,17 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
     bounded01 = True
-
-    def forward(self, z: Array, out: Array | None = None) -> Array:
-        return expit(z, out=out)
+    # σ(z) is exactly SciPy's ufunc (no exp overflow); a ufunc does not bind to an
+    # instance, so net.activations[0].forward(z, out=a) calls expit(z, out=a) directly.
+    forward = expit  # type: ignore[assignment]
 
     def derivative(self, z: Array, a: Array) -> Array:
         return a * (1 - a)
+
+    def times_derivative(self, d: Array, z: Array, a: Array) -> Array:
+        s = np.subtract(1, a)
+        d *= np.multiply(a, s, out=s)
+        return d
 
     def log(self, z: Array, a: Array) -> Array:
         # ln σ(z) = -ln(1 + e^{-z}); logaddexp never overflows.
@@ -130,12 +151,15 @@ class Tanh(Activation):
     """``σ(z) = tanh z``, ``σ' = 1 - tanh² z``."""
 
     name = "tanh"
-
-    def forward(self, z: Array, out: Array | None = None) -> Array:
-        return np.tanh(z, out=out)
+    forward = np.tanh  # type: ignore[assignment]  # the ufunc itself, as for Sigmoid
 
     def derivative(self, z: Array, a: Array) -> Array:
         return 1 - a * a
+
+    def times_derivative(self, d: Array, z: Array, a: Array) -> Array:
+        s = np.multiply(a, a)
+        d *= np.subtract(1, s, out=s)
+        return d
 
 
 class ReLU(Activation):
@@ -149,6 +173,12 @@ class ReLU(Activation):
     def derivative(self, z: Array, a: Array) -> Array:
         # a > 0 exactly when z > 0, so the stored output suffices.
         return (a > 0).astype(a.dtype)
+
+    def times_derivative(self, d: Array, z: Array, a: Array) -> Array:
+        # Multiplying by the booleans a > 0 is multiplying by 1.0/0.0, with a
+        # quarter of the memory traffic of a float mask.
+        d *= np.greater(a, 0)
+        return d
 
 
 @dataclass(repr=False)
@@ -194,6 +224,9 @@ class Identity(Activation):
     def derivative(self, z: Array, a: Array) -> Array:
         return np.ones_like(a)
 
+    def times_derivative(self, d: Array, z: Array, a: Array) -> Array:
+        return d  # σ' = 1
+
 
 def _row_max(z: Array) -> Array:
     """``z.max(axis=-1, keepdims=True)``, the same values, faster for many short rows.
@@ -204,7 +237,8 @@ def _row_max(z: Array) -> Array:
     """
     if z.ndim == 2 and z.shape[0] > 16 and z.shape[1] <= 64:
         return np.ascontiguousarray(z.T).max(axis=0)[:, None]
-    return z.max(axis=-1, keepdims=True)
+    # The ufunc's own reduce: what z.max calls, without its Python-level wrapper.
+    return np.maximum.reduce(z, axis=-1, keepdims=True)
 
 
 class Softmax(Activation):
@@ -222,9 +256,11 @@ class Softmax(Activation):
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
-        shifted = np.subtract(z, _row_max(z), out=out)
+        zmax = (np.maximum.reduce(z, axis=-1, keepdims=True)
+                if z.shape[0] <= 16 or z.ndim != 2 else _row_max(z))  # _row_max's small case
+        shifted = np.subtract(z, zmax, out=out)
         np.exp(shifted, out=shifted)
-        shifted /= shifted.sum(axis=-1, keepdims=True)
+        shifted /= np.add.reduce(shifted, axis=-1, keepdims=True)  # what .sum() calls
         return shifted
 
     def derivative(self, z: Array, a: Array) -> Array:
@@ -310,9 +346,9 @@ class Cost:
     """A per-example cost ``C(a, λ)`` with its row gradient ``∂C/∂a`` (seed §3.2, §4.1).
 
     ``value`` returns one number per row, shape ``(n,)``; ``derivative`` returns
-    the row vectors ``∂C/∂a`` stacked, shape ``(n, N_L)``.  ``output_delta``
-    may return ``δ^L`` directly for an output activation where eq. 5 simplifies
-    exactly (and more stably); otherwise ``None``.
+    the row vectors ``∂C/∂a`` stacked, shape ``(n, N_L)``.  :meth:`delta` is
+    eq. 5, ``δ^L``, the one place the backward pass starts from; a cost whose eq. 5
+    simplifies exactly (and more stably) for some output activation overrides it.
     """
 
     name: str = "cost"
@@ -327,11 +363,19 @@ class Cost:
         """``∂C/∂a``, one row gradient per example, shape ``(n, N_L)``."""
         raise NotImplementedError
 
-    def output_delta(
-        self, z: Array, a: Array, y: Array, activation: Activation
-    ) -> Array | None:
-        """``δ^L`` in closed form when eq. 5 simplifies for ``activation``; else None."""
-        return None
+    def delta(
+        self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
+    ) -> Array:
+        """Eq. 5: ``δ^L = [∂C/∂a^L] · [∂a^L/∂z^L]``, one row per example, shape ``(n, N_L)``.
+
+        The row gradient times the Jacobian, diagonal by eq. 8 (an elementwise σ)
+        or softmax's full Jacobian applied without forming it.  Costs whose eq. 5
+        has a closed form for their output activation override this.  ``out``, if
+        given, may receive the result (the training path's buffer).
+        """
+        if activation.elementwise:
+            return activation.times_derivative(self.derivative(a, y), z, a)
+        return activation.vjp(z, a, self.derivative(a, y))
 
     def check_output(self, activation: Activation) -> None:
         """Raise ``ValueError`` if this cost makes no sense on ``activation``'s outputs."""
@@ -361,6 +405,18 @@ class Quadratic(Cost):
     def derivative(self, a: Array, y: Array) -> Array:
         return 2 * (a - y)
 
+    def delta(
+        self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
+    ) -> Array:
+        if not activation.elementwise or type(self).derivative is not _QUADRATIC_DERIVATIVE:
+            return super().delta(z, a, y, activation, out)  # softmax, or a changed ∂C/∂a
+        d = np.subtract(a, y, out=out)
+        d *= 2  # ∂C/∂a = 2(a − λ) written into δ^L's buffer, then eq. 8's diagonal
+        return activation.times_derivative(d, z, a)
+
+
+_QUADRATIC_DERIVATIVE = Quadratic.derivative
+
 
 class CrossEntropy(Cost):
     """Per-output binary cross-entropy ``C = −Σ_j [λ_j ln a_j + (1 − λ_j) ln(1 − a_j)]``.
@@ -384,12 +440,12 @@ class CrossEntropy(Cost):
         clipped = np.clip(a, eps, 1 - eps)
         return (clipped - y) / (clipped * (1 - clipped))
 
-    def output_delta(
-        self, z: Array, a: Array, y: Array, activation: Activation
-    ) -> Array | None:
+    def delta(
+        self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
+    ) -> Array:
         if activation.name == "sigmoid":
-            return a - y
-        return None
+            return np.subtract(a, y, out=out)  # δ^L = a − λ: σ' cancels
+        return super().delta(z, a, y, activation, out)
 
 
 class LogLikelihood(Cost):
@@ -407,12 +463,12 @@ class LogLikelihood(Cost):
     def derivative(self, a: Array, y: Array) -> Array:
         return -y / np.maximum(a, np.finfo(a.dtype).tiny)
 
-    def output_delta(
-        self, z: Array, a: Array, y: Array, activation: Activation
-    ) -> Array | None:
+    def delta(
+        self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
+    ) -> Array:
         if activation.name == "softmax":
-            return a - y
-        return None
+            return np.subtract(a, y, out=out)  # δ^L = a − λ: the Jacobian cancels
+        return super().delta(z, a, y, activation, out)
 
 
 @dataclass(repr=False)

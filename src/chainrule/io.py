@@ -203,7 +203,7 @@ def _activation_spec(act: Activation, where: str) -> dict[str, Any]:
     if type(act) is not ACTIVATIONS.get(act.name):
         raise ValueError(f"cannot save the custom activation {act.name!r} ({where}): only the "
                          f"named activations ({', '.join(sorted(ACTIVATIONS))}) can be saved")
-    params = dataclasses.asdict(act) if dataclasses.is_dataclass(act) else {}
+    params: dict[str, Any] = dataclasses.asdict(act) if dataclasses.is_dataclass(act) else {}
     return {"name": act.name, **params}
 
 
@@ -364,7 +364,7 @@ def save_model(
                 raise ValueError(f"cannot save a network whose {name} holds NaN or inf "
                                  f"(did training diverge?)")
     arrays.update(arrays_p)
-    return atomic_write(path, lambda f: np.savez(f, **arrays))
+    return atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- loading
@@ -401,7 +401,8 @@ def _activation(spec: Any, where: str) -> Activation:
         raise _Bad(f"unknown activation {name!r} for the {where}")
     params = {k: v for k, v in spec.items() if k != "name"}
     cls = ACTIVATIONS[name]
-    allowed = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+    allowed: set[str] = ({f.name for f in dataclasses.fields(cls)}
+                         if dataclasses.is_dataclass(cls) else set())
     if set(params) - allowed or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in params.values()):
         raise _Bad(f"bad parameters {params!r} for the {where}'s activation {name!r}")
@@ -473,8 +474,8 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
     pre = _get(meta, "preprocessing", dict, optional=True)
     if pre is not None:
         kind = _get(pre, "kind", str)
-        params = {k[len("preprocessing."):]: v for k, v in arrays.items()
-                  if k.startswith("preprocessing.")}
+        scaler_params = {k[len("preprocessing."):]: v for k, v in arrays.items()
+                         if k.startswith("preprocessing.")}
         target_kind = _get(pre, "target", str, optional=True)
         try:
             target = None
@@ -490,8 +491,8 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
                 if encoding.n_inputs != sizes[0]:
                     raise _Bad(f"the table encoding gives {encoding.n_inputs} inputs, but the "
                                f"network has {sizes[0]}")
-            preprocessing = Preprocessing(make_scaler(kind, params), target,  # type: ignore[arg-type]
-                                          encoding)
+            preprocessing = Preprocessing(make_scaler(kind, scaler_params),
+                                          target, encoding)  # type: ignore[arg-type]
         except ValueError as exc:
             raise _Bad(str(exc)) from None
         n_in = preprocessing.n_features

@@ -20,16 +20,17 @@ import numpy as np
 import numpy.typing as npt
 
 from . import checks
-from .engine import Engine, Forward
+from .engine import Engine, Forward, Layers
 from .functions import Activation, Cost, get_activation, get_cost
 from .training.callbacks import Callback
+from .training.config import TrainingConfig
 from .training.early_stopping import EarlyStopping, holdout_split
 from .training.history import History
 from .training.lbfgs import LBFGS, fit_lbfgs
 from .training.loop import train
 from .training.optimizers import Optimizer
 from .training.progress import with_progress
-from .training.schedules import Schedule, get_schedule
+from .training.schedules import get_schedule
 
 Array = npt.NDArray[np.floating]
 ActivationSpec = str | Activation
@@ -289,7 +290,7 @@ class Network:
             ``z[l]``, ``a[l]`` of shape ``(n, N_l)`` for ``l = 1..L``.
         """
         X2, _ = self._inputs(X)
-        return self.engine.forward(self.weights, self.biases, X2)
+        return self._forward(X2)[1].forward_result()
 
     def feedforward(self, X: npt.ArrayLike) -> Array:
         """The network function ``f`` (eq. 2): output activations ``a^L``.
@@ -303,7 +304,7 @@ class Network:
         ndarray of shape (n, N_L), or (N_L,) for a single example
         """
         X2, was_1d = self._inputs(X)
-        out = self.engine.forward(self.weights, self.biases, X2).output
+        out = self._forward(X2)[0]
         return out[0] if was_1d else out
 
     def loss(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> float:
@@ -316,7 +317,7 @@ class Network:
         """
         X2, _ = self._inputs(X)
         Y2 = self._targets(Y, X2.shape[0])
-        fwd = self.engine.forward(self.weights, self.biases, X2)
+        fwd = self._forward(X2)[1].forward_result()
         return float(self.engine.per_example_cost(fwd, Y2).mean())
 
     def backprop(
@@ -355,9 +356,14 @@ class Network:
         row_weights = None
         if sample_weight is not None:
             row_weights = _normalised_weights(sample_weight, n)
-        fwd = self.engine.forward(self.weights, self.biases, X2)
-        bwd = self.engine.backward(self.weights, fwd, Y2, row_weights=row_weights)
+        _, layers = self._forward(X2)
+        bwd = self.engine.gradients(layers, Y2, row_weights=row_weights)
         return bwd.grad_weights, bwd.grad_biases
+
+    def _forward(self, X: Array) -> tuple[Array, Layers]:
+        """``a^L`` for validated inputs, and the layers holding the whole pass."""
+        layers = self.engine.layers(self.weights, self.biases, X.shape[0])
+        return self.engine.forward(layers, X), layers
 
     # ------------------------------------------------------------------ training
 
@@ -366,26 +372,15 @@ class Network:
         self,
         X: npt.ArrayLike,
         Y: npt.ArrayLike,
+        config: TrainingConfig | None = None,
         *,
-        epochs: int = 30,
-        batch_size: int = 10,
-        learning_rate: float = 0.1,
-        optimizer: str | Optimizer | LBFGS | None = None,
         validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
-        shuffle: bool = True,
+        sample_weight: npt.ArrayLike | None = None,
         seed: int | None = None,
         callbacks: Sequence[Callback] = (),
-        dropout: float | Sequence[float] | None = None,
-        l2: float = 0.0,
-        sample_weight: npt.ArrayLike | None = None,
-        l1: float = 0.0,
-        clip_norm: float | None = None,
-        schedule: str | Schedule | None = None,
-        early_stopping: str | EarlyStopping | None = None,
-        patience: int = 10,
-        validation_fraction: float | None = None,
-        comm: Any = None,
         verbose: bool | str = False,
+        comm: Any = None,
+        **settings: Any,
     ) -> History:
         """Train by mini-batch stochastic gradient descent (seed §5; Nielsen ch. 1).
 
@@ -396,27 +391,12 @@ class Network:
         ----------
         X : array-like of shape (n, N_1)
         Y : array-like of shape (n, N_L), or (n,) integer class labels
-        epochs : int, default 30
-        batch_size : int, default 10
-            Rows per mini-batch (the last batch of an epoch may be smaller).
-        learning_rate : float, default 0.1
-            η.  The gradient is that of the *mean* cost over the batch.
-        optimizer : str, Optimizer or LBFGS, optional
-            ``"sgd"`` (default), ``"momentum"``, ``"nesterov"``, ``"adam"``,
-            ``"adamw"``, or an
-            :class:`~chainrule.training.Optimizer`.  Omitted, or the same name
-            as the current one, keeps the existing optimizer and its state.
-            ``"lbfgs"`` (or :class:`~chainrule.training.lbfgs.LBFGS` with its
-            ``tol`` and ``max_fun``) trains on the whole set at once by SciPy's
-            L-BFGS-B with the backpropagated gradient: ``epochs`` is then the
-            most L-BFGS iterations, one history entry each; ``batch_size``,
-            ``learning_rate`` and ``shuffle`` do not apply, and ``dropout``,
-            ``l1``, ``clip_norm`` and ``schedule`` are refused
-            (:func:`~chainrule.training.lbfgs.fit_lbfgs`).
+        config : TrainingConfig, optional
+            The hyper-parameters; keyword ``settings`` override its fields.
         validation_data : (X_val, Y_val), optional
             Evaluated after every epoch; loss and accuracy go into the history.
-        shuffle : bool, default True
-            Shuffle the rows before each epoch.
+        sample_weight : array-like of shape (n,), optional
+            Per-example weights: the loss becomes ``Σ w_i C_i / Σ w_i``.
         seed : int, optional
             Re-seeds the network's generator, which draws the shuffling, dropout
             and ``validation_fraction`` split.  Without it the generator (from
@@ -424,39 +404,49 @@ class Network:
             ``fit(epochs=3)`` gives bitwise the weights of ``fit(epochs=5)``.
         callbacks : sequence of Callback
             Called per batch and per epoch; see :mod:`chainrule.training.callbacks`.
-        dropout : float or sequence of float, optional
-            Inverted dropout probability for the hidden layers (one for all, or
-            one per hidden layer).  Off at prediction time.
-        l2 : float, default 0.0
-            L2 regularization λ in Nielsen's form (ch. 3): the cost gains
+        **settings
+            Fields of :class:`~chainrule.training.config.TrainingConfig`, each
+            checked once there:
+
+            ``epochs`` (default 30); ``batch_size`` (default 10: rows per
+            mini-batch, the last batch of an epoch may be smaller);
+            ``learning_rate`` (default 0.1: η, the gradient is that of the *mean*
+            cost over the batch); ``optimizer`` (``"sgd"`` by default,
+            ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"adamw"`` or an
+            :class:`~chainrule.training.Optimizer`; omitted, or the same name as
+            the current one, keeps the existing optimizer and its state;
+            ``"lbfgs"`` or :class:`~chainrule.training.lbfgs.LBFGS` trains on the
+            whole set at once by SciPy's L-BFGS-B with the backpropagated gradient:
+            ``epochs`` is then the most L-BFGS iterations, one history entry each,
+            ``batch_size``, ``learning_rate`` and ``shuffle`` do not apply, and
+            ``dropout``, ``l1``, ``clip_norm`` and ``schedule`` are refused);
+            ``shuffle`` (default True: shuffle the rows before each epoch).
+
+            ``dropout``: inverted dropout probability for the hidden layers (one
+            for all, or one per hidden layer), off at prediction time.
+            ``l2``: L2 regularization λ in Nielsen's form (ch. 3): the cost gains
             ``(λ / 2n) Σ ‖W^l‖²`` with ``n`` the training-set size, so plain SGD
             updates ``W ← (1 − ηλ/n) W − η ∇``.  Biases are not decayed.  (This is
             also scikit-learn's ``alpha``.)  The recorded training loss excludes
-            the penalty.
-        sample_weight : array-like of shape (n,), optional
-            Per-example weights: the loss becomes ``Σ w_i C_i / Σ w_i``.
-        l1 : float, default 0.0
-            L1 regularization λ in Nielsen's form (ch. 3): the cost gains
-            ``(λ / n) Σ |w|``, so plain SGD updates
-            ``w ← w − (ηλ/n) sgn(w) − η ∂C₀/∂w``.  Biases are not penalised.
-        clip_norm : float, optional
-            Rescale each batch's whole gradient (all layers, weights and biases,
-            penalties included) so its global norm is at most this.
-            ``history.grad_norms`` records the norms before clipping.
-        schedule : str or Schedule, optional
-            The learning rate per epoch, starting from ``learning_rate``:
-            ``"constant"`` (default), ``"step"``, ``"invscaling"``, ``"cosine"``,
-            ``"plateau"`` (Nielsen's halve-η rule), or a
-            :class:`~chainrule.training.schedules.Schedule`.
+            the penalty.  ``l1``: L1 regularization λ in Nielsen's form: the cost
+            gains ``(λ / n) Σ |w|``, so plain SGD updates
+            ``w ← w − (ηλ/n) sgn(w) − η ∂C₀/∂w``.  ``clip_norm``: rescale each
+            batch's whole gradient (all layers, weights and biases, penalties
+            included) so its global norm is at most this; ``history.grad_norms``
+            records the norms before clipping.
+
+            ``schedule``: the learning rate per epoch, starting from
+            ``learning_rate``: ``"constant"`` (default), ``"step"``,
+            ``"invscaling"``, ``"cosine"``, ``"plateau"`` (Nielsen's halve-η
+            rule), or a :class:`~chainrule.training.schedules.Schedule`;
             ``history.learning_rate`` records the rate of each epoch.
-        early_stopping : {"val_loss", "val_accuracy"} or EarlyStopping, optional
-            Stop when the validation metric has not improved for ``patience``
-            epochs, and restore the weights of the best epoch.
-        patience : int, default 10
-            For a named ``early_stopping``.
-        validation_fraction : float, optional
-            Hold out this fraction of ``(X, Y)`` (chosen with the seed, stratified
-            by class for classifiers) as the validation data instead of giving
+
+            ``early_stopping`` (``"val_loss"``, ``"val_accuracy"`` or an
+            :class:`~chainrule.training.EarlyStopping`): stop when the validation
+            metric has not improved for ``patience`` (default 10) epochs, and
+            restore the weights of the best epoch.  ``validation_fraction``: hold
+            out this fraction of ``(X, Y)`` (chosen with the seed, stratified by
+            class for classifiers) as the validation data instead of giving
             ``validation_data``.
         comm : mpi4py.MPI.Comm or DataParallel, optional
             Train data-parallel across the ranks of this MPI communicator (run
@@ -476,7 +466,21 @@ class Network:
         -------
         History
             The epochs of this call.  ``network.history`` holds all of them.
+
+        Examples
+        --------
+        >>> import numpy as np, chainrule
+        >>> net = chainrule.Network([2, 3, 2], output_activation="softmax",
+        ...                         cost="log_likelihood", seed=0)
+        >>> X, y = np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([0, 1])
+        >>> len(net.fit(X, y, epochs=3, batch_size=2, learning_rate=0.5))
+        3
         """
+        unknown = sorted(set(settings) - set(TrainingConfig.__dataclass_fields__))
+        if unknown:
+            raise TypeError(f"fit() got an unexpected keyword argument {unknown[0]!r}")
+        config = (config or TrainingConfig()).replace(**settings) if settings else (
+            config or TrainingConfig())
         par = comm  # [distributed] a DataParallel (see _data_parallel) or None
         X2, _ = self._inputs(X)
         Y2 = self._targets(Y, X2.shape[0])
@@ -484,7 +488,7 @@ class Network:
             self.rng = np.random.default_rng(seed)
         rng = self.rng
         val = None
-        if validation_data is not None and validation_fraction is not None:
+        if validation_data is not None and config.validation_fraction is not None:
             raise ValueError("give either validation_data or validation_fraction, not both")
         if validation_data is not None:
             if len(validation_data) != 2:
@@ -494,11 +498,11 @@ class Network:
         sw = None
         if sample_weight is not None:
             sw = _normalised_weights(sample_weight, X2.shape[0])
-        if par is not None and par.rows is not None and validation_fraction is not None:
+        if par is not None and par.rows is not None and config.validation_fraction is not None:
             raise ValueError("validation_fraction cannot hold rows out of a shard: give each "
                              "rank its shard of the validation data as validation_data")
-        if validation_fraction is not None:
-            X2, Y2, Xv, Yv, sw = holdout_split(X2, Y2, validation_fraction, rng,
+        if config.validation_fraction is not None:
+            X2, Y2, Xv, Yv, sw = holdout_split(X2, Y2, config.validation_fraction, rng,
                                                stratify=self.is_classifier, sample_weight=sw)
             val = (Xv, Yv)
         weights = None
@@ -507,15 +511,15 @@ class Network:
             weights = sw / sw.sum() * X2.shape[0]
             if par is not None and par.rows is not None:  # [distributed] mean 1 over all ranks
                 weights = par.average_one(sample_weight)
-        for name, lam in (("l2", l2), ("l1", l1)):
-            if not (lam >= 0 and math.isfinite(lam)):
-                raise ValueError(f"{name} must be a non-negative number, got {lam}")
-        sched = get_schedule(schedule)
-        callbacks = with_progress(callbacks, verbose, len(self.history) + epochs)
-        if early_stopping is not None:
-            stopper = (early_stopping if isinstance(early_stopping, EarlyStopping)
-                       else EarlyStopping(monitor=early_stopping, patience=patience))
+        config.dropout_rates(len(self.sizes) - 2)  # one rate per hidden layer
+        callbacks = with_progress(callbacks, verbose, len(self.history) + config.epochs)
+        if config.early_stopping is not None:
+            stopper = (config.early_stopping if isinstance(config.early_stopping, EarlyStopping)
+                       else EarlyStopping(monitor=config.early_stopping,
+                                          patience=config.patience))
             callbacks.append(stopper)
+        sched = get_schedule(config.schedule)
+        config = config.replace(schedule=sched)
         monitors = [getattr(sched, "monitor", "")]
         monitors += [cb.monitor for cb in callbacks if isinstance(cb, EarlyStopping)]
         if val is None and any(m.startswith("val_") for m in monitors):
@@ -524,42 +528,25 @@ class Network:
         if not self.is_classifier and "val_accuracy" in monitors:
             raise ValueError("val_accuracy needs a classifier (sigmoid or softmax output); "
                              "monitor val_loss for this network")
-        if optimizer == "lbfgs" or isinstance(optimizer, LBFGS):
+        if config.optimizer == "lbfgs" or isinstance(config.optimizer, LBFGS):
             # Full-batch L-BFGS has its own driver (SciPy's L-BFGS-B); see training/lbfgs.py.
-            _check_lbfgs_options(dropout=dropout, l1=l1, clip_norm=clip_norm, schedule=schedule)
-            return fit_lbfgs(self, X2, Y2, max_iter=epochs,
-                             settings=optimizer if isinstance(optimizer, LBFGS) else LBFGS(),
-                             validation_data=val, callbacks=callbacks, l2=l2,
+            if par is not None:
+                raise ValueError("optimizer='lbfgs' does not train data-parallel (comm); use a "
+                                 "stochastic optimizer")
+            _check_lbfgs_options(dropout=config.dropout, l1=config.l1,
+                                 clip_norm=config.clip_norm,
+                                 schedule=getattr(config.schedule, "name", config.schedule))
+            return fit_lbfgs(self, X2, Y2, max_iter=config.epochs,
+                             settings=(config.optimizer if isinstance(config.optimizer, LBFGS)
+                                       else LBFGS()),
+                             validation_data=val, callbacks=callbacks, l2=config.l2,
                              sample_weight=weights)
-        return train(
-            self, X2, Y2,
-            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-            optimizer=optimizer, validation_data=val, shuffle=shuffle, rng=rng,
-            callbacks=callbacks, dropout=self._dropout_rates(dropout), l2=l2,
-            sample_weight=weights, l1=l1, clip_norm=clip_norm, schedule=sched, parallel=par,
-        )
-
-    def _dropout_rates(self, dropout: float | Sequence[float] | None) -> list[float] | None:
-        """Per-layer drop probabilities indexed ``[l-1]`` for ``l = 1..L``, or None."""
-        if dropout is None:
-            return None
-        n_hidden = len(self.sizes) - 2
-        rates = [float(dropout)] * n_hidden if np.isscalar(dropout) else [
-            float(p) for p in dropout  # type: ignore[union-attr]
-        ]
-        if len(rates) != n_hidden:
-            raise ValueError(f"dropout needs one rate per hidden layer ({n_hidden}), "
-                             f"got {len(rates)}")
-        for p in rates:
-            if not 0.0 <= p < 1.0:
-                raise ValueError(f"dropout rates must be in [0, 1), got {p}")
-        if not any(rates):
-            return None
-        return [0.0, *rates, 0.0]
+        return train(self, X2, Y2, config, rng=rng, validation_data=val, callbacks=callbacks,
+                     sample_weight=weights, parallel=par)
 
     def _evaluate_arrays(self, X: Array, Y: Array) -> tuple[float, float]:
         """Mean loss and accuracy on validated arrays (accuracy nan for regression)."""
-        fwd = self.engine.forward(self.weights, self.biases, X)
+        fwd = self._forward(X)[1].forward_result()
         loss = float(self.engine.per_example_cost(fwd, Y).mean())
         if not self.is_classifier:
             return loss, math.nan
@@ -617,6 +604,9 @@ def _classes(outputs: Array) -> np.ndarray:
 
 
 def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(sizes, (str, bytes)) or any(isinstance(s, (bool, np.bool_)) for s in sizes):
+        # True == 1, but a flag is not a layer size.
+        raise ValueError(f"sizes must be a list of positive integers, got {sizes!r}")
     try:
         values = [int(s) for s in sizes]
     except (TypeError, ValueError):

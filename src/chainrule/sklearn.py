@@ -59,7 +59,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, column_or_1d, gen_batches
+from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
@@ -81,6 +81,7 @@ from .functions import (
 )
 from .network import Network
 from .training.callbacks import BatchInfo, Callback
+from .training.config import TrainingConfig
 from .training.divergence import TrainingDiverged
 from .training.lbfgs import Objective, minimize, pack, unpack
 from .training.optimizers import SGD, Adam, Momentum, Optimizer
@@ -117,9 +118,11 @@ class SquaredError(Cost):
     def derivative(self, a: Array, y: Array) -> Array:
         return a - y
 
-    def output_delta(self, z: Array, a: Array, y: Array,
-                     activation: Activation) -> Array | None:
-        return a - y if activation.name == "identity" else None
+    def delta(self, z: Array, a: Array, y: Array, activation: Activation,
+              out: Array | None = None) -> Array:
+        if activation.name == "identity":
+            return np.subtract(a, y, out=out)
+        return super().delta(z, a, y, activation, out)
 
 
 class PoissonDeviance(Cost):
@@ -140,9 +143,11 @@ class PoissonDeviance(Cost):
     def derivative(self, a: Array, y: Array) -> Array:
         return 1 - y / np.maximum(a, np.finfo(a.dtype).tiny)
 
-    def output_delta(self, z: Array, a: Array, y: Array,
-                     activation: Activation) -> Array | None:
-        return a - y if activation.name == "exp" else None
+    def delta(self, z: Array, a: Array, y: Array, activation: Activation,
+              out: Array | None = None) -> Array:
+        if activation.name == "exp":
+            return np.subtract(a, y, out=out)
+        return super().delta(z, a, y, activation, out)
 
 
 def _exp_activation() -> CustomActivation:
@@ -176,12 +181,11 @@ class _SklearnAdam(Adam):
 
 
 
-class _SklearnStep(Optimizer, Callback):
-    """scikit-learn's per-batch update around a chainrule optimizer.
+class _SklearnRules(Callback):
+    """scikit-learn's per-batch rules, through the training loop's ``on_gradients`` hook.
 
-    :meth:`chainrule.Network.fit` hands every mini-batch's gradient to
-    ``optimizer.step``.  This wrapper turns it into exactly the gradient
-    scikit-learn's MLP uses for that batch before delegating:
+    Between a mini-batch's gradients and the optimizer's step this turns the
+    network's gradient into exactly the one scikit-learn's MLP uses for that batch:
 
     * with sample weights, the batch mean becomes ``Σ_b w_i ∇C_i / Σ_b w_i``
       (the network averages with weights normalised over the whole training
@@ -189,65 +193,51 @@ class _SklearnStep(Optimizer, Callback):
     * scikit-learn's L2 term ``α W / Σ_b w_i`` (``Σ_b w_i`` is the batch size
       without weights) is added to the weight gradients, and its penalty
       ``½ α Σ ‖W‖² / Σ_b w_i`` is accumulated as scikit-learn accumulates it
-      into ``loss_``;
-    * the step size is the estimator's current learning rate (its schedule).
+      into ``loss_``.
 
-    The per-batch factors are set by :meth:`begin_epoch` before each
-    ``fit(epochs=1, shuffle=False)`` call, whose batches are ``gen_batches``'s.
-    As a callback it also accumulates scikit-learn's ``loss_``: per batch, the
-    (weighted) batch mean cost times the batch size.
+    It also accumulates scikit-learn's ``loss_``: per batch, the (weighted) batch
+    mean cost times the batch size.  The step size (scikit-learn's schedule) is the
+    ``learning_rate`` of each one-epoch ``fit`` call, and the optimizer a real one.
     """
 
-    name = "sklearn"
-
-    def __init__(self, inner: Optimizer, alpha: float, n_weights: int,
-                 learning_rate: float) -> None:
-        self.inner = inner
+    def __init__(self, alpha: float) -> None:
         self.alpha = alpha
-        self.n_weights = n_weights
-        self.learning_rate = learning_rate
-        self._plan: list[tuple[float, float, int]] = []
-        self._k = 0
+        self.sample_weight: np.ndarray | None = None
         self.penalty_sum = 0.0
         self.loss_sum = 0.0
 
-    def begin_epoch(self, plan: list[tuple[float, float, int]]) -> None:
-        """Per batch: (gradient scale, L2 coefficient α/Σ_b w, batch size)."""
-        self._plan = plan
-        self._k = 0
+    def begin_epoch(self, sample_weight: np.ndarray | None) -> None:
+        """Start an epoch whose rows carry ``sample_weight`` (in the order trained)."""
+        self.sample_weight = sample_weight
+        self._mean_w = 0.0 if sample_weight is None else float(sample_weight.mean())
         self.penalty_sum = 0.0
         self.loss_sum = 0.0
 
-    def on_batch_end(self, network: Network, info: BatchInfo) -> None:
-        # info.loss is Σ_b w̃_i C_i / size with weights normalised over the
-        # training set; scikit-learn's batch loss is Σ_b w_i C_i / Σ_b w_i, i.e.
-        # info.loss times the same factor as the gradient.
-        scale = self._plan[info.batch][0]
-        self.loss_sum += info.loss * info.size * (scale if scale else 0.0)
-
-    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
-        scale, l2_coef, size = self._plan[self._k]
-        self._k += 1
+    def on_gradients(self, network: Network, info: BatchInfo) -> None:
+        size = info.size
+        if self.sample_weight is None:
+            scale, l2_coef = 1.0, self.alpha / size
+        else:
+            batch_sum = float(self.sample_weight[info.rows].sum())
+            # The network weights rows by w_i / mean(w) / size; scikit-learn by
+            # w_i / Σ_b w.  The ratio is size · mean(w) / Σ_b w.
+            scale, l2_coef = ((size * self._mean_w / batch_sum, self.alpha / batch_sum)
+                              if batch_sum > 0 else (0.0, 0.0))
+        # info.loss is Σ_b w̃_i C_i / size with weights normalised over the training
+        # set; scikit-learn's batch loss is Σ_b w_i C_i / Σ_b w_i: the same factor.
+        self.loss_sum += info.loss * size * scale
         if scale != 1.0:
-            for g in grads:
+            for g in (*info.grad_weights, *info.grad_biases):
                 g *= g.dtype.type(scale)
         if l2_coef:
             sq = 0.0
-            for g, W in zip(grads[: self.n_weights], params[: self.n_weights], strict=True):
+            for g, W in zip(info.grad_weights, network.weights, strict=True):
                 flat = W.reshape(-1)
                 sq += float(np.dot(flat, flat))
                 g += W.dtype.type(l2_coef) * W
             # scikit-learn adds ½α‖W‖²/Σ_b w to the batch loss, weighted by the
             # batch size when it accumulates loss_.
             self.penalty_sum += 0.5 * l2_coef * sq * size
-        self.inner.step(params, grads, self.learning_rate)
-
-    def reset(self) -> None:
-        self.inner.reset()
-
-    def config(self) -> dict[str, Any]:
-        return {"name": self.name, "inner": self.inner.config(), "alpha": self.alpha,
-                "learning_rate": self.learning_rate}
 
 
 # --------------------------------------------------------------------------- parameters
@@ -323,13 +313,14 @@ def _hidden_sizes(spec: Any) -> list[int]:
     return [int(s) for s in sizes]
 
 
-def _dropout_arg(dropout: Any) -> float | list[float] | None:
+def _dropout_arg(dropout: Any) -> float | tuple[float, ...] | None:
     if dropout is None:
         return None
-    rates = [dropout] if np.isscalar(dropout) else list(dropout)
+    scalar = bool(np.isscalar(dropout))
+    rates: list[Any] = [dropout] if scalar else list(dropout)
     for p in rates:
         _check_number("dropout", p, low=0.0, high=1.0, high_open=True)
-    return float(dropout) if np.isscalar(dropout) else [float(p) for p in rates]
+    return float(rates[0]) if scalar else tuple(float(p) for p in rates)
 
 
 # --------------------------------------------------------------------------- base
@@ -476,7 +467,7 @@ class _BaseMLP(BaseEstimator):
         self.network_ = net
         if given:
             self.coefs_, self.intercepts_ = coefs, intercepts  # checks the shapes
-        self.validation_loss_curve_: list[float] | None = None
+        self.validation_loss_curve_: Any = None
         self._best_weights = self._snapshot()
         if self.solver in _STOCHASTIC_SOLVERS:
             self._init_stochastic_state()
@@ -485,14 +476,17 @@ class _BaseMLP(BaseEstimator):
         # What scikit-learn keeps for its stochastic solvers only.
         self.loss_curve_: list[float] = []
         self._no_improvement_count = 0
+        # scikit-learn's attributes: None or a value depending on early_stopping.
         if self.early_stopping:
-            self.validation_scores_: list[float] | None = []
-            self.best_validation_score_: float | None = -np.inf
-            self.best_loss_: float | None = None
+            self.validation_scores_: Any = []
+            self.best_validation_score_: Any = -np.inf
+            self.best_loss_: Any = None
         else:
             self.best_loss_ = np.inf
             self.validation_scores_ = None
             self.best_validation_score_ = None
+        self.validation_loss_curve_ = None
+        self._best_weights = self._snapshot()
 
     def _network_seed(self) -> int | np.random.Generator | None:
         # The network's own generator only drives dropout (batches are cut here),
@@ -508,15 +502,12 @@ class _BaseMLP(BaseEstimator):
         net = self.network_
         return [W.copy() for W in net.weights], [b.copy() for b in net.biases]
 
-    def _new_optimizer(self) -> _SklearnStep:
+    def _new_optimizer(self) -> Optimizer:
         if self.solver == "adam":
-            inner: Optimizer = _SklearnAdam(self.beta_1, self.beta_2, self.epsilon)
-        elif self.momentum > 0:
-            inner = Momentum(self.momentum, nesterov=bool(self.nesterovs_momentum))
-        else:
-            inner = SGD()
-        return _SklearnStep(inner, float(self.alpha), len(self.network_.weights),
-                            float(self.learning_rate_init))
+            return _SklearnAdam(self.beta_1, self.beta_2, self.epsilon)
+        if self.momentum > 0:
+            return Momentum(self.momentum, nesterov=bool(self.nesterovs_momentum))
+        return SGD()
 
     # ------------------------------------------------------------------ fitting
 
@@ -593,12 +584,26 @@ class _BaseMLP(BaseEstimator):
     def _validation_labels(self, y: Any, n: int) -> np.ndarray:
         raise NotImplementedError
 
+    @property
+    def _learning_rate(self) -> float:
+        """scikit-learn's current η (its schedule), passed to each one-epoch ``fit``.
+
+        Kept on the optimizer, where scikit-learn keeps it: its own tests read
+        ``_optimizer.learning_rate``.
+        """
+        return float(self._optimizer.learning_rate)  # type: ignore[attr-defined]
+
+    @_learning_rate.setter
+    def _learning_rate(self, value: float) -> None:
+        self._optimizer.learning_rate = value  # type: ignore[attr-defined]
+
     def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None,
                         incremental: bool, validation_data: Any) -> None:
         net = self.network_
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
-        opt = self._optimizer
+            self._learning_rate = float(self.learning_rate_init)
+        rules = _SklearnRules(float(self.alpha))
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
@@ -638,12 +643,11 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
                               "It is going to be clipped", stacklevel=3)
             batch_size = int(np.clip(self.batch_size, 1, n))
-        batches = list(gen_batches(n, batch_size))
         sample_idx = np.arange(n)
-        fit_kwargs: dict[str, Any] = {}
-        dropout = _dropout_arg(self.dropout)
-        if dropout is not None:
-            fit_kwargs["dropout"] = dropout
+        # One epoch per call, over gen_batches's batches (the loop's, unshuffled).
+        config = TrainingConfig(epochs=1, batch_size=batch_size, learning_rate=1.0,
+                                optimizer=self._optimizer, shuffle=False,
+                                dropout=_dropout_arg(self.dropout))
 
         self.n_iter_ = 0
         for _ in range(self.max_iter):
@@ -657,11 +661,10 @@ class _BaseMLP(BaseEstimator):
                 swe = None if sw_train is None else sw_train[sample_idx]
             else:
                 Xe, Ye, swe = X_train, Y_train, sw_train
-            opt.begin_epoch(self._plan(batches, swe))
+            rules.begin_epoch(swe)
             try:
-                trained = len(net.fit(Xe, Ye, epochs=1, batch_size=batch_size,
-                                      learning_rate=1.0, optimizer=opt, shuffle=False,
-                                      sample_weight=swe, callbacks=[opt], **fit_kwargs))
+                trained = len(net.fit(Xe, Ye, config, learning_rate=self._learning_rate,
+                                      sample_weight=swe, callbacks=[rules]))
             except TrainingDiverged:
                 # scikit-learn's MLP trains on through a diverging loss (NaN validation
                 # scores, its test_mlp_diverging_loss) and refuses non-finite weights
@@ -671,7 +674,7 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Training interrupted by user.", stacklevel=3)
                 break
             self.n_iter_ += 1
-            self.loss_ = (opt.loss_sum * self._cost_scale() + opt.penalty_sum) / n
+            self.loss_ = (rules.loss_sum * self._cost_scale() + rules.penalty_sum) / n
             self.t_ += n
             self.loss_curve_.append(self.loss_)
             if self.verbose:
@@ -680,7 +683,8 @@ class _BaseMLP(BaseEstimator):
                 self._record_validation(X_val, y_val, Y_val_net, sw_val)
             self._update_no_improvement_count(early_stopping)
             if self.learning_rate == "invscaling" and self.solver == "sgd":
-                opt.learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                self._learning_rate = (float(self.learning_rate_init)
+                                       / (self.t_ + 1) ** self.power_t)
             if self._no_improvement_count > self.n_iter_no_change:
                 what = ("Validation score" if early_stopping else "Training loss")
                 msg = (f"{what} did not improve more than tol={self.tol:f} for "
@@ -762,38 +766,18 @@ class _BaseMLP(BaseEstimator):
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         return self._lbfgs_objective(X, Y, sample_weight)(packed_coef_inter)
 
-    def _plan(self, batches: list[slice], sw: np.ndarray | None
-              ) -> list[tuple[float, float, int]]:
-        """Per batch: gradient rescale, scikit-learn's α/Σ_b w, batch size."""
-        alpha = float(self.alpha)
-        if sw is None:
-            return [(1.0, alpha / (s.stop - s.start), s.stop - s.start) for s in batches]
-        mean_w = float(sw.mean())
-        plan = []
-        for s in batches:
-            size = s.stop - s.start
-            batch_sum = float(sw[s].sum())
-            if batch_sum <= 0:
-                plan.append((0.0, 0.0, size))
-                continue
-            # The network weights rows by w_i / mean(w) / size; scikit-learn by
-            # w_i / Σ_b w.  The ratio is size · mean(w) / Σ_b w.
-            plan.append((size * mean_w / batch_sum, alpha / batch_sum, size))
-        return plan
-
     def _trigger_stopping(self, msg: str) -> bool:
-        opt = self._optimizer
         if self.solver != "sgd" or self.learning_rate != "adaptive":
             if self.verbose:
                 print(msg + " Stopping.")
             return True
-        if opt.learning_rate <= 1e-6:
+        if self._learning_rate <= 1e-6:
             if self.verbose:
                 print(msg + " Learning rate too small. Stopping.")
             return True
-        opt.learning_rate /= 5.0
+        self._learning_rate /= 5.0
         if self.verbose:
-            print(msg + f" Setting learning rate to {opt.learning_rate:f}")
+            print(msg + f" Setting learning rate to {self._learning_rate:f}")
         return False
 
     def _record_validation(self, X_val: np.ndarray, y_val: np.ndarray, Y_val_net: np.ndarray,

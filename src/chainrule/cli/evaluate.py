@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"data: {args.data}, {n} rows")
     if model.task == "classification":
         names = model.class_names or []
-        m = classification_metrics(data.y, pred, len(names))
+        m: dict[str, Any] = classification_metrics(data.y, pred, len(names))
         correct = int(np.trace(m["confusion"]))
         print(f"accuracy: {m['accuracy'] * 100:.2f}% ({correct}/{n})")
         width = max(8, *(len(c) for c in names))

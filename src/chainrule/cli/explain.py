@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _example(args: argparse.Namespace, net: Network) -> tuple[np.ndarray, object]:
+def _example(args: argparse.Namespace, net: Network) -> tuple[np.ndarray, Any]:
     n_in, n_out = net.sizes[0], net.sizes[-1]
     if args.example is not None:
         if args.x is not None or args.y is not None:

@@ -86,7 +86,7 @@ def format_array(value: np.ndarray, width: int = WIDTH, indent: int = 4) -> list
     arr = np.asarray(value)
     pad = " " * indent
     if arr.ndim == 0:
-        return [pad + _fmt(arr)]
+        return [pad + _fmt(float(arr))]
     if arr.ndim == 1:
         return _matrix(arr[None, :], width, pad)
     if arr.ndim == 2:

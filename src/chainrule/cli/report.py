@@ -210,10 +210,11 @@ def open_model_and_data(args: argparse.Namespace, *, need_data: bool = True,
             return ModelData(model, None, None, None, None)
         raw, y, name = found
         X, rows = model.transform(raw), "the test split"
-    if model.task != "classification" and hasattr(model.preprocessing, "transform_target"):
+    pre = model.preprocessing
+    if model.task != "classification" and pre is not None and hasattr(pre, "transform_target"):
         # The loss in the units the network was trained in; the report maps outputs
         # and targets back to the target's units for MSE, MAE, R² and the residuals.
-        y = model.preprocessing.transform_target(y)
+        y = pre.transform_target(y)
     return ModelData(model, X, y, raw, name, rows)
 
 

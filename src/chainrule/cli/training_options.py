@@ -17,6 +17,7 @@ from ..training import (
     get_optimizer,
     progress_callback,
 )
+from ..training.config import TrainingConfig
 from ..training.optimizers import Optimizer
 from ..training.schedules import SCHEDULES, Schedule
 from .common import CLIError, check_output_file, positive_float, positive_int
@@ -185,25 +186,30 @@ def validation_kwargs(args: argparse.Namespace, data: Any) -> dict[str, Any]:
 def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments for ``Network.fit`` from the training options.
 
-    The validation data come from :func:`validation_kwargs`.
+    The hyper-parameters go into one :class:`~chainrule.training.config.TrainingConfig`
+    (``"config"``), checked there; the validation data come from
+    :func:`validation_kwargs`.
     """
-    kwargs: dict[str, Any] = {
+    settings: dict[str, Any] = {
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "optimizer": _optimizer(args),
-        "seed": args.seed,
         "l1": args.l1,
         "l2": args.l2,
         "clip_norm": args.clip_norm,
         "schedule": _schedule(args),
     }
     if args.dropout is not None:
-        kwargs["dropout"] = args.dropout[0] if len(args.dropout) == 1 else args.dropout
+        settings["dropout"] = args.dropout[0] if len(args.dropout) == 1 else args.dropout
     if args.early_stopping:
-        kwargs["early_stopping"] = args.early_stopping
-        kwargs["patience"] = args.patience
-    return kwargs
+        settings["early_stopping"] = args.early_stopping
+        settings["patience"] = args.patience
+    try:
+        config = TrainingConfig(**settings)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    return {"config": config, "seed": args.seed}
 
 
 def make_callbacks(args: argparse.Namespace, loss_name: str = "loss") -> list[Callback]:

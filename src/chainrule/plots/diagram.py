@@ -138,11 +138,12 @@ def network_diagram(
         for unit, (x, y) in pos.items():
             ax.add_patch(Circle((x, y), RADIUS, facecolor=UNIT_COLOR, edgecolor="#1565c0",
                                 lw=1.0, zorder=3, gid=f"unit-{l}-{unit + 1}"))
-        if ellipsis_y[col] is not None:
+        y_dots = ellipsis_y[col]
+        if y_dots is not None:
             x = col * dx
-            ax.text(x, ellipsis_y[col], "⋮", ha="center", va="center", fontsize=14, zorder=3,
+            ax.text(x, y_dots, "⋮", ha="center", va="center", fontsize=14, zorder=3,
                     gid=f"ellipsis-{l}")
-            ax.text(x + 0.38, ellipsis_y[col], f"{sizes[col]} units", ha="left",
+            ax.text(x + 0.38, y_dots, f"{sizes[col]} units", ha="left",
                     va="center", fontsize=8, color="#555555", zorder=3,
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"})
         if l < L:

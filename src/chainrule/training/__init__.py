@@ -1,6 +1,7 @@
 """Training: the loop, optimizers, schedules, regularization, callbacks and the history."""
 
 from .callbacks import BatchInfo, Callback, PrintProgress
+from .config import TrainingConfig
 from .divergence import TrainingDiverged
 from .early_stopping import EarlyStopping, holdout_split
 from .history import History
@@ -37,6 +38,7 @@ __all__ = [
     "ReduceOnPlateau",
     "Schedule",
     "StepDecay",
+    "TrainingConfig",
     "TrainingDiverged",
     "get_optimizer",
     "get_schedule",

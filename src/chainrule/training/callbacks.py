@@ -41,8 +41,11 @@ class BatchInfo:
     loss : float
         The batch's mean cost before the update.
     grad_weights, grad_biases : list of arrays
-        The gradients used for the update (valid only during the call; copy
-        them to keep them).
+        The gradients of the batch (valid only during the call; copy them to
+        keep them).  In :meth:`Callback.on_gradients` they may be changed in
+        place, and the optimizer steps with what they then hold.
+    rows : slice or array of int, optional
+        The batch's rows, as indices into the training arrays given to ``fit``.
     """
 
     epoch: int
@@ -52,6 +55,7 @@ class BatchInfo:
     loss: float
     grad_weights: list[Array]
     grad_biases: list[Array]
+    rows: slice | npt.NDArray[np.intp] | None = None
 
 
 class Callback:
@@ -62,6 +66,17 @@ class Callback:
 
     def on_epoch_begin(self, network: Network, epoch: int) -> None:
         """Called before each epoch."""
+
+    def on_gradients(self, network: Network, info: BatchInfo) -> None:
+        """Called per mini-batch between its gradients and the optimizer's step.
+
+        The gradients (penalties included, before clipping) are in
+        ``info.grad_weights`` and ``info.grad_biases``; change them in place to
+        change the step (rescale them, add a penalty of your own, sum them across
+        processes).  A callback that overrides this makes the loop collect all of
+        a batch's gradients before stepping, instead of updating plain SGD layer
+        by layer.
+        """
 
     def on_batch_end(self, network: Network, info: BatchInfo) -> None:
         """Called after each mini-batch update."""

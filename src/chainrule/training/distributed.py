@@ -48,6 +48,7 @@ chainrule never imports it (install with ``pip install chainrule[mpi]``).
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -57,7 +58,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from .loop import Batches
+
 if TYPE_CHECKING:
+    from ..engine import Layer
     from ..network import Network
 
 Array = npt.NDArray[np.floating]
@@ -181,6 +185,90 @@ class _BatchRandom:
         return self.rng.random((self.m, shape[1]))[self.positions]
 
 
+class ParallelBatches(Batches):
+    """A rank's rows of each global mini-batch, as :class:`~chainrule.training.loop.Batches`.
+
+    The batches follow the global epoch: ``order`` permutes all ``n`` rows (every
+    rank draws the same permutation), global batch ``k`` is ``order[k·b : (k+1)·b]``
+    of ``m`` rows, and this rank trains the part of it that it holds — a block of
+    the ``m`` rows for replicated data, or the rows of its shard.  Each row's cost
+    is weighted ``1/m`` (``w_i/m`` with sample weights), so the ranks' gradients
+    sum (``reduce``, one ``Allreduce``) to exactly one process's batch mean, and
+    dropout masks are drawn for the whole batch, the rank keeping its rows.
+    """
+
+    def __init__(self, par: DataParallel, X: Array, Y: Array, batch_size: int,
+                 sample_weight: Array | None, rng: np.random.Generator) -> None:
+        n = par.n_rows(X)
+        self.par, self.X, self.Y, self.size, self.n = par, X, Y, batch_size, n
+        self.sample_weight, self.rng = sample_weight, rng
+        self.bounds = [(lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
+        self.count = len(self.bounds)
+        self.last_size = self.bounds[-1][1] - self.bounds[-1][0]
+        self.rows_held = int(X.shape[0])
+        self.reduce = par.reduce
+        self._local: list[npt.NDArray[np.intp]] = []
+        self._positions: list[Any] = []
+        self._weights: Array | None = None
+        self._random: Any = rng
+        self._order: Any = False  # no epoch planned yet
+        self.plan(None)
+
+    def plan(self, order: npt.NDArray[np.intp] | None) -> None:
+        """Which of each global batch's rows this rank trains, and where they go."""
+        if order is self._order:
+            return
+        self._order = order
+        par = self.par
+        local: list[npt.NDArray[np.intp]] = []
+        positions: list[Any] = []
+        for lo, hi in self.bounds:
+            m = hi - lo
+            idx = np.arange(lo, hi) if order is None else order[lo:hi]
+            if par.rows is None:
+                b0, b1 = m * par.rank // par.size, m * (par.rank + 1) // par.size
+                positions.append(slice(b0, b1))
+                local.append(idx[b0:b1])
+            else:
+                start, stop, _ = par.rows
+                pos = np.flatnonzero((idx >= start) & (idx < stop))
+                positions.append(pos)
+                local.append(idx[pos] - start)
+        self._local, self._positions = local, positions
+        self.sizes = [len(rows) for rows in local]
+        ends = np.cumsum([0, *self.sizes]).tolist()
+        self.spans = list(itertools.pairwise(ends))
+
+    def epoch(self, order: npt.NDArray[np.intp] | None) -> Iterator[tuple[int, Array, Array]]:
+        """``(k, X_k, Y_k)``: this rank's rows of every global batch of the epoch."""
+        self.plan(order)
+        par, sw = self.par, self.sample_weight
+        par._trained = []
+        for k, (lo, hi) in enumerate(self.bounds):
+            m, local = hi - lo, self._local[k]
+            self._weights = (np.full(len(local), 1.0 / m) if sw is None
+                             else sw[local] / m)
+            self._random = _BatchRandom(self.rng, m, self._positions[k])
+            par._trained.append(local)
+            yield k, np.take(self.X, local, axis=0), np.take(self.Y, local, axis=0)
+
+    def random(self, rng: np.random.Generator) -> Any:
+        """Draws the whole batch's dropout masks (as one process would) for this rank's rows."""
+        return self._random
+
+    def row_weights(self, rows: Any, sample_weight: Array | None, m: int) -> Array | None:
+        """``1/M`` (or ``w_i/M``) per row, ``M`` the *global* batch size."""
+        return self._weights
+
+    def rows(self, k: int, order: npt.NDArray[np.intp] | None) -> npt.NDArray[np.intp]:
+        """This rank's rows of batch ``k``: indices into its ``X``."""
+        return self._local[k]
+
+    def end(self, k: int) -> int:
+        """How many of this rank's rows an epoch has trained once batch ``k`` is done."""
+        return int(self.spans[k][1])
+
+
 class DataParallel:
     """Synchronous data-parallel SGD across the ranks of an MPI communicator.
 
@@ -215,13 +303,10 @@ class DataParallel:
                                  f"got {tuple(rows)}")
             rows = (start, stop, total)
         self.rows = rows
-        #: Sharded batches vary in size step to step: no per-size engine buffers.
-        self.reuse = rows is None
         self.allreduce_seconds = 0.0
         self.steps = 0
         self._buffer: np.ndarray | None = None
         self._trained: list[np.ndarray] = []
-        self._filled = 0
         self._done = False
 
     # ------------------------------------------------------------------ set-up
@@ -277,58 +362,21 @@ class DataParallel:
 
     # ------------------------------------------------------------------ per step
 
-    def batch(
-        self, X: Array, Y: Array, order: npt.NDArray[np.intp] | None, lo: int, hi: int,
-        sample_weight: Array | None, rng: np.random.Generator,
-    ) -> tuple[Array, Array, Array, Any, tuple[int, int]]:
-        """This rank's rows of the global batch ``lo:hi`` (of the epoch's ``order``).
+    def batches(self, X: Array, Y: Array, batch_size: int, sample_weight: Array | None,
+                rng: np.random.Generator) -> ParallelBatches:
+        """This rank's mini-batches for ``training.loop`` (one per global batch)."""
+        return ParallelBatches(self, X, Y, batch_size, sample_weight, rng)
 
-        Returns
-        -------
-        Xb, Yb : arrays of shape (k, N_1), (k, N_L)
-            The rank's ``k`` rows of the batch.
-        row_weights : array of shape (k,)
-            ``1/m`` (or ``w_i/m``) with ``m = hi - lo`` the *global* batch size, so
-            the ranks' gradients sum to the batch mean.
-        rng : generator-like
-            Draws the whole batch's dropout masks and returns the rank's rows.
-        span : (int, int)
-            Where the rows' ``z^L``, ``a^L`` go in the epoch buffers.
-        """
-        if lo == 0:
-            self._trained, self._filled = [], 0
-        m = hi - lo
-        idx = np.arange(lo, hi) if order is None else order[lo:hi]
-        if self.rows is None:
-            b0, b1 = m * self.rank // self.size, m * (self.rank + 1) // self.size
-            positions: Any = slice(b0, b1)
-            local = idx[b0:b1]
-        else:
-            start, stop, _ = self.rows
-            positions = np.flatnonzero((idx >= start) & (idx < stop))
-            local = idx[positions] - start
-        k = len(local)
-        Xb, Yb = np.take(X, local, axis=0), np.take(Y, local, axis=0)
-        if sample_weight is None:
-            row_weights = np.full(k, 1.0 / m)
-        else:
-            row_weights = sample_weight[local] / m
-        self._trained.append(local)
-        span = (self._filled, self._filled + k)
-        self._filled += k
-        return Xb, Yb, row_weights, _BatchRandom(rng, m, positions), span
+    def reduce(self, layers: list[Layer]) -> list[Layer]:
+        """Sum the ranks' gradients in the layers' buffers: one ``Allreduce`` of one flat buffer.
 
-    def reduce(self, grad_weights: list[Array], grad_biases: list[Array]) -> None:
-        """Sum the ranks' gradients: one ``Allreduce`` of one flat buffer.
-
-        The gradients are copied into the buffer, and the lists' entries are then
-        replaced by views of the summed buffer (same shapes and dtype), which the
-        loop hands to the penalties, clipping and the optimizer: one copy per step
-        instead of two.  The views are valid until the next step.
+        The gradients are copied into the buffer, summed across ranks in place, and
+        copied back, so every rank continues with the whole batch's gradient.
         """
         buf = self._flat()
+        grads = [g for layer in layers for g in (layer.grad_W, layer.grad_b)]
         pos = 0
-        for g in (*grad_weights, *grad_biases):
+        for g in grads:
             buf[pos:pos + g.size] = g.reshape(-1)
             pos += g.size
         start = time.perf_counter()
@@ -336,10 +384,10 @@ class DataParallel:
         self.allreduce_seconds += time.perf_counter() - start
         self.steps += 1
         pos = 0
-        for grads in (grad_weights, grad_biases):
-            for i, g in enumerate(grads):
-                grads[i] = buf[pos:pos + g.size].reshape(g.shape)
-                pos += g.size
+        for g in grads:
+            g[...] = buf[pos:pos + g.size].reshape(g.shape)
+            pos += g.size
+        return layers
 
     # ------------------------------------------------------------------ per epoch
 
@@ -359,8 +407,7 @@ class DataParallel:
         rows = np.concatenate(self._trained) if self._trained else np.zeros(0, np.intp)
         m = len(rows)
         if m:
-            loss, acc = _epoch_metrics(net.engine, z_epoch[:m], a_epoch[:m], Y, rows,
-                                       sample_weight, net.is_classifier)
+            loss, acc = _epoch_metrics(net, z_epoch[:m], a_epoch[:m], Y, rows, sample_weight)
             sums[:3] = loss * m, (0.0 if np.isnan(acc) else round(acc * m)), m
         if validation_data is not None:
             Xv, Yv = validation_data

@@ -42,6 +42,7 @@ from .callbacks import Callback
 from .history import History
 
 if TYPE_CHECKING:
+    from ..engine import Layers
     from ..network import Network
 
 Array = npt.NDArray[np.floating]
@@ -189,20 +190,25 @@ class Objective:
         self.last_cost = math.nan
         self.last_output: Array | None = None
         self.last_grad_weights: list[Array] = []
+        self._layers: Layers | None = None
 
     def __call__(self, theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
         net = self.net
         unpack(net, theta)
         engine = net.engine
         # Network.backprop's computation (seed §5 steps 2–6), keeping the forward
-        # pass for the value rather than running it twice.
-        fwd = engine.forward(net.weights, net.biases, self.X)
-        costs = engine.per_example_cost(fwd, self.Y)
+        # pass for the value rather than running it twice.  The layers (buffers for
+        # the whole set) are made once: unpack writes into the same parameter arrays.
+        if self._layers is None or not self._layers.holds(net.weights, net.biases):
+            self._layers = engine.layers(net.weights, net.biases, self.X.shape[0])
+        layers = self._layers
+        output = engine.forward(layers, self.X)
+        costs = engine.per_example_cost(layers.forward_result(), self.Y)
         if self.row_weights is None:
             cost = float(costs.mean(dtype=np.float64))
         else:
             cost = float(np.dot(costs, self.row_weights))
-        bwd = engine.backward(net.weights, fwd, self.Y, row_weights=self.row_weights)
+        bwd = engine.gradients(layers, self.Y, row_weights=self.row_weights)
         value = self.cost_scale * cost
         if self.l2_scale:
             sq = 0.0
@@ -214,7 +220,7 @@ class Objective:
         self.n_evaluations += 1
         self.last_theta = theta.copy()
         self.last_cost = cost
-        self.last_output = fwd.output
+        self.last_output = output
         self.last_grad_weights = bwd.grad_weights
         return value, _flat_gradient(bwd.grad_weights, bwd.grad_biases, self._grad).copy()
 

@@ -12,7 +12,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -20,21 +20,22 @@ import numpy as np
 import numpy.typing as npt
 
 from .callbacks import BatchInfo, Callback
+from .config import TrainingConfig
 from .divergence import check_divergence
 from .history import History
-from .optimizers import SGD, Optimizer, get_optimizer
-from .regularization import add_l1, add_l2, clip_global_norm
-from .schedules import Schedule, get_schedule
+from .lbfgs import LBFGS
+from .optimizers import Optimizer, get_optimizer
+from .regularization import clip_global_norm, penalise
+from .schedules import get_schedule
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
+    from ..engine import Layer, Layers
     from ..network import Network
     from .distributed import DataParallel
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["train"]
+__all__ = ["Batches", "train"]
 
 
 @contextmanager
@@ -76,154 +77,65 @@ def train(
     net: Network,
     X: Array,
     Y: Array,
+    config: TrainingConfig,
     *,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    optimizer: str | Optimizer | None = None,
-    validation_data: tuple[Array, Array] | None = None,
-    shuffle: bool = True,
     rng: np.random.Generator,
+    validation_data: tuple[Array, Array] | None = None,
     callbacks: Sequence[Callback] = (),
-    dropout: Sequence[float] | None = None,
-    l2: float = 0.0,
     sample_weight: Array | None = None,
-    l1: float = 0.0,
-    clip_norm: float | None = None,
-    schedule: str | Schedule | None = None,
     parallel: DataParallel | None = None,
 ) -> History:
-    """Train ``net`` in place; see :meth:`chainrule.Network.fit` for the parameters.
+    """Train ``net`` in place by mini-batch gradient descent; see :meth:`chainrule.Network.fit`.
 
     ``X`` (n, N_1) and ``Y`` (n, N_L) are validated arrays in the network's dtype;
-    ``sample_weight`` (n,), if given, averages 1 over the training set.
-    ``parallel`` trains data-parallel over MPI (:mod:`.distributed`); the lines
-    marked ``[distributed]`` are all it changes.
+    ``sample_weight`` (n,), if given, averages 1 over the training set.  The
+    ``validation_fraction`` and ``early_stopping`` of ``config`` are handled by
+    ``Network.fit`` before it calls this.  ``parallel`` trains data-parallel over
+    MPI (:mod:`.distributed`): its batches are this rank's rows of each global
+    batch, and the lines marked ``[distributed]`` are all it changes here.
     """
     par = parallel
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not (learning_rate > 0 and math.isfinite(learning_rate)):
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate}")
-
-    if clip_norm is not None and not (clip_norm > 0 and math.isfinite(clip_norm)):
-        raise ValueError(f"clip_norm must be a positive number, got {clip_norm}")
-    sched = get_schedule(schedule)
-    opt = _resolve_optimizer(net, optimizer)
-    engine = net.engine
+    sched = get_schedule(config.schedule)
+    if isinstance(config.optimizer, LBFGS) or config.optimizer == "lbfgs":
+        raise ValueError("optimizer='lbfgs' trains on the whole set outside the mini-batch "
+                         "loop: use Network.fit")
+    opt = _resolve_optimizer(net, config.optimizer)
+    dropout = config.dropout_rates(len(net.sizes) - 2)
     n = X.shape[0] if par is None else par.n_rows(X)  # [distributed] all ranks' rows
-    batch_size = min(batch_size, n)
-    n_batches = math.ceil(n / batch_size)
-    n_layers = len(net.weights)
-    classifier = net.is_classifier
+    batches: Batches = (Batches(X, Y, min(config.batch_size, n)) if par is None
+                        else par.batches(X, Y, min(config.batch_size, n), sample_weight, rng))
     history = History()
     first_epoch = len(net.history) + 1
-    batch_cbs = [cb for cb in callbacks if _overrides(cb, "on_batch_end")]
+    epochs = _Epochs(net, opt, config, batches, callbacks, dropout, rng, sample_weight)
+    z_epoch, a_epoch = epochs.z_epoch, epochs.a_epoch
     net.stop_training = False
     net.interrupted = False
 
-    # Gathering a shuffled batch copies just that batch into a reused buffer.
-    xbuf = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
-    ybuf = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
-    # z^L and a^L of every trained row, in the order trained: the history's loss and
-    # accuracy are computed from them once per epoch (the mini-batches as trained,
-    # no second pass over the data, no per-batch bookkeeping).
-    n_out = Y.shape[1]
-    # [distributed] X.shape[0]: a shard's rows are all this rank trains in an epoch.
-    z_epoch = np.empty((X.shape[0], n_out), dtype=X.dtype)
-    a_epoch = np.empty((X.shape[0], n_out), dtype=X.dtype)
-    # Plain SGD without per-batch hooks takes the engine's fused step (bitwise the
-    # same arithmetic as forward + backward + SGD.step); everything else the general one.
-    fused = (par is None and type(opt) is SGD and not l1 and clip_norm is None and not batch_cbs
-             and not (dropout is not None and any(p > 0 for p in dropout)))
-    runner = (_FusedEpochs(net, X, Y, batch_size, z_epoch, a_epoch, shuffle)
-              if fused else None)
-    l2_scale = l2 / n if l2 else 0.0
-
-    sched.begin(learning_rate, epochs)
+    sched.begin(config.learning_rate, config.epochs)
     for cb in callbacks:
         cb.on_train_begin(net, history)
     # [distributed] Ctrl-C ends an MPI job (mpiexec); a per-rank stop flag could desync.
     with _stop_on_interrupt(net) if par is None else nullcontext():
-        for epoch in range(first_epoch, first_epoch + epochs):
+        for epoch in range(first_epoch, first_epoch + config.epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(net, epoch)
             start = time.perf_counter()
-            order = rng.permutation(n) if shuffle else None
-            seen = 0
-            sq_norms = [0.0] * n_layers
             lr = float(sched.rate(epoch - first_epoch))
             if not (lr > 0 and math.isfinite(lr)):
                 raise ValueError(f"the {sched.name} schedule gave learning rate {lr} "
                                  f"for epoch {epoch}")
-            if runner is not None:
-                # Seed §5 steps 2–6 and the update, one engine call per mini-batch.
-                k = runner.epoch(order, lr, sq_norms, sample_weight, l2_scale)
-                seen = min((k + 1) * batch_size, n)
-            else:
-                for k in range(n_batches):
-                    lo, hi = k * batch_size, min((k + 1) * batch_size, n)
-                    zlo, zhi, batch_rng, reuse = lo, hi, rng, True
-                    row_weights = None
-                    if par is not None:  # [distributed] this rank's rows of the global batch
-                        Xb, Yb, row_weights, batch_rng, (zlo, zhi) = par.batch(
-                            X, Y, order, lo, hi, sample_weight, rng)
-                        reuse = par.reuse
-                    elif order is None:
-                        Xb, Yb = X[lo:hi], Y[lo:hi]
-                    else:
-                        idx = order[lo:hi]
-                        # mode="clip": the indices are a permutation, always in range, and
-                        # NumPy's default mode="raise" with out= gathers through a temporary.
-                        Xb = np.take(X, idx, axis=0, out=xbuf[: hi - lo], mode="clip")
-                        Yb = np.take(Y, idx, axis=0, out=ybuf[: hi - lo], mode="clip")
-                    if sample_weight is not None and par is None:
-                        sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]
-                        row_weights = sw / (hi - lo)
-                    seen = hi
-                    # Seed §5: feed forward, then backpropagate (steps 2–6).
-                    fwd = engine.forward(net.weights, net.biases, Xb, dropout=dropout,
-                                         rng=batch_rng, reuse=reuse)
-                    z_epoch[zlo:zhi] = fwd.z[-1]
-                    a_epoch[zlo:zhi] = fwd.output
-                    bwd = engine.backward(net.weights, fwd, Yb, row_weights=row_weights,
-                                          reuse=reuse)
-                    if par is not None:  # [distributed] one Allreduce: Σ_ranks = batch mean
-                        par.reduce(bwd.grad_weights, bwd.grad_biases)
-                    # Nielsen's penalties, with n the training-set size: (λ/n) W, (λ/n) sgn W.
-                    if l2:
-                        add_l2(bwd.grad_weights, net.weights, l2, n)
-                    if l1:
-                        add_l1(bwd.grad_weights, net.weights, l1, n)
-                    for i, gw in enumerate(bwd.grad_weights):
-                        flat = gw.reshape(-1)
-                        sq_norms[i] += float(np.dot(flat, flat))
-                    if clip_norm is not None:
-                        # After the norms are recorded, so the history shows what was clipped.
-                        clip_global_norm([*bwd.grad_weights, *bwd.grad_biases], clip_norm)
-                    # Gradient descent: the optimizer turns ∇E into an update, in place.
-                    opt.step([*net.weights, *net.biases], [*bwd.grad_weights, *bwd.grad_biases], lr)
-                    if batch_cbs:
-                        costs = engine.per_example_cost(fwd, Yb)
-                        if row_weights is not None:
-                            costs = costs * row_weights * (hi - lo)
-                        info = BatchInfo(epoch, k, n_batches, hi - lo,
-                                         float(costs.sum()) / (hi - lo),
-                                         bwd.grad_weights, bwd.grad_biases)
-                        for cb in batch_cbs:
-                            cb.on_batch_end(net, info)
-                    if net.stop_training:
-                        break
-            if seen == 0:
+            order = rng.permutation(n) if config.shuffle else None
+            # Seed §5 steps 2–6 and the optimizer's update, batch by batch.
+            k = epochs.run(epoch, lr, order)
+            if k < 0:
                 break
             if par is not None:  # [distributed] sums over all ranks' rows
                 train_loss, train_acc, val_loss, val_acc = par.epoch_metrics(
                     net, z_epoch, a_epoch, Y, sample_weight, validation_data)
             else:
-                train_loss, train_acc = _epoch_metrics(engine, z_epoch[:seen], a_epoch[:seen],
-                                                       Y, order, sample_weight, classifier)
+                seen = batches.end(k)
+                train_loss, train_acc = _epoch_metrics(net, z_epoch[:seen], a_epoch[:seen], Y,
+                                                       order, sample_weight)
                 val_loss = val_acc = math.nan
                 if validation_data is not None:
                     val_loss, val_acc = net._evaluate_arrays(*validation_data)
@@ -234,10 +146,11 @@ def train(
                 val_loss=val_loss,
                 val_accuracy=val_acc,
                 learning_rate=lr,
-                grad_norms=[math.sqrt(s / (k + 1)) for s in sq_norms],
+                grad_norms=[math.sqrt(s / (k + 1)) for s in epochs.sq_norms],
                 seconds=time.perf_counter() - start,
             )
             net.history.extend(_last(history))
+            # The epoch is finished and its loss known: schedules and callbacks look at it.
             sched.observe(history)
             if sched.stop:
                 net.stop_training = True
@@ -251,93 +164,222 @@ def train(
     return history
 
 
-class _FusedEpochs:
-    """Plain SGD epochs through :meth:`Engine.train_step`, one call per mini-batch.
+class Batches:
+    """The mini-batches of an epoch: batch ``k`` holds rows ``order[k·b : (k+1)·b]``.
 
-    Everything a step needs is prepared once per ``fit``: the engine's plans (one per
-    batch size), views of the epoch's ``z^L``/``a^L`` buffers, and a gather buffer
-    that collects the shuffled rows of several batches with one ``np.take`` (about
-    1 MiB at a time, so the training set is never copied whole).
+    Without an order (no shuffling) a batch is a view of ``X`` and ``Y``.  With one,
+    the rows of several batches are gathered at once into a reused buffer (about
+    1 MiB at a time, so the training set is never copied whole): one ``np.take``
+    instead of one per batch.
+
+    Parameters
+    ----------
+    X, Y : arrays of shape (n, N_1), (n, N_L)
+    batch_size : int
+        ``b``, at most ``n``; the last batch holds the ``n − (k−1)·b`` rows left.
     """
 
-    def __init__(self, net: Network, X: Array, Y: Array, batch_size: int,
-                 z_epoch: Array, a_epoch: Array, shuffle: bool) -> None:
+    def __init__(self, X: Array, Y: Array, batch_size: int) -> None:
         n = X.shape[0]
-        self.net, self.X, self.Y, self.bs, self.n = net, X, Y, batch_size, n
-        bounds = [(lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
-        self.n_batches = len(bounds)
-        self.step = net.engine.train_step
-        self._plan()
-        m_last = bounds[-1][1] - bounds[-1][0]
-        self.z_views = [z_epoch[lo:hi] for lo, hi in bounds]
-        self.a_views = [a_epoch[lo:hi] for lo, hi in bounds]
+        self.X, self.Y, self.size, self.n = X, Y, batch_size, n
+        self.bounds = [(lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
+        self.count = len(self.bounds)
+        self.last_size = self.bounds[-1][1] - self.bounds[-1][0]
         row_bytes = X.shape[1] * X.itemsize + Y.shape[1] * Y.itemsize
-        self.per_chunk = max(1, min(self.n_batches, (1 << 20) // (batch_size * row_bytes)))
+        self.per_chunk = max(1, min(self.count, (1 << 20) // (batch_size * row_bytes)))
         rows = self.per_chunk * batch_size
         self.xchunk = np.empty((rows, X.shape[1]), X.dtype)
         self.ychunk = np.empty((rows, Y.shape[1]), Y.dtype)
-        if shuffle:
-            # Batch k of the epoch sits at slot k % per_chunk of the gather buffer.
-            slots = [(j * batch_size, (j + 1) * batch_size) for j in range(self.per_chunk)]
-            self.x_views = [self.xchunk[lo:hi] for lo, hi in slots]
-            self.y_views = [self.ychunk[lo:hi] for lo, hi in slots]
-            j = (self.n_batches - 1) % self.per_chunk
-            self.x_last = self.xchunk[j * batch_size: j * batch_size + m_last]
-            self.y_last = self.ychunk[j * batch_size: j * batch_size + m_last]
-        else:
-            self.x_views = [X[lo:hi] for lo, hi in bounds]
-            self.y_views = [Y[lo:hi] for lo, hi in bounds]
+        # Batch k of a shuffled epoch sits at slot k % per_chunk of the gather buffer.
+        self.slots = [(self.xchunk[lo:lo + size], self.ychunk[lo:lo + size])
+                      for lo, size in ((j * batch_size, batch_size)
+                                       for j in range(self.per_chunk))]
+        j = (self.count - 1) % self.per_chunk
+        self.slots_last = (self.xchunk[j * batch_size: j * batch_size + self.last_size],
+                           self.ychunk[j * batch_size: j * batch_size + self.last_size])
+        self.views: list[tuple[Array, Array]] = []  # made by the first unshuffled epoch
+        #: The rows of each batch (``sizes``) and where its ``z^L``, ``a^L`` go in the
+        #: epoch's buffers of ``rows_held`` rows (``spans``).  Data-parallel batches
+        #: (:class:`~chainrule.training.distributed.ParallelBatches`) hold a rank's
+        #: rows of each global batch instead, and sum the ranks' gradients (``reduce``).
+        self.sizes = [hi - lo for lo, hi in self.bounds]
+        self.spans = self.bounds
+        self.rows_held = n
+        self.reduce: Callable[[list[Layer]], list[Layer]] | None = None
 
-    def _plan(self) -> None:
-        """The engine's plans, holding the network's current parameter arrays."""
-        net, bs, n = self.net, self.bs, self.n
-        full = net.engine.sgd_plan(net.weights, net.biases, bs)
-        m_last = n - (self.n_batches - 1) * bs
-        last = full if m_last == bs else net.engine.sgd_plan(net.weights, net.biases, m_last)
-        self.plans = [full] * (self.n_batches - 1) + [last]
-        self.params = [*net.weights, *net.biases]
+    def plan(self, order: npt.NDArray[np.intp] | None) -> None:
+        """Prepare an epoch in this ``order``: nothing to do, every epoch has ``sizes``."""
 
-    def epoch(self, order: npt.NDArray[np.intp] | None, lr: float, sq_norms: list[float],
-              sample_weight: Array | None, l2: float) -> int:
-        """Train one epoch (or until ``net.stop_training``); return the last batch index."""
-        if any(p is not q for p, q in zip(self.params, [*self.net.weights, *self.net.biases],
-                                          strict=True)):
-            self._plan()  # a callback replaced a parameter array between epochs
-        net, step, n, bs = self.net, self.step, self.n, self.bs
-        plans, zv, av = self.plans, self.z_views, self.a_views
-        per_chunk, last = self.per_chunk, self.n_batches - 1
-        rw = None
-        k = 0
-        for k in range(self.n_batches):
-            if order is None:
-                Xb, Yb = self.x_views[k], self.y_views[k]
-            else:
-                j = k % per_chunk
-                if j == 0:
-                    lo = k * bs
-                    hi = min(lo + per_chunk * bs, n)
-                    idx = order[lo:hi]
-                    # mode="clip": the indices are a permutation, always in range, and
-                    # NumPy's default mode="raise" with out= gathers through a temporary.
-                    np.take(self.X, idx, axis=0, out=self.xchunk[: hi - lo], mode="clip")
-                    np.take(self.Y, idx, axis=0, out=self.ychunk[: hi - lo], mode="clip")
-                if k == last:
-                    Xb, Yb = self.x_last, self.y_last
-                else:
-                    Xb, Yb = self.x_views[j], self.y_views[j]
-            if sample_weight is not None:
-                lo, hi = k * bs, min((k + 1) * bs, n)
-                sw = sample_weight[lo:hi] if order is None else sample_weight[order[lo:hi]]
-                rw = sw / (hi - lo)
-            step(plans[k], Xb, Yb, zv[k], av[k], lr, sq_norms, rw, l2)
+    def random(self, rng: np.random.Generator) -> Any:
+        """The generator the engine draws this batch's dropout masks from."""
+        return rng
+
+    def row_weights(self, rows: slice | npt.NDArray[np.intp] | None, sample_weight: Array | None,
+                    m: int) -> Array | None:
+        """The weight of each row's cost in the batch loss: None is the plain mean ``1/m``."""
+        return None if sample_weight is None else sample_weight[rows] / m
+
+    def epoch(self, order: npt.NDArray[np.intp] | None) -> Iterator[tuple[int, Array, Array]]:
+        """``(k, X_k, Y_k)`` for every batch of the epoch; valid until the next batch."""
+        if order is None:
+            if not self.views:
+                self.views = [(self.X[lo:hi], self.Y[lo:hi]) for lo, hi in self.bounds]
+            for k, (Xb, Yb) in enumerate(self.views):
+                yield k, Xb, Yb
+            return
+        per_chunk, last, bs, n = self.per_chunk, self.count - 1, self.size, self.n
+        for k in range(self.count):
+            j = k % per_chunk
+            if j == 0:
+                lo = k * bs
+                hi = min(lo + per_chunk * bs, n)
+                idx = order[lo:hi]
+                # mode="clip": the indices are a permutation, always in range, and
+                # NumPy's default mode="raise" with out= gathers through a temporary.
+                np.take(self.X, idx, axis=0, out=self.xchunk[: hi - lo], mode="clip")
+                np.take(self.Y, idx, axis=0, out=self.ychunk[: hi - lo], mode="clip")
+            Xb, Yb = self.slots_last if k == last else self.slots[j]
+            yield k, Xb, Yb
+
+    def rows(self, k: int, order: npt.NDArray[np.intp] | None) -> slice | npt.NDArray[np.intp]:
+        """The training rows of batch ``k``: indices into ``X`` (a slice without an order)."""
+        lo, hi = self.bounds[k]
+        return slice(lo, hi) if order is None else order[lo:hi]
+
+    def end(self, k: int) -> int:
+        """How many rows an epoch has trained once batch ``k`` is done."""
+        return self.bounds[k][1]
+
+
+class _Epochs:
+    """The one epoch body: per batch forward, backward, penalties, hooks, update.
+
+    The engine's backward pass yields each layer as soon as its gradients are known.
+    An optimizer that updates layer by layer (plain SGD) updates it right then, while
+    its arrays are in cache; when something must see the whole gradient first
+    (clipping, a callback's :meth:`~Callback.on_gradients`) or the optimizer works on
+    all parameters at once, the loop collects the layers and :meth:`_step` follows.
+    """
+
+    def __init__(self, net: Network, opt: Optimizer, config: TrainingConfig, batches: Batches,
+                 callbacks: Sequence[Callback], dropout: list[float] | None,
+                 rng: np.random.Generator, sample_weight: Array | None) -> None:
+        self.net, self.opt, self.batches = net, opt, batches
+        self.dropout, self.rng, self.sample_weight = dropout, rng, sample_weight
+        n = batches.n
+        self.l2 = config.l2 / n if config.l2 else 0.0  # Nielsen's λ/n, n the training rows
+        self.l1 = config.l1 / n if config.l1 else 0.0
+        self.clip_norm = config.clip_norm
+        self.gradient_hooks = [cb for cb in callbacks if _overrides(cb, "on_gradients")]
+        self.batch_hooks = [cb for cb in callbacks if _overrides(cb, "on_batch_end")]
+        self.per_layer = opt.per_layer and self.clip_norm is None and not self.gradient_hooks
+        self.sq_norms: list[float] = []
+        self._layers: dict[int, Layers] = {}
+        # z^L and a^L of every trained row, in the order trained: the history's loss and
+        # accuracy are computed from them once per epoch (the mini-batches as trained,
+        # no second pass over the data, no per-batch bookkeeping).
+        shape = (batches.rows_held, net.sizes[-1])  # [distributed] a rank's rows only
+        self.z_epoch, self.a_epoch = np.empty(shape, net.dtype), np.empty(shape, net.dtype)
+        self._spans: list[tuple[int, int]] | None = None
+        self.outputs: list[tuple[Array, Array]] = []
+
+    def _layers_per_batch(self) -> list[Layers | None]:
+        """The engine's layers for each batch of the epoch (one set per batch size).
+
+        Plain batches come in one or two sizes.  A data-parallel shard's batches vary
+        in size from step to step, so past a few sizes a batch gets fresh layers
+        (None here) rather than a cache of buffers that grows with every new size.
+        """
+        net, engine, cache = self.net, self.net.engine, self._layers
+        if any(not layers.holds(net.weights, net.biases) for layers in cache.values()):
+            # A callback replaced a parameter array between epochs.
+            cache.clear()
+        for size in self.batches.sizes:
+            if size not in cache and len(cache) < 4:
+                cache[size] = engine.layers(net.weights, net.biases, size)
+        return [cache.get(size) for size in self.batches.sizes]
+
+    def _outputs(self) -> list[tuple[Array, Array]]:
+        """Each batch's rows of the epoch's ``z^L``, ``a^L`` buffers (views, made once)."""
+        spans = self.batches.spans
+        if spans is not self._spans:
+            self._spans = spans
+            self.outputs = [(self.z_epoch[lo:hi], self.a_epoch[lo:hi]) for lo, hi in spans]
+        return self.outputs
+
+    def run(self, epoch: int, lr: float, order: npt.NDArray[np.intp] | None) -> int:
+        """Train one epoch (or until ``net.stop_training``); return the last batch's index.
+
+        ``z^L``, ``a^L`` of batch ``k`` are written to its rows of ``z_epoch``, ``a_epoch``.
+        """
+        net, engine, batches, sw = self.net, self.net.engine, self.batches, self.sample_weight
+        dropout, rng, l2, l1 = self.dropout, self.rng, self.l2, self.l1
+        update = self.opt.step_layer if self.per_layer else None
+        collect = update is None or bool(self.batch_hooks)
+        needs_rows = sw is not None or bool(self.gradient_hooks or self.batch_hooks)
+        batches.plan(order)
+        all_layers, outputs = self._layers_per_batch(), self._outputs()
+        sq_norms = self.sq_norms = [0.0] * len(net.weights)
+        k = -1
+        for k, Xb, Yb in batches.epoch(order):
+            layers = all_layers[k] or net.engine.layers(net.weights, net.biases, Xb.shape[0])
+            # Seed §5: feed forward, then backpropagate (steps 2–6).
+            engine.forward(layers, Xb, dropout, batches.random(rng), outputs[k])
+            rows = batches.rows(k, order) if needs_rows else None
+            row_weights = batches.row_weights(rows, sw, Xb.shape[0])
+            finished: Iterable[Layer] = engine.backward(layers, Yb, row_weights)
+            if batches.reduce is not None:
+                # [distributed] all layers' gradients, then one Allreduce sums the ranks'.
+                finished = batches.reduce(list(finished))
+            for layer in finished:
+                if l2 or l1:
+                    penalise(layer, l2, l1)  # Nielsen's (λ/n) W and (λ/n) sgn W
+                g = layer.grad_W_flat
+                sq_norms[layer.l - 2] += float(g.dot(g))
+                if update is not None:
+                    # Gradient descent on this layer, now that eq. 9 is done with its W^l.
+                    update(layer, lr)
+            if collect:
+                self._step(epoch, k, lr, layers, Yb, rows, row_weights, update is None)
             if net.stop_training:
                 break
         return k
 
+    def _step(self, epoch: int, k: int, lr: float, layers: Layers, Yb: Array,
+              rows: slice | npt.NDArray[np.intp] | None, row_weights: Array | None,
+              step: bool) -> None:
+        """After the backward pass: the callbacks' hooks and the whole-gradient step."""
+        net = self.net
+        info = None
+        if rows is not None and (self.gradient_hooks or self.batch_hooks):
+            info = self._info(epoch, k, layers, Yb, rows, row_weights)
+            for cb in self.gradient_hooks:
+                cb.on_gradients(net, info)
+        if step:
+            grad_w, grad_b = layers.grad_W[2:], layers.grad_b[2:]
+            if self.clip_norm is not None:
+                # After the norms are recorded, so the history shows what was clipped.
+                clip_global_norm([*grad_w, *grad_b], self.clip_norm)
+            # The optimizer turns the whole gradient into an update, in place.
+            self.opt.step([*net.weights, *net.biases], [*grad_w, *grad_b], lr)
+        if info is not None:
+            for cb in self.batch_hooks:
+                cb.on_batch_end(net, info)
+
+    def _info(self, epoch: int, k: int, layers: Layers, Yb: Array,
+              rows: slice | npt.NDArray[np.intp], row_weights: Array | None) -> BatchInfo:
+        size = Yb.shape[0]
+        costs = self.net.cost.value(layers.z[layers.L], layers.a[layers.L], Yb,
+                                       layers.σ[layers.L])
+        if row_weights is not None:
+            costs = costs * row_weights * size
+        return BatchInfo(epoch, k, self.batches.count, size, float(costs.sum()) / size,
+                         layers.grad_W[2:], layers.grad_b[2:], rows=rows)
+
 
 def _epoch_metrics(
-    engine: Any, zL: Array, aL: Array, Y: Array, order: npt.NDArray[np.intp] | None,
-    sample_weight: Array | None, classifier: bool,
+    net: Network, zL: Array, aL: Array, Y: Array, order: npt.NDArray[np.intp] | None,
+    sample_weight: Array | None,
 ) -> tuple[float, float]:
     """The epoch's training loss and accuracy from the ``z^L``, ``a^L`` rows as trained.
 
@@ -346,14 +388,14 @@ def _epoch_metrics(
     replaces a per-batch cost and accuracy.
     """
     m = zL.shape[0]
-    rows = order[:m] if order is not None else slice(0, m)
-    Yt = Y[rows] if order is None else np.take(Y, rows, axis=0)
-    sigma_L = engine.sigma[-1]
-    costs = engine.cost.value(zL, aL, Yt, sigma_L)
-    if sample_weight is not None:
-        costs = costs * sample_weight[rows]
+    rows = slice(0, m) if order is None else order[:m]
+    Yt = Y[:m] if order is None else np.take(Y, order[:m], axis=0)
+    weights = None if sample_weight is None else sample_weight[rows]
+    costs = net.cost.value(zL, aL, Yt, net.output_activation)
+    if weights is not None:
+        costs = costs * weights
     loss = float(costs.sum(dtype=np.float64)) / m
-    acc = _correct(aL, Yt) / m if classifier else math.nan
+    acc = _correct(aL, Yt) / m if net.is_classifier else math.nan
     return loss, acc
 
 

@@ -16,18 +16,30 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..engine import Layer
+
 Array = npt.NDArray[np.floating]
 
 __all__ = ["SGD", "Adam", "AdamW", "Momentum", "Optimizer", "get_optimizer"]
 
 
 class Optimizer:
-    """Base class: ``step(params, grads, lr)`` updates ``params`` in place."""
+    """Base class: ``step(params, grads, lr)`` updates ``params`` in place.
+
+    An optimizer whose update of a layer needs nothing from the other layers sets
+    ``per_layer = True`` and implements :meth:`step_layer`: the training loop then
+    updates each layer as soon as the backward pass has finished with it.
+    """
 
     name = "optimizer"
+    per_layer = False
 
     def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
         """Apply one update with learning rate ``lr``."""
+        raise NotImplementedError
+
+    def step_layer(self, layer: Layer, lr: float) -> None:
+        """Update one finished layer (``layer.W``, ``layer.b`` from ``grad_W``, ``grad_b``)."""
         raise NotImplementedError
 
     def reset(self) -> None:
@@ -54,6 +66,7 @@ class SGD(Optimizer):
     """Plain gradient descent, ``θ ← θ − η ∇`` (the seed; Nielsen ch. 1)."""
 
     name = "sgd"
+    per_layer = True
 
     def __init__(self) -> None:
         # η∇ is written here rather than into a fresh temporary every step: for
@@ -68,6 +81,9 @@ class SGD(Optimizer):
             self._scaled = [np.empty_like(p) for p in params]
         for p, g, t in zip(params, grads, self._scaled, strict=True):
             p -= np.multiply(g, p.dtype.type(lr), out=t)
+
+    # θ ← θ − η ∇ for one layer is the layer's own descend(η): no frame in between.
+    step_layer = staticmethod(Layer.descend)  # type: ignore[assignment]
 
 
 class Momentum(Optimizer):

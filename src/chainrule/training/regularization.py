@@ -9,13 +9,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    from ..engine import Layer
+
 Array = npt.NDArray[np.floating]
 
-__all__ = ["add_l1", "add_l2", "clip_global_norm", "global_norm"]
+
+def penalise(layer: Layer, l2: float, l1: float) -> None:
+    """Add ``l2 · W^l + l1 · sgn(W^l)`` to one layer's weight gradient, in place.
+
+    ``l2`` and ``l1`` are Nielsen's ``λ/n`` (already divided by the training-set
+    size): the gradients of :func:`add_l2`'s and :func:`add_l1`'s penalties.
+    """
+    if l2:
+        add_l2([layer.grad_W], [layer.W], l2, 1)
+    if l1:
+        add_l1([layer.grad_W], [layer.W], l1, 1)
+
+__all__ = ["add_l1", "add_l2", "clip_global_norm", "global_norm", "penalise"]
 
 
 def add_l2(grad_weights: Sequence[Array], weights: Sequence[Array], lam: float, n: int) -> None:

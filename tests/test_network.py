@@ -73,12 +73,27 @@ def test_bad_construction(kwargs, match):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"epochs": -1}, r"epochs must be >= 0"),
-        ({"batch_size": 0}, r"batch_size must be >= 1"),
-        ({"learning_rate": 0.0}, r"learning_rate must be a positive number"),
-        ({"learning_rate": float("nan")}, r"learning_rate must be a positive number"),
+        ({"epochs": -1}, r"^epochs must be an integer >= 0, got -1$"),
+        ({"epochs": True}, r"^epochs must be an integer >= 0, got True$"),
+        ({"epochs": 2.0}, r"^epochs must be an integer >= 0, got 2.0$"),
+        ({"batch_size": 0}, r"^batch_size must be a positive integer, got 0$"),
+        ({"batch_size": 2.5}, r"^batch_size must be a positive integer, got 2.5$"),
+        ({"batch_size": True}, r"^batch_size must be a positive integer, got True$"),
+        ({"batch_size": "10"}, r"^batch_size must be a positive integer, got '10'$"),
+        ({"learning_rate": 0.0}, r"^learning_rate must be a positive number, got 0.0$"),
+        ({"learning_rate": float("nan")}, r"learning_rate must be a positive number, got nan"),
+        ({"learning_rate": "0.1"}, r"learning_rate must be a positive number, got '0.1'"),
+        ({"l2": -1.0}, r"^l2 must be a non-negative number, got -1.0$"),
+        ({"l1": float("inf")}, r"^l1 must be a non-negative number, got inf$"),
+        ({"clip_norm": 0}, r"^clip_norm must be a positive number, got 0$"),
+        ({"patience": 0}, r"^patience must be a positive integer, got 0$"),
+        ({"shuffle": "yes"}, r"^shuffle must be True or False, got 'yes'$"),
         ({"optimizer": "rmsprop"}, r"unknown optimizer 'rmsprop'"),
+        ({"schedule": "linear"}, r"unknown schedule 'linear'"),
+        ({"early_stopping": "loss"}, r"early_stopping must be one of val_loss, val_accuracy"),
+        ({"validation_fraction": 1.5}, r"validation_fraction must be between 0 and 1, got 1.5"),
         ({"dropout": 1.0}, r"dropout rates must be in \[0, 1\)"),
+        ({"dropout": [0.1, 0.2]}, r"dropout needs one rate per hidden layer \(1\), got 2"),
         ({"validation_data": (np.ones((2, 4)), np.array([0, 1]))},
          r"validation X has 4 columns, expected 3"),
     ],
@@ -86,6 +101,39 @@ def test_bad_construction(kwargs, match):
 def test_bad_fit_arguments(net, kwargs, match):
     with pytest.raises(ValueError, match=match):
         net.fit(np.ones((4, 3)), np.array([0, 1, 0, 1]), **kwargs)
+
+
+def test_training_config_is_validated_once_and_frozen():
+    from dataclasses import FrozenInstanceError
+
+    from chainrule.training.config import TrainingConfig
+
+    config = TrainingConfig(epochs=3, batch_size=np.int64(4), dropout=[0.1, 0.2])
+    assert config.batch_size == 4 and type(config.batch_size) is int
+    assert config.dropout == (0.1, 0.2)
+    with pytest.raises(FrozenInstanceError):
+        config.epochs = 4  # type: ignore[misc]
+    with pytest.raises(ValueError, match=r"^batch_size must be a positive integer, got 2.5$"):
+        config.replace(batch_size=2.5)
+
+
+def test_unknown_fit_setting_is_a_type_error(net):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
+        net.fit(np.ones((4, 3)), np.array([0, 1, 0, 1]), epoch=3)
+
+
+def test_a_config_and_overrides(net):
+    from chainrule.training.config import TrainingConfig
+
+    history = net.fit(np.ones((4, 3)), np.array([0, 1, 0, 1]),
+                      TrainingConfig(epochs=5, batch_size=2), epochs=2)
+    assert len(history) == 2
+
+
+@pytest.mark.parametrize("sizes", [[True, 2], [3, False, 2], [3, np.True_], "32"])
+def test_bools_and_strings_are_not_sizes(sizes):
+    with pytest.raises(ValueError, match="sizes must be"):
+        Network(sizes)
 
 
 def test_wrongly_assigned_weights_are_reported(net):

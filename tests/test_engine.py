@@ -1,4 +1,5 @@
-"""The batched gradient is right: central differences and the seed's own per-example recipe."""
+"""chainrule.engine: the batched gradient is right (central differences, the seed's own
+per-example recipe), and the backward pass hands out each layer only when it is done with it."""
 
 from __future__ import annotations
 
@@ -78,19 +79,49 @@ def test_sample_weight_weights_the_mean():
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
-def test_gradcheck_catches_a_planted_bug():
-    """A cost whose derivative is off by the number of outputs (scikit-learn#8349) fails."""
-    from chainrule.functions import Quadratic
+def test_backward_yields_layers_from_L_down_when_their_W_is_no_longer_needed():
+    """Updating each layer as it is yielded (plain SGD's way) gives the gradients of
+    the unchanged network: eq. 9 has used W^l before layer l is handed out."""
+    rng = np.random.default_rng(3)
+    net = _net("tanh", "softmax", "log_likelihood", "identity", sizes=(3, 5, 4, 6, 3))
+    X, Y = rng.normal(size=(7, 3)), make_targets(rng, 7, 3, "softmax", "log_likelihood")
+    want_w, want_b = net.backprop(X, Y)
+    layers = net.engine.layers(net.weights, net.biases, 7)
+    net.engine.forward(layers, X)
+    seen = []
+    for layer in net.engine.backward(layers, Y):
+        seen.append(layer.l)
+        np.testing.assert_allclose(layer.grad_W, want_w[layer.l - 2], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(layer.grad_b, want_b[layer.l - 2], rtol=1e-12, atol=1e-15)
+        layer.W[...] = np.nan  # anything the pass still read from W^l would turn NaN
+    assert seen == [5, 4, 3, 2]
+    for g in (*layers.grad_W[2:], *layers.grad_b[2:]):
+        assert np.all(np.isfinite(g))
 
-    class Broken(Quadratic):
-        name = "broken_quadratic"
 
-        def derivative(self, a, y):
-            return 2 * (a - y) / a.shape[1]
+def test_engine_layers_are_the_networks_arrays_and_reused_buffers():
+    net = _net("sigmoid", "sigmoid", "quadratic", "identity")
+    layers = net.engine.layers(net.weights, net.biases, 4)
+    assert layers.holds(net.weights, net.biases)
+    assert [ly.l for ly in layers] == [2, 3, 4]
+    assert all(ly.W is W for ly, W in zip(layers, net.weights, strict=True))
+    X = np.ones((4, 3))
+    out1 = net.engine.forward(layers, X)
+    out2 = net.engine.forward(layers, X)
+    assert out1 is out2  # the same buffer, written again
+    net.weights[0] = net.weights[0].copy()
+    assert not layers.holds(net.weights, net.biases)
 
-    rng = np.random.default_rng(0)
-    net = Network([3, 4, 3], activation="tanh", output_activation="identity", cost=Broken(),
-                  seed=0)
-    report = chainrule.gradcheck(net, rng.normal(size=(5, 3)), rng.normal(size=(5, 3)))
-    assert not report.passed
-    assert "FAIL" in str(report)
+
+def test_eq9_is_one_line_of_the_engine_as_the_readme_quotes_it():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    lines = [ln for ln in (root / "src/chainrule/engine.py").read_text().splitlines()
+             if "eq. 9" in ln and "delta[l] =" in ln]
+    assert len(lines) == 1
+    code = lines[0].split("#")[0].strip()
+    assert code == ("delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], "
+                    "out=delta[l]), z[l], a[l])")
+    assert code in (root / "README.md").read_text()
+    assert code in (root / "docs/architecture.md").read_text()

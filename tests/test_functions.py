@@ -73,3 +73,47 @@ def test_cross_entropy_of_saturated_sigmoid_is_exact_not_clipped():
     net.weights[0][:] = 1.0
     net.biases[0][:] = 0.0
     assert net.loss(np.array([[-1e4]]), np.array([[1.0]])) == pytest.approx(1e4)
+
+
+def test_softmax_row_max_is_exactly_the_row_maximum():
+    from chainrule.functions import Softmax, _row_max
+
+    z = np.random.default_rng(0).normal(size=(100, 10)).astype(np.float32)
+    z[7, 3] = np.nan
+    np.testing.assert_array_equal(_row_max(z), z.max(axis=-1, keepdims=True))
+    z[7, 3] = 0.0
+    shifted = np.exp(z - z.max(axis=-1, keepdims=True))
+    np.testing.assert_array_equal(Softmax().forward(z),
+                                  shifted / shifted.sum(axis=-1, keepdims=True))
+
+
+@pytest.mark.parametrize("name", sorted(set(ACTIVATIONS) - {"softmax"}))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_times_derivative_is_the_product_with_the_derivative(name, dtype):
+    """Eq. 9's diag σ'(z) as an in-place product: the values of d * σ'(z), same dtype."""
+    act = get_activation(name)
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(6, 5)).astype(dtype)
+    a = act.forward(z)
+    d = rng.normal(size=(6, 5)).astype(dtype)
+    want = d * act.derivative(z, a)
+    got = act.times_derivative(d.copy(), z, a)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(("output", "cost"), [("sigmoid", "cross_entropy"),
+                                              ("softmax", "log_likelihood"),
+                                              ("tanh", "quadratic"), ("softmax", "quadratic")])
+def test_cost_delta_is_eq5(output, cost):
+    """Cost.delta (eq. 5) equals the row gradient times the Jacobian, closed form or not."""
+    from chainrule.functions import get_cost
+
+    act, c = get_activation(output), get_cost(cost)
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(4, 3))
+    a = act.forward(z)
+    y = np.eye(3)[rng.integers(0, 3, 4)]
+    general = np.einsum("ni,nij->nj", c.derivative(a, y), act.jacobian(z, a))
+    out = np.empty_like(a)
+    np.testing.assert_allclose(c.delta(z, a, y, act, out=out), general, rtol=1e-9, atol=1e-12)
