@@ -409,7 +409,7 @@ class Engine:
         elif ops is NUMPY_OPS:
             dL *= row_weights.astype(dL.dtype, copy=False)[:, None]
         else:
-            dL *= row_weights[:, None]  # in the network's namespace and dtype
+            dL *= ops.xp.astype(row_weights, dL.dtype)[:, None]  # in the network's namespace
         delta[L] = dL
         layer = layers.layer
         for l in range(L - 1, 0, -1):
