@@ -140,8 +140,9 @@ def train(
                     net, z_epoch, a_epoch, Y, sample_weight, validation_data)
             else:
                 seen = batches.end(k)
-                train_loss, train_acc = _epoch_metrics(net, z_epoch[:seen, ...], a_epoch[:seen, ...], Y,
-                                                       order, sample_weight)
+                train_loss, train_acc = _epoch_metrics(net, z_epoch[:seen, ...],
+                                                       a_epoch[:seen, ...], Y, order,
+                                                       sample_weight)
                 val_loss = val_acc = math.nan
                 if validation_data is not None:
                     val_loss, val_acc = net._evaluate_arrays(*validation_data)
