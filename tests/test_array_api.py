@@ -13,11 +13,11 @@ import importlib
 
 import numpy as np
 import pytest
-from seed_oracle import per_example_gradient
 
 import chainrule
 from chainrule.backend import ops_of, to_numpy
 from chainrule.tensors import explicit_gradients
+from seed_oracle import per_example_gradient
 
 pytest.importorskip("array_api_strict")
 
