@@ -142,6 +142,11 @@ class Ops:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({getattr(self.xp, '__name__', self.xp)!r})"
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # Pickled by the namespace's module name (a network or estimator pickles its
+        # ops); unpickling finds the one Ops of that namespace again.
+        return _ops_named, (self.xp.__name__,)
+
 
 class NumpyOps(Ops):
     """NumPy: the ufuncs themselves, each writing into ``out=`` (no copies)."""
@@ -272,6 +277,11 @@ def ops_for(xp: Any) -> Ops:
     if ops is None:
         ops = _BY_NAMESPACE[id(xp)] = TorchOps(xp) if is_torch_namespace(xp) else Ops(xp)
     return ops
+
+
+def _ops_named(name: str) -> Ops:
+    """The :class:`Ops` of the namespace module ``name`` (for unpickling)."""
+    return ops_for(importlib.import_module(name))
 
 
 def ops_of(x: Any) -> Ops:
