@@ -228,7 +228,7 @@ class Batches:
         """The weight of each row's cost in the batch loss: None is the plain mean ``1/m``."""
         if sample_weight is None:
             return None
-        if isinstance(rows, slice) or self.ops.name == "numpy":
+        if rows is None or isinstance(rows, slice) or self.ops.name == "numpy":
             return sample_weight[rows] / m
         return self.ops.take_rows(sample_weight, rows) / m
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 Array = npt.NDArray[np.floating]
 
 
-def _scalar(p: Array, value: float) -> float:
+def _scalar(p: Array, value: float) -> Any:
     # NumPy's scalar of p's dtype; a Python float (which keeps the dtype) elsewhere.
     return p.dtype.type(value) if type(p) is np.ndarray else value
 
