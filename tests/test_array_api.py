@@ -60,13 +60,16 @@ def _host(arrays):
     return [np.asarray(to_numpy(a)) for a in arrays]
 
 
-@pytest.mark.parametrize("namespace", NAMESPACES)
-@pytest.mark.parametrize(("hidden", "out", "cost", "targets"), CASES)
-def test_backprop_matches_central_differences_in_the_namespace(namespace, hidden, out, cost,
-                                                              targets):
-    backend = _backend(namespace)
-    _, net = _twins(backend, hidden, out, cost)
-    X, Y = _data(targets)
+@pytest.fixture(params=[(ns, *case) for ns in NAMESPACES for case in CASES],
+                ids=lambda p: "-".join(p))
+def case(request):
+    """(NumPy twin, the namespace's network, X, Y) for one namespace and gradient case."""
+    namespace, hidden, out, cost, targets = request.param
+    return (*_twins(_backend(namespace), hidden, out, cost), *_data(targets))
+
+
+def test_backprop_matches_central_differences_in_the_namespace(case):
+    _, net, X, Y = case
     Xb = net._place(X)  # the namespace's own arrays as inputs
     gw, gb = net.backprop(Xb, net._place(Y))
     assert all(ops_of(g) is net.ops for g in [*gw, *gb])
@@ -87,13 +90,8 @@ def test_backprop_matches_central_differences_in_the_namespace(namespace, hidden
             np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.parametrize("namespace", NAMESPACES)
-@pytest.mark.parametrize(("hidden", "out", "cost", "targets"), CASES)
-def test_backprop_matches_the_seed_oracle_and_the_explicit_tensors(namespace, hidden, out, cost,
-                                                                   targets):
-    backend = _backend(namespace)
-    twin, net = _twins(backend, hidden, out, cost)
-    X, Y = _data(targets)
+def test_backprop_matches_the_seed_oracle_and_the_explicit_tensors(case):
+    twin, net, X, Y = case
     gw, gb = net.backprop(X, Y)
     n = X.shape[0]
     oracle_w = [np.zeros(W.shape) for W in twin.weights]
@@ -180,3 +178,18 @@ def test_lbfgs_refuses_other_backends():
     net = chainrule.Network([2, 3, 1], seed=0, backend="array_api_strict")
     with pytest.raises(ValueError, match="lbfgs"):
         net.fit(np.zeros((4, 2)), np.zeros((4, 1)), optimizer="lbfgs", epochs=2)
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_to_moves_the_optimizer_state_so_training_resumes(namespace):
+    backend = _backend(namespace)
+    twin, net = _twins("numpy", "tanh", "softmax", "log_likelihood")
+    X, y = _data("onehot", 30)
+    for n in (twin, net):
+        n.fit(X, y, epochs=2, batch_size=8, learning_rate=0.05, optimizer="adam")
+    net.to(backend)
+    assert all(ops_of(m) is net.ops for m in net.optimizer.m)
+    for n in (twin, net):
+        n.fit(X, y, epochs=2, batch_size=8, learning_rate=0.05)  # the same Adam, resumed
+    for a, b in zip(_host(net.weights), twin.weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
