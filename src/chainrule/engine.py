@@ -200,6 +200,10 @@ class Layers:
         self.masks: list[Array | None] = [None] * (self.L + 1)
         self.dropout = False
         self.identity_input = input_sigma.name == "identity"
+        # σ and eq. 9's σ′ product of every layer, bound to the namespace once (the
+        # passes call these; ``σ`` keeps the activations themselves).
+        self.kernels: list[Any] = [None, None, *(_Kernels(*ly.sigma.kernels(ops))
+                                                for ly in layers)]
 
     def __iter__(self) -> Iterator[Layer]:
         """The layers ``2..L`` in order."""
@@ -339,13 +343,13 @@ class Engine:
             layer's own buffers (the training loop's epoch buffers, so the history's
             loss and accuracy need no copy per batch).
         """
-        L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.σ
+        L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.kernels
         inputs, masks, dot = layers.inputs, layers.masks, layers.ops.dot
         if output is not None:
             z[L], a[L] = output
         # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
         z[1] = X
-        a[1] = inputs[1] = X if layers.identity_input else σ[1].forward(X)
+        a[1] = inputs[1] = X if layers.identity_input else layers.σ[1].forward(X)
         if dropout is None and layers.dropout:
             masks[:] = [None] * (L + 1)  # no masks left over from a pass with dropout
         layers.dropout = dropout is not None
@@ -399,11 +403,12 @@ class Engine:
             The weight of each example's cost in the loss; the default ``1/n``
             makes the loss the batch mean.
         """
-        L, z, a, W, σ, delta = layers.L, layers.z, layers.a, layers.W, layers.σ, layers.delta
+        L, z, a, W, delta = layers.L, layers.z, layers.a, layers.W, layers.delta
         ops = layers.ops
         inputs, masks, dot, sum_rows = layers.inputs, layers.masks, ops.dot, ops.sum_rows
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
-        dL = self.cost.delta(z[L], a[L], Y, σ[L], out=delta[L])
+        dL = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
+        σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
         if row_weights is None:
             dL *= layers.inv_n
         elif ops is NUMPY_OPS:
@@ -436,6 +441,16 @@ class Engine:
             pass
         return Backward(delta=[None, *layers.delta[1:]], grad_weights=layers.grad_W[2:],
                         grad_biases=layers.grad_b[2:])
+
+
+class _Kernels:
+    """One layer's σ and σ′ product for one namespace (``Activation.kernels``)."""
+
+    __slots__ = ("forward", "times_derivative")
+
+    def __init__(self, forward: Callable[..., Any], times_derivative: Callable[..., Any]) -> None:
+        self.forward = forward
+        self.times_derivative = times_derivative
 
 
 def _weight_product(n: int, rows: int, cols: int) -> Callable[..., Any]:

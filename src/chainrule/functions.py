@@ -28,12 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
 from array_api_compat import device as array_device
 
-from .backend import NUMPY_OPS, ops_of
+from .backend import NUMPY_OPS, Ops, ops_of
 
 Array = npt.NDArray[np.floating]
 
@@ -102,6 +103,16 @@ class Activation:
         d *= self.derivative(z, a)
         return d
 
+    def kernels(self, ops: Ops) -> tuple[Callable[..., Array], Callable[..., Array]]:
+        """``(forward, times_derivative)`` for arrays of ``ops``' namespace, bound once.
+
+        The engine looks these up once per :class:`~chainrule.engine.Layers`, so a
+        batch calls them without finding the namespace again (NumPy's own ufuncs
+        for sigmoid and tanh; PyTorch's fused σ′ products).  The values are those
+        of :meth:`forward` and :meth:`times_derivative`.
+        """
+        return self.forward, self.times_derivative
+
     def vjp(self, z: Array, a: Array, grad_a: Array) -> Array:
         """Row-vector × Jacobian: ``grad_a · [∂a/∂z]`` for each row (seed eqs. 5 and 6).
 
@@ -143,9 +154,11 @@ class Sigmoid(Activation):
 
     def times_derivative(self, d: Array, z: Array, a: Array) -> Array:
         ops = ops_of(d)
-        s = ops.subtract(1, a)
-        d *= ops.multiply(a, s, out=s)
-        return d
+        return _sigmoid_prime_times(ops.subtract, ops.multiply, d, z, a)
+
+    def kernels(self, ops: Ops) -> tuple[Callable[..., Array], Callable[..., Array]]:
+        fused = getattr(ops, "sigmoid_prime_times", None)  # PyTorch's one-kernel σ′ product
+        return ops.expit, fused or partial(_sigmoid_prime_times, ops.subtract, ops.multiply)
 
     def log(self, z: Array, a: Array) -> Array:
         # ln σ(z) = -ln(1 + e^{-z}); logaddexp never overflows.
@@ -171,9 +184,26 @@ class Tanh(Activation):
 
     def times_derivative(self, d: Array, z: Array, a: Array) -> Array:
         ops = ops_of(d)
-        s = ops.multiply(a, a)
-        d *= ops.subtract(1, s, out=s)
-        return d
+        return _tanh_prime_times(ops.subtract, ops.multiply, d, z, a)
+
+    def kernels(self, ops: Ops) -> tuple[Callable[..., Array], Callable[..., Array]]:
+        return ops.tanh, partial(_tanh_prime_times, ops.subtract, ops.multiply)
+
+
+def _sigmoid_prime_times(subtract: Callable[..., Array], multiply: Callable[..., Array],
+                         d: Array, z: Array, a: Array) -> Array:
+    """``d *= a(1 − a)`` with one temporary: sigmoid's σ′ from its output."""
+    s = subtract(1, a)
+    d *= multiply(a, s, out=s)
+    return d
+
+
+def _tanh_prime_times(subtract: Callable[..., Array], multiply: Callable[..., Array],
+                      d: Array, z: Array, a: Array) -> Array:
+    """``d *= 1 − a²`` with one temporary: tanh's σ′ from its output."""
+    s = multiply(a, a)
+    d *= subtract(1, s, out=s)
+    return d
 
 
 class ReLU(Activation):
