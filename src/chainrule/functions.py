@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from array_api_compat import device as array_device
 
-from .backend import NUMPY_OPS, Ops, ops_of
+from .backend import Ops, ops_of
 
 Array = npt.NDArray[np.floating]
 
@@ -303,8 +303,8 @@ class Softmax(Activation):
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
-        ops = ops_of(z)
-        if ops is not NUMPY_OPS:
+        if type(z) is not np.ndarray:  # (a type test: the NumPy path finds no namespace)
+            ops = ops_of(z)
             xp = ops.xp
             e = ops.exp(ops.subtract(z, _row_max(z), out=out), out=out)
             return ops.copy(e, e / xp.sum(e, axis=-1, keepdims=True))
@@ -366,6 +366,13 @@ class CustomActivation(Activation):
 
     def __repr__(self) -> str:
         return f"CustomActivation(name={self.name!r})"
+
+
+def _minus(a: Array, y: Array, out: Array | None) -> Array:
+    """``a − λ``, into ``out`` if given (NumPy's ufunc directly for NumPy arrays)."""
+    if type(a) is np.ndarray:
+        return np.subtract(a, y, out=out)
+    return ops_of(a).subtract(a, y, out=out)
 
 
 def _tiny(a: Array) -> Array:
@@ -511,7 +518,7 @@ class CrossEntropy(Cost):
         self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
     ) -> Array:
         if activation.name == "sigmoid":
-            return ops_of(a).subtract(a, y, out=out)  # δ^L = a − λ: σ' cancels
+            return _minus(a, y, out)  # δ^L = a − λ: σ' cancels
         return super().delta(z, a, y, activation, out)
 
 
@@ -534,7 +541,7 @@ class LogLikelihood(Cost):
         self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
     ) -> Array:
         if activation.name == "softmax":
-            return ops_of(a).subtract(a, y, out=out)  # δ^L = a − λ: the Jacobian cancels
+            return _minus(a, y, out)  # δ^L = a − λ: the Jacobian cancels
         return super().delta(z, a, y, activation, out)
 
 

@@ -335,7 +335,8 @@ class _Epochs:
         batches.plan(order)
         all_layers, outputs = self._layers_per_batch(), self._outputs()
         sq_norms = self.sq_norms = [0.0] * len(net.weights)
-        sqnorm = self.ops.sqnorm
+        # ‖∇W‖² per layer: the array's own dot on NumPy and PyTorch (no call in between).
+        sqnorm = None if self.ops.name in ("numpy", "torch") else self.ops.sqnorm
         k = -1
         for k, Xb, Yb in batches.epoch(order):
             layers = all_layers[k] or net.engine.layers(net.weights, net.biases, Xb.shape[0])
@@ -350,7 +351,8 @@ class _Epochs:
             for layer in finished:
                 if l2 or l1:
                     penalise(layer, l2, l1)  # Nielsen's (λ/n) W and (λ/n) sgn W
-                sq_norms[layer.l - 2] += sqnorm(layer.grad_W_flat)
+                g = layer.grad_W_flat
+                sq_norms[layer.l - 2] += float(g.dot(g)) if sqnorm is None else sqnorm(g)
                 if update is not None:
                     # Gradient descent on this layer, now that eq. 9 is done with its W^l.
                     update(layer, lr)
