@@ -333,6 +333,8 @@ def to_numpy(x: Any) -> Any:
     if isinstance(x, np.ndarray) or not hasattr(x, "__array_namespace__"):
         return x
     try:
-        return np.from_dlpack(x)
-    except (BufferError, RuntimeError, TypeError, AttributeError):
+        return np.from_dlpack(x)  # host memory: shared, no copy
+    except (BufferError, RuntimeError, TypeError, AttributeError, ValueError):
+        if hasattr(x, "get"):  # CuPy: device → host
+            return np.asarray(x.get())
         return np.asarray(x.to_device("cpu") if hasattr(x, "to_device") else x)
