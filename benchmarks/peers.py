@@ -21,10 +21,26 @@ __all__ = ["IMPLEMENTATIONS", "LABELS", "OPTIONAL_MODULES"]
 FitFunction = Callable[[Workload, np.ndarray, np.ndarray, int], float]
 
 
-def fit_chainrule(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) -> float:
+def device() -> str:
+    """The device of the PyTorch/CuPy rows (``run.py --device``; default the CPU)."""
+    return os.environ.get("CHAINRULE_BENCH_DEVICE", "cpu")
+
+
+def _sync(dev: str) -> None:
+    """Wait for a GPU's queued work, so the clock sees all of it."""
+    if dev.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def fit_chainrule(
+    w: Workload, X: np.ndarray, y: np.ndarray, threads: int, backend: str | None = None
+) -> float:
     """chainrule's public path: ``Network(...).fit(X, y)`` with plain SGD."""
     import chainrule
 
+    extra = {} if backend is None else {"backend": backend, "device": device()}
     net = chainrule.Network(
         list(w.sizes),
         activation=w.activation,
@@ -32,12 +48,30 @@ def fit_chainrule(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) -> fl
         cost=w.cost,
         seed=0,
         dtype=X.dtype,
+        **extra,
     )
     start = time.perf_counter()
     net.fit(
         X, y, epochs=1, batch_size=w.batch_size, learning_rate=w.learning_rate, shuffle=True, seed=0
     )
+    if backend == "torch":
+        _sync(device())
+    elif backend == "cupy":
+        import cupy
+
+        cupy.cuda.Device().synchronize()
     return time.perf_counter() - start
+
+
+def fit_chainrule_torch(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) -> float:
+    """chainrule on PyTorch tensors: ``Network(..., backend="torch", device=...)``."""
+    _torch_setup(threads)
+    return fit_chainrule(w, X, y, threads, backend="torch")
+
+
+def fit_chainrule_cupy(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) -> float:
+    """chainrule on CuPy arrays (a GPU): ``Network(..., backend="cupy")``."""
+    return fit_chainrule(w, X, y, threads, backend="cupy")
 
 
 def fit_chainrule_baseline(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) -> float:
@@ -119,12 +153,13 @@ def fit_torch(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) -> float:
             layers.append(act())
     if w.output == "sigmoid":
         layers.append(nn.Sigmoid())
-    model = nn.Sequential(*layers).to(dtype)
+    dev = device()
+    model = nn.Sequential(*layers).to(dtype).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=w.learning_rate)
     start = time.perf_counter()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    Xt, yt = torch.from_numpy(X).to(dev), torch.from_numpy(y).to(dev)
     Yt = nn.functional.one_hot(yt, w.sizes[-1]).to(dtype) if w.cost == "quadratic" else None
-    order = torch.randperm(len(X))
+    order = torch.randperm(len(X), device=dev)
     for first in range(0, len(X), w.batch_size):
         rows = order[first : first + w.batch_size]
         out = model(Xt[rows])
@@ -135,6 +170,7 @@ def fit_torch(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) -> float:
         opt.zero_grad()
         loss.backward()
         opt.step()
+    _sync(dev)
     return time.perf_counter() - start
 
 
@@ -146,14 +182,15 @@ def fit_torch_manual(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) ->
     torch.manual_seed(0)
     dtype = torch.float32 if X.dtype == np.float32 else torch.float64
     pairs = list(zip(w.sizes[:-1], w.sizes[1:], strict=False))
-    weights = [torch.randn(b, a, dtype=dtype) / a**0.5 for a, b in pairs]
-    biases = [torch.zeros(b, dtype=dtype) for _, b in pairs]
+    dev = device()
+    weights = [(torch.randn(b, a, dtype=dtype) / a**0.5).to(dev) for a, b in pairs]
+    biases = [torch.zeros(b, dtype=dtype, device=dev) for _, b in pairs]
     eta = w.learning_rate
     with torch.no_grad():
         start = time.perf_counter()
-        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+        Xt, yt = torch.from_numpy(X).to(dev), torch.from_numpy(y).to(dev)
         Yt = torch.nn.functional.one_hot(yt, w.sizes[-1]).to(dtype)
-        order = torch.randperm(len(X))
+        order = torch.randperm(len(X), device=dev)
         for first in range(0, len(X), w.batch_size):
             rows = order[first : first + w.batch_size]
             a = [Xt[rows]]
@@ -176,6 +213,7 @@ def fit_torch_manual(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) ->
                 weights[layer].addmm_(delta.T, a[layer], alpha=-eta / n)  # eq. 13, fused update
                 biases[layer].add_(delta.sum(dim=0), alpha=-eta / n)  # eq. 15
                 delta = new_delta
+        _sync(dev)
         return time.perf_counter() - start
 
 
@@ -215,6 +253,8 @@ def fit_sklearn(w: Workload, X: np.ndarray, y: np.ndarray, threads: int) -> floa
 IMPLEMENTATIONS: dict[str, FitFunction] = {
     "chainrule": fit_chainrule,
     "chainrule-baseline": fit_chainrule_baseline,
+    "chainrule-torch": fit_chainrule_torch,
+    "chainrule-cupy": fit_chainrule_cupy,
     "numpy": fit_numpy,
     "torch": fit_torch,
     "torch-manual": fit_torch_manual,
@@ -224,6 +264,8 @@ IMPLEMENTATIONS: dict[str, FitFunction] = {
 LABELS: dict[str, str] = {
     "chainrule": "chainrule `Network.fit`",
     "chainrule-baseline": "chainrule baseline (`$CHAINRULE_BASELINE_SRC`)",
+    "chainrule-torch": "chainrule `Network(backend=\"torch\")`",
+    "chainrule-cupy": "chainrule `Network(backend=\"cupy\")`",
     "numpy": "straightforward NumPy",
     "torch": "PyTorch `nn.Sequential` + `optim.SGD`",
     "torch-manual": "PyTorch hand-written backprop",
@@ -232,6 +274,8 @@ LABELS: dict[str, str] = {
 
 OPTIONAL_MODULES: dict[str, str] = {
     "chainrule": "chainrule",
+    "chainrule-torch": "torch",
+    "chainrule-cupy": "cupy",
     "torch": "torch",
     "torch-manual": "torch",
     "sklearn": "sklearn",

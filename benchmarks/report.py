@@ -23,6 +23,8 @@ RATIO_TARGETS = (
 )
 GEMM_TARGET = ("W3", 1.6)
 TINY_STEP_TARGET_US = 20.0
+#: Issue 14: chainrule on PyTorch tensors ÷ PyTorch `nn.Sequential`, the same device.
+TORCH_TARGETS = (("W2", 0.8), ("W3", 1.0), ("wide", 1.2))
 
 
 @dataclass
@@ -100,6 +102,7 @@ def _machine(context: dict[str, Any]) -> list[str]:
             f"(`{pool['prefix']}` from {pool['owner']}), "
             f"kernel {pool['architecture'] or 'n/a'}, {pool['num_threads']} threads"
         )
+    lines.append(f"- device of the PyTorch/CuPy rows: {context.get('device', 'cpu')}")
     removed = context["removed_env"]
     if removed:
         lines.append(
@@ -215,6 +218,14 @@ def _targets(results: Results, context: dict[str, Any]) -> list[str]:
                 results.seconds(wname, dtype, "chainrule"), results.seconds(wname, dtype, peer)
             )
             check(f"{wname}: chainrule ÷ {context['labels'][peer]}", ratio, limit, "{:.2f}×")
+    if "chainrule-torch" in context["impls"] and "torch" in context["impls"]:
+        for wname, limit in TORCH_TARGETS:  # issue 14: the same engine on PyTorch tensors
+            if wname in sel:
+                ratio = _ratio(results.seconds(wname, dtype, "chainrule-torch"),
+                               results.seconds(wname, dtype, "torch"))
+                check(f"{wname}: {context['labels']['chainrule-torch']} ÷ "
+                      f"{context['labels']['torch']} ({context.get('device', 'cpu')})",
+                      ratio, limit, "{:.2f}×")
     wname, limit = GEMM_TARGET
     g, mine = results.gflops(dtype), results.seconds(wname, dtype, "chainrule")
     if wname in sel and g and mine:
@@ -250,7 +261,7 @@ def _targets(results: Results, context: dict[str, Any]) -> list[str]:
             "{:.0f}",
         )
     lines = [
-        "## Targets (issue 7, float32, ratios of medians from the same run)",
+        "## Targets (issues 7 and 14, float32, ratios of medians from the same run)",
         "",
         "| target | measured | status |",
         "|---|---|---|",

@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 
 from peers import IMPLEMENTATIONS, LABELS, OPTIONAL_MODULES  # noqa: E402
 from report import Results, render_markdown, write_output  # noqa: E402
-from workloads import WORKLOADS  # noqa: E402
+from workloads import DEFAULT_WORKLOADS, WORKLOADS  # noqa: E402
 
 #: Variables that some machines set for old OpenBLAS builds; they slow a current NumPy.
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -147,7 +147,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--workloads",
-        default=",".join(WORKLOADS),
+        default=",".join(DEFAULT_WORKLOADS),
         help="comma-separated subset of " + ", ".join(WORKLOADS),
     )
     parser.add_argument(
@@ -155,7 +155,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--impls",
-        default=",".join(i for i in IMPLEMENTATIONS if i != "chainrule-baseline"),
+        default=",".join(i for i in IMPLEMENTATIONS
+                         if i not in ("chainrule-baseline", "chainrule-cupy")),
         help="comma-separated subset of " + ", ".join(IMPLEMENTATIONS),
     )
     parser.add_argument(
@@ -163,6 +164,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=None,
         help="rows of training data (default 60,000; tiny 30,000)",
+    )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="device of the PyTorch/CuPy rows (torch, torch-manual, chainrule-torch, "
+        "chainrule-cupy), e.g. cuda; NumPy rows always run on the CPU",
     )
     parser.add_argument(
         "--threads", type=int, default=2, help="BLAS/PyTorch threads in every trial (default 2)"
@@ -216,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print (and optionally write) the report."""
     args = parse_args(argv)
     env, removed = trial_environment(args.threads, args.keep_openblas_env)
+    env["CHAINRULE_BENCH_DEVICE"] = args.device  # read by peers.device()
     info = run_trial(["info"], env, args.timeout)
     impls, notes = available_implementations(args.impls, env)
     samples = {w: args.samples or WORKLOADS[w].n_samples(args.quick) for w in args.workloads}
@@ -228,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "info": info,
         "removed_env": removed,
         "threads": args.threads,
+        "device": args.device,
         "rounds": 0,
         "samples": samples,
         "gemm_size": args.gemm_size,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["WORKLOADS", "Workload", "flops_per_epoch", "make_data"]
+__all__ = ["DEFAULT_WORKLOADS", "WORKLOADS", "Workload", "flops_per_epoch", "make_data"]
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,24 @@ WORKLOADS: dict[str, Workload] = {
             3_000,
             per_step=True,
         ),
+        # The GPU probe (issue 14): big GEMMs, where a device pays off.  Not in the
+        # default CPU run (`DEFAULT_WORKLOADS`); ask for it with --workloads wide.
+        Workload(
+            "wide",
+            (784, 4096, 4096, 10),
+            "relu",
+            "softmax",
+            "log_likelihood",
+            1024,
+            0.01,
+            60_000,
+            6_000,
+        ),
     )
 }
+
+#: What ``benchmarks/run.py`` measures without ``--workloads``.
+DEFAULT_WORKLOADS = ("W1", "W2", "W3", "tiny")
 
 
 def make_data(

@@ -2,8 +2,16 @@
 
 This is the only module that issues matrix products.  Everything else in
 chainrule (the network, training, data, CLI, estimators, plots) calls
-:class:`Engine` and never touches BLAS details, so that a different array
-backend is a change to this file (and :mod:`chainrule.functions`) alone.
+:class:`Engine` and never touches BLAS details.
+
+Namespaces
+----------
+The arrays may belong to any array-API namespace (NumPy, PyTorch, CuPy,
+array-api-strict): :meth:`Engine.layers` looks up the parameters' namespace once
+(:func:`chainrule.backend.ops_of`) and every kernel below goes through that
+:class:`~chainrule.backend.Ops` — NumPy's ufuncs and BLAS calls with ``out=``
+buffers on NumPy (exactly the NumPy engine), ``torch.matmul(…, out=…)`` on
+PyTorch, the standard's functions elsewhere.
 
 Layout
 ------
@@ -65,6 +73,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .backend import NUMPY_OPS, Ops, ops_of
 from .functions import Activation, Cost
 
 Array = npt.NDArray[np.floating]
@@ -97,6 +106,8 @@ class Layer:
         The transpose of the seed's ``[δC/δW^l]`` (eq. 13), shaped like ``W^l``.
     grad_b : array of shape (N_l,)
         ``[δC/δb^l]`` (eq. 15).
+    ops : Ops
+        The kernels of the arrays' namespace.
     """
 
     l: int
@@ -108,6 +119,7 @@ class Layer:
     delta: Array
     grad_W: Array
     grad_b: Array
+    ops: Ops = NUMPY_OPS
     WT: Array = field(init=False, repr=False)
     grad_W_flat: Array = field(init=False, repr=False)
     product: Callable[..., Any] = field(init=False, repr=False)
@@ -117,8 +129,9 @@ class Layer:
 
     def __post_init__(self) -> None:
         self.WT = self.W.T
-        self.grad_W_flat = self.grad_W.reshape(-1)
-        self.product = _weight_product(self.z.shape[0], *self.W.shape)
+        self.grad_W_flat = self.ops.flat(self.grad_W)
+        self.product = (_weight_product(self.z.shape[0], *self.W.shape)
+                        if self.ops is NUMPY_OPS else self.ops.dot)
 
     def descend(self, eta: float) -> None:
         """Gradient descent on this layer, ``θ ← θ − η ∇``, in place.
@@ -127,7 +140,12 @@ class Layer:
         still in cache when it is subtracted (half the time of whole-matrix passes
         for a 1024 × 1024 layer; the same values).  ``eta`` (a Python float) is cast
         to the parameters' dtype by NumPy, exactly as ``dtype.type(eta)`` would.
+        Other namespaces update the whole arrays (PyTorch in one fused pass).
         """
+        if self.ops is not NUMPY_OPS:
+            self.ops.descend(self.W, self.grad_W, eta)
+            self.ops.descend(self.b, self.grad_b, eta)
+            return
         if self._blocks is None:
             self._make_blocks()
         for W_rows, gw_rows, scaled_rows in self._blocks:  # type: ignore[union-attr]
@@ -163,7 +181,10 @@ class Layers:
         self.n = layers[0].z.shape[0]
         # The batch mean's row weight.  (A data-parallel rank may hold no row of a
         # batch: its gradient is then zero, and it still takes part in the sum.)
-        self.inv_n = layers[0].W.dtype.type(1.0 / self.n if self.n else 0.0)
+        self.ops = ops = layers[0].ops
+        self.numpy_dtype = ops.numpy_dtype(layers[0].W.dtype)  # dropout masks: NumPy's
+        inv_n = 1.0 / self.n if self.n else 0.0  # (a Python float keeps the dtype elsewhere)
+        self.inv_n = self.numpy_dtype.type(inv_n) if ops is NUMPY_OPS else inv_n
         self.L = len(layers) + 1
         none: list[Any] = [None, None]
         self.W: list[Array] = none + [ly.W for ly in layers]
@@ -179,6 +200,10 @@ class Layers:
         self.masks: list[Array | None] = [None] * (self.L + 1)
         self.dropout = False
         self.identity_input = input_sigma.name == "identity"
+        # σ and eq. 9's σ′ product of every layer, bound to the namespace once (the
+        # passes call these; ``σ`` keeps the activations themselves).
+        self.kernels: list[Any] = [None, None, *(_Kernels(*ly.sigma.kernels(ops))
+                                                for ly in layers)]
 
     def __iter__(self) -> Iterator[Layer]:
         """The layers ``2..L`` in order."""
@@ -274,15 +299,16 @@ class Engine:
         n : int
             The batch size; the buffers are ``(n, N_l)``.
         """
-        dtype = weights[0].dtype
+        ops = ops_of(weights[0])  # the namespace, once for these layers
         made = []
         for l in range(2, len(self.sigma)):
             W, b, sigma = weights[l - 2], biases[l - 2], self.sigma[l]
             assert sigma is not None
             N = W.shape[0]
-            made.append(Layer(l, W, b, sigma, z=np.empty((n, N), dtype),
-                              a=np.empty((n, N), dtype), delta=np.empty((n, N), dtype),
-                              grad_W=np.empty(W.shape, dtype), grad_b=np.empty(N, dtype)))
+            made.append(Layer(l, W, b, sigma, z=ops.empty((n, N), W),
+                              a=ops.empty((n, N), W), delta=ops.empty((n, N), W),
+                              grad_W=ops.empty(tuple(W.shape), W), grad_b=ops.empty((N,), W),
+                              ops=ops))
         sigma1 = self.sigma[1]
         assert sigma1 is not None
         return Layers(made, sigma1)
@@ -317,19 +343,19 @@ class Engine:
             layer's own buffers (the training loop's epoch buffers, so the history's
             loss and accuracy need no copy per batch).
         """
-        L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.σ
-        inputs, masks = layers.inputs, layers.masks
+        L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.kernels
+        inputs, masks, dot = layers.inputs, layers.masks, layers.ops.dot
         if output is not None:
             z[L], a[L] = output
         # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
         z[1] = X
-        a[1] = inputs[1] = X if layers.identity_input else σ[1].forward(X)
+        a[1] = inputs[1] = X if layers.identity_input else layers.σ[1].forward(X)
         if dropout is None and layers.dropout:
             masks[:] = [None] * (L + 1)  # no masks left over from a pass with dropout
         layers.dropout = dropout is not None
         for l in range(2, L + 1):
             # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l.
-            zl = np.dot(inputs[l - 1], WT[l], out=z[l])
+            zl = dot(inputs[l - 1], WT[l], out=z[l])
             zl += b[l]
             # a^l = σ(z^l); eq. 2 is this loop's composition.
             inputs[l] = σ[l].forward(zl, out=a[l])
@@ -337,8 +363,12 @@ class Engine:
                 if rng is None:
                     raise ValueError("dropout needs a random generator (rng)")
                 keep = 1.0 - dropout[l - 1]
-                mask = (rng.random(zl.shape) < keep).astype(zl.dtype)
-                mask /= zl.dtype.type(keep)
+                # Drawn by NumPy's generator in every namespace, so a seeded run is
+                # the same run on NumPy and on PyTorch (to rounding).
+                dtype = layers.numpy_dtype
+                mask = (rng.random(tuple(zl.shape)) < keep).astype(dtype)
+                mask /= dtype.type(keep)
+                mask = layers.ops.asarray(mask, zl)
                 masks[l] = mask
                 inputs[l] = a[l] * mask
         return a[L]
@@ -373,14 +403,18 @@ class Engine:
             The weight of each example's cost in the loss; the default ``1/n``
             makes the loss the batch mean.
         """
-        L, z, a, W, σ, delta = layers.L, layers.z, layers.a, layers.W, layers.σ, layers.delta
-        inputs, masks, dot = layers.inputs, layers.masks, np.dot
+        L, z, a, W, delta = layers.L, layers.z, layers.a, layers.W, layers.delta
+        ops = layers.ops
+        inputs, masks, dot, sum_rows = layers.inputs, layers.masks, ops.dot, ops.sum_rows
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
-        dL = self.cost.delta(z[L], a[L], Y, σ[L], out=delta[L])
+        dL = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
+        σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
         if row_weights is None:
             dL *= layers.inv_n
-        else:
+        elif ops is NUMPY_OPS:
             dL *= row_weights.astype(dL.dtype, copy=False)[:, None]
+        else:
+            dL *= ops.xp.astype(row_weights, dL.dtype)[:, None]  # in the network's namespace
         delta[L] = dL
         layer = layers.layer
         for l in range(L - 1, 0, -1):
@@ -396,7 +430,7 @@ class Engine:
             # a^lᵀ δ^{l+1}, stored transposed, δ^{l+1}ᵀ a^l, so grad_W has W^{l+1}'s shape.
             done.product(delta[l + 1].T, inputs[l], out=done.grad_W)
             # Step 6, eq. 15: [δC/δb^{l+1}] = δ^{l+1} · I (summed over the weighted batch).
-            np.add.reduce(delta[l + 1], axis=0, out=done.grad_b)
+            sum_rows(delta[l + 1], out=done.grad_b)
             yield done  # eq. 9 is done with W^{l+1}: the caller may update this layer now
 
     def gradients(
@@ -407,6 +441,16 @@ class Engine:
             pass
         return Backward(delta=[None, *layers.delta[1:]], grad_weights=layers.grad_W[2:],
                         grad_biases=layers.grad_b[2:])
+
+
+class _Kernels:
+    """One layer's σ and σ′ product for one namespace (``Activation.kernels``)."""
+
+    __slots__ = ("forward", "times_derivative")
+
+    def __init__(self, forward: Callable[..., Any], times_derivative: Callable[..., Any]) -> None:
+        self.forward = forward
+        self.times_derivative = times_derivative
 
 
 def _weight_product(n: int, rows: int, cols: int) -> Callable[..., Any]:

@@ -10,7 +10,14 @@ Arrays are batches: one row per example, so ``z`` and ``a`` have shape
 ``(n, N_l)``.  Derivatives are returned in the same layout: ``σ'(z)`` is the
 diagonal of the seed's ``diag σ'(z^l)`` (eq. 8), one diagonal per row.
 
-Numerical safety: sigmoid uses SciPy's ``expit`` (no ``exp`` overflow), softmax
+Namespaces: every function takes arrays of any array-API namespace (NumPy,
+PyTorch, CuPy, array-api-strict) and returns arrays of the same one; the hot
+kernels go through :func:`chainrule.backend.ops_of` (NumPy's ufuncs with
+``out=`` on NumPy, so nothing is slower there), the rest through the
+namespace's own functions.
+
+Numerical safety: sigmoid uses SciPy's ``expit`` on NumPy (a stable
+``e^{-|z|}`` formula elsewhere; no ``exp`` overflow), softmax
 subtracts the row maximum (log-sum-exp), and the costs take logarithms from ``z``
 where the output activation allows it (``ln σ(z) = -log(1 + e^{-z})``), otherwise
 from ``a`` clipped away from zero.  Nothing here warns or returns inf/NaN for
@@ -21,10 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import expit
+from array_api_compat import device as array_device
+
+from .backend import Ops, ops_of
 
 Array = npt.NDArray[np.floating]
 
@@ -93,6 +103,16 @@ class Activation:
         d *= self.derivative(z, a)
         return d
 
+    def kernels(self, ops: Ops) -> tuple[Callable[..., Array], Callable[..., Array]]:
+        """``(forward, times_derivative)`` for arrays of ``ops``' namespace, bound once.
+
+        The engine looks these up once per :class:`~chainrule.engine.Layers`, so a
+        batch calls them without finding the namespace again (NumPy's own ufuncs
+        for sigmoid and tanh; PyTorch's fused σ′ products).  The values are those
+        of :meth:`forward` and :meth:`times_derivative`.
+        """
+        return self.forward, self.times_derivative
+
     def vjp(self, z: Array, a: Array, grad_a: Array) -> Array:
         """Row-vector × Jacobian: ``grad_a · [∂a/∂z]`` for each row (seed eqs. 5 and 6).
 
@@ -103,19 +123,17 @@ class Activation:
     def jacobian(self, z: Array, a: Array) -> Array:
         """The full Jacobian ``∂a/∂z`` per row: shape ``(n, N, N)`` (eq. 8)."""
         d = self.derivative(z, a)
-        n, m = d.shape
-        jac = np.zeros((n, m, m), dtype=d.dtype)
-        idx = np.arange(m)
-        jac[:, idx, idx] = d
-        return jac
+        return d[:, :, None] * _eye_like(d)
 
     def log(self, z: Array, a: Array) -> Array:
         """``ln a`` computed stably (used by the logarithmic costs)."""
-        return np.log(np.maximum(a, np.finfo(a.dtype).tiny))
+        xp = ops_of(a).xp
+        return xp.log(xp.maximum(a, _tiny(a)))
 
     def log1m(self, z: Array, a: Array) -> Array:
         """``ln(1 - a)`` computed stably (used by the cross-entropy cost)."""
-        return np.log(np.maximum(1 - a, np.finfo(a.dtype).tiny))
+        xp = ops_of(a).xp
+        return xp.log(xp.maximum(1 - a, _tiny(a)))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -126,40 +144,66 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
     bounded01 = True
-    # σ(z) is exactly SciPy's ufunc (no exp overflow); a ufunc does not bind to an
-    # instance, so net.activations[0].forward(z, out=a) calls expit(z, out=a) directly.
-    forward = expit  # type: ignore[assignment]
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        # SciPy's expit on NumPy (no exp overflow), torch.sigmoid, or a stable formula.
+        return ops_of(z).expit(z, out=out)
 
     def derivative(self, z: Array, a: Array) -> Array:
         return a * (1 - a)
 
     def times_derivative(self, d: Array, z: Array, a: Array) -> Array:
-        s = np.subtract(1, a)
-        d *= np.multiply(a, s, out=s)
-        return d
+        ops = ops_of(d)
+        return _sigmoid_prime_times(ops.subtract, ops.multiply, d, z, a)
+
+    def kernels(self, ops: Ops) -> tuple[Callable[..., Array], Callable[..., Array]]:
+        fused = getattr(ops, "sigmoid_prime_times", None)  # PyTorch's one-kernel σ′ product
+        return ops.expit, fused or partial(_sigmoid_prime_times, ops.subtract, ops.multiply)
 
     def log(self, z: Array, a: Array) -> Array:
         # ln σ(z) = -ln(1 + e^{-z}); logaddexp never overflows.
-        return -np.logaddexp(0, -z)
+        xp = ops_of(z).xp
+        return -xp.logaddexp(xp.zeros_like(z), -z)
 
     def log1m(self, z: Array, a: Array) -> Array:
         # ln(1 - σ(z)) = ln σ(-z) = -ln(1 + e^{z}).
-        return -np.logaddexp(0, z)
+        xp = ops_of(z).xp
+        return -xp.logaddexp(xp.zeros_like(z), z)
 
 
 class Tanh(Activation):
     """``σ(z) = tanh z``, ``σ' = 1 - tanh² z``."""
 
     name = "tanh"
-    forward = np.tanh  # type: ignore[assignment]  # the ufunc itself, as for Sigmoid
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        return ops_of(z).tanh(z, out=out)
 
     def derivative(self, z: Array, a: Array) -> Array:
         return 1 - a * a
 
     def times_derivative(self, d: Array, z: Array, a: Array) -> Array:
-        s = np.multiply(a, a)
-        d *= np.subtract(1, s, out=s)
-        return d
+        ops = ops_of(d)
+        return _tanh_prime_times(ops.subtract, ops.multiply, d, z, a)
+
+    def kernels(self, ops: Ops) -> tuple[Callable[..., Array], Callable[..., Array]]:
+        return ops.tanh, partial(_tanh_prime_times, ops.subtract, ops.multiply)
+
+
+def _sigmoid_prime_times(subtract: Callable[..., Array], multiply: Callable[..., Array],
+                         d: Array, z: Array, a: Array) -> Array:
+    """``d *= a(1 − a)`` with one temporary: sigmoid's σ′ from its output."""
+    s = subtract(1, a)
+    d *= multiply(a, s, out=s)
+    return d
+
+
+def _tanh_prime_times(subtract: Callable[..., Array], multiply: Callable[..., Array],
+                      d: Array, z: Array, a: Array) -> Array:
+    """``d *= 1 − a²`` with one temporary: tanh's σ′ from its output."""
+    s = multiply(a, a)
+    d *= subtract(1, s, out=s)
+    return d
 
 
 class ReLU(Activation):
@@ -168,16 +212,16 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
-        return np.maximum(z, 0, out=out)
+        return ops_of(z).maximum(z, 0.0, out=out)
 
     def derivative(self, z: Array, a: Array) -> Array:
         # a > 0 exactly when z > 0, so the stored output suffices.
-        return (a > 0).astype(a.dtype)
+        return ops_of(a).xp.astype(a > 0, a.dtype)
 
     def times_derivative(self, d: Array, z: Array, a: Array) -> Array:
-        # Multiplying by the booleans a > 0 is multiplying by 1.0/0.0, with a
-        # quarter of the memory traffic of a float mask.
-        d *= np.greater(a, 0)
+        # Multiplying by the booleans a > 0 (NumPy, PyTorch) is multiplying by
+        # 1.0/0.0, with a quarter of the memory traffic of a float mask.
+        d *= ops_of(a).positive(a)
         return d
 
 
@@ -200,11 +244,13 @@ class LeakyReLU(Activation):
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         # For 0 ≤ slope < 1, max(z, slope·z) is z when z > 0 and slope·z otherwise.
-        return np.maximum(z, z * z.dtype.type(self.slope), out=out)
+        # A Python float keeps z's dtype (a "weak" scalar in NumPy 2 and the standard).
+        return ops_of(z).maximum(z, z * self.slope, out=out)
 
     def derivative(self, z: Array, a: Array) -> Array:
         # a > 0 exactly when z > 0 (slope ≥ 0), so the stored output suffices.
-        return np.where(a > 0, a.dtype.type(1), a.dtype.type(self.slope))
+        xp = ops_of(a).xp
+        return xp.where(a > 0, xp.ones_like(a), xp.full_like(a, self.slope))
 
     def __repr__(self) -> str:
         return f"LeakyReLU(slope={self.slope})"
@@ -218,11 +264,10 @@ class Identity(Activation):
     def forward(self, z: Array, out: Array | None = None) -> Array:
         if out is None:
             return z
-        np.copyto(out, z)
-        return out
+        return ops_of(z).copy(out, z)
 
     def derivative(self, z: Array, a: Array) -> Array:
-        return np.ones_like(a)
+        return ops_of(a).xp.ones_like(a)
 
     def times_derivative(self, d: Array, z: Array, a: Array) -> Array:
         return d  # σ' = 1
@@ -235,6 +280,8 @@ def _row_max(z: Array) -> Array:
     maximum of a transposed copy along axis 0 is vectorised across rows (4–6×
     faster for a batch of softmax outputs).  A maximum is exact in any order.
     """
+    if type(z) is not np.ndarray:
+        return ops_of(z).xp.max(z, axis=-1, keepdims=True)
     if z.ndim == 2 and z.shape[0] > 16 and z.shape[1] <= 64:
         return np.ascontiguousarray(z.T).max(axis=0)[:, None]
     # The ufunc's own reduce: what z.max calls, without its Python-level wrapper.
@@ -256,6 +303,11 @@ class Softmax(Activation):
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
+        if type(z) is not np.ndarray:  # (a type test: the NumPy path finds no namespace)
+            ops = ops_of(z)
+            xp = ops.xp
+            e = ops.exp(ops.subtract(z, _row_max(z), out=out), out=out)
+            return ops.copy(e, e / xp.sum(e, axis=-1, keepdims=True))
         zmax = (np.maximum.reduce(z, axis=-1, keepdims=True)
                 if z.shape[0] <= 16 or z.ndim != 2 else _row_max(z))  # _row_max's small case
         shifted = np.subtract(z, zmax, out=out)
@@ -270,19 +322,18 @@ class Softmax(Activation):
         )
 
     def vjp(self, z: Array, a: Array, grad_a: Array) -> Array:
-        return a * (grad_a - np.sum(grad_a * a, axis=-1, keepdims=True))
+        xp = ops_of(a).xp
+        return a * (grad_a - xp.sum(grad_a * a, axis=-1, keepdims=True))
 
     def jacobian(self, z: Array, a: Array) -> Array:
-        m = a.shape[1]
-        jac = -a[:, :, None] * a[:, None, :]
-        idx = np.arange(m)
-        jac[:, idx, idx] += a
-        return jac
+        # diag(a) − a aᵀ: −a_i a_j off the diagonal (plus an exact 0), a_i − a_i² on it.
+        return -a[:, :, None] * a[:, None, :] + a[:, :, None] * _eye_like(a)
 
     def log(self, z: Array, a: Array) -> Array:
         # ln a_j = z_j − logsumexp(z): exact, no overflow, no log(0).
         zmax = _row_max(z)
-        return z - zmax - np.log(np.sum(np.exp(z - zmax), axis=-1, keepdims=True))
+        xp = ops_of(z).xp
+        return z - zmax - xp.log(xp.sum(xp.exp(z - zmax), axis=-1, keepdims=True))
 
 
 @dataclass(repr=False)
@@ -304,17 +355,37 @@ class CustomActivation(Activation):
     name: str = "custom"  # type: ignore[assignment]
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
-        a = np.asarray(self.function(z), dtype=z.dtype)
+        ops = ops_of(z)
+        a = ops.xp.asarray(self.function(z), dtype=z.dtype)
         if out is None:
             return a
-        np.copyto(out, a)
-        return out
+        return ops.copy(out, a)
 
     def derivative(self, z: Array, a: Array) -> Array:
-        return np.asarray(self.derivative_function(z), dtype=z.dtype)
+        return ops_of(z).xp.asarray(self.derivative_function(z), dtype=z.dtype)
 
     def __repr__(self) -> str:
         return f"CustomActivation(name={self.name!r})"
+
+
+def _minus(a: Array, y: Array, out: Array | None) -> Array:
+    """``a − λ``, into ``out`` if given (NumPy's ufunc directly for NumPy arrays)."""
+    if type(a) is np.ndarray:
+        return np.subtract(a, y, out=out)
+    return ops_of(a).subtract(a, y, out=out)
+
+
+def _tiny(a: Array) -> Array:
+    """The smallest normal number of ``a``'s dtype, as a 0-d array of ``a``'s namespace."""
+    xp = ops_of(a).xp
+    return xp.asarray(xp.finfo(a.dtype).smallest_normal, dtype=a.dtype)
+
+
+def _eye_like(d: Array) -> Array:
+    """The identity ``(N, N)`` in ``d``'s namespace, dtype and device, for ``d`` ``(n, N)``."""
+    if type(d) is np.ndarray:
+        return np.eye(d.shape[1], dtype=d.dtype)
+    return ops_of(d).xp.eye(d.shape[1], dtype=d.dtype, device=array_device(d))
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {
@@ -400,6 +471,8 @@ class Quadratic(Cost):
 
     def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
         diff = a - y
+        if type(diff) is not np.ndarray:
+            return ops_of(diff).xp.sum(diff * diff, axis=1)
         return np.einsum("ij,ij->i", diff, diff)
 
     def derivative(self, a: Array, y: Array) -> Array:
@@ -410,7 +483,7 @@ class Quadratic(Cost):
     ) -> Array:
         if not activation.elementwise or type(self).derivative is not _QUADRATIC_DERIVATIVE:
             return super().delta(z, a, y, activation, out)  # softmax, or a changed ∂C/∂a
-        d = np.subtract(a, y, out=out)
+        d = ops_of(a).subtract(a, y, out=out)
         d *= 2  # ∂C/∂a = 2(a − λ) written into δ^L's buffer, then eq. 8's diagonal
         return activation.times_derivative(d, z, a)
 
@@ -433,18 +506,19 @@ class CrossEntropy(Cost):
     def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
         log_a = activation.log(z, a)
         log_1ma = activation.log1m(z, a)
-        return -np.sum(y * log_a + (1 - y) * log_1ma, axis=1)
+        return -ops_of(a).xp.sum(y * log_a + (1 - y) * log_1ma, axis=1)
 
     def derivative(self, a: Array, y: Array) -> Array:
-        eps = np.finfo(a.dtype).eps
-        clipped = np.clip(a, eps, 1 - eps)
+        xp = ops_of(a).xp
+        eps = float(xp.finfo(a.dtype).eps)
+        clipped = xp.clip(a, eps, 1 - eps)
         return (clipped - y) / (clipped * (1 - clipped))
 
     def delta(
         self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
     ) -> Array:
         if activation.name == "sigmoid":
-            return np.subtract(a, y, out=out)  # δ^L = a − λ: σ' cancels
+            return _minus(a, y, out)  # δ^L = a − λ: σ' cancels
         return super().delta(z, a, y, activation, out)
 
 
@@ -458,16 +532,16 @@ class LogLikelihood(Cost):
     allowed_outputs = frozenset({"softmax"})
 
     def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
-        return -np.sum(y * activation.log(z, a), axis=1)
+        return -ops_of(a).xp.sum(y * activation.log(z, a), axis=1)
 
     def derivative(self, a: Array, y: Array) -> Array:
-        return -y / np.maximum(a, np.finfo(a.dtype).tiny)
+        return -y / ops_of(a).xp.maximum(a, _tiny(a))
 
     def delta(
         self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
     ) -> Array:
         if activation.name == "softmax":
-            return np.subtract(a, y, out=out)  # δ^L = a − λ: the Jacobian cancels
+            return _minus(a, y, out)  # δ^L = a − λ: the Jacobian cancels
         return super().delta(z, a, y, activation, out)
 
 
@@ -501,16 +575,17 @@ class CustomCost(Cost):
     name: str = "custom"  # type: ignore[assignment]
 
     def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
-        c = np.asarray(self.function(a, y), dtype=a.dtype)
+        xp = ops_of(a).xp
+        c = xp.asarray(self.function(a, y), dtype=a.dtype)
         if c.ndim == 2 and c.shape == a.shape:
-            c = c.sum(axis=1)
+            c = xp.sum(c, axis=1)
         if c.shape != (a.shape[0],):
             raise ValueError(f"custom cost {self.name!r} returned shape {c.shape}: expected "
                              f"({a.shape[0]},) or {a.shape}")
         return c
 
     def derivative(self, a: Array, y: Array) -> Array:
-        d = np.asarray(self.derivative_function(a, y), dtype=a.dtype)
+        d = ops_of(a).xp.asarray(self.derivative_function(a, y), dtype=a.dtype)
         if d.shape != a.shape:
             raise ValueError(f"custom cost {self.name!r}: its derivative has shape {d.shape}, "
                              f"expected {a.shape}")

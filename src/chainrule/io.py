@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .atomic import OutputPathError, atomic_write, check_output_path
+from .backend import to_numpy
 from .checks import first_nonfinite
 from .data.datasets import Dataset
 from .data.preprocessing import Preprocessing, Scaler, Standardizer, make_scaler
@@ -357,8 +358,11 @@ def save_model(
         METADATA_KEY: np.frombuffer(json.dumps(meta, allow_nan=False).encode(), dtype=np.uint8)
     }
     for l in range(2, len(network.sizes) + 1):
-        arrays[f"W{l}"] = np.ascontiguousarray(network.weights[l - 2], dtype=network.dtype)
-        arrays[f"b{l}"] = np.ascontiguousarray(network.biases[l - 2], dtype=network.dtype)
+        # Always NumPy arrays in the file, whatever backend or device the network is on.
+        arrays[f"W{l}"] = np.ascontiguousarray(to_numpy(network.weights[l - 2]),
+                                               dtype=network.dtype)
+        arrays[f"b{l}"] = np.ascontiguousarray(to_numpy(network.biases[l - 2]),
+                                               dtype=network.dtype)
         for name in (f"W{l}", f"b{l}"):
             if first_nonfinite(arrays[name]) is not None:  # a diverged run is no model
                 raise ValueError(f"cannot save a network whose {name} holds NaN or inf "
@@ -677,12 +681,17 @@ def _check_headers(meta: dict[str, Any], headers: dict[str, tuple[tuple[int, ...
                        f"and {want_dtype}")
 
 
-def load(path: str | os.PathLike[str]) -> Network:
+def load(path: str | os.PathLike[str], *, backend: Any = None, device: Any = None) -> Network:
     """Load a model file and return its :class:`Network`.
+
+    The file holds NumPy arrays; ``backend`` and ``device`` (as for
+    :meth:`Network.to`, e.g. ``backend="torch", device="cuda"``) place the
+    parameters there.
 
     The network carries what was saved with it: ``net.preprocessing`` (a fitted
     scaler or None), ``net.class_names``, ``net.metadata`` (the file's JSON) and
     ``net.history``.  For prediction on raw features use
     :func:`load_model`, whose :class:`Model` applies the preprocessing.
     """
-    return load_model(path).network
+    net = load_model(path).network
+    return net if backend is None and device is None else net.to(backend, device=device)

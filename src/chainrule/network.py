@@ -14,12 +14,14 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from . import checks
+from .backend import NUMPY_OPS, Ops, ops_of, resolve_backend, to_numpy
 from .engine import Engine, Forward, Layers
 from .functions import Activation, Cost, get_activation, get_cost
 from .training.callbacks import Callback
@@ -100,11 +102,20 @@ class Network:
     dtype : numpy dtype, default numpy.float64
         ``float32`` or ``float64``; parameters, activations and gradients all
         use it, and inputs are converted to it.
+    backend : str or module, optional
+        Where the parameters live and the maths runs: ``"numpy"`` (the default),
+        ``"torch"``, ``"cupy"``, or any array-API namespace (``"array_api_strict"``
+        or the module itself).  See :meth:`to` and ``docs/gpu.md``.
+    device : optional
+        The backend's device, e.g. ``"cuda"`` or ``"cpu"`` for PyTorch (default: the
+        backend's default device).  Initial weights are drawn by NumPy's generator
+        either way, so a seeded network is the same network on every backend.
 
     Attributes
     ----------
-    weights : list of ndarray
-        ``weights[l-2]`` is the seed's ``W^l``, shape ``(N_l, N_{l-1})``.
+    weights : list of arrays
+        ``weights[l-2]`` is the seed's ``W^l``, shape ``(N_l, N_{l-1})``, in the
+        backend's namespace and on its device.
     biases : list of ndarray
         ``biases[l-2]`` is ``b^l``, shape ``(N_l,)``.
     activations : tuple of Activation
@@ -135,6 +146,8 @@ class Network:
         init: str | None = None,
         seed: int | np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
+        backend: str | ModuleType | None = None,
+        device: Any = None,
     ) -> None:
         self.sizes = _check_sizes(sizes)
         L = len(self.sizes)
@@ -180,6 +193,10 @@ class Network:
             self.weights.append(W.astype(self.dtype))
             self.biases.append(b.astype(self.dtype))
 
+        self.ops: Ops = NUMPY_OPS
+        self.device: Any = None
+        if backend is not None or device is not None:
+            self.to(backend, device=device)
         self.engine = Engine([self.input_activation, *self.activations], self.cost)
         self.history = History()
         self.optimizer: Optimizer | None = None
@@ -249,14 +266,60 @@ class Network:
             f"cost={self.cost.name!r}{extra}, dtype={self.dtype.name})"
         )
 
+    # ------------------------------------------------------------------ backend
+
+    @property
+    def xp(self) -> Any:
+        """The array namespace of the parameters (NumPy unless :meth:`to` moved them)."""
+        return self.ops.xp
+
+    def to(self, backend: str | ModuleType | None = None, *, device: Any = None) -> Network:
+        """Move the parameters (and the optimizer's state) to ``backend`` on ``device``.
+
+        Like ``torch.nn.Module.to``: returns the network itself, so
+        ``net = chainrule.Network([784, 30, 10]).to("torch", device="cuda")`` reads
+        naturally.  ``backend`` is ``"numpy"``, ``"torch"``, ``"cupy"``, an array-API
+        module or None (keep the current one and change only the device).  Inputs
+        given to ``fit``/``predict`` afterwards may be NumPy arrays or arrays of this
+        backend; outputs are arrays of this backend.
+        """
+        ops = self.ops if backend is None else resolve_backend(backend)
+        if ops is NUMPY_OPS and device not in (None, "cpu"):
+            raise ValueError(f"the numpy backend has no device {device!r}: use "
+                             "backend='torch' or 'cupy' for a GPU")
+        self.ops, self.device = ops, device
+        self.weights = [self._place(W) for W in self.weights]
+        self.biases = [self._place(b) for b in self.biases]
+        opt = getattr(self, "optimizer", None)
+        if opt is not None:  # its moment and velocity arrays follow the parameters
+            for key, value in vars(opt).items():
+                if isinstance(value, list) and value and hasattr(value[0], "shape"):
+                    setattr(opt, key, [self._place(v) for v in value])
+        return self
+
+    def _place(self, a: Any) -> Any:
+        """``a`` (any namespace) as an array of this network's backend, dtype and device."""
+        host = np.asarray(to_numpy(a), dtype=self.dtype)
+        if self.ops is NUMPY_OPS:
+            return host
+        return self.ops.asarray(np.array(host, copy=True), self.device)
+
     # ------------------------------------------------------------------ inputs
 
-    def _inputs(self, X: npt.ArrayLike, name: str = "X") -> tuple[Array, bool]:
+    def _inputs(self, X: npt.ArrayLike, name: str = "X", *, place: bool = True
+                ) -> tuple[Array, bool]:
+        """``X`` checked (on the host) and, with ``place``, in the network's backend."""
         self._check_parameters()
-        return checks.as_inputs(X, self.sizes[0], self.dtype, name=name)
+        X2, was_1d = checks.as_inputs(to_numpy(X), self.sizes[0], self.dtype, name=name)
+        return (self._on_backend(X2) if place else X2), was_1d
 
-    def _targets(self, Y: npt.ArrayLike, n: int) -> Array:
-        return checks.as_targets(Y, n, self.sizes[-1], self.dtype)
+    def _targets(self, Y: npt.ArrayLike, n: int, *, place: bool = True) -> Array:
+        Y2 = checks.as_targets(to_numpy(Y), n, self.sizes[-1], self.dtype)
+        return self._on_backend(Y2) if place else Y2
+
+    def _on_backend(self, a: Any) -> Any:
+        """A checked NumPy array in the network's backend (itself on NumPy)."""
+        return a if self.ops is NUMPY_OPS or a is None else self.ops.asarray(a, self.device)
 
     def _check_parameters(self) -> None:
         # Weights are plain, assignable arrays; catch a wrong assignment early
@@ -264,16 +327,21 @@ class Network:
         for l in range(2, len(self.sizes) + 1):
             W, b = self.weights[l - 2], self.biases[l - 2]
             want_w, want_b = (self.sizes[l - 1], self.sizes[l - 2]), (self.sizes[l - 1],)
-            if not isinstance(W, np.ndarray) or W.shape != want_w:
+            if not hasattr(W, "shape") or tuple(W.shape) != want_w:
                 raise ValueError(f"weights[{l - 2}] (W^{l}) must have shape {want_w}, "
-                                 f"got {np.shape(W)}")
-            if not isinstance(b, np.ndarray) or b.shape != want_b:
+                                 f"got {_shape(W)}")
+            if not hasattr(b, "shape") or tuple(b.shape) != want_b:
                 raise ValueError(f"biases[{l - 2}] (b^{l}) must have shape {want_b}, "
-                                 f"got {np.shape(b)}")
-            if W.dtype != self.dtype:
-                self.weights[l - 2] = W.astype(self.dtype)
-            if b.dtype != self.dtype:
-                self.biases[l - 2] = b.astype(self.dtype)
+                                 f"got {_shape(b)}")
+            if self.ops is NUMPY_OPS:
+                if not isinstance(W, np.ndarray) or W.dtype != self.dtype:
+                    self.weights[l - 2] = self._place(W)
+                if not isinstance(b, np.ndarray) or b.dtype != self.dtype:
+                    self.biases[l - 2] = self._place(b)
+                continue
+            for params, p in ((self.weights, W), (self.biases, b)):
+                if ops_of(p) is not self.ops or self.ops.numpy_dtype(p.dtype) != self.dtype:
+                    params[l - 2] = self._place(p)
 
     # ------------------------------------------------------------------ the function f
 
@@ -318,7 +386,7 @@ class Network:
         X2, _ = self._inputs(X)
         Y2 = self._targets(Y, X2.shape[0])
         fwd = self._forward(X2)[1].forward_result()
-        return float(self.engine.per_example_cost(fwd, Y2).mean())
+        return float(self.xp.mean(self.engine.per_example_cost(fwd, Y2)))
 
     def backprop(
         self, X: npt.ArrayLike, Y: npt.ArrayLike, *, sample_weight: npt.ArrayLike | None = None
@@ -338,7 +406,7 @@ class Network:
 
         Returns
         -------
-        grad_weights : list of ndarray
+        grad_weights : list of arrays (of the network's backend)
             ``grad_weights[l-2]`` has the shape ``(N_l, N_{l-1})`` of ``W^l``.
             The seed's ``[δC/δW^l] = a^{l-1} ⊗ δ^l`` (eq. 13) has the shape of
             the *transpose* of ``W^l``, ``N_{l-1} × N_l``, because the seed
@@ -355,7 +423,7 @@ class Network:
         Y2 = self._targets(Y, n)
         row_weights = None
         if sample_weight is not None:
-            row_weights = _normalised_weights(sample_weight, n)
+            row_weights = self._on_backend(_normalised_weights(to_numpy(sample_weight), n))
         _, layers = self._forward(X2)
         bwd = self.engine.gradients(layers, Y2, row_weights=row_weights)
         return bwd.grad_weights, bwd.grad_biases
@@ -482,8 +550,9 @@ class Network:
         config = (config or TrainingConfig()).replace(**settings) if settings else (
             config or TrainingConfig())
         par = comm  # [distributed] a DataParallel (see _data_parallel) or None
-        X2, _ = self._inputs(X)
-        Y2 = self._targets(Y, X2.shape[0])
+        # Checked and split on the host (NumPy); placed on the backend just before training.
+        X2, _ = self._inputs(X, place=False)
+        Y2 = self._targets(Y, X2.shape[0], place=False)
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         rng = self.rng
@@ -493,11 +562,11 @@ class Network:
         if validation_data is not None:
             if len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (X_val, Y_val)")
-            Xv, _ = self._inputs(validation_data[0], name="validation X")
-            val = (Xv, self._targets(validation_data[1], Xv.shape[0]))
+            Xv, _ = self._inputs(validation_data[0], name="validation X", place=False)
+            val = (Xv, self._targets(validation_data[1], Xv.shape[0], place=False))
         sw = None
         if sample_weight is not None:
-            sw = _normalised_weights(sample_weight, X2.shape[0])
+            sw = _normalised_weights(to_numpy(sample_weight), X2.shape[0])
         if par is not None and par.rows is not None and config.validation_fraction is not None:
             raise ValueError("validation_fraction cannot hold rows out of a shard: give each "
                              "rank its shard of the validation data as validation_data")
@@ -533,6 +602,10 @@ class Network:
             if par is not None:
                 raise ValueError("optimizer='lbfgs' does not train data-parallel (comm); use a "
                                  "stochastic optimizer")
+            if self.ops is not NUMPY_OPS:
+                raise ValueError("optimizer='lbfgs' (SciPy's L-BFGS-B) trains NumPy networks "
+                                 "only: call net.to('numpy') first, or use a stochastic "
+                                 "optimizer")
             _check_lbfgs_options(dropout=config.dropout, l1=config.l1,
                                  clip_norm=config.clip_norm,
                                  schedule=getattr(config.schedule, "name", config.schedule))
@@ -541,16 +614,22 @@ class Network:
                                        else LBFGS()),
                              validation_data=val, callbacks=callbacks, l2=config.l2,
                              sample_weight=weights)
+        if self.ops is not NUMPY_OPS:
+            X2, Y2, weights = (self._on_backend(a) for a in (X2, Y2, weights))
+            if val is not None:
+                val = (self._on_backend(val[0]), self._on_backend(val[1]))
         return train(self, X2, Y2, config, rng=rng, validation_data=val, callbacks=callbacks,
                      sample_weight=weights, parallel=par)
 
     def _evaluate_arrays(self, X: Array, Y: Array) -> tuple[float, float]:
         """Mean loss and accuracy on validated arrays (accuracy nan for regression)."""
         fwd = self._forward(X)[1].forward_result()
-        loss = float(self.engine.per_example_cost(fwd, Y).mean())
+        xp = self.xp
+        loss = float(xp.mean(self.engine.per_example_cost(fwd, Y)))
         if not self.is_classifier:
             return loss, math.nan
-        return loss, float(np.mean(_classes(fwd.output) == _classes(Y)))
+        same = _classes(fwd.output) == _classes(Y)
+        return loss, float(xp.mean(xp.astype(same, Y.dtype)))
 
     # ------------------------------------------------------------------ prediction
 
@@ -598,9 +677,18 @@ class Network:
 
 
 def _classes(outputs: Array) -> np.ndarray:
+    if type(outputs) is not np.ndarray:  # any array-API namespace
+        xp = ops_of(outputs).xp
+        if outputs.shape[1] == 1:
+            return xp.astype(outputs[:, 0] > 0.5, xp.int64)
+        return xp.astype(xp.argmax(outputs, axis=1), xp.int64)
     if outputs.shape[1] == 1:
         return (outputs[:, 0] > 0.5).astype(np.int64)
     return outputs.argmax(axis=1)
+
+
+def _shape(a: Any) -> tuple[int, ...]:
+    return tuple(a.shape) if hasattr(a, "shape") else np.shape(a)
 
 
 def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:

@@ -42,16 +42,19 @@ For a single output the two agree.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from array_api_compat import array_namespace, device, is_array_api_obj
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -71,6 +74,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from .backend import to_numpy
 from .functions import (
     Activation,
     Cost,
@@ -87,6 +91,40 @@ from .training.lbfgs import Objective, minimize, pack, unpack
 from .training.optimizers import SGD, Adam, Momentum, Optimizer
 
 Array = npt.NDArray[np.floating]
+
+
+def _namespace_boundary(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Accept and return arrays of the input's namespace under array API dispatch.
+
+    With ``sklearn.config_context(array_api_dispatch=True)`` an estimator meets
+    array-api-strict arrays or PyTorch tensors: they are brought to the host for
+    scikit-learn's validation and the estimator's NumPy bookkeeping, and the result
+    (labels, probabilities, values) goes back to ``X``'s namespace and device.
+    Without dispatch, or for NumPy/sparse/list input, nothing changes.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
+        if (isinstance(X, np.ndarray) or not is_array_api_obj(X)
+                or not get_config().get("array_api_dispatch", False)):
+            return method(self, X, *args, **kwargs)
+
+        xp, where = array_namespace(X), device(X)
+        args = tuple(_host(a) for a in args)
+        kwargs = {k: _host(v) for k, v in kwargs.items()}
+        out = method(self, to_numpy(X), *args, **kwargs)
+        if isinstance(out, np.ndarray) and out.dtype.kind in "biuf":
+            return xp.asarray(np.ascontiguousarray(out), device=where)
+        return out
+
+    return wrapper
+
+
+def _host(value: Any) -> Any:
+    """``value`` (an array, or a tuple of them such as ``validation_data``) on the host."""
+    if isinstance(value, tuple):
+        return tuple(_host(v) for v in value)
+    return to_numpy(value)
 
 __all__ = ["MLPClassifier", "MLPRegressor", "PoissonDeviance", "SquaredError"]
 
@@ -837,6 +875,7 @@ class _BaseMLP(BaseEstimator):
         raise NotImplementedError
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_namespace_boundary
     def fit(self, X: Any, y: Any, sample_weight: Any = None, *,
             validation_data: Any = None) -> _BaseMLP:
         """Fit the model to data matrix ``X`` and targets ``y``.
@@ -1073,6 +1112,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return Y.toarray() if sp.issparse(Y) else np.asarray(Y)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_namespace_boundary
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None,
                     *, validation_data: Any = None) -> MLPClassifier:
         """Update the model with a single iteration over ``(X, y)``.
@@ -1089,6 +1129,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     partial_fit = available_if(_solver_is_stochastic)(partial_fit)  # type: ignore[assignment]
 
+    @_namespace_boundary
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape ``(n_samples, n_classes)``, columns as ``classes_``."""
         out = self._forward(X).output
@@ -1097,6 +1138,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.vstack([1 - p, p]).T
         return out.copy()
 
+    @_namespace_boundary
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """``log(predict_proba(X))``, exactly as scikit-learn's (``-inf`` where a probability is 0).
 
@@ -1108,6 +1150,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         with np.errstate(divide="ignore"):
             return np.log(proba, out=proba)
 
+    @_namespace_boundary
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels, shape ``(n_samples,)`` (multilabel: an indicator matrix)."""
         out = self._forward(X).output
@@ -1241,6 +1284,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return y
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_namespace_boundary
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, *,
                     validation_data: Any = None) -> MLPRegressor:
         """Update the model with a single iteration over ``(X, y)``."""
@@ -1248,6 +1292,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     partial_fit = available_if(_solver_is_stochastic)(partial_fit)  # type: ignore[assignment]
 
+    @_namespace_boundary
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
         out = self._forward(X).output

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..backend import ops_of
+
 if TYPE_CHECKING:
     from ..network import Network
 
@@ -70,7 +72,8 @@ def _finite_parameters(net: Network) -> bool:
     # A sum is finite exactly when no term is NaN/inf (or it overflows, which is
     # divergence too): one reduction per array, no temporary of the array's size.
     with np.errstate(over="ignore", invalid="ignore"):
-        return all(math.isfinite(float(np.add.reduce(p, axis=None)))
+        return all(math.isfinite(float(np.add.reduce(p, axis=None) if type(p) is np.ndarray
+                                       else ops_of(p).xp.sum(p)))
                    for p in (*net.weights, *net.biases))
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from ..backend import ops_of
 from ..data.split import split_indices
 from .callbacks import Callback
 
@@ -87,7 +88,9 @@ class EarlyStopping(Callback):
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, history.epoch[-1], 0
             if self.restore_best:
-                self._best_params = [p.copy() for p in (*network.weights, *network.biases)]
+                self._best_params = [p.copy() if type(p) is np.ndarray
+                                     else ops_of(p).xp.asarray(p, copy=True)
+                                     for p in (*network.weights, *network.biases)]
             return
         self.wait += 1
         if self.wait >= self.patience:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from ..backend import ops_of
 from .callbacks import BatchInfo, Callback
 from .config import TrainingConfig
 from .divergence import check_divergence
@@ -64,6 +65,11 @@ def _stop_on_interrupt(net: Network) -> Iterator[None]:
 
 def _correct(output: Array, Y: Array) -> int:
     """Number of rows whose predicted class matches the target's."""
+    if type(output) is not np.ndarray:  # any array-API namespace
+        xp = ops_of(output).xp
+        same = ((output[:, 0] > 0.5) == (Y[:, 0] > 0.5) if output.shape[1] == 1
+                else xp.argmax(output, axis=1) == xp.argmax(Y, axis=1))
+        return int(xp.sum(xp.astype(same, xp.int64)))
     if output.shape[1] == 1:
         return int(np.count_nonzero((output[:, 0] > 0.5) == (Y[:, 0] > 0.5)))
     return int(np.count_nonzero(output.argmax(axis=1) == Y.argmax(axis=1)))
@@ -134,8 +140,9 @@ def train(
                     net, z_epoch, a_epoch, Y, sample_weight, validation_data)
             else:
                 seen = batches.end(k)
-                train_loss, train_acc = _epoch_metrics(net, z_epoch[:seen], a_epoch[:seen], Y,
-                                                       order, sample_weight)
+                train_loss, train_acc = _epoch_metrics(net, z_epoch[:seen, ...],
+                                                       a_epoch[:seen, ...], Y, order,
+                                                       sample_weight)
                 val_loss = val_acc = math.nan
                 if validation_data is not None:
                     val_loss, val_acc = net._evaluate_arrays(*validation_data)
@@ -185,18 +192,20 @@ class Batches:
         self.bounds = [(lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
         self.count = len(self.bounds)
         self.last_size = self.bounds[-1][1] - self.bounds[-1][0]
-        row_bytes = X.shape[1] * X.itemsize + Y.shape[1] * Y.itemsize
+        self.ops = ops = ops_of(X)  # X, Y in the network's namespace
+        itemsize = ops.numpy_dtype(X.dtype).itemsize
+        row_bytes = (X.shape[1] + Y.shape[1]) * itemsize
         self.per_chunk = max(1, min(self.count, (1 << 20) // (batch_size * row_bytes)))
         rows = self.per_chunk * batch_size
-        self.xchunk = np.empty((rows, X.shape[1]), X.dtype)
-        self.ychunk = np.empty((rows, Y.shape[1]), Y.dtype)
+        self.xchunk = ops.empty((rows, X.shape[1]), X)
+        self.ychunk = ops.empty((rows, Y.shape[1]), Y)
         # Batch k of a shuffled epoch sits at slot k % per_chunk of the gather buffer.
-        self.slots = [(self.xchunk[lo:lo + size], self.ychunk[lo:lo + size])
+        self.slots = [(self.xchunk[lo:lo + size, ...], self.ychunk[lo:lo + size, ...])
                       for lo, size in ((j * batch_size, batch_size)
                                        for j in range(self.per_chunk))]
         j = (self.count - 1) % self.per_chunk
-        self.slots_last = (self.xchunk[j * batch_size: j * batch_size + self.last_size],
-                           self.ychunk[j * batch_size: j * batch_size + self.last_size])
+        self.slots_last = (self.xchunk[j * batch_size: j * batch_size + self.last_size, ...],
+                           self.ychunk[j * batch_size: j * batch_size + self.last_size, ...])
         self.views: list[tuple[Array, Array]] = []  # made by the first unshuffled epoch
         #: The rows of each batch (``sizes``) and where its ``z^L``, ``a^L`` go in the
         #: epoch's buffers of ``rows_held`` rows (``spans``).  Data-parallel batches
@@ -217,13 +226,18 @@ class Batches:
     def row_weights(self, rows: slice | npt.NDArray[np.intp] | None, sample_weight: Array | None,
                     m: int) -> Array | None:
         """The weight of each row's cost in the batch loss: None is the plain mean ``1/m``."""
-        return None if sample_weight is None else sample_weight[rows] / m
+        if sample_weight is None:
+            return None
+        if rows is None or isinstance(rows, slice) or self.ops.name == "numpy":
+            return sample_weight[rows] / m
+        return self.ops.take_rows(sample_weight, rows) / m
 
     def epoch(self, order: npt.NDArray[np.intp] | None) -> Iterator[tuple[int, Array, Array]]:
         """``(k, X_k, Y_k)`` for every batch of the epoch; valid until the next batch."""
         if order is None:
             if not self.views:
-                self.views = [(self.X[lo:hi], self.Y[lo:hi]) for lo, hi in self.bounds]
+                self.views = [(self.X[lo:hi, ...], self.Y[lo:hi, ...])
+                              for lo, hi in self.bounds]
             for k, (Xb, Yb) in enumerate(self.views):
                 yield k, Xb, Yb
             return
@@ -234,10 +248,8 @@ class Batches:
                 lo = k * bs
                 hi = min(lo + per_chunk * bs, n)
                 idx = order[lo:hi]
-                # mode="clip": the indices are a permutation, always in range, and
-                # NumPy's default mode="raise" with out= gathers through a temporary.
-                np.take(self.X, idx, axis=0, out=self.xchunk[: hi - lo], mode="clip")
-                np.take(self.Y, idx, axis=0, out=self.ychunk[: hi - lo], mode="clip")
+                self.ops.take_rows(self.X, idx, out=self.xchunk[: hi - lo, ...])
+                self.ops.take_rows(self.Y, idx, out=self.ychunk[: hi - lo, ...])
             Xb, Yb = self.slots_last if k == last else self.slots[j]
             yield k, Xb, Yb
 
@@ -279,7 +291,9 @@ class _Epochs:
         # accuracy are computed from them once per epoch (the mini-batches as trained,
         # no second pass over the data, no per-batch bookkeeping).
         shape = (batches.rows_held, net.sizes[-1])  # [distributed] a rank's rows only
-        self.z_epoch, self.a_epoch = np.empty(shape, net.dtype), np.empty(shape, net.dtype)
+        W = net.weights[0]  # the epoch's buffers in the parameters' namespace and device
+        self.ops = ops_of(W)
+        self.z_epoch, self.a_epoch = self.ops.empty(shape, W), self.ops.empty(shape, W)
         self._spans: list[tuple[int, int]] | None = None
         self.outputs: list[tuple[Array, Array]] = []
 
@@ -304,7 +318,8 @@ class _Epochs:
         spans = self.batches.spans
         if spans is not self._spans:
             self._spans = spans
-            self.outputs = [(self.z_epoch[lo:hi], self.a_epoch[lo:hi]) for lo, hi in spans]
+            self.outputs = [(self.z_epoch[lo:hi, ...], self.a_epoch[lo:hi, ...])
+                            for lo, hi in spans]
         return self.outputs
 
     def run(self, epoch: int, lr: float, order: npt.NDArray[np.intp] | None) -> int:
@@ -320,6 +335,8 @@ class _Epochs:
         batches.plan(order)
         all_layers, outputs = self._layers_per_batch(), self._outputs()
         sq_norms = self.sq_norms = [0.0] * len(net.weights)
+        # ‖∇W‖² per layer: the array's own dot on NumPy and PyTorch (no call in between).
+        sqnorm = None if self.ops.name in ("numpy", "torch") else self.ops.sqnorm
         k = -1
         for k, Xb, Yb in batches.epoch(order):
             layers = all_layers[k] or net.engine.layers(net.weights, net.biases, Xb.shape[0])
@@ -335,7 +352,7 @@ class _Epochs:
                 if l2 or l1:
                     penalise(layer, l2, l1)  # Nielsen's (λ/n) W and (λ/n) sgn W
                 g = layer.grad_W_flat
-                sq_norms[layer.l - 2] += float(g.dot(g))
+                sq_norms[layer.l - 2] += float(g.dot(g)) if sqnorm is None else sqnorm(g)
                 if update is not None:
                     # Gradient descent on this layer, now that eq. 9 is done with its W^l.
                     update(layer, lr)
@@ -373,7 +390,8 @@ class _Epochs:
                                        layers.σ[layers.L])
         if row_weights is not None:
             costs = costs * row_weights * size
-        return BatchInfo(epoch, k, self.batches.count, size, float(costs.sum()) / size,
+        total = float(costs.sum() if self.ops.name == "numpy" else self.ops.xp.sum(costs))
+        return BatchInfo(epoch, k, self.batches.count, size, total / size,
                          layers.grad_W[2:], layers.grad_b[2:], rows=rows)
 
 
@@ -388,13 +406,18 @@ def _epoch_metrics(
     replaces a per-batch cost and accuracy.
     """
     m = zL.shape[0]
-    rows = slice(0, m) if order is None else order[:m]
-    Yt = Y[:m] if order is None else np.take(Y, order[:m], axis=0)
-    weights = None if sample_weight is None else sample_weight[rows]
+    ops = ops_of(zL)
+    if order is None:
+        Yt = Y[:m, ...]
+        weights = None if sample_weight is None else sample_weight[:m]
+    else:
+        Yt = ops.take_rows(Y, order[:m])
+        weights = None if sample_weight is None else ops.take_rows(sample_weight, order[:m])
     costs = net.cost.value(zL, aL, Yt, net.output_activation)
     if weights is not None:
         costs = costs * weights
-    loss = float(costs.sum(dtype=np.float64)) / m
+    total = costs.sum(dtype=np.float64) if ops.name == "numpy" else ops.xp.sum(costs)
+    loss = float(total) / m
     acc = _correct(aL, Yt) / m if net.is_classifier else math.nan
     return loss, acc
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..backend import ops_of
 from ..engine import Layer
 
 Array = npt.NDArray[np.floating]
@@ -78,9 +79,9 @@ class SGD(Optimizer):
 
     def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
         if not self._matches(self._scaled, params):
-            self._scaled = [np.empty_like(p) for p in params]
+            self._scaled = [ops_of(p).xp.empty_like(p) for p in params]
         for p, g, t in zip(params, grads, self._scaled, strict=True):
-            p -= np.multiply(g, p.dtype.type(lr), out=t)
+            ops_of(p).descend(p, g, lr, t)
 
     # θ ← θ − η ∇ for one layer is the layer's own descend(η): no frame in between.
     step_layer = staticmethod(Layer.descend)  # type: ignore[assignment]
@@ -112,9 +113,9 @@ class Momentum(Optimizer):
 
     def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
         if not self._matches(self.velocity, params):
-            self.velocity = [np.zeros_like(p) for p in params]
+            self.velocity = [ops_of(p).xp.zeros_like(p) for p in params]
         for p, g, v in zip(params, grads, self.velocity, strict=True):
-            mu, eta = p.dtype.type(self.momentum), p.dtype.type(lr)
+            mu, eta = _scalar(p, self.momentum), _scalar(p, lr)
             v *= mu
             v -= eta * g
             if self.nesterov:
@@ -160,13 +161,13 @@ class Adam(Optimizer):
     def _update_moments(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
         """``m ← β₁m + (1 − β₁)g``, ``v ← β₂v + (1 − β₂)g²`` and ``t ← t + 1``."""
         if not self._matches(self.m, params):
-            self.m = [np.zeros_like(p) for p in params]
-            self.v = [np.zeros_like(p) for p in params]
+            self.m = [ops_of(p).xp.zeros_like(p) for p in params]
+            self.v = [ops_of(p).xp.zeros_like(p) for p in params]
             self.t = 0
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
-            t = p.dtype.type
+            t = _scalar_type(p)
             m *= t(b1)
             m += t(1 - b1) * g
             v *= t(b2)
@@ -176,10 +177,10 @@ class Adam(Optimizer):
         # Algorithm 1 of the paper: θ ← θ − η m̂ / (√v̂ + ε), with ε added to the
         # bias-corrected √v̂ (as PyTorch does), m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
         step = lr / (1 - self.beta1**self.t)
-        root_c2 = np.sqrt(1 - self.beta2**self.t)
+        root_c2 = float(np.sqrt(1 - self.beta2**self.t))
         for p, m, v in zip(params, self.m, self.v, strict=True):
-            t = p.dtype.type
-            denom = np.sqrt(v)
+            t = _scalar_type(p)
+            denom = ops_of(v).xp.sqrt(v)
             denom /= t(root_c2)
             denom += t(self.epsilon)
             p -= t(step) * m / denom
@@ -219,11 +220,22 @@ class AdamW(Adam):
         if self.weight_decay:
             for p in params:
                 if p.ndim >= 2:
-                    p *= p.dtype.type(1.0 - lr * self.weight_decay)
+                    p *= _scalar(p, 1.0 - lr * self.weight_decay)
         super().step(params, grads, lr)
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "weight_decay": self.weight_decay}
+
+
+def _scalar_type(p: Array) -> Any:
+    """NumPy's scalar type of ``p``'s dtype; elsewhere ``float`` (a Python float keeps an
+    array's dtype in arithmetic under the array API standard, as NumPy's scalar does)."""
+    return p.dtype.type if type(p) is np.ndarray else float
+
+
+def _scalar(p: Array, value: float) -> Any:
+    """``value`` as a scalar of ``p``'s dtype (see :func:`_scalar_type`)."""
+    return _scalar_type(p)(value)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {

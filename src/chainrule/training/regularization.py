@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+from ..backend import ops_of
 
 if TYPE_CHECKING:
     from ..engine import Layer
 
 Array = npt.NDArray[np.floating]
+
+
+def _scalar(p: Array, value: float) -> Any:
+    # NumPy's scalar of p's dtype; a Python float (which keeps the dtype) elsewhere.
+    return p.dtype.type(value) if type(p) is np.ndarray else value
 
 
 def penalise(layer: Layer, l2: float, l1: float) -> None:
@@ -40,7 +47,7 @@ def add_l2(grad_weights: Sequence[Array], weights: Sequence[Array], lam: float, 
     With plain SGD the update becomes ``W ← (1 − ηλ/n) W − η ∇C₀`` (Nielsen eq. 93).
     """
     for gw, W in zip(grad_weights, weights, strict=True):
-        gw += W.dtype.type(lam / n) * W
+        gw += _scalar(W, lam / n) * W
 
 
 def add_l1(grad_weights: Sequence[Array], weights: Sequence[Array], lam: float, n: int) -> None:
@@ -50,15 +57,15 @@ def add_l1(grad_weights: Sequence[Array], weights: Sequence[Array], lam: float, 
     (Nielsen eq. 97), with ``sgn(0) = 0``.
     """
     for gw, W in zip(grad_weights, weights, strict=True):
-        gw += W.dtype.type(lam / n) * np.sign(W)
+        gw += _scalar(W, lam / n) * ops_of(W).xp.sign(W)
 
 
 def global_norm(grads: Sequence[Array]) -> float:
     """``√(Σ ‖g‖²)`` over all arrays: the norm of the whole gradient as one vector."""
     total = 0.0
     for g in grads:
-        flat = g.reshape(-1)
-        total += float(np.dot(flat, flat))
+        ops = ops_of(g)
+        total += ops.sqnorm(ops.flat(g))
     return math.sqrt(total)
 
 
@@ -77,5 +84,5 @@ def clip_global_norm(grads: Sequence[Array], max_norm: float) -> float:
     if norm > max_norm:
         scale = max_norm / norm
         for g in grads:
-            g *= g.dtype.type(scale)
+            g *= _scalar(g, scale)
     return norm

@@ -1,0 +1,340 @@
+"""Array namespaces: where a network's arrays live, and the engine's in-place kernels there.
+
+chainrule's maths is written against the Python array API standard, so the same
+code runs on NumPy (the default), PyTorch tensors (CPU or CUDA), CuPy, or any
+other conforming library (array-api-strict checks that in CI).  A namespace is
+resolved once — for a network's ``backend=``, or once per array *type* by
+:func:`ops_of` — never by inspecting arrays on every call.
+
+:class:`Ops` is the small set of kernels the engine and :mod:`chainrule.functions`
+call on the hot path, each with an ``out=`` buffer: NumPy writes into it (the
+speed of the NumPy engine comes from reused buffers), PyTorch does too
+(``torch.matmul(x, y, out=…)``), and any other namespace computes the
+functional expression and copies it in with ``out[...] = value`` (in-place
+assignment is in the standard for mutable arrays).  Everything else uses the
+namespace's own functions (``ops.xp``).
+
+Nothing here imports PyTorch or CuPy unless a network asks for them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from array_api_compat import (
+    array_namespace,
+    is_numpy_namespace,
+    is_torch_array,
+    is_torch_namespace,
+)
+from array_api_compat import (
+    device as array_device,
+)
+from scipy.special import expit
+
+__all__ = ["Ops", "ops_for", "ops_of", "resolve_backend", "to_numpy"]
+
+BACKENDS = ("numpy", "torch", "cupy")
+
+
+class Ops:
+    """The engine's kernels for one namespace ``xp``: the generic, functional form.
+
+    Every kernel returns its result; where ``out`` is given the result is also
+    written into it (here by assignment, a copy; :class:`NumpyOps` and
+    :class:`TorchOps` write directly).
+    """
+
+    name = "array-api"
+    #: True when slices are views that share memory (blocked updates in place)
+    views = False
+
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+
+    @staticmethod
+    def _put(out: Any, value: Any) -> Any:
+        if out is None:
+            return value
+        out[...] = value
+        return out
+
+    # --- products and reductions
+    def dot(self, x: Any, y: Any, out: Any = None) -> Any:
+        """``x @ y`` for 2-D arrays."""
+        return self._put(out, self.xp.matmul(x, y))
+
+    def sum_rows(self, x: Any, out: Any = None) -> Any:
+        """The sum over axis 0 (eq. 15's batch sum)."""
+        return self._put(out, self.xp.sum(x, axis=0))
+
+    def sqnorm(self, x: Any) -> float:
+        """``Σ x²`` as a Python float."""
+        return float(self.xp.sum(x * x))
+
+    # --- elementwise
+    def multiply(self, x: Any, y: Any, out: Any = None) -> Any:
+        return self._put(out, x * y)
+
+    def subtract(self, x: Any, y: Any, out: Any = None) -> Any:
+        return self._put(out, x - y)
+
+    def maximum(self, x: Any, y: Any, out: Any = None) -> Any:
+        xp = self.xp
+        if not hasattr(y, "shape"):
+            y = xp.asarray(y, dtype=x.dtype, device=array_device(x))
+        return self._put(out, xp.maximum(x, y))
+
+    def tanh(self, z: Any, out: Any = None) -> Any:
+        return self._put(out, self.xp.tanh(z))
+
+    def exp(self, z: Any, out: Any = None) -> Any:
+        return self._put(out, self.xp.exp(z))
+
+    def expit(self, z: Any, out: Any = None) -> Any:
+        """``1 / (1 + e^{-z})`` without overflow: ``e = e^{-|z|}`` is at most 1, and
+        ``σ(z) = 1/(1+e)`` for ``z ≥ 0``, ``e/(1+e)`` otherwise (exact to round-off)."""
+        xp = self.xp
+        e = xp.exp(-xp.abs(z))
+        r = 1 / (1 + e)
+        return self._put(out, xp.where(z >= 0, r, e * r))
+
+    def positive(self, a: Any) -> Any:
+        """``a > 0`` as something ``d *= …`` accepts (1.0 / 0.0 in ``a``'s dtype)."""
+        return self.xp.astype(a > 0, a.dtype)
+
+    def copy(self, out: Any, x: Any) -> Any:
+        """Write ``x`` into ``out``; return ``out``."""
+        out[...] = x
+        return out
+
+    def descend(self, p: Any, g: Any, eta: float, scratch: Any = None) -> None:
+        """``p ← p − η g`` in place."""
+        p -= g * eta
+
+    # --- making and moving arrays
+    def empty(self, shape: tuple[int, ...], like: Any) -> Any:
+        """An uninitialised array of ``like``'s dtype and device."""
+        return self.xp.empty(shape, dtype=like.dtype, device=array_device(like))
+
+    def flat(self, x: Any) -> Any:
+        """A 1-D view of ``x`` when the namespace has one, else ``x`` (for :meth:`sqnorm`)."""
+        return x
+
+    def take_rows(self, x: Any, idx: npt.NDArray[np.intp], out: Any = None) -> Any:
+        """Rows ``idx`` (NumPy integers) of ``x``."""
+        xp = self.xp
+        return self._put(out, xp.take(x, xp.asarray(idx, device=array_device(x)), axis=0))
+
+    def asarray(self, a: np.ndarray, like: Any) -> Any:
+        """The NumPy array ``a`` in this namespace, on ``like``'s device (a device or array)."""
+        device = like if not hasattr(like, "shape") else array_device(like)
+        return self.xp.asarray(a, device=device)
+
+    def numpy_dtype(self, dtype: Any) -> np.dtype:
+        """The NumPy float dtype of the same width as this namespace's ``dtype``."""
+        return np.dtype(np.float32 if self.xp.finfo(dtype).bits == 32 else np.float64)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({getattr(self.xp, '__name__', self.xp)!r})"
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # Pickled by the namespace's module name (a network or estimator pickles its
+        # ops); unpickling finds the one Ops of that namespace again.
+        return _ops_named, (self.xp.__name__,)
+
+
+class NumpyOps(Ops):
+    """NumPy: the ufuncs themselves, each writing into ``out=`` (no copies)."""
+
+    name = "numpy"
+    views = True
+    dot = staticmethod(np.dot)  # type: ignore[assignment]
+    multiply = np.multiply  # type: ignore[assignment]  # ufuncs do not bind to instances
+    subtract = np.subtract  # type: ignore[assignment]
+    maximum = np.maximum  # type: ignore[assignment]
+    tanh = np.tanh  # type: ignore[assignment]
+    exp = np.exp  # type: ignore[assignment]
+    expit = expit  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__(np)
+
+    def sum_rows(self, x: Any, out: Any = None) -> Any:
+        return np.add.reduce(x, axis=0, out=out)
+
+    def sqnorm(self, x: Any) -> float:
+        return float(x.dot(x))
+
+    def positive(self, a: Any) -> Any:
+        # Booleans multiply as 1.0/0.0 with a quarter of a float mask's traffic.
+        return np.greater(a, 0)
+
+    def copy(self, out: Any, x: Any) -> Any:
+        np.copyto(out, x)
+        return out
+
+    def descend(self, p: Any, g: Any, eta: float, scratch: Any = None) -> None:
+        p -= np.multiply(g, p.dtype.type(eta), out=scratch)
+
+    def empty(self, shape: tuple[int, ...], like: Any) -> Any:
+        return np.empty(shape, like.dtype)
+
+    def flat(self, x: Any) -> Any:
+        return x.reshape(-1)
+
+    def take_rows(self, x: Any, idx: npt.NDArray[np.intp], out: Any = None) -> Any:
+        # mode="clip": the indices are in range, and NumPy's default mode="raise"
+        # with out= gathers through a temporary.
+        return np.take(x, idx, axis=0, out=out, mode="clip" if out is not None else "raise")
+
+    def asarray(self, a: np.ndarray, like: Any) -> Any:
+        return a
+
+    def numpy_dtype(self, dtype: Any) -> np.dtype:
+        return np.dtype(dtype)
+
+
+class TorchOps(Ops):
+    """PyTorch: its ``out=`` and in-place (``sub_``) forms, so buffers are reused."""
+
+    name = "torch"
+    views = True
+
+    def __init__(self, xp: Any) -> None:
+        super().__init__(xp)
+        import torch  # only when a network lives on PyTorch
+
+        self.torch = torch
+        t = torch
+        self.dot = lambda x, y, out=None: t.matmul(x, y, out=out)  # type: ignore[method-assign]
+        self.tanh = lambda z, out=None: t.tanh(z, out=out)  # type: ignore[method-assign]
+        self.exp = lambda z, out=None: t.exp(z, out=out)  # type: ignore[method-assign]
+        self.expit = lambda z, out=None: t.sigmoid(z, out=out)  # type: ignore[method-assign]
+
+    def sum_rows(self, x: Any, out: Any = None) -> Any:
+        return self.torch.sum(x, 0, out=out)
+
+    def sigmoid_prime_times(self, d: Any, z: Any, a: Any) -> Any:
+        """``d *= a(1 − a)`` in one kernel (what autograd's sigmoid backward runs)."""
+        return self.torch.ops.aten.sigmoid_backward.grad_input(d, a, grad_input=d)
+
+    def sqnorm(self, x: Any) -> float:
+        return float(self.torch.dot(x, x))
+
+    def multiply(self, x: Any, y: Any, out: Any = None) -> Any:
+        return self.torch.mul(x, y, out=out)
+
+    def subtract(self, x: Any, y: Any, out: Any = None) -> Any:
+        if not hasattr(x, "shape"):  # a scalar minus an array: −y + x
+            r = self.torch.neg(y, out=out)
+            return r.add_(x)
+        return self.torch.sub(x, y, out=out)
+
+    def maximum(self, x: Any, y: Any, out: Any = None) -> Any:
+        if not hasattr(y, "shape"):
+            return self.torch.clamp_min(x, y, out=out)
+        return self.torch.maximum(x, y, out=out)
+
+    def positive(self, a: Any) -> Any:
+        return a > 0
+
+    def copy(self, out: Any, x: Any) -> Any:
+        return out.copy_(x)
+
+    def descend(self, p: Any, g: Any, eta: float, scratch: Any = None) -> None:
+        p.sub_(g, alpha=eta)  # one fused pass: p − η g
+
+    def empty(self, shape: tuple[int, ...], like: Any) -> Any:
+        return self.torch.empty(shape, dtype=like.dtype, device=like.device)
+
+    def flat(self, x: Any) -> Any:
+        return x.view(-1)
+
+    def take_rows(self, x: Any, idx: npt.NDArray[np.intp], out: Any = None) -> Any:
+        index = self.torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(x.device)
+        return self.torch.index_select(x, 0, index, out=out)
+
+    def asarray(self, a: np.ndarray, like: Any) -> Any:
+        device = like if not hasattr(like, "shape") else like.device
+        t = self.torch.from_numpy(np.ascontiguousarray(a))
+        return t if device is None else t.to(device)
+
+    def numpy_dtype(self, dtype: Any) -> np.dtype:
+        return np.dtype(np.float32 if dtype == self.torch.float32 else np.float64)
+
+
+NUMPY_OPS = NumpyOps()
+_BY_TYPE: dict[type, Ops] = {np.ndarray: NUMPY_OPS}
+_BY_NAMESPACE: dict[int, Ops] = {}
+
+
+def ops_for(xp: Any) -> Ops:
+    """The :class:`Ops` of namespace ``xp`` (made once per namespace)."""
+    if xp is np or is_numpy_namespace(xp):
+        return NUMPY_OPS
+    ops = _BY_NAMESPACE.get(id(xp))
+    if ops is None:
+        ops = _BY_NAMESPACE[id(xp)] = TorchOps(xp) if is_torch_namespace(xp) else Ops(xp)
+    return ops
+
+
+def _ops_named(name: str) -> Ops:
+    """The :class:`Ops` of the namespace module ``name`` (for unpickling)."""
+    return ops_for(importlib.import_module(name))
+
+
+def ops_of(x: Any) -> Ops:
+    """The :class:`Ops` for arrays of ``x``'s type: one dictionary look-up after the first."""
+    ops = _BY_TYPE.get(type(x))
+    if ops is None:
+        ops = _BY_TYPE[type(x)] = ops_for(array_namespace(x))
+    return ops
+
+
+def resolve_backend(backend: str | ModuleType | None) -> Ops:
+    """The :class:`Ops` of ``backend``: ``None``/``"numpy"``, ``"torch"``, ``"cupy"``,
+    any importable array-API module name (``"array_api_strict"``) or such a module.
+
+    Raises
+    ------
+    ValueError
+        For a name that cannot be imported, or a module that is no array namespace.
+    """
+    if backend is None or backend == "numpy" or backend is np:
+        return NUMPY_OPS
+    module = backend
+    if isinstance(backend, str):
+        try:
+            module = importlib.import_module(backend)
+        except ImportError as exc:
+            extra = f" (pip install 'chainrule[{backend}]')" if backend in BACKENDS else ""
+            raise ValueError(f"backend {backend!r} is not installed{extra}: {exc}") from None
+    try:
+        xp = array_namespace(module.asarray(0.0))  # type: ignore[union-attr]
+    except (AttributeError, TypeError) as exc:
+        raise ValueError(f"backend {backend!r} is not an array namespace "
+                         f"(expected 'numpy', 'torch', 'cupy' or an array-API module)") from exc
+    return ops_for(xp)
+
+
+def to_numpy(x: Any) -> Any:
+    """``x`` as a NumPy array if it is an array of another namespace; else ``x`` unchanged.
+
+    PyTorch tensors are detached and copied to host memory; others go through
+    DLPack (on the CPU) or their namespace's ``to_device(…, "cpu")``.
+    """
+    if is_torch_array(x):
+        return x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray) or not hasattr(x, "__array_namespace__"):
+        return x
+    try:
+        return np.from_dlpack(x)  # host memory: shared, no copy
+    except (BufferError, RuntimeError, TypeError, AttributeError, ValueError):
+        if hasattr(x, "get"):  # CuPy: device → host
+            return np.asarray(x.get())
+        return np.asarray(x.to_device("cpu") if hasattr(x, "to_device") else x)

@@ -1,0 +1,195 @@
+"""The engine on other array namespaces: array-api-strict (CI) and PyTorch on the CPU.
+
+The gradient matrix of the NumPy tests, run through a network whose parameters
+live in another namespace: its backpropagation must match central differences of
+its own loss (in that namespace), the seed's per-example oracle and the explicit
+tensors of ``chainrule.tensors`` (both computed on the NumPy twin, made with the
+same seed), and training must follow the NumPy run to rounding.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule.backend import ops_of, to_numpy
+from chainrule.tensors import explicit_gradients
+from seed_oracle import per_example_gradient
+
+pytest.importorskip("array_api_strict")
+
+
+def _backend(name: str) -> str:
+    pytest.importorskip(name)
+    return name
+
+
+NAMESPACES = ["array_api_strict", "torch"]
+
+# (hidden σ, output σ, cost, targets): every activation and cost, every δ^L form.
+CASES = [
+    ("sigmoid", "sigmoid", "quadratic", "onehot"),
+    ("tanh", "softmax", "log_likelihood", "onehot"),
+    ("relu", "sigmoid", "cross_entropy", "onehot"),
+    ("leaky_relu", "identity", "quadratic", "real"),
+    ("tanh", "softmax", "quadratic", "onehot"),
+    ("sigmoid", "tanh", "quadratic", "real"),
+    ("identity", "sigmoid", "quadratic", "real"),
+]
+
+
+def _twins(backend: str, hidden: str, out: str, cost: str, dtype=np.float64):
+    # init="normal": non-zero biases, so no ReLU unit sits exactly on its kink.
+    kw = dict(activation=hidden, output_activation=out, cost=cost, seed=3, dtype=dtype,
+              init="normal")
+    return (chainrule.Network([4, 5, 6, 3], **kw),
+            chainrule.Network([4, 5, 6, 3], backend=backend, **kw))
+
+
+def _data(targets: str, n: int = 6):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 4))
+    Y = np.eye(3)[rng.integers(0, 3, n)] if targets == "onehot" else rng.normal(size=(n, 3))
+    return X, Y
+
+
+def _host(arrays):
+    return [np.asarray(to_numpy(a)) for a in arrays]
+
+
+@pytest.fixture(params=[(ns, *case) for ns in NAMESPACES for case in CASES],
+                ids=lambda p: "-".join(p))
+def case(request):
+    """(NumPy twin, the namespace's network, X, Y) for one namespace and gradient case."""
+    namespace, hidden, out, cost, targets = request.param
+    return (*_twins(_backend(namespace), hidden, out, cost), *_data(targets))
+
+
+def test_backprop_matches_central_differences_in_the_namespace(case):
+    _, net, X, Y = case
+    Xb = net._place(X)  # the namespace's own arrays as inputs
+    gw, gb = net.backprop(Xb, net._place(Y))
+    assert all(ops_of(g) is net.ops for g in [*gw, *gb])
+    h = 1e-6
+    for params, grads in ((net.weights, gw), (net.biases, gb)):
+        for i, g in enumerate(_host(grads)):
+            theta = np.array(to_numpy(params[i]))
+            numeric = np.zeros_like(theta)
+            for idx in np.ndindex(theta.shape):
+                losses = []
+                for step in (h, -h):
+                    moved = theta.copy()
+                    moved[idx] += step
+                    params[i] = net._place(moved)
+                    losses.append(net.loss(Xb, Y))
+                numeric[idx] = (losses[0] - losses[1]) / (2 * h)
+            params[i] = net._place(theta)
+            np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_backprop_matches_the_seed_oracle_and_the_explicit_tensors(case):
+    twin, net, X, Y = case
+    gw, gb = net.backprop(X, Y)
+    n = X.shape[0]
+    oracle_w = [np.zeros(W.shape) for W in twin.weights]
+    oracle_b = [np.zeros(b.shape) for b in twin.biases]
+    for x, y in zip(X, Y, strict=True):
+        ow, ob = per_example_gradient(twin, x, y)
+        for acc, g in zip(oracle_w + oracle_b, list(ow) + list(ob), strict=True):
+            acc += np.asarray(g).reshape(acc.shape) / n
+    for got, want in zip(_host(gw + gb), oracle_w + oracle_b, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    # One example: the explicit Jacobians and 3-tensors of seed §3–4.
+    ew, eb = explicit_gradients(twin, X[0], Y[0])
+    gw1, gb1 = net.backprop(X[:1], Y[:1])
+    for got, want in zip(_host(gw1 + gb1), [*ew, *eb], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam", "adamw"])
+def test_training_follows_the_numpy_run(namespace, optimizer):
+    """Seeded: the same draws (init, shuffling, dropout) from NumPy's generator."""
+    backend = _backend(namespace)
+    twin, net = _twins(backend, "tanh", "softmax", "log_likelihood")
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
+    sw = rng.uniform(0.5, 2.0, 40)
+    kw = dict(epochs=3, batch_size=7, learning_rate=0.2, optimizer=optimizer, dropout=0.2,
+              l2=0.1, l1=0.01, validation_fraction=0.2, sample_weight=sw,
+              clip_norm=5.0 if optimizer == "adam" else None)
+    h0 = twin.fit(X, y, **kw)
+    h1 = net.fit(X, y, **kw)
+    for a, b in zip(_host(net.weights + net.biases), twin.weights + twin.biases, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(h1.train_loss, h0.train_loss, rtol=1e-10)
+    np.testing.assert_allclose(h1.val_accuracy, h0.val_accuracy)
+    labels = net.predict(X)
+    assert ops_of(labels) is net.ops
+    np.testing.assert_array_equal(to_numpy(labels), twin.predict(X))
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_float32_stays_float32(namespace):
+    backend = _backend(namespace)
+    twin, net = _twins(backend, "relu", "sigmoid", "cross_entropy", dtype=np.float32)
+    X, Y = _data("onehot", 20)
+    net.fit(X, Y, epochs=2, batch_size=5, learning_rate=0.1)
+    twin.fit(X, Y, epochs=2, batch_size=5, learning_rate=0.1)
+    out = net.feedforward(X)
+    assert net.ops.numpy_dtype(out.dtype) == np.float32
+    assert all(net.ops.numpy_dtype(W.dtype) == np.float32 for W in net.weights)
+    np.testing.assert_allclose(to_numpy(out), twin.feedforward(X), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_to_save_and_load_move_between_backends(namespace, tmp_path):
+    backend = _backend(namespace)
+    net = chainrule.Network([3, 4, 2], seed=0)
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    want = net.feedforward(X)
+    assert net.to(backend) is net
+    assert all(ops_of(W) is net.ops for W in net.weights)
+    # σ to round-off: SciPy's expit on NumPy, torch.sigmoid or the e^{-|z|} formula here.
+    np.testing.assert_allclose(to_numpy(net.feedforward(X)), want, rtol=1e-15)
+    path = net.save(tmp_path / "m.npz")  # always NumPy arrays in the file
+    with np.load(path) as f:
+        assert isinstance(f["W2"], np.ndarray)
+    loaded = chainrule.load(path, backend=backend)
+    assert ops_of(loaded.weights[0]) is net.ops
+    back = loaded.to("numpy")
+    assert isinstance(back.weights[0], np.ndarray)
+    np.testing.assert_array_equal(back.feedforward(X), want)
+
+
+def test_unknown_backends_are_refused_in_one_line():
+    with pytest.raises(ValueError, match="backend 'no_such_array_lib' is not installed"):
+        chainrule.Network([2, 2], backend="no_such_array_lib")
+    with pytest.raises(ValueError, match="is not an array namespace"):
+        chainrule.Network([2, 2], backend=importlib.import_module("math"))
+    with pytest.raises(ValueError, match="numpy backend has no device 'cuda'"):
+        chainrule.Network([2, 2], device="cuda")
+
+
+def test_lbfgs_refuses_other_backends():
+    net = chainrule.Network([2, 3, 1], seed=0, backend="array_api_strict")
+    with pytest.raises(ValueError, match="lbfgs"):
+        net.fit(np.zeros((4, 2)), np.zeros((4, 1)), optimizer="lbfgs", epochs=2)
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_to_moves_the_optimizer_state_so_training_resumes(namespace):
+    backend = _backend(namespace)
+    twin, net = _twins("numpy", "tanh", "softmax", "log_likelihood")
+    X, y = _data("onehot", 30)
+    for n in (twin, net):
+        n.fit(X, y, epochs=2, batch_size=8, learning_rate=0.05, optimizer="adam")
+    net.to(backend)
+    assert all(ops_of(m) is net.ops for m in net.optimizer.m)
+    for n in (twin, net):
+        n.fit(X, y, epochs=2, batch_size=8, learning_rate=0.05)  # the same Adam, resumed
+    for a, b in zip(_host(net.weights), twin.weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
