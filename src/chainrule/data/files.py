@@ -446,11 +446,6 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 _BOOLEANS = {"true": 1.0, "false": 0.0}
 
 
-def is_missing_cell(cell: str) -> bool:
-    """Whether a CSV cell's text stands for a missing value (``""``, ``NA``, ``NaN``, …)."""
-    return cell.strip().lower() in MISSING_TOKENS
-
-
 def _csv_rows(p: Path, reader: Iterator[list[str]], line_num: Callable[[], int]
               ) -> Iterator[tuple[int, list[str]]]:
     """``(line, cells)`` for each non-blank row; a CSV syntax error names its line.

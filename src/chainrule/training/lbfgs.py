@@ -176,14 +176,12 @@ class Objective:
                  sample_weight: npt.ArrayLike | None = None, l2_scale: float = 0.0,
                  cost_scale: float = 1.0) -> None:
         self.net, self.X, self.Y = net, X, Y
-        n = X.shape[0]
         self.row_weights: Array | None = None
         if sample_weight is not None:
             w = np.asarray(sample_weight, dtype=np.float64)
             self.row_weights = (w / w.sum()).astype(net.dtype)
         self.l2_scale = float(l2_scale)
         self.cost_scale = float(cost_scale)
-        self._n = n
         self._grad = np.empty(net.n_parameters, dtype=np.float64)
         self.n_evaluations = 0
         self.last_theta: npt.NDArray[np.float64] | None = None

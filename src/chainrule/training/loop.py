@@ -337,17 +337,19 @@ class _Epochs:
         sq_norms = self.sq_norms = [0.0] * len(net.weights)
         # ‖∇W‖² per layer: the array's own dot on NumPy and PyTorch (no call in between).
         sqnorm = None if self.ops.name in ("numpy", "torch") else self.ops.sqnorm
+        # The batches' per-batch answers, looked up once per epoch rather than per step.
+        random, weights_of, reduce = batches.random, batches.row_weights, batches.reduce
         k = -1
         for k, Xb, Yb in batches.epoch(order):
-            layers = all_layers[k] or net.engine.layers(net.weights, net.biases, Xb.shape[0])
+            layers = all_layers[k] or engine.layers(net.weights, net.biases, Xb.shape[0])
             # Seed §5: feed forward, then backpropagate (steps 2–6).
-            engine.forward(layers, Xb, dropout, batches.random(rng), outputs[k])
+            engine.forward(layers, Xb, dropout, random(rng), outputs[k])
             rows = batches.rows(k, order) if needs_rows else None
-            row_weights = batches.row_weights(rows, sw, Xb.shape[0])
+            row_weights = weights_of(rows, sw, Xb.shape[0])
             finished: Iterable[Layer] = engine.backward(layers, Yb, row_weights)
-            if batches.reduce is not None:
+            if reduce is not None:
                 # [distributed] all layers' gradients, then one Allreduce sums the ranks'.
-                finished = batches.reduce(list(finished))
+                finished = reduce(list(finished))
             for layer in finished:
                 if l2 or l1:
                     penalise(layer, l2, l1)  # Nielsen's (λ/n) W and (λ/n) sgn W
