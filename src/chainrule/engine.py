@@ -344,7 +344,7 @@ class Engine:
             loss and accuracy need no copy per batch).
         """
         L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.kernels
-        inputs, masks, dot = layers.inputs, layers.masks, layers.ops.dot
+        inputs, masks, affine = layers.inputs, layers.masks, layers.ops.affine
         if output is not None:
             z[L], a[L] = output
         # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
@@ -354,9 +354,8 @@ class Engine:
             masks[:] = [None] * (L + 1)  # no masks left over from a pass with dropout
         layers.dropout = dropout is not None
         for l in range(2, L + 1):
-            # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l.
-            zl = dot(inputs[l - 1], WT[l], out=z[l])
-            zl += b[l]
+            # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l, i.e. a^{l-1} W^lᵀ + b^l.
+            zl = affine(inputs[l - 1], WT[l], b[l], out=z[l])
             # a^l = σ(z^l); eq. 2 is this loop's composition.
             inputs[l] = σ[l].forward(zl, out=a[l])
             if dropout is not None and l < L and dropout[l - 1] > 0.0:
@@ -384,7 +383,8 @@ class Engine:
     # ------------------------------------------------------------------ backward
 
     def backward(
-        self, layers: Layers, Y: Array, row_weights: Array | None = None
+        self, layers: Layers, Y: Array, row_weights: Array | None = None,
+        step: tuple[float, float] | None = None,
     ) -> Iterator[Layer]:
         """Backpropagate the last :meth:`forward` pass (seed §4, §5 steps 3–6).
 
@@ -402,6 +402,12 @@ class Engine:
         row_weights : array of shape (n,), optional
             The weight of each example's cost in the loss; the default ``1/n``
             makes the loss the batch mean.
+        step : (float, float), optional
+            ``(η, shrink)``: plain gradient descent folded into eq. 13 — each layer
+            is updated in place, ``W^l ← shrink · W^l − η δ^lᵀ a^{l-1}`` in one
+            product (:meth:`Ops.descend_product`) and ``b^l ← b^l − η grad_b``,
+            before it is yielded; ``grad_W`` is then not computed.  ``shrink`` is
+            ``1 − ηλ/n`` with L2 weight decay (Nielsen eq. 93), else 1.
         """
         L, z, a, W, delta = layers.L, layers.z, layers.a, layers.W, layers.delta
         ops = layers.ops
@@ -426,11 +432,16 @@ class Engine:
                     delta[l] *= mask  # dropout: a dropped unit passes no gradient back
             done = layer[l + 1]
             assert done is not None
-            # Step 5, eq. 13: [δC/δW^{l+1}] = a^l ⊗ δ^{l+1}; summed over the batch that is
-            # a^lᵀ δ^{l+1}, stored transposed, δ^{l+1}ᵀ a^l, so grad_W has W^{l+1}'s shape.
-            done.product(delta[l + 1].T, inputs[l], out=done.grad_W)
             # Step 6, eq. 15: [δC/δb^{l+1}] = δ^{l+1} · I (summed over the weighted batch).
             sum_rows(delta[l + 1], out=done.grad_b)
+            if step is None:
+                # Step 5, eq. 13: [δC/δW^{l+1}] = a^l ⊗ δ^{l+1}; summed over the batch that
+                # is a^lᵀ δ^{l+1}, stored transposed, δ^{l+1}ᵀ a^l (grad_W has W^{l+1}'s shape).
+                done.product(delta[l + 1].T, inputs[l], out=done.grad_W)
+            else:
+                # Eq. 13 inside the gradient-descent step: W^{l+1} ← W^{l+1} − η δ^{l+1}ᵀ a^l.
+                ops.descend_product(done.W, delta[l + 1].T, inputs[l], *step)
+                ops.descend(done.b, done.grad_b, step[0])
             yield done  # eq. 9 is done with W^{l+1}: the caller may update this layer now
 
     def gradients(

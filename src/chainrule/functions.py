@@ -273,6 +273,20 @@ class Identity(Activation):
         return d  # σ' = 1
 
 
+def _row_sum(x: Array) -> Array:
+    """``x.sum(axis=-1)`` of a 2-D array, shape ``(n,)``; for NumPy a product with ones.
+
+    NumPy reduces a short last axis row by row (~20 ns a row for 10 columns); the
+    matrix-vector product ``x @ 1`` is one BLAS call (~10× faster for an epoch's
+    60,000 × 10 outputs).  Both add each row's few terms in float precision.
+    """
+    if type(x) is not np.ndarray:
+        return ops_of(x).xp.sum(x, axis=-1)
+    if x.ndim == 2 and x.shape[0] > 16:
+        return np.matmul(x, np.ones(x.shape[1], x.dtype))
+    return np.add.reduce(x, axis=-1)
+
+
 def _row_max(z: Array) -> Array:
     """``z.max(axis=-1, keepdims=True)``, the same values, faster for many short rows.
 
@@ -304,10 +318,7 @@ class Softmax(Activation):
     def forward(self, z: Array, out: Array | None = None) -> Array:
         # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
         if type(z) is not np.ndarray:  # (a type test: the NumPy path finds no namespace)
-            ops = ops_of(z)
-            xp = ops.xp
-            e = ops.exp(ops.subtract(z, _row_max(z), out=out), out=out)
-            return ops.copy(e, e / xp.sum(e, axis=-1, keepdims=True))
+            return ops_of(z).softmax(z, out=out)
         zmax = (np.maximum.reduce(z, axis=-1, keepdims=True)
                 if z.shape[0] <= 16 or z.ndim != 2 else _row_max(z))  # _row_max's small case
         shifted = np.subtract(z, zmax, out=out)
@@ -333,7 +344,7 @@ class Softmax(Activation):
         # ln a_j = z_j − logsumexp(z): exact, no overflow, no log(0).
         zmax = _row_max(z)
         xp = ops_of(z).xp
-        return z - zmax - xp.log(xp.sum(xp.exp(z - zmax), axis=-1, keepdims=True))
+        return z - zmax - xp.log(_row_sum(xp.exp(z - zmax)))[:, None]
 
 
 @dataclass(repr=False)
@@ -506,7 +517,7 @@ class CrossEntropy(Cost):
     def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
         log_a = activation.log(z, a)
         log_1ma = activation.log1m(z, a)
-        return -ops_of(a).xp.sum(y * log_a + (1 - y) * log_1ma, axis=1)
+        return -_row_sum(y * log_a + (1 - y) * log_1ma)
 
     def derivative(self, a: Array, y: Array) -> Array:
         xp = ops_of(a).xp
@@ -532,7 +543,7 @@ class LogLikelihood(Cost):
     allowed_outputs = frozenset({"softmax"})
 
     def value(self, z: Array, a: Array, y: Array, activation: Activation) -> Array:
-        return -ops_of(a).xp.sum(y * activation.log(z, a), axis=1)
+        return -_row_sum(y * activation.log(z, a))
 
     def derivative(self, a: Array, y: Array) -> Array:
         return -y / ops_of(a).xp.maximum(a, _tiny(a))

@@ -168,9 +168,10 @@ def build_report(
             "metrics use the end-of-epoch weights.", "learning curves"))
         parts.append(_figure_section(
             "Gradients and saturation", gradient_figure(history, network.sizes, stats),
-            "Left: the Frobenius norm of ∂E/∂W<sup>l</sup> per layer (root mean square over "
-            "each epoch's batches), on a log scale — when early layers sit far below late "
-            "ones, gradients are vanishing (Nielsen, ch. 5). Right: on the evaluated rows, the "
+            "Left: the Frobenius norm of ∂E/∂W<sup>l</sup> per layer (root mean square "
+            "over up to 32 evenly spaced batches of each epoch), on a log scale — when "
+            "early layers sit far below late ones, gradients are vanishing (Nielsen, "
+            "ch. 5). Right: on the evaluated rows, the "
             "share of sigmoid/tanh/softmax activations in the flat tails (σ′ small), or of "
             "ReLU units that never fire.", "gradient norms", raw_caption=True))
     else:

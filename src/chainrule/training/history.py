@@ -28,9 +28,11 @@ class History:
     learning_rate : list of float
         The learning rate used during each epoch.
     grad_norms : list of list of float
-        ``grad_norms[e][l-2]``: the root-mean-square over the epoch's batches of
-        the Frobenius norm of ``∂E/∂W^l`` — the per-layer picture of vanishing
-        gradients (Nielsen ch. 5).
+        ``grad_norms[e][l-2]``: the root-mean-square of the Frobenius norm of
+        ``∂E/∂W^l`` over the epoch's batches ``0, s, 2s, …`` with
+        ``s = ⌈batches / 32⌉`` (every batch when there are at most 32, else 32
+        evenly spaced ones) — the per-layer picture of vanishing gradients
+        (Nielsen ch. 5).
     seconds : list of float
         Wall-clock time of each epoch.
     """

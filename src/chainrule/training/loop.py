@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from ..backend import ops_of
+from ..backend import NUMPY_OPS, ops_of
 from .callbacks import BatchInfo, Callback
 from .config import TrainingConfig
 from .divergence import check_divergence
 from .history import History
 from .lbfgs import LBFGS
-from .optimizers import Optimizer, get_optimizer
+from .optimizers import SGD, Optimizer, get_optimizer
 from .regularization import clip_global_norm, penalise
 from .schedules import get_schedule
 
@@ -63,16 +63,28 @@ def _stop_on_interrupt(net: Network) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _correct(output: Array, Y: Array) -> int:
-    """Number of rows whose predicted class matches the target's."""
-    if type(output) is not np.ndarray:  # any array-API namespace
+#: How many batches of an epoch (evenly spaced, the first included) the history's
+#: gradient norms are measured on; every batch when an epoch has no more.
+GRAD_NORM_BATCHES = 32
+
+
+def _classes(A: Array) -> Any:
+    """The class of each row of an output or target ``A`` (n, N_L), shape ``(n,)``.
+
+    The arg-max of the row, or for a single output whether it is above 0.5.
+    """
+    if type(A) is not np.ndarray:  # any array-API namespace
+        return A[:, 0] > 0.5 if A.shape[1] == 1 else ops_of(A).xp.argmax(A, axis=1)
+    return A[:, 0] > 0.5 if A.shape[1] == 1 else A.argmax(axis=1)
+
+
+def _correct(output: Array, labels: Array) -> int:
+    """Number of rows whose predicted class (``output``, (n, N_L)) is ``labels`` (n,)."""
+    same = _classes(output) == labels
+    if type(same) is not np.ndarray:
         xp = ops_of(output).xp
-        same = ((output[:, 0] > 0.5) == (Y[:, 0] > 0.5) if output.shape[1] == 1
-                else xp.argmax(output, axis=1) == xp.argmax(Y, axis=1))
         return int(xp.sum(xp.astype(same, xp.int64)))
-    if output.shape[1] == 1:
-        return int(np.count_nonzero((output[:, 0] > 0.5) == (Y[:, 0] > 0.5)))
-    return int(np.count_nonzero(output.argmax(axis=1) == Y.argmax(axis=1)))
+    return int(np.count_nonzero(same))
 
 
 def _overrides(cb: Callback, name: str) -> bool:
@@ -114,6 +126,7 @@ def train(
     first_epoch = len(net.history) + 1
     epochs = _Epochs(net, opt, config, batches, callbacks, dropout, rng, sample_weight)
     z_epoch, a_epoch = epochs.z_epoch, epochs.a_epoch
+    labels = _classes(Y) if net.is_classifier else None  # once, not every epoch
     net.stop_training = False
     net.interrupted = False
 
@@ -142,7 +155,7 @@ def train(
                 seen = batches.end(k)
                 train_loss, train_acc = _epoch_metrics(net, z_epoch[:seen, ...],
                                                        a_epoch[:seen, ...], Y, order,
-                                                       sample_weight)
+                                                       sample_weight, labels)
                 val_loss = val_acc = math.nan
                 if validation_data is not None:
                     val_loss, val_acc = net._evaluate_arrays(*validation_data)
@@ -153,7 +166,7 @@ def train(
                 val_loss=val_loss,
                 val_accuracy=val_acc,
                 learning_rate=lr,
-                grad_norms=[math.sqrt(s / (k + 1)) for s in epochs.sq_norms],
+                grad_norms=[math.sqrt(s / epochs.measured) for s in epochs.sq_norms],
                 seconds=time.perf_counter() - start,
             )
             net.history.extend(_last(history))
@@ -285,7 +298,15 @@ class _Epochs:
         self.gradient_hooks = [cb for cb in callbacks if _overrides(cb, "on_gradients")]
         self.batch_hooks = [cb for cb in callbacks if _overrides(cb, "on_batch_end")]
         self.per_layer = opt.per_layer and self.clip_norm is None and not self.gradient_hooks
+        # Plain SGD whose gradient nothing else reads (no hook, clipping, L1 or MPI sum) is
+        # folded into eq. 13 where that is one kernel (PyTorch's addmm_): the engine then
+        # updates each layer in place and never stores ∇W (Engine.backward's ``step``).
+        self.fuse = (self.per_layer and isinstance(opt, SGD)
+                     and type(opt).step_layer is SGD.step_layer and not self.batch_hooks
+                     and not self.l1 and batches.reduce is None
+                     and ops_of(net.weights[0]).fuses_descent)
         self.sq_norms: list[float] = []
+        self.measured = 0  # batches whose gradient norms the epoch measured
         self._layers: dict[int, Layers] = {}
         # z^L and a^L of every trained row, in the order trained: the history's loss and
         # accuracy are computed from them once per epoch (the mini-batches as trained,
@@ -335,8 +356,16 @@ class _Epochs:
         batches.plan(order)
         all_layers, outputs = self._layers_per_batch(), self._outputs()
         sq_norms = self.sq_norms = [0.0] * len(net.weights)
-        # ‖∇W‖² per layer: the array's own dot on NumPy and PyTorch (no call in between).
-        sqnorm = None if self.ops.name in ("numpy", "torch") else self.ops.sqnorm
+        # ‖∇W‖² per layer and step: a Python float on NumPy (the array's own dot);
+        # elsewhere a 0-d array left on the device and added up when the epoch ends,
+        # so that a GPU never waits for the host within an epoch.
+        host = self.ops is NUMPY_OPS
+        sq_terms: list[list[Array]] = [[] for _ in net.weights]
+        sqnorm = self.ops.sqnorm_term
+        # The norms are measured on batches 0, s, 2s, … (about GRAD_NORM_BATCHES of them):
+        # the other steps need no ∇W of their own (plain SGD folds it into the update).
+        stride = -(-batches.count // GRAD_NORM_BATCHES)
+        fuse, step = self.fuse, (lr, 1.0 - lr * l2)
         # The batches' per-batch answers, looked up once per epoch rather than per step.
         random, weights_of, reduce = batches.random, batches.row_weights, batches.reduce
         k = -1
@@ -346,22 +375,35 @@ class _Epochs:
             engine.forward(layers, Xb, dropout, random(rng), outputs[k])
             rows = batches.rows(k, order) if needs_rows else None
             row_weights = weights_of(rows, sw, Xb.shape[0])
-            finished: Iterable[Layer] = engine.backward(layers, Yb, row_weights)
-            if reduce is not None:
-                # [distributed] all layers' gradients, then one Allreduce sums the ranks'.
-                finished = reduce(list(finished))
-            for layer in finished:
-                if l2 or l1:
-                    penalise(layer, l2, l1)  # Nielsen's (λ/n) W and (λ/n) sgn W
-                g = layer.grad_W_flat
-                sq_norms[layer.l - 2] += float(g.dot(g)) if sqnorm is None else sqnorm(g)
-                if update is not None:
-                    # Gradient descent on this layer, now that eq. 9 is done with its W^l.
-                    update(layer, lr)
-            if collect:
-                self._step(epoch, k, lr, layers, Yb, rows, row_weights, update is None)
+            measure = k % stride == 0
+            if fuse and not measure:
+                # Eq. 13 and the SGD step in one product per layer (weight decay included).
+                for _ in engine.backward(layers, Yb, row_weights, step):
+                    pass
+            else:
+                finished: Iterable[Layer] = engine.backward(layers, Yb, row_weights)
+                if reduce is not None:
+                    # [distributed] all layers' gradients; one Allreduce sums the ranks'.
+                    finished = reduce(list(finished))
+                for layer in finished:
+                    if l2 or l1:
+                        penalise(layer, l2, l1)  # Nielsen's (λ/n) W and (λ/n) sgn W
+                    if measure:
+                        g = layer.grad_W_flat
+                        if host:
+                            sq_norms[layer.l - 2] += float(g.dot(g))
+                        else:
+                            sq_terms[layer.l - 2].append(sqnorm(g))
+                    if update is not None:
+                        # Gradient descent on this layer, now that eq. 9 is done with its W^l.
+                        update(layer, lr)
+                if collect:
+                    self._step(epoch, k, lr, layers, Yb, rows, row_weights, update is None)
             if net.stop_training:
                 break
+        if not host:
+            self.sq_norms = [self.ops.total(terms) for terms in sq_terms]
+        self.measured = k // stride + 1
         return k
 
     def _step(self, epoch: int, k: int, lr: float, layers: Layers, Yb: Array,
@@ -399,29 +441,33 @@ class _Epochs:
 
 def _epoch_metrics(
     net: Network, zL: Array, aL: Array, Y: Array, order: npt.NDArray[np.intp] | None,
-    sample_weight: Array | None,
+    sample_weight: Array | None, labels: Array | None = None,
 ) -> tuple[float, float]:
     """The epoch's training loss and accuracy from the ``z^L``, ``a^L`` rows as trained.
 
     ``zL``, ``aL`` (m, N_L) hold the first ``m`` rows of the epoch in training order
     (``order``, or the data order when not shuffled); one vectorised pass here
-    replaces a per-batch cost and accuracy.
+    replaces a per-batch cost and accuracy.  ``labels`` (n,), the classes of all
+    rows of ``Y`` (:func:`_classes`), saves finding them again every epoch.
     """
     m = zL.shape[0]
     ops = ops_of(zL)
     if order is None:
         Yt = Y[:m, ...]
         weights = None if sample_weight is None else sample_weight[:m]
+        labels_t = None if labels is None else labels[:m]
     else:
         Yt = ops.take_rows(Y, order[:m])
         weights = None if sample_weight is None else ops.take_rows(sample_weight, order[:m])
+        labels_t = None if labels is None else ops.take_rows(labels, order[:m])
     costs = net.cost.value(zL, aL, Yt, net.output_activation)
     if weights is not None:
         costs = costs * weights
     total = costs.sum(dtype=np.float64) if ops.name == "numpy" else ops.xp.sum(costs)
     loss = float(total) / m
-    acc = _correct(aL, Yt) / m if net.is_classifier else math.nan
-    return loss, acc
+    if not net.is_classifier:
+        return loss, math.nan
+    return loss, _correct(aL, _classes(Yt) if labels_t is None else labels_t) / m
 
 
 def _last(history: History) -> History:
