@@ -609,3 +609,11 @@ def test_a_header_naming_a_column_twice_is_refused_by_name(penguins, tmp_path, c
     twice = write_rows(tmp_path / "twice.csv", [[*r, r[1]] for r in rows])
     err = run_error(capsys, ["predict", penguins / "model.npz", "--data", twice])
     assert "twice.csv: the header names column 'island' more than once" in err
+
+
+def test_a_target_with_one_class_is_refused_naming_it(capsys, tmp_path):
+    path = write_rows(tmp_path / "one.csv", [["a", "b", "label"], *[[i, 2 * i, "x"]
+                                                                   for i in range(8)]])
+    err = run_error(capsys, ["train", "--data", path, "--target", "label", *FAST])
+    assert "target column 'label' holds one class ('x') in all 8 rows" in err
+    assert "--task regression" in err

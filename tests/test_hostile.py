@@ -56,6 +56,20 @@ def test_diverging_runs_never_report_a_result(tmp_path, capsys, args):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_run_diverging_from_its_l2_step_is_told_to_lower_l2(tmp_path, capsys):
+    # digits: 1,437 training rows; 0.1 × 50,000 / 1,437 ≈ 3.5 > 1: the decay flips the weights.
+    code, out, err = run_main(capsys, ["train", "--l2", "50000", "--epochs", "3",
+                                       "--progress", "none"])
+    assert "test accuracy" not in out
+    assert_one_line(err, 3, code, "training diverged at epoch 1",
+                    "the L2 step alone overshoots (learning rate × l2 / training rows = 3.48",
+                    "try a smaller --l2 or --learning-rate")
+    net = Network([3, 4, 2], output_activation="softmax", cost="log_likelihood", seed=0)
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match="smaller l2 or"):
+        net.fit(X, (X[:, 0] > 0).astype(int), epochs=10, learning_rate=1.0, l2=400.0)
+
+
 def test_fit_raises_a_floating_point_error_instead_of_returning_nan():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 3))

@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except CLIError as exc:
             return _fail(f"{command}: error: {exc}", 2)
         except TrainingDiverged as exc:
-            return _fail(f"{command}: error: {exc.message('--learning-rate')}", 3)
+            return _fail(f"{command}: error: {exc.message('--learning-rate', '--l2')}", 3)
         except KeyboardInterrupt:
             return _fail(f"{command}: interrupted; no file was changed", 130)
         except MemoryError as exc:

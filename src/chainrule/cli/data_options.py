@@ -253,6 +253,13 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
     data = _load(args)
     data = _handle_missing(args, data)
     classification = data.task == "classification"
+    if classification and data.n_classes < 2:
+        # Otherwise the network refuses "a softmax output needs at least 2 output units".
+        only = f" ({data.class_names[0]!r})" if data.class_names else ""
+        target = f"target column {data.target_name!r}" if data.target_name else "target"
+        raise CLIError(f"{data.name}: the {target} holds one class{only} in all "
+                       f"{len(data.y)} rows: a classifier needs at least two "
+                       f"(to predict a number, use --task regression)")
     try:
         train, val, test = split_indices(data.y, val_fraction=args.val_fraction,
                                          test_fraction=args.test_fraction, seed=args.seed,

@@ -37,18 +37,30 @@ class TrainingDiverged(FloatingPointError):
         That epoch's training loss.
     reason : str
         What besides the loss showed it (empty when the loss is NaN or inf).
+    decay : float or None
+        ``ηλ/n``, the fraction of every weight that one SGD step's L2 term takes
+        away, when L2 regularisation was on.  Above 1 the step alone overshoots
+        (``W ← (1 − ηλ/n) W − η∇C₀`` flips the sign of the weights), and the
+        message says so.
     """
 
-    def __init__(self, epoch: int, loss: float, reason: str) -> None:
+    def __init__(self, epoch: int, loss: float, reason: str,
+                 decay: float | None = None) -> None:
         self.epoch = epoch
         self.loss = loss
         self.reason = reason
-        super().__init__(self.message("learning rate"))
+        self.decay = decay
+        super().__init__(self.message("learning rate", "l2"))
 
-    def message(self, knob: str) -> str:
-        """The one-line message, advising a smaller ``knob`` (e.g. ``--learning-rate``)."""
-        return (f"training diverged at epoch {self.epoch}: loss = {self.loss:.4g}{self.reason}; "
-                f"try a smaller {knob}")
+    def message(self, knob: str, l2_knob: str = "l2") -> str:
+        """The one-line message, advising a smaller ``knob`` (e.g. ``--learning-rate``),
+        or a smaller ``l2_knob`` too when the L2 step overshoots by itself."""
+        head = f"training diverged at epoch {self.epoch}: loss = {self.loss:.4g}{self.reason}"
+        if self.decay is not None and self.decay > 1:
+            return (f"{head}; the L2 step alone overshoots (learning rate × l2 / training rows "
+                    f"= {self.decay:.3g}, must stay below 1): try a smaller {l2_knob} "
+                    f"or {knob}")
+        return f"{head}; try a smaller {knob}"
 
 
 def _chance_loss(net: Network) -> float | None:
@@ -77,25 +89,27 @@ def _finite_parameters(net: Network) -> bool:
                    for p in (*net.weights, *net.biases))
 
 
-def check_divergence(net: Network) -> None:
+def check_divergence(net: Network, decay: float | None = None) -> None:
     """Raise :class:`TrainingDiverged` when the epoch just recorded in ``net.history`` diverged.
 
     Diverged means: the training loss is NaN or inf, a parameter is NaN or inf, or
     the loss is more than :data:`GROWTH` times the reference — the lowest training
     loss of the earlier epochs, or (for a classifier's log-likelihood or
     cross-entropy cost) the loss of uniform outputs, whichever is smaller.
+    ``decay`` (``ηλ/n`` of the epoch's L2 term, if any) goes into the error.
     """
     history = net.history
     if not len(history):
         return
     epoch, loss = history.epoch[-1], float(history.train_loss[-1])
     if not math.isfinite(loss):
-        raise TrainingDiverged(epoch, loss, "")
+        raise TrainingDiverged(epoch, loss, "", decay)
     if not _finite_parameters(net):
-        raise TrainingDiverged(epoch, loss, " and the weights hold NaN or inf")
+        raise TrainingDiverged(epoch, loss, " and the weights hold NaN or inf", decay)
     earlier = [v for v in history.train_loss[:-1] if math.isfinite(v)]
     references = [v for v in (min(earlier, default=None), _chance_loss(net)) if v is not None]
     if references:
         reference = max(min(references), 1e-3)  # a near-perfect fit may then wobble
         if loss > GROWTH * reference:
-            raise TrainingDiverged(epoch, loss, f", more than {GROWTH:.0f} times {reference:.4g}")
+            raise TrainingDiverged(epoch, loss, f", more than {GROWTH:.0f} times {reference:.4g}",
+                                   decay)

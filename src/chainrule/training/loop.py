@@ -176,7 +176,8 @@ def train(
                 net.stop_training = True
             for cb in callbacks:
                 cb.on_epoch_end(net, history)
-            check_divergence(net)  # a NaN or exploding run raises TrainingDiverged
+            # A NaN or exploding run raises TrainingDiverged (naming an overshooting L2 step).
+            check_divergence(net, lr * epochs.l2 if epochs.l2 else None)
             if net.stop_training:
                 break
     for cb in callbacks:
