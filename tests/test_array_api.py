@@ -193,3 +193,52 @@ def test_to_moves_the_optimizer_state_so_training_resumes(namespace):
         n.fit(X, y, epochs=2, batch_size=8, learning_rate=0.05)  # the same Adam, resumed
     for a, b in zip(_host(net.weights), twin.weights, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_inputs_of_the_network_namespace_are_checked_where_they_live(namespace, monkeypatch):
+    """No trip to the host and back (for a CUDA tensor, two copies of the data set)."""
+    backend = _backend(namespace)
+    twin, net = _twins(backend, "tanh", "softmax", "log_likelihood")
+    X, y = _data("onehot", 30)
+    Xb = net.ops.asarray(X, net.weights[0])
+    # The very data (dtype and device already right): no copy.
+    assert np.shares_memory(to_numpy(net._inputs(Xb)[0]), to_numpy(Xb))
+    import chainrule.network as network_module
+
+    def no_host(*args, **kwargs):
+        raise AssertionError("X went through the host checks")
+
+    monkeypatch.setattr(network_module.checks, "as_inputs", no_host)
+    net.fit(Xb, y, epochs=2, batch_size=8, learning_rate=0.1, validation_fraction=0.2)
+    predicted = net.predict(Xb[:5, ...])
+    monkeypatch.undo()
+    twin.fit(X, y, epochs=2, batch_size=8, learning_rate=0.1, validation_fraction=0.2)
+    np.testing.assert_array_equal(to_numpy(predicted), twin.predict(X[:5]))
+    for got, want in zip(_host(net.weights), twin.weights, strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_bad_inputs_of_the_network_namespace_get_the_host_errors(namespace):
+    backend = _backend(namespace)
+    net = chainrule.Network([4, 3, 2], seed=0, backend=backend)
+    X = np.ones((6, 4))
+    X[3, 1] = np.nan
+    for bad, message in [(X, "X contains nan at row 3, column 1"),
+                         (np.ones((6, 5)), "X has 5 columns, expected 4"),
+                         (np.ones((0, 4)), "X is empty")]:
+        with pytest.raises(ValueError, match=message):
+            net.predict(net.ops.asarray(bad, net.weights[0]))
+    single = net.predict(net.ops.asarray(np.ones(4), net.weights[0]))  # one example, 1-D
+    assert tuple(single.shape) == ()
+    as_float32 = net.ops.asarray(np.ones((2, 4), np.float32), net.weights[0])
+    assert net.ops.numpy_dtype(net._inputs(as_float32)[0].dtype) == np.float64  # the network's
+
+
+def test_a_tensor_that_requires_grad_trains_as_data():
+    torch = pytest.importorskip("torch")
+    net = chainrule.Network([4, 3, 2], seed=0, backend="torch")
+    X = torch.ones((6, 4), dtype=torch.float64, requires_grad=True)
+    net.fit(X, [0, 1, 0, 1, 0, 1], epochs=1, batch_size=2)
+    assert X.grad is None and not net.weights[0].requires_grad

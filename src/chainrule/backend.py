@@ -31,6 +31,7 @@ from array_api_compat import (
     is_numpy_namespace,
     is_torch_array,
     is_torch_namespace,
+    to_device,
 )
 from array_api_compat import (
     device as array_device,
@@ -171,6 +172,11 @@ class Ops:
         """Rows ``idx`` (NumPy integers) of ``x``."""
         xp = self.xp
         return self._put(out, xp.take(x, xp.asarray(idx, device=array_device(x)), axis=0))
+
+    def place(self, x: Any, like: Any) -> Any:
+        """``x`` (of this namespace) on the device of the array ``like``; itself if there."""
+        device = array_device(like)
+        return x if array_device(x) == device else to_device(x, device)
 
     def asarray(self, a: np.ndarray, like: Any) -> Any:
         """The NumPy array ``a`` in this namespace, on ``like``'s device (a device or array)."""
@@ -323,6 +329,11 @@ class TorchOps(Ops):
     def take_rows(self, x: Any, idx: npt.NDArray[np.intp], out: Any = None) -> Any:
         index = self.torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(x.device)
         return self.torch.index_select(x, 0, index, out=out)
+
+    def place(self, x: Any, like: Any) -> Any:
+        # Detached (a view: the engine writes with out=, which autograd refuses), moved
+        # (.to() returns x itself when it is there already), contiguous as a host copy is.
+        return x.detach().to(like.device).contiguous()
 
     def asarray(self, a: np.ndarray, like: Any) -> Any:
         device = like if not hasattr(like, "shape") else like.device

@@ -308,18 +308,64 @@ class Network:
 
     def _inputs(self, X: npt.ArrayLike, name: str = "X", *, place: bool = True
                 ) -> tuple[Array, bool]:
-        """``X`` checked (on the host) and, with ``place``, in the network's backend."""
+        """``X`` checked (on the host) and, with ``place``, in the network's backend.
+
+        An array already of the network's namespace (a CUDA tensor, say) is checked
+        where it lives (:meth:`_checked_in_place`) instead of travelling to the host
+        and back; anything those quick checks do not pass goes the host way, whose
+        errors name what is wrong.
+        """
         self._check_parameters()
+        if place and self.ops is not NUMPY_OPS:
+            checked = self._checked_in_place(X)
+            if checked is not None:
+                return checked
         X2, was_1d = checks.as_inputs(to_numpy(X), self.sizes[0], self.dtype, name=name)
         return (self._on_backend(X2) if place else X2), was_1d
+
+    def _checked_in_place(self, X: Any) -> tuple[Array, bool] | None:
+        """``X`` (n, N_1) or (N_1,) of this network's namespace, as the engine's input:
+        its dtype made the network's and moved to the parameters' device, checked with
+        one reduction for NaN/inf.  None when ``X`` is of another kind, or when a check
+        fails (then the host checks run and raise the one-line error)."""
+        try:
+            if not hasattr(X, "shape") or ops_of(X) is not self.ops:
+                return None
+        except TypeError:  # not an array of any namespace
+            return None
+        xp = self.ops.xp
+        if X.ndim not in (1, 2) or not xp.isdtype(X.dtype, "real floating"):
+            return None
+        was_1d = X.ndim == 1
+        X2 = xp.reshape(X, (1, X.shape[0])) if was_1d else X
+        if X2.shape[0] == 0 or X2.shape[1] != self.sizes[0]:
+            return None
+        want = xp.float32 if self.dtype == np.float32 else xp.float64
+        X2 = self.ops.place(xp.astype(X2, want, copy=False), like=self.weights[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not math.isfinite(float(xp.sum(X2))):  # a NaN/inf (or an overflowing sum)
+                return None
+        return X2, was_1d
 
     def _targets(self, Y: npt.ArrayLike, n: int, *, place: bool = True) -> Array:
         Y2 = checks.as_targets(to_numpy(Y), n, self.sizes[-1], self.dtype)
         return self._on_backend(Y2) if place else Y2
 
     def _on_backend(self, a: Any) -> Any:
-        """A checked NumPy array in the network's backend (itself on NumPy)."""
-        return a if self.ops is NUMPY_OPS or a is None else self.ops.asarray(a, self.device)
+        """A checked NumPy array in the network's backend (itself on NumPy, or when it is
+        an array of that backend already)."""
+        if self.ops is NUMPY_OPS or a is None or type(a) is not np.ndarray:
+            return a
+        return self.ops.asarray(a, self.device)
+
+    def _is_native(self, X: Any) -> bool:
+        """True when ``X`` is an array of this network's (non-NumPy) namespace."""
+        if self.ops is NUMPY_OPS or type(X) is np.ndarray or not hasattr(X, "shape"):
+            return False
+        try:
+            return ops_of(X) is self.ops
+        except TypeError:
+            return False
 
     def _check_parameters(self) -> None:
         # Weights are plain, assignable arrays; catch a wrong assignment early
@@ -373,7 +419,7 @@ class Network:
         """
         X2, was_1d = self._inputs(X)
         out = self._forward(X2)[0]
-        return out[0] if was_1d else out
+        return out[0, ...] if was_1d else out
 
     def loss(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> float:
         """The mean over rows of the per-example cost ``C(f(x_i), λ_i)``.
@@ -550,8 +596,9 @@ class Network:
         config = (config or TrainingConfig()).replace(**settings) if settings else (
             config or TrainingConfig())
         par = comm  # [distributed] a DataParallel (see _data_parallel) or None
-        # Checked and split on the host (NumPy); placed on the backend just before training.
-        X2, _ = self._inputs(X, place=False)
+        # Checked and split on the host (NumPy) and placed on the backend just before
+        # training; an array already of the network's namespace stays where it is.
+        X2, _ = self._inputs(X, place=self._is_native(X))
         Y2 = self._targets(Y, X2.shape[0], place=False)
         if seed is not None:
             self.rng = np.random.default_rng(seed)
@@ -562,7 +609,8 @@ class Network:
         if validation_data is not None:
             if len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (X_val, Y_val)")
-            Xv, _ = self._inputs(validation_data[0], name="validation X", place=False)
+            Xv, _ = self._inputs(validation_data[0], name="validation X",
+                                 place=self._is_native(validation_data[0]))
             val = (Xv, self._targets(validation_data[1], Xv.shape[0], place=False))
         sw = None
         if sample_weight is not None:

@@ -142,4 +142,7 @@ def holdout_split(
     # The same seeded, stratified split as the data module's train/validation/test split.
     train, _, val = split_indices(classes, test_fraction=fraction, seed=rng, stratify=stratify)
     sw = None if sample_weight is None else sample_weight[train]
+    if type(X) is not np.ndarray:  # inputs kept in the network's namespace (a GPU, say)
+        take = ops_of(X).take_rows
+        return take(X, train), Y[train], take(X, val), Y[val], sw
     return X[train], Y[train], X[val], Y[val], sw
