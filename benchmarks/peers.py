@@ -40,7 +40,9 @@ def fit_chainrule(
     """chainrule's public path: ``Network(...).fit(X, y)`` with plain SGD."""
     import chainrule
 
-    extra = {} if backend is None else {"backend": backend, "device": device()}
+    # CuPy works on its current device (cupy.cuda.Device(n).use()); PyTorch takes a name.
+    extra = ({} if backend is None else
+             {"backend": backend, "device": device() if backend == "torch" else None})
     net = chainrule.Network(
         list(w.sizes),
         activation=w.activation,
