@@ -242,3 +242,51 @@ def test_a_tensor_that_requires_grad_trains_as_data():
     X = torch.ones((6, 4), dtype=torch.float64, requires_grad=True)
     net.fit(X, [0, 1, 0, 1, 0, 1], epochs=1, batch_size=2)
     assert X.grad is None and not net.weights[0].requires_grad
+
+
+def test_cli_trains_on_torch_and_saves_the_numpy_model(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from chainrule.cli import main
+
+    common = ["train", "--epochs", "4", "--progress", "none"]
+    assert main([*common, "--save", str(tmp_path / "np.npz")]) == 0
+    numpy_out = capsys.readouterr().out
+    assert main([*common, "--backend", "torch", "--device", "cpu",
+                 "--save", str(tmp_path / "torch.npz")]) == 0
+    torch_out = capsys.readouterr().out
+    assert "backend: torch on cpu" in torch_out
+    accuracy = [line for line in numpy_out.splitlines() if line.startswith("test accuracy")]
+    assert accuracy and accuracy[0].split("(")[0] in torch_out  # the same run, to rounding
+    a, b = chainrule.load(tmp_path / "np.npz"), chainrule.load(tmp_path / "torch.npz")
+    assert isinstance(b.weights[0], np.ndarray)
+    for got, want in zip(b.weights + b.biases, a.weights + a.biases, strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--backend", "no_such_array_lib"], "--backend no_such_array_lib: backend "
+                                         "'no_such_array_lib' is not installed"),
+    (["--device", "cuda"], "--device cuda needs --backend torch (or cupy)"),
+    (["--backend", "array_api_strict", "--optimizer", "lbfgs"],
+     "--optimizer lbfgs (SciPy's L-BFGS-B) trains on NumPy only"),
+])
+def test_cli_backend_errors_are_one_line(args, message, capsys):
+    from chainrule.cli import main
+
+    code = main(["train", "--epochs", "1", "--progress", "none", *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and message in err, err
+
+
+def test_a_device_the_backend_cannot_use_leaves_the_network_as_it_was():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    net = chainrule.Network([2, 3, 2], seed=0, backend="torch")
+    before = [W.clone() for W in net.weights]
+    with pytest.raises(ValueError, match="the torch backend cannot use device 'cuda' here"):
+        net.to(device="cuda")
+    assert net.device is None and all(W.device.type == "cpu" for W in net.weights)
+    assert all(torch.equal(a, b) for a, b in zip(net.weights, before, strict=True))
+    with pytest.raises(ValueError, match="cannot use device 'no-such-device'"):
+        chainrule.Network([2, 3, 2], backend="torch", device="no-such-device")

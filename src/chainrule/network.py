@@ -287,14 +287,26 @@ class Network:
         if ops is NUMPY_OPS and device not in (None, "cpu"):
             raise ValueError(f"the numpy backend has no device {device!r}: use "
                              "backend='torch' or 'cupy' for a GPU")
+        before = self.ops, self.device
         self.ops, self.device = ops, device
-        self.weights = [self._place(W) for W in self.weights]
-        self.biases = [self._place(b) for b in self.biases]
         opt = getattr(self, "optimizer", None)
-        if opt is not None:  # its moment and velocity arrays follow the parameters
-            for key, value in vars(opt).items():
-                if isinstance(value, list) and value and hasattr(value[0], "shape"):
-                    setattr(opt, key, [self._place(v) for v in value])
+        try:
+            weights = [self._place(W) for W in self.weights]
+            biases = [self._place(b) for b in self.biases]
+            # The optimizer's moment and velocity arrays follow the parameters.
+            state = {key: [self._place(v) for v in value] for key, value in
+                     (vars(opt).items() if opt is not None else ())
+                     if isinstance(value, list) and value and hasattr(value[0], "shape")}
+        except (AssertionError, RuntimeError, TypeError, ValueError) as exc:
+            # e.g. PyTorch without CUDA ("Torch not compiled with CUDA enabled"), a GPU
+            # that is not there, a device name it cannot parse: nothing has moved.
+            self.ops, self.device = before
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"the {ops.name} backend cannot use device {device!r} here: "
+                             f"{first}") from None
+        self.weights, self.biases = weights, biases
+        for key, value in state.items():
+            setattr(opt, key, value)
         return self
 
     def _place(self, a: Any) -> Any:

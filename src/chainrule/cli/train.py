@@ -69,6 +69,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                    help="floating-point type of the weights and the arithmetic")
     g.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
+    g.add_argument("--backend", default="numpy", metavar="NAME",
+                   help="array library the training runs on: numpy, torch or cupy (the extras "
+                   "chainrule[torch], chainrule[cupy]); the model is evaluated and saved as "
+                   "NumPy arrays (docs/gpu.md)")
+    g.add_argument("--device", default=None, metavar="DEVICE",
+                   help="device of --backend, e.g. cpu, cuda or cuda:1 (PyTorch)"
+                   + OWN_DEFAULT)
     add_training_arguments(p)
     p.add_argument("--save", default=None, metavar="PATH",
                    help="save the trained model (with its preprocessing and class names) "
@@ -118,6 +125,7 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     with _agreed(world):
         check_report_path(args.report)
         _check_outputs(args)  # before training, not after: a bad path should not cost a run
+        _check_backend(args, world)
         dtype = np.dtype(args.dtype)
         data = load_training_data(args, dtype)
         net = _network(args, data, dtype)
@@ -134,6 +142,8 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         print(f"data: {data.name}, {len(data.X_train)} training and {len(data.X_test)} test "
               f"rows, {features}, {data.n_outputs} outputs")
         print(f"network: {net!r}")
+        if args.backend != "numpy":
+            print(f"backend: {args.backend}" + (f" on {args.device}" if args.device else ""))
         print(describe(args))
     kwargs = {**fit_kwargs(args), **validation_kwargs(args, data)}
     if not args.quiet:
@@ -163,6 +173,8 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
                 raise CLIError(str(exc)) from None
             raise
         seconds = time.perf_counter() - start
+    # Evaluated, saved and reported as NumPy arrays, whatever it trained on.
+    net.to("numpy")
     status = 0
     with _agreed(world):
         if world is None or world.root:
@@ -180,9 +192,25 @@ def _network(args: argparse.Namespace, data: TrainingData, dtype: np.dtype) -> N
         return Network(sizes, activation=args.activation,
                        output_activation=args.output_activation, cost=args.cost,
                        input_activation=args.input_activation, init=args.init,
-                       seed=args.seed, dtype=dtype)
+                       seed=args.seed, dtype=dtype, backend=args.backend, device=args.device)
     except ValueError as exc:
-        raise CLIError(str(exc)) from None
+        raise CLIError(f"--backend {args.backend}: {exc}" if "backend" in str(exc)
+                       else str(exc)) from None
+
+
+def _check_backend(args: argparse.Namespace, world: World | None) -> None:
+    """Refuse, before any work, what trains on NumPy only."""
+    if args.backend == "numpy":
+        if args.device not in (None, "cpu"):
+            raise CLIError(f"--device {args.device} needs --backend torch (or cupy): NumPy "
+                           f"runs on the CPU")
+        return
+    if args.optimizer == "lbfgs":
+        raise CLIError(f"--optimizer lbfgs (SciPy's L-BFGS-B) trains on NumPy only: drop "
+                       f"--backend {args.backend} or use another optimizer")
+    if world is not None:
+        raise CLIError(f"data-parallel training (mpiexec) runs on NumPy only: drop "
+                       f"--backend {args.backend}")
 
 
 def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds: float) -> int:
