@@ -155,3 +155,26 @@ def test_first_nonfinite_scans_blocks_only_when_the_sum_is_not_finite():
     big = np.full((4, 3), 3e38, dtype=np.float32)
     assert first_nonfinite(big) is None
     assert first_nonfinite(np.array([1.0, np.inf])) == (1,)
+
+
+def test_big_inputs_go_forward_in_blocks_of_rows_with_the_same_answers(monkeypatch):
+    import chainrule.network as network_module
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(1000, 5)), rng.integers(0, 3, 1000)
+    net = Network([5, 7, 3], output_activation="softmax", cost="log_likelihood", seed=0)
+    whole = (net.feedforward(X), net.predict(X), net.loss(X, y), net.evaluate(X, y))
+    sizes = []
+    real = net.engine.layers
+    monkeypatch.setattr(net.engine, "layers", lambda w, b, n: (sizes.append(n), real(w, b, n))[1])
+    # 2 · (5 + 7 + 3) = 30 values a row: 300 rows a block (the 256-row floor) → 4 blocks.
+    monkeypatch.setattr(network_module, "FORWARD_BLOCK_VALUES", 300 * 30)
+    blocked = (net.feedforward(X), net.predict(X), net.loss(X, y), net.evaluate(X, y))
+    assert max(sizes) == 300 and 100 in sizes  # never the 1,000 rows at once
+    np.testing.assert_allclose(blocked[0], whole[0], rtol=1e-13, atol=0)
+    np.testing.assert_array_equal(blocked[1], whole[1])
+    assert blocked[2] == pytest.approx(whole[2], rel=1e-13)
+    assert blocked[3]["loss"] == pytest.approx(whole[3]["loss"], rel=1e-13)
+    assert blocked[3]["accuracy"] == whole[3]["accuracy"]
+    h = net.fit(X, y, epochs=1, batch_size=100, validation_data=(X[:700], y[:700]))
+    assert np.isfinite(h.val_loss[0]) and 0 <= h.val_accuracy[0] <= 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,6 +41,12 @@ __all__ = ["INITS", "Network"]
 
 #: Weight initialisations by name (see :class:`Network`).
 INITS = ("normal", "scaled_normal", "xavier", "he")
+
+#: At most this many ``z`` and ``a`` values are held by one forward pass of
+#: ``feedforward``, ``predict``, ``loss``, ``evaluate`` and the per-epoch validation
+#: (64 MiB in float64): bigger inputs go through in blocks of rows, so predicting
+#: a million rows needs the memory of a few thousand.
+FORWARD_BLOCK_VALUES = 1 << 23
 
 
 def _data_parallel(fit: Callable[..., History]) -> Callable[..., History]:
@@ -430,7 +436,13 @@ class Network:
         ndarray of shape (n, N_L), or (N_L,) for a single example
         """
         X2, was_1d = self._inputs(X)
-        out = self._forward(X2)[0]
+        blocks = self._row_blocks(X2.shape[0])
+        if len(blocks) == 1:
+            out = self._forward(X2)[0]
+        else:
+            out = self.ops.empty((X2.shape[0], self.sizes[-1]), X2)
+            for (lo, hi), (aL, _) in zip(blocks, self._forward_blocks(X2, blocks), strict=True):
+                out[lo:hi, ...] = aL
         return out[0, ...] if was_1d else out
 
     def loss(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> float:
@@ -443,8 +455,7 @@ class Network:
         """
         X2, _ = self._inputs(X)
         Y2 = self._targets(Y, X2.shape[0])
-        fwd = self._forward(X2)[1].forward_result()
-        return float(self.xp.mean(self.engine.per_example_cost(fwd, Y2)))
+        return self._evaluate_arrays(X2, Y2, accuracy=False)[0]
 
     def backprop(
         self, X: npt.ArrayLike, Y: npt.ArrayLike, *, sample_weight: npt.ArrayLike | None = None
@@ -490,6 +501,22 @@ class Network:
         """``a^L`` for validated inputs, and the layers holding the whole pass."""
         layers = self.engine.layers(self.weights, self.biases, X.shape[0])
         return self.engine.forward(layers, X), layers
+
+    def _row_blocks(self, n: int) -> list[tuple[int, int]]:
+        """``(lo, hi)`` row ranges whose forward passes hold at most
+        :data:`FORWARD_BLOCK_VALUES` values of ``z`` and ``a`` (one range when ``n`` fits)."""
+        rows = max(256, FORWARD_BLOCK_VALUES // (2 * sum(self.sizes)))
+        return [(lo, min(lo + rows, n)) for lo in range(0, n, rows)] or [(0, 0)]
+
+    def _forward_blocks(self, X: Array, blocks: list[tuple[int, int]]
+                        ) -> Iterator[tuple[Array, Layers]]:
+        """``(a^L, layers)`` of each block of rows of ``X``, reusing the buffers."""
+        made: dict[int, Layers] = {}
+        for lo, hi in blocks:
+            layers = made.get(hi - lo)
+            if layers is None:
+                layers = made[hi - lo] = self.engine.layers(self.weights, self.biases, hi - lo)
+            yield self.engine.forward(layers, X[lo:hi, ...]), layers
 
     # ------------------------------------------------------------------ training
 
@@ -681,15 +708,27 @@ class Network:
         return train(self, X2, Y2, config, rng=rng, validation_data=val, callbacks=callbacks,
                      sample_weight=weights, parallel=par)
 
-    def _evaluate_arrays(self, X: Array, Y: Array) -> tuple[float, float]:
+    def _evaluate_arrays(self, X: Array, Y: Array, *, accuracy: bool = True
+                         ) -> tuple[float, float]:
         """Mean loss and accuracy on validated arrays (accuracy nan for regression)."""
-        fwd = self._forward(X)[1].forward_result()
         xp = self.xp
-        loss = float(xp.mean(self.engine.per_example_cost(fwd, Y)))
-        if not self.is_classifier:
-            return loss, math.nan
-        same = _classes(fwd.output) == _classes(Y)
-        return loss, float(xp.mean(xp.astype(same, Y.dtype)))
+        n = X.shape[0]
+        blocks = self._row_blocks(n)
+        if len(blocks) == 1:
+            fwd = self._forward(X)[1].forward_result()
+            loss = float(xp.mean(self.engine.per_example_cost(fwd, Y)))
+            if not (accuracy and self.is_classifier):
+                return loss, math.nan
+            same = _classes(fwd.output) == _classes(Y)
+            return loss, float(xp.mean(xp.astype(same, Y.dtype)))
+        # Block by block (FORWARD_BLOCK_VALUES): sums of costs and of correct rows.
+        total, correct = 0.0, 0
+        for (lo, hi), (_, layers) in zip(blocks, self._forward_blocks(X, blocks), strict=True):
+            fwd, Yb = layers.forward_result(), Y[lo:hi, ...]
+            total += float(xp.sum(self.engine.per_example_cost(fwd, Yb)))
+            if accuracy and self.is_classifier:
+                correct += int(xp.sum(xp.astype(_classes(fwd.output) == _classes(Yb), xp.int64)))
+        return total / n, (correct / n if accuracy and self.is_classifier else math.nan)
 
     # ------------------------------------------------------------------ prediction
 
