@@ -862,13 +862,14 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------------ prediction
 
-    def _forward(self, X: Any) -> Any:
+    def _outputs_for(self, X: Any) -> Any:
+        """The network's output ``a^L`` for ``X`` (in blocks of rows for big inputs)."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
         if sp.issparse(X):
             X = X.toarray()
-        return self.network_.forward(X)
+        return self.network_.feedforward(X)
 
     def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: Any = None) -> float:
         """Score without input validation (scikit-learn's ``_score``)."""
@@ -1132,7 +1133,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     @_namespace_boundary
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape ``(n_samples, n_classes)``, columns as ``classes_``."""
-        out = self._forward(X).output
+        out = self._outputs_for(X)
         if self.n_outputs_ == 1:
             p = out[:, 0]
             return np.vstack([1 - p, p]).T
@@ -1153,7 +1154,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     @_namespace_boundary
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels, shape ``(n_samples,)`` (multilabel: an indicator matrix)."""
-        out = self._forward(X).output
+        out = self._outputs_for(X)
         if self.n_outputs_ == 1:
             out = out.ravel()
         return self._label_binarizer.inverse_transform(out)
@@ -1295,7 +1296,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     @_namespace_boundary
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
-        out = self._forward(X).output
+        out = self._outputs_for(X)
         return out.ravel() if out.shape[1] == 1 else out.copy()
 
     def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: Any = None) -> float:
