@@ -617,3 +617,22 @@ def test_a_target_with_one_class_is_refused_naming_it(capsys, tmp_path):
     err = run_error(capsys, ["train", "--data", path, "--target", "label", *FAST])
     assert "target column 'label' holds one class ('x') in all 8 rows" in err
     assert "--task regression" in err
+
+
+def test_space_separated_files_are_read_and_one_column_headers_with_spaces_stay_whole(
+        capsys, tmp_path):
+    # As scikit-learn ships linnerud_exercise.csv: runs of spaces, no commas.
+    rng = np.random.default_rng(0)
+    lines = ["Chins Situps  Jumps"] + [f"{a}  {b} {c} " for a, b, c in
+                                        rng.integers(1, 200, size=(40, 3))]
+    path = tmp_path / "spaced.csv"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = run(capsys, ["train", "--data", path, "--target", "Jumps", "--task",
+                                  "regression", *FAST])
+    assert code == 0, err
+    assert "2 features" in out and "units of 'Jumps'" in out
+    # One column whose name has a space is not split into two.
+    one = tmp_path / "one.csv"
+    one.write_text("petal length\n1.4\n4.7\n")
+    err = run_error(capsys, ["train", "--data", one])
+    assert "has 1 column" in err

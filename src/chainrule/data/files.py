@@ -603,6 +603,18 @@ def _numbers_as_text(values: np.ndarray) -> np.ndarray:
                     dtype=str)
 
 
+def _space_separated(text: str) -> bool:
+    """True when the first two lines hold no comma, semicolon or tab and split into the
+    same number (at least 2) of space-separated cells (so that a one-column file whose
+    header has a space stays one column)."""
+    # Line by line from the start (a big file's text is not split whole).
+    lines = list(itertools.islice((line for line in io.StringIO(text) if line.strip()), 2))
+    if len(lines) < 2 or any(c in line for line in lines for c in ",;\t\""):
+        return False
+    counts = {len(line.split()) for line in lines}
+    return len(counts) == 1 and counts.pop() >= 2
+
+
 def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | None,
               header: bool | None, n_features: int | None, target_hint: str | None = None,
               columns: list[str] | None = None,
@@ -618,8 +630,15 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
     delimiter = "\t" if p.suffix.lower() == ".tsv" or ("\t" in first_line and "," not in
                                                        first_line) \
         else ";" if (";" in first_line and "," not in first_line) else ","
+    spaced = delimiter == "," and _space_separated(text)
+    if spaced:
+        # Cells separated by runs of spaces (scikit-learn's linnerud_*.csv, many
+        # instruments' exports): the ends of each line trimmed, runs read as one.
+        delimiter = " "
+        text = "\n".join(line.strip() for line in text.splitlines())
     # newline="": the csv module sees line endings as they are (quoted cells may hold them).
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True,
+                        skipinitialspace=spaced)
     rows = _csv_rows(p, reader, lambda: reader.line_num)
     head = list(itertools.islice(rows, 2))
     if not head:
