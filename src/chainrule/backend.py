@@ -137,6 +137,15 @@ class Ops:
         total = xp.sum(e, axis=-1, keepdims=True)
         return e / total if out is None else self.copy(out, e / total)
 
+    def one_hot(self, labels: Any, out: Any) -> Any:
+        """Write the one-hot rows of integer ``labels`` (m,) into ``out`` (m, K); return it."""
+        xp = self.xp
+        K = out.shape[1]
+        hot = xp.reshape(labels, (-1, 1)) == xp.reshape(
+            xp.arange(K, dtype=labels.dtype, device=array_device(labels)), (1, K))
+        out[...] = xp.astype(hot, out.dtype)
+        return out
+
     def positive(self, a: Any) -> Any:
         """``a > 0`` as something ``d *= …`` accepts (1.0 / 0.0 in ``a``'s dtype)."""
         return self.xp.astype(a > 0, a.dtype)
@@ -233,6 +242,11 @@ class NumpyOps(Ops):
     def empty(self, shape: tuple[int, ...], like: Any) -> Any:
         return np.empty(shape, like.dtype)
 
+    def one_hot(self, labels: Any, out: Any) -> Any:
+        out.fill(0)
+        out[np.arange(len(labels)), labels] = 1
+        return out
+
     def flat(self, x: Any) -> Any:
         return x.reshape(-1)
 
@@ -322,6 +336,10 @@ class TorchOps(Ops):
 
     def empty(self, shape: tuple[int, ...], like: Any) -> Any:
         return self.torch.empty(shape, dtype=like.dtype, device=like.device)
+
+    def one_hot(self, labels: Any, out: Any) -> Any:
+        out.zero_()
+        return out.scatter_(1, labels.reshape(-1, 1), 1.0)
 
     def flat(self, x: Any) -> Any:
         return x.view(-1)

@@ -82,12 +82,14 @@ def as_inputs(
     return arr, was_1d
 
 
-def as_targets(Y: npt.ArrayLike, n: int, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+def as_targets(Y: npt.ArrayLike, n: int, n_outputs: int, dtype: np.dtype,
+               *, keep_labels: bool = False) -> np.ndarray:
     """Validate targets for ``n`` examples and return an ``(n, n_outputs)`` matrix.
 
     A 1-D array of integer class indices is one-hot encoded when
-    ``n_outputs > 1``; with a single output a 1-D array is taken as that
-    output's target values.
+    ``n_outputs > 1`` (with ``keep_labels``, returned as checked ``int64``
+    labels of shape ``(n,)`` instead); with a single output a 1-D array is
+    taken as that output's target values.
 
     Raises
     ------
@@ -129,6 +131,8 @@ def as_targets(Y: npt.ArrayLike, n: int, n_outputs: int, dtype: np.dtype) -> np.
                 f"class label {labels[i]} at index {i} is out of range: "
                 f"expected 0..{n_outputs - 1} (the network has {n_outputs} outputs)"
             )
+        if keep_labels:
+            return labels
         onehot = np.zeros((n, n_outputs), dtype=dtype)
         onehot[np.arange(n), labels] = 1
         return onehot

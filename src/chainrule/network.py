@@ -33,6 +33,7 @@ from .training.loop import train
 from .training.optimizers import Optimizer
 from .training.progress import with_progress
 from .training.schedules import get_schedule
+from .training.targets import OneHotLabels, keeps_labels
 
 Array = npt.NDArray[np.floating]
 ActivationSpec = str | Activation
@@ -365,13 +366,23 @@ class Network:
                 return None
         return X2, was_1d
 
-    def _targets(self, Y: npt.ArrayLike, n: int, *, place: bool = True) -> Array:
-        Y2 = checks.as_targets(to_numpy(Y), n, self.sizes[-1], self.dtype)
+    def _targets(self, Y: npt.ArrayLike, n: int, *, place: bool = True,
+                 labels_ok: bool = False) -> Array:
+        """Targets checked on the host: an ``(n, N_L)`` array, or — with ``labels_ok``,
+        for a classifier given labels whose one-hot matrix would be big
+        (:func:`~chainrule.training.targets.keeps_labels`) — :class:`OneHotLabels`."""
+        keep = labels_ok and self.is_classifier and keeps_labels(n, self.sizes[-1])
+        checked = checks.as_targets(to_numpy(Y), n, self.sizes[-1], self.dtype,
+                                    keep_labels=keep)
+        Y2: Any = (OneHotLabels(checked, self.sizes[-1], np.empty(0, self.dtype))
+                   if checked.ndim == 1 else checked)  # 1-D: the class labels, kept
         return self._on_backend(Y2) if place else Y2
 
     def _on_backend(self, a: Any) -> Any:
         """A checked NumPy array in the network's backend (itself on NumPy, or when it is
         an array of that backend already)."""
+        if isinstance(a, OneHotLabels):
+            return a if self.ops is NUMPY_OPS else a.to(self.ops, self.weights[0])
         if self.ops is NUMPY_OPS or a is None or type(a) is not np.ndarray:
             return a
         return self.ops.asarray(a, self.device)
@@ -454,7 +465,7 @@ class Network:
         Y : array-like of shape (n, N_L), or (n,) integer class labels
         """
         X2, _ = self._inputs(X)
-        Y2 = self._targets(Y, X2.shape[0])
+        Y2 = self._targets(Y, X2.shape[0], labels_ok=True)
         return self._evaluate_arrays(X2, Y2, accuracy=False)[0]
 
     def backprop(
@@ -638,7 +649,10 @@ class Network:
         # Checked and split on the host (NumPy) and placed on the backend just before
         # training; an array already of the network's namespace stays where it is.
         X2, _ = self._inputs(X, place=self._is_native(X))
-        Y2 = self._targets(Y, X2.shape[0], place=False)
+        # Many classes: labels, not an n × classes matrix (not for L-BFGS or MPI).
+        labels_ok = par is None and not (config.optimizer == "lbfgs"
+                                         or isinstance(config.optimizer, LBFGS))
+        Y2 = self._targets(Y, X2.shape[0], place=False, labels_ok=labels_ok)
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         rng = self.rng
@@ -650,7 +664,8 @@ class Network:
                 raise ValueError("validation_data must be a pair (X_val, Y_val)")
             Xv, _ = self._inputs(validation_data[0], name="validation X",
                                  place=self._is_native(validation_data[0]))
-            val = (Xv, self._targets(validation_data[1], Xv.shape[0], place=False))
+            val = (Xv, self._targets(validation_data[1], Xv.shape[0], place=False,
+                                     labels_ok=labels_ok))
         sw = None
         if sample_weight is not None:
             sw = _normalised_weights(to_numpy(sample_weight), X2.shape[0])
@@ -715,6 +730,8 @@ class Network:
         n = X.shape[0]
         blocks = self._row_blocks(n)
         if len(blocks) == 1:
+            if isinstance(Y, OneHotLabels):
+                Y = Y.dense()
             fwd = self._forward(X)[1].forward_result()
             loss = float(xp.mean(self.engine.per_example_cost(fwd, Y)))
             if not (accuracy and self.is_classifier):
@@ -757,7 +774,7 @@ class Network:
     def evaluate(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> dict[str, float]:
         """Mean loss and (for classifiers) accuracy on ``(X, Y)``."""
         X2, _ = self._inputs(X)
-        Y2 = self._targets(Y, X2.shape[0])
+        Y2 = self._targets(Y, X2.shape[0], labels_ok=True)
         loss, acc = self._evaluate_arrays(X2, Y2)
         return {"loss": loss, "accuracy": acc}
 

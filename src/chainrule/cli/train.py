@@ -21,6 +21,7 @@ from ..network import INITS, Network
 from ..training import JSONLinesLogger
 from ..training.distributed import PeerFailed, World, launched_size, launched_world
 from ..training.memory import available_memory, training_memory
+from ..training.targets import keeps_labels
 from .common import CLIError, check_output_file, int_list
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
 from .regression import regression_lines, units_of
@@ -156,7 +157,7 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
               f"deviation 1 on the training split); the final metrics are in "
               f"{units_of(data.target_name)}")
     with _agreed(world):
-        _check_memory(net, len(data.X_train), kwargs)
+        _check_memory(net, len(data.X_train), kwargs, world is not None)
         callbacks = make_callbacks(args, "standardised_loss" if standardised else "loss")
         start = time.perf_counter()
         try:
@@ -246,12 +247,17 @@ def _check_outputs(args: argparse.Namespace) -> None:
             check_output_file(path, option, inputs, others)
 
 
-def _check_memory(net: Network, n_train: int, kwargs: dict[str, object]) -> None:
+def _check_memory(net: Network, n_train: int, kwargs: dict[str, object],
+                  distributed: bool = False) -> None:
     """Refuse, with the estimate, a run that cannot fit in memory (before it starts)."""
     validation = kwargs.get("validation_data")
     n_val = len(validation[0]) if isinstance(validation, tuple) else int(
         n_train * float(kwargs.get("validation_fraction") or 0.0))  # type: ignore[arg-type]
-    need = training_memory(net.sizes, n_train, n_val, net.dtype.itemsize)
+    # Many classes are trained from labels (training.targets), except by L-BFGS and MPI.
+    config = kwargs.get("config")
+    labels = (net.is_classifier and keeps_labels(n_train, net.sizes[-1])
+              and getattr(config, "optimizer", None) != "lbfgs" and not distributed)
+    need = training_memory(net.sizes, n_train, n_val, net.dtype.itemsize, labels=labels)
     have = available_memory()
     if have is not None and need > have:
         raise MemoryError(

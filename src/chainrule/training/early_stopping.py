@@ -11,6 +11,7 @@ import numpy.typing as npt
 from ..backend import ops_of
 from ..data.split import split_indices
 from .callbacks import Callback
+from .targets import OneHotLabels
 
 if TYPE_CHECKING:
     from ..network import Network
@@ -138,11 +139,18 @@ def holdout_split(
         raise ValueError(f"validation_fraction {fraction} of {n} rows leaves "
                          f"{n_val} for validation and {n - n_val} for training; "
                          "both must be at least 1")
-    classes = (Y[:, 0] > 0.5).astype(np.int64) if Y.shape[1] == 1 else Y.argmax(axis=1)
+    if isinstance(Y, OneHotLabels):  # class labels kept (many classes)
+        classes = Y.labels
+    else:
+        classes = (Y[:, 0] > 0.5).astype(np.int64) if Y.shape[1] == 1 else Y.argmax(axis=1)
     # The same seeded, stratified split as the data module's train/validation/test split.
     train, _, val = split_indices(classes, test_fraction=fraction, seed=rng, stratify=stratify)
     sw = None if sample_weight is None else sample_weight[train]
+    if isinstance(Y, OneHotLabels):
+        Y_train, Y_val = Y.take(train), Y.take(val)
+    else:
+        Y_train, Y_val = Y[train], Y[val]
     if type(X) is not np.ndarray:  # inputs kept in the network's namespace (a GPU, say)
         take = ops_of(X).take_rows
-        return take(X, train), Y[train], take(X, val), Y[val], sw
-    return X[train], Y[train], X[val], Y[val], sw
+        return take(X, train), Y_train, take(X, val), Y_val, sw
+    return X[train], Y_train, X[val], Y_val, sw

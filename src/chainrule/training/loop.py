@@ -28,6 +28,7 @@ from .lbfgs import LBFGS
 from .optimizers import SGD, Optimizer, get_optimizer
 from .regularization import clip_global_norm, penalise
 from .schedules import get_schedule
+from .targets import OneHotLabels
 
 if TYPE_CHECKING:
     from ..engine import Layer, Layers
@@ -126,7 +127,8 @@ def train(
     first_epoch = len(net.history) + 1
     epochs = _Epochs(net, opt, config, batches, callbacks, dropout, rng, sample_weight)
     z_epoch, a_epoch = epochs.z_epoch, epochs.a_epoch
-    labels = _classes(Y) if net.is_classifier else None  # once, not every epoch
+    labels = (None if isinstance(Y, OneHotLabels) or not net.is_classifier
+              else _classes(Y))  # once, not every epoch
     net.stop_training = False
     net.interrupted = False
 
@@ -153,9 +155,13 @@ def train(
                     net, z_epoch, a_epoch, Y, sample_weight, validation_data)
             else:
                 seen = batches.end(k)
-                train_loss, train_acc = _epoch_metrics(net, z_epoch[:seen, ...],
-                                                       a_epoch[:seen, ...], Y, order,
-                                                       sample_weight, labels)
+                if epochs.by_batch:  # class labels: the sums of the batches as trained
+                    total, correct = epochs.batch_sums
+                    train_loss, train_acc = total / seen, correct / seen
+                else:
+                    train_loss, train_acc = _epoch_metrics(net, z_epoch[:seen, ...],
+                                                           a_epoch[:seen, ...], Y, order,
+                                                           sample_weight, labels)
                 val_loss = val_acc = math.nan
                 if validation_data is not None:
                     val_loss, val_acc = net._evaluate_arrays(*validation_data)
@@ -212,7 +218,7 @@ class Batches:
         self.per_chunk = max(1, min(self.count, (1 << 20) // (batch_size * row_bytes)))
         rows = self.per_chunk * batch_size
         self.xchunk = ops.empty((rows, X.shape[1]), X)
-        self.ychunk = ops.empty((rows, Y.shape[1]), Y)
+        self.ychunk = ops.empty((rows, Y.shape[1]), X)  # Y's dtype is X's (the network's)
         # Batch k of a shuffled epoch sits at slot k % per_chunk of the gather buffer.
         self.slots = [(self.xchunk[lo:lo + size, ...], self.ychunk[lo:lo + size, ...])
                       for lo, size in ((j * batch_size, batch_size)
@@ -248,6 +254,13 @@ class Batches:
 
     def epoch(self, order: npt.NDArray[np.intp] | None) -> Iterator[tuple[int, Array, Array]]:
         """``(k, X_k, Y_k)`` for every batch of the epoch; valid until the next batch."""
+        labels = self.Y if isinstance(self.Y, OneHotLabels) else None
+        if order is None and labels is not None:
+            # Class labels: each batch's one-hot rows are made in the gather buffer.
+            for k, (lo, hi) in enumerate(self.bounds):
+                yield k, self.X[lo:hi, ...], labels.rows_into(slice(lo, hi),
+                                                             self.ychunk[: hi - lo, ...])
+            return
         if order is None:
             if not self.views:
                 self.views = [(self.X[lo:hi, ...], self.Y[lo:hi, ...])
@@ -263,7 +276,10 @@ class Batches:
                 hi = min(lo + per_chunk * bs, n)
                 idx = order[lo:hi]
                 self.ops.take_rows(self.X, idx, out=self.xchunk[: hi - lo, ...])
-                self.ops.take_rows(self.Y, idx, out=self.ychunk[: hi - lo, ...])
+                if labels is not None:
+                    labels.rows_into(idx, self.ychunk[: hi - lo, ...])
+                else:
+                    self.ops.take_rows(self.Y, idx, out=self.ychunk[: hi - lo, ...])
             Xb, Yb = self.slots_last if k == last else self.slots[j]
             yield k, Xb, Yb
 
@@ -315,9 +331,14 @@ class _Epochs:
         shape = (batches.rows_held, net.sizes[-1])  # [distributed] a rank's rows only
         W = net.weights[0]  # the epoch's buffers in the parameters' namespace and device
         self.ops = ops_of(W)
-        self.z_epoch, self.a_epoch = self.ops.empty(shape, W), self.ops.empty(shape, W)
+        # Class labels (many classes, training.targets): no epoch-sized buffers; the loss
+        # and the correct rows are summed batch by batch (``batch_sums``) instead.
+        self.by_batch = isinstance(batches.Y, OneHotLabels)
+        self.z_epoch: Any = None if self.by_batch else self.ops.empty(shape, W)
+        self.a_epoch: Any = None if self.by_batch else self.ops.empty(shape, W)
+        self.batch_sums = (0.0, 0.0)  # (Σ weighted cost, correct rows) with by_batch
         self._spans: list[tuple[int, int]] | None = None
-        self.outputs: list[tuple[Array, Array]] = []
+        self.outputs: list[Any] = []
 
     def _layers_per_batch(self) -> list[Layers | None]:
         """The engine's layers for each batch of the epoch (one set per batch size).
@@ -335,9 +356,11 @@ class _Epochs:
                 cache[size] = engine.layers(net.weights, net.biases, size)
         return [cache.get(size) for size in self.batches.sizes]
 
-    def _outputs(self) -> list[tuple[Array, Array]]:
+    def _outputs(self) -> list[Any]:
         """Each batch's rows of the epoch's ``z^L``, ``a^L`` buffers (views, made once)."""
         spans = self.batches.spans
+        if self.by_batch:
+            return [None] * len(spans)
         if spans is not self._spans:
             self._spans = spans
             self.outputs = [(self.z_epoch[lo:hi, ...], self.a_epoch[lo:hi, ...])
@@ -369,6 +392,7 @@ class _Epochs:
         fuse, step = self.fuse, (lr, 1.0 - lr * l2)
         # The batches' per-batch answers, looked up once per epoch rather than per step.
         random, weights_of, reduce = batches.random, batches.row_weights, batches.reduce
+        by_batch, cost_terms, correct_terms = self.by_batch, [], []  # type: ignore[var-annotated]
         k = -1
         for k, Xb, Yb in batches.epoch(order):
             layers = all_layers[k] or engine.layers(net.weights, net.biases, Xb.shape[0])
@@ -376,6 +400,9 @@ class _Epochs:
             engine.forward(layers, Xb, dropout, random(rng), outputs[k])
             rows = batches.rows(k, order) if needs_rows else None
             row_weights = weights_of(rows, sw, Xb.shape[0])
+            if by_batch:
+                cost_terms.append(self._batch_cost(layers, Yb, row_weights))
+                correct_terms.append(_correct(layers.a[layers.L], _classes(Yb)))
             measure = k % stride == 0
             if fuse and not measure:
                 # Eq. 13 and the SGD step in one product per layer (weight decay included).
@@ -405,7 +432,20 @@ class _Epochs:
         if not host:
             self.sq_norms = [self.ops.total(terms) for terms in sq_terms]
         self.measured = k // stride + 1
+        if by_batch:
+            self.batch_sums = (self.ops.total(cost_terms) if not host else sum(cost_terms),
+                               float(sum(correct_terms)))
         return k
+
+    def _batch_cost(self, layers: Layers, Yb: Array, row_weights: Array | None) -> Any:
+        """The batch's summed cost, each row weighted as in the epoch's mean loss."""
+        L = layers.L
+        costs = self.net.cost.value(layers.z[L], layers.a[L], Yb, layers.σ[L])
+        if row_weights is not None:
+            costs = costs * row_weights * Yb.shape[0]  # the sample weights (mean 1)
+        if self.ops is NUMPY_OPS:
+            return float(costs.sum(dtype=np.float64))
+        return self.ops.xp.sum(costs)
 
     def _step(self, epoch: int, k: int, lr: float, layers: Layers, Yb: Array,
               rows: slice | npt.NDArray[np.intp] | None, row_weights: Array | None,

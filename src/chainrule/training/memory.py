@@ -17,21 +17,30 @@ __all__ = ["available_memory", "training_memory"]
 
 
 def training_memory(sizes: tuple[int, ...] | list[int], n_train: int, n_val: int,
-                    itemsize: int) -> int:
+                    itemsize: int, *, labels: bool = False) -> int:
     """Bytes the arrays of ``fit`` take beyond the data: an estimate from above.
 
     Parameters
     ----------
     sizes : the network's ``[N_1, ..., N_L]``
     n_train : training rows; each holds a target row and the epoch's ``z^L``, ``a^L``
-    n_val : rows evaluated after every epoch (targets, then every layer's ``z``, ``a``)
+        — or, with ``labels`` (many classes, :mod:`chainrule.training.targets`), a label
+    n_val : rows evaluated after every epoch (targets, then every layer's ``z``, ``a``
+        for one block of rows at a time, ``network.FORWARD_BLOCK_VALUES``)
     itemsize : bytes per number (8 for float64, 4 for float32)
+    labels : bool
+        Class labels are kept instead of one-hot rows (``keeps_labels``).
     """
+    from ..network import FORWARD_BLOCK_VALUES  # the network imports the training package
+
     n_out = sizes[-1]
     units = sum(sizes[1:])
     parameters = sum(a * b + a for a, b in zip(sizes[1:], sizes[:-1], strict=False))
-    train = 3 * n_train * n_out
-    validation = n_val * n_out + 2 * n_val * units + n_val * n_out  # + softmax temporaries
+    per_row = n_out if not labels else 1
+    train = n_train * (per_row if labels else 3 * n_out)
+    block = min(n_val, max(256, FORWARD_BLOCK_VALUES // (2 * sum(sizes))))
+    # targets, then one block's z and a of every layer and its softmax temporaries
+    validation = n_val * per_row + 2 * block * units + 2 * block * n_out
     return itemsize * (train + validation + 6 * parameters)
 
 
