@@ -9,7 +9,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["classification_metrics", "confusion_matrix", "regression_metrics"]
+__all__ = ["DENSE_CONFUSION_CLASSES", "classification_metrics", "confusion_matrix",
+           "regression_metrics", "top_confusions"]
+
+#: Up to this many classes the full confusion matrix is computed (k² counts);
+#: beyond, only its diagonal, margins and most frequent confusions (O(n + k)).
+DENSE_CONFUSION_CLASSES = 1000
 
 
 def confusion_matrix(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int
@@ -21,8 +26,21 @@ def confusion_matrix(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: in
         n_classes, n_classes)
 
 
+def top_confusions(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int,
+                   count: int = 20) -> list[tuple[int, int, int]]:
+    """The ``count`` most frequent mistakes as ``(true, predicted, rows)``, most first
+    (ties by true then predicted class), without forming the confusion matrix."""
+    t = np.asarray(y_true, dtype=np.int64)
+    p = np.asarray(y_pred, dtype=np.int64)
+    wrong = t != p
+    pairs, rows = np.unique(t[wrong] * n_classes + p[wrong], return_counts=True)
+    order = np.lexsort((pairs, -rows))[:count]
+    return [(int(pairs[i] // n_classes), int(pairs[i] % n_classes), int(rows[i]))
+            for i in order]
+
+
 def classification_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int
-                           ) -> dict[str, np.ndarray | float]:
+                           ) -> dict[str, np.ndarray | float | None]:
     """Accuracy, per-class precision, recall, F1 and support, and the confusion matrix.
 
     A ratio whose denominator is zero (a class never predicted, or absent) is 0,
@@ -32,18 +50,24 @@ def classification_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_class
     -------
     dict
         ``accuracy`` (float), ``precision``, ``recall``, ``f1`` (float arrays of
-        shape (k,)), ``support`` (int array (k,)), ``confusion`` ((k, k)).
+        shape (k,)), ``support`` (int array (k,)), ``correct`` (int), ``confusion``
+        ((k, k), or None past :data:`DENSE_CONFUSION_CLASSES` classes: 10,000
+        classes would be 800 MB of counts; see :func:`top_confusions`).
     """
-    m = confusion_matrix(y_true, y_pred, n_classes)
-    tp = np.diag(m).astype(np.float64)
-    predicted, support = m.sum(axis=0), m.sum(axis=1)
+    t = np.asarray(y_true, dtype=np.int64)
+    p = np.asarray(y_pred, dtype=np.int64)
+    k = n_classes
+    m = confusion_matrix(t, p, k) if k <= DENSE_CONFUSION_CLASSES else None
+    tp = np.bincount(t[t == p], minlength=k).astype(np.float64)
+    predicted, support = np.bincount(p, minlength=k), np.bincount(t, minlength=k)
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
     both = precision + recall
     f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(tp), where=both > 0)
-    total = m.sum()
+    total = len(t)
     return {"accuracy": float(tp.sum() / total) if total else 0.0, "precision": precision,
-            "recall": recall, "f1": f1, "support": support, "confusion": m}
+            "recall": recall, "f1": f1, "support": support, "correct": int(tp.sum()),
+            "confusion": m}
 
 
 def regression_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> dict[str, float]:

@@ -290,18 +290,37 @@ def misclassified_figure(
     return fig
 
 
+#: The confusion figure shows at most this many classes (and "other").
+FIGURE_CLASSES = 30
+
+
 def confusion_figure(
     y_true: npt.ArrayLike, y_pred: npt.ArrayLike, class_names: Sequence[str]
 ) -> Figure:
     """The confusion matrix: rows are true classes, columns predicted, cells counts.
 
+    Past :data:`FIGURE_CLASSES` classes it shows the most frequent true classes
+    (by rows) and one "other" row and column for every other class, and says so in
+    the title; the accuracy in the title is over all rows.
+
     Returns
     -------
     Figure
-        One axes whose image is the ``(k, k)`` count matrix.
+        One axes whose image is the ``(k, k)`` count matrix (at most 31 × 31).
     """
+    t, p = np.asarray(labels_of(y_true)), np.asarray(labels_of(y_pred))
+    accuracy = float(np.mean(t == p)) if len(t) else float("nan")
+    shown = ""
+    if len(class_names) > FIGURE_CLASSES:
+        support = np.bincount(t, minlength=len(class_names))
+        keep = np.sort(np.argsort(-support, kind="stable")[:FIGURE_CLASSES])
+        index = np.full(len(class_names), FIGURE_CLASSES)  # every other class: "other"
+        index[keep] = np.arange(FIGURE_CLASSES)
+        t, p = index[t], index[p]
+        shown = f", the {FIGURE_CLASSES} most frequent of {len(class_names)} classes"
+        class_names = [*(class_names[i] for i in keep), "other"]
     k = len(class_names)
-    counts = confusion_counts(labels_of(y_true), labels_of(y_pred), k)
+    counts = confusion_counts(t, p, k)
     size = min(9.0, 1.6 + 0.45 * k)
     fig = new_figure(size + 0.8, size)
     ax = fig.subplots()
@@ -317,10 +336,8 @@ def confusion_figure(
     labels = [str(c) for c in class_names]
     ax.set_xticks(ticks, labels, rotation=90 if max(map(len, labels)) > 3 else 0)
     ax.set_yticks(ticks, labels)
-    total = counts.sum()
-    acc = np.trace(counts) / total if total else float("nan")
     ax.set(xlabel="predicted class", ylabel="true class",
-           title=f"Confusion matrix (accuracy {100 * acc:.1f}%)")
+           title=f"Confusion matrix (accuracy {100 * accuracy:.1f}%{shown})")
     return fig
 
 
