@@ -73,25 +73,38 @@ def unit_stats(net, X: npt.ArrayLike, include_output: bool | None = None) -> lis
     -------
     list of UnitStats, one per hidden layer ``l = 2..L-1`` (and ``L``).
     """
+    from ..network import FORWARD_BLOCK_VALUES  # the network module imports nothing here
+
     if include_output is None:
         include_output = net.cost.name == "quadratic"
-    fwd = net.forward(X)
-    out = []
+    X = np.asarray(X)
+    n = X.shape[0] if X.ndim == 2 else 1
     last = len(net.sizes) if include_output else len(net.sizes) - 1
-    for l in range(2, last + 1):
-        act = net.activations[l - 2]
-        a, z = fwd.a[l], fwd.z[l]
-        name = act.name
-        if name in ("sigmoid", "softmax"):
-            kind = "saturated"
-            fraction = float(np.mean((a < SATURATION_LOW) | (a > SATURATION_HIGH)))
-        elif name == "tanh":
-            # tanh = 2σ(2z) − 1, so the same tails are |a| > 0.9.
-            kind = "saturated"
-            fraction = float(np.mean(np.abs(a) > 2 * SATURATION_HIGH - 1))
+    layers = range(2, last + 1)
+    # Counted block by block of rows (a 10,000-class output layer on 10,000 rows would
+    # otherwise hold 1.6 GB of z and a): tail counts, and which units stayed at z ≤ 0.
+    tails = dict.fromkeys(layers, 0)
+    silent = {l: np.ones(net.sizes[l - 1], dtype=bool) for l in layers}
+    rows = max(256, FORWARD_BLOCK_VALUES // (2 * sum(net.sizes)))
+    for lo in range(0, n, rows):
+        fwd = net.forward(X[lo:lo + rows] if X.ndim == 2 else X)
+        for l in layers:
+            a, z = fwd.a[l], fwd.z[l]
+            name = net.activations[l - 2].name
+            if name in ("sigmoid", "softmax"):
+                tails[l] += int(np.count_nonzero((a < SATURATION_LOW) | (a > SATURATION_HIGH)))
+            elif name == "tanh":
+                # tanh = 2σ(2z) − 1, so the same tails are |a| > 0.9.
+                tails[l] += int(np.count_nonzero(np.abs(a) > 2 * SATURATION_HIGH - 1))
+            elif name in ("relu", "leaky_relu"):
+                silent[l] &= np.all(z <= 0, axis=0)
+    out = []
+    for l in layers:
+        name = net.activations[l - 2].name
+        if name in ("sigmoid", "softmax", "tanh"):
+            kind, fraction = "saturated", tails[l] / (n * net.sizes[l - 1])
         elif name in ("relu", "leaky_relu"):
-            kind = "dead"
-            fraction = float(np.mean(np.all(z <= 0, axis=0)))
+            kind, fraction = "dead", float(np.mean(silent[l]))
         else:
             kind, fraction = "none", math.nan
         out.append(UnitStats(layer=l, activation=name, kind=kind, fraction=fraction))
