@@ -290,3 +290,17 @@ def test_a_device_the_backend_cannot_use_leaves_the_network_as_it_was():
     assert all(torch.equal(a, b) for a, b in zip(net.weights, before, strict=True))
     with pytest.raises(ValueError, match="cannot use device 'no-such-device'"):
         chainrule.Network([2, 3, 2], backend="torch", device="no-such-device")
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_predict_in_blocks_of_rows_on_other_namespaces(namespace, monkeypatch):
+    import chainrule.network as network_module
+
+    backend = _backend(namespace)
+    twin, net = _twins(backend, "tanh", "softmax", "log_likelihood")
+    X, _ = _data("onehot", 700)
+    monkeypatch.setattr(network_module, "FORWARD_BLOCK_VALUES", 10)  # 256-row blocks
+    labels = net.predict(X)
+    assert ops_of(labels) is net.ops and tuple(labels.shape) == (700,)
+    np.testing.assert_array_equal(to_numpy(labels), twin.predict(X))
+    np.testing.assert_allclose(to_numpy(net.feedforward(X)), twin.feedforward(X), rtol=1e-12)

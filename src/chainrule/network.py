@@ -764,12 +764,16 @@ class Network:
         ndarray of shape (n,) (int64) for classifiers, (n, N_L) otherwise;
         one example gives a scalar or (N_L,).
         """
-        out = self.feedforward(X)
         if not self.is_classifier:
-            return out
-        out2 = out[None, :] if out.ndim == 1 else out
-        labels = _classes(out2)
-        return labels[0] if out.ndim == 1 else labels
+            return self.feedforward(X)
+        X2, was_1d = self._inputs(X)
+        blocks = self._row_blocks(X2.shape[0])
+        if len(blocks) == 1:
+            labels = _classes(self._forward(X2)[0])
+        else:  # the classes of each block: never all n × N_L outputs at once
+            cat = np.concatenate if self.ops is NUMPY_OPS else self.xp.concat  # (NumPy 1.x)
+            labels = cat([_classes(aL) for aL, _ in self._forward_blocks(X2, blocks)])
+        return labels[0] if was_1d else labels
 
     def evaluate(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> dict[str, float]:
         """Mean loss and (for classifiers) accuracy on ``(X, Y)``."""
