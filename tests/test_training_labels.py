@@ -71,7 +71,7 @@ def test_one_hot_rows_made_from_labels(backend):
     np.testing.assert_array_equal(to_numpy(Y[1:3]), [[1, 0, 0], [0, 1, 0]])
     np.testing.assert_array_equal(to_numpy(Y[0:4, ...]),
                                   np.eye(3)[[2, 0, 1, 2]])
-    np.testing.assert_array_equal(to_numpy(Y.take(np.array([3, 1])).dense()),
+    np.testing.assert_array_equal(to_numpy(Y.take(np.array([3, 1]))[0:2]),
                                   np.eye(3)[[2, 0]])
     out = ops.empty((2, 3), like)
     np.testing.assert_array_equal(to_numpy(Y.rows_into(np.array([0, 2]), out)),

@@ -273,6 +273,15 @@ class Identity(Activation):
         return d  # σ' = 1
 
 
+def classes_of(A: Array) -> Array:
+    """The class of each row of outputs or targets ``A`` (n, N_L), int64 of shape ``(n,)``:
+    the arg-max of the row, or for a single output whether it is above 0.5."""
+    if type(A) is not np.ndarray:  # any array-API namespace
+        xp = ops_of(A).xp
+        return xp.astype(A[:, 0] > 0.5 if A.shape[1] == 1 else xp.argmax(A, axis=1), xp.int64)
+    return (A[:, 0] > 0.5).astype(np.int64) if A.shape[1] == 1 else A.argmax(axis=1)
+
+
 def _row_sum(x: Array) -> Array:
     """``x.sum(axis=-1)`` of a 2-D array, shape ``(n,)``; for NumPy a product with ones.
 

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from . import checks
 from .backend import NUMPY_OPS, Ops, ops_of, resolve_backend, to_numpy
 from .engine import Engine, Forward, Layers
-from .functions import Activation, Cost, get_activation, get_cost
+from .functions import Activation, Cost, classes_of, get_activation, get_cost
 from .training.callbacks import Callback
 from .training.config import TrainingConfig
 from .training.early_stopping import EarlyStopping, holdout_split
@@ -48,6 +48,11 @@ INITS = ("normal", "scaled_normal", "xavier", "he")
 #: (64 MiB in float64): bigger inputs go through in blocks of rows, so predicting
 #: a million rows needs the memory of a few thousand.
 FORWARD_BLOCK_VALUES = 1 << 23
+
+
+def forward_block_rows(sizes: Sequence[int]) -> int:
+    """Rows per forward block for layer sizes ``sizes`` (:data:`FORWARD_BLOCK_VALUES`)."""
+    return max(256, FORWARD_BLOCK_VALUES // (2 * sum(sizes)))
 
 
 def _data_parallel(fit: Callable[..., History]) -> Callable[..., History]:
@@ -335,7 +340,7 @@ class Network:
         errors name what is wrong.
         """
         self._check_parameters()
-        if place and self.ops is not NUMPY_OPS:
+        if place:
             checked = self._checked_in_place(X)
             if checked is not None:
                 return checked
@@ -347,10 +352,7 @@ class Network:
         its dtype made the network's and moved to the parameters' device, checked with
         one reduction for NaN/inf.  None when ``X`` is of another kind, or when a check
         fails (then the host checks run and raise the one-line error)."""
-        try:
-            if not hasattr(X, "shape") or ops_of(X) is not self.ops:
-                return None
-        except TypeError:  # not an array of any namespace
+        if not self._is_native(X):
             return None
         xp = self.ops.xp
         if X.ndim not in (1, 2) or not xp.isdtype(X.dtype, "real floating"):
@@ -516,7 +518,7 @@ class Network:
     def _row_blocks(self, n: int) -> list[tuple[int, int]]:
         """``(lo, hi)`` row ranges whose forward passes hold at most
         :data:`FORWARD_BLOCK_VALUES` values of ``z`` and ``a`` (one range when ``n`` fits)."""
-        rows = max(256, FORWARD_BLOCK_VALUES // (2 * sum(self.sizes)))
+        rows = forward_block_rows(self.sizes)
         return [(lo, min(lo + rows, n)) for lo in range(0, n, rows)] or [(0, 0)]
 
     def _forward_blocks(self, X: Array, blocks: list[tuple[int, int]]
@@ -725,27 +727,22 @@ class Network:
 
     def _evaluate_arrays(self, X: Array, Y: Array, *, accuracy: bool = True
                          ) -> tuple[float, float]:
-        """Mean loss and accuracy on validated arrays (accuracy nan for regression)."""
-        xp = self.xp
-        n = X.shape[0]
-        blocks = self._row_blocks(n)
-        if len(blocks) == 1:
-            if isinstance(Y, OneHotLabels):
-                Y = Y.dense()
-            fwd = self._forward(X)[1].forward_result()
-            loss = float(xp.mean(self.engine.per_example_cost(fwd, Y)))
-            if not (accuracy and self.is_classifier):
-                return loss, math.nan
-            same = _classes(fwd.output) == _classes(Y)
-            return loss, float(xp.mean(xp.astype(same, Y.dtype)))
-        # Block by block (FORWARD_BLOCK_VALUES): sums of costs and of correct rows.
+        """Mean loss and accuracy on validated arrays (accuracy nan for regression).
+
+        Summed block by block of rows (:data:`FORWARD_BLOCK_VALUES`; ``Y`` may be
+        :class:`OneHotLabels`, whose blocks are made as they are needed).
+        """
+        xp, n = self.xp, X.shape[0]
+        scored = accuracy and self.is_classifier
         total, correct = 0.0, 0
+        blocks = self._row_blocks(n)
         for (lo, hi), (_, layers) in zip(blocks, self._forward_blocks(X, blocks), strict=True):
             fwd, Yb = layers.forward_result(), Y[lo:hi, ...]
             total += float(xp.sum(self.engine.per_example_cost(fwd, Yb)))
-            if accuracy and self.is_classifier:
-                correct += int(xp.sum(xp.astype(_classes(fwd.output) == _classes(Yb), xp.int64)))
-        return total / n, (correct / n if accuracy and self.is_classifier else math.nan)
+            if scored:
+                same = classes_of(fwd.output) == classes_of(Yb)
+                correct += int(xp.sum(xp.astype(same, xp.int64)))
+        return total / n, (correct / n if scored else math.nan)
 
     # ------------------------------------------------------------------ prediction
 
@@ -769,10 +766,10 @@ class Network:
         X2, was_1d = self._inputs(X)
         blocks = self._row_blocks(X2.shape[0])
         if len(blocks) == 1:
-            labels = _classes(self._forward(X2)[0])
+            labels = classes_of(self._forward(X2)[0])
         else:  # the classes of each block: never all n × N_L outputs at once
             cat = np.concatenate if self.ops is NUMPY_OPS else self.xp.concat  # (NumPy 1.x)
-            labels = cat([_classes(aL) for aL, _ in self._forward_blocks(X2, blocks)])
+            labels = cat([classes_of(aL) for aL, _ in self._forward_blocks(X2, blocks)])
         return labels[0] if was_1d else labels
 
     def evaluate(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> dict[str, float]:
@@ -794,17 +791,6 @@ class Network:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _classes(outputs: Array) -> np.ndarray:
-    if type(outputs) is not np.ndarray:  # any array-API namespace
-        xp = ops_of(outputs).xp
-        if outputs.shape[1] == 1:
-            return xp.astype(outputs[:, 0] > 0.5, xp.int64)
-        return xp.astype(xp.argmax(outputs, axis=1), xp.int64)
-    if outputs.shape[1] == 1:
-        return (outputs[:, 0] > 0.5).astype(np.int64)
-    return outputs.argmax(axis=1)
 
 
 def _shape(a: Any) -> tuple[int, ...]:

@@ -73,7 +73,7 @@ def unit_stats(net, X: npt.ArrayLike, include_output: bool | None = None) -> lis
     -------
     list of UnitStats, one per hidden layer ``l = 2..L-1`` (and ``L``).
     """
-    from ..network import FORWARD_BLOCK_VALUES  # the network module imports nothing here
+    from ..network import forward_block_rows  # the network module imports nothing here
 
     if include_output is None:
         include_output = net.cost.name == "quadratic"
@@ -85,7 +85,7 @@ def unit_stats(net, X: npt.ArrayLike, include_output: bool | None = None) -> lis
     # otherwise hold 1.6 GB of z and a): tail counts, and which units stayed at z ≤ 0.
     tails = dict.fromkeys(layers, 0)
     silent = {l: np.ones(net.sizes[l - 1], dtype=bool) for l in layers}
-    rows = max(256, FORWARD_BLOCK_VALUES // (2 * sum(net.sizes)))
+    rows = forward_block_rows(net.sizes)
     for lo in range(0, n, rows):
         fwd = net.forward(X[lo:lo + rows] if X.ndim == 2 else X)
         for l in layers:

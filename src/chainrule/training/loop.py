@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..backend import NUMPY_OPS, ops_of
+from ..functions import classes_of
 from .callbacks import BatchInfo, Callback
 from .config import TrainingConfig
 from .divergence import check_divergence
@@ -69,19 +70,9 @@ def _stop_on_interrupt(net: Network) -> Iterator[None]:
 GRAD_NORM_BATCHES = 32
 
 
-def _classes(A: Array) -> Any:
-    """The class of each row of an output or target ``A`` (n, N_L), shape ``(n,)``.
-
-    The arg-max of the row, or for a single output whether it is above 0.5.
-    """
-    if type(A) is not np.ndarray:  # any array-API namespace
-        return A[:, 0] > 0.5 if A.shape[1] == 1 else ops_of(A).xp.argmax(A, axis=1)
-    return A[:, 0] > 0.5 if A.shape[1] == 1 else A.argmax(axis=1)
-
-
 def _correct(output: Array, labels: Array) -> int:
     """Number of rows whose predicted class (``output``, (n, N_L)) is ``labels`` (n,)."""
-    same = _classes(output) == labels
+    same = classes_of(output) == labels
     if type(same) is not np.ndarray:
         xp = ops_of(output).xp
         return int(xp.sum(xp.astype(same, xp.int64)))
@@ -128,7 +119,7 @@ def train(
     epochs = _Epochs(net, opt, config, batches, callbacks, dropout, rng, sample_weight)
     z_epoch, a_epoch = epochs.z_epoch, epochs.a_epoch
     labels = (None if isinstance(Y, OneHotLabels) or not net.is_classifier
-              else _classes(Y))  # once, not every epoch
+              else classes_of(Y))  # once, not every epoch
     net.stop_training = False
     net.interrupted = False
 
@@ -402,7 +393,7 @@ class _Epochs:
             row_weights = weights_of(rows, sw, Xb.shape[0])
             if by_batch:
                 cost_terms.append(self._batch_cost(layers, Yb, row_weights))
-                correct_terms.append(_correct(layers.a[layers.L], _classes(Yb)))
+                correct_terms.append(_correct(layers.a[layers.L], classes_of(Yb)))
             measure = k % stride == 0
             if fuse and not measure:
                 # Eq. 13 and the SGD step in one product per layer (weight decay included).
@@ -489,7 +480,8 @@ def _epoch_metrics(
     ``zL``, ``aL`` (m, N_L) hold the first ``m`` rows of the epoch in training order
     (``order``, or the data order when not shuffled); one vectorised pass here
     replaces a per-batch cost and accuracy.  ``labels`` (n,), the classes of all
-    rows of ``Y`` (:func:`_classes`), saves finding them again every epoch.
+    rows of ``Y`` (:func:`~chainrule.functions.classes_of`), saves finding them again
+    every epoch.
     """
     m = zL.shape[0]
     ops = ops_of(zL)
@@ -508,7 +500,7 @@ def _epoch_metrics(
     loss = float(total) / m
     if not net.is_classifier:
         return loss, math.nan
-    return loss, _correct(aL, _classes(Yt) if labels_t is None else labels_t) / m
+    return loss, _correct(aL, classes_of(Yt) if labels_t is None else labels_t) / m
 
 
 def _last(history: History) -> History:

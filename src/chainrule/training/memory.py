@@ -31,14 +31,14 @@ def training_memory(sizes: tuple[int, ...] | list[int], n_train: int, n_val: int
     labels : bool
         Class labels are kept instead of one-hot rows (``keeps_labels``).
     """
-    from ..network import FORWARD_BLOCK_VALUES  # the network imports the training package
+    from ..network import forward_block_rows  # the network imports the training package
 
     n_out = sizes[-1]
     units = sum(sizes[1:])
     parameters = sum(a * b + a for a, b in zip(sizes[1:], sizes[:-1], strict=False))
     per_row = n_out if not labels else 1
     train = n_train * (per_row if labels else 3 * n_out)
-    block = min(n_val, max(256, FORWARD_BLOCK_VALUES // (2 * sum(sizes))))
+    block = min(n_val, forward_block_rows(sizes))
     # targets, then one block's z and a of every layer and its softmax temporaries
     validation = n_val * per_row + 2 * block * units + 2 * block * n_out
     return itemsize * (train + validation + 6 * parameters)

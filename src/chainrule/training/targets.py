@@ -53,13 +53,13 @@ class OneHotLabels:
 
     def rows_into(self, idx: slice | npt.NDArray[np.intp], out: Any) -> Any:
         """Write the one-hot rows ``idx`` (a slice or NumPy indices) into ``out`` (m, K)."""
-        if isinstance(idx, slice):
-            lab = self.labels[idx]
-        elif self.ops is NUMPY_OPS:
-            lab = self.labels[idx]
-        else:
-            lab = self.ops.take_rows(self.labels, idx)
-        return self.ops.one_hot(lab, out)
+        return self.ops.one_hot(self._at(idx), out)
+
+    def _at(self, idx: slice | npt.NDArray[np.intp]) -> Any:
+        """The labels of rows ``idx`` (a slice, or NumPy indices gathered in the namespace)."""
+        if isinstance(idx, slice) or self.ops is NUMPY_OPS:
+            return self.labels[idx]
+        return self.ops.take_rows(self.labels, idx)
 
     def __getitem__(self, key: Any) -> Any:
         """Dense one-hot rows for ``Y[lo:hi]`` / ``Y[lo:hi, ...]`` (a block of rows)."""
@@ -70,15 +70,9 @@ class OneHotLabels:
         out = self.ops.empty((max(0, stop - start), self.width), self.like)
         return self.rows_into(slice(start, stop), out)
 
-    def dense(self) -> Any:
-        """The whole one-hot matrix (for the paths that need it at once)."""
-        return self[0:self.shape[0]]
-
     def take(self, idx: npt.NDArray[np.intp]) -> OneHotLabels:
         """The rows ``idx`` (NumPy indices), still as labels."""
-        lab = (self.labels[idx] if self.ops is NUMPY_OPS
-               else self.ops.take_rows(self.labels, idx))
-        return OneHotLabels(lab, self.width, self.like)
+        return OneHotLabels(self._at(idx), self.width, self.like)
 
     def to(self, ops: Ops, like: Any) -> OneHotLabels:
         """The same labels in namespace ``ops`` on ``like``'s device, made like ``like``."""
