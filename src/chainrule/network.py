@@ -67,7 +67,7 @@ def _data_parallel(fit: Callable[..., History]) -> Callable[..., History]:
     def wrapper(self: Network, *args: Any, comm: Any = None, **kwargs: Any) -> History:
         if comm is None:
             return fit(self, *args, **kwargs)
-        from .training.distributed import data_parallel
+        from .parallel.mpi import data_parallel
 
         par = data_parallel(comm)
         with par.session(self):
@@ -621,7 +621,7 @@ class Network:
             its rows of it and one ``Allreduce`` per step sums the gradients, so the
             weights equal a single process's to rounding.  A communicator means
             every rank holds all of ``X``; a
-            :class:`~chainrule.training.distributed.DataParallel` with ``rows``
+            :class:`~chainrule.parallel.DataParallel` with ``rows``
             says ``X`` is this rank's shard.  See ``docs/distributed.md``.
         verbose : bool or str, default False
             ``True`` prints one line per epoch, as ``chainrule train`` does; a

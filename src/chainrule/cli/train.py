@@ -19,7 +19,7 @@ from ..data.preprocessing import Preprocessing
 from ..functions import ACTIVATIONS, COSTS
 from ..network import INITS, Network
 from ..training import JSONLinesLogger
-from ..training.distributed import PeerFailed, World, launched_size, launched_world
+from ..parallel.mpi import PeerFailed, World, launched_size, launched_world
 from ..training.memory import available_memory, training_memory
 from ..training.targets import keeps_labels
 from .common import CLIError, check_output_file, int_list

@@ -34,7 +34,7 @@ from .targets import OneHotLabels
 if TYPE_CHECKING:
     from ..engine import Layer, Layers
     from ..network import Network
-    from .distributed import DataParallel
+    from ..parallel.mpi import DataParallel
 
 Array = npt.NDArray[np.floating]
 
@@ -220,7 +220,7 @@ class Batches:
         self.views: list[tuple[Array, Array]] = []  # made by the first unshuffled epoch
         #: The rows of each batch (``sizes``) and where its ``z^L``, ``a^L`` go in the
         #: epoch's buffers of ``rows_held`` rows (``spans``).  Data-parallel batches
-        #: (:class:`~chainrule.training.distributed.ParallelBatches`) hold a rank's
+        #: (:class:`~chainrule.parallel.mpi.ParallelBatches`) hold a rank's
         #: rows of each global batch instead, and sum the ranks' gradients (``reduce``).
         self.sizes = [hi - lo for lo, hi in self.bounds]
         self.spans = self.bounds
