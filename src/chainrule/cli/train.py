@@ -18,8 +18,8 @@ import numpy as np
 from ..data.preprocessing import Preprocessing
 from ..functions import ACTIVATIONS, COSTS
 from ..network import INITS, Network
-from ..training import JSONLinesLogger
 from ..parallel.mpi import PeerFailed, World, launched_size, launched_world
+from ..training import JSONLinesLogger
 from ..training.memory import available_memory, training_memory
 from ..training.targets import keeps_labels
 from .common import CLIError, check_output_file, int_list

@@ -31,7 +31,6 @@ import numpy.typing as npt
 
 from ..data.files import TASKS, DataFileError, _read_csv, _targets
 from ..data.preprocessing import MinMaxScaler, NoScaling, Scaler, Standardizer
-
 from .mpi import World, _mpi
 
 __all__ = ["Shard", "block", "fit_scaler", "read_csv_shard", "read_npy_shard"]
