@@ -346,7 +346,7 @@ def test_regression_report_and_residuals_in_target_units(prices, tmp_path, capsy
     code, out, _ = run(capsys, ["evaluate", d / "m.npz", "--data", d / "prices.csv"])
     rmse = np.sqrt(float(re.search(r"^MSE: ([\d.e+]+)$", out, re.M).group(1)))
     from chainrule.cli import build_parser
-    from chainrule.cli.report import open_model_and_data
+    from chainrule.cli.report_command import open_model_and_data
     from chainrule.plots import figure_for
 
     args = build_parser().parse_args(["plot", str(d / "m.npz"), "--what", "residuals",

@@ -25,7 +25,7 @@ from ..training.targets import keeps_labels
 from .common import CLIError, check_output_file, int_list
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
 from .regression import regression_lines, units_of
-from .report import add_report_argument, check_report_path, write_train_report
+from .report_command import add_report_argument, check_report_path, write_train_report
 from .training_options import (
     add_training_arguments,
     describe,
