@@ -70,8 +70,8 @@ def case(request):
 
 def test_backprop_matches_central_differences_in_the_namespace(case):
     _, net, X, Y = case
-    Xb = net._place(X)  # the namespace's own arrays as inputs
-    gw, gb = net.backprop(Xb, net._place(Y))
+    Xb = net.place(X)  # the namespace's own arrays as inputs
+    gw, gb = net.backprop(Xb, net.place(Y))
     assert all(ops_of(g) is net.ops for g in [*gw, *gb])
     h = 1e-6
     for params, grads in ((net.weights, gw), (net.biases, gb)):
@@ -83,10 +83,10 @@ def test_backprop_matches_central_differences_in_the_namespace(case):
                 for step in (h, -h):
                     moved = theta.copy()
                     moved[idx] += step
-                    params[i] = net._place(moved)
+                    params[i] = net.place(moved)
                     losses.append(net.loss(Xb, Y))
                 numeric[idx] = (losses[0] - losses[1]) / (2 * h)
-            params[i] = net._place(theta)
+            params[i] = net.place(theta)
             np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-8)
 
 
@@ -203,7 +203,7 @@ def test_inputs_of_the_network_namespace_are_checked_where_they_live(namespace, 
     X, y = _data("onehot", 30)
     Xb = net.ops.asarray(X, net.weights[0])
     # The very data (dtype and device already right): no copy.
-    assert np.shares_memory(to_numpy(net._inputs(Xb)[0]), to_numpy(Xb))
+    assert np.shares_memory(to_numpy(net.check_inputs(Xb)[0]), to_numpy(Xb))
     import chainrule.network as network_module
 
     def no_host(*args, **kwargs):
@@ -233,7 +233,7 @@ def test_bad_inputs_of_the_network_namespace_get_the_host_errors(namespace):
     single = net.predict(net.ops.asarray(np.ones(4), net.weights[0]))  # one example, 1-D
     assert tuple(single.shape) == ()
     as_float32 = net.ops.asarray(np.ones((2, 4), np.float32), net.weights[0])
-    assert net.ops.numpy_dtype(net._inputs(as_float32)[0].dtype) == np.float64  # the network's
+    assert net.ops.numpy_dtype(net.check_inputs(as_float32)[0].dtype) == np.float64  # the network's
 
 
 def test_a_tensor_that_requires_grad_trains_as_data():

@@ -417,7 +417,7 @@ class DataParallel:
                 Xv, Yv = Xv[b0:b1], Yv[b0:b1]
             k = Xv.shape[0]
             if k:
-                loss, acc = net._evaluate_arrays(Xv, Yv)
+                loss, acc = net.evaluate_arrays(Xv, Yv)
                 sums[3:] = loss * k, (0.0 if np.isnan(acc) else round(acc * k)), k
         buf = self._flat()
         buf[:-8] = 0.0

@@ -325,7 +325,7 @@ def fit_lbfgs(
         assert objective.last_output is not None
         val_loss = val_acc = math.nan
         if validation_data is not None:
-            val_loss, val_acc = net._evaluate_arrays(*validation_data)
+            val_loss, val_acc = net.evaluate_arrays(*validation_data)
         epoch = first + len(history)
         now = time.perf_counter()
         history.append(
