@@ -359,7 +359,7 @@ def fit_lbfgs(
     if result is not None and not net.stop_training and result.status != 0:
         warnings.warn(f"L-BFGS stopped after {result.nit} iteration(s) without converging "
                       f"(tol={settings.tol:g}): {result.message}", ConvergenceWarning,
-                      stacklevel=3)
+                      stacklevel=5)  # fit_lbfgs <- Trainer <- Network.fit <- caller
     for cb in callbacks:
         cb.on_train_end(net, history)
     return history
