@@ -11,8 +11,8 @@ The parameters, fitted attributes and training semantics are scikit-learn's
 the same per-batch ``alpha`` term, the same SGD/momentum/Nesterov/Adam updates,
 learning-rate schedules and stopping rules, and ``solver="lbfgs"`` as SciPy's
 L-BFGS-B on the same objective.  Underneath, the model is a
-:class:`chainrule.Network` (``estimator.network_``) trained by
-:meth:`chainrule.Network.fit`, one ``epochs=1`` call per iteration (L-BFGS:
+:class:`chainrule.Network` (``estimator.network_``) trained by one
+:class:`chainrule.training.Trainer` per ``fit``, one epoch per iteration (L-BFGS:
 :mod:`chainrule.training.lbfgs` with the network's backpropagated gradient), so
 it can be inspected, explained and gradient-checked, and it offers what
 scikit-learn's frozen MLP does not: per-layer and custom activations, custom
@@ -45,3 +45,8 @@ from .losses import PoissonDeviance, SquaredError
 from .regressor import MLPRegressor
 
 __all__ = ["MLPClassifier", "MLPRegressor", "PoissonDeviance", "SquaredError"]
+
+# Their public home (pickles, reprs and docs name it), not the module that defines them.
+for _cls in (MLPClassifier, MLPRegressor, PoissonDeviance, SquaredError):
+    _cls.__module__ = __name__
+del _cls

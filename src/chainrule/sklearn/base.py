@@ -33,8 +33,9 @@ from ..training.config import TrainingConfig
 from ..training.divergence import TrainingDiverged
 from ..training.lbfgs import Objective, minimize, pack, unpack
 from ..training.optimizers import SGD, Momentum, Optimizer
+from ..training.trainer import Trainer
 from .constraints import _dropout_arg, _hidden_activations, _hidden_sizes
-from .rules import _SklearnAdam, _SklearnRules
+from .rules import _SklearnAdam, _SklearnRules, _Stepper
 
 Array = npt.NDArray[np.floating]
 
@@ -342,23 +343,22 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def _learning_rate(self) -> float:
-        """scikit-learn's current η (its schedule), passed to each one-epoch ``fit``.
+        """scikit-learn's current η (its schedule), given to each epoch of the Trainer.
 
-        Kept on the optimizer, where scikit-learn keeps it: its own tests read
-        ``_optimizer.learning_rate``.
+        Kept on ``_optimizer`` (a :class:`~.rules._Stepper`), where scikit-learn keeps
+        it: its own tests read ``_optimizer.learning_rate``.
         """
-        return float(self._optimizer.learning_rate)  # type: ignore[attr-defined]
+        return self._optimizer.learning_rate
 
     @_learning_rate.setter
     def _learning_rate(self, value: float) -> None:
-        self._optimizer.learning_rate = value  # type: ignore[attr-defined]
+        self._optimizer.learning_rate = float(value)
 
     def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None,
                         incremental: bool, validation_data: Any) -> None:
         net = self.network_
         if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = self._new_optimizer()
-            self._learning_rate = float(self.learning_rate_init)
+            self._optimizer = _Stepper(self._new_optimizer(), float(self.learning_rate_init))
         rules = _SklearnRules(float(self.alpha))
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -383,6 +383,7 @@ class _BaseMLP(BaseEstimator):
         else:
             X_train, Y_train, sw_train = X, Y, sample_weight
             X_val = y_val = sw_val = None
+        Y_val_net = None
         if X_val is not None:
             if self.validation_scores_ is None:
                 self.validation_scores_ = []
@@ -400,34 +401,52 @@ class _BaseMLP(BaseEstimator):
                               "It is going to be clipped", stacklevel=3)
             batch_size = int(np.clip(self.batch_size, 1, n))
         sample_idx = np.arange(n)
-        # One epoch per call, over gen_batches's batches (the loop's, unshuffled).
-        config = TrainingConfig(epochs=1, batch_size=batch_size, learning_rate=1.0,
-                                optimizer=self._optimizer, shuffle=False,
+        # One Trainer for the whole fit, driven epoch by epoch: the inputs are checked
+        # and the buffers built once.  Its batches are gen_batches's over the order
+        # given (scikit-learn's shuffle), its step size scikit-learn's schedule.
+        config = TrainingConfig(epochs=1 if incremental else self.max_iter,
+                                batch_size=batch_size, learning_rate=1.0,
+                                optimizer=self._optimizer.rule, shuffle=False,
                                 dropout=_dropout_arg(self.dropout))
+        trainer = Trainer(net, X_train, Y_train, config, sample_weight=sw_train,
+                          callbacks=[rules])
+        with trainer:
+            self._run_epochs(trainer, rules, n, sample_idx, early_stopping, incremental,
+                             X_val, y_val, Y_val_net, sw_val, sw_train)
+        if early_stopping:
+            # Restore the best weights (scikit-learn's rule), in place.
+            for dst, src in zip(net.weights + net.biases,
+                                self._best_weights[0] + self._best_weights[1], strict=True):
+                np.copyto(dst, src)
 
+    def _run_epochs(self, trainer: Trainer, rules: _SklearnRules, n: int,
+                    sample_idx: np.ndarray, early_stopping: bool, incremental: bool,
+                    X_val: Any, y_val: Any, Y_val_net: Any, sw_val: Any,
+                    sw_train: np.ndarray | None) -> None:
+        """scikit-learn's iterations: one Trainer epoch each, then its stopping rules."""
+        net = self.network_
         self.n_iter_ = 0
         for _ in range(self.max_iter):
+            order = None
             if self.shuffle:
                 # sklearn.utils.shuffle(sample_idx, random_state) draw for draw,
                 # without its per-call parameter validation.
                 perm = np.arange(n)
                 self._random_state.shuffle(perm)
-                sample_idx = sample_idx[perm]
-                Xe, Ye = X_train[sample_idx], Y_train[sample_idx]
-                swe = None if sw_train is None else sw_train[sample_idx]
-            else:
-                Xe, Ye, swe = X_train, Y_train, sw_train
-            rules.begin_epoch(swe)
-            try:
-                trained = len(net.fit(Xe, Ye, config, learning_rate=self._learning_rate,
-                                      sample_weight=swe, callbacks=[rules]))
-            except TrainingDiverged:
-                # scikit-learn's MLP trains on through a diverging loss (NaN validation
-                # scores, its test_mlp_diverging_loss) and refuses non-finite weights
-                # only at the end of fit, with its own message; the epoch did run.
-                trained = 1
-            if net.interrupted or trained == 0:
-                warnings.warn("Training interrupted by user.", stacklevel=3)
+                sample_idx = order = sample_idx[perm]
+            rules.begin_epoch(sw_train)  # the batches' rows index the training arrays
+            trained = not net.interrupted
+            if trained:
+                try:
+                    trained = trainer.run_epoch(order,
+                                                learning_rate=self._learning_rate) is not None
+                except TrainingDiverged:
+                    # scikit-learn's MLP trains on through a diverging loss (NaN validation
+                    # scores, its test_mlp_diverging_loss) and refuses non-finite weights
+                    # only at the end of fit, with its own message; the epoch did run.
+                    trained = True
+            if net.interrupted or not trained:
+                warnings.warn("Training interrupted by user.", stacklevel=4)
                 break
             self.n_iter_ += 1
             self.loss_ = (rules.loss_sum * self._cost_scale() + rules.penalty_sum) / n
@@ -453,12 +472,7 @@ class _BaseMLP(BaseEstimator):
             if self.n_iter_ == self.max_iter:
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                               "reached and the optimization hasn't converged yet.",
-                              ConvergenceWarning, stacklevel=3)
-        if early_stopping:
-            # Restore the best weights (scikit-learn's rule), in place.
-            for dst, src in zip(net.weights + net.biases,
-                                self._best_weights[0] + self._best_weights[1], strict=True):
-                np.copyto(dst, src)
+                              ConvergenceWarning, stacklevel=4)
 
     def _cost_scale(self) -> float:
         """The factor from the network's mean cost to scikit-learn's reported loss.

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from ..network import Network
 from ..training.callbacks import BatchInfo, Callback
-from ..training.optimizers import Adam
+from ..training.optimizers import Adam, Optimizer
 
 Array = npt.NDArray[np.floating]
 
@@ -53,7 +53,7 @@ class _SklearnRules(Callback):
 
     It also accumulates scikit-learn's ``loss_``: per batch, the (weighted) batch
     mean cost times the batch size.  The step size (scikit-learn's schedule) is the
-    ``learning_rate`` of each one-epoch ``fit`` call, and the optimizer a real one.
+    ``learning_rate`` of each epoch the Trainer runs, and the optimizer a real one.
     """
 
     def __init__(self, alpha: float) -> None:
@@ -94,3 +94,17 @@ class _SklearnRules(Callback):
             # scikit-learn adds ½α‖W‖²/Σ_b w to the batch loss, weighted by the
             # batch size when it accumulates loss_.
             self.penalty_sum += 0.5 * l2_coef * sq * size
+
+
+class _Stepper:
+    """scikit-learn's ``_optimizer``: its current step size and the update rule.
+
+    scikit-learn keeps η on its optimizer object (its tests read
+    ``_optimizer.learning_rate``); the estimators keep it here, beside chainrule's
+    :class:`~chainrule.training.optimizers.Optimizer` (``rule``), rather than as an
+    attribute set on chainrule's optimizer.
+    """
+
+    def __init__(self, rule: Optimizer, learning_rate: float) -> None:
+        self.rule = rule
+        self.learning_rate = float(learning_rate)
