@@ -23,7 +23,14 @@ import numpy.typing as npt
 from . import checks
 from .backend import NUMPY_OPS, Ops, ops_of, resolve_backend, to_numpy
 from .engine import Engine, Forward, Layers
-from .functions import Activation, Cost, classes_of, get_activation, get_cost
+from .functions import (
+    INITIALISATIONS,
+    Activation,
+    Cost,
+    classes_of,
+    get_activation,
+    get_cost,
+)
 from .training.callbacks import Callback
 from .training.config import TrainingConfig
 from .training.history import History
@@ -36,8 +43,8 @@ ActivationSpec = str | Activation
 
 __all__ = ["INITS", "Network"]
 
-#: Weight initialisations by name (see :class:`Network`).
-INITS = ("normal", "scaled_normal", "xavier", "he")
+#: Weight initialisations by name (see :class:`Network`): the registry's names.
+INITS = tuple(INITIALISATIONS)
 
 #: At most this many ``z`` and ``a`` values are held by one forward pass of
 #: ``feedforward``, ``predict``, ``loss``, ``evaluate`` and the per-epoch validation
@@ -102,8 +109,9 @@ class Network:
         and biases (Nielsen's ``network.py``); ``"scaled_normal"`` is
         N(0, 1/N_{l-1}) weights and N(0, 1) biases (his ``network2.py``);
         ``"xavier"`` is Glorot's uniform U(±√(6/(N_{l-1}+N_l))) and ``"he"`` is
-        N(0, 2/N_{l-1}), both with zero biases.  The default is ``"he"`` for
-        layers feeding a ReLU or leaky ReLU and ``"xavier"`` otherwise.
+        N(0, 2/N_{l-1}), both with zero biases (the registry
+        :data:`chainrule.functions.INITIALISATIONS`).  The default is each layer's
+        activation's ``init``: ``"he"`` for a ReLU or leaky ReLU, ``"xavier"`` otherwise.
     seed : int or numpy.random.Generator, optional
         Seeds initialisation and, unless ``fit`` is given its own seed, the
         shuffling and dropout of training.  Same seed, same weights.
@@ -187,8 +195,8 @@ class Network:
         self.cost = get_cost(cost)
         self.cost.check_output(out_act)
 
-        if init is not None and init not in INITS:
-            raise ValueError(f"unknown init {init!r}: expected one of {', '.join(INITS)}")
+        if init is not None and init not in INITIALISATIONS:
+            raise INITIALISATIONS.unknown(init)
         self.init = init
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self.seed = None if isinstance(seed, np.random.Generator) else seed
@@ -301,10 +309,9 @@ class Network:
         try:
             weights = [self.place(W) for W in self.weights]
             biases = [self.place(b) for b in self.biases]
-            # The optimizer's moment and velocity arrays follow the parameters.
+            # The optimizer's state (moments, velocities) follows the parameters.
             state = {key: [self.place(v) for v in value] for key, value in
-                     (vars(opt).items() if opt is not None else ())
-                     if isinstance(value, list) and value and hasattr(value[0], "shape")}
+                     (opt.state_arrays().items() if opt is not None else ())}
         except (AssertionError, RuntimeError, TypeError, ValueError) as exc:
             # e.g. PyTorch without CUDA ("Torch not compiled with CUDA enabled"), a GPU
             # that is not there, a device name it cannot parse: nothing has moved.
@@ -313,8 +320,8 @@ class Network:
             raise ValueError(f"the {ops.name} backend cannot use device {device!r} here: "
                              f"{first}") from None
         self.weights, self.biases = weights, biases
-        for key, value in state.items():
-            setattr(opt, key, value)
+        if opt is not None:
+            opt.load_state_dict({**opt.state_dict(), **state})
         return self
 
     def place(self, a: Any) -> Any:
@@ -787,15 +794,5 @@ def _hidden_activations(
 def _initial_parameters(
     rng: np.random.Generator, fan_in: int, fan_out: int, init: str | None, act: Activation
 ) -> tuple[np.ndarray, np.ndarray]:
-    if init is None:
-        init = "he" if act.name in ("relu", "leaky_relu") else "xavier"
-    if init == "normal":
-        return rng.standard_normal((fan_out, fan_in)), rng.standard_normal(fan_out)
-    if init == "scaled_normal":
-        W = rng.standard_normal((fan_out, fan_in)) / np.sqrt(fan_in)
-        return W, rng.standard_normal(fan_out)
-    if init == "xavier":
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        return rng.uniform(-limit, limit, (fan_out, fan_in)), np.zeros(fan_out)
-    # "he"
-    return rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in), np.zeros(fan_out)
+    """``W^l``, ``b^l`` drawn by ``init``, or by the default of the activation they feed."""
+    return INITIALISATIONS[init or act.init]().draw(rng, fan_in, fan_out)

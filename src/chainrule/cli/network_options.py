@@ -6,13 +6,14 @@ import argparse
 
 import numpy as np
 
-from ..functions import ACTIVATIONS, COSTS
-from ..network import INITS, Network
+from ..functions import ACTIVATIONS, COSTS, INITIALISATIONS
+from ..network import Network
 from .common import CLIError, int_list
 
 __all__ = ["add_network_arguments", "build_network", "describe_network"]
 
-ELEMENTWISE = sorted(set(ACTIVATIONS) - {"softmax"})
+#: The activations a hidden or input layer may have (the registry's elementwise ones).
+ELEMENTWISE = ACTIVATIONS.names(lambda a: a.elementwise)
 
 
 def add_network_arguments(
@@ -47,7 +48,7 @@ def add_network_arguments(
     g.add_argument("--cost", choices=sorted(COSTS), default="quadratic", help="cost function C")
     g.add_argument("--input-activation", choices=ELEMENTWISE, default=input_activation,
                    help="σ on the input layer, a^1 = σ(z^1) (the seed uses sigmoid)")
-    g.add_argument("--init", choices=INITS, default=init,
+    g.add_argument("--init", choices=list(INITIALISATIONS), default=init,
                    help="weight initialisation (default: he for ReLU layers, else xavier)"
                    if init is None else "weight initialisation")
     g.add_argument("--seed", type=int, default=0, help="seed for the weights and random data")

@@ -16,14 +16,15 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..data.preprocessing import Preprocessing
-from ..functions import ACTIVATIONS, COSTS
-from ..network import INITS, Network
+from ..functions import ACTIVATIONS, COSTS, INITIALISATIONS
+from ..network import Network
 from ..parallel.mpi import PeerFailed, World, launched_size, launched_world
 from ..training import JSONLinesLogger
 from ..training.memory import available_memory, training_memory
 from ..training.targets import keeps_labels
 from .common import CLIError, check_output_file, int_list
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
+from .network_options import ELEMENTWISE
 from .regression import regression_lines, units_of
 from .report_command import add_report_argument, check_report_path, write_train_report
 from .training_options import (
@@ -58,14 +59,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("network")
     g.add_argument("--hidden", type=int_list, default=d["hidden"], metavar="N,N,...",
                    help="hidden layer sizes, comma-separated ('' for none)")
-    g.add_argument("--activation", choices=sorted(set(ACTIVATIONS) - {"softmax"}),
+    g.add_argument("--activation", choices=ELEMENTWISE,
                    default=d["activation"], help="hidden-layer activation σ")
     g.add_argument("--output-activation", choices=sorted(ACTIVATIONS),
                    default=d["output_activation"], help="output-layer activation")
-    g.add_argument("--input-activation", choices=sorted(set(ACTIVATIONS) - {"softmax"}),
+    g.add_argument("--input-activation", choices=ELEMENTWISE,
                    default="identity", help="σ on the input layer (the seed uses sigmoid)")
     g.add_argument("--cost", choices=sorted(COSTS), default=d["cost"], help="cost function C")
-    g.add_argument("--init", choices=INITS, default=None,
+    g.add_argument("--init", choices=list(INITIALISATIONS), default=None,
                    help="weight initialisation (default: he for ReLU layers, else xavier)")
     g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                    help="floating-point type of the weights and the arithmetic")

@@ -24,17 +24,14 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..backend import to_numpy
-from ..functions import (
-    Activation,
-    Cost,
-)
+from ..functions import ACTIVATIONS, Activation, Cost
 from ..network import Network
 from ..training.config import TrainingConfig
 from ..training.divergence import TrainingDiverged
 from ..training.lbfgs import Objective, minimize, pack, unpack
 from ..training.optimizers import SGD, Momentum, Optimizer
 from ..training.trainer import Trainer
-from .constraints import _dropout_arg, _hidden_activations, _hidden_sizes
+from .constraints import _SK_NAMES, _dropout_arg, _hidden_activations, _hidden_sizes
 from .rules import _SklearnAdam, _SklearnRules, _Stepper
 
 Array = npt.NDArray[np.floating]
@@ -166,8 +163,9 @@ class _BaseMLP(BaseEstimator):
     # network is built.
     _parameter_constraints: ClassVar[dict] = {
         **BaseMultilayerPerceptron._parameter_constraints,
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu", "sigmoid",
-                                   "leaky_relu"}), Activation, "array-like"],
+        # The hidden activations: the registry's elementwise ones and scikit-learn's names.
+        "activation": [StrOptions({*ACTIVATIONS.names(lambda a: a.elementwise), *_SK_NAMES}),
+                       Activation, "array-like"],
         "random_state": ["random_state", np.random.Generator],
         "dropout": [None, Interval(Real, 0, 1, closed="left"), "array-like"],
     }
