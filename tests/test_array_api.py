@@ -294,12 +294,12 @@ def test_a_device_the_backend_cannot_use_leaves_the_network_as_it_was():
 
 @pytest.mark.parametrize("namespace", NAMESPACES)
 def test_predict_in_blocks_of_rows_on_other_namespaces(namespace, monkeypatch):
-    import chainrule.network as network_module
+    from chainrule import blocks
 
     backend = _backend(namespace)
     twin, net = _twins(backend, "tanh", "softmax", "log_likelihood")
     X, _ = _data("onehot", 700)
-    monkeypatch.setattr(network_module, "FORWARD_BLOCK_VALUES", 10)  # 256-row blocks
+    monkeypatch.setattr(blocks, "FORWARD_BLOCK_VALUES", 10)  # 256-row blocks
     labels = net.predict(X)
     assert ops_of(labels) is net.ops and tuple(labels.shape) == (700,)
     np.testing.assert_array_equal(to_numpy(labels), twin.predict(X))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import checks
+from . import blocks, checks
 from .backend import NUMPY_OPS, Ops, ops_of, resolve_backend, to_numpy
 from .engine import Engine, Forward, Layers
 from .functions import (
@@ -41,21 +41,21 @@ from .training.trainer import Trainer, normalised_weights
 Array = npt.NDArray[np.floating]
 ActivationSpec = str | Activation
 
-__all__ = ["INITS", "Network"]
+__all__ = ["INITS", "Network", "register_model_writer"]
+
+#: Writes model files for :meth:`Network.save`: :func:`chainrule.io.save_model`, which
+#: the io layer (above this module, importing it) registers when it is imported, so
+#: the network never imports upwards (``import chainrule`` imports both).
+_model_writer: Callable[..., Path] | None = None
+
+
+def register_model_writer(writer: Callable[..., Path]) -> None:
+    """Make ``writer(path, network, **kwargs)`` the one :meth:`Network.save` calls."""
+    global _model_writer
+    _model_writer = writer
 
 #: Weight initialisations by name (see :class:`Network`): the registry's names.
 INITS = tuple(INITIALISATIONS)
-
-#: At most this many ``z`` and ``a`` values are held by one forward pass of
-#: ``feedforward``, ``predict``, ``loss``, ``evaluate`` and the per-epoch validation
-#: (64 MiB in float64): bigger inputs go through in blocks of rows, so predicting
-#: a million rows needs the memory of a few thousand.
-FORWARD_BLOCK_VALUES = 1 << 23
-
-
-def forward_block_rows(sizes: Sequence[int]) -> int:
-    """Rows per forward block for layer sizes ``sizes`` (:data:`FORWARD_BLOCK_VALUES`)."""
-    return max(256, FORWARD_BLOCK_VALUES // (2 * sum(sizes)))
 
 
 def _data_parallel(fit: Callable[..., History]) -> Callable[..., History]:
@@ -266,9 +266,9 @@ class Network:
         :func:`chainrule.io.save_model`; ``chainrule.load(path)`` reads it back
         bit-exact.
         """
-        from .io import save_model  # io imports this module
-
-        return save_model(path, self, **kwargs)
+        if _model_writer is None:  # only when chainrule.io was never imported
+            raise RuntimeError("Network.save needs chainrule.io: import chainrule first")
+        return _model_writer(path, self, **kwargs)
 
     def __repr__(self) -> str:
         acts = [a.name for a in self.activations]
@@ -545,8 +545,9 @@ class Network:
 
     def _row_blocks(self, n: int) -> list[tuple[int, int]]:
         """``(lo, hi)`` row ranges whose forward passes hold at most
-        :data:`FORWARD_BLOCK_VALUES` values of ``z`` and ``a`` (one range when ``n`` fits)."""
-        rows = forward_block_rows(self.sizes)
+        :data:`~chainrule.blocks.FORWARD_BLOCK_VALUES` values of ``z`` and ``a`` (one range
+        when ``n`` fits)."""
+        rows = blocks.forward_block_rows(self.sizes)
         return [(lo, min(lo + rows, n)) for lo in range(0, n, rows)] or [(0, 0)]
 
     def _forward_blocks(self, X: Array, blocks: list[tuple[int, int]]
@@ -678,8 +679,8 @@ class Network:
                         ) -> tuple[float, float]:
         """Mean loss and accuracy on checked arrays, as training records them.
 
-        Summed block by block of rows (:data:`FORWARD_BLOCK_VALUES`).  :meth:`evaluate`
-        is this with the checks.
+        Summed block by block of rows (:data:`~chainrule.blocks.FORWARD_BLOCK_VALUES`).
+        :meth:`evaluate` is this with the checks.
 
         Parameters
         ----------

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ..blocks import forward_block_rows
+
 __all__ = [
     "SATURATION_HIGH",
     "SATURATION_LOW",
@@ -73,8 +75,6 @@ def unit_stats(net, X: npt.ArrayLike, include_output: bool | None = None) -> lis
     -------
     list of UnitStats, one per hidden layer ``l = 2..L-1`` (and ``L``).
     """
-    from ..network import forward_block_rows  # the network module imports nothing here
-
     if include_output is None:
         include_output = net.cost.name == "quadratic"
     X = np.asarray(X)

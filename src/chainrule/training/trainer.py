@@ -234,6 +234,7 @@ class Trainer:
         if self._stack is not None:
             raise RuntimeError("this Trainer has begun already")
         net, config, par, X, Y = self.net, self.config, self.parallel, self.X, self.Y
+        assert not isinstance(config.optimizer, LBFGS)  # self.lbfgs, refused above
         opt = _resolve_optimizer(net, config.optimizer)
         dropout = config.dropout_rates(len(net.sizes) - 2)
         n = X.shape[0] if par is None else par.n_rows(X)  # [distributed] all ranks' rows
