@@ -18,7 +18,7 @@ from .schedules import (
     StepDecay,
     get_schedule,
 )
-from .trainer import EpochStats, Trainer
+from .trainer import EpochStats, Trainer, TrainingRun
 
 __all__ = [
     "LBFGS",
@@ -44,6 +44,7 @@ __all__ = [
     "Trainer",
     "TrainingConfig",
     "TrainingDiverged",
+    "TrainingRun",
     "get_optimizer",
     "get_schedule",
     "holdout_split",

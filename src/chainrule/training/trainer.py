@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["EpochStats", "Trainer", "normalised_weights"]
+__all__ = ["EpochStats", "Trainer", "TrainingRun", "normalised_weights"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,52 @@ class EpochStats:
     learning_rate: float
     grad_norms: list[float]
     seconds: float
+
+
+@dataclass
+class TrainingRun:
+    """One training run described whole: the network, the data and the configuration.
+
+    What ``chainrule train`` builds from its options and hands to the library;
+    :meth:`run` is ``network.fit(X, Y, config, ...)``.
+
+    Attributes
+    ----------
+    network : Network
+    X : array-like of shape (n, N_1)
+    Y : array-like of shape (n, N_L), or (n,) class labels
+    config : TrainingConfig
+        Every hyper-parameter, ``validation_fraction`` included.
+    validation_data : (X_val, Y_val), optional
+    seed : int, optional
+        Re-seeds the network's generator (shuffling, dropout, the held-out rows).
+    callbacks : list of Callback
+    comm : optional
+        An MPI communicator: train data-parallel (:mod:`chainrule.parallel`).
+    """
+
+    network: Network
+    X: Any
+    Y: Any
+    config: TrainingConfig
+    validation_data: tuple[Any, Any] | None = None
+    seed: int | None = None
+    callbacks: list[Callback] = field(default_factory=list)
+    comm: Any = None
+
+    @property
+    def validation_rows(self) -> int:
+        """Rows evaluated after each epoch (given, or held out of ``X``)."""
+        if self.validation_data is not None:
+            return len(self.validation_data[0])
+        return int(len(self.X) * float(self.config.validation_fraction or 0.0))
+
+    def run(self) -> History:
+        """Train; the run's history (``network.history`` holds every run's)."""
+        extra = {} if self.comm is None else {"comm": self.comm}
+        return self.network.fit(self.X, self.Y, self.config,
+                                validation_data=self.validation_data, seed=self.seed,
+                                callbacks=self.callbacks, **extra)
 
 
 class Trainer:
