@@ -16,8 +16,6 @@ from .common import CLIError, int_list
 
 __all__ = ["add_network_arguments", "build_network", "describe_network", "network_kwargs"]
 
-#: The activations a hidden or input layer may have (the registry's elementwise ones).
-ELEMENTWISE = ACTIVATIONS.names(lambda a: a.elementwise)
 
 
 def add_network_arguments(
@@ -66,13 +64,15 @@ def add_network_arguments(
         g.add_argument("--sizes", type=int_list, default=int_list(sizes or "2,2"),
                        metavar="N,N,...",
                        help="layer sizes N_1,...,N_L, input first and output last")
-    g.add_argument("--activation", choices=ELEMENTWISE, default=activation,
+    # The registries' names as the parser is built (a hidden or input layer: elementwise).
+    elementwise = ACTIVATIONS.names(lambda a: a.elementwise)
+    g.add_argument("--activation", choices=elementwise, default=activation,
                    help="σ of the hidden layers")
     g.add_argument("--output-activation", choices=sorted(ACTIVATIONS), default=output_activation,
                    help="σ of the output layer" if output_activation is not None
                    else "σ of the output layer (default: the same as --activation)")
     g.add_argument("--cost", choices=sorted(COSTS), default=cost, help="cost function C")
-    g.add_argument("--input-activation", choices=ELEMENTWISE, default=input_activation,
+    g.add_argument("--input-activation", choices=elementwise, default=input_activation,
                    help="σ on the input layer, a^1 = σ(z^1) (the seed uses sigmoid)")
     g.add_argument("--init", choices=list(INITIALISATIONS), default=init,
                    help="weight initialisation (default: he for ReLU layers, else xavier)"

@@ -38,6 +38,27 @@ Array = npt.NDArray[np.floating]
 
 
 
+class _HiddenActivationNames(set):  # type: ignore[type-arg]
+    """The hidden activations' names, read from the registry when asked.
+
+    scikit-learn's ``StrOptions`` keeps a set; this one answers from
+    :data:`~chainrule.functions.ACTIVATIONS` (its elementwise activations) and
+    scikit-learn's own names, so an activation registered later is accepted too.
+    """
+
+    def _names(self) -> set[str]:
+        return {*ACTIVATIONS.names(lambda a: a.elementwise), *_SK_NAMES}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._names()))
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
 def _namespace_boundary(method: Callable[..., Any]) -> Callable[..., Any]:
     """Accept and return arrays of the input's namespace under array API dispatch.
 
@@ -164,8 +185,7 @@ class _BaseMLP(BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         **BaseMultilayerPerceptron._parameter_constraints,
         # The hidden activations: the registry's elementwise ones and scikit-learn's names.
-        "activation": [StrOptions({*ACTIVATIONS.names(lambda a: a.elementwise), *_SK_NAMES}),
-                       Activation, "array-like"],
+        "activation": [StrOptions(_HiddenActivationNames()), Activation, "array-like"],
         "random_state": ["random_state", np.random.Generator],
         "dropout": [None, Interval(Real, 0, 1, closed="left"), "array-like"],
     }
