@@ -244,6 +244,7 @@ def test_a_tensor_that_requires_grad_trains_as_data():
     assert X.grad is None and not net.weights[0].requires_grad
 
 
+@pytest.mark.slow
 def test_cli_trains_on_torch_and_saves_the_numpy_model(tmp_path, capsys):
     pytest.importorskip("torch")
     from chainrule.cli import main
