@@ -261,6 +261,7 @@ def test_ten_thousand_classes_train_from_labels_in_little_memory(tmp_path):
     assert_intact(before, tmp_path)
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_idx_file_is_refused_without_inflating_it(tmp_path):
     import gzip
     import struct

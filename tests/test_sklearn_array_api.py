@@ -51,6 +51,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["array_api_strict", "torch"])
 def test_estimators_fit_and_predict_arrays_of_other_namespaces(module):
     pytest.importorskip(module)
