@@ -83,12 +83,19 @@ class Activation:
         The weight initialisation (:data:`INITIALISATIONS`) of a layer feeding this
         activation when the network is given none: ``"xavier"`` (Glorot), ``"he"``
         for the ReLU family.
+    saturated_outside : (float, float) or None
+        Outputs ``a`` outside this interval count as saturated in the report's unit
+        statistics (σ′ small there, learning slow: Nielsen ch. 3, 5); None: never.
+    dies : bool
+        A unit whose ``z ≤ 0`` on every row passes back no gradient (a "dead" ReLU).
     """
 
     name: str = "activation"
     elementwise: bool = True
     bounded01: bool = False
     init: str = "xavier"
+    saturated_outside: tuple[float, float] | None = None
+    dies: bool = False
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         """Return ``a = σ(z)``; ``z`` of shape ``(n, N)`` gives ``(n, N)``."""
@@ -160,6 +167,8 @@ class Sigmoid(Activation):
     """The logistic function ``σ(z) = 1 / (1 + e^{-z})``, ``σ' = σ(1 - σ)``."""
 
     name = "sigmoid"
+    #: σ'(z) = a(1 − a) < 0.0475 outside: under a fifth of the gradient at z = 0.
+    saturated_outside = (0.05, 0.95)
     bounded01 = True
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
@@ -193,6 +202,7 @@ class Tanh(Activation):
     """``σ(z) = tanh z``, ``σ' = 1 - tanh² z``."""
 
     name = "tanh"
+    saturated_outside = (-0.9, 0.9)  # tanh = 2σ(2z) − 1: sigmoid's tails
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         return ops_of(z).tanh(z, out=out)
@@ -230,6 +240,7 @@ class ReLU(Activation):
 
     name = "relu"
     init = "he"
+    dies = True
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         return ops_of(z).maximum(z, 0.0, out=out)
@@ -259,6 +270,7 @@ class LeakyReLU(Activation):
     slope: float = 0.01
     name = "leaky_relu"
     init = "he"
+    dies = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.slope < 1:
@@ -345,6 +357,7 @@ class Softmax(Activation):
     """
 
     name = "softmax"
+    saturated_outside = (0.05, 0.95)
     elementwise = False
     bounded01 = True
 
