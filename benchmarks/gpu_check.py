@@ -99,7 +99,7 @@ def main() -> int:
             check(f"{tag}: {opt} training follows NumPy", d < 1e-8 and same_loss,
                   f"max |diff| {d:.2e}, {seconds:.2f} s")
         Xd = net.ops.asarray(X, net.weights[0])
-        kept = net._inputs(Xd)[0]
+        kept = net.check_inputs(Xd)[0]
         check(f"{tag}: inputs on the device stay there",
               str(getattr(kept, "device", "")) == str(getattr(Xd, "device", "")))
         n32 = chainrule.Network([20, 8, 4], backend=backend, device=device, dtype=np.float32,

@@ -62,7 +62,7 @@ def trial(name: str, dtype: str, samples: int, mpi: bool) -> dict[str, Any]:
     if mpi:
         from mpi4py import MPI
 
-        from chainrule.training.distributed import DataParallel
+        from chainrule.parallel import DataParallel
 
         par = DataParallel(MPI.COMM_WORLD)
         rank = par.rank

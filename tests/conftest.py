@@ -11,13 +11,21 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
-OUTPUTS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax"]
-COST_OUTPUTS = {
-    "quadratic": OUTPUTS,
-    "cross_entropy": ["sigmoid"],
-    "log_likelihood": ["softmax"],
-}
+from chainrule.functions import ACTIVATIONS, COSTS  # the registries
+
+
+def _allowed(cost: str, output: str) -> bool:
+    try:
+        COSTS[cost]().check_output(ACTIVATIONS[output]())
+    except ValueError:
+        return False
+    return True
+
+
+# Read from the registries: a new activation or cost is gradient-checked with no edit here.
+HIDDEN = ACTIVATIONS.names(lambda a: a.elementwise)
+OUTPUTS = ACTIVATIONS.names()
+COST_OUTPUTS = {c: [o for o in OUTPUTS if _allowed(c, o)] for c in COSTS}
 INPUTS = ["identity", "sigmoid"]
 
 #: every allowed (hidden activation, output activation, cost, input activation)

@@ -13,8 +13,7 @@ import sys
 import numpy as np
 
 import chainrule
-from chainrule.data.shard import fit_scaler, read_csv_shard, read_npy_shard
-from chainrule.training.distributed import DataParallel, PeerFailed
+from chainrule.parallel import DataParallel, PeerFailed, fit_scaler, read_csv_shard, read_npy_shard
 
 FIT = {"epochs": 3, "batch_size": 16, "learning_rate": 0.1, "dropout": 0.2, "seed": 5}
 

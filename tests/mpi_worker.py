@@ -50,7 +50,7 @@ class FailOn(Callback):
 def main() -> int:
     from mpi4py import MPI
 
-    from chainrule.training.distributed import DataParallel, PeerFailed, World
+    from chainrule.parallel import DataParallel, PeerFailed, World
 
     cfg = json.loads(open(sys.argv[1], encoding="utf-8").read())
     comm = MPI.COMM_WORLD

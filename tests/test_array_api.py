@@ -70,8 +70,8 @@ def case(request):
 
 def test_backprop_matches_central_differences_in_the_namespace(case):
     _, net, X, Y = case
-    Xb = net._place(X)  # the namespace's own arrays as inputs
-    gw, gb = net.backprop(Xb, net._place(Y))
+    Xb = net.place(X)  # the namespace's own arrays as inputs
+    gw, gb = net.backprop(Xb, net.place(Y))
     assert all(ops_of(g) is net.ops for g in [*gw, *gb])
     h = 1e-6
     for params, grads in ((net.weights, gw), (net.biases, gb)):
@@ -83,10 +83,10 @@ def test_backprop_matches_central_differences_in_the_namespace(case):
                 for step in (h, -h):
                     moved = theta.copy()
                     moved[idx] += step
-                    params[i] = net._place(moved)
+                    params[i] = net.place(moved)
                     losses.append(net.loss(Xb, Y))
                 numeric[idx] = (losses[0] - losses[1]) / (2 * h)
-            params[i] = net._place(theta)
+            params[i] = net.place(theta)
             np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-8)
 
 
@@ -203,7 +203,7 @@ def test_inputs_of_the_network_namespace_are_checked_where_they_live(namespace, 
     X, y = _data("onehot", 30)
     Xb = net.ops.asarray(X, net.weights[0])
     # The very data (dtype and device already right): no copy.
-    assert np.shares_memory(to_numpy(net._inputs(Xb)[0]), to_numpy(Xb))
+    assert np.shares_memory(to_numpy(net.check_inputs(Xb)[0]), to_numpy(Xb))
     import chainrule.network as network_module
 
     def no_host(*args, **kwargs):
@@ -233,7 +233,7 @@ def test_bad_inputs_of_the_network_namespace_get_the_host_errors(namespace):
     single = net.predict(net.ops.asarray(np.ones(4), net.weights[0]))  # one example, 1-D
     assert tuple(single.shape) == ()
     as_float32 = net.ops.asarray(np.ones((2, 4), np.float32), net.weights[0])
-    assert net.ops.numpy_dtype(net._inputs(as_float32)[0].dtype) == np.float64  # the network's
+    assert net.ops.numpy_dtype(net.check_inputs(as_float32)[0].dtype) == np.float64  # the network's
 
 
 def test_a_tensor_that_requires_grad_trains_as_data():
@@ -244,6 +244,7 @@ def test_a_tensor_that_requires_grad_trains_as_data():
     assert X.grad is None and not net.weights[0].requires_grad
 
 
+@pytest.mark.slow
 def test_cli_trains_on_torch_and_saves_the_numpy_model(tmp_path, capsys):
     pytest.importorskip("torch")
     from chainrule.cli import main
@@ -294,12 +295,12 @@ def test_a_device_the_backend_cannot_use_leaves_the_network_as_it_was():
 
 @pytest.mark.parametrize("namespace", NAMESPACES)
 def test_predict_in_blocks_of_rows_on_other_namespaces(namespace, monkeypatch):
-    import chainrule.network as network_module
+    from chainrule import blocks
 
     backend = _backend(namespace)
     twin, net = _twins(backend, "tanh", "softmax", "log_likelihood")
     X, _ = _data("onehot", 700)
-    monkeypatch.setattr(network_module, "FORWARD_BLOCK_VALUES", 10)  # 256-row blocks
+    monkeypatch.setattr(blocks, "FORWARD_BLOCK_VALUES", 10)  # 256-row blocks
     labels = net.predict(X)
     assert ops_of(labels) is net.ops and tuple(labels.shape) == (700,)
     np.testing.assert_array_equal(to_numpy(labels), twin.predict(X))

@@ -240,7 +240,7 @@ def test_json_example_must_hold_lists(capsys, tmp_path):
 
 def test_gradcheck_model_option_checks_the_loaded_network(capsys, monkeypatch, tmp_path):
     """--model PATH uses chainrule.load; here a stand-in loader (see the round trip below)."""
-    import chainrule.cli.gradcheck as cli_gradcheck
+    import chainrule.cli.gradcheck_command as cli_gradcheck
 
     saved = Network([2, 3, 2], activation="tanh", output_activation="softmax",
                     cost="log_likelihood", dtype=np.float32, seed=5)

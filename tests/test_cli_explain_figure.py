@@ -11,6 +11,7 @@ from chainrule.cli import main
 from chainrule.network import Network
 
 
+@pytest.mark.slow
 def test_explain_figure_writes_the_layer_with_its_values(tmp_path, capsys):
     out = tmp_path / "layer.svg"
     assert main(["explain", "--figure", str(out), "--figure-layer", "2"]) == 0

@@ -249,6 +249,7 @@ def _iris_csv(path):
     return write_rows(path, rows)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("output", ["identity", "tanh", "relu", "sigmoid"])
 def test_classifier_with_any_output_layer_and_quadratic_cost(tmp_path, capsys, output):
     data = _iris_csv(tmp_path / "iris.csv")
@@ -324,6 +325,7 @@ def test_regression_is_reported_in_the_target_units(prices, capsys):
     assert "last: train loss (standardised) " in out
 
 
+@pytest.mark.slow
 def test_regression_report_and_residuals_in_target_units(prices, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     d = prices
@@ -346,7 +348,7 @@ def test_regression_report_and_residuals_in_target_units(prices, tmp_path, capsy
     code, out, _ = run(capsys, ["evaluate", d / "m.npz", "--data", d / "prices.csv"])
     rmse = np.sqrt(float(re.search(r"^MSE: ([\d.e+]+)$", out, re.M).group(1)))
     from chainrule.cli import build_parser
-    from chainrule.cli.report import open_model_and_data
+    from chainrule.cli.report_command import open_model_and_data
     from chainrule.plots import figure_for
 
     args = build_parser().parse_args(["plot", str(d / "m.npz"), "--what", "residuals",
@@ -393,6 +395,7 @@ def test_a_local_file_named_like_a_bundled_data_set_wins_with_a_note(tmp_path, c
     assert "pass labelled rows with --data FILE" in err
 
 
+@pytest.mark.slow
 def test_blank_lines_do_not_allocate_memory_for_rows(tmp_path, capsys):
     """5,000,000 blank lines before 20 rows of 50 columns: memory follows the rows read.
 
@@ -419,6 +422,7 @@ def test_blank_lines_do_not_allocate_memory_for_rows(tmp_path, capsys):
 # ---------------------------------------------------------------------- gradcheck
 
 
+@pytest.mark.slow
 def test_gradcheck_reads_csv_with_the_model_preprocessing(penguins, capsys):
     code, out, err = run(capsys, ["gradcheck", "--model", penguins / "model.npz", "--data",
                                   PENGUINS])

@@ -218,6 +218,7 @@ CELLS = st.sampled_from(["1", "2.5", "-3e2", "", "x", "nan", "inf", " 4 ", '"5"'
                          "\n", "\r", "\t", ";", '"', "1e999", "\x00", "é"])
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(
@@ -269,6 +270,7 @@ def _npz_bytes(**arrays):
     return buf.getvalue()
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())

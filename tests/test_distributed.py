@@ -20,7 +20,8 @@ import pytest
 
 pytest.importorskip("mpi4py")
 MPIEXEC = shutil.which("mpiexec")
-pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (chainrule[mpi])")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (chainrule[mpi])")]
 
 import chainrule  # noqa: E402
 from mpi_worker import fit_kwargs, problem  # noqa: E402

@@ -114,6 +114,7 @@ def test_fused_sgd_on_torch_follows_numpy_and_fuses(l2, monkeypatch):
     np.testing.assert_allclose(h1.grad_norms, h0.grad_norms, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_anything_that_reads_the_gradient_turns_fusing_off(monkeypatch):
     torch = pytest.importorskip("torch")
     assert torch is not None

@@ -194,6 +194,7 @@ def test_log_json_keeps_the_files_mode(tmp_path, capsys):
     assert log.stat().st_mode & 0o777 == 0o640
 
 
+@pytest.mark.slow
 def test_cli_subprocess_diverges_with_status_3(tmp_path):
     proc = cli(["train", "--data", "iris", "--epochs", "3", "--learning-rate", "1e6"], tmp_path)
     assert_fails(proc, 3, "training diverged at epoch 1")
@@ -218,6 +219,7 @@ def _writer_cases(folder):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("writer", ["save", "log", "report", "plot", "predict"])
 def test_a_full_disk_gives_one_line_and_keeps_the_old_file(tmp_path, capsys, writer):
     if writer in ("report", "plot"):
@@ -274,6 +276,7 @@ target.{name} = slow
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("during", ["save", "load"])
 def test_ctrl_c_twice_during_save_or_load_is_one_line_and_exit_130(tmp_path, capsys, during):
     _data, _model = train_model(tmp_path, capsys)
@@ -313,6 +316,7 @@ def _train_until_first_epoch(tmp_path, args, signals):
     return proc.returncode, err
 
 
+@pytest.mark.slow
 def test_one_ctrl_c_in_training_keeps_the_partial_model_only_with_save(tmp_path, capsys):
     _data, model = train_model(tmp_path, capsys)
     model.unlink()
@@ -327,6 +331,7 @@ def test_one_ctrl_c_in_training_keeps_the_partial_model_only_with_save(tmp_path,
     assert_intact(before, tmp_path)
 
 
+@pytest.mark.slow
 def test_two_ctrl_c_in_training_never_break_the_model_file(tmp_path, capsys):
     _data, model = train_model(tmp_path, capsys)
     old = model.read_bytes()
@@ -337,6 +342,7 @@ def test_two_ctrl_c_in_training_never_break_the_model_file(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "model.npz"]
 
 
+@pytest.mark.slow
 def test_a_closed_stdout_never_skips_the_save(tmp_path):
     import subprocess
     import sys

@@ -103,6 +103,7 @@ def write_archive(path: Path, meta: dict, arrays: dict[str, np.ndarray],
 # ---------------------------------------------------------------------- bounded loading
 
 
+@pytest.mark.slow
 def test_a_zip_bomb_model_is_refused_without_inflating_it(tmp_path):
     # A consistent model: 10,000 inputs, 5,000 classes, W2 400 MB of zeros in ~2 MB.
     n_in, n_out = 10_000, 5_000
@@ -119,6 +120,7 @@ def test_a_zip_bomb_model_is_refused_without_inflating_it(tmp_path):
     assert_intact(before, tmp_path)
 
 
+@pytest.mark.slow
 def test_unknown_members_are_refused_without_inflating_them(tmp_path):
     meta = _small_model_meta(tmp_path)
     net = Network([2, 3], output_activation="softmax", cost="log_likelihood", seed=0)
@@ -184,6 +186,7 @@ def test_malformed_metadata_is_a_corrupted_model_line(tmp_path, capsys, edit, ne
 # ---------------------------------------------------------------------- reading
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["train", "predict"])
 @pytest.mark.parametrize("kind", ["fifo", "device"])
 def test_fifos_and_devices_are_refused_without_reading(tmp_path, command, kind):
@@ -237,6 +240,7 @@ def test_overflow_in_standardisation_names_the_column(tmp_path, capsys, where):
     assert "accuracy" not in out
 
 
+@pytest.mark.slow
 def test_ten_thousand_classes_train_from_labels_in_little_memory(tmp_path):
     rng = np.random.default_rng(0)
     n = 30_000
@@ -257,6 +261,7 @@ def test_ten_thousand_classes_train_from_labels_in_little_memory(tmp_path):
     assert_intact(before, tmp_path)
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_idx_file_is_refused_without_inflating_it(tmp_path):
     import gzip
     import struct

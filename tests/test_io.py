@@ -310,6 +310,7 @@ KEYS = st.sampled_from(["architecture", "sizes", "activations", "input_activatio
                         "format_version", "kind", "name", "slope", "target", "init"])
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(st.tuples(st.lists(KEYS, min_size=1, max_size=3), JSON), max_size=4))

@@ -78,7 +78,7 @@ def test_the_confusion_figure_shows_the_most_frequent_classes_and_other():
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
 def test_unit_stats_in_blocks_of_rows_are_the_whole_pass_stats(activation, monkeypatch):
     import chainrule
-    import chainrule.network as network_module
+    from chainrule import blocks
     from chainrule.plots.stats import unit_stats
 
     rng = np.random.default_rng(0)
@@ -86,6 +86,6 @@ def test_unit_stats_in_blocks_of_rows_are_the_whole_pass_stats(activation, monke
     net = chainrule.Network([4, 9, 6, 3], activation=activation, output_activation="sigmoid",
                             cost="quadratic", seed=0, init="normal")
     whole = unit_stats(net, X)
-    monkeypatch.setattr(network_module, "FORWARD_BLOCK_VALUES", 10)  # 256-row blocks
+    monkeypatch.setattr(blocks, "FORWARD_BLOCK_VALUES", 10)  # 256-row blocks
     assert unit_stats(net, X) == whole
     assert any(s.fraction > 0 for s in whole)  # the check compares something

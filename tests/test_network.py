@@ -158,7 +158,7 @@ def test_first_nonfinite_scans_blocks_only_when_the_sum_is_not_finite():
 
 
 def test_big_inputs_go_forward_in_blocks_of_rows_with_the_same_answers(monkeypatch):
-    import chainrule.network as network_module
+    from chainrule import blocks
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(1000, 5)), rng.integers(0, 3, 1000)
@@ -168,7 +168,7 @@ def test_big_inputs_go_forward_in_blocks_of_rows_with_the_same_answers(monkeypat
     real = net.engine.layers
     monkeypatch.setattr(net.engine, "layers", lambda w, b, n: (sizes.append(n), real(w, b, n))[1])
     # 2 · (5 + 7 + 3) = 30 values a row: 300 rows a block (the 256-row floor) → 4 blocks.
-    monkeypatch.setattr(network_module, "FORWARD_BLOCK_VALUES", 300 * 30)
+    monkeypatch.setattr(blocks, "FORWARD_BLOCK_VALUES", 300 * 30)
     blocked = (net.feedforward(X), net.predict(X), net.loss(X, y), net.evaluate(X, y))
     assert max(sizes) == 300 and 100 in sizes  # never the 1,000 rows at once
     np.testing.assert_allclose(blocked[0], whole[0], rtol=1e-13, atol=0)

@@ -8,9 +8,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
+@pytest.mark.slow
 def test_import_fit_and_cli_train_do_not_import_mpi4py_or_dask(tmp_path: Path) -> None:
     code = textwrap.dedent("""
         import sys

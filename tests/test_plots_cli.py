@@ -27,6 +27,7 @@ def _cards(html: str) -> dict[str, str]:
                                          html)}
 
 
+@pytest.mark.slow
 def test_train_writes_the_report(model_file):
     html = model_file[1].read_text(encoding="utf-8")
     assert "chainrule training report: digits" in html
@@ -38,6 +39,7 @@ def test_train_writes_the_report(model_file):
         assert row in html
 
 
+@pytest.mark.slow
 def test_report_of_a_saved_model_matches_the_training_report(model_file, tmp_path, capsys):
     path, train_report = model_file
     out = tmp_path / "model.html"

@@ -74,6 +74,7 @@ def _img_sources(html: str) -> list[str]:
     return re.findall(r"<img [^>]*src='([^']*)'", html)
 
 
+@pytest.mark.slow
 def test_report_embeds_every_figure_and_nothing_external():
     run = digits_run()
     html = digits_report()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

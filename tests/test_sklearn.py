@@ -168,6 +168,7 @@ def _multi_output():
     return X, scale(Y)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_multi_output_defaults_stop_where_sklearn_stops(early_stopping):
     X, Y = _multi_output()
@@ -548,6 +549,7 @@ def test_pickle_round_trip_and_warm_start():
     assert len(est.loss_curve_) == 10
 
 
+@pytest.mark.slow
 def test_pipeline_grid_search_and_cross_validation():
     X, y = _data(n=60)
     pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(6,), max_iter=300,

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -50,10 +51,14 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["array_api_strict", "torch"])
 def test_estimators_fit_and_predict_arrays_of_other_namespaces(module):
     pytest.importorskip(module)
-    env = {**os.environ, "SCIPY_ARRAY_API": "1"}
+    # A fresh process: it finds this chainrule (src/) first through PYTHONPATH.
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "SCIPY_ARRAY_API": "1", "PYTHONPATH": path}
     done = subprocess.run([sys.executable, "-c", SCRIPT.format(module=module)], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

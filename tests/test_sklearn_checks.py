@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import warnings
 
+import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from chainrule.sklearn import MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.slow  # scikit-learn's own checks: 123 small fits
 
 #: check name → reason, per estimator class (empty: every check passes).
 EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {MLPClassifier: {}, MLPRegressor: {}}

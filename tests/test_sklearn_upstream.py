@@ -28,6 +28,8 @@ from pathlib import Path
 import pytest
 import sklearn
 
+pytestmark = pytest.mark.slow
+
 #: test name (without parameters) → why it may fail.  Only tests that set or read
 #: scikit-learn's private attributes belong here.
 MAY_FAIL: dict[str, str] = {}

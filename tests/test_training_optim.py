@@ -140,3 +140,35 @@ def test_sgd_step_uses_the_given_rate():
     p = np.array([1.0, -2.0])
     SGD().step([p], [np.array([0.5, 0.5])], 0.2)
     np.testing.assert_array_equal(p, [0.9, -2.1])
+
+
+# ---------------------------------------------------------------- the optimizer's state API
+
+
+def test_optimizer_state_dict_round_trips_and_resumes_bit_for_bit():
+    from chainrule.training import Adam, Momentum
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)), rng.integers(0, 2, 60)
+    for make in (Adam, lambda: Momentum(0.8, nesterov=True)):
+        a = Network([3, 5, 2], output_activation="softmax", cost="log_likelihood", seed=2)
+        b = Network([3, 5, 2], output_activation="softmax", cost="log_likelihood", seed=2)
+        a.fit(X, y, epochs=4, batch_size=10, optimizer=make(), seed=1)
+        b.fit(X, y, epochs=2, batch_size=10, optimizer=make(), seed=1)
+        saved = {k: [v.copy() for v in val] if isinstance(val, list) else val
+                 for k, val in b.optimizer.state_dict().items()}
+        assert set(saved) == set(b.optimizer.state_names) and b.optimizer.state_arrays()
+        fresh = make()
+        fresh.load_state_dict(saved)
+        b.fit(X, y, epochs=2, batch_size=10, optimizer=fresh, seed=None)
+        # b's generator continued; a's was re-seeded once: same draws in the same order.
+        for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
+            np.testing.assert_array_equal(p, q)
+
+
+def test_load_state_dict_refuses_an_unknown_name():
+    from chainrule.training import SGD, Adam
+
+    with pytest.raises(ValueError, match="Adam has no state 'velocity'"):
+        Adam().load_state_dict({"velocity": []})
+    assert SGD().state_dict() == {} and SGD().state_arrays() == {}

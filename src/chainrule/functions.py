@@ -1,8 +1,13 @@
-"""Activations σ and costs C: each value beside its derivative.
+"""Activations σ, costs C and weight initialisations: the registries of the network's parts.
 
 Every activation holds σ and σ′ side by side; every cost holds C and ∂C/∂a side by
 side (seed §2.1 and §4.1).  These are the only nonlinear pieces of the network; the
 engine composes them with matrix products.
+
+Registries: :data:`ACTIVATIONS`, :data:`COSTS` and :data:`INITIALISATIONS` are the
+one list of each (:class:`chainrule.registry.Registry`).  Adding an activation is one
+class here, decorated ``@ACTIVATIONS.register``, with its ``name`` and its default
+``init``; the CLI, the estimators, the docs' tables and the gradient tests read it.
 
 Conventions
 -----------
@@ -35,22 +40,28 @@ import numpy.typing as npt
 from array_api_compat import device as array_device
 
 from .backend import Ops, ops_of
+from .registry import Registry
 
 Array = npt.NDArray[np.floating]
 
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
+    "INITIALISATIONS",
     "Activation",
     "Cost",
     "CustomActivation",
     "CustomCost",
+    "Initialisation",
     "get_activation",
     "get_cost",
 ]
 
 
 # --------------------------------------------------------------------------- activations
+
+#: Every named activation: ``ACTIVATIONS[name]()`` makes one (:func:`get_activation`).
+ACTIVATIONS: Registry[type[Activation]] = Registry("activation")
 
 
 class Activation:
@@ -68,11 +79,23 @@ class Activation:
         True when ``a_j`` depends on ``z_j`` only, so eq. 8 holds.
     bounded01 : bool
         True when every output lies in (0, 1) (needed by the cross-entropy cost).
+    init : str
+        The weight initialisation (:data:`INITIALISATIONS`) of a layer feeding this
+        activation when the network is given none: ``"xavier"`` (Glorot), ``"he"``
+        for the ReLU family.
+    saturated_outside : (float, float) or None
+        Outputs ``a`` outside this interval count as saturated in the report's unit
+        statistics (σ′ small there, learning slow: Nielsen ch. 3, 5); None: never.
+    dies : bool
+        A unit whose ``z ≤ 0`` on every row passes back no gradient (a "dead" ReLU).
     """
 
     name: str = "activation"
     elementwise: bool = True
     bounded01: bool = False
+    init: str = "xavier"
+    saturated_outside: tuple[float, float] | None = None
+    dies: bool = False
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         """Return ``a = σ(z)``; ``z`` of shape ``(n, N)`` gives ``(n, N)``."""
@@ -139,10 +162,13 @@ class Activation:
         return f"{type(self).__name__}()"
 
 
+@ACTIVATIONS.register
 class Sigmoid(Activation):
     """The logistic function ``σ(z) = 1 / (1 + e^{-z})``, ``σ' = σ(1 - σ)``."""
 
     name = "sigmoid"
+    #: σ'(z) = a(1 − a) < 0.0475 outside: under a fifth of the gradient at z = 0.
+    saturated_outside = (0.05, 0.95)
     bounded01 = True
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
@@ -171,10 +197,12 @@ class Sigmoid(Activation):
         return -xp.logaddexp(xp.zeros_like(z), z)
 
 
+@ACTIVATIONS.register
 class Tanh(Activation):
     """``σ(z) = tanh z``, ``σ' = 1 - tanh² z``."""
 
     name = "tanh"
+    saturated_outside = (-0.9, 0.9)  # tanh = 2σ(2z) − 1: sigmoid's tails
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         return ops_of(z).tanh(z, out=out)
@@ -206,10 +234,13 @@ def _tanh_prime_times(subtract: Callable[..., Array], multiply: Callable[..., Ar
     return d
 
 
+@ACTIVATIONS.register
 class ReLU(Activation):
     """``σ(z) = max(0, z)``, ``σ' = 1 if z > 0 else 0`` (0 at z = 0 by convention)."""
 
     name = "relu"
+    init = "he"
+    dies = True
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         return ops_of(z).maximum(z, 0.0, out=out)
@@ -225,6 +256,7 @@ class ReLU(Activation):
         return d
 
 
+@ACTIVATIONS.register
 @dataclass(repr=False)
 class LeakyReLU(Activation):
     """``σ(z) = z if z > 0 else slope·z``, ``σ' = 1 or slope``.
@@ -237,6 +269,8 @@ class LeakyReLU(Activation):
 
     slope: float = 0.01
     name = "leaky_relu"
+    init = "he"
+    dies = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.slope < 1:
@@ -256,6 +290,7 @@ class LeakyReLU(Activation):
         return f"LeakyReLU(slope={self.slope})"
 
 
+@ACTIVATIONS.register
 class Identity(Activation):
     """``σ(z) = z``, ``σ' = 1``: the usual input layer and regression output."""
 
@@ -311,6 +346,7 @@ def _row_max(z: Array) -> Array:
     return np.maximum.reduce(z, axis=-1, keepdims=True)
 
 
+@ACTIVATIONS.register
 class Softmax(Activation):
     """``a_j = e^{z_j} / Σ_k e^{z_k}`` per row: an output activation only.
 
@@ -321,6 +357,7 @@ class Softmax(Activation):
     """
 
     name = "softmax"
+    saturated_outside = (0.05, 0.95)
     elementwise = False
     bounded01 = True
 
@@ -408,11 +445,6 @@ def _eye_like(d: Array) -> Array:
     return ops_of(d).xp.eye(d.shape[1], dtype=d.dtype, device=array_device(d))
 
 
-ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Identity, Softmax)
-}
-
-
 def get_activation(spec: str | Activation) -> Activation:
     """Return the activation named by ``spec`` (or ``spec`` itself if it is one).
 
@@ -425,12 +457,13 @@ def get_activation(spec: str | Activation) -> Activation:
         return spec
     if isinstance(spec, str) and spec in ACTIVATIONS:
         return ACTIVATIONS[spec]()
-    raise ValueError(
-        f"unknown activation {spec!r}: expected one of {', '.join(sorted(ACTIVATIONS))}"
-    )
+    raise ACTIVATIONS.unknown(spec)
 
 
 # --------------------------------------------------------------------------- costs
+
+#: Every named cost: ``COSTS[name]()`` makes one (:func:`get_cost`).
+COSTS: Registry[type[Cost]] = Registry("cost")
 
 
 class Cost:
@@ -480,6 +513,7 @@ class Cost:
         return f"{type(self).__name__}()"
 
 
+@COSTS.register
 class Quadratic(Cost):
     """The seed's squared error ``C = ‖a − λ‖²``, ``∂C/∂a = 2(a − λ)ᵀ`` (seed §4.1).
 
@@ -511,6 +545,7 @@ class Quadratic(Cost):
 _QUADRATIC_DERIVATIVE = Quadratic.derivative
 
 
+@COSTS.register
 class CrossEntropy(Cost):
     """Per-output binary cross-entropy ``C = −Σ_j [λ_j ln a_j + (1 − λ_j) ln(1 − a_j)]``.
 
@@ -542,6 +577,7 @@ class CrossEntropy(Cost):
         return super().delta(z, a, y, activation, out)
 
 
+@COSTS.register
 class LogLikelihood(Cost):
     """The log-likelihood ``C = −ln a_y = −Σ_j λ_j ln a_j`` on a softmax output.
 
@@ -615,13 +651,77 @@ class CustomCost(Cost):
         return f"CustomCost(name={self.name!r})"
 
 
-COSTS: dict[str, type[Cost]] = {cls.name: cls for cls in (Quadratic, CrossEntropy, LogLikelihood)}
-
-
 def get_cost(spec: str | Cost) -> Cost:
     """Return the cost named by ``spec`` (or ``spec`` itself if it is one)."""
     if isinstance(spec, Cost):
         return spec
     if isinstance(spec, str) and spec in COSTS:
         return COSTS[spec]()
-    raise ValueError(f"unknown cost {spec!r}: expected one of {', '.join(sorted(COSTS))}")
+    raise COSTS.unknown(spec)
+
+
+# --------------------------------------------------------------------------- initialisations
+
+#: Every named weight initialisation: ``INITIALISATIONS[name]().draw(rng, fan_in, fan_out)``.
+INITIALISATIONS: Registry[type[Initialisation]] = Registry("init")
+
+
+class Initialisation:
+    """How to draw a layer's initial ``W^l`` and ``b^l``.
+
+    Subclasses set ``name`` and implement :meth:`draw` with NumPy's generator, so a
+    seeded network is the same network on every backend.
+    """
+
+    name: str = "initialisation"
+
+    def draw(self, rng: np.random.Generator, fan_in: int, fan_out: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """``W`` of shape ``(fan_out, fan_in)`` (``N_l × N_{l-1}``) and ``b`` ``(fan_out,)``."""
+        raise NotImplementedError
+
+
+@INITIALISATIONS.register
+class Normal(Initialisation):
+    """N(0, 1) weights and biases (Nielsen's ``network.py``)."""
+
+    name = "normal"
+
+    def draw(self, rng: np.random.Generator, fan_in: int, fan_out: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+        return rng.standard_normal((fan_out, fan_in)), rng.standard_normal(fan_out)
+
+
+@INITIALISATIONS.register
+class ScaledNormal(Initialisation):
+    """N(0, 1/N_{l-1}) weights and N(0, 1) biases (Nielsen's ``network2.py``)."""
+
+    name = "scaled_normal"
+
+    def draw(self, rng: np.random.Generator, fan_in: int, fan_out: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+        W = rng.standard_normal((fan_out, fan_in)) / np.sqrt(fan_in)
+        return W, rng.standard_normal(fan_out)
+
+
+@INITIALISATIONS.register
+class Xavier(Initialisation):
+    """Glorot's uniform U(±√(6/(N_{l-1}+N_l))) weights, zero biases."""
+
+    name = "xavier"
+
+    def draw(self, rng: np.random.Generator, fan_in: int, fan_out: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, (fan_out, fan_in)), np.zeros(fan_out)
+
+
+@INITIALISATIONS.register
+class He(Initialisation):
+    """He's N(0, 2/N_{l-1}) weights, zero biases (for the ReLU family)."""
+
+    name = "he"
+
+    def draw(self, rng: np.random.Generator, fan_in: int, fan_out: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+        return rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in), np.zeros(fan_out)

@@ -43,7 +43,7 @@ from .data.preprocessing import Preprocessing, Scaler, Standardizer, make_scaler
 from .data.tables import ColumnEncoding, TableEncoding
 from .functions import ACTIVATIONS, COSTS, Activation, Cost
 from .model_archive import MAX_METADATA_BYTES, ArchiveError, ModelArchive
-from .network import Network
+from .network import Network, register_model_writer
 from .training.history import History
 
 __all__ = [
@@ -695,3 +695,7 @@ def load(path: str | os.PathLike[str], *, backend: Any = None, device: Any = Non
     """
     net = load_model(path).network
     return net if backend is None and device is None else net.to(backend, device=device)
+
+
+# Network.save writes through this module (the network does not import upwards).
+register_model_writer(save_model)

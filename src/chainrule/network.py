@@ -20,39 +20,42 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import checks
+from . import blocks, checks
 from .backend import NUMPY_OPS, Ops, ops_of, resolve_backend, to_numpy
 from .engine import Engine, Forward, Layers
-from .functions import Activation, Cost, classes_of, get_activation, get_cost
+from .functions import (
+    INITIALISATIONS,
+    Activation,
+    Cost,
+    classes_of,
+    get_activation,
+    get_cost,
+)
 from .training.callbacks import Callback
 from .training.config import TrainingConfig
-from .training.early_stopping import EarlyStopping, holdout_split
 from .training.history import History
-from .training.lbfgs import LBFGS, fit_lbfgs
-from .training.loop import train
 from .training.optimizers import Optimizer
-from .training.progress import with_progress
-from .training.schedules import get_schedule
 from .training.targets import OneHotLabels, keeps_labels
+from .training.trainer import Trainer, normalised_weights
 
 Array = npt.NDArray[np.floating]
 ActivationSpec = str | Activation
 
-__all__ = ["INITS", "Network"]
+__all__ = ["INITS", "Network", "register_model_writer"]
 
-#: Weight initialisations by name (see :class:`Network`).
-INITS = ("normal", "scaled_normal", "xavier", "he")
-
-#: At most this many ``z`` and ``a`` values are held by one forward pass of
-#: ``feedforward``, ``predict``, ``loss``, ``evaluate`` and the per-epoch validation
-#: (64 MiB in float64): bigger inputs go through in blocks of rows, so predicting
-#: a million rows needs the memory of a few thousand.
-FORWARD_BLOCK_VALUES = 1 << 23
+#: Writes model files for :meth:`Network.save`: :func:`chainrule.io.save_model`, which
+#: the io layer (above this module, importing it) registers when it is imported, so
+#: the network never imports upwards (``import chainrule`` imports both).
+_model_writer: Callable[..., Path] | None = None
 
 
-def forward_block_rows(sizes: Sequence[int]) -> int:
-    """Rows per forward block for layer sizes ``sizes`` (:data:`FORWARD_BLOCK_VALUES`)."""
-    return max(256, FORWARD_BLOCK_VALUES // (2 * sum(sizes)))
+def register_model_writer(writer: Callable[..., Path]) -> None:
+    """Make ``writer(path, network, **kwargs)`` the one :meth:`Network.save` calls."""
+    global _model_writer
+    _model_writer = writer
+
+#: Weight initialisations by name (see :class:`Network`): the registry's names.
+INITS = tuple(INITIALISATIONS)
 
 
 def _data_parallel(fit: Callable[..., History]) -> Callable[..., History]:
@@ -67,7 +70,7 @@ def _data_parallel(fit: Callable[..., History]) -> Callable[..., History]:
     def wrapper(self: Network, *args: Any, comm: Any = None, **kwargs: Any) -> History:
         if comm is None:
             return fit(self, *args, **kwargs)
-        from .training.distributed import data_parallel
+        from .parallel.mpi import data_parallel
 
         par = data_parallel(comm)
         with par.session(self):
@@ -106,8 +109,9 @@ class Network:
         and biases (Nielsen's ``network.py``); ``"scaled_normal"`` is
         N(0, 1/N_{l-1}) weights and N(0, 1) biases (his ``network2.py``);
         ``"xavier"`` is Glorot's uniform U(±√(6/(N_{l-1}+N_l))) and ``"he"`` is
-        N(0, 2/N_{l-1}), both with zero biases.  The default is ``"he"`` for
-        layers feeding a ReLU or leaky ReLU and ``"xavier"`` otherwise.
+        N(0, 2/N_{l-1}), both with zero biases (the registry
+        :data:`chainrule.functions.INITIALISATIONS`).  The default is each layer's
+        activation's ``init``: ``"he"`` for a ReLU or leaky ReLU, ``"xavier"`` otherwise.
     seed : int or numpy.random.Generator, optional
         Seeds initialisation and, unless ``fit`` is given its own seed, the
         shuffling and dropout of training.  Same seed, same weights.
@@ -191,8 +195,8 @@ class Network:
         self.cost = get_cost(cost)
         self.cost.check_output(out_act)
 
-        if init is not None and init not in INITS:
-            raise ValueError(f"unknown init {init!r}: expected one of {', '.join(INITS)}")
+        if init is not None and init not in INITIALISATIONS:
+            raise INITIALISATIONS.unknown(init)
         self.init = init
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self.seed = None if isinstance(seed, np.random.Generator) else seed
@@ -262,9 +266,9 @@ class Network:
         :func:`chainrule.io.save_model`; ``chainrule.load(path)`` reads it back
         bit-exact.
         """
-        from .io import save_model  # io imports this module
-
-        return save_model(path, self, **kwargs)
+        if _model_writer is None:  # only when chainrule.io was never imported
+            raise RuntimeError("Network.save needs chainrule.io: import chainrule first")
+        return _model_writer(path, self, **kwargs)
 
     def __repr__(self) -> str:
         acts = [a.name for a in self.activations]
@@ -303,12 +307,11 @@ class Network:
         self.ops, self.device = ops, device
         opt = getattr(self, "optimizer", None)
         try:
-            weights = [self._place(W) for W in self.weights]
-            biases = [self._place(b) for b in self.biases]
-            # The optimizer's moment and velocity arrays follow the parameters.
-            state = {key: [self._place(v) for v in value] for key, value in
-                     (vars(opt).items() if opt is not None else ())
-                     if isinstance(value, list) and value and hasattr(value[0], "shape")}
+            weights = [self.place(W) for W in self.weights]
+            biases = [self.place(b) for b in self.biases]
+            # The optimizer's state (moments, velocities) follows the parameters.
+            state = {key: [self.place(v) for v in value] for key, value in
+                     (opt.state_arrays().items() if opt is not None else ())}
         except (AssertionError, RuntimeError, TypeError, ValueError) as exc:
             # e.g. PyTorch without CUDA ("Torch not compiled with CUDA enabled"), a GPU
             # that is not there, a device name it cannot parse: nothing has moved.
@@ -317,11 +320,11 @@ class Network:
             raise ValueError(f"the {ops.name} backend cannot use device {device!r} here: "
                              f"{first}") from None
         self.weights, self.biases = weights, biases
-        for key, value in state.items():
-            setattr(opt, key, value)
+        if opt is not None:
+            opt.load_state_dict({**opt.state_dict(), **state})
         return self
 
-    def _place(self, a: Any) -> Any:
+    def place(self, a: Any) -> Any:
         """``a`` (any namespace) as an array of this network's backend, dtype and device."""
         host = np.asarray(to_numpy(a), dtype=self.dtype)
         if self.ops is NUMPY_OPS:
@@ -330,9 +333,23 @@ class Network:
 
     # ------------------------------------------------------------------ inputs
 
-    def _inputs(self, X: npt.ArrayLike, name: str = "X", *, place: bool = True
-                ) -> tuple[Array, bool]:
+    def check_inputs(self, X: npt.ArrayLike, name: str = "X", *, place: bool = True
+                     ) -> tuple[Array, bool]:
         """``X`` checked (on the host) and, with ``place``, in the network's backend.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, N_1) or (N_1,)
+        name : str
+            What the one-line error calls ``X`` (e.g. ``"validation X"``).
+        place : bool
+            Return it in the network's backend and device (else a NumPy array).
+
+        Returns
+        -------
+        X2 : array of shape (n, N_1) in the network's dtype
+        was_1d : bool
+            ``X`` was one example ``(N_1,)``.
 
         An array already of the network's namespace (a CUDA tensor, say) is checked
         where it lives (:meth:`_checked_in_place`) instead of travelling to the host
@@ -345,14 +362,14 @@ class Network:
             if checked is not None:
                 return checked
         X2, was_1d = checks.as_inputs(to_numpy(X), self.sizes[0], self.dtype, name=name)
-        return (self._on_backend(X2) if place else X2), was_1d
+        return (self.on_backend(X2) if place else X2), was_1d
 
     def _checked_in_place(self, X: Any) -> tuple[Array, bool] | None:
         """``X`` (n, N_1) or (N_1,) of this network's namespace, as the engine's input:
         its dtype made the network's and moved to the parameters' device, checked with
         one reduction for NaN/inf.  None when ``X`` is of another kind, or when a check
         fails (then the host checks run and raise the one-line error)."""
-        if not self._is_native(X):
+        if not self.is_native(X):
             return None
         xp = self.ops.xp
         if X.ndim not in (1, 2) or not xp.isdtype(X.dtype, "real floating"):
@@ -368,19 +385,30 @@ class Network:
                 return None
         return X2, was_1d
 
-    def _targets(self, Y: npt.ArrayLike, n: int, *, place: bool = True,
-                 labels_ok: bool = False) -> Array:
+    def check_targets(self, Y: npt.ArrayLike, n: int, *, place: bool = True,
+                      labels_ok: bool = False) -> Array:
         """Targets checked on the host: an ``(n, N_L)`` array, or — with ``labels_ok``,
         for a classifier given labels whose one-hot matrix would be big
-        (:func:`~chainrule.training.targets.keeps_labels`) — :class:`OneHotLabels`."""
+        (:func:`~chainrule.training.targets.keeps_labels`) — :class:`OneHotLabels`.
+
+        Parameters
+        ----------
+        Y : array-like of shape (n, N_L), or (n,) class labels
+        n : int
+            The rows ``Y`` must have (those of the checked inputs).
+        place : bool
+            Return it in the network's backend and device (else NumPy).
+        labels_ok : bool
+            Many classes may stay labels (:class:`OneHotLabels`) instead of one-hot rows.
+        """
         keep = labels_ok and self.is_classifier and keeps_labels(n, self.sizes[-1])
         checked = checks.as_targets(to_numpy(Y), n, self.sizes[-1], self.dtype,
                                     keep_labels=keep)
         Y2: Any = (OneHotLabels(checked, self.sizes[-1], np.empty(0, self.dtype))
                    if checked.ndim == 1 else checked)  # 1-D: the class labels, kept
-        return self._on_backend(Y2) if place else Y2
+        return self.on_backend(Y2) if place else Y2
 
-    def _on_backend(self, a: Any) -> Any:
+    def on_backend(self, a: Any) -> Any:
         """A checked NumPy array in the network's backend (itself on NumPy, or when it is
         an array of that backend already)."""
         if isinstance(a, OneHotLabels):
@@ -389,7 +417,7 @@ class Network:
             return a
         return self.ops.asarray(a, self.device)
 
-    def _is_native(self, X: Any) -> bool:
+    def is_native(self, X: Any) -> bool:
         """True when ``X`` is an array of this network's (non-NumPy) namespace."""
         if self.ops is NUMPY_OPS or type(X) is np.ndarray or not hasattr(X, "shape"):
             return False
@@ -412,13 +440,13 @@ class Network:
                                  f"got {_shape(b)}")
             if self.ops is NUMPY_OPS:
                 if not isinstance(W, np.ndarray) or W.dtype != self.dtype:
-                    self.weights[l - 2] = self._place(W)
+                    self.weights[l - 2] = self.place(W)
                 if not isinstance(b, np.ndarray) or b.dtype != self.dtype:
-                    self.biases[l - 2] = self._place(b)
+                    self.biases[l - 2] = self.place(b)
                 continue
             for params, p in ((self.weights, W), (self.biases, b)):
                 if ops_of(p) is not self.ops or self.ops.numpy_dtype(p.dtype) != self.dtype:
-                    params[l - 2] = self._place(p)
+                    params[l - 2] = self.place(p)
 
     # ------------------------------------------------------------------ the function f
 
@@ -434,7 +462,7 @@ class Network:
         Forward
             ``z[l]``, ``a[l]`` of shape ``(n, N_l)`` for ``l = 1..L``.
         """
-        X2, _ = self._inputs(X)
+        X2, _ = self.check_inputs(X)
         return self._forward(X2)[1].forward_result()
 
     def feedforward(self, X: npt.ArrayLike) -> Array:
@@ -448,7 +476,7 @@ class Network:
         -------
         ndarray of shape (n, N_L), or (N_L,) for a single example
         """
-        X2, was_1d = self._inputs(X)
+        X2, was_1d = self.check_inputs(X)
         blocks = self._row_blocks(X2.shape[0])
         if len(blocks) == 1:
             out = self._forward(X2)[0]
@@ -466,9 +494,9 @@ class Network:
         X : array-like of shape (n, N_1)
         Y : array-like of shape (n, N_L), or (n,) integer class labels
         """
-        X2, _ = self._inputs(X)
-        Y2 = self._targets(Y, X2.shape[0], labels_ok=True)
-        return self._evaluate_arrays(X2, Y2, accuracy=False)[0]
+        X2, _ = self.check_inputs(X)
+        Y2 = self.check_targets(Y, X2.shape[0], labels_ok=True)
+        return self.evaluate_arrays(X2, Y2, accuracy=False)[0]
 
     def backprop(
         self, X: npt.ArrayLike, Y: npt.ArrayLike, *, sample_weight: npt.ArrayLike | None = None
@@ -500,12 +528,12 @@ class Network:
             ``grad_biases[l-2]`` of shape ``(N_l,)``: ``δ^l`` (eq. 15),
             averaged over the batch.
         """
-        X2, _ = self._inputs(X)
+        X2, _ = self.check_inputs(X)
         n = X2.shape[0]
-        Y2 = self._targets(Y, n)
+        Y2 = self.check_targets(Y, n)
         row_weights = None
         if sample_weight is not None:
-            row_weights = self._on_backend(_normalised_weights(to_numpy(sample_weight), n))
+            row_weights = self.on_backend(normalised_weights(to_numpy(sample_weight), n))
         _, layers = self._forward(X2)
         bwd = self.engine.gradients(layers, Y2, row_weights=row_weights)
         return bwd.grad_weights, bwd.grad_biases
@@ -517,8 +545,9 @@ class Network:
 
     def _row_blocks(self, n: int) -> list[tuple[int, int]]:
         """``(lo, hi)`` row ranges whose forward passes hold at most
-        :data:`FORWARD_BLOCK_VALUES` values of ``z`` and ``a`` (one range when ``n`` fits)."""
-        rows = forward_block_rows(self.sizes)
+        :data:`~chainrule.blocks.FORWARD_BLOCK_VALUES` values of ``z`` and ``a`` (one range
+        when ``n`` fits)."""
+        rows = blocks.forward_block_rows(self.sizes)
         return [(lo, min(lo + rows, n)) for lo in range(0, n, rows)] or [(0, 0)]
 
     def _forward_blocks(self, X: Array, blocks: list[tuple[int, int]]
@@ -621,7 +650,7 @@ class Network:
             its rows of it and one ``Allreduce`` per step sums the gradients, so the
             weights equal a single process's to rounding.  A communicator means
             every rank holds all of ``X``; a
-            :class:`~chainrule.training.distributed.DataParallel` with ``rows``
+            :class:`~chainrule.parallel.DataParallel` with ``rows``
             says ``X`` is this rank's shard.  See ``docs/distributed.md``.
         verbose : bool or str, default False
             ``True`` prints one line per epoch, as ``chainrule train`` does; a
@@ -642,95 +671,33 @@ class Network:
         >>> len(net.fit(X, y, epochs=3, batch_size=2, learning_rate=0.5))
         3
         """
-        unknown = sorted(set(settings) - set(TrainingConfig.__dataclass_fields__))
-        if unknown:
-            raise TypeError(f"fit() got an unexpected keyword argument {unknown[0]!r}")
-        config = (config or TrainingConfig()).replace(**settings) if settings else (
-            config or TrainingConfig())
-        par = comm  # [distributed] a DataParallel (see _data_parallel) or None
-        # Checked and split on the host (NumPy) and placed on the backend just before
-        # training; an array already of the network's namespace stays where it is.
-        X2, _ = self._inputs(X, place=self._is_native(X))
-        # Many classes: labels, not an n × classes matrix (not for L-BFGS or MPI).
-        labels_ok = par is None and not (config.optimizer == "lbfgs"
-                                         or isinstance(config.optimizer, LBFGS))
-        Y2 = self._targets(Y, X2.shape[0], place=False, labels_ok=labels_ok)
-        if seed is not None:
-            self.rng = np.random.default_rng(seed)
-        rng = self.rng
-        val = None
-        if validation_data is not None and config.validation_fraction is not None:
-            raise ValueError("give either validation_data or validation_fraction, not both")
-        if validation_data is not None:
-            if len(validation_data) != 2:
-                raise ValueError("validation_data must be a pair (X_val, Y_val)")
-            Xv, _ = self._inputs(validation_data[0], name="validation X",
-                                 place=self._is_native(validation_data[0]))
-            val = (Xv, self._targets(validation_data[1], Xv.shape[0], place=False,
-                                     labels_ok=labels_ok))
-        sw = None
-        if sample_weight is not None:
-            sw = _normalised_weights(to_numpy(sample_weight), X2.shape[0])
-        if par is not None and par.rows is not None and config.validation_fraction is not None:
-            raise ValueError("validation_fraction cannot hold rows out of a shard: give each "
-                             "rank its shard of the validation data as validation_data")
-        if config.validation_fraction is not None:
-            X2, Y2, Xv, Yv, sw = holdout_split(X2, Y2, config.validation_fraction, rng,
-                                               stratify=self.is_classifier, sample_weight=sw)
-            val = (Xv, Yv)
-        weights = None
-        if sw is not None:
-            # Normalised so the weights average 1: a batch's loss stays a mean.
-            weights = sw / sw.sum() * X2.shape[0]
-            if par is not None and par.rows is not None:  # [distributed] mean 1 over all ranks
-                weights = par.average_one(sample_weight)
-        config.dropout_rates(len(self.sizes) - 2)  # one rate per hidden layer
-        callbacks = with_progress(callbacks, verbose, len(self.history) + config.epochs)
-        if config.early_stopping is not None:
-            stopper = (config.early_stopping if isinstance(config.early_stopping, EarlyStopping)
-                       else EarlyStopping(monitor=config.early_stopping,
-                                          patience=config.patience))
-            callbacks.append(stopper)
-        sched = get_schedule(config.schedule)
-        config = config.replace(schedule=sched)
-        monitors = [getattr(sched, "monitor", "")]
-        monitors += [cb.monitor for cb in callbacks if isinstance(cb, EarlyStopping)]
-        if val is None and any(m.startswith("val_") for m in monitors):
-            raise ValueError("early stopping and the plateau schedule watch validation "
-                             "metrics: give validation_data or validation_fraction")
-        if not self.is_classifier and "val_accuracy" in monitors:
-            raise ValueError("val_accuracy needs a classifier (sigmoid or softmax output); "
-                             "monitor val_loss for this network")
-        if config.optimizer == "lbfgs" or isinstance(config.optimizer, LBFGS):
-            # Full-batch L-BFGS has its own driver (SciPy's L-BFGS-B); see training/lbfgs.py.
-            if par is not None:
-                raise ValueError("optimizer='lbfgs' does not train data-parallel (comm); use a "
-                                 "stochastic optimizer")
-            if self.ops is not NUMPY_OPS:
-                raise ValueError("optimizer='lbfgs' (SciPy's L-BFGS-B) trains NumPy networks "
-                                 "only: call net.to('numpy') first, or use a stochastic "
-                                 "optimizer")
-            _check_lbfgs_options(dropout=config.dropout, l1=config.l1,
-                                 clip_norm=config.clip_norm,
-                                 schedule=getattr(config.schedule, "name", config.schedule))
-            return fit_lbfgs(self, X2, Y2, max_iter=config.epochs,
-                             settings=(config.optimizer if isinstance(config.optimizer, LBFGS)
-                                       else LBFGS()),
-                             validation_data=val, callbacks=callbacks, l2=config.l2,
-                             sample_weight=weights)
-        if self.ops is not NUMPY_OPS:
-            X2, Y2, weights = (self._on_backend(a) for a in (X2, Y2, weights))
-            if val is not None:
-                val = (self._on_backend(val[0]), self._on_backend(val[1]))
-        return train(self, X2, Y2, config, rng=rng, validation_data=val, callbacks=callbacks,
-                     sample_weight=weights, parallel=par)
+        return Trainer(self, X, Y, config, validation_data=validation_data,
+                       sample_weight=sample_weight, seed=seed, callbacks=callbacks,
+                       verbose=verbose, parallel=comm, **settings).run()
 
-    def _evaluate_arrays(self, X: Array, Y: Array, *, accuracy: bool = True
-                         ) -> tuple[float, float]:
-        """Mean loss and accuracy on validated arrays (accuracy nan for regression).
+    def evaluate_arrays(self, X: Array, Y: Array, *, accuracy: bool = True
+                        ) -> tuple[float, float]:
+        """Mean loss and accuracy on checked arrays, as training records them.
 
-        Summed block by block of rows (:data:`FORWARD_BLOCK_VALUES`; ``Y`` may be
-        :class:`OneHotLabels`, whose blocks are made as they are needed).
+        Summed block by block of rows (:data:`~chainrule.blocks.FORWARD_BLOCK_VALUES`).
+        :meth:`evaluate` is this with the checks.
+
+        Parameters
+        ----------
+        X : array of shape (n, N_1)
+            From :meth:`check_inputs`: the network's dtype and backend.
+        Y : array of shape (n, N_L), or OneHotLabels
+            From :meth:`check_targets` (one-hot blocks made as they are needed).
+        accuracy : bool, default True
+            Also count the correct rows (classifiers only).
+
+        Returns
+        -------
+        loss : float
+            The mean per-example cost ``C`` (no penalty).
+        accuracy : float
+            The fraction of rows whose class is right; nan for regression or
+            ``accuracy=False``.
         """
         xp, n = self.xp, X.shape[0]
         scored = accuracy and self.is_classifier
@@ -763,7 +730,7 @@ class Network:
         """
         if not self.is_classifier:
             return self.feedforward(X)
-        X2, was_1d = self._inputs(X)
+        X2, was_1d = self.check_inputs(X)
         blocks = self._row_blocks(X2.shape[0])
         if len(blocks) == 1:
             labels = classes_of(self._forward(X2)[0])
@@ -774,9 +741,9 @@ class Network:
 
     def evaluate(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> dict[str, float]:
         """Mean loss and (for classifiers) accuracy on ``(X, Y)``."""
-        X2, _ = self._inputs(X)
-        Y2 = self._targets(Y, X2.shape[0], labels_ok=True)
-        loss, acc = self._evaluate_arrays(X2, Y2)
+        X2, _ = self.check_inputs(X)
+        Y2 = self.check_targets(Y, X2.shape[0], labels_ok=True)
+        loss, acc = self.evaluate_arrays(X2, Y2)
         return {"loss": loss, "accuracy": acc}
 
     def accuracy(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> float:
@@ -828,32 +795,5 @@ def _hidden_activations(
 def _initial_parameters(
     rng: np.random.Generator, fan_in: int, fan_out: int, init: str | None, act: Activation
 ) -> tuple[np.ndarray, np.ndarray]:
-    if init is None:
-        init = "he" if act.name in ("relu", "leaky_relu") else "xavier"
-    if init == "normal":
-        return rng.standard_normal((fan_out, fan_in)), rng.standard_normal(fan_out)
-    if init == "scaled_normal":
-        W = rng.standard_normal((fan_out, fan_in)) / np.sqrt(fan_in)
-        return W, rng.standard_normal(fan_out)
-    if init == "xavier":
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        return rng.uniform(-limit, limit, (fan_out, fan_in)), np.zeros(fan_out)
-    # "he"
-    return rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in), np.zeros(fan_out)
-
-
-def _check_lbfgs_options(**options: Any) -> None:
-    """L-BFGS trains on the whole set with a smooth loss: refuse what does not apply."""
-    for name, value in options.items():
-        if value not in (None, 0.0, "constant"):
-            raise ValueError(f"{name} does not apply to optimizer='lbfgs' (full-batch "
-                             f"L-BFGS on a smooth loss), got {name}={value!r}")
-
-
-def _normalised_weights(sample_weight: npt.ArrayLike, n: int) -> np.ndarray:
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.shape != (n,):
-        raise ValueError(f"sample_weight must have shape ({n},), got {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-        raise ValueError("sample_weight must be finite, non-negative and not all zero")
-    return w / w.sum()
+    """``W^l``, ``b^l`` drawn by ``init``, or by the default of the activation they feed."""
+    return INITIALISATIONS[init or act.init]().draw(rng, fan_in, fan_out)

@@ -22,9 +22,10 @@ from .common import CLIError, HelpFormatter
 
 __all__ = ["CLIError", "main"]
 
-#: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("train", "datasets", "evaluate", "predict", "info", "explain", "gradcheck", "report",
-            "plot")
+#: Subcommand modules, in the order ``--help`` lists them (``*_command``: named apart
+#: from the library module of the same name, e.g. ``chainrule.gradcheck``).
+COMMANDS = ("train", "datasets", "evaluate", "predict", "info", "explain", "gradcheck_command",
+            "report_command", "plot")
 
 
 def build_parser() -> argparse.ArgumentParser:

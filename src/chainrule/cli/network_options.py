@@ -1,59 +1,94 @@
-"""Network options shared by ``chainrule explain`` and ``chainrule gradcheck``."""
+"""Network options shared by ``chainrule train``, ``explain`` and ``gradcheck``.
+
+The choices are the registries' (:mod:`chainrule.functions`).
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
 
-from ..functions import ACTIVATIONS, COSTS
-from ..network import INITS, Network
+from ..functions import ACTIVATIONS, COSTS, INITIALISATIONS
+from ..network import Network
 from .common import CLIError, int_list
 
-__all__ = ["add_network_arguments", "build_network", "describe_network"]
+__all__ = ["add_network_arguments", "build_network", "describe_network", "network_kwargs"]
 
-ELEMENTWISE = sorted(set(ACTIVATIONS) - {"softmax"})
 
 
 def add_network_arguments(
     p: argparse.ArgumentParser,
     *,
-    sizes: str,
+    sizes: str | None = None,
+    hidden: list[int] | None = None,
+    activation: str = "sigmoid",
+    output_activation: str | None = None,
+    cost: str = "quadratic",
     input_activation: str = "identity",
     init: str | None = None,
     dtype: bool = False,
-) -> None:
-    """Options that build a :class:`~chainrule.Network` (see :func:`build_network`).
+    seed_help: str = "seed for the weights and random data",
+) -> argparse._ArgumentGroup:
+    """Options that build a :class:`~chainrule.Network` (see :func:`network_kwargs`).
 
     Parameters
     ----------
     p : argparse.ArgumentParser
-    sizes : str
-        Default ``--sizes``, e.g. ``"3,4,2"``.
-    input_activation : str
-        Default ``--input-activation``.
+    sizes : str, optional
+        Default ``--sizes``, e.g. ``"3,4,2"`` (every layer given).
+    hidden : list of int, optional
+        Instead of ``sizes``: default ``--hidden``, the hidden layers only (the data
+        give the input and output sizes, as in ``chainrule train``).
+    activation, output_activation, cost, input_activation : str
+        Defaults of ``--activation``, ``--output-activation`` (None: the same as
+        ``--activation``), ``--cost`` and ``--input-activation``.
     init : str, optional
-        Default ``--init`` (None: the network's own default).
+        Default ``--init`` (None: each activation's own, ``Activation.init``).
     dtype : bool
         Offer ``--dtype float32|float64``.
+    seed_help : str
+        What ``--seed`` seeds.
+
+    Returns
+    -------
+    argparse._ArgumentGroup
+        The "network" group, for a command's own network options.
     """
     g = p.add_argument_group("network")
-    g.add_argument("--sizes", type=int_list, default=int_list(sizes), metavar="N,N,...",
-                   help="layer sizes N_1,...,N_L, input first and output last")
-    g.add_argument("--activation", choices=ELEMENTWISE, default="sigmoid",
+    if hidden is not None:
+        g.add_argument("--hidden", type=int_list, default=hidden, metavar="N,N,...",
+                       help="hidden layer sizes, comma-separated ('' for none)")
+    else:
+        g.add_argument("--sizes", type=int_list, default=int_list(sizes or "2,2"),
+                       metavar="N,N,...",
+                       help="layer sizes N_1,...,N_L, input first and output last")
+    # The registries' names as the parser is built (a hidden or input layer: elementwise).
+    elementwise = ACTIVATIONS.names(lambda a: a.elementwise)
+    g.add_argument("--activation", choices=elementwise, default=activation,
                    help="σ of the hidden layers")
-    g.add_argument("--output-activation", choices=sorted(ACTIVATIONS), default=None,
-                   help="σ of the output layer (default: the same as --activation)")
-    g.add_argument("--cost", choices=sorted(COSTS), default="quadratic", help="cost function C")
-    g.add_argument("--input-activation", choices=ELEMENTWISE, default=input_activation,
+    g.add_argument("--output-activation", choices=sorted(ACTIVATIONS), default=output_activation,
+                   help="σ of the output layer" if output_activation is not None
+                   else "σ of the output layer (default: the same as --activation)")
+    g.add_argument("--cost", choices=sorted(COSTS), default=cost, help="cost function C")
+    g.add_argument("--input-activation", choices=elementwise, default=input_activation,
                    help="σ on the input layer, a^1 = σ(z^1) (the seed uses sigmoid)")
-    g.add_argument("--init", choices=INITS, default=init,
+    g.add_argument("--init", choices=list(INITIALISATIONS), default=init,
                    help="weight initialisation (default: he for ReLU layers, else xavier)"
                    if init is None else "weight initialisation")
-    g.add_argument("--seed", type=int, default=0, help="seed for the weights and random data")
     if dtype:
         g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                        help="floating-point type of the weights and the arithmetic")
+    g.add_argument("--seed", type=int, default=0, help=seed_help)
+    return g
+
+
+def network_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~chainrule.Network` keyword arguments the options give (not the sizes)."""
+    return {"activation": args.activation, "output_activation": args.output_activation,
+            "cost": args.cost, "input_activation": args.input_activation, "init": args.init,
+            "seed": args.seed, "dtype": getattr(args, "dtype", "float64")}
 
 
 def build_network(args: argparse.Namespace) -> Network:
@@ -61,10 +96,7 @@ def build_network(args: argparse.Namespace) -> Network:
     if len(args.sizes) < 2:
         raise CLIError(f"--sizes needs at least 2 layers (input and output), got {args.sizes}")
     try:
-        return Network(args.sizes, activation=args.activation,
-                       output_activation=args.output_activation, cost=args.cost,
-                       input_activation=args.input_activation, init=args.init,
-                       seed=args.seed, dtype=getattr(args, "dtype", "float64"))
+        return Network(args.sizes, **network_kwargs(args))
     except ValueError as exc:
         raise CLIError(str(exc)) from None
 

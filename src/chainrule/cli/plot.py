@@ -7,7 +7,12 @@ from pathlib import Path
 
 from ..plots.select import FIGURES, NEEDS_DATA
 from .common import CLIError
-from .report import _check_output, _require_plots, add_model_source_arguments, open_model_and_data
+from .report_command import (
+    _check_output,
+    _require_plots,
+    add_model_source_arguments,
+    open_model_and_data,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

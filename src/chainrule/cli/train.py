@@ -12,20 +12,21 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from ..data.preprocessing import Preprocessing
-from ..functions import ACTIVATIONS, COSTS
-from ..network import INITS, Network
-from ..training import JSONLinesLogger
-from ..training.distributed import PeerFailed, World, launched_size, launched_world
+from ..network import Network
+from ..parallel.mpi import PeerFailed, World, launched_size, launched_world
+from ..training import JSONLinesLogger, TrainingRun
 from ..training.memory import available_memory, training_memory
 from ..training.targets import keeps_labels
-from .common import CLIError, check_output_file, int_list
+from .common import CLIError, check_output_file
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
+from .network_options import add_network_arguments, network_kwargs
 from .regression import regression_lines, units_of
-from .report import add_report_argument, check_report_path, write_train_report
+from .report_command import add_report_argument, check_report_path, write_train_report
 from .training_options import (
     add_training_arguments,
     describe,
@@ -35,7 +36,7 @@ from .training_options import (
 )
 
 # Defaults for the main job: digits to >= 96 % test accuracy in a few seconds.
-NETWORK_DEFAULTS = {
+NETWORK_DEFAULTS: dict[str, Any] = {
     "hidden": [100],
     "activation": "tanh",
     "output_activation": "softmax",
@@ -55,21 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_data_arguments(p)
     d = NETWORK_DEFAULTS
-    g = p.add_argument_group("network")
-    g.add_argument("--hidden", type=int_list, default=d["hidden"], metavar="N,N,...",
-                   help="hidden layer sizes, comma-separated ('' for none)")
-    g.add_argument("--activation", choices=sorted(set(ACTIVATIONS) - {"softmax"}),
-                   default=d["activation"], help="hidden-layer activation σ")
-    g.add_argument("--output-activation", choices=sorted(ACTIVATIONS),
-                   default=d["output_activation"], help="output-layer activation")
-    g.add_argument("--input-activation", choices=sorted(set(ACTIVATIONS) - {"softmax"}),
-                   default="identity", help="σ on the input layer (the seed uses sigmoid)")
-    g.add_argument("--cost", choices=sorted(COSTS), default=d["cost"], help="cost function C")
-    g.add_argument("--init", choices=INITS, default=None,
-                   help="weight initialisation (default: he for ReLU layers, else xavier)")
-    g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
-                   help="floating-point type of the weights and the arithmetic")
-    g.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
+    g = add_network_arguments(p, hidden=d["hidden"], activation=d["activation"],
+                              output_activation=d["output_activation"], cost=d["cost"],
+                              dtype=True, seed_help="seed for split, init and shuffling")
     g.add_argument("--backend", default="numpy", metavar="NAME",
                    help="array library the training runs on: numpy, torch or cupy (the extras "
                    "chainrule[torch], chainrule[cupy]); the model is evaluated and saved as "
@@ -146,9 +135,10 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         if args.backend != "numpy":
             print(f"backend: {args.backend}" + (f" on {args.device}" if args.device else ""))
         print(describe(args))
-    kwargs = {**fit_kwargs(args), **validation_kwargs(args, data)}
+    # The run, described whole (network, data, TrainingConfig), for the library to train.
+    run = _training_run(args, data, net, world)
     if not args.quiet:
-        print(_monitoring_line(data, kwargs))
+        print(_monitoring_line(data, run))
         if world is not None:
             print(f"data-parallel: {world.size} MPI ranks, each backpropagates "
                   f"1/{world.size} of every batch of {args.batch_size}")
@@ -157,17 +147,16 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
               f"deviation 1 on the training split); the final metrics are in "
               f"{units_of(data.target_name)}")
     with _agreed(world):
-        _check_memory(net, len(data.X_train), kwargs, world is not None)
-        callbacks = make_callbacks(args, "standardised_loss" if standardised else "loss")
+        _check_memory(run, world is not None)
+        run.callbacks = make_callbacks(args, "standardised_loss" if standardised else "loss")
         start = time.perf_counter()
         try:
             # Overflow on the way to NaN is not worth a warning: a diverging run is
             # detected after its epoch and reported in one line (TrainingDiverged, exit 3).
             with np.errstate(all="ignore"):
-                net.fit(data.X_train, data.y_train, callbacks=callbacks, **kwargs,
-                        **({} if world is None else {"comm": world.comm}))
+                run.run()
         except BaseException as exc:
-            for cb in callbacks:  # a failed run leaves an existing --log-json as it was
+            for cb in run.callbacks:  # a failed run leaves an existing --log-json as it was
                 if isinstance(cb, JSONLinesLogger):
                     cb.discard()
             if isinstance(exc, ValueError):
@@ -183,6 +172,19 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     return status
 
 
+def _training_run(args: argparse.Namespace, data: TrainingData, net: Network,
+                  world: World | None) -> TrainingRun:
+    """The options as one :class:`~chainrule.training.TrainingRun` (no callbacks yet)."""
+    fit = fit_kwargs(args)
+    validation = validation_kwargs(args, data)
+    config = fit["config"]
+    if "validation_fraction" in validation:
+        config = config.replace(validation_fraction=validation["validation_fraction"])
+    return TrainingRun(net, data.X_train, data.y_train, config,
+                       validation_data=validation.get("validation_data"), seed=fit["seed"],
+                       comm=None if world is None else world.comm)
+
+
 def _network(args: argparse.Namespace, data: TrainingData, dtype: np.dtype) -> Network:
     if data.task == "regression" and (args.output_activation, args.cost) == (
             NETWORK_DEFAULTS["output_activation"], NETWORK_DEFAULTS["cost"]):
@@ -190,10 +192,8 @@ def _network(args: argparse.Namespace, data: TrainingData, dtype: np.dtype) -> N
         args.output_activation, args.cost = "identity", "quadratic"
     sizes = [data.X_train.shape[1], *args.hidden, data.n_outputs]
     try:
-        return Network(sizes, activation=args.activation,
-                       output_activation=args.output_activation, cost=args.cost,
-                       input_activation=args.input_activation, init=args.init,
-                       seed=args.seed, dtype=dtype, backend=args.backend, device=args.device)
+        return Network(sizes, **{**network_kwargs(args), "dtype": dtype},
+                       backend=args.backend, device=args.device)
     except ValueError as exc:
         raise CLIError(f"--backend {args.backend}: {exc}" if "backend" in str(exc)
                        else str(exc)) from None
@@ -247,16 +247,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
             check_output_file(path, option, inputs, others)
 
 
-def _check_memory(net: Network, n_train: int, kwargs: dict[str, object],
-                  distributed: bool = False) -> None:
+def _check_memory(run: TrainingRun, distributed: bool = False) -> None:
     """Refuse, with the estimate, a run that cannot fit in memory (before it starts)."""
-    validation = kwargs.get("validation_data")
-    n_val = len(validation[0]) if isinstance(validation, tuple) else int(
-        n_train * float(kwargs.get("validation_fraction") or 0.0))  # type: ignore[arg-type]
+    net, n_train, n_val = run.network, len(run.X), run.validation_rows
     # Many classes are trained from labels (training.targets), except by L-BFGS and MPI.
-    config = kwargs.get("config")
     labels = (net.is_classifier and keeps_labels(n_train, net.sizes[-1])
-              and getattr(config, "optimizer", None) != "lbfgs" and not distributed)
+              and run.config.optimizer != "lbfgs" and not distributed)
     need = training_memory(net.sizes, n_train, n_val, net.dtype.itemsize, labels=labels)
     have = available_memory()
     if have is not None and need > have:
@@ -295,10 +291,10 @@ def _save(args: argparse.Namespace, net: Network, data: TrainingData, *, quiet: 
     return str(path)
 
 
-def _monitoring_line(data: object, kwargs: dict[str, object]) -> str:
+def _monitoring_line(data: object, run: TrainingRun) -> str:
     """Say which rows the per-epoch ``val_*`` columns are measured on."""
-    if "validation_fraction" in kwargs:
-        return (f"monitoring: val_* on {kwargs['validation_fraction']:.0%} of the training rows, "
+    if run.config.validation_fraction is not None:
+        return (f"monitoring: val_* on {run.config.validation_fraction:.0%} of the training rows, "
                 "held out (they steer early stopping / the schedule)")
     X_val = getattr(data, "X_val", None)
     if X_val is not None and len(X_val) > 0:

@@ -17,7 +17,7 @@ from ..training import (
     get_optimizer,
     progress_callback,
 )
-from ..training.config import TrainingConfig
+from ..training.config import OPTIMIZER_NAMES, TrainingConfig
 from ..training.optimizers import Optimizer
 from ..training.schedules import SCHEDULES, Schedule
 from .common import CLIError, check_output_file, positive_float, positive_int
@@ -85,8 +85,7 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
                    help="rows per mini-batch (one gradient step each)")
     g.add_argument("--learning-rate", "--eta", type=positive_float, default=d["learning_rate"],
                    help="learning rate η (for the gradient of the mean cost)")
-    g.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "adamw",
-                                           "lbfgs"],
+    g.add_argument("--optimizer", choices=list(OPTIMIZER_NAMES),
                    default=d["optimizer"],
                    help="lbfgs: full-batch L-BFGS (SciPy's L-BFGS-B on the backpropagated "
                    "gradient); --epochs is then the most iterations, --batch-size and "
@@ -141,9 +140,10 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
 def _optimizer(args: argparse.Namespace) -> Optimizer | str:
     name = args.optimizer
     if name in ("momentum", "nesterov"):
-        if not args.momentum < 1.0:
-            raise CLIError(f"--momentum must be in [0, 1), got {args.momentum}")
-        return Momentum(momentum=args.momentum, nesterov=name == "nesterov")
+        try:  # the range is Momentum's own
+            return Momentum(momentum=args.momentum, nesterov=name == "nesterov")
+        except ValueError as exc:
+            raise CLIError(f"--momentum: {exc}") from None
     if name == "adamw":
         return AdamW(weight_decay=args.weight_decay)
     if name == "lbfgs":

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ..blocks import forward_block_rows
+
 __all__ = [
     "SATURATION_HIGH",
     "SATURATION_LOW",
@@ -73,8 +75,6 @@ def unit_stats(net, X: npt.ArrayLike, include_output: bool | None = None) -> lis
     -------
     list of UnitStats, one per hidden layer ``l = 2..L-1`` (and ``L``).
     """
-    from ..network import forward_block_rows  # the network module imports nothing here
-
     if include_output is None:
         include_output = net.cost.name == "quadratic"
     X = np.asarray(X)
@@ -90,20 +90,19 @@ def unit_stats(net, X: npt.ArrayLike, include_output: bool | None = None) -> lis
         fwd = net.forward(X[lo:lo + rows] if X.ndim == 2 else X)
         for l in layers:
             a, z = fwd.a[l], fwd.z[l]
-            name = net.activations[l - 2].name
-            if name in ("sigmoid", "softmax"):
-                tails[l] += int(np.count_nonzero((a < SATURATION_LOW) | (a > SATURATION_HIGH)))
-            elif name == "tanh":
-                # tanh = 2σ(2z) − 1, so the same tails are |a| > 0.9.
-                tails[l] += int(np.count_nonzero(np.abs(a) > 2 * SATURATION_HIGH - 1))
-            elif name in ("relu", "leaky_relu"):
+            act = net.activations[l - 2]  # what counts is the activation's own (functions)
+            if act.saturated_outside is not None:
+                low, high = act.saturated_outside
+                tails[l] += int(np.count_nonzero((a < low) | (a > high)))
+            elif act.dies:
                 silent[l] &= np.all(z <= 0, axis=0)
     out = []
     for l in layers:
-        name = net.activations[l - 2].name
-        if name in ("sigmoid", "softmax", "tanh"):
+        act = net.activations[l - 2]
+        name = act.name
+        if act.saturated_outside is not None:
             kind, fraction = "saturated", tails[l] / (n * net.sizes[l - 1])
-        elif name in ("relu", "leaky_relu"):
+        elif act.dies:
             kind, fraction = "dead", float(np.mean(silent[l]))
         else:
             kind, fraction = "none", math.nan

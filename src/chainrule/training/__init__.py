@@ -1,4 +1,5 @@
-"""Training: the loop, optimizers, schedules, regularization, callbacks and the history."""
+"""Training: the Trainer, the epoch machinery, optimizers, schedules, regularization,
+callbacks and the history."""
 
 from .callbacks import BatchInfo, Callback, PrintProgress
 from .config import TrainingConfig
@@ -17,6 +18,7 @@ from .schedules import (
     StepDecay,
     get_schedule,
 )
+from .trainer import EpochStats, Trainer, TrainingRun
 
 __all__ = [
     "LBFGS",
@@ -28,6 +30,7 @@ __all__ = [
     "Constant",
     "Cosine",
     "EarlyStopping",
+    "EpochStats",
     "History",
     "InverseScaling",
     "JSONLinesLogger",
@@ -38,8 +41,10 @@ __all__ = [
     "ReduceOnPlateau",
     "Schedule",
     "StepDecay",
+    "Trainer",
     "TrainingConfig",
     "TrainingDiverged",
+    "TrainingRun",
     "get_optimizer",
     "get_schedule",
     "holdout_split",

@@ -30,7 +30,7 @@ from .schedules import Schedule, get_schedule
 __all__ = ["OPTIMIZER_NAMES", "TrainingConfig"]
 
 #: Optimizer names a configuration accepts (an :class:`Optimizer` instance is accepted too).
-OPTIMIZER_NAMES: tuple[str, ...] = (*sorted(OPTIMIZERS), "nesterov", "lbfgs")
+OPTIMIZER_NAMES: tuple[str, ...] = (*sorted(OPTIMIZERS), "lbfgs")
 
 
 def _integer(name: str, value: Any, low: int) -> int:

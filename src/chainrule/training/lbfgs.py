@@ -325,7 +325,7 @@ def fit_lbfgs(
         assert objective.last_output is not None
         val_loss = val_acc = math.nan
         if validation_data is not None:
-            val_loss, val_acc = net._evaluate_arrays(*validation_data)
+            val_loss, val_acc = net.evaluate_arrays(*validation_data)
         epoch = first + len(history)
         now = time.perf_counter()
         history.append(
@@ -359,7 +359,7 @@ def fit_lbfgs(
     if result is not None and not net.stop_training and result.status != 0:
         warnings.warn(f"L-BFGS stopped after {result.nit} iteration(s) without converging "
                       f"(tol={settings.tol:g}): {result.message}", ConvergenceWarning,
-                      stacklevel=3)
+                      stacklevel=5)  # fit_lbfgs <- Trainer <- Network.fit <- caller
     for cb in callbacks:
         cb.on_train_end(net, history)
     return history

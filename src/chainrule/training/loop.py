@@ -1,9 +1,10 @@
-"""The training loop: mini-batch stochastic gradient descent (seed §5; Nielsen ch. 1).
+"""The epoch machinery: mini-batch stochastic gradient descent (seed §5; Nielsen ch. 1).
 
-For each epoch: shuffle, cut into mini-batches, and for each batch compute the
-gradient by backpropagation and hand it to the optimizer.  Everything that varies
-between training recipes (the optimizer, callbacks) is a parameter, so the loop
-itself stays short.
+For each epoch: cut the (shuffled) rows into mini-batches (:class:`Batches`), and for
+each batch compute the gradient by backpropagation and hand it to the optimizer
+(``_Epochs.run``, the one epoch body).  :class:`~chainrule.training.trainer.Trainer`
+drives it epoch by epoch; everything that varies between training recipes (the
+optimizer, callbacks) is a parameter, so the body itself stays short.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import math
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,22 +23,17 @@ from ..backend import NUMPY_OPS, ops_of
 from ..functions import classes_of
 from .callbacks import BatchInfo, Callback
 from .config import TrainingConfig
-from .divergence import check_divergence
-from .history import History
-from .lbfgs import LBFGS
 from .optimizers import SGD, Optimizer, get_optimizer
 from .regularization import clip_global_norm, penalise
-from .schedules import get_schedule
 from .targets import OneHotLabels
 
 if TYPE_CHECKING:
     from ..engine import Layer, Layers
     from ..network import Network
-    from .distributed import DataParallel
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["Batches", "train"]
+__all__ = ["GRAD_NORM_BATCHES", "Batches"]
 
 
 @contextmanager
@@ -83,105 +78,6 @@ def _overrides(cb: Callback, name: str) -> bool:
     return getattr(type(cb), name) is not getattr(Callback, name)
 
 
-def train(
-    net: Network,
-    X: Array,
-    Y: Array,
-    config: TrainingConfig,
-    *,
-    rng: np.random.Generator,
-    validation_data: tuple[Array, Array] | None = None,
-    callbacks: Sequence[Callback] = (),
-    sample_weight: Array | None = None,
-    parallel: DataParallel | None = None,
-) -> History:
-    """Train ``net`` in place by mini-batch gradient descent; see :meth:`chainrule.Network.fit`.
-
-    ``X`` (n, N_1) and ``Y`` (n, N_L) are validated arrays in the network's dtype;
-    ``sample_weight`` (n,), if given, averages 1 over the training set.  The
-    ``validation_fraction`` and ``early_stopping`` of ``config`` are handled by
-    ``Network.fit`` before it calls this.  ``parallel`` trains data-parallel over
-    MPI (:mod:`.distributed`): its batches are this rank's rows of each global
-    batch, and the lines marked ``[distributed]`` are all it changes here.
-    """
-    par = parallel
-    sched = get_schedule(config.schedule)
-    if isinstance(config.optimizer, LBFGS) or config.optimizer == "lbfgs":
-        raise ValueError("optimizer='lbfgs' trains on the whole set outside the mini-batch "
-                         "loop: use Network.fit")
-    opt = _resolve_optimizer(net, config.optimizer)
-    dropout = config.dropout_rates(len(net.sizes) - 2)
-    n = X.shape[0] if par is None else par.n_rows(X)  # [distributed] all ranks' rows
-    batches: Batches = (Batches(X, Y, min(config.batch_size, n)) if par is None
-                        else par.batches(X, Y, min(config.batch_size, n), sample_weight, rng))
-    history = History()
-    first_epoch = len(net.history) + 1
-    epochs = _Epochs(net, opt, config, batches, callbacks, dropout, rng, sample_weight)
-    z_epoch, a_epoch = epochs.z_epoch, epochs.a_epoch
-    labels = (None if isinstance(Y, OneHotLabels) or not net.is_classifier
-              else classes_of(Y))  # once, not every epoch
-    net.stop_training = False
-    net.interrupted = False
-
-    sched.begin(config.learning_rate, config.epochs)
-    for cb in callbacks:
-        cb.on_train_begin(net, history)
-    # [distributed] Ctrl-C ends an MPI job (mpiexec); a per-rank stop flag could desync.
-    with _stop_on_interrupt(net) if par is None else nullcontext():
-        for epoch in range(first_epoch, first_epoch + config.epochs):
-            for cb in callbacks:
-                cb.on_epoch_begin(net, epoch)
-            start = time.perf_counter()
-            lr = float(sched.rate(epoch - first_epoch))
-            if not (lr > 0 and math.isfinite(lr)):
-                raise ValueError(f"the {sched.name} schedule gave learning rate {lr} "
-                                 f"for epoch {epoch}")
-            order = rng.permutation(n) if config.shuffle else None
-            # Seed §5 steps 2–6 and the optimizer's update, batch by batch.
-            k = epochs.run(epoch, lr, order)
-            if k < 0:
-                break
-            if par is not None:  # [distributed] sums over all ranks' rows
-                train_loss, train_acc, val_loss, val_acc = par.epoch_metrics(
-                    net, z_epoch, a_epoch, Y, sample_weight, validation_data)
-            else:
-                seen = batches.end(k)
-                if epochs.by_batch:  # class labels: the sums of the batches as trained
-                    total, correct = epochs.batch_sums
-                    train_loss, train_acc = total / seen, correct / seen
-                else:
-                    train_loss, train_acc = _epoch_metrics(net, z_epoch[:seen, ...],
-                                                           a_epoch[:seen, ...], Y, order,
-                                                           sample_weight, labels)
-                val_loss = val_acc = math.nan
-                if validation_data is not None:
-                    val_loss, val_acc = net._evaluate_arrays(*validation_data)
-            history.append(
-                epoch=epoch,
-                train_loss=train_loss,
-                train_accuracy=train_acc,
-                val_loss=val_loss,
-                val_accuracy=val_acc,
-                learning_rate=lr,
-                grad_norms=[math.sqrt(s / epochs.measured) for s in epochs.sq_norms],
-                seconds=time.perf_counter() - start,
-            )
-            net.history.extend(_last(history))
-            # The epoch is finished and its loss known: schedules and callbacks look at it.
-            sched.observe(history)
-            if sched.stop:
-                net.stop_training = True
-            for cb in callbacks:
-                cb.on_epoch_end(net, history)
-            # A NaN or exploding run raises TrainingDiverged (naming an overshooting L2 step).
-            check_divergence(net, lr * epochs.l2 if epochs.l2 else None)
-            if net.stop_training:
-                break
-    for cb in callbacks:
-        cb.on_train_end(net, history)
-    return history
-
-
 class Batches:
     """The mini-batches of an epoch: batch ``k`` holds rows ``order[k·b : (k+1)·b]``.
 
@@ -220,7 +116,7 @@ class Batches:
         self.views: list[tuple[Array, Array]] = []  # made by the first unshuffled epoch
         #: The rows of each batch (``sizes``) and where its ``z^L``, ``a^L`` go in the
         #: epoch's buffers of ``rows_held`` rows (``spans``).  Data-parallel batches
-        #: (:class:`~chainrule.training.distributed.ParallelBatches`) hold a rank's
+        #: (:class:`~chainrule.parallel.mpi.ParallelBatches`) hold a rank's
         #: rows of each global batch instead, and sum the ranks' gradients (``reduce``).
         self.sizes = [hi - lo for lo, hi in self.bounds]
         self.spans = self.bounds
@@ -501,12 +397,6 @@ def _epoch_metrics(
     if not net.is_classifier:
         return loss, math.nan
     return loss, _correct(aL, classes_of(Yt) if labels_t is None else labels_t) / m
-
-
-def _last(history: History) -> History:
-    """A one-epoch history holding the last entry of ``history``."""
-    return History(**{name: [getattr(history, name)[-1]]
-                      for name in History.__dataclass_fields__})
 
 
 def _resolve_optimizer(net: Network, spec: str | Optimizer | None) -> Optimizer:

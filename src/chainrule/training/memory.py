@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from ..blocks import forward_block_rows
+
 __all__ = ["available_memory", "training_memory"]
 
 
@@ -26,13 +28,11 @@ def training_memory(sizes: tuple[int, ...] | list[int], n_train: int, n_val: int
     n_train : training rows; each holds a target row and the epoch's ``z^L``, ``a^L``
         — or, with ``labels`` (many classes, :mod:`chainrule.training.targets`), a label
     n_val : rows evaluated after every epoch (targets, then every layer's ``z``, ``a``
-        for one block of rows at a time, ``network.FORWARD_BLOCK_VALUES``)
+        for one block of rows at a time, ``blocks.FORWARD_BLOCK_VALUES``)
     itemsize : bytes per number (8 for float64, 4 for float32)
     labels : bool
         Class labels are kept instead of one-hot rows (``keeps_labels``).
     """
-    from ..network import forward_block_rows  # the network imports the training package
-
     n_out = sizes[-1]
     units = sum(sizes[1:])
     parameters = sum(a * b + a for a, b in zip(sizes[1:], sizes[:-1], strict=False))

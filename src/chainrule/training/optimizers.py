@@ -10,7 +10,8 @@ moment estimates) so that calling ``fit`` again resumes where training stopped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,15 @@ import numpy.typing as npt
 
 from ..backend import ops_of
 from ..engine import Layer
+from ..registry import Registry
 
 Array = npt.NDArray[np.floating]
 
 __all__ = ["SGD", "Adam", "AdamW", "Momentum", "Optimizer", "get_optimizer"]
+
+
+#: Every named optimizer: ``OPTIMIZERS[name]()`` makes a fresh one (:func:`get_optimizer`).
+OPTIMIZERS: Registry[Callable[[], Optimizer]] = Registry("optimizer")
 
 
 class Optimizer:
@@ -30,10 +36,18 @@ class Optimizer:
     An optimizer whose update of a layer needs nothing from the other layers sets
     ``per_layer = True`` and implements :meth:`step_layer`: the training loop then
     updates each layer as soon as the backward pass has finished with it.
+
+    Its state (velocities, moments, step counts) is what :meth:`state_dict` returns
+    and :meth:`load_state_dict` takes, as in ``torch.optim``: a subclass names its
+    state attributes in ``state_names``.  ``Network.to`` moves the state's arrays to
+    the parameters' backend through this pair; nothing else reads the attributes.
     """
 
     name = "optimizer"
     per_layer = False
+    #: The attributes that make up the state: lists of arrays (one per parameter,
+    #: in ``[*weights, *biases]`` order) or numbers.
+    state_names: tuple[str, ...] = ()
 
     def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
         """Apply one update with learning rate ``lr``."""
@@ -45,6 +59,31 @@ class Optimizer:
 
     def reset(self) -> None:
         """Forget all state (called when the network's parameter shapes change)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state: ``{name: list of arrays (one per parameter) or number}``.
+
+        The lists are the optimizer's own (not copies); empty before the first step.
+        """
+        return {name: getattr(self, name) for name in self.state_names}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Replace the state by ``state`` (as :meth:`state_dict` gives it).
+
+        Scratch buffers are dropped; an unknown name is refused.
+        """
+        unknown = sorted(set(state) - set(self.state_names))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no state {unknown[0]!r}: expected "
+                             f"{', '.join(self.state_names) or 'none'}")
+        self.reset()
+        for name, value in state.items():
+            setattr(self, name, list(value) if isinstance(value, (list, tuple)) else value)
+
+    def state_arrays(self) -> dict[str, list[Array]]:
+        """The state's arrays only: ``{name: [array per parameter]}`` (non-empty lists)."""
+        return {name: value for name, value in self.state_dict().items()
+                if isinstance(value, list) and value}
 
     def config(self) -> dict[str, Any]:
         """The hyper-parameters, for model files and reports."""
@@ -63,6 +102,7 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
+@OPTIMIZERS.register
 class SGD(Optimizer):
     """Plain gradient descent, ``θ ← θ − η ∇`` (the seed; Nielsen ch. 1)."""
 
@@ -87,6 +127,7 @@ class SGD(Optimizer):
     step_layer = staticmethod(Layer.descend)  # type: ignore[assignment]
 
 
+@OPTIMIZERS.register
 class Momentum(Optimizer):
     """Momentum ``v ← μ v − η ∇; θ ← θ + v`` (Nielsen ch. 3), optionally Nesterov.
 
@@ -100,6 +141,7 @@ class Momentum(Optimizer):
     """
 
     name = "momentum"
+    state_names = ("velocity",)
 
     def __init__(self, momentum: float = 0.9, nesterov: bool = False) -> None:
         if not 0.0 <= momentum <= 1.0:
@@ -127,6 +169,7 @@ class Momentum(Optimizer):
         return {"name": self.name, "momentum": self.momentum, "nesterov": self.nesterov}
 
 
+@OPTIMIZERS.register
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias-corrected moment estimates.
 
@@ -139,6 +182,7 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    state_names = ("m", "v", "t")
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> None:
         for label, value in (("beta1", beta1), ("beta2", beta2)):
@@ -190,6 +234,7 @@ class Adam(Optimizer):
                 "epsilon": self.epsilon}
 
 
+@OPTIMIZERS.register
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019).
 
@@ -238,18 +283,14 @@ def _scalar(p: Array, value: float) -> Any:
     return _scalar_type(p)(value)
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD, "momentum": Momentum, "adam": Adam, "adamw": AdamW,
-}
+#: Nesterov's momentum is :class:`Momentum` with ``nesterov=True``.
+OPTIMIZERS.add("nesterov", partial(Momentum, nesterov=True))
 
 
 def get_optimizer(spec: str | Optimizer) -> Optimizer:
     """Return a fresh optimizer named by ``spec`` (or ``spec`` itself)."""
     if isinstance(spec, Optimizer):
         return spec
-    if spec == "nesterov":
-        return Momentum(nesterov=True)
     if isinstance(spec, str) and spec in OPTIMIZERS:
         return OPTIMIZERS[spec]()
-    names = ", ".join([*sorted(OPTIMIZERS), "nesterov"])
-    raise ValueError(f"unknown optimizer {spec!r}: expected one of {names}")
+    raise OPTIMIZERS.unknown(spec)

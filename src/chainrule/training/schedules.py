@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..registry import Registry
+
 if TYPE_CHECKING:
     from .history import History
 
@@ -28,6 +30,10 @@ __all__ = [
     "StepDecay",
     "get_schedule",
 ]
+
+
+#: Every named schedule: ``SCHEDULES[name]()`` makes one (:func:`get_schedule`).
+SCHEDULES: Registry[type[Schedule]] = Registry("schedule")
 
 
 class Schedule:
@@ -63,10 +69,12 @@ class Schedule:
         return f"{type(self).__name__}({args})"
 
 
+@SCHEDULES.register
 class Constant(Schedule):
     """η every epoch (the seed; Nielsen ch. 1)."""
 
 
+@SCHEDULES.register
 class StepDecay(Schedule):
     """``η · factor^⌊e / every⌋``: multiply by ``factor`` every ``every`` epochs.
 
@@ -93,6 +101,7 @@ class StepDecay(Schedule):
         return {"name": self.name, "every": self.every, "factor": self.factor}
 
 
+@SCHEDULES.register
 class InverseScaling(Schedule):
     """``η / (e + 1)^power`` (scikit-learn's ``invscaling``, counted in epochs).
 
@@ -116,6 +125,7 @@ class InverseScaling(Schedule):
         return {"name": self.name, "power": self.power}
 
 
+@SCHEDULES.register
 class Cosine(Schedule):
     """Cosine annealing from η to ``min_fraction · η`` over the epochs of the call.
 
@@ -147,6 +157,7 @@ class Cosine(Schedule):
         return {"name": self.name, "min_fraction": self.min_fraction}
 
 
+@SCHEDULES.register
 class ReduceOnPlateau(Schedule):
     """Nielsen's rule (ch. 3): divide η by 2 when the validation metric stalls.
 
@@ -218,15 +229,6 @@ class ReduceOnPlateau(Schedule):
                 "factor": self.factor, "min_fraction": self.min_fraction}
 
 
-SCHEDULES: dict[str, type[Schedule]] = {
-    "constant": Constant,
-    "step": StepDecay,
-    "invscaling": InverseScaling,
-    "cosine": Cosine,
-    "plateau": ReduceOnPlateau,
-}
-
-
 def get_schedule(spec: str | Schedule | None) -> Schedule:
     """A schedule by name (default settings), or ``spec`` itself; None is constant."""
     if spec is None:
@@ -235,4 +237,4 @@ def get_schedule(spec: str | Schedule | None) -> Schedule:
         return spec
     if isinstance(spec, str) and spec in SCHEDULES:
         return SCHEDULES[spec]()
-    raise ValueError(f"unknown schedule {spec!r}: expected one of {', '.join(SCHEDULES)}")
+    raise SCHEDULES.unknown(spec)

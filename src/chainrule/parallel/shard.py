@@ -1,7 +1,7 @@
 """One MPI rank's rows of a data file, and preprocessing fitted across all ranks.
 
 For data-parallel training on data larger than one machine's memory
-(:mod:`chainrule.training.distributed`): rank ``r`` of ``N`` reads only its block
+(:mod:`chainrule.parallel.mpi`): rank ``r`` of ``N`` reads only its block
 of rows — a memory-mapped slice of a ``.npy`` array, or its ``1/N`` byte range of
 a CSV file (the lines that *start* in it) — and the statistics that need every
 row are summed across ranks with ``Allreduce``:
@@ -14,7 +14,7 @@ row are summed across ranks with ``Allreduce``:
 
 The readers are collective: every rank of ``comm`` calls them, and an error on
 any rank (a bad cell, a missing file) raises on every rank, the message on the
-rank that found it and :class:`~chainrule.training.distributed.PeerFailed`
+rank that found it and :class:`~chainrule.parallel.mpi.PeerFailed`
 elsewhere.  mpi4py is imported only when they run.
 """
 
@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..training.distributed import World, _mpi
-from .files import TASKS, DataFileError, _read_csv, _targets
-from .preprocessing import MinMaxScaler, NoScaling, Scaler, Standardizer
+from ..data.files import TASKS, DataFileError, _read_csv, _targets
+from ..data.preprocessing import MinMaxScaler, NoScaling, Scaler, Standardizer
+from .mpi import World, _mpi
 
 __all__ = ["Shard", "block", "fit_scaler", "read_csv_shard", "read_npy_shard"]
 

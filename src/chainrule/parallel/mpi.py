@@ -28,7 +28,7 @@ Where the rows live
   ``mpiexec -n N chainrule train`` does.
 * **Sharded** (``DataParallel(comm, rows=(start, stop, n))``): rank ``r`` holds
   only the global rows ``start:stop`` of an ``n``-row training set (see
-  :mod:`chainrule.data.shard`), and computes the rows of each batch that fall in
+  :mod:`chainrule.parallel.shard`), and computes the rows of each batch that fall in
   its range.  The permutation is still over all ``n`` rows, so the batches are
   the single process's; a rank's share of a batch varies around ``m/N``.
 
@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .loop import Batches
+from ..training.loop import Batches
 
 if TYPE_CHECKING:
     from ..engine import Layer
@@ -280,7 +280,7 @@ class DataParallel:
         The ranks that train together; each calls ``fit`` with the same settings.
     rows : (start, stop, n), optional
         The rows ``X`` holds when it is this rank's shard of an ``n``-row training
-        set: global rows ``start:stop`` (from :mod:`chainrule.data.shard`).
+        set: global rows ``start:stop`` (from :mod:`chainrule.parallel.shard`).
         Without it every rank holds all rows.  With it, ``validation_data`` is
         this rank's shard of the validation set too.
 
@@ -401,7 +401,7 @@ class DataParallel:
         validation rows); one ``Allreduce`` adds the sums.  Accuracy is nan for a
         regression network, the validation pair nan without validation data.
         """
-        from .loop import _epoch_metrics  # the loop imports nothing from here
+        from ..training.loop import _epoch_metrics  # the loop imports nothing from here
 
         sums = np.zeros(6)
         rows = np.concatenate(self._trained) if self._trained else np.zeros(0, np.intp)
@@ -417,7 +417,7 @@ class DataParallel:
                 Xv, Yv = Xv[b0:b1], Yv[b0:b1]
             k = Xv.shape[0]
             if k:
-                loss, acc = net._evaluate_arrays(Xv, Yv)
+                loss, acc = net.evaluate_arrays(Xv, Yv)
                 sums[3:] = loss * k, (0.0 if np.isnan(acc) else round(acc * k)), k
         buf = self._flat()
         buf[:-8] = 0.0
