@@ -196,12 +196,12 @@ def test_gradcheck_catches_the_sklearn_8349_bug(capsys, monkeypatch):
 def test_gradcheck_reads_data_from_a_file(capsys, tmp_path):
     f = tmp_path / "data.csv"
     f.write_text("0.1 0.2 0.3 0.4 1\n0.5 0.6 0.7 0.8 2\n")  # 4 inputs, class labels
-    code = main(["gradcheck", "--data", str(f), "--output-activation", "softmax",
-                 "--cost", "log_likelihood"])
+    code = main(["gradcheck", "--sizes", "4,5,3", "--data", str(f),
+                 "--output-activation", "softmax", "--cost", "log_likelihood"])
     out = capsys.readouterr().out
     assert code == 0 and f"2 examples from {f}" in out
     f.write_text("0.1 0.2 0.3\n")
-    code = main(["gradcheck", "--data", str(f)])
+    code = main(["gradcheck", "--sizes", "4,5,3", "--data", str(f)])
     err = capsys.readouterr().err
     assert code == 2 and f"{f}, row 1: expected 7 or 5 values" in err
 

@@ -436,6 +436,7 @@ def test_gradcheck_round_off_small_gradients_are_not_failed(tmp_path, capsys):
     data = write_rows(tmp_path / "sat.csv", rows)
     code, out, err = run(capsys, ["gradcheck", "--sizes", "3,4,2", "--activation", "sigmoid",
                                   "--output-activation", "sigmoid", "--cost", "quadratic",
+                                  "--input-activation", "identity", "--init", "xavier",
                                   "--data", data])
     assert code == 0, out + err
     assert "ok (round-off)" in out and "gradcheck passed" in out

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..lesson import LESSON_EXAMPLES, lesson_example
 from ..network import Network
 from ..tensors import compare_with_backprop, explain_trace
 from .common import CLIError
@@ -32,7 +33,7 @@ from .network_options import add_network_arguments, build_network, describe_netw
 __all__ = ["build_report", "register", "run"]
 
 #: the example shown for the seed's 3-4-2 network when none is given
-FIGURE1_EXAMPLE = ([0.5, -1.0, 2.0], [0.0, 1.0])
+FIGURE1_EXAMPLE = LESSON_EXAMPLES[(3, 4, 2)]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,8 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "paths agree, 1 when they do not, 2 for bad input.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_network_arguments(p, sizes="3,4,2", input_activation="sigmoid", init="scaled_normal",
-                          dtype=True)
+    add_network_arguments(p, dtype=True)
     g = p.add_argument_group("example (default: 0.5,-1,2 → 0,1 for 3-4-2, else random)")
     g.add_argument("--x", metavar="X1,X2,...", help="the input z^1, comma-separated")
     g.add_argument("--y", metavar="Y1,Y2,...",
@@ -89,8 +89,9 @@ def _example(args: argparse.Namespace, net: Network) -> tuple[np.ndarray, Any]:
         y = number_list(args.y, "--y")
         _, target = split_row(x + y, n_in, n_out, "--y")
         return np.array(x), target
-    if list(net.sizes) == [3, 4, 2]:
-        return np.array(FIGURE1_EXAMPLE[0]), np.array(FIGURE1_EXAMPLE[1])
+    fixed = lesson_example(net.sizes)
+    if fixed is not None:
+        return np.array(fixed[0]), np.array(fixed[1])
     rng = np.random.default_rng([args.seed, 1])  # apart from the weights' stream
     return rng.normal(size=n_in), random_targets(rng, 1, net)[0]
 

@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="Exit status: 0 when every array passes, 1 when one fails, 2 for bad input.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_network_arguments(p, sizes="4,5,3")
+    add_network_arguments(p)
     g = p.add_argument_group("data and check")
     g.add_argument("--samples", type=positive_int, default=5,
                    help="number of random examples (x ~ N(0, 1), targets to suit the output)")

@@ -1,4 +1,9 @@
-"""Network options shared by ``chainrule explain`` and ``chainrule gradcheck``."""
+"""Network options shared by ``chainrule explain`` and ``chainrule gradcheck``.
+
+Every default is :data:`chainrule.lesson.LESSON_DEFAULTS`, the one set of
+defaults of both commands and of the docs' Python snippets
+(:func:`chainrule.lesson_network`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import argparse
 import numpy as np
 
 from ..functions import ACTIVATIONS, COSTS
+from ..lesson import LESSON_DEFAULTS
 from ..network import INITS, Network
 from .common import CLIError, int_list
 
@@ -15,42 +21,38 @@ __all__ = ["add_network_arguments", "build_network", "describe_network"]
 ELEMENTWISE = sorted(set(ACTIVATIONS) - {"softmax"})
 
 
+
 def add_network_arguments(
     p: argparse.ArgumentParser,
     *,
-    sizes: str,
-    input_activation: str = "identity",
-    init: str | None = None,
     dtype: bool = False,
 ) -> None:
     """Options that build a :class:`~chainrule.Network` (see :func:`build_network`).
 
+    Every default is :data:`LESSON_DEFAULTS`'s.
+
     Parameters
     ----------
     p : argparse.ArgumentParser
-    sizes : str
-        Default ``--sizes``, e.g. ``"3,4,2"``.
-    input_activation : str
-        Default ``--input-activation``.
-    init : str, optional
-        Default ``--init`` (None: the network's own default).
     dtype : bool
         Offer ``--dtype float32|float64``.
     """
     g = p.add_argument_group("network")
-    g.add_argument("--sizes", type=int_list, default=int_list(sizes), metavar="N,N,...",
+    d = LESSON_DEFAULTS
+    g.add_argument("--sizes", type=int_list, default=int_list(str(d["sizes"])), metavar="N,N,...",
                    help="layer sizes N_1,...,N_L, input first and output last")
-    g.add_argument("--activation", choices=ELEMENTWISE, default="sigmoid",
+    g.add_argument("--activation", choices=ELEMENTWISE, default=d["activation"],
                    help="σ of the hidden layers")
     g.add_argument("--output-activation", choices=sorted(ACTIVATIONS), default=None,
                    help="σ of the output layer (default: the same as --activation)")
-    g.add_argument("--cost", choices=sorted(COSTS), default="quadratic", help="cost function C")
-    g.add_argument("--input-activation", choices=ELEMENTWISE, default=input_activation,
+    g.add_argument("--cost", choices=sorted(COSTS), default=d["cost"], help="cost function C")
+    g.add_argument("--input-activation", choices=ELEMENTWISE, default=d["input_activation"],
                    help="σ on the input layer, a^1 = σ(z^1) (the seed uses sigmoid)")
-    g.add_argument("--init", choices=INITS, default=init,
-                   help="weight initialisation (default: he for ReLU layers, else xavier)"
-                   if init is None else "weight initialisation")
-    g.add_argument("--seed", type=int, default=0, help="seed for the weights and random data")
+    g.add_argument("--init", choices=INITS, default=d["init"],
+                   help="weight initialisation (scaled_normal: Nielsen's N(0, 1/N_(l-1)) "
+                   "weights and N(0, 1) biases)")
+    g.add_argument("--seed", type=int, default=d["seed"],
+                   help="seed for the weights and random data")
     if dtype:
         g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                        help="floating-point type of the weights and the arithmetic")
