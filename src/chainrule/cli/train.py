@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..bugs import BUGS, PlantedBug
 from ..data.preprocessing import Preprocessing
 from ..functions import ACTIVATIONS, COSTS
 from ..network import INITS, Network
@@ -70,6 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                    help="floating-point type of the weights and the arithmetic")
     g.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
+    g.add_argument("--plant-bug", choices=list(BUGS), default=None, metavar="BUG",
+                   help="for class: train on a hand-written backprop with this mistake "
+                   f"planted ({', '.join(BUGS)}; see chainrule.bugs), NumPy backend only")
     g.add_argument("--backend", default="numpy", metavar="NAME",
                    help="array library the training runs on: numpy, torch or cupy (the extras "
                    "chainrule[torch], chainrule[cupy]); the model is evaluated and saved as "
@@ -159,6 +163,13 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     with _agreed(world):
         _check_memory(net, len(data.X_train), kwargs, world is not None)
         callbacks = make_callbacks(args, "standardised_loss" if standardised else "loss")
+        if getattr(args, "plant_bug", None) is not None:
+            if args.optimizer == "lbfgs" or args.backend != "numpy":
+                raise CLIError("--plant-bug needs a gradient-descent optimizer (not lbfgs) "
+                               "on the numpy backend")
+            callbacks.append(PlantedBug(args.plant_bug, data.X_train, data.y_train))
+            if not args.quiet:
+                print(f"planted bug: {args.plant_bug} ({BUGS[args.plant_bug]})")
         start = time.perf_counter()
         try:
             # Overflow on the way to NaN is not worth a warning: a diverging run is
