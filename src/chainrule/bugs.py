@@ -122,6 +122,7 @@ def backprop_by_hand(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike,
     # §5 step 3, eq. 5: δ^L, divided by n for the mean loss.
     sL = sigma[L]
     assert sL is not None
+    delta_L: Array
     if bug == "wrong-softmax-jacobian":
         delta_L = net.cost.derivative(a[L], Y2) * (a[L] * (1 - a[L]))
     else:

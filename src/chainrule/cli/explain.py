@@ -17,15 +17,18 @@ To add a view, add a renderer to :data:`.explain_render.RENDERERS` (a new
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
 import numpy as np
 
+from ..answers import CheckResult, check
+from ..bugs import BUGS, backprop_by_hand, check_bug
 from ..lesson import LESSON_EXAMPLES, lesson_example
 from ..network import Network
-from ..tensors import compare_with_backprop, explain_trace
-from .common import CLIError
+from ..tensors import DerivationTrace, compare_with_backprop, explain_trace
+from .common import CLIError, positive_float
 from .examples import number_list, read_rows, split_row
 from .explain_render import RENDERERS, ExplainReport
 from .network_options import add_network_arguments, build_network, describe_network, random_targets
@@ -58,6 +61,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--example", metavar="FILE",
                    help="read the example from FILE: one CSV/whitespace row of x followed by "
                    'y, or JSON {"x": [...], "y": [...]}')
+    k = p.add_argument_group("check my work")
+    k.add_argument("--check", metavar="ANSWERS.json",
+                   help="compare your answers with the trace, entry by entry, and name the "
+                   'first wrong one: a JSON object such as {"δ^2": [...], "∂C/∂W^3": '
+                   '[[...], ...], "∂C/∂b^3": [...]} (keys: see chainrule.answers)')
+    k.add_argument("--plant-bug", choices=list(BUGS), default=None, metavar="BUG",
+                   help="compare the trace with a hand-written backprop that has this classic "
+                   f"mistake ({', '.join(BUGS)}; see chainrule.bugs)")
+    k.add_argument("--rtol", type=positive_float, default=1e-3,
+                   help="relative tolerance per entry for --check (answers to 4 significant "
+                   "figures pass)")
     p.add_argument("--format", choices=sorted(RENDERERS), default="text",
                    help="text (80 columns, large arrays summarised), markdown, or json "
                    "(every value)")
@@ -106,6 +120,7 @@ def build_report(args: argparse.Namespace, net: Network | None = None) -> Explai
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     agreement = compare_with_backprop(net, x, y, trace=trace)
+    checks = _checks(args, net, trace)
     init = args.init or "default"
     description = [*describe_network(net),
                    f"weights: init {init}, seed {args.seed}",
@@ -116,7 +131,49 @@ def build_report(args: argparse.Namespace, net: Network | None = None) -> Explai
     if not agreement.passed:
         notes.append("The paths disagree: one of them has a bug (or the network is "
                      "saturated: check with 'chainrule gradcheck').")
-    return ExplainReport(description, config, trace, agreement, notes)
+    return ExplainReport(description, config, trace, agreement, notes, checks)
+
+
+def _checks(args: argparse.Namespace, net: Network, trace: DerivationTrace
+            ) -> list[tuple[str, CheckResult]]:
+    """``--check`` and ``--plant-bug``: (what was checked, its result) pairs."""
+    out = []
+    if getattr(args, "check", None) is not None:
+        answers = read_answers(args.check)
+        try:
+            result = check(net, trace.x, trace.y, answers, rtol=args.rtol, trace=trace)
+        except ValueError as exc:
+            raise CLIError(f"{args.check}: {exc}") from None
+        out.append((f"your answers in {args.check}", result))
+    bug = getattr(args, "plant_bug", None)
+    if bug is not None:
+        try:
+            check_bug(net, bug)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+
+        def planted(weights: Any, biases: Any, x: Any, y: Any) -> Any:
+            return backprop_by_hand(net, x[None, :], y[None, :], bug)
+
+        result = check(net, trace.x, trace.y, planted, rtol=1e-9, trace=trace)
+        out.append((f"the planted bug {bug} ({BUGS[bug]})", result))
+    return out
+
+
+def read_answers(path: str) -> dict[str, Any]:
+    """A JSON object of answers; a bad file is a one-line :class:`CLIError`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as exc:
+        raise CLIError(f"cannot read --check {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise CLIError(f"{path}, line {exc.lineno}, column {exc.colno}: not JSON "
+                       f"({exc.msg})") from None
+    if not isinstance(doc, dict):
+        raise CLIError(f"{path}: expected a JSON object of answers such as "
+                       f'{{"δ^2": [...]}}, got {type(doc).__name__}')
+    return doc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
     layer = _check_figure_options(args, net)
     report = build_report(args, net)
     sys.stdout.write(RENDERERS[args.format](report))
+    ok = report.agreement.passed and all(r.passed for _, r in report.checks)
     if args.figure is not None:
         from ..plots import layer_figure
 
@@ -133,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CLIError(str(exc)) from None
         print(f"wrote the seed's Figure 2 for layer {layer} to {args.figure}", file=sys.stderr)
-    return 0 if report.agreement.passed else 1
+    return 0 if ok else 1
 
 
 def _check_figure_options(args: argparse.Namespace, net: Network) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..answers import CheckResult
 from ..tensors import Agreement, DerivationTrace, Step
 
 __all__ = ["RENDERERS", "ExplainReport", "format_array", "render_json", "render_markdown",
@@ -34,6 +35,12 @@ PHASES = {
     "step 6": "Step 6: the bias gradients (§4.4; eqs. 14–15)",
 }
 
+#: The one line on what explain's own comparison cannot see.
+CANNOT_CATCH = ("What this check cannot catch: both paths use the same σ′ and ∂C/∂a "
+                "(chainrule.functions), so a wrong derivative used by both passes here; "
+                "'chainrule gradcheck' compares with finite differences of the loss and "
+                "catches it.")
+
 TRANSPOSE_NOTE = ("backprop stores [δC/δW^l]ᵀ, shaped like W^l (N_l × N_(l-1)), so that a "
                   "step is W − η·grad; the comparison transposes the seed's [δC/δW^l].")
 
@@ -51,6 +58,10 @@ class ExplainReport:
     trace : DerivationTrace
     agreement : Agreement
         The explicit path against ``Network.backprop``.
+    notes : list of str
+        Lines printed after the check.
+    checks : list of (str, CheckResult)
+        ``--check`` / ``--plant-bug``: what was compared with the trace, and the result.
     """
 
     description: list[str]
@@ -58,6 +69,7 @@ class ExplainReport:
     trace: DerivationTrace
     agreement: Agreement
     notes: list[str] = field(default_factory=list)
+    checks: list[tuple[str, CheckResult]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- arrays
@@ -165,9 +177,12 @@ def render_text(report: ExplainReport, width: int = WIDTH) -> str:
         out.append(f"  {_shape(step)}")
         out += format_array(step.value, width)
     out += ["", "== Check: the explicit path against the fast path (Network.backprop) ==", ""]
-    out += [*_wrap(TRANSPOSE_NOTE, width), ""]
+    out += [*_wrap(TRANSPOSE_NOTE, width), "", *_wrap(CANNOT_CATCH, width), ""]
     out += _agreement_lines(report.agreement)
     out += [line for n in report.notes for line in _wrap(n, width, "  ")]
+    for what, result in report.checks:
+        out += ["", *_wrap(f"== Check my work: {what} ==", width, "   "), ""]
+        out += _wrap(("PASS: " if result.passed else "FAIL: ") + str(result), width, "  ")
     return "\n".join(out) + "\n"
 
 
@@ -198,11 +213,15 @@ def render_markdown(report: ExplainReport) -> str:
                 f"{_shape(step)}", "", "```", *format_array(step.value, WIDTH, 0), "```"]
     a = report.agreement
     out += ["", "## Check: the explicit path against the fast path (`Network.backprop`)", "",
-            TRANSPOSE_NOTE, "", "| array | max relative difference |", "|---|---|"]
+            TRANSPOSE_NOTE, "", CANNOT_CATCH, "",
+            "| array | max relative difference |", "|---|---|"]
     out += [f"| `{n}` | {d:.3e} |" for n, d in zip(a.names, a.rel_diffs, strict=True)]
     out += ["", f"**{'PASS' if a.passed else 'FAIL'}**: max relative difference "
             f"{a.max_rel_diff:.3e}, tolerance {a.tolerance:g}."]
     out += ["", *report.notes] if report.notes else []
+    for what, result in report.checks:
+        out += ["", f"## Check my work: {what}", "",
+                f"**{'PASS' if result.passed else 'FAIL'}**: {result}"]
     return "\n".join(out) + "\n"
 
 
@@ -229,6 +248,14 @@ def render_json(report: ExplainReport) -> str:
         "cost": t.cost,
         "steps": [s.as_dict() for s in t.steps],
         "agreement": report.agreement.as_dict(),
+        "notes": report.notes,
+        "cannot_catch": CANNOT_CATCH,
+        "checks": [{"what": what, "passed": r.passed, "message": str(r),
+                    "first_wrong": None if r.first_wrong is None else {
+                        "name": r.first_wrong.name, "layer": r.first_wrong.layer,
+                        "index": list(r.first_wrong.index),
+                        "expected": r.first_wrong.expected, "got": r.first_wrong.got}}
+                   for what, r in report.checks],
     }
     return json.dumps(_finite(doc), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
