@@ -96,8 +96,8 @@ def test_markdown_has_sections_and_closed_code_blocks(capsys):
     assert code == 0
     assert out.startswith("# chainrule explain")
     assert "## Step 5: the weight gradients" in out
-    assert "### `δ^3 = [∂C/∂a^3] · [∂a^3/∂z^3]` (eq. 5)" in out
-    assert out.count("```") % 2 == 0 and out.count("```") == 2 * 28
+    assert "### $\\delta ^{3} = \\left[\\frac{\\partial C}{\\partial a^{3}}\\right] \\cdot" in out
+    assert out.count("$$") == 2 * 28  # one display-math block per object
     assert "**PASS**" in out
 
 
