@@ -262,3 +262,25 @@ def test_train_plant_bug_on_the_command_line(capsys):
                  "--optimizer", "lbfgs", "--plant-bug", "missing-sigma-prime"])
     assert code == 2 and "--plant-bug needs a gradient-descent optimizer" in \
         capsys.readouterr().err
+
+
+def test_explain_says_when_a_planted_bug_cannot_show_on_one_example(capsys):
+    assert main(["explain", "--sizes", "2,3,2", "--plant-bug", "bias-gradient-not-summed"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "does not show on one example" in out
+    assert "chainrule gradcheck --plant-bug bias-gradient-not-summed" in out
+
+
+def test_float32_explain_compares_a_planted_bug_at_float32_precision(capsys):
+    assert main(["explain", "--sizes", "2,3,2", "--dtype", "float32", "--plant-bug",
+                 "bias-gradient-not-summed"]) == 0
+    assert main(["explain", "--sizes", "2,3,2", "--dtype", "float32", "--plant-bug",
+                 "missing-sigma-prime"]) == 1
+    capsys.readouterr()
+
+
+def test_expand_with_check_prints_the_verdict(capsys):
+    assert main(["explain", "--sizes", "2,3,2", "--expand", "b^3_1", "--plant-bug",
+                 "off-by-one-layer"]) == 1
+    out = capsys.readouterr().out
+    assert "∂C/∂b^3_1 = δ^3_1" in out and "FAIL: first wrong entry: ∂C/∂W^2_1,1" in out

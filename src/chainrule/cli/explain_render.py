@@ -180,10 +180,12 @@ def render_text(report: ExplainReport, width: int = WIDTH) -> str:
     out += ["", "== Check: the explicit path against the fast path (Network.backprop) ==", ""]
     out += [*_wrap(TRANSPOSE_NOTE, width), "", *_wrap(CANNOT_CATCH, width), ""]
     out += _agreement_lines(report.agreement)
-    out += [line for n in report.notes for line in _wrap(n, width, "  ")]
     for what, result in report.checks:
         out += ["", *_wrap(f"== Check my work: {what} ==", width, "   "), ""]
         out += _wrap(("PASS: " if result.passed else "FAIL: ") + str(result), width, "  ")
+    if report.checks and report.notes:
+        out.append("")
+    out += [line for n in report.notes for line in _wrap(n, width, "  ")]
     return "\n".join(out) + "\n"
 
 
@@ -224,10 +226,10 @@ def render_markdown(report: ExplainReport) -> str:
     out += [f"| ${to_latex(n)}$ | {d:.3e} |" for n, d in zip(a.names, a.rel_diffs, strict=True)]
     out += ["", f"**{'PASS' if a.passed else 'FAIL'}**: max relative difference "
             f"{a.max_rel_diff:.3e}, tolerance {a.tolerance:g}."]
-    out += ["", *report.notes] if report.notes else []
     for what, result in report.checks:
         out += ["", f"## Check my work: {what}", "",
                 f"**{'PASS' if result.passed else 'FAIL'}**: {result}"]
+    out += ["", *report.notes] if report.notes else []
     return "\n".join(out) + "\n"
 
 
