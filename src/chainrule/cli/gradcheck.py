@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="check backprop against central differences for a network built from options",
         description="Compare Network.backprop with central differences of the mean loss for "
         "every weight and bias, on random examples or examples read from a file, and print "
-        "the largest absolute and relative error per parameter array.",
+        "the largest absolute and relative error per parameter array and the wrong entries "
+        "by name (w^l_i,j, b^l_i; --entries: every entry).",
         epilog="Exit status: 0 when every array passes, 1 when one fails, 2 for bad input.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
