@@ -96,8 +96,8 @@ def test_markdown_has_sections_and_closed_code_blocks(capsys):
     assert code == 0
     assert out.startswith("# chainrule explain")
     assert "## Step 5: the weight gradients" in out
-    assert "### `δ^3 = [∂C/∂a^3] · [∂a^3/∂z^3]` (eq. 5)" in out
-    assert out.count("```") % 2 == 0 and out.count("```") == 2 * 28
+    assert "### $\\delta ^{3} = \\left[\\frac{\\partial C}{\\partial a^{3}}\\right] \\cdot" in out
+    assert out.count("$$") == 2 * 28  # one display-math block per object
     assert "**PASS**" in out
 
 
@@ -196,12 +196,12 @@ def test_gradcheck_catches_the_sklearn_8349_bug(capsys, monkeypatch):
 def test_gradcheck_reads_data_from_a_file(capsys, tmp_path):
     f = tmp_path / "data.csv"
     f.write_text("0.1 0.2 0.3 0.4 1\n0.5 0.6 0.7 0.8 2\n")  # 4 inputs, class labels
-    code = main(["gradcheck", "--data", str(f), "--output-activation", "softmax",
-                 "--cost", "log_likelihood"])
+    code = main(["gradcheck", "--sizes", "4,5,3", "--data", str(f),
+                 "--output-activation", "softmax", "--cost", "log_likelihood"])
     out = capsys.readouterr().out
     assert code == 0 and f"2 examples from {f}" in out
     f.write_text("0.1 0.2 0.3\n")
-    code = main(["gradcheck", "--data", str(f)])
+    code = main(["gradcheck", "--sizes", "4,5,3", "--data", str(f)])
     err = capsys.readouterr().err
     assert code == 2 and f"{f}, row 1: expected 7 or 5 values" in err
 

@@ -440,6 +440,7 @@ def test_gradcheck_round_off_small_gradients_are_not_failed(tmp_path, capsys):
     data = write_rows(tmp_path / "sat.csv", rows)
     code, out, err = run(capsys, ["gradcheck", "--sizes", "3,4,2", "--activation", "sigmoid",
                                   "--output-activation", "sigmoid", "--cost", "quadratic",
+                                  "--input-activation", "identity", "--init", "xavier",
                                   "--data", data])
     assert code == 0, out + err
     assert "ok (round-off)" in out and "gradcheck passed" in out
@@ -585,10 +586,10 @@ def test_gradcheck_without_a_model_reads_a_csv_header_and_says_what_targets_it_t
         tmp_path, capsys):
     data = write_rows(tmp_path / "g.csv", [["a", "b", "c", "d", "y"], ["1", "2", "3", "4", "2"],
                                            ["5", "6", "7", "8", "0"]])
-    code, out, err = run(capsys, ["gradcheck", "--data", data])
+    code, out, err = run(capsys, ["gradcheck", "--sizes", "4,5,3", "--data", data])
     assert code == 0 and "2 examples from" in out, err
     write_rows(data, [["a", "b", "c", "d", "y"], ["1", "2", "3", "4", "cat"]])
-    err = run_error(capsys, ["gradcheck", "--data", data])
+    err = run_error(capsys, ["gradcheck", "--sizes", "4,5,3", "--data", data])
     assert "line 2, target 'y': 'cat' is not a number (without --model, targets are " \
         "numbers: class indices 0..2 or values)" in err
 

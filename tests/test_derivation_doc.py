@@ -12,6 +12,7 @@ import re
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,3 +163,59 @@ def test_the_quote_checker_catches_a_line_that_is_not_code():
     assert code not in _package_code()
     assert not _is_array_statement("z^l = W^l a^{l-1} + b^l")
     assert not _is_array_statement("epochs=1")
+
+
+# --------------------------------------------------------------------------- part 1: the lesson
+
+WORKED = re.compile(r"^```text worked-example\n(.*?)^```", re.S | re.M)
+
+
+def _explain_json(*args: str) -> dict:
+    import contextlib
+    import io
+    import json
+
+    from chainrule.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["explain", *args, "--format", "json"]) == 0
+    return json.loads(buf.getvalue())
+
+
+def test_the_page_cites_the_paper_and_points_nowhere_outside_the_repository():
+    text = DOC.read_text()
+    assert "Carolyn Johnston, *How I think about the" in text and "(2020)" in text
+    assert "shared/seed" not in text and "seed/backprop-derivation" not in text
+    errata = text[text.index("## Errata"):text.index("## A worked example")]
+    assert "δ^l_j · a^{l−1}_i" in errata and "b^{l+1}" in errata and "1 × N_l" in errata
+
+
+def test_the_worked_example_is_explains_output():
+    """Every number of the 2-3-2 example is `chainrule explain --sizes 2,3,2`'s, to 4 digits."""
+    block = WORKED.search(DOC.read_text())
+    assert block, "docs/derivation.md has no ```text worked-example block"
+    doc = _explain_json("--sizes", "2,3,2")
+    steps = {s["name"]: s for s in doc["steps"]}
+    lines = [ln for ln in block.group(1).splitlines() if ln.strip()]
+    assert len(lines) >= 14
+    for line in lines:
+        name, _, values = line.partition(" = ")
+        assert name in steps, f"worked example: {name!r} is not a step of explain"
+        rows = [[v.strip() for v in row.split(",")] for row in values.strip("[] ").split(";")]
+        got = np.array(steps[name]["values"], dtype=float)
+        got = got.reshape(len(rows), -1)
+        want = [[f"{float(v) + 0.0:.4g}" for v in row] for row in got.tolist()]
+        assert rows == want, f"worked example, {name}: the page has {rows}, explain {want}"
+
+
+def test_the_python_snippet_builds_explains_network():
+    """The page's snippet and `chainrule explain` (same defaults) give the same δ^2."""
+    snippet = re.search(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    assert snippet
+    scope: dict = {}
+    exec(snippet.group(1), scope)
+    doc = _explain_json()
+    delta2 = next(s for s in doc["steps"] if s["name"] == "δ^2")["values"]
+    np.testing.assert_array_equal(scope["trace"]["δ^2"].value, np.array(delta2))
+    np.testing.assert_array_equal(scope["trace"].x, np.array(doc["example"]["x"]))

@@ -8,9 +8,11 @@ and :func:`gradcheck` checks the result against central differences;
 3-tensors (:func:`explicit_gradients`, :func:`explain_trace`).
 """
 
+from .answers import CheckResult, check
 from .functions import Activation, Cost, CustomActivation, CustomCost
 from .gradcheck import GradcheckReport, gradcheck
 from .io import load
+from .lesson import LESSON_DEFAULTS, lesson_network
 from .network import Network
 from .tensors import DerivationTrace, explain_trace, explicit_gradients
 from .training import Callback, History, TrainingConfig, TrainingDiverged
@@ -18,8 +20,10 @@ from .training import Callback, History, TrainingConfig, TrainingDiverged
 __version__ = "0.1.0"
 
 __all__ = [
+    "LESSON_DEFAULTS",
     "Activation",
     "Callback",
+    "CheckResult",
     "Cost",
     "CustomActivation",
     "CustomCost",
@@ -30,8 +34,10 @@ __all__ = [
     "TrainingConfig",
     "TrainingDiverged",
     "__version__",
+    "check",
     "explain_trace",
     "explicit_gradients",
     "gradcheck",
+    "lesson_network",
     "load",
 ]

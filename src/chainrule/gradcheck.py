@@ -6,14 +6,16 @@ outputs, a missing σ′) is invisible in learning curves; this check finds it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .network import Network
 
-__all__ = ["ArrayCheck", "GradcheckReport", "gradcheck"]
+__all__ = ["ArrayCheck", "Entry", "GradcheckReport", "entry_name", "gradcheck"]
 
 
 @dataclass
@@ -38,6 +40,12 @@ class ArrayCheck:
     round_off : bool
         True when the array passed only because its absolute error is below the
         floor: all its gradients are as small as the difference quotient's round-off.
+    analytic, numeric : ndarray of the array's shape
+        ``backprop``'s gradient and the central differences, entry by entry.
+    wrong : list of tuple of int
+        The 0-based indices of the wrong entries (row-major order): those whose
+        error exceeds both ``tolerance × scale`` (the array's scale, as for
+        ``max_rel_error``) and the round-off floor.
     """
 
     name: str
@@ -46,6 +54,49 @@ class ArrayCheck:
     max_rel_error: float
     passed: bool
     round_off: bool = False
+    analytic: np.ndarray | None = field(default=None, repr=False)
+    numeric: np.ndarray | None = field(default=None, repr=False)
+    wrong: list[tuple[int, ...]] = field(default_factory=list)
+
+
+def entry_name(array: str, index: tuple[int, ...]) -> str:
+    """The seed's 1-based name of one parameter: ``w^3_1,2`` (``W^3[0, 1]``), ``b^3_2``.
+
+    Parameters
+    ----------
+    array : str
+        ``"W^l"`` or ``"b^l"``.
+    index : tuple of int
+        0-based: ``(i, j)`` for ``W^l`` (row ``i`` is neuron ``i`` of layer ``l``,
+        column ``j`` neuron ``j`` of layer ``l−1``), ``(i,)`` for ``b^l``.
+    """
+    return f"{array[0].lower()}{array[1:]}_" + ",".join(str(k + 1) for k in index)
+
+
+@dataclass
+class Entry:
+    """One parameter's gradient: backprop against the central difference.
+
+    Attributes
+    ----------
+    name : str
+        ``w^l_i,j`` or ``b^l_i`` (1-based, see :func:`entry_name`).
+    array : str
+        ``W^l`` or ``b^l``.
+    index : tuple of int
+        0-based index into the array.
+    analytic, numeric : float
+    abs_error : float
+    wrong : bool
+    """
+
+    name: str
+    array: str
+    index: tuple[int, ...]
+    analytic: float
+    numeric: float
+    abs_error: float
+    wrong: bool
 
 
 @dataclass
@@ -71,6 +122,41 @@ class GradcheckReport:
     def __bool__(self) -> bool:
         return self.passed
 
+    def entries(self, *, wrong_only: bool = False) -> Iterator[Entry]:
+        """Every checked entry (or only the wrong ones), array by array, row-major."""
+        for c in self.checks:
+            if c.analytic is None or c.numeric is None:
+                continue
+            bad = set(c.wrong)
+            for index in np.ndindex(*c.shape):
+                if wrong_only and index not in bad:
+                    continue
+                an, nu = float(c.analytic[index]), float(c.numeric[index])
+                yield Entry(entry_name(c.name, index), c.name, index, an, nu, abs(an - nu),
+                            index in bad)
+
+    def wrong_entries(self) -> list[Entry]:
+        """The entries whose gradient is wrong, array by array."""
+        return list(self.entries(wrong_only=True))
+
+    def format_entries(self, *, wrong_only: bool = False, limit: int | None = None) -> str:
+        """A table, one line per entry: name, backprop, central difference, error.
+
+        Parameters
+        ----------
+        wrong_only : bool, default False
+        limit : int, optional
+            Show at most this many lines (and say how many more there are).
+        """
+        rows = list(self.entries(wrong_only=wrong_only))
+        lines = [f"{'entry':<12} {'backprop':>13} {'numeric':>13} {'abs err':>10}  result"]
+        for e in rows[:limit]:
+            lines.append(f"{e.name:<12} {e.analytic:13.6g} {e.numeric:13.6g} "
+                         f"{e.abs_error:10.2e}  {'WRONG' if e.wrong else 'ok'}")
+        if limit is not None and len(rows) > limit:
+            lines.append(f"… {len(rows) - limit} more")
+        return "\n".join(lines)
+
     def __str__(self) -> str:
         lines = [f"{'array':<6} {'shape':<12} {'max abs err':>12} {'max rel err':>12}  result"]
         for c in self.checks:
@@ -78,6 +164,11 @@ class GradcheckReport:
             lines.append(f"{c.name:<6} {shape:<12} {c.max_abs_error:12.3e} "
                          f"{c.max_rel_error:12.3e}  "
                          f"{('ok (round-off)' if c.round_off else 'ok') if c.passed else 'FAIL'}")
+        wrong = self.wrong_entries()
+        if wrong:
+            shown = ", ".join(e.name for e in wrong[:8])
+            more = f" and {len(wrong) - 8} more" if len(wrong) > 8 else ""
+            lines.append(f"wrong entries ({len(wrong)}): {shown}{more}")
         verdict = "passed" if self.passed else "FAILED"
         lines.append(f"gradcheck {verdict} (eps={self.eps:g}, tolerance={self.tolerance:g} "
                      f"relative, or absolute error below the round-off floor "
@@ -94,6 +185,7 @@ def gradcheck(
     tolerance: float = 1e-6,
     floor: float = 1e-8,
     atol: float | None = None,
+    backprop: Callable[[Any, Any], tuple[list[Any], list[Any]]] | None = None,
 ) -> GradcheckReport:
     """Compare ``net.backprop(X, Y)`` with central differences of ``net.loss(X, Y)``.
 
@@ -119,11 +211,16 @@ def gradcheck(
         round-off, ``u · max(1, |E|) / ε`` (``u`` the float64 unit round-off, ``E``
         the loss), so their relative error measures noise.  Default: ten times
         that round-off, ``10 u max(1, |E|) / ε`` (about 2e-9 for ε = 1e-6, E ≤ 1).
+    backprop : callable, optional
+        ``backprop(X, Y) -> (grad_weights, grad_biases)`` in the layout of
+        :meth:`Network.backprop` (the default): check your own backpropagation,
+        or a planted bug (:func:`chainrule.bugs.planted_backprop`).
 
     Returns
     -------
     GradcheckReport
-        Per array: max absolute and relative error and pass/fail.
+        Per array: max absolute and relative error and pass/fail; per entry
+        (:meth:`GradcheckReport.entries`): backprop, numeric, and which are wrong.
 
     Examples
     --------
@@ -135,7 +232,16 @@ def gradcheck(
     """
     if eps <= 0:
         raise ValueError(f"eps must be positive, got {eps}")
-    grad_w, grad_b = net.backprop(X, Y)
+    grad_w, grad_b = (net.backprop if backprop is None else backprop)(X, Y)
+    grad_w = [np.asarray(g, dtype=np.float64) for g in grad_w]
+    grad_b = [np.asarray(g, dtype=np.float64) for g in grad_b]
+    for name, got, want in zip([f"W^{i + 2}" for i in range(len(net.weights))]
+                               + [f"b^{i + 2}" for i in range(len(net.biases))],
+                               grad_w + grad_b, list(net.weights) + list(net.biases),
+                               strict=True):
+        if got.shape != tuple(want.shape):
+            raise ValueError(f"backprop's gradient of {name} has shape {got.shape}, "
+                             f"expected {tuple(want.shape)}")
     if atol is None:
         u = float(np.finfo(np.float64).eps)
         atol = 10 * u * max(1.0, abs(net.loss(X, Y))) / eps
@@ -149,8 +255,11 @@ def gradcheck(
         max_rel = float(abs_err.max()) / scale
         max_abs = float(abs_err.max())
         round_off = max_rel > tolerance and max_abs <= atol
+        bad = (abs_err > tolerance * scale) & (abs_err > atol)
+        wrong = [tuple(int(k) for k in idx) for idx in np.argwhere(bad)]
         report.checks.append(ArrayCheck(name, tuple(analytic.shape), max_abs, max_rel,
-                                        max_rel <= tolerance or round_off, round_off))
+                                        max_rel <= tolerance or round_off, round_off,
+                                        analytic, numeric, wrong))
     return report
 
 

@@ -1,7 +1,9 @@
 """``chainrule gradcheck``: backprop against central differences, from the command line.
 
 Builds a network from options, draws random examples (or reads them from a
-file), runs :func:`chainrule.gradcheck` and prints its per-array report.
+file), runs :func:`chainrule.gradcheck` and prints its per-array report and the
+wrong entries by name; ``--entries`` prints every entry, ``--plant-bug`` checks
+a hand-written backprop with a classic mistake (:mod:`chainrule.bugs`).
 Exit status 0 when every array passes, 1 when one fails, 2 for bad input.
 """
 
@@ -14,6 +16,7 @@ import numpy as np
 
 import chainrule
 
+from ..bugs import BUGS, planted_backprop
 from ..data import DataFileError, one_hot, read_data_file
 from ..gradcheck import gradcheck
 from ..network import Network
@@ -47,11 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="check backprop against central differences for a network built from options",
         description="Compare Network.backprop with central differences of the mean loss for "
         "every weight and bias, on random examples or examples read from a file, and print "
-        "the largest absolute and relative error per parameter array.",
+        "the largest absolute and relative error per parameter array and the wrong entries "
+        "by name (w^l_i,j, b^l_i; --entries: every entry).",
         epilog="Exit status: 0 when every array passes, 1 when one fails, 2 for bad input.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_network_arguments(p, sizes="4,5,3")
+    add_network_arguments(p)
     g = p.add_argument_group("data and check")
     g.add_argument("--samples", type=positive_int, default=5,
                    help="number of random examples (x ~ N(0, 1), targets to suit the output)")
@@ -73,6 +77,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the largest relative error that passes; an array whose absolute "
                    "error is below the round-off floor 10·u·max(1, |E|)/ε (u = 2.2e-16, E the "
                    "loss) passes too, as 'ok (round-off)'")
+    g.add_argument("--entries", action="store_true",
+                   help="print every entry: backprop against the central difference, "
+                   "the wrong ones marked WRONG (default: only the wrong ones are named)")
+    g.add_argument("--plant-bug", choices=list(BUGS), default=None, metavar="BUG",
+                   help="check a hand-written backprop with this classic mistake planted "
+                   f"instead of Network.backprop ({', '.join(BUGS)}): see chainrule.bugs")
     if _load is not None:  # model files come with chainrule.io (chainrule.load)
         g.add_argument("--model", metavar="PATH", default=None,
                        help="check a saved model (chainrule.load) instead of building one; "
@@ -151,14 +161,21 @@ def run(args: argparse.Namespace) -> int:
                                                                              net)
         source = f"{args.samples} random example{'s' if args.samples > 1 else ''}"
     try:
-        report = gradcheck(net, X, Y, eps=args.eps, tolerance=args.tolerance)
+        backprop = None if args.plant_bug is None else planted_backprop(net, args.plant_bug)
+        report = gradcheck(net, X, Y, eps=args.eps, tolerance=args.tolerance,
+                           backprop=backprop)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     print("gradcheck: backprop against central differences of the mean loss")
+    if args.plant_bug is not None:
+        print(f"planted bug: {args.plant_bug} ({BUGS[args.plant_bug]})")
     if model is not None:
         print(f"model: {model}")
     for line in describe_network(net):
         print(line)
     print(f"data: {source}, seed {args.seed}")
     print(report)
+    if args.entries:
+        print()
+        print(report.format_entries())
     return 0 if report.passed else 1

@@ -1,6 +1,9 @@
 """Network options shared by ``chainrule train``, ``explain`` and ``gradcheck``.
 
-The choices are the registries' (:mod:`chainrule.functions`).
+The choices are the registries' (:mod:`chainrule.functions`). Every default of
+``explain`` and ``gradcheck`` is :data:`chainrule.lesson.LESSON_DEFAULTS`, the one
+set of defaults of both commands and of the docs' Python snippets
+(:func:`chainrule.lesson_network`); ``train`` passes its own.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..functions import ACTIVATIONS, COSTS, INITIALISATIONS
+from ..lesson import LESSON_DEFAULTS
 from ..network import Network
 from .common import CLIError, int_list
 
@@ -23,15 +27,17 @@ def add_network_arguments(
     *,
     sizes: str | None = None,
     hidden: list[int] | None = None,
-    activation: str = "sigmoid",
+    activation: str = LESSON_DEFAULTS["activation"],
     output_activation: str | None = None,
-    cost: str = "quadratic",
-    input_activation: str = "identity",
-    init: str | None = None,
+    cost: str = LESSON_DEFAULTS["cost"],
+    input_activation: str = LESSON_DEFAULTS["input_activation"],
+    init: str | None = LESSON_DEFAULTS["init"],
     dtype: bool = False,
     seed_help: str = "seed for the weights and random data",
 ) -> argparse._ArgumentGroup:
     """Options that build a :class:`~chainrule.Network` (see :func:`network_kwargs`).
+
+    Every default is :data:`LESSON_DEFAULTS`'s unless a command passes its own.
 
     Parameters
     ----------
@@ -61,8 +67,8 @@ def add_network_arguments(
         g.add_argument("--hidden", type=int_list, default=hidden, metavar="N,N,...",
                        help="hidden layer sizes, comma-separated ('' for none)")
     else:
-        g.add_argument("--sizes", type=int_list, default=int_list(sizes or "2,2"),
-                       metavar="N,N,...",
+        default_sizes = int_list(sizes or str(LESSON_DEFAULTS["sizes"]))
+        g.add_argument("--sizes", type=int_list, default=default_sizes, metavar="N,N,...",
                        help="layer sizes N_1,...,N_L, input first and output last")
     # The registries' names as the parser is built (a hidden or input layer: elementwise).
     elementwise = ACTIVATIONS.names(lambda a: a.elementwise)
@@ -76,11 +82,12 @@ def add_network_arguments(
                    help="σ on the input layer, a^1 = σ(z^1) (the seed uses sigmoid)")
     g.add_argument("--init", choices=list(INITIALISATIONS), default=init,
                    help="weight initialisation (default: he for ReLU layers, else xavier)"
-                   if init is None else "weight initialisation")
+                   if init is None else "weight initialisation (scaled_normal: Nielsen's "
+                   "N(0, 1/N_(l-1)) weights and N(0, 1) biases)")
     if dtype:
         g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                        help="floating-point type of the weights and the arithmetic")
-    g.add_argument("--seed", type=int, default=0, help=seed_help)
+    g.add_argument("--seed", type=int, default=LESSON_DEFAULTS["seed"], help=seed_help)
     return g
 
 

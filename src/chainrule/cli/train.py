@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bugs import BUGS, PlantedBug
 from ..data.preprocessing import Preprocessing
 from ..network import Network
 from ..parallel.mpi import PeerFailed, World, launched_size, launched_world
@@ -58,7 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = NETWORK_DEFAULTS
     g = add_network_arguments(p, hidden=d["hidden"], activation=d["activation"],
                               output_activation=d["output_activation"], cost=d["cost"],
-                              dtype=True, seed_help="seed for split, init and shuffling")
+                              input_activation="identity", init=None, dtype=True,
+                              seed_help="seed for split, init and shuffling")
+    g.add_argument("--plant-bug", choices=list(BUGS), default=None, metavar="BUG",
+                   help="for class: train on a hand-written backprop with this mistake "
+                   f"planted ({', '.join(BUGS)}; see chainrule.bugs), NumPy backend only")
     g.add_argument("--backend", default="numpy", metavar="NAME",
                    help="array library the training runs on: numpy, torch or cupy (the extras "
                    "chainrule[torch], chainrule[cupy]); the model is evaluated and saved as "
@@ -149,6 +154,13 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     with _agreed(world):
         _check_memory(run, world is not None)
         run.callbacks = make_callbacks(args, "standardised_loss" if standardised else "loss")
+        if getattr(args, "plant_bug", None) is not None:
+            if args.optimizer == "lbfgs" or args.backend != "numpy":
+                raise CLIError("--plant-bug needs a gradient-descent optimizer (not lbfgs) "
+                               "on the numpy backend")
+            run.callbacks.append(PlantedBug(args.plant_bug, data.X_train, data.y_train))
+            if not args.quiet:
+                print(f"planted bug: {args.plant_bug} ({BUGS[args.plant_bug]})")
         start = time.perf_counter()
         try:
             # Overflow on the way to NaN is not worth a warning: a diverging run is

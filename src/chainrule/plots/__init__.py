@@ -13,7 +13,8 @@ Figures (each returns a ``matplotlib.figure.Figure``):
   dead units (:func:`unit_stats`);
 * :func:`weights_figure`, :func:`misclassified_figure` — for image inputs;
 * :func:`confusion_figure`, :func:`residual_figure`;
-* :func:`network_diagram` (seed Figure 1), :func:`layer_figure` (seed Figure 2).
+* :func:`network_diagram` (seed Figure 1), :func:`layer_figure` (seed Figure 2),
+  :func:`backprop_figure` (the forward and backward passes of one example).
 
 :func:`build_report` puts them all into one HTML string; :func:`write_report`
 writes it to a file.
@@ -22,7 +23,7 @@ writes it to a file.
 from __future__ import annotations
 
 from ._mpl import MissingMatplotlib, require_matplotlib, save_figure, to_bytes
-from .diagram import format_value, layer_figure, network_diagram
+from .diagram import backprop_figure, format_value, layer_figure, network_diagram
 from .figures import (
     confusion_figure,
     gradient_figure,
@@ -39,6 +40,7 @@ __all__ = [
     "FIGURES",
     "MissingMatplotlib",
     "UnitStats",
+    "backprop_figure",
     "build_report",
     "confusion_counts",
     "confusion_figure",

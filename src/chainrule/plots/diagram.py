@@ -3,6 +3,10 @@
 * :func:`network_diagram` — seed Figure 1: the layers as columns of units, the
   bias "1" nodes, the edges carrying ``w^l_{jk}``; a wide layer is summarised as
   its first and last units around "⋮ N units" instead of thousands of circles.
+* :func:`backprop_figure` — the whole network for one example, twice: the
+  forward pass (``a^l`` on the units, ``w^l_ij`` on the edges) and the backward
+  pass (``δ^l`` on the units, ``∂C/∂w^l_ij`` on the edges), from
+  :func:`chainrule.explain_trace` (``chainrule explain --figure``).
 * :func:`layer_figure` — seed Figure 2: one layer ``l`` split into σ nodes
   (green) and sum nodes (blue), with the actual values of ``z^{l-1}``,
   ``a^{l-1}``, ``W^l`` (orange), ``b^l`` and ``z^l`` for one input written on it.
@@ -24,8 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from ..network import Network
+    from ..tensors import DerivationTrace
 
-__all__ = ["LAYER_FIGURE_MAX_UNITS", "format_value", "layer_figure", "network_diagram"]
+__all__ = ["LAYER_FIGURE_MAX_UNITS", "backprop_figure", "format_value", "layer_figure",
+           "network_diagram"]
 
 # The seed's colours: σ nodes green, sum nodes blue, weights orange.
 SIGMA_COLOR = "#4caf50"
@@ -293,6 +299,116 @@ def layer_figure(
     )
     ax.set_xlim(-1.0, 10.2)
     ax.set_ylim(bottom - 0.38 * (n_out + 1), top)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+#: backprop_figure writes the number on every edge up to this many edges per layer.
+EDGE_LABELS_MAX = 12
+
+
+def backprop_figure(trace: DerivationTrace, path: str | Path | None = None,
+                    max_units: int = 8) -> Figure:
+    """The forward and the backward pass of one example, side by side.
+
+    Left, the forward pass: each unit shows ``a^l_i`` (``a^1 = σ(z^1)`` on the
+    input column: what the first weights multiply), each edge ``w^l_ij``
+    (colour: sign and size; the number itself when the layer has at most
+    :data:`EDGE_LABELS_MAX` edges).  Right, the backward
+    pass: each unit shows ``δ^l_i`` (eqs. 5, 9), each edge ``∂C/∂w^l_ij =
+    δ^l_i a^{l-1}_j`` (eq. 13).  Legible up to layers of 8 units ([8, 8, 8, 8]);
+    a wider layer is drawn as its first and last units around "⋮".
+
+    Parameters
+    ----------
+    trace : DerivationTrace
+        From :func:`chainrule.explain_trace`.
+    path : str or Path, optional
+        Also write the figure there (``.svg`` or ``.png``).
+    max_units : int, default 8
+        Units drawn per layer before summarising.
+
+    Returns
+    -------
+    Figure
+        Units carry ``gid`` ``"forward-l-i"`` / ``"backward-l-i"`` (1-based), edges
+        ``"forward-edge-l-i-j"`` / ``"backward-edge-l-i-j"``.
+    """
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Circle
+
+    sizes, L = trace.sizes, trace.L
+    W = {l: trace[f"W[{l}]"].value for l in range(2, L + 1)}
+    grads = {l: trace.dC_dW[l].T for l in range(2, L + 1)}
+    shown = {l: _shown_units(sizes[l - 1], max_units) for l in range(1, L + 1)}
+    rows = max(len(u) for u in shown.values())
+    dx = 3.2
+    fig = new_figure(max(9.0, 2 * (L - 1) * 2.0 + 4.0), 0.62 * rows + 2.2)
+    axes = fig.subplots(1, 2)
+    cmap = colormaps["RdBu_r"]
+    panels = [
+        ("forward", "Forward pass: $a^l$ on the units, $w^l_{ij}$ on the edges (eqs. 1–2)",
+         W, {l: trace.a[l] for l in range(1, L + 1)}, "a", "w"),
+        ("backward", "Backward pass: $\\delta^l$ on the units, $\\partial C/\\partial w^l_{ij}$ "
+         "on the edges (eqs. 5, 9, 13)", grads, {l: trace.delta[l][0] for l in range(1, L + 1)},
+         "δ", "∂C/∂w"),
+    ]
+    for ax, (tag, title, edges, units, unit_sym, edge_sym) in zip(axes, panels, strict=True):
+        ax.set_axis_off()
+        vmax = max(float(np.abs(e).max(initial=0.0)) for e in edges.values()) or 1.0
+        norm = Normalize(-vmax, vmax)
+        ys = {l: [(len(shown[l]) - 1) / 2 - k for k in range(len(shown[l]))]
+              for l in range(1, L + 1)}
+        for l in range(2, L + 1):
+            n_edges = sizes[l - 1] * sizes[l - 2]
+            label = n_edges <= EDGE_LABELS_MAX
+            for a_i, i in enumerate(shown[l]):
+                for a_j, j in enumerate(shown[l - 1]):
+                    if i is None or j is None:
+                        continue
+                    v = float(edges[l][i, j])
+                    x0, y0 = (l - 2) * dx + RADIUS, ys[l - 1][a_j]
+                    x1, y1 = (l - 1) * dx - RADIUS, ys[l][a_i]
+                    ax.plot([x0, x1], [y0, y1], color=cmap(norm(v)),
+                            lw=0.6 + 2.4 * abs(v) / vmax, zorder=1,
+                            gid=f"{tag}-edge-{l}-{i + 1}-{j + 1}")
+                    if label:
+                        t = 0.25 + 0.5 * (a_i + 0.5) / len(shown[l])
+                        ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0), format_value(v),
+                                fontsize=6.5, ha="center", va="center", zorder=5,
+                                bbox={"boxstyle": "round,pad=0.08", "fc": "white",
+                                      "ec": "none", "alpha": 0.8})
+        for l in range(1, L + 1):
+            x = (l - 1) * dx
+            for k, i in enumerate(shown[l]):
+                y = ys[l][k]
+                if i is None:
+                    ax.text(x, y, f"⋮ {sizes[l - 1]}", ha="center", va="center", fontsize=9)
+                    continue
+                v = float(units[l][i])
+                ax.add_patch(Circle((x, y), RADIUS, facecolor=UNIT_COLOR, edgecolor="#0d47a1",
+                                    zorder=3, gid=f"{tag}-{l}-{i + 1}"))
+                sym = unit_sym
+                ax.text(x, y, f"{i + 1}", ha="center", va="center", fontsize=7, zorder=4)
+                ax.text(x + RADIUS + 0.05, y + RADIUS, f"{sym}={format_value(v)}",
+                        ha="left", va="bottom", fontsize=7, zorder=6, color="#0d47a1",
+                        bbox={"boxstyle": "round,pad=0.05", "fc": "white", "ec": "none",
+                              "alpha": 0.85})
+            ax.text(x, min(min(y) for y in ys.values()) - 0.6, f"layer {l}", ha="center",
+                    va="top", fontsize=8)
+        ax.set_xlim(-0.7, (L - 1) * dx + 1.3)
+        ax.set_ylim(min(ys[l][-1] for l in ys) - 1.3, max(ys[l][0] for l in ys) + 0.8)
+        ax.set_aspect("equal")
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6,
+                     label=edge_sym, location="bottom", pad=0.02)
+    fig.suptitle(f"One example through {'-'.join(map(str, sizes))}: "
+                 f"x = ({', '.join(format_value(v) for v in trace.x[:4])}"
+                 f"{', …' if len(trace.x) > 4 else ''}), C = {format_value(trace.cost)}",
+                 fontsize=10)
     if path is not None:
         save_figure(fig, path)
     return fig

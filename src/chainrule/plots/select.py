@@ -35,9 +35,11 @@ FIGURES = {
     "confusion": "confusion matrix on the data (classifiers)",
     "misclassified": "misclassified examples as images (square inputs, classifiers)",
     "residuals": "residuals against predictions on the data (regressors)",
+    "boundary": "the decision boundary with the data points (classifiers with 2 features; "
+                "--animate: over epochs, as a GIF)",
 }
 #: Figures that need data to evaluate the network on.
-NEEDS_DATA = frozenset({"confusion", "misclassified", "residuals"})
+NEEDS_DATA = frozenset({"confusion", "misclassified", "residuals", "boundary"})
 
 
 def figure_for(
@@ -100,6 +102,10 @@ def figure_for(
         return gradient_figure(network.history, network.sizes, stats)
     if what == "diagram":
         return network_diagram(network)
+    if what == "boundary":  # in the network's input units (chainrule plot: the data's own)
+        from .boundary import boundary_figure
+
+        return boundary_figure(network, np.asarray(X), np.asarray(y), class_names=class_names)
     if what == "weights":
         return weights_figure(network, shape)  # type: ignore[arg-type]
     X_arr = np.asarray(X)
