@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import checks
-from .backend import NUMPY_OPS, Ops, ops_of, resolve_backend, to_numpy
+from .backend import NUMPY_OPS, Ops, _ops_named, ops_of, resolve_backend, to_numpy
 from .engine import Engine, Forward, Layers
 from .functions import Activation, Cost, classes_of, get_activation, get_cost
 from .training.callbacks import Callback
@@ -788,6 +788,21 @@ class Network:
             raise ValueError("accuracy needs a classifier (sigmoid or softmax output); "
                              f"this network's output is {self.output_activation.name}")
         return self.evaluate(X, Y)["accuracy"]
+
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state pickle, joblib and ``skops.io`` save: the array namespace by its
+        module's name (a module cannot be pickled), resolved again by :meth:`__setstate__`."""
+        state = self.__dict__.copy()
+        state["ops"] = self.ops.xp.__name__
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if isinstance(state.get("ops"), str):
+            state["ops"] = _ops_named(state["ops"])
+        self.__dict__.update(state)
 
 
 # ---------------------------------------------------------------------- helpers
