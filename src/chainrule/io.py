@@ -196,6 +196,26 @@ class Model:
         """Class names (classification) or output values (regression) for raw features."""
         return self.label(self.predict_indices(X))
 
+    def to_onnx(self, path: str | os.PathLike[str] | None = None, *,
+                dtype: npt.DTypeLike | None = None) -> Any:
+        """The model with its preprocessing as an ONNX model, written to ``path`` if given.
+
+        What ``chainrule export`` writes; see :mod:`chainrule.export.onnx` for the
+        graph's inputs and outputs and what ONNX cannot express (extra ``[onnx]``).
+        """
+        from .export.onnx import model_to_onnx, save_onnx
+
+        proto = model_to_onnx(self, dtype=dtype)
+        if path is not None:
+            save_onnx(proto, path)
+        return proto
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the network, its columns and their preprocessing, the classes."""
+        from .export.html import model_html
+
+        return model_html(self)
+
 
 # ---------------------------------------------------------------------- saving
 

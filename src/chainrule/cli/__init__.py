@@ -24,7 +24,7 @@ __all__ = ["CLIError", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("train", "datasets", "evaluate", "predict", "info", "explain", "gradcheck", "report",
-            "plot")
+            "plot", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

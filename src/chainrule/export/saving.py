@@ -26,6 +26,7 @@ __all__ = ["trusted_types"]
 
 def _subclasses(cls: type) -> list[type]:
     found = [cls]
+    sub: type
     for sub in cls.__subclasses__():
         found += _subclasses(sub)
     return found
