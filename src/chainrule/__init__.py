@@ -8,6 +8,7 @@ and :func:`gradcheck` checks the result against central differences;
 3-tensors (:func:`explicit_gradients`, :func:`explain_trace`).
 """
 
+from ._version import __version__
 from .answers import CheckResult, check
 from .functions import Activation, Cost, CustomActivation, CustomCost
 from .gradcheck import GradcheckReport, gradcheck
@@ -16,8 +17,6 @@ from .lesson import LESSON_DEFAULTS, lesson_network
 from .network import Network
 from .tensors import DerivationTrace, explain_trace, explicit_gradients
 from .training import Callback, History, TrainingConfig, TrainingDiverged
-
-__version__ = "0.1.0"
 
 __all__ = [
     "LESSON_DEFAULTS",

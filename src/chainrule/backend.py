@@ -36,7 +36,6 @@ from array_api_compat import (
 from array_api_compat import (
     device as array_device,
 )
-from scipy.special import expit
 
 __all__ = ["Ops", "ops_for", "ops_of", "resolve_backend", "to_numpy"]
 
@@ -216,7 +215,14 @@ class NumpyOps(Ops):
     maximum = np.maximum  # type: ignore[assignment]
     tanh = np.tanh  # type: ignore[assignment]
     exp = np.exp  # type: ignore[assignment]
-    expit = expit  # type: ignore[assignment]
+
+    @functools.cached_property
+    def expit(self) -> Any:  # type: ignore[override]
+        """SciPy's ``expit`` ufunc (no overflow), imported on first use so that
+        ``import chainrule`` does not import SciPy; afterwards an attribute look-up."""
+        from scipy.special import expit
+
+        return expit
 
     def __init__(self) -> None:
         super().__init__(np)

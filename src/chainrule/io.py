@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ._version import __version__
 from .atomic import OutputPathError, atomic_write, check_output_path
 from .backend import to_numpy
 from .checks import first_nonfinite
@@ -196,6 +197,26 @@ class Model:
         """Class names (classification) or output values (regression) for raw features."""
         return self.label(self.predict_indices(X))
 
+    def to_onnx(self, path: str | os.PathLike[str] | None = None, *,
+                dtype: npt.DTypeLike | None = None) -> Any:
+        """The model with its preprocessing as an ONNX model, written to ``path`` if given.
+
+        What ``chainrule export`` writes; see :mod:`chainrule.export.onnx` for the
+        graph's inputs and outputs and what ONNX cannot express (extra ``[onnx]``).
+        """
+        from .export.onnx import model_to_onnx, save_onnx
+
+        proto = model_to_onnx(self, dtype=dtype)
+        if path is not None:
+            save_onnx(proto, path)
+        return proto
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the network, its columns and their preprocessing, the classes."""
+        from .export.html import model_html
+
+        return model_html(self)
+
 
 # ---------------------------------------------------------------------- saving
 
@@ -239,7 +260,6 @@ def model_metadata(
     training: dict[str, Any] | None, data: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """The JSON metadata of a model file (see the module docstring)."""
-    from . import __version__  # here, not at the top: chainrule/__init__ imports this module
     architecture = {
         "sizes": list(network.sizes),
         "activations": [_activation_spec(a, f"layer {l + 2}")
@@ -579,7 +599,6 @@ def load_model(path: str | os.PathLike[str]) -> Model:
         For a missing, empty, truncated or corrupted file, a file that is not a
         chainrule model, or one written in a newer format version.
     """
-    from . import __version__
     from .data.files import DataFileError, read_bytes
 
     p = Path(path)

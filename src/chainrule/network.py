@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import blocks, checks
-from .backend import NUMPY_OPS, Ops, ops_of, resolve_backend, to_numpy
+from .backend import NUMPY_OPS, Ops, _ops_named, ops_of, resolve_backend, to_numpy
 from .engine import Engine, Forward, Layers
 from .functions import (
     INITIALISATIONS,
@@ -755,6 +755,65 @@ class Network:
             raise ValueError("accuracy needs a classifier (sigmoid or softmax output); "
                              f"this network's output is {self.output_activation.name}")
         return self.evaluate(X, Y)["accuracy"]
+
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state pickle, joblib and ``skops.io`` save: the array namespace by its
+        module's name (a module cannot be pickled), resolved again by :meth:`__setstate__`."""
+        state = self.__dict__.copy()
+        state["ops"] = self.ops.xp.__name__
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if isinstance(state.get("ops"), str):
+            state["ops"] = _ops_named(state["ops"])
+        self.__dict__.update(state)
+
+    # ------------------------------------------------------------------ export (chainrule.export)
+
+    def to_onnx(self, path: str | os.PathLike[str] | None = None, *,
+                dtype: npt.DTypeLike | None = None) -> Any:
+        """The network as an ONNX model (opset 17), written to ``path`` if given.
+
+        Input ``X`` ``(n, N_1)``; outputs ``label`` ``(n,)`` and ``probabilities``
+        ``(n, classes)`` for a classifier, ``predictions`` ``(n, N_L)`` otherwise.  No
+        preprocessing: :meth:`chainrule.io.Model.to_onnx` adds a saved model's.  See
+        :func:`chainrule.export.onnx.network_to_onnx` (extra ``[onnx]``).
+        """
+        from .export.onnx import network_to_onnx, save_onnx
+
+        proto = network_to_onnx(self, dtype=dtype)
+        if path is not None:
+            save_onnx(proto, path)
+        return proto
+
+    def to_torch(self) -> Any:
+        """A ``torch.nn.Sequential`` with the same weights (outputs equal to round-off).
+
+        See :func:`chainrule.export.torch.to_torch` (extra ``[torch]``).
+        """
+        from .export.torch import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module: Any, **kwargs: Any) -> Network:
+        """A network with the weights of a PyTorch stack of ``Linear`` layers and activations.
+
+        See :func:`chainrule.export.torch.from_torch` (``cost=``, ``backend=``, the
+        supported modules and the errors).
+        """
+        from .export.torch import from_torch
+
+        return from_torch(cls, module, **kwargs)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a one-line summary and the network diagram as inline SVG."""
+        from .export.html import network_html
+
+        return network_html(self)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
-from .. import __version__
+from .._version import __version__
 from ..training.divergence import TrainingDiverged
 from .common import CLIError, HelpFormatter
 
@@ -25,7 +25,7 @@ __all__ = ["CLIError", "main"]
 #: Subcommand modules, in the order ``--help`` lists them (``*_command``: named apart
 #: from the library module of the same name, e.g. ``chainrule.gradcheck``).
 COMMANDS = ("train", "datasets", "evaluate", "predict", "info", "explain", "gradcheck_command",
-            "report_command", "plot")
+            "report_command", "plot", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import __version__
+from .._version import __version__
 from ..io import atomic_write
 from ..metrics import regression_metrics
 from ._mpl import require_matplotlib, to_bytes

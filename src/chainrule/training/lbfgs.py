@@ -36,12 +36,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import scipy.optimize
 
 from .callbacks import Callback
 from .history import History
 
 if TYPE_CHECKING:
+    import scipy.optimize
+
     from ..engine import Layers
     from ..network import Network
 
@@ -235,6 +236,8 @@ def minimize(objective: Objective, theta0: npt.NDArray[np.float64], *, max_iter:
     evaluation* afterwards, which need not be ``result.x``: call
     ``unpack(net, result.x)``.
     """
+    import scipy.optimize  # imported when first used: `import chainrule` stays fast
+
     return scipy.optimize.minimize(
         objective, theta0, method="L-BFGS-B", jac=True, callback=callback,
         options={"maxfun": int(max_fun), "maxiter": int(max_iter), "gtol": float(tol)},
