@@ -24,7 +24,8 @@ __all__ = ["CLIError", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("train", "datasets", "evaluate", "predict", "info", "explain", "gradcheck", "report",
-            "plot")
+            "plot",
+            "playground")
 
 
 def build_parser() -> argparse.ArgumentParser:
