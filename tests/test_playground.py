@@ -50,6 +50,12 @@ def ws(client, url, **headers):
     return client.websocket_connect(url, headers={"host": "127.0.0.1:8765", **headers})
 
 
+def split_frame(message: bytes) -> tuple[dict, bytes]:
+    """A frame over the WebSocket: 4 bytes of JSON length, the JSON, the heat maps."""
+    n = int.from_bytes(message[:4], "little")
+    return json.loads(message[4:4 + n]), message[4 + n:]
+
+
 def new_session(client, **settings) -> dict:
     r = client.post(f"/api/sessions?token={TOKEN}", json=settings)
     assert r.status_code == 200, r.text
@@ -320,18 +326,19 @@ def test_websocket_frames_and_isolated_tabs(client):
                                                                    "layers": [3]}}))
         data = one.receive_json()
         assert data["type"] == "data" and data["sizes"] == [2, 3, 1]
-        frame = one.receive_json()
-        heat = one.receive_bytes()
+        frame, heat = split_frame(one.receive_bytes())
         assert frame["epoch"] == 0 and len(heat) == 6 * frame["grid"] ** 2
         for _ in range(3):
             one.send_text(json.dumps({"type": "step"}))
-            frame = one.receive_json()
-            one.receive_bytes()
+            frame, heat = split_frame(one.receive_bytes())
         assert frame["epoch"] == 3
+        run = Session(Settings.from_dict(data["settings"]))
+        run.step(3)
+        assert heat == run.heat_maps() and frame["weights"] == run.frame()["weights"]
         two.send_text(json.dumps({"type": "sync"}))
         assert two.receive_json()["settings"]["dataset"] == "circle"
-        assert two.receive_json()["epoch"] == 0  # the other tab's steps did not reach it
-        two.receive_bytes()
+        frame, _ = split_frame(two.receive_bytes())
+        assert frame["epoch"] == 0  # the other tab's steps did not reach it
         one.send_text(json.dumps({"type": "settings", "settings": {"noise": 99}}))
         error = one.receive_json()
         assert error["type"] == "error" and "noise" in error["message"]

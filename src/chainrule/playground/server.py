@@ -13,6 +13,10 @@ Security (the server trains whatever a page asks, so only *our* page may ask):
 * uploads are refused beyond :data:`~chainrule.playground.data.MAX_UPLOAD_BYTES`
   before they are parsed; at most :data:`MAX_SESSIONS` runs live at once.
 
+Over the WebSocket, a frame (after ``step``, ``settings``, ``reset``, ``sync``) is one
+binary message: the length of its JSON as 4 bytes (little-endian), the JSON, then
+the heat maps (:meth:`Session.heat_maps`); everything else is JSON text.
+
 Each WebSocket (one per tab) owns its own :class:`~chainrule.playground.session.Session`;
 the HTTP API under ``/api/sessions/ID/…`` reaches the same sessions, for scripts
 and tests.
@@ -376,10 +380,15 @@ async def _answer(ws: WebSocket, run: Session, call: Callable[..., Awaitable[Any
         raise ValueError("a message must be a JSON object")
     kind = message.get("type")
 
-    async def send_frame() -> None:
-        frame, heat = await call(run, lambda: (run.frame(), run.heat_maps()))
-        await ws.send_text(json.dumps(frame))
-        await ws.send_bytes(heat)
+    async def send_frame(epochs: int = 0) -> None:
+        # One binary message: a 4-byte little-endian length, the frame's JSON, then
+        # the heat maps (two messages would wait on TCP's delayed acknowledgement).
+        def work() -> bytes:
+            if epochs:
+                run.step(epochs)
+            head = json.dumps(run.frame()).encode()
+            return len(head).to_bytes(4, "little") + head + run.heat_maps()
+        await ws.send_bytes(await call(run, work))
 
     if kind == "settings":
         settings = Settings.from_dict(message.get("settings") or {})
@@ -390,9 +399,7 @@ async def _answer(ws: WebSocket, run: Session, call: Callable[..., Awaitable[Any
         await ws.send_text(json.dumps(run.describe()))
         await send_frame()
     elif kind == "step":
-        epochs = _epochs(message.get("epochs", 1))
-        await call(run, run.step, epochs)
-        await send_frame()
+        await send_frame(_epochs(message.get("epochs", 1)))
     elif kind == "reset":
         await call(run, run.reset)
         await ws.send_text(json.dumps(run.describe()))

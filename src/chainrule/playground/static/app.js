@@ -1,9 +1,10 @@
 // chainrule playground: the page.  Plain JavaScript, no build step, nothing loaded
 // from elsewhere.  The server (chainrule.playground.server) trains; this file draws.
 //
-// Messages over the WebSocket (JSON text, plus one binary message after each frame):
-//   page -> server: settings, sync, step, reset, inspect, gradcheck
-//   server -> page: hello, data, frame (+ heat maps as bytes), inspect, gradcheck, error
+// Messages over the WebSocket:
+//   page -> server (JSON): settings, sync, step, reset, inspect, gradcheck
+//   server -> page: JSON hello, data, inspect, gradcheck, error; and each frame as one
+//   binary message: its JSON's length (4 bytes, little-endian), the JSON, the heat maps.
 'use strict';
 
 (() => {
@@ -32,6 +33,7 @@
   const NEURON = 40;       // neuron box, CSS pixels
   const ROW = 50;          // vertical distance between neurons
   const TOP = 56;          // room for a column's title
+  const COLUMN = 110;      // a column's width
 
   let settings = { ...DEFAULTS };
   let view = { ...VIEW_DEFAULTS };
@@ -39,7 +41,6 @@
   let session = '';
   let data = null;         // the 'data' message: points, split, sizes
   let frame = null;        // the last frame (weights, losses)
-  let pending = null;      // a frame waiting for its heat maps
   let heat = null;         // Uint8Array of every neuron's map
   let busy = false;        // a step is on its way
   let playing = false;
@@ -48,6 +49,9 @@
   let chosen = { layer: null, neuron: 0 };
   let clearOnData = false;
   let hovered = null;      // the link under the mouse
+  let written = '';        // the hash this page wrote last
+  let drawing = false;     // a render is scheduled
+  let frames = 0;          // frames drawn (for the tests' frame rate)
   const LUT = makeLut();
 
   // ---------------------------------------------------------------- colours
@@ -93,7 +97,16 @@
       else params.set(key, String(value));
     }
     for (const [key, value] of Object.entries(view)) params.set(key, value ? '1' : '0');
-    history.replaceState(null, '', `${location.pathname}${location.search}#${params}`);
+    written = `#${params}`;
+    history.replaceState(null, '', `${location.pathname}${location.search}${written}`);
+  }
+
+  function onHashChange() {  // a pasted or edited address: load its state
+    if (location.hash === written) return;
+    [settings, view] = readHash();
+    curve = [];
+    showSettings();
+    sendSettings();
   }
 
   // ---------------------------------------------------------------- messages
@@ -102,10 +115,11 @@
     ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
     ws.binaryType = 'arraybuffer';
     ws.onmessage = (event) => {
-      if (typeof event.data !== 'string') {
-        heat = new Uint8Array(event.data);
-        if (pending) applyFrame(pending);
-        pending = null;
+      if (typeof event.data !== 'string') {  // a frame: JSON length, JSON, heat maps
+        const n = new DataView(event.data).getUint32(0, true);
+        const f = JSON.parse(new TextDecoder().decode(new Uint8Array(event.data, 4, n)));
+        heat = new Uint8Array(event.data, 4 + n);
+        applyFrame(f);
         return;
       }
       const msg = JSON.parse(event.data);
@@ -117,8 +131,6 @@
         sendSettings();
       } else if (msg.type === 'data') {
         onData(msg);
-      } else if (msg.type === 'frame') {
-        pending = msg;
       } else if (msg.type === 'inspect') {
         showInspect(msg);
       } else if (msg.type === 'gradcheck') {
@@ -171,6 +183,8 @@
   }
 
   function applyFrame(f) {
+    // While playing, the next epoch is asked for at once and trains while this
+    // frame is drawn (at most once per animation frame, the latest one).
     busy = false;
     frame = f;
     curve = curve.filter((c) => c[0] < f.epoch);
@@ -180,11 +194,21 @@
     $('train-loss').dataset.value = String(f.train_loss);
     $('test-loss').textContent = f.test_loss === null ? '\u2013' : f.test_loss.toFixed(4);
     $('test-loss').dataset.value = String(f.test_loss);
+    if (playing) step();
+    if (!drawing) {
+      drawing = true;
+      requestAnimationFrame(render);
+    }
+  }
+
+  function render() {
+    drawing = false;
     drawHeat();
     drawLinks();
     drawCurve();
     drawOutput();
-    if (playing) requestAnimationFrame(step);
+    frames += 1;
+    document.body.dataset.frames = String(frames);
   }
 
   function step() {
@@ -334,13 +358,13 @@
     for (const old of box.querySelectorAll('.column')) old.remove();
     const cols = columns();
     const width = box.clientWidth || 600;
-    const gap = cols.length > 1 ? (width - 120) / (cols.length - 1) : 0;
+    const gap = cols.length > 1 ? (width - COLUMN) / (cols.length - 1) : 0;
     const L = data.sizes.length;
     let maxRows = 0;
     cols.forEach((col, c) => {
       const div = document.createElement('div');
       div.className = 'column';
-      div.style.left = `${40 + c * gap}px`;
+      div.style.left = `${c * gap}px`;
       const title = document.createElement('div');
       title.className = 'title';
       if (col.l === 1) {
@@ -431,7 +455,7 @@
   }
 
   function centre(col, row, gap) {
-    return [40 + col * gap + NEURON / 2 + 1, TOP + 10 + row * ROW + NEURON / 2];
+    return [col * gap + COLUMN / 2, TOP + row * ROW + NEURON / 2 + 1];
   }
 
   function buildLinks(cols, gap) {
@@ -845,6 +869,7 @@
     [settings, view] = readHash();
     bindControls();
     showSettings();
+    window.addEventListener('hashchange', onHashChange);
     window.addEventListener('resize', () => { if (data) { buildNetwork(); drawHeat(); drawLinks(); } });
     connect();
   }
