@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
         from ..playground.server import create_app, new_token
     except ImportError as exc:
-        raise CLIError(f"the playground needs Starlette and uvicorn ({exc.name} is missing): "
+        missing = (exc.name or "a module").split(".")[0]
+        raise CLIError(f"the playground needs Starlette and uvicorn ({missing} is missing): "
                        f"pip install 'chainrule[playground]'") from None
     sock = _bind(args.host, args.port)
     port = sock.getsockname()[1]
