@@ -286,3 +286,45 @@ def test_hostile_csv_upload_shows_one_line_error(server, browser, tmp_path):
     assert not _by(browser, "error").is_displayed()
     _by(browser, "step").click()
     _wait(browser, lambda: _epoch(browser) == 1)
+
+
+@pytest.mark.parametrize(("state", "name"), [
+    ("dataset=spiral&classes=4&features=x1,x2,sin_x1,sin_x2&layers=8,8,6&"
+     "activations=tanh,tanh,tanh&lr=0.01&optimizer=adam&noise=5", "playground-classes.png"),
+    ("dataset=reg-gauss&features=x1,x2&layers=6,6&activations=relu,tanh&lr=0.03&"
+     "optimizer=momentum&reg=l2&reg_rate=0.001", "playground-regression.png"),
+])
+def test_softmax_classes_and_regression_train(server, browser, state, name):
+    _open(browser, server, state)
+    assert browser.execute_script("return document.body.dataset.dataset") == state.split(
+        "&")[0].split("=")[1]
+    first = _train_loss(browser)
+    _by(browser, "play").click()
+    _wait(browser, lambda: _epoch(browser) >= 40, timeout=60, what="40 epochs")
+    _by(browser, "play").click()
+    _wait(browser, lambda: _by(browser, "play").get_attribute("aria-pressed") == "false")
+    time.sleep(0.3)
+    assert _train_loss(browser) < first
+    _shot(browser, name)
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_frame_rate_of_the_six_eight_eight_eight_one_network(server, browser):
+    """Frames drawn per second while playing [6, 8, 8, 8, 1] on 500 training points
+    (recorded in test-artifacts/, not asserted: the machine may be busy)."""
+    _open(browser, server, "dataset=circle&points=556&ratio=90&features=x1,x2,x1%5E2,x2%5E2,"
+                           "x1x2,sin_x1&layers=8,8,8&activations=tanh,tanh,tanh")
+    assert _by(browser, "network").text.count("layer") >= 3
+    _by(browser, "play").click()
+    time.sleep(1.0)
+    read = "return [document.body.dataset.frames, document.body.dataset.drawMs].map(Number)"
+    e0, (f0, d0), t0 = _epoch(browser), browser.execute_script(read), time.monotonic()
+    time.sleep(5.0)
+    e1, (f1, d1), t1 = _epoch(browser), browser.execute_script(read), time.monotonic()
+    _by(browser, "play").click()
+    assert e1 > e0 and f1 > f0
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "playground-fps-6-8-8-8-1.txt").write_text(
+        f"headless Chromium, [6, 8, 8, 8, 1], 500 training points: {(e1 - e0) / (t1 - t0):.1f} "
+        f"epochs/s trained and sent, {(f1 - f0) / (t1 - t0):.1f} frames/s drawn "
+        f"(all 31 heat maps each), {(d1 - d0) / max(1, f1 - f0):.1f} ms to draw one\n")
