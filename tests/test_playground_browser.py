@@ -44,8 +44,11 @@ def _shot(driver, name: str) -> None:
     assert driver.save_screenshot(str(ARTIFACTS / name))
     assert (ARTIFACTS / name).stat().st_size > 10_000
     if os.environ.get("CHAINRULE_DOCS_SCREENSHOTS") == "1":
+        from PIL import Image  # matplotlib's dependency: 256 colours keep the docs small
+
         DOCS_IMG.mkdir(exist_ok=True)
-        shutil.copyfile(ARTIFACTS / name, DOCS_IMG / name)
+        with Image.open(ARTIFACTS / name) as img:
+            img.convert("RGB").quantize(256).save(DOCS_IMG / name, optimize=True)
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +246,7 @@ def test_clicking_a_point_shows_backprops_delta(server, browser, tmp_path):
         assert abs(float(value) - want) <= 1e-12 * max(1.0, abs(want)), (l, j, value, want)
     equations = _by(browser, "equations").text
     assert "eq. 5" in equations and "eq. 13" in equations and "eq. 15" in equations
+    assert "δ⁴₁ = ∂C/∂a⁴₁ · σ'(z⁴₁)" in equations
     agreement = float(_by(browser, "tensors").get_attribute("data-agreement"))
     assert agreement < 1e-12
     _by(browser, "gradcheck").click()
@@ -250,7 +254,7 @@ def test_clicking_a_point_shows_backprops_delta(server, browser, tmp_path):
           what="the gradient check")
     assert _by(browser, "gradcheck-result").get_attribute("data-passed") == "true"
     height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1400, min(int(height) + 40, 4000))
+    browser.set_window_size(1400, min(int(height) + 200, 4000))
     _shot(browser, "playground-backward.png")
     browser.set_window_size(1400, 1000)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

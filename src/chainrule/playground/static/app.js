@@ -784,7 +784,7 @@
       const tag = document.createElement('span');
       tag.className = 'eq';
       tag.textContent = e.eq;
-      div.append(tag, `${e.formula} ${e.numbers}`);
+      div.append(tag, `${pretty(e.formula)} ${e.numbers}`);
       eqs.append(div);
     }
     const l = msg.layer;
@@ -799,6 +799,12 @@
         `they agree: max relative difference ${msg.agreement.toExponential(2)}`),
     );
     tensors.dataset.agreement = String(msg.agreement);
+  }
+
+  function pretty(text) {  // δ^4_1 -> δ⁴₁ (the server writes the seed's ASCII indices)
+    const subs = { k: '\u2096', m: '\u2098', i: '\u1d62', j: '\u2c7c' };
+    return text.replace(/\^(\d+)/g, (_, d) => sup(d))
+      .replace(/_([0-9kmij]+)/g, (_, d) => d.split('').map((c) => subs[c] || sub(c)).join(''));
   }
 
   function sub(n) {
