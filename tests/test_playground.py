@@ -218,7 +218,7 @@ def test_model_file_loads_with_chainrule_load_and_predicts(client, tmp_path):
 def test_python_snippet_rebuilds_the_run_bit_for_bit(client, tmp_path):
     s = new_session(client, dataset="circle", noise=10, layers=[5, 3],
                     activations=["relu", "tanh"], features=["x1", "x2", "x1x2"],
-                    reg="l2", reg_rate=0.01, optimizer="momentum", dropout=0.1,
+                    reg="l2", reg_rate=0.01, optimizer="momentum", dropout=[0.2, 0.0],
                     input_sigma=True, seed=3, batch=7, lr=0.1)
     sid = s["session"]
     frame = client.post(f"/api/sessions/{sid}/step?token={TOKEN}&epochs=4").json()

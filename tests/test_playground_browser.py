@@ -249,6 +249,13 @@ def test_clicking_a_point_shows_backprops_delta(server, browser, tmp_path):
     assert "δ⁴₁ = ∂C/∂a⁴₁ · σ'(z⁴₁)" in equations
     agreement = float(_by(browser, "tensors").get_attribute("data-agreement"))
     assert agreement < 1e-12
+    # The backward view: the network's neurons show the same δ.
+    _by(browser, "backward-view").click()
+    on_neurons = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#network .neuron[data-delta]')).map("
+        "e => [Number(e.dataset.layer), Number(e.dataset.neuron), e.dataset.delta])")
+    assert {(l, j): v for l, j, v in on_neurons if l >= 2} == {(l, j): v for l, j, v in shown}
+    assert "backward=1" in browser.current_url
     _by(browser, "gradcheck").click()
     _wait(browser, lambda: _by(browser, "gradcheck-result").get_attribute("data-passed"),
           what="the gradient check")

@@ -72,6 +72,17 @@ def _float(d: dict[str, Any], key: str, lo: float, hi: float, default: float) ->
     return f
 
 
+def _dropout(d: dict[str, Any], n_layers: int) -> tuple[float, ...]:
+    """One dropout rate per hidden layer; a single number is used for all."""
+    rates = _list(d, "dropout", [0.0]) if not isinstance(d.get("dropout"), (int, float)) \
+        else [d["dropout"]]
+    if len(rates) == 1:
+        rates = rates * n_layers
+    if len(rates) != n_layers:
+        raise SettingsError(f"dropout: one rate per hidden layer ({n_layers}), got {len(rates)}")
+    return tuple(_float({"dropout": r}, "dropout", 0.0, 0.9, 0.0) for r in rates)
+
+
 def _choice(d: dict[str, Any], key: str, choices: tuple[str, ...], default: str) -> str:
     v = d.get(key, default)
     if v not in choices:
@@ -118,8 +129,9 @@ class Settings:
     reg_rate : float
         The regularization λ (Nielsen's form, see :meth:`Network.fit`).
     optimizer : {"sgd", "momentum", "adam"}
-    dropout : float
-        Inverted-dropout probability of the hidden layers, 0 to 0.9.
+    dropout : tuple of float
+        Inverted-dropout probability of each hidden layer, 0 to 0.9 (one value
+        given is used for every layer).
     input_sigma : bool
         Apply σ (sigmoid) to the input layer, ``a^1 = σ(z^1)``, as the seed does.
     seed : int
@@ -139,7 +151,7 @@ class Settings:
     reg: str = "none"
     reg_rate: float = 0.0
     optimizer: str = "sgd"
-    dropout: float = 0.0
+    dropout: tuple[float, ...] = (0.0, 0.0)
     input_sigma: bool = False
     seed: int = 1
 
@@ -201,7 +213,7 @@ class Settings:
             reg=_choice(d, "reg", REGULARIZATION, base.reg),
             reg_rate=_float(d, "reg_rate", 0.0, 10.0, base.reg_rate),
             optimizer=_choice(d, "optimizer", OPTIMIZERS, base.optimizer),
-            dropout=_float(d, "dropout", 0.0, 0.9, base.dropout),
+            dropout=_dropout(d, len(layers)),
             input_sigma=bool(sigma),
             seed=_int(d, "seed", 0, 2**31 - 1, base.seed),
         )
@@ -225,7 +237,7 @@ def train_epochs(net: Network, X: Array, Y: np.ndarray, settings: Settings, epoc
             learning_rate=settings.lr, optimizer=settings.optimizer,
             l1=settings.reg_rate if settings.reg == "l1" else 0.0,
             l2=settings.reg_rate if settings.reg == "l2" else 0.0,
-            dropout=settings.dropout if settings.dropout > 0 and hidden > 0 else None)
+            dropout=settings.dropout if any(settings.dropout) and hidden > 0 else None)
 
 
 def _fmt(v: float) -> str:
@@ -567,7 +579,7 @@ class Session:
             targets = "Y = data.y.astype(np.float64)[:, None]\n"
         hidden = [a.name for a in net.activations[:-1]]
         reg = {"l1": f", l1={s.reg_rate!r}", "l2": f", l2={s.reg_rate!r}"}.get(s.reg, "")
-        drop = f", dropout={s.dropout!r}" if s.dropout > 0 and s.layers else ""
+        drop = f", dropout={s.dropout!r}" if any(s.dropout) and s.layers else ""
         return (
             '"""Rebuild a chainrule playground run."""\n'
             "import numpy as np\n\n"

@@ -19,11 +19,12 @@
   const DEFAULTS = {
     dataset: 'circle', noise: 0, ratio: 50, batch: 10, points: 500, classes: 2,
     features: ['x1', 'x2'], layers: [4, 2], activations: ['tanh', 'tanh'], lr: 0.03,
-    reg: 'none', reg_rate: 0, optimizer: 'sgd', dropout: 0, input_sigma: false, seed: 1,
+    reg: 'none', reg_rate: 0, optimizer: 'sgd', dropout: [0, 0], input_sigma: false, seed: 1,
   };
-  const VIEW_DEFAULTS = { discretize: false, show_test: false };
+  const VIEW_DEFAULTS = { discretize: false, show_test: false, backward: false };
   const INTS = ['noise', 'ratio', 'batch', 'points', 'classes', 'seed'];
-  const FLOATS = ['lr', 'reg_rate', 'dropout'];
+  const FLOATS = ['lr', 'reg_rate'];
+  const RATES = ['0', '0.1', '0.2', '0.3', '0.5'];
   const NEG = [245, 147, 34];
   const POS = [8, 119, 189];
   const PALETTE = [[245, 147, 34], [8, 119, 189], [60, 160, 60], [200, 50, 60],
@@ -32,7 +33,7 @@
   const MAX_NEURONS = 8;
   const NEURON = 40;       // neuron box, CSS pixels
   const ROW = 50;          // vertical distance between neurons
-  const TOP = 56;          // room for a column's title
+  const TOP = 76;          // room for a column's title
   const COLUMN = 110;      // a column's width
 
   let settings = { ...DEFAULTS };
@@ -52,6 +53,7 @@
   let written = '';        // the hash this page wrote last
   let frames = 0;          // frames drawn (for the tests' frame rate)
   let drawMs = 0;          // time spent drawing them
+  let inspected = null;    // the last 'inspect' answer
   const LUT = makeLut();
 
   // ---------------------------------------------------------------- colours
@@ -81,11 +83,14 @@
     for (const [key, value] of params) {
       if (key in VIEW_DEFAULTS) v[key] = value === '1';
       else if (key === 'features' || key === 'activations') s[key] = value ? value.split(',') : [];
-      else if (key === 'layers') s[key] = value ? value.split(',').map(Number) : [];
+      else if (key === 'layers' || key === 'dropout') s[key] = value ? value.split(',').map(Number) : [];
       else if (key === 'input_sigma') s[key] = value === '1';
       else if (INTS.includes(key) || FLOATS.includes(key)) s[key] = Number(value);
       else s[key] = value;
     }
+    // Per-layer lists left out of the address follow the layers.
+    if (!params.has('activations')) s.activations = s.layers.map(() => 'tanh');
+    if (!params.has('dropout')) s.dropout = s.layers.map(() => 0);
     return [s, v];
   }
 
@@ -195,6 +200,7 @@
     $('test-loss').textContent = f.test_loss === null ? '\u2013' : f.test_loss.toFixed(4);
     $('test-loss').dataset.value = String(f.test_loss);
     if (playing) step();
+    if (view.backward && selected !== null) inspect();  // keep the backward view live
     render();
   }
 
@@ -237,8 +243,10 @@
     $('batch-value').textContent = String(settings.batch);
     const acts = new Set(settings.activations);
     if (acts.size === 1) setSelect($('activation'), settings.activations[0]);
+    if (new Set(settings.dropout).size === 1) setSelect($('dropout'), String(settings.dropout[0]));
     $('discretize').checked = view.discretize;
     $('show-test').checked = view.show_test;
+    $('backward-view').checked = view.backward;
     const classy = settings.dataset === 'gauss' || settings.dataset === 'spiral';
     $('classes').disabled = !classy;
   }
@@ -282,11 +290,16 @@
     $('activation').addEventListener('change', (e) => {
       changed({ activations: settings.layers.map(() => e.target.value) });
     });
+    $('dropout').addEventListener('change', (e) => {
+      changed({ dropout: settings.layers.map(() => Number(e.target.value)) });
+    });
     for (const el of document.querySelectorAll('[data-view]')) {
       el.addEventListener('change', () => {
         view[el.dataset.view] = el.checked;
         writeHash();
         drawOutput();
+        drawHeat();
+        drawLinks();
       });
     }
     $('play').addEventListener('click', () => setPlaying(!playing));
@@ -299,11 +312,13 @@
     $('add-layer').addEventListener('click', () => {
       if (settings.layers.length >= MAX_LAYERS) return;
       changed({ layers: [...settings.layers, 2],
-        activations: [...settings.activations, settings.activations.at(-1) || 'tanh'] });
+        activations: [...settings.activations, settings.activations.at(-1) || 'tanh'],
+        dropout: [...settings.dropout, settings.dropout.at(-1) || 0] });
     });
     $('remove-layer').addEventListener('click', () => {
       if (!settings.layers.length) return;
-      changed({ layers: settings.layers.slice(0, -1), activations: settings.activations.slice(0, -1) });
+      changed({ layers: settings.layers.slice(0, -1), activations: settings.activations.slice(0, -1),
+        dropout: settings.dropout.slice(0, -1) });
     });
     $('gradcheck').addEventListener('click', () => {
       $('gradcheck-result').textContent = 'checking\u2026';
@@ -385,7 +400,16 @@
           acts[h] = act.value;
           changed({ activations: acts });
         });
-        title.append(act);
+        const drop = document.createElement('select');
+        drop.title = `dropout of layer ${col.l}`;
+        for (const r of RATES) drop.append(new Option(`drop ${r}`, r));
+        setSelect(drop, String(settings.dropout[h]));
+        drop.addEventListener('change', () => {
+          const rates = [...settings.dropout];
+          rates[h] = Number(drop.value);
+          changed({ dropout: rates });
+        });
+        title.append(act, document.createElement('br'), drop);
       }
       div.append(title);
       col.units.forEach((u) => {
@@ -489,11 +513,19 @@
     return frame.weights[l - 2][Number(path.dataset.to)][Number(path.dataset.from)];
   }
 
+  function gradientOf(path, b) {  // eq. 13 for the clicked point: a^{l-1}_i · δ^l_j
+    const l = Number(path.dataset.layer);
+    return b.a[l - 1][Number(path.dataset.from)] * b.delta[l][Number(path.dataset.to)];
+  }
+
   function tooltip(e) {
     if (!hovered || !frame) return;
     const tip = $('tooltip');
     const l = hovered.dataset.layer;
-    tip.textContent = `W${sup(l)}[${Number(hovered.dataset.to) + 1},${Number(hovered.dataset.from) + 1}] = ${weightOf(hovered).toPrecision(4)}`;
+    const ji = `${Number(hovered.dataset.to) + 1},${Number(hovered.dataset.from) + 1}`;
+    const b = backwardView();
+    tip.textContent = b ? `\u2202C/\u2202W${sup(l)}[${ji}] = a\u00b7\u03b4 = ${gradientOf(hovered, b).toPrecision(4)}`
+      : `W${sup(l)}[${ji}] = ${weightOf(hovered).toPrecision(4)}`;
     if (e) {
       tip.style.left = `${e.clientX + 12}px`;
       tip.style.top = `${e.clientY + 12}px`;
@@ -503,9 +535,17 @@
 
   function drawLinks() {
     if (!frame) return;
-    for (const path of $('links').querySelectorAll('path')) {
+    const b = backwardView();
+    const paths = $('links').querySelectorAll('path');
+    let scale = 1;
+    if (b) {
+      let peak = 1e-300;
+      for (const path of paths) peak = Math.max(peak, Math.abs(gradientOf(path, b)));
+      scale = 3 / peak;
+    }
+    for (const path of paths) {
       // Only a visible change repaints: the sign, or the width in quarter pixels.
-      const w = weightOf(path);
+      const w = b ? gradientOf(path, b) * scale : weightOf(path);
       const stroke = w >= 0 ? 'rgb(8,119,189)' : 'rgb(245,147,34)';
       const width = String(Math.round(4 * Math.min(8, 0.5 + Math.abs(w) * 2)) / 4);
       if (path.dataset.stroke !== stroke) {
@@ -542,14 +582,36 @@
     ctx.putImageData(img, 0, 0);
   }
 
+  function backwardView() {
+    // The backward view: the clicked point's δ and gradients instead of the maps and weights.
+    return view.backward && inspected && selected === inspected.index ? inspected : null;
+  }
+
+  function deltaOf(b, l, j) {
+    return l >= 2 ? b.delta[l][j] : b.delta_explicit[l][j];
+  }
+
   function drawHeat() {
     if (!heat || !data) return;
+    const b = backwardView();
+    let peak = 1e-300;
+    if (b) {
+      for (let l = 1; l <= data.sizes.length; l += 1) {
+        for (let j = 0; j < data.sizes[l - 1]; j += 1) peak = Math.max(peak, Math.abs(deltaOf(b, l, j)));
+      }
+    }
     for (const n of $('network').querySelectorAll('.neuron')) {
       const l = Number(n.dataset.layer);
       const j = Number(n.dataset.neuron);
       const canvas = n.querySelector('canvas');
+      const ctx = canvas.getContext('2d');
       if (j < 0) {
-        canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
+        ctx.clearRect(0, 0, canvas.width, canvas.height);
+      } else if (b) {
+        const d = deltaOf(b, l, j);
+        ctx.fillStyle = colour(d / peak);
+        ctx.fillRect(0, 0, canvas.width, canvas.height);
+        n.dataset.delta = String(d);
       } else {
         paint(canvas, mapOf(l, j));
       }
@@ -733,6 +795,8 @@
   }
 
   function showInspect(msg) {
+    inspected = msg;
+    if (view.backward) { drawHeat(); drawLinks(); }
     const box = $('backward');
     box.hidden = false;
     const L = data.sizes.length;
