@@ -417,3 +417,11 @@ def test_the_extra_is_imported_only_by_the_playground(tmp_path):
     assert out.stderr.strip() == ("chainrule playground: error: the playground needs Starlette "
                                   "and uvicorn (starlette is missing): pip install "
                                   "'chainrule[playground]'")
+
+
+def test_every_interface_accepts_this_machines_names_only():
+    app = create_app(TOKEN, host="0.0.0.0", port=8765)
+    with TestClient(app, base_url=BASE) as c:
+        url = f"/?token={TOKEN}"
+        assert c.get(url, headers={"host": "localhost:8765"}).status_code == 200
+        assert c.get(url, headers={"host": "attacker.example:8765"}).status_code == 403

@@ -84,14 +84,17 @@ def run(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     token = new_token()
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{shown}:{port}/?token={token}"
+    # Listening on every interface: the page is opened through the loopback one.
+    where = "127.0.0.1" if args.host in ("0.0.0.0", "::") else shown
+    url = f"http://{where}:{port}/?token={token}"
     print(url, flush=True)
     if not _is_loopback(args.host):
         print(f"chainrule playground: warning: listening on {args.host}, reachable from other "
               f"machines; anyone with the URL can use it", file=sys.stderr, flush=True)
     app = create_app(token, host=shown, port=port)
     config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio"
-                            if _has_sansio() else "auto", lifespan="off")
+                            if _has_sansio() else "auto", lifespan="off",
+                            ws_max_size=1 << 20)  # the page's messages are small
     server = uvicorn.Server(config)
     if not args.no_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()

@@ -25,9 +25,11 @@ and tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import secrets
+import socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from importlib import resources
@@ -159,9 +161,16 @@ def _error(message: str, status: int = 400) -> JSONResponse:
 
 
 def _allowed_hosts(host: str, port: int) -> list[str]:
-    names = {host, "127.0.0.1", "localhost"} if host in ("127.0.0.1", "localhost") else {host}
-    if host in ("::1", "[::1]"):
+    """The ``Host`` values a request may carry: the address listened on, by its names."""
+    names = {host}
+    if host in ("127.0.0.1", "localhost"):
+        names = {"127.0.0.1", "localhost"}
+    elif host in ("::1", "[::1]"):
         names = {"[::1]", "localhost"}
+    elif host in ("0.0.0.0", "::", "[::]"):  # every interface: this machine's names
+        names = {"127.0.0.1", "localhost", "[::1]", socket.gethostname()}
+        with contextlib.suppress(OSError):
+            names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
     return [f"{n}:{port}" for n in names] + ([*names] if port == 80 else [])
 
 
