@@ -242,8 +242,11 @@
     $('noise-value').textContent = String(settings.noise);
     $('batch-value').textContent = String(settings.batch);
     const acts = new Set(settings.activations);
+    // One value for every hidden layer, or 'per layer' when they differ.
     if (acts.size === 1) setSelect($('activation'), settings.activations[0]);
+    else $('activation').value = '';
     if (new Set(settings.dropout).size === 1) setSelect($('dropout'), String(settings.dropout[0]));
+    else $('dropout').value = '';
     $('discretize').checked = view.discretize;
     $('show-test').checked = view.show_test;
     $('backward-view').checked = view.backward;
