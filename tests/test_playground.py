@@ -425,3 +425,25 @@ def test_every_interface_accepts_this_machines_names_only():
         url = f"/?token={TOKEN}"
         assert c.get(url, headers={"host": "localhost:8765"}).status_code == 200
         assert c.get(url, headers={"host": "attacker.example:8765"}).status_code == 403
+
+
+def test_cli_prints_the_url_first_serves_with_the_token_and_stops_on_ctrl_c():
+    import signal
+
+    import httpx
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "chainrule", "playground", "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = proc.stdout.readline().strip()
+        base, _, token = url.partition("/?token=")
+        assert base.startswith("http://127.0.0.1:") and len(token) >= 32, url
+        assert httpx.get(url, timeout=30).status_code == 200
+        assert httpx.get(f"{base}/", timeout=30).status_code == 403
+        assert httpx.get(f"{base}/?token=x{token}", timeout=30).status_code == 403
+    finally:
+        proc.send_signal(signal.SIGINT)
+        status = proc.wait(timeout=60)
+    assert status == 0
+    assert proc.stderr.read().strip() == "chainrule playground: stopped"

@@ -71,7 +71,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the server; print the URL; serve until interrupted."""
+    """Start the server; print the URL; serve until Ctrl-C (exit status 0)."""
     try:
         import uvicorn
 
@@ -100,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C is how the server is meant to end: not a failure
+        pass
     finally:
         sock.close()
+    print("chainrule playground: stopped", file=sys.stderr, flush=True)
     return 0
 
 
