@@ -25,7 +25,7 @@ __all__ = ["CLIError", "main"]
 #: Subcommand modules, in the order ``--help`` lists them (``*_command``: named apart
 #: from the library module of the same name, e.g. ``chainrule.gradcheck``).
 COMMANDS = ("train", "datasets", "evaluate", "predict", "info", "explain", "gradcheck_command",
-            "report_command", "plot", "export")
+            "report_command", "plot", "export", "playground")
 
 
 def build_parser() -> argparse.ArgumentParser:
