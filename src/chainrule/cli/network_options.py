@@ -8,7 +8,7 @@ import numpy as np
 
 from ..functions import ACTIVATIONS, COSTS
 from ..network import INITS, Network
-from .common import CLIError, int_list
+from .common import CLIError, int_list, non_negative_int
 
 __all__ = ["add_network_arguments", "build_network", "describe_network"]
 
@@ -50,7 +50,8 @@ def add_network_arguments(
     g.add_argument("--init", choices=INITS, default=init,
                    help="weight initialisation (default: he for ReLU layers, else xavier)"
                    if init is None else "weight initialisation")
-    g.add_argument("--seed", type=int, default=0, help="seed for the weights and random data")
+    g.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed for the weights and random data")
     if dtype:
         g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                        help="floating-point type of the weights and the arithmetic")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import sys
 import time
 from collections.abc import Iterator
 
@@ -17,12 +16,13 @@ import numpy as np
 
 from ..data.preprocessing import Preprocessing
 from ..functions import ACTIVATIONS, COSTS
+from ..interruption import Interrupted
 from ..network import INITS, Network
 from ..training import JSONLinesLogger
 from ..training.distributed import PeerFailed, World, launched_size, launched_world
 from ..training.memory import available_memory, training_memory
 from ..training.targets import keeps_labels
-from .common import CLIError, check_output_file, int_list
+from .common import CLIError, check_output_file, int_list, model_save_path, non_negative_int
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
 from .regression import regression_lines, units_of
 from .report import add_report_argument, check_report_path, write_train_report
@@ -69,7 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="weight initialisation (default: he for ReLU layers, else xavier)")
     g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                    help="floating-point type of the weights and the arithmetic")
-    g.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
+    g.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed for split, init and shuffling")
     g.add_argument("--backend", default="numpy", metavar="NAME",
                    help="array library the training runs on: numpy, torch or cupy (the extras "
                    "chainrule[torch], chainrule[cupy]); the model is evaluated and saved as "
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     prints, saves and writes the report, and a failure on any rank stops all of
     them with one message (docs/distributed.md).
     """
+    args.save = model_save_path(args.save)  # --save DIR/ → DIR/model.npz
     try:
         world = launched_world()
     except ImportError as exc:
@@ -268,14 +270,16 @@ def _check_memory(net: Network, n_train: int, kwargs: dict[str, object],
 
 
 def _interrupted(args: argparse.Namespace, net: Network, data: TrainingData) -> int:
-    """After one Ctrl-C: keep the partial model only if --save asked for a model; 130."""
-    where = f"interrupted after epoch {len(net.history)}"
+    """After one Ctrl-C: keep the partial model only if --save asked for a model.
+
+    Raises :class:`Interrupted`: ``cli.main`` prints the one line (which also names
+    any other file written, e.g. the ``--log-json`` log) and exits 130.
+    """
+    where = f" after epoch {len(net.history)}"
     if args.save is None:
-        message = f"{where}; nothing saved (give --save PATH to keep a partial model)"
-    else:
-        message = f"{where}; saved the partial model to {_save(args, net, data, quiet=True)}"
-    print(f"chainrule train: {message}", file=sys.stderr, flush=True)
-    return 130
+        raise Interrupted(detail=where, hint="give --save PATH to keep a partial model")
+    path = _save(args, net, data, quiet=True)
+    raise Interrupted(detail=f"{where}; saved the partial model to {path}", described=(path,))
 
 
 def _save(args: argparse.Namespace, net: Network, data: TrainingData, *, quiet: bool = False
