@@ -126,10 +126,10 @@ def handled(*, restore: bool = True) -> Iterator[None]:
     """Answer SIGINT and SIGTERM with :func:`on_signal` for the duration of a command.
 
     The state (signals received, files written) starts afresh.  ``restore=False``, or
-    a signal received, leaves the handler installed, recording only, when the block
-    ends: the process is about to exit, and Python's own handler would turn a late
-    Ctrl-C into a traceback.  Outside the main thread signals cannot be handled:
-    nothing is changed.
+    a signal received, leaves SIGINT and SIGTERM ignored when the block ends: the
+    process is about to exit, and Python's own handler would turn a late Ctrl-C into
+    a traceback (or, once the interpreter has begun to shut down, a death by signal).
+    Outside the main thread signals cannot be handled: nothing is changed.
     """
     global _state
     _state = _State(active=True)
@@ -144,9 +144,14 @@ def handled(*, restore: bool = True) -> Iterator[None]:
         yield
     finally:
         _state.closed = True
-        # After a signal the process is on its way out: a later one (while it exits, or
-        # from a second Ctrl-C) is recorded, not a traceback from Python's own handler.
         if restore and _state.received is None:
             for s, handler in previous.items():
                 signal.signal(s, handler)
             _state = _State()
+        else:
+            # The process is on its way out (or was interrupted): a later signal must be
+            # neither a traceback from Python's own handler nor — once the interpreter,
+            # shutting down, puts back the default action of every signal it handled — a
+            # death by signal.  Ignored signals are left ignored.
+            for s in SIGNALS:
+                signal.signal(s, signal.SIG_IGN)

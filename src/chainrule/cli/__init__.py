@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> tuple[int, str | None]:
     """Parse and run the command: ``(exit status, the last line to print or None)``."""
-    command = "chainrule"
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = f"chainrule {words[0]}" if words and words[0] in COMMANDS else "chainrule"
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
