@@ -195,3 +195,129 @@ def test_an_encrypted_zip_member_is_a_model_file_error(tmp_path, capsys):
     _rewrite(model, meta, arrays, flag_bits=0x1)
     code, _, err = run_main(capsys, ["info", str(model)])
     assert_one_line(err, 2, code, "corrupted or truncated model file", "is encrypted")
+
+
+# ---------------------------------------------------------------------- memory first
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["train", "--data", "data.csv", "--hidden", "100000000"],
+     "training needs about 48.0 GB (a 3-100000000-2 network, 48 rows x 2 outputs in float64"),
+    (["train", "--data", "moons", "--n-samples", "2000000000"], "moons with 2000000000 samples"),
+    (["explain", "--sizes", "3,100000000,2"], "explaining a 3-100000000-2 network"),
+    (["gradcheck", "--sizes", "3,100000000,2"], "a 3-100000000-2 network in float64"),
+], ids=["hidden", "n-samples", "explain", "gradcheck"])
+def test_memory_is_estimated_before_anything_is_allocated(tmp_path, capsys, args, needle):
+    from hostile_helpers import write_csv
+
+    write_csv(tmp_path / "data.csv")
+    before = snapshot(tmp_path)
+    # 3 GB of address space: the refusal must come before the gigabytes are asked for.
+    proc = cli(args, tmp_path, memory_mb=3072, timeout=120)
+    line = assert_fails(proc, 1, needle, "needs about", "GB of memory available")
+    assert "Unable to allocate" not in line
+    assert_intact(before, tmp_path)
+
+
+# ---------------------------------------------------------------------- exit codes, arguments
+
+
+def test_an_idx_file_with_no_images_is_bad_input(tmp_path):
+    import struct
+
+    (tmp_path / "images.idx").write_bytes(struct.pack(">BBBBIII", 0, 0, 8, 3, 0, 28, 28))
+    (tmp_path / "labels.idx").write_bytes(struct.pack(">BBBBI", 0, 0, 8, 1, 0))
+    proc = cli(["train", "--data", "images.idx", "--labels", "labels.idx"], tmp_path,
+               timeout=120)
+    assert_fails(proc, 2, "images.idx", "holds no images")
+
+
+def test_predict_with_stdout_closed_refuses_instead_of_losing_the_predictions(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from hostile_helpers import env
+
+    data, model = train_model(tmp_path, capsys)
+    before = snapshot(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "chainrule", "predict", str(model), "--data",
+                           str(data)], cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, timeout=120,
+                          preexec_fn=lambda: os.close(1))  # as `>&-` does
+    assert_fails(proc, 2, "standard output is closed", "--output FILE")
+    assert_intact(before, tmp_path)
+    # Other commands go on (their output is only for reading): like `| head`.
+    proc = subprocess.run([sys.executable, "-m", "chainrule", "info", str(model)], cwd=tmp_path,
+                          env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, timeout=120, preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 0 and not proc.stderr
+
+
+@pytest.mark.parametrize("target", ["/dev/stdout", "-"])
+def test_predict_to_dev_stdout_into_a_pipe_prints_them(tmp_path, capsys, target):
+    data, model = train_model(tmp_path, capsys)
+    before = snapshot(tmp_path)
+    proc = cli(["predict", str(model), "--data", str(data), "-o", target], tmp_path,
+               timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "prediction" and len(lines) == 61 and set(lines[1:]) <= {"yes", "no"}
+    assert_intact(before, tmp_path)
+
+
+def test_save_into_a_folder_writes_model_npz_there(tmp_path, capsys):
+    from hostile_helpers import write_csv
+
+    data = write_csv(tmp_path / "data.csv")
+    (tmp_path / "out").mkdir()
+    for given in ("out/", "out"):
+        assert main(["train", "--data", str(data), "--epochs", "1", "--quiet", "--save",
+                     str(tmp_path / given)]) == 0
+        assert load_model(tmp_path / "out" / "model.npz").n_features == 3
+        (tmp_path / "out" / "model.npz").unlink()
+    before = snapshot(tmp_path)
+    code, _, err = run_main(capsys, ["train", "--data", str(data), "--epochs", "1", "--save",
+                                     str(tmp_path / "newdir") + "/"])
+    assert_one_line(err, 2, code, "--save", "newdir/: the folder", "does not exist")
+    assert_intact(before, tmp_path)
+    assert not (tmp_path / "newdir").exists()
+
+
+@pytest.mark.parametrize("option", ["--log-json", "--report"])
+def test_other_outputs_ending_in_a_slash_are_refused(tmp_path, capsys, option):
+    from hostile_helpers import write_csv
+
+    data = write_csv(tmp_path / "data.csv")
+    before = snapshot(tmp_path)
+    code, _, err = run_main(capsys, ["train", "--data", str(data), "--epochs", "1", option,
+                                     str(tmp_path / "logs") + "/"])
+    assert_one_line(err, 2, code, option, "names a folder")
+    assert_intact(before, tmp_path)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["train", "--seed=-1"], "argument --seed: expected a non-negative integer, got -1"),
+    (["explain", "--seed=-1"], "argument --seed: expected a non-negative integer, got -1"),
+    (["train", "--epochs", "abc"], "argument --epochs: expected a positive integer"),
+    (["train", "--optimizer", "sgdd"], "argument --optimizer: invalid choice: 'sgdd'"),
+    (["predict"], "the following arguments are required"),
+    (["train", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+])
+def test_an_argument_error_is_one_line_pointing_at_help(capsys, argv, needle):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    line = assert_one_line(err, 2, exc.value.code, needle)
+    assert line.startswith(f"chainrule {argv[0]}: error: ")
+    assert line.endswith(f"see `chainrule {argv[0]} --help`")
+
+
+def test_a_solver_warning_is_one_chainrule_line(tmp_path, capsys):
+    from hostile_helpers import write_csv
+
+    data = write_csv(tmp_path / "data.csv")
+    code, _, err = run_main(capsys, ["train", "--data", str(data), "--optimizer", "lbfgs",
+                                     "--epochs", "2", "--quiet"])
+    assert code == 0
+    assert err.strip().splitlines() == [err.strip()]
+    assert err.startswith("chainrule train: warning: L-BFGS stopped after 2 iteration(s)")

@@ -36,6 +36,16 @@ class ArgumentParser(argparse.ArgumentParser):
         text = " ".join(message.split())
         self.exit(2, f"{self.prog}: error: {text}; see `{self.prog} --help`\n")
 
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """As argparse, but an unknown option is blamed on the command it was given to."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            commands: dict[str, argparse.ArgumentParser] = getattr(self, "commands", {})
+            parser = commands.get(getattr(parsed, "command", None) or "", self)
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
@@ -51,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(f".{name}", __name__).register(sub)
     for command in sub.choices.values():  # every option's help shows its default
         command.formatter_class = HelpFormatter
+    parser.commands = dict(sub.choices)  # type: ignore[attr-defined]
     return parser
 
 

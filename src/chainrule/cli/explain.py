@@ -24,6 +24,7 @@ import numpy as np
 
 from ..network import Network
 from ..tensors import compare_with_backprop, explain_trace
+from ..training.memory import check_fits
 from .common import CLIError
 from .examples import number_list, read_rows, split_row
 from .explain_render import RENDERERS, ExplainReport
@@ -120,6 +121,7 @@ def build_report(args: argparse.Namespace, net: Network | None = None) -> Explai
 
 def run(args: argparse.Namespace) -> int:
     """Print the derivation in the chosen format; 0 if the paths agree, else 1."""
+    _check_memory(args)
     net = build_network(args)
     layer = _check_figure_options(args, net)
     report = build_report(args, net)
@@ -133,6 +135,21 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(str(exc)) from None
         print(f"wrote the seed's Figure 2 for layer {layer} to {args.figure}", file=sys.stderr)
     return 0 if report.agreement.passed else 1
+
+
+def _check_memory(args: argparse.Namespace) -> None:
+    """Refuse, with the estimate, sizes whose explicit objects cannot fit in memory.
+
+    Per layer the trace holds the 3-tensor ``∂z^l/∂W^l`` of shape (N_l, N_l, N_{l-1}) and
+    its product with ``δ^l``, the Jacobians (N_l, N_l) and (N_l, N_{l-1}), and the chain
+    of products back from the output, (N_L, N_l).
+    """
+    sizes = args.sizes
+    itemsize = np.dtype(getattr(args, "dtype", "float64")).itemsize
+    need = itemsize * sum(2 * n * n * m + 3 * n * n + 3 * n * m + sizes[-1] * n
+                          for n, m in zip(sizes[1:], sizes[:-1], strict=False))
+    check_fits(need, f"explaining a {'-'.join(map(str, sizes))} network",
+               "explain is meant for small networks: use smaller --sizes")
 
 
 def _check_figure_options(args: argparse.Namespace, net: Network) -> int:

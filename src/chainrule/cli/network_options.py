@@ -8,6 +8,7 @@ import numpy as np
 
 from ..functions import ACTIVATIONS, COSTS
 from ..network import INITS, Network
+from ..training.memory import check_fits, network_memory
 from .common import CLIError, int_list, non_negative_int
 
 __all__ = ["add_network_arguments", "build_network", "describe_network"]
@@ -61,6 +62,9 @@ def build_network(args: argparse.Namespace) -> Network:
     """The network the options describe; a bad combination is a :class:`CLIError`."""
     if len(args.sizes) < 2:
         raise CLIError(f"--sizes needs at least 2 layers (input and output), got {args.sizes}")
+    dtype = np.dtype(getattr(args, "dtype", "float64"))
+    check_fits(network_memory(args.sizes, dtype.itemsize),
+               f"a {'-'.join(map(str, args.sizes))} network in {dtype.name}", "use smaller --sizes")
     try:
         return Network(args.sizes, activation=args.activation,
                        output_activation=args.output_activation, cost=args.cost,

@@ -20,7 +20,7 @@ from ..interruption import Interrupted
 from ..network import INITS, Network
 from ..training import JSONLinesLogger
 from ..training.distributed import PeerFailed, World, launched_size, launched_world
-from ..training.memory import available_memory, training_memory
+from ..training.memory import check_fits, training_memory
 from ..training.targets import keeps_labels
 from .common import CLIError, check_output_file, int_list, model_save_path, non_negative_int
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
@@ -131,7 +131,10 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         _check_backend(args, world)
         dtype = np.dtype(args.dtype)
         data = load_training_data(args, dtype)
-        net = _network(args, data, dtype)
+        _check_memory([data.X_train.shape[1], *args.hidden, data.n_outputs], dtype,
+                      data.task == "classification", len(data.X_train),
+                      {**fit_kwargs(args), **validation_kwargs(args, data)}, world is not None)
+        net = _network(args, data, dtype)  # allocated only once the estimate fits
     # The task comes from the data: a classifier's class is the arg-max of its outputs
     # whatever its output activation (identity, tanh, ReLU, sigmoid with quadratic cost).
     net.task = data.task
@@ -159,7 +162,6 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
               f"deviation 1 on the training split); the final metrics are in "
               f"{units_of(data.target_name)}")
     with _agreed(world):
-        _check_memory(net, len(data.X_train), kwargs, world is not None)
         callbacks = make_callbacks(args, "standardised_loss" if standardised else "loss")
         start = time.perf_counter()
         try:
@@ -249,24 +251,22 @@ def _check_outputs(args: argparse.Namespace) -> None:
             check_output_file(path, option, inputs, others)
 
 
-def _check_memory(net: Network, n_train: int, kwargs: dict[str, object],
-                  distributed: bool = False) -> None:
-    """Refuse, with the estimate, a run that cannot fit in memory (before it starts)."""
+def _check_memory(sizes: list[int], dtype: np.dtype, classifier: bool, n_train: int,
+                  kwargs: dict[str, object], distributed: bool = False) -> None:
+    """Refuse, with the estimate, a run that cannot fit in memory (before the network
+    and the training buffers are allocated)."""
     validation = kwargs.get("validation_data")
     n_val = len(validation[0]) if isinstance(validation, tuple) else int(
         n_train * float(kwargs.get("validation_fraction") or 0.0))  # type: ignore[arg-type]
     # Many classes are trained from labels (training.targets), except by L-BFGS and MPI.
     config = kwargs.get("config")
-    labels = (net.is_classifier and keeps_labels(n_train, net.sizes[-1])
+    labels = (classifier and keeps_labels(n_train, sizes[-1])
               and getattr(config, "optimizer", None) != "lbfgs" and not distributed)
-    need = training_memory(net.sizes, n_train, n_val, net.dtype.itemsize, labels=labels)
-    have = available_memory()
-    if have is not None and need > have:
-        raise MemoryError(
-            f"training needs about {need / 1e9:.1f} GB ({n_train} rows x {net.sizes[-1]} "
-            f"outputs in {net.dtype.name}: targets and each epoch's outputs), more than the "
-            f"{have / 1e9:.1f} GB of memory available; use --dtype float32, fewer rows or "
-            f"classes, or a larger machine")
+    need = training_memory(sizes, n_train, n_val, dtype.itemsize, labels=labels)
+    check_fits(need, "training", "use --dtype float32, fewer or smaller layers, rows or "
+               "classes, or a larger machine",
+               f"a {'-'.join(map(str, sizes))} network, {n_train} rows x {sizes[-1]} outputs "
+               f"in {dtype.name}: weights, targets and each epoch's outputs")
 
 
 def _interrupted(args: argparse.Namespace, net: Network, data: TrainingData) -> int:
