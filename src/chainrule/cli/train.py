@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -131,6 +132,7 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         _check_backend(args, world)
         dtype = np.dtype(args.dtype)
         data = load_training_data(args, dtype)
+        _check_ranks_agree(world, args, data)
         _check_memory([data.X_train.shape[1], *args.hidden, data.n_outputs], dtype,
                       data.task == "classification", len(data.X_train),
                       {**fit_kwargs(args), **validation_kwargs(args, data)}, world is not None)
@@ -185,6 +187,46 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         if world is None or world.root:
             status = _finish(args, net, data, seconds)
     return status
+
+
+#: Options that rank 0 alone acts on (the others print and write nothing).
+_RANK_LOCAL = frozenset({"func", "command", "save", "report", "log_json", "quiet", "progress"})
+
+
+def _check_ranks_agree(world: World | None, args: argparse.Namespace,
+                       data: TrainingData) -> None:
+    """Every MPI rank was started with the same options and read the same data.
+
+    Ranks that disagree (``mpiexec -n 1 … --hidden 10 : -n 1 … --hidden 20``) would
+    otherwise exchange gradients of different shapes or a different number of steps:
+    an MPI abort or a hang.  One ``allgather`` of the options and a digest of the
+    training rows, before the network is built; rank 0 names the first difference
+    (one line, exit 2), the other ranks stop silently (:class:`PeerFailed`).
+    """
+    if world is None:
+        return
+    options = {k: repr(v) for k, v in sorted(vars(args).items())
+               if k not in _RANK_LOCAL and not callable(v)}
+    digest = hashlib.sha256()
+    for arr in (data.X_train, data.y_train):
+        digest.update(repr((arr.shape, arr.dtype.str)).encode())
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    every = world.comm.allgather((options, len(data.X_train), digest.hexdigest()[:12]))
+    if all(other == every[0] for other in every):
+        return
+    if not world.root:
+        raise PeerFailed("the ranks disagree; rank 0 says how")
+    for rank, (other, n_rows, other_digest) in enumerate(every):
+        for key, value in options.items():
+            if other.get(key) != value:
+                flag = "--" + key.replace("_", "-")
+                raise CLIError(f"the MPI ranks were started with different options: {flag} is "
+                               f"{value} on rank 0 but {other.get(key)} on rank {rank}; start "
+                               f"every rank with the same command")
+        if (n_rows, other_digest) != every[0][1:]:
+            raise CLIError(f"the MPI ranks read different data: rank 0 has {every[0][1]} "
+                           f"training rows (digest {every[0][2]}), rank {rank} {n_rows} "
+                           f"(digest {other_digest}); give every rank the same --data")
 
 
 def _network(args: argparse.Namespace, data: TrainingData, dtype: np.dtype) -> Network:
