@@ -94,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
     prints, saves and writes the report, and a failure on any rank stops all of
     them with one message (docs/distributed.md).
     """
-    args.save = model_save_path(args.save)  # --save DIR/ → DIR/model.npz
     try:
         world = launched_world()
     except ImportError as exc:
@@ -126,12 +125,16 @@ def _agreed(world: World | None) -> Iterator[None]:
 
 
 def _train(args: argparse.Namespace, world: World | None) -> int:
+    with _agreed(world):  # first: a collective that every rank reaches
+        _check_ranks_agree(world, args, None)
     with _agreed(world):
+        args.save = model_save_path(args.save)  # --save DIR/ → DIR/model.npz
         check_report_path(args.report)
         _check_outputs(args)  # before training, not after: a bad path should not cost a run
         _check_backend(args, world)
         dtype = np.dtype(args.dtype)
         data = load_training_data(args, dtype)
+    with _agreed(world):
         _check_ranks_agree(world, args, data)
         _check_memory([data.X_train.shape[1], *args.hidden, data.n_outputs], dtype,
                       data.task == "classification", len(data.X_train),
@@ -194,24 +197,29 @@ _RANK_LOCAL = frozenset({"func", "command", "save", "report", "log_json", "quiet
 
 
 def _check_ranks_agree(world: World | None, args: argparse.Namespace,
-                       data: TrainingData) -> None:
-    """Every MPI rank was started with the same options and read the same data.
+                       data: TrainingData | None) -> None:
+    """Every MPI rank was started with the same options (and read the same ``data``).
 
     Ranks that disagree (``mpiexec -n 1 … --hidden 10 : -n 1 … --hidden 20``) would
     otherwise exchange gradients of different shapes or a different number of steps:
-    an MPI abort or a hang.  One ``allgather`` of the options and a digest of the
-    training rows, before the network is built; rank 0 names the first difference
-    (one line, exit 2), the other ranks stop silently (:class:`PeerFailed`).
+    an MPI abort or a hang.  One ``allgather`` of the options (and a digest of the
+    training rows), as the first step of its own agreed block so that every rank
+    reaches it; rank 0 names the first difference (one line, exit 2), the other ranks
+    stop silently (:class:`PeerFailed`).
     """
     if world is None:
         return
     options = {k: repr(v) for k, v in sorted(vars(args).items())
                if k not in _RANK_LOCAL and not callable(v)}
     digest = hashlib.sha256()
-    for arr in (data.X_train, data.y_train):
-        digest.update(repr((arr.shape, arr.dtype.str)).encode())
-        digest.update(np.ascontiguousarray(arr).tobytes())
-    every = world.comm.allgather((options, len(data.X_train), digest.hexdigest()[:12]))
+    n_rows = 0
+    if data is not None:
+        options = {}
+        n_rows = len(data.X_train)
+        for arr in (data.X_train, data.y_train):
+            digest.update(repr((arr.shape, arr.dtype.str)).encode())
+            digest.update(np.ascontiguousarray(arr).tobytes())
+    every = world.comm.allgather((options, n_rows, digest.hexdigest()[:12]))
     if all(other == every[0] for other in every):
         return
     if not world.root:
