@@ -185,3 +185,29 @@ def test_sigterm_during_training_is_143_with_no_temporary_file(tmp_path, capsys)
     assert proc.returncode == 143, err
     assert err.strip() == "chainrule train: terminated by SIGTERM; no file was changed"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
+
+
+_SWALLOWS = """
+import os, signal
+import chainrule.cli.info as info
+original = info.run
+
+def run(args):
+    try:  # a finaliser or a library that eats the interrupt
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):
+            pass
+    except KeyboardInterrupt:
+        pass
+    return original(args)
+
+info.run = run
+"""
+
+
+def test_an_interrupt_swallowed_inside_a_command_still_ends_with_130(tmp_path, capsys):
+    from hostile_helpers import assert_fails, cli_patched, train_model
+
+    _data, model = train_model(tmp_path, capsys)
+    proc = cli_patched(_SWALLOWS, ["info", str(model)], tmp_path, timeout=120)
+    assert_fails(proc, 130, "chainrule info: interrupted; no file was changed")

@@ -74,9 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with one line saying which files were written (docs/guarantees.md).  Every
     failure is one line on standard error, never a traceback.
 
-    Called without ``argv`` (the real command line, the process exits next), the
-    signal handlers stay installed afterwards, recording only: a Ctrl-C while the
-    interpreter shuts down is neither a traceback nor a death by signal.
+    Called without ``argv`` (the real command line, the process exits next), SIGINT
+    and SIGTERM stay ignored afterwards: a Ctrl-C while the interpreter shuts down is
+    neither a traceback nor a death by signal (:func:`chainrule.interruption.handled`).
     """
     with interruption.handled(restore=argv is not None):
         status, message = _run(argv)
