@@ -270,11 +270,10 @@ def test_save_into_a_folder_writes_model_npz_there(tmp_path, capsys):
 
     data = write_csv(tmp_path / "data.csv")
     (tmp_path / "out").mkdir()
-    for given in ("out/", "out"):
-        assert main(["train", "--data", str(data), "--epochs", "1", "--quiet", "--save",
-                     str(tmp_path / given)]) == 0
-        assert load_model(tmp_path / "out" / "model.npz").n_features == 3
-        (tmp_path / "out" / "model.npz").unlink()
+    assert main(["train", "--data", str(data), "--epochs", "1", "--quiet", "--save",
+                 str(tmp_path / "out") + "/"]) == 0
+    assert load_model(tmp_path / "out" / "model.npz").n_features == 3
+    (tmp_path / "out" / "model.npz").unlink()
     before = snapshot(tmp_path)
     code, _, err = run_main(capsys, ["train", "--data", str(data), "--epochs", "1", "--save",
                                      str(tmp_path / "newdir") + "/"])

@@ -94,14 +94,15 @@ MODEL_FILE_NAME = "model.npz"
 
 
 def model_save_path(path: str | None) -> str | None:
-    """``--save``'s path: a folder (``DIR/`` or an existing directory) means ``DIR/model.npz``.
+    """``--save``'s path: ``DIR/`` (a trailing slash) means ``DIR/model.npz``.
 
     A folder that does not exist is refused (``--save newdir/`` would otherwise write a
-    file named ``newdir``).
+    file named ``newdir``); an existing directory without the slash is refused later,
+    as for every output ("is a directory, expected a file name").
     """
     if path is None:
         return None
-    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+    if path.endswith(("/", os.sep)):
         if not os.path.isdir(path):
             raise CLIError(f"--save {path}: the folder {path.rstrip('/' + os.sep)!r} does not "
                            f"exist (create it, or give a file name)")
