@@ -133,7 +133,7 @@ def test_example_from_csv_and_json_files(capsys, tmp_path):
     (["--x", "1,a,3", "--y", "0,1"], "--x: value 2 is 'a'"),
     (["--x", "1,2,3", "--y", "0,1,1"], "expected 5 or 4 values"),
     (["--x", "1,2,3", "--y", "7"], "class label 0..1"),
-    (["--example", "/nonexistent/ex.csv"], "cannot read /nonexistent/ex.csv"),
+    (["--example", "/nonexistent/ex.csv"], "/nonexistent/ex.csv: no such file"),
     (["--sizes", "3", "--x", "1,2,3", "--y", "1"], "--sizes needs at least 2 layers"),
     (["--cost", "cross_entropy", "--output-activation", "identity"], "cross_entropy"),
 ])

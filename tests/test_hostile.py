@@ -327,7 +327,8 @@ def test_one_ctrl_c_in_training_keeps_the_partial_model_only_with_save(tmp_path,
     model.unlink()
     before = snapshot(tmp_path)
     code, err = _train_until_first_epoch(tmp_path, [], 1)
-    assert_one_line(err, 130, code, "interrupted after epoch", "nothing saved")
+    assert_one_line(err, 130, code, "interrupted after epoch", "no file was changed",
+                    "give --save PATH to keep a partial model")
     assert_intact(before, tmp_path)
 
 

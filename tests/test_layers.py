@@ -97,7 +97,7 @@ def test_the_model_and_the_trainer_do_not_import_upwards():
     mods = _modules()
     for low, high in [("chainrule.network", "chainrule.io"),
                       ("chainrule.training.trainer", "chainrule.network"),
-                      ("chainrule.training.memory", "chainrule.network"),
+                      ("chainrule.memory", "chainrule.network"),
                       ("chainrule.data.files", "chainrule.training"),
                       ("chainrule.parallel.shard", "chainrule.training.distributed")]:
         if low in mods:

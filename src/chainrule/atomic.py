@@ -13,7 +13,9 @@ process killed — leaves the previous file byte-identical.
   ``open()`` would give (``0o666`` less the umask).
 * Devices, FIFOs and sockets are never replaced (:class:`OutputPathError`).
 * Ctrl-C during the clean-up after a failure is held back until the temporary file
-  is gone, then raised.
+  is gone, then raised; under the command line (:mod:`chainrule.interruption`) a
+  Ctrl-C or SIGTERM during the final rename is held back until the file is in place
+  and recorded as written, so the command's last line is true about it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
+
+from .interruption import critical, record_written
 
 __all__ = ["AtomicFile", "OutputPathError", "atomic_write", "check_output_path", "same_file"]
 
@@ -49,6 +53,8 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     if p.is_dir():
         raise OutputPathError(f"{p}: is a directory, expected a file name")
+    if str(path).endswith(("/", os.sep)):  # Path() would drop the slash: "dir/" → "dir"
+        raise OutputPathError(f"{path}: names a folder (it ends with '/'), expected a file name")
     target = Path(os.path.realpath(p))  # write through a symlink, to its target
     try:
         mode = os.stat(target).st_mode
@@ -192,8 +198,12 @@ class AtomicFile:
                 mode = 0o666 & ~umask
             # mkstemp makes the file private (0600): give it the target's permissions.
             os.chmod(self.temp, mode)
-            os.replace(self.temp, self.target)
-            _UNFINISHED.discard(self.temp)
+            # Put in place and recorded together: a signal meanwhile waits until both are
+            # done, so the line an interrupted command prints is true about this file.
+            with critical():
+                os.replace(self.temp, self.target)
+                _UNFINISHED.discard(self.temp)
+                record_written(str(self.path))
         # Make the rename itself durable (not possible on every platform).
         with contextlib.suppress(OSError, AttributeError):
             dir_fd = os.open(self.target.parent, os.O_RDONLY)
@@ -217,7 +227,7 @@ class AtomicFile:
 
     def discard(self) -> None:
         """Remove the temporary file; the target stays as it was."""
-        with _sigint_held():
+        with _sigint_held(), critical():
             if self.file is not None:
                 with contextlib.suppress(OSError):
                     self.file.close()

@@ -43,6 +43,7 @@ from .data.datasets import Dataset
 from .data.preprocessing import Preprocessing, Scaler, Standardizer, make_scaler
 from .data.tables import ColumnEncoding, TableEncoding
 from .functions import ACTIVATIONS, COSTS, Activation, Cost
+from .input_files import InputFileError, parse_json, read_input_bytes
 from .model_archive import MAX_METADATA_BYTES, ArchiveError, ModelArchive
 from .network import Network, register_model_writer
 from .training.history import History
@@ -54,6 +55,7 @@ __all__ = [
     "ModelFileError",
     "OutputPathError",
     "atomic_write",
+    "check_model_meaning",
     "check_output_path",
     "load",
     "load_model",
@@ -440,7 +442,10 @@ def _read_metadata(entry: np.ndarray) -> dict[str, Any]:
         text = str(entry)
     else:
         raise _Bad(f"the metadata entry has dtype {entry.dtype} and shape {entry.shape}")
-    meta = json.loads(text)
+    try:  # nesting bounded before parsing: no RecursionError from a hostile file
+        meta = parse_json(text, "the metadata")
+    except InputFileError as exc:
+        raise _Bad(str(exc)) from None
     if not isinstance(meta, dict):
         raise _Bad("metadata is not a JSON object")
     return meta
@@ -599,12 +604,11 @@ def load_model(path: str | os.PathLike[str]) -> Model:
         For a missing, empty, truncated or corrupted file, a file that is not a
         chainrule model, or one written in a newer format version.
     """
-    from .data.files import DataFileError, read_bytes
 
     p = Path(path)
-    try:  # the same checks and messages as for data files, as a model-file error
-        raw = read_bytes(p, "model file")
-    except DataFileError as exc:
+    try:  # a regular file (no FIFO, device, directory), no larger than the memory left
+        raw = read_input_bytes(p, "model file")
+    except InputFileError as exc:
         raise ModelFileError(str(exc)) from None
     if raw[:4] != b"PK\x03\x04":
         raise ModelFileError(f"{p}: not a chainrule model file (not an .npz archive)")
@@ -631,7 +635,9 @@ def load_model(path: str | os.PathLike[str]) -> Model:
             names = [k for k in archive.names if k != METADATA_KEY]
             _check_headers(meta, {k: archive.header(k) for k in names})
             arrays = {k: archive.read(k) for k in names}
-        return _build(meta, arrays)
+        model = _build(meta, arrays)
+        check_model_meaning(model, p)
+        return model
     except ModelFileError:
         raise
     except _Bad as exc:
@@ -641,8 +647,9 @@ def load_model(path: str | os.PathLike[str]) -> Model:
     except MemoryError:
         raise ModelFileError(f"{p}: too large to load into memory") from None
     except (ValueError, OSError, EOFError, KeyError, IndexError, TypeError, AttributeError,
-            zipfile.BadZipFile, zlib.error, RecursionError, NotImplementedError,
+            zipfile.BadZipFile, zlib.error, RecursionError, NotImplementedError, RuntimeError,
             OverflowError, SyntaxError, tokenize.TokenError) as exc:
+        # RuntimeError: what zipfile raises for a feature it cannot read (a password).
         # ValueError covers bad JSON, bad UTF-8 and the like.
         raise ModelFileError(f"{p}: corrupted or truncated model file "
                              f"({type(exc).__name__}: {str(exc)[:100]})") from None
@@ -698,6 +705,90 @@ def _check_headers(meta: dict[str, Any], headers: dict[str, tuple[tuple[int, ...
         if shape != want_shape or dtype != want_dtype:
             raise _Bad(f"{name} has shape {shape} and dtype {dtype}, expected {want_shape} "
                        f"and {want_dtype}")
+
+
+#: Scaler arrays that divide the features (``(x - mean) / scale``, ``(x - low) / range``):
+#: each entry must be a positive, normal float, or the inputs become inf or NaN.
+DIVISORS = frozenset({"scale", "range", "std", "iqr", "width"})
+
+
+def _meaning_errors(model: Model) -> list[str]:
+    """What in a built model is well-formed but meaningless (see :func:`check_model_meaning`)."""
+    problems: list[str] = []
+    pre = model.preprocessing
+    scalers = [] if pre is None else [("preprocessing", getattr(pre, "features", None)),
+                                      ("target_scaling", getattr(pre, "target", None))]
+    tiny = np.finfo(np.float64).tiny
+    for group, scaler in scalers:
+        params = scaler.params() if scaler is not None and hasattr(scaler, "params") else {}
+        for name, values in params.items():
+            arr = np.asarray(values)
+            if arr.dtype.kind != "f":
+                problems.append(f"{group}.{name} holds {arr.dtype}, not floats")
+                continue
+            bad = np.flatnonzero(~np.isfinite(arr))
+            if name in DIVISORS:
+                bad = np.flatnonzero(~(np.isfinite(arr) & (np.abs(arr) >= tiny) & (arr > 0)))
+                what = "a positive, finite number"
+            else:
+                what = "finite"
+            if bad.size:
+                more = f" ({bad.size} such entries)" if bad.size > 1 else ""
+                problems.append(f"{group}.{name}[{bad[0]}] is {float(arr.flat[bad[0]])!r}, "
+                                f"expected {what}{more}")
+    encoding = model.encoding
+    columns = list(getattr(encoding, "columns", None) or [])
+    for c in columns:
+        fill = getattr(c, "fill", None)
+        if isinstance(fill, float) and not math.isfinite(fill):
+            problems.append(f"the fill value of column {c.name!r} is {fill!r}, expected a "
+                            f"finite number")
+    names = list(model.feature_names)
+    if columns:
+        problems += _duplicates([c.name for c in columns], "the table encoding's columns")
+    problems += _duplicates(names, "feature_names")
+    problems += _duplicates(list(model.class_names or []), "class_names")
+    if names and len(names) != model.n_columns:
+        problems.append(f"{len(names)} feature_names for the {model.n_columns} input "
+                        f"columns the model reads")
+    if names and columns and names != [c.name for c in columns]:
+        problems.append("feature_names differ from the table encoding's column names")
+    return problems
+
+
+def _duplicates(names: list[str], what: str) -> list[str]:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return [f"{what} names {name!r} more than once (each column must have its own "
+                    f"name)"]
+        seen.add(name)
+    return []
+
+
+def check_model_meaning(model: Model, where: str | os.PathLike[str] = "model") -> None:
+    """Refuse a model whose parts are well-formed but cannot mean anything.
+
+    The structure (types, shapes of the arrays, the architecture) is checked while the
+    file is read; this checks what the numbers and names mean, on the built model:
+
+    * every scaler array is finite, and every divisor (a standardiser's ``scale``, a
+      min-max scaler's ``range``) is a positive, normal float — a scale of 0, a
+      subnormal one or NaN would turn every input into inf or NaN;
+    * every fill value of a numeric column is finite;
+    * feature names, table columns and class names are unique — with a name twice,
+      ``predict`` would read one column in two places;
+    * there is one feature name per input column, and they are the encoding's columns.
+
+    Raises
+    ------
+    ModelFileError
+        ``"WHERE: corrupted model file: …"``, naming the first problem (and how many
+        entries share it).
+    """
+    problems = _meaning_errors(model)
+    if problems:
+        raise ModelFileError(f"{where}: corrupted model file: {problems[0]}")
 
 
 def load(path: str | os.PathLike[str], *, backend: Any = None, device: Any = None) -> Network:

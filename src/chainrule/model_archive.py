@@ -5,8 +5,9 @@ bomb (a few MB that inflate to GBs), arrays far larger than its metadata says,
 pickled objects, or members that chainrule never wrote.  :class:`ModelArchive`
 therefore
 
-* lists the members from the zip directory and refuses unknown names, duplicates
-  and compression methods other than stored/deflate — without decompressing;
+* lists the members from the zip directory and refuses unknown names, duplicates,
+  encrypted members and compression methods other than stored/deflate — without
+  decompressing;
 * reads each array's ``.npy`` header alone (a few hundred bytes) so that the caller
   can check shapes and dtypes against the metadata *before* anything is allocated;
 * refuses a member whose declared size is not exactly its header plus its data, or
@@ -35,6 +36,9 @@ MAX_RATIO = 100
 #: 2 MB).  Parsed JSON takes up to some 20 times its text, so this bounds that too.
 MAX_METADATA_BYTES = 16 << 20
 _SLACK = 1 << 20
+#: General-purpose flag bits of an encrypted zip member (traditional PKWARE encryption,
+#: strong encryption, an encrypted central directory): zipfile would ask for a password.
+_ENCRYPTED = 0x0001 | 0x0040 | 0x2000
 
 
 class ArchiveError(ValueError):
@@ -63,6 +67,9 @@ class ModelArchive:
                 raise ArchiveError(f"unexpected member {info.filename[:60]!r} in the archive")
             if name in self._members:
                 raise ArchiveError(f"the member {info.filename[:60]!r} occurs twice")
+            if info.flag_bits & _ENCRYPTED:
+                raise ArchiveError(f"{info.filename[:60]!r} is encrypted, which a model file "
+                                   f"never is")
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise ArchiveError(f"{info.filename[:60]!r} uses an unsupported compression "
                                    f"method ({info.compress_type})")

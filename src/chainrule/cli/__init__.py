@@ -13,11 +13,14 @@ import io
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any, TextIO
+from typing import NoReturn, TextIO
 
+from .. import interruption
 from .._version import __version__
 from ..training.divergence import TrainingDiverged
+from . import common
 from .common import CLIError, HelpFormatter
 
 __all__ = ["CLIError", "main"]
@@ -28,9 +31,27 @@ COMMANDS = ("train", "datasets", "evaluate", "predict", "info", "explain", "grad
             "report_command", "plot", "export", "playground")
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line: the error and where to read the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {text}; see `{self.prog} --help`\n")
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """As argparse, but an unknown option is blamed on the command it was given to."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            commands: dict[str, argparse.ArgumentParser] = getattr(self, "commands", {})
+            parser = commands.get(getattr(parsed, "command", None) or "", self)
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="chainrule",
         description="Feed-forward neural networks trained by backpropagation, "
         "following the seed derivation equation by equation.",
@@ -42,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(f".{name}", __name__).register(sub)
     for command in sub.choices.values():  # every option's help shows its default
         command.formatter_class = HelpFormatter
+    parser.commands = dict(sub.choices)  # type: ignore[attr-defined]
     return parser
 
 
@@ -49,78 +71,143 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
     0 success; 1 the system failed us (disk full, out of memory, permission
-    denied while writing); 2 bad input (options, data or model files); 3 training
-    diverged (nothing saved); 130 interrupted by Ctrl-C.  Every failure is one line
-    on standard error, never a traceback (docs/guarantees.md).
+    denied while writing) or a bug; 2 bad input (options, data or model files);
+    3 training diverged (nothing saved); 130 interrupted by Ctrl-C, 143 by SIGTERM,
+    with one line saying which files were written (docs/guarantees.md).  Every
+    failure is one line on standard error, never a traceback.
+
+    Called without ``argv`` (the real command line, the process exits next), SIGINT
+    and SIGTERM stay ignored afterwards: a Ctrl-C while the interpreter shuts down is
+    neither a traceback nor a death by signal (:func:`chainrule.interruption.handled`).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
-    command = f"chainrule {args.command}"
-    with _stdout_may_close(), _one_interrupt():
-        try:
-            return int(args.func(args) or 0)
-        except CLIError as exc:
-            return _fail(f"{command}: error: {exc}", 2)
-        except TrainingDiverged as exc:
-            return _fail(f"{command}: error: {exc.message('--learning-rate', '--l2')}", 3)
-        except KeyboardInterrupt:
-            return _fail(f"{command}: interrupted; no file was changed", 130)
-        except MemoryError as exc:
-            return _fail(f"{command}: error: {exc or 'out of memory'}", 1)
-        except OSError as exc:  # disk full, permission denied, I/O error while writing
-            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-            return _fail(f"{command}: error: {where}{exc.strerror or exc}", 1)
-        except Exception as exc:  # a bug: still one line (CHAINRULE_DEBUG=1 shows where)
-            if os.environ.get("CHAINRULE_DEBUG"):
-                raise
-            text = str(exc).splitlines()[0][:200] if str(exc) else ""
-            return _fail(f"{command}: internal error: {type(exc).__name__}: {text} "
-                         f"(please report it; CHAINRULE_DEBUG=1 shows the traceback)", 1)
+    with interruption.handled(restore=argv is not None):
+        status, message = _run(argv)
+        if message:
+            _say(message)
+        return status
 
 
-def _fail(message: str, status: int) -> int:
-    """Print the one-line message; return ``status`` (130 if Ctrl-C cuts the print short)."""
-    if status == 130:
-        # Interrupted: the process is on its way out, so later Ctrl-Cs (while this line
-        # is printed, or while the interpreter shuts down) are ignored, not a traceback.
-        with contextlib.suppress(ValueError):  # not the main thread
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _run(argv: Sequence[str] | None) -> tuple[int, str | None]:
+    """Parse and run the command: ``(exit status, the last line to print or None)``."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = f"chainrule {words[0]}" if words and words[0] in COMMANDS else "chainrule"
     try:
-        print(message, file=sys.stderr, flush=True)
-    except KeyboardInterrupt:
-        return 130
-    except OSError:
-        pass
-    return status
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            status, message = 0, None
+        else:
+            command = f"chainrule {args.command}"
+            with _standard_streams(), _stdout_may_close(), _warnings_as_lines(command):
+                status, message = _call(args, command)
+        interruption.close()  # from here on a signal is recorded, never raised
+    except KeyboardInterrupt as exc:
+        interruption.close()
+        return _interrupted(command, exc)
+    if interruption.received() is not None:
+        # A signal the command did not stop for (a KeyboardInterrupt swallowed in a
+        # finaliser, or one that came after its work): still an interrupted run.
+        return _interrupted(command, None)
+    return status, message
+
+
+def _call(args: argparse.Namespace, command: str) -> tuple[int, str | None]:
+    """Run the command; map each kind of failure to its status and one line."""
+    try:
+        return int(args.func(args) or 0), None
+    except CLIError as exc:
+        return 2, f"{command}: error: {exc}"
+    except TrainingDiverged as exc:
+        return 3, f"{command}: error: {exc.message('--learning-rate', '--l2')}"
+    except MemoryError as exc:
+        return 1, f"{command}: error: {exc or 'out of memory'}"
+    except OSError as exc:  # disk full, permission denied, I/O error while writing
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        return 1, f"{command}: error: {where}{exc.strerror or exc}"
+    except Exception as exc:  # a bug: still one line (CHAINRULE_DEBUG=1 shows where)
+        if os.environ.get("CHAINRULE_DEBUG"):
+            raise
+        text = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return 1, (f"{command}: internal error: {type(exc).__name__}: {text} "
+                   f"(please report it; CHAINRULE_DEBUG=1 shows the traceback)")
+
+
+def _interrupted(command: str, exc: BaseException | None) -> tuple[int, str]:
+    """Status 128 + signal and one line, true about every file: which were written.
+
+    Every file chainrule writes is put in place by :mod:`chainrule.atomic`, which
+    records it; any other file, and any old file not listed, is as it was.
+    """
+    signum = int(interruption.received() or getattr(exc, "signum", None) or signal.SIGINT)
+    what = "interrupted" if signum == signal.SIGINT else \
+        f"terminated by {signal.Signals(signum).name}"
+    detail = getattr(exc, "detail", "")
+    described = set(getattr(exc, "described", ()))
+    others = [p for p in dict.fromkeys(interruption.written()) if p not in described]
+    if others:
+        files = f"wrote {', '.join(others)}; no other file was changed"
+    else:
+        files = "no other file was changed" if described else "no file was changed"
+    hint = getattr(exc, "hint", "")
+    return 128 + signum, f"{command}: {what}{detail}; {files}" + (f" ({hint})" if hint else "")
+
+
+def _say(message: str) -> None:
+    """Print the last line on standard error (closed or broken: nothing to be done)."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        print(message, file=stream, flush=True)
 
 
 @contextlib.contextmanager
-def _one_interrupt() -> Iterator[None]:
-    """Ctrl-C raises KeyboardInterrupt once; later ones are ignored while it unwinds.
+def _warnings_as_lines(command: str) -> Iterator[None]:
+    """A warning (L-BFGS did not converge, …) is one line: ``chainrule CMD: warning: …``."""
 
-    The interrupted command is already on its way out (removing temporary files,
-    printing its line): a second Ctrl-C must not cut that short with a traceback,
-    so after an interrupt SIGINT stays ignored until the process exits.
-    (``fit`` installs its own handler while training: there the first Ctrl-C
-    stops after the current batch.)
-    """
-    def handler(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        text = " ".join(str(message).split()) or category.__name__
+        _say(f"{command}: warning: {text}")
 
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: leave signals alone
+    with warnings.catch_warnings():
+        warnings.showwarning = show
         yield
-        return
+
+
+@contextlib.contextmanager
+def _standard_streams() -> Iterator[None]:
+    """Closed standard streams (``>&-``) point at ``/dev/null`` for the command.
+
+    Otherwise the next file opened would get descriptor 1 and ``print`` would write
+    into it; a command whose result goes to standard output refuses to run
+    (:func:`.common.stdout_closed`).
+    """
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                null = os.open(os.devnull, os.O_RDWR)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+                closed.append(fd)
+    previous = sys.stdout
+    replaced = previous is None or 1 in closed
+    if replaced:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")
+    common.STDOUT_CLOSED = replaced
     try:
         yield
     finally:
-        if signal.getsignal(signal.SIGINT) is handler:  # else interrupted: stay ignored
-            signal.signal(signal.SIGINT, previous)
+        common.STDOUT_CLOSED = False
+        if replaced:
+            with contextlib.suppress(OSError):
+                sys.stdout.close()
+            sys.stdout = previous
 
 
 class _ClosableStdout(io.TextIOBase):

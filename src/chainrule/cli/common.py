@@ -9,8 +9,12 @@ from collections.abc import Mapping
 
 from ..atomic import OutputPathError, check_output_path, same_file
 
-__all__ = ["CLIError", "HelpFormatter", "check_output_file", "int_list", "positive_float",
-           "positive_int"]
+__all__ = ["CLIError", "HelpFormatter", "check_output_file", "int_list", "is_standard_output",
+           "model_save_path", "non_negative_int", "positive_float", "positive_int",
+           "stdout_closed"]
+
+#: Set by ``cli.main`` while a command runs with standard output closed (``>&-``).
+STDOUT_CLOSED = False
 
 #: Ends a help text that explains its own default: it renders as nothing, and its
 #: ``%(default)`` stops ArgumentDefaultsHelpFormatter from adding "(default: None)".
@@ -66,6 +70,56 @@ def check_output_file(path: str, option: str, inputs: Mapping[str, str | None],
     for what, other in (outputs or {}).items():
         if other is not None and same_file(path, other):
             raise CLIError(f"{path}: is also the {what} file; choose another {option}")
+
+
+def stdout_closed() -> bool:
+    """Whether the command was started with standard output closed (``>&-``)."""
+    return STDOUT_CLOSED
+
+
+def is_standard_output(path: str) -> bool:
+    """Whether ``path`` is ``-`` or names this process's standard output (``/dev/stdout``,
+    ``/proc/self/fd/1``, the terminal or pipe it is)."""
+    if path == "-":
+        return True
+    try:
+        here, out = os.stat(path), os.fstat(1)
+    except (OSError, ValueError):
+        return False
+    return (here.st_dev, here.st_ino) == (out.st_dev, out.st_ino)
+
+
+#: The file name ``--save DIR/`` writes in DIR.
+MODEL_FILE_NAME = "model.npz"
+
+
+def model_save_path(path: str | None) -> str | None:
+    """``--save``'s path: ``DIR/`` (a trailing slash) means ``DIR/model.npz``.
+
+    A folder that does not exist is refused (``--save newdir/`` would otherwise write a
+    file named ``newdir``); an existing directory without the slash is refused later,
+    as for every output ("is a directory, expected a file name").
+    """
+    if path is None:
+        return None
+    if path.endswith(("/", os.sep)):
+        if not os.path.isdir(path):
+            raise CLIError(f"--save {path}: the folder {path.rstrip('/' + os.sep)!r} does not "
+                           f"exist (create it, or give a file name)")
+        return os.path.join(path, MODEL_FILE_NAME)
+    return path
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (a seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}"
+                                         ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
 
 
 def positive_int(text: str) -> int:

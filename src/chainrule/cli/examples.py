@@ -7,15 +7,18 @@ values or, when ``N_L > 1``, one integer class label.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
+from ..input_files import InputFileError, parse_json, read_input_text
 from .common import CLIError
 
-__all__ = ["number_list", "read_rows", "split_row"]
+__all__ = ["MAX_EXAMPLE_BYTES", "number_list", "read_rows", "split_row"]
+
+#: The largest examples file read (a few rows for explain and gradcheck).
+MAX_EXAMPLE_BYTES = 64 << 20
 
 _SEPARATORS = re.compile(r"[,\s;]+")
 
@@ -65,10 +68,10 @@ def read_rows(path: str, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]
         Class labels are one-hot encoded.
     """
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise CLIError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:  # a regular file, bounded, UTF-8: FIFOs, /dev/zero and random bytes are refused
+        text = read_input_text(p, "file of examples", max_bytes=MAX_EXAMPLE_BYTES)
+    except InputFileError as exc:
+        raise CLIError(str(exc)) from None
     if p.suffix.lower() == ".json" or text.lstrip().startswith("{"):
         return _read_json(path, text, n_in, n_out)
     X, Y = [], []
@@ -103,9 +106,9 @@ def _target_row(y: object, n_out: int) -> list[float]:
 
 def _read_json(path: str, text: str, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CLIError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        doc = parse_json(text, path, max_depth=4)  # {"x": [[...], ...]} is 3 deep
+    except InputFileError as exc:
+        raise CLIError(str(exc)) from None
     if not isinstance(doc, dict) or "x" not in doc or "y" not in doc:
         raise CLIError(f'{path}: expected a JSON object {{"x": [...], "y": [...]}}')
     x, y = doc["x"], doc["y"]

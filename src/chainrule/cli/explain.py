@@ -27,6 +27,7 @@ import numpy as np
 from ..answers import CheckResult, check
 from ..bugs import BUGS, backprop_by_hand, check_bug
 from ..lesson import LESSON_EXAMPLES, lesson_example
+from ..memory import check_fits
 from ..network import Network
 from ..tensors import DerivationTrace, compare_with_backprop, explain_trace
 from .common import CLIError, positive_float, positive_int
@@ -224,9 +225,11 @@ def _network(args: argparse.Namespace) -> Network:
                            "--example)")
         weights = getattr(args, "weights", None)
         if weights is None:
+            _check_memory(args)
             return build_network(args)
         W, b = read_weights(weights)
         args.sizes = [W[0].shape[1], *(w.shape[0] for w in W)]
+        _check_memory(args)
         net = build_network(args)
         net.weights = [w.astype(net.dtype) for w in W]
         net.biases = [v.astype(net.dtype) for v in b]
@@ -352,6 +355,21 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(str(exc)) from None
         print(f"wrote {what} to {args.figure}", file=sys.stderr)
     return 0 if ok else 1
+
+
+def _check_memory(args: argparse.Namespace) -> None:
+    """Refuse, with the estimate, sizes whose explicit objects cannot fit in memory.
+
+    Per layer the trace holds the 3-tensor ``∂z^l/∂W^l`` of shape (N_l, N_l, N_{l-1}) and
+    its product with ``δ^l``, the Jacobians (N_l, N_l) and (N_l, N_{l-1}), and the chain
+    of products back from the output, (N_L, N_l).
+    """
+    sizes = args.sizes
+    itemsize = np.dtype(getattr(args, "dtype", "float64")).itemsize
+    need = itemsize * sum(2 * n * n * m + 3 * n * n + 3 * n * m + sizes[-1] * n
+                          for n, m in zip(sizes[1:], sizes[:-1], strict=False))
+    check_fits(need, f"explaining a {'-'.join(map(str, sizes))} network",
+               "explain is meant for small networks: use smaller --sizes")
 
 
 def _check_figure_options(args: argparse.Namespace, net: Network) -> int:

@@ -10,6 +10,7 @@ Exit status 0 when every array passes, 1 when one fails, 2 for bad input.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -116,8 +117,10 @@ def _read_examples(args: argparse.Namespace, net: Network, model_path: str | Non
         try:
             X, Y = read_rows(args.data, n_in, n_out)
         except CLIError:
+            if not os.path.isfile(args.data):  # a FIFO or device: read_rows said so
+                raise
             with open(args.data, encoding="utf-8", errors="replace") as f:
-                first = f.readline()
+                first = f.readline(4096)
             if "," in first or ";" in first or "\t" in first:  # a CSV file: its own error
                 hint = (f" (without --model, targets are numbers: class indices "
                         f"0..{n_out - 1} or values)" if "target" in str(exc) else "")

@@ -15,8 +15,9 @@ import numpy as np
 
 from ..functions import ACTIVATIONS, COSTS, INITIALISATIONS
 from ..lesson import LESSON_DEFAULTS
+from ..memory import check_fits, network_memory
 from ..network import Network
-from .common import CLIError, int_list
+from .common import CLIError, int_list, non_negative_int
 
 __all__ = ["add_network_arguments", "build_network", "describe_network", "network_kwargs"]
 
@@ -87,7 +88,8 @@ def add_network_arguments(
     if dtype:
         g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                        help="floating-point type of the weights and the arithmetic")
-    g.add_argument("--seed", type=int, default=LESSON_DEFAULTS["seed"], help=seed_help)
+    g.add_argument("--seed", type=non_negative_int, default=LESSON_DEFAULTS["seed"],
+                   help=seed_help)
     return g
 
 
@@ -102,6 +104,9 @@ def build_network(args: argparse.Namespace) -> Network:
     """The network the options describe; a bad combination is a :class:`CLIError`."""
     if len(args.sizes) < 2:
         raise CLIError(f"--sizes needs at least 2 layers (input and output), got {args.sizes}")
+    dtype = np.dtype(getattr(args, "dtype", "float64"))
+    check_fits(network_memory(args.sizes, dtype.itemsize),
+               f"a {'-'.join(map(str, args.sizes))} network in {dtype.name}", "use smaller --sizes")
     try:
         return Network(args.sizes, **network_kwargs(args))
     except ValueError as exc:

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from ..io import atomic_write
-from .common import CLIError, check_output_file
+from .common import CLIError, check_output_file, is_standard_output, stdout_closed
 from .model_data import add_model_data_arguments, model_inputs, open_model, read_data_for
 
 
@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "row (class names for classifiers), to standard output or --output.")
     add_model_data_arguments(p)
     p.add_argument("--output", "-o", default=None, metavar="FILE",
-                   help="write the predictions to this CSV file (atomically)")
+                   help="write the predictions to this CSV file (atomically; '-' for standard "
+                   "output)")
     p.add_argument("--proba", action="store_true",
                    help="also write the output activations a^L as one column per class: "
                    "p(class) for softmax (probabilities), a(class) for other output layers; "
@@ -33,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict and write CSV."""
+    if args.output is not None and is_standard_output(args.output):
+        args.output = None  # -o - or -o /dev/stdout: print them (a pipe cannot be renamed over)
+    if args.output is None and stdout_closed():
+        raise CLIError("standard output is closed, so the predictions would be lost; give "
+                       "--output FILE")
     if args.output is not None:
         # Checked first: nothing is computed for an output that cannot be written,
         # and the model or data file is never overwritten by mistake.

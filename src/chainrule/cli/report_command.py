@@ -46,7 +46,7 @@ def check_report_path(path: str | None) -> None:
     if path is None:
         return
     _require_plots()
-    _check_output(path, "report")
+    _check_output(path, "report", option="--report")
 
 
 def write_train_report(args: argparse.Namespace, net: Any, data: Any) -> Path:
@@ -114,7 +114,8 @@ def _require_plots() -> None:
         raise CLIError(str(exc)) from None
 
 
-def _check_output(path: str, what: str, args: argparse.Namespace | None = None) -> None:
+def _check_output(path: str, what: str, args: argparse.Namespace | None = None,
+                  option: str = "--output") -> None:
     """``path`` can be written, and is not the model or data file ``args`` read."""
     from ..io import OutputPathError, check_output_path
     from .common import check_output_file
@@ -122,7 +123,7 @@ def _check_output(path: str, what: str, args: argparse.Namespace | None = None) 
     try:
         check_output_path(path)
     except OutputPathError as exc:
-        raise CLIError(f"cannot write the {what}: {exc}") from None
+        raise CLIError(f"{option}: cannot write the {what}: {exc}") from None
     if args is not None:
         check_output_file(path, "--output", {"model": args.model, "data": args.data,
                                              "labels": args.labels})

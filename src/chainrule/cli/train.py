@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,12 +18,13 @@ import numpy as np
 
 from ..bugs import BUGS, PlantedBug
 from ..data.preprocessing import Preprocessing
+from ..interruption import Interrupted
+from ..memory import check_fits, training_memory
 from ..network import Network
 from ..parallel.mpi import PeerFailed, World, launched_size, launched_world
 from ..training import JSONLinesLogger, TrainingRun
-from ..training.memory import available_memory, training_memory
 from ..training.targets import keeps_labels
-from .common import CLIError, check_output_file
+from .common import CLIError, check_output_file, model_save_path
 from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_training_data
 from .network_options import add_network_arguments, network_kwargs
 from .regression import regression_lines, units_of
@@ -117,13 +118,21 @@ def _agreed(world: World | None) -> Iterator[None]:
 
 
 def _train(args: argparse.Namespace, world: World | None) -> int:
+    with _agreed(world):  # first: a collective that every rank reaches
+        _check_ranks_agree(world, args, None)
     with _agreed(world):
+        args.save = model_save_path(args.save)  # --save DIR/ → DIR/model.npz
         check_report_path(args.report)
         _check_outputs(args)  # before training, not after: a bad path should not cost a run
         _check_backend(args, world)
         dtype = np.dtype(args.dtype)
         data = load_training_data(args, dtype)
-        net = _network(args, data, dtype)
+    with _agreed(world):
+        _check_ranks_agree(world, args, data)
+        _check_memory([data.X_train.shape[1], *args.hidden, data.n_outputs], dtype,
+                      data.task == "classification", len(data.X_train),
+                      {**fit_kwargs(args), **validation_kwargs(args, data)}, world is not None)
+        net = _network(args, data, dtype)  # allocated only once the estimate fits
     # The task comes from the data: a classifier's class is the arg-max of its outputs
     # whatever its output activation (identity, tanh, ReLU, sigmoid with quadratic cost).
     net.task = data.task
@@ -152,7 +161,6 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
               f"deviation 1 on the training split); the final metrics are in "
               f"{units_of(data.target_name)}")
     with _agreed(world):
-        _check_memory(run, world is not None)
         run.callbacks = make_callbacks(args, "standardised_loss" if standardised else "loss")
         if getattr(args, "plant_bug", None) is not None:
             if args.optimizer == "lbfgs" or args.backend != "numpy":
@@ -195,6 +203,51 @@ def _training_run(args: argparse.Namespace, data: TrainingData, net: Network,
     return TrainingRun(net, data.X_train, data.y_train, config,
                        validation_data=validation.get("validation_data"), seed=fit["seed"],
                        comm=None if world is None else world.comm)
+
+
+#: Options that rank 0 alone acts on (the others print and write nothing).
+_RANK_LOCAL = frozenset({"func", "command", "save", "report", "log_json", "quiet", "progress"})
+
+
+def _check_ranks_agree(world: World | None, args: argparse.Namespace,
+                       data: TrainingData | None) -> None:
+    """Every MPI rank was started with the same options (and read the same ``data``).
+
+    Ranks that disagree (``mpiexec -n 1 … --hidden 10 : -n 1 … --hidden 20``) would
+    otherwise exchange gradients of different shapes or a different number of steps:
+    an MPI abort or a hang.  One ``allgather`` of the options (and a digest of the
+    training rows), as the first step of its own agreed block so that every rank
+    reaches it; rank 0 names the first difference (one line, exit 2), the other ranks
+    stop silently (:class:`PeerFailed`).
+    """
+    if world is None:
+        return
+    options = {k: repr(v) for k, v in sorted(vars(args).items())
+               if k not in _RANK_LOCAL and not callable(v)}
+    digest = hashlib.sha256()
+    n_rows = 0
+    if data is not None:
+        options = {}
+        n_rows = len(data.X_train)
+        for arr in (data.X_train, data.y_train):
+            digest.update(repr((arr.shape, arr.dtype.str)).encode())
+            digest.update(np.ascontiguousarray(arr).tobytes())
+    every = world.comm.allgather((options, n_rows, digest.hexdigest()[:12]))
+    if all(other == every[0] for other in every):
+        return
+    if not world.root:
+        raise PeerFailed("the ranks disagree; rank 0 says how")
+    for rank, (other, n_rows, other_digest) in enumerate(every):
+        for key, value in options.items():
+            if other.get(key) != value:
+                flag = "--" + key.replace("_", "-")
+                raise CLIError(f"the MPI ranks were started with different options: {flag} is "
+                               f"{value} on rank 0 but {other.get(key)} on rank {rank}; start "
+                               f"every rank with the same command")
+        if (n_rows, other_digest) != every[0][1:]:
+            raise CLIError(f"the MPI ranks read different data: rank 0 has {every[0][1]} "
+                           f"training rows (digest {every[0][2]}), rank {rank} {n_rows} "
+                           f"(digest {other_digest}); give every rank the same --data")
 
 
 def _network(args: argparse.Namespace, data: TrainingData, dtype: np.dtype) -> Network:
@@ -259,31 +312,35 @@ def _check_outputs(args: argparse.Namespace) -> None:
             check_output_file(path, option, inputs, others)
 
 
-def _check_memory(run: TrainingRun, distributed: bool = False) -> None:
-    """Refuse, with the estimate, a run that cannot fit in memory (before it starts)."""
-    net, n_train, n_val = run.network, len(run.X), run.validation_rows
+def _check_memory(sizes: list[int], dtype: np.dtype, classifier: bool, n_train: int,
+                  kwargs: dict[str, object], distributed: bool = False) -> None:
+    """Refuse, with the estimate, a run that cannot fit in memory (before the network
+    and the training buffers are allocated)."""
+    validation = kwargs.get("validation_data")
+    n_val = len(validation[0]) if isinstance(validation, tuple) else int(
+        n_train * float(kwargs.get("validation_fraction") or 0.0))  # type: ignore[arg-type]
     # Many classes are trained from labels (training.targets), except by L-BFGS and MPI.
-    labels = (net.is_classifier and keeps_labels(n_train, net.sizes[-1])
-              and run.config.optimizer != "lbfgs" and not distributed)
-    need = training_memory(net.sizes, n_train, n_val, net.dtype.itemsize, labels=labels)
-    have = available_memory()
-    if have is not None and need > have:
-        raise MemoryError(
-            f"training needs about {need / 1e9:.1f} GB ({n_train} rows x {net.sizes[-1]} "
-            f"outputs in {net.dtype.name}: targets and each epoch's outputs), more than the "
-            f"{have / 1e9:.1f} GB of memory available; use --dtype float32, fewer rows or "
-            f"classes, or a larger machine")
+    config = kwargs.get("config")
+    labels = (classifier and keeps_labels(n_train, sizes[-1])
+              and getattr(config, "optimizer", None) != "lbfgs" and not distributed)
+    need = training_memory(sizes, n_train, n_val, dtype.itemsize, labels=labels)
+    check_fits(need, "training", "use --dtype float32, fewer or smaller layers, rows or "
+               "classes, or a larger machine",
+               f"a {'-'.join(map(str, sizes))} network, {n_train} rows x {sizes[-1]} outputs "
+               f"in {dtype.name}: weights, targets and each epoch's outputs")
 
 
 def _interrupted(args: argparse.Namespace, net: Network, data: TrainingData) -> int:
-    """After one Ctrl-C: keep the partial model only if --save asked for a model; 130."""
-    where = f"interrupted after epoch {len(net.history)}"
+    """After one Ctrl-C: keep the partial model only if --save asked for a model.
+
+    Raises :class:`Interrupted`: ``cli.main`` prints the one line (which also names
+    any other file written, e.g. the ``--log-json`` log) and exits 130.
+    """
+    where = f" after epoch {len(net.history)}"
     if args.save is None:
-        message = f"{where}; nothing saved (give --save PATH to keep a partial model)"
-    else:
-        message = f"{where}; saved the partial model to {_save(args, net, data, quiet=True)}"
-    print(f"chainrule train: {message}", file=sys.stderr, flush=True)
-    return 130
+        raise Interrupted(detail=where, hint="give --save PATH to keep a partial model")
+    path = _save(args, net, data, quiet=True)
+    raise Interrupted(detail=f"{where}; saved the partial model to {path}", described=(path,))
 
 
 def _save(args: argparse.Namespace, net: Network, data: TrainingData, *, quiet: bool = False

@@ -139,6 +139,11 @@ def _generated(name: str, make: Callable[..., tuple[np.ndarray, np.ndarray]],
         sd = default_noise if noise is None else float(noise)
         if not (sd >= 0 and np.isfinite(sd)):
             raise ValueError(f"{name}: noise must be a non-negative number, got {sd}")
+        # About ten float64 numbers a point while generating (X, y, angles, noise, …):
+        # refused with the estimate before anything is allocated.
+        from ..memory import check_fits
+
+        check_fits(80 * n, f"{name} with {n} samples", "use fewer samples")
         X, y = make(n, sd, np.random.default_rng(seed))
         return Dataset(X=X, y=y, task="classification", name=name, class_names=["0", "1"],
                        feature_names=["x0", "x1"], target_name="class")

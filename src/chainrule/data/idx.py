@@ -45,13 +45,13 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         For a missing file, a bad header, an unknown type code, or a data size that
         does not match the header.
     """
+    from ..input_files import InputFileError, read_input_bytes
+
     p = Path(path)
-    if p.is_dir():
-        raise IDXError(f"{p}: is a directory, expected an IDX file")
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise IDXError(f"{p}: no such file") from None
+    try:  # a regular file (no FIFO or device), no larger than the memory left
+        raw = read_input_bytes(p, "IDX file")
+    except InputFileError as exc:
+        raise IDXError(str(exc)) from None
     return parse_idx(raw, p)
 
 
@@ -77,6 +77,9 @@ def parse_idx(raw: bytes, name: str | os.PathLike[str] = "<bytes>") -> np.ndarra
     if len(raw) < header:
         raise IDXError(f"{p}: truncated header ({len(raw)} bytes, expected {header})")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
+    if ndim == 0 or shape[0] == 0:
+        raise IDXError(f"{p}: holds no images or labels (its header says {shape[0] if ndim else 0}"
+                       f" items)")
     dtype = np.dtype(_TYPES[code])
     expected = math.prod(shape) * dtype.itemsize  # exact: no int64 overflow on a bad header
     if len(raw) - header != expected:

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from ..backend import NUMPY_OPS, ops_of
 from ..functions import classes_of
+from ..interruption import on_signal
 from .callbacks import BatchInfo, Callback
 from .config import TrainingConfig
 from .optimizers import SGD, Optimizer, get_optimizer
@@ -41,15 +42,17 @@ def _stop_on_interrupt(net: Network) -> Iterator[None]:
     """Turn Ctrl-C into ``net.stop_training = True`` for the duration of training.
 
     The loop checks the flag after every batch, so an interrupt never leaves the
-    weights half-updated.  A second Ctrl-C raises KeyboardInterrupt as usual.
+    weights half-updated.  A second Ctrl-C raises KeyboardInterrupt
+    (:func:`chainrule.interruption.on_signal`: held back while a file is put in place).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        if net.stop_training:
-            raise KeyboardInterrupt
+        if net.stop_training:  # raised now, or held back through a file's final rename
+            on_signal(signum, frame)
+            return
         net.stop_training = True
         net.interrupted = True
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 
-from ..blocks import forward_block_rows
+from .blocks import forward_block_rows
 
-__all__ = ["available_memory", "training_memory"]
+__all__ = ["available_memory", "check_fits", "network_memory", "training_memory"]
 
 
 def training_memory(sizes: tuple[int, ...] | list[int], n_train: int, n_val: int,
@@ -68,3 +68,29 @@ def available_memory() -> int | None:
                 mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         limits.append(max(0, soft - mapped))
     return min(limits, default=None)
+
+
+def network_memory(sizes: tuple[int, ...] | list[int], itemsize: int) -> int:
+    """Bytes a network of ``sizes`` takes: its weights ``W^l`` (N_l, N_{l-1}) and biases ``b^l``
+    (N_l,), and as much again for its initialisation's temporaries."""
+    parameters = sum(a * b + a for a, b in zip(sizes[1:], sizes[:-1], strict=False))
+    return 2 * itemsize * parameters
+
+
+def check_fits(need: int, what: str, advice: str = "", detail: str = "") -> None:
+    """Refuse, before allocating, what needs more than the memory available.
+
+    Raises
+    ------
+    MemoryError
+        ``"WHAT needs about X GB (DETAIL), more than the Y GB of memory available; ADVICE"``.
+    """
+    have = available_memory()
+    if have is not None and need > have:
+        raise MemoryError(f"{what} needs about {_gb(need)}" + (f" ({detail})" if detail else "")
+                          + f", more than the {_gb(have)} of memory available"
+                          + (f"; {advice}" if advice else ""))
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
