@@ -412,7 +412,8 @@ class Engine:
             ``?gemm`` and ``?gemv`` with β = 1 on NumPy, ``addmm_`` on PyTorch),
             before it is yielded; ``grad_W`` (and on NumPy ``grad_b``) is then not
             computed.  ``shrink`` is ``1 − ηλ/n`` with L2 weight decay (Nielsen
-            eq. 93), else 1.
+            eq. 93), else 1.  Without ``row_weights``, ``delta`` then holds the
+            unscaled ``δ^l`` and the step is taken with ``η/n``.
         """
         L, z, a, W, delta = layers.L, layers.z, layers.a, layers.W, layers.delta
         ops = layers.ops
@@ -420,7 +421,11 @@ class Engine:
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
         dL = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
         σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
-        if row_weights is None:
+        if row_weights is None and step is not None:
+            # The batch mean's 1/n rides in the step size instead: eqs. 9, 13 and 15 are
+            # linear in δ, so the unscaled δ^l with η/n give the same update, one pass fewer.
+            step = (step[0] / layers.n if layers.n else 0.0, step[1])
+        elif row_weights is None:
             dL *= layers.inv_n
         elif ops is NUMPY_OPS:
             dL *= row_weights.astype(dL.dtype, copy=False)[:, None]
