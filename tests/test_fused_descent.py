@@ -217,6 +217,7 @@ def test_blas_step_is_the_update_and_stores_no_gradient(dtype, route, a_kind, mo
         if kernels.cblas is None:
             pytest.skip("NumPy's BLAS has no cblas_?gemm64_ to call (two-step path instead)")
         monkeypatch.setattr(backend_module, "SINGLE_THREAD_GEMM", 0)
+        monkeypatch.setattr(backend_module, "SINGLE_THREAD_GEMV", 0)  # b through NumPy
     if route == "shared":
         monkeypatch.setattr(kernels, "shared", True)
     rng = np.random.default_rng(5)

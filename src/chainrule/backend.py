@@ -437,6 +437,9 @@ def _numpy_step(W: Any, b: Any, grad_b: Any, grad_W: Any) -> Callable[..., None]
 #: Products of at most this many multiply-adds (``n · N_l · N_{l-1}``) run on one
 #: thread in OpenBLAS (its ``GEMM_MULTITHREAD_THRESHOLD · SMP_THRESHOLD_MIN``).
 SINGLE_THREAD_GEMM = 4 * 65536
+#: Matrix-vector products below this many multiply-adds (``n · N_l``) run on one thread
+#: in OpenBLAS (``2304 · GEMM_MULTITHREAD_THRESHOLD``); bigger bias updates use NumPy.
+SINGLE_THREAD_GEMV = 2304 * 4
 
 _CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS, _CBLAS_TRANS = 101, 111, 112
 
@@ -503,6 +506,8 @@ class BlasKernels:
         M, N = W.shape
         ones = np.ones(0, t)
         big_from = SINGLE_THREAD_GEMM // (M * N) + 1 if not self.shared else 1 << 62
+        gemv_below = SINGLE_THREAD_GEMV // M + 1 if not self.shared else 1 << 62
+        scaled_b = np.empty_like(b)
 
         def step(d: Any, a: Any, eta: float, shrink: float) -> None:
             nonlocal ones
@@ -513,7 +518,11 @@ class BlasKernels:
             # about 1 µs a call, as much as a tiny product itself.)
             # eq. 15 inside the step: b ← b − η δᵀ1  (α, A, x, β, y, offx, incx, offy, incy,
             # trans, overwrite_y).
-            gemv(-eta, d.T, ones, 1.0, b, 0, 1, 0, 1, 0, 1)
+            if n < gemv_below:
+                gemv(-eta, d.T, ones, 1.0, b, 0, 1, 0, 1, 0, 1)
+            else:  # (SciPy's multi-threaded gemv would meet NumPy's spinning threads)
+                g = np.add.reduce(d, axis=0, out=scaled_b)
+                np.subtract(b, np.multiply(g, t(eta), out=g), out=b)
             # eq. 13 inside the step: Wᵀ ← shrink · Wᵀ − η aᵀ δ  (α, A, B, β, C, trans_a,
             # trans_b, overwrite_c).
             if n < big_from:
