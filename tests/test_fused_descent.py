@@ -127,10 +127,13 @@ def test_anything_that_reads_the_gradient_turns_fusing_off(backend, monkeypatch)
 
     monkeypatch.setattr(net.ops, "descend_product", fused)
     monkeypatch.setattr(net.ops, "descent_kernel", lambda *a: fused)
+    monkeypatch.setattr(net.ops, "momentum_kernel", lambda *a: fused)
     net.fit(X, y, epochs=1, batch_size=2, callbacks=[_Norms()])
     net.fit(X, y, epochs=1, batch_size=2, l1=0.1)
     net.fit(X, y, epochs=1, batch_size=2, clip_norm=1.0)
-    net.fit(X, y, epochs=1, batch_size=2, optimizer="momentum")
+    net.fit(X, y, epochs=1, batch_size=2, optimizer="momentum", l2=0.5)  # ∇ + (λ/n)W
+    net.fit(X, y, epochs=1, batch_size=2, optimizer="nesterov", clip_norm=1.0)
+    net.fit(X, y, epochs=1, batch_size=2, optimizer="adam")
     opt = _PlainSGDSubclass()
     net.fit(X, y, epochs=1, batch_size=2, optimizer=opt)
     assert opt.calls == 45 * 3  # its own step_layer, every layer of every batch
@@ -280,3 +283,79 @@ def test_numpy_finds_its_own_blas_for_big_products():
     if not kernels.shared and kernels.cblas is None:
         pytest.skip("NumPy's BLAS has no 64-bit cblas_?gemm: big products use two steps")
     assert kernels.shared or set(kernels.cblas) == {np.float32, np.float64}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_momentum_trains_as_the_optimizers_own_step(backend, optimizer, dtype,
+                                                          monkeypatch):
+    """v ← μv − ηδᵀa inside the product, then θ ← θ + v (Nesterov: θ − μv_old + (1 + μ)v):
+    the same run as Momentum.step on the stored gradient (NumPy without BLAS kernels)."""
+    if backend == "torch":
+        pytest.importorskip("torch")
+    X, y = _data()
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    kw = dict(epochs=3, batch_size=2, learning_rate=0.05, dropout=0.2, sample_weight=sw,
+              optimizer=optimizer)
+
+    def make(backend_name):
+        extra = {} if backend_name == "numpy" else {"backend": backend_name}
+        return chainrule.Network([4, 6, 5, 3], activation="tanh", output_activation="softmax",
+                                 cost="log_likelihood", seed=3, init="normal", dtype=dtype,
+                                 **extra)
+
+    fused = make(backend)
+    calls = []
+    ops = fused.ops
+    real = ops.momentum_kernel
+
+    def counted(*args):
+        kernel = real(*args)
+        return lambda *a: (calls.append(1), kernel(*a))[1]
+
+    monkeypatch.setattr(ops, "momentum_kernel", counted)
+    h1 = fused.fit(X, y, **kw)
+    h1b = fused.fit(X, y, **{**kw, "epochs": 1})  # the velocities carry over between fits
+    assert len(calls) == 22 * 3 * 4  # 45 batches an epoch, every 2nd measured (unfused)
+    monkeypatch.undo()
+    _two_step(monkeypatch)
+    plain = make("numpy")
+    h0 = plain.fit(X, y, **kw)
+    h0b = plain.fit(X, y, **{**kw, "epochs": 1})
+    # float32: 180 momentum steps amplify the round-off of a different summation order to
+    # ~1e-3 (float64 agrees to 1e-10); a wrong update would be off by O(1).
+    tol = 5e-3 if dtype == "float32" else 1e-10
+    for got, want in zip(fused.weights + fused.biases, plain.weights + plain.biases, strict=True):
+        np.testing.assert_allclose(to_numpy(got), want, rtol=tol, atol=tol)
+    for v, w in zip(fused.optimizer.velocity, plain.optimizer.velocity, strict=True):
+        np.testing.assert_allclose(to_numpy(v), w, rtol=tol, atol=tol)
+    np.testing.assert_allclose([*h1.train_loss, *h1b.train_loss],
+                               [*h0.train_loss, *h0b.train_loss], rtol=tol)
+
+
+@pytest.mark.parametrize("route", ["scipy", "cblas", "two-step"])
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_kernel_is_one_momentum_step(route, nesterov, monkeypatch):
+    kernels = backend_module.blas_kernels()
+    if route == "cblas":
+        if kernels is None or kernels.cblas is None:
+            pytest.skip("NumPy's BLAS has no cblas_?gemm64_ to call")
+        monkeypatch.setattr(backend_module, "SINGLE_THREAD_GEMM", 0)
+        monkeypatch.setattr(backend_module, "SINGLE_THREAD_GEMV", 0)
+    if route == "two-step":
+        _two_step(monkeypatch)
+    rng = np.random.default_rng(8)
+    W, b, d, a = _layer_arrays(rng, 9, 6, 7, np.float64)
+    vW, vb = rng.normal(size=W.shape), rng.normal(size=b.shape)
+    eta, mu = 0.3, 0.9
+    gW, gb = d.T @ a, d.sum(axis=0)
+    new_vW, new_vb = mu * vW - eta * gW, mu * vb - eta * gb
+    want_W = W + (mu * new_vW - eta * gW if nesterov else new_vW)
+    want_b = b + (mu * new_vb - eta * gb if nesterov else new_vb)
+    step = NUMPY_OPS.momentum_kernel(W, b, np.empty_like(b), np.empty(W.shape))
+    step(d, a, eta, mu, nesterov, vW, vb)
+    np.testing.assert_allclose(vW, new_vW, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(vb, new_vb, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(W, want_W, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b, want_b, rtol=1e-12, atol=1e-12)

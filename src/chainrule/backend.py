@@ -188,6 +188,27 @@ class Ops:
 
         return step
 
+    def momentum_kernel(self, W: Any, b: Any, grad_b: Any, grad_W: Any) -> Callable[..., None]:
+        """Layer ``l``'s momentum step from ``δ^l`` and ``a^{l-1}`` (Nielsen ch. 3), in place.
+
+        ``step(d, a, eta, mu, nesterov, vW, vb)`` does ``v ← μ v − η dᵀa`` for ``W`` (eq. 13
+        inside the velocity update) and ``v_b ← μ v_b − η Σ_rows d`` (eq. 15), then
+        ``θ ← θ + v``, or with ``nesterov`` ``θ ← θ + μ v − η ∇ = θ − μ v_old + (1 + μ) v``
+        (the same update written with the velocities, so ``∇`` need not be kept).
+        """
+        sum_rows, dot = self.sum_rows, self.dot
+
+        def step(d: Any, a: Any, eta: float, mu: float, nesterov: bool, vW: Any,
+                 vb: Any) -> None:
+            for p, v, g in ((W, vW, dot(d.T, a, out=grad_W)), (b, vb, sum_rows(d, out=grad_b))):
+                if nesterov:
+                    p -= v * mu
+                v *= mu
+                v -= g * eta
+                p += v * (1.0 + mu) if nesterov else v
+
+        return step
+
     # --- making and moving arrays
     def empty(self, shape: tuple[int, ...], like: Any) -> Any:
         """An uninitialised array of ``like``'s dtype and device."""
@@ -276,6 +297,12 @@ class NumpyOps(Ops):
         if kernels is None or not (kernels.ready(W) and kernels.ready(b)):
             return _numpy_step(W, b, grad_b, grad_W)
         return kernels.step(W, b, grad_W)
+
+    def momentum_kernel(self, W: Any, b: Any, grad_b: Any, grad_W: Any) -> Callable[..., None]:
+        kernels = blas_kernels()
+        if kernels is None or not (kernels.ready(W) and kernels.ready(b)):
+            return super().momentum_kernel(W, b, grad_b, grad_W)
+        return kernels.momentum(W, b, grad_W)
 
     def empty(self, shape: tuple[int, ...], like: Any) -> Any:
         return np.empty(shape, like.dtype)
@@ -493,12 +520,14 @@ class BlasKernels:
         # C = Wᵀ (Fortran order: the same memory) ← shrink · C − η aᵀ d.
         self.gemm[t](-eta, a.T, d.T, shrink, W.T, 0, 1, 1)  # β, C, trans_a, trans_b, overwrite_c
 
-    def step(self, W: Any, b: Any, grad_W: Any) -> Callable[..., None]:
+    def step(self, W: Any, b: Any, grad_W: Any,
+             shrink_b: bool = False) -> Callable[..., None]:
         """Layer ``l``'s fused step (:meth:`Ops.descent_kernel`) for ready ``W``, ``b``.
 
         ``b ← b − η dᵀ 1`` is one ``?gemv`` (eq. 15 inside the step: ``grad_b`` is
         not written).  For a batch size other than the first call's the row of ones
-        is made again.
+        is made again.  With ``shrink_b`` (a momentum velocity) ``b`` is shrunk too:
+        ``b ← shrink · b − η dᵀ 1``.
         """
         t = W.dtype.type
         gemm, gemv, cblas = self.gemm[t], self.gemv[t], self.cblas
@@ -518,10 +547,13 @@ class BlasKernels:
             # about 1 µs a call, as much as a tiny product itself.)
             # eq. 15 inside the step: b ← b − η δᵀ1  (α, A, x, β, y, offx, incx, offy, incy,
             # trans, overwrite_y).
+            beta_b = shrink if shrink_b else 1.0
             if n < gemv_below:
-                gemv(-eta, d.T, ones, 1.0, b, 0, 1, 0, 1, 0, 1)
+                gemv(-eta, d.T, ones, beta_b, b, 0, 1, 0, 1, 0, 1)
             else:  # (SciPy's multi-threaded gemv would meet NumPy's spinning threads)
                 g = np.add.reduce(d, axis=0, out=scaled_b)
+                if beta_b != 1.0:
+                    np.multiply(b, t(beta_b), out=b)
                 np.subtract(b, np.multiply(g, t(eta), out=g), out=b)
             # eq. 13 inside the step: Wᵀ ← shrink · Wᵀ − η aᵀ δ  (α, A, B, β, C, trans_a,
             # trans_b, overwrite_c).
@@ -535,6 +567,43 @@ class BlasKernels:
                 if shrink != 1.0:
                     np.multiply(W, t(shrink), out=W)
                 np.subtract(W, g, out=W)
+
+        return step
+
+
+    def momentum(self, W: Any, b: Any, grad_W: Any) -> Callable[..., None]:
+        """Layer ``l``'s fused momentum step (:meth:`Ops.momentum_kernel`) for ready ``W``, ``b``.
+
+        The velocities' products go into them in place through :meth:`step`'s kernel: a
+        ``?gemm``/``?gemv`` with β = μ on the velocity arrays (``shrink`` is β).
+        """
+        t = W.dtype.type
+        scratch_b = np.empty_like(b)
+        # v ← μ v − η dᵀa is the fused SGD step on v with shrink = μ: its kernel, made
+        # for the optimizer's velocity arrays (again only if it replaces them).
+        held: list[Any] = [None, None]
+
+        def velocity_step(vW: Any, vb: Any) -> Callable[..., None]:
+            if held[0] is not vW or held[1] is not vb:
+                if not (self.ready(vW) and self.ready(vb) and vW.shape == W.shape
+                        and vW.dtype == W.dtype and vb.shape == b.shape):
+                    raise ValueError("momentum velocities must be C-ordered arrays of the "
+                                     "parameters' shapes and dtype")
+                held[:] = [vW, vb, self.step(vW, vb, grad_W, shrink_b=True)]
+            return held[2]  # type: ignore[no-any-return]
+
+        def step(d: Any, a: Any, eta: float, mu: float, nesterov: bool, vW: Any,
+                 vb: Any) -> None:
+            if nesterov:  # θ − μ v_old, before v changes
+                np.subtract(W, np.multiply(vW, t(mu), out=grad_W), out=W)
+                np.subtract(b, np.multiply(vb, t(mu), out=scratch_b), out=b)
+            velocity_step(vW, vb)(d, a, eta, mu)  # v ← μ v − η dᵀa, v_b ← μ v_b − η dᵀ1
+            if nesterov:  # + (1 + μ) v
+                np.add(W, np.multiply(vW, t(1.0 + mu), out=grad_W), out=W)
+                np.add(b, np.multiply(vb, t(1.0 + mu), out=scratch_b), out=b)
+            else:
+                np.add(W, vW, out=W)
+                np.add(b, vb, out=b)
 
         return step
 

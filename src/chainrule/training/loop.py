@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from .config import TrainingConfig
 from .divergence import check_divergence
 from .history import History
 from .lbfgs import LBFGS
-from .optimizers import SGD, Optimizer, get_optimizer
+from .optimizers import SGD, Momentum, Optimizer, get_optimizer
 from .regularization import clip_global_norm, penalise
 from .schedules import get_schedule
 from .targets import OneHotLabels
@@ -315,6 +316,13 @@ class _Epochs:
                      and type(opt).step_layer is SGD.step_layer and not self.batch_hooks
                      and not self.l1 and batches.reduce is None
                      and ops_of(net.weights[0]).fuses_descent)
+        # Momentum (Nesterov too) the same way, v ← μv − ηδᵀa in one product, where its
+        # gradient is the loss's alone (no L2 or L1) and nothing else reads it.
+        self.fuse_momentum = (type(opt).step is Momentum.step and isinstance(opt, Momentum)
+                              and self.clip_norm is None and not self.gradient_hooks
+                              and not self.batch_hooks and not self.l1 and not self.l2
+                              and batches.reduce is None
+                              and ops_of(net.weights[0]).fuses_descent)
         self.sq_norms: list[float] = []
         self.measured = 0  # batches whose gradient norms the epoch measured
         self._layers: dict[int, Layers] = {}
@@ -390,6 +398,8 @@ class _Epochs:
         # the other steps need no ∇W of their own (plain SGD folds it into the update).
         stride = -(-batches.count // GRAD_NORM_BATCHES)
         fuse, step = self.fuse, (lr, 1.0 - lr * l2)
+        if self.fuse_momentum:
+            fuse, step = True, (lr, 1.0, self._velocities())  # type: ignore[assignment]
         # The batches' per-batch answers, looked up once per epoch rather than per step.
         random, weights_of, reduce = batches.random, batches.row_weights, batches.reduce
         # Plain batches: the generator is rng itself, and without sample weights the row
@@ -440,6 +450,15 @@ class _Epochs:
             self.batch_sums = (self.ops.total(cost_terms) if not host else sum(cost_terms),
                                float(sum(correct_terms)))
         return k
+
+    def _velocities(self) -> Any:
+        """Momentum's state for the engine's fused step: μ, Nesterov, ``vW[l]``, ``vb[l]``."""
+        opt, net = self.opt, self.net
+        assert isinstance(opt, Momentum)
+        v = opt.velocities([*net.weights, *net.biases])
+        k = len(net.weights)
+        return SimpleNamespace(mu=opt.momentum, nesterov=opt.nesterov,
+                               vW=[None, None, *v[:k]], vb=[None, None, *v[k:]])
 
     def _batch_cost(self, layers: Layers, Yb: Array, row_weights: Array | None) -> Any:
         """The batch's summed cost, each row weighted as in the epoch's mean loss."""
