@@ -28,8 +28,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from load import MAX_LOAD_PER_CORE, LoadMeter, summarise  # noqa: E402
 from peers import IMPLEMENTATIONS, LABELS, OPTIONAL_MODULES  # noqa: E402
-from report import Results, render_markdown, write_output  # noqa: E402
+from report import Results, readme_sentence, render_markdown, write_output  # noqa: E402
 from workloads import DEFAULT_WORKLOADS, WORKLOADS  # noqa: E402
 
 #: Variables that some machines set for old OpenBLAS builds; they slow a current NumPy.
@@ -122,7 +123,8 @@ def save(
 ) -> str:
     """Render the report of the finished rounds and write ``--output`` / ``--json`` if asked."""
     text = render_markdown(results, context)
-    if args.output is not None:
+    load = context.get("load") or {}
+    if args.output is not None and (load.get("quiet") or args.allow_busy):
         write_output(args.output, text)
         if final:
             print(f"wrote {args.output}", file=sys.stderr)
@@ -198,6 +200,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--json", type=Path, default=None, help="also write the raw trial results as JSON"
     )
+    parser.add_argument(
+        "--max-load",
+        type=float,
+        default=MAX_LOAD_PER_CORE,
+        help="the most CPU other processes may use, per core, for --output to be written "
+        "(default %(default)s; see benchmarks/load.py)",
+    )
+    parser.add_argument(
+        "--allow-busy",
+        action="store_true",
+        help="write --output even from a busy run, marked as such",
+    )
     args = parser.parse_args(argv)
     if args.rounds is None:
         args.rounds = 1 if args.quick else 5
@@ -249,12 +263,21 @@ def main(argv: list[str] | None = None) -> int:
     results = Results()
     order = random.Random(args.seed)
     started = time.perf_counter()
+    meter, loads = LoadMeter(), []
+    cpus = int(info.get("cpus") or os.cpu_count() or 1)
+    original = (args.output.read_text(encoding="utf-8")
+                if args.output is not None and args.output.exists() else None)
     try:
         for r in range(args.rounds):
             order.shuffle(jobs)
             for k, job in enumerate(jobs, 1):
+                meter.start()
                 out = run_trial(trial_args(job, samples, args), env, args.timeout)
+                load = meter.stop()
+                loads.append(load)
+                out = {**out, "others_load": load["others_load"]}
                 results.add(job, out)
+                context["load"] = summarise(loads, cpus, args.max_load)
                 shown = out.get("error") or (
                     f"{out['gflops']:.0f} GFLOP/s"
                     if job[0] == "gemm"
@@ -270,7 +293,26 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"interrupted: reporting {context['rounds']} finished round(s)", file=sys.stderr)
     print(save(results, context, args, final=True))
-    return 0
+    sentence = readme_sentence(results, context)
+    if sentence:
+        print(f"README sentence: {sentence}", file=sys.stderr)
+    load = context.get("load") or {}
+    if load.get("quiet") or args.output is None:
+        return 0
+    per_core = load.get("per_core")
+    busy = "unknown" if per_core is None else f"{per_core:.2f}"
+    if args.allow_busy:
+        print(f"warning: {args.output} written from a busy run ({busy} cores per core used "
+              f"by other processes, limit {args.max_load}); it says so", file=sys.stderr)
+        return 0
+    if args.output.exists() and original is not None:
+        args.output.write_text(original, encoding="utf-8")  # undo a quiet early round's write
+    elif args.output.exists() and original is None:
+        args.output.unlink()
+    print(f"error: not writing {args.output}: other processes used {busy} cores per core "
+          f"during the run (limit {args.max_load}, {cpus} CPUs); rerun on a quiet machine, "
+          "or pass --allow-busy to write it marked as busy", file=sys.stderr)
+    return 3
 
 
 if __name__ == "__main__":

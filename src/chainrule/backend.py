@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -167,6 +168,46 @@ class Ops:
             W *= shrink
         W -= self.dot(dT, a) * eta
 
+    def descent_kernel(self, W: Any, b: Any, grad_b: Any, grad_W: Any) -> Callable[..., None]:
+        """Layer ``l``'s plain gradient-descent step from ``δ^l`` and ``a^{l-1}``, in place.
+
+        The returned ``step(d, a, eta, shrink)``, with ``d`` of shape (n, N_l) (``δ^l``
+        scaled by the row weights) and ``a`` of shape (n, N_{l-1}), does
+        ``W ← shrink · W − η dᵀ a`` (eq. 13 inside the step, :meth:`descend_product`)
+        and ``b ← b − η Σ_rows d`` (eq. 15), leaving ``grad_b`` = eq. 15 where the
+        namespace computes it.  ``grad_W`` is the layer's gradient buffer (a namespace
+        whose fused product cannot take some arrays computes the step through it).
+        """
+        sum_rows, descend_product, descend = self.sum_rows, self.descend_product, self.descend
+
+        def step(d: Any, a: Any, eta: float, shrink: float) -> None:
+            sum_rows(d, out=grad_b)
+            descend_product(W, d.T, a, eta, shrink)
+            descend(b, grad_b, eta)
+
+        return step
+
+    def momentum_kernel(self, W: Any, b: Any, grad_b: Any, grad_W: Any) -> Callable[..., None]:
+        """Layer ``l``'s momentum step from ``δ^l`` and ``a^{l-1}`` (Nielsen ch. 3), in place.
+
+        ``step(d, a, eta, mu, nesterov, vW, vb)`` does ``v ← μ v − η dᵀa`` for ``W`` (eq. 13
+        inside the velocity update) and ``v_b ← μ v_b − η Σ_rows d`` (eq. 15), then
+        ``θ ← θ + v``, or with ``nesterov`` ``θ ← θ + μ v − η ∇ = θ − μ v_old + (1 + μ) v``
+        (the same update written with the velocities, so ``∇`` need not be kept).
+        """
+        sum_rows, dot = self.sum_rows, self.dot
+
+        def step(d: Any, a: Any, eta: float, mu: float, nesterov: bool, vW: Any,
+                 vb: Any) -> None:
+            for p, v, g in ((W, vW, dot(d.T, a, out=grad_W)), (b, vb, sum_rows(d, out=grad_b))):
+                if nesterov:
+                    p -= v * mu
+                v *= mu
+                v -= g * eta
+                p += v * (1.0 + mu) if nesterov else v
+
+        return step
+
     # --- making and moving arrays
     def empty(self, shape: tuple[int, ...], like: Any) -> Any:
         """An uninitialised array of ``like``'s dtype and device."""
@@ -244,6 +285,30 @@ class NumpyOps(Ops):
 
     def descend(self, p: Any, g: Any, eta: float, scratch: Any = None) -> None:
         p -= np.multiply(g, p.dtype.type(eta), out=scratch)
+
+    @property
+    def fuses_descent(self) -> bool:  # type: ignore[override]
+        """True where BLAS's ``?gemm`` with β = 1 updates ``W`` in place (:func:`blas_kernels`)."""
+        return blas_kernels() is not None
+
+    def descend_product(self, W: Any, dT: Any, a: Any, eta: float, shrink: float = 1.0) -> None:
+        kernels = blas_kernels()
+        if kernels is not None and kernels.ready(W):
+            kernels.gemm_into(W, dT.T, a, eta, shrink)
+            return
+        super().descend_product(W, dT, a, eta, shrink)
+
+    def descent_kernel(self, W: Any, b: Any, grad_b: Any, grad_W: Any) -> Callable[..., None]:
+        kernels = blas_kernels()
+        if kernels is None or not (kernels.ready(W) and kernels.ready(b)):
+            return _numpy_step(W, b, grad_b, grad_W)
+        return kernels.step(W, b, grad_W)
+
+    def momentum_kernel(self, W: Any, b: Any, grad_b: Any, grad_W: Any) -> Callable[..., None]:
+        kernels = blas_kernels()
+        if kernels is None or not (kernels.ready(W) and kernels.ready(b)):
+            return super().momentum_kernel(W, b, grad_b, grad_W)
+        return kernels.momentum(W, b, grad_W)
 
     def empty(self, shape: tuple[int, ...], like: Any) -> Any:
         return np.empty(shape, like.dtype)
@@ -366,6 +431,264 @@ class TorchOps(Ops):
 
     def numpy_dtype(self, dtype: Any) -> np.dtype:
         return np.dtype(np.float32 if dtype == self.torch.float32 else np.float64)
+
+
+def _numpy_step(W: Any, b: Any, grad_b: Any, grad_W: Any) -> Callable[..., None]:
+    """Today's two-step path on NumPy: ``∇W`` into ``grad_W``, then the update."""
+    dot, sum_rows, multiply = np.dot, NumpyOps.sum_rows, np.multiply
+    scaled_b, t = np.empty_like(b), W.dtype.type
+
+    def step(d: Any, a: Any, eta: float, shrink: float) -> None:
+        sum_rows(d, out=grad_b)  # eq. 15
+        g = multiply(dot(d.T, a, out=grad_W), t(eta), out=grad_W)  # eq. 13
+        if shrink != 1.0:
+            multiply(W, t(shrink), out=W)
+        np.subtract(W, g, out=W)
+        np.subtract(b, multiply(grad_b, t(eta), out=scaled_b), out=b)
+
+    return step
+
+
+# --------------------------------------------------------------------------- BLAS
+#
+# Plain gradient descent folded into eq. 13 on NumPy: BLAS's ``?gemm`` computes
+# ``C ← α op(A) op(B) + β C`` in place, so ``W ← shrink · W − η δᵀa`` is one product
+# that reads and writes ``W`` once, with no ``∇W`` stored and no second pass.
+#
+# SciPy's wrappers (``scipy.linalg.blas``) reach a BLAS, but a NumPy and a SciPy
+# installed from wheels each bring their own OpenBLAS, with their own thread pools.
+# After a call, OpenBLAS's worker threads spin for a while waiting for more work, so
+# a multi-threaded SciPy product right after NumPy's products runs against NumPy's
+# spinning workers: on 2 cores the fused product had the better minimum but the
+# worse median (issue 25).  Products below OpenBLAS's threading threshold run on the
+# calling thread alone and have no such contention, so those go through SciPy's
+# wrappers (about 1 µs a call); bigger ones call the ``cblas_?gemm`` of the library
+# NumPy itself loaded (found with threadpoolctl), through ctypes (about 5 µs a call).
+# Where SciPy and NumPy share one BLAS, SciPy's wrappers take every size; where
+# NumPy's library cannot be called, big products keep the two-step path.
+
+#: Products of at most this many multiply-adds (``n · N_l · N_{l-1}``) run on one
+#: thread in OpenBLAS (its ``GEMM_MULTITHREAD_THRESHOLD · SMP_THRESHOLD_MIN``).
+SINGLE_THREAD_GEMM = 4 * 65536
+#: Matrix-vector products below this many multiply-adds (``n · N_l``) run on one thread
+#: in OpenBLAS (``2304 · GEMM_MULTITHREAD_THRESHOLD``); bigger bias updates use NumPy.
+SINGLE_THREAD_GEMV = 2304 * 4
+
+_CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS, _CBLAS_TRANS = 101, 111, 112
+
+
+class BlasKernels:
+    """``?gemm``/``?gemv`` with β = 1 into NumPy arrays, for the fused SGD step.
+
+    Parameters
+    ----------
+    fblas : module
+        ``scipy.linalg.blas`` (SciPy's f2py wrappers).
+    cblas : dict or None
+        ``{np.float32: sgemm, np.float64: dgemm}``: ctypes functions of the
+        ``cblas_?gemm`` (64-bit integers) of NumPy's own BLAS, or None.
+    shared : bool
+        True when SciPy's wrappers call the same library as NumPy (one BLAS loaded).
+    """
+
+    def __init__(self, fblas: Any, cblas: dict[type, Any] | None, shared: bool) -> None:
+        self.fblas, self.cblas, self.shared = fblas, cblas, shared
+        self.gemm = {np.float32: fblas.sgemm, np.float64: fblas.dgemm}
+        self.gemv = {np.float32: fblas.sgemv, np.float64: fblas.dgemv}
+
+    @staticmethod
+    def ready(x: Any) -> bool:
+        """True when ``x`` is a C-ordered, aligned, writeable float32/float64 ndarray.
+
+        Only then does the Fortran view ``x.T`` that SciPy's wrappers overwrite (or
+        the pointer ctypes passes) *are* ``x``'s memory; anything else is updated
+        through NumPy's own path.
+        """
+        return (type(x) is np.ndarray and x.dtype.type in (np.float32, np.float64)
+                and x.flags.c_contiguous and x.flags.aligned and x.flags.writeable
+                and x.dtype.isnative)
+
+    def big(self, m: int, n: int, k: int) -> bool:
+        """True when a product of this size must call NumPy's own library (threads)."""
+        return not self.shared and m * n * k > SINGLE_THREAD_GEMM
+
+    def gemm_into(self, W: Any, d: Any, a: Any, eta: float, shrink: float) -> None:
+        """``W ← shrink · W − η dᵀ a`` in place for ready ``W`` (any ``d``, ``a``)."""
+        t = W.dtype.type
+        d, a = np.asarray(d, dtype=t), np.asarray(a, dtype=t)
+        if self.big(d.shape[0], *W.shape):
+            if self.cblas is not None and _cblas_ready(a, t) and _cblas_ready(d, t):
+                _cblas_call(self.cblas[t], W, d, a, eta, shrink)
+            else:
+                W *= t(shrink)
+                W -= np.dot(d.T, a) * t(eta)
+            return
+        # C = Wᵀ (Fortran order: the same memory) ← shrink · C − η aᵀ d.
+        self.gemm[t](-eta, a.T, d.T, shrink, W.T, 0, 1, 1)  # β, C, trans_a, trans_b, overwrite_c
+
+    def step(self, W: Any, b: Any, grad_W: Any,
+             shrink_b: bool = False) -> Callable[..., None]:
+        """Layer ``l``'s fused step (:meth:`Ops.descent_kernel`) for ready ``W``, ``b``.
+
+        ``b ← b − η dᵀ 1`` is one ``?gemv`` (eq. 15 inside the step: ``grad_b`` is
+        not written).  For a batch size other than the first call's the row of ones
+        is made again.  With ``shrink_b`` (a momentum velocity) ``b`` is shrunk too:
+        ``b ← shrink · b − η dᵀ 1``.
+        """
+        t = W.dtype.type
+        gemm, gemv, cblas = self.gemm[t], self.gemv[t], self.cblas
+        C = W.T  # Fortran-ordered view of W: what SciPy's wrappers overwrite
+        M, N = W.shape
+        ones = np.ones(0, t)
+        big_from = SINGLE_THREAD_GEMM // (M * N) + 1 if not self.shared else 1 << 62
+        gemv_below = SINGLE_THREAD_GEMV // M + 1 if not self.shared else 1 << 62
+        scaled_b = np.empty_like(b)
+
+        def step(d: Any, a: Any, eta: float, shrink: float) -> None:
+            nonlocal ones
+            n = d.shape[0]
+            if n != ones.shape[0]:
+                ones = np.ones(n, t)
+            # (SciPy's wrappers take every argument by position here: keywords cost them
+            # about 1 µs a call, as much as a tiny product itself.)
+            # eq. 15 inside the step: b ← b − η δᵀ1  (α, A, x, β, y, offx, incx, offy, incy,
+            # trans, overwrite_y).
+            beta_b = shrink if shrink_b else 1.0
+            if n < gemv_below:
+                gemv(-eta, d.T, ones, beta_b, b, 0, 1, 0, 1, 0, 1)
+            else:  # (SciPy's multi-threaded gemv would meet NumPy's spinning threads)
+                g = np.add.reduce(d, axis=0, out=scaled_b)
+                if beta_b != 1.0:
+                    np.multiply(b, t(beta_b), out=b)
+                np.subtract(b, np.multiply(g, t(eta), out=g), out=b)
+            # eq. 13 inside the step: Wᵀ ← shrink · Wᵀ − η aᵀ δ  (α, A, B, β, C, trans_a,
+            # trans_b, overwrite_c).
+            if n < big_from:
+                gemm(-eta, a.T, d.T, shrink, C, 0, 1, 1)
+            elif cblas is not None and _cblas_ready(a, t) and _cblas_ready(d, t):
+                _cblas_call(cblas[t], W, d, a, eta, shrink)
+            else:  # a^{l-1} that cblas cannot read in place: the two-step path
+                g = np.dot(d.T, np.asarray(a, dtype=t), out=grad_W)
+                np.multiply(g, t(eta), out=g)
+                if shrink != 1.0:
+                    np.multiply(W, t(shrink), out=W)
+                np.subtract(W, g, out=W)
+
+        return step
+
+
+    def momentum(self, W: Any, b: Any, grad_W: Any) -> Callable[..., None]:
+        """Layer ``l``'s fused momentum step (:meth:`Ops.momentum_kernel`) for ready ``W``, ``b``.
+
+        The velocities' products go into them in place through :meth:`step`'s kernel: a
+        ``?gemm``/``?gemv`` with β = μ on the velocity arrays (``shrink`` is β).
+        """
+        t = W.dtype.type
+        scratch_b = np.empty_like(b)
+        # v ← μ v − η dᵀa is the fused SGD step on v with shrink = μ: its kernel, made
+        # for the optimizer's velocity arrays (again only if it replaces them).
+        held: list[Any] = [None, None]
+
+        def velocity_step(vW: Any, vb: Any) -> Callable[..., None]:
+            if held[0] is not vW or held[1] is not vb:
+                if not (self.ready(vW) and self.ready(vb) and vW.shape == W.shape
+                        and vW.dtype == W.dtype and vb.shape == b.shape):
+                    raise ValueError("momentum velocities must be C-ordered arrays of the "
+                                     "parameters' shapes and dtype")
+                held[:] = [vW, vb, self.step(vW, vb, grad_W, shrink_b=True)]
+            return held[2]  # type: ignore[no-any-return]
+
+        def step(d: Any, a: Any, eta: float, mu: float, nesterov: bool, vW: Any,
+                 vb: Any) -> None:
+            if nesterov:  # θ − μ v_old, before v changes
+                np.subtract(W, np.multiply(vW, t(mu), out=grad_W), out=W)
+                np.subtract(b, np.multiply(vb, t(mu), out=scratch_b), out=b)
+            velocity_step(vW, vb)(d, a, eta, mu)  # v ← μ v − η dᵀa, v_b ← μ v_b − η dᵀ1
+            if nesterov:  # + (1 + μ) v
+                np.add(W, np.multiply(vW, t(1.0 + mu), out=grad_W), out=W)
+                np.add(b, np.multiply(vb, t(1.0 + mu), out=scratch_b), out=b)
+            else:
+                np.add(W, vW, out=W)
+                np.add(b, vb, out=b)
+
+        return step
+
+
+def _cblas_ready(x: Any, t: type) -> bool:
+    """True when ``x`` is a row-major 2-D ``t`` array that cblas can read in place."""
+    item = np.dtype(t).itemsize
+    s0, s1 = x.strides
+    return (x.dtype.type is t and x.flags.aligned and s1 == item and s0 % item == 0
+            and s0 >= x.shape[1] * item)
+
+
+def _cblas_call(fn: Any, W: Any, d: Any, a: Any, eta: float, shrink: float) -> None:
+    """``W ← shrink · W − η dᵀ a`` through row-major ``cblas_?gemm`` (C = W is M × N)."""
+    item = W.itemsize
+    n, M = d.shape
+    N = a.shape[1]
+    fn(_CBLAS_ROW_MAJOR, _CBLAS_TRANS, _CBLAS_NO_TRANS, M, N, n, -eta,
+       d.ctypes.data, d.strides[0] // item, a.ctypes.data, a.strides[0] // item,
+       shrink, W.ctypes.data, N)
+
+
+_BLAS: list[BlasKernels | None] = []
+
+
+def blas_kernels() -> BlasKernels | None:
+    """The fused-step BLAS kernels of this process (found once), or None without SciPy's BLAS."""
+    if not _BLAS:
+        _BLAS.append(_find_blas())
+    return _BLAS[0]
+
+
+def _find_blas() -> BlasKernels | None:
+    try:
+        from scipy.linalg import blas as fblas
+    except ImportError:  # pragma: no cover - SciPy is a dependency
+        return None
+    try:
+        from threadpoolctl import threadpool_info  # installed with scikit-learn
+        libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    except Exception:  # threadpoolctl failed: no way to tell which BLAS is which
+        libs = []
+    if len(libs) == 1:
+        return BlasKernels(fblas, None, shared=True)
+    return BlasKernels(fblas, _numpy_cblas(libs), shared=False)
+
+
+def _numpy_cblas(libs: list[dict[str, Any]]) -> dict[type, Any] | None:
+    """ctypes ``cblas_sgemm``/``cblas_dgemm`` of the BLAS library NumPy's wheel ships."""
+    import ctypes
+    import os
+
+    home = os.path.dirname(os.path.realpath(np.__file__))
+    places = (home + os.sep, os.path.join(os.path.dirname(home), "numpy.libs") + os.sep)
+    for info in libs:
+        path = os.path.realpath(info.get("filepath") or "")
+        if not path.startswith(places):
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        found: dict[type, Any] = {}
+        for t, name in ((np.float32, "sgemm"), (np.float64, "dgemm")):
+            real = ctypes.c_float if t is np.float32 else ctypes.c_double
+            # Only the 64-bit-integer symbols (NumPy's ILP64 builds): their argument
+            # types are certain.
+            for symbol in (f"scipy_cblas_{name}64_", f"cblas_{name}64_"):
+                fn = getattr(lib, symbol, None)
+                if fn is not None:
+                    i64, ptr, enum = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+                    fn.argtypes = [enum, enum, enum, i64, i64, i64, real, ptr, i64, ptr, i64,
+                                   real, ptr, i64]
+                    fn.restype = None
+                    found[t] = fn
+                    break
+        if len(found) == 2:
+            return found
+    return None
 
 
 NUMPY_OPS = NumpyOps()

@@ -123,6 +123,8 @@ class Layer:
     WT: Array = field(init=False, repr=False)
     grad_W_flat: Array = field(init=False, repr=False)
     product: Callable[..., Any] = field(init=False, repr=False)
+    descend_step: Callable[..., None] = field(init=False, repr=False)
+    momentum_step: Callable[..., None] = field(init=False, repr=False)
     _blocks: tuple[tuple[Array, Array, Array], ...] | None = field(
         init=False, repr=False, default=None)
     _scaled_b: Array | None = field(init=False, repr=False, default=None)
@@ -132,6 +134,9 @@ class Layer:
         self.grad_W_flat = self.ops.flat(self.grad_W)
         self.product = (_weight_product(self.z.shape[0], *self.W.shape)
                         if self.ops is NUMPY_OPS else self.ops.dot)
+        # Plain SGD inside eq. 13's product (Engine.backward's ``step``), bound once.
+        self.descend_step = self.ops.descent_kernel(self.W, self.b, self.grad_b, self.grad_W)
+        self.momentum_step = self.ops.momentum_kernel(self.W, self.b, self.grad_b, self.grad_W)
 
     def descend(self, eta: float) -> None:
         """Gradient descent on this layer, ``θ ← θ − η ∇``, in place.
@@ -384,7 +389,7 @@ class Engine:
 
     def backward(
         self, layers: Layers, Y: Array, row_weights: Array | None = None,
-        step: tuple[float, float] | None = None,
+        step: tuple[float, float] | tuple[float, float, Any] | None = None,
     ) -> Iterator[Layer]:
         """Backpropagate the last :meth:`forward` pass (seed §4, §5 steps 3–6).
 
@@ -405,9 +410,15 @@ class Engine:
         step : (float, float), optional
             ``(η, shrink)``: plain gradient descent folded into eq. 13 — each layer
             is updated in place, ``W^l ← shrink · W^l − η δ^lᵀ a^{l-1}`` in one
-            product (:meth:`Ops.descend_product`) and ``b^l ← b^l − η grad_b``,
-            before it is yielded; ``grad_W`` is then not computed.  ``shrink`` is
-            ``1 − ηλ/n`` with L2 weight decay (Nielsen eq. 93), else 1.
+            product and ``b^l ← b^l − η δ^lᵀ 1`` (:meth:`Ops.descent_kernel`: BLAS's
+            ``?gemm`` and ``?gemv`` with β = 1 on NumPy, ``addmm_`` on PyTorch),
+            before it is yielded; ``grad_W`` (and on NumPy ``grad_b``) is then not
+            computed.  ``shrink`` is ``1 − ηλ/n`` with L2 weight decay (Nielsen
+            eq. 93), else 1.  Without ``row_weights``, ``delta`` then holds the
+            unscaled ``δ^l`` and the step is taken with ``η/n``.  ``(η, 1, velocities)``
+            takes a momentum step instead (:meth:`Ops.momentum_kernel`), with
+            ``velocities.mu``, ``.nesterov`` and the velocity arrays ``.vW[l]``,
+            ``.vb[l]`` of layer ``l``.
         """
         L, z, a, W, delta = layers.L, layers.z, layers.a, layers.W, layers.delta
         ops = layers.ops
@@ -415,7 +426,11 @@ class Engine:
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
         dL = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
         σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
-        if row_weights is None:
+        if row_weights is None and step is not None:
+            # The batch mean's 1/n rides in the step size instead: eqs. 9, 13 and 15 are
+            # linear in δ, so the unscaled δ^l with η/n give the same update, one pass fewer.
+            step = (step[0] / layers.n if layers.n else 0.0, *step[1:])
+        elif row_weights is None:
             dL *= layers.inv_n
         elif ops is NUMPY_OPS:
             dL *= row_weights.astype(dL.dtype, copy=False)[:, None]
@@ -432,16 +447,21 @@ class Engine:
                     delta[l] *= mask  # dropout: a dropped unit passes no gradient back
             done = layer[l + 1]
             assert done is not None
-            # Step 6, eq. 15: [δC/δb^{l+1}] = δ^{l+1} · I (summed over the weighted batch).
-            sum_rows(delta[l + 1], out=done.grad_b)
             if step is None:
+                # Step 6, eq. 15: [δC/δb^{l+1}] = δ^{l+1} · I (summed over the weighted batch).
+                sum_rows(delta[l + 1], out=done.grad_b)
                 # Step 5, eq. 13: [δC/δW^{l+1}] = a^l ⊗ δ^{l+1}; summed over the batch that
                 # is a^lᵀ δ^{l+1}, stored transposed, δ^{l+1}ᵀ a^l (grad_W has W^{l+1}'s shape).
                 done.product(delta[l + 1].T, inputs[l], out=done.grad_W)
+            elif len(step) == 2:
+                # Eqs. 13 and 15 inside the gradient-descent step (Ops.descent_kernel):
+                # W^{l+1} ← shrink · W^{l+1} − η δ^{l+1}ᵀ a^l, b^{l+1} ← b^{l+1} − η δ^{l+1}ᵀ 1.
+                done.descend_step(delta[l + 1], inputs[l], *step)
             else:
-                # Eq. 13 inside the gradient-descent step: W^{l+1} ← W^{l+1} − η δ^{l+1}ᵀ a^l.
-                ops.descend_product(done.W, delta[l + 1].T, inputs[l], *step)
-                ops.descend(done.b, done.grad_b, step[0])
+                # ... or inside the momentum step: v ← μ v − η δ^{l+1}ᵀ a^l, W^{l+1} ← W^{l+1} + v.
+                m = step[2]
+                done.momentum_step(delta[l + 1], inputs[l], step[0], m.mu, m.nesterov,
+                                   m.vW[l + 1], m.vb[l + 1])
             yield done  # eq. 9 is done with W^{l+1}: the caller may update this layer now
 
     def gradients(

@@ -153,10 +153,18 @@ class Momentum(Optimizer):
     def reset(self) -> None:
         self.velocity = []
 
-    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+    def velocities(self, params: Sequence[Array]) -> list[Array]:
+        """The velocity of each of ``params`` (zeros the first time), as :meth:`step` uses them.
+
+        The training loop's fused step (eq. 13 inside ``v ← μv − η∇``) updates these
+        same arrays, so fused and unfused steps share one state.
+        """
         if not self._matches(self.velocity, params):
             self.velocity = [ops_of(p).xp.zeros_like(p) for p in params]
-        for p, g, v in zip(params, grads, self.velocity, strict=True):
+        return self.velocity
+
+    def step(self, params: Sequence[Array], grads: Sequence[Array], lr: float) -> None:
+        for p, g, v in zip(params, grads, self.velocities(params), strict=True):
             mu, eta = _scalar(p, self.momentum), _scalar(p, lr)
             v *= mu
             v -= eta * g
