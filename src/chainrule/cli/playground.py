@@ -11,11 +11,14 @@ import argparse
 import contextlib
 import errno
 import ipaddress
+import signal
 import socket
 import sys
 import threading
 import webbrowser
 
+from .. import interruption
+from ..interruption import Interrupted
 from .common import CLIError
 
 __all__ = ["register", "run"]
@@ -71,7 +74,11 @@ def _is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the server; print the URL; serve until Ctrl-C (exit status 0)."""
+    """Start the server; print the URL; serve until Ctrl-C or SIGTERM.
+
+    Like every command, it then ends with 130 (143) and one line: the server stopped
+    and no file was changed (docs/guarantees.md).
+    """
     try:
         import uvicorn
 
@@ -100,11 +107,14 @@ def run(args: argparse.Namespace) -> int:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # Ctrl-C is how the server is meant to end: not a failure
-        pass
+    except KeyboardInterrupt as exc:  # how the server is meant to end; cli.main says so
+        raise Interrupted(getattr(exc, "signum", signal.SIGINT),
+                          detail="; the server stopped") from None
     finally:
         sock.close()
-    print("chainrule playground: stopped", file=sys.stderr, flush=True)
+    if interruption.received() is not None:  # uvicorn caught the signal and shut down
+        raise Interrupted(interruption.received() or signal.SIGINT,
+                          detail="; the server stopped")
     return 0
 
 
