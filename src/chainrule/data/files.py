@@ -346,9 +346,14 @@ def _targets(p: Path, y_raw: np.ndarray, task: str | None, class_names: list[str
             raise DataFileError(f"{p}: {_where(i, lines)}, {what}: {str(y_raw[i])[:40]!r} "
                                 f"is not a number (a regression target must be numeric)")
         return numeric, task, []
-    texts = np.array([_label_text(v) for v in y_raw.tolist()], dtype=str)
+    # Each distinct cell is turned into its label once (a million rows, a few classes).
+    distinct, cell_of = np.unique(numeric if numeric is not None else y_raw,
+                                  return_inverse=True)
+    label_of = np.array([_label_text(v) for v in distinct.tolist()], dtype=str)
+    texts_u, label_index = np.unique(label_of, return_inverse=True)
+    row_label = label_index[cell_of.reshape(-1)]
     if class_names is None:
-        names, y = np.unique(texts, return_inverse=True)
+        names, y = texts_u, row_label
         # Numeric labels sort by value (2 before 10), text labels alphabetically.
         if numeric is not None:
             order = np.argsort(names.astype(np.float64), kind="stable")
@@ -357,13 +362,14 @@ def _targets(p: Path, y_raw: np.ndarray, task: str | None, class_names: list[str
             names, y = names[order], rank[y]
         return y.astype(np.int64), task, [str(n) for n in names]
     index = {name: i for i, name in enumerate(class_names)}
-    y = np.empty(len(texts), dtype=np.int64)
-    for i, label in enumerate(texts.tolist()):
-        if label not in index:
-            raise DataFileError(
-                f"{p}: {_where(i, lines)}, {what}: class {label[:40]!r} was never seen in "
-                f"training (the model knows {_short_list(class_names)})")
-        y[i] = index[label]
+    known = np.array([index.get(str(label), -1) for label in texts_u.tolist()], dtype=np.int64)
+    y = known[row_label]
+    if (y < 0).any():
+        i = int(np.flatnonzero(y < 0)[0])
+        label = str(texts_u[row_label[i]])
+        raise DataFileError(
+            f"{p}: {_where(i, lines)}, {what}: class {label[:40]!r} was never seen in "
+            f"training (the model knows {_short_list(class_names)})")
     return y, task, list(class_names)
 
 

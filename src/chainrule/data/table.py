@@ -41,7 +41,7 @@ _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _HEAD_BYTES = 1 << 16
 
 #: Rows of a CSV block parsed at a time (pyarrow's block size, in bytes).
-_BLOCK_BYTES = 1 << 22
+_BLOCK_BYTES = 1 << 20
 
 
 def sniff_table_format(head: bytes) -> str | None:
@@ -132,7 +132,7 @@ def read_csv_arrow(p: Path, *, target: str | int | None, has_target: bool | None
     if delimiter == "," and files._space_separated(text):
         return None
     lines = [line for line in text.split("\n")[:3] if line.strip()]
-    if len(lines) < 2 or len(text) == len(head) and text.count("\n") < 2:
+    if len(lines) < 2 or (len(text) == len(head) and text.count("\n") < 2):
         return None
     head_rows = [next(csv.reader([line], delimiter=delimiter)) for line in lines[:2]]
     n_cols = len(head_rows[0])
@@ -194,8 +194,6 @@ def _stream(p: Path, n_cols: int, header: bool, file_col: list[int], t: int | No
     col_names = [f"c{j}" for j in range(n_cols)]
     nulls = sorted({v for m in _MISSING for v in (m, m.upper(), m.capitalize())})
     forced: dict[str, Any] = {}
-    if t is not None:
-        forced[col_names[t]] = pa.string()
     keep = [col_names[j] for j in file_col] + ([col_names[t]] if t is not None else [])
     size = os.path.getsize(p)
     for _attempt in range(n_cols + 2):
@@ -206,26 +204,23 @@ def _stream(p: Path, n_cols: int, header: bool, file_col: list[int], t: int | No
             column_types=forced, null_values=nulls, strings_can_be_null=True,
             true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"],
             include_columns=keep, decimal_point=decimal, timestamp_parsers=[])
+        out = _Blocks(len(file_col), size)
+        text_parts: dict[int, list[Any]] = {}
+        target_parts: list[Any] = []
         try:
             reader = pacsv.open_csv(p, read_options=read, parse_options=parse,
                                     convert_options=convert)
-            schema = reader.schema
-            out = _Blocks(len(file_col), size)
-            batches_text: dict[int, list[Any]] = {}
-            target_parts: list[Any] = []
             for batch in reader:
-                numeric: list[np.ndarray | None] = []
-                for j, name in enumerate(col_names[c] for c in file_col):
-                    col = batch.column(name)
-                    kind = _numeric_kind(col.type)
-                    if kind:
-                        numeric.append(_to_float(col))
-                    else:
-                        numeric.append(None)
-                        batches_text.setdefault(j, []).append(col)
-                out.add(numeric, batch.num_rows)
+                out.add(batch, [col_names[c] for c in file_col], text_parts)
                 if t is not None:
-                    target_parts.append(batch.column(col_names[t]))
+                    # Copied out of the batch now: a kept slice of Arrow memory would pin
+                    # the allocator's whole block, and the peak would grow with the file.
+                    col = batch.column(col_names[t])
+                    if pa.types.is_boolean(col.type):
+                        return None  # labels as written (true/True): the slow reader
+                    target_parts.append(_to_float(col) if _numeric_kind(col.type)
+                                        else _target_cells(col))
+                del batch
         except pa.ArrowInvalid as exc:
             m = re.search(r"In CSV column #(\d+): CSV conversion error to (\w+)", str(exc))
             if not m:
@@ -236,24 +231,72 @@ def _stream(p: Path, n_cols: int, header: bool, file_col: list[int], t: int | No
         break
     else:  # pragma: no cover - every column forced to text ends the loop above
         return None
-    del schema
-    X = out.result()
+    X, n = out.result(), out.n
     texts: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    for j, parts in batches_text.items():
-        chunked = pa.chunked_array(parts, type=parts[0].type)
-        values = _text_or_numbers(chunked)
-        if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+    for j, parts in text_parts.items():
+        values = _text_or_numbers(pa.chunked_array(parts, type=pa.string()))
+        if isinstance(values, np.ndarray):
             X[:, j] = values
         else:
-            texts[j] = values  # type: ignore[assignment]
+            texts[j] = values
             X[:, j] = np.nan
-    if not np.isfinite(X[~np.isnan(X)]).all():
-        return None  # the slow reader names the non-finite cell
     y_raw = None
     if t is not None:
-        chunked = pa.chunked_array(target_parts, type=pa.string())
-        y_raw = _target_cells(chunked)
-    return X, texts, y_raw, out.n
+        kinds = {part.dtype.kind for part in target_parts}
+        if len(kinds) > 1:
+            return None  # numbers, then text: the slow reader reads the cells as written
+        y_raw = np.concatenate(target_parts) if target_parts else np.empty(0)
+    if any(np.isinf(X[:, j]).any() for j in range(X.shape[1])):
+        return None  # the slow reader names the non-finite cell
+    return X, texts, y_raw, n
+
+
+class _Blocks:
+    """The numeric matrix in Fortran order, filled batch by batch.
+
+    Its capacity is guessed from the file size with room to spare: pages never
+    written cost no memory, so the matrix is returned as a view, never copied.
+    """
+
+    def __init__(self, n_cols: int, size: int) -> None:
+        self.m, self.size = n_cols, size
+        self.data: np.ndarray | None = None
+        self.n = 0
+
+    def add(self, batch: Any, names: list[str], text_parts: dict[int, list[Any]]) -> None:
+        import pyarrow as pa
+
+        rows = batch.num_rows
+        need = self.n + rows
+        if self.data is None:
+            guess = int(rows * max(1.0, self.size / _BLOCK_BYTES) * 1.5) + 64
+            self.data = np.empty((max(guess, need), self.m), dtype=np.float64, order="F")
+        elif need > len(self.data):
+            grown = np.empty((max(need, 2 * len(self.data)), self.m), dtype=np.float64,
+                             order="F")
+            grown[:self.n] = self.data[:self.n]
+            self.data = grown
+        for j, name in enumerate(names):
+            col = batch.column(name)
+            if _numeric_kind(col.type) and j not in text_parts:
+                _to_float(col, self.data[self.n:need, j])
+            else:
+                if j not in text_parts:  # earlier blocks were numbers: their text back
+                    done = self.data[:self.n, j]
+                    text_parts[j] = [pa.array(_numbers_as_text(done), type=pa.string())]
+                text_parts[j].append(col.cast(pa.string()))
+        self.n = need
+
+    def result(self) -> np.ndarray:
+        if self.data is None:
+            return np.empty((0, self.m), order="F")
+        return self.data[:self.n]
+
+
+def _numbers_as_text(values: np.ndarray) -> list[str | None]:
+    from .files import _label_text
+
+    return [None if np.isnan(v) else _label_text(v) for v in values.tolist()]
 
 
 def _numeric_kind(dtype: Any) -> bool:
@@ -263,47 +306,26 @@ def _numeric_kind(dtype: Any) -> bool:
                 or pa.types.is_boolean(dtype) or pa.types.is_null(dtype))
 
 
-def _to_float(col: Any) -> np.ndarray:
+def _to_float(col: Any, out: np.ndarray | None = None) -> np.ndarray:
+    """A numeric, boolean or all-null Arrow column as float64 (NaN where null), written
+    chunk by chunk into ``out`` when given (no concatenated copy)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if out is None:
+        out = np.empty(len(col), dtype=np.float64)
     if pa.types.is_null(col.type):
-        return np.full(len(col), np.nan)
-    if not pa.types.is_floating(col.type) or col.type != pa.float64():
-        col = pc.cast(col, pa.float64())
-    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
-
-
-class _Blocks:
-    """The numeric matrix in Fortran order, its capacity guessed from the file size."""
-
-    def __init__(self, n_cols: int, size: int) -> None:
-        self.m, self.size = n_cols, size
-        self.data: np.ndarray | None = None
-        self.n = 0
-        self.read_fraction = 0.0
-
-    def add(self, columns: list[np.ndarray | None], rows: int) -> None:
-        need = self.n + rows
-        if self.data is None:
-            # Rows of the first block × (file size / block bytes), 5 % over.
-            guess = int(rows * max(1.0, self.size / _BLOCK_BYTES) * 1.05) + 16
-            self.data = np.empty((max(guess, need), self.m), dtype=np.float64, order="F")
-        elif need > len(self.data):
-            grown = np.empty((max(need, int(len(self.data) * 1.5)), self.m),
-                             dtype=np.float64, order="F")
-            grown[:self.n] = self.data[:self.n]
-            self.data = grown
-        for j, col in enumerate(columns):
-            if col is not None:
-                self.data[self.n:need, j] = col
-        self.n = need
-
-    def result(self) -> np.ndarray:
-        if self.data is None:
-            return np.empty((0, self.m))
-        X = self.data[:self.n]
-        return X if self.n > 0.9 * len(self.data) else X.copy(order="F")
+        out[:] = np.nan
+        return out
+    chunks = col.chunks if hasattr(col, "chunks") else [col]
+    start = 0
+    for chunk in chunks:
+        if chunk.type != pa.float64():
+            chunk = pc.cast(chunk, pa.float64())
+        stop = start + len(chunk)
+        out[start:stop] = chunk.to_numpy(zero_copy_only=False)
+        start = stop
+    return out
 
 
 def _stripped(chunked: Any) -> tuple[Any, np.ndarray]:
