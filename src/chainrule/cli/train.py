@@ -136,17 +136,23 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     standardised = data.task == "regression" and data.target_scaler is not None
     if not args.quiet:
         features = f"{data.X_train.shape[1]} features"
-        if data.encoding is not None:
+        if data.encoding is not None and any(c.kind != "number" for c in data.encoding.columns):
             n_text = sum(c.kind == "category" for c in data.encoding.columns)
-            features = (f"{len(data.encoding.columns)} columns ({n_text} text, one-hot) → "
-                        f"{data.X_train.shape[1]} inputs")
-        print(f"data: {data.name}, {len(data.X_train)} training and {len(data.X_test)} test "
-              f"rows, {features}, {data.n_outputs} outputs")
+            n_date = sum(c.kind == "date" for c in data.encoding.columns)
+            dates = f", {n_date} date" if n_date else ""
+            features = (f"{len(data.encoding.columns)} columns ({n_text} text, one-hot{dates})"
+                        f" → {data.X_train.shape[1]} inputs")
+        val = f", {len(data.X_val)} validation" if data.X_val is not None else ""
+        outputs = f"{data.n_outputs} output" + ("" if data.n_outputs == 1 else "s")
+        print(f"data: {data.name}, {len(data.X_train)} training{val} and {len(data.X_test)} "
+              f"test rows, {features}, {outputs}")
         print(f"network: {net!r}")
         if args.backend != "numpy":
             print(f"backend: {args.backend}" + (f" on {args.device}" if args.device else ""))
         print(describe(args))
     kwargs = {**fit_kwargs(args), **validation_kwargs(args, data)}
+    if data.sample_weight is not None:
+        kwargs["sample_weight"] = data.sample_weight
     if not args.quiet:
         print(_monitoring_line(data, kwargs))
         if world is not None:
@@ -218,6 +224,12 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
     """Test accuracy, the saved model and the report (rank 0 only under MPI); exit status."""
     if net.interrupted:
         return _interrupted(args, net, data)
+    if len(data.X_test) == 0:
+        print(f"no test score: --test-fraction 0 trained on all {len(data.X_train)} rows "
+              f"({seconds:.1f}s)")
+        if args.save is not None:
+            _save(args, net, data)
+        return 0
     result = net.evaluate(data.X_test, data.y_test)
     if net.is_classifier:
         print(f"test accuracy: {result['accuracy'] * 100:.2f}% "
@@ -239,7 +251,8 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output can be written and none is an input or another output."""
-    inputs = {"data": args.data, "labels": args.labels}
+    inputs = {"data": args.data, "labels": args.labels,
+              "test-data": getattr(args, "test_data", None)}
     outputs = {"--save": args.save, "--report": args.report, "--log-json": args.log_json}
     for option, path in outputs.items():
         if path is not None:
@@ -302,5 +315,7 @@ def _monitoring_line(data: object, kwargs: dict[str, object]) -> str:
                 "held out (they steer early stopping / the schedule)")
     X_val = getattr(data, "X_val", None)
     if X_val is not None and len(X_val) > 0:
-        return f"monitoring: val_* on the {len(X_val)}-row validation split"
-    return "monitoring: val_* on the test split (shown only; it never steers training)"
+        return (f"monitoring: val_* on the {len(X_val)}-row validation split (carved from "
+                f"the training rows)")
+    return ("monitoring: no validation split (--val-fraction 0); the test rows are scored "
+            "once, at the end")
