@@ -216,11 +216,21 @@ class Model:
             data = _as_dataset(parts, self.task, self.class_names, missing_target="drop")
         else:
             return None
-        if data.ignored_columns:
-            shown = ", ".join(repr(c) for c in data.ignored_columns[:8])
-            warnings.warn(f"ignoring {len(data.ignored_columns)} column(s) the model does not "
-                          f"use: {shown}", UserWarning, stacklevel=4)
+        extra = self.unexpected_columns(data.ignored_columns)
+        if extra:
+            shown = ", ".join(repr(c) for c in extra[:8])
+            warnings.warn(f"ignoring {len(extra)} column(s) the model does not use: {shown}",
+                          UserWarning, stacklevel=4)
         return data
+
+    def unexpected_columns(self, ignored: list[str]) -> list[str]:
+        """Of a table's unused columns, those training did not see and exclude itself
+        (the ID, free text, … columns of the roles are expected, and not noted)."""
+        enc = self.encoding
+        known = {r.name for r in enc.roles} if enc is not None else set()
+        if enc is not None and enc.id_column:
+            known.add(enc.id_column)
+        return [c for c in ignored if c not in known]
 
     def evaluate(self, X: Any, y: npt.ArrayLike | None = None) -> dict[str, float]:
         """Scores on a table with the target column (by the model's target name), or on

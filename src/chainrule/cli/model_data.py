@@ -84,12 +84,12 @@ def read_data_for(args: argparse.Namespace, model: Model, *, has_target: bool | 
         print(f"note: {args.data}: skipped {n} row{'s' if n != 1 else ''} whose target is "
               f"missing (first at {'line' if data.lines is not None else 'row'} "
               f"{int(data.dropped[0])})", file=sys.stderr)
-    if data.ignored_columns:
-        shown = ", ".join(repr(c) for c in data.ignored_columns[:8])
-        more = (f" and {len(data.ignored_columns) - 8} more"
-                if len(data.ignored_columns) > 8 else "")
-        print(f"note: {args.data}: ignoring {len(data.ignored_columns)} column(s) the model "
-              f"does not use: {shown}{more}", file=sys.stderr)
+    extra = model.unexpected_columns(data.ignored_columns)
+    if extra:
+        shown = ", ".join(repr(c) for c in extra[:8])
+        more = f" and {len(extra) - 8} more" if len(extra) > 8 else ""
+        print(f"note: {args.data}: ignoring {len(extra)} column(s) the model does not use: "
+              f"{shown}{more}", file=sys.stderr)
     return data
 
 

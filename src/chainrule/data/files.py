@@ -201,7 +201,8 @@ def read_data_file(
     if n_features is not None and X.shape[1] != n_features:
         raise DataFileError(f"{p}: has {X.shape[1]} feature columns, expected {n_features} "
                             f"(the model's input size)")
-    bad = first_nonfinite(X) if lines is None else None  # CSV rows are checked as read
+    # CSV rows are checked as read, tables read through pyarrow by column.
+    bad = first_nonfinite(X) if lines is None and fast is None else None
     if bad is not None:
         row, col = bad
         raise DataFileError(f"{p}: {_where(row, lines)}, {_col(col, names)}: "

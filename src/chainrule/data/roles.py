@@ -38,8 +38,9 @@ ROLES = ("target", "numeric", "categorical", "date", "excluded")
 #: distinct values (a 10-row table's labels are often all different).
 MIN_ROWS_FOR_HEURISTICS = 20
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+_ISO_DATE = re.compile(r"^\d{4}([-/])\d{2}\1\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
                        r"(Z|[+-]\d{2}:?\d{2})?$")
+_SLASHED = re.compile(r"^(\d{4})/(\d{2})/(\d{2})")
 _ID_NAME = re.compile(r"^(id|.*[_\s.-]id|.*[a-z]ID|.*[a-z]Id|index|key|uuid)$", re.IGNORECASE)
 _UNNAMED = re.compile(r"^(Unnamed: \d+|index|level_0)$")
 
@@ -112,7 +113,7 @@ def parse_numbers(cells: np.ndarray, parse: str, decimal: str = ".") -> np.ndarr
 
 
 def parse_dates(cells: np.ndarray) -> np.ndarray:
-    """ISO 8601 text → ``datetime64[s]`` (NaT where ``""``).
+    """ISO 8601 text (also ``2012/01/31``) → ``datetime64[s]`` (NaT where ``""``).
 
     Raises
     ------
@@ -125,9 +126,10 @@ def parse_dates(cells: np.ndarray) -> np.ndarray:
     for i, cell in enumerate(cells.tolist()):
         if not cell:
             continue
+        text = _SLASHED.sub(r"\1-\2-\3", cell)  # 2012/01/31, as many exports write it
         try:
-            stamp = datetime.fromisoformat(cell.replace("Z", "+00:00")
-                                           if cell.endswith("Z") else cell)
+            stamp = datetime.fromisoformat(text.replace("Z", "+00:00")
+                                           if text.endswith("Z") else text)
         except ValueError:
             raise ValueError(f"{cell[:40]!r} is not an ISO 8601 date or time", i) from None
         if stamp.tzinfo is not None:

@@ -77,6 +77,6 @@ def split_indices(
         parts[1].append(members[n_test:n_test + n_val])
         parts[0].append(members[n_test + n_val:])
     train, val, test = (np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
-    if len(train) == 0 or len(test) == 0:
+    if len(train) == 0 or (test_fraction > 0 and len(test) == 0):
         raise ValueError(f"{n} rows are too few to split into training and test parts")
     return train, val, test

@@ -400,6 +400,41 @@ def _target_cells(chunked: Any) -> np.ndarray:
     return np.asarray(words.astype(str), dtype=str)
 
 
+def read_column(p: Path, name: str) -> np.ndarray:
+    """One column of a table file as text (``""`` where missing), e.g. the ID column that
+    ``predict`` writes first.
+
+    Raises
+    ------
+    DataFileError
+        The file has no column ``name``.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from .files import DataFileError
+
+    with open(p, "rb") as f:
+        head = f.read(_HEAD_BYTES)
+    if sniff_table_format(head) is not None:
+        table = arrow_table_of(p)
+        if name not in table.column_names:
+            raise DataFileError(f"{p}: no column named {name!r} (the model's --id-column)")
+        return _target_cells(_plain(table.column(name)).cast(pa.string()))
+    text = head.decode("utf-8-sig", errors="replace")
+    end = text.find("\n")
+    delimiter = _delimiter(p, text if end < 0 else text[:end])
+    try:
+        table = pacsv.read_csv(
+            p, parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(include_columns=[name],
+                                                 column_types={name: pa.string()}))
+    except (pa.ArrowInvalid, KeyError):
+        raise DataFileError(f"{p}: no column named {name!r} (the model's --id-column)"
+                            ) from None
+    return _target_cells(table.column(name))
+
+
 # ---------------------------------------------------------------------- Arrow tables
 
 
