@@ -251,7 +251,7 @@ def test_the_reader_names_a_missing_target_cell_unless_asked_to_drop(tmp_path):
     from chainrule.data import DataFileError, read_data_file
 
     path = write_rows(tmp_path / "t.csv", [["a", "y"], ["1", "x"], ["2", ""], ["3", "x"]])
-    with pytest.raises(DataFileError, match="t.csv: line 3, target 'y': the cell is empty"):
+    with pytest.raises(DataFileError, match=r"t.csv: line 3, target 'y': the cell is empty"):
         read_data_file(path)
     data = read_data_file(path, missing_target="drop")
     assert data.dropped.tolist() == [3] and data.lines.tolist() == [2, 4]

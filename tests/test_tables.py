@@ -312,7 +312,7 @@ def test_class_weight_balanced_changes_training(tmp_path, capsys):
 
     rows = [["a", "b", "y"]]
     rng = np.random.default_rng(0)
-    for i in range(200):
+    for _ in range(200):
         a, b = rng.normal(size=2)
         rows.append([f"{a:.3f}", f"{b:.3f}", "rare" if a > 1.2 else "common"])
     path = write_rows(tmp_path / "w.csv", rows)

@@ -177,7 +177,9 @@ class Model:
         if enc is not None:
             if arr.dtype.kind in "OUS":
                 table = {name: arr[:, j] for j, name in enumerate(self.feature_names)}
-                return self.inputs_of(self._table(_dict_table(table), has_target=False))
+                text_data = self._table(_dict_table(table), has_target=False)
+                assert text_data is not None
+                return self.inputs_of(text_data)
             data = Dataset(X=arr.astype(np.float64), y=np.empty(0), task=self.task,
                            name="X", feature_names=[c.name for c in enc.columns])
             arr, _ = enc.transform(data)

@@ -31,10 +31,10 @@ from ..data import (
     split_indices,
 )
 from ..data.files import TASKS
-from ..data.mnist import load_mnist
-from ..data.preprocessing import SCALERS
 from ..data.files import _sniff as sniff
+from ..data.mnist import load_mnist
 from ..data.pipeline import TablePipeline, drop_missing, exclude_columns, fingerprint
+from ..data.preprocessing import SCALERS
 from ..data.roles import ColumnRole, RolesError, decide_roles, describe_roles
 from ..data.tables import MISSING_POLICIES, TableEncoding
 from .common import OWN_DEFAULT, CLIError, positive_int
@@ -338,8 +338,7 @@ def _read_test_file(args: argparse.Namespace, data: Dataset,
     classification = data.task == "classification"
     try:
         test = read_data_file(
-            args.test_data, target=data.target_name if data.target_name in (
-                data.feature_names + [data.target_name]) else args.target,
+            args.test_data, target=args.target,
             header=args.header, task=data.task,
             class_names=data.class_names if classification else None,
             columns=list(data.feature_names) if data.feature_names else None,

@@ -159,6 +159,7 @@ def read_data_file(
     p = Path(path)
     texts: dict[int, np.ndarray] = {}
     ignored: list[str] = []
+    names: list[str] = []
     fast = _read_fast(p, target, has_target, header, n_features, target_hint, columns,
                       missing_target, decimal)
     raw = b"" if fast is not None else read_bytes(p, "data file")
@@ -167,7 +168,6 @@ def read_data_file(
     elif raw[:4] == b"PK\x03\x04":
         X, y_raw = _read_npz(p, raw, x_key, y_key, has_target, n_features)
         lines = None
-        names: list[str] = []
         target_name = y_key if y_raw is not None else None
     elif raw[:6] == b"\x93NUMPY":
         X, y_raw, names, target_name = _read_npy(p, raw, target, has_target, n_features)

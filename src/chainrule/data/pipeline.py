@@ -95,10 +95,12 @@ def unscaled_one_hot(scaler: Scaler, mask: np.ndarray) -> Scaler:
     """Make ``scaler`` leave the inputs ``mask`` as they are (centre 0, scale 1)."""
     if not mask.any():
         return scaler
-    if isinstance(scaler, Standardizer):
+    if isinstance(scaler, Standardizer) and scaler.mean is not None \
+            and scaler.scale is not None:
         scaler.mean = np.where(mask, 0.0, scaler.mean)
         scaler.scale = np.where(mask, 1.0, scaler.scale)
-    elif isinstance(scaler, MinMaxScaler):
+    elif isinstance(scaler, MinMaxScaler) and scaler.low is not None \
+            and scaler.range is not None:
         scaler.low = np.where(mask, 0.0, scaler.low)
         scaler.range = np.where(mask, 1.0, scaler.range)
     return scaler

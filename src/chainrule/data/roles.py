@@ -194,8 +194,10 @@ def decide_roles(data: Dataset, *, exclude: Iterable[str] = (),
     asked = {"--exclude": list(exclude), "--categorical": list(categorical),
              "--date": list(dates), "--id-column": [id_column] if id_column else []}
     seen: dict[str, str] = {}
+    option: str | None
     for option, cols in asked.items():
         for col in cols:
+            assert col is not None
             if col not in names:
                 what = "the target" if col == data.target_name else "not a column of the table"
                 raise RolesError(f"{data.name}: {option} {col!r}: {what} (columns: "
@@ -220,9 +222,9 @@ def decide_roles(data: Dataset, *, exclude: Iterable[str] = (),
         is_text = j in data.text
         cells = data.text[j] if is_text else None
         if option == "--date":
-            col = cells if cells is not None else _cells(data, j)
+            date_cells = cells if cells is not None else _cells(data, j)
             try:
-                parse_dates(col)
+                parse_dates(date_cells)
             except ValueError as exc:
                 raise RolesError(f"{data.name}: --date {name!r}: {data.where(exc.args[1])}: "
                                  f"{exc.args[0]}") from None
