@@ -37,8 +37,14 @@ _MISSING = ("", "na", "n/a", "nan", "null", "none", "?")
 #: through the slow per-cell check).
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 
-#: Bytes read to sniff the delimiter and the header.
+#: Bytes read to sniff the delimiter and the header (more, up to the limit, until three
+#: lines are in: a table of 100,000 columns has a long header line).
 _HEAD_BYTES = 1 << 16
+_HEAD_LIMIT = 1 << 26
+
+#: Tables wider than this go to the line-by-line reader (100,000 columns: 7 s there,
+#: minutes through Arrow's per-column machinery).
+_WIDE = 2000
 
 #: Rows of a CSV block parsed at a time (pyarrow's block size, in bytes).
 _BLOCK_BYTES = 1 << 20
@@ -119,6 +125,11 @@ def read_csv_arrow(p: Path, *, target: str | int | None, has_target: bool | None
 
     with open(p, "rb") as f:
         head = f.read(_HEAD_BYTES)
+        while head.count(b"\n") < 3 and len(head) < _HEAD_LIMIT:  # wide tables: long lines
+            more = f.read(len(head))
+            if not more:
+                break
+            head += more
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -136,6 +147,8 @@ def read_csv_arrow(p: Path, *, target: str | int | None, has_target: bool | None
         return None
     head_rows = [next(csv.reader([line], delimiter=delimiter)) for line in lines[:2]]
     n_cols = len(head_rows[0])
+    if n_cols > _WIDE:
+        return None  # few long rows: NumPy converts them faster than Arrow's columns
     if header is None:
         header = files._looks_like_header(head_rows)
     names = [c.strip() for c in head_rows[0]] if header else []
@@ -348,35 +361,41 @@ def _missing_set() -> Any:
 def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A column pyarrow read as text: floats when every present cell is a number or a
     boolean (NaN where missing), else ``(cells, is_number, missing)`` with the cells
-    stripped and ``""`` where missing."""
+    stripped and ``""`` where missing.  Hash-based (Arrow compute): each distinct cell is
+    looked at once."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     cells, missing = _stripped(chunked)
     lower = pc.utf8_lower(cells)
-    number = np.asarray(pc.fill_null(pc.match_substring_regex(cells, _NUMBER), False)
-                        .to_numpy(zero_copy_only=False), dtype=bool)
-    boolean = np.asarray(pc.fill_null(pc.is_in(lower, value_set=pa.array(["true", "false"])),
-                                      False).to_numpy(zero_copy_only=False), dtype=bool)
-    words = np.asarray(cells.to_numpy(zero_copy_only=False), dtype=object)
+
+    def mask(values: Any) -> np.ndarray:
+        return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False),
+                          dtype=bool)
+
+    number = mask(pc.match_substring_regex(cells, _NUMBER))
+    boolean = mask(pc.is_in(lower, value_set=pa.array(["true", "false"])))
     other = ~(number | boolean | missing)
     if other.any():
-        # Python's float takes more than the pattern (inf, 1_000, ١٢): ask it, cell by cell.
+        # Python's float takes more than the pattern (inf, 1_000, ١٢): ask it once per
+        # distinct cell (a category column has few).
         from .files import _is_number
 
-        for i in np.flatnonzero(other):
-            if _is_number(str(words[i])):
-                number[i] = True
-        other = ~(number | boolean | missing)
+        distinct = pc.unique(pc.filter(cells, pa.array(other))).to_pylist()
+        ok = [v for v in distinct if v is not None and _is_number(v)]
+        if ok:
+            number |= mask(pc.is_in(cells, value_set=pa.array(ok, type=pa.string())))
+            other = ~(number | boolean | missing)
     if not other.any():
-        out = np.full(len(words), np.nan)
-        for i in np.flatnonzero(number):
-            out[i] = float(words[i])
+        out = np.full(len(cells), np.nan)
+        words = np.asarray(cells.to_numpy(zero_copy_only=False), dtype=object)
+        out[number] = np.array([float(v) for v in words[number].tolist()])
         out[boolean] = (np.asarray(lower.to_numpy(zero_copy_only=False), dtype=object)[boolean]
                         == "true").astype(np.float64)
         return out
-    words[missing] = ""
-    return np.asarray(words.astype(str), dtype=str), number | boolean, missing
+    filled = pc.if_else(pa.array(missing), "", cells)
+    words = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=object).astype(str)
+    return words, number | boolean, missing
 
 
 def _check_text_column(p: Path, col: tuple[np.ndarray, np.ndarray, np.ndarray],
