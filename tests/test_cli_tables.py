@@ -444,8 +444,12 @@ def test_gradcheck_reads_csv_with_the_model_preprocessing(penguins, capsys):
     code, out, err = run(capsys, ["gradcheck", "--model", penguins / "model.npz", "--data",
                                   PENGUINS])
     assert code == 0, out + err
-    assert "344 examples from" in out and "with the model's preprocessing" in out
+    assert "5 examples from" in out and "with the model's preprocessing" in out
+    assert "(the first 5 of 344 rows; --samples)" in out
     assert "gradcheck passed" in out
+    code, out, err = run(capsys, ["gradcheck", "--model", penguins / "model.npz", "--data",
+                                  PENGUINS, "--samples", "12"])
+    assert code == 0 and "12 examples from" in out, out + err
     with pytest.raises(SystemExit):
         main(["gradcheck", "--help"])
     assert "the model's preprocessing" in capsys.readouterr().out

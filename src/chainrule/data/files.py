@@ -223,8 +223,11 @@ def _missing_targets(y_raw: np.ndarray) -> np.ndarray:
     if y_raw.dtype.kind == "f":
         return np.isnan(y_raw)
     if y_raw.dtype.kind in "US":
-        lower = np.char.lower(np.char.strip(y_raw.astype(str)))
-        return np.isin(lower, list(MISSING_TOKENS))
+        # Each distinct label looked at once (a million rows, a few classes).
+        distinct, which = np.unique(y_raw, return_inverse=True)
+        gone = np.array([str(v).strip().lower() in MISSING_TOKENS for v in distinct.tolist()],
+                        dtype=bool)
+        return gone[which.reshape(-1)]
     return np.zeros(len(y_raw), dtype=bool)
 
 
