@@ -335,3 +335,34 @@ def test_older_model_files_still_load(penguins_model, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         enc.to_json()
+
+
+def test_evaluate_on_the_training_file_scores_exactly_its_test_rows(penguins_model, tmp_path,
+                                                                    capsys):
+    code, out, err = run(capsys, ["evaluate", penguins_model, "--data", PENGUINS, "--rows",
+                                  "test"])
+    assert code == 0, err
+    assert "the 69 held-out test rows of 344 (as chosen at train: seed 0" in out
+    assert "(classification, 7 columns → 10 inputs)" in out
+    code, out, err = run(capsys, ["evaluate", penguins_model, "--data", PENGUINS])
+    assert "penguins.csv, 344 rows" in out
+    assert "is the model's training file" in err and "--rows test scores the 69" in err
+    # Another file (one changed byte) is scored whole; --rows test then refuses.
+    other = tmp_path / "other.csv"
+    other.write_text(PENGUINS.read_text().replace("Torgersen", "Torgersen", 1) + "\n")
+    code, out, err = run(capsys, ["evaluate", penguins_model, "--data", other])
+    assert code == 0 and "other.csv, 344 rows" in out and "training file" not in err
+    code, _, err = run(capsys, ["evaluate", penguins_model, "--data", other, "--rows", "test"])
+    assert code == 2 and "not the file the model was trained on" in err
+
+
+def test_a_class_never_predicted_gets_a_note(tmp_path, capsys):
+    rows = [["a", "y"]] + [[str(i % 7), "common"] for i in range(60)] + [["3", "rare"]] * 3
+    path = write_rows(tmp_path / "r.csv", rows)
+    assert run(capsys, ["train", "--data", path, "--save", tmp_path / "m.npz", "--epochs",
+                        "1", "--progress", "none"])[0] == 0
+    code, out, _ = run(capsys, ["evaluate", tmp_path / "m.npz", "--data", path, "--rows",
+                                "all"])
+    assert code == 0
+    rare = [line for line in out.splitlines() if line.startswith("rare")][0]
+    assert "(never predicted: precision undefined, shown as 0)" in rare

@@ -32,7 +32,7 @@ from .roles import ColumnRole
 from .tables import TableEncoding, describe_missing, missing_rows, subset
 
 __all__ = ["TablePipeline", "drop_missing", "exclude_columns", "fingerprint", "pipeline_steps",
-           "unscaled_one_hot"]
+           "test_rows", "unscaled_one_hot"]
 
 
 def fingerprint(path: str | os.PathLike[str]) -> str:
@@ -43,6 +43,35 @@ def fingerprint(path: str | os.PathLike[str]) -> str:
         while block := f.read(1 << 22):
             digest.update(block)
     return "sha256:" + digest.hexdigest()
+
+
+def test_rows(test: dict[str, Any], path: str | os.PathLike[str], data: Dataset
+              ) -> tuple[np.ndarray | None, str]:
+    """The rows of ``data`` (read from ``path`` for the model) that were the model's test
+    rows, rebuilt from the model's record ``data.test``; ``(None, why)`` when ``path`` is
+    not the training file or the rows cannot be rebuilt exactly.
+
+    Rows are dropped as at ``train`` (missing targets; missing cells under ``--missing
+    drop``) before the seeded split is redone.
+    """
+    from .split import split_indices
+
+    if test.get("how") != "fraction":
+        return None, "the model's test rows were not a fraction of one file"
+    if fingerprint(path) != test.get("fingerprint"):
+        return None, "not the file the model was trained on"
+    rows = np.arange(len(data.y))
+    if test.get("missing") == "drop":
+        mask, _ = missing_rows(data)
+        rows = rows[~mask]
+    if len(rows) != test.get("rows"):
+        return None, (f"{len(rows)} rows, but the model's split was of {test.get('rows')} "
+                      f"rows")
+    _, _, held = split_indices(data.y[rows], val_fraction=float(test.get("val_fraction", 0)),
+                               test_fraction=float(test["fraction"]), seed=test.get("seed"),
+                               stratify=bool(test.get("stratified")))
+    return rows[held], (f"the {len(held)} held-out test rows of {len(data.y)} (as chosen at "
+                        f"train: seed {test.get('seed')}, --test-fraction {test['fraction']})")
 
 
 def drop_missing(data: Dataset, policy: str, where: str = "") -> tuple[Dataset, str | None]:
