@@ -65,7 +65,7 @@ def make_files(d: Path) -> dict[str, Path]:
         n = 1_000_000
         with open(files["numeric"], "w") as f:
             f.write(",".join([f"x{i}" for i in range(19)] + ["label"]) + "\n")
-            for start in range(0, n, 100_000):
+            for _ in range(0, n, 100_000):
                 X = rng.normal(size=(100_000, 19))
                 y = rng.integers(0, 3, 100_000)
                 np.savetxt(f, np.column_stack([X, y]), fmt=["%.6f"] * 19 + ["%d"],

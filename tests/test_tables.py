@@ -364,5 +364,5 @@ def test_a_class_never_predicted_gets_a_note(tmp_path, capsys):
     code, out, _ = run(capsys, ["evaluate", tmp_path / "m.npz", "--data", path, "--rows",
                                 "all"])
     assert code == 0
-    rare = [line for line in out.splitlines() if line.startswith("rare")][0]
+    rare = next(line for line in out.splitlines() if line.startswith("rare"))
     assert "(never predicted: precision undefined, shown as 0)" in rare

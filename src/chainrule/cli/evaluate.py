@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
             top = top_confusions(data.y, pred, len(names))
             print(f"confusion matrix: {len(names)} classes, too many to print; the "
                   f"{len(top)} most frequent confusions (true class → predicted: rows):")
-            for i, j, rows in top:
-                print(f"  {names[i]} → {names[j]}: {rows}")
+            for i, j, count in top:
+                print(f"  {names[i]} → {names[j]}: {count}")
             return 0
         print("confusion matrix (rows: true class, columns: predicted class):")
         cells = max(5, len(str(n)), *(len(c) for c in names))
