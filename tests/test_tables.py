@@ -366,3 +366,23 @@ def test_a_class_never_predicted_gets_a_note(tmp_path, capsys):
     assert code == 0
     rare = next(line for line in out.splitlines() if line.startswith("rare"))
     assert "(never predicted: precision undefined, shown as 0)" in rare
+
+
+def test_early_stopping_says_which_epoch_it_kept(capsys):
+    code, out, _ = run(capsys, ["train", "--epochs", "40", "--hidden", "8", "--early-stopping",
+                                "val_loss", "--patience", "2", "--progress", "none"])
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("early stopping:"))
+    import re
+
+    m = re.search(r"stopped after epoch (\d+) \(2 without improvement\); kept the weights of "
+                  r"epoch (\d+) \(val_loss [\d.]+\)", line)
+    assert m and int(m.group(2)) == int(m.group(1)) - 2
+
+
+def test_one_output_is_singular(tmp_path, capsys):
+    rows = [["a", "b", "y"]] + [[str(i), str(i * i % 7), str(i * 0.5)] for i in range(30)]
+    path = write_rows(tmp_path / "r.csv", rows)
+    code, out, err = run(capsys, ["train", "--data", path, "--task", "regression", *FAST])
+    assert code == 0, err
+    assert ", 1 output\n" in out

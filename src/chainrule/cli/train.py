@@ -224,6 +224,10 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
     """Test accuracy, the saved model and the report (rank 0 only under MPI); exit status."""
     if net.interrupted:
         return _interrupted(args, net, data)
+    if args.early_stopping and not args.quiet:
+        line = _early_stopping_line(args, net)
+        if line:
+            print(line)
     if len(data.X_test) == 0:
         print(f"no test score: --test-fraction 0 trained on all {len(data.X_train)} rows "
               f"({seconds:.1f}s)")
@@ -247,6 +251,22 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
     if args.report:
         print(f"report: {write_train_report(args, net, data)}")
     return 0
+
+
+def _early_stopping_line(args: argparse.Namespace, net: Network) -> str | None:
+    """Which epoch's weights early stopping kept (the best monitored one)."""
+    h = net.history
+    values = np.asarray(getattr(h, args.early_stopping, []) or [], dtype=float)
+    if values.size == 0 or np.isnan(values).all():
+        return None
+    best = int(np.nanargmax(values) if "accuracy" in args.early_stopping
+               else np.nanargmin(values))
+    epochs = list(h.epoch)
+    stopped = len(epochs) < args.epochs
+    how = (f"stopped after epoch {epochs[-1]} ({args.patience} without improvement)"
+           if stopped else f"ran all {len(epochs)} epochs")
+    return (f"early stopping: {how}; kept the weights of epoch {epochs[best]} "
+            f"({args.early_stopping} {values[best]:.4f})")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
