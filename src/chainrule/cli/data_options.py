@@ -311,8 +311,11 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
     test_set = None
     if test_data is not None:
         test_set = _read_test_file(args, data, roles)
-    if table and roles is not None:
+    plain = (not data.text and len(roles or ()) == len(all_roles) and args.missing != "impute"
+             and all(r.role == "numeric" and not r.parse for r in roles or ()))
+    if table and roles is not None and not (plain and test_set is None):
         return _table_splits(args, dtype, data, roles, all_roles, train, val, test, test_set)
+    # All columns plain numbers: no encoding, one copy per part (a million-row file).
     return _array_splits(args, dtype, data, train, val, test)
 
 

@@ -242,10 +242,12 @@ def _automatic(data: Dataset, j: int, name: str, cells: np.ndarray | None, n: in
     if cells is None:
         col = data.X[:, j]
         present = col[~np.isnan(col)]
-        distinct = np.unique(present)
-        if len(distinct) <= 1:
-            return ColumnRole(name, "excluded", "constant" if len(distinct) else "empty")
+        if present.size == 0 or present.min() == present.max():
+            return ColumnRole(name, "excluded", "constant" if present.size else "empty")
         integral = bool(np.all(present == np.round(present)))
+        if not integral:
+            return ColumnRole(name, "numeric")  # (no sort of a million floats)
+        distinct = np.unique(present)
         if integral and big and len(present) == n and len(distinct) == n \
                 and distinct[0] in (0, 1) and distinct[-1] - distinct[0] == n - 1:
             return ColumnRole(name, "excluded", f"an ID (the integers {int(distinct[0])}.."
