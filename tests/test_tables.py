@@ -386,3 +386,13 @@ def test_one_output_is_singular(tmp_path, capsys):
     code, out, err = run(capsys, ["train", "--data", path, "--task", "regression", *FAST])
     assert code == 0, err
     assert ", 1 output\n" in out
+
+
+def test_plot_curves_reads_no_data(penguins_model, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    broken = tmp_path / "broken.csv"
+    broken.write_text("not,a\n1\n")  # ragged: reading it would be an error
+    code, out, err = run(capsys, ["plot", penguins_model, "--what", "curves", "--data", broken,
+                                  "-o", tmp_path / "c.svg"])
+    assert code == 0, err
+    assert (tmp_path / "c.svg").exists()

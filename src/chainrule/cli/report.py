@@ -197,7 +197,9 @@ def open_model_and_data(args: argparse.Namespace, *, need_data: bool = True,
     from .model_data import model_inputs, open_model, read_data_for
 
     model = open_model(args.model)
-    if args.data is None and not (want_data or need_data):
+    if not (want_data or need_data):
+        # A figure drawn from the model file alone (curves) reads no --data: a large or
+        # broken file given out of habit costs nothing.
         return ModelData(model, None, None, None, None)
     if args.data is not None:
         data = read_data_for(args, model, has_target=True)
