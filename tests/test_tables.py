@@ -392,7 +392,7 @@ def test_plot_curves_reads_no_data(penguins_model, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     broken = tmp_path / "broken.csv"
     broken.write_text("not,a\n1\n")  # ragged: reading it would be an error
-    code, out, err = run(capsys, ["plot", penguins_model, "--what", "curves", "--data", broken,
+    code, _, err = run(capsys, ["plot", penguins_model, "--what", "curves", "--data", broken,
                                   "-o", tmp_path / "c.svg"])
     assert code == 0, err
     assert (tmp_path / "c.svg").exists()
