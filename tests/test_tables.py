@@ -396,3 +396,15 @@ def test_plot_curves_reads_no_data(penguins_model, tmp_path, capsys):
                                   "-o", tmp_path / "c.svg"])
     assert code == 0, err
     assert (tmp_path / "c.svg").exists()
+
+
+def test_report_scores_exactly_the_test_rows_of_the_training_file(penguins_model, tmp_path,
+                                                                  capsys):
+    pytest.importorskip("matplotlib")
+    code, _, err = run(capsys, ["report", penguins_model, "--data", PENGUINS, "--rows", "test",
+                                "-o", tmp_path / "r.html"])
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text()
+    assert "held-out test rows of" in html
+    code, _, err = run(capsys, ["report", penguins_model, "-o", tmp_path / "r2.html"])
+    assert code == 2 and "--rows test" in err
