@@ -129,6 +129,7 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         _check_backend(args, world)
         dtype = np.dtype(args.dtype)
         data = load_training_data(args, dtype)
+        _same_data_on_every_rank(world, data)
         net = _network(args, data, dtype)
     # The task comes from the data: a classifier's class is the arg-max of its outputs
     # whatever its output activation (identity, tanh, ReLU, sigmoid with quadratic cost).
@@ -187,6 +188,26 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         if world is None or world.root:
             status = _finish(args, net, data, seconds)
     return status
+
+
+def _same_data_on_every_rank(world: World | None, data: TrainingData) -> None:
+    """Under MPI every rank reads ``--data`` itself: refuse ranks whose rows differ (a copy
+    of the file that is not the same on each machine), instead of training on a mix and
+    recording rank 0's row count."""
+    if world is None or world.size < 2:
+        return
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in (data.X_train, np.asarray(data.y_train)):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    mine = (len(data.X_train), len(data.X_test), digest.hexdigest())
+    everyone = world.comm.allgather(mine)
+    if any(other != everyone[0] for other in everyone):
+        rows = ", ".join(f"rank {r}: {n} training rows" for r, (n, _, _) in enumerate(everyone))
+        raise CLIError(f"the MPI ranks read different data from {data.name} ({rows}; the "
+                       f"same counts mean different values): every rank must see the same "
+                       f"file")
 
 
 def _network(args: argparse.Namespace, data: TrainingData, dtype: np.dtype) -> Network:
