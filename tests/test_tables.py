@@ -408,3 +408,31 @@ def test_report_scores_exactly_the_test_rows_of_the_training_file(penguins_model
     assert "held-out test rows of" in html
     code, _, err = run(capsys, ["report", penguins_model, "-o", tmp_path / "r2.html"])
     assert code == 2 and "--rows test" in err
+
+
+def test_mpi_ranks_that_read_different_data_are_refused(tmp_path):
+    """Each rank reads its own copy of t.csv: 60 rows on one, 53 on the other."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("mpi4py")
+    if shutil.which("mpiexec") is None:
+        pytest.skip("no mpiexec")
+    rng = np.random.default_rng(0)
+    for rank, n in ((0, 60), (1, 53)):
+        (tmp_path / f"r{rank}").mkdir()
+        write_rows(tmp_path / f"r{rank}" / "t.csv", [["a", "b", "y"]] + [
+            [f"{rng.normal():.3f}", f"{rng.normal():.3f}", str(i % 2)] for i in range(n)])
+    code = ("import os, sys\n"
+            "rank = os.environ.get('PMI_RANK') or os.environ.get('OMPI_COMM_WORLD_RANK')\n"
+            "os.chdir(f'r{rank}')\n"
+            "from chainrule.cli import main\n"
+            "sys.exit(main(['train', '--data', 't.csv', '--epochs', '1', '--quiet']))\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-c", code], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "the MPI ranks read different data from t.csv (rank 0: 48 training rows, rank 1: " \
+           "43 training rows" in proc.stderr
