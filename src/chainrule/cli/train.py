@@ -129,8 +129,9 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         _check_backend(args, world)
         dtype = np.dtype(args.dtype)
         data = load_training_data(args, dtype)
-        _same_data_on_every_rank(world, data)
         net = _network(args, data, dtype)
+    with _agreed(world):  # its own block: every rank reaches its collective call
+        _same_data_on_every_rank(world, data)
     # The task comes from the data: a classifier's class is the arg-max of its outputs
     # whatever its output activation (identity, tanh, ReLU, sigmoid with quadratic cost).
     net.task = data.task
