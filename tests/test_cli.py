@@ -66,7 +66,8 @@ def test_console_script_main_job_reaches_96_percent():
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ([], "monitoring: val_* on the test split (shown only; it never steers training)"),
+        ([], "monitoring: no validation split (--val-fraction 0); the test rows are scored "
+             "once, at the end"),
         (["--val-fraction", "0.1"], "monitoring: val_* on the 179-row validation split"),
         (["--early-stopping", "val_loss"], "monitoring: val_* on 10% of the training rows"),
     ],

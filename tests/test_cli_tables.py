@@ -230,10 +230,31 @@ def test_missing_impute_is_stored_and_applied_by_predict(penguins, tmp_path, cap
     assert first == second
 
 
-def test_empty_target_cell_is_an_error(tmp_path, capsys):
+def test_rows_with_a_missing_target_are_dropped_at_train_with_one_line(tmp_path, capsys):
+    rows = [["a", "y"]] + [[str(i), "x" if i % 2 else "z"] for i in range(40)]
+    for i in (3, 8, 9, 20, 30, 31, 33):
+        rows[i][1] = "" if i % 2 else "NA"
+    path = write_rows(tmp_path / "t.csv", rows)
+    code, out, err = run(capsys, ["train", "--data", path, "--save", tmp_path / "m.npz", *FAST])
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "target" in line]
+    assert notes == ["note: t.csv: left out 7 rows whose target 'y' is missing (lines 4, 9, "
+                     "10, 21, 31 and 2 more)"]
+    assert "27 training and 6 test rows" in out
+    # evaluate skips them with a count
+    code, out, err = run(capsys, ["evaluate", tmp_path / "m.npz", "--data", path])
+    assert code == 0, err
+    assert "skipped 7 rows whose target is missing" in err
+
+
+def test_the_reader_names_a_missing_target_cell_unless_asked_to_drop(tmp_path):
+    from chainrule.data import DataFileError, read_data_file
+
     path = write_rows(tmp_path / "t.csv", [["a", "y"], ["1", "x"], ["2", ""], ["3", "x"]])
-    err = run_error(capsys, ["train", "--data", path])
-    assert "t.csv: line 3, target 'y': the cell is empty" in err
+    with pytest.raises(DataFileError, match=r"t.csv: line 3, target 'y': the cell is empty"):
+        read_data_file(path)
+    data = read_data_file(path, missing_target="drop")
+    assert data.dropped.tolist() == [3] and data.lines.tolist() == [2, 4]
 
 
 # ---------------------------------------------------------------------- classifiers, any output
@@ -427,8 +448,12 @@ def test_gradcheck_reads_csv_with_the_model_preprocessing(penguins, capsys):
     code, out, err = run(capsys, ["gradcheck", "--model", penguins / "model.npz", "--data",
                                   PENGUINS])
     assert code == 0, out + err
-    assert "344 examples from" in out and "with the model's preprocessing" in out
+    assert "5 examples from" in out and "with the model's preprocessing" in out
+    assert "(the first 5 of 344 rows; --samples)" in out
     assert "gradcheck passed" in out
+    code, out, err = run(capsys, ["gradcheck", "--model", penguins / "model.npz", "--data",
+                                  PENGUINS, "--samples", "12"])
+    assert code == 0 and "12 examples from" in out, out + err
     with pytest.raises(SystemExit):
         main(["gradcheck", "--help"])
     assert "the model's preprocessing" in capsys.readouterr().out

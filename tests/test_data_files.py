@@ -208,8 +208,13 @@ def test_reads_each_file_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "read_bytes", counting)
     path = write(tmp_path, "a,b,y\n1,2,0\n3,4,1\n")
+    # A plain CSV file streams through pyarrow: never held whole in memory.
     read_data_file(path)
-    assert calls == ["data.csv"]
+    assert calls == []
+    # One the line-by-line reader takes (a blank line) is read from disk exactly once.
+    path = write(tmp_path, "a,b,y\n1,2,0\n\n3,4,1\n")
+    data = read_data_file(path)
+    assert calls == ["data.csv"] and data.lines.tolist() == [2, 4]
 
 
 # ---------------------------------------------------------------------- fuzzing

@@ -114,8 +114,8 @@ def test_cli_never_steers_training_by_the_test_split():
     plain = argparse.Namespace(early_stopping=None, schedule="constant")
     stopping = argparse.Namespace(early_stopping="val_loss", schedule="constant")
     plateau = argparse.Namespace(early_stopping=None, schedule="plateau")
-    # Shown only: the test split may be the per-epoch "validation" display.
-    assert validation_kwargs(plain, no_split)["validation_data"] is test
+    # Not even shown: the test rows are never the per-epoch "validation".
+    assert validation_kwargs(plain, no_split) == {}
     # Deciding: held out of the training rows instead.
     assert validation_kwargs(stopping, no_split) == {"validation_fraction": 0.1}
     assert validation_kwargs(plateau, no_split) == {"validation_fraction": 0.1}

@@ -143,21 +143,149 @@ class Model:
         """The per-epoch training history saved with the model."""
         return self.network.history
 
-    def transform(self, X: npt.ArrayLike) -> np.ndarray:
-        """Raw numeric features → network inputs in the network's dtype.
+    def transform(self, X: Any) -> np.ndarray:
+        """Raw features → network inputs ``(n, N_1)`` in the network's dtype.
 
-        ``X`` has one column per raw feature (``n_columns``; NaN for a missing cell,
-        filled if the model was trained with ``--missing impute``); a category column
-        holds numbers only if its categories are numbers.  Tables with text cells go
-        through :meth:`inputs` (a :class:`~chainrule.data.Dataset`).
+        ``X`` may be
+
+        * a table: a pandas or polars DataFrame, a pyarrow Table, anything with the
+          Arrow PyCapsule stream interface (``__arrow_c_stream__``), or the path of a
+          CSV/TSV/Parquet/Feather/Arrow file.  Its columns are matched **by name** to
+          the model's (any order; a missing one is an error naming it, extra ones are
+          ignored with one warning), and go through the stored pipeline: missing cells
+          filled, categories one-hot, dates to features, numbers scaled.  This is what
+          ``chainrule predict`` does;
+        * a 2-D array taken **by position**, only when its width is the model's number
+          of raw columns (``n_columns``; NaN for a missing cell).
+
+        Raises
+        ------
+        ValueError
+            (``DataFileError`` for tables) a missing column, a wrong width, a cell the
+            pipeline cannot take.
         """
+        data = self._table(X, has_target=False)
+        if data is not None:
+            return self.inputs_of(data)
         arr = np.asarray(X)
         enc = self.encoding
-        if enc is not None and arr.ndim == 2 and arr.shape[1] == len(enc.columns):
+        if arr.ndim == 1 and arr.size == self.n_columns and arr.dtype.kind in "biuf":
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != self.n_columns:
+            raise ValueError(f"X has shape {arr.shape}, expected (n, {self.n_columns}): one "
+                             f"column per raw feature "
+                             f"({', '.join(self.feature_names[:8])}"
+                             f"{', …' if len(self.feature_names) > 8 else ''}); pass a "
+                             f"DataFrame or table to match columns by name")
+        if enc is not None:
+            if arr.dtype.kind in "OUS":
+                table = {name: arr[:, j] for j, name in enumerate(self.feature_names)}
+                text_data = self._table(_dict_table(table), has_target=False)
+                assert text_data is not None
+                return self.inputs_of(text_data)
             data = Dataset(X=arr.astype(np.float64), y=np.empty(0), task=self.task,
                            name="X", feature_names=[c.name for c in enc.columns])
             arr, _ = enc.transform(data)
         return self._scale(arr)
+
+    def inputs_of(self, data: Dataset, *, strict: bool = False) -> np.ndarray:
+        """:meth:`inputs` with its warnings (unseen categories) issued as warnings."""
+        import warnings
+
+        X, notes = self.inputs(data, strict=strict)
+        for note in notes:
+            warnings.warn(note, UserWarning, stacklevel=3)
+        return X
+
+    def _table(self, X: Any, *, has_target: bool | None) -> Dataset | None:
+        """A table or table file as a :class:`Dataset` with the model's columns, by name;
+        None for anything else (arrays)."""
+        import warnings
+
+        from .data.files import read_data_file
+        from .data.table import from_arrow, is_arrow_table_like
+
+        names = list(self.feature_names) if self.feature_names else None
+        classification = self.task == "classification"
+        target_kw: dict[str, Any] = dict(
+            has_target=has_target, task=self.task, n_features=self.n_columns,
+            class_names=self.class_names if classification else None)
+        if isinstance(X, (str, os.PathLike)):
+            data = read_data_file(X, columns=names, target_hint=self.target_name,
+                                  missing_target="drop", **target_kw)
+        elif is_arrow_table_like(X) or _is_dataframe(X):
+            table = _arrow(X)
+            parts = from_arrow("table", table, target=None, has_target=has_target,
+                               n_features=None if names else self.n_columns,
+                               target_hint=self.target_name, columns=names)
+            data = _as_dataset(parts, self.task, self.class_names, missing_target="drop")
+        else:
+            return None
+        extra = self.unexpected_columns(data.ignored_columns)
+        if extra:
+            shown = ", ".join(repr(c) for c in extra[:8])
+            warnings.warn(f"ignoring {len(extra)} column(s) the model does not use: {shown}",
+                          UserWarning, stacklevel=4)
+        return data
+
+    def unexpected_columns(self, ignored: list[str]) -> list[str]:
+        """Of a table's unused columns, those training did not see and exclude itself
+        (the ID, free text, … columns of the roles are expected, and not noted)."""
+        enc = self.encoding
+        known = {r.name for r in enc.roles} if enc is not None else set()
+        if enc is not None and enc.id_column:
+            known.add(enc.id_column)
+        return [c for c in ignored if c not in known]
+
+    def evaluate(self, X: Any, y: npt.ArrayLike | None = None) -> dict[str, float]:
+        """Scores on a table with the target column (by the model's target name), or on
+        features ``X`` and targets ``y``.
+
+        Rows whose target is missing are skipped (``"skipped"`` counts them).
+
+        Returns
+        -------
+        dict
+            ``n``, ``skipped``; classification: ``accuracy``; regression: ``rmse``,
+            ``mae``, ``r2`` in the target's units.
+        """
+        skipped = 0
+        if y is None:
+            data = self._table(X, has_target=True)
+            if data is None or data.y.size == 0:
+                raise ValueError("evaluate needs a table with the target column "
+                                 f"{self.target_name!r}, or y")
+            inputs = self.inputs_of(data)
+            truth = data.y
+            skipped = len(data.dropped)
+        else:
+            inputs = self.transform(X)
+            truth = np.asarray(y)
+            if self.task == "classification" and truth.dtype.kind not in "iu":
+                index = {name: i for i, name in enumerate(self.class_names or [])}
+                truth = np.array([index[str(v)] for v in truth.tolist()])
+        predicted = self.decode(self.network.feedforward(inputs))
+        result: dict[str, float] = {"n": float(len(truth)), "skipped": float(skipped)}
+        if self.task == "classification":
+            result["accuracy"] = float(np.mean(predicted == truth))
+        else:
+            t = np.asarray(truth, dtype=np.float64).reshape(len(truth), -1)
+            pr = np.asarray(predicted, dtype=np.float64).reshape(len(truth), -1)
+            err = pr - t
+            result["rmse"] = float(np.sqrt(np.mean(err ** 2)))
+            result["mae"] = float(np.mean(np.abs(err)))
+            total = float(np.sum((t - t.mean(axis=0)) ** 2))
+            result["r2"] = 1.0 - float(np.sum(err ** 2)) / total if total > 0 else float("nan")
+        return result
+
+    def pipeline(self) -> list[dict[str, Any]]:
+        """The stored preprocessing, one plain dict per raw column in input order
+        (:func:`chainrule.data.pipeline.pipeline_steps`): fill value, centre and scale of
+        each number, categories of each one-hot column, derived features of each date."""
+        from .data.pipeline import pipeline_steps
+
+        scaler = None if self.preprocessing is None else self.preprocessing.features
+        return pipeline_steps(self.encoding, scaler, list(self.feature_names))
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
         """Encoded features → network inputs: the fitted scaling, the network's dtype."""
@@ -166,8 +294,9 @@ class Model:
             arr = self.preprocessing.transform(arr.astype(np.float64, copy=False))
         return arr.astype(self.network.dtype, copy=False)
 
-    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
-        """The output activations ``a^L`` for raw features, shape ``(n, N_L)``."""
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """The output activations ``a^L`` for raw features or a table (by column name, see
+        :meth:`transform`), shape ``(n, N_L)``."""
         return self.network.feedforward(self.transform(X))
 
     def decode(self, outputs: np.ndarray) -> np.ndarray:
@@ -191,12 +320,14 @@ class Model:
             return np.asarray(self.class_names)[indices]
         return indices
 
-    def predict_indices(self, X: npt.ArrayLike) -> np.ndarray:
+    def predict_indices(self, X: Any) -> np.ndarray:
         """Class indices (classification) or values in the target's units (regression)."""
         return self.decode(self.predict_proba(X))
 
-    def predict(self, X: npt.ArrayLike) -> np.ndarray:
-        """Class names (classification) or output values (regression) for raw features."""
+    def predict(self, X: Any) -> np.ndarray:
+        """Class names (classification) or output values (regression) for raw features or
+        a table, matched by column name (see :meth:`transform`): exactly what
+        ``chainrule predict`` writes."""
         return self.label(self.predict_indices(X))
 
     def to_onnx(self, path: str | os.PathLike[str] | None = None, *,
@@ -218,6 +349,51 @@ class Model:
         from .export.html import model_html
 
         return model_html(self)
+
+
+def _is_dataframe(X: Any) -> bool:
+    return type(X).__name__ == "DataFrame" and hasattr(X, "columns")
+
+
+def _arrow(X: Any) -> Any:
+    """An in-memory table as a pyarrow Table (pandas before 2.2 has no Arrow stream)."""
+    import pyarrow as pa
+
+    from .data.table import arrow_table_of
+
+    if _is_dataframe(X) and not hasattr(X, "__arrow_c_stream__") \
+            and type(X).__module__.startswith("pandas"):
+        return pa.Table.from_pandas(X, preserve_index=False)
+    return arrow_table_of(X)
+
+
+def _dict_table(columns: dict[str, np.ndarray]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({k: pa.array([None if v is None else str(v) for v in col.tolist()],
+                                 type=pa.string()) for k, col in columns.items()})
+
+
+def _as_dataset(parts: tuple[Any, ...], task: str, class_names: list[str] | None,
+                missing_target: str) -> Dataset:
+    from .data.files import _missing_targets, _targets
+
+    X, y_raw, names, target_name, _lines, texts, ignored = parts
+    dropped = np.empty(0, dtype=np.int64)
+    if y_raw is None:
+        return Dataset(X=X, y=np.empty(0), task=task, name="table", feature_names=names,
+                       text=texts, ignored_columns=ignored)
+    gone = _missing_targets(y_raw)
+    if gone.any():
+        dropped = np.flatnonzero(gone) + 1
+        X, y_raw = X[~gone], y_raw[~gone]
+        texts = {j: c[~gone] for j, c in texts.items()}
+    y, task, found = _targets(Path("table"), y_raw, task,
+                              class_names if task == "classification" else None, None,
+                              target_name)
+    return Dataset(X=X, y=y, task=task, name="table", class_names=found, feature_names=names,
+                   target_name=target_name, text=texts, ignored_columns=ignored,
+                   dropped=dropped)
 
 
 # ---------------------------------------------------------------------- saving
@@ -534,6 +710,10 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
     net.class_names = class_names
     net.metadata = meta
     net.task = task
+    twice = sorted({n for n in feature_names if feature_names.count(n) > 1})
+    if twice:
+        raise _Bad(f"the feature names name {', '.join(repr(n) for n in twice[:5])} more "
+                   f"than once, so a table's columns cannot be matched to them by name")
     return Model(network=net, preprocessing=preprocessing, class_names=class_names, task=task,
                  feature_names=feature_names, target_name=target_name, metadata=meta)
 

@@ -31,15 +31,12 @@ from ..data import (
     split_indices,
 )
 from ..data.files import TASKS
+from ..data.files import _sniff as sniff
 from ..data.mnist import load_mnist
+from ..data.pipeline import TablePipeline, drop_missing, exclude_columns, fingerprint
 from ..data.preprocessing import SCALERS
-from ..data.tables import (
-    MISSING_POLICIES,
-    TableEncoding,
-    describe_missing,
-    missing_rows,
-    subset,
-)
+from ..data.roles import ColumnRole, RolesError, decide_roles, describe_roles
+from ..data.tables import MISSING_POLICIES, TableEncoding
 from .common import OWN_DEFAULT, CLIError, positive_int
 
 __all__ = ["OWN_DEFAULT", "TrainingData", "add_data_arguments", "add_file_arguments",
@@ -70,13 +67,16 @@ class TrainingData:
     source: dict[str, Any] = field(default_factory=dict)
     #: Text columns and missing cells of a table (None when the data need neither).
     encoding: TableEncoding | None = None
+    #: ``--class-weight balanced``: one weight per training row, else None.
+    sample_weight: np.ndarray | None = None
 
     @property
-    def validation(self) -> tuple[np.ndarray, np.ndarray]:
-        """The validation split, or the test split when none was held out."""
+    def validation(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The validation split (carved from the training rows), or None: the test rows
+        are never used as validation."""
         if self.X_val is not None and self.y_val is not None and len(self.X_val):
             return self.X_val, self.y_val
-        return self.X_test, self.y_test
+        return None
 
 
 def add_file_arguments(g: argparse._ArgumentGroup) -> None:
@@ -94,6 +94,9 @@ def add_file_arguments(g: argparse._ArgumentGroup) -> None:
                    help="target array in an .npz file (default: y)" + OWN_DEFAULT)
     g.add_argument("--labels", default=None, metavar="FILE",
                    help="IDX label file for an IDX image file" + OWN_DEFAULT)
+    g.add_argument("--decimal", choices=[".", ","], default=".",
+                   help="decimal mark of numbers in a CSV file (',' for 3,5; use a ';' or "
+                   "tab delimiter then)")
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
@@ -121,11 +124,30 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
                    help="feature scaling fitted on the training split (default: standard; "
                    "none for mnist, whose pixels are already in [0, 1])" + OWN_DEFAULT)
     g.add_argument("--test-fraction", type=float, default=0.2,
-                   help="fraction of the data held out for the final test")
+                   help="fraction of the data held out for the final test (0: train on "
+                   "every row, no test score)")
+    g.add_argument("--test-data", default=None, metavar="FILE",
+                   help="a separate test table (same columns, by name) instead of "
+                   "--test-fraction" + OWN_DEFAULT)
+    g.add_argument("--exclude", nargs="+", default=None, metavar="COL",
+                   help="columns of a table not to use (roles are printed at the start)"
+                   + OWN_DEFAULT)
+    g.add_argument("--categorical", nargs="+", default=None, metavar="COL",
+                   help="columns to one-hot encode even if numeric or ID-like" + OWN_DEFAULT)
+    g.add_argument("--date", nargs="+", default=None, metavar="COL",
+                   help="columns holding dates or times (ISO 8601 ones are found without "
+                   "it): year, month, day of year, weekday (and hour) features" + OWN_DEFAULT)
+    g.add_argument("--id-column", default=None, metavar="COL",
+                   help="a row identifier: not a feature; predict writes it as its first "
+                   "column" + OWN_DEFAULT)
+    g.add_argument("--class-weight", choices=["balanced"], default=None,
+                   help="weight each training row by n / (classes · rows of its class)"
+                   + OWN_DEFAULT)
     g.add_argument("--val-fraction", type=float, default=0.0,
-                   help="fraction held out for validation during training (default 0: "
-                   "the test split is shown as validation; mnist: the last 10,000 "
-                   "training images)" + OWN_DEFAULT)
+                   help="fraction of the rows carved from the training rows for validation "
+                   "(per-epoch val_* metrics; default 0: none, or 10%% of the training rows "
+                   "when early stopping needs them; mnist: the last 10,000 training images)"
+                   + OWN_DEFAULT)
 
 
 def _load(args: argparse.Namespace) -> Dataset:
@@ -149,7 +171,8 @@ def _load(args: argparse.Namespace) -> Dataset:
                        f"mnist, or a data file")
     try:
         data = read_data_file(path, target=args.target, header=args.header, task=args.task,
-                              x_key=args.x_key, y_key=args.y_key, labels=args.labels)
+                              x_key=args.x_key, y_key=args.y_key, labels=args.labels,
+                              missing_target="drop", decimal=args.decimal)
     except DataFileError as exc:
         raise CLIError(str(exc)) from None
     if data.y.size == 0:
@@ -213,45 +236,64 @@ def _check_scaling(data: Dataset, params: dict[str, np.ndarray], names: list[str
             name = f" ({names[j]!r})" if j < len(names) else ""
             raise CLIError(f"{data.name}: {what} {j + 1}{name}: its values are too large to "
                            f"scale (the {param} overflows float64); rescale that column")
-def _handle_missing(args: argparse.Namespace, data: Dataset) -> Dataset:
-    """Apply ``--missing`` to rows with missing cells: refuse, drop, or keep (impute)."""
-    if not data.text and not np.isnan(data.X).any():
-        return data
-    mask, counts = missing_rows(data)
-    n = int(mask.sum())
-    if n == 0 or args.missing == "impute":
-        return data
-    if args.missing == "error":
-        raise CLIError(f"{args.data}: {n} of {len(mask)} rows have missing cells (columns "
-                       f"{describe_missing(counts)}); choose --missing drop to leave those "
-                       f"rows out, or --missing impute to fill them with the training split's "
-                       f"median (numbers) or most frequent value (text)")
-    if n == len(mask):
-        raise CLIError(f"{args.data}: every row has a missing cell (columns "
-                       f"{describe_missing(counts)}), so --missing drop leaves nothing; use "
-                       f"--missing impute")
-    if not args.quiet:
-        print(f"note: --missing drop: left out {n} of {len(mask)} rows with missing cells "
-              f"(columns {describe_missing(counts)})", file=sys.stderr)
-    return subset(data, ~mask)
-
-
 def _is_file(name: str) -> bool:
     """Whether ``--data name`` is read from a file (not a bundled data set)."""
     return name not in DATASETS or Path(name).is_file()
 
 
+def _is_table(path: str) -> bool:
+    """A CSV/TSV/Parquet/Feather file (not NumPy or IDX): its columns get roles."""
+    head = sniff(Path(path))
+    return not (head[:4] == b"PK\x03\x04" or head[:6] == b"\x93NUMPY"
+                or head[:2] in (b"\x1f\x8b", b"\x00\x00"))
+
+
 def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
-    """Load, split and scale the data the options name."""
-    if not 0.0 < args.test_fraction < 1.0:
-        raise CLIError(f"--test-fraction must be between 0 and 1, got {args.test_fraction}")
-    if not 0.0 <= args.val_fraction < 1.0 - args.test_fraction:
+    """Load, split and scale the data the options name (the table steps: chainrule.data)."""
+    test_data = getattr(args, "test_data", None)
+    if test_data is None and not 0.0 <= args.test_fraction < 1.0:
+        raise CLIError(f"--test-fraction must be at least 0 and below 1, got "
+                       f"{args.test_fraction}")
+    test_fraction = 0.0 if test_data is not None else args.test_fraction
+    if not 0.0 <= args.val_fraction < 1.0 - test_fraction:
         raise CLIError(f"--val-fraction must be at least 0 and below 1 - --test-fraction, "
                        f"got {args.val_fraction}")
     if args.data == "mnist" and not Path("mnist").is_file():
         return _mnist(args, dtype)
     data = _load(args)
-    data = _handle_missing(args, data)
+    table = _is_file(args.data) and _is_table(args.data)
+    if not table and _table_options(args):
+        raise CLIError(f"{_table_options(args)[0]} applies to a table file (CSV, TSV, "
+                       f"Parquet, Feather), not to --data {args.data}")
+    note = lambda text: None if args.quiet else print(text, file=sys.stderr)  # noqa: E731
+    if data.dropped.size:
+        note(f"note: {data.name}: left out {_rows_word(len(data.dropped))} whose target "
+             f"{data.target_name!r} is missing ({_lines(data.dropped, data.lines)})")
+    roles: list[ColumnRole] | None = None
+    all_roles: list[ColumnRole] = []
+    if table:
+        try:
+            all_roles = decide_roles(data, exclude=args.exclude or (),
+                                     categorical=args.categorical or (),
+                                     dates=args.date or (), id_column=args.id_column,
+                                     decimal=args.decimal)
+        except RolesError as exc:
+            raise CLIError(str(exc)) from None
+        data, roles = exclude_columns(data, all_roles)
+        if not roles:
+            raise CLIError(f"{data.name}: every feature column is excluded "
+                           f"({'; '.join(f'{r.name}: {r.reason}' for r in all_roles[:4])}); "
+                           f"keep some with --categorical COL")
+        if not args.quiet:
+            print("columns:")
+            for line in describe_roles(all_roles, data.target_name):
+                print(line)
+    try:
+        data, dropped_note = drop_missing(data, args.missing, args.data)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    if dropped_note:
+        note(dropped_note)
     classification = data.task == "classification"
     if classification and data.n_classes < 2:
         # Otherwise the network refuses "a softmax output needs at least 2 output units".
@@ -262,10 +304,149 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
                        f"(to predict a number, use --task regression)")
     try:
         train, val, test = split_indices(data.y, val_fraction=args.val_fraction,
-                                         test_fraction=args.test_fraction, seed=args.seed,
+                                         test_fraction=test_fraction, seed=args.seed,
                                          stratify=classification)
     except ValueError as exc:
         raise CLIError(f"{data.name}: {exc}") from None
+    test_set = None
+    if test_data is not None:
+        test_set = _read_test_file(args, data, roles)
+    plain = (not data.text and len(roles or ()) == len(all_roles) and args.missing != "impute"
+             and all(r.role == "numeric" and not r.parse for r in roles or ()))
+    if table and roles is not None and not (plain and test_set is None):
+        return _table_splits(args, dtype, data, roles, all_roles, train, val, test, test_set)
+    # All columns plain numbers: no encoding, one copy per part (a million-row file).
+    return _array_splits(args, dtype, data, train, val, test)
+
+
+def _table_options(args: argparse.Namespace) -> list[str]:
+    given = {"--exclude": args.exclude, "--categorical": args.categorical, "--date": args.date,
+             "--id-column": args.id_column, "--test-data": getattr(args, "test_data", None)}
+    return [k for k, v in given.items() if v]
+
+
+def _rows_word(n: int) -> str:
+    return f"{n} row" + ("" if n == 1 else "s")
+
+
+def _lines(rows: np.ndarray, lines: np.ndarray | None, limit: int = 5) -> str:
+    word = "lines" if lines is not None else "rows"
+    shown = ", ".join(str(int(i)) for i in rows[:limit])
+    return f"{word} {shown}" + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def _read_test_file(args: argparse.Namespace, data: Dataset,
+                    roles: list[ColumnRole] | None) -> Dataset:
+    """``--test-data FILE``: the training table's columns, by name, and its classes."""
+    classification = data.task == "classification"
+    try:
+        test = read_data_file(
+            args.test_data, target=args.target,
+            header=args.header, task=data.task,
+            class_names=data.class_names if classification else None,
+            columns=list(data.feature_names) if data.feature_names else None,
+            target_hint=data.target_name, missing_target="drop", decimal=args.decimal)
+    except DataFileError as exc:
+        raise CLIError(f"--test-data: {exc}") from None
+    if test.dropped.size and not args.quiet:
+        print(f"note: {test.name}: left out {len(test.dropped)} test rows whose target is "
+              f"missing ({_lines(test.dropped, test.lines)})", file=sys.stderr)
+    return test
+
+
+def _source(args: argparse.Namespace, data: Dataset, train: np.ndarray, val: np.ndarray,
+            n_test: int) -> dict[str, Any]:
+    test_data = getattr(args, "test_data", None)
+    source: dict[str, Any] = {
+        "name": data.name, **({"file": args.data} if _is_file(args.data) else {}),
+        "n_rows": len(data.y) + (n_test if test_data else 0), "n_train": len(train),
+        "n_val": len(val), "n_test": n_test,
+        "test_fraction": 0.0 if test_data else args.test_fraction,
+        "val_fraction": args.val_fraction, "seed": args.seed}
+    if _is_file(args.data):
+        source["test"] = ({"how": "file", "file": str(test_data),
+                           "fingerprint": fingerprint(test_data)} if test_data else
+                          {"how": "none"} if args.test_fraction == 0 else
+                          {"how": "fraction", "fraction": args.test_fraction,
+                           "val_fraction": args.val_fraction, "seed": args.seed,
+                           "stratified": data.task == "classification",
+                           "rows": len(data.y), "fingerprint": fingerprint(args.data),
+                           "missing": args.missing})
+    return source
+
+
+def _class_weights(args: argparse.Namespace, y: np.ndarray, n_classes: int
+                   ) -> np.ndarray | None:
+    """``--class-weight balanced``: weight n / (k · n_c) per row of class c."""
+    if getattr(args, "class_weight", None) != "balanced":
+        return None
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(n_classes)
+    weights[present] = len(y) / (present.sum() * counts[present])
+    return weights[y]
+
+
+def _table_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
+                  roles: list[ColumnRole], all_roles: list[ColumnRole], train: np.ndarray,
+                  val: np.ndarray, test: np.ndarray, test_set: Dataset | None
+                  ) -> TrainingData:
+    classification = data.task == "classification"
+    try:
+        pipe = TablePipeline.fit(data, train, missing=args.missing,
+                                 scale=args.scale or "standard", roles=roles,
+                                 id_column=args.id_column)
+        pipe.encoding.roles = all_roles
+        X, _ = pipe.transform(data)  # unseen categories in val/test: all zeros
+        if test_set is not None:
+            X_test_raw, _ = pipe.transform(test_set)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    _check_scaling(data, pipe.scaler.params(), pipe.encoding.output_names(), "column")
+    y = data.y
+    if test_set is not None:
+        X_test, y_test = X_test_raw, test_set.y
+    else:
+        X_test, y_test = X[test], y[test]
+    target_scaler = _target_scaler(args, data, y[train]) if not classification else None
+
+    def scaled_y(values: np.ndarray) -> np.ndarray:
+        if target_scaler is None:
+            return values
+        return target_scaler.transform(values[:, None] if values.ndim == 1 else values)
+
+    n_out = data.n_classes if classification else (1 if y.ndim == 1 else y.shape[1])
+    return TrainingData(
+        name=data.name,
+        X_train=X[train].astype(dtype, copy=False), y_train=scaled_y(y[train]),
+        X_test=X_test.astype(dtype, copy=False), y_test=scaled_y(y_test),
+        X_val=X[val].astype(dtype, copy=False) if len(val) else None,
+        y_val=scaled_y(y[val]) if len(val) else None,
+        n_outputs=n_out, task=data.task, class_names=data.class_names,
+        preprocessing=pipe.scaler, feature_names=data.feature_names,
+        target_name=data.target_name, target_scaler=target_scaler,
+        encoding=pipe.encoding if pipe.encoding.needed or all_roles else None,
+        sample_weight=_class_weights(args, y[train], data.n_classes) if classification
+        else None,
+        source=_source(args, data, train, val, len(y_test)))
+
+
+def _target_scaler(args: argparse.Namespace, data: Dataset, y_train: np.ndarray
+                   ) -> Standardizer | None:
+    # Standardise a regression target too, so that the default learning rate
+    # suits any units; predictions are mapped back (the scaler is saved).
+    if (args.scale or "standard") == "none":
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaler = Standardizer().fit(y_train[:, None] if y_train.ndim == 1 else y_train)
+    _check_scaling(data, scaler.params(), [], "target column")
+    return scaler
+
+
+def _array_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
+                  train: np.ndarray, val: np.ndarray, test: np.ndarray) -> TrainingData:
+    """Bundled data sets, NumPy and IDX files: all columns numeric, none excluded."""
+    classification = data.task == "classification"
     # Text columns and fill values are learned from the training split only.
     encoding: TableEncoding | None = TableEncoding.fit(data, train, args.missing)
     X = data.X
@@ -288,12 +469,8 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
     y = data.y
     target_scaler = None
     if not classification:
-        # Standardise a regression target too, so that the default learning rate
-        # suits any units; predictions are mapped back (the scaler is saved).
-        if (args.scale or "standard") != "none":
-            with np.errstate(over="ignore", invalid="ignore"):
-                target_scaler = Standardizer().fit(y[train, None] if y.ndim == 1 else y[train])
-            _check_scaling(data, target_scaler.params(), [], "target column")
+        target_scaler = _target_scaler(args, data, y[train])
+        if target_scaler is not None:
             y = target_scaler.transform(y[:, None] if y.ndim == 1 else y)
     n_out = data.n_classes if classification else (1 if y.ndim == 1 else y.shape[1])
     return TrainingData(
@@ -304,8 +481,7 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
         n_outputs=n_out, task=data.task, class_names=data.class_names,
         preprocessing=scaler, feature_names=data.feature_names, target_name=data.target_name,
         target_scaler=target_scaler, encoding=encoding,
-        source={"name": data.name, **({"file": args.data} if _is_file(args.data) else {}),
-                "n_rows": len(data.y), "n_train": len(train),
-                "n_val": len(val), "n_test": len(test), "test_fraction": args.test_fraction,
-                "val_fraction": args.val_fraction, "seed": args.seed},
+        sample_weight=_class_weights(args, y[train], data.n_classes) if classification
+        else None,
+        source=_source(args, data, train, val, len(test)),
     )

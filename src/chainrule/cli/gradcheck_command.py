@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_network_arguments(p)
     g = p.add_argument_group("data and check")
     g.add_argument("--samples", type=positive_int, default=5,
-                   help="number of random examples (x ~ N(0, 1), targets to suit the output)")
+                   help="number of random examples (x ~ N(0, 1), targets to suit the output), "
+                   "or of rows taken from the start of --data")
     g.add_argument("--data", metavar="FILE", default=None,
                    help="read examples from FILE instead: a CSV file as for train/evaluate "
                    "(header optional, the target in --target or the last column; with "
@@ -157,7 +158,12 @@ def run(args: argparse.Namespace) -> int:
         net = build_network(args)
     if args.data is not None:
         X, Y, how = _read_examples(args, net, model)
-        source = f"{len(X)} example{'s' if len(X) > 1 else ''} from {args.data}{how}"
+        n_rows = len(X)
+        # --samples holds for a file too: the first N rows (each costs two forward passes
+        # per parameter; 80 rows of a wide network take a minute).
+        X, Y = X[:args.samples], Y[:args.samples]
+        of = f" (the first {len(X)} of {n_rows} rows; --samples)" if n_rows > len(X) else ""
+        source = f"{len(X)} example{'s' if len(X) > 1 else ''} from {args.data}{how}{of}"
     else:
         rng = np.random.default_rng([args.seed, 2])  # apart from the weights' stream
         X, Y = rng.normal(size=(args.samples, net.sizes[0])), random_targets(rng, args.samples,

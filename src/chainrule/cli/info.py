@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     features = ", ".join(model.feature_names[:10])
     if len(model.feature_names) > 10:
         features += f", … ({len(model.feature_names)} in all)"
-    if model.encoding is not None:
+    enc = model.encoding
+    if enc is not None and (enc.needed or model.n_columns != model.n_features):
         print(f"features: {model.n_columns} columns ({features}) → {model.n_features} inputs")
     else:
         print(f"features: {model.n_features}" + (f" ({features})" if features else ""))
@@ -53,9 +54,17 @@ def run(args: argparse.Namespace) -> int:
     pre = model.preprocessing
     print("preprocessing: " + ("none" if pre is None else pre.features.kind + " scaling"
                                + (" (target standardised)" if pre.target is not None else "")))
-    if model.encoding is not None:
-        print(f"encoding (missing cells: {model.encoding.missing}):")
-        for line in model.encoding.describe():
+    if enc is not None and enc.roles:
+        from ..data.roles import describe_roles
+
+        print("columns:")
+        for line in describe_roles(enc.roles, model.target_name):
+            print(line)
+    if enc is not None and enc.id_column:
+        print(f"id column: {enc.id_column} (written first by predict)")
+    if enc is not None and enc.needed:
+        print(f"encoding (missing cells: {enc.missing}):")
+        for line in enc.describe():
             print(f"  {line}")
     data = meta.get("data") or {}
     if data:

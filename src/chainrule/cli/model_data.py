@@ -74,15 +74,22 @@ def read_data_for(args: argparse.Namespace, model: Model, *, has_target: bool | 
             args.data, target=args.target, has_target=has_target, header=args.header,
             task=model.task, class_names=model.class_names if classification else None,
             x_key=args.x_key, y_key=args.y_key, labels=args.labels,
-            n_features=model.n_columns, target_hint=model.target_name, columns=columns)
+            n_features=model.n_columns, target_hint=model.target_name, columns=columns,
+            missing_target="drop" if has_target else "error",
+            decimal=getattr(args, "decimal", "."))
     except DataFileError as exc:
         raise CLIError(str(exc)) from None
-    if data.ignored_columns:
-        shown = ", ".join(repr(c) for c in data.ignored_columns[:8])
-        more = (f" and {len(data.ignored_columns) - 8} more"
-                if len(data.ignored_columns) > 8 else "")
-        print(f"note: {args.data}: ignoring {len(data.ignored_columns)} column(s) the model "
-              f"does not use: {shown}{more}", file=sys.stderr)
+    if data.dropped.size:
+        n = len(data.dropped)
+        print(f"note: {args.data}: skipped {n} row{'s' if n != 1 else ''} whose target is "
+              f"missing (first at {'line' if data.lines is not None else 'row'} "
+              f"{int(data.dropped[0])})", file=sys.stderr)
+    extra = model.unexpected_columns(data.ignored_columns)
+    if extra:
+        shown = ", ".join(repr(c) for c in extra[:8])
+        more = f" and {len(extra) - 8} more" if len(extra) > 8 else ""
+        print(f"note: {args.data}: ignoring {len(extra)} column(s) the model does not use: "
+              f"{shown}{more}", file=sys.stderr)
     return data
 
 

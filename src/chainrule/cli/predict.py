@@ -56,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
     if pred.ndim == 2 and pred.shape[1] > 1:
         columns = [f"prediction{j}" for j in range(pred.shape[1])]
         table = [pred[:, j] for j in range(pred.shape[1])]
+    id_column = model.encoding.id_column if model.encoding is not None else None
+    if id_column is not None:
+        ids = _ids(args.data, id_column, len(pred))
+        if ids is not None:
+            columns, table = [id_column, *columns], [ids, *table]
     if args.proba:
         names = model.class_names or [str(j) for j in range(outputs.shape[1])]
         if outputs.shape[1] == 1 and len(names) == 2:  # one sigmoid unit: P(class 1)
@@ -78,3 +83,23 @@ def run(args: argparse.Namespace) -> int:
     atomic_write(args.output, lambda f: f.write(body))  # OSError: cli.main, exit 1
     print(f"wrote {len(pred)} predictions to {args.output}")
     return 0
+
+
+def _ids(path: str, name: str, n: int) -> np.ndarray | None:
+    """The model's ``--id-column`` from the data file, or None (with a note) without it."""
+    from pathlib import Path
+
+    from ..data import DataFileError
+    from ..data.table import read_column
+
+    try:
+        ids = read_column(Path(path), name)
+    except (DataFileError, OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"note: {path}: no id column {name!r} to write first ({exc})"[:200],
+              file=sys.stderr)
+        return None
+    if len(ids) != n:
+        print(f"note: {path}: the id column {name!r} has {len(ids)} cells for {n} rows; "
+              f"not written", file=sys.stderr)
+        return None
+    return ids

@@ -158,6 +158,10 @@ def add_model_source_arguments(p: argparse.ArgumentParser) -> None:
                    help="labelled data (CSV, .npz, .npy, IDX) with the model's raw features; "
                    "default: the test split of the bundled data set the model was trained "
                    "on, rebuilt from the seed and fractions saved in the model")
+    g.add_argument("--rows", choices=["test", "all"], default="all",
+                   help="rows of --data to use: every row (default), or 'test': exactly the "
+                   "model's held-out test rows of its training file, rebuilt from the seed and "
+                   "fraction the model records")
     add_file_arguments(g)
 
 
@@ -187,6 +191,27 @@ class ModelData:
         return units_of(self.model.target_name)
 
 
+def _held_out(args: argparse.Namespace, model: Any, data: Any) -> Any:
+    """``--rows test``: the model's test rows of its training file (else a CLIError); with
+    ``--rows all`` None, and a note when ``--data`` is the training file."""
+    import sys
+
+    from ..data.pipeline import test_rows
+    from ..data.tables import subset
+
+    test = (model.metadata.get("data") or {}).get("test") or {}
+    rows, why = test_rows(test, args.data, data) if test else (None, "no record of them")
+    if getattr(args, "rows", "all") == "test":
+        if rows is None:
+            raise CLIError(f"{args.data}: --rows test: cannot rebuild the model's test rows: "
+                           f"{why}")
+        return subset(data, rows)
+    if rows is not None:
+        print(f"note: {args.data} is the model's training file: all its rows are used; "
+              f"--rows test uses {why}", file=sys.stderr)
+    return None
+
+
 def open_model_and_data(args: argparse.Namespace, *, need_data: bool = True,
                         want_data: bool = True) -> ModelData:
     """Load ``args.model`` and its evaluation data (``--data``, or the saved test split).
@@ -198,13 +223,20 @@ def open_model_and_data(args: argparse.Namespace, *, need_data: bool = True,
     from .model_data import model_inputs, open_model, read_data_for
 
     model = open_model(args.model)
-    if args.data is None and not (want_data or need_data):
+    if not (want_data or need_data):
+        # A figure drawn from the model file alone (curves) reads no --data: a large or
+        # broken file given out of habit costs nothing.
         return ModelData(model, None, None, None, None)
     if args.data is not None:
         data = read_data_for(args, model, has_target=True)
+        held = _held_out(args, model, data)
+        if held is not None:
+            data = held
         X = model_inputs(args, model, data)
         raw = None if data.text or model.encoding is not None else np.asarray(data.X)
-        y, name, rows = np.asarray(data.y), str(args.data), f"rows of {args.data}"
+        y, name, rows = np.asarray(data.y), str(args.data), (
+            f"the held-out test rows of {args.data}" if held is not None
+            else f"rows of {args.data}")
     else:
         found = _saved_test_split(args.model, model, required=need_data)
         if found is None:
@@ -235,8 +267,10 @@ def _saved_test_split(path: str, model: Any, *, required: bool
         target = f" and the target {model.target_name!r}" if model.target_name else ""
         raise CLIError(f"{path}: the model was trained on {name or 'unrecorded data'}, not a "
                        f"bundled data set, so there is no test split to rebuild: pass "
-                       f"labelled rows with --data FILE (e.g. the held-out part of "
-                       f"{name or 'your data'}, with the columns {columns}{target})")
+                       f"labelled rows with --data FILE (the training file itself with "
+                       f"--rows test: its held-out test rows, rebuilt from the seed and "
+                       f"fraction the model records; or other rows with the columns "
+                       f"{columns}{target})")
     seed = source.get("seed", training.get("seed", 0))
     generated = {k: training[k] for k in ("n_samples", "noise") if training.get(k) is not None}
     data = load_dataset(name, seed=seed, **generated)

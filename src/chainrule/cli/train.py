@@ -139,12 +139,16 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     standardised = data.task == "regression" and data.target_scaler is not None
     if not args.quiet:
         features = f"{data.X_train.shape[1]} features"
-        if data.encoding is not None:
+        if data.encoding is not None and any(c.kind != "number" for c in data.encoding.columns):
             n_text = sum(c.kind == "category" for c in data.encoding.columns)
-            features = (f"{len(data.encoding.columns)} columns ({n_text} text, one-hot) → "
-                        f"{data.X_train.shape[1]} inputs")
-        print(f"data: {data.name}, {len(data.X_train)} training and {len(data.X_test)} test "
-              f"rows, {features}, {data.n_outputs} outputs")
+            n_date = sum(c.kind == "date" for c in data.encoding.columns)
+            dates = f", {n_date} date" if n_date else ""
+            features = (f"{len(data.encoding.columns)} columns ({n_text} text, one-hot{dates})"
+                        f" → {data.X_train.shape[1]} inputs")
+        val = f", {len(data.X_val)} validation" if data.X_val is not None else ""
+        outputs = f"{data.n_outputs} output" + ("" if data.n_outputs == 1 else "s")
+        print(f"data: {data.name}, {len(data.X_train)} training{val} and {len(data.X_test)} "
+              f"test rows, {features}, {outputs}")
         print(f"network: {net!r}")
         if args.backend != "numpy":
             print(f"backend: {args.backend}" + (f" on {args.device}" if args.device else ""))
@@ -202,6 +206,7 @@ def _training_run(args: argparse.Namespace, data: TrainingData, net: Network,
         config = config.replace(validation_fraction=validation["validation_fraction"])
     return TrainingRun(net, data.X_train, data.y_train, config,
                        validation_data=validation.get("validation_data"), seed=fit["seed"],
+                       sample_weight=data.sample_weight,  # --class-weight balanced
                        comm=None if world is None else world.comm)
 
 
@@ -283,6 +288,16 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
     """Test accuracy, the saved model and the report (rank 0 only under MPI); exit status."""
     if net.interrupted:
         return _interrupted(args, net, data)
+    if args.early_stopping and not args.quiet:
+        line = _early_stopping_line(args, net)
+        if line:
+            print(line)
+    if len(data.X_test) == 0:
+        print(f"no test score: --test-fraction 0 trained on all {len(data.X_train)} rows "
+              f"({seconds:.1f}s)")
+        if args.save is not None:
+            _save(args, net, data)
+        return 0
     result = net.evaluate(data.X_test, data.y_test)
     if net.is_classifier:
         print(f"test accuracy: {result['accuracy'] * 100:.2f}% "
@@ -302,9 +317,26 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
     return 0
 
 
+def _early_stopping_line(args: argparse.Namespace, net: Network) -> str | None:
+    """Which epoch's weights early stopping kept (the best monitored one)."""
+    h = net.history
+    values = np.asarray(getattr(h, args.early_stopping, []) or [], dtype=float)
+    if values.size == 0 or np.isnan(values).all():
+        return None
+    best = int(np.nanargmax(values) if "accuracy" in args.early_stopping
+               else np.nanargmin(values))
+    epochs = list(h.epoch)
+    stopped = len(epochs) < args.epochs
+    how = (f"stopped after epoch {epochs[-1]} ({args.patience} without improvement)"
+           if stopped else f"ran all {len(epochs)} epochs")
+    return (f"early stopping: {how}; kept the weights of epoch {epochs[best]} "
+            f"({args.early_stopping} {values[best]:.4f})")
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output can be written and none is an input or another output."""
-    inputs = {"data": args.data, "labels": args.labels}
+    inputs = {"data": args.data, "labels": args.labels,
+              "test-data": getattr(args, "test_data", None)}
     outputs = {"--save": args.save, "--report": args.report, "--log-json": args.log_json}
     for option, path in outputs.items():
         if path is not None:
@@ -367,5 +399,7 @@ def _monitoring_line(data: object, run: TrainingRun) -> str:
                 "held out (they steer early stopping / the schedule)")
     X_val = getattr(data, "X_val", None)
     if X_val is not None and len(X_val) > 0:
-        return f"monitoring: val_* on the {len(X_val)}-row validation split"
-    return "monitoring: val_* on the test split (shown only; it never steers training)"
+        return (f"monitoring: val_* on the {len(X_val)}-row validation split (carved from "
+                f"the training rows)")
+    return ("monitoring: no validation split (--val-fraction 0); the test rows are scored "
+            "once, at the end")

@@ -172,15 +172,15 @@ def validation_kwargs(args: argparse.Namespace, data: Any) -> dict[str, Any]:
     """``validation_data`` or ``validation_fraction`` for ``Network.fit``.
 
     ``data`` is the loaded :class:`~chainrule.cli.data_options.TrainingData`.
-    Its validation split is used when it has one.  Without one, ``data.validation``
-    is the test split, which may be *shown* per epoch but must not steer training:
-    when early stopping or the plateau schedule watch validation metrics, a
-    seeded, stratified fraction of the training rows is held out instead.
+    Its validation split (carved from the training rows) is used when it has one.
+    Without one, there is no per-epoch validation, except when early stopping or the
+    plateau schedule watch validation metrics: then a seeded, stratified fraction of
+    the training rows is held out.  The test rows are never validation.
     """
     has_split = data.X_val is not None and data.y_val is not None and len(data.X_val) > 0
     if _decides_on_validation(args) and not has_split:
         return {"validation_fraction": DEFAULT_VALIDATION_FRACTION}
-    return {"validation_data": data.validation}
+    return {"validation_data": data.validation} if has_split else {}
 
 
 def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:

@@ -41,6 +41,9 @@ class Dataset:
         Numeric columns keep their numbers in ``X``, NaN where a cell is missing.
     ignored_columns : list of str
         Columns of the file that were not read (not among the requested features).
+    dropped : ndarray of int
+        Line (or row) numbers of the rows left out because their target was missing
+        (``read_data_file(..., missing_target="drop")``).
     """
 
     X: np.ndarray
@@ -54,6 +57,7 @@ class Dataset:
     lines: np.ndarray | None = None
     text: dict[int, np.ndarray] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
+    dropped: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         if not self.feature_names and self.X.ndim == 2:

@@ -21,6 +21,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -90,6 +91,8 @@ def read_data_file(
     n_features: int | None = None,
     target_hint: str | None = None,
     columns: list[str] | None = None,
+    missing_target: str = "error",
+    decimal: str = ".",
 ) -> Dataset:
     """Read a data file: features ``X`` and (optionally) a target ``y``.
 
@@ -129,6 +132,12 @@ def read_data_file(
         features): other columns are skipped (listed in ``ignored_columns``), a
         missing one is an error.  Used only when the file has a header line;
         headerless files and NumPy files are read by position.
+    missing_target : {"error", "drop"}, default "error"
+        A row whose target cell is missing: an error naming its line, or left out
+        (``Dataset.dropped`` holds the line or row numbers of the rows left out).
+    decimal : {".", ","}, default "."
+        The decimal mark of numbers in a CSV file (``","``: ``3,5`` is 3.5; use a
+        ``;`` or tab delimiter then).
 
     Returns
     -------
@@ -145,14 +154,20 @@ def read_data_file(
     """
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    if missing_target not in ("error", "drop"):
+        raise ValueError(f"missing_target must be 'error' or 'drop', got {missing_target!r}")
     p = Path(path)
-    raw = read_bytes(p, "data file")
     texts: dict[int, np.ndarray] = {}
     ignored: list[str] = []
-    if raw[:4] == b"PK\x03\x04":
+    names: list[str] = []
+    fast = _read_fast(p, target, has_target, header, n_features, target_hint, columns,
+                      missing_target, decimal)
+    raw = b"" if fast is not None else read_bytes(p, "data file")
+    if fast is not None:
+        X, y_raw, names, target_name, lines, texts, ignored = fast
+    elif raw[:4] == b"PK\x03\x04":
         X, y_raw = _read_npz(p, raw, x_key, y_key, has_target, n_features)
         lines = None
-        names: list[str] = []
         target_name = y_key if y_raw is not None else None
     elif raw[:6] == b"\x93NUMPY":
         X, y_raw, names, target_name = _read_npy(p, raw, target, has_target, n_features)
@@ -162,11 +177,32 @@ def read_data_file(
         lines, names, target_name = None, [], ("labels" if y_raw is not None else None)
     else:
         X, y_raw, names, target_name, lines, texts, ignored = _read_csv(
-            p, raw, target, has_target, header, n_features, target_hint, columns)
+            p, raw, target, has_target, header, n_features, target_hint, columns, decimal)
+    dropped = np.empty(0, dtype=np.int64)
+    if y_raw is not None:
+        gone = _missing_targets(y_raw)
+        if gone.any():
+            where = np.flatnonzero(gone)
+            if missing_target == "error":
+                i = int(where[0])
+                cell = str(y_raw[i]).strip()
+                what = "empty" if not cell else f"missing ({cell!r})"
+                raise DataFileError(f"{p}: {_where(i, lines)}, target {target_name!r}: the "
+                                    f"cell is {what}; every row needs a target value"
+                                    + (f" ({len(where)} rows have none)" if len(where) > 1
+                                       else ""))
+            if len(where) == len(gone):
+                raise DataFileError(f"{p}: every row's target {target_name!r} is missing")
+            dropped = (lines[where] if lines is not None else where + 1).astype(np.int64)
+            keep = ~gone
+            X, y_raw = X[keep], y_raw[keep]
+            lines = None if lines is None else lines[keep]
+            texts = {j: cells[keep] for j, cells in texts.items()}
     if n_features is not None and X.shape[1] != n_features:
         raise DataFileError(f"{p}: has {X.shape[1]} feature columns, expected {n_features} "
                             f"(the model's input size)")
-    bad = first_nonfinite(X) if lines is None else None  # CSV rows are checked as read
+    # CSV rows are checked as read, tables read through pyarrow by column.
+    bad = first_nonfinite(X) if lines is None and fast is None else None
     if bad is not None:
         row, col = bad
         raise DataFileError(f"{p}: {_where(row, lines)}, {_col(col, names)}: "
@@ -179,7 +215,77 @@ def read_data_file(
     y, task, found_names = _targets(p, y_raw, task, class_names, lines, target_name)
     return Dataset(X=X, y=y, task=task, name=name, class_names=found_names,
                    feature_names=names, target_name=target_name, lines=lines, text=texts,
-                   ignored_columns=ignored)
+                   ignored_columns=ignored, dropped=dropped)
+
+
+def _missing_targets(y_raw: np.ndarray) -> np.ndarray:
+    """Rows whose target cell is missing (a missing-value token, or NaN)."""
+    if y_raw.dtype.kind == "f":
+        return np.isnan(y_raw)
+    if y_raw.dtype.kind in "US":
+        # Each distinct label looked at once (a million rows, a few classes).
+        distinct, which = np.unique(y_raw, return_inverse=True)
+        gone = np.array([str(v).strip().lower() in MISSING_TOKENS for v in distinct.tolist()],
+                        dtype=bool)
+        return gone[which.reshape(-1)]
+    return np.zeros(len(y_raw), dtype=bool)
+
+
+def _sniff(p: Path) -> bytes:
+    try:
+        with open(p, "rb") as f:
+            return f.read(8)
+    except OSError:
+        return b""
+
+
+def _read_fast(p: Path, target: str | int | None, has_target: bool | None,
+               header: bool | None, n_features: int | None, target_hint: str | None,
+               columns: list[str] | None, missing_target: str, decimal: str
+               ) -> tuple[Any, ...] | None:
+    """A CSV/TSV, Parquet, Feather or Arrow file through pyarrow (``data.table``), or None
+    for the line-by-line readers (NumPy, IDX, and CSV files the fast path hands back)."""
+    try:
+        if not stat.S_ISREG(p.stat().st_mode) or p.stat().st_size == 0:
+            return None  # read_bytes says why
+    except OSError:
+        return None
+    head = _sniff(p)
+    if head[:4] == b"PK\x03\x04" or head[:6] == b"\x93NUMPY" or head[:2] == b"\x1f\x8b" \
+            or head[:2] == b"\x00\x00":
+        return None
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:  # pragma: no cover - pyarrow is a core dependency
+        return None
+    from . import table
+
+    if table.sniff_table_format(head) is not None:
+        return table.read_arrow_file(p, target=target, has_target=has_target,
+                                     n_features=n_features, target_hint=target_hint,
+                                     columns=columns)
+    try:
+        result = table.read_csv_arrow(p, target=target, has_target=has_target, header=header,
+                                      n_features=n_features, target_hint=target_hint,
+                                      columns=columns, decimal=decimal)
+    except UnicodeDecodeError:
+        return None
+    if result is not None and missing_target == "error" and result[1] is not None \
+            and _missing_targets(result[1]).any():
+        return None  # the line-by-line reader names the cell as written
+    return result
+
+
+def _check_duplicates(p: Path | str, names: list[str]) -> None:
+    """A header naming a column twice is refused, naming it (which one would be meant?)."""
+    seen: set[str] = set()
+    twice = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+    if twice:
+        listed = ", ".join(repr(n) for n in dict.fromkeys(twice))
+        raise DataFileError(f"{p}: the header names column {listed} more than once, so "
+                            f"it cannot be matched to the model's column of that name"
+                            if len(set(twice)) == 1 else
+                            f"{p}: the header names columns {listed} more than once")
 
 
 # ---------------------------------------------------------------------- places in a file
@@ -244,9 +350,14 @@ def _targets(p: Path, y_raw: np.ndarray, task: str | None, class_names: list[str
             raise DataFileError(f"{p}: {_where(i, lines)}, {what}: {str(y_raw[i])[:40]!r} "
                                 f"is not a number (a regression target must be numeric)")
         return numeric, task, []
-    texts = np.array([_label_text(v) for v in y_raw.tolist()], dtype=str)
+    # Each distinct cell is turned into its label once (a million rows, a few classes).
+    distinct, cell_of = np.unique(numeric if numeric is not None else y_raw,
+                                  return_inverse=True)
+    label_of = np.array([_label_text(v) for v in distinct.tolist()], dtype=str)
+    texts_u, label_index = np.unique(label_of, return_inverse=True)
+    row_label = label_index[cell_of.reshape(-1)]
     if class_names is None:
-        names, y = np.unique(texts, return_inverse=True)
+        names, y = texts_u, row_label
         # Numeric labels sort by value (2 before 10), text labels alphabetically.
         if numeric is not None:
             order = np.argsort(names.astype(np.float64), kind="stable")
@@ -255,13 +366,14 @@ def _targets(p: Path, y_raw: np.ndarray, task: str | None, class_names: list[str
             names, y = names[order], rank[y]
         return y.astype(np.int64), task, [str(n) for n in names]
     index = {name: i for i, name in enumerate(class_names)}
-    y = np.empty(len(texts), dtype=np.int64)
-    for i, label in enumerate(texts.tolist()):
-        if label not in index:
-            raise DataFileError(
-                f"{p}: {_where(i, lines)}, {what}: class {label[:40]!r} was never seen in "
-                f"training (the model knows {_short_list(class_names)})")
-        y[i] = index[label]
+    known = np.array([index.get(str(label), -1) for label in texts_u.tolist()], dtype=np.int64)
+    y = known[row_label]
+    if (y < 0).any():
+        i = int(np.flatnonzero(y < 0)[0])
+        label = str(texts_u[row_label[i]])
+        raise DataFileError(
+            f"{p}: {_where(i, lines)}, {what}: class {label[:40]!r} was never seen in "
+            f"training (the model knows {_short_list(class_names)})")
     return y, task, list(class_names)
 
 
@@ -617,7 +729,7 @@ def _space_separated(text: str) -> bool:
 
 def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | None,
               header: bool | None, n_features: int | None, target_hint: str | None = None,
-              columns: list[str] | None = None,
+              columns: list[str] | None = None, decimal: str = ".",
               ) -> tuple[np.ndarray, np.ndarray | None, list[str], str | None, np.ndarray,
                          dict[int, np.ndarray], list[str]]:
     try:
@@ -649,6 +761,7 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
     names: list[str] = []
     if header:
         names = [cell.strip() for cell in head[0][1]]
+        _check_duplicates(p, names)
         head = head[1:]
     by_name = columns is not None and bool(names)
     if not by_name:
@@ -677,7 +790,8 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
         # File column (0-based) of each feature column.
         file_col = [j for j in range(n_cols) if j != t]
     feature_names = [names[j] for j in file_col] if names else []
-    ignored = [names[j] for j in range(n_cols) if j != t and j not in set(file_col)
+    chosen = set(file_col)  # once: rebuilt per column, 100,000 columns took minutes
+    ignored = [names[j] for j in range(n_cols) if j != t and j not in chosen
                and names[j] != target_hint] if names else []
     all_but_target = file_col == [j for j in range(n_cols) if j != t]
 
@@ -693,13 +807,8 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
                 raise DataFileError(f"{p}: line {line} has {len(row)} fields, expected "
                                     f"{n_cols} (as in the first line)")
         if t is not None:
-            for row, line in zip(block, block_lines, strict=True):
-                cell = row[t].strip()
-                if cell.lower() in MISSING_TOKENS:
-                    what = "empty" if not cell else f"missing ({cell!r})"
-                    raise DataFileError(f"{p}: line {line}, target {target_name!r}: the "
-                                        f"cell is {what}; every row needs a target value")
-                targets.append(cell)
+            for row in block:
+                targets.append(row[t].strip())
         if all_but_target:
             # Pop the target cell out of each row in place: the feature cells are then
             # converted in one NumPy call, without another copy of the table.
@@ -709,6 +818,9 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
             cells = block
         else:
             cells = [[row[j] for j in file_col] for row in block]
+        if decimal != ".":
+            cells = [[c.replace(decimal, ".") if c.count(decimal) == 1 and "." not in c
+                      else c for c in row] for row in cells]
         part = kinds.convert(cells, block_lines, X.data[:X.n])
         bad = first_nonfinite(np.where(np.isnan(part), 0.0, part))
         if bad is not None:

@@ -46,8 +46,8 @@ def split_indices(
         Targets; 1-D integer labels are stratified (each class keeps its share
         in every part) when ``stratify`` is true.
     val_fraction, test_fraction : float
-        Fractions of the rows for validation (may be 0) and test (in (0, 1));
-        together below 1.
+        Fractions of the rows for validation and test (each may be 0); together
+        below 1.
     seed : int or numpy.random.Generator, optional
         A generator is used (and advanced) as it is.
     stratify : bool, default True
@@ -57,8 +57,8 @@ def split_indices(
     train, val, test : ndarray of int64
         Sorted, disjoint, covering every row.
     """
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    if not 0.0 <= test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
     if not 0.0 <= val_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
         raise ValueError(f"val_fraction must be in [0, 1) with val_fraction + test_fraction "
                          f"< 1, got {val_fraction} and {test_fraction}")
@@ -77,6 +77,6 @@ def split_indices(
         parts[1].append(members[n_test:n_test + n_val])
         parts[0].append(members[n_test + n_val:])
     train, val, test = (np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
-    if len(train) == 0 or len(test) == 0:
+    if len(train) == 0 or (test_fraction > 0 and len(test) == 0):
         raise ValueError(f"{n} rows are too few to split into training and test parts")
     return train, val, test

@@ -89,7 +89,7 @@ def subset(data: Dataset, keep: np.ndarray) -> Dataset:
         feature_names=data.feature_names, target_name=data.target_name,
         lines=None if data.lines is None else data.lines[keep],
         text={j: cells[keep] for j, cells in data.text.items()},
-        ignored_columns=data.ignored_columns)
+        ignored_columns=data.ignored_columns, dropped=data.dropped)
 
 
 @dataclass
@@ -99,24 +99,34 @@ class ColumnEncoding:
     Attributes
     ----------
     name : str
-    kind : {"number", "category"}
+    kind : {"number", "category", "date"}
     categories : list of str
         For a category column: the categories of the training split, sorted; one
         0/1 input each.
     fill : float or str or None
         The value a missing cell takes (median or most frequent in the training
-        split), or None when missing cells are refused.
+        split; for a date, the median date as ISO 8601 text), or None when missing
+        cells are refused.
+    derived : list of str
+        For a date column: the features it becomes (``year``, ``month_sin``, …; see
+        :func:`chainrule.data.roles.date_features`).
+    parse : {None, "thousands", "decimal"}
+        For a number column written as text: ``1,037.25`` or ``3,5``.
     """
 
     name: str
     kind: str = "number"
     categories: list[str] = field(default_factory=list)
     fill: float | str | None = None
+    derived: list[str] = field(default_factory=list)
+    parse: str | None = None
 
     @property
     def width(self) -> int:
         """Network inputs this column becomes."""
-        return len(self.categories) if self.kind == "category" else 1
+        if self.kind == "category":
+            return len(self.categories)
+        return len(self.derived) if self.kind == "date" else 1
 
 
 @dataclass
@@ -129,24 +139,59 @@ class TableEncoding:
         One per raw feature column, in the model's order.
     missing : {"error", "drop", "impute"}
         How training treated missing cells (``impute``: each column has a ``fill``).
+    roles : list of ColumnRole
+        Every column of the training table but the target, with its role and why
+        (excluded columns included); empty for models saved before roles existed.
+    id_column : str or None
+        The ``--id-column``: carried to ``predict``'s output as its first column.
     """
 
     columns: list[ColumnEncoding]
     missing: str = "error"
+    roles: list[Any] = field(default_factory=list)
+    id_column: str | None = None
 
     # ------------------------------------------------------------------ fitting
 
     @classmethod
-    def fit(cls, data: Dataset, rows: np.ndarray, missing: str = "error") -> TableEncoding:
-        """Learn categories and fill values from the rows ``rows`` (the training split)."""
+    def fit(cls, data: Dataset, rows: np.ndarray, missing: str = "error",
+            roles: list[Any] | None = None) -> TableEncoding:
+        """Learn categories and fill values from the rows ``rows`` (the training split).
+
+        ``roles`` (one :class:`~chainrule.data.roles.ColumnRole` per column of ``data``,
+        none excluded) says which columns are categories, dates or numbers written with
+        separators; without it, text columns are categories and the others numbers.
+        """
+        from .roles import DATE_FEATURES, HOUR_FEATURES, parse_dates
+
         if missing not in MISSING_POLICIES:
             raise ValueError(f"missing must be one of {', '.join(MISSING_POLICIES)}, "
                              f"got {missing!r}")
         columns = []
         for j in range(data.X.shape[1]):
             name = _name(data, j)
-            if j in data.text:
-                cells = data.text[j][rows]
+            role = roles[j] if roles is not None else None
+            if role is not None and role.role == "date":
+                stamps = parse_dates(_cells(data, j))
+                seen = stamps[rows][~np.isnat(stamps[rows])]
+                timed = bool(len(seen)) and bool(
+                    (seen - seen.astype("datetime64[D]")).astype(np.int64).any())
+                median = (np.sort(seen)[len(seen) // 2] if len(seen)
+                          else np.datetime64("2000-01-01T00:00:00"))
+                columns.append(ColumnEncoding(
+                    name, "date", [], str(median) if missing == "impute" else None,
+                    list(DATE_FEATURES) + (list(HOUR_FEATURES) if timed else [])))
+                continue
+            if role is not None and role.role == "numeric" and role.parse:
+                values = self_parse(data, j, role.parse)
+                present_n = values[rows][~np.isnan(values[rows])]
+                fill_p = float(np.median(present_n)) if len(present_n) else 0.0
+                columns.append(ColumnEncoding(name, "number", [],
+                                              fill_p if missing == "impute" else None,
+                                              parse=role.parse))
+                continue
+            if j in data.text or (role is not None and role.role == "categorical"):
+                cells = _cells(data, j)[rows]
                 present = cells[cells != ""]
                 values, counts = np.unique(present, return_counts=True)
                 # The most frequent category; ties go to the first in sorted order.
@@ -164,7 +209,8 @@ class TableEncoding:
     @property
     def needed(self) -> bool:
         """Whether it does anything: a category column or a fill value."""
-        return any(c.kind == "category" or c.fill is not None for c in self.columns)
+        return any(c.kind in ("category", "date") or c.fill is not None or c.parse
+                   for c in self.columns)
 
     @property
     def n_inputs(self) -> int:
@@ -172,12 +218,19 @@ class TableEncoding:
         return sum(c.width for c in self.columns)
 
     def output_names(self) -> list[str]:
-        """One name per network input: ``island=Biscoe`` for a category's column."""
+        """One name per network input: ``island=Biscoe`` for a category's column,
+        ``day:month_sin`` for a date's feature."""
         names: list[str] = []
         for c in self.columns:
             names += [f"{c.name}={v}" for v in c.categories] if c.kind == "category" \
-                else [c.name]
+                else [f"{c.name}:{d}" for d in c.derived] if c.kind == "date" else [c.name]
         return names
+
+    def one_hot_inputs(self) -> np.ndarray:
+        """Which network inputs are one-hot 0/1 columns (bool, shape (n_inputs,)): they
+        enter the network as they are, never scaled."""
+        return np.array([c.kind == "category" for c in self.columns for _ in range(c.width)],
+                        dtype=bool)
 
     # ------------------------------------------------------------------ applying
 
@@ -207,7 +260,17 @@ class TableEncoding:
         warnings: list[str] = []
         k = 0
         for j, c in enumerate(self.columns):
+            if c.kind == "date":
+                out[:, k:k + c.width] = self._dates(data, j, c)
+                k += c.width
+                continue
             if c.kind == "number":
+                if c.parse is not None and j in data.text:
+                    col = self_parse(data, j, c.parse)
+                    out[:, k] = np.where(np.isnan(col), c.fill if c.fill is not None else 0.0,
+                                         col)
+                    k += 1
+                    continue
                 if j in data.text:
                     _refuse_text(data, j, c.name)
                 col = data.X[:, j]
@@ -235,6 +298,21 @@ class TableEncoding:
             k += c.width
         return out, warnings
 
+    @staticmethod
+    def _dates(data: Dataset, j: int, c: ColumnEncoding) -> np.ndarray:
+        from .roles import date_features, parse_dates
+
+        cells = _cells(data, j)
+        if c.fill is not None:
+            cells = np.where(cells == "", str(c.fill), cells)
+        try:
+            stamps = parse_dates(cells)
+        except ValueError as exc:
+            raise ValueError(f"{data.name}: {data.where(exc.args[1])}, column {c.name!r}: "
+                             f"{exc.args[0]} (the model's column {c.name!r} holds dates)"
+                             ) from None
+        return date_features(stamps, c.derived)
+
     def _refuse_missing(self, data: Dataset) -> None:
         mask = np.zeros(len(data.X), dtype=bool)
         counts: dict[str, int] = {}
@@ -258,7 +336,12 @@ class TableEncoding:
         """Plain values for the model file's metadata."""
         return {"missing": self.missing,
                 "columns": [{"name": c.name, "kind": c.kind, "categories": list(c.categories),
-                             "fill": c.fill} for c in self.columns]}
+                             "fill": c.fill,
+                             **({"derived": list(c.derived)} if c.kind == "date" else {}),
+                             **({"parse": c.parse} if c.parse else {})}
+                            for c in self.columns],
+                **({"roles": [r.to_json() for r in self.roles]} if self.roles else {}),
+                **({"id_column": self.id_column} if self.id_column else {})}
 
     @classmethod
     def from_json(cls, doc: Any) -> TableEncoding:
@@ -271,7 +354,7 @@ class TableEncoding:
         columns = []
         for spec in doc["columns"]:
             if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) \
-                    or spec.get("kind") not in ("number", "category"):
+                    or spec.get("kind") not in ("number", "category", "date"):
                 raise ValueError(f"bad column in the table encoding: {spec!r}"[:120])
             cats = spec.get("categories") or []
             fill = spec.get("fill")
@@ -280,15 +363,38 @@ class TableEncoding:
             if spec["kind"] == "category" and not cats:
                 raise ValueError(f"column {spec['name']!r}: a category column without "
                                  f"categories")
-            ok_fill = fill is None or (isinstance(fill, str) if spec["kind"] == "category"
+            ok_fill = fill is None or (isinstance(fill, str) if spec["kind"] != "number"
                                        else isinstance(fill, (int, float))
                                        and not isinstance(fill, bool))
+            derived = spec.get("derived") or []
+            parse = spec.get("parse")
+            from .roles import DATE_FEATURES, HOUR_FEATURES
+
+            if spec["kind"] == "date" and (not isinstance(derived, list) or not derived
+                                           or not set(derived) <= set(DATE_FEATURES)
+                                           | set(HOUR_FEATURES)):
+                raise ValueError(f"column {spec['name']!r}: bad date features {derived!r}")
+            if parse not in (None, "thousands", "decimal"):
+                raise ValueError(f"column {spec['name']!r}: unknown parse {parse!r}")
             if not ok_fill:
                 raise ValueError(f"column {spec['name']!r}: bad fill value {fill!r}")
             columns.append(ColumnEncoding(spec["name"], spec["kind"], list(cats),
                                           None if fill is None else
-                                          (fill if isinstance(fill, str) else float(fill))))
-        return cls(columns, missing)
+                                          (fill if isinstance(fill, str) else float(fill)),
+                                          [str(d) for d in derived], parse))
+        names = [c.name for c in columns]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"the table encoding names column {twice[0]!r} more than once")
+        from .roles import ColumnRole
+
+        roles_doc = doc.get("roles") or []
+        if not isinstance(roles_doc, list):
+            raise ValueError("the table encoding's roles are not a list")
+        id_column = doc.get("id_column")
+        if id_column is not None and not isinstance(id_column, str):
+            raise ValueError(f"bad id column {id_column!r}")
+        return cls(columns, missing, [ColumnRole.from_json(r) for r in roles_doc], id_column)
 
     def describe(self) -> list[str]:
         """One line per column that is encoded or filled (for ``chainrule info``)."""
@@ -303,9 +409,27 @@ class TableEncoding:
                     fill = f"; missing → {c.fill!r} (most frequent)"
                 lines.append(f"{c.name}: one-hot over {len(c.categories)} categories "
                              f"({cats}){fill}")
-            elif fill:
-                lines.append(f"{c.name}: number{fill}")
+            elif c.kind == "date":
+                fill = "" if c.fill is None else f"; missing → {c.fill} (median)"
+                lines.append(f"{c.name}: date → {', '.join(c.derived)}{fill}")
+            elif fill or c.parse:
+                how = {"thousands": " (thousands separators)", "decimal": " (decimal comma)",
+                       None: ""}[c.parse]
+                lines.append(f"{c.name}: number{how}{fill}")
         return lines
+
+
+def self_parse(data: Dataset, j: int, parse: str) -> np.ndarray:
+    """A text column of numbers written with separators as floats (NaN where missing)."""
+    from .roles import parse_numbers
+
+    if j not in data.text:
+        return data.X[:, j]
+    try:
+        return parse_numbers(data.text[j], parse)
+    except ValueError as exc:
+        raise ValueError(f"{data.name}: {data.where(exc.args[1])}, column "
+                         f"{_name(data, j)!r}: {exc.args[0]}") from None
 
 
 def _refuse_text(data: Dataset, j: int, name: str) -> None:

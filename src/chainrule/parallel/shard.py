@@ -194,6 +194,15 @@ def read_csv_shard(path: str | os.PathLike[str], comm: Any, *, task: str,
         try:
             X, y_raw, feature_names, target_name, lines, texts, _ = _read_csv(
                 p, raw, target, True, header, None)
+            if y_raw is not None:
+                # The line reader leaves a missing target as "": as one process, an error.
+                from .files import _missing_targets
+
+                gone = np.flatnonzero(_missing_targets(y_raw))
+                if gone.size:
+                    raise DataFileError(f"{p}: line {int(lines[gone[0]])}, target "
+                                        f"{target_name!r}: the cell is empty; every row "
+                                        f"needs a target value")
         except DataFileError as exc:
             raise DataFileError(_shift_lines(str(exc), first_line - (2 if header else 1))
                                 ) from None

@@ -95,6 +95,8 @@ class TrainingRun:
     callbacks : list of Callback
     comm : optional
         An MPI communicator: train data-parallel (:mod:`chainrule.parallel`).
+    sample_weight : array-like of shape (n,), optional
+        One weight per training row (e.g. ``--class-weight balanced``).
     """
 
     network: Network
@@ -105,6 +107,7 @@ class TrainingRun:
     seed: int | None = None
     callbacks: list[Callback] = field(default_factory=list)
     comm: Any = None
+    sample_weight: Any = None
 
     @property
     def validation_rows(self) -> int:
@@ -115,7 +118,9 @@ class TrainingRun:
 
     def run(self) -> History:
         """Train; the run's history (``network.history`` holds every run's)."""
-        extra = {} if self.comm is None else {"comm": self.comm}
+        extra: dict[str, Any] = {} if self.comm is None else {"comm": self.comm}
+        if self.sample_weight is not None:
+            extra["sample_weight"] = self.sample_weight
         return self.network.fit(self.X, self.Y, self.config,
                                 validation_data=self.validation_data, seed=self.seed,
                                 callbacks=self.callbacks, **extra)

@@ -1,0 +1,141 @@
+"""Reading tables: chainrule's reader and ``chainrule train`` against ``pandas.read_csv``,
+in the same run, each in a fresh process (time and peak RSS).
+
+Files (generated once into ``--dir``, seeded):
+
+* ``numeric.csv``: 1,000,000 rows × 20 columns (19 features, 6 decimals; an integer
+  label 0–2), about 180 MB;
+* ``mixed.csv``: 200,000 rows: 6 numbers (some missing), 3 text columns (5–50
+  categories, some missing), an ISO date and a label;
+* ``wide.csv``: 20 rows × 100,000 columns.
+
+For each file: ``pandas.read_csv(path)`` and ``chainrule.data.read_data_file(path)``,
+interleaved over ``--rounds`` rounds (the median is reported), and for the numeric file
+``chainrule train --data numeric.csv --epochs 1 --batch-size 1000 --hidden 30``.  Peak
+RSS is the process's own ``ru_maxrss`` (imports included).
+
+Run: ``python3 benchmarks/reading.py [--rounds 3] [--dir DIR]`` (several minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PANDAS = """
+import resource, sys, time
+import pandas as pd
+t = time.perf_counter()
+df = pd.read_csv(sys.argv[1])
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+CHAINRULE = """
+import resource, sys, time
+from chainrule.data import read_data_file
+t = time.perf_counter()
+d = read_data_file(sys.argv[1])
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+TRAIN = """
+import resource, sys, time
+from chainrule.cli import main
+t = time.perf_counter()
+code = main(["train", "--data", sys.argv[1], "--epochs", "1", "--batch-size", "1000",
+             "--hidden", "30", "--progress", "none", "--quiet"])
+assert code == 0
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def make_files(d: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(0)
+    files = {"numeric": d / "numeric.csv", "mixed": d / "mixed.csv", "wide": d / "wide.csv"}
+    if not files["numeric"].exists():
+        n = 1_000_000
+        with open(files["numeric"], "w") as f:
+            f.write(",".join([f"x{i}" for i in range(19)] + ["label"]) + "\n")
+            for _ in range(0, n, 100_000):
+                X = rng.normal(size=(100_000, 19))
+                y = rng.integers(0, 3, 100_000)
+                np.savetxt(f, np.column_stack([X, y]), fmt=["%.6f"] * 19 + ["%d"],
+                           delimiter=",")
+    if not files["mixed"].exists():
+        n = 200_000
+        cols = {f"n{i}": np.round(rng.normal(size=n), 4).astype(str) for i in range(6)}
+        for i in range(6):
+            cols[f"n{i}"][rng.random(n) < 0.02] = ""
+        for i, k in enumerate((5, 20, 50)):
+            cells = np.array([f"cat{i}_{v}" for v in range(k)])[rng.integers(0, k, n)]
+            cells[rng.random(n) < 0.02] = "NA"
+            cols[f"t{i}"] = cells
+        days = np.datetime64("2015-01-01") + rng.integers(0, 3000, n).astype("timedelta64[D]")
+        cols["day"] = days.astype(str)
+        cols["label"] = rng.choice(["a", "b", "c"], n)
+        with open(files["mixed"], "w") as f:
+            f.write(",".join(cols) + "\n")
+            rows = np.column_stack(list(cols.values()))
+            f.writelines(",".join(r) + "\n" for r in rows.tolist())
+    if not files["wide"].exists():
+        m = 100_000
+        X = rng.normal(size=(20, m))
+        with open(files["wide"], "w") as f:
+            f.write(",".join([f"c{i}" for i in range(m - 1)] + ["label"]) + "\n")
+            X[:, -1] = rng.integers(0, 2, 20)
+            np.savetxt(f, X, fmt="%.3f", delimiter=",")
+    return files
+
+
+def measure(code: str, path: Path) -> tuple[float, float]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, env=env, check=True).stdout.split()
+    return float(out[-2]), float(out[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dir", default=None)
+    args = parser.parse_args()
+    d = Path(args.dir or tempfile.mkdtemp(prefix="chainrule-reading-"))
+    d.mkdir(parents=True, exist_ok=True)
+    files = make_files(d)
+    results: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for _ in range(args.rounds):
+        for name, path in files.items():
+            r = results.setdefault(name, {"pandas": [], "chainrule": [], "train": []})
+            r["pandas"].append(measure(PANDAS, path))
+            r["chainrule"].append(measure(CHAINRULE, path))
+            if name == "numeric":
+                r["train"].append(measure(TRAIN, path))
+    print("| file | size | pandas.read_csv | chainrule read | ratio | chainrule train "
+          "(1 epoch) | train / pandas | peak RSS pandas / chainrule read / train "
+          "(× file size) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        size = files[name].stat().st_size
+        med = {k: (float(np.median([t for t, _ in v])), float(np.median([m for _, m in v])))
+               for k, v in r.items() if v}
+        train = med.get("train")
+        print(f"| {name}.csv | {size / 1e6:.0f} MB | {med['pandas'][0]:.2f} s | "
+              f"{med['chainrule'][0]:.2f} s | {med['chainrule'][0] / med['pandas'][0]:.2f}× | "
+              + (f"{train[0]:.2f} s | {train[0] / med['pandas'][0]:.2f}× | " if train
+                 else "– | – | ")
+              + f"{med['pandas'][1] / size:.1f} / {med['chainrule'][1] / size:.1f}"
+              + (f" / {train[1] / size:.1f}" if train else "") + " |")
+    print(json.dumps({k: {kk: vv for kk, vv in v.items()} for k, v in results.items()}))
+
+
+if __name__ == "__main__":
+    main()

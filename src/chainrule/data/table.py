@@ -1,0 +1,553 @@
+"""The fast table reader: CSV/TSV through pyarrow's streaming reader, Parquet, Feather and
+Arrow IPC files, and in-memory tables (anything with ``__arrow_c_stream__``: pandas ≥ 2.2,
+polars, pyarrow, DuckDB).
+
+Every reader ends in the same place as :func:`chainrule.data.read_data_file`'s CSV
+reader: a float64 matrix of the numeric columns, the text columns' cells (stripped,
+``""`` where missing), the target cells and each row's line number.  pyarrow is
+imported only when a table is read.
+
+A CSV file the fast reader cannot take exactly as the line-by-line reader would
+(blank lines, a quoted cell spanning lines, a ragged row, bytes that are not UTF-8,
+cells separated by runs of spaces, a non-finite number) is handed back to that reader
+(``None``), which names the file, line and column of the problem: the fast path never
+changes a result or a message, it only makes the common case fast (docs/data.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ARROW_MAGIC", "arrow_table_of", "from_arrow", "is_arrow_table_like",
+           "read_arrow_file", "read_csv_arrow", "sniff_table_format"]
+
+#: File signatures of the binary table formats read through pyarrow.
+ARROW_MAGIC = {b"PAR1": "parquet", b"ARROW1": "arrow", b"FEA1": "feather"}
+
+#: Cell texts (any case) that mean "no value"; the same as the CSV reader's.
+_MISSING = ("", "na", "n/a", "nan", "null", "none", "?")
+
+#: A number as Python's ``float`` reads it (less ``inf``/``nan``/underscores, which go
+#: through the slow per-cell check).
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+#: Bytes read to sniff the delimiter and the header (more, up to the limit, until three
+#: lines are in: a table of 100,000 columns has a long header line).
+_HEAD_BYTES = 1 << 16
+_HEAD_LIMIT = 1 << 26
+
+#: Tables wider than this go to the line-by-line reader (100,000 columns: 7 s there,
+#: minutes through Arrow's per-column machinery).
+_WIDE = 2000
+
+#: Rows of a CSV block parsed at a time (pyarrow's block size, in bytes).
+_BLOCK_BYTES = 1 << 20
+
+
+def sniff_table_format(head: bytes) -> str | None:
+    """``"parquet"``, ``"arrow"`` or ``"feather"`` from a file's first bytes, else None."""
+    for magic, kind in ARROW_MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def is_arrow_table_like(obj: object) -> bool:
+    """Whether ``obj`` is an in-memory table (Arrow PyCapsule stream or a pyarrow table)."""
+    return hasattr(obj, "__arrow_c_stream__") or type(obj).__module__.startswith("pyarrow")
+
+
+def arrow_table_of(obj: object) -> Any:
+    """``obj`` as a ``pyarrow.Table``: a Parquet/Feather/Arrow file's path or an in-memory
+    table (``__arrow_c_stream__``, a pyarrow Table or RecordBatch)."""
+    import pyarrow as pa
+
+    if isinstance(obj, pa.Table):
+        return obj
+    if isinstance(obj, pa.RecordBatch):
+        return pa.Table.from_batches([obj])
+    if hasattr(obj, "__arrow_c_stream__"):
+        return pa.table(obj)
+    if isinstance(obj, (str, os.PathLike)):
+        p = Path(obj)
+        with open(p, "rb") as f:
+            kind = sniff_table_format(f.read(8))
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(p)
+        import pyarrow.feather as feather
+
+        return feather.read_table(p)
+    raise TypeError(f"not a table: {type(obj).__name__}")
+
+
+# ---------------------------------------------------------------------- CSV
+
+
+def _delimiter(p: Path, first_line: str) -> str:
+    if p.suffix.lower() == ".tsv" or ("\t" in first_line and "," not in first_line):
+        return "\t"
+    if ";" in first_line and "," not in first_line:
+        return ";"
+    return ","
+
+
+def _count_lines(p: Path) -> tuple[int, bool]:
+    """Newlines in the file, and whether its last byte is one (read in blocks)."""
+    n, last = 0, b""
+    with open(p, "rb") as f:
+        while chunk := f.read(1 << 24):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n, last == b"\n"
+
+
+def read_csv_arrow(p: Path, *, target: str | int | None, has_target: bool | None,
+                   header: bool | None, n_features: int | None, target_hint: str | None,
+                   columns: list[str] | None, decimal: str = "."
+                   ) -> tuple[Any, ...] | None:
+    """Read a CSV/TSV file with pyarrow; the 7-tuple of ``files._read_csv``, or None when
+    the line-by-line reader must take the file (see the module's docstring).
+
+    Raises
+    ------
+    DataFileError
+        For what is decided from the header (a missing column, a bad target).
+    """
+    from . import files
+
+    with open(p, "rb") as f:
+        head = f.read(_HEAD_BYTES)
+        while head.count(b"\n") < 3 and len(head) < _HEAD_LIMIT:  # wide tables: long lines
+            more = f.read(len(head))
+            if not more:
+                break
+            head += more
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:
+            return None  # the slow reader names the line
+        text = head[:exc.start].decode("utf-8-sig")
+    if b"\r" in head:
+        return None  # CR line endings: line numbers need the csv module
+    end = text.find("\n")
+    delimiter = _delimiter(p, text if end < 0 else text[:end])
+    if delimiter == "," and files._space_separated(text):
+        return None
+    lines = [line for line in text.split("\n")[:3] if line.strip()]
+    if len(lines) < 2 or (len(text) == len(head) and text.count("\n") < 2):
+        return None
+    head_rows = [next(csv.reader([line], delimiter=delimiter)) for line in lines[:2]]
+    n_cols = len(head_rows[0])
+    if n_cols > _WIDE:
+        return None  # few long rows: NumPy converts them faster than Arrow's columns
+    if header is None:
+        header = files._looks_like_header(head_rows)
+    names = [c.strip() for c in head_rows[0]] if header else []
+    files._check_duplicates(p, names)
+    by_name = columns is not None and bool(names)
+    if not by_name:
+        files._check_columns(p, n_cols, n_features, has_target)
+    if has_target is None:
+        has_target = (target is not None) if by_name else (
+            n_features is not None and n_cols == n_features + 1)
+    t: int | None = None
+    target_name: str | None = None
+    if has_target:
+        if target is None and target_hint is not None and target_hint in names:
+            target = target_hint
+        elif target is None and by_name and target_hint is not None:
+            raise files.DataFileError(f"{p}: no column named {target_hint!r} (the target in "
+                                      f"training); name the target column with --target")
+        t = files._column_index(p, target, n_cols, names)
+        target_name = names[t] if names else f"column {t + 1}"
+    if by_name:
+        assert columns is not None
+        file_col = files._select(p, names, columns, t)
+    else:
+        file_col = [j for j in range(n_cols) if j != t]
+    feature_names = [names[j] for j in file_col] if names else []
+    chosen = set(file_col)
+    ignored = [names[j] for j in range(n_cols) if j != t and j not in chosen
+               and names[j] != target_hint] if names else []
+    result = _stream(p, n_cols, bool(header), file_col, t, delimiter, decimal)
+    if result is None:
+        return None
+    X, texts, y_raw, n_rows = result
+    newlines, ends = _count_lines(p)
+    if newlines + (0 if ends else 1) != n_rows + bool(header):
+        return None  # blank lines somewhere: the slow reader keeps their numbers
+    first = 2 if header else 1
+    line_numbers = np.arange(first, first + n_rows, dtype=np.int64)
+    if n_rows == 0:
+        raise files.DataFileError(f"{p}: has a header line but no rows of data")
+    for j, col in texts.items():
+        _check_text_column(p, col, line_numbers, file_col[j], names)
+    text_cells = {j: col[0] for j, col in texts.items()}
+    return (X, y_raw, feature_names, target_name, line_numbers, text_cells, ignored)
+
+
+def _stream(p: Path, n_cols: int, header: bool, file_col: list[int], t: int | None,
+            delimiter: str, decimal: str
+            ) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                       np.ndarray | None, int] | None:
+    """Parse the file in blocks; the numeric matrix (Fortran order, filled column by column
+    as blocks arrive), the text columns and the target cells."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    col_names = [f"c{j}" for j in range(n_cols)]
+    nulls = sorted({v for m in _MISSING for v in (m, m.upper(), m.capitalize())})
+    forced: dict[str, Any] = {}
+    keep = [col_names[j] for j in file_col] + ([col_names[t]] if t is not None else [])
+    size = os.path.getsize(p)
+    for _attempt in range(n_cols + 2):
+        read = pacsv.ReadOptions(column_names=col_names, skip_rows=1 if header else 0,
+                                 block_size=_BLOCK_BYTES, use_threads=True)
+        parse = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True)
+        convert = pacsv.ConvertOptions(
+            column_types=forced, null_values=nulls, strings_can_be_null=True,
+            true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"],
+            include_columns=keep, decimal_point=decimal, timestamp_parsers=[])
+        out = _Blocks(len(file_col), size)
+        text_parts: dict[int, list[Any]] = {}
+        target_parts: list[Any] = []
+        try:
+            reader = pacsv.open_csv(p, read_options=read, parse_options=parse,
+                                    convert_options=convert)
+            for batch in reader:
+                out.add(batch, [col_names[c] for c in file_col], text_parts)
+                if t is not None:
+                    # Copied out of the batch now: a kept slice of Arrow memory would pin
+                    # the allocator's whole block, and the peak would grow with the file.
+                    col = batch.column(col_names[t])
+                    if pa.types.is_boolean(col.type):
+                        return None  # labels as written (true/True): the slow reader
+                    target_parts.append(_to_float(col) if _numeric_kind(col.type)
+                                        else _target_cells(col))
+                del batch
+        except pa.ArrowInvalid as exc:
+            m = re.search(r"In CSV column #(\d+): CSV conversion error to (\w+)", str(exc))
+            if not m:
+                return None  # ragged rows, bad UTF-8, …: the slow reader names the line
+            name = col_names[int(m.group(1))]
+            forced[name] = pa.float64() if m.group(2).startswith("int") else pa.string()
+            continue
+        break
+    else:  # pragma: no cover - every column forced to text ends the loop above
+        return None
+    X, n = out.result(), out.n
+    texts: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for j, parts in text_parts.items():
+        values = _text_or_numbers(pa.chunked_array(parts, type=pa.string()))
+        if isinstance(values, np.ndarray):
+            X[:, j] = values
+        else:
+            texts[j] = values
+            X[:, j] = np.nan
+    y_raw = None
+    if t is not None:
+        kinds = {part.dtype.kind for part in target_parts}
+        if len(kinds) > 1:
+            return None  # numbers, then text: the slow reader reads the cells as written
+        y_raw = np.concatenate(target_parts) if target_parts else np.empty(0)
+    if any(np.isinf(X[:, j]).any() for j in range(X.shape[1])):
+        return None  # the slow reader names the non-finite cell
+    return X, texts, y_raw, n
+
+
+class _Blocks:
+    """The numeric matrix in Fortran order, filled batch by batch.
+
+    Its capacity is guessed from the file size with room to spare: pages never
+    written cost no memory, so the matrix is returned as a view, never copied.
+    """
+
+    def __init__(self, n_cols: int, size: int) -> None:
+        self.m, self.size = n_cols, size
+        self.data: np.ndarray | None = None
+        self.n = 0
+
+    def add(self, batch: Any, names: list[str], text_parts: dict[int, list[Any]]) -> None:
+        import pyarrow as pa
+
+        rows = batch.num_rows
+        need = self.n + rows
+        if self.data is None:
+            guess = int(rows * max(1.0, self.size / _BLOCK_BYTES) * 1.5) + 64
+            self.data = np.empty((max(guess, need), self.m), dtype=np.float64, order="F")
+        elif need > len(self.data):
+            grown = np.empty((max(need, 2 * len(self.data)), self.m), dtype=np.float64,
+                             order="F")
+            grown[:self.n] = self.data[:self.n]
+            self.data = grown
+        for j, name in enumerate(names):
+            col = batch.column(name)
+            if _numeric_kind(col.type) and j not in text_parts:
+                _to_float(col, self.data[self.n:need, j])
+            else:
+                if j not in text_parts:  # earlier blocks were numbers: their text back
+                    done = self.data[:self.n, j]
+                    text_parts[j] = [pa.array(_numbers_as_text(done), type=pa.string())]
+                text_parts[j].append(col.cast(pa.string()))
+        self.n = need
+
+    def result(self) -> np.ndarray:
+        if self.data is None:
+            return np.empty((0, self.m), order="F")
+        return self.data[:self.n]
+
+
+def _numbers_as_text(values: np.ndarray) -> list[str | None]:
+    from .files import _label_text
+
+    return [None if np.isnan(v) else _label_text(v) for v in values.tolist()]
+
+
+def _numeric_kind(dtype: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(dtype) or pa.types.is_floating(dtype)
+                or pa.types.is_boolean(dtype) or pa.types.is_null(dtype))
+
+
+def _to_float(col: Any, out: np.ndarray | None = None) -> np.ndarray:
+    """A numeric, boolean or all-null Arrow column as float64 (NaN where null), written
+    chunk by chunk into ``out`` when given (no concatenated copy)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if out is None:
+        out = np.empty(len(col), dtype=np.float64)
+    if pa.types.is_null(col.type):
+        out[:] = np.nan
+        return out
+    chunks = col.chunks if hasattr(col, "chunks") else [col]
+    start = 0
+    for chunk in chunks:
+        if chunk.type != pa.float64():
+            chunk = pc.cast(chunk, pa.float64())
+        stop = start + len(chunk)
+        out[start:stop] = chunk.to_numpy(zero_copy_only=False)
+        start = stop
+    return out
+
+
+def _stripped(chunked: Any) -> tuple[Any, np.ndarray]:
+    """Cells with surrounding whitespace removed, and where they are missing."""
+    import pyarrow.compute as pc
+
+    cells = pc.utf8_trim_whitespace(chunked)
+    lower = pc.utf8_lower(cells)
+    missing = pc.or_kleene(pc.is_null(cells), pc.is_in(lower, value_set=_missing_set()))
+    return cells, np.asarray(pc.fill_null(missing, True).to_numpy(zero_copy_only=False),
+                             dtype=bool)
+
+
+def _missing_set() -> Any:
+    import pyarrow as pa
+
+    return pa.array(list(_MISSING), type=pa.string())
+
+
+def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A column pyarrow read as text: floats when every present cell is a number or a
+    boolean (NaN where missing), else ``(cells, is_number, missing)`` with the cells
+    stripped and ``""`` where missing.  Hash-based (Arrow compute): each distinct cell is
+    looked at once."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells, missing = _stripped(chunked)
+    lower = pc.utf8_lower(cells)
+
+    def mask(values: Any) -> np.ndarray:
+        return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False),
+                          dtype=bool)
+
+    number = mask(pc.match_substring_regex(cells, _NUMBER))
+    boolean = mask(pc.is_in(lower, value_set=pa.array(["true", "false"])))
+    other = ~(number | boolean | missing)
+    if other.any():
+        # Python's float takes more than the pattern (inf, 1_000, ١٢): ask it once per
+        # distinct cell (a category column has few).
+        from .files import _is_number
+
+        distinct = pc.unique(pc.filter(cells, pa.array(other))).to_pylist()
+        ok = [v for v in distinct if v is not None and _is_number(v)]
+        if ok:
+            number |= mask(pc.is_in(cells, value_set=pa.array(ok, type=pa.string())))
+            other = ~(number | boolean | missing)
+    if not other.any():
+        out = np.full(len(cells), np.nan)
+        words = np.asarray(cells.to_numpy(zero_copy_only=False), dtype=object)
+        out[number] = np.array([float(v) for v in words[number].tolist()])
+        out[boolean] = (np.asarray(lower.to_numpy(zero_copy_only=False), dtype=object)[boolean]
+                        == "true").astype(np.float64)
+        return out
+    filled = pc.if_else(pa.array(missing), "", cells)
+    words = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=object).astype(str)
+    return words, number | boolean, missing
+
+
+def _check_text_column(p: Path, col: tuple[np.ndarray, np.ndarray, np.ndarray],
+                       lines: np.ndarray, file_j: int, names: list[str]) -> None:
+    """A column with at least as many numbers as words is a numeric column with typos."""
+    from .files import DataFileError, _col
+
+    cells, number, missing = col
+    words = ~(number | missing)
+    if number.sum() >= words.sum():
+        i = int(np.flatnonzero(words)[0])
+        raise DataFileError(f"{p}: line {int(lines[i])}, {_col(file_j, names)}: "
+                            f"{str(cells[i])[:40]!r} is not a number")
+
+
+def _target_cells(chunked: Any) -> np.ndarray:
+    """The target column's cells, stripped; missing cells are ``""``."""
+    cells, missing = _stripped(chunked)
+    words = np.asarray(cells.to_numpy(zero_copy_only=False), dtype=object)
+    words[missing] = ""
+    return np.asarray(words.astype(str), dtype=str)
+
+
+def read_column(p: Path, name: str) -> np.ndarray:
+    """One column of a table file as text (``""`` where missing), e.g. the ID column that
+    ``predict`` writes first.
+
+    Raises
+    ------
+    DataFileError
+        The file has no column ``name``.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from .files import DataFileError
+
+    with open(p, "rb") as f:
+        head = f.read(_HEAD_BYTES)
+    if sniff_table_format(head) is not None:
+        table = arrow_table_of(p)
+        if name not in table.column_names:
+            raise DataFileError(f"{p}: no column named {name!r} (the model's --id-column)")
+        return _target_cells(_plain(table.column(name)).cast(pa.string()))
+    text = head.decode("utf-8-sig", errors="replace")
+    end = text.find("\n")
+    delimiter = _delimiter(p, text if end < 0 else text[:end])
+    try:
+        table = pacsv.read_csv(
+            p, parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(include_columns=[name],
+                                                 column_types={name: pa.string()}))
+    except (pa.ArrowInvalid, KeyError):
+        raise DataFileError(f"{p}: no column named {name!r} (the model's --id-column)"
+                            ) from None
+    return _target_cells(table.column(name))
+
+
+# ---------------------------------------------------------------------- Arrow tables
+
+
+def read_arrow_file(p: Path, **kwargs: Any) -> tuple[Any, ...]:
+    """A Parquet, Feather or Arrow IPC file: the 7-tuple of ``files._read_csv``."""
+    from .files import DataFileError
+
+    try:
+        table = arrow_table_of(p)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, …
+        text = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise DataFileError(f"{p}: not a readable Parquet/Feather/Arrow file ({text})"
+                            ) from None
+    return from_arrow(p, table, **kwargs)
+
+
+def from_arrow(p: Path | str, table: Any, *, target: str | int | None = None,
+               has_target: bool | None = True, n_features: int | None = None,
+               target_hint: str | None = None, columns: list[str] | None = None
+               ) -> tuple[Any, ...]:
+    """An in-memory Arrow table's columns as the CSV reader gives them (``lines`` is None:
+    rows are named by number).  Dates and times become ISO text, dictionary (categorical)
+    columns their values' text."""
+    import pyarrow as pa
+
+    from . import files
+
+    names = [str(n) for n in table.column_names]
+    files._check_duplicates(p, names)
+    n_cols = len(names)
+    by_name = columns is not None
+    if not by_name:
+        files._check_columns(Path(str(p)), n_cols, n_features, has_target)
+    if has_target is None:
+        has_target = (target is not None or (target_hint in names)) if by_name else (
+            n_features is not None and n_cols == n_features + 1)
+    t: int | None = None
+    target_name: str | None = None
+    if has_target:
+        if target is None and target_hint is not None and target_hint in names:
+            target = target_hint
+        t = files._column_index(Path(str(p)), target, n_cols, names)
+        target_name = names[t]
+    if by_name:
+        assert columns is not None
+        file_col = files._select(Path(str(p)), names, columns, t)
+    else:
+        file_col = [j for j in range(n_cols) if j != t]
+    chosen = set(file_col)
+    ignored = [names[j] for j in range(n_cols) if j != t and j not in chosen
+               and names[j] != target_hint]
+    n = table.num_rows
+    if n == 0:
+        raise files.DataFileError(f"{p}: the table has no rows")
+    X = np.empty((n, len(file_col)), dtype=np.float64, order="F")
+    texts: dict[int, np.ndarray] = {}
+    for j, c in enumerate(file_col):
+        col = _plain(table.column(c))
+        if _numeric_kind(col.type):
+            X[:, j] = _to_float(col)
+            continue
+        values = _text_or_numbers(col.cast(pa.string()))
+        if isinstance(values, np.ndarray):
+            X[:, j] = values
+        else:
+            _check_text_column(Path(str(p)), values, np.arange(1, n + 1), c, names)
+            texts[j] = values[0]
+            X[:, j] = np.nan
+    present = X[~np.isnan(X)]
+    if not np.isfinite(present).all():
+        i, j = np.argwhere(~np.isfinite(np.where(np.isnan(X), 0.0, X)))[0]
+        raise files.DataFileError(f"{p}: row {i + 1}, {files._col(file_col[j], names)}: "
+                                  f"{X[i, j]} is not a finite number")
+    y_raw = None
+    if t is not None:
+        col = _plain(table.column(t))
+        if _numeric_kind(col.type):
+            y_raw = _to_float(col)
+        else:
+            y_raw = _target_cells(col.cast(pa.string()))
+    return X, y_raw, [names[j] for j in file_col], target_name, None, texts, ignored
+
+
+def _plain(col: Any) -> Any:
+    """Dictionary columns decoded; dates and times as ISO 8601 text."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type) \
+            or pa.types.is_time(col.type):
+        col = col.cast(pa.string())
+    if pa.types.is_decimal(col.type):
+        col = col.cast(pa.float64())
+    if pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type):
+        col = col.cast(pa.string())
+    return col
