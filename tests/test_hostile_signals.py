@@ -128,7 +128,7 @@ def _runs(command: str, n: int, seed: int, tmp_path: Path, capsys) -> list[str]:
                 "log.jsonl"]
         outputs = ["model.npz", "log.jsonl"]
     else:
-        args = ["report", "model.npz", "--data", "data.csv", "-o", "report.html"]
+        args = ["report", "model.npz", "--data", "data.csv", "--rows", "all", "-o", "report.html"]
         outputs = ["report.html"]
     baseline = {name: (tmp_path / name).read_bytes() for name in outputs}
     span = min(_duration(args, tmp_path), _duration(args, tmp_path))

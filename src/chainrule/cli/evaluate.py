@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "with a target column and report accuracy, per-class precision/recall/F1 and "
         "the confusion matrix (classifiers), or MSE, MAE and R² (regressors).")
     add_model_data_arguments(p)
-    p.add_argument("--rows", choices=["test", "all"], default="all",
+    p.add_argument("--rows", choices=["test", "all"], default=None,
                    help="which rows to score: every row (default; a note says when --data is "
                    "the model's training file), or 'test': exactly the model's held-out test "
                    "rows of its training file (rebuilt from the seed and fraction it records)")
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"{args.data}: --rows test: cannot rebuild the model's test rows: "
                            f"{why}")
         data, which = subset(data, rows), why
-    elif rows is not None:
+    elif rows is not None and args.rows is None:  # an explicit --rows all needs no note
         print(f"note: {args.data} is the model's training file: these scores include its "
               f"training rows; --rows test scores {why}", file=sys.stderr)
     pred = model.decode(model.network.feedforward(model_inputs(args, model, data)))

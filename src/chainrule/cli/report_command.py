@@ -158,10 +158,11 @@ def add_model_source_arguments(p: argparse.ArgumentParser) -> None:
                    help="labelled data (CSV, .npz, .npy, IDX) with the model's raw features; "
                    "default: the test split of the bundled data set the model was trained "
                    "on, rebuilt from the seed and fractions saved in the model")
-    g.add_argument("--rows", choices=["test", "all"], default="all",
-                   help="rows of --data to use: every row (default), or 'test': exactly the "
-                   "model's held-out test rows of its training file, rebuilt from the seed and "
-                   "fraction the model records")
+    g.add_argument("--rows", choices=["test", "all"], default=None,
+                   help="rows of --data to use: 'all' (the default; when --data is the model's "
+                   "training file and --rows is not given, a note says so), or 'test': exactly "
+                   "the model's held-out test rows of its training file, rebuilt from the seed "
+                   "and fraction the model records")
     add_file_arguments(g)
 
 
@@ -206,7 +207,7 @@ def _held_out(args: argparse.Namespace, model: Any, data: Any) -> Any:
             raise CLIError(f"{args.data}: --rows test: cannot rebuild the model's test rows: "
                            f"{why}")
         return subset(data, rows)
-    if rows is not None:
+    if rows is not None and getattr(args, "rows", None) is None:
         print(f"note: {args.data} is the model's training file: all its rows are used; "
               f"--rows test uses {why}", file=sys.stderr)
     return None

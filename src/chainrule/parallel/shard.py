@@ -196,7 +196,7 @@ def read_csv_shard(path: str | os.PathLike[str], comm: Any, *, task: str,
                 p, raw, target, True, header, None)
             if y_raw is not None:
                 # The line reader leaves a missing target as "": as one process, an error.
-                from .files import _missing_targets
+                from ..data.files import _missing_targets
 
                 gone = np.flatnonzero(_missing_targets(y_raw))
                 if gone.size:
