@@ -320,3 +320,31 @@ def test_a_solver_warning_is_one_chainrule_line(tmp_path, capsys):
     assert code == 0
     assert err.strip().splitlines() == [err.strip()]
     assert err.startswith("chainrule train: warning: L-BFGS stopped after 2 iteration(s)")
+
+
+# ---------------------------------------------------------------------- --data paths
+
+
+@pytest.mark.parametrize("case", ["fifo", "directory"])
+def test_a_data_path_that_is_not_a_regular_file_is_refused_by_every_command(
+        tmp_path, capsys, case):
+    """``--data`` goes through the opener (chainrule.input_files) in every command: the
+    table reader's pyarrow path too, so a FIFO nobody writes to cannot hang it."""
+    _, model = train_model(tmp_path, capsys)
+    path = {"fifo": tmp_path / "d.fifo", "directory": tmp_path / "dir"}[case]
+    needle = {"fifo": "not a regular file", "directory": "is a directory"}[case]
+    if case == "fifo":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+    commands = {
+        "train": ["train", "--data", str(path), "--epochs", "1"],
+        "predict": ["predict", str(model), "--data", str(path)],
+        "evaluate": ["evaluate", str(model), "--data", str(path)],
+        "gradcheck": ["gradcheck", "--data", str(path)],
+        "explain": ["explain", "--model", str(model), "--data", str(path), "--row", "1"],
+    }
+    for name, args in commands.items():
+        proc = cli(args, tmp_path, timeout=60)
+        text = assert_fails(proc, 2, str(path), needle)
+        assert name and "expected a" in text
