@@ -272,3 +272,55 @@ def test_gradcheck_model_round_trip(capsys, tmp_path):
     code = main(["gradcheck", "--model", str(path)])
     out = capsys.readouterr().out
     assert code == 0 and "sizes 3-4-2" in out and "input sigmoid" in out
+
+
+def _mixed_table(path, *, order=None):
+    """A table with an ID column, a missing number, thousands separators, text and dates."""
+    header = ["id", "size", "colour", "when", "price", "label"]
+    rows = []
+    for i in range(40):
+        size = "" if i % 11 == 5 else f"{5 + ((i * 7) % 13) / 3:.2f}"
+        rows.append([f"ID{i:04d}", size, ["red", "green", "blue"][i % 3],
+                     f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", f"{1000 + i * 37:,}",
+                     "yes" if i % 3 == 0 or i % 5 == 0 else "no"])
+    cols = order or header
+    index = [header.index(c) for c in cols]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(",".join(cols) + "\n")
+        for r in rows:
+            f.write(",".join(f'"{r[j]}"' if "," in r[j] else r[j] for j in index) + "\n")
+    return path
+
+
+def test_model_row_is_the_input_predict_uses(capsys, tmp_path):
+    """explain --model --data goes through the model's table pipeline, by column name:
+    the ID column left out, the missing cell filled, separators parsed, text one-hot and
+    the date turned into features, exactly as `predict` (Model.transform) does."""
+    from chainrule.io import load_model
+
+    train = _mixed_table(tmp_path / "train.csv")
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", str(train), "--target", "label", "--id-column", "id",
+                 "--missing", "impute", "--epochs", "2", "--hidden", "4", "--progress",
+                 "none", "--save", str(model)]) == 0
+    capsys.readouterr()
+    # The same rows, columns in another order and one column the model never saw.
+    other = _mixed_table(tmp_path / "other.csv",
+                         order=["price", "label", "when", "colour", "id", "size"])
+    for row in (6, 7):  # row 6 has the missing size cell
+        code, out, err = _run(capsys, "--model", str(model), "--data", str(other),
+                              "--row", str(row), "--format", "json")
+        assert code == 0, err
+        x = np.array(json.loads(out)["example"]["x"])
+        loaded = load_model(model)
+        expected = loaded.transform(str(other))[row - 1]
+        assert x.shape == (loaded.n_features,) and loaded.n_features > 5
+        np.testing.assert_array_equal(x, expected)
+        assert np.isfinite(x).all()
+        assert main(["predict", str(model), "--data", str(other), "--proba", "-o",
+                     str(tmp_path / "p.csv")]) == 0
+        capsys.readouterr()
+        lines = (tmp_path / "p.csv").read_text().splitlines()
+        proba = np.array([float(v) for v in lines[row].split(",")[2:]])
+        np.testing.assert_allclose(loaded.network.feedforward(x[None, :])[0], proba,
+                                   rtol=1e-12)

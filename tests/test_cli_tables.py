@@ -666,3 +666,33 @@ def test_space_separated_files_are_read_and_one_column_headers_with_spaces_stay_
     one.write_text("petal length\n1.4\n4.7\n")
     err = run_error(capsys, ["train", "--data", one])
     assert "has 1 column" in err
+
+
+def test_a_column_of_unique_values_shows_no_most_frequent_fill(tmp_path, capsys):
+    """Every training value of `code` is seen once: no value is the most frequent, so a
+    missing cell is all zeros (said so in `info`), not the first value in sorted order."""
+    rows = [["a", "code", "colour", "label"]]
+    rows += [[str((i * 7) % 11), "" if i == 7 else f"c{i:02d}", ["red", "blue", "red"][i % 3],
+              "yes" if i % 2 else "no"] for i in range(30)]
+    write_rows(tmp_path / "u.csv", rows)
+    model = tmp_path / "u.npz"
+    code, _, err = run(capsys, ["train", "--data", tmp_path / "u.csv", "--target", "label",
+                                "--categorical", "code", "--missing", "impute",
+                                "--save", model, *FAST])
+    assert code == 0, err
+    code, out, _ = run(capsys, ["info", model])
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.strip().startswith("code:"))
+    assert "most frequent" not in line
+    assert line.endswith("missing → all zeros (no value is more frequent than another)")
+    colour = next(x for x in out.splitlines() if x.strip().startswith("colour:"))
+    assert colour.endswith("missing → 'red' (most frequent)")
+    from chainrule.io import load_model
+
+    loaded = load_model(model)
+    step = next(s for s in loaded.pipeline() if s["name"] == "code")
+    X = loaded.transform(tmp_path / "u.csv")
+    assert not X[7, step["inputs"]].any()  # the missing cell (line 9): all zeros
+    # ... and quietly: predicting the training rows warns only of the test rows' codes.
+    code, _, err = run(capsys, ["predict", model, "--data", tmp_path / "u.csv"])
+    assert code == 0 and "''" not in err and "line 9" not in err, err

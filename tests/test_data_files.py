@@ -199,14 +199,17 @@ def test_idx_truncated(tmp_path):
 def test_reads_each_file_once(tmp_path, monkeypatch):
     from pathlib import Path
 
+    import chainrule.input_files as input_files
+
     calls = []
-    real = Path.read_bytes
+    real = input_files.read_input_bytes
 
-    def counting(self):
-        calls.append(self.name)
-        return real(self)
+    def counting(path, *args, **kwargs):
+        calls.append(Path(path).name)
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", counting)
+    # Every whole-file read goes through the opener (regular files only, bounded).
+    monkeypatch.setattr(input_files, "read_input_bytes", counting)
     path = write(tmp_path, "a,b,y\n1,2,0\n3,4,1\n")
     # A plain CSV file streams through pyarrow: never held whole in memory.
     read_data_file(path)

@@ -175,3 +175,73 @@ def test_cli_export_errors_are_one_line(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "none.npz" in err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def _mixed_csv(path: Path, *, date: bool = False, thousands: bool = False) -> Path:
+    """ID column, numbers with missing cells, a text column with a missing cell."""
+    rng = np.random.default_rng(3)
+    header = ["id", "size", "colour", "weight", "label"]
+    header += ["when"] if date else []
+    header += ["price"] if thousands else []
+    lines = [",".join(header)]
+    for i in range(90):
+        size = "" if i % 13 == 4 else f"{rng.normal(5, 2):.3f}"
+        colour = "" if i % 17 == 6 else ["red", "green", "blue"][i % 3]
+        weight = f"{rng.normal(70, 10):.2f}"
+        label = ["cat", "dog", "fox"][(i + (i % 3 == 0)) % 3]
+        row = [f"ID{i:04d}", size, colour, weight, label]
+        row += [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}"] if date else []
+        row += [f'"{1000 + 37 * i:,}"'] if thousands else []
+        lines.append(",".join(row))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_mixed_table_with_an_id_column_equals_predict_proba(tmp_path, capsys) -> None:
+    data = _mixed_csv(tmp_path / "mixed.csv")
+    model_path = tmp_path / "m.npz"
+    assert main(["train", "--data", str(data), "--target", "label", "--id-column", "id",
+                 "--missing", "impute", "--save", str(model_path), *FAST]) == 0
+    capsys.readouterr()
+    model = load_model(model_path)
+    assert "id" not in model.feature_names  # excluded: not a graph input
+    one_hot = model.encoding.one_hot_inputs()
+    X = model.transform(str(data))
+    assert set(np.unique(X[:, one_hot])) == {0.0, 1.0}  # one-hot inputs 0/1, unscaled
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", str(model_path), "-o", str(onnx_path)]) == 0
+    capsys.readouterr()
+    rows = read_data_file(data, target="label", columns=model.feature_names)
+    inputs = feeds(model, rows)
+    assert set(inputs) == {"size", "colour", "weight"}
+    got = _run(str(onnx_path), inputs)
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model_path), "--data", str(data), "--proba", "-o",
+                 str(out)]) == 0
+    capsys.readouterr()
+    with open(out, newline="") as f:
+        header, *body = list(csv.reader(f))
+    assert header[:2] == ["id", "prediction"]  # predict carries the ID; the graph never sees it
+    assert body[0][0] == "ID0000"
+    proba = np.array([[float(v) for v in r[2:]] for r in body])
+    np.testing.assert_allclose(got["probabilities"], proba, atol=1e-5)
+    assert list(got["label"]) == [model.class_names[i] for i in proba.argmax(axis=1)]
+
+
+@pytest.mark.parametrize("kind, column, needle", [
+    ("date", "when", "is a date column"),
+    ("thousands", "price", "thousands separators"),
+])
+def test_steps_onnx_cannot_express_are_refused_naming_the_column(tmp_path, capsys, kind,
+                                                                  column, needle) -> None:
+    data = _mixed_csv(tmp_path / "t.csv", date=kind == "date", thousands=kind == "thousands")
+    model_path = tmp_path / "m.npz"
+    assert main(["train", "--data", str(data), "--target", "label", "--id-column", "id",
+                 "--missing", "impute", "--save", str(model_path), *FAST]) == 0
+    capsys.readouterr()
+    assert main(["export", str(model_path), "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"column {column!r}" in err and needle in err, err
+    assert not (tmp_path / "m.onnx").exists()
+    with pytest.raises(OnnxExportError, match=needle):
+        load_model(model_path).to_onnx()

@@ -320,3 +320,116 @@ def test_a_solver_warning_is_one_chainrule_line(tmp_path, capsys):
     assert code == 0
     assert err.strip().splitlines() == [err.strip()]
     assert err.startswith("chainrule train: warning: L-BFGS stopped after 2 iteration(s)")
+
+
+# ---------------------------------------------------------------------- --data paths
+
+
+@pytest.mark.parametrize("case", ["fifo", "directory"])
+def test_a_data_path_that_is_not_a_regular_file_is_refused_by_every_command(
+        tmp_path, capsys, case):
+    """``--data`` goes through the opener (chainrule.input_files) in every command: the
+    table reader's pyarrow path too, so a FIFO nobody writes to cannot hang it."""
+    _, model = train_model(tmp_path, capsys)
+    path = {"fifo": tmp_path / "d.fifo", "directory": tmp_path / "dir"}[case]
+    needle = {"fifo": "not a regular file", "directory": "is a directory"}[case]
+    if case == "fifo":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+    commands = {
+        "train": ["train", "--data", str(path), "--epochs", "1"],
+        "predict": ["predict", str(model), "--data", str(path)],
+        "evaluate": ["evaluate", str(model), "--data", str(path)],
+        "gradcheck": ["gradcheck", "--data", str(path)],
+        "explain": ["explain", "--model", str(model), "--data", str(path), "--row", "1"],
+    }
+    for name, args in commands.items():
+        proc = cli(args, tmp_path, timeout=60)
+        text = assert_fails(proc, 2, str(path), needle)
+        assert name and "expected a" in text
+
+
+# ---------------------------------------------------------------------- the table pipeline
+
+
+def _mixed_model(folder: Path, capsys) -> tuple[Path, Path]:
+    """A model trained by the CLI on an ID column, a number with a missing cell, a text
+    column, a date column and numbers with thousands separators."""
+    lines = ["id,size,colour,when,price,label"]
+    for i in range(40):
+        size = "" if i % 11 == 5 else f"{5 + (i * 7) % 13 / 3:.2f}"
+        lines.append(f'ID{i:03d},{size},{["red", "green", "blue"][i % 3]},'
+                     f'2024-{1 + i % 12:02d}-{1 + i % 28:02d},"{1000 + 37 * i:,}",'
+                     f'{"yes" if i % 3 == 0 or i % 5 == 0 else "no"}')
+    data = folder / "mixed.csv"
+    data.write_text("\n".join(lines) + "\n")
+    model = folder / "mixed.npz"
+    assert main(["train", "--data", str(data), "--target", "label", "--id-column", "id",
+                 "--missing", "impute", "--epochs", "1", "--hidden", "3", "--quiet",
+                 "--save", str(model)]) == 0
+    capsys.readouterr()
+    return data, model
+
+
+def _column(meta, name):
+    return next(c for c in meta["preprocessing"]["encoding"]["columns"] if c["name"] == name)
+
+
+def _role(meta, name):
+    return next(r for r in meta["preprocessing"]["encoding"]["roles"] if r["name"] == name)
+
+
+def _set(where, key, value):
+    def edit(meta, arrays):
+        where(meta)[key] = value
+    return edit
+
+
+def _centre_nan(meta, arrays):
+    arrays["preprocessing.mean"] = arrays["preprocessing.mean"].copy()
+    arrays["preprocessing.mean"][4] = np.nan
+
+
+def _role_twice(meta, arrays):
+    roles = meta["preprocessing"]["encoding"]["roles"]
+    roles.append(dict(roles[1]))
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (_centre_nan, "'mean' must be a 1-D array of finite floats"),
+    (_set(lambda m: _column(m, "colour"), "fill", "purple"),
+     "the fill value of column 'colour' is 'purple', which is not one of its categories"),
+    (_set(lambda m: _column(m, "colour"), "categories", ["blue", "red", "red"]),
+     "column 'colour' lists the category 'red' more than once"),
+    (_set(lambda m: _column(m, "when"), "derived", ["year", "month_sin", "month_cos",
+                                                     "yday_sin", "yday_cos", "wday_cos",
+                                                     "wday_sin"]),
+     "column 'when' derives the date features year, month_sin, month_cos, yday_sin, "
+     "yday_cos, wday_cos, wday_sin, expected"),
+    (_set(lambda m: _column(m, "when"), "fill", "midsummer"),
+     "the fill value of date column 'when' is 'midsummer', expected an ISO 8601 date"),
+    (_set(lambda m: _column(m, "price"), "parse", "decimal"),
+     "column 'price' is a number column of the encoding but has the role 'numeric' "
+     "(parse 'thousands')"),
+    (_set(lambda m: _role(m, "when"), "role", "excluded"),
+     "the network reads column 'when', which has the role 'excluded'"),
+    (_set(lambda m: _role(m, "colour"), "role", "date"),
+     "column 'colour' is a category column of the encoding but has the role 'date'"),
+    (_role_twice, "the column roles names 'size' more than once"),
+    (_set(lambda m: m["preprocessing"]["encoding"], "id_column", "size"),
+     "the id column 'size' is not an excluded column"),
+], ids=["centre NaN", "fill category", "categories twice", "derived", "date fill", "parse",
+        "read but excluded", "role kind", "role twice", "id column"])
+def test_a_pipeline_that_contradicts_itself_is_refused_on_loading(tmp_path, capsys, edit,
+                                                                  needle):
+    data, model = _mixed_model(tmp_path, capsys)
+    load_model(model)  # as saved: fine
+    meta, arrays = _model_parts(model)
+    edit(meta, arrays)
+    _rewrite(model, meta, arrays)
+    with pytest.raises(ModelFileError, match="corrupted model file") as info:
+        load_model(model)
+    assert needle in str(info.value)
+    code, _, err = run_main(capsys, ["predict", str(model), "--data", str(data)])
+    assert_one_line(err, 2, code, f"{model}: corrupted model file", needle)

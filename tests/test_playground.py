@@ -451,3 +451,26 @@ def test_cli_prints_the_url_first_serves_with_the_token_and_stops_on_ctrl_c():
     assert status == 130
     assert proc.stderr.read().strip() == ("chainrule playground: interrupted; the server "
                                           "stopped; no file was changed")
+
+
+def test_read_upload_reads_what_train_reads_tsv_and_thousands_separators():
+    """Uploads go through the CLI's table layer: a TSV file and numbers written with
+    thousands separators are read as `chainrule train` reads them."""
+    rows = [(1000 + 250 * i + 0.5, (i * 7) % 11 - 5.0, i % 2) for i in range(12)]
+    tsv = b"a\tb\tc\n" + b"".join(b"%.1f\t%.1f\t%d\n" % r for r in rows)
+    got = read_upload(tsv, "t.tsv", "a", "b", "c")
+    np.testing.assert_array_equal(got.points, [[a, b] for a, b, _ in rows])
+    quoted = b"a,b,c\n" + b"".join(b'"%s",%.1f,%d\n' % (f"{a:,.1f}".encode(), b, c)
+                                   for a, b, c in rows)
+    assert b'"1,250.5"' in quoted
+    got = read_upload(quoted, "q.csv", "a", "b", "c")
+    np.testing.assert_array_equal(got.points, [[a, b] for a, b, _ in rows])
+    assert got.task == "classification" and got.n_classes == 2
+    # A column mostly of such numbers with a word in it: the roles' one line, the
+    # upload's name (never the temporary path), the line and the column.
+    bad = quoted.replace(b'"3,250.5"', b"oops")
+    with pytest.raises(UploadError) as info:
+        read_upload(bad, "q.csv", "a", "b", "c")
+    message = str(info.value)
+    assert message.startswith("q.csv: line 11, column 'a': 'oops' is not a number"), message
+    assert "\n" not in message and "chainrule-upload" not in message

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_JSON_DEPTH", "InputFileError", "decode_text", "json_depth", "parse_json",
-           "read_input_bytes", "read_input_text", "read_json"]
+__all__ = ["MAX_JSON_DEPTH", "InputFileError", "check_input_file", "decode_text", "json_depth",
+           "parse_json", "read_input_bytes", "read_input_text", "read_json"]
 
 #: The deepest JSON nesting (arrays and objects inside each other) chainrule parses.
 #: Its own files need 5; the bound keeps the parser's recursion far from Python's limit.
@@ -49,6 +49,62 @@ def _memory_bound() -> int | None:
     from .memory import available_memory  # light module, but only when needed
 
     return available_memory()
+
+
+def check_input_file(path: str | os.PathLike[str], what: str = "file", *,
+                     max_bytes: int | None = None) -> int:
+    """Check, without reading it, that ``path`` is a regular file of at most ``max_bytes``
+    (default: the memory this process may still allocate); its size in bytes.
+
+    For readers that open the path themselves (pyarrow's CSV, Parquet and Feather
+    readers): the same checks, messages and non-blocking open as
+    :func:`read_input_bytes`, so a FIFO, device or directory is refused in one line
+    before such a reader could block on it.  An empty file passes (size 0).
+
+    Raises
+    ------
+    InputFileError
+    """
+    p = Path(path)
+    fd = _open(p, what)
+    try:
+        return _check_opened(p, fd, what, max_bytes)[0]
+    finally:
+        os.close(fd)
+
+
+def _open(p: Path, what: str) -> int:
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        return os.open(p, flags)
+    except FileNotFoundError:
+        raise InputFileError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{p}: is a directory, expected a {what}") from None
+    except OSError as exc:
+        raise InputFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
+
+
+def _check_opened(p: Path, fd: int, what: str, max_bytes: int | None
+                  ) -> tuple[int, int | None]:
+    """The opened file's size and the bound on it; InputFileError if it is no regular file
+    or larger than the bound."""
+    try:
+        info = os.fstat(fd)
+    except OSError as exc:
+        raise InputFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputFileError(f"{p}: is a directory, expected a {what}")
+    if not stat.S_ISREG(info.st_mode):
+        # A FIFO may never end (or block for ever with no writer); /dev/zero never ends.
+        raise InputFileError(f"{p}: is not a regular file (a FIFO, device or socket), "
+                             f"expected a {what}")
+    limit = max_bytes if max_bytes is not None else _memory_bound()
+    if limit is not None and info.st_size > limit:
+        raise InputFileError(f"{p}: the {what} has {info.st_size:,} bytes, more than the "
+                             f"{limit:,} that can be read"
+                             + ("" if max_bytes is not None else " into the memory left"))
+    return int(info.st_size), limit
 
 
 def read_input_bytes(path: str | os.PathLike[str], what: str = "file", *,
@@ -73,28 +129,9 @@ def read_input_bytes(path: str | os.PathLike[str], what: str = "file", *,
         too large file; the message starts with the path.
     """
     p = Path(path)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = _open(p, what)
     try:
-        fd = os.open(p, flags)
-    except FileNotFoundError:
-        raise InputFileError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{p}: is a directory, expected a {what}") from None
-    except OSError as exc:
-        raise InputFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise InputFileError(f"{p}: is a directory, expected a {what}")
-        if not stat.S_ISREG(info.st_mode):
-            # A FIFO may never end (or block for ever with no writer); /dev/zero never ends.
-            raise InputFileError(f"{p}: is not a regular file (a FIFO, device or socket), "
-                                 f"expected a {what}")
-        limit = max_bytes if max_bytes is not None else _memory_bound()
-        if limit is not None and info.st_size > limit:
-            raise InputFileError(f"{p}: the {what} has {info.st_size:,} bytes, more than the "
-                                 f"{limit:,} that can be read"
-                                 + ("" if max_bytes is not None else " into the memory left"))
+        _, limit = _check_opened(p, fd, what, max_bytes)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         chunks: list[bytes] = []

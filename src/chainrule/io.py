@@ -923,6 +923,7 @@ def _meaning_errors(model: Model) -> list[str]:
         if isinstance(fill, float) and not math.isfinite(fill):
             problems.append(f"the fill value of column {c.name!r} is {fill!r}, expected a "
                             f"finite number")
+    problems += _pipeline_errors(encoding, columns)
     names = list(model.feature_names)
     if columns:
         problems += _duplicates([c.name for c in columns], "the table encoding's columns")
@@ -933,6 +934,60 @@ def _meaning_errors(model: Model) -> list[str]:
                         f"columns the model reads")
     if names and columns and names != [c.name for c in columns]:
         problems.append("feature_names differ from the table encoding's column names")
+    return problems
+
+
+def _pipeline_errors(encoding: Any, columns: list[Any]) -> list[str]:
+    """The table pipeline's stored steps that contradict each other: categories twice or
+    a fill category that is none of them, date features other than those training
+    derives, a date fill that is no date, roles that disagree with the encoding."""
+    from .data.roles import DATE_FEATURES, HOUR_FEATURES, parse_dates
+
+    problems: list[str] = []
+    dates = (list(DATE_FEATURES), list(DATE_FEATURES) + list(HOUR_FEATURES))
+    for c in columns:
+        if c.kind == "category":
+            cats = list(c.categories)
+            twice = next((v for i, v in enumerate(cats) if v in cats[:i]), None)
+            if twice is not None:
+                problems.append(f"column {c.name!r} lists the category {twice!r} more than "
+                                f"once (one 0/1 input each)")
+            if isinstance(c.fill, str) and c.fill and c.fill not in c.categories:
+                problems.append(f"the fill value of column {c.name!r} is {c.fill!r}, which is "
+                                f"not one of its categories")
+        elif c.kind == "date":
+            if list(c.derived) not in dates:
+                problems.append(f"column {c.name!r} derives the date features "
+                                f"{', '.join(c.derived)}, expected {', '.join(dates[0])} "
+                                f"(and hour_sin, hour_cos for times)")
+            if c.fill is not None:
+                try:
+                    parse_dates(np.array([str(c.fill)]))
+                except ValueError:
+                    problems.append(f"the fill value of date column {c.name!r} is "
+                                    f"{str(c.fill)[:40]!r}, expected an ISO 8601 date")
+    roles = list(getattr(encoding, "roles", None) or [])
+    if not roles:
+        return problems
+    problems += _duplicates([r.name for r in roles], "the column roles")
+    by_name = {r.name: r for r in roles}
+    kinds = {"numeric": "number", "categorical": "category", "date": "date"}
+    for c in columns:
+        role = by_name.get(c.name)
+        if role is None or role.role not in kinds:
+            what = "no role" if role is None else f"the role {role.role!r}"
+            problems.append(f"the network reads column {c.name!r}, which has {what} in the "
+                            f"column roles")
+        elif (role.role == "date") != (c.kind == "date") or \
+                (role.role == "categorical" and c.kind != "category") or \
+                (c.kind == "number" and role.parse != c.parse):
+            problems.append(f"column {c.name!r} is a {c.kind} column of the encoding but has "
+                            f"the role {role.role!r}"
+                            + (f" (parse {role.parse!r})" if role.parse else ""))
+    id_column = getattr(encoding, "id_column", None)
+    if id_column and (id_column not in by_name or by_name[id_column].role != "excluded"):
+        problems.append(f"the id column {id_column!r} is not an excluded column of the "
+                        f"column roles")
     return problems
 
 
@@ -955,7 +1010,13 @@ def check_model_meaning(model: Model, where: str | os.PathLike[str] = "model") -
     * every scaler array is finite, and every divisor (a standardiser's ``scale``, a
       min-max scaler's ``range``) is a positive, normal float — a scale of 0, a
       subnormal one or NaN would turn every input into inf or NaN;
-    * every fill value of a numeric column is finite;
+    * every fill value of a numeric column is finite, a category column's fill is one
+      of its (unique) categories, a date column's fill is a date;
+    * a date column derives the features training derives (``year``, the month, day
+      of year and weekday as sin/cos, and the hour for times);
+    * the column roles name each column once, agree with the encoding (a column the
+      network reads is numeric, categorical or a date there, with the same number
+      parsing), and the ID column is one of the excluded columns;
     * feature names, table columns and class names are unique — with a name twice,
       ``predict`` would read one column in two places;
     * there is one feature name per input column, and they are the encoding's columns.

@@ -15,7 +15,6 @@ import csv
 import io
 import itertools
 import os
-import stat
 import tokenize
 import zipfile
 import zlib
@@ -52,29 +51,17 @@ class DataFileError(ValueError):
 def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
     """The whole content of ``path``, or a :class:`DataFileError` saying why not.
 
-    Missing files, directories, unreadable and empty files each get their own message;
-    FIFOs, devices and sockets are refused without reading from them.
+    Read through :func:`chainrule.input_files.read_input_bytes`: missing files,
+    directories, unreadable, empty and too large files (larger than the memory left)
+    each get their own message; FIFOs, devices and sockets are refused without reading
+    from them (or blocking on them).
     """
-    p = Path(path)
-    if p.is_dir():
-        raise DataFileError(f"{p}: is a directory, expected a {what}")
+    from ..input_files import InputFileError, read_input_bytes
+
     try:
-        mode = p.stat().st_mode
-    except OSError:
-        mode = None  # missing or unreadable: reported below
-    if mode is not None and not stat.S_ISREG(mode):
-        # A FIFO may never end (or block forever with no writer), /dev/zero never ends.
-        raise DataFileError(f"{p}: is not a regular file (a FIFO, device or socket), "
-                            f"expected a {what}")
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise DataFileError(f"{p}: no such file") from None
-    except OSError as exc:
-        raise DataFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    if not raw:
-        raise DataFileError(f"{p}: the file is empty")
-    return raw
+        return read_input_bytes(path, what)
+    except InputFileError as exc:
+        raise DataFileError(str(exc)) from None
 
 
 def read_data_file(
@@ -245,11 +232,13 @@ def _read_fast(p: Path, target: str | int | None, has_target: bool | None,
                ) -> tuple[Any, ...] | None:
     """A CSV/TSV, Parquet, Feather or Arrow file through pyarrow (``data.table``), or None
     for the line-by-line readers (NumPy, IDX, and CSV files the fast path hands back)."""
-    try:
-        if not stat.S_ISREG(p.stat().st_mode) or p.stat().st_size == 0:
+    from ..input_files import InputFileError, check_input_file
+
+    try:  # the opener's checks before pyarrow opens the path itself
+        if check_input_file(p, "data file") == 0:
             return None  # read_bytes says why
-    except OSError:
-        return None
+    except InputFileError as exc:
+        raise DataFileError(str(exc)) from None
     head = _sniff(p)
     if head[:4] == b"PK\x03\x04" or head[:6] == b"\x93NUMPY" or head[:2] == b"\x1f\x8b" \
             or head[:2] == b"\x00\x00":

@@ -106,7 +106,8 @@ class ColumnEncoding:
     fill : float or str or None
         The value a missing cell takes (median or most frequent in the training
         split; for a date, the median date as ISO 8601 text), or None when missing
-        cells are refused.
+        cells are refused.  ``""`` for a category column whose training values are
+        all different (none is the most frequent): a missing cell is all zeros.
     derived : list of str
         For a date column: the features it becomes (``year``, ``month_sin``, …; see
         :func:`chainrule.data.roles.date_features`).
@@ -194,8 +195,12 @@ class TableEncoding:
                 cells = _cells(data, j)[rows]
                 present = cells[cells != ""]
                 values, counts = np.unique(present, return_counts=True)
-                # The most frequent category; ties go to the first in sorted order.
-                fill: float | str | None = str(values[np.argmax(counts)]) if len(values) else ""
+                # The most frequent category; ties go to the first in sorted order.  When
+                # every value is seen once there is no most frequent one: "" (a missing
+                # cell encodes as all zeros, like a category never seen in training).
+                fill: float | str | None = (str(values[np.argmax(counts)])
+                                            if len(values) and (counts.max() > 1
+                                                                or len(values) == 1) else "")
                 columns.append(ColumnEncoding(name, "category", [str(v) for v in values],
                                               fill if missing == "impute" else None))
             else:
@@ -278,11 +283,12 @@ class TableEncoding:
                 k += 1
                 continue
             cells = _cells(data, j)
-            if c.fill is not None:
+            if c.fill:
                 cells = np.where(cells == "", c.fill, cells)
             index = {v: i for i, v in enumerate(c.categories)}
             codes = np.array([index.get(v, -1) for v in cells.tolist()], dtype=np.int64)
-            unseen = np.flatnonzero(codes < 0)
+            # A missing cell with the fill "" (no most frequent value) is all zeros, quietly.
+            unseen = np.flatnonzero((codes < 0) & ((cells != "") | (c.fill is None)))
             if len(unseen):
                 values = list(dict.fromkeys(cells[unseen].tolist()))
                 listed = ", ".join(repr(v[:30]) for v in values[:3]) + \
@@ -405,7 +411,9 @@ class TableEncoding:
             if c.kind == "category":
                 cats = ", ".join(c.categories[:8]) + (f", … ({len(c.categories)} in all)"
                                                       if len(c.categories) > 8 else "")
-                if isinstance(c.fill, str):
+                if c.fill == "":  # every training value seen once: none more frequent
+                    fill = "; missing → all zeros (no value is more frequent than another)"
+                elif isinstance(c.fill, str):
                     fill = f"; missing → {c.fill!r} (most frequent)"
                 lines.append(f"{c.name}: one-hot over {len(c.categories)} categories "
                              f"({cats}){fill}")

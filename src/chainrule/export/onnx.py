@@ -20,8 +20,18 @@ Inputs: one tensor ``X`` ``(n, columns)`` of the chosen float dtype when every
 column is numeric; with text columns, one input per raw column, named by the
 column, shape ``(n, 1)``: the float dtype for numbers, ``string`` for text.
 
+Columns the model leaves out (``--exclude``, ``--id-column``, free text and other
+excluded roles) are **not** graph inputs: feed only the model's columns
+(``Model.feature_names``, what :func:`feeds` builds).  One-hot inputs go into the
+network as 0/1: the stored scaler has centre 0 and scale 1 for them, so the ``Sub``
+and ``Div`` leave them unchanged.
+
 What ONNX cannot express is refused or documented, never silently changed:
 custom activations are refused (:class:`OnnxExportError` names the layer); a
+**date** column (its year and sin/cos features) and a numeric column written as text
+with **thousands separators or a decimal comma** are refused with an
+:class:`OnnxExportError` naming the column (opset 17 has no date or locale-aware
+number parsing: export the network alone and compute those inputs outside); a
 missing cell in a column that had no fill value gives NaN (the CLI refuses the
 row), and a category never seen in training encodes as all zeros (the CLI's
 behaviour without ``--strict``; ONNX cannot raise).
@@ -244,6 +254,25 @@ def network_to_onnx(net: Network, *, dtype: npt.DTypeLike | None = None,
 # ---------------------------------------------------------------------- a saved model
 
 
+def _refuse_unexpressible(columns: Sequence[Any]) -> None:
+    """Refuse the pipeline steps ONNX (opset 17) cannot express, naming the column."""
+    for c in columns:
+        if c.kind == "date":
+            raise OnnxExportError(
+                f"column {c.name!r} is a date column: ONNX (opset {OPSET}) cannot parse dates "
+                f"into the model's {', '.join(c.derived)} features; export the network alone "
+                f"(network_to_onnx(model.network)) and compute those inputs outside "
+                f"(Model.pipeline() describes them)")
+        if c.kind == "number" and getattr(c, "parse", None):
+            how = {"thousands": "thousands separators",
+                   "decimal": "a decimal comma"}.get(c.parse, c.parse)
+            raise OnnxExportError(
+                f"column {c.name!r} holds numbers written with {how}: ONNX (opset {OPSET}) "
+                f"cannot parse such text; export the network alone "
+                f"(network_to_onnx(model.network)) and parse the column outside, or train "
+                f"on plain numbers")
+
+
 def _preprocessing(g: _Graph, model: Model) -> str:
     """The model's preprocessing description → graph inputs and nodes; returns the
     network's input ``(n, N_1)``.
@@ -255,6 +284,7 @@ def _preprocessing(g: _Graph, model: Model) -> str:
     onnx = g.onnx
     encoding = model.encoding
     columns = encoding.columns if encoding is not None else []
+    _refuse_unexpressible(columns)
     if not any(c.kind == "category" for c in columns):
         # Numbers only: one input X (n, columns); missing cells (NaN) take their fill.
         x = g.input("X", g.elem, model.n_columns)
@@ -316,7 +346,9 @@ def model_to_onnx(model: Model, *, dtype: npt.DTypeLike | None = None) -> Any:
     Raises
     ------
     OnnxExportError
-        For a custom activation or a dtype other than float32/float64.
+        For a custom activation, a dtype other than float32/float64, a date column or
+        a column of numbers written with thousands separators or a decimal comma
+        (naming the column).
     """
     onnx = _onnx()
     net = model.network

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -198,10 +199,13 @@ def read_upload(raw: bytes, filename: str, x1: str, x2: str, target: str,
                 *, task: str | None = None) -> PlaneData:
     """An uploaded CSV file as points on the plane, or one line saying what is wrong.
 
-    The file goes through the command line's own reader
-    (:func:`chainrule.data.read_data_file`), so its messages name the file, the
-    line and the column exactly as ``chainrule train`` does.  This is the one
-    place the playground reads a table: point it at another reader here.
+    The file goes through the command line's own table layer
+    (:func:`chainrule.data.read_data_file`, then the column roles of
+    :mod:`chainrule.data.roles`), so its messages name the file, the line and the
+    column exactly as ``chainrule train`` does, and it reads what ``train`` reads:
+    comma, semicolon or tab separated (a ``.tsv`` name or tabs in the header), numbers
+    written with thousands separators (``"1,250.5"``).  This is the one place the
+    playground reads a table: point it at another reader here.
 
     Parameters
     ----------
@@ -225,6 +229,7 @@ def read_upload(raw: bytes, filename: str, x1: str, x2: str, target: str,
     UploadError
     """
     from ..data import DataFileError, read_data_file
+    from ..data.roles import RolesError
 
     name = _SAFE_NAME.sub("_", os.path.basename(filename or "")).strip("._") or "upload.csv"
     if len(raw) > MAX_UPLOAD_BYTES:
@@ -244,7 +249,9 @@ def read_upload(raw: bytes, filename: str, x1: str, x2: str, target: str,
         try:
             data = read_data_file(path, target=target, header=True, columns=[x1, x2],
                                   task=task)
-        except DataFileError as exc:
+            if data.text:
+                _parse_number_columns(data)
+        except (DataFileError, RolesError) as exc:
             message = str(exc).replace(str(path), name).splitlines()[0]
             raise UploadError(message) from None
     if data.text:
@@ -272,3 +279,24 @@ def read_upload(raw: bytes, filename: str, x1: str, x2: str, target: str,
     return PlaneData(pts, data.y, data.task, data.n_classes if data.task == "classification"
                      else 0, extent=extent, names=(x1, x2), class_names=list(data.class_names),
                      target_name=target)
+
+
+def _parse_number_columns(data: Any) -> None:
+    """Text feature columns that the roles find to be numbers written with thousands
+    separators, parsed in place (as ``train`` does); other text columns stay text.
+
+    Raises
+    ------
+    RolesError
+        A column most of whose cells are numbers holds a word (naming line and column).
+    """
+    from ..data.roles import RolesError, decide_roles, parse_numbers
+
+    for j, role in enumerate(decide_roles(data)):
+        if j in data.text and role.role == "numeric" and role.parse:
+            try:
+                data.X[:, j] = parse_numbers(data.text[j], role.parse)
+            except ValueError as exc:  # pragma: no cover - the roles matched every cell
+                raise RolesError(f"{data.name}: {data.where(exc.args[1])}, column "
+                                  f"{role.name!r}: {exc.args[0]}") from None
+            del data.text[j]
