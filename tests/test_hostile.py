@@ -287,8 +287,9 @@ def test_ctrl_c_twice_during_save_or_load_is_one_line_and_exit_130(tmp_path, cap
                                            before="args[0].write(b'half a model')")
         args = ["train", "--data", "data.csv", "--epochs", "1", "--save", "model.npz"]
     else:
-        prelude = _INTERRUPT_DURING.format(module="chainrule.data.files", name="read_bytes",
-                                           before="pass")
+        # The data file's opening: every reader checks it through the one opener first.
+        prelude = _INTERRUPT_DURING.format(module="chainrule.input_files",
+                                           name="check_input_file", before="pass")
         args = ["predict", "model.npz", "--data", "data.csv", "-o", "out.csv"]
     proc = cli_patched(prelude, args, tmp_path)
     assert_fails(proc, 130, "interrupted")
