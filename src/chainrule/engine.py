@@ -340,7 +340,8 @@ class Engine:
             The inputs ``z^1``, one example per row, already in the network's dtype.
         dropout : sequence of float, optional
             ``dropout[l-1]`` is the drop probability for the activations of layer
-            ``l`` (inverted dropout: kept units are scaled by ``1/(1-p)``).
+            ``l`` (inverted dropout: kept units are scaled by ``1/(1-p)``);
+            ``dropout[0]`` drops inputs, ``dropout[L-1]`` is ignored.
         rng : numpy.random.Generator, optional
             Needed when ``dropout`` is given.
         output : (array, array) of shape (n, N_L), optional
@@ -358,24 +359,33 @@ class Engine:
         if dropout is None and layers.dropout:
             masks[:] = [None] * (L + 1)  # no masks left over from a pass with dropout
         layers.dropout = dropout is not None
+        if dropout is not None and dropout[0] > 0.0:
+            # Input dropout (Hinton et al. 2012): a^1 as layer 2 consumes it; no δ^1
+            # flows back, so the mask only enters eq. 13 through a^1.
+            inputs[1] = a[1] * self._mask(layers, tuple(a[1].shape), dropout[0], rng, a[1])
         for l in range(2, L + 1):
             # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l, i.e. a^{l-1} W^lᵀ + b^l.
             zl = affine(inputs[l - 1], WT[l], b[l], out=z[l])
             # a^l = σ(z^l); eq. 2 is this loop's composition.
             inputs[l] = σ[l].forward(zl, out=a[l])
             if dropout is not None and l < L and dropout[l - 1] > 0.0:
-                if rng is None:
-                    raise ValueError("dropout needs a random generator (rng)")
-                keep = 1.0 - dropout[l - 1]
-                # Drawn by NumPy's generator in every namespace, so a seeded run is
-                # the same run on NumPy and on PyTorch (to rounding).
-                dtype = layers.numpy_dtype
-                mask = (rng.random(tuple(zl.shape)) < keep).astype(dtype)
-                mask /= dtype.type(keep)
-                mask = layers.ops.asarray(mask, zl)
-                masks[l] = mask
+                masks[l] = mask = self._mask(layers, tuple(zl.shape), dropout[l - 1], rng, zl)
                 inputs[l] = a[l] * mask
         return a[L]
+
+    @staticmethod
+    def _mask(layers: Layers, shape: tuple[int, ...], p: float,
+              rng: np.random.Generator | None, like: Array) -> Array:
+        """An inverted-dropout mask of ``shape``: 0 with probability ``p``, else ``1/(1-p)``."""
+        if rng is None:
+            raise ValueError("dropout needs a random generator (rng)")
+        keep = 1.0 - p
+        # Drawn by NumPy's generator in every namespace, so a seeded run is
+        # the same run on NumPy and on PyTorch (to rounding).
+        dtype = layers.numpy_dtype
+        mask = (rng.random(shape) < keep).astype(dtype)
+        mask /= dtype.type(keep)
+        return layers.ops.asarray(mask, like)
 
     # ------------------------------------------------------------------ cost
 
