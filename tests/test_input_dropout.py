@@ -105,3 +105,27 @@ def test_cli_bad_input_dropout_is_a_usage_error(capsys, value):
         main(["train", "--input-dropout", value])
     assert exc.value.code == 2
     assert "--input-dropout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_engines_numpy_shortcuts_give_the_activations_and_costs_own_bits(dtype):
+    """Sigmoid's σ′ product with its scratch buffer and δ^L = a − λ as one ufunc (the
+    tiny step's cuts) equal the Activation's and Cost's own methods bit for bit."""
+    from chainrule.functions import get_activation
+
+    rng = np.random.default_rng(5)
+    for out, cost in (("softmax", "log_likelihood"), ("sigmoid", "cross_entropy")):
+        net = Network([4, 6, 3], activation="sigmoid", output_activation=out, cost=cost,
+                      seed=1, dtype=dtype)
+        X = rng.normal(size=(7, 4)).astype(dtype)
+        Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, 7)]
+        layers = net.engine.layers(net.weights, net.biases, 7)
+        assert layers.minus_delta
+        net.engine.forward(layers, X)
+        a2, aL, zL = layers.a[2].copy(), layers.a[3].copy(), layers.z[3].copy()
+        got = net.engine.gradients(layers, Y)
+        dL = net.cost.delta(zL, aL, Y, net.output_activation)
+        dL *= layers.inv_n  # the batch mean, as gradients() scales it
+        np.testing.assert_array_equal(got.delta[3], dL)
+        d2 = get_activation("sigmoid").times_derivative(np.dot(dL, net.weights[1]), None, a2)
+        np.testing.assert_array_equal(got.delta[2], d2)

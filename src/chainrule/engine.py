@@ -74,7 +74,13 @@ import numpy as np
 import numpy.typing as npt
 
 from .backend import NUMPY_OPS, Ops, ops_of
-from .functions import Activation, Cost, CrossEntropy, LogLikelihood
+from .functions import (
+    Activation,
+    Cost,
+    CrossEntropy,
+    LogLikelihood,
+    Sigmoid,
+)
 
 Array = npt.NDArray[np.floating]
 
@@ -208,8 +214,7 @@ class Layers:
         self.identity_input = input_sigma.name == "identity"
         # σ and eq. 9's σ′ product of every layer, bound to the namespace once (the
         # passes call these; ``σ`` keeps the activations themselves).
-        self.kernels: list[Any] = [None, None, *(_Kernels(*ly.sigma.kernels(ops))
-                                                for ly in layers)]
+        self.kernels: list[Any] = [None, None, *(_kernels(ly, ops) for ly in layers)]
 
     def __iter__(self) -> Iterator[Layer]:
         """The layers ``2..L`` in order."""
@@ -507,6 +512,27 @@ class _Kernels:
     def __init__(self, forward: Callable[..., Any], times_derivative: Callable[..., Any]) -> None:
         self.forward = forward
         self.times_derivative = times_derivative
+
+
+def _kernels(layer: Layer, ops: Ops) -> _Kernels:
+    """``layer``'s σ and σ′ product; sigmoid's on NumPy with a scratch buffer of its own.
+
+    ``δ ⊙ a(1 − a)`` is the activation's own three ufunc calls, into a buffer made
+    once instead of a new ``1 − a`` every step (the same values, bit for bit).
+    """
+    forward, times = layer.sigma.kernels(ops)
+    if ops is NUMPY_OPS and type(layer.sigma).kernels is Sigmoid.kernels:
+        s = np.empty_like(layer.a)
+
+        def times(d: Array, z: Array, a: Array) -> Array:
+            if a.shape != s.shape:  # not this layer's buffers: the activation's own path
+                d *= np.multiply(a, np.subtract(1, a))
+                return d
+            np.subtract(1, a, out=s)
+            d *= np.multiply(a, s, out=s)
+            return d
+
+    return _Kernels(forward, times)
 
 
 def _weight_product(n: int, rows: int, cols: int) -> Callable[..., Any]:
