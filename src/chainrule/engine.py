@@ -452,8 +452,10 @@ class Engine:
         ops = layers.ops
         inputs, masks, dot, sum_rows = layers.inputs, layers.masks, ops.dot, ops.sum_rows
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
-        dL = (np.subtract(a[L], Y, out=delta[L]) if layers.minus_delta
-              else self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L]))
+        if layers.minus_delta:  # a^L − λ: the cost's own delta, one ufunc call sooner
+            dL = np.subtract(a[L], Y, out=delta[L])
+        else:
+            dL = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
         σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
         if row_weights is None and step is not None:
             # The batch mean's 1/n rides in the step size instead: eqs. 9, 13 and 15 are
