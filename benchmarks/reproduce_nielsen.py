@@ -100,12 +100,13 @@ ROWS = [
          "schedule": "cosine"},
         epochs=16, shift=1),
     Row("mlp", "ours, issue 25: a plain MLP without augmentation or convolution, "
-        "[784,1024,1024,10] ReLU, softmax + log-likelihood, Adam η 0.001, dropout 0.5, "
-        "cosine schedule over 30 epochs, mini-batch 128, float32, all 60,000 training "
-        "images, the last epoch tested", None, "test",
+        "[784,1024,1024,10] ReLU, softmax + log-likelihood, Adam η 0.001, dropout 0.2 on "
+        "the inputs and 0.5 on the hidden layers, cosine schedule over 30 epochs, "
+        "mini-batch 128, float32, all 60,000 training images, the last epoch tested",
+        None, "test",
         {"sizes": [784, 1024, 1024, 10], **RELU_SOFTMAX},
         {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 128, "dropout": 0.5,
-         "schedule": "cosine"},
+         "input_dropout": 0.2, "schedule": "cosine"},
         epochs=30, full_train=True),
 ]
 

@@ -74,7 +74,13 @@ import numpy as np
 import numpy.typing as npt
 
 from .backend import NUMPY_OPS, Ops, ops_of
-from .functions import Activation, Cost
+from .functions import (
+    Activation,
+    Cost,
+    CrossEntropy,
+    LogLikelihood,
+    Sigmoid,
+)
 
 Array = npt.NDArray[np.floating]
 
@@ -204,11 +210,11 @@ class Layers:
         self.inputs: list[Array] = [None] * (self.L + 1)  # type: ignore[list-item]
         self.masks: list[Array | None] = [None] * (self.L + 1)
         self.dropout = False
+        self.minus_delta = False  # set by Engine.layers: δ^L is a^L − λ on NumPy
         self.identity_input = input_sigma.name == "identity"
         # σ and eq. 9's σ′ product of every layer, bound to the namespace once (the
         # passes call these; ``σ`` keeps the activations themselves).
-        self.kernels: list[Any] = [None, None, *(_Kernels(*ly.sigma.kernels(ops))
-                                                for ly in layers)]
+        self.kernels: list[Any] = [None, None, *(_kernels(ly, ops) for ly in layers)]
 
     def __iter__(self) -> Iterator[Layer]:
         """The layers ``2..L`` in order."""
@@ -316,7 +322,14 @@ class Engine:
                               ops=ops))
         sigma1 = self.sigma[1]
         assert sigma1 is not None
-        return Layers(made, sigma1)
+        layers = Layers(made, sigma1)
+        # δ^L = a^L − λ (eq. 5 with the Jacobian cancelled: softmax with the log-likelihood,
+        # sigmoid with cross-entropy): on NumPy one ufunc call, no cost method in between.
+        cost, sigma_L = type(self.cost), made[-1].sigma.name
+        layers.minus_delta = ops is NUMPY_OPS and (
+            (cost.delta is LogLikelihood.delta and sigma_L == "softmax")
+            or (cost.delta is CrossEntropy.delta and sigma_L == "sigmoid"))
+        return layers
 
     # ------------------------------------------------------------------ forward
 
@@ -340,7 +353,8 @@ class Engine:
             The inputs ``z^1``, one example per row, already in the network's dtype.
         dropout : sequence of float, optional
             ``dropout[l-1]`` is the drop probability for the activations of layer
-            ``l`` (inverted dropout: kept units are scaled by ``1/(1-p)``).
+            ``l`` (inverted dropout: kept units are scaled by ``1/(1-p)``);
+            ``dropout[0]`` drops inputs, ``dropout[L-1]`` is ignored.
         rng : numpy.random.Generator, optional
             Needed when ``dropout`` is given.
         output : (array, array) of shape (n, N_L), optional
@@ -350,6 +364,7 @@ class Engine:
         """
         L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.kernels
         inputs, masks, affine = layers.inputs, layers.masks, layers.ops.affine
+        numpy = layers.ops is NUMPY_OPS
         if output is not None:
             z[L], a[L] = output
         # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
@@ -358,24 +373,37 @@ class Engine:
         if dropout is None and layers.dropout:
             masks[:] = [None] * (L + 1)  # no masks left over from a pass with dropout
         layers.dropout = dropout is not None
+        if dropout is not None and dropout[0] > 0.0:
+            # Input dropout (Hinton et al. 2012): a^1 as layer 2 consumes it; no δ^1
+            # flows back, so the mask only enters eq. 13 through a^1.
+            inputs[1] = a[1] * self._mask(layers, tuple(a[1].shape), dropout[0], rng, a[1])
         for l in range(2, L + 1):
             # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l, i.e. a^{l-1} W^lᵀ + b^l.
-            zl = affine(inputs[l - 1], WT[l], b[l], out=z[l])
+            if numpy:  # Ops.affine without its frame: a tiny network's step counts calls
+                zl = np.dot(inputs[l - 1], WT[l], out=z[l])
+                zl += b[l]
+            else:
+                zl = affine(inputs[l - 1], WT[l], b[l], out=z[l])
             # a^l = σ(z^l); eq. 2 is this loop's composition.
             inputs[l] = σ[l].forward(zl, out=a[l])
             if dropout is not None and l < L and dropout[l - 1] > 0.0:
-                if rng is None:
-                    raise ValueError("dropout needs a random generator (rng)")
-                keep = 1.0 - dropout[l - 1]
-                # Drawn by NumPy's generator in every namespace, so a seeded run is
-                # the same run on NumPy and on PyTorch (to rounding).
-                dtype = layers.numpy_dtype
-                mask = (rng.random(tuple(zl.shape)) < keep).astype(dtype)
-                mask /= dtype.type(keep)
-                mask = layers.ops.asarray(mask, zl)
-                masks[l] = mask
+                masks[l] = mask = self._mask(layers, tuple(zl.shape), dropout[l - 1], rng, zl)
                 inputs[l] = a[l] * mask
         return a[L]
+
+    @staticmethod
+    def _mask(layers: Layers, shape: tuple[int, ...], p: float,
+              rng: np.random.Generator | None, like: Array) -> Array:
+        """An inverted-dropout mask of ``shape``: 0 with probability ``p``, else ``1/(1-p)``."""
+        if rng is None:
+            raise ValueError("dropout needs a random generator (rng)")
+        keep = 1.0 - p
+        # Drawn by NumPy's generator in every namespace, so a seeded run is
+        # the same run on NumPy and on PyTorch (to rounding).
+        dtype = layers.numpy_dtype
+        mask = (rng.random(shape) < keep).astype(dtype)
+        mask /= dtype.type(keep)
+        return layers.ops.asarray(mask, like)
 
     # ------------------------------------------------------------------ cost
 
@@ -424,7 +452,10 @@ class Engine:
         ops = layers.ops
         inputs, masks, dot, sum_rows = layers.inputs, layers.masks, ops.dot, ops.sum_rows
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
-        dL = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
+        if layers.minus_delta:  # a^L − λ: the cost's own delta, one ufunc call sooner
+            dL = np.subtract(a[L], Y, out=delta[L])
+        else:
+            dL = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
         σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
         if row_weights is None and step is not None:
             # The batch mean's 1/n rides in the step size instead: eqs. 9, 13 and 15 are
@@ -438,6 +469,7 @@ class Engine:
             dL *= ops.xp.astype(row_weights, dL.dtype)[:, None]  # in the network's namespace
         delta[L] = dL
         layer = layers.layer
+        sgd = step is not None and len(step) == 2  # else momentum (a third entry)
         for l in range(L - 1, 0, -1):
             if l > 1:  # δ^1 is never needed: layer 1 has no parameters
                 # Step 4: δ^l = δ^{l+1} W^{l+1} diag σ'(z^l), before W^{l+1} changes.
@@ -453,13 +485,13 @@ class Engine:
                 # Step 5, eq. 13: [δC/δW^{l+1}] = a^l ⊗ δ^{l+1}; summed over the batch that
                 # is a^lᵀ δ^{l+1}, stored transposed, δ^{l+1}ᵀ a^l (grad_W has W^{l+1}'s shape).
                 done.product(delta[l + 1].T, inputs[l], out=done.grad_W)
-            elif len(step) == 2:
+            elif sgd:
                 # Eqs. 13 and 15 inside the gradient-descent step (Ops.descent_kernel):
                 # W^{l+1} ← shrink · W^{l+1} − η δ^{l+1}ᵀ a^l, b^{l+1} ← b^{l+1} − η δ^{l+1}ᵀ 1.
                 done.descend_step(delta[l + 1], inputs[l], *step)
             else:
                 # ... or inside the momentum step: v ← μ v − η δ^{l+1}ᵀ a^l, W^{l+1} ← W^{l+1} + v.
-                m = step[2]
+                m = step[2]  # type: ignore[misc]  # (η, 1, velocities): not sgd
                 done.momentum_step(delta[l + 1], inputs[l], step[0], m.mu, m.nesterov,
                                    m.vW[l + 1], m.vb[l + 1])
             yield done  # eq. 9 is done with W^{l+1}: the caller may update this layer now
@@ -482,6 +514,27 @@ class _Kernels:
     def __init__(self, forward: Callable[..., Any], times_derivative: Callable[..., Any]) -> None:
         self.forward = forward
         self.times_derivative = times_derivative
+
+
+def _kernels(layer: Layer, ops: Ops) -> _Kernels:
+    """``layer``'s σ and σ′ product; sigmoid's on NumPy with a scratch buffer of its own.
+
+    ``δ ⊙ a(1 − a)`` is the activation's own three ufunc calls, into a buffer made
+    once instead of a new ``1 − a`` every step (the same values, bit for bit).
+    """
+    forward, times = layer.sigma.kernels(ops)
+    if ops is NUMPY_OPS and type(layer.sigma).kernels is Sigmoid.kernels:
+        s = np.empty_like(layer.a)
+
+        def times(d: Array, z: Array, a: Array) -> Array:
+            if a.shape != s.shape:  # not this layer's buffers: the activation's own path
+                d *= np.multiply(a, np.subtract(1, a))
+                return d
+            np.subtract(1, a, out=s)
+            d *= np.multiply(a, s, out=s)
+            return d
+
+    return _Kernels(forward, times)
 
 
 def _weight_product(n: int, rows: int, cols: int) -> Callable[..., Any]:

@@ -614,11 +614,13 @@ class Network:
             whole set at once by SciPy's L-BFGS-B with the backpropagated gradient:
             ``epochs`` is then the most L-BFGS iterations, one history entry each,
             ``batch_size``, ``learning_rate`` and ``shuffle`` do not apply, and
-            ``dropout``, ``l1``, ``clip_norm`` and ``schedule`` are refused);
+            ``dropout``, ``input_dropout``, ``l1``, ``clip_norm`` and ``schedule``
+            are refused);
             ``shuffle`` (default True: shuffle the rows before each epoch).
 
             ``dropout``: inverted dropout probability for the hidden layers (one
-            for all, or one per hidden layer), off at prediction time.
+            for all, or one per hidden layer), off at prediction time;
+            ``input_dropout`` (default 0): the same for the inputs.
             ``l2``: L2 regularization λ in Nielsen's form (ch. 3): the cost gains
             ``(λ / 2n) Σ ‖W^l‖²`` with ``n`` the training-set size, so plain SGD
             updates ``W ← (1 − ηλ/n) W − η ∇``.  Biases are not decayed.  (This is

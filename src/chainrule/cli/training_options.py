@@ -63,6 +63,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _input_dropout(text: str) -> float:
+    values = _dropout(text)
+    if len(values) != 1:
+        raise argparse.ArgumentTypeError(f"expected one drop probability like 0.2, got {text!r}")
+    return values[0]
+
+
 def _dropout(text: str) -> list[float]:
     try:
         values = [float(part) for part in text.split(",")]
@@ -104,6 +111,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--dropout", type=_dropout, default=None, metavar="P[,P...]",
                    help="inverted dropout probability for the hidden layers "
                    "(one for all, or one per hidden layer)")
+    r.add_argument("--input-dropout", type=_input_dropout, default=0.0, metavar="P",
+                   help="inverted dropout probability for the inputs (e.g. 0.2)")
     r.add_argument("--clip-norm", type=positive_float, default=None, metavar="MAX",
                    help="clip each batch's gradient to this global norm")
 
@@ -199,6 +208,7 @@ def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "l2": args.l2,
         "clip_norm": args.clip_norm,
         "schedule": _schedule(args),
+        "input_dropout": args.input_dropout,
     }
     if args.dropout is not None:
         settings["dropout"] = args.dropout[0] if len(args.dropout) == 1 else args.dropout
@@ -239,6 +249,8 @@ def describe(args: argparse.Namespace) -> str:
             parts.append(f"{name} {getattr(args, name)}")
     if args.dropout is not None:
         parts.append(f"dropout {','.join(str(p) for p in args.dropout)}")
+    if args.input_dropout:
+        parts.append(f"input dropout {args.input_dropout}")
     if args.clip_norm is not None:
         parts.append(f"clip norm {args.clip_norm}")
     if args.early_stopping:

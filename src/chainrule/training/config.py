@@ -74,6 +74,9 @@ class TrainingConfig:
         Shuffle the rows before every epoch.
     dropout : float or tuple of float, optional
         Inverted-dropout probability for the hidden layers, each in ``[0, 1)``.
+    input_dropout : float, default 0
+        Inverted-dropout probability for the inputs (layer 1), in ``[0, 1)``
+        (Hinton et al. 2012 use 0.2 with 0.5 on the hidden layers).
     l2, l1 : float, default 0
         Nielsen's L2 and L1 penalties λ (``λ/n`` per weight, n the training rows).
     clip_norm : float, optional
@@ -94,6 +97,7 @@ class TrainingConfig:
     optimizer: str | Optimizer | LBFGS | None = None
     shuffle: bool = True
     dropout: float | tuple[float, ...] | None = None
+    input_dropout: float = 0.0
     l2: float = 0.0
     l1: float = 0.0
     clip_norm: float | None = None
@@ -130,23 +134,32 @@ class TrainingConfig:
                 raise ValueError(f"validation_fraction must be between 0 and 1, got {f!r}")
             set_(self, "validation_fraction", float(f))
         set_(self, "dropout", _dropout(self.dropout))
+        p = self.input_dropout
+        if (isinstance(p, bool) or not isinstance(p, numbers.Real)
+                or not 0.0 <= float(p) < 1.0):  # NaN fails too
+            raise ValueError(f"input_dropout must be a rate in [0, 1), got {p!r}")
+        set_(self, "input_dropout", float(p))
 
     def replace(self, **changes: Any) -> TrainingConfig:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
 
     def dropout_rates(self, n_hidden: int) -> list[float] | None:
-        """Per-layer drop probabilities indexed ``[l-1]`` for ``l = 1..L``, or None for none."""
+        """Per-layer drop probabilities indexed ``[l-1]`` for ``l = 1..L``, or None for none.
+
+        Entry 0 is :attr:`input_dropout`, the last (the output layer) is always 0.
+        """
         if self.dropout is None:
-            return None
-        rates = (list(self.dropout) if isinstance(self.dropout, tuple)
-                 else [self.dropout] * n_hidden)
+            rates = [0.0] * n_hidden
+        else:
+            rates = (list(self.dropout) if isinstance(self.dropout, tuple)
+                     else [self.dropout] * n_hidden)
         if len(rates) != n_hidden:
             raise ValueError(f"dropout needs one rate per hidden layer ({n_hidden}), "
                              f"got {len(rates)}")
-        if not any(rates):
+        if not any(rates) and not self.input_dropout:
             return None
-        return [0.0, *rates, 0.0]
+        return [self.input_dropout, *rates, 0.0]
 
 
 def _dropout(spec: Any) -> float | tuple[float, ...] | None:

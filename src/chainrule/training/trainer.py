@@ -240,7 +240,8 @@ class Trainer:
                 raise ValueError("optimizer='lbfgs' (SciPy's L-BFGS-B) trains NumPy networks "
                                  "only: call net.to('numpy') first, or use a stochastic "
                                  "optimizer")
-            _check_lbfgs_options(dropout=config.dropout, l1=config.l1,
+            _check_lbfgs_options(dropout=config.dropout, input_dropout=config.input_dropout,
+                                 l1=config.l1,
                                  clip_norm=config.clip_norm,
                                  schedule=getattr(config.schedule, "name", config.schedule))
         elif net.ops is not NUMPY_OPS:
