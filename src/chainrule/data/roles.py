@@ -173,9 +173,11 @@ def date_features(stamps: np.ndarray, derived: Sequence[str]) -> np.ndarray:
 
 
 def _cells(data: Dataset, j: int) -> np.ndarray:
-    from .tables import _cells as cells
+    """Column ``j`` of ``data`` as text, ``""`` where missing (as ``tables._cells``, which
+    imports this module: roles never imports tables back)."""
+    from .files import _numbers_as_text
 
-    return cells(data, j)
+    return data.text[j] if j in data.text else _numbers_as_text(data.X[:, j])
 
 
 def decide_roles(data: Dataset, *, exclude: Iterable[str] = (),
