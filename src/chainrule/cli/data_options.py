@@ -473,7 +473,7 @@ def _array_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
     if in_place:
         X = _reorder_rows(X, [train, val, test])
         with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by column
-            scaler.fit(X[:len(train)])
+            _fit_in_blocks(scaler, X[:len(train)])
     else:
         with np.errstate(over="ignore", invalid="ignore"):
             scaler.fit(X[train])
@@ -532,3 +532,24 @@ def _scale_in_place(scaler: Scaler, X: np.ndarray) -> None:
     for start in range(0, len(X), _CHUNK_ROWS):
         block = X[start:start + _CHUNK_ROWS]
         block[...] = scaler.transform(block)
+
+
+def _fit_in_blocks(scaler: Scaler, X: np.ndarray) -> None:
+    """``scaler.fit(X)`` without a temporary the size of ``X``: the standard deviation's
+    squared deviations are summed a block of rows at a time, in the same order as NumPy's
+    ``X.std(axis=0)`` sums them (the running sum is the first row of the next block), so
+    the fitted values are identical."""
+    if not isinstance(scaler, Standardizer):
+        scaler.fit(X)  # min/max and none: reductions without temporaries
+        return
+    mean = X.mean(axis=0)
+    total: np.ndarray | None = None
+    for start in range(0, len(X), _CHUNK_ROWS):
+        d = X[start:start + _CHUNK_ROWS] - mean
+        np.multiply(d, d, out=d)
+        if total is not None:
+            d = np.vstack([total[None], d])
+        total = np.add.reduce(d, axis=0)
+    std = np.sqrt(total / len(X)) if total is not None else np.zeros(X.shape[1])
+    scaler.mean = mean
+    scaler.scale = np.where(std > 0, std, 1.0)
