@@ -315,8 +315,9 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
              and all(r.role == "numeric" and not r.parse for r in roles or ()))
     if table and roles is not None and not (plain and test_set is None):
         return _table_splits(args, dtype, data, roles, all_roles, train, val, test, test_set)
-    # All columns plain numbers: no encoding, one copy per part (a million-row file).
-    return _array_splits(args, dtype, data, train, val, test)
+    # All columns plain numbers: no encoding; a table read here is ours to reorder and
+    # scale in place (no copy of a million-row file).
+    return _array_splits(args, dtype, data, train, val, test, in_place=table)
 
 
 def _table_options(args: argparse.Namespace) -> list[str]:
@@ -444,8 +445,15 @@ def _target_scaler(args: argparse.Namespace, data: Dataset, y_train: np.ndarray
 
 
 def _array_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
-                  train: np.ndarray, val: np.ndarray, test: np.ndarray) -> TrainingData:
-    """Bundled data sets, NumPy and IDX files: all columns numeric, none excluded."""
+                  train: np.ndarray, val: np.ndarray, test: np.ndarray, *,
+                  in_place: bool = False) -> TrainingData:
+    """Bundled data sets, NumPy and IDX files, and tables of plain numbers: all columns
+    numeric, none excluded.
+
+    ``in_place``: ``data.X`` was read for this run alone, so its rows are reordered
+    (train, validation, test) and scaled where they lie, and the parts are views of it
+    (one matrix in memory, not four; docs/performance.md).
+    """
     classification = data.task == "classification"
     # Text columns and fill values are learned from the training split only.
     encoding: TableEncoding | None = TableEncoding.fit(data, train, args.missing)
@@ -457,13 +465,28 @@ def _array_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
             raise CLIError(str(exc)) from None
     else:
         encoding = None
+    in_place = (in_place and X.dtype == np.float64 and X.ndim == 2
+                and X.flags.c_contiguous and X.flags.writeable)
     # Scaling is fitted on the training split only, then applied to the others.
     names = encoding.output_names() if encoding is not None else data.feature_names
-    with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by column
-        scaler = _scaler(args, "standard").fit(X[train])
+    scaler = _scaler(args, "standard")
+    if in_place:
+        X = _reorder_rows(X, [train, val, test])
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by column
+            _fit_in_blocks(scaler, X[:len(train)])
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaler.fit(X[train])
     _check_scaling(data, scaler.params(), names, "column")
+    if in_place:
+        _scale_in_place(scaler, X)
+        starts = np.cumsum([0, len(train), len(val), len(test)])
+        views = {id(idx): X[a:b] for idx, a, b in zip((train, val, test), starts[:-1],
+                                                      starts[1:], strict=True)}
 
     def part(idx: np.ndarray) -> np.ndarray:
+        if in_place:
+            return views[id(idx)].astype(dtype, copy=False)
         return scaler.transform(X[idx]).astype(dtype, copy=False)
 
     y = data.y
@@ -485,3 +508,48 @@ def _array_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
         else None,
         source=_source(args, data, train, val, len(test)),
     )
+
+
+#: Rows reordered or scaled at a time in place (bounded temporaries: 1 MiB at 20 columns).
+_CHUNK_ROWS = 1 << 13
+
+
+def _reorder_rows(X: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
+    """``X`` with its rows in the order ``parts`` concatenated (each part sorted, the
+    parts disjoint and covering every row), rearranged in place a column at a time:
+    the extra memory is one column, not a second matrix."""
+    order = np.concatenate(parts)
+    if np.array_equal(order, np.arange(len(X))):
+        return X
+    for j in range(X.shape[1]):
+        X[:, j] = X[order, j]
+    return X
+
+
+def _scale_in_place(scaler: Scaler, X: np.ndarray) -> None:
+    """``X[:] = scaler.transform(X)``, a block of rows at a time (same values: the
+    scalers' ``(x − a) / b`` in float64)."""
+    for start in range(0, len(X), _CHUNK_ROWS):
+        block = X[start:start + _CHUNK_ROWS]
+        block[...] = scaler.transform(block)
+
+
+def _fit_in_blocks(scaler: Scaler, X: np.ndarray) -> None:
+    """``scaler.fit(X)`` without a temporary the size of ``X``: the standard deviation's
+    squared deviations are summed a block of rows at a time, in the same order as NumPy's
+    ``X.std(axis=0)`` sums them (the running sum is the first row of the next block), so
+    the fitted values are identical."""
+    if not isinstance(scaler, Standardizer):
+        scaler.fit(X)  # min/max and none: reductions without temporaries
+        return
+    mean = X.mean(axis=0)
+    total: np.ndarray | None = None
+    for start in range(0, len(X), _CHUNK_ROWS):
+        d = X[start:start + _CHUNK_ROWS] - mean
+        np.multiply(d, d, out=d)
+        if total is not None:
+            d = np.vstack([total[None], d])
+        total = np.add.reduce(d, axis=0)
+    std = np.sqrt(total / len(X)) if total is not None else np.zeros(X.shape[1])
+    scaler.mean = mean
+    scaler.scale = np.where(std > 0, std, 1.0)
