@@ -1,5 +1,6 @@
 """Data: bundled data sets, file readers, preprocessing and splits."""
 
+from . import table as _table  # noqa: F401  (registers the pyarrow readers with files)
 from .datasets import DATASETS, Dataset, load_dataset
 from .files import DataFileError, read_data_file
 from .idx import IDXError, read_idx, write_idx

@@ -226,6 +226,20 @@ def _sniff(p: Path) -> bytes:
         return b""
 
 
+#: The table engine's readers, registered by :mod:`chainrule.data.table` when it is imported
+#: (``chainrule.data`` imports it): ``sniff`` (the first bytes → a format or None),
+#: ``arrow_file`` (Parquet, Feather, Arrow IPC) and ``csv``.  Registered rather than imported
+#: here, because the table reader uses this module's checks and messages: the two modules
+#: do not import each other.
+TABLE_READERS: dict[str, Callable[..., Any]] = {}
+
+
+def register_table_readers(*, sniff: Callable[..., Any], arrow_file: Callable[..., Any],
+                           csv: Callable[..., Any]) -> None:
+    """Route CSV/TSV, Parquet, Feather and Arrow files through a table engine's readers."""
+    TABLE_READERS.update(sniff=sniff, arrow_file=arrow_file, csv=csv)
+
+
 def _read_fast(p: Path, target: str | int | None, has_target: bool | None,
                header: bool | None, n_features: int | None, target_hint: str | None,
                columns: list[str] | None, missing_target: str, decimal: str
@@ -243,18 +257,18 @@ def _read_fast(p: Path, target: str | int | None, has_target: bool | None,
     if head[:4] == b"PK\x03\x04" or head[:6] == b"\x93NUMPY" or head[:2] == b"\x1f\x8b" \
             or head[:2] == b"\x00\x00":
         return None
+    if not TABLE_READERS:  # pragma: no cover - chainrule.data registers them
+        return None
     try:
         import pyarrow  # noqa: F401
     except ImportError:  # pragma: no cover - pyarrow is a core dependency
         return None
-    from . import table
-
-    if table.sniff_table_format(head) is not None:
-        return table.read_arrow_file(p, target=target, has_target=has_target,
-                                     n_features=n_features, target_hint=target_hint,
-                                     columns=columns)
+    if TABLE_READERS["sniff"](head) is not None:
+        return TABLE_READERS["arrow_file"](p, target=target, has_target=has_target,
+                                           n_features=n_features, target_hint=target_hint,
+                                           columns=columns)
     try:
-        result = table.read_csv_arrow(p, target=target, has_target=has_target, header=header,
+        result = TABLE_READERS["csv"](p, target=target, has_target=has_target, header=header,
                                       n_features=n_features, target_hint=target_hint,
                                       columns=columns, decimal=decimal)
     except UnicodeDecodeError:

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from . import files
+
 __all__ = ["ARROW_MAGIC", "arrow_table_of", "from_arrow", "is_arrow_table_like",
            "read_arrow_file", "read_csv_arrow", "sniff_table_format"]
 
@@ -121,7 +123,6 @@ def read_csv_arrow(p: Path, *, target: str | int | None, has_target: bool | None
     DataFileError
         For what is decided from the header (a missing column, a bad target).
     """
-    from . import files
 
     with open(p, "rb") as f:
         head = f.read(_HEAD_BYTES)
@@ -526,7 +527,6 @@ def from_arrow(p: Path | str, table: Any, *, target: str | int | None = None,
     columns their values' text."""
     import pyarrow as pa
 
-    from . import files
 
     names = [str(n) for n in table.column_names]
     files._check_duplicates(p, names)
@@ -598,3 +598,8 @@ def _plain(col: Any) -> Any:
     if pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type):
         col = col.cast(pa.string())
     return col
+
+
+# files' line reader hands CSV/TSV, Parquet, Feather and Arrow files to these first.
+files.register_table_readers(sniff=sniff_table_format, arrow_file=read_arrow_file,
+                             csv=read_csv_arrow)
