@@ -1,4 +1,4 @@
-"""Run under ``mpiexec -n N`` by tests/test_distributed.py: sharded reading and training.
+"""Run under ``mpiexec -n N`` by tests/parallel/test_distributed.py: sharded reading and training.
 
 ``python mpi_shard_worker.py DATA.csv DATA.npy OUT.npz``: each rank reads its
 rows of both files, fits the scaling across ranks and trains on its CSV shard;

@@ -1,4 +1,4 @@
-"""Run under ``mpiexec -n N`` by tests/test_distributed.py: one data-parallel fit.
+"""Run under ``mpiexec -n N`` by tests/parallel/test_distributed.py: one data-parallel fit.
 
 ``python mpi_worker.py CONFIG.json OUT.npz``: every rank builds the same network
 and data (:func:`problem`), trains with ``comm=`` (replicated rows, or each rank

@@ -18,7 +18,7 @@ it can be inspected, explained and gradient-checked, and it offers what
 scikit-learn's frozen MLP does not: per-layer and custom activations, custom
 losses, dropout, class weights, multilabel targets, a user-supplied validation
 set and a validation-loss curve.  scikit-learn's own ``test_mlp.py`` passes
-against these estimators (tests/test_sklearn_upstream.py).
+against these estimators (tests/sklearn/test_sklearn_upstream.py).
 
 Layout
 ------

@@ -17,7 +17,7 @@ from chainrule.cli import main
 from chainrule.data.idx import write_idx
 from chainrule.training import JSONLinesLogger, PrintProgress, ProgressBar, progress_callback
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _xor(n=120, seed=0):

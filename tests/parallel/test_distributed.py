@@ -26,13 +26,13 @@ pytestmark = [pytest.mark.slow,
 import chainrule  # noqa: E402
 from mpi_worker import fit_kwargs, problem  # noqa: E402
 
-WORKER = Path(__file__).with_name("mpi_worker.py")
+WORKER = Path(__file__).resolve().parents[1] / "mpi_worker.py"
 TIMEOUT = 120
 
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[1] / "src")
+    src = str(Path(__file__).resolve().parents[2] / "src")
     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
     # Two ranks on a small machine: one BLAS thread each.
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -176,7 +176,7 @@ def test_cli_error_on_every_rank_is_reported_once(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------- sharded files
 
-SHARD_WORKER = Path(__file__).with_name("mpi_shard_worker.py")
+SHARD_WORKER = Path(__file__).resolve().parents[1] / "mpi_shard_worker.py"
 
 
 def _write_files(tmp_path: Path, bad_line: int | None = None) -> tuple[Path, Path]:

@@ -18,7 +18,7 @@ from chainrule.cli import main
 from chainrule.data import DataFileError, read_data_file
 from chainrule.data import files as files_module
 
-PENGUINS = Path(__file__).parent / "data" / "penguins.csv"
+PENGUINS = Path(__file__).resolve().parents[1] / "data" / "penguins.csv"
 FAST = ["--epochs", "15", "--progress", "none"]
 
 
@@ -430,7 +430,7 @@ def test_mpi_ranks_that_read_different_data_are_refused(tmp_path):
             "os.chdir(f'r{rank}')\n"
             "from chainrule.cli import main\n"
             "sys.exit(main(['train', '--data', 't.csv', '--epochs', '1', '--quiet']))\n")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-c", code], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 2, proc.stdout + proc.stderr

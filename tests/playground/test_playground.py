@@ -46,7 +46,7 @@ from chainrule.playground.session import Session, Settings, SettingsError
 
 TOKEN = "test-token-0123456789"
 BASE = "http://127.0.0.1:8765"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "docs" / "notebooks"
 OURS = ["seed-2-3-2.ipynb", "csv-to-onnx.ipynb", "mnist.ipynb"]
 NEEDS = {"csv-to-onnx.ipynb": ["onnx", "onnxruntime", "matplotlib"]}

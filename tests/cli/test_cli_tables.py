@@ -16,7 +16,7 @@ import pytest
 
 from chainrule.cli import main
 
-PENGUINS = Path(__file__).parent / "data" / "penguins.csv"
+PENGUINS = Path(__file__).resolve().parents[1] / "data" / "penguins.csv"
 FAST = ["--epochs", "15", "--progress", "none"]
 
 

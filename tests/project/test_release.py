@@ -10,7 +10,7 @@ from pathlib import Path
 
 import chainrule
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: Imported when first used, never by ``import chainrule`` (issue 22: ≤ 100 ms over NumPy).
 HEAVY = ("scipy", "sklearn", "pandas", "polars", "pyarrow", "matplotlib", "torch", "tqdm",
          "onnx", "onnxruntime", "skops")

@@ -116,7 +116,7 @@ def test_engine_layers_are_the_networks_arrays_and_reused_buffers():
 def test_eq9_is_one_line_of_the_engine_as_the_readme_quotes_it():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     lines = [ln for ln in (root / "src/chainrule/engine.py").read_text().splitlines()
              if "eq. 9" in ln and "delta[l] =" in ln]
     assert len(lines) == 1

@@ -17,7 +17,7 @@ from chainrule.training.config import OPTIMIZER_NAMES
 from chainrule.training.optimizers import OPTIMIZERS, Momentum, get_optimizer
 from chainrule.training.schedules import SCHEDULES
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def _first_column(markdown: str, heading: str) -> set[str]:

@@ -14,7 +14,7 @@ import pytest
 
 from chainrule.cli import main
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 # Run a snippet in a fresh interpreter that finds this checkout's chainrule.
 def _python(code: str) -> subprocess.CompletedProcess:

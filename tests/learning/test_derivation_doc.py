@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "derivation.md"
 # `path.py:Name` or `path.py:Class.method`, optionally followed by → `quoted code` items.
 POINTER = re.compile(r"`((?:src|tests)/[\w/]+\.py):([A-Za-z_][\w.]*)`")

@@ -62,7 +62,7 @@ def test_sklearn_own_mlp_tests_pass_on_chainrule(tmp_path):
     (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     report = tmp_path / "report.xml"
     env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[1] / "src")
+    src = str(Path(__file__).resolve().parents[2] / "src")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     # The file's matrices are tiny: one BLAS thread is fastest, and on a shared
     # 2-core machine threaded OpenBLAS calls of that size are many times slower.

@@ -13,7 +13,7 @@ from chainrule.cli import main
 from chainrule.export.html import MAX_UNITS, network_svg
 from chainrule.io import load_model
 
-PENGUINS = Path(__file__).parent / "data" / "penguins.csv"
+PENGUINS = Path(__file__).resolve().parents[1] / "data" / "penguins.csv"
 SVG = "{http://www.w3.org/2000/svg}"
 
 

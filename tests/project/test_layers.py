@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 #: Known edges waiting on another issue: io reads __version__ from the package root
 #: (issue 22 gives the version a module of its own).

@@ -18,7 +18,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from chainrule.export.onnx import ML_OPSET, OPSET, OnnxExportError, feeds  # noqa: E402
 
-PENGUINS = Path(__file__).parent / "data" / "penguins.csv"
+PENGUINS = Path(__file__).resolve().parents[1] / "data" / "penguins.csv"
 FAST = ["--epochs", "12", "--progress", "none", "--seed", "0"]
 
 

@@ -56,7 +56,7 @@ SCRIPT = textwrap.dedent("""
 def test_estimators_fit_and_predict_arrays_of_other_namespaces(module):
     pytest.importorskip(module)
     # A fresh process: it finds this chainrule (src/) first through PYTHONPATH.
-    src = str(Path(__file__).resolve().parents[1] / "src")
+    src = str(Path(__file__).resolve().parents[2] / "src")
     path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "SCIPY_ARRAY_API": "1", "PYTHONPATH": path}
     done = subprocess.run([sys.executable, "-c", SCRIPT.format(module=module)], env=env,
