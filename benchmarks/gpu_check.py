@@ -39,8 +39,9 @@ def check(name: str, ok: bool, detail: str = "") -> None:
 
 
 def max_diff(a: list[Any], b: list[Any]) -> float:
-    return max(float(np.max(np.abs(np.asarray(to_numpy(x)) - y))) for x, y in zip(a, b,
-                                                                                  strict=True))
+    return max(
+        float(np.max(np.abs(np.asarray(to_numpy(x)) - y))) for x, y in zip(a, b, strict=True)
+    )
 
 
 def backends() -> list[tuple[str, Any]]:
@@ -85,8 +86,7 @@ def main() -> int:
         gw1, gb1 = net.backprop(X[:50], np.eye(4)[y[:50]])
         d = max_diff(gw1 + gb1, gw0 + gb0)
         check(f"{tag}: backprop matches NumPy", d < 1e-10, f"max |diff| {d:.2e}")
-        for opt, extra in [("sgd", dict(dropout=0.2, l2=0.5, sample_weight=sw)),
-                           ("adam", {})]:
+        for opt, extra in [("sgd", dict(dropout=0.2, l2=0.5, sample_weight=sw)), ("adam", {})]:
             twin = chainrule.Network([20, 32, 16, 4], **kw)
             net = chainrule.Network([20, 32, 16, 4], backend=backend, device=device, **kw)
             start = time.perf_counter()
@@ -96,17 +96,28 @@ def main() -> int:
             h0 = twin.fit(X, y, **args)
             d = max_diff(net.weights + net.biases, twin.weights + twin.biases)
             same_loss = np.allclose(h1.train_loss, h0.train_loss, rtol=1e-9)
-            check(f"{tag}: {opt} training follows NumPy", d < 1e-8 and same_loss,
-                  f"max |diff| {d:.2e}, {seconds:.2f} s")
+            check(
+                f"{tag}: {opt} training follows NumPy",
+                d < 1e-8 and same_loss,
+                f"max |diff| {d:.2e}, {seconds:.2f} s",
+            )
         Xd = net.ops.asarray(X, net.weights[0])
         kept = net.check_inputs(Xd)[0]
-        check(f"{tag}: inputs on the device stay there",
-              str(getattr(kept, "device", "")) == str(getattr(Xd, "device", "")))
-        n32 = chainrule.Network([20, 8, 4], backend=backend, device=device, dtype=np.float32,
-                                **{k: v for k, v in kw.items() if k != "seed"})
+        check(
+            f"{tag}: inputs on the device stay there",
+            str(getattr(kept, "device", "")) == str(getattr(Xd, "device", "")),
+        )
+        n32 = chainrule.Network(
+            [20, 8, 4],
+            backend=backend,
+            device=device,
+            dtype=np.float32,
+            **{k: v for k, v in kw.items() if k != "seed"},
+        )
         n32.fit(X, y, epochs=1, batch_size=16)
-        check(f"{tag}: float32 stays float32",
-              n32.ops.numpy_dtype(n32.weights[0].dtype) == np.float32)
+        check(
+            f"{tag}: float32 stays float32", n32.ops.numpy_dtype(n32.weights[0].dtype) == np.float32
+        )
     print("all checks passed" if not FAILED else f"{len(FAILED)} check(s) failed: {FAILED}")
     return 1 if FAILED else 0
 

@@ -37,18 +37,29 @@ print(elapsed, ",".join(heavy))
 
 def measure(statement: str, src: Path = SRC) -> tuple[float, list[str]]:
     """Seconds ``statement`` takes in a fresh interpreter, and the heavy modules it loaded."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(src), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    out = subprocess.run([sys.executable, "-c", _PROBE.format(statement=statement, heavy=HEAVY)],
-                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(src), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(statement=statement, heavy=HEAVY)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return float(out[0]), (out[1].split(",") if len(out) > 1 else [])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="fresh interpreters per statement")
-    parser.add_argument("--src", type=Path, default=SRC,
-                        help="the source tree to measure (e.g. another checkout's src/)")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=SRC,
+        help="the source tree to measure (e.g. another checkout's src/)",
+    )
     args = parser.parse_args(argv)
     numpy_s: list[float] = []
     chainrule_s: list[float] = []
@@ -59,12 +70,18 @@ def main(argv: list[str] | None = None) -> int:
         chainrule_s.append(seconds)
         heavy.update(loaded)
     base, total = statistics.median(numpy_s), statistics.median(chainrule_s)
-    print(f"import numpy                    median {1e3 * base:7.1f} ms "
-          f"({1e3 * min(numpy_s):.1f}–{1e3 * max(numpy_s):.1f})")
-    print(f"import numpy; import chainrule  median {1e3 * total:7.1f} ms "
-          f"({1e3 * min(chainrule_s):.1f}–{1e3 * max(chainrule_s):.1f})")
-    print(f"chainrule beyond numpy: {1e3 * (total - base):.1f} ms (target ≤ 100 ms), "
-          f"{args.rounds} interleaved rounds")
+    print(
+        f"import numpy                    median {1e3 * base:7.1f} ms "
+        f"({1e3 * min(numpy_s):.1f}–{1e3 * max(numpy_s):.1f})"
+    )
+    print(
+        f"import numpy; import chainrule  median {1e3 * total:7.1f} ms "
+        f"({1e3 * min(chainrule_s):.1f}–{1e3 * max(chainrule_s):.1f})"
+    )
+    print(
+        f"chainrule beyond numpy: {1e3 * (total - base):.1f} ms (target ≤ 100 ms), "
+        f"{args.rounds} interleaved rounds"
+    )
     print("heavy modules imported:", ", ".join(sorted(heavy)) or "none")
     return 0 if total - base <= 0.100 and not heavy else 1
 

@@ -65,8 +65,12 @@ class LoadMeter:
         self._start: tuple[float, float | None, float, float] | None = None
 
     def start(self) -> None:
-        self._start = (time.perf_counter(), machine_cpu_seconds(self.stat), _own_cpu_seconds(),
-                       os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"))
+        self._start = (
+            time.perf_counter(),
+            machine_cpu_seconds(self.stat),
+            _own_cpu_seconds(),
+            os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
+        )
 
     def stop(self) -> dict[str, Any]:
         """``others_load`` (cores the other processes used; None without /proc/stat),
@@ -81,8 +85,9 @@ class LoadMeter:
         return {"others_load": others, "load1_before": load1, "wall": wall}
 
 
-def summarise(samples: list[dict[str, Any]], cpus: int,
-              limit: float = MAX_LOAD_PER_CORE) -> dict[str, Any]:
+def summarise(
+    samples: list[dict[str, Any]], cpus: int, limit: float = MAX_LOAD_PER_CORE
+) -> dict[str, Any]:
     """The run's load: mean and max over the trials, per core, and whether it was quiet.
 
     ``measure`` names what was measured: ``others`` (the other processes' CPU) or,
@@ -93,12 +98,30 @@ def summarise(samples: list[dict[str, Any]], cpus: int,
     measure, values = "others", others
     if not others:
         measure = "load1"
-        values = [s["load1_before"] for s in samples
-                  if s.get("load1_before") is not None and s["load1_before"] == s["load1_before"]]
+        values = [
+            s["load1_before"]
+            for s in samples
+            if s.get("load1_before") is not None and s["load1_before"] == s["load1_before"]
+        ]
     if not values:
-        return {"measure": "none", "mean": None, "max": None, "per_core": None,
-                "max_per_core": None, "cpus": cpus, "limit": limit, "quiet": False}
+        return {
+            "measure": "none",
+            "mean": None,
+            "max": None,
+            "per_core": None,
+            "max_per_core": None,
+            "cpus": cpus,
+            "limit": limit,
+            "quiet": False,
+        }
     mean = statistics.fmean(values)
-    return {"measure": measure, "mean": mean, "max": max(values), "per_core": mean / cpus,
-            "max_per_core": max(values) / cpus, "cpus": cpus, "limit": limit,
-            "quiet": mean / cpus <= limit}
+    return {
+        "measure": measure,
+        "mean": mean,
+        "max": max(values),
+        "per_core": mean / cpus,
+        "max_per_core": max(values) / cpus,
+        "cpus": cpus,
+        "limit": limit,
+        "quiet": mean / cpus <= limit,
+    }

@@ -41,8 +41,12 @@ def fit_chainrule(
     import chainrule
 
     # CuPy works on its current device (cupy.cuda.Device(n).use()); PyTorch takes a name.
-    extra = ({} if backend is None else
-             {"backend": backend, "device": device() if backend == "torch" else None})
+    extra = (
+        {}
+        if backend is None
+        else {"backend": backend, "device": device() if backend == "torch" else None}
+    )
+
     def network() -> chainrule.Network:
         return chainrule.Network(
             list(w.sizes),
@@ -57,8 +61,13 @@ def fit_chainrule(
     # chainrule imports SciPy and finds NumPy's BLAS on first use (`import chainrule` stays
     # light); a one-batch fit of a throwaway network pays that before the clock, as the
     # PyTorch peers pay `import torch` before theirs.
-    network().fit(X[: w.batch_size], y[: w.batch_size], epochs=1, batch_size=w.batch_size,
-                  learning_rate=w.learning_rate)
+    network().fit(
+        X[: w.batch_size],
+        y[: w.batch_size],
+        epochs=1,
+        batch_size=w.batch_size,
+        learning_rate=w.learning_rate,
+    )
     net = network()
     start = time.perf_counter()
     net.fit(
@@ -274,8 +283,8 @@ IMPLEMENTATIONS: dict[str, FitFunction] = {
 LABELS: dict[str, str] = {
     "chainrule": "chainrule `Network.fit`",
     "chainrule-baseline": "chainrule baseline (`$CHAINRULE_BASELINE_SRC`)",
-    "chainrule-torch": "chainrule `Network(backend=\"torch\")`",
-    "chainrule-cupy": "chainrule `Network(backend=\"cupy\")`",
+    "chainrule-torch": 'chainrule `Network(backend="torch")`',
+    "chainrule-cupy": 'chainrule `Network(backend="cupy")`',
     "numpy": "straightforward NumPy",
     "torch": "PyTorch `nn.Sequential` + `optim.SGD`",
     "torch-manual": "PyTorch hand-written backprop",

@@ -39,9 +39,16 @@ from chainrule.playground.server import create_app, new_token  # noqa: E402
 from chainrule.playground.session import Session, Settings  # noqa: E402
 
 #: [6, 8, 8, 8, 1] trained on 500 points (556 points, 90 % of them for training).
-SETTINGS = {"dataset": "circle", "points": 556, "ratio": 90, "batch": 10,
-            "features": ["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1"],
-            "layers": [8, 8, 8], "activations": ["tanh", "tanh", "tanh"], "lr": 0.03}
+SETTINGS = {
+    "dataset": "circle",
+    "points": 556,
+    "ratio": 90,
+    "batch": 10,
+    "features": ["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1"],
+    "layers": [8, 8, 8],
+    "activations": ["tanh", "tanh", "tanh"],
+    "lr": 0.03,
+}
 
 
 def serve() -> tuple[str, str, uvicorn.Server]:
@@ -50,8 +57,9 @@ def serve() -> tuple[str, str, uvicorn.Server]:
     sock.listen(16)
     port = sock.getsockname()[1]
     token = new_token()
-    server = uvicorn.Server(uvicorn.Config(create_app(token, port=port), log_level="warning",
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(token, port=port), log_level="warning", lifespan="off")
+    )
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     while not server.started:
         time.sleep(0.02)
@@ -61,7 +69,7 @@ def serve() -> tuple[str, str, uvicorn.Server]:
 def split_frame(message: bytes) -> tuple[dict, bytes]:
     """A frame message: its JSON and its heat maps."""
     n = int.from_bytes(message[:4], "little")
-    return json.loads(message[4:4 + n]), message[4 + n:]
+    return json.loads(message[4 : 4 + n]), message[4 + n :]
 
 
 async def over_websocket(url: str, seconds: float) -> tuple[float, int, int]:
@@ -106,12 +114,17 @@ def main() -> None:
         rate, epoch, size = asyncio.run(over_websocket(url, args.seconds))
         ws_rates.append(rate)
         session_rates.append(in_process(args.seconds))
-        print(f"round {r + 1}: websocket {rate:6.1f} frames/s ({epoch} epochs, {size} bytes of "
-              f"heat maps per frame); session {session_rates[-1]:6.1f} frames/s", flush=True)
+        print(
+            f"round {r + 1}: websocket {rate:6.1f} frames/s ({epoch} epochs, {size} bytes of "
+            f"heat maps per frame); session {session_rates[-1]:6.1f} frames/s",
+            flush=True,
+        )
     server.should_exit = True
-    print(f"median: websocket {statistics.median(ws_rates):.1f} frames/s, session "
-          f"{statistics.median(session_rates):.1f} frames/s; [6, 8, 8, 8, 1], 500 training "
-          f"points, batch 10 (50 steps per frame), 31 heat maps of 40 x 40")
+    print(
+        f"median: websocket {statistics.median(ws_rates):.1f} frames/s, session "
+        f"{statistics.median(session_rates):.1f} frames/s; [6, 8, 8, 8, 1], 500 training "
+        f"points, batch 10 (50 steps per frame), 31 heat maps of 40 x 40"
+    )
 
 
 if __name__ == "__main__":

@@ -69,8 +69,7 @@ def make_files(d: Path) -> dict[str, Path]:
             for _ in range(0, n, 100_000):
                 X = rng.normal(size=(100_000, 19))
                 y = rng.integers(0, 3, 100_000)
-                np.savetxt(f, np.column_stack([X, y]), fmt=["%.6f"] * 19 + ["%d"],
-                           delimiter=",")
+                np.savetxt(f, np.column_stack([X, y]), fmt=["%.6f"] * 19 + ["%d"], delimiter=",")
     if not files["mixed"].exists():
         n = 200_000
         cols = {f"n{i}": np.round(rng.normal(size=n), 4).astype(str) for i in range(6)}
@@ -99,8 +98,9 @@ def make_files(d: Path) -> dict[str, Path]:
 
 def measure(code: str, path: Path) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
-                         text=True, env=env, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
     return float(out[-2]), float(out[-1])
 
 
@@ -120,21 +120,28 @@ def main() -> None:
             r["chainrule"].append(measure(CHAINRULE, path))
             if name == "numeric":
                 r["train"].append(measure(TRAIN, path))
-    print("| file | size | pandas.read_csv | chainrule read | ratio | chainrule train "
-          "(1 epoch) | train / pandas | peak RSS pandas / chainrule read / train "
-          "(× file size) |")
+    print(
+        "| file | size | pandas.read_csv | chainrule read | ratio | chainrule train "
+        "(1 epoch) | train / pandas | peak RSS pandas / chainrule read / train "
+        "(× file size) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         size = files[name].stat().st_size
-        med = {k: (float(np.median([t for t, _ in v])), float(np.median([m for _, m in v])))
-               for k, v in r.items() if v}
+        med = {
+            k: (float(np.median([t for t, _ in v])), float(np.median([m for _, m in v])))
+            for k, v in r.items()
+            if v
+        }
         train = med.get("train")
-        print(f"| {name}.csv | {size / 1e6:.0f} MB | {med['pandas'][0]:.2f} s | "
-              f"{med['chainrule'][0]:.2f} s | {med['chainrule'][0] / med['pandas'][0]:.2f}× | "
-              + (f"{train[0]:.2f} s | {train[0] / med['pandas'][0]:.2f}× | " if train
-                 else "– | – | ")
-              + f"{med['pandas'][1] / size:.1f} / {med['chainrule'][1] / size:.1f}"
-              + (f" / {train[1] / size:.1f}" if train else "") + " |")
+        print(
+            f"| {name}.csv | {size / 1e6:.0f} MB | {med['pandas'][0]:.2f} s | "
+            f"{med['chainrule'][0]:.2f} s | {med['chainrule'][0] / med['pandas'][0]:.2f}× | "
+            + (f"{train[0]:.2f} s | {train[0] / med['pandas'][0]:.2f}× | " if train else "– | – | ")
+            + f"{med['pandas'][1] / size:.1f} / {med['chainrule'][1] / size:.1f}"
+            + (f" / {train[1] / size:.1f}" if train else "")
+            + " |"
+        )
     print(json.dumps({k: {kk: vv for kk, vv in v.items()} for k, v in results.items()}))
 
 

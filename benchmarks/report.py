@@ -189,8 +189,14 @@ def render_markdown(results: Results, context: dict[str, Any]) -> str:
     out += ["", *_targets(results, context)]
     sentence = readme_sentence(results, context)
     if sentence:
-        out += ["", "## README sentence", "", "Regenerated from this run (`readme_sentence`):",
-                "", "> " + sentence]
+        out += [
+            "",
+            "## README sentence",
+            "",
+            "Regenerated from this run (`readme_sentence`):",
+            "",
+            "> " + sentence,
+        ]
     out += ["", END]
     return "\n".join(out) + "\n"
 
@@ -200,21 +206,30 @@ def _load_lines(context: dict[str, Any]) -> list[str]:
     load = context.get("load")
     if not load or load.get("mean") is None:
         return ["- load of other processes: not measured"]
-    what = ("CPU used by other processes during the trials (/proc/stat minus the trials' own)"
-            if load["measure"] == "others" else "1-minute load average (ours included)")
-    lines = [f"- {what}: mean {load['mean']:.2f}, max {load['max']:.2f} cores on "
-             f"{load['cpus']} CPUs ({load['per_core']:.2f} per core; quiet means ≤ "
-             f"{load['limit']} per core)"]
+    what = (
+        "CPU used by other processes during the trials (/proc/stat minus the trials' own)"
+        if load["measure"] == "others"
+        else "1-minute load average (ours included)"
+    )
+    lines = [
+        f"- {what}: mean {load['mean']:.2f}, max {load['max']:.2f} cores on "
+        f"{load['cpus']} CPUs ({load['per_core']:.2f} per core; quiet means ≤ "
+        f"{load['limit']} per core)"
+    ]
     if not load["quiet"]:
-        lines.append(f"- **BUSY MACHINE: taken while other work used {load['per_core']:.2f} "
-                     f"cores per core (limit {load['limit']}); these are not quiet-machine "
-                     "figures and the README must not quote them.**")
+        lines.append(
+            f"- **BUSY MACHINE: taken while other work used {load['per_core']:.2f} "
+            f"cores per core (limit {load['limit']}); these are not quiet-machine "
+            "figures and the README must not quote them.**"
+        )
     return lines
 
 
 #: The README's speed sentence: (workload, what to call it).
-README_WORKLOADS = (("W2", "an MNIST-sized [784, 100, 10] network"),
-                    ("W3", "[784, 1024, 1024, 10]"))
+README_WORKLOADS = (
+    ("W2", "an MNIST-sized [784, 100, 10] network"),
+    ("W3", "[784, 1024, 1024, 10]"),
+)
 
 
 def readme_sentence(results: Results, context: dict[str, Any]) -> str | None:
@@ -230,16 +245,19 @@ def readme_sentence(results: Results, context: dict[str, Any]) -> str | None:
     for wname, label in README_WORKLOADS:
         if wname not in context["workloads"]:
             continue
-        ratio = _ratio(results.seconds(wname, dtype, "chainrule"),
-                       results.seconds(wname, dtype, "torch"))
+        ratio = _ratio(
+            results.seconds(wname, dtype, "chainrule"), results.seconds(wname, dtype, "torch")
+        )
         if ratio is not None:
             parts.append(f"{label} trains in {ratio:.2f}× its time")
     if not parts:
         return None
     load = context.get("load") or {}
     quiet = "a quiet machine" if load.get("quiet") else "a BUSY machine (not for the README)"
-    text = (f"Speed, measured against PyTorch `nn.Sequential` (CPU, {context['threads']} threads, "
-            f"float32, one interleaved run on {quiet}): " + ", ".join(parts))
+    text = (
+        f"Speed, measured against PyTorch `nn.Sequential` (CPU, {context['threads']} threads, "
+        f"float32, one interleaved run on {quiet}): " + ", ".join(parts)
+    )
     tiny = results.seconds("tiny", dtype, "chainrule")
     if tiny and "tiny" in context["workloads"]:
         step = tiny.median / WORKLOADS["tiny"].steps(context["samples"]["tiny"]) * 1e6
@@ -279,11 +297,17 @@ def _targets(results: Results, context: dict[str, Any]) -> list[str]:
     if "chainrule-torch" in context["impls"] and "torch" in context["impls"]:
         for wname, limit in TORCH_TARGETS:  # issue 14: the same engine on PyTorch tensors
             if wname in sel:
-                ratio = _ratio(results.seconds(wname, dtype, "chainrule-torch"),
-                               results.seconds(wname, dtype, "torch"))
-                check(f"{wname}: {context['labels']['chainrule-torch']} ÷ "
-                      f"{context['labels']['torch']} ({context.get('device', 'cpu')})",
-                      ratio, limit, "{:.2f}×")
+                ratio = _ratio(
+                    results.seconds(wname, dtype, "chainrule-torch"),
+                    results.seconds(wname, dtype, "torch"),
+                )
+                check(
+                    f"{wname}: {context['labels']['chainrule-torch']} ÷ "
+                    f"{context['labels']['torch']} ({context.get('device', 'cpu')})",
+                    ratio,
+                    limit,
+                    "{:.2f}×",
+                )
     wname, limit = GEMM_TARGET
     g, mine = results.gflops(dtype), results.seconds(wname, dtype, "chainrule")
     if wname in sel and g and mine:

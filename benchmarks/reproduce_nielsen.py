@@ -63,51 +63,112 @@ class Row:
 
 SIGMOID_QUADRATIC = {"activation": "sigmoid", "cost": "quadratic", "init": "normal"}
 SIGMOID_XENT = {"activation": "sigmoid", "cost": "cross_entropy", "init": "normal"}
-RELU_SOFTMAX = {"activation": "relu", "output_activation": "softmax",
-                "cost": "log_likelihood", "dtype": "float32"}
+RELU_SOFTMAX = {
+    "activation": "relu",
+    "output_activation": "softmax",
+    "cost": "log_likelihood",
+    "dtype": "float32",
+}
 
 ROWS = [
-    Row("ch1-30", "ch. 1: [784,30,10] sigmoid, quadratic cost, η 3.0 (ours 1.5), "
-        "mini-batch 10, N(0,1) init", 95.42, "test",
+    Row(
+        "ch1-30",
+        "ch. 1: [784,30,10] sigmoid, quadratic cost, η 3.0 (ours 1.5), mini-batch 10, N(0,1) init",
+        95.42,
+        "test",
         {"sizes": [784, 30, 10], **SIGMOID_QUADRATIC},
-        {"learning_rate": 1.5, "batch_size": 10}),
-    Row("ch1-100", "ch. 1: [784,100,10], same settings", 96.59, "test",
+        {"learning_rate": 1.5, "batch_size": 10},
+    ),
+    Row(
+        "ch1-100",
+        "ch. 1: [784,100,10], same settings",
+        96.59,
+        "test",
         {"sizes": [784, 100, 10], **SIGMOID_QUADRATIC},
-        {"learning_rate": 1.5, "batch_size": 10}),
-    Row("ch3-30", "ch. 3: [784,30,10] sigmoid, cross-entropy, η 0.5, mini-batch 10, "
-        "N(0,1) init", 95.49, "test",
+        {"learning_rate": 1.5, "batch_size": 10},
+    ),
+    Row(
+        "ch3-30",
+        "ch. 3: [784,30,10] sigmoid, cross-entropy, η 0.5, mini-batch 10, N(0,1) init",
+        95.49,
+        "test",
         {"sizes": [784, 30, 10], **SIGMOID_XENT},
-        {"learning_rate": 0.5, "batch_size": 10}),
-    Row("ch3-100", "ch. 3: [784,100,10], same settings", 96.82, "test",
+        {"learning_rate": 0.5, "batch_size": 10},
+    ),
+    Row(
+        "ch3-100",
+        "ch. 3: [784,100,10], same settings",
+        96.82,
+        "test",
         {"sizes": [784, 100, 10], **SIGMOID_XENT},
-        {"learning_rate": 0.5, "batch_size": 10}),
-    Row("ch3-l2", "ch. 3: [784,100,10] cross-entropy, L2 λ 5.0, η 0.5, mini-batch 10, "
-        "N(0,1) init (book: on validation data)", 97.92, "validation",
+        {"learning_rate": 0.5, "batch_size": 10},
+    ),
+    Row(
+        "ch3-l2",
+        "ch. 3: [784,100,10] cross-entropy, L2 λ 5.0, η 0.5, mini-batch 10, "
+        "N(0,1) init (book: on validation data)",
+        97.92,
+        "validation",
         {"sizes": [784, 100, 10], **SIGMOID_XENT},
-        {"learning_rate": 0.5, "batch_size": 10, "l2": 5.0}),
-    Row("best", "ours: [784,800,800,10] ReLU, softmax + log-likelihood, Adam η 0.001, "
+        {"learning_rate": 0.5, "batch_size": 10, "l2": 5.0},
+    ),
+    Row(
+        "best",
+        "ours: [784,800,800,10] ReLU, softmax + log-likelihood, Adam η 0.001, "
         "dropout 0.2, cosine schedule over 16 epochs, mini-batch 128, float32, early "
-        "stopping on validation accuracy (patience 4)", None, "test",
+        "stopping on validation accuracy (patience 4)",
+        None,
+        "test",
         {"sizes": [784, 800, 800, 10], **RELU_SOFTMAX},
-        {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 128, "dropout": 0.2,
-         "schedule": "cosine", "early_stopping": "val_accuracy", "patience": 4},
-        epochs=16),
-    Row("best-shift", "ours: the same network and training, plus each epoch every "
+        {
+            "optimizer": "adam",
+            "learning_rate": 1e-3,
+            "batch_size": 128,
+            "dropout": 0.2,
+            "schedule": "cosine",
+            "early_stopping": "val_accuracy",
+            "patience": 4,
+        },
+        epochs=16,
+    ),
+    Row(
+        "best-shift",
+        "ours: the same network and training, plus each epoch every "
         "training image shifted by a random -1..1 pixels in x and y (no early stopping: "
-        "the 16 cosine epochs run out)", None, "test",
+        "the 16 cosine epochs run out)",
+        None,
+        "test",
         {"sizes": [784, 800, 800, 10], **RELU_SOFTMAX},
-        {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 128, "dropout": 0.2,
-         "schedule": "cosine"},
-        epochs=16, shift=1),
-    Row("mlp", "ours, issue 25: a plain MLP without augmentation or convolution, "
+        {
+            "optimizer": "adam",
+            "learning_rate": 1e-3,
+            "batch_size": 128,
+            "dropout": 0.2,
+            "schedule": "cosine",
+        },
+        epochs=16,
+        shift=1,
+    ),
+    Row(
+        "mlp",
+        "ours, issue 25: a plain MLP without augmentation or convolution, "
         "[784,1024,1024,10] ReLU, softmax + log-likelihood, Adam η 0.001, dropout 0.2 on "
         "the inputs and 0.5 on the hidden layers, cosine schedule over 30 epochs, "
         "mini-batch 128, float32, all 60,000 training images, the last epoch tested",
-        None, "test",
+        None,
+        "test",
         {"sizes": [784, 1024, 1024, 10], **RELU_SOFTMAX},
-        {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 128, "dropout": 0.5,
-         "input_dropout": 0.2, "schedule": "cosine"},
-        epochs=30, full_train=True),
+        {
+            "optimizer": "adam",
+            "learning_rate": 1e-3,
+            "batch_size": 128,
+            "dropout": 0.5,
+            "input_dropout": 0.2,
+            "schedule": "cosine",
+        },
+        epochs=30,
+        full_train=True,
+    ),
 ]
 
 
@@ -129,9 +190,12 @@ class _Tracker(Callback):
             acc = network.accuracy(self.X, self.y) * 100
         self.accuracies.append(acc)
         h = history
-        print(f"  epoch {h.epoch[-1]:3d}: {self.label} {acc:6.2f}%  "
-              f"train loss {h.train_loss[-1]:.4f}  lr {h.learning_rate[-1]:.4g}  "
-              f"{h.seconds[-1]:.1f}s", flush=True)
+        print(
+            f"  epoch {h.epoch[-1]:3d}: {self.label} {acc:6.2f}%  "
+            f"train loss {h.train_loss[-1]:.4f}  lr {h.learning_rate[-1]:.4g}  "
+            f"{h.seconds[-1]:.1f}s",
+            flush=True,
+        )
 
 
 def load_data(data_dir: Path, *, quick: bool) -> MNISTSplits:
@@ -148,7 +212,7 @@ def load_data(data_dir: Path, *, quick: bool) -> MNISTSplits:
         n_val = min(500, n_val)
     if n_val < 1:
         raise ValueError(f"{data_dir}: {n} training images are too few to split")
-    X_val, y_val = d.X_train[n - n_val:], d.y_train[n - n_val:]
+    X_val, y_val = d.X_train[n - n_val :], d.y_train[n - n_val :]
     X_train, y_train = d.X_train[: n - n_val], d.y_train[: n - n_val]
     X_test, y_test = d.X_test, d.y_test
     if quick:
@@ -172,18 +236,35 @@ def shifted(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.
             rows = np.flatnonzero((dx == sx) & (dy == sy))
             src = imgs[rows]
             # Zero-filled shift: slice instead of np.roll, which would wrap around.
-            ys, yd = (slice(0, 28 - sy), slice(sy, 28)) if sy >= 0 else (
-                slice(-sy, 28), slice(0, 28 + sy))
-            xs, xd = (slice(0, 28 - sx), slice(sx, 28)) if sx >= 0 else (
-                slice(-sx, 28), slice(0, 28 + sx))
-            out[rows[:, None, None], np.arange(28)[yd][None, :, None],
-                np.arange(28)[xd][None, None, :]] = src[:, ys, xs]
+            ys, yd = (
+                (slice(0, 28 - sy), slice(sy, 28))
+                if sy >= 0
+                else (slice(-sy, 28), slice(0, 28 + sy))
+            )
+            xs, xd = (
+                (slice(0, 28 - sx), slice(sx, 28))
+                if sx >= 0
+                else (slice(-sx, 28), slice(0, 28 + sx))
+            )
+            out[
+                rows[:, None, None],
+                np.arange(28)[yd][None, :, None],
+                np.arange(28)[xd][None, None, :],
+            ] = src[:, ys, xs]
     return out.reshape(len(imgs), -1)
 
 
-def _fit_shifted(net: Network, X: np.ndarray, y: np.ndarray, epochs: int, shift: int,
-                 seed: int, callbacks: list[Callback], fit: dict[str, Any],
-                 validation_data: tuple[np.ndarray, np.ndarray]) -> None:
+def _fit_shifted(
+    net: Network,
+    X: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    shift: int,
+    seed: int,
+    callbacks: list[Callback],
+    fit: dict[str, Any],
+    validation_data: tuple[np.ndarray, np.ndarray],
+) -> None:
     """Train one epoch at a time on freshly shifted images, following the schedule.
 
     One ``fit`` call per epoch: the network's generator and the optimizer's
@@ -195,9 +276,16 @@ def _fit_shifted(net: Network, X: np.ndarray, y: np.ndarray, epochs: int, shift:
     schedule.begin(base_lr, epochs)
     rng = np.random.default_rng([seed, 1])  # the shifts' own stream
     for e in range(epochs):
-        net.fit(shifted(X, shift, rng), y, epochs=1, learning_rate=schedule.rate(e),
-                validation_data=validation_data, seed=seed if e == 0 else None,
-                callbacks=callbacks, **fit)
+        net.fit(
+            shifted(X, shift, rng),
+            y,
+            epochs=1,
+            learning_rate=schedule.rate(e),
+            validation_data=validation_data,
+            seed=seed if e == 0 else None,
+            callbacks=callbacks,
+            **fit,
+        )
         if net.interrupted:
             break
 
@@ -229,20 +317,48 @@ def run_row(row: Row, data: Any, *, quick: bool, seed: int) -> dict[str, Any]:
     start, cpu_start = time.perf_counter(), time.process_time()
     val = (X_val.astype(dtype, copy=False), y_val)
     if row.full_train:
-        net.fit(X_train.astype(dtype, copy=False), y_train, epochs=epochs, seed=seed,
-                callbacks=[tracker], **fit)
+        net.fit(
+            X_train.astype(dtype, copy=False),
+            y_train,
+            epochs=epochs,
+            seed=seed,
+            callbacks=[tracker],
+            **fit,
+        )
     elif row.shift:
-        _fit_shifted(net, X_train.astype(dtype, copy=False), y_train, epochs, row.shift,
-                     seed, [tracker], fit, val)
+        _fit_shifted(
+            net,
+            X_train.astype(dtype, copy=False),
+            y_train,
+            epochs,
+            row.shift,
+            seed,
+            [tracker],
+            fit,
+            val,
+        )
     else:
-        net.fit(X_train.astype(dtype, copy=False), y_train, epochs=epochs,
-                validation_data=val, seed=seed, callbacks=[tracker], **fit)
+        net.fit(
+            X_train.astype(dtype, copy=False),
+            y_train,
+            epochs=epochs,
+            validation_data=val,
+            seed=seed,
+            callbacks=[tracker],
+            **fit,
+        )
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     result: dict[str, Any] = {
-        "row": row.key, "seed": seed, "description": row.description, "book": row.book,
-        "evaluated_on": row.evaluate_on, "epochs_run": len(net.history),
-        "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1), "quick": quick,
+        "row": row.key,
+        "seed": seed,
+        "description": row.description,
+        "book": row.book,
+        "evaluated_on": row.evaluate_on,
+        "epochs_run": len(net.history),
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
+        "quick": quick,
     }
     if row.full_train:
         result["accuracy"] = round(net.accuracy(X_test, y_test) * 100, 2)
@@ -256,24 +372,42 @@ def run_row(row: Row, data: Any, *, quick: bool, seed: int) -> dict[str, Any]:
         result["last"] = round(tracker.accuracies[-1], 2)
         result["accuracy"] = result["best"]
     book = f"  (book {row.book:.2f}%)" if row.book is not None else ""
-    print(f"[{row.key}] {result['accuracy']:.2f}%{book}  {seconds:.0f}s wall, "
-          f"{cpu_seconds:.0f}s CPU", flush=True)
+    print(
+        f"[{row.key}] {result['accuracy']:.2f}%{book}  {seconds:.0f}s wall, {cpu_seconds:.0f}s CPU",
+        flush=True,
+    )
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                   help="folder with the four MNIST IDX files (default: %(default)s)")
-    p.add_argument("--rows", nargs="+", choices=[r.key for r in ROWS],
-                   default=[r.key for r in ROWS], help="rows to run (default: all)")
-    p.add_argument("--quick", action="store_true",
-                   help="a 2,000-image slice and 2 epochs per row (a smoke test)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="folder with the four MNIST IDX files (default: %(default)s)",
+    )
+    p.add_argument(
+        "--rows",
+        nargs="+",
+        choices=[r.key for r in ROWS],
+        default=[r.key for r in ROWS],
+        help="rows to run (default: all)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a 2,000-image slice and 2 epochs per row (a smoke test)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="append one JSON line per row to this file")
-    p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads (default 1: on a shared machine, multi-threaded "
-                   "BLAS waits on busy cores and runs several times slower)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads (default 1: on a shared machine, multi-threaded "
+        "BLAS waits on busy cores and runs several times slower)",
+    )
     args = p.parse_args(argv)
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 

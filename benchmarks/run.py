@@ -157,8 +157,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--impls",
-        default=",".join(i for i in IMPLEMENTATIONS
-                         if i not in ("chainrule-baseline", "chainrule-cupy")),
+        default=",".join(
+            i for i in IMPLEMENTATIONS if i not in ("chainrule-baseline", "chainrule-cupy")
+        ),
         help="comma-separated subset of " + ", ".join(IMPLEMENTATIONS),
     )
     parser.add_argument(
@@ -265,8 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     meter, loads = LoadMeter(), []
     cpus = int(info.get("cpus") or os.cpu_count() or 1)
-    original = (args.output.read_text(encoding="utf-8")
-                if args.output is not None and args.output.exists() else None)
+    original = (
+        args.output.read_text(encoding="utf-8")
+        if args.output is not None and args.output.exists()
+        else None
+    )
     try:
         for r in range(args.rounds):
             order.shuffle(jobs)
@@ -302,16 +306,22 @@ def main(argv: list[str] | None = None) -> int:
     per_core = load.get("per_core")
     busy = "unknown" if per_core is None else f"{per_core:.2f}"
     if args.allow_busy:
-        print(f"warning: {args.output} written from a busy run ({busy} cores per core used "
-              f"by other processes, limit {args.max_load}); it says so", file=sys.stderr)
+        print(
+            f"warning: {args.output} written from a busy run ({busy} cores per core used "
+            f"by other processes, limit {args.max_load}); it says so",
+            file=sys.stderr,
+        )
         return 0
     if args.output.exists() and original is not None:
         args.output.write_text(original, encoding="utf-8")  # undo a quiet early round's write
     elif args.output.exists() and original is None:
         args.output.unlink()
-    print(f"error: not writing {args.output}: other processes used {busy} cores per core "
-          f"during the run (limit {args.max_load}, {cpus} CPUs); rerun on a quiet machine, "
-          "or pass --allow-busy to write it marked as busy", file=sys.stderr)
+    print(
+        f"error: not writing {args.output}: other processes used {busy} cores per core "
+        f"during the run (limit {args.max_load}, {cpus} CPUs); rerun on a quiet machine, "
+        "or pass --allow-busy to write it marked as busy",
+        file=sys.stderr,
+    )
     return 3
 
 

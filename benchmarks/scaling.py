@@ -47,8 +47,14 @@ def _network(name: str, dtype: str) -> Any:
     import chainrule
 
     w = WORKLOADS[name]
-    return chainrule.Network(list(w.sizes), activation=w.activation, output_activation=w.output,
-                             cost=w.cost, seed=0, dtype=dtype)
+    return chainrule.Network(
+        list(w.sizes),
+        activation=w.activation,
+        output_activation=w.output,
+        cost=w.cost,
+        seed=0,
+        dtype=dtype,
+    )
 
 
 def trial(name: str, dtype: str, samples: int, mpi: bool) -> dict[str, Any]:
@@ -56,8 +62,9 @@ def trial(name: str, dtype: str, samples: int, mpi: bool) -> dict[str, Any]:
     w = WORKLOADS[name]
     X, y = make_data(w, samples, np.dtype(dtype))
     net = _network(name, dtype)
-    kwargs: dict[str, Any] = dict(epochs=1, batch_size=w.batch_size,
-                                  learning_rate=w.learning_rate, seed=1)
+    kwargs: dict[str, Any] = dict(
+        epochs=1, batch_size=w.batch_size, learning_rate=w.learning_rate, seed=1
+    )
     rank, par = 0, None
     if mpi:
         from mpi4py import MPI
@@ -72,9 +79,13 @@ def trial(name: str, dtype: str, samples: int, mpi: bool) -> dict[str, Any]:
     net.fit(X, y, **kwargs)
     seconds = time.perf_counter() - start
     steps = w.steps(samples)
-    return {"rank": rank, "seconds": seconds, "steps": steps,
-            "allreduce_seconds": par.allreduce_seconds if par else 0.0,
-            "parameters": net.n_parameters}
+    return {
+        "rank": rank,
+        "seconds": seconds,
+        "steps": steps,
+        "allreduce_seconds": par.allreduce_seconds if par else 0.0,
+        "parameters": net.n_parameters,
+    }
 
 
 def allreduce_probe(n_values: int, dtype: str, repeats: int = 20) -> dict[str, Any]:
@@ -89,8 +100,7 @@ def allreduce_probe(n_values: int, dtype: str, repeats: int = 20) -> dict[str, A
         start = time.perf_counter()
         comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
         times.append(time.perf_counter() - start)
-    return {"rank": comm.Get_rank(), "seconds": statistics.median(times[2:]),
-            "bytes": buf.nbytes}
+    return {"rank": comm.Get_rank(), "seconds": statistics.median(times[2:]), "bytes": buf.nbytes}
 
 
 #: The cluster model's networks: (name, Gbit/s, latency per message in seconds).
@@ -115,8 +125,10 @@ def model_table(step_ms: dict[str, float], dtype: str, ranks: tuple[int, ...]) -
     less efficiently) and then waits for the allreduce (chainrule does not overlap
     communication with the backward pass).
     """
-    lines = ["| workload | network | t₁ ms | " + " | ".join(f"N = {n}" for n in ranks) + " |",
-             "|---|---|---|" + "---|" * len(ranks)]
+    lines = [
+        "| workload | network | t₁ ms | " + " | ".join(f"N = {n}" for n in ranks) + " |",
+        "|---|---|---|" + "---|" * len(ranks),
+    ]
     for name, t1 in step_ms.items():
         n_bytes = _network(name, dtype).n_parameters * np.dtype(dtype).itemsize
         for label, gbit, latency in NETWORKS:
@@ -125,15 +137,21 @@ def model_table(step_ms: dict[str, float], dtype: str, ranks: tuple[int, ...]) -
                 ar = ring_allreduce_seconds(n_bytes, n, gbit, latency) * 1e3
                 step = t1 / n + ar
                 cells.append(f"{ar:.2f} + {t1 / n:.2f} → **{t1 / step:.2f}×**")
-            lines.append(f"| {name} ({n_bytes / 1e6:.2f} MB) | {label} | {t1:g} | "
-                         + " | ".join(cells) + " |")
+            lines.append(
+                f"| {name} ({n_bytes / 1e6:.2f} MB) | {label} | {t1:g} | "
+                + " | ".join(cells)
+                + " |"
+            )
     return "\n".join(lines)
 
 
 def _launch(args: list[str], ranks: int, threads: int) -> dict[str, Any]:
     env = dict(os.environ)
-    env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
+    env.update(
+        OMP_NUM_THREADS=str(threads),
+        OPENBLAS_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+    )
     cmd = [sys.executable, __file__, *args]
     if ranks:
         mpiexec = shutil.which("mpiexec")
@@ -151,8 +169,12 @@ def main() -> int:
     p.add_argument("--samples", type=int, default=12_000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--cores", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--model", default=None, metavar="W3=26.3,W2=1.41",
-                   help="print only the cluster model for these one-process step times (ms)")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="W3=26.3,W2=1.41",
+        help="print only the cluster model for these one-process step times (ms)",
+    )
     p.add_argument("--trial", default=None, help=argparse.SUPPRESS)
     p.add_argument("--mpi", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--probe", type=int, default=None, help=argparse.SUPPRESS)
@@ -176,10 +198,12 @@ def main() -> int:
     names = args.workloads.split(",")
     common = ["--dtype", args.dtype, "--samples", str(args.samples)]
     # (label, ranks (0: no mpiexec), threads per rank, extra arguments)
-    setups = [("1 process, no MPI (fused SGD)", 0, args.cores, []),
-              ("1 rank", 1, args.cores, ["--mpi"]),
-              ("1 rank", 1, 1, ["--mpi"]),
-              ("2 ranks", 2, max(1, args.cores // 2), ["--mpi"])]
+    setups = [
+        ("1 process, no MPI (fused SGD)", 0, args.cores, []),
+        ("1 rank", 1, args.cores, ["--mpi"]),
+        ("1 rank", 1, 1, ["--mpi"]),
+        ("2 ranks", 2, max(1, args.cores // 2), ["--mpi"]),
+    ]
     results: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     loads = []
     for _ in range(args.rounds):
@@ -190,11 +214,15 @@ def main() -> int:
             r = _launch(["--trial", name, *common, *extra], ranks, threads)
             results.setdefault((name, label, threads), []).append(r)
 
-    print(f"{args.dtype}, {args.samples:,} rows, {args.rounds} round(s), {args.cores} cores, "
-          f"median over rounds; 1-minute load average before the trials "
-          f"{statistics.median(loads):.1f} ({min(loads):.1f}–{max(loads):.1f})\n")
-    print("| workload | parameters | setup | BLAS threads / rank | seconds / epoch | "
-          "ms / step | Allreduce ms / step | Allreduce share |")
+    print(
+        f"{args.dtype}, {args.samples:,} rows, {args.rounds} round(s), {args.cores} cores, "
+        f"median over rounds; 1-minute load average before the trials "
+        f"{statistics.median(loads):.1f} ({min(loads):.1f}–{max(loads):.1f})\n"
+    )
+    print(
+        "| workload | parameters | setup | BLAS threads / rank | seconds / epoch | "
+        "ms / step | Allreduce ms / step | Allreduce share |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name in names:
         for label, ranks, threads, _ in setups:
@@ -204,14 +232,19 @@ def main() -> int:
             ar = statistics.median(r["allreduce_seconds"] for r in rs)
             share = f"{ar / sec:.0%}" if ranks else "–"
             ar_ms = f"{ar / steps * 1e3:.2f}" if ranks else "–"
-            print(f"| {name} | {rs[0]['parameters']:,} | {label} | {threads} | {sec:.3f} | "
-                  f"{sec / steps * 1e3:.2f} | {ar_ms} | {share} |")
+            print(
+                f"| {name} | {rs[0]['parameters']:,} | {label} | {threads} | {sec:.3f} | "
+                f"{sec / steps * 1e3:.2f} | {ar_ms} | {share} |"
+            )
     n_w3 = _network("W3", args.dtype).n_parameters + 8
-    probe = [_launch(["--probe", str(n_w3), "--dtype", args.dtype], 2, 1)
-             for _ in range(args.rounds)]
+    probe = [
+        _launch(["--probe", str(n_w3), "--dtype", args.dtype], 2, 1) for _ in range(args.rounds)
+    ]
     sec = statistics.median(r["seconds"] for r in probe)
-    print(f"\nAllreduce alone, 2 ranks, {probe[0]['bytes'] / 1e6:.1f} MB (W3's gradient): "
-          f"{sec * 1e3:.2f} ms ({probe[0]['bytes'] / sec / 1e9:.1f} GB/s of buffer)")
+    print(
+        f"\nAllreduce alone, 2 ranks, {probe[0]['bytes'] / 1e6:.1f} MB (W3's gradient): "
+        f"{sec * 1e3:.2f} ms ({probe[0]['bytes'] / sec / 1e9:.1f} GB/s of buffer)"
+    )
     return 0
 
 

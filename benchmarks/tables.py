@@ -43,8 +43,14 @@ def _vega(name: str) -> Path | None:
 
 def tables() -> list[tuple[str, Path, str, str]]:
     """(label, csv path, target, task) of each table found."""
-    out = [("penguins (species)", ROOT / "tests" / "data" / "penguins.csv", "species",
-            "classification")]
+    out = [
+        (
+            "penguins (species)",
+            ROOT / "tests" / "data" / "penguins.csv",
+            "species",
+            "classification",
+        )
+    ]
     work = Path(tempfile.mkdtemp(prefix="chainrule-tables-"))
     cars = _vega("cars.json")
     if cars is not None and cars.exists():
@@ -81,10 +87,31 @@ def split(path: Path, target: str, seed: int, task: str, where: Path) -> tuple[P
 def chainrule_score(train: Path, test: Path, target: str, seed: int, task: str) -> float:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     out = subprocess.run(
-        [sys.executable, "-m", "chainrule", "train", "--data", str(train), "--target", target,
-         "--test-data", str(test), "--missing", "impute", "--seed", str(seed), "--progress",
-         "none", "--task", task],
-        capture_output=True, text=True, env=env, check=True).stdout
+        [
+            sys.executable,
+            "-m",
+            "chainrule",
+            "train",
+            "--data",
+            str(train),
+            "--target",
+            target,
+            "--test-data",
+            str(test),
+            "--missing",
+            "impute",
+            "--seed",
+            str(seed),
+            "--progress",
+            "none",
+            "--task",
+            task,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
     if task == "classification":
         return float(re.search(r"test accuracy: ([\d.]+)%", out).group(1)) / 100
     return float(re.search(r"R²: ([-\d.]+)", out).group(1))
@@ -103,12 +130,23 @@ def sklearn_score(train: Path, test: Path, target: str, seed: int, task: str) ->
     Xt, yt = b.drop(columns=[target]), b[target]
     text = [c for c in X.columns if X[c].dtype == object or str(X[c].dtype) == "str"]
     numbers = [c for c in X.columns if c not in text]
-    prep = ColumnTransformer([
-        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numbers),
-        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
-                              OneHotEncoder(handle_unknown="ignore")), text)])
-    est = MLPClassifier(random_state=seed) if task == "classification" else \
-        MLPRegressor(random_state=seed)
+    prep = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numbers),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+                ),
+                text,
+            ),
+        ]
+    )
+    est = (
+        MLPClassifier(random_state=seed)
+        if task == "classification"
+        else MLPRegressor(random_state=seed)
+    )
     model = make_pipeline(prep, est)
     import warnings
 
@@ -128,10 +166,10 @@ def main() -> None:
                 train, test = split(path, target, seed, task, Path(d))
                 ours.append(chainrule_score(train, test, target, seed, task))
                 theirs.append(sklearn_score(train, test, target, seed, task))
-            print(f"| {label} | {task} | {seed} | {ours[-1]:.3f} | {theirs[-1]:.3f} |",
-                  flush=True)
-        print(f"| {label} | {task} | mean | {np.mean(ours):.3f} | {np.mean(theirs):.3f} |",
-              flush=True)
+            print(f"| {label} | {task} | {seed} | {ours[-1]:.3f} | {theirs[-1]:.3f} |", flush=True)
+        print(
+            f"| {label} | {task} | mean | {np.mean(ours):.3f} | {np.mean(theirs):.3f} |", flush=True
+        )
 
 
 if __name__ == "__main__":

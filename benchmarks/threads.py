@@ -44,20 +44,33 @@ def main() -> None:
         for j in rng.permutation(len(times)):
             w, t = list(times)[j]
             spec = WORKLOADS[w]
-            net = Network(list(spec.sizes), activation=spec.activation,
-                          output_activation=None if spec.output == spec.activation else spec.output,
-                          cost=spec.cost, seed=0, dtype=np.dtype(args.dtype))
+            net = Network(
+                list(spec.sizes),
+                activation=spec.activation,
+                output_activation=None if spec.output == spec.activation else spec.output,
+                cost=spec.cost,
+                seed=0,
+                dtype=np.dtype(args.dtype),
+            )
             X, y = data[w]
             with threadpool_limits(limits=t, user_api="blas"):
                 start = time.perf_counter()
-                net.fit(X, y, epochs=1, batch_size=spec.batch_size,
-                        learning_rate=spec.learning_rate, seed=0)
+                net.fit(
+                    X,
+                    y,
+                    epochs=1,
+                    batch_size=spec.batch_size,
+                    learning_rate=spec.learning_rate,
+                    seed=0,
+                )
                 times[w, t].append(time.perf_counter() - start)
     print(f"| workload | {' | '.join(f'{t} thread(s), s/epoch' for t in counts)} |")
     print("|---|" + "---|" * len(counts))
     for w in names:
-        cells = [f"{statistics.median(times[w, t]):.3f} ({min(times[w, t]):.3f}–"
-                 f"{max(times[w, t]):.3f})" for t in counts]
+        cells = [
+            f"{statistics.median(times[w, t]):.3f} ({min(times[w, t]):.3f}–{max(times[w, t]):.3f})"
+            for t in counts
+        ]
         print(f"| {w} | {' | '.join(cells)} |")
 
 

@@ -27,8 +27,14 @@ def env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "src"), path) if p)}
 
 
-def cli(args: Sequence[str], cwd: Path, *, memory_mb: int | None = None,
-        file_size: int | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def cli(
+    args: Sequence[str],
+    cwd: Path,
+    *,
+    memory_mb: int | None = None,
+    file_size: int | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m chainrule ARGS`` in ``cwd``, optionally under resource limits.
 
     ``memory_mb`` caps the address space (RLIMIT_AS), ``file_size`` the bytes any
@@ -41,17 +47,30 @@ def cli(args: Sequence[str], cwd: Path, *, memory_mb: int | None = None,
         if file_size is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
 
-    return subprocess.run([sys.executable, "-m", "chainrule", *args], cwd=cwd, env=env(),
-                          capture_output=True, text=True, timeout=timeout,
-                          preexec_fn=limits)
+    return subprocess.run(
+        [sys.executable, "-m", "chainrule", *args],
+        cwd=cwd,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limits,
+    )
 
 
-def cli_patched(prelude: str, args: Sequence[str], cwd: Path, *, timeout: float = 300
-                ) -> subprocess.CompletedProcess[str]:
+def cli_patched(
+    prelude: str, args: Sequence[str], cwd: Path, *, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run ``chainrule ARGS`` in a subprocess after executing ``prelude`` (fault injection)."""
     code = f"import sys\n{prelude}\nfrom chainrule.cli import main\nsys.exit(main({list(args)!r}))"
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env(), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def assert_one_line(stderr: str, status: int, got: int, *needles: str) -> str:
@@ -79,8 +98,11 @@ def run_main(capsys, args: Sequence[str]) -> tuple[int, str, str]:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every regular file under ``folder`` and its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.is_symlink()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def assert_intact(before: dict[str, bytes], folder: Path, *, new: Sequence[str] = ()) -> None:
@@ -98,8 +120,9 @@ def write_csv(path: Path, n: int = 60, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 3))
     y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
-    lines = ["a,b,c,label"] + [f"{a:.6f},{b:.6f},{c:.6f},{t}" for (a, b, c), t in zip(X, y,
-                                                                                     strict=True)]
+    lines = ["a,b,c,label"] + [
+        f"{a:.6f},{b:.6f},{c:.6f},{t}" for (a, b, c), t in zip(X, y, strict=True)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -108,7 +131,22 @@ def train_model(folder: Path, capsys, name: str = "model.npz") -> tuple[Path, Pa
     """A data file and a model trained on it by the CLI (in this process)."""
     data = write_csv(folder / "data.csv")
     model = folder / name
-    assert main(["train", "--data", str(data), "--epochs", "2", "--hidden", "4", "--quiet",
-                 "--save", str(model)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--epochs",
+                "2",
+                "--hidden",
+                "4",
+                "--quiet",
+                "--save",
+                str(model),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     return data, model

@@ -19,8 +19,13 @@ FIT = {"epochs": 3, "batch_size": 16, "learning_rate": 0.1, "dropout": 0.2, "see
 
 
 def network(n_features: int, n_classes: int) -> chainrule.Network:
-    return chainrule.Network([n_features, 10, n_classes], activation="tanh",
-                             output_activation="softmax", cost="log_likelihood", seed=2)
+    return chainrule.Network(
+        [n_features, 10, n_classes],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=2,
+    )
 
 
 def main() -> int:
@@ -44,10 +49,20 @@ def main() -> int:
     counts = comm.gather((part.rows, npy.rows, len(part.X), len(npy.X)))
     y_all = comm.gather(npy.y)
     if comm.Get_rank() == 0:
-        np.savez(out, *net.weights, *net.biases, mean=scaler.mean, scale=scaler.scale,
-                 low=minmax.low, range=minmax.range, npy_mean=standard.mean,
-                 npy_scale=standard.scale, npy_y=np.concatenate(y_all),
-                 class_names=json.dumps(part.class_names), counts=json.dumps(counts))
+        np.savez(
+            out,
+            *net.weights,
+            *net.biases,
+            mean=scaler.mean,
+            scale=scaler.scale,
+            low=minmax.low,
+            range=minmax.range,
+            npy_mean=standard.mean,
+            npy_scale=standard.scale,
+            npy_y=np.concatenate(y_all),
+            class_names=json.dumps(part.class_names),
+            counts=json.dumps(counts),
+        )
     return 0
 
 

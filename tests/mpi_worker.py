@@ -19,15 +19,22 @@ import chainrule
 from chainrule.training import Callback
 
 
-def problem(cfg: dict[str, Any]) -> tuple[chainrule.Network, np.ndarray, np.ndarray,
-                                           np.ndarray, np.ndarray, np.ndarray]:
+def problem(
+    cfg: dict[str, Any],
+) -> tuple[chainrule.Network, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The network, training data, validation data and sample weights of a test."""
     rng = np.random.default_rng(cfg.get("data_seed", 7))
     n, d = cfg.get("n", 203), 6
     X = rng.normal(size=(n + 40, d))
     y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] > 1)
-    net = chainrule.Network([d, 12, 9, 3], activation="tanh", output_activation="softmax",
-                            cost="log_likelihood", seed=3, dtype=cfg.get("dtype", "float64"))
+    net = chainrule.Network(
+        [d, 12, 9, 3],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=3,
+        dtype=cfg.get("dtype", "float64"),
+    )
     w = rng.uniform(0.2, 3.0, n)
     return net, X[:n], y[:n], X[n:], y[n:], w
 
@@ -84,9 +91,15 @@ def main() -> int:
         print(f"rank {rank}: {exc}", file=sys.stderr)
         return 4
     if rank == 0:
-        np.savez(sys.argv[2], *net.weights, *net.biases,
-                 train_loss=history.train_loss, train_accuracy=history.train_accuracy,
-                 val_loss=history.val_loss, val_accuracy=history.val_accuracy)
+        np.savez(
+            sys.argv[2],
+            *net.weights,
+            *net.biases,
+            train_loss=history.train_loss,
+            train_accuracy=history.train_accuracy,
+            val_loss=history.val_loss,
+            val_accuracy=history.val_accuracy,
+        )
     return 0
 
 

@@ -29,10 +29,21 @@ def digits_run() -> Run:
     data = load_dataset("digits")
     X_tr, X_te, y_tr, y_te = train_test_split(data.X, data.y, seed=0)
     scaler = Standardizer().fit(X_tr)
-    net = chainrule.Network([64, HIDDEN, 10], activation="sigmoid", output_activation="softmax",
-                            cost="log_likelihood", seed=0)
-    net.fit(scaler.transform(X_tr), y_tr, epochs=EPOCHS, batch_size=10, learning_rate=0.1,
-            validation_data=(scaler.transform(X_te), y_te))
+    net = chainrule.Network(
+        [64, HIDDEN, 10],
+        activation="sigmoid",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=0,
+    )
+    net.fit(
+        scaler.transform(X_tr),
+        y_tr,
+        epochs=EPOCHS,
+        batch_size=10,
+        learning_rate=0.1,
+        validation_data=(scaler.transform(X_te), y_te),
+    )
     return Run(net, scaler.transform(X_te), y_te, X_te, data.class_names)
 
 
@@ -42,10 +53,17 @@ def regression_run() -> Run:
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, (240, 2))
     y = (np.sin(X[:, 0]) + 0.5 * X[:, 1])[:, None]
-    net = chainrule.Network([2, 8, 1], activation="tanh", output_activation="identity",
-                            cost="quadratic", seed=0)
-    net.fit(X[:200], y[:200], epochs=3, batch_size=20, learning_rate=0.05,
-            validation_data=(X[200:], y[200:]))
+    net = chainrule.Network(
+        [2, 8, 1], activation="tanh", output_activation="identity", cost="quadratic", seed=0
+    )
+    net.fit(
+        X[:200],
+        y[:200],
+        epochs=3,
+        batch_size=20,
+        learning_rate=0.05,
+        validation_data=(X[200:], y[200:]),
+    )
     return Run(net, X[200:], y[200:], X[200:], [])
 
 
@@ -55,5 +73,12 @@ def digits_report() -> str:
     from chainrule.plots import build_report
 
     run = digits_run()
-    return build_report(run.net, None, run.X_test, run.y_test, run.class_names,
-                        {"data": "digits", "epochs": EPOCHS}, images=run.raw_test)
+    return build_report(
+        run.net,
+        None,
+        run.X_test,
+        run.y_test,
+        run.class_names,
+        {"data": "digits", "epochs": EPOCHS},
+        images=run.raw_test,
+    )

@@ -48,19 +48,46 @@ Answers = Mapping[str, Any] | Callable[..., Any]
 _KEY = re.compile(r"^\s*(?P<name>.+?)\s*(?:\^\{?|\[)\s*(?P<l>\d+)\s*[\]}]?\s*$")
 #: what each accepted name means: (kind, display)
 _NAMES: dict[str, str] = {
-    "δ": "delta", "delta": "delta", "d": "delta", "dc_dz": "delta", "∂c/∂z": "delta",
-    "z": "z", "a": "a",
-    "grad_w": "grad_W", "∂c/∂w": "grad_W", "dw": "grad_W", "dc/dw": "grad_W",
-    "dc_dw": "dC_dW", "[δc/δw": "dC_dW", "[∂c/∂w": "dC_dW",
-    "grad_b": "grad_b", "∂c/∂b": "grad_b", "db": "grad_b", "dc/db": "grad_b",
-    "dc_db": "grad_b", "[δc/δb": "grad_b", "[∂c/∂b": "grad_b",
+    "δ": "delta",
+    "delta": "delta",
+    "d": "delta",
+    "dc_dz": "delta",
+    "∂c/∂z": "delta",
+    "z": "z",
+    "a": "a",
+    "grad_w": "grad_W",
+    "∂c/∂w": "grad_W",
+    "dw": "grad_W",
+    "dc/dw": "grad_W",
+    "dc_dw": "dC_dW",
+    "[δc/δw": "dC_dW",
+    "[∂c/∂w": "dC_dW",
+    "grad_b": "grad_b",
+    "∂c/∂b": "grad_b",
+    "db": "grad_b",
+    "dc/db": "grad_b",
+    "dc_db": "grad_b",
+    "[δc/δb": "grad_b",
+    "[∂c/∂b": "grad_b",
 }
 #: the order of the derivation: forward first, then backward from the output
 _ORDER = {"z": 0, "a": 0, "delta": 1, "grad_W": 2, "dC_dW": 2, "grad_b": 3}
-_DISPLAY = {"z": "z^{l}", "a": "a^{l}", "delta": "δ^{l}", "grad_W": "∂C/∂W^{l}",
-            "dC_dW": "[δC/δW^{l}]", "grad_b": "∂C/∂b^{l}"}
-_TRACE_KEY = {"z": "z[{l}]", "a": "a[{l}]", "delta": "delta[{l}]", "grad_W": "dC_dW[{l}]",
-              "dC_dW": "dC_dW[{l}]", "grad_b": "dC_db[{l}]"}
+_DISPLAY = {
+    "z": "z^{l}",
+    "a": "a^{l}",
+    "delta": "δ^{l}",
+    "grad_W": "∂C/∂W^{l}",
+    "dC_dW": "[δC/δW^{l}]",
+    "grad_b": "∂C/∂b^{l}",
+}
+_TRACE_KEY = {
+    "z": "z[{l}]",
+    "a": "a[{l}]",
+    "delta": "delta[{l}]",
+    "grad_W": "dC_dW[{l}]",
+    "dC_dW": "dC_dW[{l}]",
+    "grad_b": "dC_db[{l}]",
+}
 
 
 @dataclass
@@ -122,16 +149,20 @@ class CheckResult:
     def __str__(self) -> str:
         if self.first_wrong is not None:
             return self.first_wrong.message
-        return (f"check: all {self.entries} entries of {', '.join(self.checked)} are right "
-                f"(relative tolerance {self.rtol:g})")
+        return (
+            f"check: all {self.entries} entries of {', '.join(self.checked)} are right "
+            f"(relative tolerance {self.rtol:g})"
+        )
 
 
 def _parse_key(key: str) -> tuple[str, int]:
     m = _KEY.match(str(key))
     kind = _NAMES.get(m.group("name").strip().lower()) if m else None
     if m is None or kind is None:
-        raise ValueError(f"answer key {key!r} is not one of δ^l, z^l, a^l, grad_W[l] (∂C/∂W^l), "
-                         f"dC_dW[l] ([δC/δW^l]), grad_b[l] (∂C/∂b^l), with l a layer number")
+        raise ValueError(
+            f"answer key {key!r} is not one of δ^l, z^l, a^l, grad_W[l] (∂C/∂W^l), "
+            f"dC_dW[l] ([δC/δW^l]), grad_b[l] (∂C/∂b^l), with l a layer number"
+        )
     return kind, int(m.group("l"))
 
 
@@ -182,20 +213,31 @@ def _from_function(fn: Callable[..., Any], net: Network, trace: DerivationTrace)
         gw, gb = got
         L = trace.L
         if len(gw) != L - 1 or len(gb) != L - 1:
-            raise ValueError(f"backprop returned {len(gw)} weight and {len(gb)} bias gradients, "
-                             f"expected {L - 1} of each (layers 2..{L})")
+            raise ValueError(
+                f"backprop returned {len(gw)} weight and {len(gb)} bias gradients, "
+                f"expected {L - 1} of each (layers 2..{L})"
+            )
         out: dict[str, Any] = {}
         for l in range(2, L + 1):
             out[f"grad_W[{l}]"] = gw[l - 2]
             out[f"grad_b[{l}]"] = gb[l - 2]
         return out
-    raise ValueError("backprop(weights, biases, x, y) must return a dict of answers or "
-                     "(grad_weights, grad_biases) like Network.backprop")
+    raise ValueError(
+        "backprop(weights, biases, x, y) must return a dict of answers or "
+        "(grad_weights, grad_biases) like Network.backprop"
+    )
 
 
-def check(net: Network, x: npt.ArrayLike, y: npt.ArrayLike, answers: Answers, *,
-          rtol: float = 1e-3, atol: float | None = None,
-          trace: DerivationTrace | None = None) -> CheckResult:
+def check(
+    net: Network,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    answers: Answers,
+    *,
+    rtol: float = 1e-3,
+    atol: float | None = None,
+    trace: DerivationTrace | None = None,
+) -> CheckResult:
     """Compare a learner's answers with the derivation, entry by entry.
 
     Parameters
@@ -264,11 +306,19 @@ def check(net: Network, x: npt.ArrayLike, y: npt.ArrayLike, answers: Answers, *,
             hint = ""
             if kind in ("grad_W", "dC_dW") and got.shape == want.T.shape:
                 other = "dC_dW" if kind == "grad_W" else "grad_W"
-                hint = (f"; that is the other layout: give it as {other}[{l}] "
-                        f"({_DISPLAY[other].format(l=l)})")
+                hint = (
+                    f"; that is the other layout: give it as {other}[{l}] "
+                    f"({_DISPLAY[other].format(l=l)})"
+                )
             result.first_wrong = WrongEntry(
-                name, l, (), float("nan"), float("nan"), how,
-                f"{name} (answer {key!r}) has shape {got.shape}, expected {want.shape}{hint}")
+                name,
+                l,
+                (),
+                float("nan"),
+                float("nan"),
+                how,
+                f"{name} (answer {key!r}) has shape {got.shape}, expected {want.shape}{hint}",
+            )
             return result
         scale = float(np.abs(want).max(initial=0.0))
         tol = (1e-5 * scale if atol is None else atol) + rtol * np.abs(want)
@@ -281,8 +331,14 @@ def check(net: Network, x: npt.ArrayLike, y: npt.ArrayLike, answers: Answers, *,
             e, g = float(want[idx]), float(got[idx])
             sub = ",".join(map(str, index))
             result.first_wrong = WrongEntry(
-                name, l, index, e, g, how,
+                name,
+                l,
+                index,
+                e,
+                g,
+                how,
                 f"first wrong entry: {name}_{sub} (layer {l}, index {sub}): expected {e:.6g}, "
-                f"got {g:.6g}; {how}")
+                f"got {g:.6g}; {how}",
+            )
             return result
     return result

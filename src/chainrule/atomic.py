@@ -61,16 +61,18 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     except OSError:
         mode = None
     if mode is not None and not stat.S_ISREG(mode):
-        raise OutputPathError(f"{p}: is not a regular file (a device, FIFO or socket); "
-                              f"refusing to replace it")
+        raise OutputPathError(
+            f"{p}: is not a regular file (a device, FIFO or socket); refusing to replace it"
+        )
     folder = target.parent
     if not folder.is_dir():
         raise OutputPathError(f"{p}: the folder {str(p.parent)!r} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         # The new file is created beside the target, then renamed: the folder must be
         # writable even when the file itself is.
-        raise OutputPathError(f"{p}: cannot write in the folder {str(folder)!r} "
-                              f"(permission denied)")
+        raise OutputPathError(
+            f"{p}: cannot write in the folder {str(folder)!r} (permission denied)"
+        )
     return p
 
 
@@ -123,7 +125,7 @@ def _remove_stale_temps(target: Path) -> None:
             name = entry.name
             if not (name.startswith(prefix) and name.endswith(".tmp")):
                 continue
-            pid_text = name[len(prefix):].split("-", 1)[0]
+            pid_text = name[len(prefix) :].split("-", 1)[0]
             if not pid_text.isdigit() or _running(int(pid_text)):
                 continue
             with contextlib.suppress(OSError):
@@ -157,8 +159,10 @@ class AtomicFile:
         _remove_stale_temps(self.target)
         try:
             fd, self.temp = tempfile.mkstemp(
-                dir=self.target.parent, prefix=f"{_temp_prefix(self.target)}{os.getpid()}-",
-                suffix=".tmp")
+                dir=self.target.parent,
+                prefix=f"{_temp_prefix(self.target)}{os.getpid()}-",
+                suffix=".tmp",
+            )
         except OSError as exc:
             raise _write_error(p, exc) from None
         self.file: IO[bytes] | None = os.fdopen(fd, "wb")
@@ -239,8 +243,10 @@ class AtomicFile:
 
 def _write_error(path: Path, exc: OSError) -> OSError:
     """The error of a failed write, naming the file and saying the old one is intact."""
-    return OSError(exc.errno, f"{path}: could not write it ({exc.strerror or exc}); any "
-                   f"previous file is intact")
+    return OSError(
+        exc.errno,
+        f"{path}: could not write it ({exc.strerror or exc}); any previous file is intact",
+    )
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:

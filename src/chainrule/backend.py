@@ -142,7 +142,8 @@ class Ops:
         xp = self.xp
         K = out.shape[1]
         hot = xp.reshape(labels, (-1, 1)) == xp.reshape(
-            xp.arange(K, dtype=labels.dtype, device=array_device(labels)), (1, K))
+            xp.arange(K, dtype=labels.dtype, device=array_device(labels)), (1, K)
+        )
         out[...] = xp.astype(hot, out.dtype)
         return out
 
@@ -197,8 +198,7 @@ class Ops:
         """
         sum_rows, dot = self.sum_rows, self.dot
 
-        def step(d: Any, a: Any, eta: float, mu: float, nesterov: bool, vW: Any,
-                 vb: Any) -> None:
+        def step(d: Any, a: Any, eta: float, mu: float, nesterov: bool, vW: Any, vb: Any) -> None:
             for p, v, g in ((W, vW, dot(d.T, a, out=grad_W)), (b, vb, sum_rows(d, out=grad_b))):
                 if nesterov:
                     p -= v * mu
@@ -504,9 +504,14 @@ class BlasKernels:
         the pointer ctypes passes) *are* ``x``'s memory; anything else is updated
         through NumPy's own path.
         """
-        return (type(x) is np.ndarray and x.dtype.type in (np.float32, np.float64)
-                and x.flags.c_contiguous and x.flags.aligned and x.flags.writeable
-                and x.dtype.isnative)
+        return (
+            type(x) is np.ndarray
+            and x.dtype.type in (np.float32, np.float64)
+            and x.flags.c_contiguous
+            and x.flags.aligned
+            and x.flags.writeable
+            and x.dtype.isnative
+        )
 
     def big(self, m: int, n: int, k: int) -> bool:
         """True when a product of this size must call NumPy's own library (threads)."""
@@ -526,8 +531,7 @@ class BlasKernels:
         # C = Wᵀ (Fortran order: the same memory) ← shrink · C − η aᵀ d.
         self.gemm[t](-eta, a.T, d.T, shrink, W.T, 0, 1, 1)  # β, C, trans_a, trans_b, overwrite_c
 
-    def step(self, W: Any, b: Any, grad_W: Any,
-             shrink_b: bool = False) -> Callable[..., None]:
+    def step(self, W: Any, b: Any, grad_W: Any, shrink_b: bool = False) -> Callable[..., None]:
         """Layer ``l``'s fused step (:meth:`Ops.descent_kernel`) for ready ``W``, ``b``.
 
         ``b ← b − η dᵀ 1`` is one ``?gemv`` (eq. 15 inside the step: ``grad_b`` is
@@ -576,7 +580,6 @@ class BlasKernels:
 
         return step
 
-
     def momentum(self, W: Any, b: Any, grad_W: Any) -> Callable[..., None]:
         """Layer ``l``'s fused momentum step (:meth:`Ops.momentum_kernel`) for ready ``W``, ``b``.
 
@@ -591,15 +594,21 @@ class BlasKernels:
 
         def velocity_step(vW: Any, vb: Any) -> Callable[..., None]:
             if held[0] is not vW or held[1] is not vb:
-                if not (self.ready(vW) and self.ready(vb) and vW.shape == W.shape
-                        and vW.dtype == W.dtype and vb.shape == b.shape):
-                    raise ValueError("momentum velocities must be C-ordered arrays of the "
-                                     "parameters' shapes and dtype")
+                if not (
+                    self.ready(vW)
+                    and self.ready(vb)
+                    and vW.shape == W.shape
+                    and vW.dtype == W.dtype
+                    and vb.shape == b.shape
+                ):
+                    raise ValueError(
+                        "momentum velocities must be C-ordered arrays of the "
+                        "parameters' shapes and dtype"
+                    )
                 held[:] = [vW, vb, self.step(vW, vb, grad_W, shrink_b=True)]
             return held[2]  # type: ignore[no-any-return]
 
-        def step(d: Any, a: Any, eta: float, mu: float, nesterov: bool, vW: Any,
-                 vb: Any) -> None:
+        def step(d: Any, a: Any, eta: float, mu: float, nesterov: bool, vW: Any, vb: Any) -> None:
             if nesterov:  # θ − μ v_old, before v changes
                 np.subtract(W, np.multiply(vW, t(mu), out=grad_W), out=W)
                 np.subtract(b, np.multiply(vb, t(mu), out=scratch_b), out=b)
@@ -618,8 +627,13 @@ def _cblas_ready(x: Any, t: type) -> bool:
     """True when ``x`` is a row-major 2-D ``t`` array that cblas can read in place."""
     item = np.dtype(t).itemsize
     s0, s1 = x.strides
-    return (x.dtype.type is t and x.flags.aligned and s1 == item and s0 % item == 0
-            and s0 >= x.shape[1] * item)
+    return (
+        x.dtype.type is t
+        and x.flags.aligned
+        and s1 == item
+        and s0 % item == 0
+        and s0 >= x.shape[1] * item
+    )
 
 
 def _cblas_call(fn: Any, W: Any, d: Any, a: Any, eta: float, shrink: float) -> None:
@@ -627,9 +641,22 @@ def _cblas_call(fn: Any, W: Any, d: Any, a: Any, eta: float, shrink: float) -> N
     item = W.itemsize
     n, M = d.shape
     N = a.shape[1]
-    fn(_CBLAS_ROW_MAJOR, _CBLAS_TRANS, _CBLAS_NO_TRANS, M, N, n, -eta,
-       d.ctypes.data, d.strides[0] // item, a.ctypes.data, a.strides[0] // item,
-       shrink, W.ctypes.data, N)
+    fn(
+        _CBLAS_ROW_MAJOR,
+        _CBLAS_TRANS,
+        _CBLAS_NO_TRANS,
+        M,
+        N,
+        n,
+        -eta,
+        d.ctypes.data,
+        d.strides[0] // item,
+        a.ctypes.data,
+        a.strides[0] // item,
+        shrink,
+        W.ctypes.data,
+        N,
+    )
 
 
 _BLAS: list[BlasKernels | None] = []
@@ -649,6 +676,7 @@ def _find_blas() -> BlasKernels | None:
         return None
     try:
         from threadpoolctl import threadpool_info  # installed with scikit-learn
+
         libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     except Exception:  # threadpoolctl failed: no way to tell which BLAS is which
         libs = []
@@ -681,8 +709,22 @@ def _numpy_cblas(libs: list[dict[str, Any]]) -> dict[type, Any] | None:
                 fn = getattr(lib, symbol, None)
                 if fn is not None:
                     i64, ptr, enum = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-                    fn.argtypes = [enum, enum, enum, i64, i64, i64, real, ptr, i64, ptr, i64,
-                                   real, ptr, i64]
+                    fn.argtypes = [
+                        enum,
+                        enum,
+                        enum,
+                        i64,
+                        i64,
+                        i64,
+                        real,
+                        ptr,
+                        i64,
+                        ptr,
+                        i64,
+                        real,
+                        ptr,
+                        i64,
+                    ]
                     fn.restype = None
                     found[t] = fn
                     break
@@ -740,8 +782,10 @@ def resolve_backend(backend: str | ModuleType | None) -> Ops:
     try:
         xp = array_namespace(module.asarray(0.0))  # type: ignore[union-attr]
     except (AttributeError, TypeError) as exc:
-        raise ValueError(f"backend {backend!r} is not an array namespace "
-                         f"(expected 'numpy', 'torch', 'cupy' or an array-API module)") from exc
+        raise ValueError(
+            f"backend {backend!r} is not an array namespace "
+            f"(expected 'numpy', 'torch', 'cupy' or an array-API module)"
+        ) from exc
     return ops_for(xp)
 
 

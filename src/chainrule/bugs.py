@@ -55,11 +55,11 @@ __all__ = ["BUGS", "PlantedBug", "backprop_by_hand", "check_bug", "planted_backp
 BUGS: dict[str, str] = {
     "missing-sigma-prime": "eq. 9 without diag σ'(z^l): δ^l = δ^(l+1) W^(l+1) in hidden layers",
     "transposed-weights": "eq. 13's a^(l-1) ⊗ δ^l (N_(l-1) × N_l) reshaped, not transposed, "
-                          "to W^l's shape",
+    "to W^l's shape",
     "wrong-softmax-jacobian": "eq. 5 with softmax as if elementwise: diag a(1 − a) instead of "
-                              "diag(a) − a aᵀ",
+    "diag(a) − a aᵀ",
     "bias-gradient-not-summed": "eq. 15 for the batch's first example only, not summed over "
-                                "the batch",
+    "the batch",
     "off-by-one-layer": "the backward loop stops one layer early: ∂C/∂W^2, ∂C/∂b^2 stay 0",
 }
 
@@ -77,15 +77,20 @@ def check_bug(net: Network, bug: str | None) -> None:
     if bug not in BUGS:
         raise ValueError(f"unknown planted bug {bug!r}; choose from {', '.join(BUGS)}")
     if bug == "wrong-softmax-jacobian" and net.output_activation.name != "softmax":
-        raise ValueError("the planted bug 'wrong-softmax-jacobian' needs a softmax output "
-                         f"(--output-activation softmax), got {net.output_activation.name!r}")
+        raise ValueError(
+            "the planted bug 'wrong-softmax-jacobian' needs a softmax output "
+            f"(--output-activation softmax), got {net.output_activation.name!r}"
+        )
     if bug == "missing-sigma-prime" and len(net.sizes) < 3:
-        raise ValueError("the planted bug 'missing-sigma-prime' needs a hidden layer "
-                         f"(at least 3 sizes), got sizes {list(net.sizes)}")
+        raise ValueError(
+            "the planted bug 'missing-sigma-prime' needs a hidden layer "
+            f"(at least 3 sizes), got sizes {list(net.sizes)}"
+        )
 
 
-def backprop_by_hand(net: Network, X: npt.ArrayLike, Y: npt.ArrayLike,
-                     bug: str | None = None) -> Gradients:
+def backprop_by_hand(
+    net: Network, X: npt.ArrayLike, Y: npt.ArrayLike, bug: str | None = None
+) -> Gradients:
     """The gradient of ``net.loss(X, Y)`` by a plain NumPy backpropagation (seed §5).
 
     Parameters
@@ -215,8 +220,7 @@ class PlantedBug(Callback):
         Xb, Yb = self.X[rows], self.Y[rows]
         right = backprop_by_hand(network, Xb, Yb)
         wrong = backprop_by_hand(network, Xb, Yb, self.bug)
-        for got, r, w in zip(_pairs(info), right[0] + right[1], wrong[0] + wrong[1],
-                             strict=True):
+        for got, r, w in zip(_pairs(info), right[0] + right[1], wrong[0] + wrong[1], strict=True):
             got += (w - r).astype(got.dtype, copy=False)
 
 

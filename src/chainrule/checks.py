@@ -26,7 +26,7 @@ def first_nonfinite(arr: np.ndarray) -> tuple[int, ...] | None:
     flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
     step = max(1, (1 << 16) // max(1, flat.shape[1]))
     for lo in range(0, flat.shape[0], step):
-        bad = ~np.isfinite(flat[lo: lo + step])
+        bad = ~np.isfinite(flat[lo : lo + step])
         if bad.any():
             row, col = (int(i) for i in np.argwhere(bad)[0])
             index = (lo + row) * flat.shape[1] + col
@@ -72,8 +72,7 @@ def as_inputs(
         raise ValueError(f"{name} is empty: expected at least one row of {n_inputs} values")
     if arr.shape[1] != n_inputs:
         raise ValueError(
-            f"{name} has {arr.shape[1]} columns, expected {n_inputs} "
-            f"(the network's input size N_1)"
+            f"{name} has {arr.shape[1]} columns, expected {n_inputs} (the network's input size N_1)"
         )
     arr = np.ascontiguousarray(arr, dtype=dtype)
     bad = first_nonfinite(arr)
@@ -82,8 +81,9 @@ def as_inputs(
     return arr, was_1d
 
 
-def as_targets(Y: npt.ArrayLike, n: int, n_outputs: int, dtype: np.dtype,
-               *, keep_labels: bool = False) -> np.ndarray:
+def as_targets(
+    Y: npt.ArrayLike, n: int, n_outputs: int, dtype: np.dtype, *, keep_labels: bool = False
+) -> np.ndarray:
     """Validate targets for ``n`` examples and return an ``(n, n_outputs)`` matrix.
 
     A 1-D array of integer class indices is one-hot encoded when
@@ -106,7 +106,8 @@ def as_targets(Y: npt.ArrayLike, n: int, n_outputs: int, dtype: np.dtype,
             f"Y holds text labels (e.g. {example!r}), but Network.fit takes integer class "
             f"indices 0..K-1 or target rows: encode them with "
             f"chainrule.data.encode_labels(y) (→ indices, class names), or use "
-            f"chainrule.sklearn.MLPClassifier, which takes labels of any kind")
+            f"chainrule.sklearn.MLPClassifier, which takes labels of any kind"
+        )
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"Y must be numeric, got an array of dtype {arr.dtype}")
     if arr.ndim == 0 or arr.shape[0] != n:

@@ -132,14 +132,18 @@ class Layer:
     descend_step: Callable[..., None] = field(init=False, repr=False)
     momentum_step: Callable[..., None] = field(init=False, repr=False)
     _blocks: tuple[tuple[Array, Array, Array], ...] | None = field(
-        init=False, repr=False, default=None)
+        init=False, repr=False, default=None
+    )
     _scaled_b: Array | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self.WT = self.W.T
         self.grad_W_flat = self.ops.flat(self.grad_W)
-        self.product = (_weight_product(self.z.shape[0], *self.W.shape)
-                        if self.ops is NUMPY_OPS else self.ops.dot)
+        self.product = (
+            _weight_product(self.z.shape[0], *self.W.shape)
+            if self.ops is NUMPY_OPS
+            else self.ops.dot
+        )
         # Plain SGD inside eq. 13's product (Engine.backward's ``step``), bound once.
         self.descend_step = self.ops.descent_kernel(self.W, self.b, self.grad_b, self.grad_W)
         self.momentum_step = self.ops.momentum_kernel(self.W, self.b, self.grad_b, self.grad_W)
@@ -169,8 +173,9 @@ class Layer:
         rows = max(1, (1 << 16) // W.shape[1])
         scaled = np.empty((min(rows, W.shape[0]), W.shape[1]), W.dtype)
         self._blocks = tuple(
-            (W[r:r + rows], gw[r:r + rows], scaled[: min(rows, W.shape[0] - r)])
-            for r in range(0, W.shape[0], rows))
+            (W[r : r + rows], gw[r : r + rows], scaled[: min(rows, W.shape[0] - r)])
+            for r in range(0, W.shape[0], rows)
+        )
         self._scaled_b = np.empty_like(self.b)
 
 
@@ -222,14 +227,14 @@ class Layers:
 
     def holds(self, weights: Sequence[Array], biases: Sequence[Array]) -> bool:
         """True while ``weights``, ``biases`` are the very arrays these layers update."""
-        return all(p is q for p, q in zip(self.W[2:] + self.b[2:], [*weights, *biases],
-                                          strict=True))
+        return all(
+            p is q for p, q in zip(self.W[2:] + self.b[2:], [*weights, *biases], strict=True)
+        )
 
     def forward_result(self) -> Forward:
         """The last forward pass as a :class:`Forward` (seed-numbered lists)."""
         masks = self.masks if self.dropout else []
-        return Forward(z=list(self.z), a=list(self.a), inputs=list(self.inputs),
-                       masks=list(masks))
+        return Forward(z=list(self.z), a=list(self.a), inputs=list(self.inputs), masks=list(masks))
 
 
 @dataclass
@@ -316,10 +321,20 @@ class Engine:
             W, b, sigma = weights[l - 2], biases[l - 2], self.sigma[l]
             assert sigma is not None
             N = W.shape[0]
-            made.append(Layer(l, W, b, sigma, z=ops.empty((n, N), W),
-                              a=ops.empty((n, N), W), delta=ops.empty((n, N), W),
-                              grad_W=ops.empty(tuple(W.shape), W), grad_b=ops.empty((N,), W),
-                              ops=ops))
+            made.append(
+                Layer(
+                    l,
+                    W,
+                    b,
+                    sigma,
+                    z=ops.empty((n, N), W),
+                    a=ops.empty((n, N), W),
+                    delta=ops.empty((n, N), W),
+                    grad_W=ops.empty(tuple(W.shape), W),
+                    grad_b=ops.empty((N,), W),
+                    ops=ops,
+                )
+            )
         sigma1 = self.sigma[1]
         assert sigma1 is not None
         layers = Layers(made, sigma1)
@@ -328,7 +343,8 @@ class Engine:
         cost, sigma_L = type(self.cost), made[-1].sigma.name
         layers.minus_delta = ops is NUMPY_OPS and (
             (cost.delta is LogLikelihood.delta and sigma_L == "softmax")
-            or (cost.delta is CrossEntropy.delta and sigma_L == "sigmoid"))
+            or (cost.delta is CrossEntropy.delta and sigma_L == "sigmoid")
+        )
         return layers
 
     # ------------------------------------------------------------------ forward
@@ -392,8 +408,13 @@ class Engine:
         return a[L]
 
     @staticmethod
-    def _mask(layers: Layers, shape: tuple[int, ...], p: float,
-              rng: np.random.Generator | None, like: Array) -> Array:
+    def _mask(
+        layers: Layers,
+        shape: tuple[int, ...],
+        p: float,
+        rng: np.random.Generator | None,
+        like: Array,
+    ) -> Array:
         """An inverted-dropout mask of ``shape``: 0 with probability ``p``, else ``1/(1-p)``."""
         if rng is None:
             raise ValueError("dropout needs a random generator (rng)")
@@ -416,7 +437,10 @@ class Engine:
     # ------------------------------------------------------------------ backward
 
     def backward(
-        self, layers: Layers, Y: Array, row_weights: Array | None = None,
+        self,
+        layers: Layers,
+        Y: Array,
+        row_weights: Array | None = None,
         step: tuple[float, float] | tuple[float, float, Any] | None = None,
     ) -> Iterator[Layer]:
         """Backpropagate the last :meth:`forward` pass (seed §4, §5 steps 3–6).
@@ -473,7 +497,7 @@ class Engine:
         for l in range(L - 1, 0, -1):
             if l > 1:  # δ^1 is never needed: layer 1 has no parameters
                 # Step 4: δ^l = δ^{l+1} W^{l+1} diag σ'(z^l), before W^{l+1} changes.
-                delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], out=delta[l]), z[l], a[l])  # eq. 9  # noqa: E501
+                delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], out=delta[l]), z[l], a[l])  # eq. 9  # noqa: E501  # fmt: skip
                 mask = masks[l] if layers.dropout else None
                 if mask is not None:
                     delta[l] *= mask  # dropout: a dropped unit passes no gradient back
@@ -492,18 +516,20 @@ class Engine:
             else:
                 # ... or inside the momentum step: v ← μ v − η δ^{l+1}ᵀ a^l, W^{l+1} ← W^{l+1} + v.
                 m = step[2]  # type: ignore[misc]  # (η, 1, velocities): not sgd
-                done.momentum_step(delta[l + 1], inputs[l], step[0], m.mu, m.nesterov,
-                                   m.vW[l + 1], m.vb[l + 1])
+                done.momentum_step(
+                    delta[l + 1], inputs[l], step[0], m.mu, m.nesterov, m.vW[l + 1], m.vb[l + 1]
+                )
             yield done  # eq. 9 is done with W^{l+1}: the caller may update this layer now
 
-    def gradients(
-        self, layers: Layers, Y: Array, *, row_weights: Array | None = None
-    ) -> Backward:
+    def gradients(self, layers: Layers, Y: Array, *, row_weights: Array | None = None) -> Backward:
         """All of :meth:`backward` at once, as a :class:`Backward`."""
         for _ in self.backward(layers, Y, row_weights=row_weights):
             pass
-        return Backward(delta=[None, *layers.delta[1:]], grad_weights=layers.grad_W[2:],
-                        grad_biases=layers.grad_b[2:])
+        return Backward(
+            delta=[None, *layers.delta[1:]],
+            grad_weights=layers.grad_W[2:],
+            grad_biases=layers.grad_b[2:],
+        )
 
 
 class _Kernels:

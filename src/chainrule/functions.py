@@ -218,16 +218,18 @@ class Tanh(Activation):
         return ops.tanh, partial(_tanh_prime_times, ops.subtract, ops.multiply)
 
 
-def _sigmoid_prime_times(subtract: Callable[..., Array], multiply: Callable[..., Array],
-                         d: Array, z: Array, a: Array) -> Array:
+def _sigmoid_prime_times(
+    subtract: Callable[..., Array], multiply: Callable[..., Array], d: Array, z: Array, a: Array
+) -> Array:
     """``d *= a(1 − a)`` with one temporary: sigmoid's σ′ from its output."""
     s = subtract(1, a)
     d *= multiply(a, s, out=s)
     return d
 
 
-def _tanh_prime_times(subtract: Callable[..., Array], multiply: Callable[..., Array],
-                      d: Array, z: Array, a: Array) -> Array:
+def _tanh_prime_times(
+    subtract: Callable[..., Array], multiply: Callable[..., Array], d: Array, z: Array, a: Array
+) -> Array:
     """``d *= 1 − a²`` with one temporary: tanh's σ′ from its output."""
     s = multiply(a, a)
     d *= subtract(1, s, out=s)
@@ -365,8 +367,11 @@ class Softmax(Activation):
         # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
         if type(z) is not np.ndarray:  # (a type test: the NumPy path finds no namespace)
             return ops_of(z).softmax(z, out=out)
-        zmax = (np.maximum.reduce(z, axis=-1, keepdims=True)
-                if z.shape[0] <= 16 or z.ndim != 2 else _row_max(z))  # _row_max's small case
+        zmax = (
+            np.maximum.reduce(z, axis=-1, keepdims=True)
+            if z.shape[0] <= 16 or z.ndim != 2
+            else _row_max(z)
+        )  # _row_max's small case
         shifted = np.subtract(z, zmax, out=out)
         np.exp(shifted, out=shifted)
         shifted /= np.add.reduce(shifted, axis=-1, keepdims=True)  # what .sum() calls
@@ -636,15 +641,18 @@ class CustomCost(Cost):
         if c.ndim == 2 and c.shape == a.shape:
             c = xp.sum(c, axis=1)
         if c.shape != (a.shape[0],):
-            raise ValueError(f"custom cost {self.name!r} returned shape {c.shape}: expected "
-                             f"({a.shape[0]},) or {a.shape}")
+            raise ValueError(
+                f"custom cost {self.name!r} returned shape {c.shape}: expected "
+                f"({a.shape[0]},) or {a.shape}"
+            )
         return c
 
     def derivative(self, a: Array, y: Array) -> Array:
         d = ops_of(a).xp.asarray(self.derivative_function(a, y), dtype=a.dtype)
         if d.shape != a.shape:
-            raise ValueError(f"custom cost {self.name!r}: its derivative has shape {d.shape}, "
-                             f"expected {a.shape}")
+            raise ValueError(
+                f"custom cost {self.name!r}: its derivative has shape {d.shape}, expected {a.shape}"
+            )
         return d
 
     def __repr__(self) -> str:
@@ -675,8 +683,9 @@ class Initialisation:
 
     name: str = "initialisation"
 
-    def draw(self, rng: np.random.Generator, fan_in: int, fan_out: int
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def draw(
+        self, rng: np.random.Generator, fan_in: int, fan_out: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``W`` of shape ``(fan_out, fan_in)`` (``N_l × N_{l-1}``) and ``b`` ``(fan_out,)``."""
         raise NotImplementedError
 
@@ -687,8 +696,9 @@ class Normal(Initialisation):
 
     name = "normal"
 
-    def draw(self, rng: np.random.Generator, fan_in: int, fan_out: int
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def draw(
+        self, rng: np.random.Generator, fan_in: int, fan_out: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         return rng.standard_normal((fan_out, fan_in)), rng.standard_normal(fan_out)
 
 
@@ -698,8 +708,9 @@ class ScaledNormal(Initialisation):
 
     name = "scaled_normal"
 
-    def draw(self, rng: np.random.Generator, fan_in: int, fan_out: int
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def draw(
+        self, rng: np.random.Generator, fan_in: int, fan_out: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         W = rng.standard_normal((fan_out, fan_in)) / np.sqrt(fan_in)
         return W, rng.standard_normal(fan_out)
 
@@ -710,8 +721,9 @@ class Xavier(Initialisation):
 
     name = "xavier"
 
-    def draw(self, rng: np.random.Generator, fan_in: int, fan_out: int
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def draw(
+        self, rng: np.random.Generator, fan_in: int, fan_out: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         limit = np.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-limit, limit, (fan_out, fan_in)), np.zeros(fan_out)
 
@@ -722,6 +734,7 @@ class He(Initialisation):
 
     name = "he"
 
-    def draw(self, rng: np.random.Generator, fan_in: int, fan_out: int
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def draw(
+        self, rng: np.random.Generator, fan_in: int, fan_out: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         return rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in), np.zeros(fan_out)

@@ -132,8 +132,9 @@ class GradcheckReport:
                 if wrong_only and index not in bad:
                     continue
                 an, nu = float(c.analytic[index]), float(c.numeric[index])
-                yield Entry(entry_name(c.name, index), c.name, index, an, nu, abs(an - nu),
-                            index in bad)
+                yield Entry(
+                    entry_name(c.name, index), c.name, index, an, nu, abs(an - nu), index in bad
+                )
 
     def wrong_entries(self) -> list[Entry]:
         """The entries whose gradient is wrong, array by array."""
@@ -151,8 +152,10 @@ class GradcheckReport:
         rows = list(self.entries(wrong_only=wrong_only))
         lines = [f"{'entry':<12} {'backprop':>13} {'numeric':>13} {'abs err':>10}  result"]
         for e in rows[:limit]:
-            lines.append(f"{e.name:<12} {e.analytic:13.6g} {e.numeric:13.6g} "
-                         f"{e.abs_error:10.2e}  {'WRONG' if e.wrong else 'ok'}")
+            lines.append(
+                f"{e.name:<12} {e.analytic:13.6g} {e.numeric:13.6g} "
+                f"{e.abs_error:10.2e}  {'WRONG' if e.wrong else 'ok'}"
+            )
         if limit is not None and len(rows) > limit:
             lines.append(f"… {len(rows) - limit} more")
         return "\n".join(lines)
@@ -161,18 +164,22 @@ class GradcheckReport:
         lines = [f"{'array':<6} {'shape':<12} {'max abs err':>12} {'max rel err':>12}  result"]
         for c in self.checks:
             shape = "×".join(map(str, c.shape))
-            lines.append(f"{c.name:<6} {shape:<12} {c.max_abs_error:12.3e} "
-                         f"{c.max_rel_error:12.3e}  "
-                         f"{('ok (round-off)' if c.round_off else 'ok') if c.passed else 'FAIL'}")
+            lines.append(
+                f"{c.name:<6} {shape:<12} {c.max_abs_error:12.3e} "
+                f"{c.max_rel_error:12.3e}  "
+                f"{('ok (round-off)' if c.round_off else 'ok') if c.passed else 'FAIL'}"
+            )
         wrong = self.wrong_entries()
         if wrong:
             shown = ", ".join(e.name for e in wrong[:8])
             more = f" and {len(wrong) - 8} more" if len(wrong) > 8 else ""
             lines.append(f"wrong entries ({len(wrong)}): {shown}{more}")
         verdict = "passed" if self.passed else "FAILED"
-        lines.append(f"gradcheck {verdict} (eps={self.eps:g}, tolerance={self.tolerance:g} "
-                     f"relative, or absolute error below the round-off floor "
-                     f"{self.atol:.2g})")
+        lines.append(
+            f"gradcheck {verdict} (eps={self.eps:g}, tolerance={self.tolerance:g} "
+            f"relative, or absolute error below the round-off floor "
+            f"{self.atol:.2g})"
+        )
         return "\n".join(lines)
 
 
@@ -235,13 +242,17 @@ def gradcheck(
     grad_w, grad_b = (net.backprop if backprop is None else backprop)(X, Y)
     grad_w = [np.asarray(g, dtype=np.float64) for g in grad_w]
     grad_b = [np.asarray(g, dtype=np.float64) for g in grad_b]
-    for name, got, want in zip([f"W^{i + 2}" for i in range(len(net.weights))]
-                               + [f"b^{i + 2}" for i in range(len(net.biases))],
-                               grad_w + grad_b, list(net.weights) + list(net.biases),
-                               strict=True):
+    for name, got, want in zip(
+        [f"W^{i + 2}" for i in range(len(net.weights))]
+        + [f"b^{i + 2}" for i in range(len(net.biases))],
+        grad_w + grad_b,
+        list(net.weights) + list(net.biases),
+        strict=True,
+    ):
         if got.shape != tuple(want.shape):
-            raise ValueError(f"backprop's gradient of {name} has shape {got.shape}, "
-                             f"expected {tuple(want.shape)}")
+            raise ValueError(
+                f"backprop's gradient of {name} has shape {got.shape}, expected {tuple(want.shape)}"
+            )
     if atol is None:
         u = float(np.finfo(np.float64).eps)
         atol = 10 * u * max(1.0, abs(net.loss(X, Y))) / eps
@@ -257,14 +268,28 @@ def gradcheck(
         round_off = max_rel > tolerance and max_abs <= atol
         bad = (abs_err > tolerance * scale) & (abs_err > atol)
         wrong = [tuple(int(k) for k in idx) for idx in np.argwhere(bad)]
-        report.checks.append(ArrayCheck(name, tuple(analytic.shape), max_abs, max_rel,
-                                        max_rel <= tolerance or round_off, round_off,
-                                        analytic, numeric, wrong))
+        report.checks.append(
+            ArrayCheck(
+                name,
+                tuple(analytic.shape),
+                max_abs,
+                max_rel,
+                max_rel <= tolerance or round_off,
+                round_off,
+                analytic,
+                numeric,
+                wrong,
+            )
+        )
     return report
 
 
 def _central_differences(
-    net: Network, params: list[np.ndarray], i: int, X: npt.ArrayLike, Y: npt.ArrayLike,
+    net: Network,
+    params: list[np.ndarray],
+    i: int,
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
     eps: float,
 ) -> np.ndarray:
     theta = params[i]

@@ -31,8 +31,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_JSON_DEPTH", "InputFileError", "check_input_file", "decode_text", "json_depth",
-           "parse_json", "read_input_bytes", "read_input_text", "read_json"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "InputFileError",
+    "check_input_file",
+    "decode_text",
+    "json_depth",
+    "parse_json",
+    "read_input_bytes",
+    "read_input_text",
+    "read_json",
+]
 
 #: The deepest JSON nesting (arrays and objects inside each other) chainrule parses.
 #: Its own files need 5; the bound keeps the parser's recursion far from Python's limit.
@@ -51,8 +60,9 @@ def _memory_bound() -> int | None:
     return available_memory()
 
 
-def check_input_file(path: str | os.PathLike[str], what: str = "file", *,
-                     max_bytes: int | None = None) -> int:
+def check_input_file(
+    path: str | os.PathLike[str], what: str = "file", *, max_bytes: int | None = None
+) -> int:
     """Check, without reading it, that ``path`` is a regular file of at most ``max_bytes``
     (default: the memory this process may still allocate); its size in bytes.
 
@@ -85,8 +95,7 @@ def _open(p: Path, what: str) -> int:
         raise InputFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
 
 
-def _check_opened(p: Path, fd: int, what: str, max_bytes: int | None
-                  ) -> tuple[int, int | None]:
+def _check_opened(p: Path, fd: int, what: str, max_bytes: int | None) -> tuple[int, int | None]:
     """The opened file's size and the bound on it; InputFileError if it is no regular file
     or larger than the bound."""
     try:
@@ -97,18 +106,26 @@ def _check_opened(p: Path, fd: int, what: str, max_bytes: int | None
         raise InputFileError(f"{p}: is a directory, expected a {what}")
     if not stat.S_ISREG(info.st_mode):
         # A FIFO may never end (or block for ever with no writer); /dev/zero never ends.
-        raise InputFileError(f"{p}: is not a regular file (a FIFO, device or socket), "
-                             f"expected a {what}")
+        raise InputFileError(
+            f"{p}: is not a regular file (a FIFO, device or socket), expected a {what}"
+        )
     limit = max_bytes if max_bytes is not None else _memory_bound()
     if limit is not None and info.st_size > limit:
-        raise InputFileError(f"{p}: the {what} has {info.st_size:,} bytes, more than the "
-                             f"{limit:,} that can be read"
-                             + ("" if max_bytes is not None else " into the memory left"))
+        raise InputFileError(
+            f"{p}: the {what} has {info.st_size:,} bytes, more than the "
+            f"{limit:,} that can be read"
+            + ("" if max_bytes is not None else " into the memory left")
+        )
     return int(info.st_size), limit
 
 
-def read_input_bytes(path: str | os.PathLike[str], what: str = "file", *,
-                     max_bytes: int | None = None, allow_empty: bool = False) -> bytes:
+def read_input_bytes(
+    path: str | os.PathLike[str],
+    what: str = "file",
+    *,
+    max_bytes: int | None = None,
+    allow_empty: bool = False,
+) -> bytes:
     """The whole content of the regular file ``path``, bounded in size.
 
     Parameters
@@ -145,8 +162,7 @@ def read_input_bytes(path: str | os.PathLike[str], what: str = "file", *,
             chunks.append(chunk)
             size += len(chunk)
             if cap is not None and size > cap:  # the file grew while it was read
-                raise InputFileError(f"{p}: the {what} grew past {cap:,} bytes while it was "
-                                     f"read")
+                raise InputFileError(f"{p}: the {what} grew past {cap:,} bytes while it was read")
     except OSError as exc:
         raise InputFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
     except MemoryError:
@@ -164,14 +180,16 @@ def decode_text(raw: bytes, where: str | os.PathLike[str], what: str = "file") -
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         raise InputFileError(
             f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}, "
-            f"line {line}); expected a {what}") from None
+            f"line {line}); expected a {what}"
+        ) from None
 
 
-def read_input_text(path: str | os.PathLike[str], what: str = "text file", *,
-                    max_bytes: int | None = None) -> str:
+def read_input_text(
+    path: str | os.PathLike[str], what: str = "text file", *, max_bytes: int | None = None
+) -> str:
     """The regular file ``path`` decoded as UTF-8 (see :func:`read_input_bytes`)."""
     return decode_text(read_input_bytes(path, what, max_bytes=max_bytes), path, what)
 
@@ -193,27 +211,34 @@ def json_depth(text: str | bytes) -> int:
     return int(np.cumsum(step).max(initial=0))
 
 
-def parse_json(text: str | bytes, where: str | os.PathLike[str], *,
-               max_depth: int = MAX_JSON_DEPTH) -> Any:
+def parse_json(
+    text: str | bytes, where: str | os.PathLike[str], *, max_depth: int = MAX_JSON_DEPTH
+) -> Any:
     """Parse a JSON text whose nesting is at most ``max_depth``, or :class:`InputFileError`.
 
     The message names ``where``, the line and column of a syntax error, or the depth.
     """
     depth = json_depth(text)
     if depth > max_depth:
-        raise InputFileError(f"{where}: JSON nested {depth} levels deep, more than the "
-                             f"{max_depth} chainrule reads")
+        raise InputFileError(
+            f"{where}: JSON nested {depth} levels deep, more than the {max_depth} chainrule reads"
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputFileError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno}, "
-                             f"column {exc.colno})") from None
+        raise InputFileError(
+            f"{where}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
     except (UnicodeDecodeError, RecursionError, ValueError) as exc:
         raise InputFileError(f"{where}: not valid JSON ({type(exc).__name__})") from None
 
 
-def read_json(path: str | os.PathLike[str], what: str = "JSON file", *,
-              max_bytes: int | None = None, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def read_json(
+    path: str | os.PathLike[str],
+    what: str = "JSON file",
+    *,
+    max_bytes: int | None = None,
+    max_depth: int = MAX_JSON_DEPTH,
+) -> Any:
     """A regular UTF-8 JSON file, bounded in size and depth (see :func:`parse_json`)."""
-    return parse_json(read_input_text(path, what, max_bytes=max_bytes), path,
-                      max_depth=max_depth)
+    return parse_json(read_input_text(path, what, max_bytes=max_bytes), path, max_depth=max_depth)

@@ -26,8 +26,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Interrupted", "close", "critical", "handled", "on_signal", "received",
-           "record_written", "written"]
+__all__ = [
+    "Interrupted",
+    "close",
+    "critical",
+    "handled",
+    "on_signal",
+    "received",
+    "record_written",
+    "written",
+]
 
 #: The signals a command answers with a clean exit: Ctrl-C and ``kill``'s default.
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -41,8 +49,13 @@ class Interrupted(KeyboardInterrupt):
     ends the line in parentheses.
     """
 
-    def __init__(self, signum: int = signal.SIGINT, detail: str = "",
-                 described: tuple[str, ...] = (), hint: str = "") -> None:
+    def __init__(
+        self,
+        signum: int = signal.SIGINT,
+        detail: str = "",
+        described: tuple[str, ...] = (),
+        hint: str = "",
+    ) -> None:
         super().__init__(signum)
         self.signum = int(signum)
         self.detail = detail

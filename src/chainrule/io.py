@@ -172,19 +172,26 @@ class Model:
         if arr.ndim == 1 and arr.size == self.n_columns and arr.dtype.kind in "biuf":
             arr = arr[None, :]
         if arr.ndim != 2 or arr.shape[1] != self.n_columns:
-            raise ValueError(f"X has shape {arr.shape}, expected (n, {self.n_columns}): one "
-                             f"column per raw feature "
-                             f"({', '.join(self.feature_names[:8])}"
-                             f"{', …' if len(self.feature_names) > 8 else ''}); pass a "
-                             f"DataFrame or table to match columns by name")
+            raise ValueError(
+                f"X has shape {arr.shape}, expected (n, {self.n_columns}): one "
+                f"column per raw feature "
+                f"({', '.join(self.feature_names[:8])}"
+                f"{', …' if len(self.feature_names) > 8 else ''}); pass a "
+                f"DataFrame or table to match columns by name"
+            )
         if enc is not None:
             if arr.dtype.kind in "OUS":
                 table = {name: arr[:, j] for j, name in enumerate(self.feature_names)}
                 text_data = self._table(_dict_table(table), has_target=False)
                 assert text_data is not None
                 return self.inputs_of(text_data)
-            data = Dataset(X=arr.astype(np.float64), y=np.empty(0), task=self.task,
-                           name="X", feature_names=[c.name for c in enc.columns])
+            data = Dataset(
+                X=arr.astype(np.float64),
+                y=np.empty(0),
+                task=self.task,
+                name="X",
+                feature_names=[c.name for c in enc.columns],
+            )
             arr, _ = enc.transform(data)
         return self._scale(arr)
 
@@ -208,24 +215,37 @@ class Model:
         names = list(self.feature_names) if self.feature_names else None
         classification = self.task == "classification"
         target_kw: dict[str, Any] = dict(
-            has_target=has_target, task=self.task, n_features=self.n_columns,
-            class_names=self.class_names if classification else None)
+            has_target=has_target,
+            task=self.task,
+            n_features=self.n_columns,
+            class_names=self.class_names if classification else None,
+        )
         if isinstance(X, (str, os.PathLike)):
-            data = read_data_file(X, columns=names, target_hint=self.target_name,
-                                  missing_target="drop", **target_kw)
+            data = read_data_file(
+                X, columns=names, target_hint=self.target_name, missing_target="drop", **target_kw
+            )
         elif is_arrow_table_like(X) or _is_dataframe(X):
             table = _arrow(X)
-            parts = from_arrow("table", table, target=None, has_target=has_target,
-                               n_features=None if names else self.n_columns,
-                               target_hint=self.target_name, columns=names)
+            parts = from_arrow(
+                "table",
+                table,
+                target=None,
+                has_target=has_target,
+                n_features=None if names else self.n_columns,
+                target_hint=self.target_name,
+                columns=names,
+            )
             data = _as_dataset(parts, self.task, self.class_names, missing_target="drop")
         else:
             return None
         extra = self.unexpected_columns(data.ignored_columns)
         if extra:
             shown = ", ".join(repr(c) for c in extra[:8])
-            warnings.warn(f"ignoring {len(extra)} column(s) the model does not use: {shown}",
-                          UserWarning, stacklevel=4)
+            warnings.warn(
+                f"ignoring {len(extra)} column(s) the model does not use: {shown}",
+                UserWarning,
+                stacklevel=4,
+            )
         return data
 
     def unexpected_columns(self, ignored: list[str]) -> list[str]:
@@ -253,8 +273,9 @@ class Model:
         if y is None:
             data = self._table(X, has_target=True)
             if data is None or data.y.size == 0:
-                raise ValueError("evaluate needs a table with the target column "
-                                 f"{self.target_name!r}, or y")
+                raise ValueError(
+                    f"evaluate needs a table with the target column {self.target_name!r}, or y"
+                )
             inputs = self.inputs_of(data)
             truth = data.y
             skipped = len(data.dropped)
@@ -272,10 +293,10 @@ class Model:
             t = np.asarray(truth, dtype=np.float64).reshape(len(truth), -1)
             pr = np.asarray(predicted, dtype=np.float64).reshape(len(truth), -1)
             err = pr - t
-            result["rmse"] = float(np.sqrt(np.mean(err ** 2)))
+            result["rmse"] = float(np.sqrt(np.mean(err**2)))
             result["mae"] = float(np.mean(np.abs(err)))
             total = float(np.sum((t - t.mean(axis=0)) ** 2))
-            result["r2"] = 1.0 - float(np.sum(err ** 2)) / total if total > 0 else float("nan")
+            result["r2"] = 1.0 - float(np.sum(err**2)) / total if total > 0 else float("nan")
         return result
 
     def pipeline(self) -> list[dict[str, Any]]:
@@ -330,8 +351,9 @@ class Model:
         ``chainrule predict`` writes."""
         return self.label(self.predict_indices(X))
 
-    def to_onnx(self, path: str | os.PathLike[str] | None = None, *,
-                dtype: npt.DTypeLike | None = None) -> Any:
+    def to_onnx(
+        self, path: str | os.PathLike[str] | None = None, *, dtype: npt.DTypeLike | None = None
+    ) -> Any:
         """The model with its preprocessing as an ONNX model, written to ``path`` if given.
 
         What ``chainrule export`` writes; see :mod:`chainrule.export.onnx` for the
@@ -361,8 +383,11 @@ def _arrow(X: Any) -> Any:
 
     from .data.table import arrow_table_of
 
-    if _is_dataframe(X) and not hasattr(X, "__arrow_c_stream__") \
-            and type(X).__module__.startswith("pandas"):
+    if (
+        _is_dataframe(X)
+        and not hasattr(X, "__arrow_c_stream__")
+        and type(X).__module__.startswith("pandas")
+    ):
         return pa.Table.from_pandas(X, preserve_index=False)
     return arrow_table_of(X)
 
@@ -370,30 +395,56 @@ def _arrow(X: Any) -> Any:
 def _dict_table(columns: dict[str, np.ndarray]) -> Any:
     import pyarrow as pa
 
-    return pa.table({k: pa.array([None if v is None else str(v) for v in col.tolist()],
-                                 type=pa.string()) for k, col in columns.items()})
+    return pa.table(
+        {
+            k: pa.array([None if v is None else str(v) for v in col.tolist()], type=pa.string())
+            for k, col in columns.items()
+        }
+    )
 
 
-def _as_dataset(parts: tuple[Any, ...], task: str, class_names: list[str] | None,
-                missing_target: str) -> Dataset:
+def _as_dataset(
+    parts: tuple[Any, ...], task: str, class_names: list[str] | None, missing_target: str
+) -> Dataset:
     from .data.files import _missing_targets, _targets
 
     X, y_raw, names, target_name, _lines, texts, ignored = parts
     dropped = np.empty(0, dtype=np.int64)
     if y_raw is None:
-        return Dataset(X=X, y=np.empty(0), task=task, name="table", feature_names=names,
-                       text=texts, ignored_columns=ignored)
+        return Dataset(
+            X=X,
+            y=np.empty(0),
+            task=task,
+            name="table",
+            feature_names=names,
+            text=texts,
+            ignored_columns=ignored,
+        )
     gone = _missing_targets(y_raw)
     if gone.any():
         dropped = np.flatnonzero(gone) + 1
         X, y_raw = X[~gone], y_raw[~gone]
         texts = {j: c[~gone] for j, c in texts.items()}
-    y, task, found = _targets(Path("table"), y_raw, task,
-                              class_names if task == "classification" else None, None,
-                              target_name)
-    return Dataset(X=X, y=y, task=task, name="table", class_names=found, feature_names=names,
-                   target_name=target_name, text=texts, ignored_columns=ignored,
-                   dropped=dropped)
+    y, task, found = _targets(
+        Path("table"),
+        y_raw,
+        task,
+        class_names if task == "classification" else None,
+        None,
+        target_name,
+    )
+    return Dataset(
+        X=X,
+        y=y,
+        task=task,
+        name="table",
+        class_names=found,
+        feature_names=names,
+        target_name=target_name,
+        text=texts,
+        ignored_columns=ignored,
+        dropped=dropped,
+    )
 
 
 # ---------------------------------------------------------------------- saving
@@ -401,16 +452,20 @@ def _as_dataset(parts: tuple[Any, ...], task: str, class_names: list[str] | None
 
 def _activation_spec(act: Activation, where: str) -> dict[str, Any]:
     if type(act) is not ACTIVATIONS.get(act.name):
-        raise ValueError(f"cannot save the custom activation {act.name!r} ({where}): only the "
-                         f"named activations ({', '.join(sorted(ACTIVATIONS))}) can be saved")
+        raise ValueError(
+            f"cannot save the custom activation {act.name!r} ({where}): only the "
+            f"named activations ({', '.join(sorted(ACTIVATIONS))}) can be saved"
+        )
     params: dict[str, Any] = dataclasses.asdict(act) if dataclasses.is_dataclass(act) else {}
     return {"name": act.name, **params}
 
 
 def _cost_spec(cost: Cost) -> str:
     if type(cost) is not COSTS.get(cost.name):
-        raise ValueError(f"cannot save the custom cost {cost.name!r}: only the named costs "
-                         f"({', '.join(sorted(COSTS))}) can be saved")
+        raise ValueError(
+            f"cannot save the custom cost {cost.name!r}: only the named costs "
+            f"({', '.join(sorted(COSTS))}) can be saved"
+        )
     return cost.name
 
 
@@ -428,44 +483,61 @@ def _plain(value: Any) -> Any:
         return None
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise ValueError(f"cannot store {type(value).__name__} {value!r} in a model file: "
-                     f"metadata must be plain numbers, strings, lists and dicts")
+    raise ValueError(
+        f"cannot store {type(value).__name__} {value!r} in a model file: "
+        f"metadata must be plain numbers, strings, lists and dicts"
+    )
 
 
 def model_metadata(
-    network: Network, *, preprocessing: Preprocessing | None, class_names: list[str] | None,
-    task: str, feature_names: list[str] | None, target_name: str | None,
-    training: dict[str, Any] | None, data: dict[str, Any] | None,
+    network: Network,
+    *,
+    preprocessing: Preprocessing | None,
+    class_names: list[str] | None,
+    task: str,
+    feature_names: list[str] | None,
+    target_name: str | None,
+    training: dict[str, Any] | None,
+    data: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """The JSON metadata of a model file (see the module docstring)."""
     architecture = {
         "sizes": list(network.sizes),
-        "activations": [_activation_spec(a, f"layer {l + 2}")
-                        for l, a in enumerate(network.activations)],
+        "activations": [
+            _activation_spec(a, f"layer {l + 2}") for l, a in enumerate(network.activations)
+        ],
         "input_activation": _activation_spec(network.input_activation, "input layer"),
         "cost": _cost_spec(network.cost),
         "init": network.init,
         "dtype": network.dtype.name,
     }
-    return _plain({
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "chainrule_version": __version__,
-        "architecture": architecture,
-        "task": task,
-        "class_names": class_names,
-        "feature_names": feature_names or [],
-        "target_name": target_name,
-        "preprocessing": None if preprocessing is None else {
-            "kind": preprocessing.features.kind,
-            "arrays": list(preprocessing.features.param_names),
-            "target": None if preprocessing.target is None else preprocessing.target.kind,
-            **({"encoding": preprocessing.encoding.to_json()}
-               if preprocessing.encoding is not None else {})},
-        "training": training or {},
-        "data": data or {},
-        "history": network.history.to_dict(),
-    })
+    return _plain(
+        {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "chainrule_version": __version__,
+            "architecture": architecture,
+            "task": task,
+            "class_names": class_names,
+            "feature_names": feature_names or [],
+            "target_name": target_name,
+            "preprocessing": None
+            if preprocessing is None
+            else {
+                "kind": preprocessing.features.kind,
+                "arrays": list(preprocessing.features.param_names),
+                "target": None if preprocessing.target is None else preprocessing.target.kind,
+                **(
+                    {"encoding": preprocessing.encoding.to_json()}
+                    if preprocessing.encoding is not None
+                    else {}
+                ),
+            },
+            "training": training or {},
+            "data": data or {},
+            "history": network.history.to_dict(),
+        }
+    )
 
 
 def save_model(
@@ -525,8 +597,9 @@ def save_model(
     data = data if data is not None else old.get("data")
     if network.optimizer is not None and "optimizer" not in training:
         training["optimizer"] = network.optimizer.config()
-    task = old.get("task") or ("classification" if network.is_classifier or class_names
-                               else "regression")
+    task = old.get("task") or (
+        "classification" if network.is_classifier or class_names else "regression"
+    )
     if class_names is not None and not class_names:
         class_names = None
     n_out = network.sizes[-1]
@@ -536,35 +609,48 @@ def save_model(
             class_names = [str(i) for i in range(n_classes)]
         class_names = [str(c) for c in class_names]
         if len(class_names) != n_classes:
-            raise ValueError(f"class_names has {len(class_names)} names, but the network's "
-                             f"{n_out} output(s) give {n_classes} classes")
+            raise ValueError(
+                f"class_names has {len(class_names)} names, but the network's "
+                f"{n_out} output(s) give {n_classes} classes"
+            )
     if preprocessing is not None:
         arrays_p = {f"preprocessing.{k}": v for k, v in preprocessing.features.params().items()}
         if preprocessing.target is not None:
-            arrays_p.update({f"target_scaling.{k}": v
-                             for k, v in preprocessing.target.params().items()})
+            arrays_p.update(
+                {f"target_scaling.{k}": v for k, v in preprocessing.target.params().items()}
+            )
         n_in = preprocessing.n_features
         if n_in is not None and n_in != network.sizes[0]:
-            raise ValueError(f"the preprocessing was fitted on {n_in} features, but the "
-                             f"network has {network.sizes[0]} inputs")
+            raise ValueError(
+                f"the preprocessing was fitted on {n_in} features, but the "
+                f"network has {network.sizes[0]} inputs"
+            )
     else:
         arrays_p = {}
-    meta = model_metadata(network, preprocessing=preprocessing, class_names=class_names,
-                          task=task, feature_names=feature_names, target_name=target_name,
-                          training=training, data=data)
+    meta = model_metadata(
+        network,
+        preprocessing=preprocessing,
+        class_names=class_names,
+        task=task,
+        feature_names=feature_names,
+        target_name=target_name,
+        training=training,
+        data=data,
+    )
     arrays: dict[str, np.ndarray] = {
         METADATA_KEY: np.frombuffer(json.dumps(meta, allow_nan=False).encode(), dtype=np.uint8)
     }
     for l in range(2, len(network.sizes) + 1):
         # Always NumPy arrays in the file, whatever backend or device the network is on.
-        arrays[f"W{l}"] = np.ascontiguousarray(to_numpy(network.weights[l - 2]),
-                                               dtype=network.dtype)
-        arrays[f"b{l}"] = np.ascontiguousarray(to_numpy(network.biases[l - 2]),
-                                               dtype=network.dtype)
+        arrays[f"W{l}"] = np.ascontiguousarray(
+            to_numpy(network.weights[l - 2]), dtype=network.dtype
+        )
+        arrays[f"b{l}"] = np.ascontiguousarray(to_numpy(network.biases[l - 2]), dtype=network.dtype)
         for name in (f"W{l}", f"b{l}"):
             if first_nonfinite(arrays[name]) is not None:  # a diverged run is no model
-                raise ValueError(f"cannot save a network whose {name} holds NaN or inf "
-                                 f"(did training diverge?)")
+                raise ValueError(
+                    f"cannot save a network whose {name} holds NaN or inf (did training diverge?)"
+                )
     arrays.update(arrays_p)
     return atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
@@ -603,10 +689,12 @@ def _activation(spec: Any, where: str) -> Activation:
         raise _Bad(f"unknown activation {name!r} for the {where}")
     params = {k: v for k, v in spec.items() if k != "name"}
     cls = ACTIVATIONS[name]
-    allowed: set[str] = ({f.name for f in dataclasses.fields(cls)}
-                         if dataclasses.is_dataclass(cls) else set())
+    allowed: set[str] = (
+        {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+    )
     if set(params) - allowed or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in params.values()):
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in params.values()
+    ):
         raise _Bad(f"bad parameters {params!r} for the {where}'s activation {name!r}")
     return cls(**params)
 
@@ -643,20 +731,30 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
         raise _Bad(f"unsupported dtype {dtype_name!r}")
     init = _get(arch, "init", str, optional=True)
     try:
-        net = Network(sizes, activation=layer_acts[:-1], output_activation=layer_acts[-1],
-                      cost=cost, input_activation=input_act, init=init,
-                      dtype=np.dtype(dtype_name))
+        net = Network(
+            sizes,
+            activation=layer_acts[:-1],
+            output_activation=layer_acts[-1],
+            cost=cost,
+            input_activation=input_act,
+            init=init,
+            dtype=np.dtype(dtype_name),
+        )
     except ValueError as exc:
         raise _Bad(f"invalid architecture: {exc}") from None
     for l in range(2, len(sizes) + 1):
-        for name, shape, params in ((f"W{l}", (sizes[l - 1], sizes[l - 2]), net.weights),
-                                    (f"b{l}", (sizes[l - 1],), net.biases)):
+        for name, shape, params in (
+            (f"W{l}", (sizes[l - 1], sizes[l - 2]), net.weights),
+            (f"b{l}", (sizes[l - 1],), net.biases),
+        ):
             arr = arrays.get(name)
             if arr is None:
                 raise _Bad(f"the array {name!r} is missing")
             if arr.shape != shape or arr.dtype != net.dtype:
-                raise _Bad(f"{name} has shape {arr.shape} and dtype {arr.dtype}, expected "
-                           f"{shape} and {net.dtype}")
+                raise _Bad(
+                    f"{name} has shape {arr.shape} and dtype {arr.dtype}, expected "
+                    f"{shape} and {net.dtype}"
+                )
             if not np.all(np.isfinite(arr)):
                 raise _Bad(f"{name} contains NaN or inf")
             params[l - 2] = arr if arr.flags.writeable else arr.copy()
@@ -679,31 +777,39 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
     pre = _get(meta, "preprocessing", dict, optional=True)
     if pre is not None:
         kind = _get(pre, "kind", str)
-        scaler_params = {k[len("preprocessing."):]: v for k, v in arrays.items()
-                         if k.startswith("preprocessing.")}
+        scaler_params = {
+            k[len("preprocessing.") :]: v
+            for k, v in arrays.items()
+            if k.startswith("preprocessing.")
+        }
         target_kind = _get(pre, "target", str, optional=True)
         try:
             target = None
             if target_kind is not None:
                 if target_kind != Standardizer.kind:
                     raise _Bad(f"unknown target scaling {target_kind!r}")
-                target = make_scaler(target_kind, {
-                    k[len("target_scaling."):]: v for k, v in arrays.items()
-                    if k.startswith("target_scaling.")})
+                target = make_scaler(
+                    target_kind,
+                    {
+                        k[len("target_scaling.") :]: v
+                        for k, v in arrays.items()
+                        if k.startswith("target_scaling.")
+                    },
+                )
             encoding = None
             if pre.get("encoding") is not None:
                 encoding = TableEncoding.from_json(pre["encoding"])
                 if encoding.n_inputs != sizes[0]:
-                    raise _Bad(f"the table encoding gives {encoding.n_inputs} inputs, but the "
-                               f"network has {sizes[0]}")
-            preprocessing = Preprocessing(make_scaler(kind, scaler_params),
-                                          target, encoding)  # type: ignore[arg-type]
+                    raise _Bad(
+                        f"the table encoding gives {encoding.n_inputs} inputs, but the "
+                        f"network has {sizes[0]}"
+                    )
+            preprocessing = Preprocessing(make_scaler(kind, scaler_params), target, encoding)  # type: ignore[arg-type]
         except ValueError as exc:
             raise _Bad(str(exc)) from None
         n_in = preprocessing.n_features
         if n_in is not None and n_in != sizes[0]:
-            raise _Bad(f"preprocessing for {n_in} features, but the network has {sizes[0]} "
-                       f"inputs")
+            raise _Bad(f"preprocessing for {n_in} features, but the network has {sizes[0]} inputs")
     net.history = _history(meta, len(sizes) - 1)
     _check_settings(meta)
     net.preprocessing = preprocessing
@@ -712,10 +818,19 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
     net.task = task
     twice = sorted({n for n in feature_names if feature_names.count(n) > 1})
     if twice:
-        raise _Bad(f"the feature names name {', '.join(repr(n) for n in twice[:5])} more "
-                   f"than once, so a table's columns cannot be matched to them by name")
-    return Model(network=net, preprocessing=preprocessing, class_names=class_names, task=task,
-                 feature_names=feature_names, target_name=target_name, metadata=meta)
+        raise _Bad(
+            f"the feature names name {', '.join(repr(n) for n in twice[:5])} more "
+            f"than once, so a table's columns cannot be matched to them by name"
+        )
+    return Model(
+        network=net,
+        preprocessing=preprocessing,
+        class_names=class_names,
+        task=task,
+        feature_names=feature_names,
+        target_name=target_name,
+        metadata=meta,
+    )
 
 
 def _is_number(v: Any) -> bool:
@@ -736,23 +851,34 @@ def _history(meta: dict[str, Any], n_layers: int) -> History:
         if key == "epoch":
             ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         elif key == "grad_norms":
-            ok = all(isinstance(v, list) and len(v) == n_layers and all(map(_is_number, v))
-                     for v in value)
+            ok = all(
+                isinstance(v, list) and len(v) == n_layers and all(map(_is_number, v))
+                for v in value
+            )
         else:
             ok = all(map(_is_number, value))
         if not ok:
             raise _Bad(f"history {key!r} holds something other than numbers")
-    full = {k: saved.get(k, [None] * n if k != "grad_norms" else [[None] * n_layers] * n)
-            for k in fields}
+    full = {
+        k: saved.get(k, [None] * n if k != "grad_norms" else [[None] * n_layers] * n)
+        for k in fields
+    }
     return History.from_dict(full)
 
 
 #: Entries of the ``data`` and ``training`` metadata that chainrule reads back, and
 #: the JSON types they must have (None is always allowed).
 _SETTING_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
-    "data": {"name": (str,), "seed": (int,), "test_fraction": (int, float),
-             "val_fraction": (int, float), "n_rows": (int,), "n_train": (int,),
-             "n_val": (int,), "n_test": (int,)},
+    "data": {
+        "name": (str,),
+        "seed": (int,),
+        "test_fraction": (int, float),
+        "val_fraction": (int, float),
+        "n_rows": (int,),
+        "n_train": (int,),
+        "n_val": (int,),
+        "n_test": (int,),
+    },
     "training": {"seed": (int,), "n_samples": (int,), "noise": (int, float)},
 }
 
@@ -765,8 +891,7 @@ def _check_settings(meta: dict[str, Any]) -> None:
             meta[group] = {}
             continue
         if not isinstance(values, dict):
-            raise _Bad(f"metadata {group!r} must be a JSON object, got "
-                       f"{type(values).__name__}")
+            raise _Bad(f"metadata {group!r} must be a JSON object, got {type(values).__name__}")
         for key, kinds in types.items():
             v = values.get(key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, kinds)):
@@ -798,8 +923,9 @@ def load_model(path: str | os.PathLike[str]) -> Model:
         # the bytes its checked header declares).
         with ModelArchive(raw) as archive:
             if METADATA_KEY not in archive.names:
-                raise ModelFileError(f"{p}: not a chainrule model file (no {METADATA_KEY} "
-                                     f"metadata entry)")
+                raise ModelFileError(
+                    f"{p}: not a chainrule model file (no {METADATA_KEY} metadata entry)"
+                )
             archive.check_names(_known_member)
             meta = _read_metadata(archive.read(METADATA_KEY, max_bytes=MAX_METADATA_BYTES))
             if meta.get("format", FORMAT_NAME) != FORMAT_NAME:
@@ -809,7 +935,8 @@ def load_model(path: str | os.PathLike[str]) -> Model:
                 raise ModelFileError(
                     f"{p}: written in model format version {version} (by chainrule "
                     f"{meta.get('chainrule_version', '?')}); this chainrule {__version__} reads "
-                    f"versions up to {FORMAT_VERSION}: upgrade chainrule to load it")
+                    f"versions up to {FORMAT_VERSION}: upgrade chainrule to load it"
+                )
             if version < 1:
                 raise _Bad(f"bad format version {version}")
             names = [k for k in archive.names if k != METADATA_KEY]
@@ -826,13 +953,28 @@ def load_model(path: str | os.PathLike[str]) -> Model:
         raise ModelFileError(f"{p}: corrupted or truncated model file: {exc}") from None
     except MemoryError:
         raise ModelFileError(f"{p}: too large to load into memory") from None
-    except (ValueError, OSError, EOFError, KeyError, IndexError, TypeError, AttributeError,
-            zipfile.BadZipFile, zlib.error, RecursionError, NotImplementedError, RuntimeError,
-            OverflowError, SyntaxError, tokenize.TokenError) as exc:
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        zipfile.BadZipFile,
+        zlib.error,
+        RecursionError,
+        NotImplementedError,
+        RuntimeError,
+        OverflowError,
+        SyntaxError,
+        tokenize.TokenError,
+    ) as exc:
         # RuntimeError: what zipfile raises for a feature it cannot read (a password).
         # ValueError covers bad JSON, bad UTF-8 and the like.
-        raise ModelFileError(f"{p}: corrupted or truncated model file "
-                             f"({type(exc).__name__}: {str(exc)[:100]})") from None
+        raise ModelFileError(
+            f"{p}: corrupted or truncated model file ({type(exc).__name__}: {str(exc)[:100]})"
+        ) from None
 
 
 #: Array groups besides the weights: ``GROUP.<param>`` holds a fitted scaler's array.
@@ -847,14 +989,16 @@ def _known_member(name: str) -> bool:
 
 def _sizes(meta: dict[str, Any]) -> list[int]:
     sizes = _get(_get(meta, "architecture", dict), "sizes", list)
-    if len(sizes) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1
-                                 for s in sizes):
+    if len(sizes) < 2 or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes
+    ):
         raise _Bad(f"bad layer sizes {sizes!r}"[:200])
     return sizes
 
 
-def _check_headers(meta: dict[str, Any], headers: dict[str, tuple[tuple[int, ...], np.dtype]]
-                   ) -> None:
+def _check_headers(
+    meta: dict[str, Any], headers: dict[str, tuple[tuple[int, ...], np.dtype]]
+) -> None:
     """Every array's header (shape, dtype) is what the metadata's architecture says.
 
     Runs before any array is inflated, so a file cannot make chainrule allocate
@@ -883,8 +1027,10 @@ def _check_headers(meta: dict[str, Any], headers: dict[str, tuple[tuple[int, ...
         else:
             raise _Bad(f"the array {name!r} does not belong to a {len(sizes)}-layer network")
         if shape != want_shape or dtype != want_dtype:
-            raise _Bad(f"{name} has shape {shape} and dtype {dtype}, expected {want_shape} "
-                       f"and {want_dtype}")
+            raise _Bad(
+                f"{name} has shape {shape} and dtype {dtype}, expected {want_shape} "
+                f"and {want_dtype}"
+            )
 
 
 #: Scaler arrays that divide the features (``(x - mean) / scale``, ``(x - low) / range``):
@@ -896,8 +1042,14 @@ def _meaning_errors(model: Model) -> list[str]:
     """What in a built model is well-formed but meaningless (see :func:`check_model_meaning`)."""
     problems: list[str] = []
     pre = model.preprocessing
-    scalers = [] if pre is None else [("preprocessing", getattr(pre, "features", None)),
-                                      ("target_scaling", getattr(pre, "target", None))]
+    scalers = (
+        []
+        if pre is None
+        else [
+            ("preprocessing", getattr(pre, "features", None)),
+            ("target_scaling", getattr(pre, "target", None)),
+        ]
+    )
     tiny = np.finfo(np.float64).tiny
     for group, scaler in scalers:
         params = scaler.params() if scaler is not None and hasattr(scaler, "params") else {}
@@ -914,15 +1066,18 @@ def _meaning_errors(model: Model) -> list[str]:
                 what = "finite"
             if bad.size:
                 more = f" ({bad.size} such entries)" if bad.size > 1 else ""
-                problems.append(f"{group}.{name}[{bad[0]}] is {float(arr.flat[bad[0]])!r}, "
-                                f"expected {what}{more}")
+                problems.append(
+                    f"{group}.{name}[{bad[0]}] is {float(arr.flat[bad[0]])!r}, "
+                    f"expected {what}{more}"
+                )
     encoding = model.encoding
     columns = list(getattr(encoding, "columns", None) or [])
     for c in columns:
         fill = getattr(c, "fill", None)
         if isinstance(fill, float) and not math.isfinite(fill):
-            problems.append(f"the fill value of column {c.name!r} is {fill!r}, expected a "
-                            f"finite number")
+            problems.append(
+                f"the fill value of column {c.name!r} is {fill!r}, expected a finite number"
+            )
     problems += _pipeline_errors(encoding, columns)
     names = list(model.feature_names)
     if columns:
@@ -930,8 +1085,9 @@ def _meaning_errors(model: Model) -> list[str]:
     problems += _duplicates(names, "feature_names")
     problems += _duplicates(list(model.class_names or []), "class_names")
     if names and len(names) != model.n_columns:
-        problems.append(f"{len(names)} feature_names for the {model.n_columns} input "
-                        f"columns the model reads")
+        problems.append(
+            f"{len(names)} feature_names for the {model.n_columns} input columns the model reads"
+        )
     if names and columns and names != [c.name for c in columns]:
         problems.append("feature_names differ from the table encoding's column names")
     return problems
@@ -950,22 +1106,30 @@ def _pipeline_errors(encoding: Any, columns: list[Any]) -> list[str]:
             cats = list(c.categories)
             twice = next((v for i, v in enumerate(cats) if v in cats[:i]), None)
             if twice is not None:
-                problems.append(f"column {c.name!r} lists the category {twice!r} more than "
-                                f"once (one 0/1 input each)")
+                problems.append(
+                    f"column {c.name!r} lists the category {twice!r} more than "
+                    f"once (one 0/1 input each)"
+                )
             if isinstance(c.fill, str) and c.fill and c.fill not in c.categories:
-                problems.append(f"the fill value of column {c.name!r} is {c.fill!r}, which is "
-                                f"not one of its categories")
+                problems.append(
+                    f"the fill value of column {c.name!r} is {c.fill!r}, which is "
+                    f"not one of its categories"
+                )
         elif c.kind == "date":
             if list(c.derived) not in dates:
-                problems.append(f"column {c.name!r} derives the date features "
-                                f"{', '.join(c.derived)}, expected {', '.join(dates[0])} "
-                                f"(and hour_sin, hour_cos for times)")
+                problems.append(
+                    f"column {c.name!r} derives the date features "
+                    f"{', '.join(c.derived)}, expected {', '.join(dates[0])} "
+                    f"(and hour_sin, hour_cos for times)"
+                )
             if c.fill is not None:
                 try:
                     parse_dates(np.array([str(c.fill)]))
                 except ValueError:
-                    problems.append(f"the fill value of date column {c.name!r} is "
-                                    f"{str(c.fill)[:40]!r}, expected an ISO 8601 date")
+                    problems.append(
+                        f"the fill value of date column {c.name!r} is "
+                        f"{str(c.fill)[:40]!r}, expected an ISO 8601 date"
+                    )
     roles = list(getattr(encoding, "roles", None) or [])
     if not roles:
         return problems
@@ -976,18 +1140,23 @@ def _pipeline_errors(encoding: Any, columns: list[Any]) -> list[str]:
         role = by_name.get(c.name)
         if role is None or role.role not in kinds:
             what = "no role" if role is None else f"the role {role.role!r}"
-            problems.append(f"the network reads column {c.name!r}, which has {what} in the "
-                            f"column roles")
-        elif (role.role == "date") != (c.kind == "date") or \
-                (role.role == "categorical" and c.kind != "category") or \
-                (c.kind == "number" and role.parse != c.parse):
-            problems.append(f"column {c.name!r} is a {c.kind} column of the encoding but has "
-                            f"the role {role.role!r}"
-                            + (f" (parse {role.parse!r})" if role.parse else ""))
+            problems.append(
+                f"the network reads column {c.name!r}, which has {what} in the column roles"
+            )
+        elif (
+            (role.role == "date") != (c.kind == "date")
+            or (role.role == "categorical" and c.kind != "category")
+            or (c.kind == "number" and role.parse != c.parse)
+        ):
+            problems.append(
+                f"column {c.name!r} is a {c.kind} column of the encoding but has "
+                f"the role {role.role!r}" + (f" (parse {role.parse!r})" if role.parse else "")
+            )
     id_column = getattr(encoding, "id_column", None)
     if id_column and (id_column not in by_name or by_name[id_column].role != "excluded"):
-        problems.append(f"the id column {id_column!r} is not an excluded column of the "
-                        f"column roles")
+        problems.append(
+            f"the id column {id_column!r} is not an excluded column of the column roles"
+        )
     return problems
 
 
@@ -995,8 +1164,7 @@ def _duplicates(names: list[str], what: str) -> list[str]:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            return [f"{what} names {name!r} more than once (each column must have its own "
-                    f"name)"]
+            return [f"{what} names {name!r} more than once (each column must have its own name)"]
         seen.add(name)
     return []
 

@@ -64,9 +64,14 @@ def lesson_network(sizes: Sequence[int] | None = None, **overrides: Any) -> Netw
     ((2, 3, 2), 'sigmoid')
     """
     d = LESSON_DEFAULTS
-    kwargs: dict[str, Any] = {"activation": d["activation"], "cost": d["cost"],
-                              "input_activation": d["input_activation"], "init": d["init"],
-                              "seed": d["seed"], **overrides}
+    kwargs: dict[str, Any] = {
+        "activation": d["activation"],
+        "cost": d["cost"],
+        "input_activation": d["input_activation"],
+        "init": d["init"],
+        "seed": d["seed"],
+        **overrides,
+    }
     if sizes is None:
         sizes = [int(n) for n in str(d["sizes"]).split(",")]
     return Network(list(sizes), **kwargs)

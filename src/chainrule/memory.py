@@ -18,8 +18,14 @@ from .blocks import forward_block_rows
 __all__ = ["available_memory", "check_fits", "network_memory", "training_memory"]
 
 
-def training_memory(sizes: tuple[int, ...] | list[int], n_train: int, n_val: int,
-                    itemsize: int, *, labels: bool = False) -> int:
+def training_memory(
+    sizes: tuple[int, ...] | list[int],
+    n_train: int,
+    n_val: int,
+    itemsize: int,
+    *,
+    labels: bool = False,
+) -> int:
     """Bytes the arrays of ``fit`` take beyond the data: an estimate from above.
 
     Parameters
@@ -87,9 +93,12 @@ def check_fits(need: int, what: str, advice: str = "", detail: str = "") -> None
     """
     have = available_memory()
     if have is not None and need > have:
-        raise MemoryError(f"{what} needs about {_gb(need)}" + (f" ({detail})" if detail else "")
-                          + f", more than the {_gb(have)} of memory available"
-                          + (f"; {advice}" if advice else ""))
+        raise MemoryError(
+            f"{what} needs about {_gb(need)}"
+            + (f" ({detail})" if detail else "")
+            + f", more than the {_gb(have)} of memory available"
+            + (f"; {advice}" if advice else "")
+        )
 
 
 def _gb(n: int) -> str:

@@ -9,25 +9,31 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DENSE_CONFUSION_CLASSES", "classification_metrics", "confusion_matrix",
-           "regression_metrics", "top_confusions"]
+__all__ = [
+    "DENSE_CONFUSION_CLASSES",
+    "classification_metrics",
+    "confusion_matrix",
+    "regression_metrics",
+    "top_confusions",
+]
 
 #: Up to this many classes the full confusion matrix is computed (k² counts);
 #: beyond, only its diagonal, margins and most frequent confusions (O(n + k)).
 DENSE_CONFUSION_CLASSES = 1000
 
 
-def confusion_matrix(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int
-                     ) -> np.ndarray:
+def confusion_matrix(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int) -> np.ndarray:
     """Counts ``M[i, j]`` of rows of true class ``i`` predicted as ``j``, shape (k, k)."""
     t = np.asarray(y_true, dtype=np.int64)
     p = np.asarray(y_pred, dtype=np.int64)
     return np.bincount(t * n_classes + p, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes)
+        n_classes, n_classes
+    )
 
 
-def top_confusions(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int,
-                   count: int = 20) -> list[tuple[int, int, int]]:
+def top_confusions(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int, count: int = 20
+) -> list[tuple[int, int, int]]:
     """The ``count`` most frequent mistakes as ``(true, predicted, rows)``, most first
     (ties by true then predicted class), without forming the confusion matrix."""
     t = np.asarray(y_true, dtype=np.int64)
@@ -35,12 +41,12 @@ def top_confusions(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int,
     wrong = t != p
     pairs, rows = np.unique(t[wrong] * n_classes + p[wrong], return_counts=True)
     order = np.lexsort((pairs, -rows))[:count]
-    return [(int(pairs[i] // n_classes), int(pairs[i] % n_classes), int(rows[i]))
-            for i in order]
+    return [(int(pairs[i] // n_classes), int(pairs[i] % n_classes), int(rows[i])) for i in order]
 
 
-def classification_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int
-                           ) -> dict[str, np.ndarray | float | None]:
+def classification_metrics(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int
+) -> dict[str, np.ndarray | float | None]:
     """Accuracy, per-class precision, recall, F1 and support, and the confusion matrix.
 
     A ratio whose denominator is zero (a class never predicted, or absent) is 0,
@@ -65,9 +71,15 @@ def classification_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_class
     both = precision + recall
     f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(tp), where=both > 0)
     total = len(t)
-    return {"accuracy": float(tp.sum() / total) if total else 0.0, "precision": precision,
-            "recall": recall, "f1": f1, "support": support, "correct": int(tp.sum()),
-            "confusion": m}
+    return {
+        "accuracy": float(tp.sum() / total) if total else 0.0,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "support": support,
+        "correct": int(tp.sum()),
+        "confusion": m,
+    }
 
 
 def regression_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> dict[str, float]:
@@ -81,7 +93,9 @@ def regression_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> dict[str
     err = p - t
     ss_res = (err**2).sum(axis=0)
     ss_tot = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
-    r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0),
-                  np.where(ss_res == 0, 1.0, 0.0))
-    return {"mse": float((err**2).mean()), "mae": float(np.abs(err).mean()),
-            "r2": float(r2.mean())}
+    r2 = np.where(
+        ss_tot > 0,
+        1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0),
+        np.where(ss_res == 0, 1.0, 0.0),
+    )
+    return {"mse": float((err**2).mean()), "mae": float(np.abs(err).mean()), "r2": float(r2.mean())}

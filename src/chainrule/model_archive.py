@@ -68,16 +68,23 @@ class ModelArchive:
             if name in self._members:
                 raise ArchiveError(f"the member {info.filename[:60]!r} occurs twice")
             if info.flag_bits & _ENCRYPTED:
-                raise ArchiveError(f"{info.filename[:60]!r} is encrypted, which a model file "
-                                   f"never is")
+                raise ArchiveError(
+                    f"{info.filename[:60]!r} is encrypted, which a model file never is"
+                )
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise ArchiveError(f"{info.filename[:60]!r} uses an unsupported compression "
-                                   f"method ({info.compress_type})")
-            if (info.compress_type == zipfile.ZIP_DEFLATED
-                    and info.file_size > MAX_RATIO * info.compress_size + _SLACK):
-                raise ArchiveError(f"{info.filename[:60]!r} would inflate from "
-                                   f"{info.compress_size} to {info.file_size} bytes (a zip "
-                                   f"bomb?)")
+                raise ArchiveError(
+                    f"{info.filename[:60]!r} uses an unsupported compression "
+                    f"method ({info.compress_type})"
+                )
+            if (
+                info.compress_type == zipfile.ZIP_DEFLATED
+                and info.file_size > MAX_RATIO * info.compress_size + _SLACK
+            ):
+                raise ArchiveError(
+                    f"{info.filename[:60]!r} would inflate from "
+                    f"{info.compress_size} to {info.file_size} bytes (a zip "
+                    f"bomb?)"
+                )
             self._members[name] = info
 
     def __enter__(self) -> ModelArchive:
@@ -112,14 +119,17 @@ class ModelArchive:
         info = self._members[name]
         with self._zip.open(info) as f:
             shape, fortran, dtype, offset = self._read_header(name, f)
-            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if shape else \
-                dtype.itemsize
+            nbytes = (
+                int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
+            )
             if max_bytes is not None and nbytes > max_bytes:
-                raise ArchiveError(f"{name} would take {nbytes} bytes, more than the "
-                                   f"{max_bytes} allowed")
+                raise ArchiveError(
+                    f"{name} would take {nbytes} bytes, more than the {max_bytes} allowed"
+                )
             if info.file_size != offset + nbytes:
-                raise ArchiveError(f"{name}: the archive says {info.file_size} bytes, its "
-                                   f"header {offset + nbytes}")
+                raise ArchiveError(
+                    f"{name}: the archive says {info.file_size} bytes, its header {offset + nbytes}"
+                )
             data = f.read(nbytes)
         if len(data) != nbytes:
             raise ArchiveError(f"{name} is truncated ({len(data)} of {nbytes} bytes)")
@@ -127,8 +137,7 @@ class ModelArchive:
         return arr.reshape(shape, order="F" if fortran else "C").copy()
 
     @staticmethod
-    def _read_header(name: str, f: IO[bytes]
-                     ) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    def _read_header(name: str, f: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype, int]:
         try:
             version = npy_format.read_magic(f)
             if version == (1, 0):
@@ -140,12 +149,13 @@ class ModelArchive:
             offset = f.tell()
         except ArchiveError:
             raise
-        except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile
-                ) as exc:
+        except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as exc:
             raise ArchiveError(f"{name}: not a readable .npy header ({str(exc)[:80]})") from None
         if dtype.hasobject:
-            raise ArchiveError(f"{name} holds a pickled object array, which chainrule never "
-                               f"loads (unpickling can run code)")
+            raise ArchiveError(
+                f"{name} holds a pickled object array, which chainrule never "
+                f"loads (unpickling can run code)"
+            )
         if any(not isinstance(n, int) or n < 0 for n in shape):
             raise ArchiveError(f"{name}: bad shape {shape}")
         return tuple(shape), bool(fortran), dtype, offset

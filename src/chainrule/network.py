@@ -54,6 +54,7 @@ def register_model_writer(writer: Callable[..., Path]) -> None:
     global _model_writer
     _model_writer = writer
 
+
 #: Weight initialisations by name (see :class:`Network`): the registry's names.
 INITS = tuple(INITIALISATIONS)
 
@@ -178,8 +179,10 @@ class Network:
             elif hidden:
                 output_activation = hidden[-1]
             else:
-                raise ValueError("output_activation is required when activation is a list "
-                                 "and the network has no hidden layer")
+                raise ValueError(
+                    "output_activation is required when activation is a list "
+                    "and the network has no hidden layer"
+                )
         out_act = get_activation(output_activation)
         self.input_activation = get_activation(input_activation)
         for where, act in [("input", self.input_activation)] + [
@@ -301,8 +304,10 @@ class Network:
         """
         ops = self.ops if backend is None else resolve_backend(backend)
         if ops is NUMPY_OPS and device not in (None, "cpu"):
-            raise ValueError(f"the numpy backend has no device {device!r}: use "
-                             "backend='torch' or 'cupy' for a GPU")
+            raise ValueError(
+                f"the numpy backend has no device {device!r}: use "
+                "backend='torch' or 'cupy' for a GPU"
+            )
         before = self.ops, self.device
         self.ops, self.device = ops, device
         opt = getattr(self, "optimizer", None)
@@ -310,15 +315,18 @@ class Network:
             weights = [self.place(W) for W in self.weights]
             biases = [self.place(b) for b in self.biases]
             # The optimizer's state (moments, velocities) follows the parameters.
-            state = {key: [self.place(v) for v in value] for key, value in
-                     (opt.state_arrays().items() if opt is not None else ())}
+            state = {
+                key: [self.place(v) for v in value]
+                for key, value in (opt.state_arrays().items() if opt is not None else ())
+            }
         except (AssertionError, RuntimeError, TypeError, ValueError) as exc:
             # e.g. PyTorch without CUDA ("Torch not compiled with CUDA enabled"), a GPU
             # that is not there, a device name it cannot parse: nothing has moved.
             self.ops, self.device = before
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValueError(f"the {ops.name} backend cannot use device {device!r} here: "
-                             f"{first}") from None
+            raise ValueError(
+                f"the {ops.name} backend cannot use device {device!r} here: {first}"
+            ) from None
         self.weights, self.biases = weights, biases
         if opt is not None:
             opt.load_state_dict({**opt.state_dict(), **state})
@@ -333,8 +341,9 @@ class Network:
 
     # ------------------------------------------------------------------ inputs
 
-    def check_inputs(self, X: npt.ArrayLike, name: str = "X", *, place: bool = True
-                     ) -> tuple[Array, bool]:
+    def check_inputs(
+        self, X: npt.ArrayLike, name: str = "X", *, place: bool = True
+    ) -> tuple[Array, bool]:
         """``X`` checked (on the host) and, with ``place``, in the network's backend.
 
         Parameters
@@ -385,8 +394,9 @@ class Network:
                 return None
         return X2, was_1d
 
-    def check_targets(self, Y: npt.ArrayLike, n: int, *, place: bool = True,
-                      labels_ok: bool = False) -> Array:
+    def check_targets(
+        self, Y: npt.ArrayLike, n: int, *, place: bool = True, labels_ok: bool = False
+    ) -> Array:
         """Targets checked on the host: an ``(n, N_L)`` array, or — with ``labels_ok``,
         for a classifier given labels whose one-hot matrix would be big
         (:func:`~chainrule.training.targets.keeps_labels`) — :class:`OneHotLabels`.
@@ -402,10 +412,12 @@ class Network:
             Many classes may stay labels (:class:`OneHotLabels`) instead of one-hot rows.
         """
         keep = labels_ok and self.is_classifier and keeps_labels(n, self.sizes[-1])
-        checked = checks.as_targets(to_numpy(Y), n, self.sizes[-1], self.dtype,
-                                    keep_labels=keep)
-        Y2: Any = (OneHotLabels(checked, self.sizes[-1], np.empty(0, self.dtype))
-                   if checked.ndim == 1 else checked)  # 1-D: the class labels, kept
+        checked = checks.as_targets(to_numpy(Y), n, self.sizes[-1], self.dtype, keep_labels=keep)
+        Y2: Any = (
+            OneHotLabels(checked, self.sizes[-1], np.empty(0, self.dtype))
+            if checked.ndim == 1
+            else checked
+        )  # 1-D: the class labels, kept
         return self.on_backend(Y2) if place else Y2
 
     def on_backend(self, a: Any) -> Any:
@@ -433,11 +445,13 @@ class Network:
             W, b = self.weights[l - 2], self.biases[l - 2]
             want_w, want_b = (self.sizes[l - 1], self.sizes[l - 2]), (self.sizes[l - 1],)
             if not hasattr(W, "shape") or tuple(W.shape) != want_w:
-                raise ValueError(f"weights[{l - 2}] (W^{l}) must have shape {want_w}, "
-                                 f"got {_shape(W)}")
+                raise ValueError(
+                    f"weights[{l - 2}] (W^{l}) must have shape {want_w}, got {_shape(W)}"
+                )
             if not hasattr(b, "shape") or tuple(b.shape) != want_b:
-                raise ValueError(f"biases[{l - 2}] (b^{l}) must have shape {want_b}, "
-                                 f"got {_shape(b)}")
+                raise ValueError(
+                    f"biases[{l - 2}] (b^{l}) must have shape {want_b}, got {_shape(b)}"
+                )
             if self.ops is NUMPY_OPS:
                 if not isinstance(W, np.ndarray) or W.dtype != self.dtype:
                     self.weights[l - 2] = self.place(W)
@@ -550,8 +564,9 @@ class Network:
         rows = blocks.forward_block_rows(self.sizes)
         return [(lo, min(lo + rows, n)) for lo in range(0, n, rows)] or [(0, 0)]
 
-    def _forward_blocks(self, X: Array, blocks: list[tuple[int, int]]
-                        ) -> Iterator[tuple[Array, Layers]]:
+    def _forward_blocks(
+        self, X: Array, blocks: list[tuple[int, int]]
+    ) -> Iterator[tuple[Array, Layers]]:
         """``(a^L, layers)`` of each block of rows of ``X``, reusing the buffers."""
         made: dict[int, Layers] = {}
         for lo, hi in blocks:
@@ -673,12 +688,21 @@ class Network:
         >>> len(net.fit(X, y, epochs=3, batch_size=2, learning_rate=0.5))
         3
         """
-        return Trainer(self, X, Y, config, validation_data=validation_data,
-                       sample_weight=sample_weight, seed=seed, callbacks=callbacks,
-                       verbose=verbose, parallel=comm, **settings).run()
+        return Trainer(
+            self,
+            X,
+            Y,
+            config,
+            validation_data=validation_data,
+            sample_weight=sample_weight,
+            seed=seed,
+            callbacks=callbacks,
+            verbose=verbose,
+            parallel=comm,
+            **settings,
+        ).run()
 
-    def evaluate_arrays(self, X: Array, Y: Array, *, accuracy: bool = True
-                        ) -> tuple[float, float]:
+    def evaluate_arrays(self, X: Array, Y: Array, *, accuracy: bool = True) -> tuple[float, float]:
         """Mean loss and accuracy on checked arrays, as training records them.
 
         Summed block by block of rows (:data:`~chainrule.blocks.FORWARD_BLOCK_VALUES`).
@@ -754,8 +778,10 @@ class Network:
         ``Y`` may be integer labels ``(n,)`` or one-hot targets ``(n, N_L)``.
         """
         if not self.is_classifier:
-            raise ValueError("accuracy needs a classifier (sigmoid or softmax output); "
-                             f"this network's output is {self.output_activation.name}")
+            raise ValueError(
+                "accuracy needs a classifier (sigmoid or softmax output); "
+                f"this network's output is {self.output_activation.name}"
+            )
         return self.evaluate(X, Y)["accuracy"]
 
     # ------------------------------------------------------------------ pickling
@@ -775,8 +801,9 @@ class Network:
 
     # ------------------------------------------------------------------ export (chainrule.export)
 
-    def to_onnx(self, path: str | os.PathLike[str] | None = None, *,
-                dtype: npt.DTypeLike | None = None) -> Any:
+    def to_onnx(
+        self, path: str | os.PathLike[str] | None = None, *, dtype: npt.DTypeLike | None = None
+    ) -> Any:
         """The network as an ONNX model (opset 17), written to ``path`` if given.
 
         Input ``X`` ``(n, N_1)``; outputs ``label`` ``(n,)`` and ``probabilities``

@@ -134,8 +134,10 @@ def layer_jacobian(W_next: Array, da_dz: Array) -> Array:
         Axis order ``[k, j]``: entry ``[k, j]`` is ``∂z^{l+1}_k/∂z^l_j``.
     """
     if W_next.shape[1] != da_dz.shape[0]:
-        raise ValueError(f"eq. 7: W^(l+1) has {W_next.shape[1]} columns but [∂a^l/∂z^l] "
-                         f"has {da_dz.shape[0]} rows")
+        raise ValueError(
+            f"eq. 7: W^(l+1) has {W_next.shape[1]} columns but [∂a^l/∂z^l] "
+            f"has {da_dz.shape[0]} rows"
+        )
     return W_next @ da_dz
 
 
@@ -195,8 +197,9 @@ def row_times_matrix(row: Array, matrix: Array) -> Array:
     if row.ndim != 2 or row.shape[0] != 1:
         raise ValueError(f"a row gradient must have shape (1, m), got {row.shape}")
     if matrix.ndim != 2 or matrix.shape[0] != row.shape[1]:
-        raise ValueError(f"cannot multiply a row of shape {row.shape} by a matrix of "
-                         f"shape {matrix.shape}")
+        raise ValueError(
+            f"cannot multiply a row of shape {row.shape} by a matrix of shape {matrix.shape}"
+        )
     return row @ matrix
 
 
@@ -222,8 +225,9 @@ def contract_row_tensor(row: Array, tensor: Array) -> Array:
     if row.ndim != 2 or row.shape[0] != 1:
         raise ValueError(f"a row gradient must have shape (1, m), got {row.shape}")
     if tensor.ndim != 3 or tensor.shape[0] != row.shape[1]:
-        raise ValueError(f"cannot contract a row of shape {row.shape} with a 3-tensor of "
-                         f"shape {tensor.shape}")
+        raise ValueError(
+            f"cannot contract a row of shape {row.shape} with a 3-tensor of shape {tensor.shape}"
+        )
     return np.einsum("k,kij->ij", row[0], tensor)
 
 
@@ -247,8 +251,10 @@ def matrix_product(grad: Array, delta_W: Array) -> Array:
         A scalar.
     """
     if grad.shape != delta_W.T.shape:
-        raise ValueError(f"eq. 3: [δf/δW] of shape {grad.shape} needs ΔW of shape "
-                         f"{grad.shape[::-1]}, got {delta_W.shape}")
+        raise ValueError(
+            f"eq. 3: [δf/δW] of shape {grad.shape} needs ΔW of shape "
+            f"{grad.shape[::-1]}, got {delta_W.shape}"
+        )
     return np.einsum("ji,ij->", grad, delta_W)
 
 
@@ -270,8 +276,10 @@ def tensor_matrix_product(tensor: Array, delta_W: Array) -> Array:
         A column vector, like ``f``.
     """
     if tensor.ndim != 3 or tensor.shape[1:] != delta_W.T.shape:
-        raise ValueError(f"§3.5: a 3-tensor of shape {tensor.shape} needs ΔW of shape "
-                         f"{tensor.shape[:0:-1]}, got {delta_W.shape}")
+        raise ValueError(
+            f"§3.5: a 3-tensor of shape {tensor.shape} needs ΔW of shape "
+            f"{tensor.shape[:0:-1]}, got {delta_W.shape}"
+        )
     return np.einsum("kij,ji->k", tensor, delta_W)
 
 
@@ -315,9 +323,16 @@ class Step:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values (nested lists) for JSON."""
-        return {"key": self.key, "name": self.name, "formula": self.formula,
-                "equation": self.equation, "phase": self.phase, "axes": self.axes,
-                "shape": list(self.shape), "values": self.value.tolist()}
+        return {
+            "key": self.key,
+            "name": self.name,
+            "formula": self.formula,
+            "equation": self.equation,
+            "phase": self.phase,
+            "axes": self.axes,
+            "shape": list(self.shape),
+            "values": self.value.tolist(),
+        }
 
 
 @dataclass
@@ -395,14 +410,16 @@ class DerivationTrace:
         for step in self.steps:
             if key in (step.key, step.name):
                 return step
-        raise KeyError(f"no step {key!r} in the trace; keys: "
-                       f"{', '.join(s.key for s in self.steps)}")
+        raise KeyError(
+            f"no step {key!r} in the trace; keys: {', '.join(s.key for s in self.steps)}"
+        )
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)
 
-    def _add(self, key: str, name: str, formula: str, equation: str, phase: str, axes: str,
-             value: Array) -> Array:
+    def _add(
+        self, key: str, name: str, formula: str, equation: str, phase: str, axes: str, value: Array
+    ) -> Array:
         self.steps.append(Step(key, name, formula, equation, phase, axes, value))
         return value
 
@@ -422,8 +439,10 @@ def _one_example(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Arra
     elif arr.ndim == 2 and arr.shape[0] == 1:
         Y2 = checks.as_targets(arr, 1, n_out, net.dtype)
     else:
-        raise ValueError(f"y must be a target row of {n_out} values or one integer class label, "
-                         f"got shape {arr.shape}")
+        raise ValueError(
+            f"y must be a target row of {n_out} values or one integer class label, "
+            f"got shape {arr.shape}"
+        )
     return X2[0], Y2[0]
 
 
@@ -474,18 +493,32 @@ def explain_trace(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> Derivatio
             Wl, bl = W[l], b[l]
             assert Wl is not None and bl is not None
             # Copies: the trace must not change if the network trains afterwards.
-            t._add(f"W[{l}]", f"W^{l}", "parameter", "§2.2", "forward", f"N_{l} × N_{l - 1}",
-                   Wl.copy())
+            t._add(
+                f"W[{l}]", f"W^{l}", "parameter", "§2.2", "forward", f"N_{l} × N_{l - 1}", Wl.copy()
+            )
             t._add(f"b[{l}]", f"b^{l}", "parameter", "§2.2", "forward", f"N_{l}", bl.copy())
             # eq. 1, W^l · a^{l-1} + b^l, evaluated as the row (a^{l-1})ᵀ (W^l)ᵀ: the same
             # sums in the same order as the batched engine, so both paths see the same z^l
             # to the last bit and the agreement check measures the backward pass alone
             # (a saturated softmax would magnify 1e-16 forward round-off to ~1e-12 in δ^L).
-            t.z[l] = t._add(f"z[{l}]", f"z^{l}", f"W^{l} · a^{l - 1} + b^{l}", "eq. 1",
-                            "forward", f"N_{l}", (t.a[l - 1][None, :] @ Wl.T + bl)[0])
-        t.a[l] = t._add(f"a[{l}]", f"a^{l}", f"σ(z^{l})  [{s.name}]",
-                        "eq. 2" if l == L else "§5 step 2", "forward", f"N_{l}",
-                        s.forward(t.z[l][None, :])[0])
+            t.z[l] = t._add(
+                f"z[{l}]",
+                f"z^{l}",
+                f"W^{l} · a^{l - 1} + b^{l}",
+                "eq. 1",
+                "forward",
+                f"N_{l}",
+                (t.a[l - 1][None, :] @ Wl.T + bl)[0],
+            )
+        t.a[l] = t._add(
+            f"a[{l}]",
+            f"a^{l}",
+            f"σ(z^{l})  [{s.name}]",
+            "eq. 2" if l == L else "§5 step 2",
+            "forward",
+            f"N_{l}",
+            s.forward(t.z[l][None, :])[0],
+        )
     sL = sigma[L]
     assert sL is not None
     cost = net.cost.value(t.z[L][None, :], t.a[L][None, :], lam[None, :], sL)
@@ -493,46 +526,108 @@ def explain_trace(net: Network, x: npt.ArrayLike, y: npt.ArrayLike) -> Derivatio
     t._add("C", "C", f"C(a^{L}, λ)  [{net.cost.name}]", "§2", "forward", "scalar", cost[0:1])
 
     # ---- §5 step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L].
-    t.dC_da = t._add(f"dC_da[{L}]", f"∂C/∂a^{L}", f"gradient of {net.cost.name}", "§4.1",
-                     "step 3", f"1 × N_{L}", cost_gradient(net.cost, t.a[L], lam))
+    t.dC_da = t._add(
+        f"dC_da[{L}]",
+        f"∂C/∂a^{L}",
+        f"gradient of {net.cost.name}",
+        "§4.1",
+        "step 3",
+        f"1 × N_{L}",
+        cost_gradient(net.cost, t.a[L], lam),
+    )
     eq8 = "eq. 8" if sL.elementwise else "eq. 8 (softmax: full Jacobian)"
-    t.da_dz[L] = t._add(f"da_dz[{L}]", f"∂a^{L}/∂z^{L}",
-                        f"diag σ'(z^{L})" if sL.elementwise else f"diag(a^{L}) − a^{L} a^{L}ᵀ",
-                        eq8, "step 3", f"N_{L} × N_{L}",
-                        activation_jacobian(sL, t.z[L], t.a[L]))
-    t.delta[L] = t._add(f"delta[{L}]", f"δ^{L}", f"[∂C/∂a^{L}] · [∂a^{L}/∂z^{L}]", "eq. 5",
-                        "step 3", f"1 × N_{L}", row_times_matrix(t.dC_da, t.da_dz[L]))
+    t.da_dz[L] = t._add(
+        f"da_dz[{L}]",
+        f"∂a^{L}/∂z^{L}",
+        f"diag σ'(z^{L})" if sL.elementwise else f"diag(a^{L}) − a^{L} a^{L}ᵀ",
+        eq8,
+        "step 3",
+        f"N_{L} × N_{L}",
+        activation_jacobian(sL, t.z[L], t.a[L]),
+    )
+    t.delta[L] = t._add(
+        f"delta[{L}]",
+        f"δ^{L}",
+        f"[∂C/∂a^{L}] · [∂a^{L}/∂z^{L}]",
+        "eq. 5",
+        "step 3",
+        f"1 × N_{L}",
+        row_times_matrix(t.dC_da, t.da_dz[L]),
+    )
 
     # ---- §5 step 4, eqs. 6–9: δ^l = δ^{l+1} · [∂z^{l+1}/∂z^l], l = L-1 .. 1.
     for l in range(L - 1, 0, -1):
         s, Wn = sigma[l], W[l + 1]
         assert s is not None and Wn is not None
-        t.da_dz[l] = t._add(f"da_dz[{l}]", f"∂a^{l}/∂z^{l}", f"diag σ'(z^{l})", "eq. 8",
-                            "step 4", f"N_{l} × N_{l}", activation_jacobian(s, t.z[l], t.a[l]))
-        t.dz_dz[l] = t._add(f"dz_dz[{l}]", f"∂z^{l + 1}/∂z^{l}",
-                            f"W^{l + 1} · [∂a^{l}/∂z^{l}]", "eq. 7", "step 4",
-                            f"N_{l + 1} × N_{l}", layer_jacobian(Wn, t.da_dz[l]))
-        t.delta[l] = t._add(f"delta[{l}]", f"δ^{l}", f"δ^{l + 1} · [∂z^{l + 1}/∂z^{l}]",
-                            "eq. 6 (= eq. 9)", "step 4", f"1 × N_{l}",
-                            row_times_matrix(t.delta[l + 1], t.dz_dz[l]))
+        t.da_dz[l] = t._add(
+            f"da_dz[{l}]",
+            f"∂a^{l}/∂z^{l}",
+            f"diag σ'(z^{l})",
+            "eq. 8",
+            "step 4",
+            f"N_{l} × N_{l}",
+            activation_jacobian(s, t.z[l], t.a[l]),
+        )
+        t.dz_dz[l] = t._add(
+            f"dz_dz[{l}]",
+            f"∂z^{l + 1}/∂z^{l}",
+            f"W^{l + 1} · [∂a^{l}/∂z^{l}]",
+            "eq. 7",
+            "step 4",
+            f"N_{l + 1} × N_{l}",
+            layer_jacobian(Wn, t.da_dz[l]),
+        )
+        t.delta[l] = t._add(
+            f"delta[{l}]",
+            f"δ^{l}",
+            f"δ^{l + 1} · [∂z^{l + 1}/∂z^{l}]",
+            "eq. 6 (= eq. 9)",
+            "step 4",
+            f"1 × N_{l}",
+            row_times_matrix(t.delta[l + 1], t.dz_dz[l]),
+        )
 
     # ---- §5 step 5, eqs. 10–13: [δC/δW^l] = δ^l · [∂z^l/∂W^l], l = L .. 2.
     for l in range(L, 1, -1):
-        t.dz_dW[l] = t._add(f"dz_dW[{l}]", f"∂z^{l}/∂W^{l}", f"I_(j=k) · a^{l - 1}_i at [k, i, j]",
-                            "eq. 12", "step 5", f"N_{l} × N_{l - 1} × N_{l}",
-                            weight_tensor(t.a[l - 1], net.sizes[l - 1]))
-        t.dC_dW[l] = t._add(f"dC_dW[{l}]", f"[δC/δW^{l}]",
-                            f"δ^{l} · [∂z^{l}/∂W^{l}] = a^{l - 1} ⊗ δ^{l}", "eqs. 10–13",
-                            "step 5", f"N_{l - 1} × N_{l}",
-                            contract_row_tensor(t.delta[l], t.dz_dW[l]))
+        t.dz_dW[l] = t._add(
+            f"dz_dW[{l}]",
+            f"∂z^{l}/∂W^{l}",
+            f"I_(j=k) · a^{l - 1}_i at [k, i, j]",
+            "eq. 12",
+            "step 5",
+            f"N_{l} × N_{l - 1} × N_{l}",
+            weight_tensor(t.a[l - 1], net.sizes[l - 1]),
+        )
+        t.dC_dW[l] = t._add(
+            f"dC_dW[{l}]",
+            f"[δC/δW^{l}]",
+            f"δ^{l} · [∂z^{l}/∂W^{l}] = a^{l - 1} ⊗ δ^{l}",
+            "eqs. 10–13",
+            "step 5",
+            f"N_{l - 1} × N_{l}",
+            contract_row_tensor(t.delta[l], t.dz_dW[l]),
+        )
 
     # ---- §5 step 6, eqs. 14–15: [δC/δb^l] = δ^l · I.
     for l in range(L, 1, -1):
-        t.dz_db[l] = t._add(f"dz_db[{l}]", f"∂z^{l}/∂b^{l}", "I", "eq. 15", "step 6",
-                            f"N_{l} × N_{l}", bias_jacobian(net.sizes[l - 1], net.dtype))
-        t.dC_db[l] = t._add(f"dC_db[{l}]", f"[δC/δb^{l}]", f"δ^{l} · [∂z^{l}/∂b^{l}] = δ^{l}",
-                            "eqs. 14–15", "step 6", f"1 × N_{l}",
-                            row_times_matrix(t.delta[l], t.dz_db[l]))
+        t.dz_db[l] = t._add(
+            f"dz_db[{l}]",
+            f"∂z^{l}/∂b^{l}",
+            "I",
+            "eq. 15",
+            "step 6",
+            f"N_{l} × N_{l}",
+            bias_jacobian(net.sizes[l - 1], net.dtype),
+        )
+        t.dC_db[l] = t._add(
+            f"dC_db[{l}]",
+            f"[δC/δb^{l}]",
+            f"δ^{l} · [∂z^{l}/∂b^{l}] = δ^{l}",
+            "eqs. 14–15",
+            "step 6",
+            f"1 × N_{l}",
+            row_times_matrix(t.delta[l], t.dz_db[l]),
+        )
     return t
 
 
@@ -635,20 +730,30 @@ class Agreement:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for JSON."""
-        return {"arrays": dict(zip(self.names, self.rel_diffs, strict=True)),
-                "max_rel_diff": self.max_rel_diff, "tolerance": self.tolerance,
-                "passed": self.passed}
+        return {
+            "arrays": dict(zip(self.names, self.rel_diffs, strict=True)),
+            "max_rel_diff": self.max_rel_diff,
+            "tolerance": self.tolerance,
+            "passed": self.passed,
+        }
 
 
 def relative_difference(got: Array, want: Array) -> float:
     """``max |got − want| / max(max |got|, max |want|, tiny)`` (norm-wise)."""
-    scale = max(float(np.abs(got).max(initial=0.0)), float(np.abs(want).max(initial=0.0)),
-                float(np.finfo(np.float64).tiny))
+    scale = max(
+        float(np.abs(got).max(initial=0.0)),
+        float(np.abs(want).max(initial=0.0)),
+        float(np.finfo(np.float64).tiny),
+    )
     return float(np.abs(got - want).max(initial=0.0)) / scale
 
 
 def compare_with_backprop(
-    net: Network, x: npt.ArrayLike, y: npt.ArrayLike, *, tolerance: float | None = None,
+    net: Network,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    tolerance: float | None = None,
     trace: DerivationTrace | None = None,
 ) -> Agreement:
     """Compare the explicit path with ``net.backprop`` on the batch ``[x]``.
@@ -675,6 +780,8 @@ def compare_with_backprop(
     fast_w, fast_b = net.backprop(trace.x[None, :], trace.y[None, :])
     L = len(net.sizes)
     names = [f"W^{l}" for l in range(2, L + 1)] + [f"b^{l}" for l in range(2, L + 1)]
-    diffs = [relative_difference(e, f) for e, f in
-             zip(trace.grad_weights + trace.grad_biases, fast_w + fast_b, strict=True)]
+    diffs = [
+        relative_difference(e, f)
+        for e, f in zip(trace.grad_weights + trace.grad_biases, fast_w + fast_b, strict=True)
+    ]
     return Agreement(names, diffs, tolerance)

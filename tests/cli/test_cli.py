@@ -22,8 +22,15 @@ def test_train_help_reads_well(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     out = capsys.readouterr().out
-    for option in ("--hidden", "--activation", "--cost", "--epochs", "--batch-size",
-                   "--learning-rate", "--seed"):
+    for option in (
+        "--hidden",
+        "--activation",
+        "--cost",
+        "--epochs",
+        "--batch-size",
+        "--learning-rate",
+        "--seed",
+    ):
         assert option in out
 
 
@@ -57,8 +64,13 @@ def test_bad_number_is_rejected(capsys):
 
 def test_console_script_main_job_reaches_96_percent():
     """The README's main job, as a user runs it (defaults, full length)."""
-    out = subprocess.run([sys.executable, "-m", "chainrule", "train", "--quiet"],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "chainrule", "train", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     accuracy = float(out.split("test accuracy:")[1].split("%")[0])
     assert accuracy >= 96.0
 
@@ -66,8 +78,11 @@ def test_console_script_main_job_reaches_96_percent():
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ([], "monitoring: no validation split (--val-fraction 0); the test rows are scored "
-             "once, at the end"),
+        (
+            [],
+            "monitoring: no validation split (--val-fraction 0); the test rows are scored "
+            "once, at the end",
+        ),
         (["--val-fraction", "0.1"], "monitoring: val_* on the 179-row validation split"),
         (["--early-stopping", "val_loss"], "monitoring: val_* on 10% of the training rows"),
     ],

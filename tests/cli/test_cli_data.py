@@ -26,8 +26,14 @@ def blobs(n=60, seed=0):
 def write_csv(path, X, labels=None, header=True, target_name="animal"):
     lines = []
     if header:
-        lines.append(",".join([*[f"f{j}" for j in range(X.shape[1])],
-                               *([target_name] if labels is not None else [])]))
+        lines.append(
+            ",".join(
+                [
+                    *[f"f{j}" for j in range(X.shape[1])],
+                    *([target_name] if labels is not None else []),
+                ]
+            )
+        )
     for i, row in enumerate(X):
         cells = [repr(float(v)) for v in row]
         if labels is not None:
@@ -45,8 +51,21 @@ def files(tmp_path_factory):
     Xn, yn = blobs(30, seed=1)
     write_csv(d / "new.csv", Xn, CLASSES[yn])
     write_csv(d / "features.csv", Xn)
-    assert main(["train", "--data", str(d / "train.csv"), "--target", "animal",
-                 "--save", str(d / "model.npz"), *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(d / "train.csv"),
+                "--target",
+                "animal",
+                "--save",
+                str(d / "model.npz"),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     return d
 
 
@@ -74,8 +93,20 @@ def test_train_save_evaluate_predict_info(files, tmp_path, capsys):
         assert name in out
 
     out_path = tmp_path / "preds.csv"
-    assert main(["predict", str(files / "model.npz"), "--data", str(files / "features.csv"),
-                 "--output", str(out_path), "--proba"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(files / "model.npz"),
+                "--data",
+                str(files / "features.csv"),
+                "--output",
+                str(out_path),
+                "--proba",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out == f"wrote 30 predictions to {out_path}\n"
     rows = out_path.read_text().splitlines()
     assert rows[0] == "prediction,p(cat),p(dog),p(emu)" and len(rows) == 31
@@ -106,9 +137,13 @@ def test_preprocessing_travels_with_the_model(files, tmp_path, capsys):
 
     model = load_model(files / "model.npz")
     X, _ = blobs()
-    np.testing.assert_allclose(model.preprocessing.features.mean, X[
-        np.sort(np.concatenate([np.flatnonzero(np.arange(60) % 3 == k)
-                                for k in range(3)]))].mean(axis=0), atol=2)
+    np.testing.assert_allclose(
+        model.preprocessing.features.mean,
+        X[np.sort(np.concatenate([np.flatnonzero(np.arange(60) % 3 == k) for k in range(3)]))].mean(
+            axis=0
+        ),
+        atol=2,
+    )
     net = chainrule.load(files / "model.npz")
     assert net.class_names == list(CLASSES) and net.preprocessing is not None
 
@@ -116,8 +151,23 @@ def test_preprocessing_travels_with_the_model(files, tmp_path, capsys):
 def test_train_minmax_val_split_and_npz(tmp_path, capsys):
     X, y = blobs()
     np.savez(tmp_path / "d.npz", X=X, y=y)
-    assert main(["train", "--data", str(tmp_path / "d.npz"), "--scale", "minmax",
-                 "--val-fraction", "0.2", "--save", str(tmp_path / "m.npz"), *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "d.npz"),
+                "--scale",
+                "minmax",
+                "--val-fraction",
+                "0.2",
+                "--save",
+                str(tmp_path / "m.npz"),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     from chainrule.io import load_model
 
     model = load_model(tmp_path / "m.npz")
@@ -131,9 +181,27 @@ def test_regression_file_evaluates_with_mse_mae_r2(tmp_path, capsys):
     X = rng.normal(size=(80, 2))
     y = 50 + 20 * X[:, 0] - 10 * X[:, 1]
     write_csv(tmp_path / "r.csv", X, y, target_name="price")
-    assert main(["train", "--data", str(tmp_path / "r.csv"), "--task", "regression",
-                 "--hidden", "8", "--epochs", "60", "--learning-rate", "0.02", "--quiet",
-                 "--save", str(tmp_path / "r.npz")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "r.csv"),
+                "--task",
+                "regression",
+                "--hidden",
+                "8",
+                "--epochs",
+                "60",
+                "--learning-rate",
+                "0.02",
+                "--quiet",
+                "--save",
+                str(tmp_path / "r.npz"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "r.npz"), "--data", str(tmp_path / "r.csv")]) == 0
     out = capsys.readouterr().out
@@ -147,23 +215,52 @@ def test_regression_file_evaluates_with_mse_mae_r2(tmp_path, capsys):
 def test_train_on_small_mnist_files(tmp_path, capsys):
     rng = np.random.default_rng(0)
     for stem, n in (("train", 40), ("t10k", 10)):
-        write_idx(tmp_path / f"{stem}-images-idx3-ubyte.gz",
-                  rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
-        write_idx(tmp_path / f"{stem}-labels-idx1-ubyte.gz",
-                  rng.integers(0, 10, n, dtype=np.uint8))
+        write_idx(
+            tmp_path / f"{stem}-images-idx3-ubyte.gz",
+            rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+        )
+        write_idx(tmp_path / f"{stem}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, dtype=np.uint8))
     err = run_error(capsys, ["train", "--data", "mnist", "--data-dir", tmp_path])
     assert "n_validation must be in [0, 40), got 10000" in err and "--val-fraction" in err
-    assert main(["train", "--data", "mnist", "--data-dir", str(tmp_path), "--epochs", "1",
-                 "--val-fraction", "0.25", "--hidden", "5", "--quiet",
-                 "--save", str(tmp_path / "m.npz")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "mnist",
+                "--data-dir",
+                str(tmp_path),
+                "--epochs",
+                "1",
+                "--val-fraction",
+                "0.25",
+                "--hidden",
+                "5",
+                "--quiet",
+                "--save",
+                str(tmp_path / "m.npz"),
+            ]
+        )
+        == 0
+    )
     from chainrule.io import load_model
 
     trained = capsys.readouterr().out.split("test accuracy: ")[1].split("%")[0]
     # The saved preprocessing takes raw pixels (0-255, as in the IDX files): the model
     # scores the same on the raw test files as on load_mnist's scaled test split.
-    assert main(["evaluate", str(tmp_path / "m.npz"), "--data",
-                 str(tmp_path / "t10k-images-idx3-ubyte.gz"), "--labels",
-                 str(tmp_path / "t10k-labels-idx1-ubyte.gz")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "m.npz"),
+                "--data",
+                str(tmp_path / "t10k-images-idx3-ubyte.gz"),
+                "--labels",
+                str(tmp_path / "t10k-labels-idx1-ubyte.gz"),
+            ]
+        )
+        == 0
+    )
     assert f"accuracy: {trained}%" in capsys.readouterr().out
     model = load_model(tmp_path / "m.npz")
     assert model.n_features == 784 and len(model.class_names) == 10
@@ -173,16 +270,34 @@ def test_train_on_small_mnist_files(tmp_path, capsys):
     err = run_error(capsys, ["train", "--data", "mnist"])
     assert "--data mnist needs --data-dir" in err
     # An IDX image file is also a data file for predict.
-    assert main(["predict", str(tmp_path / "m.npz"), "--data",
-                 str(tmp_path / "t10k-images-idx3-ubyte.gz")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "m.npz"),
+                "--data",
+                str(tmp_path / "t10k-images-idx3-ubyte.gz"),
+            ]
+        )
+        == 0
+    )
     assert len(capsys.readouterr().out.splitlines()) == 11
 
 
 def test_datasets_lists_names_shapes_and_tasks(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
-    for name in ("digits", "iris", "wine", "breast_cancer", "diabetes", "xor", "spirals",
-                 "moons", "circles"):
+    for name in (
+        "digits",
+        "iris",
+        "wine",
+        "breast_cancer",
+        "diabetes",
+        "xor",
+        "spirals",
+        "moons",
+        "circles",
+    ):
         assert name in out
     assert "1797" in out and "regression" in out
 
@@ -220,8 +335,7 @@ def test_empty_files(files, tmp_path, capsys):
 def test_ragged_rows(files, tmp_path, capsys):
     path = tmp_path / "ragged.csv"
     path.write_text("f0,f1,f2,animal\n1,2,3,cat\n1,2,cat\n")
-    for argv in (["train", "--data", path],
-                 ["evaluate", files / "model.npz", "--data", path]):
+    for argv in (["train", "--data", path], ["evaluate", files / "model.npz", "--data", path]):
         err = run_error(capsys, argv)
         assert "ragged.csv: line 3 has 3 fields, expected 4" in err
 
@@ -229,9 +343,11 @@ def test_ragged_rows(files, tmp_path, capsys):
 def test_non_numeric_cells(files, tmp_path, capsys):
     path = tmp_path / "text.csv"
     path.write_text("f0,f1,f2,animal\n1,2,3,cat\n1,two,3,dog\n")
-    for argv in (["train", "--data", path],
-                 ["evaluate", files / "model.npz", "--data", path],
-                 ["predict", files / "model.npz", "--data", path]):
+    for argv in (
+        ["train", "--data", path],
+        ["evaluate", files / "model.npz", "--data", path],
+        ["predict", files / "model.npz", "--data", path],
+    ):
         err = run_error(capsys, argv)
         assert "text.csv: line 3, column 2 ('f1'): 'two' is not a number" in err
 
@@ -240,8 +356,7 @@ def test_non_numeric_cells(files, tmp_path, capsys):
 def test_nan_and_inf(files, tmp_path, capsys, bad):
     path = tmp_path / "nan.csv"
     path.write_text(f"f0,f1,f2,animal\n1,2,3,cat\n1,2,{bad},dog\n")
-    for argv in (["train", "--data", path],
-                 ["predict", files / "model.npz", "--data", path]):
+    for argv in (["train", "--data", path], ["predict", files / "model.npz", "--data", path]):
         err = run_error(capsys, argv)
         assert f"nan.csv: line 3, column 3 ('f2'): {bad} is not a finite number" in err
 
@@ -249,8 +364,9 @@ def test_nan_and_inf(files, tmp_path, capsys, bad):
 def test_target_column_that_does_not_exist(files, capsys):
     err = run_error(capsys, ["train", "--data", files / "train.csv", "--target", "species"])
     assert "train.csv: no column named 'species' (columns: 'f0', 'f1', 'f2', 'animal')" in err
-    err = run_error(capsys, ["evaluate", files / "model.npz", "--data", files / "new.csv",
-                             "--target", "7"])
+    err = run_error(
+        capsys, ["evaluate", files / "model.npz", "--data", files / "new.csv", "--target", "7"]
+    )
     assert "new.csv: target column 7 does not exist (the file has 4 columns" in err
 
 
@@ -292,8 +408,11 @@ def test_truncated_or_corrupted_model(files, tmp_path, capsys, damage):
         raw[len(raw) // 3] ^= 0xFF
     path = tmp_path / "bad.npz"
     path.write_bytes(bytes(raw))
-    for argv in (["info", path], ["predict", path, "--data", files / "new.csv"],
-                 ["evaluate", path, "--data", files / "new.csv"]):
+    for argv in (
+        ["info", path],
+        ["predict", path, "--data", files / "new.csv"],
+        ["evaluate", path, "--data", files / "new.csv"],
+    ):
         err = run_error(capsys, argv)
         assert "bad.npz: " in err
         assert "corrupted" in err or "not a chainrule model file" in err
@@ -321,18 +440,27 @@ def test_paths_that_are_directories(files, tmp_path, capsys):
     assert f"{tmp_path}: is a directory, expected a model file" in err
     err = run_error(capsys, ["train", "--data", files / "train.csv", "--save", tmp_path])
     assert f"{tmp_path}: is a directory, expected a file name" in err
-    err = run_error(capsys, ["predict", files / "model.npz", "--data", files / "new.csv",
-                             "--output", tmp_path])
+    err = run_error(
+        capsys, ["predict", files / "model.npz", "--data", files / "new.csv", "--output", tmp_path]
+    )
     assert f"{tmp_path}: is a directory, expected a file name" in err
 
 
 def test_output_folder_that_does_not_exist(files, tmp_path, capsys):
     missing = tmp_path / "no" / "such"
-    err = run_error(capsys, ["train", "--data", files / "train.csv",
-                             "--save", missing / "m.npz"])
+    err = run_error(capsys, ["train", "--data", files / "train.csv", "--save", missing / "m.npz"])
     assert f"the folder '{missing}' does not exist" in err
-    err = run_error(capsys, ["predict", files / "model.npz", "--data", files / "new.csv",
-                             "--output", missing / "p.csv"])
+    err = run_error(
+        capsys,
+        [
+            "predict",
+            files / "model.npz",
+            "--data",
+            files / "new.csv",
+            "--output",
+            missing / "p.csv",
+        ],
+    )
     assert f"the folder '{missing}' does not exist" in err
 
 
@@ -348,11 +476,30 @@ def test_nothing_the_user_had_is_lost(files, tmp_path, capsys):
     run_error(capsys, ["train", "--data", bad, "--save", model])
     assert model.read_bytes() == b"my old model"
     # predict never writes over its own inputs.
-    err = run_error(capsys, ["predict", files / "model.npz", "--data", files / "new.csv",
-                             "--output", files / "new.csv"])
+    err = run_error(
+        capsys,
+        [
+            "predict",
+            files / "model.npz",
+            "--data",
+            files / "new.csv",
+            "--output",
+            files / "new.csv",
+        ],
+    )
     assert "is the data file" in err
-    err = run_error(capsys, ["predict", files / "model.npz", "--data", files / "new.csv",
-                             "--output", files / "model.npz"])
+    err = run_error(
+        capsys,
+        [
+            "predict",
+            files / "model.npz",
+            "--data",
+            files / "new.csv",
+            "--output",
+            files / "model.npz",
+        ],
+    )
     assert "is the model file" in err
-    assert list(tmp_path.iterdir()) and not [p for p in tmp_path.iterdir()
-                                             if p.name.endswith(".tmp")]
+    assert list(tmp_path.iterdir()) and not [
+        p for p in tmp_path.iterdir() if p.name.endswith(".tmp")
+    ]

@@ -17,8 +17,9 @@ def test_explain_figure_writes_the_layer_with_its_values(tmp_path, capsys):
     assert main(["explain", "--figure", str(out), "--figure-layer", "2"]) == 0
     svg = out.read_text()
     # The same network explain builds: the seed's 3-4-2, sigmoid everywhere, scaled_normal, seed 0.
-    net = Network([3, 4, 2], activation="sigmoid", input_activation="sigmoid",
-                  init="scaled_normal", seed=0)
+    net = Network(
+        [3, 4, 2], activation="sigmoid", input_activation="sigmoid", init="scaled_normal", seed=0
+    )
     z2 = net.forward(np.array([[0.5, -1.0, 2.0]])).z[2][0]
     for value in z2:  # every z^2_i is written on the figure
         assert f"{value:.3g}" in svg

@@ -50,24 +50,40 @@ def read_rows(path):
 def penguins(tmp_path_factory):
     """A model trained on the real penguins table with --missing impute, and its output."""
     d = tmp_path_factory.mktemp("penguins")
-    code = main(["train", "--data", str(PENGUINS), "--target", "species", "--missing",
-                 "impute", "--save", str(d / "model.npz"), *FAST])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(PENGUINS),
+            "--target",
+            "species",
+            "--missing",
+            "impute",
+            "--save",
+            str(d / "model.npz"),
+            *FAST,
+        ]
+    )
     assert code == 0
     return d
 
 
-def test_real_table_trains_and_reversed_columns_predict_byte_identically(penguins, tmp_path,
-                                                                         capsys):
-    code, out, _ = run(capsys, ["train", "--data", PENGUINS, "--target", "species",
-                                "--missing", "impute", *FAST])
+def test_real_table_trains_and_reversed_columns_predict_byte_identically(
+    penguins, tmp_path, capsys
+):
+    code, out, _ = run(
+        capsys, ["train", "--data", PENGUINS, "--target", "species", "--missing", "impute", *FAST]
+    )
     assert code == 0
     accuracy = float(re.search(r"test accuracy: ([\d.]+)%", out).group(1))
     assert accuracy >= 90.0  # 100 % at the time of writing; chance is 44 %
     rows = read_rows(PENGUINS)
     reversed_csv = write_rows(tmp_path / "reversed.csv", [r[::-1] for r in rows])
     for name, data in (("a.csv", PENGUINS), ("b.csv", reversed_csv)):
-        code, _, err = run(capsys, ["predict", penguins / "model.npz", "--data", data,
-                                    "--proba", "-o", tmp_path / name])
+        code, _, err = run(
+            capsys,
+            ["predict", penguins / "model.npz", "--data", data, "--proba", "-o", tmp_path / name],
+        )
         assert code == 0 and err == ""
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     predicted = [r[0] for r in read_rows(tmp_path / "a.csv")[1:]]
@@ -75,20 +91,25 @@ def test_real_table_trains_and_reversed_columns_predict_byte_identically(penguin
     assert len(predicted) == 344 and np.mean(np.array(predicted) == truth) >= 0.9
     # evaluate matches by name too.
     code, out, _ = run(capsys, ["evaluate", penguins / "model.npz", "--data", reversed_csv])
-    assert code == 0 and "data: " in out and float(
-        re.search(r"accuracy: ([\d.]+)%", out).group(1)) >= 90.0
+    assert (
+        code == 0
+        and "data: " in out
+        and float(re.search(r"accuracy: ([\d.]+)%", out).group(1)) >= 90.0
+    )
 
 
-def test_extra_columns_are_ignored_with_one_note_and_missing_ones_named(penguins, tmp_path,
-                                                                        capsys):
+def test_extra_columns_are_ignored_with_one_note_and_missing_ones_named(penguins, tmp_path, capsys):
     rows = read_rows(PENGUINS)
-    extra = write_rows(tmp_path / "extra.csv",
-                       [["comment", *r, "id"] if i == 0 else ["x", *r, str(i)]
-                        for i, r in enumerate(rows)])
+    extra = write_rows(
+        tmp_path / "extra.csv",
+        [["comment", *r, "id"] if i == 0 else ["x", *r, str(i)] for i, r in enumerate(rows)],
+    )
     code, out, err = run(capsys, ["predict", penguins / "model.npz", "--data", extra])
     assert code == 0 and len(out.splitlines()) == 345
-    assert err.count("\n") == 1 and "ignoring 2 column(s) the model does not use: " \
-        "'comment', 'id'" in err
+    assert (
+        err.count("\n") == 1
+        and "ignoring 2 column(s) the model does not use: 'comment', 'id'" in err
+    )
     no_sex = write_rows(tmp_path / "no_sex.csv", [r[:6] + r[7:] for r in rows])
     for command in ("predict", "evaluate"):
         err = run_error(capsys, [command, penguins / "model.npz", "--data", no_sex])
@@ -99,11 +120,15 @@ def test_npy_and_headerless_files_are_read_by_position(tmp_path, capsys):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    table = [["a", "b", "c", "y"],
-             *[[*(repr(float(v)) for v in x), str(t)] for x, t in zip(X, y, strict=True)]]
+    table = [
+        ["a", "b", "c", "y"],
+        *[[*(repr(float(v)) for v in x), str(t)] for x, t in zip(X, y, strict=True)],
+    ]
     write_rows(tmp_path / "t.csv", table)
-    assert main(["train", "--data", str(tmp_path / "t.csv"), "--save",
-                 str(tmp_path / "m.npz"), *FAST]) == 0
+    assert (
+        main(["train", "--data", str(tmp_path / "t.csv"), "--save", str(tmp_path / "m.npz"), *FAST])
+        == 0
+    )
     np.save(tmp_path / "x.npy", X)
     write_rows(tmp_path / "plain.csv", [r[:3] for r in table[1:]])
     capsys.readouterr()
@@ -132,8 +157,22 @@ def _animals(path, rows=60, seed=0, colour_of=None):
 
 def test_text_columns_are_one_hot_encoded_and_listed_by_info(tmp_path, capsys):
     train = _animals(tmp_path / "a.csv")
-    assert main(["train", "--data", str(train), "--save", str(tmp_path / "m.npz"),
-                 "--epochs", "40", "--progress", "none"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(train),
+                "--save",
+                str(tmp_path / "m.npz"),
+                "--epochs",
+                "40",
+                "--progress",
+                "none",
+            ]
+        )
+        == 0
+    )
     code, out, _ = run(capsys, ["info", tmp_path / "m.npz"])
     assert code == 0
     assert "features: 4 columns (size, colour, weight, tame) → 6 inputs" in out
@@ -143,35 +182,43 @@ def test_text_columns_are_one_hot_encoded_and_listed_by_info(tmp_path, capsys):
     rows = read_rows(train)
     outputs = []
     for spelling in ({"True": "true", "False": "false"}, {"True": "1", "False": "0"}, {}):
-        data = write_rows(tmp_path / "b.csv", [[*r[:3], spelling.get(r[3], r[3]), *r[4:]]
-                                               for r in rows])
+        data = write_rows(
+            tmp_path / "b.csv", [[*r[:3], spelling.get(r[3], r[3]), *r[4:]] for r in rows]
+        )
         code, out, err = run(capsys, ["predict", tmp_path / "m.npz", "--data", data])
         assert code == 0 and err == ""
         outputs.append(out)
     assert outputs[0] == outputs[1] == outputs[2]
 
 
-def test_unseen_category_is_all_zeros_with_a_warning_or_an_error_when_strict(tmp_path,
-                                                                              capsys):
+def test_unseen_category_is_all_zeros_with_a_warning_or_an_error_when_strict(tmp_path, capsys):
     _animals(tmp_path / "a.csv")
-    assert main(["train", "--data", str(tmp_path / "a.csv"), "--save", str(tmp_path / "m.npz"),
-                 *FAST]) == 0
+    assert (
+        main(["train", "--data", str(tmp_path / "a.csv"), "--save", str(tmp_path / "m.npz"), *FAST])
+        == 0
+    )
     capsys.readouterr()
-    new = _animals(tmp_path / "new.csv", rows=5, seed=1,
-                   colour_of=lambda i: "purple" if i == 2 else "red")
+    new = _animals(
+        tmp_path / "new.csv", rows=5, seed=1, colour_of=lambda i: "purple" if i == 2 else "red"
+    )
     code, out, err = run(capsys, ["predict", tmp_path / "m.npz", "--data", new])
     assert code == 0 and len(out.splitlines()) == 6
     assert err.count("\n") == 1 and err.startswith("warning: ")
-    assert "column 'colour': 1 rows have categories never seen in training ('purple'; " \
+    assert (
+        "column 'colour': 1 rows have categories never seen in training ('purple'; "
         "first at line 4): encoded as all zeros" in err
+    )
     # Several unseen categories: still one warning line.
     rows = read_rows(new)
-    two = write_rows(tmp_path / "two.csv", [rows[0]] + [[r[0], "pink", *r[2:]] if i == 0 else r
-                                                        for i, r in enumerate(rows[1:])])
+    two = write_rows(
+        tmp_path / "two.csv",
+        [rows[0]] + [[r[0], "pink", *r[2:]] if i == 0 else r for i, r in enumerate(rows[1:])],
+    )
     code, out, err = run(capsys, ["predict", tmp_path / "m.npz", "--data", two])
     assert code == 0 and err.count("\n") == 1
-    assert "2 rows have categories never seen in training ('pink', 'purple'; first at " \
-        "line 2)" in err
+    assert (
+        "2 rows have categories never seen in training ('pink', 'purple'; first at line 2)" in err
+    )
     err = run_error(capsys, ["predict", tmp_path / "m.npz", "--data", new, "--strict"])
     assert "'purple'" in err and "without --strict they encode as all zeros" in err
     # The all-zeros encoding is what the network sees: check it against a one-hot row.
@@ -179,8 +226,9 @@ def test_unseen_category_is_all_zeros_with_a_warning_or_an_error_when_strict(tmp
     from chainrule.io import load_model
 
     model = load_model(tmp_path / "m.npz")
-    data = read_data_file(new, columns=model.feature_names, has_target=None,
-                          target_hint=model.target_name)
+    data = read_data_file(
+        new, columns=model.feature_names, has_target=None, target_hint=model.target_name
+    )
     X, warnings = model.encoding.transform(data)
     assert len(warnings) == 1
     np.testing.assert_array_equal(X[2, 1:4], [0, 0, 0])
@@ -194,17 +242,35 @@ def test_missing_cells_error_by_default_naming_columns_and_options(tmp_path, cap
     assert "--missing drop" in err and "--missing impute" in err
 
 
-def test_missing_drop_trains_on_complete_rows_and_predict_refuses_missing_rows(tmp_path,
-                                                                                capsys):
-    code, out, err = run(capsys, ["train", "--data", PENGUINS, "--target", "species",
-                                  "--missing", "drop", "--save", tmp_path / "m.npz", *FAST])
+def test_missing_drop_trains_on_complete_rows_and_predict_refuses_missing_rows(tmp_path, capsys):
+    code, out, err = run(
+        capsys,
+        [
+            "train",
+            "--data",
+            PENGUINS,
+            "--target",
+            "species",
+            "--missing",
+            "drop",
+            "--save",
+            tmp_path / "m.npz",
+            *FAST,
+        ],
+    )
     assert code == 0
     assert "left out 11 of 344 rows with missing cells" in err
-    assert "data: penguins.csv, 266 training and 67 test rows, 7 columns (2 text, one-hot) " \
-        "→ 10 inputs, 3 outputs" in out  # 333 rows kept
+    assert (
+        "data: penguins.csv, 266 training and 67 test rows, 7 columns (2 text, one-hot) "
+        "→ 10 inputs, 3 outputs" in out
+    )  # 333 rows kept
     err = run_error(capsys, ["predict", tmp_path / "m.npz", "--data", PENGUINS])
-    assert "11 rows have missing values (line 5, line 10, line 11, line 12, line 13 and 6 " \
-        "more; columns" in err and "trained with --missing drop" in err
+    assert (
+        "11 rows have missing values (line 5, line 10, line 11, line 12, line 13 and 6 "
+        "more; columns"
+        in err
+        and "trained with --missing drop" in err
+    )
     complete = [r for r in read_rows(PENGUINS) if "NA" not in r]
     write_rows(tmp_path / "complete.csv", complete)
     code, out, _ = run(capsys, ["predict", tmp_path / "m.npz", "--data", tmp_path / "complete.csv"])
@@ -220,11 +286,14 @@ def test_missing_impute_is_stored_and_applied_by_predict(penguins, tmp_path, cap
     rows = read_rows(PENGUINS)
     header = rows[0]
     gap = rows[4]  # Adelie,Torgersen,NA,NA,NA,NA,NA,2007
-    filled = [fills.get(name, cell) if cell == "NA" else cell for name, cell in
-              zip(header, gap, strict=True)]
+    filled = [
+        fills.get(name, cell) if cell == "NA" else cell
+        for name, cell in zip(header, gap, strict=True)
+    ]
     write_rows(tmp_path / "two.csv", [header, gap, filled])
-    code, out, _ = run(capsys, ["predict", penguins / "model.npz", "--data",
-                                tmp_path / "two.csv", "--proba"])
+    code, out, _ = run(
+        capsys, ["predict", penguins / "model.npz", "--data", tmp_path / "two.csv", "--proba"]
+    )
     assert code == 0
     first, second = out.splitlines()[1:]
     assert first == second
@@ -238,8 +307,10 @@ def test_rows_with_a_missing_target_are_dropped_at_train_with_one_line(tmp_path,
     code, out, err = run(capsys, ["train", "--data", path, "--save", tmp_path / "m.npz", *FAST])
     assert code == 0, err
     notes = [line for line in err.splitlines() if "target" in line]
-    assert notes == ["note: t.csv: left out 7 rows whose target 'y' is missing (lines 4, 9, "
-                     "10, 21, 31 and 2 more)"]
+    assert notes == [
+        "note: t.csv: left out 7 rows whose target 'y' is missing (lines 4, 9, "
+        "10, 21, 31 and 2 more)"
+    ]
     assert "27 training and 6 test rows" in out
     # evaluate skips them with a count
     code, out, err = run(capsys, ["evaluate", tmp_path / "m.npz", "--data", path])
@@ -265,8 +336,7 @@ def _iris_csv(path):
 
     d = load_iris()
     rows = [[*d.feature_names, "species"]]
-    rows += [[*map(str, x), str(d.target_names[t])] for x, t in zip(d.data, d.target,
-                                                                     strict=True)]
+    rows += [[*map(str, x), str(d.target_names[t])] for x, t in zip(d.data, d.target, strict=True)]
     return write_rows(path, rows)
 
 
@@ -274,10 +344,26 @@ def _iris_csv(path):
 @pytest.mark.parametrize("output", ["identity", "tanh", "relu", "sigmoid"])
 def test_classifier_with_any_output_layer_and_quadratic_cost(tmp_path, capsys, output):
     data = _iris_csv(tmp_path / "iris.csv")
-    code, out, err = run(capsys, ["train", "--data", data, "--output-activation", output,
-                                  "--cost", "quadratic", "--learning-rate", "0.05",
-                                  "--epochs", "20", "--progress", "lines",
-                                  "--save", tmp_path / "m.npz"])
+    code, out, err = run(
+        capsys,
+        [
+            "train",
+            "--data",
+            data,
+            "--output-activation",
+            output,
+            "--cost",
+            "quadratic",
+            "--learning-rate",
+            "0.05",
+            "--epochs",
+            "20",
+            "--progress",
+            "lines",
+            "--save",
+            tmp_path / "m.npz",
+        ],
+    )
     assert code == 0, err
     assert re.search(r"epoch 20/20  loss [\d.]+  acc [\d.]+%", out)
     assert float(re.search(r"test accuracy: ([\d.]+)%", out).group(1)) > 50
@@ -294,8 +380,9 @@ def test_classifier_with_any_output_layer_and_quadratic_cost(tmp_path, capsys, o
         cells = line.split(",")
         assert cells[0] == names[int(np.argmax([float(c) for c in cells[1:]]))]
     pytest.importorskip("matplotlib")
-    code, out, err = run(capsys, ["report", tmp_path / "m.npz", "--data", data,
-                                  "-o", tmp_path / "r.html"])
+    code, out, err = run(
+        capsys, ["report", tmp_path / "m.npz", "--data", data, "-o", tmp_path / "r.html"]
+    )
     assert code == 0, err
     assert "accuracy on rows of" in (tmp_path / "r.html").read_text()
 
@@ -310,17 +397,32 @@ def prices(tmp_path_factory):
     rng = np.random.default_rng(3)
     X = rng.normal(size=(120, 2))
     y = 5000 + 1500 * X[:, 0] - 800 * X[:, 1] + rng.normal(scale=50, size=120)
-    rows = [["rooms", "age", "price"], *[[f"{a:.4f}", f"{b:.4f}", f"{t:.2f}"]
-                                         for (a, b), t in zip(X, y, strict=True)]]
+    rows = [
+        ["rooms", "age", "price"],
+        *[[f"{a:.4f}", f"{b:.4f}", f"{t:.2f}"] for (a, b), t in zip(X, y, strict=True)],
+    ]
     write_rows(d / "prices.csv", rows)
     return d
 
 
 def test_regression_is_reported_in_the_target_units(prices, capsys):
     d = prices
-    code, out, err = run(capsys, ["train", "--data", d / "prices.csv", "--epochs", "40",
-                                  "--learning-rate", "0.02", "--progress", "lines",
-                                  "--save", d / "m.npz"])
+    code, out, err = run(
+        capsys,
+        [
+            "train",
+            "--data",
+            d / "prices.csv",
+            "--epochs",
+            "40",
+            "--learning-rate",
+            "0.02",
+            "--progress",
+            "lines",
+            "--save",
+            d / "m.npz",
+        ],
+    )
     assert code == 0, err
     epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
     assert len(epochs) == 40 and not any("acc" in line for line in epochs)
@@ -351,17 +453,31 @@ def test_regression_report_and_residuals_in_target_units(prices, tmp_path, capsy
     pytest.importorskip("matplotlib")
     d = prices
     if not (d / "m.npz").exists():
-        assert main(["train", "--data", str(d / "prices.csv"), "--quiet", "--save",
-                     str(d / "m.npz")]) == 0
-    code, _, err = run(capsys, ["report", d / "m.npz", "--data", d / "prices.csv",
-                                "-o", tmp_path / "r.html"])
+        assert (
+            main(["train", "--data", str(d / "prices.csv"), "--quiet", "--save", str(d / "m.npz")])
+            == 0
+        )
+    code, _, err = run(
+        capsys, ["report", d / "m.npz", "--data", d / "prices.csv", "-o", tmp_path / "r.html"]
+    )
     assert code == 0, err
     html = (tmp_path / "r.html").read_text()
     assert f"MSE on rows of {d / 'prices.csv'}, in the units of &#x27;price&#x27;" in html
     assert "loss (standardised) on rows of" in html
     assert "test split" not in html and "test loss" not in html
-    code, out, err = run(capsys, ["plot", d / "m.npz", "--what", "residuals", "--data",
-                                  d / "prices.csv", "-o", tmp_path / "res.svg"])
+    code, out, err = run(
+        capsys,
+        [
+            "plot",
+            d / "m.npz",
+            "--what",
+            "residuals",
+            "--data",
+            d / "prices.csv",
+            "-o",
+            tmp_path / "res.svg",
+        ],
+    )
     assert code == 0, err
     svg = (tmp_path / "res.svg").read_text()
     assert "price" in svg  # the axes name the target's units
@@ -372,11 +488,22 @@ def test_regression_report_and_residuals_in_target_units(prices, tmp_path, capsy
     from chainrule.cli.report_command import open_model_and_data
     from chainrule.plots import figure_for
 
-    args = build_parser().parse_args(["plot", str(d / "m.npz"), "--what", "residuals",
-                                      "--data", str(d / "prices.csv"), "-o", "x.png"])
+    args = build_parser().parse_args(
+        [
+            "plot",
+            str(d / "m.npz"),
+            "--what",
+            "residuals",
+            "--data",
+            str(d / "prices.csv"),
+            "-o",
+            "x.png",
+        ]
+    )
     md = open_model_and_data(args)
-    fig = figure_for("residuals", md.model.network, md.X, md.y, to_units=md.to_units(),
-                     units=md.units)
+    fig = figure_for(
+        "residuals", md.model.network, md.X, md.y, to_units=md.to_units(), units=md.units
+    )
     title = fig.axes[0].get_title()
     assert title == f"Residuals (RMSE {rmse:.3g})"
 
@@ -398,17 +525,19 @@ def test_unterminated_quote_is_an_error_naming_its_line(tmp_path, capsys):
     assert 'q.csv: line 3: a quote (") opens a cell that is never closed' in err
 
 
-def test_a_local_file_named_like_a_bundled_data_set_wins_with_a_note(tmp_path, capsys,
-                                                                      monkeypatch):
+def test_a_local_file_named_like_a_bundled_data_set_wins_with_a_note(tmp_path, capsys, monkeypatch):
     rng = np.random.default_rng(0)
-    rows = [["u", "v", "label"]] + [[f"{a:.3f}", f"{b:.3f}", "yes" if a > b else "no"]
-                                    for a, b in rng.normal(size=(40, 2))]
+    rows = [["u", "v", "label"]] + [
+        [f"{a:.3f}", f"{b:.3f}", "yes" if a > b else "no"] for a, b in rng.normal(size=(40, 2))
+    ]
     write_rows(tmp_path / "iris", rows)
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, ["train", "--data", "iris", "--save", "m.npz", *FAST])
     assert code == 0
-    assert err.count("\n") == 1 and "reading the local file ./iris, not the bundled data " \
-        "set 'iris'" in err
+    assert (
+        err.count("\n") == 1
+        and "reading the local file ./iris, not the bundled data set 'iris'" in err
+    )
     assert "data: iris, 32 training and 8 test rows, 2 features, 2 outputs" in out
     pytest.importorskip("matplotlib")
     # The model knows it came from a file: report does not rebuild the bundled iris split.
@@ -445,14 +574,17 @@ def test_blank_lines_do_not_allocate_memory_for_rows(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_gradcheck_reads_csv_with_the_model_preprocessing(penguins, capsys):
-    code, out, err = run(capsys, ["gradcheck", "--model", penguins / "model.npz", "--data",
-                                  PENGUINS])
+    code, out, err = run(
+        capsys, ["gradcheck", "--model", penguins / "model.npz", "--data", PENGUINS]
+    )
     assert code == 0, out + err
     assert "5 examples from" in out and "with the model's preprocessing" in out
     assert "(the first 5 of 344 rows; --samples)" in out
     assert "gradcheck passed" in out
-    code, out, err = run(capsys, ["gradcheck", "--model", penguins / "model.npz", "--data",
-                                  PENGUINS, "--samples", "12"])
+    code, out, err = run(
+        capsys,
+        ["gradcheck", "--model", penguins / "model.npz", "--data", PENGUINS, "--samples", "12"],
+    )
     assert code == 0 and "12 examples from" in out, out + err
     with pytest.raises(SystemExit):
         main(["gradcheck", "--help"])
@@ -463,10 +595,26 @@ def test_gradcheck_round_off_small_gradients_are_not_failed(tmp_path, capsys):
     # Saturated sigmoids: the first layer's gradients are ~1e-10, all round-off.
     rows = [["a", "b", "c", "y"], *[["40", "40", "40", str(k % 2)] for k in range(4)]]
     data = write_rows(tmp_path / "sat.csv", rows)
-    code, out, err = run(capsys, ["gradcheck", "--sizes", "3,4,2", "--activation", "sigmoid",
-                                  "--output-activation", "sigmoid", "--cost", "quadratic",
-                                  "--input-activation", "identity", "--init", "xavier",
-                                  "--data", data])
+    code, out, err = run(
+        capsys,
+        [
+            "gradcheck",
+            "--sizes",
+            "3,4,2",
+            "--activation",
+            "sigmoid",
+            "--output-activation",
+            "sigmoid",
+            "--cost",
+            "quadratic",
+            "--input-activation",
+            "identity",
+            "--init",
+            "xavier",
+            "--data",
+            data,
+        ],
+    )
     assert code == 0, out + err
     assert "ok (round-off)" in out and "gradcheck passed" in out
     assert "or absolute error below the round-off floor 2.2e-09" in out
@@ -515,13 +663,17 @@ def test_fit_verbose_prints_the_cli_epoch_lines(capsys):
 
     data = load_dataset("iris")
     X = (data.X - data.X.mean(0)) / data.X.std(0)
-    net = chainrule.Network([4, 8, 3], activation="tanh", output_activation="softmax",
-                            cost="log_likelihood", seed=0)
+    net = chainrule.Network(
+        [4, 8, 3], activation="tanh", output_activation="softmax", cost="log_likelihood", seed=0
+    )
     net.fit(X, data.y, epochs=3, verbose=True, validation_data=(X, data.y))
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
-    assert re.fullmatch(r"epoch 3/3  loss [\d.]+  acc [\d.]+%  val_loss [\d.]+  "
-                        r"val_acc [\d.]+%  lr 0\.1  [\d.]+s", lines[-1])
+    assert re.fullmatch(
+        r"epoch 3/3  loss [\d.]+  acc [\d.]+%  val_loss [\d.]+  "
+        r"val_acc [\d.]+%  lr 0\.1  [\d.]+s",
+        lines[-1],
+    )
     net.fit(X, data.y, epochs=2)  # quiet by default
     assert capsys.readouterr().out == ""
     net.fit(X, data.y, epochs=1, verbose=True)  # a resumed fit keeps counting
@@ -539,8 +691,11 @@ def test_fit_with_string_labels_points_at_the_helpers():
 
     net = chainrule.Network([2, 3, 2], seed=0)
     X = np.zeros((3, 2))
-    with pytest.raises(ValueError, match=r"text labels \(e\.g\. 'cat'\).*"
-                       r"chainrule\.data\.encode_labels\(y\).*chainrule\.sklearn\.MLPClassifier"):
+    with pytest.raises(
+        ValueError,
+        match=r"text labels \(e\.g\. 'cat'\).*"
+        r"chainrule\.data\.encode_labels\(y\).*chainrule\.sklearn\.MLPClassifier",
+    ):
         net.fit(X, ["cat", "dog", "cat"], epochs=1)
     y, names = encode_labels(["cat", "dog", "cat"])
     assert y.tolist() == [0, 1, 0] and names == ["cat", "dog"]
@@ -555,11 +710,26 @@ def test_a_loaded_model_applies_its_fill_values_to_raw_arrays(tmp_path, capsys):
     y = (X[:, 0] - X[:, 2] > 0).astype(int)
     Xm = X.copy()
     Xm[::7, 1] = np.nan
-    rows = [["a", "b", "c", "y"]] + [["" if np.isnan(v) else repr(float(v)) for v in x]
-                                     + [str(t)] for x, t in zip(Xm, y, strict=True)]
+    rows = [["a", "b", "c", "y"]] + [
+        ["" if np.isnan(v) else repr(float(v)) for v in x] + [str(t)]
+        for x, t in zip(Xm, y, strict=True)
+    ]
     data = write_rows(tmp_path / "gaps.csv", rows)
-    assert main(["train", "--data", str(data), "--missing", "impute", "--quiet", "--save",
-                 str(tmp_path / "m.npz")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--missing",
+                "impute",
+                "--quiet",
+                "--save",
+                str(tmp_path / "m.npz"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     code, out, _ = run(capsys, ["predict", tmp_path / "m.npz", "--data", data])
     assert code == 0
@@ -573,14 +743,12 @@ def test_a_loaded_model_applies_its_fill_values_to_raw_arrays(tmp_path, capsys):
 
 def test_predict_ignores_the_target_column_even_when_empty(penguins, tmp_path, capsys):
     rows = read_rows(PENGUINS)
-    blank = write_rows(tmp_path / "unlabelled.csv",
-                       [rows[0]] + [["", *r[1:]] for r in rows[1:6]])
+    blank = write_rows(tmp_path / "unlabelled.csv", [rows[0]] + [["", *r[1:]] for r in rows[1:6]])
     code, out, err = run(capsys, ["predict", penguins / "model.npz", "--data", blank])
     assert code == 0 and err == "" and out.splitlines()[1:] == ["Adelie"] * 5
 
 
-def test_model_files_with_a_damaged_encoding_are_refused_in_one_line(penguins, tmp_path,
-                                                                     capsys):
+def test_model_files_with_a_damaged_encoding_are_refused_in_one_line(penguins, tmp_path, capsys):
     import json
     import zipfile
 
@@ -592,9 +760,10 @@ def test_model_files_with_a_damaged_encoding_are_refused_in_one_line(penguins, t
     arr = np.load(__import__("io").BytesIO(entries[meta_name]))
     meta = json.loads(arr.tobytes().decode())
     for damage, message in (
-            (lambda e: e["columns"][0].update(categories=["Biscoe"]), "inputs, but the network"),
-            (lambda e: e["columns"][0].update(kind="word"), "bad column"),
-            (lambda e: e.update(missing="guess"), "unknown missing policy")):
+        (lambda e: e["columns"][0].update(categories=["Biscoe"]), "inputs, but the network"),
+        (lambda e: e["columns"][0].update(kind="word"), "bad column"),
+        (lambda e: e.update(missing="guess"), "unknown missing policy"),
+    ):
         broken = json.loads(json.dumps(meta))
         damage(broken["preprocessing"]["encoding"])
         buf = __import__("io").BytesIO()
@@ -608,15 +777,20 @@ def test_model_files_with_a_damaged_encoding_are_refused_in_one_line(penguins, t
 
 
 def test_gradcheck_without_a_model_reads_a_csv_header_and_says_what_targets_it_takes(
-        tmp_path, capsys):
-    data = write_rows(tmp_path / "g.csv", [["a", "b", "c", "d", "y"], ["1", "2", "3", "4", "2"],
-                                           ["5", "6", "7", "8", "0"]])
+    tmp_path, capsys
+):
+    data = write_rows(
+        tmp_path / "g.csv",
+        [["a", "b", "c", "d", "y"], ["1", "2", "3", "4", "2"], ["5", "6", "7", "8", "0"]],
+    )
     code, out, err = run(capsys, ["gradcheck", "--sizes", "4,5,3", "--data", data])
     assert code == 0 and "2 examples from" in out, err
     write_rows(data, [["a", "b", "c", "d", "y"], ["1", "2", "3", "4", "cat"]])
     err = run_error(capsys, ["gradcheck", "--sizes", "4,5,3", "--data", data])
-    assert "line 2, target 'y': 'cat' is not a number (without --model, targets are " \
+    assert (
+        "line 2, target 'y': 'cat' is not a number (without --model, targets are "
         "numbers: class indices 0..2 or values)" in err
+    )
 
 
 def test_a_table_of_text_only_has_its_header_detected(tmp_path, capsys):
@@ -642,23 +816,27 @@ def test_a_header_naming_a_column_twice_is_refused_by_name(penguins, tmp_path, c
 
 
 def test_a_target_with_one_class_is_refused_naming_it(capsys, tmp_path):
-    path = write_rows(tmp_path / "one.csv", [["a", "b", "label"], *[[i, 2 * i, "x"]
-                                                                   for i in range(8)]])
+    path = write_rows(
+        tmp_path / "one.csv", [["a", "b", "label"], *[[i, 2 * i, "x"] for i in range(8)]]
+    )
     err = run_error(capsys, ["train", "--data", path, "--target", "label", *FAST])
     assert "target column 'label' holds one class ('x') in all 8 rows" in err
     assert "--task regression" in err
 
 
 def test_space_separated_files_are_read_and_one_column_headers_with_spaces_stay_whole(
-        capsys, tmp_path):
+    capsys, tmp_path
+):
     # As scikit-learn ships linnerud_exercise.csv: runs of spaces, no commas.
     rng = np.random.default_rng(0)
-    lines = ["Chins Situps  Jumps"] + [f"{a}  {b} {c} " for a, b, c in
-                                        rng.integers(1, 200, size=(40, 3))]
+    lines = ["Chins Situps  Jumps"] + [
+        f"{a}  {b} {c} " for a, b, c in rng.integers(1, 200, size=(40, 3))
+    ]
     path = tmp_path / "spaced.csv"
     path.write_text("\n".join(lines) + "\n")
-    code, out, err = run(capsys, ["train", "--data", path, "--target", "Jumps", "--task",
-                                  "regression", *FAST])
+    code, out, err = run(
+        capsys, ["train", "--data", path, "--target", "Jumps", "--task", "regression", *FAST]
+    )
     assert code == 0, err
     assert "2 features" in out and "units of 'Jumps'" in out
     # One column whose name has a space is not split into two.
@@ -672,13 +850,34 @@ def test_a_column_of_unique_values_shows_no_most_frequent_fill(tmp_path, capsys)
     """Every training value of `code` is seen once: no value is the most frequent, so a
     missing cell is all zeros (said so in `info`), not the first value in sorted order."""
     rows = [["a", "code", "colour", "label"]]
-    rows += [[str((i * 7) % 11), "" if i == 7 else f"c{i:02d}", ["red", "blue", "red"][i % 3],
-              "yes" if i % 2 else "no"] for i in range(30)]
+    rows += [
+        [
+            str((i * 7) % 11),
+            "" if i == 7 else f"c{i:02d}",
+            ["red", "blue", "red"][i % 3],
+            "yes" if i % 2 else "no",
+        ]
+        for i in range(30)
+    ]
     write_rows(tmp_path / "u.csv", rows)
     model = tmp_path / "u.npz"
-    code, _, err = run(capsys, ["train", "--data", tmp_path / "u.csv", "--target", "label",
-                                "--categorical", "code", "--missing", "impute",
-                                "--save", model, *FAST])
+    code, _, err = run(
+        capsys,
+        [
+            "train",
+            "--data",
+            tmp_path / "u.csv",
+            "--target",
+            "label",
+            "--categorical",
+            "code",
+            "--missing",
+            "impute",
+            "--save",
+            model,
+            *FAST,
+        ],
+    )
     assert code == 0, err
     code, out, _ = run(capsys, ["info", model])
     assert code == 0

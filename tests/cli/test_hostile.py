@@ -34,23 +34,44 @@ def test_diverging_cli_run_stops_with_exit_3_and_keeps_the_old_model(tmp_path, c
     log = tmp_path / "log.jsonl"
     log.write_text('{"old": "log"}\n')
     before = snapshot(tmp_path)
-    code, out, err = run_main(capsys, ["train", "--data", str(data), "--epochs", "20",
-                                       "--learning-rate", "1e6", "--hidden", "8",
-                                       "--save", str(model), "--log-json", str(log)])
-    assert_one_line(err, 3, code, "training diverged at epoch", "loss = ",
-                    "try a smaller --learning-rate")
+    code, out, err = run_main(
+        capsys,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--epochs",
+            "20",
+            "--learning-rate",
+            "1e6",
+            "--hidden",
+            "8",
+            "--save",
+            str(model),
+            "--log-json",
+            str(log),
+        ],
+    )
+    assert_one_line(
+        err, 3, code, "training diverged at epoch", "loss = ", "try a smaller --learning-rate"
+    )
     assert "saved" not in out
     assert_intact(before, tmp_path)
 
 
-@pytest.mark.parametrize("args", [
-    ["--data", "iris", "--learning-rate", "1e6"],                       # loss explodes
-    ["--data", "digits", "--activation", "relu", "--learning-rate", "1e3"],  # NaN
-    ["--data", "diabetes", "--learning-rate", "50"],                    # regression: inf/NaN
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--data", "iris", "--learning-rate", "1e6"],  # loss explodes
+        ["--data", "digits", "--activation", "relu", "--learning-rate", "1e3"],  # NaN
+        ["--data", "diabetes", "--learning-rate", "50"],  # regression: inf/NaN
+    ],
+)
 def test_diverging_runs_never_report_a_result(tmp_path, capsys, args):
-    code, out, err = run_main(capsys, ["train", *args, "--epochs", "5", "--progress", "none",
-                                       "--save", str(tmp_path / "m.npz")])
+    code, out, err = run_main(
+        capsys,
+        ["train", *args, "--epochs", "5", "--progress", "none", "--save", str(tmp_path / "m.npz")],
+    )
     assert_one_line(err, 3, code, "training diverged")
     assert "test accuracy" not in out and "test loss" not in out
     assert not list(tmp_path.iterdir())
@@ -58,12 +79,18 @@ def test_diverging_runs_never_report_a_result(tmp_path, capsys, args):
 
 def test_a_run_diverging_from_its_l2_step_is_told_to_lower_l2(tmp_path, capsys):
     # digits: 1,437 training rows; 0.1 × 50,000 / 1,437 ≈ 3.5 > 1: the decay flips the weights.
-    code, out, err = run_main(capsys, ["train", "--l2", "50000", "--epochs", "3",
-                                       "--progress", "none"])
+    code, out, err = run_main(
+        capsys, ["train", "--l2", "50000", "--epochs", "3", "--progress", "none"]
+    )
     assert "test accuracy" not in out
-    assert_one_line(err, 3, code, "training diverged at epoch 1",
-                    "the L2 step alone overshoots (learning rate × l2 / training rows = 3.48",
-                    "try a smaller --l2 or --learning-rate")
+    assert_one_line(
+        err,
+        3,
+        code,
+        "training diverged at epoch 1",
+        "the L2 step alone overshoots (learning rate × l2 / training rows = 3.48",
+        "try a smaller --l2 or --learning-rate",
+    )
     net = Network([3, 4, 2], output_activation="softmax", cost="log_likelihood", seed=0)
     X = np.random.default_rng(0).normal(size=(40, 3))
     with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match="smaller l2 or"):
@@ -102,24 +129,37 @@ def test_a_model_with_nan_weights_is_never_written(tmp_path):
 def test_train_outputs_never_overwrite_the_data(tmp_path, capsys, option, how):
     pytest.importorskip("matplotlib")
     data = write_csv(tmp_path / "data.csv")
-    target = {"same": data, "symlink": tmp_path / "link.csv",
-              "hardlink": tmp_path / "hard.csv"}[how]
+    target = {"same": data, "symlink": tmp_path / "link.csv", "hardlink": tmp_path / "hard.csv"}[
+        how
+    ]
     if how == "symlink":
         target.symlink_to(data)
     elif how == "hardlink":
         os.link(data, target)
     before = snapshot(tmp_path)
-    code, out, err = run_main(capsys, ["train", "--data", str(data), "--epochs", "1",
-                                       option, str(target)])
+    code, out, err = run_main(
+        capsys, ["train", "--data", str(data), "--epochs", "1", option, str(target)]
+    )
     assert_one_line(err, 2, code, "is the data file", f"choose another {option}")
     assert out == ""  # refused before any work
     assert_intact(before, tmp_path)
 
 
 def test_train_outputs_must_differ_from_each_other(tmp_path, capsys):
-    code, _, err = run_main(capsys, ["train", "--data", "iris", "--epochs", "1",
-                                     "--save", str(tmp_path / "x"), "--log-json",
-                                     str(tmp_path / "x")])
+    code, _, err = run_main(
+        capsys,
+        [
+            "train",
+            "--data",
+            "iris",
+            "--epochs",
+            "1",
+            "--save",
+            str(tmp_path / "x"),
+            "--log-json",
+            str(tmp_path / "x"),
+        ],
+    )
     assert_one_line(err, 2, code, "is also the")
     assert not list(tmp_path.iterdir())
 
@@ -135,8 +175,9 @@ def test_model_commands_never_overwrite_what_they_read(tmp_path, capsys, command
     link.symlink_to(model if victim == "model" else data)
     before = snapshot(tmp_path)
     extra = ["--what", "curves"] if command == "plot" else []
-    code, _, err = run_main(capsys, [command, str(model), "--data", str(data), *extra,
-                                     "-o", str(link)])
+    code, _, err = run_main(
+        capsys, [command, str(model), "--data", str(data), *extra, "-o", str(link)]
+    )
     assert_one_line(err, 2, code, f"is the {victim} file", "choose another --output")
     assert_intact(before, tmp_path)
 
@@ -149,18 +190,33 @@ def test_a_failed_run_leaves_the_old_log_alone(tmp_path, capsys):
     log.write_text('{"epoch": 1}\n')
     before = snapshot(tmp_path)
     # Fails while loading the data: the log must not even be opened.
-    code, _, err = run_main(capsys, ["train", "--data", str(tmp_path / "missing.csv"),
-                                     "--log-json", str(log)])
+    code, _, err = run_main(
+        capsys, ["train", "--data", str(tmp_path / "missing.csv"), "--log-json", str(log)]
+    )
     assert_one_line(err, 2, code, "no such file")
     assert_intact(before, tmp_path)
     # Fails when training starts (a regressor cannot watch accuracy).
-    code, _, err = run_main(capsys, ["train", "--data", "diabetes", "--early-stopping",
-                                     "val_accuracy", "--log-json", str(log)])
+    code, _, err = run_main(
+        capsys,
+        ["train", "--data", "diabetes", "--early-stopping", "val_accuracy", "--log-json", str(log)],
+    )
     assert_one_line(err, 2, code, "val_accuracy needs a classifier")
     assert_intact(before, tmp_path)
     # Fails after some epochs (diverges): the old log stays, no temporary file is left.
-    code, _, err = run_main(capsys, ["train", "--data", "diabetes", "--learning-rate", "50",
-                                     "--epochs", "9", "--log-json", str(log)])
+    code, _, err = run_main(
+        capsys,
+        [
+            "train",
+            "--data",
+            "diabetes",
+            "--learning-rate",
+            "50",
+            "--epochs",
+            "9",
+            "--log-json",
+            str(log),
+        ],
+    )
     assert_one_line(err, 3, code, "diverged")
     assert_intact(before, tmp_path)
 
@@ -188,8 +244,9 @@ def test_log_json_keeps_the_files_mode(tmp_path, capsys):
     log = tmp_path / "log.jsonl"
     log.write_text("old\n")
     log.chmod(0o640)
-    code, _, _ = run_main(capsys, ["train", "--data", "iris", "--epochs", "2", "--quiet",
-                                   "--log-json", str(log)])
+    code, _, _ = run_main(
+        capsys, ["train", "--data", "iris", "--epochs", "2", "--quiet", "--log-json", str(log)]
+    )
     assert code == 0 and len(log.read_text().splitlines()) == 2
     assert log.stat().st_mode & 0o777 == 0o640
 
@@ -206,17 +263,26 @@ def test_cli_subprocess_diverges_with_status_3(tmp_path):
 def _writer_cases(folder):
     """(command line, the file it writes) for every writer, each over an existing file."""
     return {
-        "save": (["train", "--data", "data.csv", "--epochs", "2", "--save", "model.npz"],
-                 "model.npz"),
-        "log": (["train", "--data", "data.csv", "--epochs", "40", "--log-json", "log.jsonl"],
-                "log.jsonl"),
-        "report": (["report", "model.npz", "--data", "data.csv", "--rows", "all", "-o",
-                    "report.html"],
-                   "report.html"),
-        "plot": (["plot", "model.npz", "--data", "data.csv", "--what", "curves",
-                  "-o", "curves.svg"], "curves.svg"),
-        "predict": (["predict", "model.npz", "--data", "data.csv", "--proba", "-o", "p.csv"],
-                    "p.csv"),
+        "save": (
+            ["train", "--data", "data.csv", "--epochs", "2", "--save", "model.npz"],
+            "model.npz",
+        ),
+        "log": (
+            ["train", "--data", "data.csv", "--epochs", "40", "--log-json", "log.jsonl"],
+            "log.jsonl",
+        ),
+        "report": (
+            ["report", "model.npz", "--data", "data.csv", "--rows", "all", "-o", "report.html"],
+            "report.html",
+        ),
+        "plot": (
+            ["plot", "model.npz", "--data", "data.csv", "--what", "curves", "-o", "curves.svg"],
+            "curves.svg",
+        ),
+        "predict": (
+            ["predict", "model.npz", "--data", "data.csv", "--proba", "-o", "p.csv"],
+            "p.csv",
+        ),
     }
 
 
@@ -248,8 +314,9 @@ def test_enospc_while_saving_is_one_line(tmp_path, capsys, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", no_space)
-    code, _, err = run_main(capsys, ["train", "--data", str(data), "--epochs", "1",
-                                     "--save", str(model)])
+    code, _, err = run_main(
+        capsys, ["train", "--data", str(data), "--epochs", "1", "--save", str(model)]
+    )
     assert_one_line(err, 1, code, "No space left on device", str(model))
     assert_intact(before, tmp_path)
 
@@ -283,13 +350,15 @@ def test_ctrl_c_twice_during_save_or_load_is_one_line_and_exit_130(tmp_path, cap
     _data, _model = train_model(tmp_path, capsys)
     before = snapshot(tmp_path)
     if during == "save":
-        prelude = _INTERRUPT_DURING.format(module="numpy", name="savez",
-                                           before="args[0].write(b'half a model')")
+        prelude = _INTERRUPT_DURING.format(
+            module="numpy", name="savez", before="args[0].write(b'half a model')"
+        )
         args = ["train", "--data", "data.csv", "--epochs", "1", "--save", "model.npz"]
     else:
         # The data file's opening: every reader checks it through the one opener first.
-        prelude = _INTERRUPT_DURING.format(module="chainrule.input_files",
-                                           name="check_input_file", before="pass")
+        prelude = _INTERRUPT_DURING.format(
+            module="chainrule.input_files", name="check_input_file", before="pass"
+        )
         args = ["predict", "model.npz", "--data", "data.csv", "-o", "out.csv"]
     proc = cli_patched(prelude, args, tmp_path)
     assert_fails(proc, 130, "interrupted")
@@ -303,11 +372,30 @@ def _train_until_first_epoch(tmp_path, args, signals):
 
     from hostile_helpers import env
 
-    proc = subprocess.Popen([sys.executable, "-m", "chainrule", "train", "--data", "data.csv",
-                             "--hidden", "50", "--epochs", "100000", "--batch-size", "1",
-                             "--progress", "lines", *args], cwd=tmp_path,
-                            env={**env(), "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chainrule",
+            "train",
+            "--data",
+            "data.csv",
+            "--hidden",
+            "50",
+            "--epochs",
+            "100000",
+            "--batch-size",
+            "1",
+            "--progress",
+            "lines",
+            *args,
+        ],
+        cwd=tmp_path,
+        env={**env(), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("epoch 1/"):
@@ -323,14 +411,21 @@ def test_one_ctrl_c_in_training_keeps_the_partial_model_only_with_save(tmp_path,
     _data, model = train_model(tmp_path, capsys)
     model.unlink()
     code, err = _train_until_first_epoch(tmp_path, ["--save", "model.npz"], 1)
-    assert_one_line(err, 130, code, "interrupted after epoch", "saved the partial model to "
-                    "model.npz")
+    assert_one_line(
+        err, 130, code, "interrupted after epoch", "saved the partial model to model.npz"
+    )
     assert chainrule.load(model).history.epoch[0] == 1
     model.unlink()
     before = snapshot(tmp_path)
     code, err = _train_until_first_epoch(tmp_path, [], 1)
-    assert_one_line(err, 130, code, "interrupted after epoch", "no file was changed",
-                    "give --save PATH to keep a partial model")
+    assert_one_line(
+        err,
+        130,
+        code,
+        "interrupted after epoch",
+        "no file was changed",
+        "give --save PATH to keep a partial model",
+    )
     assert_intact(before, tmp_path)
 
 
@@ -353,10 +448,26 @@ def test_a_closed_stdout_never_skips_the_save(tmp_path):
     from hostile_helpers import env
 
     write_csv(tmp_path / "data.csv")
-    proc = subprocess.Popen([sys.executable, "-m", "chainrule", "train", "--data", "data.csv",
-                             "--epochs", "200", "--progress", "lines", "--save", "m.npz"],
-                            cwd=tmp_path, env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chainrule",
+            "train",
+            "--data",
+            "data.csv",
+            "--epochs",
+            "200",
+            "--progress",
+            "lines",
+            "--save",
+            "m.npz",
+        ],
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.readline()
     proc.stdout.close()  # `| head -1`
@@ -380,8 +491,9 @@ def test_temp_files_of_a_killed_save_are_removed_by_the_next(tmp_path, capsys):
     stale.write_bytes(b"half a model from a killed save")
     live = tmp_path / f".model.npz.chainrule-{os.getppid()}-a1b2.tmp"  # a running process's
     live.write_bytes(b"being written")
-    code, _, _ = run_main(capsys, ["train", "--data", str(data), "--epochs", "1", "--quiet",
-                                   "--save", str(model)])
+    code, _, _ = run_main(
+        capsys, ["train", "--data", str(data), "--epochs", "1", "--quiet", "--save", str(model)]
+    )
     assert code == 0
     assert not stale.exists() and live.exists()
 
@@ -391,8 +503,9 @@ def test_atomic_write_keeps_the_mode_and_writes_through_a_symlink(tmp_path, caps
     model.chmod(0o600)
     link = tmp_path / "latest.npz"
     link.symlink_to(model.name)
-    code, _, _ = run_main(capsys, ["train", "--data", str(data), "--epochs", "3", "--quiet",
-                                   "--save", str(link)])
+    code, _, _ = run_main(
+        capsys, ["train", "--data", str(data), "--epochs", "3", "--quiet", "--save", str(link)]
+    )
     assert code == 0
     assert link.is_symlink() and os.readlink(link) == model.name
     assert len(chainrule.load(model).history) == 3
@@ -407,8 +520,9 @@ def test_outputs_never_replace_a_fifo_or_a_device(tmp_path, capsys, kind):
     else:
         target = tmp_path / "null"
         target.symlink_to(os.devnull)
-    code, out, err = run_main(capsys, ["train", "--data", "iris", "--epochs", "1",
-                                       "--save", str(target)])
+    code, out, err = run_main(
+        capsys, ["train", "--data", "iris", "--epochs", "1", "--save", str(target)]
+    )
     assert_one_line(err, 2, code, "not a regular file")
     assert out == ""
     assert (tmp_path / target.name).is_fifo() if kind == "fifo" else os.path.exists(os.devnull)
@@ -435,8 +549,9 @@ try:
 except TrainingDiverged:
     print("diverged")
 """
-    proc = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=120
+    )
     assert proc.stdout.strip() == "diverged", proc.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["log.jsonl"]
     assert log.read_text() == "old\n"
@@ -447,7 +562,8 @@ def test_a_read_only_folder_is_refused_before_training(tmp_path, capsys):
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o555)
-    code, out, err = run_main(capsys, ["train", "--data", "iris", "--epochs", "1",
-                                       "--save", str(folder / "m.npz")])
+    code, out, err = run_main(
+        capsys, ["train", "--data", "iris", "--epochs", "1", "--save", str(folder / "m.npz")]
+    )
     assert_one_line(err, 2, code, "--save", "permission denied")
     assert out == ""

@@ -53,9 +53,14 @@ def cli_peak(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[st
     started by a small intermediate Python, not by this (large) test process.
     """
     peak_file = cwd.parent / f"{cwd.name}.peak"
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, str(peak_file), sys.executable,
-                           "-m", "chainrule", *args], cwd=cwd, env=env(), capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(peak_file), sys.executable, "-m", "chainrule", *args],
+        cwd=cwd,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     peak = int(peak_file.read_text()) / 1024  # kB on Linux
     peak_file.unlink()
     return proc, peak
@@ -63,8 +68,7 @@ def cli_peak(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[st
 
 def _npy_header(shape: tuple[int, ...], dtype: str) -> bytes:
     buf = io.BytesIO()
-    npy_format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False,
-                                            "shape": shape})
+    npy_format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False, "shape": shape})
     return buf.getvalue()
 
 
@@ -82,13 +86,16 @@ def _small_model_meta(tmp_path: Path) -> dict:
     return meta
 
 
-def write_archive(path: Path, meta: dict, arrays: dict[str, np.ndarray],
-                  bombs: dict[str, tuple[tuple[int, ...], int]] | None = None) -> Path:
+def write_archive(
+    path: Path,
+    meta: dict,
+    arrays: dict[str, np.ndarray],
+    bombs: dict[str, tuple[tuple[int, ...], int]] | None = None,
+) -> Path:
     """A model-like archive, deflated; ``bombs`` maps a member to (shape, MB of zeros),
     which deflate about 200 times."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        zf.writestr(f"{METADATA_KEY}.npy",
-                    _npy(np.frombuffer(json.dumps(meta).encode(), np.uint8)))
+        zf.writestr(f"{METADATA_KEY}.npy", _npy(np.frombuffer(json.dumps(meta).encode(), np.uint8)))
         for name, arr in arrays.items():
             zf.writestr(f"{name}.npy", _npy(arr))
         for name, (shape, megabytes) in (bombs or {}).items():
@@ -110,8 +117,9 @@ def test_a_zip_bomb_model_is_refused_without_inflating_it(tmp_path):
     meta = _small_model_meta(tmp_path)
     meta["architecture"]["sizes"] = [n_in, n_out]
     meta["class_names"] = [str(i) for i in range(n_out)]
-    path = write_archive(tmp_path / "bomb.npz", meta, {"b2": np.zeros(n_out)},
-                     {"W2": ((n_out, n_in), 400)})
+    path = write_archive(
+        tmp_path / "bomb.npz", meta, {"b2": np.zeros(n_out)}, {"W2": ((n_out, n_in), 400)}
+    )
     assert path.stat().st_size < 4 * MB
     before = snapshot(tmp_path)
     proc, peak = cli_peak(["info", "bomb.npz"], tmp_path)
@@ -127,8 +135,11 @@ def test_unknown_members_are_refused_without_inflating_them(tmp_path):
     # 100 MB that deflate about 30 times: no zip bomb, just a member chainrule never wrote.
     payload = np.zeros(100 * MB, np.uint8)
     payload[::64] = np.random.default_rng(0).integers(0, 256, len(payload[::64]))
-    write_archive(tmp_path / "extra.npz", meta, {"W2": net.weights[0], "b2": net.biases[0],
-                                                 "payload": payload})
+    write_archive(
+        tmp_path / "extra.npz",
+        meta,
+        {"W2": net.weights[0], "b2": net.biases[0], "payload": payload},
+    )
     assert (tmp_path / "extra.npz").stat().st_size < 10 * MB
     proc, peak = cli_peak(["info", "extra.npz"], tmp_path)
     assert_fails(proc, 2, "unexpected member 'payload'")
@@ -139,11 +150,11 @@ def test_shapes_are_checked_against_the_metadata_before_reading(tmp_path, capsys
     meta = _small_model_meta(tmp_path)
     meta["architecture"]["sizes"] = [100_000, 100_000]  # 80 GB if ever allocated
     meta["class_names"] = [str(i) for i in range(100_000)]
-    path = write_archive(tmp_path / "lies.npz", meta,
-                         {"W2": np.zeros((3, 2)), "b2": np.zeros(3)})
+    path = write_archive(tmp_path / "lies.npz", meta, {"W2": np.zeros((3, 2)), "b2": np.zeros(3)})
     code, _, err = run_main(capsys, ["info", str(path)])
-    assert_one_line(err, 2, code, "corrupted model file", "W2 has shape (3, 2)",
-                    "expected (100000, 100000)")
+    assert_one_line(
+        err, 2, code, "corrupted model file", "W2 has shape (3, 2)", "expected (100000, 100000)"
+    )
     path = write_archive(tmp_path / "missing.npz", meta, {})
     code, _, err = run_main(capsys, ["info", str(path)])
     assert_one_line(err, 2, code, "corrupted model file", "'W2' is missing")
@@ -161,24 +172,26 @@ def _saved_model(tmp_path: Path) -> tuple[Path, dict, dict[str, np.ndarray]]:
     return path, meta, arrays
 
 
-@pytest.mark.parametrize("edit, needle", [
-    ({"history": {"epoch": [1, 2], "train_loss": ["low", "lower"]}}, "history 'train_loss'"),
-    ({"history": {"epoch": [1, 2], "train_loss": [0.5]}}, "history 'train_loss'"),
-    ({"history": {"epoch": 7}}, "history 'epoch'"),
-    ({"history": {"epoch": [1, 2], "grad_norms": [[1.0], [2.0]]}}, "history 'grad_norms'"),
-    ({"data": ["iris"]}, "metadata 'data' must be a JSON object"),
-    ({"data": {"name": "iris", "test_fraction": "0.2"}}, "data.test_fraction"),
-    ({"training": "fast"}, "metadata 'training' must be a JSON object"),
-    ({"training": {"seed": [0]}}, "training.seed"),
-])
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        ({"history": {"epoch": [1, 2], "train_loss": ["low", "lower"]}}, "history 'train_loss'"),
+        ({"history": {"epoch": [1, 2], "train_loss": [0.5]}}, "history 'train_loss'"),
+        ({"history": {"epoch": 7}}, "history 'epoch'"),
+        ({"history": {"epoch": [1, 2], "grad_norms": [[1.0], [2.0]]}}, "history 'grad_norms'"),
+        ({"data": ["iris"]}, "metadata 'data' must be a JSON object"),
+        ({"data": {"name": "iris", "test_fraction": "0.2"}}, "data.test_fraction"),
+        ({"training": "fast"}, "metadata 'training' must be a JSON object"),
+        ({"training": {"seed": [0]}}, "training.seed"),
+    ],
+)
 @pytest.mark.parametrize("command", ["info", "report"])
 def test_malformed_metadata_is_a_corrupted_model_line(tmp_path, capsys, edit, needle, command):
     if command == "report":
         pytest.importorskip("matplotlib")
     path, meta, arrays = _saved_model(tmp_path)
     write_archive(path, {**meta, **edit}, arrays)
-    args = [command, str(path)] + (["-o", str(tmp_path / "r.html")] if command == "report"
-                                   else [])
+    args = [command, str(path)] + (["-o", str(tmp_path / "r.html")] if command == "report" else [])
     code, _, err = run_main(capsys, args)
     assert_one_line(err, 2, code, "corrupted model file", needle)
 
@@ -210,14 +223,25 @@ def test_boolean_and_integer_labels_in_npz_work(tmp_path, capsys, dtype):
     X = rng.normal(size=(80, 3))
     y = (X[:, 0] + X[:, 1] > 0).astype(dtype)
     np.savez(tmp_path / "d.npz", X=X, y=y)
-    code, out, err = run_main(capsys, ["train", "--data", str(tmp_path / "d.npz"),
-                                       "--epochs", "20", "--quiet", "--save",
-                                       str(tmp_path / "m.npz")])
+    code, out, err = run_main(
+        capsys,
+        [
+            "train",
+            "--data",
+            str(tmp_path / "d.npz"),
+            "--epochs",
+            "20",
+            "--quiet",
+            "--save",
+            str(tmp_path / "m.npz"),
+        ],
+    )
     assert code == 0, err
     accuracy = float(out.split("test accuracy: ")[1].split("%")[0])
     assert accuracy >= 80
-    code, out, err = run_main(capsys, ["predict", str(tmp_path / "m.npz"), "--data",
-                                       str(tmp_path / "d.npz")])
+    code, out, err = run_main(
+        capsys, ["predict", str(tmp_path / "m.npz"), "--data", str(tmp_path / "d.npz")]
+    )
     assert code == 0, err
     assert set(out.split()[1:]) <= {"0", "1"}
 
@@ -233,8 +257,9 @@ def test_overflow_in_standardisation_names_the_column(tmp_path, capsys, where):
         lines.append(f"{a:.6f},{big if where == 'feature' else b:.6g},{c:.6f},{label}")
     (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
     task = ["--task", "regression"] if where == "target" else []
-    code, out, err = run_main(capsys, ["train", "--data", str(tmp_path / "d.csv"), *task,
-                                       "--epochs", "2"])
+    code, out, err = run_main(
+        capsys, ["train", "--data", str(tmp_path / "d.csv"), *task, "--epochs", "2"]
+    )
     needle = "column 2 ('b')" if where == "feature" else "target column 1"
     assert_one_line(err, 2, code, needle, "too large to scale")
     assert "accuracy" not in out
@@ -244,19 +269,50 @@ def test_overflow_in_standardisation_names_the_column(tmp_path, capsys, where):
 def test_ten_thousand_classes_train_from_labels_in_little_memory(tmp_path):
     rng = np.random.default_rng(0)
     n = 30_000
-    np.savez(tmp_path / "k.npz", X=rng.normal(size=(n, 8)).astype(np.float32),
-             y=np.arange(n) % 10_000)
+    np.savez(
+        tmp_path / "k.npz", X=rng.normal(size=(n, 8)).astype(np.float32), y=np.arange(n) % 10_000
+    )
     # Dense targets and epoch outputs would take ~8 GB; kept as labels (training.targets)
     # the run fits in a process allowed 3 GB of address space (~300 MB resident here).
-    proc = cli(["train", "--data", "k.npz", "--task", "classification", "--epochs", "1",
-                "--batch-size", "50", "--save", "m.npz"], tmp_path, memory_mb=3072)
+    proc = cli(
+        [
+            "train",
+            "--data",
+            "k.npz",
+            "--task",
+            "classification",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "50",
+            "--save",
+            "m.npz",
+        ],
+        tmp_path,
+        memory_mb=3072,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "10000 outputs" in proc.stdout and "test accuracy" in proc.stdout
     assert chainrule_load(tmp_path / "m.npz").sizes[-1] == 10_000
     before = snapshot(tmp_path)
     # Full-batch L-BFGS needs the dense targets: refused before allocating, with the estimate.
-    proc = cli(["train", "--data", "k.npz", "--task", "classification", "--epochs", "1",
-                "--optimizer", "lbfgs", "--save", "m.npz"], tmp_path, memory_mb=3072)
+    proc = cli(
+        [
+            "train",
+            "--data",
+            "k.npz",
+            "--task",
+            "classification",
+            "--epochs",
+            "1",
+            "--optimizer",
+            "lbfgs",
+            "--save",
+            "m.npz",
+        ],
+        tmp_path,
+        memory_mb=3072,
+    )
     assert_fails(proc, 1, "training needs about", "GB", "10000 outputs", "available")
     assert_intact(before, tmp_path)
 

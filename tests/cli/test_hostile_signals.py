@@ -28,8 +28,10 @@ import pytest
 import chainrule
 from hostile_helpers import env, write_csv
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(),
-                                reason="needs Linux's /proc to see when handlers are installed")
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/status").exists(),
+    reason="needs Linux's /proc to see when handlers are installed",
+)
 
 TIMEOUT = 180
 
@@ -49,8 +51,14 @@ def _handlers_installed(pid: int) -> bool:
 
 
 def _start(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], float]:
-    proc = subprocess.Popen([sys.executable, "-m", "chainrule", *args], cwd=cwd, env=env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainrule", *args],
+        cwd=cwd,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + TIMEOUT
     while not _handlers_installed(proc.pid):
         if time.monotonic() > deadline:
@@ -89,8 +97,15 @@ def _valid(path: Path) -> bool:
     return path.read_bytes().rstrip().endswith(b"</html>")
 
 
-def _check_truthful(tmp_path: Path, outputs: list[str], old: dict[str, str | None],
-                    code: int, err: str, signum: int, where: str) -> str:
+def _check_truthful(
+    tmp_path: Path,
+    outputs: list[str],
+    old: dict[str, str | None],
+    code: int,
+    err: str,
+    signum: int,
+    where: str,
+) -> str:
     assert "Traceback" not in err and "Exception ignored" not in err, f"{where}:\n{err}"
     lines = err.strip().splitlines()
     if code == 0:  # every signal came after the command's work: all outputs are new
@@ -117,15 +132,46 @@ def _check_truthful(tmp_path: Path, outputs: list[str], old: dict[str, str | Non
 def _runs(command: str, n: int, seed: int, tmp_path: Path, capsys) -> list[str]:
     """``n`` runs of ``command``: odd ones get two SIGINTs, some get SIGTERM."""
     data = write_csv(tmp_path / "data.csv", n=400)
-    assert chainrule.cli.main(["train", "--data", str(data), "--epochs", "1", "--hidden", "5",
-                               "--quiet", "--seed", "7", "--save", str(tmp_path / "model.npz"),
-                               "--log-json", str(tmp_path / "log.jsonl")]) == 0
+    assert (
+        chainrule.cli.main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--epochs",
+                "1",
+                "--hidden",
+                "5",
+                "--quiet",
+                "--seed",
+                "7",
+                "--save",
+                str(tmp_path / "model.npz"),
+                "--log-json",
+                str(tmp_path / "log.jsonl"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     (tmp_path / "report.html").write_text("<html>an old report</html>\n")
     if command == "train":
-        args = ["train", "--data", "data.csv", "--epochs", "30", "--hidden", "40",
-                "--batch-size", "4", "--quiet", "--save", "model.npz", "--log-json",
-                "log.jsonl"]
+        args = [
+            "train",
+            "--data",
+            "data.csv",
+            "--epochs",
+            "30",
+            "--hidden",
+            "40",
+            "--batch-size",
+            "4",
+            "--quiet",
+            "--save",
+            "model.npz",
+            "--log-json",
+            "log.jsonl",
+        ]
         outputs = ["model.npz", "log.jsonl"]
     else:
         args = ["report", "model.npz", "--data", "data.csv", "--rows", "all", "-o", "report.html"]
@@ -153,8 +199,10 @@ def _runs(command: str, n: int, seed: int, tmp_path: Path, capsys) -> list[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             pytest.fail(f"run {run}: still running {TIMEOUT} s after the signal")
-        where = (f"run {run} ({count} x {signal.Signals(signum).name} at {offset:.3f} s of "
-                 f"{span:.3f} s, gap {gap:.3f} s)")
+        where = (
+            f"run {run} ({count} x {signal.Signals(signum).name} at {offset:.3f} s of "
+            f"{span:.3f} s, gap {gap:.3f} s)"
+        )
         seen.append(_check_truthful(tmp_path, outputs, old, proc.returncode, err, signum, where))
     return seen
 
@@ -174,8 +222,23 @@ def test_signals_at_random_moments_of_a_report_leave_a_true_line(tmp_path, capsy
 
 def test_sigterm_during_training_is_143_with_no_temporary_file(tmp_path, capsys):
     data = write_csv(tmp_path / "data.csv", n=200)
-    proc, _ = _start(["train", "--data", str(data), "--epochs", "100000", "--batch-size", "1",
-                      "--quiet", "--log-json", "log.jsonl", "--save", "model.npz"], tmp_path)
+    proc, _ = _start(
+        [
+            "train",
+            "--data",
+            str(data),
+            "--epochs",
+            "100000",
+            "--batch-size",
+            "1",
+            "--quiet",
+            "--log-json",
+            "log.jsonl",
+            "--save",
+            "model.npz",
+        ],
+        tmp_path,
+    )
     deadline = time.monotonic() + TIMEOUT
     while not list(tmp_path.glob(".log.jsonl.chainrule-*.tmp")):  # an epoch is logged
         assert time.monotonic() < deadline and proc.poll() is None

@@ -97,15 +97,24 @@ def test_semicolon_and_tab_separated(tmp_path):
         ("a,b,y\n1,2,0\n3,4,\n", {}, r"line 3, target 'y': the cell is empty"),
         ("a,b,y\n1,2,0\n3,4,NA\n", {}, r"line 3, target 'y': the cell is missing \('NA'\)"),
         ('a,b,y\n1,2,0\n"3,4,1\n5,6,0\n', {}, r"line 3: a quote \(\"\) opens a cell that is never"),
-        ("y,a,b\n0,1,2\n1,inf,1\n", {"target": "y"},
-         r"line 3, column 2 \('a'\): inf is not a finite number"),
+        (
+            "y,a,b\n0,1,2\n1,inf,1\n",
+            {"target": "y"},
+            r"line 3, column 2 \('a'\): inf is not a finite number",
+        ),
         ("a,b,y\n1,2,0\n3,4,1\n", {"target": "z"}, r"no column named 'z' \(columns: 'a'"),
         ("1,2,0\n3,4,1\n", {"target": "z"}, "has no header line, so the target must be"),
         ("a,b,y\n1,2,0\n3,4,1\n", {"target": "5"}, "target column 5 does not exist"),
-        ("a,b,y\n1,2,0.5\n3,4,nan\n", {"task": "regression"},
-         r"line 3, target 'y': the cell is missing \('nan'\)"),
-        ("a,b,y\n1,2,0.5\n3,4,inf\n", {"task": "regression"},
-         r"line 3, target 'y': inf is not a finite number"),
+        (
+            "a,b,y\n1,2,0.5\n3,4,nan\n",
+            {"task": "regression"},
+            r"line 3, target 'y': the cell is missing \('nan'\)",
+        ),
+        (
+            "a,b,y\n1,2,0.5\n3,4,inf\n",
+            {"task": "regression"},
+            r"line 3, target 'y': inf is not a finite number",
+        ),
         ("a,b,y\n1,2,x\n3,4,z\n", {"task": "regression"}, "line 2, target 'y': 'x' is not"),
         ("a\n1\n2\n", {"header": True}, "has 1 column"),
         ('a,b\n"1,2\n', {}, "line"),
@@ -222,20 +231,53 @@ def test_reads_each_file_once(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------------- fuzzing
 
-CELLS = st.sampled_from(["1", "2.5", "-3e2", "", "x", "nan", "inf", " 4 ", '"5"', "a,b",
-                         "\n", "\r", "\t", ";", '"', "1e999", "\x00", "é"])
+CELLS = st.sampled_from(
+    [
+        "1",
+        "2.5",
+        "-3e2",
+        "",
+        "x",
+        "nan",
+        "inf",
+        " 4 ",
+        '"5"',
+        "a,b",
+        "\n",
+        "\r",
+        "\t",
+        ";",
+        '"',
+        "1e999",
+        "\x00",
+        "é",
+    ]
+)
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(
-    st.binary(max_size=200),
-    st.text(max_size=200).map(str.encode),
-    st.lists(st.lists(CELLS, min_size=1, max_size=4), max_size=6)
-      .map(lambda rows: "\n".join(",".join(r) for r in rows).encode()),
-), st.sampled_from([{}, {"target": "0"}, {"header": True}, {"task": "regression"},
-                    {"has_target": False}, {"class_names": ["1", "x"]}]))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=200).map(str.encode),
+        st.lists(st.lists(CELLS, min_size=1, max_size=4), max_size=6).map(
+            lambda rows: "\n".join(",".join(r) for r in rows).encode()
+        ),
+    ),
+    st.sampled_from(
+        [
+            {},
+            {"target": "0"},
+            {"header": True},
+            {"task": "regression"},
+            {"has_target": False},
+            {"class_names": ["1", "x"]},
+        ]
+    ),
+)
 def test_fuzz_csv_reader_raises_only_its_error(tmp_path, content, kwargs):
     path = tmp_path / "fuzz.csv"
     path.write_bytes(content)
@@ -279,8 +321,9 @@ def _npz_bytes(**arrays):
 
 
 @pytest.mark.slow
-@settings(max_examples=120, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_fuzz_binary_formats_raise_only_their_error(tmp_path, data):
     kind = data.draw(st.sampled_from(["npz", "npy", "idx", "gzip"]))
@@ -304,7 +347,10 @@ def test_fuzz_binary_formats_raise_only_their_error(tmp_path, data):
     path = tmp_path / "fuzz.bin"
     path.write_bytes(bytes(raw))
     try:
-        read_data_file(path, has_target=data.draw(st.sampled_from([True, False, None])),
-                       n_features=data.draw(st.sampled_from([None, 1, 2, 4])))
+        read_data_file(
+            path,
+            has_target=data.draw(st.sampled_from([True, False, None])),
+            n_features=data.draw(st.sampled_from([None, 1, 2, 4])),
+        )
     except DataFileError as exc:
         assert "\n" not in str(exc)

@@ -69,8 +69,17 @@ def test_unknown_and_misused_names():
         load_dataset("iris", n_samples=10)
     with pytest.raises(ValueError, match="at least 2"):
         load_dataset("moons", n_samples=1)
-    assert set(DATASETS) >= {"digits", "iris", "wine", "breast_cancer", "diabetes", "xor",
-                             "spirals", "moons", "circles"}
+    assert set(DATASETS) >= {
+        "digits",
+        "iris",
+        "wine",
+        "breast_cancer",
+        "diabetes",
+        "xor",
+        "spirals",
+        "moons",
+        "circles",
+    }
 
 
 def test_split_indices_are_disjoint_stratified_and_seeded():

@@ -65,10 +65,11 @@ def test_load_mnist_from_small_files(tmp_path):
 
     rng = np.random.default_rng(0)
     for stem, n in (("train", 30), ("t10k", 10)):
-        write_idx(tmp_path / f"{stem}-images-idx3-ubyte.gz",
-                  rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
-        write_idx(tmp_path / f"{stem}-labels-idx1-ubyte.gz",
-                  rng.integers(0, 10, n, dtype=np.uint8))
+        write_idx(
+            tmp_path / f"{stem}-images-idx3-ubyte.gz",
+            rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+        )
+        write_idx(tmp_path / f"{stem}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, dtype=np.uint8))
     m = load_mnist(tmp_path, n_validation=5, dtype=np.float32)
     assert m.X_train.shape == (25, 784) and m.X_val.shape == (5, 784)
     assert m.X_test.shape == (10, 784) and m.X_train.dtype == np.float32

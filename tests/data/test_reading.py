@@ -57,8 +57,16 @@ def test_a_late_word_in_a_number_column_still_names_its_line(tmp_path):
 
 
 def _args(**kw):
-    base = dict(scale=None, missing="error", test_fraction=0.2, val_fraction=0.1, seed=0,
-                class_weight=None, data="xor", test_data=None)
+    base = dict(
+        scale=None,
+        missing="error",
+        test_fraction=0.2,
+        val_fraction=0.1,
+        seed=0,
+        class_weight=None,
+        data="xor",
+        test_data=None,
+    )
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -74,10 +82,12 @@ def test_in_place_splits_equal_the_copying_path(scale, dtype):
     parts = split_indices(y, val_fraction=0.1, test_fraction=0.2, seed=0)
 
     def run(in_place):
-        data = Dataset(X=X.copy(), y=y.copy(), task="classification", name="t",
-                       class_names=["a", "b", "c"])
-        td = data_options._array_splits(_args(scale=scale), np.dtype(dtype), data, *parts,
-                                        in_place=in_place)
+        data = Dataset(
+            X=X.copy(), y=y.copy(), task="classification", name="t", class_names=["a", "b", "c"]
+        )
+        td = data_options._array_splits(
+            _args(scale=scale), np.dtype(dtype), data, *parts, in_place=in_place
+        )
         return td, data
 
     copied, _ = run(False)

@@ -54,18 +54,27 @@ def same(a, b):
 
 
 def test_the_fast_reader_gives_what_the_line_by_line_reader_gives(tmp_path, monkeypatch):
-    same(read_data_file(PENGUINS, target="species"),
-         slow_read(monkeypatch, PENGUINS, target="species"))
+    same(
+        read_data_file(PENGUINS, target="species"),
+        slow_read(monkeypatch, PENGUINS, target="species"),
+    )
     rng = np.random.default_rng(0)
     rows = [["num", "word", "flag", "mixed", "y"]]
     for i in range(3000):
-        rows.append([f"{rng.normal():.4f}" if i % 17 else "NA", rng.choice(["a", "b", ""]),
-                     rng.choice(["true", "False"]), rng.choice(["1", "2.5", "x", "y"]),
-                     str(rng.integers(3))])
+        rows.append(
+            [
+                f"{rng.normal():.4f}" if i % 17 else "NA",
+                rng.choice(["a", "b", ""]),
+                rng.choice(["true", "False"]),
+                rng.choice(["1", "2.5", "x", "y"]),
+                str(rng.integers(3)),
+            ]
+        )
     path = write_rows(tmp_path / "t.csv", rows)
     fast = read_data_file(path)
-    assert files_module._read_fast(path, None, True, None, None, None, None, "error", ".") \
-        is not None  # the fast path took it
+    assert (
+        files_module._read_fast(path, None, True, None, None, None, None, "error", ".") is not None
+    )  # the fast path took it
     same(fast, slow_read(monkeypatch, path))
 
 
@@ -85,8 +94,9 @@ def test_parquet_feather_and_in_memory_tables_read_like_the_csv(tmp_path):
     import pyarrow.feather as feather
     import pyarrow.parquet as pq
 
-    table = pacsv.read_csv(PENGUINS, convert_options=pacsv.ConvertOptions(
-        null_values=["NA"], strings_can_be_null=True))
+    table = pacsv.read_csv(
+        PENGUINS, convert_options=pacsv.ConvertOptions(null_values=["NA"], strings_can_be_null=True)
+    )
     pq.write_table(table, tmp_path / "p.parquet")
     feather.write_feather(table, tmp_path / "p.feather")
     csv_data = read_data_file(PENGUINS, target="species")
@@ -99,8 +109,10 @@ def test_parquet_feather_and_in_memory_tables_read_like_the_csv(tmp_path):
 
 
 def test_duplicate_column_names_are_refused_naming_them(tmp_path, capsys):
-    path = write_rows(tmp_path / "d.csv", [["label", "b", "c", "label"], ["1", "2", "3", "4"],
-                                           ["5", "6", "7", "8"]])
+    path = write_rows(
+        tmp_path / "d.csv",
+        [["label", "b", "c", "label"], ["1", "2", "3", "4"], ["5", "6", "7", "8"]],
+    )
     code, _, err = run(capsys, ["train", "--data", path, "--target", "label", *FAST])
     assert code == 2
     assert "d.csv: the header names column 'label' more than once" in err
@@ -118,16 +130,27 @@ def messy_table(path, n=120, seed=0):
         x = rng.normal()
         fare = rng.uniform(100, 5000)
         y = "yes" if (colour == "red") ^ (x > 0) else "no"
-        rows.append([str(i), str(1000 + 7 * i), f"Person {i} {rng.integers(1e6)}", "k",
-                     f"2020-{1 + i % 12:02d}-{1 + i % 28:02d}", f"{fare:,.2f}", colour,
-                     f"{x:.3f}", y])
+        rows.append(
+            [
+                str(i),
+                str(1000 + 7 * i),
+                f"Person {i} {rng.integers(1e6)}",
+                "k",
+                f"2020-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                f"{fare:,.2f}",
+                colour,
+                f"{x:.3f}",
+                y,
+            ]
+        )
     return write_rows(path, rows)
 
 
 def test_train_prints_one_roles_block_and_info_repeats_it(tmp_path, capsys):
     path = messy_table(tmp_path / "m.csv")
-    code, out, err = run(capsys, ["train", "--data", path, "--target", "y", "--save",
-                                  tmp_path / "m.npz", *FAST])
+    code, out, err = run(
+        capsys, ["train", "--data", path, "--target", "y", "--save", tmp_path / "m.npz", *FAST]
+    )
     assert code == 0, err
     block = out.split("data:")[0]
     assert "target:      y" in block
@@ -146,9 +169,25 @@ def test_train_prints_one_roles_block_and_info_repeats_it(tmp_path, capsys):
 
 def test_options_override_the_roles(tmp_path, capsys):
     path = messy_table(tmp_path / "m.csv")
-    code, out, err = run(capsys, ["train", "--data", path, "--target", "y", "--exclude", "x",
-                                  "--categorical", "const", "--id-column", "passenger_id",
-                                  "--save", tmp_path / "m.npz", *FAST])
+    code, out, err = run(
+        capsys,
+        [
+            "train",
+            "--data",
+            path,
+            "--target",
+            "y",
+            "--exclude",
+            "x",
+            "--categorical",
+            "const",
+            "--id-column",
+            "passenger_id",
+            "--save",
+            tmp_path / "m.npz",
+            *FAST,
+        ],
+    )
     assert code == 0, err
     assert "excluded:    x — --exclude" in out
     assert "excluded:    passenger_id — --id-column" in out
@@ -157,11 +196,13 @@ def test_options_override_the_roles(tmp_path, capsys):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "passenger_id,prediction" and lines[1].startswith("1000,")
-    code, _, err = run(capsys, ["train", "--data", path, "--target", "y", "--date", "colour",
-                                *FAST])
+    code, _, err = run(
+        capsys, ["train", "--data", path, "--target", "y", "--date", "colour", *FAST]
+    )
     assert code == 2 and "--date 'colour': line 2: 'blue' is not an ISO 8601 date" in err
-    code, _, err = run(capsys, ["train", "--data", path, "--target", "y", "--exclude", "nope",
-                                *FAST])
+    code, _, err = run(
+        capsys, ["train", "--data", path, "--target", "y", "--exclude", "nope", *FAST]
+    )
     assert code == 2 and "--exclude 'nope': not a column of the table" in err
 
 
@@ -179,8 +220,9 @@ def test_decimal_commas(tmp_path, capsys):
     rows = [["a", "b", "y"]]
     for _ in range(60):
         a, b = rng.normal(size=2)
-        rows.append([f"{a:.3f}".replace(".", ","), f"{b:.3f}".replace(".", ","),
-                     "p" if a + b > 0 else "q"])
+        rows.append(
+            [f"{a:.3f}".replace(".", ","), f"{b:.3f}".replace(".", ","), "p" if a + b > 0 else "q"]
+        )
     path = write_rows(tmp_path / "c.csv", rows, delimiter=";")
     data = read_data_file(path, decimal=",")
     assert not data.text and abs(data.X[0, 0] - float(rows[1][0].replace(",", "."))) < 1e-12
@@ -193,8 +235,12 @@ def test_one_hot_inputs_are_zero_or_one_and_numbers_standardised(tmp_path, capsy
     from chainrule.io import load_model
 
     path = messy_table(tmp_path / "m.csv")
-    assert run(capsys, ["train", "--data", path, "--target", "y", "--save",
-                        tmp_path / "m.npz", *FAST])[0] == 0
+    assert (
+        run(
+            capsys, ["train", "--data", path, "--target", "y", "--save", tmp_path / "m.npz", *FAST]
+        )[0]
+        == 0
+    )
     model = load_model(tmp_path / "m.npz")
     steps = {s["name"]: s for s in model.pipeline()}
     assert steps["colour"]["categories"] == ["blue", "green", "red"]
@@ -215,8 +261,23 @@ def test_one_hot_inputs_are_zero_or_one_and_numbers_standardised(tmp_path, capsy
 @pytest.fixture(scope="module")
 def penguins_model(tmp_path_factory):
     d = tmp_path_factory.mktemp("pm")
-    assert main(["train", "--data", str(PENGUINS), "--target", "species", "--missing",
-                 "impute", "--save", str(d / "m.npz"), *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(PENGUINS),
+                "--target",
+                "species",
+                "--missing",
+                "impute",
+                "--save",
+                str(d / "m.npz"),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     return d / "m.npz"
 
 
@@ -231,8 +292,7 @@ def test_predict_on_a_dataframe_with_reversed_columns_equals_the_cli(penguins_mo
     reversed_df = df[df.columns[::-1]]
     assert model.predict(reversed_df).tolist() == cli
     assert model.predict(str(PENGUINS)).tolist() == cli
-    np.testing.assert_array_equal(model.predict_proba(reversed_df),
-                                  model.predict_proba(df))
+    np.testing.assert_array_equal(model.predict_proba(reversed_df), model.predict_proba(df))
     score = model.evaluate(reversed_df)
     assert score["n"] == 344 and score["accuracy"] > 0.9
 
@@ -258,8 +318,9 @@ def test_polars_and_arrow_tables_predict_by_name(penguins_model):
     model = load_model(penguins_model)
     import pyarrow.csv as pacsv
 
-    table = pacsv.read_csv(PENGUINS, convert_options=pacsv.ConvertOptions(
-        null_values=["NA"], strings_can_be_null=True))
+    table = pacsv.read_csv(
+        PENGUINS, convert_options=pacsv.ConvertOptions(null_values=["NA"], strings_can_be_null=True)
+    )
     expected = model.predict(str(PENGUINS))
     assert model.predict(table.select(table.column_names[::-1])).tolist() == expected.tolist()
     pl = pytest.importorskip("polars")
@@ -274,13 +335,39 @@ def test_test_data_file_and_no_test_split(tmp_path, capsys):
     rows = [r for r in csv.reader(open(PENGUINS, newline=""))]
     train = write_rows(tmp_path / "train.csv", [rows[0], *rows[1:280]])
     test = write_rows(tmp_path / "test.csv", [rows[0], *rows[280:]])
-    code, out, err = run(capsys, ["train", "--data", train, "--target", "species",
-                                  "--test-data", test, "--missing", "impute", *FAST])
+    code, out, err = run(
+        capsys,
+        [
+            "train",
+            "--data",
+            train,
+            "--target",
+            "species",
+            "--test-data",
+            test,
+            "--missing",
+            "impute",
+            *FAST,
+        ],
+    )
     assert code == 0, err
     assert "279 training and 65 test rows" in out
     assert out.count("test accuracy") == 1
-    code, out, err = run(capsys, ["train", "--data", train, "--target", "species",
-                                  "--test-fraction", "0", "--missing", "impute", *FAST])
+    code, out, err = run(
+        capsys,
+        [
+            "train",
+            "--data",
+            train,
+            "--target",
+            "species",
+            "--test-fraction",
+            "0",
+            "--missing",
+            "impute",
+            *FAST,
+        ],
+    )
     assert code == 0, err
     assert "279 training and 0 test rows" in out and "no test score" in out
 
@@ -289,8 +376,7 @@ def test_the_test_rows_are_never_validation(capsys):
     code, out, _ = run(capsys, ["train", "--epochs", "2", "--hidden", "8"])
     assert code == 0
     assert "val_" not in out.split("monitoring:")[1].split("\n", 1)[1]
-    code, out, _ = run(capsys, ["train", "--epochs", "2", "--hidden", "8",
-                                "--val-fraction", "0.1"])
+    code, out, _ = run(capsys, ["train", "--epochs", "2", "--hidden", "8", "--val-fraction", "0.1"])
     assert "validation split (carved from the training rows)" in out
     assert "1259 training, 179 validation and 359 test rows" in out
 
@@ -317,8 +403,12 @@ def test_class_weight_balanced_changes_training(tmp_path, capsys):
         rows.append([f"{a:.3f}", f"{b:.3f}", "rare" if a > 1.2 else "common"])
     path = write_rows(tmp_path / "w.csv", rows)
     for name, extra in (("plain", []), ("balanced", ["--class-weight", "balanced"])):
-        assert run(capsys, ["train", "--data", path, "--save", tmp_path / f"{name}.npz",
-                            *extra, *FAST])[0] == 0
+        assert (
+            run(
+                capsys, ["train", "--data", path, "--save", tmp_path / f"{name}.npz", *extra, *FAST]
+            )[0]
+            == 0
+        )
     a = load_model(tmp_path / "plain.npz").network.weights[0]
     b = load_model(tmp_path / "balanced.npz").network.weights[0]
     assert not np.allclose(a, b)
@@ -328,19 +418,25 @@ def test_older_model_files_still_load(penguins_model, tmp_path):
     """A model without roles (as written before them) loads and predicts."""
     from chainrule.data.tables import TableEncoding
 
-    enc = TableEncoding.from_json({"missing": "impute", "columns": [
-        {"name": "a", "kind": "category", "categories": ["x", "y"], "fill": "x"},
-        {"name": "b", "kind": "number", "categories": [], "fill": 1.0}]})
+    enc = TableEncoding.from_json(
+        {
+            "missing": "impute",
+            "columns": [
+                {"name": "a", "kind": "category", "categories": ["x", "y"], "fill": "x"},
+                {"name": "b", "kind": "number", "categories": [], "fill": 1.0},
+            ],
+        }
+    )
     assert enc.roles == [] and enc.id_column is None and enc.n_inputs == 3
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         enc.to_json()
 
 
-def test_evaluate_on_the_training_file_scores_exactly_its_test_rows(penguins_model, tmp_path,
-                                                                    capsys):
-    code, out, err = run(capsys, ["evaluate", penguins_model, "--data", PENGUINS, "--rows",
-                                  "test"])
+def test_evaluate_on_the_training_file_scores_exactly_its_test_rows(
+    penguins_model, tmp_path, capsys
+):
+    code, out, err = run(capsys, ["evaluate", penguins_model, "--data", PENGUINS, "--rows", "test"])
     assert code == 0, err
     assert "the 69 held-out test rows of 344 (as chosen at train: seed 0" in out
     assert "(classification, 7 columns → 10 inputs)" in out
@@ -359,24 +455,55 @@ def test_evaluate_on_the_training_file_scores_exactly_its_test_rows(penguins_mod
 def test_a_class_never_predicted_gets_a_note(tmp_path, capsys):
     rows = [["a", "y"]] + [[str(i % 7), "common"] for i in range(60)] + [["3", "rare"]] * 3
     path = write_rows(tmp_path / "r.csv", rows)
-    assert run(capsys, ["train", "--data", path, "--save", tmp_path / "m.npz", "--epochs",
-                        "1", "--progress", "none"])[0] == 0
-    code, out, _ = run(capsys, ["evaluate", tmp_path / "m.npz", "--data", path, "--rows",
-                                "all"])
+    assert (
+        run(
+            capsys,
+            [
+                "train",
+                "--data",
+                path,
+                "--save",
+                tmp_path / "m.npz",
+                "--epochs",
+                "1",
+                "--progress",
+                "none",
+            ],
+        )[0]
+        == 0
+    )
+    code, out, _ = run(capsys, ["evaluate", tmp_path / "m.npz", "--data", path, "--rows", "all"])
     assert code == 0
     rare = next(line for line in out.splitlines() if line.startswith("rare"))
     assert "(never predicted: precision undefined, shown as 0)" in rare
 
 
 def test_early_stopping_says_which_epoch_it_kept(capsys):
-    code, out, _ = run(capsys, ["train", "--epochs", "40", "--hidden", "8", "--early-stopping",
-                                "val_loss", "--patience", "2", "--progress", "none"])
+    code, out, _ = run(
+        capsys,
+        [
+            "train",
+            "--epochs",
+            "40",
+            "--hidden",
+            "8",
+            "--early-stopping",
+            "val_loss",
+            "--patience",
+            "2",
+            "--progress",
+            "none",
+        ],
+    )
     assert code == 0
     line = next(x for x in out.splitlines() if x.startswith("early stopping:"))
     import re
 
-    m = re.search(r"stopped after epoch (\d+) \(2 without improvement\); kept the weights of "
-                  r"epoch (\d+) \(val_loss [\d.]+\)", line)
+    m = re.search(
+        r"stopped after epoch (\d+) \(2 without improvement\); kept the weights of "
+        r"epoch (\d+) \(val_loss [\d.]+\)",
+        line,
+    )
     assert m and int(m.group(2)) == int(m.group(1)) - 2
 
 
@@ -392,17 +519,20 @@ def test_plot_curves_reads_no_data(penguins_model, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     broken = tmp_path / "broken.csv"
     broken.write_text("not,a\n1\n")  # ragged: reading it would be an error
-    code, _, err = run(capsys, ["plot", penguins_model, "--what", "curves", "--data", broken,
-                                  "-o", tmp_path / "c.svg"])
+    code, _, err = run(
+        capsys,
+        ["plot", penguins_model, "--what", "curves", "--data", broken, "-o", tmp_path / "c.svg"],
+    )
     assert code == 0, err
     assert (tmp_path / "c.svg").exists()
 
 
-def test_report_scores_exactly_the_test_rows_of_the_training_file(penguins_model, tmp_path,
-                                                                  capsys):
+def test_report_scores_exactly_the_test_rows_of_the_training_file(penguins_model, tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    code, _, err = run(capsys, ["report", penguins_model, "--data", PENGUINS, "--rows", "test",
-                                "-o", tmp_path / "r.html"])
+    code, _, err = run(
+        capsys,
+        ["report", penguins_model, "--data", PENGUINS, "--rows", "test", "-o", tmp_path / "r.html"],
+    )
     assert code == 0, err
     html = (tmp_path / "r.html").read_text()
     assert "held-out test rows of" in html
@@ -423,16 +553,27 @@ def test_mpi_ranks_that_read_different_data_are_refused(tmp_path):
     rng = np.random.default_rng(0)
     for rank, n in ((0, 60), (1, 53)):
         (tmp_path / f"r{rank}").mkdir()
-        write_rows(tmp_path / f"r{rank}" / "t.csv", [["a", "b", "y"]] + [
-            [f"{rng.normal():.3f}", f"{rng.normal():.3f}", str(i % 2)] for i in range(n)])
-    code = ("import os, sys\n"
-            "rank = os.environ.get('PMI_RANK') or os.environ.get('OMPI_COMM_WORLD_RANK')\n"
-            "os.chdir(f'r{rank}')\n"
-            "from chainrule.cli import main\n"
-            "sys.exit(main(['train', '--data', 't.csv', '--epochs', '1', '--quiet']))\n")
+        write_rows(
+            tmp_path / f"r{rank}" / "t.csv",
+            [["a", "b", "y"]]
+            + [[f"{rng.normal():.3f}", f"{rng.normal():.3f}", str(i % 2)] for i in range(n)],
+        )
+    code = (
+        "import os, sys\n"
+        "rank = os.environ.get('PMI_RANK') or os.environ.get('OMPI_COMM_WORLD_RANK')\n"
+        "os.chdir(f'r{rank}')\n"
+        "from chainrule.cli import main\n"
+        "sys.exit(main(['train', '--data', 't.csv', '--epochs', '1', '--quiet']))\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-c", code], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        ["mpiexec", "-n", "2", sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "the MPI ranks read different data: rank 0 has 48 training rows" in proc.stderr
     assert "rank 1 43 (digest" in proc.stderr

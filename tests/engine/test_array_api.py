@@ -43,10 +43,13 @@ CASES = [
 
 def _twins(backend: str, hidden: str, out: str, cost: str, dtype=np.float64):
     # init="normal": non-zero biases, so no ReLU unit sits exactly on its kink.
-    kw = dict(activation=hidden, output_activation=out, cost=cost, seed=3, dtype=dtype,
-              init="normal")
-    return (chainrule.Network([4, 5, 6, 3], **kw),
-            chainrule.Network([4, 5, 6, 3], backend=backend, **kw))
+    kw = dict(
+        activation=hidden, output_activation=out, cost=cost, seed=3, dtype=dtype, init="normal"
+    )
+    return (
+        chainrule.Network([4, 5, 6, 3], **kw),
+        chainrule.Network([4, 5, 6, 3], backend=backend, **kw),
+    )
 
 
 def _data(targets: str, n: int = 6):
@@ -60,8 +63,9 @@ def _host(arrays):
     return [np.asarray(to_numpy(a)) for a in arrays]
 
 
-@pytest.fixture(params=[(ns, *case) for ns in NAMESPACES for case in CASES],
-                ids=lambda p: "-".join(p))
+@pytest.fixture(
+    params=[(ns, *case) for ns in NAMESPACES for case in CASES], ids=lambda p: "-".join(p)
+)
 def case(request):
     """(NumPy twin, the namespace's network, X, Y) for one namespace and gradient case."""
     namespace, hidden, out, cost, targets = request.param
@@ -118,9 +122,18 @@ def test_training_follows_the_numpy_run(namespace, optimizer):
     rng = np.random.default_rng(5)
     X, y = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
     sw = rng.uniform(0.5, 2.0, 40)
-    kw = dict(epochs=3, batch_size=7, learning_rate=0.2, optimizer=optimizer, dropout=0.2,
-              l2=0.1, l1=0.01, validation_fraction=0.2, sample_weight=sw,
-              clip_norm=5.0 if optimizer == "adam" else None)
+    kw = dict(
+        epochs=3,
+        batch_size=7,
+        learning_rate=0.2,
+        optimizer=optimizer,
+        dropout=0.2,
+        l2=0.1,
+        l1=0.01,
+        validation_fraction=0.2,
+        sample_weight=sw,
+        clip_norm=5.0 if optimizer == "adam" else None,
+    )
     h0 = twin.fit(X, y, **kw)
     h1 = net.fit(X, y, **kw)
     for a, b in zip(_host(net.weights + net.biases), twin.weights + twin.biases, strict=True):
@@ -225,9 +238,11 @@ def test_bad_inputs_of_the_network_namespace_get_the_host_errors(namespace):
     net = chainrule.Network([4, 3, 2], seed=0, backend=backend)
     X = np.ones((6, 4))
     X[3, 1] = np.nan
-    for bad, message in [(X, "X contains nan at row 3, column 1"),
-                         (np.ones((6, 5)), "X has 5 columns, expected 4"),
-                         (np.ones((0, 4)), "X is empty")]:
+    for bad, message in [
+        (X, "X contains nan at row 3, column 1"),
+        (np.ones((6, 5)), "X has 5 columns, expected 4"),
+        (np.ones((0, 4)), "X is empty"),
+    ]:
         with pytest.raises(ValueError, match=message):
             net.predict(net.ops.asarray(bad, net.weights[0]))
     single = net.predict(net.ops.asarray(np.ones(4), net.weights[0]))  # one example, 1-D
@@ -252,8 +267,20 @@ def test_cli_trains_on_torch_and_saves_the_numpy_model(tmp_path, capsys):
     common = ["train", "--epochs", "4", "--progress", "none"]
     assert main([*common, "--save", str(tmp_path / "np.npz")]) == 0
     numpy_out = capsys.readouterr().out
-    assert main([*common, "--backend", "torch", "--device", "cpu",
-                 "--save", str(tmp_path / "torch.npz")]) == 0
+    assert (
+        main(
+            [
+                *common,
+                "--backend",
+                "torch",
+                "--device",
+                "cpu",
+                "--save",
+                str(tmp_path / "torch.npz"),
+            ]
+        )
+        == 0
+    )
     torch_out = capsys.readouterr().out
     assert "backend: torch on cpu" in torch_out
     accuracy = [line for line in numpy_out.splitlines() if line.startswith("test accuracy")]
@@ -264,13 +291,20 @@ def test_cli_trains_on_torch_and_saves_the_numpy_model(tmp_path, capsys):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--backend", "no_such_array_lib"], "--backend no_such_array_lib: backend "
-                                         "'no_such_array_lib' is not installed"),
-    (["--device", "cuda"], "--device cuda needs --backend torch (or cupy)"),
-    (["--backend", "array_api_strict", "--optimizer", "lbfgs"],
-     "--optimizer lbfgs (SciPy's L-BFGS-B) trains on NumPy only"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--backend", "no_such_array_lib"],
+            "--backend no_such_array_lib: backend 'no_such_array_lib' is not installed",
+        ),
+        (["--device", "cuda"], "--device cuda needs --backend torch (or cupy)"),
+        (
+            ["--backend", "array_api_strict", "--optimizer", "lbfgs"],
+            "--optimizer lbfgs (SciPy's L-BFGS-B) trains on NumPy only",
+        ),
+    ],
+)
 def test_cli_backend_errors_are_one_line(args, message, capsys):
     from chainrule.cli import main
 

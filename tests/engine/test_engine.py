@@ -13,8 +13,15 @@ from seed_oracle import per_example_gradient
 
 
 def _net(hidden, output, cost, inp, sizes=(3, 5, 4, 3), seed=0):
-    return Network(list(sizes), activation=hidden, output_activation=output, cost=cost,
-                   input_activation=inp, seed=seed, init="scaled_normal")
+    return Network(
+        list(sizes),
+        activation=hidden,
+        output_activation=output,
+        cost=cost,
+        input_activation=inp,
+        seed=seed,
+        init="scaled_normal",
+    )
 
 
 @pytest.mark.parametrize(("hidden", "output", "cost", "inp"), COMBINATIONS)
@@ -117,11 +124,15 @@ def test_eq9_is_one_line_of_the_engine_as_the_readme_quotes_it():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    lines = [ln for ln in (root / "src/chainrule/engine.py").read_text().splitlines()
-             if "eq. 9" in ln and "delta[l] =" in ln]
+    lines = [
+        ln
+        for ln in (root / "src/chainrule/engine.py").read_text().splitlines()
+        if "eq. 9" in ln and "delta[l] =" in ln
+    ]
     assert len(lines) == 1
     code = lines[0].split("#")[0].strip()
-    assert code == ("delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], "
-                    "out=delta[l]), z[l], a[l])")
+    assert code == (
+        "delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], out=delta[l]), z[l], a[l])"
+    )
     assert code in (root / "README.md").read_text()
     assert code in (root / "docs/architecture.md").read_text()

@@ -15,8 +15,9 @@ from conftest import COMBINATIONS, make_targets
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtype_is_preserved_end_to_end(dtype):
     rng = np.random.default_rng(0)
-    net = Network([4, 6, 3], output_activation="softmax", cost="log_likelihood", dtype=dtype,
-                  seed=0)
+    net = Network(
+        [4, 6, 3], output_activation="softmax", cost="log_likelihood", dtype=dtype, seed=0
+    )
     X = rng.normal(size=(8, 4)).astype(dtype)
     y = rng.integers(0, 3, 8)
     assert all(w.dtype == dtype for w in net.weights + net.biases)
@@ -33,8 +34,14 @@ def test_float32_network_learns():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(200, 2)).astype(np.float32)
     y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
-    net = Network([2, 16, 2], activation="tanh", output_activation="softmax",
-                  cost="log_likelihood", dtype=np.float32, seed=0)
+    net = Network(
+        [2, 16, 2],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        dtype=np.float32,
+        seed=0,
+    )
     net.fit(X, y, epochs=60, batch_size=10, learning_rate=0.2, seed=0)
     assert net.accuracy(X, y) > 0.9
 
@@ -56,8 +63,14 @@ def test_activations_are_finite_at_extreme_inputs(name, dtype):
 @pytest.mark.parametrize(("hidden", "output", "cost", "inp"), COMBINATIONS)
 def test_loss_and_gradient_finite_for_huge_inputs(hidden, output, cost, inp):
     rng = np.random.default_rng(0)
-    net = Network([3, 4, 3], activation=hidden, output_activation=output, cost=cost,
-                  input_activation=inp, seed=0)
+    net = Network(
+        [3, 4, 3],
+        activation=hidden,
+        output_activation=output,
+        cost=cost,
+        input_activation=inp,
+        seed=0,
+    )
     X = np.array([[1e4, -1e4, 1e4], [-1e4, 1e4, 0.0]])
     Y = make_targets(rng, 2, 3, output, cost)
     with warnings.catch_warnings():
@@ -83,8 +96,9 @@ def test_softmax_row_max_is_exactly_the_row_maximum():
     np.testing.assert_array_equal(_row_max(z), z.max(axis=-1, keepdims=True))
     z[7, 3] = 0.0
     shifted = np.exp(z - z.max(axis=-1, keepdims=True))
-    np.testing.assert_array_equal(Softmax().forward(z),
-                                  shifted / shifted.sum(axis=-1, keepdims=True))
+    np.testing.assert_array_equal(
+        Softmax().forward(z), shifted / shifted.sum(axis=-1, keepdims=True)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(set(ACTIVATIONS) - {"softmax"}))
@@ -102,9 +116,15 @@ def test_times_derivative_is_the_product_with_the_derivative(name, dtype):
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize(("output", "cost"), [("sigmoid", "cross_entropy"),
-                                              ("softmax", "log_likelihood"),
-                                              ("tanh", "quadratic"), ("softmax", "quadratic")])
+@pytest.mark.parametrize(
+    ("output", "cost"),
+    [
+        ("sigmoid", "cross_entropy"),
+        ("softmax", "log_likelihood"),
+        ("tanh", "quadratic"),
+        ("softmax", "quadratic"),
+    ],
+)
 def test_cost_delta_is_eq5(output, cost):
     """Cost.delta (eq. 5) equals the row gradient times the Jacobian, closed form or not."""
     from chainrule.functions import get_cost

@@ -51,8 +51,15 @@ def _data(n=90, seed=0):
 
 def _net(backend=None, seed=3):
     kw = {} if backend is None else {"backend": backend}
-    return chainrule.Network([4, 6, 5, 3], activation="tanh", output_activation="softmax",
-                             cost="log_likelihood", seed=seed, init="normal", **kw)
+    return chainrule.Network(
+        [4, 6, 5, 3],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=seed,
+        init="normal",
+        **kw,
+    )
 
 
 def test_descend_product_is_the_step_on_every_namespace():
@@ -103,8 +110,7 @@ def test_fused_sgd_on_torch_follows_numpy_and_fuses(l2, monkeypatch):
     twin, net = _net(), _net("torch")
     calls = []
     real = net.ops.descend_product
-    monkeypatch.setattr(net.ops, "descend_product",
-                        lambda *a: (calls.append(1), real(*a))[1])
+    monkeypatch.setattr(net.ops, "descend_product", lambda *a: (calls.append(1), real(*a))[1])
     h0 = twin.fit(X, y, **kw)
     h1 = net.fit(X, y, **kw)
     # 45 batches an epoch, measured every 2nd: 22 fused steps × 3 layers × 3 epochs.
@@ -147,7 +153,7 @@ def test_grad_norms_are_the_rms_over_evenly_spaced_batches():
     stride = math.ceil(100 / GRAD_NORM_BATCHES)  # 4: batches 0, 4, …, 96
     sampled = np.asarray(rec.norms[::stride])
     assert len(sampled) == 25
-    want = np.sqrt((sampled ** 2).mean(axis=0))
+    want = np.sqrt((sampled**2).mean(axis=0))
     np.testing.assert_allclose(h.grad_norms[0], want, rtol=1e-12)
     every = np.sqrt((np.asarray(rec.norms) ** 2).mean(axis=0))
     assert not np.allclose(h.grad_norms[0], every, rtol=1e-3)  # a different number
@@ -175,8 +181,15 @@ def test_fused_sgd_on_numpy_trains_as_the_two_step_path(dtype, l2, monkeypatch):
     X, y = _data()
     sw = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
     kw = dict(epochs=3, batch_size=2, learning_rate=0.1, dropout=0.2, l2=l2, sample_weight=sw)
-    fused = chainrule.Network([4, 6, 5, 3], activation="tanh", output_activation="softmax",
-                              cost="log_likelihood", seed=3, init="normal", dtype=dtype)
+    fused = chainrule.Network(
+        [4, 6, 5, 3],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=3,
+        init="normal",
+        dtype=dtype,
+    )
     calls = []
     real = NUMPY_OPS.descent_kernel
 
@@ -190,8 +203,15 @@ def test_fused_sgd_on_numpy_trains_as_the_two_step_path(dtype, l2, monkeypatch):
     monkeypatch.undo()
     _two_step(monkeypatch)
     assert not NUMPY_OPS.fuses_descent
-    plain = chainrule.Network([4, 6, 5, 3], activation="tanh", output_activation="softmax",
-                              cost="log_likelihood", seed=3, init="normal", dtype=dtype)
+    plain = chainrule.Network(
+        [4, 6, 5, 3],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=3,
+        init="normal",
+        dtype=dtype,
+    )
     h0 = plain.fit(X, y, **kw)
     tol = 2e-5 if dtype == "float32" else 1e-11
     for got, want in zip(fused.weights + fused.biases, plain.weights + plain.biases, strict=True):
@@ -289,22 +309,34 @@ def test_numpy_finds_its_own_blas_for_big_products():
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_fused_momentum_trains_as_the_optimizers_own_step(backend, optimizer, dtype,
-                                                          monkeypatch):
+def test_fused_momentum_trains_as_the_optimizers_own_step(backend, optimizer, dtype, monkeypatch):
     """v ← μv − ηδᵀa inside the product, then θ ← θ + v (Nesterov: θ − μv_old + (1 + μ)v):
     the same run as Momentum.step on the stored gradient (NumPy without BLAS kernels)."""
     if backend == "torch":
         pytest.importorskip("torch")
     X, y = _data()
     sw = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
-    kw = dict(epochs=3, batch_size=2, learning_rate=0.05, dropout=0.2, sample_weight=sw,
-              optimizer=optimizer)
+    kw = dict(
+        epochs=3,
+        batch_size=2,
+        learning_rate=0.05,
+        dropout=0.2,
+        sample_weight=sw,
+        optimizer=optimizer,
+    )
 
     def make(backend_name):
         extra = {} if backend_name == "numpy" else {"backend": backend_name}
-        return chainrule.Network([4, 6, 5, 3], activation="tanh", output_activation="softmax",
-                                 cost="log_likelihood", seed=3, init="normal", dtype=dtype,
-                                 **extra)
+        return chainrule.Network(
+            [4, 6, 5, 3],
+            activation="tanh",
+            output_activation="softmax",
+            cost="log_likelihood",
+            seed=3,
+            init="normal",
+            dtype=dtype,
+            **extra,
+        )
 
     fused = make(backend)
     calls = []
@@ -331,8 +363,9 @@ def test_fused_momentum_trains_as_the_optimizers_own_step(backend, optimizer, dt
         np.testing.assert_allclose(to_numpy(got), want, rtol=tol, atol=tol)
     for v, w in zip(fused.optimizer.velocity, plain.optimizer.velocity, strict=True):
         np.testing.assert_allclose(to_numpy(v), w, rtol=tol, atol=tol)
-    np.testing.assert_allclose([*h1.train_loss, *h1b.train_loss],
-                               [*h0.train_loss, *h0b.train_loss], rtol=tol)
+    np.testing.assert_allclose(
+        [*h1.train_loss, *h1b.train_loss], [*h0.train_loss, *h0b.train_loss], rtol=tol
+    )
 
 
 @pytest.mark.parametrize("route", ["scipy", "cblas", "two-step"])

@@ -51,10 +51,14 @@ def test_bad_targets(net, Y, match):
         ({"sizes": [3]}, r"at least 2 layers"),
         ({"sizes": [3, 0, 2]}, r"positive integers"),
         ({"sizes": [3, 2.5, 2]}, r"positive integers"),
-        ({"sizes": [3, 2], "activation": "tanh", "cost": "cross_entropy"},
-         r"cost 'cross_entropy' needs an output activation in \{sigmoid\}, got 'tanh'"),
-        ({"sizes": [3, 2], "cost": "log_likelihood"},
-         r"cost 'log_likelihood' needs an output activation in \{softmax\}, got 'sigmoid'"),
+        (
+            {"sizes": [3, 2], "activation": "tanh", "cost": "cross_entropy"},
+            r"cost 'cross_entropy' needs an output activation in \{sigmoid\}, got 'tanh'",
+        ),
+        (
+            {"sizes": [3, 2], "cost": "log_likelihood"},
+            r"cost 'log_likelihood' needs an output activation in \{softmax\}, got 'sigmoid'",
+        ),
         ({"sizes": [3, 4, 2], "activation": "softmax"}, r"only allowed as the output"),
         ({"sizes": [3, 1], "output_activation": "softmax"}, r"at least 2 output units"),
         ({"sizes": [3, 2], "activation": "swish"}, r"unknown activation 'swish'"),
@@ -94,8 +98,10 @@ def test_bad_construction(kwargs, match):
         ({"validation_fraction": 1.5}, r"validation_fraction must be between 0 and 1, got 1.5"),
         ({"dropout": 1.0}, r"dropout rates must be in \[0, 1\)"),
         ({"dropout": [0.1, 0.2]}, r"dropout needs one rate per hidden layer \(1\), got 2"),
-        ({"validation_data": (np.ones((2, 4)), np.array([0, 1]))},
-         r"validation X has 4 columns, expected 3"),
+        (
+            {"validation_data": (np.ones((2, 4)), np.array([0, 1]))},
+            r"validation X has 4 columns, expected 3",
+        ),
     ],
 )
 def test_bad_fit_arguments(net, kwargs, match):
@@ -125,8 +131,9 @@ def test_unknown_fit_setting_is_a_type_error(net):
 def test_a_config_and_overrides(net):
     from chainrule.training.config import TrainingConfig
 
-    history = net.fit(np.ones((4, 3)), np.array([0, 1, 0, 1]),
-                      TrainingConfig(epochs=5, batch_size=2), epochs=2)
+    history = net.fit(
+        np.ones((4, 3)), np.array([0, 1, 0, 1]), TrainingConfig(epochs=5, batch_size=2), epochs=2
+    )
     assert len(history) == 2
 
 

@@ -37,17 +37,26 @@ def test_docs_tables_list_exactly_the_registered_names():
     table = architecture.split("### The registries", 1)[1].split("\n\n", 2)[1]
     for line in table.splitlines()[2:]:
         cells = [c.strip() for c in line.strip("|").split("|")]
-        registry = {"ACTIVATIONS": ACTIVATIONS, "COSTS": COSTS,
-                    "INITIALISATIONS": INITIALISATIONS, "OPTIMIZERS": OPTIMIZERS,
-                    "SCHEDULES": SCHEDULES}[cells[0].strip("`")]
+        registry = {
+            "ACTIVATIONS": ACTIVATIONS,
+            "COSTS": COSTS,
+            "INITIALISATIONS": INITIALISATIONS,
+            "OPTIMIZERS": OPTIMIZERS,
+            "SCHEDULES": SCHEDULES,
+        }[cells[0].strip("`")]
         listed = set(re.findall(r"`([^`]+)`", cells[2].split("(")[0]))
         assert listed == set(registry), cells[0]
 
 
 def test_activations_declare_their_default_initialisation():
     assert {name: cls.init for name, cls in ACTIVATIONS.items()} == {
-        "sigmoid": "xavier", "tanh": "xavier", "relu": "he", "leaky_relu": "he",
-        "identity": "xavier", "softmax": "xavier"}
+        "sigmoid": "xavier",
+        "tanh": "xavier",
+        "relu": "he",
+        "leaky_relu": "he",
+        "identity": "xavier",
+        "softmax": "xavier",
+    }
     assert all(cls.init in INITIALISATIONS for cls in ACTIVATIONS.values())
 
 
@@ -88,16 +97,23 @@ def test_a_registered_activation_is_known_everywhere_and_gradient_checked():
     ACTIVATIONS.register(_Swish)
     try:
         assert isinstance(get_activation("swish_test"), _Swish)
-        net = chainrule.Network([3, 4, 2], activation="swish_test", output_activation="softmax",
-                                cost="log_likelihood", seed=0)
-        report = chainrule.gradcheck(net, np.random.default_rng(1).normal(size=(5, 3)),
-                                     np.eye(2)[[0, 1, 0, 1, 1]])
+        net = chainrule.Network(
+            [3, 4, 2],
+            activation="swish_test",
+            output_activation="softmax",
+            cost="log_likelihood",
+            seed=0,
+        )
+        report = chainrule.gradcheck(
+            net, np.random.default_rng(1).normal(size=(5, 3)), np.eye(2)[[0, 1, 0, 1, 1]]
+        )
         assert report.passed, report
         train = build_parser()._subparsers._group_actions[0].choices["train"]  # type: ignore
         acts = next(a for a in train._actions if a.dest == "activation")
         assert "swish_test" in acts.choices
         MLPClassifier(activation="swish_test", max_iter=2, hidden_layer_sizes=(3,)).fit(
-            np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2)
+            np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+        )
     finally:
         del ACTIVATIONS["swish_test"]
 
@@ -105,8 +121,11 @@ def test_a_registered_activation_is_known_everywhere_and_gradient_checked():
 def test_nesterov_is_momentum_with_look_ahead_and_names_are_checked_once():
     opt = get_optimizer("nesterov")
     assert isinstance(opt, Momentum) and opt.nesterov
-    with pytest.raises(ValueError, match=r"unknown optimizer 'rmsprop': expected one of adam, "
-                                         r"adamw, momentum, nesterov, sgd"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown optimizer 'rmsprop': expected one of adam, "
+        r"adamw, momentum, nesterov, sgd",
+    ):
         get_optimizer("rmsprop")
     registry: Registry[type] = Registry("widget")
     with pytest.raises(TypeError, match="needs a class attribute 'name'"):

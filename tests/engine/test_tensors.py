@@ -33,10 +33,20 @@ def test_explicit_path_matches_backprop(hidden, output, cost, inp):
     """1e-12 relative in float64, per single example, over random networks."""
     rng = np.random.default_rng(zlib.crc32(f"{hidden}{output}{cost}{inp}".encode()))
     for _ in range(2):
-        sizes = [int(rng.integers(1, 5)), *rng.integers(2, 6, int(rng.integers(1, 3))),
-                 int(rng.integers(2, 5))]
-        net = Network(sizes, activation=hidden, output_activation=output, cost=cost,
-                      input_activation=inp, init="scaled_normal", seed=rng)
+        sizes = [
+            int(rng.integers(1, 5)),
+            *rng.integers(2, 6, int(rng.integers(1, 3))),
+            int(rng.integers(2, 5)),
+        ]
+        net = Network(
+            sizes,
+            activation=hidden,
+            output_activation=output,
+            cost=cost,
+            input_activation=inp,
+            init="scaled_normal",
+            seed=rng,
+        )
         x = rng.normal(size=sizes[0])
         y = make_targets(rng, 1, sizes[-1], output, cost)[0]
         gw, gb = explicit_gradients(net, x, y)
@@ -60,8 +70,9 @@ def test_seed_figure1_network_matches_and_has_every_factor():
 
 def test_every_factor_has_the_seeds_shape():
     sizes = [3, 5, 4, 2]
-    net = Network(sizes, activation="tanh", output_activation="softmax",
-                  cost="log_likelihood", seed=0)
+    net = Network(
+        sizes, activation="tanh", output_activation="softmax", cost="log_likelihood", seed=0
+    )
     t = explain_trace(net, np.ones(3), 1)
     L = 4
     N = [None, *sizes]  # N[l] = N_l
@@ -136,8 +147,15 @@ def _numeric_jacobian(f, v, eps=1e-6):
 
 def test_jacobians_match_finite_differences():
     """eq. 8 (and softmax's full Jacobian), eq. 7, and δ^1 = ∂C/∂z^1 against differences."""
-    net = Network([3, 4, 3], activation="tanh", output_activation="softmax",
-                  cost="quadratic", input_activation="sigmoid", init="normal", seed=3)
+    net = Network(
+        [3, 4, 3],
+        activation="tanh",
+        output_activation="softmax",
+        cost="quadratic",
+        input_activation="sigmoid",
+        init="normal",
+        seed=3,
+    )
     x, y = np.array([0.3, -0.7, 1.1]), np.array([0.0, 1.0, 0.0])
     t = explain_trace(net, x, y)
     softmax = net.activations[-1]
@@ -166,13 +184,16 @@ def test_float32_is_preserved():
     assert compare_with_backprop(net, [0.5, -1.0, 2.0], [0.0, 1.0], trace=t).passed
 
 
-@pytest.mark.parametrize(("x", "y", "match"), [
-    ([1.0, 2.0], [0.0, 1.0], "x has 2 columns, expected 3"),
-    ([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]], [0.0, 1.0], "one example"),
-    ([1.0, 2.0, 3.0], [0.0, 1.0, 0.0], r"got shape \(3,\)"),
-    ([1.0, 2.0, 3.0], 5, "class label 5"),
-    ([1.0, np.nan, 3.0], [0.0, 1.0], "x contains nan"),
-])
+@pytest.mark.parametrize(
+    ("x", "y", "match"),
+    [
+        ([1.0, 2.0], [0.0, 1.0], "x has 2 columns, expected 3"),
+        ([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]], [0.0, 1.0], "one example"),
+        ([1.0, 2.0, 3.0], [0.0, 1.0, 0.0], r"got shape \(3,\)"),
+        ([1.0, 2.0, 3.0], 5, "class label 5"),
+        ([1.0, np.nan, 3.0], [0.0, 1.0], "x contains nan"),
+    ],
+)
 def test_bad_example_is_a_one_line_error(x, y, match):
     net = Network([3, 4, 2], seed=0)
     with pytest.raises(ValueError, match=match):
@@ -212,8 +233,9 @@ def test_eq3_products_give_the_first_order_change():
     net.weights[0] = W - eps * dW
     minus = net.loss(x[None, :], y[None, :])
     net.weights[0] = W
-    np.testing.assert_allclose(matrix_product(t.dC_dW[2], dW), (plus - minus) / (2 * eps),
-                               rtol=1e-7)
+    np.testing.assert_allclose(
+        matrix_product(t.dC_dW[2], dW), (plus - minus) / (2 * eps), rtol=1e-7
+    )
     change = (W + dW) @ t.a[1] - W @ t.a[1]
     np.testing.assert_allclose(tensor_matrix_product(t.dz_dW[2], dW), change, atol=1e-13)
     with pytest.raises(ValueError, match=r"eq\. 3"):
@@ -233,15 +255,25 @@ def test_single_output_takes_a_scalar_target():
 # derandomize: a fixed set of examples, so the suite cannot flake on a rare, nearly
 # saturated network (where round-off, not a bug, separates the paths; see Agreement).
 @settings(max_examples=30, deadline=None, derandomize=True)
-@given(st.lists(st.integers(1, 6), min_size=2, max_size=5), st.integers(0, 2**32 - 1),
-       st.sampled_from(COMBINATIONS))
+@given(
+    st.lists(st.integers(1, 6), min_size=2, max_size=5),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(COMBINATIONS),
+)
 def test_explicit_path_matches_backprop_on_random_shapes(sizes, seed, combination):
     hidden, output, cost, inp = combination
     if output == "softmax" and sizes[-1] < 2:
         sizes = [*sizes[:-1], 2]
     rng = np.random.default_rng(seed)
-    net = Network(sizes, activation=hidden, output_activation=output, cost=cost,
-                  input_activation=inp, init="scaled_normal", seed=seed)
+    net = Network(
+        sizes,
+        activation=hidden,
+        output_activation=output,
+        cost=cost,
+        input_activation=inp,
+        init="scaled_normal",
+        seed=seed,
+    )
     x = rng.normal(size=sizes[0])
     y = make_targets(rng, 1, sizes[-1], output, cost)[0]
     agreement = compare_with_backprop(net, x, y)

@@ -22,11 +22,14 @@ def _svg(html: str) -> ET.Element:
 
 
 def test_network_html_has_a_summary_and_a_diagram() -> None:
-    net = chainrule.Network([3, 4, 2], activation="relu", output_activation="softmax",
-                            cost="log_likelihood", seed=0)
+    net = chainrule.Network(
+        [3, 4, 2], activation="relu", output_activation="softmax", cost="log_likelihood", seed=0
+    )
     html = net._repr_html_()
-    assert ("Network [3, 4, 2]: relu hidden → softmax output, log_likelihood cost, float64, "
-            "26 parameters, numpy, untrained") in html
+    assert (
+        "Network [3, 4, 2]: relu hidden → softmax output, log_likelihood cost, float64, "
+        "26 parameters, numpy, untrained"
+    ) in html
     svg = _svg(html)
     assert len(svg.findall(f"{SVG}circle")) == 3 + 4 + 2  # one per unit
     assert len(svg.findall(f".//{SVG}line")) == 3 * 4 + 4 * 2  # one per weight
@@ -45,8 +48,26 @@ def test_big_layers_are_elided() -> None:
 
 def test_model_html_shows_columns_preprocessing_and_classes(tmp_path, capsys) -> None:
     path = tmp_path / "m.npz"
-    assert main(["train", "--data", str(PENGUINS), "--target", "species", "--missing", "impute",
-                 "--save", str(path), "--epochs", "2", "--progress", "none"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(PENGUINS),
+                "--target",
+                "species",
+                "--missing",
+                "impute",
+                "--save",
+                str(path),
+                "--epochs",
+                "2",
+                "--progress",
+                "none",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     model = load_model(path)
     html = model._repr_html_()
@@ -54,8 +75,11 @@ def test_model_html_shows_columns_preprocessing_and_classes(tmp_path, capsys) ->
     assert "classes (3): Adelie, Chinstrap, Gentoo" in html
     assert "<td>island</td><td>category</td>" in html
     assert "one-hot over 3 categories (Biscoe, Dream, Torgersen)" in html
-    assert re.search(r"<td>bill_length_mm</td><td>number</td><td>missing → [\d.]+; "
-                     r"\(x − [\d.]+\) / [\d.]+</td>", html)
+    assert re.search(
+        r"<td>bill_length_mm</td><td>number</td><td>missing → [\d.]+; "
+        r"\(x − [\d.]+\) / [\d.]+</td>",
+        html,
+    )
     assert "scaling: standard" in html and "target: species" in html
 
 
@@ -63,8 +87,9 @@ def test_names_from_files_are_escaped() -> None:
     net = chainrule.Network([2, 3], activation="sigmoid", seed=0)
     from chainrule.io import Model
 
-    model = Model(net, None, ["<script>", "b&c", "x"], "classification",
-                  feature_names=["<b>a</b>", "y"])
+    model = Model(
+        net, None, ["<script>", "b&c", "x"], "classification", feature_names=["<b>a</b>", "y"]
+    )
     html = model._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html and "b&amp;c" in html
     assert "&lt;b&gt;a&lt;/b&gt;" in html

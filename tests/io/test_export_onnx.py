@@ -23,8 +23,7 @@ FAST = ["--epochs", "12", "--progress", "none", "--seed", "0"]
 
 
 def _run(proto_or_path, inputs):
-    source = proto_or_path if isinstance(proto_or_path, str) else \
-        proto_or_path.SerializeToString()
+    source = proto_or_path if isinstance(proto_or_path, str) else proto_or_path.SerializeToString()
     session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(None, inputs), strict=True))
@@ -37,8 +36,11 @@ def _cli_proba(capsys, model, data, tmp_path):
     with open(out, newline="") as f:
         rows = list(csv.reader(f))
     header, body = rows[0], rows[1:]
-    return header, np.array([r[0] for r in body]), np.array([[float(v) for v in r[1:]]
-                                                             for r in body])
+    return (
+        header,
+        np.array([r[0] for r in body]),
+        np.array([[float(v) for v in r[1:]] for r in body]),
+    )
 
 
 def _numeric_csv(path: Path, seed: int = 0, missing: bool = False) -> Path:
@@ -63,18 +65,37 @@ def test_exported_model_equals_predict_proba(table, dtype, tmp_path, capsys) -> 
         data, target, extra = PENGUINS, "species", ["--missing", "impute"]
     else:
         data = _numeric_csv(tmp_path / "t.csv", missing=table == "numeric-missing")
-        target, extra = "label", (["--missing", "impute", "--scale", "minmax"]
-                                  if table == "numeric-missing" else [])
+        target, extra = (
+            "label",
+            (["--missing", "impute", "--scale", "minmax"] if table == "numeric-missing" else []),
+        )
     model_path, onnx_path = tmp_path / "m.npz", tmp_path / "m.onnx"
-    assert main(["train", "--data", str(data), "--target", target, "--save", str(model_path),
-                 "--dtype", dtype, *extra, *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--target",
+                target,
+                "--save",
+                str(model_path),
+                "--dtype",
+                dtype,
+                *extra,
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert main(["export", str(model_path), "-o", str(onnx_path)]) == 0
     assert "wrote" in capsys.readouterr().out
     header, labels, proba = _cli_proba(capsys, model_path, data, tmp_path)
 
     model = load_model(model_path)
-    rows = read_data_file(data, target=target, columns=model.feature_names,
-                          class_names=model.class_names)
+    rows = read_data_file(
+        data, target=target, columns=model.feature_names, class_names=model.class_names
+    )
     inputs = feeds(model, rows)
     if table == "penguins":  # text columns: one input per column
         assert set(inputs) == set(model.feature_names)
@@ -96,8 +117,23 @@ def test_exported_model_equals_predict_proba(table, dtype, tmp_path, capsys) -> 
 
 def test_text_columns_missing_and_unseen_categories(tmp_path, capsys) -> None:
     model_path = tmp_path / "m.npz"
-    assert main(["train", "--data", str(PENGUINS), "--target", "species", "--missing",
-                 "impute", "--save", str(model_path), *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(PENGUINS),
+                "--target",
+                "species",
+                "--missing",
+                "impute",
+                "--save",
+                str(model_path),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     model = load_model(model_path)
     rows = read_data_file(PENGUINS, target="species", columns=model.feature_names)
@@ -119,8 +155,14 @@ def test_text_columns_missing_and_unseen_categories(tmp_path, capsys) -> None:
             text[j] = np.array(cells[j], dtype=str)
         else:
             X[:, j] = cells[j].astype(float)
-    data = Dataset(X=X, y=np.empty(0), task="classification", name="rows",
-                   feature_names=[c.name for c in enc.columns], text=text)
+    data = Dataset(
+        X=X,
+        y=np.empty(0),
+        task="classification",
+        name="rows",
+        feature_names=[c.name for c in enc.columns],
+        text=text,
+    )
     want = model.network.feedforward(model.inputs(data)[0])
     np.testing.assert_allclose(got, want, atol=1e-12)
     np.testing.assert_array_equal(got[0], got[1])  # "" is the fill category
@@ -133,23 +175,45 @@ def test_regression_predictions_in_target_units(tmp_path, capsys) -> None:
     path = tmp_path / "r.csv"
     np.savetxt(path, np.column_stack([X, y]), delimiter=",", header="a,b,c,y", comments="")
     model_path = tmp_path / "r.npz"
-    assert main(["train", "--data", str(path), "--target", "y", "--task", "regression",
-                 "--save", str(model_path), *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(path),
+                "--target",
+                "y",
+                "--task",
+                "regression",
+                "--save",
+                str(model_path),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     model = load_model(model_path)
     out = _run(model.to_onnx(), {"X": X})
     assert list(out) == ["predictions"]
-    np.testing.assert_allclose(out["predictions"], model.predict(X).reshape(len(X), -1),
-                               rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(
+        out["predictions"], model.predict(X).reshape(len(X), -1), rtol=1e-10, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_network_to_onnx_and_binary_sigmoid(dtype, tmp_path) -> None:
     rng = np.random.default_rng(2)
     X = rng.normal(size=(40, 4)).astype(dtype)
-    net = chainrule.Network([4, 6, 5, 1], activation=["relu", "leaky_relu"],
-                            output_activation="sigmoid", input_activation="tanh",
-                            cost="cross_entropy", dtype=dtype, seed=2)
+    net = chainrule.Network(
+        [4, 6, 5, 1],
+        activation=["relu", "leaky_relu"],
+        output_activation="sigmoid",
+        input_activation="tanh",
+        cost="cross_entropy",
+        dtype=dtype,
+        seed=2,
+    )
     path = tmp_path / "net.onnx"
     proto = net.to_onnx(path)
     assert path.read_bytes() == proto.SerializeToString()
@@ -163,9 +227,10 @@ def test_network_to_onnx_and_binary_sigmoid(dtype, tmp_path) -> None:
 
 
 def test_custom_activation_is_refused_naming_the_layer() -> None:
-    cube = CustomActivation(lambda z: z ** 3, lambda z: 3 * z ** 2, name="cube")
-    net = chainrule.Network([2, 3, 2], activation=cube, output_activation="softmax",
-                            cost="log_likelihood", seed=0)
+    cube = CustomActivation(lambda z: z**3, lambda z: 3 * z**2, name="cube")
+    net = chainrule.Network(
+        [2, 3, 2], activation=cube, output_activation="softmax", cost="log_likelihood", seed=0
+    )
     with pytest.raises(OnnxExportError, match="layer2 activation 'cube'"):
         net.to_onnx()
 
@@ -200,8 +265,25 @@ def _mixed_csv(path: Path, *, date: bool = False, thousands: bool = False) -> Pa
 def test_mixed_table_with_an_id_column_equals_predict_proba(tmp_path, capsys) -> None:
     data = _mixed_csv(tmp_path / "mixed.csv")
     model_path = tmp_path / "m.npz"
-    assert main(["train", "--data", str(data), "--target", "label", "--id-column", "id",
-                 "--missing", "impute", "--save", str(model_path), *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--target",
+                "label",
+                "--id-column",
+                "id",
+                "--missing",
+                "impute",
+                "--save",
+                str(model_path),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     model = load_model(model_path)
     assert "id" not in model.feature_names  # excluded: not a graph input
@@ -216,8 +298,7 @@ def test_mixed_table_with_an_id_column_equals_predict_proba(tmp_path, capsys) ->
     assert set(inputs) == {"size", "colour", "weight"}
     got = _run(str(onnx_path), inputs)
     out = tmp_path / "pred.csv"
-    assert main(["predict", str(model_path), "--data", str(data), "--proba", "-o",
-                 str(out)]) == 0
+    assert main(["predict", str(model_path), "--data", str(data), "--proba", "-o", str(out)]) == 0
     capsys.readouterr()
     with open(out, newline="") as f:
         header, *body = list(csv.reader(f))
@@ -228,16 +309,37 @@ def test_mixed_table_with_an_id_column_equals_predict_proba(tmp_path, capsys) ->
     assert list(got["label"]) == [model.class_names[i] for i in proba.argmax(axis=1)]
 
 
-@pytest.mark.parametrize("kind, column, needle", [
-    ("date", "when", "is a date column"),
-    ("thousands", "price", "thousands separators"),
-])
-def test_steps_onnx_cannot_express_are_refused_naming_the_column(tmp_path, capsys, kind,
-                                                                  column, needle) -> None:
+@pytest.mark.parametrize(
+    "kind, column, needle",
+    [
+        ("date", "when", "is a date column"),
+        ("thousands", "price", "thousands separators"),
+    ],
+)
+def test_steps_onnx_cannot_express_are_refused_naming_the_column(
+    tmp_path, capsys, kind, column, needle
+) -> None:
     data = _mixed_csv(tmp_path / "t.csv", date=kind == "date", thousands=kind == "thousands")
     model_path = tmp_path / "m.npz"
-    assert main(["train", "--data", str(data), "--target", "label", "--id-column", "id",
-                 "--missing", "impute", "--save", str(model_path), *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--target",
+                "label",
+                "--id-column",
+                "id",
+                "--missing",
+                "impute",
+                "--save",
+                str(model_path),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["export", str(model_path), "-o", str(tmp_path / "m.onnx")]) == 2
     err = capsys.readouterr().err.strip()

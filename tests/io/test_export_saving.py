@@ -29,13 +29,21 @@ def _fitted() -> list[object]:
         warnings.simplefilter("ignore")
         return [
             sk.MLPClassifier(hidden_layer_sizes=(6,), max_iter=15, random_state=0).fit(X, labels),
-            sk.MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", max_iter=15,
-                            random_state=2).fit(X, values),
-            sk.MLPClassifier(hidden_layer_sizes=(5, 4), solver="sgd", momentum=0.9,
-                             activation="tanh", early_stopping=True, max_iter=15,
-                             random_state=1).fit(X, labels),
-            sk.MLPRegressor(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=30,
-                            random_state=0).fit(X, values),
+            sk.MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", max_iter=15, random_state=2).fit(
+                X, values
+            ),
+            sk.MLPClassifier(
+                hidden_layer_sizes=(5, 4),
+                solver="sgd",
+                momentum=0.9,
+                activation="tanh",
+                early_stopping=True,
+                max_iter=15,
+                random_state=1,
+            ).fit(X, labels),
+            sk.MLPRegressor(
+                hidden_layer_sizes=(6,), solver="lbfgs", max_iter=30, random_state=0
+            ).fit(X, values),
         ]
 
 
@@ -87,8 +95,9 @@ def test_estimators_round_trip_with_identical_predictions(roundtrip) -> None:
 def test_network_round_trips_with_its_optimizer_and_history(roundtrip, dtype) -> None:
     X, labels, _ = _data(2)
     y = np.unique(labels, return_inverse=True)[1]
-    net = chainrule.Network([4, 5, 3], output_activation="softmax", cost="log_likelihood",
-                            dtype=dtype, seed=3)
+    net = chainrule.Network(
+        [4, 5, 3], output_activation="softmax", cost="log_likelihood", dtype=dtype, seed=3
+    )
     net.fit(X, y, epochs=2, batch_size=16, optimizer="adam", learning_rate=0.01, seed=4)
     back = roundtrip(net)
     assert back.ops is NUMPY_OPS and back.dtype == np.dtype(dtype)

@@ -31,8 +31,15 @@ def trained(dtype=np.float64, **kwargs):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 4))
     y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0).astype(int)
-    net = Network([4, 6, 5, 3], activation=["tanh", "leaky_relu"], output_activation="softmax",
-                  cost="log_likelihood", seed=1, dtype=dtype, **kwargs)
+    net = Network(
+        [4, 6, 5, 3],
+        activation=["tanh", "leaky_relu"],
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=1,
+        dtype=dtype,
+        **kwargs,
+    )
     net.fit(X, y, epochs=3, batch_size=8, validation_data=(X[:10], y[:10]), optimizer="adam")
     return net, X, y
 
@@ -59,8 +66,12 @@ def test_round_trip_is_bit_exact(tmp_path, dtype):
 
 def test_saved_again_after_loading_is_the_same(tmp_path):
     net, X, _ = trained()
-    net.save(tmp_path / "a.npz", preprocessing=Standardizer().fit(X),
-             feature_names=list("pqrs"), target_name="t")
+    net.save(
+        tmp_path / "a.npz",
+        preprocessing=Standardizer().fit(X),
+        feature_names=list("pqrs"),
+        target_name="t",
+    )
     first = chainrule.load(tmp_path / "a.npz")
     first.save(tmp_path / "b.npz")
     second = load_model(tmp_path / "b.npz")
@@ -86,8 +97,7 @@ def test_regression_target_scaling_is_undone(tmp_path):
     y = 100 + 10 * X[:, :1]
     target, features = Standardizer().fit(y), Standardizer().fit(X)
     net = Network([2, 1], activation="identity", seed=0)
-    net.fit(features.transform(X), target.transform(y), epochs=50, batch_size=5,
-            learning_rate=0.05)
+    net.fit(features.transform(X), target.transform(y), epochs=50, batch_size=5, learning_rate=0.05)
     net.save(tmp_path / "r.npz", preprocessing=Preprocessing(features, target))
     model = load_model(tmp_path / "r.npz")
     assert model.task == "regression" and model.class_names is None
@@ -272,8 +282,9 @@ def model_bytes(tmp_path_factory):
     return path.read_bytes()
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_fuzz_damaged_files_raise_only_model_file_error(tmp_path, model_bytes, data):
     raw = bytearray(model_bytes)
@@ -299,20 +310,43 @@ def test_fuzz_damaged_files_raise_only_model_file_error(tmp_path, model_bytes, d
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 70) | st.floats(allow_nan=False)
-    | st.text(max_size=8) | st.sampled_from(["tanh", "softmax", "float32", "standard"]),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["tanh", "softmax", "float32", "standard"]),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
-KEYS = st.sampled_from(["architecture", "sizes", "activations", "input_activation", "cost",
-                        "dtype", "task", "class_names", "preprocessing", "history",
-                        "format_version", "kind", "name", "slope", "target", "init"])
+KEYS = st.sampled_from(
+    [
+        "architecture",
+        "sizes",
+        "activations",
+        "input_activation",
+        "cost",
+        "dtype",
+        "task",
+        "class_names",
+        "preprocessing",
+        "history",
+        "format_version",
+        "kind",
+        "name",
+        "slope",
+        "target",
+        "init",
+    ]
+)
 
 
 @pytest.mark.slow
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(edits=st.lists(st.tuples(st.lists(KEYS, min_size=1, max_size=3), JSON), max_size=4))
 def test_fuzz_metadata_raises_only_model_file_error(tmp_path, model_bytes, edits):
     path = tmp_path / "fuzz.npz"

@@ -16,8 +16,7 @@ X1, Y1 = [1.0, -0.5], [1.0, 0.0]
 
 
 def _softmax_net():
-    return chainrule.lesson_network([3, 4, 3], output_activation="softmax",
-                                    cost="log_likelihood")
+    return chainrule.lesson_network([3, 4, 3], output_activation="softmax", cost="log_likelihood")
 
 
 def _data(n=5, n_in=3, n_out=3):
@@ -47,8 +46,12 @@ def test_explain_and_gradcheck_share_their_defaults():
         parser = argparse.ArgumentParser()
         mod.register(parser.add_subparsers())
         args = parser.parse_args([command])
-        parsed.append({k: getattr(args, k) for k in ("sizes", "activation", "cost",
-                                                    "input_activation", "init", "seed")})
+        parsed.append(
+            {
+                k: getattr(args, k)
+                for k in ("sizes", "activation", "cost", "input_activation", "init", "seed")
+            }
+        )
     assert parsed[0] == parsed[1]
     assert parsed[0]["init"] == chainrule.LESSON_DEFAULTS["init"]
 
@@ -161,8 +164,20 @@ def test_each_planted_bug_is_caught_with_its_entries_named(bug):
 
 @pytest.mark.parametrize("bug", list(BUGS))
 def test_gradcheck_plant_bug_on_the_command_line(bug, capsys):
-    code = main(["gradcheck", "--sizes", "3,4,3", "--output-activation", "softmax",
-                 "--cost", "log_likelihood", "--plant-bug", bug, "--entries"])
+    code = main(
+        [
+            "gradcheck",
+            "--sizes",
+            "3,4,3",
+            "--output-activation",
+            "softmax",
+            "--cost",
+            "log_likelihood",
+            "--plant-bug",
+            bug,
+            "--entries",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert f"planted bug: {bug}" in out and "gradcheck FAILED" in out
@@ -170,15 +185,20 @@ def test_gradcheck_plant_bug_on_the_command_line(bug, capsys):
     must, _ = EXPECTED_WRONG[bug]
     for array in must:
         name = array[0].lower() + array[1:] + "_"
-        assert any(line.startswith(name) and line.endswith("WRONG")
-                   for line in out.splitlines()), (array, out)
+        assert any(line.startswith(name) and line.endswith("WRONG") for line in out.splitlines()), (
+            array,
+            out,
+        )
 
 
 def test_gradcheck_entries_without_a_bug_lists_every_entry_ok(capsys):
     assert main(["gradcheck", "--sizes", "2,3,2", "--entries"]) == 0
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines()
-            if line.startswith(("w^", "b^")) and "_" in line.split()[0]]
+    rows = [
+        line
+        for line in out.splitlines()
+        if line.startswith(("w^", "b^")) and "_" in line.split()[0]
+    ]
     assert len(rows) == 3 * 2 + 3 + 2 * 3 + 2 and all(r.endswith("ok") for r in rows)
 
 
@@ -221,8 +241,17 @@ def test_explain_says_what_its_check_cannot_catch(capsys):
 
 @pytest.mark.parametrize("bug", [b for b in BUGS if b != "bias-gradient-not-summed"])
 def test_explain_plant_bug_fails_on_one_example(bug, capsys):
-    args = ["explain", "--sizes", "3,4,3", "--output-activation", "softmax",
-            "--cost", "log_likelihood", "--plant-bug", bug]
+    args = [
+        "explain",
+        "--sizes",
+        "3,4,3",
+        "--output-activation",
+        "softmax",
+        "--cost",
+        "log_likelihood",
+        "--plant-bug",
+        bug,
+    ]
     assert main(args) == 1
     out = capsys.readouterr().out
     assert "FAIL: first wrong entry" in out
@@ -231,8 +260,7 @@ def test_explain_plant_bug_fails_on_one_example(bug, capsys):
 def test_a_batch_bug_is_invisible_on_one_example(capsys):
     """explain checks one example: the bias sum over a batch is not exercised there."""
     assert main(["explain", "--sizes", "2,3,2", "--plant-bug", "bias-gradient-not-summed"]) == 0
-    assert main(["gradcheck", "--sizes", "2,3,2", "--plant-bug",
-                 "bias-gradient-not-summed"]) == 1
+    assert main(["gradcheck", "--sizes", "2,3,2", "--plant-bug", "bias-gradient-not-summed"]) == 1
     capsys.readouterr()
 
 
@@ -243,8 +271,15 @@ def test_planted_bug_in_training_changes_the_steps():
     X, Y = _data(40)
     nets = [_softmax_net() for _ in range(2)]
     nets[0].fit(X, Y, epochs=3, batch_size=10, learning_rate=0.5, seed=0)
-    nets[1].fit(X, Y, epochs=3, batch_size=10, learning_rate=0.5, seed=0,
-                callbacks=[PlantedBug("off-by-one-layer", X, Y)])
+    nets[1].fit(
+        X,
+        Y,
+        epochs=3,
+        batch_size=10,
+        learning_rate=0.5,
+        seed=0,
+        callbacks=[PlantedBug("off-by-one-layer", X, Y)],
+    )
     start = _softmax_net()
     # The first layer never moves under off-by-one-layer (but for round-off in
     # "loop's gradient − right + buggy"); the right gradient moves it.
@@ -254,14 +289,37 @@ def test_planted_bug_in_training_changes_the_steps():
 
 
 def test_train_plant_bug_on_the_command_line(capsys):
-    code = main(["train", "--data", "xor", "--hidden", "4", "--epochs", "2",
-                 "--plant-bug", "missing-sigma-prime"])
+    code = main(
+        [
+            "train",
+            "--data",
+            "xor",
+            "--hidden",
+            "4",
+            "--epochs",
+            "2",
+            "--plant-bug",
+            "missing-sigma-prime",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "planted bug: missing-sigma-prime" in out
-    code = main(["train", "--data", "xor", "--hidden", "4", "--epochs", "2",
-                 "--optimizer", "lbfgs", "--plant-bug", "missing-sigma-prime"])
-    assert code == 2 and "--plant-bug needs a gradient-descent optimizer" in \
-        capsys.readouterr().err
+    code = main(
+        [
+            "train",
+            "--data",
+            "xor",
+            "--hidden",
+            "4",
+            "--epochs",
+            "2",
+            "--optimizer",
+            "lbfgs",
+            "--plant-bug",
+            "missing-sigma-prime",
+        ]
+    )
+    assert code == 2 and "--plant-bug needs a gradient-descent optimizer" in capsys.readouterr().err
 
 
 def test_explain_says_when_a_planted_bug_cannot_show_on_one_example(capsys):
@@ -272,15 +330,43 @@ def test_explain_says_when_a_planted_bug_cannot_show_on_one_example(capsys):
 
 
 def test_float32_explain_compares_a_planted_bug_at_float32_precision(capsys):
-    assert main(["explain", "--sizes", "2,3,2", "--dtype", "float32", "--plant-bug",
-                 "bias-gradient-not-summed"]) == 0
-    assert main(["explain", "--sizes", "2,3,2", "--dtype", "float32", "--plant-bug",
-                 "missing-sigma-prime"]) == 1
+    assert (
+        main(
+            [
+                "explain",
+                "--sizes",
+                "2,3,2",
+                "--dtype",
+                "float32",
+                "--plant-bug",
+                "bias-gradient-not-summed",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "explain",
+                "--sizes",
+                "2,3,2",
+                "--dtype",
+                "float32",
+                "--plant-bug",
+                "missing-sigma-prime",
+            ]
+        )
+        == 1
+    )
     capsys.readouterr()
 
 
 def test_expand_with_check_prints_the_verdict(capsys):
-    assert main(["explain", "--sizes", "2,3,2", "--expand", "b^3_1", "--plant-bug",
-                 "off-by-one-layer"]) == 1
+    assert (
+        main(
+            ["explain", "--sizes", "2,3,2", "--expand", "b^3_1", "--plant-bug", "off-by-one-layer"]
+        )
+        == 1
+    )
     out = capsys.readouterr().out
     assert "∂C/∂b^3_1 = δ^3_1" in out and "FAIL: first wrong entry: ∂C/∂W^2_1,1" in out

@@ -49,7 +49,7 @@ def _pointers() -> list[tuple[str, str, list[str]]]:
     matches = list(POINTER.finditer(text))
     out = []
     for m, nxt in zip(matches, [*matches[1:], None], strict=True):
-        tail = text[m.end(): nxt.start() if nxt else len(text)]
+        tail = text[m.end() : nxt.start() if nxt else len(text)]
         out.append((m.group(1), m.group(2), QUOTE.findall(tail)))
     return out
 
@@ -59,15 +59,15 @@ POINTERS = _pointers()
 
 def test_the_doc_walks_equations_1_to_15_in_order():
     text = DOC.read_text()
-    positions = [text.index(f"**Eq. {n}**") for n in
-                 (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14)]
+    positions = [text.index(f"**Eq. {n}**") for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14)]
     assert positions == sorted(positions)
     assert "**eq. 11**" in text and "**eq. 15**" in text
     assert len(POINTERS) > 40
 
 
-@pytest.mark.parametrize(("path", "name", "quotes"), POINTERS,
-                         ids=[f"{p}:{n}" for p, n, _ in POINTERS])
+@pytest.mark.parametrize(
+    ("path", "name", "quotes"), POINTERS, ids=[f"{p}:{n}" for p, n, _ in POINTERS]
+)
 def test_code_pointer_exists_and_quotes_are_in_it(path, name, quotes):
     file = ROOT / path
     assert file.is_file(), f"docs/derivation.md points to missing file {path}"
@@ -76,7 +76,8 @@ def test_code_pointer_exists_and_quotes_are_in_it(path, name, quotes):
     for quote in quotes:
         assert quote in defs[name], (
             f"docs/derivation.md quotes `{quote}` from {path}:{name}, but it is not there: "
-            "update the page")
+            "update the page"
+        )
 
 
 def test_the_checker_catches_a_wrong_pointer(tmp_path):
@@ -134,9 +135,13 @@ def _package_code() -> str:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             body = getattr(node, "body", None)
-            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                    and isinstance(body[0].value, ast.Constant)
-                    and isinstance(body[0].value.value, str)):
+            if (
+                isinstance(body, list)
+                and body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 body[0].value.value = ""
         parts.append(ast.unparse(tree))
     return " ".join(" ".join(parts).split())
@@ -158,8 +163,9 @@ def test_quoted_array_statement_is_in_the_code(where, quote):
 
 def test_the_quote_checker_catches_a_line_that_is_not_code():
     assert _is_array_statement("delta[l] = (delta[l+1] @ W[l+1]) * dsigma(z[l])")
-    code = " ".join(ast.unparse(ast.parse("delta[l] = (delta[l+1] @ W[l+1]) * dsigma(z[l])"))
-                    .split())
+    code = " ".join(
+        ast.unparse(ast.parse("delta[l] = (delta[l+1] @ W[l+1]) * dsigma(z[l])")).split()
+    )
     assert code not in _package_code()
     assert not _is_array_statement("z^l = W^l a^{l-1} + b^l")
     assert not _is_array_statement("epochs=1")
@@ -187,7 +193,7 @@ def test_the_page_cites_the_paper_and_points_nowhere_outside_the_repository():
     text = DOC.read_text()
     assert "Carolyn Johnston, *How I think about the" in text and "(2020)" in text
     assert "shared/seed" not in text and "seed/backprop-derivation" not in text
-    errata = text[text.index("## Errata"):text.index("## A worked example")]
+    errata = text[text.index("## Errata") : text.index("## A worked example")]
     assert "δ^l_j · a^{l−1}_i" in errata and "b^{l+1}" in errata and "1 × N_l" in errata
 
 

@@ -29,8 +29,9 @@ def test_exercise_is_stored_without_outputs_and_checks_its_solution(path):
     nbformat = pytest.importorskip("nbformat")
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code and all(not c.outputs and c.execution_count is None for c in code), \
+    assert code and all(not c.outputs and c.execution_count is None for c in code), (
         f"{path.name}: clear the outputs before committing"
+    )
     source = "\n".join(c.source for c in code)
     assert "chainrule.check(" in source and "assert" in source
 
@@ -41,13 +42,17 @@ def test_exercise_runs_end_to_end(path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     # The kernel imports this checkout's chainrule, as pytest does.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     assert not errors

@@ -39,13 +39,19 @@ def test_expand_delta_is_eq9_with_the_numbers_plugged_in():
     assert "(-0.2341)·(-0.7306)" in lines[2]
 
 
-@pytest.mark.parametrize(("spec", "value"), [
-    ("W^3_12", lambda t: t.dC_dW[3][1, 0]), ("W^2_3,1", lambda t: t.dC_dW[2][0, 2]),
-    ("w^{2}_{2,2}", lambda t: t.dC_dW[2][1, 1]),
-    ("b^2_3", lambda t: t.delta[2][0, 2]), ("z^2_1", lambda t: t.z[2][0]),
-    ("a^3_2", lambda t: t.a[3][1]), ("δ^3_1", lambda t: t.delta[3][0, 0]),
-    ("delta^1_2", lambda t: t.delta[1][0, 1]),
-])
+@pytest.mark.parametrize(
+    ("spec", "value"),
+    [
+        ("W^3_12", lambda t: t.dC_dW[3][1, 0]),
+        ("W^2_3,1", lambda t: t.dC_dW[2][0, 2]),
+        ("w^{2}_{2,2}", lambda t: t.dC_dW[2][1, 1]),
+        ("b^2_3", lambda t: t.delta[2][0, 2]),
+        ("z^2_1", lambda t: t.z[2][0]),
+        ("a^3_2", lambda t: t.a[3][1]),
+        ("δ^3_1", lambda t: t.delta[3][0, 0]),
+        ("delta^1_2", lambda t: t.delta[1][0, 1]),
+    ],
+)
 def test_expand_every_kind_of_entry(spec, value):
     t = _trace()
     assert _last_value(expand_entry(t, spec)) == pytest.approx(value(t), rel=1e-3)
@@ -60,11 +66,17 @@ def test_expand_softmax_output_uses_the_full_jacobian():
     assert t.delta[3][0, 0] == pytest.approx(t.a[3][0] - 1.0)
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("q^2_1", "expected an entry such as"), ("δ^7_1", "layer 7 is not between 1 and 3"),
-    ("W^1_11", "layer 1 is not between 2 and 3"), ("δ^2_4", "index 4 is not between 1 and 3"),
-    ("W^2_123", "two indices"), ("W^3_1,4", "index 4 is not between 1 and 3"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("q^2_1", "expected an entry such as"),
+        ("δ^7_1", "layer 7 is not between 1 and 3"),
+        ("W^1_11", "layer 1 is not between 2 and 3"),
+        ("δ^2_4", "index 4 is not between 1 and 3"),
+        ("W^2_123", "two indices"),
+        ("W^3_1,4", "index 4 is not between 1 and 3"),
+    ],
+)
 def test_expand_bad_entries_say_what_is_wrong(spec, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         parse_entry(spec, (2, 3, 2))
@@ -127,10 +139,29 @@ def test_markdown_math_renders_as_dollar_math(capsys):
 def test_weights_file_sets_the_network(tmp_path, capsys):
     f = tmp_path / "w.json"
     # Matt Mazur's textbook example: 2-2-2, sigmoid, inputs 0.05, 0.10.
-    f.write_text(json.dumps({"W": [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]],
-                             "b": [[0.35, 0.35], [0.60, 0.60]]}))
-    code = main(["explain", "--weights", str(f), "--input-activation", "identity",
-                 "--x", "0.05,0.10", "--y", "0.01,0.99", "--format", "json"])
+    f.write_text(
+        json.dumps(
+            {
+                "W": [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]],
+                "b": [[0.35, 0.35], [0.60, 0.60]],
+            }
+        )
+    )
+    code = main(
+        [
+            "explain",
+            "--weights",
+            str(f),
+            "--input-activation",
+            "identity",
+            "--x",
+            "0.05,0.10",
+            "--y",
+            "0.01,0.99",
+            "--format",
+            "json",
+        ]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["network"]["sizes"] == [2, 2, 2]
     a3 = next(s for s in doc["steps"] if s["key"] == "a[3]")["values"]
@@ -140,13 +171,16 @@ def test_weights_file_sets_the_network(tmp_path, capsys):
     assert "weights: from" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("doc", "message"), [
-    ({"W": [[[1, 2]]], "b": [[1, 2]]}, "b^2 must hold N_2 = 1 numbers"),
-    ({"W": [[[1, 2]], [[1, 2]]], "b": [[1], [1]]}, "W^3 has 2 columns, expected N_2 = 1"),
-    ({"W": [[1, 2]], "b": [[1]]}, "W^2 must be a list of rows"),
-    ({"V": 1}, 'expected "W^2", "W^3"'),
-    ([1], "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"W": [[[1, 2]]], "b": [[1, 2]]}, "b^2 must hold N_2 = 1 numbers"),
+        ({"W": [[[1, 2]], [[1, 2]]], "b": [[1], [1]]}, "W^3 has 2 columns, expected N_2 = 1"),
+        ({"W": [[1, 2]], "b": [[1]]}, "W^2 must be a list of rows"),
+        ({"V": 1}, 'expected "W^2", "W^3"'),
+        ([1], "expected a JSON object"),
+    ],
+)
 def test_bad_weights_files_are_one_line_errors(tmp_path, capsys, doc, message):
     f = tmp_path / "w.json"
     f.write_text(json.dumps(doc))
@@ -159,16 +193,36 @@ def test_bad_weights_files_are_one_line_errors(tmp_path, capsys, doc, message):
 
 def test_model_row_is_explained_through_the_preprocessing(tmp_path, capsys):
     rng = np.random.default_rng(0)
-    rows = ["a,b,label"] + [f"{rng.normal() * 10 + 50:.3f},{rng.normal():.3f},"
-                            f"{'yes' if k % 2 else 'no'}" for k in range(30)]
+    rows = ["a,b,label"] + [
+        f"{rng.normal() * 10 + 50:.3f},{rng.normal():.3f},{'yes' if k % 2 else 'no'}"
+        for k in range(30)
+    ]
     data = tmp_path / "d.csv"
     data.write_text("\n".join(rows) + "\n")
     model = tmp_path / "m.npz"
-    assert main(["train", "--data", str(data), "--target", "label", "--hidden", "3",
-                 "--epochs", "2", "--save", str(model), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--target",
+                "label",
+                "--hidden",
+                "3",
+                "--epochs",
+                "2",
+                "--save",
+                str(model),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    code = main(["explain", "--model", str(model), "--data", str(data), "--row", "3",
-                 "--format", "json"])
+    code = main(
+        ["explain", "--model", str(model), "--data", str(data), "--row", "3", "--format", "json"]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     net = chainrule.load(str(model))
@@ -213,9 +267,10 @@ def test_figure_labels_do_not_overlap_at_8_8_8_8():
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
     for ax in fig.axes[:2]:
-        boxes = [t.get_window_extent(renderer) for t in ax.texts
-                 if t.get_text().startswith(("a=", "δ="))]
+        boxes = [
+            t.get_window_extent(renderer) for t in ax.texts if t.get_text().startswith(("a=", "δ="))
+        ]
         assert len(boxes) == 32
         for k, b in enumerate(boxes):
-            for c in boxes[k + 1:]:
+            for c in boxes[k + 1 :]:
                 assert not b.overlaps(c), "unit labels overlap"

@@ -36,16 +36,20 @@ def test_notebook_runs(name, monkeypatch, tmp_path) -> None:
     pytest.importorskip("ipykernel")
     for module in NEEDS.get(name, []):
         pytest.importorskip(module)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("CHAINRULE_NOTEBOOK_OUT", str(tmp_path))  # the CSV notebook's files
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
     client.execute()
-    text = "\n".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
-                     for out in cell.outputs)
+    text = "\n".join(
+        out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+    )
     if name == "mnist.ipynb" and not os.environ.get("CHAINRULE_MNIST_DIR"):
         assert "skipping the training" in text
     if name == "mnist.ipynb" and os.environ.get("CHAINRULE_MNIST_DIR"):

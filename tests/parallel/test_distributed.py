@@ -20,8 +20,10 @@ import pytest
 
 pytest.importorskip("mpi4py")
 MPIEXEC = shutil.which("mpiexec")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (chainrule[mpi])")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (chainrule[mpi])"),
+]
 
 import chainrule  # noqa: E402
 from mpi_worker import fit_kwargs, problem  # noqa: E402
@@ -44,8 +46,9 @@ def _env() -> dict[str, str]:
 def _launcher_flags() -> list[str]:
     """MPICH's mpiexec (the mpich wheel) needs none; Open MPI's refuses root without one."""
     assert MPIEXEC is not None
-    version = subprocess.run([MPIEXEC, "--version"], capture_output=True, text=True,
-                             timeout=30).stdout
+    version = subprocess.run(
+        [MPIEXEC, "--version"], capture_output=True, text=True, timeout=30
+    ).stdout
     if "Open MPI" in version or "OpenRTE" in version:
         return ["--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
     return []
@@ -53,15 +56,22 @@ def _launcher_flags() -> list[str]:
 
 def mpiexec(n: int, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     assert MPIEXEC is not None
-    return subprocess.run([MPIEXEC, *_launcher_flags(), "-n", str(n), *args], cwd=cwd,
-                          env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    return subprocess.run(
+        [MPIEXEC, *_launcher_flags(), "-n", str(n), *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
 
 
 def run_worker(cfg: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "config.json"
     config.write_text(json.dumps(cfg), encoding="utf-8")
-    return mpiexec(2, sys.executable, str(WORKER), str(config), str(tmp_path / "out.npz"),
-                   cwd=tmp_path)
+    return mpiexec(
+        2, sys.executable, str(WORKER), str(config), str(tmp_path / "out.npz"), cwd=tmp_path
+    )
 
 
 def single_process(cfg: dict) -> tuple[chainrule.Network, chainrule.training.History]:
@@ -75,13 +85,31 @@ def single_process(cfg: dict) -> tuple[chainrule.Network, chainrule.training.His
 
 def test_cli_two_ranks_save_the_weights_of_one_process(tmp_path: Path) -> None:
     """The issue's acceptance test: digits, 5 epochs, batch 32, seed 0, float64."""
-    common = ["-m", "chainrule", "train", "--data", "digits", "--epochs", "5",
-              "--batch-size", "32", "--seed", "0"]
-    one = subprocess.run([sys.executable, *common, "--save", "one.npz"], cwd=tmp_path,
-                         env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    common = [
+        "-m",
+        "chainrule",
+        "train",
+        "--data",
+        "digits",
+        "--epochs",
+        "5",
+        "--batch-size",
+        "32",
+        "--seed",
+        "0",
+    ]
+    one = subprocess.run(
+        [sys.executable, *common, "--save", "one.npz"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert one.returncode == 0, one.stderr
-    two = mpiexec(2, sys.executable, *common, "--save", "two.npz", "--log-json", "log.jsonl",
-                  cwd=tmp_path)
+    two = mpiexec(
+        2, sys.executable, *common, "--save", "two.npz", "--log-json", "log.jsonl", cwd=tmp_path
+    )
     assert two.returncode == 0, two.stderr
     # Rank 0 alone writes the log: one line per epoch, not one per epoch and rank.
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
@@ -94,6 +122,7 @@ def test_cli_two_ranks_save_the_weights_of_one_process(tmp_path: Path) -> None:
     assert two.stdout.count("test accuracy:") == 1
     assert two.stdout.count("saved the model") == 1
     assert "data-parallel: 2 MPI ranks" in two.stdout
+
     def accuracy(out: str) -> str:
         return next(line for line in out.splitlines() if line.startswith("test accuracy"))
 
@@ -101,12 +130,23 @@ def test_cli_two_ranks_save_the_weights_of_one_process(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("sharded", [False, True], ids=["replicated", "sharded"])
-def test_dropout_momentum_and_sample_weights_match_one_process(tmp_path: Path,
-                                                              sharded: bool) -> None:
+def test_dropout_momentum_and_sample_weights_match_one_process(
+    tmp_path: Path, sharded: bool
+) -> None:
     """Shuffling, dropout masks and sample weights are drawn as one process draws them."""
-    cfg = {"fit": {"batch_size": 16, "learning_rate": 0.05, "dropout": 0.3,
-                   "optimizer": "momentum", "l2": 0.5, "clip_norm": 5.0},
-           "weights": True, "sharded": sharded, "epochs": 3}
+    cfg = {
+        "fit": {
+            "batch_size": 16,
+            "learning_rate": 0.05,
+            "dropout": 0.3,
+            "optimizer": "momentum",
+            "l2": 0.5,
+            "clip_norm": 5.0,
+        },
+        "weights": True,
+        "sharded": sharded,
+        "epochs": 3,
+    }
     out = run_worker(cfg, tmp_path)
     assert out.returncode == 0, out.stderr
     net, history = single_process(cfg)
@@ -119,8 +159,12 @@ def test_dropout_momentum_and_sample_weights_match_one_process(tmp_path: Path,
 
 def test_sharded_unshuffled_float32(tmp_path: Path) -> None:
     """float32 stays float32; unshuffled batches are the data order across shards."""
-    cfg = {"fit": {"batch_size": 20, "learning_rate": 0.1, "shuffle": False},
-           "sharded": True, "dtype": "float32", "epochs": 2}
+    cfg = {
+        "fit": {"batch_size": 20, "learning_rate": 0.1, "shuffle": False},
+        "sharded": True,
+        "dtype": "float32",
+        "epochs": 2,
+    }
     out = run_worker(cfg, tmp_path)
     assert out.returncode == 0, out.stderr
     net, _ = single_process(cfg)
@@ -132,15 +176,15 @@ def test_sharded_unshuffled_float32(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("agree", [False, True], ids=["fit", "fit-in-agree"])
 @pytest.mark.parametrize("fail_rank", [0, 1])
-def test_a_failure_on_one_rank_ends_every_rank(tmp_path: Path, fail_rank: int,
-                                               agree: bool) -> None:
+def test_a_failure_on_one_rank_ends_every_rank(tmp_path: Path, fail_rank: int, agree: bool) -> None:
     """The failing rank reports; the others stop with PeerFailed instead of waiting.
 
     Wrapped in ``World.agree`` (as the command line wraps ``fit``), the rank that
     only saw the failure must not take over the report from the rank that failed.
     """
-    out = run_worker({"fit": {"batch_size": 16}, "fail_rank": fail_rank, "epochs": 5,
-                      "agree": agree}, tmp_path)
+    out = run_worker(
+        {"fit": {"batch_size": 16}, "fail_rank": fail_rank, "epochs": 5, "agree": agree}, tmp_path
+    )
     assert out.returncode != 0
     assert out.stderr.count("injected failure") == 1
     assert f"injected failure on rank {fail_rank}" in out.stderr
@@ -157,8 +201,18 @@ def test_ranks_that_disagree_are_stopped_not_left_waiting(tmp_path: Path) -> Non
 
 def test_cli_error_on_rank_zero_is_one_line_and_exit_2(tmp_path: Path) -> None:
     """Only rank 0 checks the output path; every rank stops, one line is printed."""
-    out = mpiexec(2, sys.executable, "-m", "chainrule", "train", "--epochs", "1",
-                  "--save", str(tmp_path / "missing" / "m.npz"), cwd=tmp_path)
+    out = mpiexec(
+        2,
+        sys.executable,
+        "-m",
+        "chainrule",
+        "train",
+        "--epochs",
+        "1",
+        "--save",
+        str(tmp_path / "missing" / "m.npz"),
+        cwd=tmp_path,
+    )
     assert out.returncode == 2
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("chainrule train: error:"), out.stderr
@@ -167,8 +221,9 @@ def test_cli_error_on_rank_zero_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_cli_error_on_every_rank_is_reported_once(tmp_path: Path) -> None:
-    out = mpiexec(2, sys.executable, "-m", "chainrule", "train", "--data", "nosuch.csv",
-                  cwd=tmp_path)
+    out = mpiexec(
+        2, sys.executable, "-m", "chainrule", "train", "--data", "nosuch.csv", cwd=tmp_path
+    )
     assert out.returncode == 2
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert lines == ["chainrule train: error: nosuch.csv: no such file"], out.stderr
@@ -190,7 +245,7 @@ def _write_files(tmp_path: Path, bad_line: int | None = None) -> tuple[Path, Pat
         if i % 50 == 7:
             lines.append("")  # blank lines carry no data
     if bad_line is not None:
-        lines[bad_line - 1] = "oops" + lines[bad_line - 1][lines[bad_line - 1].index(","):]
+        lines[bad_line - 1] = "oops" + lines[bad_line - 1][lines[bad_line - 1].index(",") :]
     csv_path = tmp_path / "data.csv"
     csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     npy_path = tmp_path / "data.npy"
@@ -204,8 +259,15 @@ def test_sharded_files_give_one_process_statistics_and_weights(tmp_path: Path) -
     from mpi_shard_worker import FIT, network
 
     csv_path, npy_path = _write_files(tmp_path)
-    out = mpiexec(2, sys.executable, str(SHARD_WORKER), str(csv_path), str(npy_path),
-                  str(tmp_path / "out.npz"), cwd=tmp_path)
+    out = mpiexec(
+        2,
+        sys.executable,
+        str(SHARD_WORKER),
+        str(csv_path),
+        str(npy_path),
+        str(tmp_path / "out.npz"),
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     got = np.load(tmp_path / "out.npz")
 
@@ -235,8 +297,15 @@ def test_sharded_files_give_one_process_statistics_and_weights(tmp_path: Path) -
 
 def test_a_bad_cell_in_one_shard_is_one_error_with_the_file_line(tmp_path: Path) -> None:
     csv_path, npy_path = _write_files(tmp_path, bad_line=150)  # in rank 1's half
-    out = mpiexec(2, sys.executable, str(SHARD_WORKER), str(csv_path), str(npy_path),
-                  str(tmp_path / "out.npz"), cwd=tmp_path)
+    out = mpiexec(
+        2,
+        sys.executable,
+        str(SHARD_WORKER),
+        str(csv_path),
+        str(npy_path),
+        str(tmp_path / "out.npz"),
+        cwd=tmp_path,
+    )
     assert out.returncode != 0
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, out.stderr

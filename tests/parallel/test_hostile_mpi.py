@@ -35,30 +35,34 @@ def _env() -> dict[str, str]:
 def _ranks(cwd: Path, *commands: list[str]) -> subprocess.CompletedProcess[str]:
     """One rank per command, each ``chainrule ARGS`` run in its own folder."""
     assert MPIEXEC is not None
-    version = subprocess.run([MPIEXEC, "--version"], capture_output=True, text=True,
-                             timeout=30).stdout
-    flags = (["--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
-             if "Open MPI" in version or "OpenRTE" in version else [])
+    version = subprocess.run(
+        [MPIEXEC, "--version"], capture_output=True, text=True, timeout=30
+    ).stdout
+    flags = (
+        ["--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+        if "Open MPI" in version or "OpenRTE" in version
+        else []
+    )
     argv: list[str] = [MPIEXEC, *flags]
     for i, (folder, *args) in enumerate(commands):
         script = f"cd {folder!s} && exec {sys.executable} -m chainrule " + " ".join(args)
         argv += ([":"] if i else []) + ["-n", "1", "sh", "-c", script]
-    return subprocess.run(argv, cwd=cwd, env=_env(), capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(argv, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("option, one, other", [("--hidden", "10", "20"),
-                                                ("--epochs", "3", "2")])
+@pytest.mark.parametrize("option, one, other", [("--hidden", "10", "20"), ("--epochs", "3", "2")])
 def test_ranks_started_with_different_options_end_with_one_line(tmp_path, option, one, other):
     write_csv(tmp_path / "data.csv")
     base = ["train", "--data", "data.csv", "--epochs", "2", "--save", "m.npz"]
-    out = _ranks(tmp_path, [str(tmp_path), *base, option, one],
-                 [str(tmp_path), *base, option, other])
+    out = _ranks(
+        tmp_path, [str(tmp_path), *base, option, one], [str(tmp_path), *base, option, other]
+    )
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 2, out.stderr
     assert len(lines) == 1, out.stderr
-    assert lines[0].startswith("chainrule train: error: the MPI ranks were started with "
-                               f"different options: {option} is")
+    assert lines[0].startswith(
+        f"chainrule train: error: the MPI ranks were started with different options: {option} is"
+    )
     assert not (tmp_path / "m.npz").exists()
 
 

@@ -26,8 +26,7 @@ for _module in ("starlette", "httpx"):
     except ImportError:
         if REQUIRED:
             raise
-        pytest.skip(f"{_module} (the playground extra) is not installed",
-                    allow_module_level=True)
+        pytest.skip(f"{_module} (the playground extra) is not installed", allow_module_level=True)
 
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -64,7 +63,7 @@ def ws(client, url, **headers):
 def split_frame(message: bytes) -> tuple[dict, bytes]:
     """A frame over the WebSocket: 4 bytes of JSON length, the JSON, the heat maps."""
     n = int.from_bytes(message[:4], "little")
-    return json.loads(message[4:4 + n]), message[4 + n:]
+    return json.loads(message[4 : 4 + n]), message[4 + n :]
 
 
 def new_session(client, **settings) -> dict:
@@ -109,12 +108,16 @@ def test_host_and_origin_are_checked_against_dns_rebinding(client):
     r = client.get(url, headers={"origin": "http://evil.example:8765"})
     assert r.status_code == 403 and "Origin" in r.text
     assert client.get(url, headers={"origin": "http://127.0.0.1:8765"}).status_code == 200
-    with pytest.raises(WebSocketDisconnect) as err, ws(
-            client, f"/ws?token={TOKEN}", origin="http://evil.example"):
+    with (
+        pytest.raises(WebSocketDisconnect) as err,
+        ws(client, f"/ws?token={TOKEN}", origin="http://evil.example"),
+    ):
         pass
     assert "Origin" in err.value.reason
-    with pytest.raises(WebSocketDisconnect) as err, ws(
-            client, f"/ws?token={TOKEN}", host="evil.example"):
+    with (
+        pytest.raises(WebSocketDisconnect) as err,
+        ws(client, f"/ws?token={TOKEN}", host="evil.example"),
+    ):
         pass
     assert "Host" in err.value.reason
 
@@ -140,8 +143,9 @@ def test_the_page_is_served_under_a_strict_content_security_policy(client):
 
 
 def test_session_steps_and_lowers_the_loss_on_the_circle(client):
-    s = new_session(client, dataset="circle", features=["x1", "x2", "x1^2", "x2^2"],
-                    layers=[4], lr=0.3)
+    s = new_session(
+        client, dataset="circle", features=["x1", "x2", "x1^2", "x2^2"], layers=[4], lr=0.3
+    )
     sid, first = s["session"], s["frame"]
     assert first["epoch"] == 0 and s["sizes"] == [4, 4, 1]
     for _ in range(3):
@@ -155,10 +159,15 @@ def test_session_steps_and_lowers_the_loss_on_the_circle(client):
 
 
 def test_bad_settings_get_one_line_naming_the_setting(client):
-    for bad, word in [({"noise": 80}, "noise"), ({"layers": [4] * 7}, "layers"),
-                      ({"layers": [9]}, "layers"), ({"features": ["x3"]}, "features"),
-                      ({"optimizer": "rmsprop"}, "optimizer"), ({"colour": 1}, "colour"),
-                      ({"lr": "fast"}, "lr")]:
+    for bad, word in [
+        ({"noise": 80}, "noise"),
+        ({"layers": [4] * 7}, "layers"),
+        ({"layers": [9]}, "layers"),
+        ({"features": ["x3"]}, "features"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"colour": 1}, "colour"),
+        ({"lr": "fast"}, "lr"),
+    ]:
         r = client.post(f"/api/sessions?token={TOKEN}", json=bad)
         assert r.status_code == 400, bad
         message = r.json()["error"]
@@ -168,10 +177,12 @@ def test_bad_settings_get_one_line_naming_the_setting(client):
 
 
 def test_seeded_runs_are_reproducible_and_sessions_are_isolated(client):
-    a = new_session(client, dataset="spiral", classes=3, layers=[6, 6], seed=7,
-                    optimizer="adam", lr=0.01)
-    b = new_session(client, dataset="spiral", classes=3, layers=[6, 6], seed=7,
-                    optimizer="adam", lr=0.01)
+    a = new_session(
+        client, dataset="spiral", classes=3, layers=[6, 6], seed=7, optimizer="adam", lr=0.01
+    )
+    b = new_session(
+        client, dataset="spiral", classes=3, layers=[6, 6], seed=7, optimizer="adam", lr=0.01
+    )
     c = new_session(client, dataset="xor", seed=7)
     assert a["points"] == b["points"]
     # Interleaved steps of three runs: each is the run it would be alone.
@@ -205,23 +216,44 @@ def test_model_file_loads_with_chainrule_load_and_predicts(client, tmp_path):
     assert [W.tolist() for W in net.weights] != frame["weights"]
     # chainrule info / predict read it.
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    info = subprocess.run([sys.executable, "-m", "chainrule", "info", str(path)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    info = subprocess.run(
+        [sys.executable, "-m", "chainrule", "info", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert info.returncode == 0, info.stderr
     csv = tmp_path / "points.csv"
     csv.write_text("x1,x2\n2,2\n-2,-2\n")
-    pred = subprocess.run([sys.executable, "-m", "chainrule", "predict", str(path),
-                           "--data", str(csv)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    pred = subprocess.run(
+        [sys.executable, "-m", "chainrule", "predict", str(path), "--data", str(csv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert pred.returncode == 0, pred.stderr
     assert client.get(f"/api/model.npz?token={TOKEN}&session=nope").status_code == 404
 
 
 def test_python_snippet_rebuilds_the_run_bit_for_bit(client, tmp_path):
-    s = new_session(client, dataset="circle", noise=10, layers=[5, 3],
-                    activations=["relu", "tanh"], features=["x1", "x2", "x1x2"],
-                    reg="l2", reg_rate=0.01, optimizer="momentum", dropout=[0.2, 0.0],
-                    input_sigma=True, seed=3, batch=7, lr=0.1)
+    s = new_session(
+        client,
+        dataset="circle",
+        noise=10,
+        layers=[5, 3],
+        activations=["relu", "tanh"],
+        features=["x1", "x2", "x1x2"],
+        reg="l2",
+        reg_rate=0.01,
+        optimizer="momentum",
+        dropout=[0.2, 0.0],
+        input_sigma=True,
+        seed=3,
+        batch=7,
+        lr=0.1,
+    )
     sid = s["session"]
     frame = client.post(f"/api/sessions/{sid}/step?token={TOKEN}&epochs=4").json()
     code = client.get(f"/api/snippet.py?token={TOKEN}&session={sid}").text
@@ -229,8 +261,14 @@ def test_python_snippet_rebuilds_the_run_bit_for_bit(client, tmp_path):
     dump = "import json\nprint(json.dumps([W.tolist() for W in net.weights]))\n"
     script.write_text(code + "\n" + dump)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         env=env, cwd=tmp_path, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1]) == frame["weights"]
     assert (tmp_path / "playground-model.npz").exists()
@@ -249,8 +287,9 @@ def test_inspect_shows_backprops_delta_and_the_explicit_tensors(client):
     _, grad_b = run.net.backprop(x[None, :], y[None, :])
     for l in (2, 3, 4):
         np.testing.assert_allclose(got["delta"][str(l)], grad_b[l - 2], rtol=1e-12, atol=0)
-        np.testing.assert_allclose(got["delta_explicit"][str(l)], got["delta"][str(l)],
-                                   rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(
+            got["delta_explicit"][str(l)], got["delta"][str(l)], rtol=1e-10, atol=1e-15
+        )
     assert got["agreement"] < 1e-12
     assert np.array(got["dz_dW"]).shape == (3, 2, 3)  # N_2 × N_1 × N_2
     eqs = [e["eq"] for e in got["equations"]]
@@ -273,13 +312,16 @@ def test_check_gradients_passes(client):
 
 
 GOOD_CSV = "height,weight,kind\n" + "".join(
-    f"{1.5 + 0.01 * i},{50 + (i * 7) % 30},{'ab'[i % 2]}\n" for i in range(40))
+    f"{1.5 + 0.01 * i},{50 + (i * 7) % 30},{'ab'[i % 2]}\n" for i in range(40)
+)
 
 
 def test_upload_trains_on_the_chosen_columns(client):
     sid = new_session(client)["session"]
-    r = client.post(f"/api/sessions/{sid}/upload?token={TOKEN}&name=people.csv&x1=height"
-                    f"&x2=weight&target=kind", content=GOOD_CSV.encode())
+    r = client.post(
+        f"/api/sessions/{sid}/upload?token={TOKEN}&name=people.csv&x1=height&x2=weight&target=kind",
+        content=GOOD_CSV.encode(),
+    )
     assert r.status_code == 200, r.text
     got = r.json()
     assert got["settings"]["dataset"] == "upload" and len(got["points"]) == 40
@@ -288,17 +330,22 @@ def test_upload_trains_on_the_chosen_columns(client):
     assert frame["epoch"] == 1
 
 
-@pytest.mark.parametrize(("content", "words"), [
-    ("height,weight,kind\n1,2,a\n3,x,b\n", ["people.csv", "line 3", "weight"]),
-    ("height,weight,kind\n" + "1,2,a\n" * 5 + "1,2,a,9\n", ["people.csv", "line 7"]),
-    ("a,b\n1,2\n", ["people.csv", "kind"]),
-    ("\x00\x01\x02binary", ["people.csv"]),
-    ("height,weight,kind\n1,nan,a\n2,3,b\n4,5,a\n6,7,b\n", ["people.csv", "line 2"]),
-])
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("height,weight,kind\n1,2,a\n3,x,b\n", ["people.csv", "line 3", "weight"]),
+        ("height,weight,kind\n" + "1,2,a\n" * 5 + "1,2,a,9\n", ["people.csv", "line 7"]),
+        ("a,b\n1,2\n", ["people.csv", "kind"]),
+        ("\x00\x01\x02binary", ["people.csv"]),
+        ("height,weight,kind\n1,nan,a\n2,3,b\n4,5,a\n6,7,b\n", ["people.csv", "line 2"]),
+    ],
+)
 def test_hostile_csv_gets_a_one_line_error(client, content, words):
     sid = new_session(client)["session"]
-    r = client.post(f"/api/sessions/{sid}/upload?token={TOKEN}&name=people.csv&x1=height"
-                    f"&x2=weight&target=kind", content=content.encode("latin-1"))
+    r = client.post(
+        f"/api/sessions/{sid}/upload?token={TOKEN}&name=people.csv&x1=height&x2=weight&target=kind",
+        content=content.encode("latin-1"),
+    )
     assert r.status_code == 400
     message = r.json()["error"]
     assert "\n" not in message and all(w in message for w in words), message
@@ -310,8 +357,7 @@ def test_hostile_csv_gets_a_one_line_error(client, content, words):
 def test_uploads_are_bounded(client):
     sid = new_session(client)["session"]
     big = b"a,b,c\n" + b"1,2,3\n" * (MAX_UPLOAD_BYTES // 6 + 10)
-    r = client.post(f"/api/sessions/{sid}/upload?token={TOKEN}&x1=a&x2=b&target=c",
-                    content=big)
+    r = client.post(f"/api/sessions/{sid}/upload?token={TOKEN}&x1=a&x2=b&target=c", content=big)
     assert r.status_code == 413 and "allowed" in r.json()["error"]
     with pytest.raises(UploadError, match="more than"):
         read_upload(big, "x.csv", "a", "b", "c")
@@ -333,8 +379,9 @@ def test_websocket_frames_and_isolated_tabs(client):
     with ws(client, url) as one, ws(client, url) as two:
         hello1, hello2 = one.receive_json(), two.receive_json()
         assert hello1["session"] != hello2["session"]
-        one.send_text(json.dumps({"type": "settings", "settings": {"dataset": "xor",
-                                                                   "layers": [3]}}))
+        one.send_text(
+            json.dumps({"type": "settings", "settings": {"dataset": "xor", "layers": [3]}})
+        )
         data = one.receive_json()
         assert data["type"] == "data" and data["sizes"] == [2, 3, 1]
         frame, heat = split_frame(one.receive_bytes())
@@ -370,15 +417,22 @@ def test_data_sets_are_seeded_and_in_the_plane():
         if a.task == "classification":
             assert set(np.unique(a.y)) == set(range(a.n_classes))
     assert make_dataset("spiral", 90, 0, np.random.default_rng(0), classes=3).n_classes == 3
-    X = features(np.array([[1.0, 2.0]]), ["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1",
-                                           "sin_x2"])
+    X = features(np.array([[1.0, 2.0]]), ["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1", "sin_x2"])
     np.testing.assert_allclose(X[0], [1, 2, 1, 4, 2, np.sin(1), np.sin(2)])
 
 
 def test_settings_round_trip_through_the_url_strings():
-    s = Settings.from_dict({"dataset": "xor", "noise": "10", "layers": "3,2",
-                            "activations": "relu,tanh", "features": "x1,x2,x1x2",
-                            "input_sigma": "1", "lr": "0.1"})
+    s = Settings.from_dict(
+        {
+            "dataset": "xor",
+            "noise": "10",
+            "layers": "3,2",
+            "activations": "relu,tanh",
+            "features": "x1,x2,x1x2",
+            "input_sigma": "1",
+            "lr": "0.1",
+        }
+    )
     assert s.layers == (3, 2) and s.activations == ("relu", "tanh") and s.input_sigma
     assert Settings.from_dict(s.as_dict()) == s
     with pytest.raises(SettingsError, match="activations: one per hidden layer"):
@@ -412,13 +466,21 @@ def test_the_extra_is_imported_only_by_the_playground(tmp_path):
         sys.exit(main(["playground", "--no-browser"]))
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.stdout.strip() == "[]"
     assert out.returncode == 2
-    assert out.stderr.strip() == ("chainrule playground: error: the playground needs Starlette "
-                                  "and uvicorn (starlette is missing): pip install "
-                                  "'chainrule[playground]'")
+    assert out.stderr.strip() == (
+        "chainrule playground: error: the playground needs Starlette "
+        "and uvicorn (starlette is missing): pip install "
+        "'chainrule[playground]'"
+    )
 
 
 def test_every_interface_accepts_this_machines_names_only():
@@ -435,8 +497,13 @@ def test_cli_prints_the_url_first_serves_with_the_token_and_stops_on_ctrl_c():
     import httpx
 
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "chainrule", "playground", "--no-browser"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainrule", "playground", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         url = proc.stdout.readline().strip()
         base, _, token = url.partition("/?token=")
@@ -449,8 +516,9 @@ def test_cli_prints_the_url_first_serves_with_the_token_and_stops_on_ctrl_c():
         status = proc.wait(timeout=60)
     # Ctrl-C ends it as it ends every command: 130 and one true line (issue 23).
     assert status == 130
-    assert proc.stderr.read().strip() == ("chainrule playground: interrupted; the server "
-                                          "stopped; no file was changed")
+    assert proc.stderr.read().strip() == (
+        "chainrule playground: interrupted; the server stopped; no file was changed"
+    )
 
 
 def test_read_upload_reads_what_train_reads_tsv_and_thousands_separators():
@@ -460,8 +528,9 @@ def test_read_upload_reads_what_train_reads_tsv_and_thousands_separators():
     tsv = b"a\tb\tc\n" + b"".join(b"%.1f\t%.1f\t%d\n" % r for r in rows)
     got = read_upload(tsv, "t.tsv", "a", "b", "c")
     np.testing.assert_array_equal(got.points, [[a, b] for a, b, _ in rows])
-    quoted = b"a,b,c\n" + b"".join(b'"%s",%.1f,%d\n' % (f"{a:,.1f}".encode(), b, c)
-                                   for a, b, c in rows)
+    quoted = b"a,b,c\n" + b"".join(
+        b'"%s",%.1f,%d\n' % (f"{a:,.1f}".encode(), b, c) for a, b, c in rows
+    )
     assert b'"1,250.5"' in quoted
     got = read_upload(quoted, "q.csv", "a", "b", "c")
     np.testing.assert_array_equal(got.points, [[a, b] for a, b, _ in rows])

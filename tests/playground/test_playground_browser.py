@@ -59,8 +59,13 @@ def server():
         except ImportError:
             _need(f"{module} (the playground extra)")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "chainrule", "playground", "--no-browser"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainrule", "playground", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     url = proc.stdout.readline().strip()
     if not url.startswith("http://127.0.0.1:"):
         proc.kill()
@@ -80,8 +85,9 @@ def browser():
         from selenium.webdriver.chrome.service import Service
     except ImportError:
         _need("selenium (in the test extra)")
-    binary = next((p for p in map(shutil.which, ("chromium", "chromium-browser",
-                                                 "google-chrome")) if p), None)
+    binary = next(
+        (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
+    )
     driver_path = shutil.which("chromedriver")
     if binary is None:
         _need("chromium")
@@ -90,10 +96,18 @@ def browser():
     profile = tempfile.mkdtemp(prefix="chainrule-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
-                 f"--user-data-dir={profile}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
@@ -128,10 +142,15 @@ def _open(driver, url: str, state: str = "") -> None:
     driver.get_log("browser")
     driver.get_log("performance")
     driver.get(url + (f"#{state}" if state else ""))
-    _wait(driver, lambda: driver.execute_script(
-        "return document.body.dataset.session && document.querySelectorAll("
-        "'#network .neuron canvas').length > 0 && "
-        "document.querySelector('[data-testid=train-loss]').dataset.value"), what="the first frame")
+    _wait(
+        driver,
+        lambda: driver.execute_script(
+            "return document.body.dataset.session && document.querySelectorAll("
+            "'#network .neuron canvas').length > 0 && "
+            "document.querySelector('[data-testid=train-loss]').dataset.value"
+        ),
+        what="the first frame",
+    )
 
 
 def _train_loss(driver) -> float:
@@ -140,12 +159,19 @@ def _train_loss(driver) -> float:
 
 def test_page_loads_cleanly_with_its_hooks(server, browser):
     _open(browser, server)
-    for testid in ("play", "step", "reset", "epoch", "train-loss", "test-loss", "dataset",
-                   "network"):
+    for testid in (
+        "play",
+        "step",
+        "reset",
+        "epoch",
+        "train-loss",
+        "test-loss",
+        "dataset",
+        "network",
+    ):
         assert _by(browser, testid).is_displayed(), testid
     assert _epoch(browser) == 0
-    errors = [e["message"] for e in browser.get_log("browser") if e["level"] in ("SEVERE",
-                                                                                  "ERROR")]
+    errors = [e["message"] for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert errors == []
     requests = []
     for entry in browser.get_log("performance"):
@@ -183,8 +209,11 @@ def test_step_advances_the_epoch_and_keys_work(server, browser):
 
 
 def test_play_lowers_the_training_loss_on_the_circle(server, browser):
-    _open(browser, server, "dataset=circle&features=x1,x2,x1%5E2,x2%5E2&layers=4&"
-                           "activations=tanh&lr=0.1&show_test=1")
+    _open(
+        browser,
+        server,
+        "dataset=circle&features=x1,x2,x1%5E2,x2%5E2&layers=4&activations=tanh&lr=0.1&show_test=1",
+    )
     first = _train_loss(browser)
     _by(browser, "play").click()
     start = time.monotonic()
@@ -196,7 +225,8 @@ def test_play_lowers_the_training_loss_on_the_circle(server, browser):
     assert _train_loss(browser) < 0.5 * first
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "playground-browser-fps.txt").write_text(
-        f"{fps:.1f} frames/s in headless Chromium ([4, 4, 1], 500 points, 40x40 maps)\n")
+        f"{fps:.1f} frames/s in headless Chromium ([4, 4, 1], 500 points, 40x40 maps)\n"
+    )
     _shot(browser, "playground.png")
 
 
@@ -213,22 +243,37 @@ def test_clicking_a_point_shows_backprops_delta(server, browser, tmp_path):
         n = _epoch(browser)
         _by(browser, "step").click()
         _wait(browser, lambda n=n: _epoch(browser) == n + 1)
-    run = Session(Settings.from_dict({"dataset": "xor", "layers": [3, 2],
-                                      "activations": ["tanh", "sigmoid"],
-                                      "input_sigma": True, "seed": 5}))
+    run = Session(
+        Settings.from_dict(
+            {
+                "dataset": "xor",
+                "layers": [3, 2],
+                "activations": ["tanh", "sigmoid"],
+                "input_sigma": True,
+                "seed": 5,
+            }
+        )
+    )
     index = int(run.train_rows[0])
     x1, x2 = run.data.points[index]
     a, b, c, d = run.data.extent
     canvas = _by(browser, "output")
     w, h = canvas.size["width"], canvas.size["height"]
     px, py = (x1 - a) / (b - a) * w, (d - x2) / (d - c) * h
-    ActionChains(browser).move_to_element_with_offset(canvas, px - w / 2, py - h / 2).click() \
-        .perform()
-    _wait(browser, lambda: browser.execute_script(
-        "return document.querySelectorAll('[data-testid=delta]').length"), what="the δ table")
+    ActionChains(browser).move_to_element_with_offset(
+        canvas, px - w / 2, py - h / 2
+    ).click().perform()
+    _wait(
+        browser,
+        lambda: browser.execute_script(
+            "return document.querySelectorAll('[data-testid=delta]').length"
+        ),
+        what="the δ table",
+    )
     shown = browser.execute_script(
         "return Array.from(document.querySelectorAll('[data-testid=delta]')).map("
-        "e => [Number(e.dataset.layer), Number(e.dataset.neuron), e.dataset.value])")
+        "e => [Number(e.dataset.layer), Number(e.dataset.neuron), e.dataset.value])"
+    )
     # The network as the server has it now, through the model file.
     session = browser.execute_script("return document.body.dataset.session")
     base, token = server.split("/?token=")
@@ -253,12 +298,16 @@ def test_clicking_a_point_shows_backprops_delta(server, browser, tmp_path):
     _by(browser, "backward-view").click()
     on_neurons = browser.execute_script(
         "return Array.from(document.querySelectorAll('#network .neuron[data-delta]')).map("
-        "e => [Number(e.dataset.layer), Number(e.dataset.neuron), e.dataset.delta])")
+        "e => [Number(e.dataset.layer), Number(e.dataset.neuron), e.dataset.delta])"
+    )
     assert {(l, j): v for l, j, v in on_neurons if l >= 2} == {(l, j): v for l, j, v in shown}
     assert "backward=1" in browser.current_url
     _by(browser, "gradcheck").click()
-    _wait(browser, lambda: _by(browser, "gradcheck-result").get_attribute("data-passed"),
-          what="the gradient check")
+    _wait(
+        browser,
+        lambda: _by(browser, "gradcheck-result").get_attribute("data-passed"),
+        what="the gradient check",
+    )
     assert _by(browser, "gradcheck-result").get_attribute("data-passed") == "true"
     height = browser.execute_script("return document.documentElement.scrollHeight")
     browser.set_window_size(1400, min(int(height) + 200, 4000))
@@ -274,8 +323,11 @@ def test_hostile_csv_upload_shows_one_line_error(server, browser, tmp_path):
     hostile = tmp_path / "hostile.csv"
     hostile.write_text("a,b,label\n1,2,x\n3,4,y\n5,=cmd|' /C calc'!A0,x\n7,8,y\n")
     _by(browser, "upload-file").send_keys(str(hostile))
-    _wait(browser, lambda: len(Select(_by(browser, "upload-target")).options) == 3,
-          what="the header's columns")
+    _wait(
+        browser,
+        lambda: len(Select(_by(browser, "upload-target")).options) == 3,
+        what="the header's columns",
+    )
     assert Select(_by(browser, "upload-target")).first_selected_option.text == "label"
     _by(browser, "upload").click()
     error = _by(browser, "error")
@@ -287,28 +339,41 @@ def test_hostile_csv_upload_shows_one_line_error(server, browser, tmp_path):
     good = tmp_path / "good.csv"
     rng = np.random.default_rng(0)
     pts = rng.normal(size=(60, 2))
-    good.write_text("u,v,label\n" + "".join(f"{p:.4f},{q:.4f},{int(p * q > 0)}\n"
-                                            for p, q in pts))
+    good.write_text("u,v,label\n" + "".join(f"{p:.4f},{q:.4f},{int(p * q > 0)}\n" for p, q in pts))
     _by(browser, "upload-file").send_keys(str(good))
     _wait(browser, lambda: Select(_by(browser, "upload-x1")).first_selected_option.text == "u")
     _by(browser, "upload").click()
-    _wait(browser, lambda: browser.execute_script("return document.body.dataset.dataset")
-          == "upload", what="the uploaded data")
+    _wait(
+        browser,
+        lambda: browser.execute_script("return document.body.dataset.dataset") == "upload",
+        what="the uploaded data",
+    )
     assert not _by(browser, "error").is_displayed()
     _by(browser, "step").click()
     _wait(browser, lambda: _epoch(browser) == 1)
 
 
-@pytest.mark.parametrize(("state", "name"), [
-    ("dataset=spiral&classes=4&features=x1,x2,sin_x1,sin_x2&layers=8,8,6&"
-     "activations=tanh,tanh,tanh&lr=0.01&optimizer=adam&noise=5", "playground-classes.png"),
-    ("dataset=reg-gauss&features=x1,x2&layers=6,6&activations=relu,tanh&lr=0.03&"
-     "optimizer=momentum&reg=l2&reg_rate=0.001", "playground-regression.png"),
-])
+@pytest.mark.parametrize(
+    ("state", "name"),
+    [
+        (
+            "dataset=spiral&classes=4&features=x1,x2,sin_x1,sin_x2&layers=8,8,6&"
+            "activations=tanh,tanh,tanh&lr=0.01&optimizer=adam&noise=5",
+            "playground-classes.png",
+        ),
+        (
+            "dataset=reg-gauss&features=x1,x2&layers=6,6&activations=relu,tanh&lr=0.03&"
+            "optimizer=momentum&reg=l2&reg_rate=0.001",
+            "playground-regression.png",
+        ),
+    ],
+)
 def test_softmax_classes_and_regression_train(server, browser, state, name):
     _open(browser, server, state)
-    assert browser.execute_script("return document.body.dataset.dataset") == state.split(
-        "&")[0].split("=")[1]
+    assert (
+        browser.execute_script("return document.body.dataset.dataset")
+        == state.split("&")[0].split("=")[1]
+    )
     first = _train_loss(browser)
     _by(browser, "play").click()
     _wait(browser, lambda: _epoch(browser) >= 40, timeout=60, what="40 epochs")
@@ -323,8 +388,12 @@ def test_softmax_classes_and_regression_train(server, browser, state, name):
 def test_frame_rate_of_the_six_eight_eight_eight_one_network(server, browser):
     """Frames drawn per second while playing [6, 8, 8, 8, 1] on 500 training points
     (recorded in test-artifacts/, not asserted: the machine may be busy)."""
-    _open(browser, server, "dataset=circle&points=556&ratio=90&features=x1,x2,x1%5E2,x2%5E2,"
-                           "x1x2,sin_x1&layers=8,8,8&activations=tanh,tanh,tanh")
+    _open(
+        browser,
+        server,
+        "dataset=circle&points=556&ratio=90&features=x1,x2,x1%5E2,x2%5E2,"
+        "x1x2,sin_x1&layers=8,8,8&activations=tanh,tanh,tanh",
+    )
     assert _by(browser, "network").text.count("layer") >= 3
     _by(browser, "play").click()
     time.sleep(1.0)
@@ -338,4 +407,5 @@ def test_frame_rate_of_the_six_eight_eight_eight_one_network(server, browser):
     (ARTIFACTS / "playground-fps-6-8-8-8-1.txt").write_text(
         f"headless Chromium, [6, 8, 8, 8, 1], 500 training points: {(e1 - e0) / (t1 - t0):.1f} "
         f"epochs/s trained and sent, {(f1 - f0) / (t1 - t0):.1f} frames/s drawn "
-        f"(all 31 heat maps each), {(d1 - d0) / max(1, f1 - f0):.1f} ms to draw one\n")
+        f"(all 31 heat maps each), {(d1 - d0) / max(1, f1 - f0):.1f} ms to draw one\n"
+    )

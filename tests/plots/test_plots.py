@@ -24,8 +24,12 @@ def _images(fig) -> list[AxesImage]:
 
 
 def _circles(fig, prefix: str) -> list[Circle]:
-    return [p for ax in fig.axes for p in ax.patches
-            if isinstance(p, Circle) and (p.get_gid() or "").startswith(prefix)]
+    return [
+        p
+        for ax in fig.axes
+        for p in ax.patches
+        if isinstance(p, Circle) and (p.get_gid() or "").startswith(prefix)
+    ]
 
 
 def _texts(fig) -> str:
@@ -63,8 +67,16 @@ def test_learning_curves_of_a_regressor_have_no_accuracy_panel():
 def test_learning_curves_without_validation_draw_training_only():
     h = History()
     for e in range(1, 4):
-        h.append(epoch=e, train_loss=1.0 / e, train_accuracy=0.5, val_loss=math.nan,
-                 val_accuracy=math.nan, learning_rate=0.1, grad_norms=[0.1], seconds=0.0)
+        h.append(
+            epoch=e,
+            train_loss=1.0 / e,
+            train_accuracy=0.5,
+            val_loss=math.nan,
+            val_accuracy=math.nan,
+            learning_rate=0.1,
+            grad_norms=[0.1],
+            seconds=0.0,
+        )
     fig = plots.learning_curves(h)
     assert [len(ax.get_lines()) for ax in fig.axes] == [1, 1, 1]
 
@@ -100,14 +112,15 @@ def test_unit_stats_sees_saturated_sigmoids_and_dead_relus():
     X = np.random.default_rng(0).normal(size=(50, 4))
     sig = chainrule.Network([4, 6, 2], activation="sigmoid", seed=0)
     sig.weights[0][:] = 0.0
-    sig.biases[0][:3] = 10.0   # a = σ(10) > 0.95: saturated
-    sig.biases[0][3:] = 0.0    # a = 0.5: not
+    sig.biases[0][:3] = 10.0  # a = σ(10) > 0.95: saturated
+    sig.biases[0][3:] = 0.0  # a = 0.5: not
     stats = plots.unit_stats(sig, X)
     assert [s.layer for s in stats] == [2, 3]  # quadratic cost: the output layer too
     assert stats[0].fraction == pytest.approx(0.5)
 
-    relu = chainrule.Network([4, 5, 5, 2], activation="relu", output_activation="softmax",
-                             cost="log_likelihood", seed=0)
+    relu = chainrule.Network(
+        [4, 5, 5, 2], activation="relu", output_activation="softmax", cost="log_likelihood", seed=0
+    )
     relu.weights[0][:2] = 0.0
     relu.biases[0][:2] = -1.0  # z = -1 always: dead
     relu.biases[0][2:] = 100.0  # always active
@@ -147,8 +160,15 @@ def test_misclassified_grid_shows_wrong_predictions_with_labels():
     pred = run.net.predict(run.X_test)
     wrong = np.flatnonzero(pred != run.y_test)
     assert 0 < len(wrong)
-    fig = plots.misclassified_figure(run.net, run.X_test, run.y_test, (8, 8), run.class_names,
-                                     images=run.raw_test, max_examples=6)
+    fig = plots.misclassified_figure(
+        run.net,
+        run.X_test,
+        run.y_test,
+        (8, 8),
+        run.class_names,
+        images=run.raw_test,
+        max_examples=6,
+    )
     images = _images(fig)
     assert len(images) == min(6, len(wrong))
     titled = [ax for ax in fig.axes if ax.get_images()]
@@ -198,7 +218,12 @@ def test_network_diagram_summarises_wide_layers():
     fig = plots.network_diagram(digits_run().net)  # [64, 16, 10], max 10 drawn per layer
     assert [len(_circles(fig, f"unit-{l}-")) for l in (1, 2, 3)] == [5, 5, 10]
     assert {c.get_gid() for c in _circles(fig, "unit-1-")} == {
-        "unit-1-1", "unit-1-2", "unit-1-3", "unit-1-63", "unit-1-64"}
+        "unit-1-1",
+        "unit-1-2",
+        "unit-1-3",
+        "unit-1-63",
+        "unit-1-64",
+    }
     assert len(_circles(fig, "bias-")) == 2  # a "1" node feeding layers 2 and 3
     text = _texts(fig)
     assert "64 units" in text and "16 units" in text and "10 units" not in text
@@ -228,8 +253,14 @@ def test_layer_figure_writes_the_actual_values(tmp_path):
     text = _texts(fig)
     fwd = net.forward(x[None, :])
     fmt = plots.format_value
-    for v in [*net.weights[1].ravel(), *net.biases[1], *fwd.z[2][0], *fwd.a[2][0],
-              *fwd.z[3][0], *fwd.a[3][0]]:
+    for v in [
+        *net.weights[1].ravel(),
+        *net.biases[1],
+        *fwd.z[2][0],
+        *fwd.a[2][0],
+        *fwd.z[3][0],
+        *fwd.a[3][0],
+    ]:
         assert fmt(v) in text
     assert "0.125" in text and "-0.5" in text
     # z^3 is W^3 a^2 + b^3 (eq. 1): the numbers on the figure add up.
@@ -263,8 +294,7 @@ def test_figures_save_as_png_and_svg(tmp_path):
 
 def test_figure_for_builds_each_named_figure():
     run = digits_run()
-    expected_axes = {"curves": 3, "gradients": 2, "diagram": 1, "weights": HIDDEN,
-                     "confusion": 1}
+    expected_axes = {"curves": 3, "gradients": 2, "diagram": 1, "weights": HIDDEN, "confusion": 1}
     for what, n_axes in expected_axes.items():
         fig = plots.figure_for(what, run.net, run.X_test, run.y_test, run.class_names)
         assert len([ax for ax in fig.axes if ax.has_data() or ax.get_images()]) == n_axes, what

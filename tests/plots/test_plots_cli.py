@@ -17,14 +17,30 @@ def model_file(tmp_path_factory):
     """A digits classifier trained for 3 epochs, saved, with the report of its training."""
     folder = tmp_path_factory.mktemp("model")
     path, report = folder / "digits.npz", folder / "train.html"
-    assert main(["train", "--epochs", "3", "--hidden", "12", "--quiet", "--save", str(path),
-                 "--report", str(report)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--epochs",
+                "3",
+                "--hidden",
+                "12",
+                "--quiet",
+                "--save",
+                str(path),
+                "--report",
+                str(report),
+            ]
+        )
+        == 0
+    )
     return path, report
 
 
 def _cards(html: str) -> dict[str, str]:
-    return {k: v for v, k in re.findall(r"<div class='v'>([^<]*)</div><div class='k'>([^<]*)",
-                                         html)}
+    return {
+        k: v for v, k in re.findall(r"<div class='v'>([^<]*)</div><div class='k'>([^<]*)", html)
+    }
 
 
 @pytest.mark.slow
@@ -33,9 +49,15 @@ def test_train_writes_the_report(model_file):
     assert "chainrule training report: digits" in html
     assert len(re.findall(r"<img ", html)) == 6
     # The run's settings are in the table.
-    for row in ("<th>epochs</th><td class='num'>3</td>", "<th>batch size</th>",
-                "<th>learning rate</th>", "<th>optimizer</th><td class='num'>sgd</td>",
-                "<th>seed</th>", "64 → 12 → 10", "<th>data</th><td class='num'>digits</td>"):
+    for row in (
+        "<th>epochs</th><td class='num'>3</td>",
+        "<th>batch size</th>",
+        "<th>learning rate</th>",
+        "<th>optimizer</th><td class='num'>sgd</td>",
+        "<th>seed</th>",
+        "64 → 12 → 10",
+        "<th>data</th><td class='num'>digits</td>",
+    ):
         assert row in html
 
 
@@ -52,8 +74,9 @@ def test_report_of_a_saved_model_matches_the_training_report(model_file, tmp_pat
     assert "<th>model file</th>" in html and "digits (test split, 359 rows)" in html
 
 
-@pytest.mark.parametrize("what", ["curves", "gradients", "diagram", "weights", "confusion",
-                                  "misclassified"])
+@pytest.mark.parametrize(
+    "what", ["curves", "gradients", "diagram", "weights", "confusion", "misclassified"]
+)
 def test_plot_writes_each_figure(model_file, tmp_path, what):
     suffix = ".svg" if what in ("diagram", "curves") else ".png"
     out = tmp_path / f"{what}{suffix}"
@@ -79,20 +102,27 @@ def test_plot_on_a_data_file(model_file, tmp_path, monkeypatch):
 
     monkeypatch.setattr(select, "confusion_figure", spy)
     out = tmp_path / "c.png"
-    assert main(["plot", str(model_file[0]), "--data", str(csv), "--what", "confusion",
-                 "-o", str(out)]) == 0
+    assert (
+        main(
+            ["plot", str(model_file[0]), "--data", str(csv), "--what", "confusion", "-o", str(out)]
+        )
+        == 0
+    )
     assert drawn["n"] == 150  # every row of the file, not the saved test split
 
 
 def test_plot_and_report_errors_are_one_line(model_file, tmp_path, capsys):
     path = str(model_file[0])
     cases = [
-        (["plot", path, "--what", "residuals", "-o", str(tmp_path / "r.png")],
-         "the residuals figure is for regressors"),
-        (["plot", path, "--what", "curves", "-o", str(tmp_path / "c.jpg")],
-         "must end in .png or .svg"),
-        (["report", str(tmp_path / "missing.npz"), "-o", str(tmp_path / "r.html")],
-         "missing.npz"),
+        (
+            ["plot", path, "--what", "residuals", "-o", str(tmp_path / "r.png")],
+            "the residuals figure is for regressors",
+        ),
+        (
+            ["plot", path, "--what", "curves", "-o", str(tmp_path / "c.jpg")],
+            "must end in .png or .svg",
+        ),
+        (["report", str(tmp_path / "missing.npz"), "-o", str(tmp_path / "r.html")], "missing.npz"),
         (["report", path, "-o", str(tmp_path / "no" / "r.html")], "does not exist"),
     ]
     for argv, message in cases:
@@ -103,8 +133,9 @@ def test_plot_and_report_errors_are_one_line(model_file, tmp_path, capsys):
 
 def test_regressor_residuals_from_a_model_file(tmp_path):
     path = tmp_path / "diabetes.npz"
-    assert main(["train", "--data", "diabetes", "--epochs", "2", "--quiet",
-                 "--save", str(path)]) == 0
+    assert (
+        main(["train", "--data", "diabetes", "--epochs", "2", "--quiet", "--save", str(path)]) == 0
+    )
     out = tmp_path / "r.png"
     assert main(["plot", str(path), "--what", "residuals", "-o", str(out)]) == 0
     assert out.read_bytes().startswith(b"\x89PNG")

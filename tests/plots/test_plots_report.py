@@ -16,11 +16,17 @@ from chainrule.cli import main
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
+
 # Run a snippet in a fresh interpreter that finds this checkout's chainrule.
 def _python(code: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 # A meta-path finder that makes `import matplotlib` fail, as on a machine without the extra.
@@ -47,7 +53,9 @@ def test_core_and_train_without_report_never_import_matplotlib():
 
 
 def test_missing_matplotlib_names_the_extra():
-    r = _python(NO_MATPLOTLIB + """
+    r = _python(
+        NO_MATPLOTLIB
+        + """
 import chainrule.plots as plots
 try:
     plots.network_diagram([3, 4, 2])
@@ -55,13 +63,16 @@ except ImportError as exc:
     print("ERR", exc)
 from chainrule.cli import main
 sys.exit(main(["train", "--epochs", "1", "--report", "r.html"]))
-""")
+"""
+    )
     assert r.returncode == 2
     assert "ERR plots need matplotlib" in r.stdout and "pip install chainrule[plot]" in r.stdout
     err = r.stderr.strip()
     assert err.count("\n") == 0 and "Traceback" not in err
-    assert err == ("chainrule train: error: plots need matplotlib, which is not installed: "
-                   "pip install chainrule[plot]")
+    assert err == (
+        "chainrule train: error: plots need matplotlib, which is not installed: "
+        "pip install chainrule[plot]"
+    )
 
 
 pytest.importorskip("matplotlib")
@@ -78,9 +89,15 @@ def _img_sources(html: str) -> list[str]:
 def test_report_embeds_every_figure_and_nothing_external():
     run = digits_run()
     html = digits_report()
-    for heading in ("Settings and final metrics", "Learning curves", "Gradients and saturation",
-                    "The network", "Confusion matrix", "First-layer weights",
-                    "Misclassified examples"):
+    for heading in (
+        "Settings and final metrics",
+        "Learning curves",
+        "Gradients and saturation",
+        "The network",
+        "Confusion matrix",
+        "First-layer weights",
+        "Misclassified examples",
+    ):
         assert f"<h2>{heading}</h2>" in html
     sources = _img_sources(html)
     assert len(sources) == 6

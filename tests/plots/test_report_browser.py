@@ -32,8 +32,9 @@ def _need(what: str) -> None:
 
 
 def _find_browser() -> tuple[str, str]:
-    browser = next((p for p in map(shutil.which, ("chromium", "chromium-browser",
-                                                  "google-chrome")) if p), None)
+    browser = next(
+        (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
+    )
     driver = shutil.which("chromedriver")
     if browser is None:
         _need("chromium")
@@ -67,10 +68,18 @@ def browser():
     profile = tempfile.mkdtemp(prefix="chainrule-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1280,900",
-                 f"--user-data-dir={profile}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(flag)
     # Console messages and the DevTools network log, read back after each page.
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
@@ -93,9 +102,11 @@ def _load(driver, path: Path) -> Page:
     """)
     page = Page()
     page.image_widths = driver.execute_script(
-        "return Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
-    page.console_errors = [e["message"] for e in driver.get_log("browser")
-                           if e["level"] in ("SEVERE", "ERROR")]
+        "return Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)"
+    )
+    page.console_errors = [
+        e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")
+    ]
     for entry in driver.get_log("performance"):
         msg = json.loads(entry["message"])["message"]
         if msg["method"] == "Network.requestWillBeSent":
@@ -106,9 +117,11 @@ def _load(driver, path: Path) -> Page:
 def test_checker_catches_broken_images_errors_and_requests(browser, tmp_path):
     """The checks below can fail: a page with each fault is caught."""
     bad = tmp_path / "bad.html"
-    bad.write_text("<!DOCTYPE html><html><body><img src='missing.png'>"
-                   "<img src='http://127.0.0.1:9/x.png'>"
-                   "<script>console.error('boom')</script></body></html>")
+    bad.write_text(
+        "<!DOCTYPE html><html><body><img src='missing.png'>"
+        "<img src='http://127.0.0.1:9/x.png'>"
+        "<script>console.error('boom')</script></body></html>"
+    )
     page = _load(browser, bad)
     assert page.image_widths == [0, 0]
     assert any("boom" in m for m in page.console_errors)

@@ -66,14 +66,30 @@ def _fake_run(monkeypatch, others: float) -> None:
 
     def trial(args, env, timeout):
         if args[0] == "info":
-            return {"cpus": 2, "cpu": "test", "platform": "test", "python": "3", "numpy": "2",
-                    "scipy": "1", "sklearn": "1", "torch": "2.13.0", "chainrule": "0",
-                    "torch_threads": 2, "torch_blas": "x", "threadpools": []}
+            return {
+                "cpus": 2,
+                "cpu": "test",
+                "platform": "test",
+                "python": "3",
+                "numpy": "2",
+                "scipy": "1",
+                "sklearn": "1",
+                "torch": "2.13.0",
+                "chainrule": "0",
+                "torch_threads": 2,
+                "torch_blas": "x",
+                "threadpools": [],
+            }
         if args[0] == "gemm":
             return {"gflops": 100.0, "seconds": 1.0, "peak_rss_mib": 10}
         impl = args[args.index("--impl") + 1]
-        return {"seconds": 1.0 if impl == "chainrule" else 2.0, "cpu_seconds": 1.0,
-                "steps": 100, "peak_rss_mib": 10, "load_before": 0.1}
+        return {
+            "seconds": 1.0 if impl == "chainrule" else 2.0,
+            "cpu_seconds": 1.0,
+            "steps": 100,
+            "peak_rss_mib": 10,
+            "load_before": 0.1,
+        }
 
     class Meter:
         def start(self):
@@ -87,8 +103,7 @@ def _fake_run(monkeypatch, others: float) -> None:
     monkeypatch.setattr(run, "LoadMeter", Meter)
 
 
-ARGS = ["--rounds", "2", "--workloads", "W2,W3", "--dtype", "float32", "--impls",
-        "chainrule,torch"]
+ARGS = ["--rounds", "2", "--workloads", "W2,W3", "--dtype", "float32", "--impls", "chainrule,torch"]
 
 
 def test_a_busy_run_does_not_overwrite_the_report(tmp_path, monkeypatch, capsys):
@@ -115,7 +130,9 @@ def test_a_quiet_run_writes_the_report_and_the_readme_sentence(tmp_path, monkeyp
     assert run.main([*ARGS, "--output", str(out)]) == 0
     text = out.read_text()
     assert "BUSY" not in text and "0.20 per core" in text
-    sentence = ("an MNIST-sized [784, 100, 10] network trains in 0.50× its time, "
-                "[784, 1024, 1024, 10] trains in 0.50× its time")
+    sentence = (
+        "an MNIST-sized [784, 100, 10] network trains in 0.50× its time, "
+        "[784, 1024, 1024, 10] trains in 0.50× its time"
+    )
     assert sentence in text and "a quiet machine" in text
     assert sentence in capsys.readouterr().err

@@ -26,8 +26,11 @@ def test_every_page_is_in_the_nav() -> None:
         return []
 
     listed = set(pages(config["nav"]))
-    on_disk = {str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md")
-               if "notebooks" not in p.parts}
+    on_disk = {
+        str(p.relative_to(ROOT / "docs"))
+        for p in (ROOT / "docs").rglob("*.md")
+        if "notebooks" not in p.parts
+    }
     assert on_disk == listed, (on_disk - listed, listed - on_disk)
     assert config["theme"]["name"] == "material"
     assert any("mkdocstrings" in p for p in config["plugins"] if isinstance(p, dict))
@@ -37,9 +40,14 @@ def test_mkdocs_build_strict(tmp_path) -> None:
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")
     pytest.importorskip("material")
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
-                           str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, NO_MKDOCS_2_WARNING="1"),
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     api = (tmp_path / "site" / "api" / "chainrule" / "index.html").read_text()
     # mkdocstrings rendered the numpydoc docstrings: Network's parameters as a table.

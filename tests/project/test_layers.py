@@ -29,9 +29,12 @@ def _modules() -> dict[str, tuple[Path, bool]]:
 
 def _imports(name: str, path: Path, package: bool, mods: dict) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip = {id(n) for node in ast.walk(tree)
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-            for n in ast.walk(node)}
+    skip = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for n in ast.walk(node)
+    }
     base = name.split(".") if package else name.split(".")[:-1]
     out = set()
     for node in ast.walk(tree):
@@ -95,11 +98,14 @@ def test_the_checker_finds_a_cycle():
 
 def test_the_model_and_the_trainer_do_not_import_upwards():
     mods = _modules()
-    for low, high in [("chainrule.network", "chainrule.io"),
-                      ("chainrule.training.trainer", "chainrule.network"),
-                      ("chainrule.memory", "chainrule.network"),
-                      ("chainrule.data.files", "chainrule.training"),
-                      ("chainrule.parallel.shard", "chainrule.training.distributed")]:
+    for low, high in [
+        ("chainrule.network", "chainrule.io"),
+        ("chainrule.training.trainer", "chainrule.network"),
+        ("chainrule.memory", "chainrule.network"),
+        ("chainrule.data.files", "chainrule.training"),
+        ("chainrule.parallel.shard", "chainrule.training.distributed"),
+    ]:
         if low in mods:
-            assert not any(m == high or m.startswith(high + ".")
-                           for m in _imports(low, *mods[low], mods)), (low, high)
+            assert not any(
+                m == high or m.startswith(high + ".") for m in _imports(low, *mods[low], mods)
+            ), (low, high)

@@ -28,11 +28,20 @@ def test_import_fit_and_cli_train_do_not_import_mpi4py_or_dask(tmp_path: Path) -
                         if m.split(".")[0] in ("mpi4py", "dask", "distributed"))
         print(loaded)
     """)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+    }
     env["PYTHONPATH"] = os.pathsep.join([SRC, env.get("PYTHONPATH", "")])
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
@@ -48,10 +57,18 @@ def test_mpiexec_without_mpi4py_is_one_line_and_exit_2(tmp_path: Path) -> None:
     """)
     env = dict(os.environ, PMI_SIZE="2", PMI_RANK="0")
     env["PYTHONPATH"] = os.pathsep.join([SRC, env.get("PYTHONPATH", "")])
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
-    assert out.stderr.strip() == ("chainrule train: error: started by mpiexec as 2 processes, "
-                                  "but data-parallel training needs mpi4py: "
-                                  "pip install 'chainrule[mpi]'")
+    assert out.stderr.strip() == (
+        "chainrule train: error: started by mpiexec as 2 processes, "
+        "but data-parallel training needs mpi4py: "
+        "pip install 'chainrule[mpi]'"
+    )
     assert not (tmp_path / "m.npz").exists()

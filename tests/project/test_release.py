@@ -12,14 +12,26 @@ import chainrule
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Imported when first used, never by ``import chainrule`` (issue 22: ≤ 100 ms over NumPy).
-HEAVY = ("scipy", "sklearn", "pandas", "polars", "pyarrow", "matplotlib", "torch", "tqdm",
-         "onnx", "onnxruntime", "skops")
+HEAVY = (
+    "scipy",
+    "sklearn",
+    "pandas",
+    "polars",
+    "pyarrow",
+    "matplotlib",
+    "torch",
+    "tqdm",
+    "onnx",
+    "onnxruntime",
+    "skops",
+)
 
 
 def _python(code: str) -> str:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_the_version_is_written_in_one_place() -> None:
@@ -27,10 +39,14 @@ def test_the_version_is_written_in_one_place() -> None:
     assert "version" not in project["project"]
     assert "version" in project["project"]["dynamic"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {
-        "attr": "chainrule._version.__version__"}
+        "attr": "chainrule._version.__version__"
+    }
     assert chainrule.__version__.count(".") == 2
-    hits = [p for p in (ROOT / "src").rglob("*.py")
-            if f'"{chainrule.__version__}"' in p.read_text(encoding="utf-8")]
+    hits = [
+        p
+        for p in (ROOT / "src").rglob("*.py")
+        if f'"{chainrule.__version__}"' in p.read_text(encoding="utf-8")
+    ]
     assert hits == [ROOT / "src" / "chainrule" / "_version.py"]
 
 
@@ -61,5 +77,6 @@ def test_sigmoid_imports_scipy_when_first_used() -> None:
         "before = 'scipy' in sys.modules\n"
         "net = chainrule.Network([2, 3, 1], seed=0)\n"
         "a = net.feedforward(np.array([[1e4, -1e4]]))\n"
-        "print(before, 'scipy.special' in sys.modules, np.isfinite(a).all())")
+        "print(before, 'scipy.special' in sys.modules, np.isfinite(a).all())"
+    )
     assert out.split() == ["False", "True", "True"]

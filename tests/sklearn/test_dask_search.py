@@ -29,8 +29,9 @@ GRID = {"hidden_layer_sizes": [(8,), (16,)], "alpha": [1e-4, 1e-2]}
 
 
 def _search() -> GridSearchCV:
-    estimator = MLPClassifier(solver="sgd", learning_rate_init=0.1, max_iter=5,
-                              batch_size=32, random_state=0)
+    estimator = MLPClassifier(
+        solver="sgd", learning_rate_init=0.1, max_iter=5, batch_size=32, random_state=0
+    )
     return GridSearchCV(estimator, GRID, cv=2, n_jobs=-1)
 
 
@@ -41,7 +42,8 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_grid_search_on_a_two_worker_dask_cluster_equals_n_jobs_1(
-        digits: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+    digits: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
     X, y = digits
     # The workers are fresh processes: they find this chainrule through PYTHONPATH.
     src = str(Path(__file__).resolve().parents[2] / "src")
@@ -52,13 +54,18 @@ def test_grid_search_on_a_two_worker_dask_cluster_equals_n_jobs_1(
     warnings.simplefilter("ignore", ConvergenceWarning)  # 5 epochs on purpose (pytest resets)
     serial = _search().set_params(n_jobs=1).fit(X, y)
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster, timeout="60s") as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster, timeout="60s") as client,
+    ):
         workers = set(client.scheduler_info()["workers"])
         assert len(workers) == 2
-        with distributed.get_task_stream(client) as tasks, \
-                joblib.parallel_backend("dask", wait_for_workers_timeout=60):
+        with (
+            distributed.get_task_stream(client) as tasks,
+            joblib.parallel_backend("dask", wait_for_workers_timeout=60),
+        ):
             search = _search().fit(X, y)
     # The 8 fits (4 settings x 2 folds) ran as tasks on the cluster's worker processes.
     fits = [t for t in tasks.data if "fit_and_score" in str(t["key"])]

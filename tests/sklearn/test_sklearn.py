@@ -38,8 +38,9 @@ def _regression(n: int = 41, d: int = 3, k: int = 3, seed: int = 1):
 
 
 def _same_params(ours, theirs, atol: float) -> None:
-    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_,
-                    strict=True):
+    for a, b in zip(
+        ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_, strict=True
+    ):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=0, atol=atol)
 
@@ -50,10 +51,12 @@ def _same_params(ours, theirs, atol: float) -> None:
 @pytest.mark.parametrize("classes", [2, 3])
 def test_predict_proba_equals_sklearn_with_copied_weights(classes):
     X, y = _data(classes=classes)
-    sk = SkClassifier(hidden_layer_sizes=(7, 5), activation="tanh", max_iter=30,
-                      random_state=3).fit(X, y)
-    ours = MLPClassifier(hidden_layer_sizes=(7, 5), activation="tanh", max_iter=1,
-                         random_state=99).fit(X, y)
+    sk = SkClassifier(
+        hidden_layer_sizes=(7, 5), activation="tanh", max_iter=30, random_state=3
+    ).fit(X, y)
+    ours = MLPClassifier(
+        hidden_layer_sizes=(7, 5), activation="tanh", max_iter=1, random_state=99
+    ).fit(X, y)
     # scikit-learn's coefs_[i] is (n_in, n_out): the transpose of chainrule's W^l.
     ours.coefs_ = sk.coefs_
     ours.intercepts_ = sk.intercepts_
@@ -66,9 +69,18 @@ def test_predict_proba_equals_sklearn_with_copied_weights(classes):
 @pytest.mark.parametrize("classes", [2, 3])
 def test_one_epoch_of_plain_sgd_equals_sklearn(classes):
     X, y = _data(n=53, classes=classes)
-    kw = dict(hidden_layer_sizes=(6,), activation="logistic", solver="sgd", momentum=0.0,
-              nesterovs_momentum=False, shuffle=False, alpha=0.0, learning_rate="constant",
-              learning_rate_init=0.5, batch_size=16)  # 53 rows: batches 16, 16, 16, 5
+    kw = dict(
+        hidden_layer_sizes=(6,),
+        activation="logistic",
+        solver="sgd",
+        momentum=0.0,
+        nesterovs_momentum=False,
+        shuffle=False,
+        alpha=0.0,
+        learning_rate="constant",
+        learning_rate_init=0.5,
+        batch_size=16,
+    )  # 53 rows: batches 16, 16, 16, 5
     sk = SkClassifier(**kw, random_state=0).partial_fit(X, y, classes=np.unique(y))
     ours = MLPClassifier(**kw, random_state=7).partial_fit(X, y, classes=np.unique(y))
     # The same initial weights in both, then one epoch each.
@@ -89,8 +101,14 @@ def test_one_epoch_of_plain_sgd_equals_sklearn(classes):
 @pytest.mark.parametrize("activation", ["relu", "logistic"])
 def test_same_random_state_same_initial_weights(hidden, activation):
     X, y = _data(n=30, classes=2)
-    kw = dict(hidden_layer_sizes=hidden, activation=activation, random_state=11,
-              solver="sgd", learning_rate_init=1e-300, momentum=0.0)  # a no-op step
+    kw = dict(
+        hidden_layer_sizes=hidden,
+        activation=activation,
+        random_state=11,
+        solver="sgd",
+        learning_rate_init=1e-300,
+        momentum=0.0,
+    )  # a no-op step
     sk = SkClassifier(**kw).partial_fit(X, y, classes=[0, 1])
     ours = MLPClassifier(**kw).partial_fit(X, y, classes=[0, 1])
     _same_params(ours, sk, atol=0)
@@ -112,19 +130,45 @@ def test_coefs_are_live_views_of_the_network():
         est.coefs_ = [np.zeros((4, 3)), np.zeros((4, 3))]
 
 
-@pytest.mark.parametrize("solver,extra", [
-    ("adam", {}),
-    ("sgd", {"momentum": 0.9, "nesterovs_momentum": True, "learning_rate": "invscaling",
-             "learning_rate_init": 0.5}),
-    ("sgd", {"momentum": 0.5, "nesterovs_momentum": False, "learning_rate": "adaptive",
-             "learning_rate_init": 0.2, "n_iter_no_change": 2, "tol": 1e-2}),
-])
+@pytest.mark.parametrize(
+    "solver,extra",
+    [
+        ("adam", {}),
+        (
+            "sgd",
+            {
+                "momentum": 0.9,
+                "nesterovs_momentum": True,
+                "learning_rate": "invscaling",
+                "learning_rate_init": 0.5,
+            },
+        ),
+        (
+            "sgd",
+            {
+                "momentum": 0.5,
+                "nesterovs_momentum": False,
+                "learning_rate": "adaptive",
+                "learning_rate_init": 0.2,
+                "n_iter_no_change": 2,
+                "tol": 1e-2,
+            },
+        ),
+    ],
+)
 def test_whole_fit_equals_sklearn(solver, extra):
     """Same random_state → same init, shuffling, alpha term, updates and schedule."""
     X, y = _data(n=70, classes=3)
     sw = np.linspace(0.5, 2.0, len(y))
-    kw = dict(hidden_layer_sizes=(8,), solver=solver, batch_size=32, alpha=0.01,
-              max_iter=12, random_state=4, **extra)
+    kw = dict(
+        hidden_layer_sizes=(8,),
+        solver=solver,
+        batch_size=32,
+        alpha=0.01,
+        max_iter=12,
+        random_state=4,
+        **extra,
+    )
     sk = SkClassifier(**kw).fit(X, y, sample_weight=sw)
     ours = MLPClassifier(**kw).fit(X, y, sample_weight=sw)
     assert ours.n_iter_ == sk.n_iter_
@@ -134,8 +178,15 @@ def test_whole_fit_equals_sklearn(solver, extra):
 
 def test_early_stopping_equals_sklearn():
     X, y = _data(n=90, classes=2)
-    kw = dict(hidden_layer_sizes=(5,), early_stopping=True, validation_fraction=0.2,
-              n_iter_no_change=3, max_iter=40, learning_rate_init=0.01, random_state=2)
+    kw = dict(
+        hidden_layer_sizes=(5,),
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=3,
+        max_iter=40,
+        learning_rate_init=0.01,
+        random_state=2,
+    )
     sk = SkClassifier(**kw).fit(X, y)
     ours = MLPClassifier(**kw).fit(X, y)
     assert ours.n_iter_ == sk.n_iter_
@@ -149,8 +200,14 @@ def test_early_stopping_equals_sklearn():
 def test_regressor_training_equals_sklearn(loss):
     X, Y = _regression(k=1)
     y = Y.ravel() + (2.0 if loss == "poisson" else 0.0)
-    kw = dict(hidden_layer_sizes=(6,), loss=loss, max_iter=15, batch_size=16,
-              random_state=0, learning_rate_init=0.01)
+    kw = dict(
+        hidden_layer_sizes=(6,),
+        loss=loss,
+        max_iter=15,
+        batch_size=16,
+        random_state=0,
+        learning_rate_init=0.01,
+    )
     sk = SkRegressor(**kw).fit(X, y)
     ours = MLPRegressor(**kw).fit(X, y)
     _same_params(ours, sk, atol=1e-9)
@@ -181,10 +238,10 @@ def test_multi_output_defaults_stop_where_sklearn_stops(early_stopping):
     assert ours.loss_ == pytest.approx(sk.loss_, rel=1e-9)
     if early_stopping:
         assert ours.best_loss_ is None and sk.best_loss_ is None
-        np.testing.assert_allclose(ours.validation_scores_, sk.validation_scores_,
-                                   rtol=0, atol=1e-9)
-        assert ours.best_validation_score_ == pytest.approx(sk.best_validation_score_,
-                                                            abs=1e-9)
+        np.testing.assert_allclose(
+            ours.validation_scores_, sk.validation_scores_, rtol=0, atol=1e-9
+        )
+        assert ours.best_validation_score_ == pytest.approx(sk.best_validation_score_, abs=1e-9)
     else:
         assert ours.best_loss_ == pytest.approx(sk.best_loss_, rel=1e-9)
     _same_params(ours, sk, atol=1e-9)
@@ -198,8 +255,17 @@ def test_multi_output_loss_is_sklearns_and_the_gradient_the_networks():
     """
     X, Y = _regression(k=3)
     n, k = Y.shape
-    kw = dict(hidden_layer_sizes=(5,), activation="tanh", solver="sgd", momentum=0.0,
-              shuffle=False, alpha=0.0, batch_size=n, learning_rate_init=0.05, random_state=0)
+    kw = dict(
+        hidden_layer_sizes=(5,),
+        activation="tanh",
+        solver="sgd",
+        momentum=0.0,
+        shuffle=False,
+        alpha=0.0,
+        batch_size=n,
+        learning_rate_init=0.05,
+        random_state=0,
+    )
     est = MLPRegressor(**kw).partial_fit(X, Y)
     net = est.network_
 
@@ -255,8 +321,7 @@ def test_lbfgs_equals_sklearn(case, weighted):
     """The same L-BFGS-B run: iterations, loss, weights (scikit-learn's loss/gradient pair)."""
     X, y, Ours, Theirs = _lbfgs_cases()[case]
     sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y)) if weighted else None
-    kw = dict(solver="lbfgs", hidden_layer_sizes=(12,), alpha=0.01, max_iter=25,
-              random_state=0)
+    kw = dict(solver="lbfgs", hidden_layer_sizes=(12,), alpha=0.01, max_iter=25, random_state=0)
     sk = Theirs(**kw).fit(X, y, sample_weight=sw)
     ours = Ours(**kw).fit(X, y, sample_weight=sw)
     assert ours.n_iter_ == sk.n_iter_
@@ -298,22 +363,29 @@ def test_lbfgs_warnings_limits_and_warm_start():
 def test_lbfgs_gradient_is_backprop():
     """scikit-learn's ``_loss_grad_lbfgs`` signature, chainrule's backprop underneath."""
     X, y = _data(n=20, classes=3)
-    est = MLPClassifier(solver="lbfgs", hidden_layer_sizes=(4,), alpha=0.3, max_iter=2,
-                        random_state=0).fit(X, y)
+    est = MLPClassifier(
+        solver="lbfgs", hidden_layer_sizes=(4,), alpha=0.3, max_iter=2, random_state=0
+    ).fit(X, y)
     Y = np.eye(3)[y]
     theta = np.hstack([a.ravel() for a in est.coefs_ + est.intercepts_])
     loss, grad = est._loss_grad_lbfgs(theta, X, Y, None, [], [], [], [])
     gw, gb = est.network_.backprop(X, Y)
     penalty = [0.3 / 20 * W for W in est.network_.weights]
-    expected = np.hstack([(g + p).T.ravel() for g, p in zip(gw, penalty, strict=True)]
-                         + [g.ravel() for g in gb])
+    expected = np.hstack(
+        [(g + p).T.ravel() for g, p in zip(gw, penalty, strict=True)] + [g.ravel() for g in gb]
+    )
     np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-15)
-    numeric = np.array([
-        (est._loss_grad_lbfgs(theta + e, X, Y)[0] - est._loss_grad_lbfgs(theta - e, X, Y)[0])
-        / 2e-6 for e in np.eye(theta.size) * 1e-6])
+    numeric = np.array(
+        [
+            (est._loss_grad_lbfgs(theta + e, X, Y)[0] - est._loss_grad_lbfgs(theta - e, X, Y)[0])
+            / 2e-6
+            for e in np.eye(theta.size) * 1e-6
+        ]
+    )
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
-    sk = SkClassifier(solver="lbfgs", hidden_layer_sizes=(4,), alpha=0.3, max_iter=2,
-                      random_state=0).fit(X, y)
+    sk = SkClassifier(
+        solver="lbfgs", hidden_layer_sizes=(4,), alpha=0.3, max_iter=2, random_state=0
+    ).fit(X, y)
     # scikit-learn's method needs its work buffers; ours ignores them.
     acts = [X] + [np.empty((20, u)) for u in (4, 3)]
     deltas = [np.empty((20, u)) for u in (4, 3)]
@@ -335,17 +407,39 @@ def test_lbfgs_refuses_what_it_cannot_do():
 # --------------------------------------------------------------------------- parameters
 
 
-@pytest.mark.parametrize("Ours,Theirs", [(MLPClassifier, SkClassifier),
-                                         (MLPRegressor, SkRegressor)])
-@pytest.mark.parametrize("params", [
-    {"solver": "newton"}, {"alpha": -1.0}, {"batch_size": 0}, {"batch_size": "big"},
-    {"learning_rate": "cyclic"}, {"learning_rate_init": 0.0}, {"power_t": -0.5},
-    {"max_iter": 0}, {"max_iter": 2.5}, {"shuffle": "yes"}, {"verbose": "loud"},
-    {"tol": -1e-3}, {"warm_start": 1.5}, {"momentum": 1.5}, {"momentum": -0.1},
-    {"nesterovs_momentum": None}, {"early_stopping": "no"}, {"validation_fraction": 1.0},
-    {"beta_1": 1.0}, {"beta_2": -0.1}, {"epsilon": 0.0}, {"n_iter_no_change": 0},
-    {"n_iter_no_change": 2.5}, {"max_fun": 0}, {"hidden_layer_sizes": "wide"},
-])
+@pytest.mark.parametrize(
+    "Ours,Theirs", [(MLPClassifier, SkClassifier), (MLPRegressor, SkRegressor)]
+)
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "newton"},
+        {"alpha": -1.0},
+        {"batch_size": 0},
+        {"batch_size": "big"},
+        {"learning_rate": "cyclic"},
+        {"learning_rate_init": 0.0},
+        {"power_t": -0.5},
+        {"max_iter": 0},
+        {"max_iter": 2.5},
+        {"shuffle": "yes"},
+        {"verbose": "loud"},
+        {"tol": -1e-3},
+        {"warm_start": 1.5},
+        {"momentum": 1.5},
+        {"momentum": -0.1},
+        {"nesterovs_momentum": None},
+        {"early_stopping": "no"},
+        {"validation_fraction": 1.0},
+        {"beta_1": 1.0},
+        {"beta_2": -0.1},
+        {"epsilon": 0.0},
+        {"n_iter_no_change": 0},
+        {"n_iter_no_change": 2.5},
+        {"max_fun": 0},
+        {"hidden_layer_sizes": "wide"},
+    ],
+)
 def test_invalid_parameters_raise_sklearns_error(Ours, Theirs, params):
     X, y = _data(n=20, classes=2)
     with pytest.raises(InvalidParameterError) as theirs:
@@ -357,8 +451,14 @@ def test_invalid_parameters_raise_sklearns_error(Ours, Theirs, params):
 
 def test_momentum_one_is_accepted_as_in_sklearn():
     X, y = _data(n=40, classes=2)
-    kw = dict(solver="sgd", momentum=1.0, hidden_layer_sizes=(4,), max_iter=5,
-              learning_rate_init=0.01, random_state=0)
+    kw = dict(
+        solver="sgd",
+        momentum=1.0,
+        hidden_layer_sizes=(4,),
+        max_iter=5,
+        learning_rate_init=0.01,
+        random_state=0,
+    )
     sk = SkClassifier(**kw).fit(X, y)
     ours = MLPClassifier(**kw).fit(X, y)
     _same_params(ours, sk, atol=1e-10)
@@ -399,8 +499,14 @@ def test_coefs_assigned_before_fit_are_the_starting_weights():
     _same_params(ours, sk, atol=1e-12)
     # warm_start fit starts from them too; a plain fit draws its own.
     for warm in (True, False):
-        est = MLPClassifier(hidden_layer_sizes=(3,), max_iter=1, warm_start=warm,
-                            solver="sgd", learning_rate_init=1e-300, random_state=0)
+        est = MLPClassifier(
+            hidden_layer_sizes=(3,),
+            max_iter=1,
+            warm_start=warm,
+            solver="sgd",
+            learning_rate_init=1e-300,
+            random_state=0,
+        )
         est.coefs_, est.intercepts_ = [c.copy() for c in coefs], [b.copy() for b in intercepts]
         est.fit(X, y)
         assert np.allclose(est.coefs_[0], coefs[0]) == warm
@@ -417,7 +523,8 @@ def test_coefs_assigned_before_fit_are_the_starting_weights():
 def test_regressor_takes_loss_first_as_sklearn_does():
     assert MLPRegressor("poisson", (7,)).get_params()["hidden_layer_sizes"] == (7,)
     assert SkRegressor("poisson", (7,)).get_params() == {
-        k: v for k, v in MLPRegressor("poisson", (7,)).get_params().items() if k != "dropout"}
+        k: v for k, v in MLPRegressor("poisson", (7,)).get_params().items() if k != "dropout"
+    }
 
 
 # --------------------------------------------------------------------------- beyond scikit-learn
@@ -426,8 +533,9 @@ def test_regressor_takes_loss_first_as_sklearn_does():
 def test_per_layer_and_custom_activations_and_custom_loss():
     X, Y = _regression(k=2)
     softplus = (lambda z: np.logaddexp(0, z), lambda z: 1 / (1 + np.exp(-z)))
-    est = MLPRegressor(hidden_layer_sizes=(6, 4), activation=["tanh", softplus],
-                       max_iter=20, random_state=0).fit(X, Y)
+    est = MLPRegressor(
+        hidden_layer_sizes=(6, 4), activation=["tanh", softplus], max_iter=20, random_state=0
+    ).fit(X, Y)
     names = [a.name for a in est.network_.activations]
     assert names == ["tanh", "<lambda>", "identity"]
     assert chainrule.gradcheck(est.network_, X[:5], Y[:5]).passed
@@ -442,8 +550,9 @@ def test_per_layer_and_custom_activations_and_custom_loss():
     builtin = MLPRegressor(**kw).fit(X, Y)
     # The same training; a custom loss is reported as the network's cost, the built-in
     # squared error as scikit-learn reports it (divided by the number of outputs).
-    np.testing.assert_allclose(custom.loss_curve_, Y.shape[1] * np.array(builtin.loss_curve_),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        custom.loss_curve_, Y.shape[1] * np.array(builtin.loss_curve_), rtol=1e-12
+    )
     np.testing.assert_allclose(custom.predict(X), builtin.predict(X), atol=1e-12)
 
     bad = MLPRegressor(loss=(half_sq[0], lambda a, y: (a - y)[:, 0]), **kw)
@@ -483,8 +592,9 @@ def test_class_weight_is_sample_weight():
 def test_multilabel_targets():
     X, y = _data(classes=3)
     Y = np.column_stack([y == 0, y != 1, X[:, 0] > 0]).astype(int)
-    est = MLPClassifier(hidden_layer_sizes=(10,), max_iter=150, learning_rate_init=0.02,
-                        random_state=0).fit(X, Y)
+    est = MLPClassifier(
+        hidden_layer_sizes=(10,), max_iter=150, learning_rate_init=0.02, random_state=0
+    ).fit(X, Y)
     assert est.out_activation_ == "logistic"
     assert est.network_.cost.name == "cross_entropy"
     assert est.predict(X).shape == Y.shape
@@ -503,8 +613,13 @@ def test_user_validation_set():
     assert est.validation_loss_curve_[-1] == pytest.approx(est.network_.loss(Xv, yv))
     assert est.best_validation_score_ == max(est.validation_scores_)
     # With early stopping the given set replaces the validation_fraction split.
-    es = MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, max_iter=300,
-                       n_iter_no_change=2, random_state=0).fit(X, y, validation_data=(Xv, yv))
+    es = MLPClassifier(
+        hidden_layer_sizes=(8,),
+        early_stopping=True,
+        max_iter=300,
+        n_iter_no_change=2,
+        random_state=0,
+    ).fit(X, y, validation_data=(Xv, yv))
     assert es.n_iter_ < 300
     assert es.best_validation_score_ == max(es.validation_scores_)
     with pytest.raises(ValueError, match="classes not seen"):
@@ -514,11 +629,13 @@ def test_user_validation_set():
 def test_regressor_validation_set_and_network_history():
     X, Y = _regression(k=2)
     Xv, Yv = _regression(n=15, k=2, seed=4)
-    est = MLPRegressor(hidden_layer_sizes=(6,), max_iter=6, learning_rate_init=0.01,
-                       random_state=0).fit(X, Y, validation_data=(Xv, Yv))
+    est = MLPRegressor(
+        hidden_layer_sizes=(6,), max_iter=6, learning_rate_init=0.01, random_state=0
+    ).fit(X, Y, validation_data=(Xv, Yv))
     assert est.validation_scores_[-1] == pytest.approx(est.score(Xv, Yv))
     assert est.validation_loss_curve_[-1] == pytest.approx(  # scikit-learn's loss_ scale
-        0.5 * np.mean((Yv - est.predict(Xv)) ** 2))
+        0.5 * np.mean((Yv - est.predict(Xv)) ** 2)
+    )
     # Every iteration is one epoch of the network's own history (with gradient norms).
     assert len(est.network_.history) == est.n_iter_ == 6
     with pytest.raises(ValueError, match=r"y_val must have shape \(15, 2\)"):
@@ -552,9 +669,12 @@ def test_pickle_round_trip_and_warm_start():
 @pytest.mark.slow
 def test_pipeline_grid_search_and_cross_validation():
     X, y = _data(n=60)
-    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(6,), max_iter=300,
-                                                         learning_rate_init=0.01,
-                                                         random_state=0))
+    pipe = make_pipeline(
+        StandardScaler(),
+        MLPClassifier(
+            hidden_layer_sizes=(6,), max_iter=300, learning_rate_init=0.01, random_state=0
+        ),
+    )
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.shape == (3,) and scores.mean() > 0.75
     grid = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-1]}, cv=2, n_jobs=2)

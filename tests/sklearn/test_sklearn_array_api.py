@@ -59,7 +59,12 @@ def test_estimators_fit_and_predict_arrays_of_other_namespaces(module):
     src = str(Path(__file__).resolve().parents[2] / "src")
     path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "SCIPY_ARRAY_API": "1", "PYTHONPATH": path}
-    done = subprocess.run([sys.executable, "-c", SCRIPT.format(module=module)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(module=module)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")

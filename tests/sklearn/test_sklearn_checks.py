@@ -26,8 +26,9 @@ def _expected_failed_checks(estimator: object) -> dict[str, str]:
     return EXPECTED_FAILED_CHECKS.get(type(estimator), {})
 
 
-@parametrize_with_checks([MLPClassifier(), MLPRegressor()],
-                         expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks(
+    [MLPClassifier(), MLPRegressor()], expected_failed_checks=_expected_failed_checks
+)
 def test_sklearn_compatible_estimator(estimator, check):
     # scikit-learn's own MLP warns too when its checks' small fits stop at max_iter.
     with warnings.catch_warnings():

@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
 import sklearn
 
 pytestmark = pytest.mark.slow
@@ -53,11 +54,14 @@ def test_sklearn_own_mlp_tests_pass_on_chainrule(tmp_path):
     source = _upstream().read_text(encoding="utf-8")
     assert source.count(IMPORT) == 1, "scikit-learn's test file no longer imports the MLP so"
     # One test of ours in the copy: the estimators under test are chainrule's.
-    guard = ("\n\ndef test_the_estimators_are_chainrules():\n"
-             "    assert MLPClassifier.__module__ == MLPRegressor.__module__ == "
-             "'chainrule.sklearn'\n")
-    (tmp_path / "test_mlp_chainrule.py").write_text(source.replace(IMPORT, OURS) + guard,
-                                                    encoding="utf-8")
+    guard = (
+        "\n\ndef test_the_estimators_are_chainrules():\n"
+        "    assert MLPClassifier.__module__ == MLPRegressor.__module__ == "
+        "'chainrule.sklearn'\n"
+    )
+    (tmp_path / "test_mlp_chainrule.py").write_text(
+        source.replace(IMPORT, OURS) + guard, encoding="utf-8"
+    )
     # No ini file of ours applies in tmp_path: give pytest an empty one, so rootdir is here.
     (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     report = tmp_path / "report.xml"
@@ -69,9 +73,25 @@ def test_sklearn_own_mlp_tests_pass_on_chainrule(tmp_path):
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "sklearn.conftest",
-         "-W", "error::RuntimeWarning", f"--junitxml={report}", "test_mlp_chainrule.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "sklearn.conftest",
+            "-W",
+            "error::RuntimeWarning",
+            f"--junitxml={report}",
+            "test_mlp_chainrule.py",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert report.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
 
@@ -87,12 +107,17 @@ def test_sklearn_own_mlp_tests_pass_on_chainrule(tmp_path):
     assert outcomes.get("test_the_estimators_are_chainrules") == "passed", proc.stdout[-3000:]
     assert len(outcomes) >= 50, f"only {len(outcomes)} tests collected:\n{proc.stdout[-3000:]}"
 
-    failed = sorted(n for n, o in outcomes.items() if o == "failed"
-                    and n.split("[")[0] not in MAY_FAIL)
-    assert not failed, (f"scikit-learn's own MLP tests failing on chainrule: {failed}\n"
-                        + proc.stdout[-6000:])
-    skipped = sorted(n for n, o in outcomes.items() if o.startswith("skipped")
-                     and not any(r in o for r in SKIP_REASONS))
+    failed = sorted(
+        n for n, o in outcomes.items() if o == "failed" and n.split("[")[0] not in MAY_FAIL
+    )
+    assert not failed, (
+        f"scikit-learn's own MLP tests failing on chainrule: {failed}\n" + proc.stdout[-6000:]
+    )
+    skipped = sorted(
+        n
+        for n, o in outcomes.items()
+        if o.startswith("skipped") and not any(r in o for r in SKIP_REASONS)
+    )
     assert not skipped, f"skipped for an unexpected reason: {skipped}"
     for name in MAY_FAIL:
         assert any(n.split("[")[0] == name for n in outcomes), f"{name} is not in the file"

@@ -10,8 +10,14 @@ from chainrule.training.config import TrainingConfig
 
 
 def _net(dtype: str = "float64") -> Network:
-    return Network([5, 7, 3], activation="tanh", output_activation="softmax",
-                   cost="log_likelihood", seed=2, dtype=dtype)
+    return Network(
+        [5, 7, 3],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=2,
+        dtype=dtype,
+    )
 
 
 def _data(n: int = 40) -> tuple[np.ndarray, np.ndarray]:
@@ -91,8 +97,22 @@ def test_cli_input_dropout_reaches_fit(monkeypatch, capsys):
         real(self, net, X, Y, config, **kw)
 
     monkeypatch.setattr(trainer.Trainer, "__init__", spy)
-    assert main(["train", "--epochs", "1", "--hidden", "10", "--input-dropout", "0.25",
-                 "--dropout", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--epochs",
+                "1",
+                "--hidden",
+                "10",
+                "--input-dropout",
+                "0.25",
+                "--dropout",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     assert "input dropout 0.25" in capsys.readouterr().out
     assert seen and seen[-1].input_dropout == 0.25 and seen[-1].dropout == 0.5
 
@@ -115,8 +135,9 @@ def test_the_engines_numpy_shortcuts_give_the_activations_and_costs_own_bits(dty
 
     rng = np.random.default_rng(5)
     for out, cost in (("softmax", "log_likelihood"), ("sigmoid", "cross_entropy")):
-        net = Network([4, 6, 3], activation="sigmoid", output_activation=out, cost=cost,
-                      seed=1, dtype=dtype)
+        net = Network(
+            [4, 6, 3], activation="sigmoid", output_activation=out, cost=cost, seed=1, dtype=dtype
+        )
         X = rng.normal(size=(7, 4)).astype(dtype)
         Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, 7)]
         layers = net.engine.layers(net.weights, net.biases, 7)

@@ -21,8 +21,14 @@ def _blobs(n: int = 60, seed: int = 0):
 
 
 def _net(dtype=np.float64, seed: int = 0) -> Network:
-    return Network([2, 6, 3], activation="tanh", output_activation="softmax",
-                   cost="log_likelihood", seed=seed, dtype=dtype)
+    return Network(
+        [2, 6, 3],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=seed,
+        dtype=dtype,
+    )
 
 
 def test_pack_is_sklearns_layout_and_unpack_its_inverse_in_place():
@@ -57,13 +63,16 @@ def test_objective_is_loss_plus_penalty_and_its_gradient_backprop(weighted):
     assert obj.last_cost == pytest.approx(mean, rel=1e-12)
     # The gradient: Network.backprop's (which gradcheck checks), plus c·W.
     gw, gb = net.backprop(X, Y, sample_weight=sw)
-    expected = np.hstack([(g + 0.05 * W).T.ravel() for g, W in zip(gw, net.weights, strict=True)]
-                         + [g.ravel() for g in gb])
+    expected = np.hstack(
+        [(g + 0.05 * W).T.ravel() for g, W in zip(gw, net.weights, strict=True)]
+        + [g.ravel() for g in gb]
+    )
     np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-15)
     assert chainrule.gradcheck(net, X, Y).passed
     # … and that of the value, by central differences.
-    numeric = np.array([(obj(theta + e)[0] - obj(theta - e)[0]) / 2e-6
-                        for e in np.eye(theta.size) * 1e-6])
+    numeric = np.array(
+        [(obj(theta + e)[0] - obj(theta - e)[0]) / 2e-6 for e in np.eye(theta.size) * 1e-6]
+    )
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
     assert obj.n_evaluations == 1 + 2 * theta.size
 
@@ -99,8 +108,9 @@ def test_fit_lbfgs_trains_and_records_one_entry_per_iteration():
     assert len(history.grad_norms[-1]) == 2
     assert net.optimizer is None  # the SGD state would be stale now
     # The loss decreases from iteration to iteration (L-BFGS's line search ensures it).
-    assert all(b <= a + 1e-12 for a, b in zip(history.train_loss[:-1],
-                                                 history.train_loss[1:], strict=True))
+    assert all(
+        b <= a + 1e-12 for a, b in zip(history.train_loss[:-1], history.train_loss[1:], strict=True)
+    )
 
 
 def test_lbfgs_settings_and_convergence_warning():
@@ -133,8 +143,10 @@ def test_lbfgs_with_l2_and_sample_weights_is_the_objectives_minimum():
     # At the end, the gradient of this objective (and not of the unweighted or
     # unpenalised ones) is all but zero.
     assert np.abs(objective(pack(net))[1]).max() < 1e-4 * start
-    for other in (Objective(net, X, Y, l2_scale=0.5 / len(y)),
-                  Objective(net, X, Y, sample_weight=sw)):
+    for other in (
+        Objective(net, X, Y, l2_scale=0.5 / len(y)),
+        Objective(net, X, Y, sample_weight=sw),
+    ):
         assert np.abs(other(pack(net))[1]).max() > 1e-2 * start
 
 
@@ -151,8 +163,9 @@ def test_lbfgs_keeps_float32():
 def test_lbfgs_refuses_options_that_do_not_apply():
     X, y = _blobs()
     for option in ({"dropout": 0.2}, {"l1": 0.1}, {"clip_norm": 1.0}, {"schedule": "cosine"}):
-        with pytest.raises(ValueError, match=f"{next(iter(option))} does not apply to "
-                                             "optimizer='lbfgs'"):
+        with pytest.raises(
+            ValueError, match=f"{next(iter(option))} does not apply to optimizer='lbfgs'"
+        ):
             _net().fit(X, y, optimizer="lbfgs", **option)
 
 
@@ -189,13 +202,15 @@ def test_lbfgs_callbacks_and_early_stopping():
     # Early stopping on a held-out set restores the best iterate's weights.
     rng = np.random.default_rng(1)
     y_noisy = np.where(rng.random(len(y)) < 0.3, rng.integers(0, 3, len(y)), y)
-    net = Network([2, 30, 3], activation="tanh", output_activation="softmax",
-                  cost="log_likelihood", seed=0)
+    net = Network(
+        [2, 30, 3], activation="tanh", output_activation="softmax", cost="log_likelihood", seed=0
+    )
     stopper = EarlyStopping(monitor="val_loss", patience=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        history = net.fit(X, y_noisy, optimizer="lbfgs", epochs=300, callbacks=[stopper],
-                          validation_fraction=0.3)
+        history = net.fit(
+            X, y_noisy, optimizer="lbfgs", epochs=300, callbacks=[stopper], validation_fraction=0.3
+        )
     best = int(np.nanargmin(history.val_loss))
     assert stopper.best == history.val_loss[best]
     assert stopper.stopped_epoch == history.epoch[-1] < 300
@@ -204,8 +219,19 @@ def test_lbfgs_callbacks_and_early_stopping():
 def test_cli_trains_with_lbfgs(capsys, tmp_path):
     from chainrule.cli import main
 
-    code = main(["train", "--optimizer", "lbfgs", "--epochs", "4", "--hidden", "16",
-                 "--save", str(tmp_path / "m.npz")])
+    code = main(
+        [
+            "train",
+            "--optimizer",
+            "lbfgs",
+            "--epochs",
+            "4",
+            "--hidden",
+            "16",
+            "--save",
+            str(tmp_path / "m.npz"),
+        ]
+    )
     assert code == 0
     out, err = capsys.readouterr()
     # The solver's warning is one chainrule line (cli.main), not a two-line Python warning.

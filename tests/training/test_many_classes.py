@@ -51,8 +51,23 @@ def test_evaluate_summarises_the_confusions_of_many_classes(tmp_path, capsys):
     y = np.repeat(np.arange(k), 15)
     X = centres[y] + rng.normal(size=(len(y), 3))
     np.savez(tmp_path / "many.npz", X=X, y=y)
-    assert main(["train", "--data", str(tmp_path / "many.npz"), "--task", "classification",
-                 "--epochs", "5", "--quiet", "--save", str(tmp_path / "m.npz")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "many.npz"),
+                "--task",
+                "classification",
+                "--epochs",
+                "5",
+                "--quiet",
+                "--save",
+                str(tmp_path / "m.npz"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "m.npz"), "--data", str(tmp_path / "many.npz")]) == 0
     out = capsys.readouterr().out
@@ -83,8 +98,14 @@ def test_unit_stats_in_blocks_of_rows_are_the_whole_pass_stats(activation, monke
 
     rng = np.random.default_rng(0)
     X = rng.normal(scale=3.0, size=(700, 4))
-    net = chainrule.Network([4, 9, 6, 3], activation=activation, output_activation="sigmoid",
-                            cost="quadratic", seed=0, init="normal")
+    net = chainrule.Network(
+        [4, 9, 6, 3],
+        activation=activation,
+        output_activation="sigmoid",
+        cost="quadratic",
+        seed=0,
+        init="normal",
+    )
     whole = unit_stats(net, X)
     monkeypatch.setattr(blocks, "FORWARD_BLOCK_VALUES", 10)  # 256-row blocks
     assert unit_stats(net, X) == whole

@@ -18,15 +18,27 @@ def _data(n=120, seed=0):
 
 
 def _net(seed=1, dtype=np.float64):
-    return Network([3, 6, 2], activation="tanh", output_activation="softmax",
-                   cost="log_likelihood", seed=seed, dtype=dtype)
+    return Network(
+        [3, 6, 2],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=seed,
+        dtype=dtype,
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_epoch_by_epoch_is_fit_bit_for_bit(dtype):
     X, y = _data()
-    settings = dict(epochs=4, batch_size=16, learning_rate=0.3, optimizer="momentum",
-                    validation_fraction=0.2, l2=0.1)
+    settings = dict(
+        epochs=4,
+        batch_size=16,
+        learning_rate=0.3,
+        optimizer="momentum",
+        validation_fraction=0.2,
+        l2=0.1,
+    )
     a, b = _net(dtype=dtype), _net(dtype=dtype)
     history = a.fit(X, y, **settings)
     trainer = Trainer(b, X, y, **settings)
@@ -63,13 +75,25 @@ def test_an_explicit_order_and_learning_rate_per_epoch():
 def test_callbacks_and_early_stopping_end_with_the_best_weights():
     X, y = _data()
     net = _net()
-    trainer = Trainer(net, X, y, epochs=200, batch_size=8, learning_rate=2.0,
-                      validation_fraction=0.3, early_stopping="val_loss", patience=2)
+    trainer = Trainer(
+        net,
+        X,
+        y,
+        epochs=200,
+        batch_size=8,
+        learning_rate=2.0,
+        validation_fraction=0.3,
+        early_stopping="val_loss",
+        patience=2,
+    )
     history = trainer.run()
     assert trainer.stopped and len(history) < 200
     best = int(np.argmin(history.val_loss))
-    assert math.isclose(net.evaluate_arrays(*trainer.validation_data, accuracy=False)[0],
-                        history.val_loss[best], rel_tol=1e-12)
+    assert math.isclose(
+        net.evaluate_arrays(*trainer.validation_data, accuracy=False)[0],
+        history.val_loss[best],
+        rel_tol=1e-12,
+    )
 
 
 def test_refusals_change_nothing_and_say_what_is_wrong():

@@ -20,10 +20,18 @@ def test_digits_reaches_good_accuracy_quickly():
     data = load_dataset("digits")
     Xtr, Xte, ytr, yte = train_test_split(data.X, data.y, test_fraction=0.2, seed=0)
     sc = Standardizer().fit(Xtr)
-    net = Network([64, 50, 10], activation="tanh", output_activation="softmax",
-                  cost="log_likelihood", seed=0)
-    hist = net.fit(sc.transform(Xtr), ytr, epochs=10, batch_size=10, learning_rate=0.1,
-                   validation_data=(sc.transform(Xte), yte), seed=0)
+    net = Network(
+        [64, 50, 10], activation="tanh", output_activation="softmax", cost="log_likelihood", seed=0
+    )
+    hist = net.fit(
+        sc.transform(Xtr),
+        ytr,
+        epochs=10,
+        batch_size=10,
+        learning_rate=0.1,
+        validation_data=(sc.transform(Xte), yte),
+        seed=0,
+    )
     assert len(hist) == 10
     assert hist.val_accuracy[-1] > 0.93
     assert hist.train_loss[-1] < hist.train_loss[0]
@@ -146,8 +154,9 @@ def test_dropout_is_off_at_prediction_time():
 @pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov", "adam"])
 def test_every_optimizer_learns_xor(opt):
     X, y = _xor(300)
-    net = Network([2, 16, 2], activation="tanh", output_activation="softmax",
-                  cost="log_likelihood", seed=0)
+    net = Network(
+        [2, 16, 2], activation="tanh", output_activation="softmax", cost="log_likelihood", seed=0
+    )
     lr = 0.01 if opt == "adam" else 0.1
     net.fit(X, y, epochs=60, batch_size=10, learning_rate=lr, optimizer=opt, seed=0)
     assert net.accuracy(X, y) > 0.9
@@ -189,8 +198,15 @@ def test_sample_weight_in_fit_equals_repeating_rows():
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(3, 2)), rng.uniform(size=(3, 2))
     a, b = Network([2, 3, 2], seed=0), Network([2, 3, 2], seed=0)
-    a.fit(X, Y, epochs=1, batch_size=3, learning_rate=0.5, shuffle=False,
-          sample_weight=[2.0, 1.0, 0.0])
+    a.fit(
+        X,
+        Y,
+        epochs=1,
+        batch_size=3,
+        learning_rate=0.5,
+        shuffle=False,
+        sample_weight=[2.0, 1.0, 0.0],
+    )
     b.fit(X[[0, 0, 1]], Y[[0, 0, 1]], epochs=1, batch_size=3, learning_rate=0.5, shuffle=False)
     for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
         np.testing.assert_allclose(p, q, rtol=1e-12)

@@ -36,21 +36,29 @@ def _run(backend, labels, monkeypatch, **options):
     if kw.get("validation_data") == "first50":
         kw["validation_data"] = (X[:50], y[:50])
     monkeypatch.setattr(targets, "LABELS_FROM", 1 if labels else 1 << 24)
-    net = chainrule.Network([6, 8, 5], activation="tanh", output_activation="softmax",
-                            cost="log_likelihood", seed=1, backend=backend)
+    net = chainrule.Network(
+        [6, 8, 5],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=1,
+        backend=backend,
+    )
     history = net.fit(X, y, epochs=3, batch_size=16, learning_rate=0.1, **kw)
     return net, history, net.evaluate(X, y), net.loss(X, y)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("options", OPTIONS, ids=["shuffled", "in-order", "weighted",
-                                                  "validation-data"])
+@pytest.mark.parametrize(
+    "options", OPTIONS, ids=["shuffled", "in-order", "weighted", "validation-data"]
+)
 def test_labels_train_exactly_as_one_hot_rows(backend, options, monkeypatch):
     pytest.importorskip(backend)
     dense_net, dense_h, dense_ev, dense_loss = _run(backend, False, monkeypatch, **options)
     net, h, ev, loss = _run(backend, True, monkeypatch, **options)
-    for got, want in zip(net.weights + net.biases, dense_net.weights + dense_net.biases,
-                         strict=True):
+    for got, want in zip(
+        net.weights + net.biases, dense_net.weights + dense_net.biases, strict=True
+    ):
         np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
     np.testing.assert_allclose(h.train_loss, dense_h.train_loss, rtol=1e-13)
     assert h.train_accuracy == dense_h.train_accuracy
@@ -66,16 +74,12 @@ def test_one_hot_rows_made_from_labels(backend):
     pytest.importorskip(backend)
     ops = resolve_backend(backend)
     like = ops.asarray(np.zeros((1, 1)), None)
-    Y = targets.OneHotLabels(ops.asarray(np.array([2, 0, 1, 2], dtype=np.int64), like), 3,
-                             like)
+    Y = targets.OneHotLabels(ops.asarray(np.array([2, 0, 1, 2], dtype=np.int64), like), 3, like)
     np.testing.assert_array_equal(to_numpy(Y[1:3]), [[1, 0, 0], [0, 1, 0]])
-    np.testing.assert_array_equal(to_numpy(Y[0:4, ...]),
-                                  np.eye(3)[[2, 0, 1, 2]])
-    np.testing.assert_array_equal(to_numpy(Y.take(np.array([3, 1]))[0:2]),
-                                  np.eye(3)[[2, 0]])
+    np.testing.assert_array_equal(to_numpy(Y[0:4, ...]), np.eye(3)[[2, 0, 1, 2]])
+    np.testing.assert_array_equal(to_numpy(Y.take(np.array([3, 1]))[0:2]), np.eye(3)[[2, 0]])
     out = ops.empty((2, 3), like)
-    np.testing.assert_array_equal(to_numpy(Y.rows_into(np.array([0, 2]), out)),
-                                  np.eye(3)[[2, 1]])
+    np.testing.assert_array_equal(to_numpy(Y.rows_into(np.array([0, 2]), out)), np.eye(3)[[2, 1]])
     with pytest.raises(TypeError, match="blocks of rows"):
         Y[1]
 

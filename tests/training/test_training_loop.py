@@ -48,11 +48,14 @@ def _rates(schedule, base=1.0, epochs=5):
 def test_schedule_values():
     assert _rates(get_schedule("constant"), 0.3) == [0.3] * 5
     assert _rates(StepDecay(every=2, factor=0.5)) == [1, 1, 0.5, 0.5, 0.25]
-    np.testing.assert_allclose(_rates(InverseScaling(power=0.5), 2.0),
-                               [2.0, 2 / np.sqrt(2), 2 / np.sqrt(3), 1.0, 2 / np.sqrt(5)])
+    np.testing.assert_allclose(
+        _rates(InverseScaling(power=0.5), 2.0),
+        [2.0, 2 / np.sqrt(2), 2 / np.sqrt(3), 1.0, 2 / np.sqrt(5)],
+    )
     # η_e = ½η(1 + cos(πe/E)) with E = 4: 1, (1 + √½)/2, ½, (1 − √½)/2.
-    np.testing.assert_allclose(_rates(Cosine(), epochs=4),
-                               [1, (1 + np.sqrt(0.5)) / 2, 0.5, (1 - np.sqrt(0.5)) / 2])
+    np.testing.assert_allclose(
+        _rates(Cosine(), epochs=4), [1, (1 + np.sqrt(0.5)) / 2, 0.5, (1 - np.sqrt(0.5)) / 2]
+    )
     np.testing.assert_allclose(_rates(Cosine(min_fraction=0.1), epochs=2), [1.0, 0.55])
 
 
@@ -61,8 +64,16 @@ def _plateau_run(schedule, values, monitor="val_accuracy"):
     h, rates = History(), []
     for v in values:
         rates.append(schedule.rate(len(rates)))
-        h.append(epoch=len(rates), train_loss=v, train_accuracy=math.nan, val_loss=v,
-                 val_accuracy=v, learning_rate=rates[-1], grad_norms=[], seconds=0.0)
+        h.append(
+            epoch=len(rates),
+            train_loss=v,
+            train_accuracy=math.nan,
+            val_loss=v,
+            val_accuracy=v,
+            learning_rate=rates[-1],
+            grad_norms=[],
+            seconds=0.0,
+        )
         schedule.observe(h)
     return rates
 
@@ -70,8 +81,9 @@ def _plateau_run(schedule, values, monitor="val_accuracy"):
 def test_plateau_halves_after_patience_epochs_without_gain():
     # Accuracy improves for 2 epochs, then stalls: after 3 stalled epochs η halves,
     # after 3 more it halves again (Nielsen's rule with patience 3).
-    rates = _plateau_run(ReduceOnPlateau(patience=3), [0.5, 0.6, 0.6, 0.59, 0.6, 0.6, 0.6, 0.6,
-                                                        0.6])
+    rates = _plateau_run(
+        ReduceOnPlateau(patience=3), [0.5, 0.6, 0.6, 0.59, 0.6, 0.6, 0.6, 0.6, 0.6]
+    )
     assert rates == [1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.25]
     # A falling loss is an improvement: no reduction.
     rates = _plateau_run(ReduceOnPlateau(monitor="val_loss", patience=1), [3, 2, 1, 0.5])
@@ -101,8 +113,15 @@ def test_plateau_in_fit_lowers_the_rate_when_validation_stalls():
     Xv, yv = _xor(50, seed=5)
     yv = np.random.default_rng(0).integers(0, 2, 50)
     net = Network([2, 6, 2], seed=0)
-    h = net.fit(X, y, epochs=12, batch_size=20, learning_rate=0.5, validation_data=(Xv, yv),
-                schedule=ReduceOnPlateau(monitor="val_loss", patience=2))
+    h = net.fit(
+        X,
+        y,
+        epochs=12,
+        batch_size=20,
+        learning_rate=0.5,
+        validation_data=(Xv, yv),
+        schedule=ReduceOnPlateau(monitor="val_loss", patience=2),
+    )
     assert min(h.learning_rate) < 0.5
     assert all(a >= b for a, b in zip(h.learning_rate, h.learning_rate[1:], strict=False))
 
@@ -142,10 +161,18 @@ def test_early_stopping_restores_the_best_epoch(monitor):
     Xv, yv = X[:60], 1 - y[:60]
     snaps = _Snapshots()
     stopper = EarlyStopping(monitor=monitor, patience=3)
-    net = Network([2, 8, 2], activation="tanh", output_activation="softmax",
-                  cost="log_likelihood", seed=0)
-    h = net.fit(X, y, epochs=40, batch_size=10, learning_rate=0.1,
-                validation_data=(Xv, yv), callbacks=[snaps, stopper])
+    net = Network(
+        [2, 8, 2], activation="tanh", output_activation="softmax", cost="log_likelihood", seed=0
+    )
+    h = net.fit(
+        X,
+        y,
+        epochs=40,
+        batch_size=10,
+        learning_rate=0.1,
+        validation_data=(Xv, yv),
+        callbacks=[snaps, stopper],
+    )
     values = snaps.val_loss if monitor == "val_loss" else [-a for a in snaps.val_acc]
     best = int(np.argmin(values))  # first best epoch (ties keep the earliest)
     assert stopper.best_epoch == best + 1
@@ -157,10 +184,20 @@ def test_early_stopping_restores_the_best_epoch(monitor):
 
 def test_early_stopping_by_name_and_validation_fraction():
     X, y = _xor(300)
-    net = Network([2, 8, 2], activation="tanh", output_activation="softmax",
-                  cost="log_likelihood", seed=0)
-    h = net.fit(X, y, epochs=30, batch_size=10, learning_rate=0.1,
-                early_stopping="val_accuracy", patience=2, validation_fraction=0.2, seed=1)
+    net = Network(
+        [2, 8, 2], activation="tanh", output_activation="softmax", cost="log_likelihood", seed=0
+    )
+    h = net.fit(
+        X,
+        y,
+        epochs=30,
+        batch_size=10,
+        learning_rate=0.1,
+        early_stopping="val_accuracy",
+        patience=2,
+        validation_fraction=0.2,
+        seed=1,
+    )
     assert len(h) < 30 and h.has_validation
     with pytest.raises(ValueError, match="not both"):
         net.fit(X, y, epochs=1, validation_data=(X, y), validation_fraction=0.2)
@@ -203,25 +240,51 @@ def test_same_seed_same_weights_with_schedule_early_stopping_and_holdout():
     X, y = _xor(200)
     runs = []
     for _ in range(2):
-        net = Network([2, 8, 2], activation="relu", output_activation="softmax",
-                      cost="log_likelihood", seed=3)
-        net.fit(X, y, epochs=8, batch_size=8, learning_rate=0.01, optimizer="adam",
-                dropout=0.3, schedule="cosine", early_stopping="val_loss", patience=2,
-                validation_fraction=0.25, clip_norm=1.0, l1=0.01, seed=11)
+        net = Network(
+            [2, 8, 2], activation="relu", output_activation="softmax", cost="log_likelihood", seed=3
+        )
+        net.fit(
+            X,
+            y,
+            epochs=8,
+            batch_size=8,
+            learning_rate=0.01,
+            optimizer="adam",
+            dropout=0.3,
+            schedule="cosine",
+            early_stopping="val_loss",
+            patience=2,
+            validation_fraction=0.25,
+            clip_norm=1.0,
+            l1=0.01,
+            seed=11,
+        )
         runs.append((_params(net), net.history.val_loss))
     _assert_same(runs[0][0], runs[1][0])
     assert runs[0][1] == runs[1][1]
-    other = Network([2, 8, 2], activation="relu", output_activation="softmax",
-                    cost="log_likelihood", seed=3)
-    other.fit(X, y, epochs=8, batch_size=8, learning_rate=0.01, optimizer="adam",
-              dropout=0.3, schedule="cosine", validation_fraction=0.25, seed=12)
+    other = Network(
+        [2, 8, 2], activation="relu", output_activation="softmax", cost="log_likelihood", seed=3
+    )
+    other.fit(
+        X,
+        y,
+        epochs=8,
+        batch_size=8,
+        learning_rate=0.01,
+        optimizer="adam",
+        dropout=0.3,
+        schedule="cosine",
+        validation_fraction=0.25,
+        seed=12,
+    )
     assert not np.array_equal(other.weights[0], runs[0][0][0])
 
 
 def test_dropout_is_off_at_prediction_time():
     X, y = _xor()
-    net = Network([2, 16, 2], activation="relu", output_activation="softmax",
-                  cost="log_likelihood", seed=0)
+    net = Network(
+        [2, 16, 2], activation="relu", output_activation="softmax", cost="log_likelihood", seed=0
+    )
     net.fit(X, y, epochs=2, batch_size=10, learning_rate=0.1, dropout=0.5, seed=0)
     # f by hand with every unit kept and no 1/(1-p) scaling.
     h = np.maximum(X @ net.weights[0].T + net.biases[0], 0)
@@ -278,8 +341,13 @@ class _Watch(Callback):
 def _net_and_data(seed=0):
     rng = np.random.default_rng(seed)
     X, y = rng.normal(size=(100, 4)), rng.integers(0, 3, 100)
-    net = Network([4, 6, 5, 3], activation="tanh", output_activation="softmax",
-                  cost="log_likelihood", seed=seed)
+    net = Network(
+        [4, 6, 5, 3],
+        activation="tanh",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=seed,
+    )
     return net, X, y
 
 
@@ -291,14 +359,15 @@ def test_sgd_per_layer_equals_the_collected_step(shuffle):
     b, _, _ = _net_and_data()
     ha = a.fit(X, y, epochs=3, batch_size=16, learning_rate=0.2, shuffle=shuffle, l2=0.3)
     watch = _Watch()
-    hb = b.fit(X, y, epochs=3, batch_size=16, learning_rate=0.2, shuffle=shuffle, l2=0.3,
-               callbacks=[watch])
+    hb = b.fit(
+        X, y, epochs=3, batch_size=16, learning_rate=0.2, shuffle=shuffle, l2=0.3, callbacks=[watch]
+    )
     for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
         np.testing.assert_array_equal(p, q)
     assert ha.train_loss == hb.train_loss and ha.grad_norms == hb.grad_norms
     assert watch.sizes == [16] * 6 + [4] + [16] * 6 + [4] + [16] * 6 + [4]
     # Each epoch's batches cover every row once; shuffled epochs differ.
-    epochs = [np.concatenate(watch.rows[i * 7:(i + 1) * 7]) for i in range(3)]
+    epochs = [np.concatenate(watch.rows[i * 7 : (i + 1) * 7]) for i in range(3)]
     for rows in epochs:
         assert sorted(rows) == list(range(100))
     assert (not np.array_equal(epochs[0], epochs[1])) == shuffle

@@ -155,8 +155,10 @@ def test_optimizer_state_dict_round_trips_and_resumes_bit_for_bit():
         b = Network([3, 5, 2], output_activation="softmax", cost="log_likelihood", seed=2)
         a.fit(X, y, epochs=4, batch_size=10, optimizer=make(), seed=1)
         b.fit(X, y, epochs=2, batch_size=10, optimizer=make(), seed=1)
-        saved = {k: [v.copy() for v in val] if isinstance(val, list) else val
-                 for k, val in b.optimizer.state_dict().items()}
+        saved = {
+            k: [v.copy() for v in val] if isinstance(val, list) else val
+            for k, val in b.optimizer.state_dict().items()
+        }
         assert set(saved) == set(b.optimizer.state_names) and b.optimizer.state_arrays()
         fresh = make()
         fresh.load_state_dict(saved)

@@ -43,13 +43,23 @@ def test_progress_bar_shows_batches_and_epoch_metrics():
     X, y = _xor()
     out = _Terminal()
     net = Network([2, 4, 2], seed=0)
-    net.fit(X, y, epochs=2, batch_size=10, learning_rate=0.1, validation_data=(X, y),
-            callbacks=[ProgressBar(stream=out, total_epochs=2)])
+    net.fit(
+        X,
+        y,
+        epochs=2,
+        batch_size=10,
+        learning_rate=0.1,
+        validation_data=(X, y),
+        callbacks=[ProgressBar(stream=out, total_epochs=2)],
+    )
     text = out.getvalue()
     assert "epoch 1/2:" in text and "/12 [" in text  # the bar over 12 batches
     # Each finished epoch leaves one summary line after the bar is cleared.
-    summaries = [part for part in text.replace("\r", "\n").splitlines()
-                 if part.startswith("epoch") and "val_acc" in part]
+    summaries = [
+        part
+        for part in text.replace("\r", "\n").splitlines()
+        if part.startswith("epoch") and "val_acc" in part
+    ]
     assert len(summaries) == 2 and summaries[1].startswith("epoch 2/2  loss")
     assert "lr 0.1" in summaries[0]
 
@@ -58,8 +68,15 @@ def test_print_progress_is_one_clean_line_per_epoch():
     X, y = _xor()
     out = io.StringIO()
     net = Network([2, 4, 2], seed=0)
-    net.fit(X, y, epochs=3, batch_size=10, learning_rate=0.1, schedule="step",
-            callbacks=[progress_callback("auto", total_epochs=3, stream=out)])
+    net.fit(
+        X,
+        y,
+        epochs=3,
+        batch_size=10,
+        learning_rate=0.1,
+        schedule="step",
+        callbacks=[progress_callback("auto", total_epochs=3, stream=out)],
+    )
     lines = out.getvalue().splitlines()
     assert len(lines) == 3 and "\r" not in out.getvalue()
     assert lines[2].startswith("epoch 3/3") and "lr 0.1" in lines[2]
@@ -70,8 +87,7 @@ def test_json_lines_log_has_one_object_per_epoch(tmp_path):
     path = tmp_path / "log.jsonl"
     net = Network([2, 4, 2], seed=0)
     logger = JSONLinesLogger(path)
-    net.fit(X, y, epochs=3, batch_size=10, learning_rate=0.2, schedule="cosine",
-            callbacks=[logger])
+    net.fit(X, y, epochs=3, batch_size=10, learning_rate=0.2, schedule="cosine", callbacks=[logger])
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3]
     assert records[0]["val_loss"] is None  # not measured: null, not NaN
@@ -84,20 +100,51 @@ def test_json_lines_log_has_one_object_per_epoch(tmp_path):
 
 def test_cli_training_options_reach_fit(tmp_path, capsys):
     log = tmp_path / "train.jsonl"
-    code = main(["train", "--epochs", "4", "--hidden", "20", "--optimizer", "adamw",
-                 "--learning-rate", "0.003", "--weight-decay", "0.001", "--l1", "0.01",
-                 "--l2", "0.1", "--dropout", "0.2", "--clip-norm", "5",
-                 "--schedule", "step", "--lr-step", "2", "--lr-factor", "0.5",
-                 "--early-stopping", "val_loss", "--patience", "3",
-                 "--val-fraction", "0.2", "--progress", "lines",
-                 "--log-json", str(log)])
+    code = main(
+        [
+            "train",
+            "--epochs",
+            "4",
+            "--hidden",
+            "20",
+            "--optimizer",
+            "adamw",
+            "--learning-rate",
+            "0.003",
+            "--weight-decay",
+            "0.001",
+            "--l1",
+            "0.01",
+            "--l2",
+            "0.1",
+            "--dropout",
+            "0.2",
+            "--clip-norm",
+            "5",
+            "--schedule",
+            "step",
+            "--lr-step",
+            "2",
+            "--lr-factor",
+            "0.5",
+            "--early-stopping",
+            "val_loss",
+            "--patience",
+            "3",
+            "--val-fraction",
+            "0.2",
+            "--progress",
+            "lines",
+            "--log-json",
+            str(log),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "optimizer adamw" in out and "early stopping on val_loss" in out
     assert "test accuracy:" in out
     records = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [r["learning_rate"] for r in records] == pytest.approx([0.003, 0.003, 0.0015,
-                                                                   0.0015])
+    assert [r["learning_rate"] for r in records] == pytest.approx([0.003, 0.003, 0.0015, 0.0015])
     assert all(r["val_accuracy"] is not None for r in records)
 
 
@@ -109,8 +156,9 @@ def test_cli_never_steers_training_by_the_test_split():
 
     test = (np.zeros((3, 2)), np.zeros(3))
     no_split = SimpleNamespace(X_val=None, y_val=None, validation=test)
-    split = SimpleNamespace(X_val=np.ones((2, 2)), y_val=np.ones(2),
-                            validation=(np.ones((2, 2)), np.ones(2)))
+    split = SimpleNamespace(
+        X_val=np.ones((2, 2)), y_val=np.ones(2), validation=(np.ones((2, 2)), np.ones(2))
+    )
     plain = argparse.Namespace(early_stopping=None, schedule="constant")
     stopping = argparse.Namespace(early_stopping="val_loss", schedule="constant")
     plateau = argparse.Namespace(early_stopping=None, schedule="plateau")
@@ -124,18 +172,36 @@ def test_cli_never_steers_training_by_the_test_split():
 
 def test_cli_quiet_keeps_the_json_log(tmp_path, capsys):
     log = tmp_path / "q.jsonl"
-    assert main(["train", "--epochs", "2", "--hidden", "10", "--quiet", "--schedule",
-                 "plateau", "--log-json", str(log)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--epochs",
+                "2",
+                "--hidden",
+                "10",
+                "--quiet",
+                "--schedule",
+                "plateau",
+                "--log-json",
+                str(log),
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("test accuracy:")
     assert len(log.read_text().splitlines()) == 2
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--log-json", "/nonexistent-dir/x.jsonl"], "--log-json"),
-    (["--dropout", "0.1,0.2"], "dropout"),
-    (["--optimizer", "momentum", "--momentum", "1.5"], "--momentum"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--log-json", "/nonexistent-dir/x.jsonl"], "--log-json"),
+        (["--dropout", "0.1,0.2"], "dropout"),
+        (["--optimizer", "momentum", "--momentum", "1.5"], "--momentum"),
+    ],
+)
 def test_cli_bad_training_options_are_one_line_errors(capsys, argv, message):
     assert main(["train", "--epochs", "1", "--hidden", "10", *argv]) == 2
     err = capsys.readouterr().err.strip()
@@ -156,7 +222,7 @@ def _write_small_mnist(folder: Path, n_train=240, n_test=60):
         labels = np.arange(n, dtype=np.uint8) % 10
         images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
         for i, c in enumerate(labels):
-            images[i, 2 * c: 2 * c + 4, :] = 250
+            images[i, 2 * c : 2 * c + 4, :] = 250
         write_idx(folder / f"{stem}-images-idx3-ubyte.gz", images)
         write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", labels)
 
@@ -164,7 +230,8 @@ def _write_small_mnist(folder: Path, n_train=240, n_test=60):
 def test_reproduce_nielsen_quick_runs_every_row(tmp_path, capsys, monkeypatch):
     _write_small_mnist(tmp_path)
     spec = importlib.util.spec_from_file_location(
-        "reproduce_nielsen", ROOT / "benchmarks" / "reproduce_nielsen.py")
+        "reproduce_nielsen", ROOT / "benchmarks" / "reproduce_nielsen.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look it up

@@ -27,8 +27,19 @@ __all__ = ["CLIError", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them (``*_command``: named apart
 #: from the library module of the same name, e.g. ``chainrule.gradcheck``).
-COMMANDS = ("train", "datasets", "evaluate", "predict", "info", "explain", "gradcheck_command",
-            "report_command", "plot", "export", "playground")
+COMMANDS = (
+    "train",
+    "datasets",
+    "evaluate",
+    "predict",
+    "info",
+    "explain",
+    "gradcheck_command",
+    "report_command",
+    "plot",
+    "export",
+    "playground",
+)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -38,8 +49,11 @@ class ArgumentParser(argparse.ArgumentParser):
         text = " ".join(message.split())
         self.exit(2, f"{self.prog}: error: {text}; see `{self.prog} --help`\n")
 
-    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
-                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+    def parse_args(
+        self,
+        args: Sequence[str] | None = None,  # type: ignore[override]
+        namespace: argparse.Namespace | None = None,
+    ) -> argparse.Namespace:
         """As argparse, but an unknown option is blamed on the command it was given to."""
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
@@ -129,8 +143,10 @@ def _call(args: argparse.Namespace, command: str) -> tuple[int, str | None]:
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
         text = str(exc).splitlines()[0][:200] if str(exc) else ""
-        return 1, (f"{command}: internal error: {type(exc).__name__}: {text} "
-                   f"(please report it; CHAINRULE_DEBUG=1 shows the traceback)")
+        return 1, (
+            f"{command}: internal error: {type(exc).__name__}: {text} "
+            f"(please report it; CHAINRULE_DEBUG=1 shows the traceback)"
+        )
 
 
 def _interrupted(command: str, exc: BaseException | None) -> tuple[int, str]:
@@ -140,8 +156,9 @@ def _interrupted(command: str, exc: BaseException | None) -> tuple[int, str]:
     records it; any other file, and any old file not listed, is as it was.
     """
     signum = int(interruption.received() or getattr(exc, "signum", None) or signal.SIGINT)
-    what = "interrupted" if signum == signal.SIGINT else \
-        f"terminated by {signal.Signals(signum).name}"
+    what = (
+        "interrupted" if signum == signal.SIGINT else f"terminated by {signal.Signals(signum).name}"
+    )
     detail = getattr(exc, "detail", "")
     described = set(getattr(exc, "described", ()))
     others = [p for p in dict.fromkeys(interruption.written()) if p not in described]
@@ -166,8 +183,14 @@ def _say(message: str) -> None:
 def _warnings_as_lines(command: str) -> Iterator[None]:
     """A warning (L-BFGS did not converge, …) is one line: ``chainrule CMD: warning: …``."""
 
-    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-             file: TextIO | None = None, line: str | None = None) -> None:
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         text = " ".join(str(message).split()) or category.__name__
         _say(f"{command}: warning: {text}")
 

@@ -9,9 +9,18 @@ from collections.abc import Mapping
 
 from ..atomic import OutputPathError, check_output_path, same_file
 
-__all__ = ["CLIError", "HelpFormatter", "check_output_file", "int_list", "is_standard_output",
-           "model_save_path", "non_negative_int", "positive_float", "positive_int",
-           "stdout_closed"]
+__all__ = [
+    "CLIError",
+    "HelpFormatter",
+    "check_output_file",
+    "int_list",
+    "is_standard_output",
+    "model_save_path",
+    "non_negative_int",
+    "positive_float",
+    "positive_int",
+    "stdout_closed",
+]
 
 #: Set by ``cli.main`` while a command runs with standard output closed (``>&-``).
 STDOUT_CLOSED = False
@@ -31,8 +40,10 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = (action.help or "").replace(OWN_DEFAULT, "")
-        if re.search(r"\bdefault\b", text.replace("%(default)s", "")) or \
-                action.default is argparse.SUPPRESS:
+        if (
+            re.search(r"\bdefault\b", text.replace("%(default)s", ""))
+            or action.default is argparse.SUPPRESS
+        ):
             return action.help or ""
         if action.required or not action.option_strings:
             return f"{text} (required)"
@@ -51,8 +62,12 @@ class CLIError(Exception):
     """A user error: printed as one line without a traceback, exit status 2."""
 
 
-def check_output_file(path: str, option: str, inputs: Mapping[str, str | None],
-                      outputs: Mapping[str, str | None] | None = None) -> None:
+def check_output_file(
+    path: str,
+    option: str,
+    inputs: Mapping[str, str | None],
+    outputs: Mapping[str, str | None] | None = None,
+) -> None:
     """Before any work: ``path`` can be written and is none of the other files.
 
     ``inputs`` maps what a file is ("data", "model") to its path; one that does
@@ -104,8 +119,10 @@ def model_save_path(path: str | None) -> str | None:
         return None
     if path.endswith(("/", os.sep)):
         if not os.path.isdir(path):
-            raise CLIError(f"--save {path}: the folder {path.rstrip('/' + os.sep)!r} does not "
-                           f"exist (create it, or give a file name)")
+            raise CLIError(
+                f"--save {path}: the folder {path.rstrip('/' + os.sep)!r} does not "
+                f"exist (create it, or give a file name)"
+            )
         return os.path.join(path, MODEL_FILE_NAME)
     return path
 
@@ -115,8 +132,7 @@ def non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}"
-                                         ) from None
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
     return value

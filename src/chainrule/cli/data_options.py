@@ -39,9 +39,13 @@ from ..data.roles import ColumnRole, RolesError, decide_roles, describe_roles
 from ..data.tables import MISSING_POLICIES, TableEncoding
 from .common import OWN_DEFAULT, CLIError, positive_int
 
-__all__ = ["OWN_DEFAULT", "TrainingData", "add_data_arguments", "add_file_arguments",
-           "load_training_data"]
-
+__all__ = [
+    "OWN_DEFAULT",
+    "TrainingData",
+    "add_data_arguments",
+    "add_file_arguments",
+    "load_training_data",
+]
 
 
 @dataclass
@@ -81,73 +85,147 @@ class TrainingData:
 
 def add_file_arguments(g: argparse._ArgumentGroup) -> None:
     """Options describing a data file (shared by train, evaluate and predict)."""
-    g.add_argument("--target", default=None, metavar="COL",
-                   help="target column of a CSV/.npy file: a header name or a 0-based "
-                   "index (default: the last column; for a saved model, the column "
-                   "named as in training if the header has it)" + OWN_DEFAULT)
-    g.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
-                   help="whether a CSV file's first line names the columns "
-                   "(default: detected)" + OWN_DEFAULT)
-    g.add_argument("--x-key", default="X",
-                   help="features array in an .npz file (default: X)" + OWN_DEFAULT)
-    g.add_argument("--y-key", default="y",
-                   help="target array in an .npz file (default: y)" + OWN_DEFAULT)
-    g.add_argument("--labels", default=None, metavar="FILE",
-                   help="IDX label file for an IDX image file" + OWN_DEFAULT)
-    g.add_argument("--decimal", choices=[".", ","], default=".",
-                   help="decimal mark of numbers in a CSV file (',' for 3,5; use a ';' or "
-                   "tab delimiter then)")
+    g.add_argument(
+        "--target",
+        default=None,
+        metavar="COL",
+        help="target column of a CSV/.npy file: a header name or a 0-based "
+        "index (default: the last column; for a saved model, the column "
+        "named as in training if the header has it)" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="whether a CSV file's first line names the columns (default: detected)" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--x-key", default="X", help="features array in an .npz file (default: X)" + OWN_DEFAULT
+    )
+    g.add_argument(
+        "--y-key", default="y", help="target array in an .npz file (default: y)" + OWN_DEFAULT
+    )
+    g.add_argument(
+        "--labels",
+        default=None,
+        metavar="FILE",
+        help="IDX label file for an IDX image file" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--decimal",
+        choices=[".", ","],
+        default=".",
+        help="decimal mark of numbers in a CSV file (',' for 3,5; use a ';' or tab delimiter then)",
+    )
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
     """Options that choose, split and scale the data."""
     g = p.add_argument_group("data")
-    g.add_argument("--data", default="digits", metavar="NAME|FILE",
-                   help=f"a bundled data set ({', '.join(DATASETS)}), 'mnist' with "
-                   "--data-dir, or a CSV/.npz/.npy/IDX file")
+    g.add_argument(
+        "--data",
+        default="digits",
+        metavar="NAME|FILE",
+        help=f"a bundled data set ({', '.join(DATASETS)}), 'mnist' with "
+        "--data-dir, or a CSV/.npz/.npy/IDX file",
+    )
     add_file_arguments(g)
-    g.add_argument("--missing", choices=MISSING_POLICIES, default="error",
-                   help="rows with missing cells (empty, NA, NaN, ?): refuse them (error), "
-                   "leave them out of training (drop), or fill each cell with the training "
-                   "split's median, or most frequent text (impute, saved in the model)")
-    g.add_argument("--task", choices=TASKS, default=None,
-                   help="for a data file (default: classification for text or few "
-                   "integer labels, else regression)" + OWN_DEFAULT)
-    g.add_argument("--data-dir", default=None, metavar="DIR",
-                   help="folder with the four MNIST files (for --data mnist)" + OWN_DEFAULT)
-    g.add_argument("--n-samples", type=positive_int, default=None,
-                   help="points in a generated data set (xor, spirals, moons, circles)"
-                   + OWN_DEFAULT)
-    g.add_argument("--noise", type=float, default=None,
-                   help="noise standard deviation of a generated data set" + OWN_DEFAULT)
-    g.add_argument("--scale", choices=sorted(SCALERS), default=None,
-                   help="feature scaling fitted on the training split (default: standard; "
-                   "none for mnist, whose pixels are already in [0, 1])" + OWN_DEFAULT)
-    g.add_argument("--test-fraction", type=float, default=0.2,
-                   help="fraction of the data held out for the final test (0: train on "
-                   "every row, no test score)")
-    g.add_argument("--test-data", default=None, metavar="FILE",
-                   help="a separate test table (same columns, by name) instead of "
-                   "--test-fraction" + OWN_DEFAULT)
-    g.add_argument("--exclude", nargs="+", default=None, metavar="COL",
-                   help="columns of a table not to use (roles are printed at the start)"
-                   + OWN_DEFAULT)
-    g.add_argument("--categorical", nargs="+", default=None, metavar="COL",
-                   help="columns to one-hot encode even if numeric or ID-like" + OWN_DEFAULT)
-    g.add_argument("--date", nargs="+", default=None, metavar="COL",
-                   help="columns holding dates or times (ISO 8601 ones are found without "
-                   "it): year, month, day of year, weekday (and hour) features" + OWN_DEFAULT)
-    g.add_argument("--id-column", default=None, metavar="COL",
-                   help="a row identifier: not a feature; predict writes it as its first "
-                   "column" + OWN_DEFAULT)
-    g.add_argument("--class-weight", choices=["balanced"], default=None,
-                   help="weight each training row by n / (classes · rows of its class)"
-                   + OWN_DEFAULT)
-    g.add_argument("--val-fraction", type=float, default=0.0,
-                   help="fraction of the rows carved from the training rows for validation "
-                   "(per-epoch val_* metrics; default 0: none, or 10%% of the training rows "
-                   "when early stopping needs them; mnist: the last 10,000 training images)"
-                   + OWN_DEFAULT)
+    g.add_argument(
+        "--missing",
+        choices=MISSING_POLICIES,
+        default="error",
+        help="rows with missing cells (empty, NA, NaN, ?): refuse them (error), "
+        "leave them out of training (drop), or fill each cell with the training "
+        "split's median, or most frequent text (impute, saved in the model)",
+    )
+    g.add_argument(
+        "--task",
+        choices=TASKS,
+        default=None,
+        help="for a data file (default: classification for text or few "
+        "integer labels, else regression)" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="folder with the four MNIST files (for --data mnist)" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--n-samples",
+        type=positive_int,
+        default=None,
+        help="points in a generated data set (xor, spirals, moons, circles)" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--noise",
+        type=float,
+        default=None,
+        help="noise standard deviation of a generated data set" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--scale",
+        choices=sorted(SCALERS),
+        default=None,
+        help="feature scaling fitted on the training split (default: standard; "
+        "none for mnist, whose pixels are already in [0, 1])" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="fraction of the data held out for the final test (0: train on "
+        "every row, no test score)",
+    )
+    g.add_argument(
+        "--test-data",
+        default=None,
+        metavar="FILE",
+        help="a separate test table (same columns, by name) instead of "
+        "--test-fraction" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--exclude",
+        nargs="+",
+        default=None,
+        metavar="COL",
+        help="columns of a table not to use (roles are printed at the start)" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--categorical",
+        nargs="+",
+        default=None,
+        metavar="COL",
+        help="columns to one-hot encode even if numeric or ID-like" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--date",
+        nargs="+",
+        default=None,
+        metavar="COL",
+        help="columns holding dates or times (ISO 8601 ones are found without "
+        "it): year, month, day of year, weekday (and hour) features" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--id-column",
+        default=None,
+        metavar="COL",
+        help="a row identifier: not a feature; predict writes it as its first column" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--class-weight",
+        choices=["balanced"],
+        default=None,
+        help="weight each training row by n / (classes · rows of its class)" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.0,
+        help="fraction of the rows carved from the training rows for validation "
+        "(per-epoch val_* metrics; default 0: none, or 10%% of the training rows "
+        "when early stopping needs them; mnist: the last 10,000 training images)" + OWN_DEFAULT,
+    )
 
 
 def _load(args: argparse.Namespace) -> Dataset:
@@ -155,29 +233,43 @@ def _load(args: argparse.Namespace) -> Dataset:
     generated = {"n_samples": args.n_samples, "noise": args.noise}
     if name in DATASETS and Path(name).is_file():
         # A file the user has here is what they mean; say so, since the name is ambiguous.
-        print(f"note: --data {name}: reading the local file ./{name}, not the bundled data set "
-              f"{name!r} (rename or move the file to use the bundled one)", file=sys.stderr)
+        print(
+            f"note: --data {name}: reading the local file ./{name}, not the bundled data set "
+            f"{name!r} (rename or move the file to use the bundled one)",
+            file=sys.stderr,
+        )
     elif name in DATASETS:
         try:
             return load_dataset(name, seed=args.seed, **generated)
         except ValueError as exc:
             raise CLIError(str(exc)) from None
     if any(v is not None for v in generated.values()):
-        raise CLIError("--n-samples and --noise apply only to the generated data sets "
-                       "(xor, spirals, moons, circles)")
+        raise CLIError(
+            "--n-samples and --noise apply only to the generated data sets "
+            "(xor, spirals, moons, circles)"
+        )
     path = Path(name)
     if not path.exists() and path.suffix == "" and len(path.parts) == 1:
-        raise CLIError(f"unknown data set {name!r}: expected one of {', '.join(DATASETS)}, "
-                       f"mnist, or a data file")
+        raise CLIError(
+            f"unknown data set {name!r}: expected one of {', '.join(DATASETS)}, "
+            f"mnist, or a data file"
+        )
     try:
-        data = read_data_file(path, target=args.target, header=args.header, task=args.task,
-                              x_key=args.x_key, y_key=args.y_key, labels=args.labels,
-                              missing_target="drop", decimal=args.decimal)
+        data = read_data_file(
+            path,
+            target=args.target,
+            header=args.header,
+            task=args.task,
+            x_key=args.x_key,
+            y_key=args.y_key,
+            labels=args.labels,
+            missing_target="drop",
+            decimal=args.decimal,
+        )
     except DataFileError as exc:
         raise CLIError(str(exc)) from None
     if data.y.size == 0:
-        raise CLIError(f"{path}: no target to train on (an IDX image file needs "
-                       f"--labels FILE)")
+        raise CLIError(f"{path}: no target to train on (an IDX image file needs --labels FILE)")
     return data
 
 
@@ -187,8 +279,10 @@ def _scaler(args: argparse.Namespace, default: str) -> Scaler:
 
 def _mnist(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
     if args.data_dir is None:
-        raise CLIError("--data mnist needs --data-dir DIR, the folder with the four MNIST "
-                       "files (train-images-idx3-ubyte.gz and its siblings)")
+        raise CLIError(
+            "--data mnist needs --data-dir DIR, the folder with the four MNIST "
+            "files (train-images-idx3-ubyte.gz and its siblings)"
+        )
     # Nielsen's split holds the last 10,000 training images out for validation;
     # --val-fraction chooses another share (e.g. for a small subset of MNIST).
     n_validation = args.val_fraction if args.val_fraction > 0 else 10_000
@@ -197,18 +291,24 @@ def _mnist(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
     except IDXError as exc:
         raise CLIError(str(exc)) from None
     except ValueError as exc:
-        raise CLIError(f"{args.data_dir}: {exc} (choose the share with --val-fraction)"
-                       ) from None
+        raise CLIError(f"{args.data_dir}: {exc} (choose the share with --val-fraction)") from None
     scaler = _scaler(args, "none").fit(m.X_train)
-    splits = [scaler.transform(X).astype(dtype, copy=False) for X in (m.X_train, m.X_val,
-                                                                       m.X_test)]
+    splits = [scaler.transform(X).astype(dtype, copy=False) for X in (m.X_train, m.X_val, m.X_test)]
     return TrainingData(
         name="mnist",
-        X_train=splits[0], y_train=m.y_train, X_val=splits[1], y_val=m.y_val,
-        X_test=splits[2], y_test=m.y_test,
-        n_outputs=10, task="classification", class_names=[str(i) for i in range(10)],
-        preprocessing=_raw_pixel_scaler(scaler), feature_names=[f"pixel{i}" for i in range(784)],
-        target_name="label", source={"name": "mnist", "n_train": len(m.X_train)},
+        X_train=splits[0],
+        y_train=m.y_train,
+        X_val=splits[1],
+        y_val=m.y_val,
+        X_test=splits[2],
+        y_test=m.y_test,
+        n_outputs=10,
+        task="classification",
+        class_names=[str(i) for i in range(10)],
+        preprocessing=_raw_pixel_scaler(scaler),
+        feature_names=[f"pixel{i}" for i in range(784)],
+        target_name="label",
+        source={"name": "mnist", "n_train": len(m.X_train)},
     )
 
 
@@ -225,8 +325,9 @@ def _raw_pixel_scaler(scaler: Scaler) -> Scaler:
     return make_scaler(scaler.kind, params)
 
 
-def _check_scaling(data: Dataset, params: dict[str, np.ndarray], names: list[str],
-                   what: str) -> None:
+def _check_scaling(
+    data: Dataset, params: dict[str, np.ndarray], names: list[str], what: str
+) -> None:
     """A scaling fitted to values near the float64 limit overflows (|x| ≈ 1e200 squares to
     inf): say which column, instead of training on zeros to chance accuracy."""
     for param, values in params.items():
@@ -234,8 +335,12 @@ def _check_scaling(data: Dataset, params: dict[str, np.ndarray], names: list[str
         if bad.size:
             j = int(bad[0])
             name = f" ({names[j]!r})" if j < len(names) else ""
-            raise CLIError(f"{data.name}: {what} {j + 1}{name}: its values are too large to "
-                           f"scale (the {param} overflows float64); rescale that column")
+            raise CLIError(
+                f"{data.name}: {what} {j + 1}{name}: its values are too large to "
+                f"scale (the {param} overflows float64); rescale that column"
+            )
+
+
 def _is_file(name: str) -> bool:
     """Whether ``--data name`` is read from a file (not a bundled data set)."""
     return name not in DATASETS or Path(name).is_file()
@@ -244,46 +349,60 @@ def _is_file(name: str) -> bool:
 def _is_table(path: str) -> bool:
     """A CSV/TSV/Parquet/Feather file (not NumPy or IDX): its columns get roles."""
     head = sniff(Path(path))
-    return not (head[:4] == b"PK\x03\x04" or head[:6] == b"\x93NUMPY"
-                or head[:2] in (b"\x1f\x8b", b"\x00\x00"))
+    return not (
+        head[:4] == b"PK\x03\x04"
+        or head[:6] == b"\x93NUMPY"
+        or head[:2] in (b"\x1f\x8b", b"\x00\x00")
+    )
 
 
 def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
     """Load, split and scale the data the options name (the table steps: chainrule.data)."""
     test_data = getattr(args, "test_data", None)
     if test_data is None and not 0.0 <= args.test_fraction < 1.0:
-        raise CLIError(f"--test-fraction must be at least 0 and below 1, got "
-                       f"{args.test_fraction}")
+        raise CLIError(f"--test-fraction must be at least 0 and below 1, got {args.test_fraction}")
     test_fraction = 0.0 if test_data is not None else args.test_fraction
     if not 0.0 <= args.val_fraction < 1.0 - test_fraction:
-        raise CLIError(f"--val-fraction must be at least 0 and below 1 - --test-fraction, "
-                       f"got {args.val_fraction}")
+        raise CLIError(
+            f"--val-fraction must be at least 0 and below 1 - --test-fraction, "
+            f"got {args.val_fraction}"
+        )
     if args.data == "mnist" and not Path("mnist").is_file():
         return _mnist(args, dtype)
     data = _load(args)
     table = _is_file(args.data) and _is_table(args.data)
     if not table and _table_options(args):
-        raise CLIError(f"{_table_options(args)[0]} applies to a table file (CSV, TSV, "
-                       f"Parquet, Feather), not to --data {args.data}")
+        raise CLIError(
+            f"{_table_options(args)[0]} applies to a table file (CSV, TSV, "
+            f"Parquet, Feather), not to --data {args.data}"
+        )
     note = lambda text: None if args.quiet else print(text, file=sys.stderr)  # noqa: E731
     if data.dropped.size:
-        note(f"note: {data.name}: left out {_rows_word(len(data.dropped))} whose target "
-             f"{data.target_name!r} is missing ({_lines(data.dropped, data.lines)})")
+        note(
+            f"note: {data.name}: left out {_rows_word(len(data.dropped))} whose target "
+            f"{data.target_name!r} is missing ({_lines(data.dropped, data.lines)})"
+        )
     roles: list[ColumnRole] | None = None
     all_roles: list[ColumnRole] = []
     if table:
         try:
-            all_roles = decide_roles(data, exclude=args.exclude or (),
-                                     categorical=args.categorical or (),
-                                     dates=args.date or (), id_column=args.id_column,
-                                     decimal=args.decimal)
+            all_roles = decide_roles(
+                data,
+                exclude=args.exclude or (),
+                categorical=args.categorical or (),
+                dates=args.date or (),
+                id_column=args.id_column,
+                decimal=args.decimal,
+            )
         except RolesError as exc:
             raise CLIError(str(exc)) from None
         data, roles = exclude_columns(data, all_roles)
         if not roles:
-            raise CLIError(f"{data.name}: every feature column is excluded "
-                           f"({'; '.join(f'{r.name}: {r.reason}' for r in all_roles[:4])}); "
-                           f"keep some with --categorical COL")
+            raise CLIError(
+                f"{data.name}: every feature column is excluded "
+                f"({'; '.join(f'{r.name}: {r.reason}' for r in all_roles[:4])}); "
+                f"keep some with --categorical COL"
+            )
         if not args.quiet:
             print("columns:")
             for line in describe_roles(all_roles, data.target_name):
@@ -299,20 +418,30 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
         # Otherwise the network refuses "a softmax output needs at least 2 output units".
         only = f" ({data.class_names[0]!r})" if data.class_names else ""
         target = f"target column {data.target_name!r}" if data.target_name else "target"
-        raise CLIError(f"{data.name}: the {target} holds one class{only} in all "
-                       f"{len(data.y)} rows: a classifier needs at least two "
-                       f"(to predict a number, use --task regression)")
+        raise CLIError(
+            f"{data.name}: the {target} holds one class{only} in all "
+            f"{len(data.y)} rows: a classifier needs at least two "
+            f"(to predict a number, use --task regression)"
+        )
     try:
-        train, val, test = split_indices(data.y, val_fraction=args.val_fraction,
-                                         test_fraction=test_fraction, seed=args.seed,
-                                         stratify=classification)
+        train, val, test = split_indices(
+            data.y,
+            val_fraction=args.val_fraction,
+            test_fraction=test_fraction,
+            seed=args.seed,
+            stratify=classification,
+        )
     except ValueError as exc:
         raise CLIError(f"{data.name}: {exc}") from None
     test_set = None
     if test_data is not None:
         test_set = _read_test_file(args, data, roles)
-    plain = (not data.text and len(roles or ()) == len(all_roles) and args.missing != "impute"
-             and all(r.role == "numeric" and not r.parse for r in roles or ()))
+    plain = (
+        not data.text
+        and len(roles or ()) == len(all_roles)
+        and args.missing != "impute"
+        and all(r.role == "numeric" and not r.parse for r in roles or ())
+    )
     if table and roles is not None and not (plain and test_set is None):
         return _table_splits(args, dtype, data, roles, all_roles, train, val, test, test_set)
     # All columns plain numbers: no encoding; a table read here is ours to reorder and
@@ -321,8 +450,13 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
 
 
 def _table_options(args: argparse.Namespace) -> list[str]:
-    given = {"--exclude": args.exclude, "--categorical": args.categorical, "--date": args.date,
-             "--id-column": args.id_column, "--test-data": getattr(args, "test_data", None)}
+    given = {
+        "--exclude": args.exclude,
+        "--categorical": args.categorical,
+        "--date": args.date,
+        "--id-column": args.id_column,
+        "--test-data": getattr(args, "test_data", None),
+    }
     return [k for k, v in given.items() if v]
 
 
@@ -336,48 +470,70 @@ def _lines(rows: np.ndarray, lines: np.ndarray | None, limit: int = 5) -> str:
     return f"{word} {shown}" + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def _read_test_file(args: argparse.Namespace, data: Dataset,
-                    roles: list[ColumnRole] | None) -> Dataset:
+def _read_test_file(
+    args: argparse.Namespace, data: Dataset, roles: list[ColumnRole] | None
+) -> Dataset:
     """``--test-data FILE``: the training table's columns, by name, and its classes."""
     classification = data.task == "classification"
     try:
         test = read_data_file(
-            args.test_data, target=args.target,
-            header=args.header, task=data.task,
+            args.test_data,
+            target=args.target,
+            header=args.header,
+            task=data.task,
             class_names=data.class_names if classification else None,
             columns=list(data.feature_names) if data.feature_names else None,
-            target_hint=data.target_name, missing_target="drop", decimal=args.decimal)
+            target_hint=data.target_name,
+            missing_target="drop",
+            decimal=args.decimal,
+        )
     except DataFileError as exc:
         raise CLIError(f"--test-data: {exc}") from None
     if test.dropped.size and not args.quiet:
-        print(f"note: {test.name}: left out {len(test.dropped)} test rows whose target is "
-              f"missing ({_lines(test.dropped, test.lines)})", file=sys.stderr)
+        print(
+            f"note: {test.name}: left out {len(test.dropped)} test rows whose target is "
+            f"missing ({_lines(test.dropped, test.lines)})",
+            file=sys.stderr,
+        )
     return test
 
 
-def _source(args: argparse.Namespace, data: Dataset, train: np.ndarray, val: np.ndarray,
-            n_test: int) -> dict[str, Any]:
+def _source(
+    args: argparse.Namespace, data: Dataset, train: np.ndarray, val: np.ndarray, n_test: int
+) -> dict[str, Any]:
     test_data = getattr(args, "test_data", None)
     source: dict[str, Any] = {
-        "name": data.name, **({"file": args.data} if _is_file(args.data) else {}),
-        "n_rows": len(data.y) + (n_test if test_data else 0), "n_train": len(train),
-        "n_val": len(val), "n_test": n_test,
+        "name": data.name,
+        **({"file": args.data} if _is_file(args.data) else {}),
+        "n_rows": len(data.y) + (n_test if test_data else 0),
+        "n_train": len(train),
+        "n_val": len(val),
+        "n_test": n_test,
         "test_fraction": 0.0 if test_data else args.test_fraction,
-        "val_fraction": args.val_fraction, "seed": args.seed}
+        "val_fraction": args.val_fraction,
+        "seed": args.seed,
+    }
     if _is_file(args.data):
-        source["test"] = ({"how": "file", "file": str(test_data),
-                           "fingerprint": fingerprint(test_data)} if test_data else
-                          {"how": "none"} if args.test_fraction == 0 else
-                          {"how": "fraction", "fraction": args.test_fraction,
-                           "val_fraction": args.val_fraction, "seed": args.seed,
-                           "stratified": data.task == "classification",
-                           "rows": len(data.y), "fingerprint": fingerprint(args.data),
-                           "missing": args.missing})
+        source["test"] = (
+            {"how": "file", "file": str(test_data), "fingerprint": fingerprint(test_data)}
+            if test_data
+            else {"how": "none"}
+            if args.test_fraction == 0
+            else {
+                "how": "fraction",
+                "fraction": args.test_fraction,
+                "val_fraction": args.val_fraction,
+                "seed": args.seed,
+                "stratified": data.task == "classification",
+                "rows": len(data.y),
+                "fingerprint": fingerprint(args.data),
+                "missing": args.missing,
+            }
+        )
     return source
 
 
-def _class_weights(args: argparse.Namespace, y: np.ndarray, n_classes: int
-                   ) -> np.ndarray | None:
+def _class_weights(args: argparse.Namespace, y: np.ndarray, n_classes: int) -> np.ndarray | None:
     """``--class-weight balanced``: weight n / (k · n_c) per row of class c."""
     if getattr(args, "class_weight", None) != "balanced":
         return None
@@ -388,15 +544,27 @@ def _class_weights(args: argparse.Namespace, y: np.ndarray, n_classes: int
     return weights[y]
 
 
-def _table_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
-                  roles: list[ColumnRole], all_roles: list[ColumnRole], train: np.ndarray,
-                  val: np.ndarray, test: np.ndarray, test_set: Dataset | None
-                  ) -> TrainingData:
+def _table_splits(
+    args: argparse.Namespace,
+    dtype: np.dtype,
+    data: Dataset,
+    roles: list[ColumnRole],
+    all_roles: list[ColumnRole],
+    train: np.ndarray,
+    val: np.ndarray,
+    test: np.ndarray,
+    test_set: Dataset | None,
+) -> TrainingData:
     classification = data.task == "classification"
     try:
-        pipe = TablePipeline.fit(data, train, missing=args.missing,
-                                 scale=args.scale or "standard", roles=roles,
-                                 id_column=args.id_column)
+        pipe = TablePipeline.fit(
+            data,
+            train,
+            missing=args.missing,
+            scale=args.scale or "standard",
+            roles=roles,
+            id_column=args.id_column,
+        )
         pipe.encoding.roles = all_roles
         X, _ = pipe.transform(data)  # unseen categories in val/test: all zeros
         if test_set is not None:
@@ -419,21 +587,28 @@ def _table_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
     n_out = data.n_classes if classification else (1 if y.ndim == 1 else y.shape[1])
     return TrainingData(
         name=data.name,
-        X_train=X[train].astype(dtype, copy=False), y_train=scaled_y(y[train]),
-        X_test=X_test.astype(dtype, copy=False), y_test=scaled_y(y_test),
+        X_train=X[train].astype(dtype, copy=False),
+        y_train=scaled_y(y[train]),
+        X_test=X_test.astype(dtype, copy=False),
+        y_test=scaled_y(y_test),
         X_val=X[val].astype(dtype, copy=False) if len(val) else None,
         y_val=scaled_y(y[val]) if len(val) else None,
-        n_outputs=n_out, task=data.task, class_names=data.class_names,
-        preprocessing=pipe.scaler, feature_names=data.feature_names,
-        target_name=data.target_name, target_scaler=target_scaler,
+        n_outputs=n_out,
+        task=data.task,
+        class_names=data.class_names,
+        preprocessing=pipe.scaler,
+        feature_names=data.feature_names,
+        target_name=data.target_name,
+        target_scaler=target_scaler,
         encoding=pipe.encoding if pipe.encoding.needed or all_roles else None,
-        sample_weight=_class_weights(args, y[train], data.n_classes) if classification
-        else None,
-        source=_source(args, data, train, val, len(y_test)))
+        sample_weight=_class_weights(args, y[train], data.n_classes) if classification else None,
+        source=_source(args, data, train, val, len(y_test)),
+    )
 
 
-def _target_scaler(args: argparse.Namespace, data: Dataset, y_train: np.ndarray
-                   ) -> Standardizer | None:
+def _target_scaler(
+    args: argparse.Namespace, data: Dataset, y_train: np.ndarray
+) -> Standardizer | None:
     # Standardise a regression target too, so that the default learning rate
     # suits any units; predictions are mapped back (the scaler is saved).
     if (args.scale or "standard") == "none":
@@ -444,9 +619,16 @@ def _target_scaler(args: argparse.Namespace, data: Dataset, y_train: np.ndarray
     return scaler
 
 
-def _array_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
-                  train: np.ndarray, val: np.ndarray, test: np.ndarray, *,
-                  in_place: bool = False) -> TrainingData:
+def _array_splits(
+    args: argparse.Namespace,
+    dtype: np.dtype,
+    data: Dataset,
+    train: np.ndarray,
+    val: np.ndarray,
+    test: np.ndarray,
+    *,
+    in_place: bool = False,
+) -> TrainingData:
     """Bundled data sets, NumPy and IDX files, and tables of plain numbers: all columns
     numeric, none excluded.
 
@@ -465,15 +647,20 @@ def _array_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
             raise CLIError(str(exc)) from None
     else:
         encoding = None
-    in_place = (in_place and X.dtype == np.float64 and X.ndim == 2
-                and X.flags.c_contiguous and X.flags.writeable)
+    in_place = (
+        in_place
+        and X.dtype == np.float64
+        and X.ndim == 2
+        and X.flags.c_contiguous
+        and X.flags.writeable
+    )
     # Scaling is fitted on the training split only, then applied to the others.
     names = encoding.output_names() if encoding is not None else data.feature_names
     scaler = _scaler(args, "standard")
     if in_place:
         X = _reorder_rows(X, [train, val, test])
         with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by column
-            _fit_in_blocks(scaler, X[:len(train)])
+            _fit_in_blocks(scaler, X[: len(train)])
     else:
         with np.errstate(over="ignore", invalid="ignore"):
             scaler.fit(X[train])
@@ -481,8 +668,10 @@ def _array_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
     if in_place:
         _scale_in_place(scaler, X)
         starts = np.cumsum([0, len(train), len(val), len(test)])
-        views = {id(idx): X[a:b] for idx, a, b in zip((train, val, test), starts[:-1],
-                                                      starts[1:], strict=True)}
+        views = {
+            id(idx): X[a:b]
+            for idx, a, b in zip((train, val, test), starts[:-1], starts[1:], strict=True)
+        }
 
     def part(idx: np.ndarray) -> np.ndarray:
         if in_place:
@@ -498,14 +687,21 @@ def _array_splits(args: argparse.Namespace, dtype: np.dtype, data: Dataset,
     n_out = data.n_classes if classification else (1 if y.ndim == 1 else y.shape[1])
     return TrainingData(
         name=data.name,
-        X_train=part(train), y_train=y[train],
-        X_test=part(test), y_test=y[test],
-        X_val=part(val) if len(val) else None, y_val=y[val] if len(val) else None,
-        n_outputs=n_out, task=data.task, class_names=data.class_names,
-        preprocessing=scaler, feature_names=data.feature_names, target_name=data.target_name,
-        target_scaler=target_scaler, encoding=encoding,
-        sample_weight=_class_weights(args, y[train], data.n_classes) if classification
-        else None,
+        X_train=part(train),
+        y_train=y[train],
+        X_test=part(test),
+        y_test=y[test],
+        X_val=part(val) if len(val) else None,
+        y_val=y[val] if len(val) else None,
+        n_outputs=n_out,
+        task=data.task,
+        class_names=data.class_names,
+        preprocessing=scaler,
+        feature_names=data.feature_names,
+        target_name=data.target_name,
+        target_scaler=target_scaler,
+        encoding=encoding,
+        sample_weight=_class_weights(args, y[train], data.n_classes) if classification else None,
         source=_source(args, data, train, val, len(test)),
     )
 
@@ -530,7 +726,7 @@ def _scale_in_place(scaler: Scaler, X: np.ndarray) -> None:
     """``X[:] = scaler.transform(X)``, a block of rows at a time (same values: the
     scalers' ``(x − a) / b`` in float64)."""
     for start in range(0, len(X), _CHUNK_ROWS):
-        block = X[start:start + _CHUNK_ROWS]
+        block = X[start : start + _CHUNK_ROWS]
         block[...] = scaler.transform(block)
 
 
@@ -545,7 +741,7 @@ def _fit_in_blocks(scaler: Scaler, X: np.ndarray) -> None:
     mean = X.mean(axis=0)
     total: np.ndarray | None = None
     for start in range(0, len(X), _CHUNK_ROWS):
-        d = X[start:start + _CHUNK_ROWS] - mean
+        d = X[start : start + _CHUNK_ROWS] - mean
         np.multiply(d, d, out=d)
         if total is not None:
             d = np.vstack([total[None], d])

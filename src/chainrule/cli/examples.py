@@ -46,12 +46,17 @@ def split_row(values: list[float], n_in: int, n_out: int, where: str) -> tuple[l
     if n_out > 1 and len(values) == n_in + 1:
         label = values[-1]
         if label != int(label) or not 0 <= label < n_out:
-            raise CLIError(f"{where}: the last value {label:g} should be a class label "
-                           f"0..{n_out - 1} (or give {n_out} target values)")
+            raise CLIError(
+                f"{where}: the last value {label:g} should be a class label "
+                f"0..{n_out - 1} (or give {n_out} target values)"
+            )
         return values[:n_in], int(label)
     want = f"{n_in + n_out}" + (f" or {n_in + 1}" if n_out > 1 else "")
-    raise CLIError(f"{where}: expected {want} values ({n_in} inputs, then {n_out} targets"
-                   + (" or one class label" if n_out > 1 else "") + f"), got {len(values)}")
+    raise CLIError(
+        f"{where}: expected {want} values ({n_in} inputs, then {n_out} targets"
+        + (" or one class label" if n_out > 1 else "")
+        + f"), got {len(values)}"
+    )
 
 
 def read_rows(path: str, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +89,9 @@ def read_rows(path: str, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]
             try:
                 values.append(float(part))
             except ValueError:
-                raise CLIError(f"{path}, row {lineno}, column {col}: {part!r} is not a "
-                               "number") from None
+                raise CLIError(
+                    f"{path}, row {lineno}, column {col}: {part!r} is not a number"
+                ) from None
             if not np.isfinite(values[-1]):
                 raise CLIError(f"{path}, row {lineno}, column {col}: {part!r} is not finite")
         x, y = split_row(values, n_in, n_out, f"{path}, row {lineno}")

@@ -58,58 +58,109 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_network_arguments(p, dtype=True)
     g = p.add_argument_group("example (default: 0.5,-1,2 → 0,1 for 3-4-2, else random)")
     g.add_argument("--x", metavar="X1,X2,...", help="the input z^1, comma-separated")
-    g.add_argument("--y", metavar="Y1,Y2,...",
-                   help="the target λ (N_L values), or one integer class label")
-    g.add_argument("--example", metavar="FILE",
-                   help="read the example from FILE: one CSV/whitespace row of x followed by "
-                   'y, or JSON {"x": [...], "y": [...]}')
+    g.add_argument(
+        "--y", metavar="Y1,Y2,...", help="the target λ (N_L values), or one integer class label"
+    )
+    g.add_argument(
+        "--example",
+        metavar="FILE",
+        help="read the example from FILE: one CSV/whitespace row of x followed by "
+        'y, or JSON {"x": [...], "y": [...]}',
+    )
     m = p.add_argument_group("a trained model, or a textbook's weights")
-    m.add_argument("--model", metavar="MODEL.npz",
-                   help="explain a saved model (chainrule train --save) on one row of --data, "
-                   "through the model's preprocessing; the network options are then ignored")
-    m.add_argument("--data", metavar="FILE",
-                   help="with --model: the data file (CSV, .npz, …) with the model's raw "
-                   "features and the target")
-    m.add_argument("--row", type=positive_int, default=1, metavar="N",
-                   help="with --model: the data row to explain, counting from 1 (after any "
-                   "header)")
-    m.add_argument("--target", default=None, metavar="COL",
-                   help="with --model: the target column (default: the model's)")
-    m.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
-                   help="with --model: whether the CSV's first line names the columns "
-                   "(default: detected)")
-    m.add_argument("--weights", metavar="WEIGHTS.json",
-                   help='use these weights: JSON {"W": [W^2, W^3, ...], "b": [b^2, ...]} '
-                   "(each W^l a list of N_l rows of N_(l-1) numbers) or {\"W^2\": …, "
-                   '"b^2": …}; --sizes is taken from them')
+    m.add_argument(
+        "--model",
+        metavar="MODEL.npz",
+        help="explain a saved model (chainrule train --save) on one row of --data, "
+        "through the model's preprocessing; the network options are then ignored",
+    )
+    m.add_argument(
+        "--data",
+        metavar="FILE",
+        help="with --model: the data file (CSV, .npz, …) with the model's raw "
+        "features and the target",
+    )
+    m.add_argument(
+        "--row",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="with --model: the data row to explain, counting from 1 (after any header)",
+    )
+    m.add_argument(
+        "--target",
+        default=None,
+        metavar="COL",
+        help="with --model: the target column (default: the model's)",
+    )
+    m.add_argument(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --model: whether the CSV's first line names the columns (default: detected)",
+    )
+    m.add_argument(
+        "--weights",
+        metavar="WEIGHTS.json",
+        help='use these weights: JSON {"W": [W^2, W^3, ...], "b": [b^2, ...]} '
+        '(each W^l a list of N_l rows of N_(l-1) numbers) or {"W^2": …, '
+        '"b^2": …}; --sizes is taken from them',
+    )
     e = p.add_argument_group("the scalar view")
-    e.add_argument("--expand", action="append", default=None, metavar="ENTRY",
-                   help="print one entry in index form with the numbers plugged in, instead "
-                   "of the whole trace: δ^2_1, W^2_12 (∂C/∂w^2_12; W^2_1,2 for two-digit "
-                   "indices), b^3_1, z^2_1, a^2_1; 1-based; repeatable")
+    e.add_argument(
+        "--expand",
+        action="append",
+        default=None,
+        metavar="ENTRY",
+        help="print one entry in index form with the numbers plugged in, instead "
+        "of the whole trace: δ^2_1, W^2_12 (∂C/∂w^2_12; W^2_1,2 for two-digit "
+        "indices), b^3_1, z^2_1, a^2_1; 1-based; repeatable",
+    )
     k = p.add_argument_group("check my work")
-    k.add_argument("--check", metavar="ANSWERS.json",
-                   help="compare your answers with the trace, entry by entry, and name the "
-                   'first wrong one: a JSON object such as {"δ^2": [...], "∂C/∂W^3": '
-                   '[[...], ...], "∂C/∂b^3": [...]} (keys: see chainrule.answers)')
-    k.add_argument("--plant-bug", choices=list(BUGS), default=None, metavar="BUG",
-                   help="compare the trace with a hand-written backprop that has this classic "
-                   f"mistake ({', '.join(BUGS)}; see chainrule.bugs)")
-    k.add_argument("--rtol", type=positive_float, default=1e-3,
-                   help="relative tolerance per entry for --check (answers to 4 significant "
-                   "figures pass)")
-    p.add_argument("--format", choices=sorted(RENDERERS), default="text",
-                   help="text (80 columns, large arrays summarised), markdown (with $…$ "
-                   "math for Jupyter and MkDocs), latex (an amsmath fragment), or json "
-                   "(every value)")
+    k.add_argument(
+        "--check",
+        metavar="ANSWERS.json",
+        help="compare your answers with the trace, entry by entry, and name the "
+        'first wrong one: a JSON object such as {"δ^2": [...], "∂C/∂W^3": '
+        '[[...], ...], "∂C/∂b^3": [...]} (keys: see chainrule.answers)',
+    )
+    k.add_argument(
+        "--plant-bug",
+        choices=list(BUGS),
+        default=None,
+        metavar="BUG",
+        help="compare the trace with a hand-written backprop that has this classic "
+        f"mistake ({', '.join(BUGS)}; see chainrule.bugs)",
+    )
+    k.add_argument(
+        "--rtol",
+        type=positive_float,
+        default=1e-3,
+        help="relative tolerance per entry for --check (answers to 4 significant figures pass)",
+    )
+    p.add_argument(
+        "--format",
+        choices=sorted(RENDERERS),
+        default="text",
+        help="text (80 columns, large arrays summarised), markdown (with $…$ "
+        "math for Jupyter and MkDocs), latex (an amsmath fragment), or json "
+        "(every value)",
+    )
     f = p.add_argument_group("figure (needs matplotlib: pip install chainrule[plot])")
-    f.add_argument("--figure", metavar="PATH",
-                   help="also draw the network for this example (.svg or .png): a forward "
-                   "panel (a^l on the nodes, w on the edges) and a backward panel (δ^l on "
-                   "the nodes, ∂C/∂w on the edges)")
-    f.add_argument("--figure-layer", type=int, metavar="L",
-                   help="draw the seed's Figure 2 for layer l (2..L) instead, with this "
-                   "example's z, a, W and b written on it")
+    f.add_argument(
+        "--figure",
+        metavar="PATH",
+        help="also draw the network for this example (.svg or .png): a forward "
+        "panel (a^l on the nodes, w on the edges) and a backward panel (δ^l on "
+        "the nodes, ∂C/∂w on the edges)",
+    )
+    f.add_argument(
+        "--figure-layer",
+        type=int,
+        metavar="L",
+        help="draw the seed's Figure 2 for layer l (2..L) instead, with this "
+        "example's z, a, W and b written on it",
+    )
     p.set_defaults(func=run)
 
 
@@ -129,8 +180,10 @@ def _example(args: argparse.Namespace, net: Network) -> tuple[np.ndarray, Any]:
     if args.x is not None:
         x = number_list(args.x, "--x")
         if len(x) != n_in:
-            raise CLIError(f"--x has {len(x)} values, expected {n_in} (N_1, the first of "
-                           f"--sizes {','.join(map(str, net.sizes))})")
+            raise CLIError(
+                f"--x has {len(x)} values, expected {n_in} (N_1, the first of "
+                f"--sizes {','.join(map(str, net.sizes))})"
+            )
         y = number_list(args.y, "--y")
         _, target = split_row(x + y, n_in, n_out, "--y")
         return np.array(x), target
@@ -158,23 +211,30 @@ def build_report(args: argparse.Namespace, net: Network | None = None) -> Explai
         weights_line = f"weights: trained ({args.model}); row {args.row} of {args.data}"
     elif getattr(args, "weights", None) is not None:
         weights_line = f"weights: from {args.weights}"
-    description = [*describe_network(net),
-                   weights_line,
-                   "example: x = " + ", ".join(f"{v:.4g}" for v in trace.x),
-                   "target:  λ = " + ", ".join(f"{v:.4g}" for v in trace.y)]
+    description = [
+        *describe_network(net),
+        weights_line,
+        "example: x = " + ", ".join(f"{v:.4g}" for v in trace.x),
+        "target:  λ = " + ", ".join(f"{v:.4g}" for v in trace.y),
+    ]
     config = {**net.config(), "seed": args.seed}
     notes = []
     if not agreement.passed:
-        notes.append("The paths disagree: one of them has a bug (or the network is "
-                     "saturated: check with 'chainrule gradcheck').")
+        notes.append(
+            "The paths disagree: one of them has a bug (or the network is "
+            "saturated: check with 'chainrule gradcheck')."
+        )
     if bug is not None and checks and checks[-1][1].passed:
-        notes.append(f"The planted bug {bug} does not show on one example (it is in the sum "
-                     f"over a batch): 'chainrule gradcheck --plant-bug {bug}' checks several.")
+        notes.append(
+            f"The planted bug {bug} does not show on one example (it is in the sum "
+            f"over a batch): 'chainrule gradcheck --plant-bug {bug}' checks several."
+        )
     return ExplainReport(description, config, trace, agreement, notes, checks)
 
 
-def _checks(args: argparse.Namespace, net: Network, trace: DerivationTrace
-            ) -> list[tuple[str, CheckResult]]:
+def _checks(
+    args: argparse.Namespace, net: Network, trace: DerivationTrace
+) -> list[tuple[str, CheckResult]]:
     """``--check`` and ``--plant-bug``: (what was checked, its result) pairs."""
     out = []
     if getattr(args, "check", None) is not None:
@@ -208,11 +268,14 @@ def read_answers(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise CLIError(f"cannot read --check {path}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
-        raise CLIError(f"{path}, line {exc.lineno}, column {exc.colno}: not JSON "
-                       f"({exc.msg})") from None
+        raise CLIError(
+            f"{path}, line {exc.lineno}, column {exc.colno}: not JSON ({exc.msg})"
+        ) from None
     if not isinstance(doc, dict):
-        raise CLIError(f"{path}: expected a JSON object of answers such as "
-                       f'{{"δ^2": [...]}}, got {type(doc).__name__}')
+        raise CLIError(
+            f"{path}: expected a JSON object of answers such as "
+            f'{{"δ^2": [...]}}, got {type(doc).__name__}'
+        )
     return doc
 
 
@@ -221,8 +284,9 @@ def _network(args: argparse.Namespace) -> Network:
     model = getattr(args, "model", None)
     if model is None:
         if getattr(args, "data", None) is not None:
-            raise CLIError("--data goes with --model (for your own example use --x/--y or "
-                           "--example)")
+            raise CLIError(
+                "--data goes with --model (for your own example use --x/--y or --example)"
+            )
         weights = getattr(args, "weights", None)
         if weights is None:
             _check_memory(args)
@@ -237,15 +301,17 @@ def _network(args: argparse.Namespace) -> Network:
     if args.data is None:
         raise CLIError("--model needs --data FILE (and --row N) for the example to explain")
     if args.weights is not None or args.example is not None or args.x is not None:
-        raise CLIError("--model explains a row of --data: leave out --weights, --example, "
-                       "--x and --y")
+        raise CLIError(
+            "--model explains a row of --data: leave out --weights, --example, --x and --y"
+        )
     net, x, y = model_row(args, args.model, args.data, args.row)
     args.model_row = (x, y)
     return net
 
 
-def model_row(args: argparse.Namespace, path: str, data_path: str, row: int
-              ) -> tuple[Network, np.ndarray, np.ndarray]:
+def model_row(
+    args: argparse.Namespace, path: str, data_path: str, row: int
+) -> tuple[Network, np.ndarray, np.ndarray]:
     """A saved model's network and data row ``row`` (1-based) through its preprocessing.
 
     The one place ``explain`` applies a model's preprocessing (its text encoding,
@@ -263,7 +329,7 @@ def model_row(args: argparse.Namespace, path: str, data_path: str, row: int
     net = model.network
     n_out = net.sizes[-1]
     X = model_inputs(args, model, data).astype(net.dtype)
-    y = data.y[row - 1:row]
+    y = data.y[row - 1 : row]
     if model.task == "classification":
         Y = (y[:, None] == 1).astype(net.dtype) if n_out == 1 else one_hot(y, n_out)
     else:
@@ -281,8 +347,9 @@ def read_weights(path: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     except OSError as exc:
         raise CLIError(f"cannot read --weights {path}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
-        raise CLIError(f"{path}, line {exc.lineno}, column {exc.colno}: not JSON "
-                       f"({exc.msg})") from None
+        raise CLIError(
+            f"{path}, line {exc.lineno}, column {exc.colno}: not JSON ({exc.msg})"
+        ) from None
     if not isinstance(doc, dict):
         raise CLIError(f'{path}: expected a JSON object {{"W": [...], "b": [...]}}')
     if "W" in doc or "b" in doc:
@@ -292,8 +359,10 @@ def read_weights(path: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
         Ws = [doc[f"W^{l}"] for l in layers]
         bs = [doc.get(f"b^{l}") for l in layers]
         if not layers or layers != list(range(2, len(layers) + 2)):
-            raise CLIError(f'{path}: expected "W^2", "W^3", … (and "b^2", …) or "W" and "b", '
-                           f"got keys {', '.join(map(repr, doc))}")
+            raise CLIError(
+                f'{path}: expected "W^2", "W^3", … (and "b^2", …) or "W" and "b", '
+                f"got keys {', '.join(map(repr, doc))}"
+            )
     if not isinstance(Ws, list) or not isinstance(bs, list) or not Ws or len(Ws) != len(bs):
         raise CLIError(f'{path}: "W" and "b" must be lists with one entry per layer 2..L')
     W: list[np.ndarray] = []
@@ -305,14 +374,19 @@ def read_weights(path: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
         except (TypeError, ValueError):
             raise CLIError(f"{path}: W^{l} and b^{l} must hold numbers") from None
         if wa.ndim != 2 or 0 in wa.shape:
-            raise CLIError(f"{path}: W^{l} must be a list of rows (N_{l} × N_{l - 1}), got "
-                           f"shape {wa.shape}")
+            raise CLIError(
+                f"{path}: W^{l} must be a list of rows (N_{l} × N_{l - 1}), got shape {wa.shape}"
+            )
         if va.shape != (wa.shape[0],):
-            raise CLIError(f"{path}: b^{l} must hold N_{l} = {wa.shape[0]} numbers (one per "
-                           f"row of W^{l}), got shape {va.shape}")
+            raise CLIError(
+                f"{path}: b^{l} must hold N_{l} = {wa.shape[0]} numbers (one per "
+                f"row of W^{l}), got shape {va.shape}"
+            )
         if W and wa.shape[1] != W[-1].shape[0]:
-            raise CLIError(f"{path}: W^{l} has {wa.shape[1]} columns, expected "
-                           f"N_{l - 1} = {W[-1].shape[0]} (the rows of W^{l - 1})")
+            raise CLIError(
+                f"{path}: W^{l} has {wa.shape[1]} columns, expected "
+                f"N_{l - 1} = {W[-1].shape[0]} (the rows of W^{l - 1})"
+            )
         if not (np.isfinite(wa).all() and np.isfinite(va).all()):
             raise CLIError(f"{path}: W^{l} or b^{l} holds NaN or infinity")
         W.append(wa)
@@ -326,8 +400,10 @@ def run(args: argparse.Namespace) -> int:
     layer = _check_figure_options(args, net)
     report = build_report(args, net)
     if args.expand:
-        out = ["chainrule explain: the scalar view (seed eqs. 1, 5, 9, 13, 15 by index)",
-               *report.description]
+        out = [
+            "chainrule explain: the scalar view (seed eqs. 1, 5, 9, 13, 15 by index)",
+            *report.description,
+        ]
         for spec in args.expand:
             try:
                 out += ["", *expand_entry(report.trace, spec)]
@@ -366,10 +442,15 @@ def _check_memory(args: argparse.Namespace) -> None:
     """
     sizes = args.sizes
     itemsize = np.dtype(getattr(args, "dtype", "float64")).itemsize
-    need = itemsize * sum(2 * n * n * m + 3 * n * n + 3 * n * m + sizes[-1] * n
-                          for n, m in zip(sizes[1:], sizes[:-1], strict=False))
-    check_fits(need, f"explaining a {'-'.join(map(str, sizes))} network",
-               "explain is meant for small networks: use smaller --sizes")
+    need = itemsize * sum(
+        2 * n * n * m + 3 * n * n + 3 * n * m + sizes[-1] * n
+        for n, m in zip(sizes[1:], sizes[:-1], strict=False)
+    )
+    check_fits(
+        need,
+        f"explaining a {'-'.join(map(str, sizes))} network",
+        "explain is meant for small networks: use smaller --sizes",
+    )
 
 
 def _check_figure_options(args: argparse.Namespace, net: Network) -> int:
@@ -383,8 +464,9 @@ def _check_figure_options(args: argparse.Namespace, net: Network) -> int:
             raise CLIError("--figure-layer needs --figure PATH")
         return layer
     if not 2 <= layer <= L:
-        raise CLIError(f"--figure-layer must be between 2 and {L} (the layers with weights), "
-                       f"got {layer}")
+        raise CLIError(
+            f"--figure-layer must be between 2 and {L} (the layers with weights), got {layer}"
+        )
     if not args.figure.lower().endswith((".svg", ".png")):
         raise CLIError(f"--figure {args.figure!r} must end in .svg or .png")
     from ..io import OutputPathError, check_output_path

@@ -20,8 +20,14 @@ import numpy as np
 from ..answers import CheckResult
 from ..tensors import Agreement, DerivationTrace, Step
 
-__all__ = ["RENDERERS", "ExplainReport", "format_array", "render_json", "render_markdown",
-           "render_text"]
+__all__ = [
+    "RENDERERS",
+    "ExplainReport",
+    "format_array",
+    "render_json",
+    "render_markdown",
+    "render_text",
+]
 
 WIDTH = 80
 #: rows (and 3-tensor slices) shown before summarising
@@ -37,13 +43,17 @@ PHASES = {
 }
 
 #: The one line on what explain's own comparison cannot see.
-CANNOT_CATCH = ("What this check cannot catch: both paths use the same σ′ and ∂C/∂a "
-                "(chainrule.functions), so a wrong derivative used by both passes here; "
-                "'chainrule gradcheck' compares with finite differences of the loss and "
-                "catches it.")
+CANNOT_CATCH = (
+    "What this check cannot catch: both paths use the same σ′ and ∂C/∂a "
+    "(chainrule.functions), so a wrong derivative used by both passes here; "
+    "'chainrule gradcheck' compares with finite differences of the loss and "
+    "catches it."
+)
 
-TRANSPOSE_NOTE = ("backprop stores [δC/δW^l]ᵀ, shaped like W^l (N_l × N_(l-1)), so that a "
-                  "step is W − η·grad; the comparison transposes the seed's [δC/δW^l].")
+TRANSPOSE_NOTE = (
+    "backprop stores [δC/δW^l]ᵀ, shaped like W^l (N_l × N_(l-1)), so that a "
+    "step is W − η·grad; the comparison transposes the seed's [δC/δW^l]."
+)
 
 
 @dataclass
@@ -191,12 +201,15 @@ def render_text(report: ExplainReport, width: int = WIDTH) -> str:
 
 def _agreement_lines(agreement: Agreement) -> list[str]:
     lines = [f"{'array':<8}{'max relative difference':>26}"]
-    lines += [f"{n:<8}{d:>26.3e}" for n, d in zip(agreement.names, agreement.rel_diffs,
-                                                  strict=True)]
+    lines += [
+        f"{n:<8}{d:>26.3e}" for n, d in zip(agreement.names, agreement.rel_diffs, strict=True)
+    ]
     verdict = "PASS" if agreement.passed else "FAIL"
     sign = "≤" if agreement.passed else ">"
-    lines.append(f"max relative difference {agreement.max_rel_diff:.3e} {sign} "
-                 f"{agreement.tolerance:g}: {verdict}")
+    lines.append(
+        f"max relative difference {agreement.max_rel_diff:.3e} {sign} "
+        f"{agreement.tolerance:g}: {verdict}"
+    )
     return lines
 
 
@@ -209,26 +222,53 @@ def render_markdown(report: ExplainReport) -> str:
     A section per phase; per object a heading with its formula as inline math and its
     value as a display-math ``bmatrix`` (large arrays elided, 3-tensors slice by slice).
     """
-    out = ["# chainrule explain", "", "The seed's backpropagation for one example "
-           "$(x, \\lambda)$.", ""]
+    out = [
+        "# chainrule explain",
+        "",
+        "The seed's backpropagation for one example $(x, \\lambda)$.",
+        "",
+    ]
     out += [f"- {line}" for line in report.description]
     phase = None
     for step in report.trace.steps:
         if step.phase != phase:
             phase = step.phase
             out += ["", f"## {PHASES.get(phase, phase)}"]
-        out += ["", f"### {_md_math(step)} ({step.equation})", "",
-                f"{_shape(step)}", "", "$$", _latex_value(step.value), "$$"]
+        out += [
+            "",
+            f"### {_md_math(step)} ({step.equation})",
+            "",
+            f"{_shape(step)}",
+            "",
+            "$$",
+            _latex_value(step.value),
+            "$$",
+        ]
     a = report.agreement
-    out += ["", "## Check: the explicit path against the fast path (`Network.backprop`)", "",
-            TRANSPOSE_NOTE, "", CANNOT_CATCH, "",
-            "| array | max relative difference |", "|---|---|"]
+    out += [
+        "",
+        "## Check: the explicit path against the fast path (`Network.backprop`)",
+        "",
+        TRANSPOSE_NOTE,
+        "",
+        CANNOT_CATCH,
+        "",
+        "| array | max relative difference |",
+        "|---|---|",
+    ]
     out += [f"| ${to_latex(n)}$ | {d:.3e} |" for n, d in zip(a.names, a.rel_diffs, strict=True)]
-    out += ["", f"**{'PASS' if a.passed else 'FAIL'}**: max relative difference "
-            f"{a.max_rel_diff:.3e}, tolerance {a.tolerance:g}."]
+    out += [
+        "",
+        f"**{'PASS' if a.passed else 'FAIL'}**: max relative difference "
+        f"{a.max_rel_diff:.3e}, tolerance {a.tolerance:g}.",
+    ]
     for what, result in report.checks:
-        out += ["", f"## Check my work: {what}", "",
-                f"**{'PASS' if result.passed else 'FAIL'}**: {result}"]
+        out += [
+            "",
+            f"## Check my work: {what}",
+            "",
+            f"**{'PASS' if result.passed else 'FAIL'}**: {result}",
+        ]
     out += ["", *report.notes] if report.notes else []
     return "\n".join(out) + "\n"
 
@@ -258,23 +298,33 @@ def render_json(report: ExplainReport) -> str:
         "agreement": report.agreement.as_dict(),
         "notes": report.notes,
         "cannot_catch": CANNOT_CATCH,
-        "checks": [{"what": what, "passed": r.passed, "message": str(r),
-                    "first_wrong": None if r.first_wrong is None else {
-                        "name": r.first_wrong.name, "layer": r.first_wrong.layer,
-                        "index": list(r.first_wrong.index),
-                        "expected": r.first_wrong.expected, "got": r.first_wrong.got}}
-                   for what, r in report.checks],
+        "checks": [
+            {
+                "what": what,
+                "passed": r.passed,
+                "message": str(r),
+                "first_wrong": None
+                if r.first_wrong is None
+                else {
+                    "name": r.first_wrong.name,
+                    "layer": r.first_wrong.layer,
+                    "index": list(r.first_wrong.index),
+                    "expected": r.first_wrong.expected,
+                    "got": r.first_wrong.got,
+                },
+            }
+            for what, r in report.checks
+        ],
     }
     return json.dumps(_finite(doc), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-
-
-
 # --------------------------------------------------------------------------- the scalar view
 
-_SPEC = re.compile(r"^\s*(?P<name>δ|delta|d|w|W|b|z|a)\s*\^\s*\{?(?P<l>\d+)\}?\s*_\s*"
-                   r"\{?\(?(?P<idx>[\d,\s]+)\)?\}?\s*$")
+_SPEC = re.compile(
+    r"^\s*(?P<name>δ|delta|d|w|W|b|z|a)\s*\^\s*\{?(?P<l>\d+)\}?\s*_\s*"
+    r"\{?\(?(?P<idx>[\d,\s]+)\)?\}?\s*$"
+)
 
 
 def parse_entry(spec: str, sizes: tuple[int, ...]) -> tuple[str, int, tuple[int, ...]]:
@@ -284,10 +334,13 @@ def parse_entry(spec: str, sizes: tuple[int, ...]) -> tuple[str, int, tuple[int,
     """
     m = _SPEC.match(spec)
     if m is None:
-        raise ValueError(f"--expand {spec!r}: expected an entry such as δ^2_1, W^2_12 "
-                         "(or W^2_1,2), b^3_1, z^2_1 or a^2_1")
+        raise ValueError(
+            f"--expand {spec!r}: expected an entry such as δ^2_1, W^2_12 "
+            "(or W^2_1,2), b^3_1, z^2_1 or a^2_1"
+        )
     name = {"δ": "delta", "delta": "delta", "d": "delta", "w": "W", "W": "W"}.get(
-        m.group("name"), m.group("name"))
+        m.group("name"), m.group("name")
+    )
     l, raw = int(m.group("l")), m.group("idx").replace(" ", "")
     L = len(sizes)
     lo = 2 if name in ("W", "b") else 1
@@ -296,8 +349,10 @@ def parse_entry(spec: str, sizes: tuple[int, ...]) -> tuple[str, int, tuple[int,
     if name == "W":
         parts = raw.split(",") if "," in raw else (list(raw) if len(raw) == 2 else [])
         if len(parts) != 2 or not all(parts):
-            raise ValueError(f"--expand {spec!r}: a weight needs two indices i,j "
-                             "(W^l_ij, or W^l_i,j when one has two digits)")
+            raise ValueError(
+                f"--expand {spec!r}: a weight needs two indices i,j "
+                "(W^l_ij, or W^l_i,j when one has two digits)"
+            )
         idx: tuple[int, ...] = (int(parts[0]), int(parts[1]))
         limits: tuple[int, ...] = (sizes[l - 1], sizes[l - 2])
     else:
@@ -307,8 +362,9 @@ def parse_entry(spec: str, sizes: tuple[int, ...]) -> tuple[str, int, tuple[int,
     for k, (i, n) in enumerate(zip(idx, limits, strict=True)):
         if not 1 <= i <= n:
             axis = f"layer {l}" if k == 0 else f"layer {l - 1}"
-            raise ValueError(f"--expand {spec!r}: index {i} is not between 1 and {n} "
-                             f"(the neurons of {axis})")
+            raise ValueError(
+                f"--expand {spec!r}: index {i} is not between 1 and {n} (the neurons of {axis})"
+            )
     return name, l, idx
 
 
@@ -347,23 +403,31 @@ def expand_entry(trace: DerivationTrace, spec: str) -> list[str]:
         n_prev = trace.sizes[l - 2]
         sym = [f"w^{l}_{i + 1},{j + 1}·a^{l - 1}_{j + 1}" for j in range(n_prev)]
         num = [f"{_n(W[l][i, j])}·{_n(trace.a[l - 1][j])}" for j in range(n_prev)]
-        return [f"z^{l}_{i + 1} = Σ_j w^{l}_{i + 1},j a^{l - 1}_j + b^{l}_{i + 1}   (eq. 1)",
-                f"      = {_terms(sym)} + b^{l}_{i + 1}",
-                f"      = {_terms(num)} + {_n(b[l][i])}",
-                f"      = {_fmt(trace.z[l][i])}"]
+        return [
+            f"z^{l}_{i + 1} = Σ_j w^{l}_{i + 1},j a^{l - 1}_j + b^{l}_{i + 1}   (eq. 1)",
+            f"      = {_terms(sym)} + b^{l}_{i + 1}",
+            f"      = {_terms(num)} + {_n(b[l][i])}",
+            f"      = {_fmt(trace.z[l][i])}",
+        ]
     if name == "a":
         s = trace[f"a[{l}]"].formula.split("[")[-1].rstrip("]")
-        return [f"a^{l}_{i + 1} = σ(z^{l}_{i + 1}) = {s}({_fmt(trace.z[l][i])})",
-                f"      = {_fmt(trace.a[l][i])}"]
+        return [
+            f"a^{l}_{i + 1} = σ(z^{l}_{i + 1}) = {s}({_fmt(trace.z[l][i])})",
+            f"      = {_fmt(trace.a[l][i])}",
+        ]
     if name == "b":
-        return [f"∂C/∂b^{l}_{i + 1} = δ^{l}_{i + 1}   (eq. 15)",
-                f"      = {_fmt(trace.delta[l][0, i])}"]
+        return [
+            f"∂C/∂b^{l}_{i + 1} = δ^{l}_{i + 1}   (eq. 15)",
+            f"      = {_fmt(trace.delta[l][0, i])}",
+        ]
     if name == "W":
         j = idx[1] - 1
-        return [f"∂C/∂w^{l}_{i + 1},{j + 1} = δ^{l}_{i + 1} · a^{l - 1}_{j + 1}   (eq. 13; the "
-                f"seed's [δC/δW^{l}] entry ({j + 1}, {i + 1}))",
-                f"      = {_n(trace.delta[l][0, i])}·{_n(trace.a[l - 1][j])}",
-                f"      = {_fmt(trace.dC_dW[l][j, i])}"]
+        return [
+            f"∂C/∂w^{l}_{i + 1},{j + 1} = δ^{l}_{i + 1} · a^{l - 1}_{j + 1}   (eq. 13; the "
+            f"seed's [δC/δW^{l}] entry ({j + 1}, {i + 1}))",
+            f"      = {_n(trace.delta[l][0, i])}·{_n(trace.a[l - 1][j])}",
+            f"      = {_fmt(trace.dC_dW[l][j, i])}",
+        ]
     # δ^l_j
     jac = trace.da_dz[l]
     elementwise = bool(np.count_nonzero(jac - np.diag(np.diag(jac))) == 0)
@@ -371,33 +435,52 @@ def expand_entry(trace: DerivationTrace, spec: str) -> list[str]:
         dC = trace.dC_da
         assert dC is not None
         if elementwise:
-            return [f"δ^{L}_{i + 1} = ∂C/∂a^{L}_{i + 1} · σ′(z^{L}_{i + 1})   (eq. 5)",
-                    f"      = {_n(dC[0, i])}·{_n(jac[i, i])}",
-                    f"      = {_fmt(trace.delta[L][0, i])}"]
+            return [
+                f"δ^{L}_{i + 1} = ∂C/∂a^{L}_{i + 1} · σ′(z^{L}_{i + 1})   (eq. 5)",
+                f"      = {_n(dC[0, i])}·{_n(jac[i, i])}",
+                f"      = {_fmt(trace.delta[L][0, i])}",
+            ]
         n = trace.sizes[L - 1]
         sym = [f"∂C/∂a^{L}_{m + 1}·∂a^{L}_{m + 1}/∂z^{L}_{i + 1}" for m in range(n)]
         num = [f"{_n(dC[0, m])}·{_n(jac[m, i])}" for m in range(n)]
-        return [f"δ^{L}_{i + 1} = Σ_m ∂C/∂a^{L}_m · ∂a^{L}_m/∂z^{L}_{i + 1}   (eq. 5, softmax: "
-                "the full Jacobian)",
-                f"      = {_terms(sym)}", f"      = {_terms(num)}",
-                f"      = {_fmt(trace.delta[L][0, i])}"]
+        return [
+            f"δ^{L}_{i + 1} = Σ_m ∂C/∂a^{L}_m · ∂a^{L}_m/∂z^{L}_{i + 1}   (eq. 5, softmax: "
+            "the full Jacobian)",
+            f"      = {_terms(sym)}",
+            f"      = {_terms(num)}",
+            f"      = {_fmt(trace.delta[L][0, i])}",
+        ]
     n_next = trace.sizes[l]
     d_next = trace.delta[l + 1][0]
     back = float(d_next @ W[l + 1][:, i])
     sym = [f"δ^{l + 1}_{k + 1}·w^{l + 1}_{k + 1},{i + 1}" for k in range(n_next)]
     num = [f"{_n(d_next[k])}·{_n(W[l + 1][k, i])}" for k in range(n_next)]
-    return [f"δ^{l}_{i + 1} = (Σ_k δ^{l + 1}_k w^{l + 1}_k,{i + 1}) · σ′(z^{l}_{i + 1})   (eq. 9)",
-            f"      = ({_terms(sym)}) · σ′(z^{l}_{i + 1})",
-            f"      = ({_terms(num)}) · {_n(jac[i, i])}",
-            f"      = {_n(back)}·{_n(jac[i, i])}",
-            f"      = {_fmt(trace.delta[l][0, i])}"]
+    return [
+        f"δ^{l}_{i + 1} = (Σ_k δ^{l + 1}_k w^{l + 1}_k,{i + 1}) · σ′(z^{l}_{i + 1})   (eq. 9)",
+        f"      = ({_terms(sym)}) · σ′(z^{l}_{i + 1})",
+        f"      = ({_terms(num)}) · {_n(jac[i, i])}",
+        f"      = {_n(back)}·{_n(jac[i, i])}",
+        f"      = {_fmt(trace.delta[l][0, i])}",
+    ]
 
 
 # --------------------------------------------------------------------------- LaTeX
 
-_GREEK = {"δ": r"\delta ", "σ": r"\sigma ", "λ": r"\lambda ", "∂": r"\partial ", "·": r"\cdot ",
-          "⊗": r"\otimes ", "ᵀ": "^{\\top}", "′": "'", "−": "-", "×": r"\times ", "Σ": r"\sum ",
-          "…": r"\dots ", "→": r"\to "}
+_GREEK = {
+    "δ": r"\delta ",
+    "σ": r"\sigma ",
+    "λ": r"\lambda ",
+    "∂": r"\partial ",
+    "·": r"\cdot ",
+    "⊗": r"\otimes ",
+    "ᵀ": "^{\\top}",
+    "′": "'",
+    "−": "-",
+    "×": r"\times ",
+    "Σ": r"\sum ",
+    "…": r"\dots ",
+    "→": r"\to ",
+}
 
 
 def to_latex(text: str) -> str:
@@ -407,17 +490,30 @@ def to_latex(text: str) -> str:
     ``∂a^3/∂z^3`` → ``\\frac{\\partial a^{3}}{\\partial z^{3}}``, ``diag σ'(z^2)`` →
     ``\\operatorname{diag} \\sigma'(z^{2})``.
     """
-    s = re.sub(r"\b(?!diag\b)[a-z]{2,}(?:\s+[a-z]{2,})*\b",
-               lambda m: rf"\text{{{m[0]}}}", text)
-    s = re.sub(r"\[([δ∂])(\w+)\^(\d+)/([δ∂])(\w+)\^(\d+)\]",
-               lambda m: rf"\left[\frac{{{m[1]} {m[2]}^{{{m[3]}}}}}"
-                         rf"{{{m[4]} {m[5]}^{{{m[6]}}}}}\right]", s)
-    s = re.sub(r"\[([δ∂])(\w+)/([δ∂])(\w+)\^(\d+)\]",
-               lambda m: rf"\left[\frac{{{m[1]} {m[2]}}}{{{m[3]} {m[4]}^{{{m[5]}}}}}\right]", s)
-    s = re.sub(r"([δ∂])(\w+)\^(\d+)/([δ∂])(\w+)\^(\d+)",
-               lambda m: rf"\frac{{{m[1]} {m[2]}^{{{m[3]}}}}}{{{m[4]} {m[5]}^{{{m[6]}}}}}", s)
-    s = re.sub(r"([δ∂])C/([δ∂])(\w+)\^(\d+)",
-               lambda m: rf"\frac{{{m[1]} C}}{{{m[2]} {m[3]}^{{{m[4]}}}}}", s)
+    s = re.sub(r"\b(?!diag\b)[a-z]{2,}(?:\s+[a-z]{2,})*\b", lambda m: rf"\text{{{m[0]}}}", text)
+    s = re.sub(
+        r"\[([δ∂])(\w+)\^(\d+)/([δ∂])(\w+)\^(\d+)\]",
+        lambda m: (
+            rf"\left[\frac{{{m[1]} {m[2]}^{{{m[3]}}}}}"
+            rf"{{{m[4]} {m[5]}^{{{m[6]}}}}}\right]"
+        ),
+        s,
+    )
+    s = re.sub(
+        r"\[([δ∂])(\w+)/([δ∂])(\w+)\^(\d+)\]",
+        lambda m: rf"\left[\frac{{{m[1]} {m[2]}}}{{{m[3]} {m[4]}^{{{m[5]}}}}}\right]",
+        s,
+    )
+    s = re.sub(
+        r"([δ∂])(\w+)\^(\d+)/([δ∂])(\w+)\^(\d+)",
+        lambda m: rf"\frac{{{m[1]} {m[2]}^{{{m[3]}}}}}{{{m[4]} {m[5]}^{{{m[6]}}}}}",
+        s,
+    )
+    s = re.sub(
+        r"([δ∂])C/([δ∂])(\w+)\^(\d+)",
+        lambda m: rf"\frac{{{m[1]} C}}{{{m[2]} {m[3]}^{{{m[4]}}}}}",
+        s,
+    )
     s = re.sub(r"\^\((\w[^)]*)\)", r"^{\1}", s)  # ^(l+1)
     s = re.sub(r"\^(\d+|[a-zA-Z])(?![}\w])", r"^{\1}", s)
     s = re.sub(r"_\((\w[^)]*)\)", r"_{\1}", s)
@@ -454,8 +550,11 @@ def _latex_value(value: np.ndarray) -> str:
 
 def render_latex(report: ExplainReport) -> str:
     """The derivation as a LaTeX fragment (``amsmath``): one ``align*`` row per object."""
-    out = [r"% chainrule explain --format latex: the seed's backpropagation for one example",
-           r"% needs \usepackage{amsmath}", ""]
+    out = [
+        r"% chainrule explain --format latex: the seed's backpropagation for one example",
+        r"% needs \usepackage{amsmath}",
+        "",
+    ]
     out += [f"% {line}" for line in report.description]
     phase = None
     for step in report.trace.steps:
@@ -464,15 +563,21 @@ def render_latex(report: ExplainReport) -> str:
                 out.append(r"\end{align*}")
             phase = step.phase
             out += ["", rf"\paragraph{{{_tex_text(PHASES.get(phase, phase))}}}", r"\begin{align*}"]
-        formula = "" if step.formula in ("parameter", "the input") else \
-            f" = {to_latex(step.formula)}"
-        out.append(rf"{to_latex(step.name)}{formula} &= {_latex_value(step.value)}"
-                   rf" && \text{{{_tex_text(step.equation)}}} \\")
+        formula = (
+            "" if step.formula in ("parameter", "the input") else f" = {to_latex(step.formula)}"
+        )
+        out.append(
+            rf"{to_latex(step.name)}{formula} &= {_latex_value(step.value)}"
+            rf" && \text{{{_tex_text(step.equation)}}} \\"
+        )
     if phase is not None:
         out.append(r"\end{align*}")
     a = report.agreement
-    out += ["", rf"% check against Network.backprop: max relative difference "
-            rf"{a.max_rel_diff:.3e}, {'PASS' if a.passed else 'FAIL'}"]
+    out += [
+        "",
+        rf"% check against Network.backprop: max relative difference "
+        rf"{a.max_rel_diff:.3e}, {'PASS' if a.passed else 'FAIL'}",
+    ]
     return "\n".join(out) + "\n"
 
 

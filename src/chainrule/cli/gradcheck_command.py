@@ -36,9 +36,15 @@ _load: Callable[[str], Network] | None = getattr(chainrule, "load", None)
 def _as_float64(net: Network) -> Network:
     """A float64 network with the same architecture and parameters."""
     cfg = net.config()
-    copy = Network(cfg["sizes"], activation=list(net.activations[:-1]) or "identity",
-                   output_activation=net.output_activation, cost=net.cost,
-                   input_activation=net.input_activation, seed=0, dtype=np.float64)
+    copy = Network(
+        cfg["sizes"],
+        activation=list(net.activations[:-1]) or "identity",
+        output_activation=net.output_activation,
+        cost=net.cost,
+        input_activation=net.input_activation,
+        seed=0,
+        dtype=np.float64,
+    )
     copy.weights = [W.astype(np.float64) for W in net.weights]
     copy.biases = [b.astype(np.float64) for b in net.biases]
     return copy
@@ -58,42 +64,74 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_network_arguments(p)
     g = p.add_argument_group("data and check")
-    g.add_argument("--samples", type=positive_int, default=5,
-                   help="number of random examples (x ~ N(0, 1), targets to suit the output), "
-                   "or of rows taken from the start of --data")
-    g.add_argument("--data", metavar="FILE", default=None,
-                   help="read examples from FILE instead: a CSV file as for train/evaluate "
-                   "(header optional, the target in --target or the last column; with "
-                   "--model, its columns are matched by name and the model's preprocessing "
-                   "— text encoding, missing-value filling, scaling, target standardising — "
-                   "is applied, so the check sees what training saw), whitespace rows of x "
-                   'then y, or JSON {"x": [[...]], "y": [...]}' + OWN_DEFAULT)
-    g.add_argument("--target", default=None, metavar="COL",
-                   help="the target column of a CSV --data file (default: the last column, "
-                   "or the model's target column)" + OWN_DEFAULT)
-    g.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
-                   help="whether a CSV file's first line names the columns (default: "
-                   "detected)" + OWN_DEFAULT)
+    g.add_argument(
+        "--samples",
+        type=positive_int,
+        default=5,
+        help="number of random examples (x ~ N(0, 1), targets to suit the output), "
+        "or of rows taken from the start of --data",
+    )
+    g.add_argument(
+        "--data",
+        metavar="FILE",
+        default=None,
+        help="read examples from FILE instead: a CSV file as for train/evaluate "
+        "(header optional, the target in --target or the last column; with "
+        "--model, its columns are matched by name and the model's preprocessing "
+        "— text encoding, missing-value filling, scaling, target standardising — "
+        "is applied, so the check sees what training saw), whitespace rows of x "
+        'then y, or JSON {"x": [[...]], "y": [...]}' + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--target",
+        default=None,
+        metavar="COL",
+        help="the target column of a CSV --data file (default: the last column, "
+        "or the model's target column)" + OWN_DEFAULT,
+    )
+    g.add_argument(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="whether a CSV file's first line names the columns (default: detected)" + OWN_DEFAULT,
+    )
     g.add_argument("--eps", type=positive_float, default=1e-6, help="the perturbation ε")
-    g.add_argument("--tolerance", type=positive_float, default=1e-6,
-                   help="the largest relative error that passes; an array whose absolute "
-                   "error is below the round-off floor 10·u·max(1, |E|)/ε (u = 2.2e-16, E the "
-                   "loss) passes too, as 'ok (round-off)'")
-    g.add_argument("--entries", action="store_true",
-                   help="print every entry: backprop against the central difference, "
-                   "the wrong ones marked WRONG (default: only the wrong ones are named)")
-    g.add_argument("--plant-bug", choices=list(BUGS), default=None, metavar="BUG",
-                   help="check a hand-written backprop with this classic mistake planted "
-                   f"instead of Network.backprop ({', '.join(BUGS)}): see chainrule.bugs")
+    g.add_argument(
+        "--tolerance",
+        type=positive_float,
+        default=1e-6,
+        help="the largest relative error that passes; an array whose absolute "
+        "error is below the round-off floor 10·u·max(1, |E|)/ε (u = 2.2e-16, E the "
+        "loss) passes too, as 'ok (round-off)'",
+    )
+    g.add_argument(
+        "--entries",
+        action="store_true",
+        help="print every entry: backprop against the central difference, "
+        "the wrong ones marked WRONG (default: only the wrong ones are named)",
+    )
+    g.add_argument(
+        "--plant-bug",
+        choices=list(BUGS),
+        default=None,
+        metavar="BUG",
+        help="check a hand-written backprop with this classic mistake planted "
+        f"instead of Network.backprop ({', '.join(BUGS)}): see chainrule.bugs",
+    )
     if _load is not None:  # model files come with chainrule.io (chainrule.load)
-        g.add_argument("--model", metavar="PATH", default=None,
-                       help="check a saved model (chainrule.load) instead of building one; "
-                       "the network options are then ignored")
+        g.add_argument(
+            "--model",
+            metavar="PATH",
+            default=None,
+            help="check a saved model (chainrule.load) instead of building one; "
+            "the network options are then ignored",
+        )
     p.set_defaults(func=run)
 
 
-def _read_examples(args: argparse.Namespace, net: Network, model_path: str | None
-                   ) -> tuple[np.ndarray, np.ndarray, str]:
+def _read_examples(
+    args: argparse.Namespace, net: Network, model_path: str | None
+) -> tuple[np.ndarray, np.ndarray, str]:
     """Examples ``(X, Y)`` from ``--data``, as network inputs and targets ``(n, N_L)``."""
     n_in, n_out = net.sizes[0], net.sizes[-1]
     if model_path is not None and not str(args.data).lower().endswith(".json"):
@@ -111,8 +149,14 @@ def _read_examples(args: argparse.Namespace, net: Network, model_path: str | Non
                 Y = model.preprocessing.transform_target(Y)
         return X, Y, ", with the model's preprocessing"
     try:
-        data = read_data_file(args.data, target=args.target, header=args.header,
-                              has_target=True, task="regression", n_features=n_in)
+        data = read_data_file(
+            args.data,
+            target=args.target,
+            header=args.header,
+            has_target=True,
+            task="regression",
+            n_features=n_in,
+        )
     except DataFileError as exc:
         # Whitespace rows, several target columns, JSON: the simple example reader.
         try:
@@ -123,22 +167,30 @@ def _read_examples(args: argparse.Namespace, net: Network, model_path: str | Non
             with open(args.data, encoding="utf-8", errors="replace") as f:
                 first = f.readline(4096)
             if "," in first or ";" in first or "\t" in first:  # a CSV file: its own error
-                hint = (f" (without --model, targets are numbers: class indices "
-                        f"0..{n_out - 1} or values)" if "target" in str(exc) else "")
-                raise CLIError(str(exc).replace(" (a regression target must be numeric)", "")
-                               + hint) from None
+                hint = (
+                    f" (without --model, targets are numbers: class indices "
+                    f"0..{n_out - 1} or values)"
+                    if "target" in str(exc)
+                    else ""
+                )
+                raise CLIError(
+                    str(exc).replace(" (a regression target must be numeric)", "") + hint
+                ) from None
             raise
         return X, Y, ""
     if data.text or np.isnan(data.X).any():
-        raise CLIError(f"{args.data}: text or missing cells; without --model the examples "
-                       f"must be numbers")
+        raise CLIError(
+            f"{args.data}: text or missing cells; without --model the examples must be numbers"
+        )
     y = data.y
     if n_out == 1:
         return data.X, y.reshape(-1, 1), ""
     labels = y.astype(np.int64)
     if not np.all(labels == y) or labels.min() < 0 or labels.max() >= n_out:
-        raise CLIError(f"{args.data}: the target column must hold class labels 0..{n_out - 1} "
-                       f"for a network with {n_out} outputs")
+        raise CLIError(
+            f"{args.data}: the target column must hold class labels 0..{n_out - 1} "
+            f"for a network with {n_out} outputs"
+        )
     return data.X, one_hot(labels, n_out), ""
 
 
@@ -161,18 +213,16 @@ def run(args: argparse.Namespace) -> int:
         n_rows = len(X)
         # --samples holds for a file too: the first N rows (each costs two forward passes
         # per parameter; 80 rows of a wide network take a minute).
-        X, Y = X[:args.samples], Y[:args.samples]
+        X, Y = X[: args.samples], Y[: args.samples]
         of = f" (the first {len(X)} of {n_rows} rows; --samples)" if n_rows > len(X) else ""
         source = f"{len(X)} example{'s' if len(X) > 1 else ''} from {args.data}{how}{of}"
     else:
         rng = np.random.default_rng([args.seed, 2])  # apart from the weights' stream
-        X, Y = rng.normal(size=(args.samples, net.sizes[0])), random_targets(rng, args.samples,
-                                                                             net)
+        X, Y = rng.normal(size=(args.samples, net.sizes[0])), random_targets(rng, args.samples, net)
         source = f"{args.samples} random example{'s' if args.samples > 1 else ''}"
     try:
         backprop = None if args.plant_bug is None else planted_backprop(net, args.plant_bug)
-        report = gradcheck(net, X, Y, eps=args.eps, tolerance=args.tolerance,
-                           backprop=backprop)
+        report = gradcheck(net, X, Y, eps=args.eps, tolerance=args.tolerance, backprop=backprop)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     print("gradcheck: backprop against central differences of the mean loss")

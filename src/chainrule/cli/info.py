@@ -11,17 +11,21 @@ from .model_data import add_model_argument, open_model
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``info`` subcommand."""
-    p = sub.add_parser("info", help="describe a saved model",
-                       description="Print a model file's architecture, classes, "
-                       "preprocessing, training settings and final metrics.")
+    p = sub.add_parser(
+        "info",
+        help="describe a saved model",
+        description="Print a model file's architecture, classes, "
+        "preprocessing, training settings and final metrics.",
+    )
     add_model_argument(p)
     p.add_argument("--json", action="store_true", help="print the full metadata as JSON")
     p.set_defaults(func=run)
 
 
 def _fmt(value: float) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) \
-        else f"{value:.4f}"
+    return (
+        "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(meta, indent=2))
         return 0
     net = model.network
-    print(f"model file: {args.model} (format version {meta.get('format_version')}, "
-          f"written by chainrule {meta.get('chainrule_version')})")
+    print(
+        f"model file: {args.model} (format version {meta.get('format_version')}, "
+        f"written by chainrule {meta.get('chainrule_version')})"
+    )
     print(f"network: {net!r}")
     print(f"parameters: {net.n_parameters}")
     print(f"task: {model.task}")
@@ -52,8 +58,16 @@ def run(args: argparse.Namespace) -> int:
     if model.target_name:
         print(f"target: {model.target_name}")
     pre = model.preprocessing
-    print("preprocessing: " + ("none" if pre is None else pre.features.kind + " scaling"
-                               + (" (target standardised)" if pre.target is not None else "")))
+    print(
+        "preprocessing: "
+        + (
+            "none"
+            if pre is None
+            else pre.features.kind
+            + " scaling"
+            + (" (target standardised)" if pre.target is not None else "")
+        )
+    )
     if enc is not None and enc.roles:
         from ..data.roles import describe_roles
 

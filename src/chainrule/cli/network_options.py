@@ -22,7 +22,6 @@ from .common import CLIError, int_list, non_negative_int
 __all__ = ["add_network_arguments", "build_network", "describe_network", "network_kwargs"]
 
 
-
 def add_network_arguments(
     p: argparse.ArgumentParser,
     *,
@@ -65,39 +64,73 @@ def add_network_arguments(
     """
     g = p.add_argument_group("network")
     if hidden is not None:
-        g.add_argument("--hidden", type=int_list, default=hidden, metavar="N,N,...",
-                       help="hidden layer sizes, comma-separated ('' for none)")
+        g.add_argument(
+            "--hidden",
+            type=int_list,
+            default=hidden,
+            metavar="N,N,...",
+            help="hidden layer sizes, comma-separated ('' for none)",
+        )
     else:
         default_sizes = int_list(sizes or str(LESSON_DEFAULTS["sizes"]))
-        g.add_argument("--sizes", type=int_list, default=default_sizes, metavar="N,N,...",
-                       help="layer sizes N_1,...,N_L, input first and output last")
+        g.add_argument(
+            "--sizes",
+            type=int_list,
+            default=default_sizes,
+            metavar="N,N,...",
+            help="layer sizes N_1,...,N_L, input first and output last",
+        )
     # The registries' names as the parser is built (a hidden or input layer: elementwise).
     elementwise = ACTIVATIONS.names(lambda a: a.elementwise)
-    g.add_argument("--activation", choices=elementwise, default=activation,
-                   help="σ of the hidden layers")
-    g.add_argument("--output-activation", choices=sorted(ACTIVATIONS), default=output_activation,
-                   help="σ of the output layer" if output_activation is not None
-                   else "σ of the output layer (default: the same as --activation)")
+    g.add_argument(
+        "--activation", choices=elementwise, default=activation, help="σ of the hidden layers"
+    )
+    g.add_argument(
+        "--output-activation",
+        choices=sorted(ACTIVATIONS),
+        default=output_activation,
+        help="σ of the output layer"
+        if output_activation is not None
+        else "σ of the output layer (default: the same as --activation)",
+    )
     g.add_argument("--cost", choices=sorted(COSTS), default=cost, help="cost function C")
-    g.add_argument("--input-activation", choices=elementwise, default=input_activation,
-                   help="σ on the input layer, a^1 = σ(z^1) (the seed uses sigmoid)")
-    g.add_argument("--init", choices=list(INITIALISATIONS), default=init,
-                   help="weight initialisation (default: he for ReLU layers, else xavier)"
-                   if init is None else "weight initialisation (scaled_normal: Nielsen's "
-                   "N(0, 1/N_(l-1)) weights and N(0, 1) biases)")
+    g.add_argument(
+        "--input-activation",
+        choices=elementwise,
+        default=input_activation,
+        help="σ on the input layer, a^1 = σ(z^1) (the seed uses sigmoid)",
+    )
+    g.add_argument(
+        "--init",
+        choices=list(INITIALISATIONS),
+        default=init,
+        help="weight initialisation (default: he for ReLU layers, else xavier)"
+        if init is None
+        else "weight initialisation (scaled_normal: Nielsen's "
+        "N(0, 1/N_(l-1)) weights and N(0, 1) biases)",
+    )
     if dtype:
-        g.add_argument("--dtype", choices=["float32", "float64"], default="float64",
-                       help="floating-point type of the weights and the arithmetic")
-    g.add_argument("--seed", type=non_negative_int, default=LESSON_DEFAULTS["seed"],
-                   help=seed_help)
+        g.add_argument(
+            "--dtype",
+            choices=["float32", "float64"],
+            default="float64",
+            help="floating-point type of the weights and the arithmetic",
+        )
+    g.add_argument("--seed", type=non_negative_int, default=LESSON_DEFAULTS["seed"], help=seed_help)
     return g
 
 
 def network_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`~chainrule.Network` keyword arguments the options give (not the sizes)."""
-    return {"activation": args.activation, "output_activation": args.output_activation,
-            "cost": args.cost, "input_activation": args.input_activation, "init": args.init,
-            "seed": args.seed, "dtype": getattr(args, "dtype", "float64")}
+    return {
+        "activation": args.activation,
+        "output_activation": args.output_activation,
+        "cost": args.cost,
+        "input_activation": args.input_activation,
+        "init": args.init,
+        "seed": args.seed,
+        "dtype": getattr(args, "dtype", "float64"),
+    }
 
 
 def build_network(args: argparse.Namespace) -> Network:
@@ -105,8 +138,11 @@ def build_network(args: argparse.Namespace) -> Network:
     if len(args.sizes) < 2:
         raise CLIError(f"--sizes needs at least 2 layers (input and output), got {args.sizes}")
     dtype = np.dtype(getattr(args, "dtype", "float64"))
-    check_fits(network_memory(args.sizes, dtype.itemsize),
-               f"a {'-'.join(map(str, args.sizes))} network in {dtype.name}", "use smaller --sizes")
+    check_fits(
+        network_memory(args.sizes, dtype.itemsize),
+        f"a {'-'.join(map(str, args.sizes))} network in {dtype.name}",
+        "use smaller --sizes",
+    )
     try:
         return Network(args.sizes, **network_kwargs(args))
     except ValueError as exc:
@@ -117,8 +153,7 @@ def describe_network(net: Network) -> list[str]:
     """Short lines (under 80 columns) describing the network."""
     hidden = sorted({a.name for a in net.activations[:-1]}) or ["none"]
     return [
-        f"network: sizes {'-'.join(map(str, net.sizes))}, cost {net.cost.name}, "
-        f"{net.dtype.name}",
+        f"network: sizes {'-'.join(map(str, net.sizes))}, cost {net.cost.name}, {net.dtype.name}",
         f"σ: input {net.input_activation.name}, hidden {'/'.join(hidden)}, "
         f"output {net.output_activation.name}",
     ]

@@ -15,10 +15,15 @@ def units_of(target: str | None) -> str:
     return f"the units of {target!r}" if target else "the target's units"
 
 
-def regression_lines(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, target: str | None,
-                     rows: str) -> list[str]:
+def regression_lines(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, target: str | None, rows: str
+) -> list[str]:
     """MSE, MAE and R² for targets and predictions in the target's units, one per line,
     after a line saying which rows and which units."""
     m = regression_metrics(np.asarray(y_true), np.asarray(y_pred))
-    return [f"{rows}, in {units_of(target)} (not standardised):",
-            f"MSE: {m['mse']:.6g}", f"MAE: {m['mae']:.6g}", f"R²: {m['r2']:.4f}"]
+    return [
+        f"{rows}, in {units_of(target)} (not standardised):",
+        f"MSE: {m['mse']:.6g}",
+        f"MAE: {m['mae']:.6g}",
+        f"R²: {m['r2']:.4f}",
+    ]

@@ -29,16 +29,30 @@ __all__ = [
 
 # Options already shown in the report's network rows, or that do not describe the run.
 _NOT_SETTINGS = {
-    "func", "command", "report", "quiet", "hidden", "activation", "output_activation",
-    "input_activation", "cost", "init", "dtype", "save",
+    "func",
+    "command",
+    "report",
+    "quiet",
+    "hidden",
+    "activation",
+    "output_activation",
+    "input_activation",
+    "cost",
+    "init",
+    "dtype",
+    "save",
 }
 
 
 def add_report_argument(p: argparse.ArgumentParser) -> None:
     """The ``--report PATH`` option of ``chainrule train``."""
-    p.add_argument("--report", metavar="PATH", default=None,
-                   help="also write a self-contained HTML training report there "
-                   "(needs matplotlib: pip install chainrule[plot])")
+    p.add_argument(
+        "--report",
+        metavar="PATH",
+        default=None,
+        help="also write a self-contained HTML training report there "
+        "(needs matplotlib: pip install chainrule[plot])",
+    )
 
 
 def check_report_path(path: str | None) -> None:
@@ -60,9 +74,16 @@ def write_train_report(args: argparse.Namespace, net: Any, data: Any) -> Path:
         to_units = Preprocessing(data.preprocessing, data.target_scaler).inverse_target
     raw = None if data.encoding is not None else _raw_inputs(data.preprocessing, data.X_test)
     out = write_report(
-        args.report, net, net.history, data.X_test, data.y_test, data.class_names,
-        report_settings(args, data), images=raw,
-        title=f"chainrule training report: {data.name}", to_units=to_units,
+        args.report,
+        net,
+        net.history,
+        data.X_test,
+        data.y_test,
+        data.class_names,
+        report_settings(args, data),
+        images=raw,
+        title=f"chainrule training report: {data.name}",
+        to_units=to_units,
         units=units_of(data.target_name),
     )
     return out
@@ -81,9 +102,15 @@ def report_settings(args: argparse.Namespace, data: Any = None) -> dict[str, Any
 def _settings_of(options: dict[str, Any]) -> dict[str, Any]:
     """The options worth listing: set, describing the run, not shown elsewhere."""
     npz = str(options.get("data", "")).lower().endswith(".npz")
-    return {key: value for key, value in sorted(options.items())
-            if key not in _NOT_SETTINGS and key != "data" and value is not None
-            and not callable(value) and (npz or key not in ("x_key", "y_key"))}
+    return {
+        key: value
+        for key, value in sorted(options.items())
+        if key not in _NOT_SETTINGS
+        and key != "data"
+        and value is not None
+        and not callable(value)
+        and (npz or key not in ("x_key", "y_key"))
+    }
 
 
 def _raw_inputs(preprocessing: Any, X: np.ndarray) -> np.ndarray | None:
@@ -114,8 +141,9 @@ def _require_plots() -> None:
         raise CLIError(str(exc)) from None
 
 
-def _check_output(path: str, what: str, args: argparse.Namespace | None = None,
-                  option: str = "--output") -> None:
+def _check_output(
+    path: str, what: str, args: argparse.Namespace | None = None, option: str = "--output"
+) -> None:
     """``path`` can be written, and is not the model or data file ``args`` read."""
     from ..io import OutputPathError, check_output_path
     from .common import check_output_file
@@ -125,8 +153,9 @@ def _check_output(path: str, what: str, args: argparse.Namespace | None = None,
     except OutputPathError as exc:
         raise CLIError(f"{option}: cannot write the {what}: {exc}") from None
     if args is not None:
-        check_output_file(path, "--output", {"model": args.model, "data": args.data,
-                                             "labels": args.labels})
+        check_output_file(
+            path, "--output", {"model": args.model, "data": args.data, "labels": args.labels}
+        )
 
 
 # ---------------------------------------------------------------------- from a model file
@@ -135,15 +164,16 @@ def _check_output(path: str, what: str, args: argparse.Namespace | None = None,
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``report`` subcommand."""
     p = sub.add_parser(
-        "report", help="write the self-contained HTML training report of a saved model",
+        "report",
+        help="write the self-contained HTML training report of a saved model",
         description="Write one HTML file (figures embedded, opens offline) with a saved "
         "model's learning curves, gradient norms, saturated/dead units, network diagram, "
         "confusion matrix or residuals, first-layer weights and misclassified examples "
         "(image inputs), and its settings and metrics. Needs matplotlib: "
-        "pip install chainrule[plot].")
+        "pip install chainrule[plot].",
+    )
     add_model_source_arguments(p)
-    p.add_argument("-o", "--output", required=True, metavar="PATH",
-                   help="the HTML file to write")
+    p.add_argument("-o", "--output", required=True, metavar="PATH", help="the HTML file to write")
     p.set_defaults(func=run)
 
 
@@ -154,15 +184,23 @@ def add_model_source_arguments(p: argparse.ArgumentParser) -> None:
 
     add_model_argument(p)
     g = p.add_argument_group("data")
-    g.add_argument("--data", default=None, metavar="FILE",
-                   help="labelled data (CSV, .npz, .npy, IDX) with the model's raw features; "
-                   "default: the test split of the bundled data set the model was trained "
-                   "on, rebuilt from the seed and fractions saved in the model")
-    g.add_argument("--rows", choices=["test", "all"], default=None,
-                   help="rows of --data to use: 'all' (the default; when --data is the model's "
-                   "training file and --rows is not given, a note says so), or 'test': exactly "
-                   "the model's held-out test rows of its training file, rebuilt from the seed "
-                   "and fraction the model records")
+    g.add_argument(
+        "--data",
+        default=None,
+        metavar="FILE",
+        help="labelled data (CSV, .npz, .npy, IDX) with the model's raw features; "
+        "default: the test split of the bundled data set the model was trained "
+        "on, rebuilt from the seed and fractions saved in the model",
+    )
+    g.add_argument(
+        "--rows",
+        choices=["test", "all"],
+        default=None,
+        help="rows of --data to use: 'all' (the default; when --data is the model's "
+        "training file and --rows is not given, a note says so), or 'test': exactly "
+        "the model's held-out test rows of its training file, rebuilt from the seed "
+        "and fraction the model records",
+    )
     add_file_arguments(g)
 
 
@@ -204,17 +242,20 @@ def _held_out(args: argparse.Namespace, model: Any, data: Any) -> Any:
     rows, why = test_rows(test, args.data, data) if test else (None, "no record of them")
     if getattr(args, "rows", "all") == "test":
         if rows is None:
-            raise CLIError(f"{args.data}: --rows test: cannot rebuild the model's test rows: "
-                           f"{why}")
+            raise CLIError(f"{args.data}: --rows test: cannot rebuild the model's test rows: {why}")
         return subset(data, rows)
     if rows is not None and getattr(args, "rows", None) is None:
-        print(f"note: {args.data} is the model's training file: all its rows are used; "
-              f"--rows test uses {why}", file=sys.stderr)
+        print(
+            f"note: {args.data} is the model's training file: all its rows are used; "
+            f"--rows test uses {why}",
+            file=sys.stderr,
+        )
     return None
 
 
-def open_model_and_data(args: argparse.Namespace, *, need_data: bool = True,
-                        want_data: bool = True) -> ModelData:
+def open_model_and_data(
+    args: argparse.Namespace, *, need_data: bool = True, want_data: bool = True
+) -> ModelData:
     """Load ``args.model`` and its evaluation data (``--data``, or the saved test split).
 
     With ``need_data=False`` a model whose data cannot be found is still returned,
@@ -235,9 +276,15 @@ def open_model_and_data(args: argparse.Namespace, *, need_data: bool = True,
             data = held
         X = model_inputs(args, model, data)
         raw = None if data.text or model.encoding is not None else np.asarray(data.X)
-        y, name, rows = np.asarray(data.y), str(args.data), (
-            f"the held-out test rows of {args.data}" if held is not None
-            else f"rows of {args.data}")
+        y, name, rows = (
+            np.asarray(data.y),
+            str(args.data),
+            (
+                f"the held-out test rows of {args.data}"
+                if held is not None
+                else f"rows of {args.data}"
+            ),
+        )
     else:
         found = _saved_test_split(args.model, model, required=need_data)
         if found is None:
@@ -252,8 +299,9 @@ def open_model_and_data(args: argparse.Namespace, *, need_data: bool = True,
     return ModelData(model, X, y, raw, name, rows)
 
 
-def _saved_test_split(path: str, model: Any, *, required: bool
-                      ) -> tuple[np.ndarray, np.ndarray, str] | None:
+def _saved_test_split(
+    path: str, model: Any, *, required: bool
+) -> tuple[np.ndarray, np.ndarray, str] | None:
     """The bundled data set's test split as it was at training time, from the metadata."""
     from ..data import DATASETS, load_dataset, split_indices
 
@@ -263,21 +311,28 @@ def _saved_test_split(path: str, model: Any, *, required: bool
     if name not in DATASETS or "test_fraction" not in source or "file" in source:
         if not required:
             return None
-        columns = ", ".join(model.feature_names[:6]) + (", …" if len(model.feature_names) > 6
-                                                         else "")
+        columns = ", ".join(model.feature_names[:6]) + (
+            ", …" if len(model.feature_names) > 6 else ""
+        )
         target = f" and the target {model.target_name!r}" if model.target_name else ""
-        raise CLIError(f"{path}: the model was trained on {name or 'unrecorded data'}, not a "
-                       f"bundled data set, so there is no test split to rebuild: pass "
-                       f"labelled rows with --data FILE (the training file itself with "
-                       f"--rows test: its held-out test rows, rebuilt from the seed and "
-                       f"fraction the model records; or other rows with the columns "
-                       f"{columns}{target})")
+        raise CLIError(
+            f"{path}: the model was trained on {name or 'unrecorded data'}, not a "
+            f"bundled data set, so there is no test split to rebuild: pass "
+            f"labelled rows with --data FILE (the training file itself with "
+            f"--rows test: its held-out test rows, rebuilt from the seed and "
+            f"fraction the model records; or other rows with the columns "
+            f"{columns}{target})"
+        )
     seed = source.get("seed", training.get("seed", 0))
     generated = {k: training[k] for k in ("n_samples", "noise") if training.get(k) is not None}
     data = load_dataset(name, seed=seed, **generated)
-    _, _, test = split_indices(data.y, val_fraction=source.get("val_fraction", 0.0),
-                               test_fraction=source["test_fraction"], seed=seed,
-                               stratify=data.task == "classification")
+    _, _, test = split_indices(
+        data.y,
+        val_fraction=source.get("val_fraction", 0.0),
+        test_fraction=source["test_fraction"],
+        seed=seed,
+        stratify=data.task == "classification",
+    )
     return data.X[test], data.y[test], f"{name} (test split, {len(test)} rows)"
 
 
@@ -292,10 +347,20 @@ def run(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {"model file": args.model, "data": md.data_name}
     settings.update(_settings_of(model.metadata.get("training") or {}))
     try:
-        out = write_report(args.output, net, net.history, md.X, md.y, model.class_names,
-                           settings, images=md.images,
-                           title=f"chainrule report: {Path(args.model).name}", rows=md.rows,
-                           to_units=md.to_units(), units=md.units)
+        out = write_report(
+            args.output,
+            net,
+            net.history,
+            md.X,
+            md.y,
+            model.class_names,
+            settings,
+            images=md.images,
+            title=f"chainrule report: {Path(args.model).name}",
+            rows=md.rows,
+            to_units=md.to_units(),
+            units=md.units,
+        )
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     print(f"report: {out}")

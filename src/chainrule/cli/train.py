@@ -58,24 +58,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_data_arguments(p)
     d = NETWORK_DEFAULTS
-    g = add_network_arguments(p, hidden=d["hidden"], activation=d["activation"],
-                              output_activation=d["output_activation"], cost=d["cost"],
-                              input_activation="identity", init=None, dtype=True,
-                              seed_help="seed for split, init and shuffling")
-    g.add_argument("--plant-bug", choices=list(BUGS), default=None, metavar="BUG",
-                   help="for class: train on a hand-written backprop with this mistake "
-                   f"planted ({', '.join(BUGS)}; see chainrule.bugs), NumPy backend only")
-    g.add_argument("--backend", default="numpy", metavar="NAME",
-                   help="array library the training runs on: numpy, torch or cupy (the extras "
-                   "chainrule[torch], chainrule[cupy]); the model is evaluated and saved as "
-                   "NumPy arrays (docs/gpu.md)")
-    g.add_argument("--device", default=None, metavar="DEVICE",
-                   help="device of --backend, e.g. cpu, cuda or cuda:1 (PyTorch)"
-                   + OWN_DEFAULT)
+    g = add_network_arguments(
+        p,
+        hidden=d["hidden"],
+        activation=d["activation"],
+        output_activation=d["output_activation"],
+        cost=d["cost"],
+        input_activation="identity",
+        init=None,
+        dtype=True,
+        seed_help="seed for split, init and shuffling",
+    )
+    g.add_argument(
+        "--plant-bug",
+        choices=list(BUGS),
+        default=None,
+        metavar="BUG",
+        help="for class: train on a hand-written backprop with this mistake "
+        f"planted ({', '.join(BUGS)}; see chainrule.bugs), NumPy backend only",
+    )
+    g.add_argument(
+        "--backend",
+        default="numpy",
+        metavar="NAME",
+        help="array library the training runs on: numpy, torch or cupy (the extras "
+        "chainrule[torch], chainrule[cupy]); the model is evaluated and saved as "
+        "NumPy arrays (docs/gpu.md)",
+    )
+    g.add_argument(
+        "--device",
+        default=None,
+        metavar="DEVICE",
+        help="device of --backend, e.g. cpu, cuda or cuda:1 (PyTorch)" + OWN_DEFAULT,
+    )
     add_training_arguments(p)
-    p.add_argument("--save", default=None, metavar="PATH",
-                   help="save the trained model (with its preprocessing and class names) "
-                   "to this .npz file" + OWN_DEFAULT)
+    p.add_argument(
+        "--save",
+        default=None,
+        metavar="PATH",
+        help="save the trained model (with its preprocessing and class names) "
+        "to this .npz file" + OWN_DEFAULT,
+    )
     add_report_argument(p)
     p.set_defaults(func=run)
 
@@ -100,8 +123,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         with contextlib.ExitStack() as stack:
             if not world.root:
-                stack.enter_context(contextlib.redirect_stdout(
-                    stack.enter_context(open(os.devnull, "w", encoding="utf-8"))))
+                stack.enter_context(
+                    contextlib.redirect_stdout(
+                        stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+                    )
+                )
             return _train(args, world)
     except PeerFailed:
         return 2  # the failing rank has printed the one line
@@ -129,9 +155,14 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         data = load_training_data(args, dtype)
     with _agreed(world):
         _check_ranks_agree(world, args, data)
-        _check_memory([data.X_train.shape[1], *args.hidden, data.n_outputs], dtype,
-                      data.task == "classification", len(data.X_train),
-                      {**fit_kwargs(args), **validation_kwargs(args, data)}, world is not None)
+        _check_memory(
+            [data.X_train.shape[1], *args.hidden, data.n_outputs],
+            dtype,
+            data.task == "classification",
+            len(data.X_train),
+            {**fit_kwargs(args), **validation_kwargs(args, data)},
+            world is not None,
+        )
         net = _network(args, data, dtype)  # allocated only once the estimate fits
     # The task comes from the data: a classifier's class is the arg-max of its outputs
     # whatever its output activation (identity, tanh, ReLU, sigmoid with quadratic cost).
@@ -143,12 +174,16 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
             n_text = sum(c.kind == "category" for c in data.encoding.columns)
             n_date = sum(c.kind == "date" for c in data.encoding.columns)
             dates = f", {n_date} date" if n_date else ""
-            features = (f"{len(data.encoding.columns)} columns ({n_text} text, one-hot{dates})"
-                        f" → {data.X_train.shape[1]} inputs")
+            features = (
+                f"{len(data.encoding.columns)} columns ({n_text} text, one-hot{dates})"
+                f" → {data.X_train.shape[1]} inputs"
+            )
         val = f", {len(data.X_val)} validation" if data.X_val is not None else ""
         outputs = f"{data.n_outputs} output" + ("" if data.n_outputs == 1 else "s")
-        print(f"data: {data.name}, {len(data.X_train)} training{val} and {len(data.X_test)} "
-              f"test rows, {features}, {outputs}")
+        print(
+            f"data: {data.name}, {len(data.X_train)} training{val} and {len(data.X_test)} "
+            f"test rows, {features}, {outputs}"
+        )
         print(f"network: {net!r}")
         if args.backend != "numpy":
             print(f"backend: {args.backend}" + (f" on {args.device}" if args.device else ""))
@@ -158,18 +193,24 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     if not args.quiet:
         print(_monitoring_line(data, run))
         if world is not None:
-            print(f"data-parallel: {world.size} MPI ranks, each backpropagates "
-                  f"1/{world.size} of every batch of {args.batch_size}")
+            print(
+                f"data-parallel: {world.size} MPI ranks, each backpropagates "
+                f"1/{world.size} of every batch of {args.batch_size}"
+            )
     if standardised and not args.quiet:
-        print(f"loss: {net.cost.name} cost on the standardised target (mean 0, standard "
-              f"deviation 1 on the training split); the final metrics are in "
-              f"{units_of(data.target_name)}")
+        print(
+            f"loss: {net.cost.name} cost on the standardised target (mean 0, standard "
+            f"deviation 1 on the training split); the final metrics are in "
+            f"{units_of(data.target_name)}"
+        )
     with _agreed(world):
         run.callbacks = make_callbacks(args, "standardised_loss" if standardised else "loss")
         if getattr(args, "plant_bug", None) is not None:
             if args.optimizer == "lbfgs" or args.backend != "numpy":
-                raise CLIError("--plant-bug needs a gradient-descent optimizer (not lbfgs) "
-                               "on the numpy backend")
+                raise CLIError(
+                    "--plant-bug needs a gradient-descent optimizer (not lbfgs) "
+                    "on the numpy backend"
+                )
             run.callbacks.append(PlantedBug(args.plant_bug, data.X_train, data.y_train))
             if not args.quiet:
                 print(f"planted bug: {args.plant_bug} ({BUGS[args.plant_bug]})")
@@ -196,26 +237,34 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     return status
 
 
-def _training_run(args: argparse.Namespace, data: TrainingData, net: Network,
-                  world: World | None) -> TrainingRun:
+def _training_run(
+    args: argparse.Namespace, data: TrainingData, net: Network, world: World | None
+) -> TrainingRun:
     """The options as one :class:`~chainrule.training.TrainingRun` (no callbacks yet)."""
     fit = fit_kwargs(args)
     validation = validation_kwargs(args, data)
     config = fit["config"]
     if "validation_fraction" in validation:
         config = config.replace(validation_fraction=validation["validation_fraction"])
-    return TrainingRun(net, data.X_train, data.y_train, config,
-                       validation_data=validation.get("validation_data"), seed=fit["seed"],
-                       sample_weight=data.sample_weight,  # --class-weight balanced
-                       comm=None if world is None else world.comm)
+    return TrainingRun(
+        net,
+        data.X_train,
+        data.y_train,
+        config,
+        validation_data=validation.get("validation_data"),
+        seed=fit["seed"],
+        sample_weight=data.sample_weight,  # --class-weight balanced
+        comm=None if world is None else world.comm,
+    )
 
 
 #: Options that rank 0 alone acts on (the others print and write nothing).
 _RANK_LOCAL = frozenset({"func", "command", "save", "report", "log_json", "quiet", "progress"})
 
 
-def _check_ranks_agree(world: World | None, args: argparse.Namespace,
-                       data: TrainingData | None) -> None:
+def _check_ranks_agree(
+    world: World | None, args: argparse.Namespace, data: TrainingData | None
+) -> None:
     """Every MPI rank was started with the same options (and read the same ``data``).
 
     Ranks that disagree (``mpiexec -n 1 … --hidden 10 : -n 1 … --hidden 20``) would
@@ -227,8 +276,11 @@ def _check_ranks_agree(world: World | None, args: argparse.Namespace,
     """
     if world is None:
         return
-    options = {k: repr(v) for k, v in sorted(vars(args).items())
-               if k not in _RANK_LOCAL and not callable(v)}
+    options = {
+        k: repr(v)
+        for k, v in sorted(vars(args).items())
+        if k not in _RANK_LOCAL and not callable(v)
+    }
     digest = hashlib.sha256()
     n_rows = 0
     if data is not None:
@@ -246,42 +298,57 @@ def _check_ranks_agree(world: World | None, args: argparse.Namespace,
         for key, value in options.items():
             if other.get(key) != value:
                 flag = "--" + key.replace("_", "-")
-                raise CLIError(f"the MPI ranks were started with different options: {flag} is "
-                               f"{value} on rank 0 but {other.get(key)} on rank {rank}; start "
-                               f"every rank with the same command")
+                raise CLIError(
+                    f"the MPI ranks were started with different options: {flag} is "
+                    f"{value} on rank 0 but {other.get(key)} on rank {rank}; start "
+                    f"every rank with the same command"
+                )
         if (n_rows, other_digest) != every[0][1:]:
-            raise CLIError(f"the MPI ranks read different data: rank 0 has {every[0][1]} "
-                           f"training rows (digest {every[0][2]}), rank {rank} {n_rows} "
-                           f"(digest {other_digest}); give every rank the same --data")
+            raise CLIError(
+                f"the MPI ranks read different data: rank 0 has {every[0][1]} "
+                f"training rows (digest {every[0][2]}), rank {rank} {n_rows} "
+                f"(digest {other_digest}); give every rank the same --data"
+            )
 
 
 def _network(args: argparse.Namespace, data: TrainingData, dtype: np.dtype) -> Network:
     if data.task == "regression" and (args.output_activation, args.cost) == (
-            NETWORK_DEFAULTS["output_activation"], NETWORK_DEFAULTS["cost"]):
+        NETWORK_DEFAULTS["output_activation"],
+        NETWORK_DEFAULTS["cost"],
+    ):
         # The classification defaults cannot fit real-valued targets.
         args.output_activation, args.cost = "identity", "quadratic"
     sizes = [data.X_train.shape[1], *args.hidden, data.n_outputs]
     try:
-        return Network(sizes, **{**network_kwargs(args), "dtype": dtype},
-                       backend=args.backend, device=args.device)
+        return Network(
+            sizes,
+            **{**network_kwargs(args), "dtype": dtype},
+            backend=args.backend,
+            device=args.device,
+        )
     except ValueError as exc:
-        raise CLIError(f"--backend {args.backend}: {exc}" if "backend" in str(exc)
-                       else str(exc)) from None
+        raise CLIError(
+            f"--backend {args.backend}: {exc}" if "backend" in str(exc) else str(exc)
+        ) from None
 
 
 def _check_backend(args: argparse.Namespace, world: World | None) -> None:
     """Refuse, before any work, what trains on NumPy only."""
     if args.backend == "numpy":
         if args.device not in (None, "cpu"):
-            raise CLIError(f"--device {args.device} needs --backend torch (or cupy): NumPy "
-                           f"runs on the CPU")
+            raise CLIError(
+                f"--device {args.device} needs --backend torch (or cupy): NumPy runs on the CPU"
+            )
         return
     if args.optimizer == "lbfgs":
-        raise CLIError(f"--optimizer lbfgs (SciPy's L-BFGS-B) trains on NumPy only: drop "
-                       f"--backend {args.backend} or use another optimizer")
+        raise CLIError(
+            f"--optimizer lbfgs (SciPy's L-BFGS-B) trains on NumPy only: drop "
+            f"--backend {args.backend} or use another optimizer"
+        )
     if world is not None:
-        raise CLIError(f"data-parallel training (mpiexec) runs on NumPy only: drop "
-                       f"--backend {args.backend}")
+        raise CLIError(
+            f"data-parallel training (mpiexec) runs on NumPy only: drop --backend {args.backend}"
+        )
 
 
 def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds: float) -> int:
@@ -293,22 +360,30 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
         if line:
             print(line)
     if len(data.X_test) == 0:
-        print(f"no test score: --test-fraction 0 trained on all {len(data.X_train)} rows "
-              f"({seconds:.1f}s)")
+        print(
+            f"no test score: --test-fraction 0 trained on all {len(data.X_train)} rows "
+            f"({seconds:.1f}s)"
+        )
         if args.save is not None:
             _save(args, net, data)
         return 0
     result = net.evaluate(data.X_test, data.y_test)
     if net.is_classifier:
-        print(f"test accuracy: {result['accuracy'] * 100:.2f}% "
-              f"(loss {result['loss']:.4f}, {seconds:.1f}s)")
+        print(
+            f"test accuracy: {result['accuracy'] * 100:.2f}% "
+            f"(loss {result['loss']:.4f}, {seconds:.1f}s)"
+        )
     else:
         std = "standardised " if data.target_scaler is not None else ""
         print(f"test {std}loss: {result['loss']:.4f} ({seconds:.1f}s)")
         to_units = Preprocessing(data.preprocessing, data.target_scaler).inverse_target
         y_test = np.asarray(data.y_test, dtype=float).reshape(len(data.y_test), -1)
-        for line in regression_lines(to_units(y_test), to_units(net.predict(data.X_test)),
-                                     data.target_name, f"test split ({len(y_test)} rows)"):
+        for line in regression_lines(
+            to_units(y_test),
+            to_units(net.predict(data.X_test)),
+            data.target_name,
+            f"test split ({len(y_test)} rows)",
+        ):
             print(line)
     if args.save is not None:
         _save(args, net, data)
@@ -323,20 +398,27 @@ def _early_stopping_line(args: argparse.Namespace, net: Network) -> str | None:
     values = np.asarray(getattr(h, args.early_stopping, []) or [], dtype=float)
     if values.size == 0 or np.isnan(values).all():
         return None
-    best = int(np.nanargmax(values) if "accuracy" in args.early_stopping
-               else np.nanargmin(values))
+    best = int(np.nanargmax(values) if "accuracy" in args.early_stopping else np.nanargmin(values))
     epochs = list(h.epoch)
     stopped = len(epochs) < args.epochs
-    how = (f"stopped after epoch {epochs[-1]} ({args.patience} without improvement)"
-           if stopped else f"ran all {len(epochs)} epochs")
-    return (f"early stopping: {how}; kept the weights of epoch {epochs[best]} "
-            f"({args.early_stopping} {values[best]:.4f})")
+    how = (
+        f"stopped after epoch {epochs[-1]} ({args.patience} without improvement)"
+        if stopped
+        else f"ran all {len(epochs)} epochs"
+    )
+    return (
+        f"early stopping: {how}; kept the weights of epoch {epochs[best]} "
+        f"({args.early_stopping} {values[best]:.4f})"
+    )
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output can be written and none is an input or another output."""
-    inputs = {"data": args.data, "labels": args.labels,
-              "test-data": getattr(args, "test_data", None)}
+    inputs = {
+        "data": args.data,
+        "labels": args.labels,
+        "test-data": getattr(args, "test_data", None),
+    }
     outputs = {"--save": args.save, "--report": args.report, "--log-json": args.log_json}
     for option, path in outputs.items():
         if path is not None:
@@ -344,22 +426,38 @@ def _check_outputs(args: argparse.Namespace) -> None:
             check_output_file(path, option, inputs, others)
 
 
-def _check_memory(sizes: list[int], dtype: np.dtype, classifier: bool, n_train: int,
-                  kwargs: dict[str, object], distributed: bool = False) -> None:
+def _check_memory(
+    sizes: list[int],
+    dtype: np.dtype,
+    classifier: bool,
+    n_train: int,
+    kwargs: dict[str, object],
+    distributed: bool = False,
+) -> None:
     """Refuse, with the estimate, a run that cannot fit in memory (before the network
     and the training buffers are allocated)."""
     validation = kwargs.get("validation_data")
-    n_val = len(validation[0]) if isinstance(validation, tuple) else int(
-        n_train * float(kwargs.get("validation_fraction") or 0.0))  # type: ignore[arg-type]
+    n_val = (
+        len(validation[0])
+        if isinstance(validation, tuple)
+        else int(n_train * float(kwargs.get("validation_fraction") or 0.0))
+    )  # type: ignore[arg-type]
     # Many classes are trained from labels (training.targets), except by L-BFGS and MPI.
     config = kwargs.get("config")
-    labels = (classifier and keeps_labels(n_train, sizes[-1])
-              and getattr(config, "optimizer", None) != "lbfgs" and not distributed)
+    labels = (
+        classifier
+        and keeps_labels(n_train, sizes[-1])
+        and getattr(config, "optimizer", None) != "lbfgs"
+        and not distributed
+    )
     need = training_memory(sizes, n_train, n_val, dtype.itemsize, labels=labels)
-    check_fits(need, "training", "use --dtype float32, fewer or smaller layers, rows or "
-               "classes, or a larger machine",
-               f"a {'-'.join(map(str, sizes))} network, {n_train} rows x {sizes[-1]} outputs "
-               f"in {dtype.name}: weights, targets and each epoch's outputs")
+    check_fits(
+        need,
+        "training",
+        "use --dtype float32, fewer or smaller layers, rows or classes, or a larger machine",
+        f"a {'-'.join(map(str, sizes))} network, {n_train} rows x {sizes[-1]} outputs "
+        f"in {dtype.name}: weights, targets and each epoch's outputs",
+    )
 
 
 def _interrupted(args: argparse.Namespace, net: Network, data: TrainingData) -> int:
@@ -375,16 +473,24 @@ def _interrupted(args: argparse.Namespace, net: Network, data: TrainingData) -> 
     raise Interrupted(detail=f"{where}; saved the partial model to {path}", described=(path,))
 
 
-def _save(args: argparse.Namespace, net: Network, data: TrainingData, *, quiet: bool = False
-          ) -> str:
-    settings = {k: v for k, v in vars(args).items()
-                if k not in ("func", "command", "save") and not callable(v)}
+def _save(
+    args: argparse.Namespace, net: Network, data: TrainingData, *, quiet: bool = False
+) -> str:
+    settings = {
+        k: v
+        for k, v in vars(args).items()
+        if k not in ("func", "command", "save") and not callable(v)
+    }
     try:
-        path = net.save(args.save,
-                        preprocessing=Preprocessing(data.preprocessing, data.target_scaler,
-                                                    data.encoding),
-                        class_names=data.class_names or None, feature_names=data.feature_names,
-                        target_name=data.target_name, training=settings, data=data.source)
+        path = net.save(
+            args.save,
+            preprocessing=Preprocessing(data.preprocessing, data.target_scaler, data.encoding),
+            class_names=data.class_names or None,
+            feature_names=data.feature_names,
+            target_name=data.target_name,
+            training=settings,
+            data=data.source,
+        )
     except ValueError as exc:  # OSError (disk full, …) is reported by cli.main, exit 1
         raise CLIError(f"could not save the model: {exc}") from None
     if not (args.quiet or quiet):
@@ -395,11 +501,17 @@ def _save(args: argparse.Namespace, net: Network, data: TrainingData, *, quiet: 
 def _monitoring_line(data: object, run: TrainingRun) -> str:
     """Say which rows the per-epoch ``val_*`` columns are measured on."""
     if run.config.validation_fraction is not None:
-        return (f"monitoring: val_* on {run.config.validation_fraction:.0%} of the training rows, "
-                "held out (they steer early stopping / the schedule)")
+        return (
+            f"monitoring: val_* on {run.config.validation_fraction:.0%} of the training rows, "
+            "held out (they steer early stopping / the schedule)"
+        )
     X_val = getattr(data, "X_val", None)
     if X_val is not None and len(X_val) > 0:
-        return (f"monitoring: val_* on the {len(X_val)}-row validation split (carved from "
-                f"the training rows)")
-    return ("monitoring: no validation split (--val-fraction 0); the test rows are scored "
-            "once, at the end")
+        return (
+            f"monitoring: val_* on the {len(X_val)}-row validation split (carved from "
+            f"the training rows)"
+        )
+    return (
+        "monitoring: no validation split (--val-fraction 0); the test rows are scored "
+        "once, at the end"
+    )

@@ -76,7 +76,8 @@ def _dropout(text: str) -> list[float]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a drop probability like 0.5, or one per hidden layer like 0.2,0.5; "
-            f"got {text!r}") from None
+            f"got {text!r}"
+        ) from None
     if any(not 0.0 <= v < 1.0 for v in values):
         raise argparse.ArgumentTypeError(f"drop probabilities must be in [0, 1), got {text!r}")
     return values
@@ -86,64 +87,145 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     """Options for the training loop."""
     d = TRAINING_DEFAULTS
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=positive_int, default=d["epochs"],
-                   help="passes over the training split")
-    g.add_argument("--batch-size", type=positive_int, default=d["batch_size"],
-                   help="rows per mini-batch (one gradient step each)")
-    g.add_argument("--learning-rate", "--eta", type=positive_float, default=d["learning_rate"],
-                   help="learning rate η (for the gradient of the mean cost)")
-    g.add_argument("--optimizer", choices=list(OPTIMIZER_NAMES),
-                   default=d["optimizer"],
-                   help="lbfgs: full-batch L-BFGS (SciPy's L-BFGS-B on the backpropagated "
-                   "gradient); --epochs is then the most iterations, --batch-size and "
-                   "--learning-rate do not apply, and --l1, --dropout, --clip-norm and "
-                   "--schedule are refused")
-    g.add_argument("--momentum", type=_non_negative_float, default=0.9,
-                   help="μ for --optimizer momentum or nesterov")
-    g.add_argument("--weight-decay", type=_non_negative_float, default=0.01,
-                   help="decoupled weight decay for --optimizer adamw")
+    g.add_argument(
+        "--epochs", type=positive_int, default=d["epochs"], help="passes over the training split"
+    )
+    g.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=d["batch_size"],
+        help="rows per mini-batch (one gradient step each)",
+    )
+    g.add_argument(
+        "--learning-rate",
+        "--eta",
+        type=positive_float,
+        default=d["learning_rate"],
+        help="learning rate η (for the gradient of the mean cost)",
+    )
+    g.add_argument(
+        "--optimizer",
+        choices=list(OPTIMIZER_NAMES),
+        default=d["optimizer"],
+        help="lbfgs: full-batch L-BFGS (SciPy's L-BFGS-B on the backpropagated "
+        "gradient); --epochs is then the most iterations, --batch-size and "
+        "--learning-rate do not apply, and --l1, --dropout, --clip-norm and "
+        "--schedule are refused",
+    )
+    g.add_argument(
+        "--momentum",
+        type=_non_negative_float,
+        default=0.9,
+        help="μ for --optimizer momentum or nesterov",
+    )
+    g.add_argument(
+        "--weight-decay",
+        type=_non_negative_float,
+        default=0.01,
+        help="decoupled weight decay for --optimizer adamw",
+    )
 
     r = p.add_argument_group("regularization")
-    r.add_argument("--l2", type=_non_negative_float, default=0.0, metavar="λ",
-                   help="L2 in Nielsen's form: W ← (1 − ηλ/n) W − η∇ (n = training rows)")
-    r.add_argument("--l1", type=_non_negative_float, default=0.0, metavar="λ",
-                   help="L1 in Nielsen's form: w ← w − (ηλ/n) sgn(w) − η∇")
-    r.add_argument("--dropout", type=_dropout, default=None, metavar="P[,P...]",
-                   help="inverted dropout probability for the hidden layers "
-                   "(one for all, or one per hidden layer)")
-    r.add_argument("--input-dropout", type=_input_dropout, default=0.0, metavar="P",
-                   help="inverted dropout probability for the inputs (e.g. 0.2)")
-    r.add_argument("--clip-norm", type=positive_float, default=None, metavar="MAX",
-                   help="clip each batch's gradient to this global norm")
+    r.add_argument(
+        "--l2",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="λ",
+        help="L2 in Nielsen's form: W ← (1 − ηλ/n) W − η∇ (n = training rows)",
+    )
+    r.add_argument(
+        "--l1",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="λ",
+        help="L1 in Nielsen's form: w ← w − (ηλ/n) sgn(w) − η∇",
+    )
+    r.add_argument(
+        "--dropout",
+        type=_dropout,
+        default=None,
+        metavar="P[,P...]",
+        help="inverted dropout probability for the hidden layers "
+        "(one for all, or one per hidden layer)",
+    )
+    r.add_argument(
+        "--input-dropout",
+        type=_input_dropout,
+        default=0.0,
+        metavar="P",
+        help="inverted dropout probability for the inputs (e.g. 0.2)",
+    )
+    r.add_argument(
+        "--clip-norm",
+        type=positive_float,
+        default=None,
+        metavar="MAX",
+        help="clip each batch's gradient to this global norm",
+    )
 
     s = p.add_argument_group("learning-rate schedule")
-    s.add_argument("--schedule", choices=list(SCHEDULES), default="constant",
-                   help="step: ×FACTOR every STEP epochs; invscaling: η/(e+1)^0.5; "
-                   "cosine: anneal to 0 over the epochs; plateau: ×FACTOR after PATIENCE "
-                   "epochs without validation-accuracy gain (Nielsen's rule)")
-    s.add_argument("--lr-step", type=positive_int, default=10, metavar="STEP",
-                   help="epochs between drops of --schedule step")
-    s.add_argument("--lr-factor", type=_fraction, default=0.5, metavar="FACTOR",
-                   help="rate multiplier of --schedule step and plateau")
-    s.add_argument("--lr-patience", type=positive_int, default=10, metavar="PATIENCE",
-                   help="epochs without gain before --schedule plateau lowers the rate")
+    s.add_argument(
+        "--schedule",
+        choices=list(SCHEDULES),
+        default="constant",
+        help="step: ×FACTOR every STEP epochs; invscaling: η/(e+1)^0.5; "
+        "cosine: anneal to 0 over the epochs; plateau: ×FACTOR after PATIENCE "
+        "epochs without validation-accuracy gain (Nielsen's rule)",
+    )
+    s.add_argument(
+        "--lr-step",
+        type=positive_int,
+        default=10,
+        metavar="STEP",
+        help="epochs between drops of --schedule step",
+    )
+    s.add_argument(
+        "--lr-factor",
+        type=_fraction,
+        default=0.5,
+        metavar="FACTOR",
+        help="rate multiplier of --schedule step and plateau",
+    )
+    s.add_argument(
+        "--lr-patience",
+        type=positive_int,
+        default=10,
+        metavar="PATIENCE",
+        help="epochs without gain before --schedule plateau lowers the rate",
+    )
 
     e = p.add_argument_group("validation and early stopping")
-    e.add_argument("--early-stopping", choices=["val_loss", "val_accuracy"], default=None,
-                   help="stop when this stops improving and restore the best epoch's weights")
-    e.add_argument("--patience", type=positive_int, default=10,
-                   help="epochs without improvement before early stopping; it watches the "
-                   "validation split (--val-fraction, or mnist's 10,000), else "
-                   f"{DEFAULT_VALIDATION_FRACTION:g} of the training rows held out "
-                   "(never the test split)")
+    e.add_argument(
+        "--early-stopping",
+        choices=["val_loss", "val_accuracy"],
+        default=None,
+        help="stop when this stops improving and restore the best epoch's weights",
+    )
+    e.add_argument(
+        "--patience",
+        type=positive_int,
+        default=10,
+        help="epochs without improvement before early stopping; it watches the "
+        "validation split (--val-fraction, or mnist's 10,000), else "
+        f"{DEFAULT_VALIDATION_FRACTION:g} of the training rows held out "
+        "(never the test split)",
+    )
 
     o = p.add_argument_group("output")
-    o.add_argument("--progress", choices=["auto", "bar", "lines", "none"], default="auto",
-                   help="a progress bar on a terminal, one line per epoch otherwise")
+    o.add_argument(
+        "--progress",
+        choices=["auto", "bar", "lines", "none"],
+        default="auto",
+        help="a progress bar on a terminal, one line per epoch otherwise",
+    )
     o.add_argument("--quiet", action="store_true", help="print only the final result")
-    o.add_argument("--log-json", metavar="FILE", default=None,
-                   help="write one JSON object per epoch (metrics, learning rate, "
-                   "gradient norms, seconds) to FILE")
+    o.add_argument(
+        "--log-json",
+        metavar="FILE",
+        default=None,
+        help="write one JSON object per epoch (metrics, learning rate, "
+        "gradient norms, seconds) to FILE",
+    )
 
 
 def _optimizer(args: argparse.Namespace) -> Optimizer | str:
@@ -226,8 +308,7 @@ def make_callbacks(args: argparse.Namespace, loss_name: str = "loss") -> list[Ca
     """Progress display and logging callbacks the options ask for."""
     callbacks: list[Callback] = []
     if not args.quiet:
-        progress = progress_callback(args.progress, total_epochs=args.epochs,
-                                     loss_name=loss_name)
+        progress = progress_callback(args.progress, total_epochs=args.epochs, loss_name=loss_name)
         if progress is not None:
             callbacks.append(progress)
     if args.log_json:
@@ -240,8 +321,10 @@ def make_callbacks(args: argparse.Namespace, loss_name: str = "loss") -> list[Ca
 
 def describe(args: argparse.Namespace) -> str:
     """One line summarising the training settings."""
-    parts = [f"training: {args.epochs} epochs, batch size {args.batch_size}, "
-             f"learning rate {args.learning_rate}, optimizer {args.optimizer}"]
+    parts = [
+        f"training: {args.epochs} epochs, batch size {args.batch_size}, "
+        f"learning rate {args.learning_rate}, optimizer {args.optimizer}"
+    ]
     if args.schedule != "constant":
         parts.append(f"schedule {args.schedule}")
     for name in ("l1", "l2"):

@@ -73,10 +73,10 @@ class Dataset:
         return len(self.class_names)
 
 
-def _sklearn(name: str, loader_name: str, task: str, image_shape: tuple[int, int] | None = None
-             ) -> Callable[..., Dataset]:
-    def load(n_samples: int | None = None, noise: float | None = None, seed: int = 0
-             ) -> Dataset:
+def _sklearn(
+    name: str, loader_name: str, task: str, image_shape: tuple[int, int] | None = None
+) -> Callable[..., Dataset]:
+    def load(n_samples: int | None = None, noise: float | None = None, seed: int = 0) -> Dataset:
         import sklearn.datasets
 
         bunch = getattr(sklearn.datasets, loader_name)()
@@ -86,10 +86,16 @@ def _sklearn(name: str, loader_name: str, task: str, image_shape: tuple[int, int
         else:
             y = bunch.target.astype(np.float64)
             classes = []
-        return Dataset(X=bunch.data.astype(np.float64), y=y, task=task, name=name,
-                       class_names=classes, image_shape=image_shape,
-                       feature_names=[str(f) for f in getattr(bunch, "feature_names", [])],
-                       target_name="target")
+        return Dataset(
+            X=bunch.data.astype(np.float64),
+            y=y,
+            task=task,
+            name=name,
+            class_names=classes,
+            image_shape=image_shape,
+            feature_names=[str(f) for f in getattr(bunch, "feature_names", [])],
+            target_name="target",
+        )
 
     return load
 
@@ -118,9 +124,11 @@ def _moons(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, 
     # scikit-learn's two interleaving half circles.
     y = np.arange(n, dtype=np.int64) % 2
     t = rng.uniform(0.0, np.pi, n)
-    X = np.where(y[:, None] == 0,
-                 np.column_stack([np.cos(t), np.sin(t)]),
-                 np.column_stack([1.0 - np.cos(t), 0.5 - np.sin(t)]))
+    X = np.where(
+        y[:, None] == 0,
+        np.column_stack([np.cos(t), np.sin(t)]),
+        np.column_stack([1.0 - np.cos(t), 0.5 - np.sin(t)]),
+    )
     return X + rng.normal(scale=noise, size=(n, 2)), y
 
 
@@ -133,10 +141,10 @@ def _circles(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray
     return X + rng.normal(scale=noise, size=(n, 2)), y
 
 
-def _generated(name: str, make: Callable[..., tuple[np.ndarray, np.ndarray]],
-               default_noise: float) -> Callable[..., Dataset]:
-    def load(n_samples: int | None = None, noise: float | None = None, seed: int = 0
-             ) -> Dataset:
+def _generated(
+    name: str, make: Callable[..., tuple[np.ndarray, np.ndarray]], default_noise: float
+) -> Callable[..., Dataset]:
+    def load(n_samples: int | None = None, noise: float | None = None, seed: int = 0) -> Dataset:
         n = 400 if n_samples is None else int(n_samples)
         if n < 2:
             raise ValueError(f"{name}: n_samples must be at least 2, got {n}")
@@ -149,8 +157,15 @@ def _generated(name: str, make: Callable[..., tuple[np.ndarray, np.ndarray]],
 
         check_fits(80 * n, f"{name} with {n} samples", "use fewer samples")
         X, y = make(n, sd, np.random.default_rng(seed))
-        return Dataset(X=X, y=y, task="classification", name=name, class_names=["0", "1"],
-                       feature_names=["x0", "x1"], target_name="class")
+        return Dataset(
+            X=X,
+            y=y,
+            task="classification",
+            name=name,
+            class_names=["0", "1"],
+            feature_names=["x0", "x1"],
+            target_name="class",
+        )
 
     return load
 
@@ -170,32 +185,71 @@ class DatasetInfo:
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in [
-        DatasetInfo("digits", "classification", "8x8 handwritten digits, pixels 0-16",
-                    _sklearn("digits", "load_digits", "classification", (8, 8))),
-        DatasetInfo("iris", "classification", "Fisher's iris flowers, 4 measurements",
-                    _sklearn("iris", "load_iris", "classification")),
-        DatasetInfo("wine", "classification", "chemical analysis of 3 wine cultivars",
-                    _sklearn("wine", "load_wine", "classification")),
-        DatasetInfo("breast_cancer", "classification",
-                    "Wisconsin breast cancer, 30 cell-nucleus features",
-                    _sklearn("breast_cancer", "load_breast_cancer", "classification")),
-        DatasetInfo("diabetes", "regression",
-                    "disease progression after one year, 10 baseline variables",
-                    _sklearn("diabetes", "load_diabetes", "regression")),
-        DatasetInfo("xor", "classification", "XOR: four noisy corners (generated)",
-                    _generated("xor", _xor, 0.2), generated=True),
-        DatasetInfo("spirals", "classification", "two interleaved spirals (generated)",
-                    _generated("spirals", _spirals, 0.02), generated=True),
-        DatasetInfo("moons", "classification", "two interleaving half moons (generated)",
-                    _generated("moons", _moons, 0.1), generated=True),
-        DatasetInfo("circles", "classification", "a circle inside a circle (generated)",
-                    _generated("circles", _circles, 0.05), generated=True),
+        DatasetInfo(
+            "digits",
+            "classification",
+            "8x8 handwritten digits, pixels 0-16",
+            _sklearn("digits", "load_digits", "classification", (8, 8)),
+        ),
+        DatasetInfo(
+            "iris",
+            "classification",
+            "Fisher's iris flowers, 4 measurements",
+            _sklearn("iris", "load_iris", "classification"),
+        ),
+        DatasetInfo(
+            "wine",
+            "classification",
+            "chemical analysis of 3 wine cultivars",
+            _sklearn("wine", "load_wine", "classification"),
+        ),
+        DatasetInfo(
+            "breast_cancer",
+            "classification",
+            "Wisconsin breast cancer, 30 cell-nucleus features",
+            _sklearn("breast_cancer", "load_breast_cancer", "classification"),
+        ),
+        DatasetInfo(
+            "diabetes",
+            "regression",
+            "disease progression after one year, 10 baseline variables",
+            _sklearn("diabetes", "load_diabetes", "regression"),
+        ),
+        DatasetInfo(
+            "xor",
+            "classification",
+            "XOR: four noisy corners (generated)",
+            _generated("xor", _xor, 0.2),
+            generated=True,
+        ),
+        DatasetInfo(
+            "spirals",
+            "classification",
+            "two interleaved spirals (generated)",
+            _generated("spirals", _spirals, 0.02),
+            generated=True,
+        ),
+        DatasetInfo(
+            "moons",
+            "classification",
+            "two interleaving half moons (generated)",
+            _generated("moons", _moons, 0.1),
+            generated=True,
+        ),
+        DatasetInfo(
+            "circles",
+            "classification",
+            "a circle inside a circle (generated)",
+            _generated("circles", _circles, 0.05),
+            generated=True,
+        ),
     ]
 }
 
 
-def load_dataset(name: str, *, n_samples: int | None = None, noise: float | None = None,
-                 seed: int = 0) -> Dataset:
+def load_dataset(
+    name: str, *, n_samples: int | None = None, noise: float | None = None, seed: int = 0
+) -> Dataset:
     """Load a bundled data set by name (offline).
 
     Parameters
@@ -223,6 +277,7 @@ def load_dataset(name: str, *, n_samples: int | None = None, noise: float | None
             f"unknown data set {name!r}: expected one of {', '.join(DATASETS)} or a data file"
         ) from None
     if not info.generated and (n_samples is not None or noise is not None):
-        raise ValueError(f"{name} is a fixed data set: n_samples and noise apply only to "
-                         f"the generated sets")
+        raise ValueError(
+            f"{name} is a fixed data set: n_samples and noise apply only to the generated sets"
+        )
     return info.load(n_samples=n_samples, noise=noise, seed=seed)

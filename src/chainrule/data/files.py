@@ -39,9 +39,20 @@ MAX_AUTO_CLASSES = 20
 
 #: What reading a damaged .npy/.npz can raise (zlib: a corrupt compressed member).
 #: SyntaxError, TokenError: NumPy parses a .npy header with tokenize and ast.literal_eval.
-_NUMPY_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error,
-                 NotImplementedError, SyntaxError, tokenize.TokenError, OverflowError,
-                 MemoryError, TypeError)
+_NUMPY_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    KeyError,
+    zlib.error,
+    NotImplementedError,
+    SyntaxError,
+    tokenize.TokenError,
+    OverflowError,
+    MemoryError,
+    TypeError,
+)
 
 
 class DataFileError(ValueError):
@@ -147,8 +158,9 @@ def read_data_file(
     texts: dict[int, np.ndarray] = {}
     ignored: list[str] = []
     names: list[str] = []
-    fast = _read_fast(p, target, has_target, header, n_features, target_hint, columns,
-                      missing_target, decimal)
+    fast = _read_fast(
+        p, target, has_target, header, n_features, target_hint, columns, missing_target, decimal
+    )
     raw = b"" if fast is not None else read_bytes(p, "data file")
     if fast is not None:
         X, y_raw, names, target_name, lines, texts, ignored = fast
@@ -164,7 +176,8 @@ def read_data_file(
         lines, names, target_name = None, [], ("labels" if y_raw is not None else None)
     else:
         X, y_raw, names, target_name, lines, texts, ignored = _read_csv(
-            p, raw, target, has_target, header, n_features, target_hint, columns, decimal)
+            p, raw, target, has_target, header, n_features, target_hint, columns, decimal
+        )
     dropped = np.empty(0, dtype=np.int64)
     if y_raw is not None:
         gone = _missing_targets(y_raw)
@@ -174,10 +187,11 @@ def read_data_file(
                 i = int(where[0])
                 cell = str(y_raw[i]).strip()
                 what = "empty" if not cell else f"missing ({cell!r})"
-                raise DataFileError(f"{p}: {_where(i, lines)}, target {target_name!r}: the "
-                                    f"cell is {what}; every row needs a target value"
-                                    + (f" ({len(where)} rows have none)" if len(where) > 1
-                                       else ""))
+                raise DataFileError(
+                    f"{p}: {_where(i, lines)}, target {target_name!r}: the "
+                    f"cell is {what}; every row needs a target value"
+                    + (f" ({len(where)} rows have none)" if len(where) > 1 else "")
+                )
             if len(where) == len(gone):
                 raise DataFileError(f"{p}: every row's target {target_name!r} is missing")
             dropped = (lines[where] if lines is not None else where + 1).astype(np.int64)
@@ -186,23 +200,43 @@ def read_data_file(
             lines = None if lines is None else lines[keep]
             texts = {j: cells[keep] for j, cells in texts.items()}
     if n_features is not None and X.shape[1] != n_features:
-        raise DataFileError(f"{p}: has {X.shape[1]} feature columns, expected {n_features} "
-                            f"(the model's input size)")
+        raise DataFileError(
+            f"{p}: has {X.shape[1]} feature columns, expected {n_features} (the model's input size)"
+        )
     # CSV rows are checked as read, tables read through pyarrow by column.
     bad = first_nonfinite(X) if lines is None and fast is None else None
     if bad is not None:
         row, col = bad
-        raise DataFileError(f"{p}: {_where(row, lines)}, {_col(col, names)}: "
-                            f"{X[row, col]} is not a finite number")
+        raise DataFileError(
+            f"{p}: {_where(row, lines)}, {_col(col, names)}: {X[row, col]} is not a finite number"
+        )
     name = p.name
     if y_raw is None:
-        return Dataset(X=X, y=np.empty(0), task=task or "", name=name,
-                       class_names=list(class_names or []), feature_names=names,
-                       lines=lines, text=texts, ignored_columns=ignored)
+        return Dataset(
+            X=X,
+            y=np.empty(0),
+            task=task or "",
+            name=name,
+            class_names=list(class_names or []),
+            feature_names=names,
+            lines=lines,
+            text=texts,
+            ignored_columns=ignored,
+        )
     y, task, found_names = _targets(p, y_raw, task, class_names, lines, target_name)
-    return Dataset(X=X, y=y, task=task, name=name, class_names=found_names,
-                   feature_names=names, target_name=target_name, lines=lines, text=texts,
-                   ignored_columns=ignored, dropped=dropped)
+    return Dataset(
+        X=X,
+        y=y,
+        task=task,
+        name=name,
+        class_names=found_names,
+        feature_names=names,
+        target_name=target_name,
+        lines=lines,
+        text=texts,
+        ignored_columns=ignored,
+        dropped=dropped,
+    )
 
 
 def _missing_targets(y_raw: np.ndarray) -> np.ndarray:
@@ -212,8 +246,9 @@ def _missing_targets(y_raw: np.ndarray) -> np.ndarray:
     if y_raw.dtype.kind in "US":
         # Each distinct label looked at once (a million rows, a few classes).
         distinct, which = np.unique(y_raw, return_inverse=True)
-        gone = np.array([str(v).strip().lower() in MISSING_TOKENS for v in distinct.tolist()],
-                        dtype=bool)
+        gone = np.array(
+            [str(v).strip().lower() in MISSING_TOKENS for v in distinct.tolist()], dtype=bool
+        )
         return gone[which.reshape(-1)]
     return np.zeros(len(y_raw), dtype=bool)
 
@@ -234,16 +269,24 @@ def _sniff(p: Path) -> bytes:
 TABLE_READERS: dict[str, Callable[..., Any]] = {}
 
 
-def register_table_readers(*, sniff: Callable[..., Any], arrow_file: Callable[..., Any],
-                           csv: Callable[..., Any]) -> None:
+def register_table_readers(
+    *, sniff: Callable[..., Any], arrow_file: Callable[..., Any], csv: Callable[..., Any]
+) -> None:
     """Route CSV/TSV, Parquet, Feather and Arrow files through a table engine's readers."""
     TABLE_READERS.update(sniff=sniff, arrow_file=arrow_file, csv=csv)
 
 
-def _read_fast(p: Path, target: str | int | None, has_target: bool | None,
-               header: bool | None, n_features: int | None, target_hint: str | None,
-               columns: list[str] | None, missing_target: str, decimal: str
-               ) -> tuple[Any, ...] | None:
+def _read_fast(
+    p: Path,
+    target: str | int | None,
+    has_target: bool | None,
+    header: bool | None,
+    n_features: int | None,
+    target_hint: str | None,
+    columns: list[str] | None,
+    missing_target: str,
+    decimal: str,
+) -> tuple[Any, ...] | None:
     """A CSV/TSV, Parquet, Feather or Arrow file through pyarrow (``data.table``), or None
     for the line-by-line readers (NumPy, IDX, and CSV files the fast path hands back)."""
     from ..input_files import InputFileError, check_input_file
@@ -254,8 +297,12 @@ def _read_fast(p: Path, target: str | int | None, has_target: bool | None,
     except InputFileError as exc:
         raise DataFileError(str(exc)) from None
     head = _sniff(p)
-    if head[:4] == b"PK\x03\x04" or head[:6] == b"\x93NUMPY" or head[:2] == b"\x1f\x8b" \
-            or head[:2] == b"\x00\x00":
+    if (
+        head[:4] == b"PK\x03\x04"
+        or head[:6] == b"\x93NUMPY"
+        or head[:2] == b"\x1f\x8b"
+        or head[:2] == b"\x00\x00"
+    ):
         return None
     if not TABLE_READERS:  # pragma: no cover - chainrule.data registers them
         return None
@@ -264,17 +311,33 @@ def _read_fast(p: Path, target: str | int | None, has_target: bool | None,
     except ImportError:  # pragma: no cover - pyarrow is a core dependency
         return None
     if TABLE_READERS["sniff"](head) is not None:
-        return TABLE_READERS["arrow_file"](p, target=target, has_target=has_target,
-                                           n_features=n_features, target_hint=target_hint,
-                                           columns=columns)
+        return TABLE_READERS["arrow_file"](
+            p,
+            target=target,
+            has_target=has_target,
+            n_features=n_features,
+            target_hint=target_hint,
+            columns=columns,
+        )
     try:
-        result = TABLE_READERS["csv"](p, target=target, has_target=has_target, header=header,
-                                      n_features=n_features, target_hint=target_hint,
-                                      columns=columns, decimal=decimal)
+        result = TABLE_READERS["csv"](
+            p,
+            target=target,
+            has_target=has_target,
+            header=header,
+            n_features=n_features,
+            target_hint=target_hint,
+            columns=columns,
+            decimal=decimal,
+        )
     except UnicodeDecodeError:
         return None
-    if result is not None and missing_target == "error" and result[1] is not None \
-            and _missing_targets(result[1]).any():
+    if (
+        result is not None
+        and missing_target == "error"
+        and result[1] is not None
+        and _missing_targets(result[1]).any()
+    ):
         return None  # the line-by-line reader names the cell as written
     return result
 
@@ -285,10 +348,12 @@ def _check_duplicates(p: Path | str, names: list[str]) -> None:
     twice = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
     if twice:
         listed = ", ".join(repr(n) for n in dict.fromkeys(twice))
-        raise DataFileError(f"{p}: the header names column {listed} more than once, so "
-                            f"it cannot be matched to the model's column of that name"
-                            if len(set(twice)) == 1 else
-                            f"{p}: the header names columns {listed} more than once")
+        raise DataFileError(
+            f"{p}: the header names column {listed} more than once, so "
+            f"it cannot be matched to the model's column of that name"
+            if len(set(twice)) == 1
+            else f"{p}: the header names columns {listed} more than once"
+        )
 
 
 # ---------------------------------------------------------------------- places in a file
@@ -318,9 +383,14 @@ def _label_text(value: object) -> str:
     return text
 
 
-def _targets(p: Path, y_raw: np.ndarray, task: str | None, class_names: list[str] | None,
-             lines: np.ndarray | None, target_name: str | None
-             ) -> tuple[np.ndarray, str, list[str]]:
+def _targets(
+    p: Path,
+    y_raw: np.ndarray,
+    task: str | None,
+    class_names: list[str] | None,
+    lines: np.ndarray | None,
+    target_name: str | None,
+) -> tuple[np.ndarray, str, list[str]]:
     """Turn raw target cells into class indices (with names) or float values."""
     what = f"target {target_name!r}" if target_name else "target"
     if y_raw.dtype.kind == "b":  # boolean labels are the classes 0 and 1
@@ -336,8 +406,9 @@ def _targets(p: Path, y_raw: np.ndarray, task: str | None, class_names: list[str
     if numeric is not None:
         bad = first_nonfinite(numeric)
         if bad is not None:
-            raise DataFileError(f"{p}: {_where(bad[0], lines)}, {what}: "
-                                f"{numeric[bad[0]]} is not a finite number")
+            raise DataFileError(
+                f"{p}: {_where(bad[0], lines)}, {what}: {numeric[bad[0]]} is not a finite number"
+            )
     if task is None:
         if class_names is not None:
             task = "classification" if class_names else "regression"
@@ -350,12 +421,13 @@ def _targets(p: Path, y_raw: np.ndarray, task: str | None, class_names: list[str
     if task == "regression":
         if numeric is None:
             i = _first_non_number(y_raw)
-            raise DataFileError(f"{p}: {_where(i, lines)}, {what}: {str(y_raw[i])[:40]!r} "
-                                f"is not a number (a regression target must be numeric)")
+            raise DataFileError(
+                f"{p}: {_where(i, lines)}, {what}: {str(y_raw[i])[:40]!r} "
+                f"is not a number (a regression target must be numeric)"
+            )
         return numeric, task, []
     # Each distinct cell is turned into its label once (a million rows, a few classes).
-    distinct, cell_of = np.unique(numeric if numeric is not None else y_raw,
-                                  return_inverse=True)
+    distinct, cell_of = np.unique(numeric if numeric is not None else y_raw, return_inverse=True)
     label_of = np.array([_label_text(v) for v in distinct.tolist()], dtype=str)
     texts_u, label_index = np.unique(label_of, return_inverse=True)
     row_label = label_index[cell_of.reshape(-1)]
@@ -376,7 +448,8 @@ def _targets(p: Path, y_raw: np.ndarray, task: str | None, class_names: list[str
         label = str(texts_u[row_label[i]])
         raise DataFileError(
             f"{p}: {_where(i, lines)}, {what}: class {label[:40]!r} was never seen in "
-            f"training (the model knows {_short_list(class_names)})")
+            f"training (the model knows {_short_list(class_names)})"
+        )
     return y, task, list(class_names)
 
 
@@ -411,18 +484,22 @@ def _short(exc: BaseException) -> str:
     return text[:120]
 
 
-def _read_npz(p: Path, raw: bytes, x_key: str, y_key: str, has_target: bool | None,
-              n_features: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_npz(
+    p: Path, raw: bytes, x_key: str, y_key: str, has_target: bool | None, n_features: int | None
+) -> tuple[np.ndarray, np.ndarray | None]:
     archive = _load_numpy(p, raw)
     assert isinstance(archive, np.lib.npyio.NpzFile)
     with archive:
         keys = list(archive.files)
         if x_key not in keys:
-            raise DataFileError(f"{p}: no array named {x_key!r} (it holds "
-                                f"{', '.join(map(repr, keys)) or 'nothing'})")
+            raise DataFileError(
+                f"{p}: no array named {x_key!r} (it holds "
+                f"{', '.join(map(repr, keys)) or 'nothing'})"
+            )
         if has_target is True and y_key not in keys:
-            raise DataFileError(f"{p}: no array named {y_key!r} (it holds "
-                                f"{', '.join(map(repr, keys))})")
+            raise DataFileError(
+                f"{p}: no array named {y_key!r} (it holds {', '.join(map(repr, keys))})"
+            )
         try:
             X = archive[x_key]
             y = archive[y_key] if has_target is not False and y_key in keys else None
@@ -434,14 +511,15 @@ def _read_npz(p: Path, raw: bytes, x_key: str, y_key: str, has_target: bool | No
     return X, y
 
 
-def _read_npy(p: Path, raw: bytes, target: str | int | None, has_target: bool | None,
-              n_features: int | None
-              ) -> tuple[np.ndarray, np.ndarray | None, list[str], str | None]:
+def _read_npy(
+    p: Path, raw: bytes, target: str | int | None, has_target: bool | None, n_features: int | None
+) -> tuple[np.ndarray, np.ndarray | None, list[str], str | None]:
     arr = _load_numpy(p, raw)
     assert isinstance(arr, np.ndarray)
     if arr.ndim != 2:
-        raise DataFileError(f"{p}: a .npy data file must hold a 2-D array (rows, columns), "
-                            f"got shape {arr.shape}")
+        raise DataFileError(
+            f"{p}: a .npy data file must hold a 2-D array (rows, columns), got shape {arr.shape}"
+        )
     _check_columns(p, arr.shape[1], n_features, has_target)
     if has_target is None:
         has_target = n_features is not None and arr.shape[1] == n_features + 1
@@ -453,18 +531,21 @@ def _read_npy(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
     return X, arr[:, t], [], f"column {t + 1}"
 
 
-def _check_columns(p: Path, n_cols: int, n_features: int | None, has_target: bool | None
-                   ) -> None:
+def _check_columns(p: Path, n_cols: int, n_features: int | None, has_target: bool | None) -> None:
     """Check a table's column count against the model's input size, before parsing it."""
     if n_features is None:
         return
     if has_target is None and n_cols not in (n_features, n_features + 1):
-        raise DataFileError(f"{p}: has {n_cols} columns, expected {n_features} features "
-                            f"(the model's input size), or {n_features + 1} with a target")
+        raise DataFileError(
+            f"{p}: has {n_cols} columns, expected {n_features} features "
+            f"(the model's input size), or {n_features + 1} with a target"
+        )
     if has_target and n_cols != n_features + 1:
         missing = " (no target column?)" if n_cols == n_features else ""
-        raise DataFileError(f"{p}: has {n_cols} columns, expected {n_features + 1}: the "
-                            f"model's input size {n_features} and a target{missing}")
+        raise DataFileError(
+            f"{p}: has {n_cols} columns, expected {n_features + 1}: the "
+            f"model's input size {n_features} and a target{missing}"
+        )
 
 
 def _as_feature_matrix(p: Path, arr: np.ndarray, what: str) -> np.ndarray:
@@ -483,8 +564,7 @@ def _as_target_vector(p: Path, y: np.ndarray, n: int, what: str) -> np.ndarray:
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise DataFileError(f"{p}: {what!r} must be 1-D (one target per row), "
-                            f"got shape {y.shape}")
+        raise DataFileError(f"{p}: {what!r} must be 1-D (one target per row), got shape {y.shape}")
     if len(y) != n:
         raise DataFileError(f"{p}: {what!r} has {len(y)} rows but the features have {n}")
     if y.dtype.kind not in "biufU":
@@ -495,15 +575,18 @@ def _as_target_vector(p: Path, y: np.ndarray, n: int, what: str) -> np.ndarray:
 # ---------------------------------------------------------------------- IDX
 
 
-def _read_idx(p: Path, raw: bytes, labels: str | os.PathLike[str] | None
-              ) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_idx(
+    p: Path, raw: bytes, labels: str | os.PathLike[str] | None
+) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         images = parse_idx(raw, p)
     except IDXError as exc:
         raise DataFileError(str(exc)) from None
     if images.ndim < 2:
-        raise DataFileError(f"{p}: an IDX data file needs one row per example (2 or more "
-                            f"dimensions), got shape {images.shape}")
+        raise DataFileError(
+            f"{p}: an IDX data file needs one row per example (2 or more "
+            f"dimensions), got shape {images.shape}"
+        )
     X = _as_feature_matrix(p, images, "images")
     if labels is None:
         return X, None
@@ -529,8 +612,10 @@ def _is_number(cell: str) -> bool:
 def _column_index(p: Path, target: str | int | None, n_cols: int, names: list[str]) -> int:
     """The 0-based index of the target column."""
     if n_cols < 2:
-        raise DataFileError(f"{p}: has {n_cols} column, so no room for features and a "
-                            f"target (use a data file with at least 2 columns)")
+        raise DataFileError(
+            f"{p}: has {n_cols} column, so no room for features and a "
+            f"target (use a data file with at least 2 columns)"
+        )
     if target is None:
         return n_cols - 1
     if isinstance(target, str) and target in names:
@@ -539,13 +624,18 @@ def _column_index(p: Path, target: str | int | None, n_cols: int, names: list[st
         index = int(target)
     except ValueError:
         if not names:
-            raise DataFileError(f"{p}: has no header line, so the target must be a column "
-                                f"index (0..{n_cols - 1}), got {target!r}") from None
-        raise DataFileError(f"{p}: no column named {target!r} (columns: "
-                            f"{_short_list(names)})") from None
+            raise DataFileError(
+                f"{p}: has no header line, so the target must be a column "
+                f"index (0..{n_cols - 1}), got {target!r}"
+            ) from None
+        raise DataFileError(
+            f"{p}: no column named {target!r} (columns: {_short_list(names)})"
+        ) from None
     if not -n_cols <= index < n_cols:
-        raise DataFileError(f"{p}: target column {index} does not exist (the file has "
-                            f"{n_cols} columns: 0..{n_cols - 1})")
+        raise DataFileError(
+            f"{p}: target column {index} does not exist (the file has "
+            f"{n_cols} columns: 0..{n_cols - 1})"
+        )
     return index % n_cols
 
 
@@ -561,8 +651,9 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 _BOOLEANS = {"true": 1.0, "false": 0.0}
 
 
-def _csv_rows(p: Path, reader: Iterator[list[str]], line_num: Callable[[], int]
-              ) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(
+    p: Path, reader: Iterator[list[str]], line_num: Callable[[], int]
+) -> Iterator[tuple[int, list[str]]]:
     """``(line, cells)`` for each non-blank row; a CSV syntax error names its line.
 
     The reader is strict, so a quote that is never closed is an error naming the
@@ -576,8 +667,9 @@ def _csv_rows(p: Path, reader: Iterator[list[str]], line_num: Callable[[], int]
             start = line_num() + 1
     except csv.Error as exc:
         if "unexpected end of data" in str(exc):
-            raise DataFileError(f"{p}: line {start}: a quote (\") opens a cell that is never "
-                                f"closed") from None
+            raise DataFileError(
+                f'{p}: line {start}: a quote (") opens a cell that is never closed'
+            ) from None
         raise DataFileError(f"{p}: line {line_num()}: not valid CSV ({exc})") from None
 
 
@@ -586,18 +678,24 @@ def _select(p: Path, names: list[str], columns: list[str], t: int | None) -> lis
     index = {name: j for j, name in enumerate(names)}
     twice = [c for c in columns if names.count(c) > 1]
     if twice:
-        raise DataFileError(f"{p}: the header names column {twice[0]!r} more than once, so "
-                            f"it cannot be matched to the model's column of that name")
+        raise DataFileError(
+            f"{p}: the header names column {twice[0]!r} more than once, so "
+            f"it cannot be matched to the model's column of that name"
+        )
     absent = [c for c in columns if c not in index]
     if absent:
-        some = ", ".join(repr(c) for c in absent[:5]) + (f" and {len(absent) - 5} more"
-                                                         if len(absent) > 5 else "")
-        raise DataFileError(f"{p}: no column named {some}, which the model needs (its "
-                            f"features: {_short_list(columns)})")
+        some = ", ".join(repr(c) for c in absent[:5]) + (
+            f" and {len(absent) - 5} more" if len(absent) > 5 else ""
+        )
+        raise DataFileError(
+            f"{p}: no column named {some}, which the model needs (its "
+            f"features: {_short_list(columns)})"
+        )
     chosen = [index[c] for c in columns]
     if t is not None and t in chosen:
-        raise DataFileError(f"{p}: the target column {names[t]!r} is also one of the model's "
-                            f"features")
+        raise DataFileError(
+            f"{p}: the target column {names[t]!r} is also one of the model's features"
+        )
     return chosen
 
 
@@ -616,14 +714,14 @@ class _Rows:
         need = self.n + len(part)
         if need > len(self.data):
             grown = np.empty((max(need, 2 * len(self.data)), self.data.shape[1]))
-            grown[:self.n] = self.data[:self.n]
+            grown[: self.n] = self.data[: self.n]
             self.data = grown
-        self.data[self.n:need] = part
+        self.data[self.n : need] = part
         self.n = need
 
     def result(self) -> np.ndarray:
         # Copy only when many allocated rows are unused.
-        X = self.data[:self.n]
+        X = self.data[: self.n]
         return X if self.n > 0.9 * len(self.data) else X.copy()
 
 
@@ -644,8 +742,7 @@ class _ColumnKinds:
         self.words = np.zeros(n_cols, dtype=np.int64)
         self.first_word: dict[int, tuple[int, str]] = {}
 
-    def convert(self, cells: list[list[str]], lines: list[int], done: np.ndarray
-                ) -> np.ndarray:
+    def convert(self, cells: list[list[str]], lines: list[int], done: np.ndarray) -> np.ndarray:
         """The block's float matrix; ``done`` holds the earlier blocks' rows."""
         n, m = len(cells), len(self.file_col)
         if not self.text:
@@ -685,9 +782,11 @@ class _ColumnKinds:
         for j in self.text:
             if self.numbers[j] >= self.words[j]:
                 line, word = self.first_word[j]
-                raise DataFileError(f"{self.p}: line {line}, "
-                                    f"{_col(self.file_col[j], self.names)}: {word[:40]!r} is "
-                                    f"not a number")
+                raise DataFileError(
+                    f"{self.p}: line {line}, "
+                    f"{_col(self.file_col[j], self.names)}: {word[:40]!r} is "
+                    f"not a number"
+                )
         return {j: np.concatenate(parts) for j, parts in self.text.items()}
 
 
@@ -714,8 +813,7 @@ def _as_numbers(cells: list[str]) -> np.ndarray | None:
 
 def _numbers_as_text(values: np.ndarray) -> np.ndarray:
     """Earlier numeric cells of a column that turned out to hold text."""
-    return np.array(["" if np.isnan(v) else _label_text(v) for v in values.tolist()],
-                    dtype=str)
+    return np.array(["" if np.isnan(v) else _label_text(v) for v in values.tolist()], dtype=str)
 
 
 def _space_separated(text: str) -> bool:
@@ -724,17 +822,31 @@ def _space_separated(text: str) -> bool:
     header has a space stays one column)."""
     # Line by line from the start (a big file's text is not split whole).
     lines = list(itertools.islice((line for line in io.StringIO(text) if line.strip()), 2))
-    if len(lines) < 2 or any(c in line for line in lines for c in ",;\t\""):
+    if len(lines) < 2 or any(c in line for line in lines for c in ',;\t"'):
         return False
     counts = {len(line.split()) for line in lines}
     return len(counts) == 1 and counts.pop() >= 2
 
 
-def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | None,
-              header: bool | None, n_features: int | None, target_hint: str | None = None,
-              columns: list[str] | None = None, decimal: str = ".",
-              ) -> tuple[np.ndarray, np.ndarray | None, list[str], str | None, np.ndarray,
-                         dict[int, np.ndarray], list[str]]:
+def _read_csv(
+    p: Path,
+    raw: bytes,
+    target: str | int | None,
+    has_target: bool | None,
+    header: bool | None,
+    n_features: int | None,
+    target_hint: str | None = None,
+    columns: list[str] | None = None,
+    decimal: str = ".",
+) -> tuple[
+    np.ndarray,
+    np.ndarray | None,
+    list[str],
+    str | None,
+    np.ndarray,
+    dict[int, np.ndarray],
+    list[str],
+]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -742,9 +854,13 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
         raise DataFileError(f"{p}: line {line}: not UTF-8 text (is it a CSV file?)") from None
     end = text.find("\n")
     first_line = text if end < 0 else text[:end]  # (split would copy the rest of the text)
-    delimiter = "\t" if p.suffix.lower() == ".tsv" or ("\t" in first_line and "," not in
-                                                       first_line) \
-        else ";" if (";" in first_line and "," not in first_line) else ","
+    delimiter = (
+        "\t"
+        if p.suffix.lower() == ".tsv" or ("\t" in first_line and "," not in first_line)
+        else ";"
+        if (";" in first_line and "," not in first_line)
+        else ","
+    )
     spaced = delimiter == "," and _space_separated(text)
     if spaced:
         # Cells separated by runs of spaces (scikit-learn's linnerud_*.csv, many
@@ -752,8 +868,9 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
         delimiter = " "
         text = "\n".join(line.strip() for line in text.splitlines())
     # newline="": the csv module sees line endings as they are (quoted cells may hold them).
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True,
-                        skipinitialspace=spaced)
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=delimiter, strict=True, skipinitialspace=spaced
+    )
     rows = _csv_rows(p, reader, lambda: reader.line_num)
     head = list(itertools.islice(rows, 2))
     if not head:
@@ -782,8 +899,10 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
         if target is None and target_hint is not None and target_hint in names:
             target = target_hint
         elif target is None and by_name and target_hint is not None:
-            raise DataFileError(f"{p}: no column named {target_hint!r} (the target in "
-                                f"training); name the target column with --target")
+            raise DataFileError(
+                f"{p}: no column named {target_hint!r} (the target in "
+                f"training); name the target column with --target"
+            )
         t = _column_index(p, target, n_cols, names)
         target_name = names[t] if names else f"column {t + 1}"
     if by_name:
@@ -794,8 +913,11 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
         file_col = [j for j in range(n_cols) if j != t]
     feature_names = [names[j] for j in file_col] if names else []
     chosen = set(file_col)  # once: rebuilt per column, 100,000 columns took minutes
-    ignored = [names[j] for j in range(n_cols) if j != t and j not in chosen
-               and names[j] != target_hint] if names else []
+    ignored = (
+        [names[j] for j in range(n_cols) if j != t and j not in chosen and names[j] != target_hint]
+        if names
+        else []
+    )
     all_but_target = file_col == [j for j in range(n_cols) if j != t]
 
     block_rows = max(1, CSV_BLOCK_CELLS // n_cols)
@@ -807,8 +929,10 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
     def convert(block: list[list[str]], block_lines: list[int]) -> None:
         for row, line in zip(block, block_lines, strict=True):
             if len(row) != n_cols:
-                raise DataFileError(f"{p}: line {line} has {len(row)} fields, expected "
-                                    f"{n_cols} (as in the first line)")
+                raise DataFileError(
+                    f"{p}: line {line} has {len(row)} fields, expected "
+                    f"{n_cols} (as in the first line)"
+                )
         if t is not None:
             for row in block:
                 targets.append(row[t].strip())
@@ -822,14 +946,21 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
         else:
             cells = [[row[j] for j in file_col] for row in block]
         if decimal != ".":
-            cells = [[c.replace(decimal, ".") if c.count(decimal) == 1 and "." not in c
-                      else c for c in row] for row in cells]
-        part = kinds.convert(cells, block_lines, X.data[:X.n])
+            cells = [
+                [
+                    c.replace(decimal, ".") if c.count(decimal) == 1 and "." not in c else c
+                    for c in row
+                ]
+                for row in cells
+            ]
+        part = kinds.convert(cells, block_lines, X.data[: X.n])
         bad = first_nonfinite(np.where(np.isnan(part), 0.0, part))
         if bad is not None:
-            raise DataFileError(f"{p}: line {block_lines[bad[0]]}, "
-                                f"{_col(file_col[bad[1]], names)}: {part[bad]} is not a finite "
-                                f"number")
+            raise DataFileError(
+                f"{p}: line {block_lines[bad[0]]}, "
+                f"{_col(file_col[bad[1]], names)}: {part[bad]} is not a finite "
+                f"number"
+            )
         X.add(part)
         lines.extend(block_lines)
 
@@ -847,8 +978,15 @@ def _read_csv(p: Path, raw: bytes, target: str | int | None, has_target: bool | 
         raise DataFileError(f"{p}: has a header line but no rows of data")
     texts = kinds.finish()
     y_raw = np.array(targets, dtype=str) if t is not None else None
-    return (X.result(), y_raw, feature_names, target_name, np.asarray(lines, dtype=np.int64),
-            texts, ignored)
+    return (
+        X.result(),
+        y_raw,
+        feature_names,
+        target_name,
+        np.asarray(lines, dtype=np.int64),
+        texts,
+        ignored,
+    )
 
 
 def _looks_like_header(rows: list[list[str]]) -> bool:
@@ -865,6 +1003,5 @@ def _looks_like_header(rows: list[list[str]]) -> bool:
         return named
     second = rows[1]
     if any(_is_number(b) for b in second):
-        return any(not _is_number(a) and _is_number(b)
-                   for a, b in zip(first, second, strict=False))
+        return any(not _is_number(a) and _is_number(b) for a, b in zip(first, second, strict=False))
     return named

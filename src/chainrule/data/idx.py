@@ -78,8 +78,9 @@ def parse_idx(raw: bytes, name: str | os.PathLike[str] = "<bytes>") -> np.ndarra
         raise IDXError(f"{p}: truncated header ({len(raw)} bytes, expected {header})")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     if ndim == 0 or shape[0] == 0:
-        raise IDXError(f"{p}: holds no images or labels (its header says {shape[0] if ndim else 0}"
-                       f" items)")
+        raise IDXError(
+            f"{p}: holds no images or labels (its header says {shape[0] if ndim else 0} items)"
+        )
     dtype = np.dtype(_TYPES[code])
     expected = math.prod(shape) * dtype.itemsize  # exact: no int64 overflow on a bad header
     if len(raw) - header != expected:
@@ -129,14 +130,17 @@ def _gunzip_bounded(raw: bytes, p: str | os.PathLike[str]) -> bytes:
     shape = struct.unpack(f">{out[3]}I", bytes(out[4:header]))
     expected = header + math.prod(shape) * np.dtype(_TYPES[out[2]]).itemsize
     if expected > MAX_RATIO * len(raw) + (1 << 20):
-        raise IDXError(f"{p}: its header declares shape {shape}, {expected} bytes from "
-                       f"{len(raw)} compressed (a gzip bomb?)")
+        raise IDXError(
+            f"{p}: its header declares shape {shape}, {expected} bytes from "
+            f"{len(raw)} compressed (a gzip bomb?)"
+        )
     more(expected + 1)
     return bytes(out)
 
 
-def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool | None = None
-              ) -> None:
+def write_idx(
+    path: str | os.PathLike[str], array: np.ndarray, *, compress: bool | None = None
+) -> None:
     """Write ``array`` as an IDX file (gzip-compressed when the name ends in ``.gz``)."""
     arr = np.asarray(array)
     native = arr.dtype.newbyteorder("=")

@@ -41,12 +41,16 @@ def _find(data_dir: Path, stem: str) -> Path:
     for name in (stem + ".gz", stem, stem.replace("-idx", ".idx")):
         if (data_dir / name).is_file():
             return data_dir / name
-    raise IDXError(f"{data_dir}: missing {stem}.gz (or {stem}); expected the four standard "
-                   f"MNIST files ({', '.join(v + '.gz' for v in MNIST_FILES.values())})")
+    raise IDXError(
+        f"{data_dir}: missing {stem}.gz (or {stem}); expected the four standard "
+        f"MNIST files ({', '.join(v + '.gz' for v in MNIST_FILES.values())})"
+    )
 
 
 def load_mnist(
-    data_dir: str | os.PathLike[str], *, n_validation: int | float = 10_000,
+    data_dir: str | os.PathLike[str],
+    *,
+    n_validation: int | float = 10_000,
     dtype: np.dtype | type = np.float64,
 ) -> MNISTSplits:
     """Read the four MNIST files from ``data_dir`` and split as Nielsen does.
@@ -72,8 +76,9 @@ def load_mnist(
     for part in ("train", "test"):
         images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise IDXError(f"{d}: {part} images {images.shape} and labels {labels.shape} "
-                           f"do not match")
+            raise IDXError(
+                f"{d}: {part} images {images.shape} and labels {labels.shape} do not match"
+            )
 
     def flat(images: np.ndarray) -> np.ndarray:
         out = images.reshape(len(images), -1).astype(dtype)
@@ -87,6 +92,10 @@ def load_mnist(
         raise ValueError(f"n_validation must be in [0, {len(X_all)}), got {n_validation}")
     cut = len(X_all) - int(n_validation)
     return MNISTSplits(
-        X_train=X_all[:cut], y_train=y_all[:cut], X_val=X_all[cut:], y_val=y_all[cut:],
-        X_test=flat(arrays["test_images"]), y_test=arrays["test_labels"].astype(np.int64),
+        X_train=X_all[:cut],
+        y_train=y_all[:cut],
+        X_val=X_all[cut:],
+        y_val=y_all[cut:],
+        X_test=flat(arrays["test_images"]),
+        y_test=arrays["test_labels"].astype(np.int64),
     )

@@ -31,8 +31,15 @@ from .preprocessing import MinMaxScaler, Preprocessing, Scaler, Standardizer, ma
 from .roles import ColumnRole
 from .tables import TableEncoding, describe_missing, missing_rows, subset
 
-__all__ = ["TablePipeline", "drop_missing", "exclude_columns", "fingerprint", "pipeline_steps",
-           "test_rows", "unscaled_one_hot"]
+__all__ = [
+    "TablePipeline",
+    "drop_missing",
+    "exclude_columns",
+    "fingerprint",
+    "pipeline_steps",
+    "test_rows",
+    "unscaled_one_hot",
+]
 
 
 def fingerprint(path: str | os.PathLike[str]) -> str:
@@ -45,8 +52,9 @@ def fingerprint(path: str | os.PathLike[str]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def test_rows(test: dict[str, Any], path: str | os.PathLike[str], data: Dataset
-              ) -> tuple[np.ndarray | None, str]:
+def test_rows(
+    test: dict[str, Any], path: str | os.PathLike[str], data: Dataset
+) -> tuple[np.ndarray | None, str]:
     """The rows of ``data`` (read from ``path`` for the model) that were the model's test
     rows, rebuilt from the model's record ``data.test``; ``(None, why)`` when ``path`` is
     not the training file or the rows cannot be rebuilt exactly.
@@ -65,13 +73,18 @@ def test_rows(test: dict[str, Any], path: str | os.PathLike[str], data: Dataset
         mask, _ = missing_rows(data)
         rows = rows[~mask]
     if len(rows) != test.get("rows"):
-        return None, (f"{len(rows)} rows, but the model's split was of {test.get('rows')} "
-                      f"rows")
-    _, _, held = split_indices(data.y[rows], val_fraction=float(test.get("val_fraction", 0)),
-                               test_fraction=float(test["fraction"]), seed=test.get("seed"),
-                               stratify=bool(test.get("stratified")))
-    return rows[held], (f"the {len(held)} held-out test rows of {len(data.y)} (as chosen at "
-                        f"train: seed {test.get('seed')}, --test-fraction {test['fraction']})")
+        return None, (f"{len(rows)} rows, but the model's split was of {test.get('rows')} rows")
+    _, _, held = split_indices(
+        data.y[rows],
+        val_fraction=float(test.get("val_fraction", 0)),
+        test_fraction=float(test["fraction"]),
+        seed=test.get("seed"),
+        stratify=bool(test.get("stratified")),
+    )
+    return rows[held], (
+        f"the {len(held)} held-out test rows of {len(data.y)} (as chosen at "
+        f"train: seed {test.get('seed')}, --test-fraction {test['fraction']})"
+    )
 
 
 def drop_missing(data: Dataset, policy: str, where: str = "") -> tuple[Dataset, str | None]:
@@ -93,16 +106,22 @@ def drop_missing(data: Dataset, policy: str, where: str = "") -> tuple[Dataset, 
         return data, None
     name = where or data.name
     if policy == "error":
-        raise ValueError(f"{name}: {n} of {len(mask)} rows have missing cells (columns "
-                         f"{describe_missing(counts)}); choose --missing drop to leave those "
-                         f"rows out, or --missing impute to fill them with the training "
-                         f"split's median (numbers) or most frequent value (text)")
+        raise ValueError(
+            f"{name}: {n} of {len(mask)} rows have missing cells (columns "
+            f"{describe_missing(counts)}); choose --missing drop to leave those "
+            f"rows out, or --missing impute to fill them with the training "
+            f"split's median (numbers) or most frequent value (text)"
+        )
     if n == len(mask):
-        raise ValueError(f"{name}: every row has a missing cell (columns "
-                         f"{describe_missing(counts)}), so --missing drop leaves nothing; use "
-                         f"--missing impute")
-    return subset(data, ~mask), (f"note: --missing drop: left out {n} of {len(mask)} rows "
-                                 f"with missing cells (columns {describe_missing(counts)})")
+        raise ValueError(
+            f"{name}: every row has a missing cell (columns "
+            f"{describe_missing(counts)}), so --missing drop leaves nothing; use "
+            f"--missing impute"
+        )
+    return subset(data, ~mask), (
+        f"note: --missing drop: left out {n} of {len(mask)} rows "
+        f"with missing cells (columns {describe_missing(counts)})"
+    )
 
 
 def exclude_columns(data: Dataset, roles: list[ColumnRole]) -> tuple[Dataset, list[ColumnRole]]:
@@ -112,11 +131,19 @@ def exclude_columns(data: Dataset, roles: list[ColumnRole]) -> tuple[Dataset, li
         return data, list(roles)
     index = {j: k for k, j in enumerate(keep)}
     kept = Dataset(
-        X=np.asarray(data.X[:, keep]), y=data.y, task=data.task, name=data.name,
-        class_names=data.class_names, image_shape=None,
-        feature_names=[data.feature_names[j] for j in keep], target_name=data.target_name,
-        lines=data.lines, text={index[j]: c for j, c in data.text.items() if j in index},
-        ignored_columns=data.ignored_columns, dropped=data.dropped)
+        X=np.asarray(data.X[:, keep]),
+        y=data.y,
+        task=data.task,
+        name=data.name,
+        class_names=data.class_names,
+        image_shape=None,
+        feature_names=[data.feature_names[j] for j in keep],
+        target_name=data.target_name,
+        lines=data.lines,
+        text={index[j]: c for j, c in data.text.items() if j in index},
+        ignored_columns=data.ignored_columns,
+        dropped=data.dropped,
+    )
     return kept, [roles[j] for j in keep]
 
 
@@ -124,12 +151,10 @@ def unscaled_one_hot(scaler: Scaler, mask: np.ndarray) -> Scaler:
     """Make ``scaler`` leave the inputs ``mask`` as they are (centre 0, scale 1)."""
     if not mask.any():
         return scaler
-    if isinstance(scaler, Standardizer) and scaler.mean is not None \
-            and scaler.scale is not None:
+    if isinstance(scaler, Standardizer) and scaler.mean is not None and scaler.scale is not None:
         scaler.mean = np.where(mask, 0.0, scaler.mean)
         scaler.scale = np.where(mask, 1.0, scaler.scale)
-    elif isinstance(scaler, MinMaxScaler) and scaler.low is not None \
-            and scaler.range is not None:
+    elif isinstance(scaler, MinMaxScaler) and scaler.low is not None and scaler.range is not None:
         scaler.low = np.where(mask, 0.0, scaler.low)
         scaler.range = np.where(mask, 1.0, scaler.range)
     return scaler
@@ -151,9 +176,16 @@ class TablePipeline:
     scaler: Scaler
 
     @classmethod
-    def fit(cls, data: Dataset, rows: np.ndarray, *, missing: str = "error",
-            scale: str = "standard", roles: list[ColumnRole] | None = None,
-            id_column: str | None = None) -> TablePipeline:
+    def fit(
+        cls,
+        data: Dataset,
+        rows: np.ndarray,
+        *,
+        missing: str = "error",
+        scale: str = "standard",
+        roles: list[ColumnRole] | None = None,
+        id_column: str | None = None,
+    ) -> TablePipeline:
         """Fit on the rows ``rows`` (indices, the training split) of ``data``.
 
         ``data`` holds only the columns the network uses (see :func:`exclude_columns`);
@@ -170,8 +202,7 @@ class TablePipeline:
         """Encoded (unscaled) inputs ``(n, N_1)`` float64 and warning lines."""
         return self.encoding.transform(data, strict=strict)
 
-    def transform(self, data: Dataset, *, strict: bool = False
-                  ) -> tuple[np.ndarray, list[str]]:
+    def transform(self, data: Dataset, *, strict: bool = False) -> tuple[np.ndarray, list[str]]:
         """Network inputs ``(n, N_1)`` float64 for a table with the pipeline's columns,
         and warning lines (categories never seen in training)."""
         X, warnings = self.encode(data, strict=strict)
@@ -190,8 +221,9 @@ def _rows(data: Dataset, rows: np.ndarray) -> Dataset:
     return subset(data, rows)
 
 
-def pipeline_steps(encoding: TableEncoding | None, scaler: Scaler | None,
-                   feature_names: list[str] | None = None) -> list[dict[str, Any]]:
+def pipeline_steps(
+    encoding: TableEncoding | None, scaler: Scaler | None, feature_names: list[str] | None = None
+) -> list[dict[str, Any]]:
     """One plain dict per raw column the network reads, in input order.
 
     Keys: ``name``; ``kind`` (``"number"``, ``"category"``, ``"date"``); ``inputs``
@@ -207,23 +239,32 @@ def pipeline_steps(encoding: TableEncoding | None, scaler: Scaler | None,
         n = len(centre) if centre is not None else len(feature_names or [])
         names = feature_names or [f"x{i}" for i in range(n)]
         for i, name in enumerate(names):
-            out.append({"name": name, "kind": "number", "inputs": [i], "fill": None,
-                        "centre": _at(centre, i, 0.0), "scale": _at(width, i, 1.0),
-                        "parse": None})
+            out.append(
+                {
+                    "name": name,
+                    "kind": "number",
+                    "inputs": [i],
+                    "fill": None,
+                    "centre": _at(centre, i, 0.0),
+                    "scale": _at(width, i, 1.0),
+                    "parse": None,
+                }
+            )
         return out
     k = 0
     for c in encoding.columns:
         inputs = list(range(k, k + c.width))
-        step: dict[str, Any] = {"name": c.name, "kind": c.kind, "inputs": inputs,
-                                "fill": c.fill}
+        step: dict[str, Any] = {"name": c.name, "kind": c.kind, "inputs": inputs, "fill": c.fill}
         if c.kind == "number":
             step.update(centre=_at(centre, k, 0.0), scale=_at(width, k, 1.0), parse=c.parse)
         elif c.kind == "category":
             step.update(categories=list(c.categories))
         else:
-            step.update(derived=list(c.derived),
-                        centre=[_at(centre, i, 0.0) for i in inputs],
-                        scale=[_at(width, i, 1.0) for i in inputs])
+            step.update(
+                derived=list(c.derived),
+                centre=[_at(centre, i, 0.0) for i in inputs],
+                scale=[_at(width, i, 1.0) for i in inputs],
+            )
         out.append(step)
         k += c.width
     return out

@@ -15,9 +15,16 @@ import numpy.typing as npt
 
 from .tables import TableEncoding
 
-__all__ = ["SCALERS", "MinMaxScaler", "NoScaling", "Preprocessing", "Scaler", "Standardizer",
-           "make_scaler",
-           "one_hot"]
+__all__ = [
+    "SCALERS",
+    "MinMaxScaler",
+    "NoScaling",
+    "Preprocessing",
+    "Scaler",
+    "Standardizer",
+    "make_scaler",
+    "one_hot",
+]
 
 
 class Scaler:
@@ -160,8 +167,9 @@ def make_scaler(kind: str, params: dict[str, np.ndarray] | None = None) -> Scale
     try:
         cls = SCALERS[kind]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown scaling {kind!r}: expected one of {', '.join(SCALERS)}"
-                         ) from None
+        raise ValueError(
+            f"unknown scaling {kind!r}: expected one of {', '.join(SCALERS)}"
+        ) from None
     scaler = cls()
     if params is None:
         return scaler
@@ -180,8 +188,7 @@ def make_scaler(kind: str, params: dict[str, np.ndarray] | None = None) -> Scale
     return scaler
 
 
-def one_hot(labels: npt.ArrayLike, n_classes: int, dtype: npt.DTypeLike = np.float64
-            ) -> np.ndarray:
+def one_hot(labels: npt.ArrayLike, n_classes: int, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
     """One-hot rows: ``out[i, labels[i]] = 1``, shape ``(n, n_classes)``.
 
     ``Network.fit`` accepts integer labels and does this itself; this is for
@@ -224,8 +231,9 @@ class Preprocessing:
             return value
         if isinstance(value, Scaler):
             return cls(features=value)
-        raise TypeError(f"preprocessing must be a Scaler or Preprocessing, got "
-                        f"{type(value).__name__}")
+        raise TypeError(
+            f"preprocessing must be a Scaler or Preprocessing, got {type(value).__name__}"
+        )
 
     @property
     def n_features(self) -> int | None:

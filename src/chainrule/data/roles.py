@@ -28,8 +28,16 @@ import numpy as np
 
 from .datasets import Dataset
 
-__all__ = ["ROLES", "ColumnRole", "RolesError", "date_features", "decide_roles",
-           "describe_roles", "parse_dates", "parse_numbers"]
+__all__ = [
+    "ROLES",
+    "ColumnRole",
+    "RolesError",
+    "date_features",
+    "decide_roles",
+    "describe_roles",
+    "parse_dates",
+    "parse_numbers",
+]
 
 #: The roles a column may have.
 ROLES = ("target", "numeric", "categorical", "date", "excluded")
@@ -38,8 +46,10 @@ ROLES = ("target", "numeric", "categorical", "date", "excluded")
 #: distinct values (a 10-row table's labels are often all different).
 MIN_ROWS_FOR_HEURISTICS = 20
 
-_ISO_DATE = re.compile(r"^\d{4}([-/])\d{2}\1\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
-                       r"(Z|[+-]\d{2}:?\d{2})?$")
+_ISO_DATE = re.compile(
+    r"^\d{4}([-/])\d{2}\1\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?$"
+)
 _SLASHED = re.compile(r"^(\d{4})/(\d{2})/(\d{2})")
 _ID_NAME = re.compile(r"^(id|.*[_\s.-]id|.*[a-z]ID|.*[a-z]Id|index|key|uuid)$", re.IGNORECASE)
 _UNNAMED = re.compile(r"^(Unnamed: \d+|index|level_0)$")
@@ -71,14 +81,16 @@ class ColumnRole:
 
     def to_json(self) -> dict[str, str | None]:
         """Plain values for the model file."""
-        return {"name": self.name, "role": self.role, "reason": self.reason,
-                "parse": self.parse}
+        return {"name": self.name, "role": self.role, "reason": self.reason, "parse": self.parse}
 
     @classmethod
     def from_json(cls, doc: object) -> ColumnRole:
         """Rebuild from :meth:`to_json`; ValueError if malformed."""
-        if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) \
-                or doc.get("role") not in ROLES:
+        if (
+            not isinstance(doc, dict)
+            or not isinstance(doc.get("name"), str)
+            or doc.get("role") not in ROLES
+        ):
             raise ValueError(f"bad column role {doc!r}"[:120])
         parse = doc.get("parse")
         if parse not in (None, "thousands", "decimal"):
@@ -128,8 +140,9 @@ def parse_dates(cells: np.ndarray) -> np.ndarray:
             continue
         text = _SLASHED.sub(r"\1-\2-\3", cell)  # 2012/01/31, as many exports write it
         try:
-            stamp = datetime.fromisoformat(text.replace("Z", "+00:00")
-                                           if text.endswith("Z") else text)
+            stamp = datetime.fromisoformat(
+                text.replace("Z", "+00:00") if text.endswith("Z") else text
+            )
         except ValueError:
             raise ValueError(f"{cell[:40]!r} is not an ISO 8601 date or time", i) from None
         if stamp.tzinfo is not None:
@@ -139,8 +152,7 @@ def parse_dates(cells: np.ndarray) -> np.ndarray:
 
 
 #: The features a date column becomes; the ``hour`` pair only when times are present.
-DATE_FEATURES = ("year", "month_sin", "month_cos", "yday_sin", "yday_cos", "wday_sin",
-                 "wday_cos")
+DATE_FEATURES = ("year", "month_sin", "month_cos", "yday_sin", "yday_cos", "wday_sin", "wday_cos")
 HOUR_FEATURES = ("hour_sin", "hour_cos")
 
 
@@ -161,13 +173,16 @@ def date_features(stamps: np.ndarray, derived: Sequence[str]) -> np.ndarray:
     two_pi = 2.0 * np.pi
     values = {
         "year": year + yday / 365.25,
-        "month_sin": np.sin(two_pi * month / 12), "month_cos": np.cos(two_pi * month / 12),
-        "yday_sin": np.sin(two_pi * yday / 365.25), "yday_cos": np.cos(two_pi * yday / 365.25),
-        "wday_sin": np.sin(two_pi * wday / 7), "wday_cos": np.cos(two_pi * wday / 7),
-        "hour_sin": np.sin(two_pi * hour / 24), "hour_cos": np.cos(two_pi * hour / 24),
+        "month_sin": np.sin(two_pi * month / 12),
+        "month_cos": np.cos(two_pi * month / 12),
+        "yday_sin": np.sin(two_pi * yday / 365.25),
+        "yday_cos": np.cos(two_pi * yday / 365.25),
+        "wday_sin": np.sin(two_pi * wday / 7),
+        "wday_cos": np.cos(two_pi * wday / 7),
+        "hour_sin": np.sin(two_pi * hour / 24),
+        "hour_cos": np.cos(two_pi * hour / 24),
     }
-    out = np.column_stack([values[d] for d in derived]) if derived else \
-        np.empty((len(stamps), 0))
+    out = np.column_stack([values[d] for d in derived]) if derived else np.empty((len(stamps), 0))
     out[np.isnat(stamps)] = np.nan
     return out
 
@@ -180,9 +195,15 @@ def _cells(data: Dataset, j: int) -> np.ndarray:
     return data.text[j] if j in data.text else _numbers_as_text(data.X[:, j])
 
 
-def decide_roles(data: Dataset, *, exclude: Iterable[str] = (),
-                 categorical: Iterable[str] = (), dates: Iterable[str] = (),
-                 id_column: str | None = None, decimal: str = ".") -> list[ColumnRole]:
+def decide_roles(
+    data: Dataset,
+    *,
+    exclude: Iterable[str] = (),
+    categorical: Iterable[str] = (),
+    dates: Iterable[str] = (),
+    id_column: str | None = None,
+    decimal: str = ".",
+) -> list[ColumnRole]:
     """One role per feature column of ``data`` (the target is not among them).
 
     Raises
@@ -193,8 +214,12 @@ def decide_roles(data: Dataset, *, exclude: Iterable[str] = (),
         words.
     """
     names = list(data.feature_names)
-    asked = {"--exclude": list(exclude), "--categorical": list(categorical),
-             "--date": list(dates), "--id-column": [id_column] if id_column else []}
+    asked = {
+        "--exclude": list(exclude),
+        "--categorical": list(categorical),
+        "--date": list(dates),
+        "--id-column": [id_column] if id_column else [],
+    }
     seen: dict[str, str] = {}
     option: str | None
     for option, cols in asked.items():
@@ -202,20 +227,26 @@ def decide_roles(data: Dataset, *, exclude: Iterable[str] = (),
             assert col is not None
             if col not in names:
                 what = "the target" if col == data.target_name else "not a column of the table"
-                raise RolesError(f"{data.name}: {option} {col!r}: {what} (columns: "
-                                 f"{', '.join(repr(n) for n in names[:12])}"
-                                 f"{' …' if len(names) > 12 else ''})")
+                raise RolesError(
+                    f"{data.name}: {option} {col!r}: {what} (columns: "
+                    f"{', '.join(repr(n) for n in names[:12])}"
+                    f"{' …' if len(names) > 12 else ''})"
+                )
             if col in seen and not {seen[col], option} <= {"--exclude", "--id-column"}:
-                raise RolesError(f"{data.name}: column {col!r} is named by both {seen[col]} "
-                                 f"and {option}")
+                raise RolesError(
+                    f"{data.name}: column {col!r} is named by both {seen[col]} and {option}"
+                )
             seen[col] = option
     n = len(data.X)
     roles = []
     for j, name in enumerate(names):
         option = seen.get(name)
         if option in ("--exclude", "--id-column"):
-            reason = ("--id-column (carried to predict's output)" if option == "--id-column"
-                      else "--exclude")
+            reason = (
+                "--id-column (carried to predict's output)"
+                if option == "--id-column"
+                else "--exclude"
+            )
             roles.append(ColumnRole(name, "excluded", reason))
             continue
         if option == "--categorical":
@@ -228,16 +259,18 @@ def decide_roles(data: Dataset, *, exclude: Iterable[str] = (),
             try:
                 parse_dates(date_cells)
             except ValueError as exc:
-                raise RolesError(f"{data.name}: --date {name!r}: {data.where(exc.args[1])}: "
-                                 f"{exc.args[0]}") from None
+                raise RolesError(
+                    f"{data.name}: --date {name!r}: {data.where(exc.args[1])}: {exc.args[0]}"
+                ) from None
             roles.append(ColumnRole(name, "date", "--date"))
             continue
         roles.append(_automatic(data, j, name, cells, n, decimal))
     return roles
 
 
-def _automatic(data: Dataset, j: int, name: str, cells: np.ndarray | None, n: int,
-               decimal: str) -> ColumnRole:
+def _automatic(
+    data: Dataset, j: int, name: str, cells: np.ndarray | None, n: int, decimal: str
+) -> ColumnRole:
     if name == "" or _UNNAMED.match(name):
         return ColumnRole(name, "excluded", "an unnamed index column (as pandas writes one)")
     big = n >= MIN_ROWS_FOR_HEURISTICS
@@ -250,10 +283,19 @@ def _automatic(data: Dataset, j: int, name: str, cells: np.ndarray | None, n: in
         if not integral:
             return ColumnRole(name, "numeric")  # (no sort of a million floats)
         distinct = np.unique(present)
-        if integral and big and len(present) == n and len(distinct) == n \
-                and distinct[0] in (0, 1) and distinct[-1] - distinct[0] == n - 1:
-            return ColumnRole(name, "excluded", f"an ID (the integers {int(distinct[0])}.."
-                                                f"{int(distinct[-1])}, one per row)")
+        if (
+            integral
+            and big
+            and len(present) == n
+            and len(distinct) == n
+            and distinct[0] in (0, 1)
+            and distinct[-1] - distinct[0] == n - 1
+        ):
+            return ColumnRole(
+                name,
+                "excluded",
+                f"an ID (the integers {int(distinct[0])}..{int(distinct[-1])}, one per row)",
+            )
         if integral and big and _ID_NAME.match(name) and len(distinct) > n // 2:
             return ColumnRole(name, "excluded", "an ID (by its name, with a value per row)")
         return ColumnRole(name, "numeric")
@@ -261,31 +303,43 @@ def _automatic(data: Dataset, j: int, name: str, cells: np.ndarray | None, n: in
     distinct = np.unique(present)
     if len(distinct) <= 1:
         return ColumnRole(name, "excluded", "constant" if len(distinct) else "empty")
-    if all(_ISO_DATE.match(v) for v in distinct[:200].tolist()) \
-            and all(_ISO_DATE.match(v) for v in distinct.tolist()):
+    if all(_ISO_DATE.match(v) for v in distinct[:200].tolist()) and all(
+        _ISO_DATE.match(v) for v in distinct.tolist()
+    ):
         return ColumnRole(name, "date", "ISO 8601 dates")
     pattern = _thousands_pattern(decimal)
     numeric = np.array([bool(pattern.match(v)) for v in distinct.tolist()])
     if numeric.all():
-        parse = "decimal" if decimal == "," and not any(
-            ("." in v) for v in distinct.tolist()) else "thousands"
-        why = ("a decimal comma" if parse == "decimal"
-               else "thousands separators" if decimal == "." else "'.' thousands separators")
+        parse = (
+            "decimal"
+            if decimal == "," and not any(("." in v) for v in distinct.tolist())
+            else "thousands"
+        )
+        why = (
+            "a decimal comma"
+            if parse == "decimal"
+            else "thousands separators"
+            if decimal == "."
+            else "'.' thousands separators"
+        )
         return ColumnRole(name, "numeric", f"numbers with {why}", parse)
     share = float(np.isin(present, distinct[numeric]).mean()) if numeric.any() else 0.0
     if share >= 0.5:
         first = int(np.flatnonzero(~np.isin(cells, distinct[numeric]) & (cells != ""))[0])
-        raise RolesError(f"{data.name}: {data.where(first)}, column {name!r}: "
-                         f"{str(cells[first])[:40]!r} is not a number, though "
-                         f"{share:.0%} of the column's cells are (fix the cell, or say "
-                         f"--categorical {name} or --exclude {name})")
+        raise RolesError(
+            f"{data.name}: {data.where(first)}, column {name!r}: "
+            f"{str(cells[first])[:40]!r} is not a number, though "
+            f"{share:.0%} of the column's cells are (fix the cell, or say "
+            f"--categorical {name} or --exclude {name})"
+        )
     if big and len(distinct) == len(present) == n:
         return ColumnRole(name, "excluded", "unique per row (an ID or key)")
     if big and _ID_NAME.match(name) and len(distinct) > n // 2:
         return ColumnRole(name, "excluded", "an ID (by its name, with a value per row)")
     if big and len(distinct) > n / 2:
-        return ColumnRole(name, "excluded", f"free text ({len(distinct)} distinct values in "
-                                            f"{n} rows)")
+        return ColumnRole(
+            name, "excluded", f"free text ({len(distinct)} distinct values in {n} rows)"
+        )
     return ColumnRole(name, "categorical", f"{len(distinct)} categories")
 
 
@@ -294,12 +348,13 @@ def describe_roles(roles: Sequence[ColumnRole], target: str | None) -> list[str]
     lines = []
     if target is not None:
         lines.append(f"  target:      {target}")
-    for role, label in (("numeric", "numeric"), ("categorical", "categorical"),
-                        ("date", "date")):
+    for role, label in (("numeric", "numeric"), ("categorical", "categorical"), ("date", "date")):
         cols = [r for r in roles if r.role == role]
         if cols:
-            shown = ", ".join(r.name + (f" ({r.reason})" if r.parse or r.reason.startswith("--")
-                                        else "") for r in cols[:12])
+            shown = ", ".join(
+                r.name + (f" ({r.reason})" if r.parse or r.reason.startswith("--") else "")
+                for r in cols[:12]
+            )
             more = f", … ({len(cols)} in all)" if len(cols) > 12 else ""
             lines.append(f"  {label + ':':<12} {shown}{more}")
     excluded = [r for r in roles if r.role == "excluded"]

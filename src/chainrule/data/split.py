@@ -8,7 +8,11 @@ __all__ = ["split_indices", "train_test_split"]
 
 
 def train_test_split(
-    X: np.ndarray, y: np.ndarray, *, test_fraction: float = 0.2, seed: int | None = 0,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    test_fraction: float = 0.2,
+    seed: int | None = 0,
     stratify: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split rows into training and test parts.
@@ -32,8 +36,12 @@ def train_test_split(
 
 
 def split_indices(
-    y: np.ndarray, *, val_fraction: float = 0.0, test_fraction: float = 0.2,
-    seed: int | np.random.Generator | None = 0, stratify: bool = True,
+    y: np.ndarray,
+    *,
+    val_fraction: float = 0.0,
+    test_fraction: float = 0.2,
+    seed: int | np.random.Generator | None = 0,
+    stratify: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row indices of a seeded train/validation/test split.
 
@@ -60,8 +68,10 @@ def split_indices(
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
     if not 0.0 <= val_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1) with val_fraction + test_fraction "
-                         f"< 1, got {val_fraction} and {test_fraction}")
+        raise ValueError(
+            f"val_fraction must be in [0, 1) with val_fraction + test_fraction "
+            f"< 1, got {val_fraction} and {test_fraction}"
+        )
     n = len(y)
     rng = np.random.default_rng(seed)
     if stratify and y.ndim == 1 and y.dtype.kind in "iu":
@@ -74,8 +84,8 @@ def split_indices(
         n_test = round(len(members) * test_fraction)
         n_val = round(len(members) * val_fraction)
         parts[2].append(members[:n_test])
-        parts[1].append(members[n_test:n_test + n_val])
-        parts[0].append(members[n_test + n_val:])
+        parts[1].append(members[n_test : n_test + n_val])
+        parts[0].append(members[n_test + n_val :])
     train, val, test = (np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
     if len(train) == 0 or (test_fraction > 0 and len(test) == 0):
         raise ValueError(f"{n} rows are too few to split into training and test parts")

@@ -26,8 +26,15 @@ import numpy as np
 
 from . import files
 
-__all__ = ["ARROW_MAGIC", "arrow_table_of", "from_arrow", "is_arrow_table_like",
-           "read_arrow_file", "read_csv_arrow", "sniff_table_format"]
+__all__ = [
+    "ARROW_MAGIC",
+    "arrow_table_of",
+    "from_arrow",
+    "is_arrow_table_like",
+    "read_arrow_file",
+    "read_csv_arrow",
+    "sniff_table_format",
+]
 
 #: File signatures of the binary table formats read through pyarrow.
 ARROW_MAGIC = {b"PAR1": "parquet", b"ARROW1": "arrow", b"FEA1": "feather"}
@@ -111,10 +118,17 @@ def _count_lines(p: Path) -> tuple[int, bool]:
     return n, last == b"\n"
 
 
-def read_csv_arrow(p: Path, *, target: str | int | None, has_target: bool | None,
-                   header: bool | None, n_features: int | None, target_hint: str | None,
-                   columns: list[str] | None, decimal: str = "."
-                   ) -> tuple[Any, ...] | None:
+def read_csv_arrow(
+    p: Path,
+    *,
+    target: str | int | None,
+    has_target: bool | None,
+    header: bool | None,
+    n_features: int | None,
+    target_hint: str | None,
+    columns: list[str] | None,
+    decimal: str = ".",
+) -> tuple[Any, ...] | None:
     """Read a CSV/TSV file with pyarrow; the 7-tuple of ``files._read_csv``, or None when
     the line-by-line reader must take the file (see the module's docstring).
 
@@ -136,7 +150,7 @@ def read_csv_arrow(p: Path, *, target: str | int | None, has_target: bool | None
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:
             return None  # the slow reader names the line
-        text = head[:exc.start].decode("utf-8-sig")
+        text = head[: exc.start].decode("utf-8-sig")
     if b"\r" in head:
         return None  # CR line endings: line numbers need the csv module
     end = text.find("\n")
@@ -158,16 +172,21 @@ def read_csv_arrow(p: Path, *, target: str | int | None, has_target: bool | None
     if not by_name:
         files._check_columns(p, n_cols, n_features, has_target)
     if has_target is None:
-        has_target = (target is not None) if by_name else (
-            n_features is not None and n_cols == n_features + 1)
+        has_target = (
+            (target is not None)
+            if by_name
+            else (n_features is not None and n_cols == n_features + 1)
+        )
     t: int | None = None
     target_name: str | None = None
     if has_target:
         if target is None and target_hint is not None and target_hint in names:
             target = target_hint
         elif target is None and by_name and target_hint is not None:
-            raise files.DataFileError(f"{p}: no column named {target_hint!r} (the target in "
-                                      f"training); name the target column with --target")
+            raise files.DataFileError(
+                f"{p}: no column named {target_hint!r} (the target in "
+                f"training); name the target column with --target"
+            )
         t = files._column_index(p, target, n_cols, names)
         target_name = names[t] if names else f"column {t + 1}"
     if by_name:
@@ -177,8 +196,11 @@ def read_csv_arrow(p: Path, *, target: str | int | None, has_target: bool | None
         file_col = [j for j in range(n_cols) if j != t]
     feature_names = [names[j] for j in file_col] if names else []
     chosen = set(file_col)
-    ignored = [names[j] for j in range(n_cols) if j != t and j not in chosen
-               and names[j] != target_hint] if names else []
+    ignored = (
+        [names[j] for j in range(n_cols) if j != t and j not in chosen and names[j] != target_hint]
+        if names
+        else []
+    )
     result = _stream(p, n_cols, bool(header), file_col, t, delimiter, decimal)
     if result is None:
         return None
@@ -196,10 +218,18 @@ def read_csv_arrow(p: Path, *, target: str | int | None, has_target: bool | None
     return (X, y_raw, feature_names, target_name, line_numbers, text_cells, ignored)
 
 
-def _stream(p: Path, n_cols: int, header: bool, file_col: list[int], t: int | None,
-            delimiter: str, decimal: str
-            ) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
-                       np.ndarray | None, int] | None:
+def _stream(
+    p: Path,
+    n_cols: int,
+    header: bool,
+    file_col: list[int],
+    t: int | None,
+    delimiter: str,
+    decimal: str,
+) -> (
+    tuple[np.ndarray, dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], np.ndarray | None, int]
+    | None
+):
     """Parse the file in blocks; the numeric matrix (C order, filled block by block
     as blocks arrive), the text columns and the target cells."""
     import pyarrow as pa
@@ -208,23 +238,42 @@ def _stream(p: Path, n_cols: int, header: bool, file_col: list[int], t: int | No
     col_names = [f"c{j}" for j in range(n_cols)]
     nulls = sorted({v for m in _MISSING for v in (m, m.upper(), m.capitalize())})
     keep = [col_names[j] for j in file_col] + ([col_names[t]] if t is not None else [])
-    forced = _declared_types(p, col_names, header, delimiter, decimal, nulls, keep,
-                             {col_names[t]} if t is not None else set())
+    forced = _declared_types(
+        p,
+        col_names,
+        header,
+        delimiter,
+        decimal,
+        nulls,
+        keep,
+        {col_names[t]} if t is not None else set(),
+    )
     size = os.path.getsize(p)
     for _attempt in range(n_cols + 2):
-        read = pacsv.ReadOptions(column_names=col_names, skip_rows=1 if header else 0,
-                                 block_size=_BLOCK_BYTES, use_threads=True)
+        read = pacsv.ReadOptions(
+            column_names=col_names,
+            skip_rows=1 if header else 0,
+            block_size=_BLOCK_BYTES,
+            use_threads=True,
+        )
         parse = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True)
         convert = pacsv.ConvertOptions(
-            column_types=forced, null_values=nulls, strings_can_be_null=True,
-            true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"],
-            include_columns=keep, decimal_point=decimal, timestamp_parsers=[])
+            column_types=forced,
+            null_values=nulls,
+            strings_can_be_null=True,
+            true_values=["true", "True", "TRUE"],
+            false_values=["false", "False", "FALSE"],
+            include_columns=keep,
+            decimal_point=decimal,
+            timestamp_parsers=[],
+        )
         out = _Blocks(len(file_col), size)
         text_parts: dict[int, list[Any]] = {}
         target_parts: list[Any] = []
         try:
-            reader = pacsv.open_csv(p, read_options=read, parse_options=parse,
-                                    convert_options=convert)
+            reader = pacsv.open_csv(
+                p, read_options=read, parse_options=parse, convert_options=convert
+            )
             for batch in reader:
                 out.add(batch, [col_names[c] for c in file_col], text_parts)
                 if t is not None:
@@ -233,8 +282,9 @@ def _stream(p: Path, n_cols: int, header: bool, file_col: list[int], t: int | No
                     col = batch.column(col_names[t])
                     if pa.types.is_boolean(col.type):
                         return None  # labels as written (true/True): the slow reader
-                    target_parts.append(_to_float(col) if _numeric_kind(col.type)
-                                        else _target_cells(col))
+                    target_parts.append(
+                        _to_float(col) if _numeric_kind(col.type) else _target_cells(col)
+                    )
                 del batch
         except pa.ArrowInvalid as exc:
             m = re.search(r"In CSV column #(\d+): CSV conversion error to (\w+)", str(exc))
@@ -266,9 +316,16 @@ def _stream(p: Path, n_cols: int, header: bool, file_col: list[int], t: int | No
     return X, texts, y_raw, n
 
 
-def _declared_types(p: Path, col_names: list[str], header: bool, delimiter: str,
-                    decimal: str, nulls: list[str], keep: list[str], targets: set[str]
-                    ) -> dict[str, Any]:
+def _declared_types(
+    p: Path,
+    col_names: list[str],
+    header: bool,
+    delimiter: str,
+    decimal: str,
+    nulls: list[str],
+    keep: list[str],
+    targets: set[str],
+) -> dict[str, Any]:
     """Column types for the whole file, from what pyarrow infers on its first block.
 
     Declared types spare pyarrow its per-block inference (numbers read about 1.7× faster,
@@ -282,14 +339,24 @@ def _declared_types(p: Path, col_names: list[str], header: bool, delimiter: str,
 
     try:
         reader = pacsv.open_csv(
-            p, read_options=pacsv.ReadOptions(column_names=col_names,
-                                              skip_rows=1 if header else 0,
-                                              block_size=_BLOCK_BYTES, use_threads=False),
+            p,
+            read_options=pacsv.ReadOptions(
+                column_names=col_names,
+                skip_rows=1 if header else 0,
+                block_size=_BLOCK_BYTES,
+                use_threads=False,
+            ),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(
-                null_values=nulls, strings_can_be_null=True, include_columns=keep,
-                true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"],
-                decimal_point=decimal, timestamp_parsers=[]))
+                null_values=nulls,
+                strings_can_be_null=True,
+                include_columns=keep,
+                true_values=["true", "True", "TRUE"],
+                false_values=["false", "False", "FALSE"],
+                decimal_point=decimal,
+                timestamp_parsers=[],
+            ),
+        )
         schema = reader.schema
         reader.close()
     except (pa.ArrowInvalid, OSError):
@@ -329,21 +396,24 @@ class _Blocks:
             self.data = np.empty((max(guess, need), self.m), dtype=np.float64)
         elif need > len(self.data):
             grown = np.empty((max(need, 2 * len(self.data)), self.m), dtype=np.float64)
-            grown[:self.n] = self.data[:self.n]
+            grown[: self.n] = self.data[: self.n]
             self.data = grown
-        if self.m and not text_parts and all(
-                batch.schema.field(name).type == pa.float64() for name in names):
+        if (
+            self.m
+            and not text_parts
+            and all(batch.schema.field(name).type == pa.float64() for name in names)
+        ):
             block = batch.select(names).to_tensor(null_to_nan=True, row_major=True)
-            self.data[self.n:need] = np.asarray(block).reshape(rows, self.m)
+            self.data[self.n : need] = np.asarray(block).reshape(rows, self.m)
             self.n = need
             return
         for j, name in enumerate(names):
             col = batch.column(name)
             if _numeric_kind(col.type) and j not in text_parts:
-                _to_float(col, self.data[self.n:need, j])
+                _to_float(col, self.data[self.n : need, j])
             else:
                 if j not in text_parts:  # earlier blocks were numbers: their text back
-                    done = self.data[:self.n, j]
+                    done = self.data[: self.n, j]
                     text_parts[j] = [pa.array(_numbers_as_text(done), type=pa.string())]
                 text_parts[j].append(col.cast(pa.string()))
         self.n = need
@@ -351,7 +421,7 @@ class _Blocks:
     def result(self) -> np.ndarray:
         if self.data is None:
             return np.empty((0, self.m))
-        return self.data[:self.n]
+        return self.data[: self.n]
 
 
 def _numbers_as_text(values: np.ndarray) -> list[str | None]:
@@ -363,8 +433,12 @@ def _numbers_as_text(values: np.ndarray) -> list[str | None]:
 def _numeric_kind(dtype: Any) -> bool:
     import pyarrow as pa
 
-    return bool(pa.types.is_integer(dtype) or pa.types.is_floating(dtype)
-                or pa.types.is_boolean(dtype) or pa.types.is_null(dtype))
+    return bool(
+        pa.types.is_integer(dtype)
+        or pa.types.is_floating(dtype)
+        or pa.types.is_boolean(dtype)
+        or pa.types.is_null(dtype)
+    )
 
 
 def _to_float(col: Any, out: np.ndarray | None = None) -> np.ndarray:
@@ -396,8 +470,7 @@ def _stripped(chunked: Any) -> tuple[Any, np.ndarray]:
     cells = pc.utf8_trim_whitespace(chunked)
     lower = pc.utf8_lower(cells)
     missing = pc.or_kleene(pc.is_null(cells), pc.is_in(lower, value_set=_missing_set()))
-    return cells, np.asarray(pc.fill_null(missing, True).to_numpy(zero_copy_only=False),
-                             dtype=bool)
+    return cells, np.asarray(pc.fill_null(missing, True).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _missing_set() -> Any:
@@ -418,8 +491,7 @@ def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray,
     lower = pc.utf8_lower(cells)
 
     def mask(values: Any) -> np.ndarray:
-        return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False),
-                          dtype=bool)
+        return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
     number = mask(pc.match_substring_regex(cells, _NUMBER))
     boolean = mask(pc.is_in(lower, value_set=pa.array(["true", "false"])))
@@ -438,16 +510,22 @@ def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray,
         out = np.full(len(cells), np.nan)
         words = np.asarray(cells.to_numpy(zero_copy_only=False), dtype=object)
         out[number] = np.array([float(v) for v in words[number].tolist()])
-        out[boolean] = (np.asarray(lower.to_numpy(zero_copy_only=False), dtype=object)[boolean]
-                        == "true").astype(np.float64)
+        out[boolean] = (
+            np.asarray(lower.to_numpy(zero_copy_only=False), dtype=object)[boolean] == "true"
+        ).astype(np.float64)
         return out
     filled = pc.if_else(pa.array(missing), "", cells)
     words = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=object).astype(str)
     return words, number | boolean, missing
 
 
-def _check_text_column(p: Path, col: tuple[np.ndarray, np.ndarray, np.ndarray],
-                       lines: np.ndarray, file_j: int, names: list[str]) -> None:
+def _check_text_column(
+    p: Path,
+    col: tuple[np.ndarray, np.ndarray, np.ndarray],
+    lines: np.ndarray,
+    file_j: int,
+    names: list[str],
+) -> None:
     """A column with at least as many numbers as words is a numeric column with typos."""
     from .files import DataFileError, _col
 
@@ -455,8 +533,10 @@ def _check_text_column(p: Path, col: tuple[np.ndarray, np.ndarray, np.ndarray],
     words = ~(number | missing)
     if number.sum() >= words.sum():
         i = int(np.flatnonzero(words)[0])
-        raise DataFileError(f"{p}: line {int(lines[i])}, {_col(file_j, names)}: "
-                            f"{str(cells[i])[:40]!r} is not a number")
+        raise DataFileError(
+            f"{p}: line {int(lines[i])}, {_col(file_j, names)}: "
+            f"{str(cells[i])[:40]!r} is not a number"
+        )
 
 
 def _target_cells(chunked: Any) -> np.ndarray:
@@ -493,12 +573,14 @@ def read_column(p: Path, name: str) -> np.ndarray:
     delimiter = _delimiter(p, text if end < 0 else text[:end])
     try:
         table = pacsv.read_csv(
-            p, parse_options=pacsv.ParseOptions(delimiter=delimiter),
-            convert_options=pacsv.ConvertOptions(include_columns=[name],
-                                                 column_types={name: pa.string()}))
+            p,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[name], column_types={name: pa.string()}
+            ),
+        )
     except (pa.ArrowInvalid, KeyError):
-        raise DataFileError(f"{p}: no column named {name!r} (the model's --id-column)"
-                            ) from None
+        raise DataFileError(f"{p}: no column named {name!r} (the model's --id-column)") from None
     return _target_cells(table.column(name))
 
 
@@ -513,20 +595,24 @@ def read_arrow_file(p: Path, **kwargs: Any) -> tuple[Any, ...]:
         table = arrow_table_of(p)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, …
         text = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise DataFileError(f"{p}: not a readable Parquet/Feather/Arrow file ({text})"
-                            ) from None
+        raise DataFileError(f"{p}: not a readable Parquet/Feather/Arrow file ({text})") from None
     return from_arrow(p, table, **kwargs)
 
 
-def from_arrow(p: Path | str, table: Any, *, target: str | int | None = None,
-               has_target: bool | None = True, n_features: int | None = None,
-               target_hint: str | None = None, columns: list[str] | None = None
-               ) -> tuple[Any, ...]:
+def from_arrow(
+    p: Path | str,
+    table: Any,
+    *,
+    target: str | int | None = None,
+    has_target: bool | None = True,
+    n_features: int | None = None,
+    target_hint: str | None = None,
+    columns: list[str] | None = None,
+) -> tuple[Any, ...]:
     """An in-memory Arrow table's columns as the CSV reader gives them (``lines`` is None:
     rows are named by number).  Dates and times become ISO text, dictionary (categorical)
     columns their values' text."""
     import pyarrow as pa
-
 
     names = [str(n) for n in table.column_names]
     files._check_duplicates(p, names)
@@ -535,8 +621,11 @@ def from_arrow(p: Path | str, table: Any, *, target: str | int | None = None,
     if not by_name:
         files._check_columns(Path(str(p)), n_cols, n_features, has_target)
     if has_target is None:
-        has_target = (target is not None or (target_hint in names)) if by_name else (
-            n_features is not None and n_cols == n_features + 1)
+        has_target = (
+            (target is not None or (target_hint in names))
+            if by_name
+            else (n_features is not None and n_cols == n_features + 1)
+        )
     t: int | None = None
     target_name: str | None = None
     if has_target:
@@ -550,8 +639,9 @@ def from_arrow(p: Path | str, table: Any, *, target: str | int | None = None,
     else:
         file_col = [j for j in range(n_cols) if j != t]
     chosen = set(file_col)
-    ignored = [names[j] for j in range(n_cols) if j != t and j not in chosen
-               and names[j] != target_hint]
+    ignored = [
+        names[j] for j in range(n_cols) if j != t and j not in chosen and names[j] != target_hint
+    ]
     n = table.num_rows
     if n == 0:
         raise files.DataFileError(f"{p}: the table has no rows")
@@ -572,8 +662,9 @@ def from_arrow(p: Path | str, table: Any, *, target: str | int | None = None,
     present = X[~np.isnan(X)]
     if not np.isfinite(present).all():
         i, j = np.argwhere(~np.isfinite(np.where(np.isnan(X), 0.0, X)))[0]
-        raise files.DataFileError(f"{p}: row {i + 1}, {files._col(file_col[j], names)}: "
-                                  f"{X[i, j]} is not a finite number")
+        raise files.DataFileError(
+            f"{p}: row {i + 1}, {files._col(file_col[j], names)}: {X[i, j]} is not a finite number"
+        )
     y_raw = None
     if t is not None:
         col = _plain(table.column(t))
@@ -590,8 +681,7 @@ def _plain(col: Any) -> Any:
 
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
-    if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type) \
-            or pa.types.is_time(col.type):
+    if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type) or pa.types.is_time(col.type):
         col = col.cast(pa.string())
     if pa.types.is_decimal(col.type):
         col = col.cast(pa.float64())
@@ -601,5 +691,6 @@ def _plain(col: Any) -> Any:
 
 
 # files' line reader hands CSV/TSV, Parquet, Feather and Arrow files to these first.
-files.register_table_readers(sniff=sniff_table_format, arrow_file=read_arrow_file,
-                             csv=read_csv_arrow)
+files.register_table_readers(
+    sniff=sniff_table_format, arrow_file=read_arrow_file, csv=read_csv_arrow
+)

@@ -84,12 +84,19 @@ def rows_text(data: Dataset, rows: np.ndarray, limit: int = 5) -> str:
 def subset(data: Dataset, keep: np.ndarray) -> Dataset:
     """The rows ``keep`` (a boolean mask or indices) of ``data``, text columns included."""
     return Dataset(
-        X=data.X[keep], y=data.y[keep] if data.y.size else data.y, task=data.task,
-        name=data.name, class_names=data.class_names, image_shape=data.image_shape,
-        feature_names=data.feature_names, target_name=data.target_name,
+        X=data.X[keep],
+        y=data.y[keep] if data.y.size else data.y,
+        task=data.task,
+        name=data.name,
+        class_names=data.class_names,
+        image_shape=data.image_shape,
+        feature_names=data.feature_names,
+        target_name=data.target_name,
         lines=None if data.lines is None else data.lines[keep],
         text={j: cells[keep] for j, cells in data.text.items()},
-        ignored_columns=data.ignored_columns, dropped=data.dropped)
+        ignored_columns=data.ignored_columns,
+        dropped=data.dropped,
+    )
 
 
 @dataclass
@@ -155,8 +162,9 @@ class TableEncoding:
     # ------------------------------------------------------------------ fitting
 
     @classmethod
-    def fit(cls, data: Dataset, rows: np.ndarray, missing: str = "error",
-            roles: list[Any] | None = None) -> TableEncoding:
+    def fit(
+        cls, data: Dataset, rows: np.ndarray, missing: str = "error", roles: list[Any] | None = None
+    ) -> TableEncoding:
         """Learn categories and fill values from the rows ``rows`` (the training split).
 
         ``roles`` (one :class:`~chainrule.data.roles.ColumnRole` per column of ``data``,
@@ -166,8 +174,9 @@ class TableEncoding:
         from .roles import DATE_FEATURES, HOUR_FEATURES, parse_dates
 
         if missing not in MISSING_POLICIES:
-            raise ValueError(f"missing must be one of {', '.join(MISSING_POLICIES)}, "
-                             f"got {missing!r}")
+            raise ValueError(
+                f"missing must be one of {', '.join(MISSING_POLICIES)}, got {missing!r}"
+            )
         columns = []
         for j in range(data.X.shape[1]):
             name = _name(data, j)
@@ -176,20 +185,36 @@ class TableEncoding:
                 stamps = parse_dates(_cells(data, j))
                 seen = stamps[rows][~np.isnat(stamps[rows])]
                 timed = bool(len(seen)) and bool(
-                    (seen - seen.astype("datetime64[D]")).astype(np.int64).any())
-                median = (np.sort(seen)[len(seen) // 2] if len(seen)
-                          else np.datetime64("2000-01-01T00:00:00"))
-                columns.append(ColumnEncoding(
-                    name, "date", [], str(median) if missing == "impute" else None,
-                    list(DATE_FEATURES) + (list(HOUR_FEATURES) if timed else [])))
+                    (seen - seen.astype("datetime64[D]")).astype(np.int64).any()
+                )
+                median = (
+                    np.sort(seen)[len(seen) // 2]
+                    if len(seen)
+                    else np.datetime64("2000-01-01T00:00:00")
+                )
+                columns.append(
+                    ColumnEncoding(
+                        name,
+                        "date",
+                        [],
+                        str(median) if missing == "impute" else None,
+                        list(DATE_FEATURES) + (list(HOUR_FEATURES) if timed else []),
+                    )
+                )
                 continue
             if role is not None and role.role == "numeric" and role.parse:
                 values = self_parse(data, j, role.parse)
                 present_n = values[rows][~np.isnan(values[rows])]
                 fill_p = float(np.median(present_n)) if len(present_n) else 0.0
-                columns.append(ColumnEncoding(name, "number", [],
-                                              fill_p if missing == "impute" else None,
-                                              parse=role.parse))
+                columns.append(
+                    ColumnEncoding(
+                        name,
+                        "number",
+                        [],
+                        fill_p if missing == "impute" else None,
+                        parse=role.parse,
+                    )
+                )
                 continue
             if j in data.text or (role is not None and role.role == "categorical"):
                 cells = _cells(data, j)[rows]
@@ -198,24 +223,34 @@ class TableEncoding:
                 # The most frequent category; ties go to the first in sorted order.  When
                 # every value is seen once there is no most frequent one: "" (a missing
                 # cell encodes as all zeros, like a category never seen in training).
-                fill: float | str | None = (str(values[np.argmax(counts)])
-                                            if len(values) and (counts.max() > 1
-                                                                or len(values) == 1) else "")
-                columns.append(ColumnEncoding(name, "category", [str(v) for v in values],
-                                              fill if missing == "impute" else None))
+                fill: float | str | None = (
+                    str(values[np.argmax(counts)])
+                    if len(values) and (counts.max() > 1 or len(values) == 1)
+                    else ""
+                )
+                columns.append(
+                    ColumnEncoding(
+                        name,
+                        "category",
+                        [str(v) for v in values],
+                        fill if missing == "impute" else None,
+                    )
+                )
             else:
                 col = data.X[rows, j]
                 present_n = col[~np.isnan(col)]
                 fill = float(np.median(present_n)) if len(present_n) else 0.0
-                columns.append(ColumnEncoding(name, "number", [],
-                                              fill if missing == "impute" else None))
+                columns.append(
+                    ColumnEncoding(name, "number", [], fill if missing == "impute" else None)
+                )
         return cls(columns, missing)
 
     @property
     def needed(self) -> bool:
         """Whether it does anything: a category column or a fill value."""
-        return any(c.kind in ("category", "date") or c.fill is not None or c.parse
-                   for c in self.columns)
+        return any(
+            c.kind in ("category", "date") or c.fill is not None or c.parse for c in self.columns
+        )
 
     @property
     def n_inputs(self) -> int:
@@ -227,20 +262,25 @@ class TableEncoding:
         ``day:month_sin`` for a date's feature."""
         names: list[str] = []
         for c in self.columns:
-            names += [f"{c.name}={v}" for v in c.categories] if c.kind == "category" \
-                else [f"{c.name}:{d}" for d in c.derived] if c.kind == "date" else [c.name]
+            names += (
+                [f"{c.name}={v}" for v in c.categories]
+                if c.kind == "category"
+                else [f"{c.name}:{d}" for d in c.derived]
+                if c.kind == "date"
+                else [c.name]
+            )
         return names
 
     def one_hot_inputs(self) -> np.ndarray:
         """Which network inputs are one-hot 0/1 columns (bool, shape (n_inputs,)): they
         enter the network as they are, never scaled."""
-        return np.array([c.kind == "category" for c in self.columns for _ in range(c.width)],
-                        dtype=bool)
+        return np.array(
+            [c.kind == "category" for c in self.columns for _ in range(c.width)], dtype=bool
+        )
 
     # ------------------------------------------------------------------ applying
 
-    def transform(self, data: Dataset, *, strict: bool = False
-                  ) -> tuple[np.ndarray, list[str]]:
+    def transform(self, data: Dataset, *, strict: bool = False) -> tuple[np.ndarray, list[str]]:
         """Encode ``data`` (its columns in this encoding's order).
 
         Returns
@@ -258,22 +298,23 @@ class TableEncoding:
         """
         n = len(data.X)
         if data.X.shape[1] != len(self.columns):
-            raise ValueError(f"{data.name}: has {data.X.shape[1]} feature columns, the model "
-                             f"needs {len(self.columns)}")
+            raise ValueError(
+                f"{data.name}: has {data.X.shape[1]} feature columns, the model "
+                f"needs {len(self.columns)}"
+            )
         self._refuse_missing(data)
         out = np.zeros((n, self.n_inputs), dtype=np.float64)
         warnings: list[str] = []
         k = 0
         for j, c in enumerate(self.columns):
             if c.kind == "date":
-                out[:, k:k + c.width] = self._dates(data, j, c)
+                out[:, k : k + c.width] = self._dates(data, j, c)
                 k += c.width
                 continue
             if c.kind == "number":
                 if c.parse is not None and j in data.text:
                     col = self_parse(data, j, c.parse)
-                    out[:, k] = np.where(np.isnan(col), c.fill if c.fill is not None else 0.0,
-                                         col)
+                    out[:, k] = np.where(np.isnan(col), c.fill if c.fill is not None else 0.0, col)
                     k += 1
                     continue
                 if j in data.text:
@@ -291,11 +332,14 @@ class TableEncoding:
             unseen = np.flatnonzero((codes < 0) & ((cells != "") | (c.fill is None)))
             if len(unseen):
                 values = list(dict.fromkeys(cells[unseen].tolist()))
-                listed = ", ".join(repr(v[:30]) for v in values[:3]) + \
-                    (f" and {len(values) - 3} more" if len(values) > 3 else "")
-                text = (f"{data.name}: column {c.name!r}: {len(unseen)} rows have categories "
-                        f"never seen in training ({listed}; first at "
-                        f"{data.where(int(unseen[0]))})")
+                listed = ", ".join(repr(v[:30]) for v in values[:3]) + (
+                    f" and {len(values) - 3} more" if len(values) > 3 else ""
+                )
+                text = (
+                    f"{data.name}: column {c.name!r}: {len(unseen)} rows have categories "
+                    f"never seen in training ({listed}; first at "
+                    f"{data.where(int(unseen[0]))})"
+                )
                 if strict:
                     raise ValueError(text + "; without --strict they encode as all zeros")
                 warnings.append(text + ": encoded as all zeros")
@@ -314,9 +358,10 @@ class TableEncoding:
         try:
             stamps = parse_dates(cells)
         except ValueError as exc:
-            raise ValueError(f"{data.name}: {data.where(exc.args[1])}, column {c.name!r}: "
-                             f"{exc.args[0]} (the model's column {c.name!r} holds dates)"
-                             ) from None
+            raise ValueError(
+                f"{data.name}: {data.where(exc.args[1])}, column {c.name!r}: "
+                f"{exc.args[0]} (the model's column {c.name!r} holds dates)"
+            ) from None
         return date_features(stamps, c.derived)
 
     def _refuse_missing(self, data: Dataset) -> None:
@@ -334,20 +379,29 @@ class TableEncoding:
                 f"{data.name}: {len(rows)} rows have missing values ({rows_text(data, rows)}; "
                 f"columns {describe_missing(counts)}), which this model cannot fill: it was "
                 f"trained with --missing {self.missing}; fill them in, or retrain with "
-                f"--missing impute")
+                f"--missing impute"
+            )
 
     # ------------------------------------------------------------------ model files
 
     def to_json(self) -> dict[str, Any]:
         """Plain values for the model file's metadata."""
-        return {"missing": self.missing,
-                "columns": [{"name": c.name, "kind": c.kind, "categories": list(c.categories),
-                             "fill": c.fill,
-                             **({"derived": list(c.derived)} if c.kind == "date" else {}),
-                             **({"parse": c.parse} if c.parse else {})}
-                            for c in self.columns],
-                **({"roles": [r.to_json() for r in self.roles]} if self.roles else {}),
-                **({"id_column": self.id_column} if self.id_column else {})}
+        return {
+            "missing": self.missing,
+            "columns": [
+                {
+                    "name": c.name,
+                    "kind": c.kind,
+                    "categories": list(c.categories),
+                    "fill": c.fill,
+                    **({"derived": list(c.derived)} if c.kind == "date" else {}),
+                    **({"parse": c.parse} if c.parse else {}),
+                }
+                for c in self.columns
+            ],
+            **({"roles": [r.to_json() for r in self.roles]} if self.roles else {}),
+            **({"id_column": self.id_column} if self.id_column else {}),
+        }
 
     @classmethod
     def from_json(cls, doc: Any) -> TableEncoding:
@@ -359,35 +413,47 @@ class TableEncoding:
             raise ValueError(f"the table encoding has an unknown missing policy {missing!r}")
         columns = []
         for spec in doc["columns"]:
-            if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) \
-                    or spec.get("kind") not in ("number", "category", "date"):
+            if (
+                not isinstance(spec, dict)
+                or not isinstance(spec.get("name"), str)
+                or spec.get("kind") not in ("number", "category", "date")
+            ):
                 raise ValueError(f"bad column in the table encoding: {spec!r}"[:120])
             cats = spec.get("categories") or []
             fill = spec.get("fill")
             if not isinstance(cats, list) or not all(isinstance(v, str) for v in cats):
                 raise ValueError(f"column {spec['name']!r}: categories must be strings")
             if spec["kind"] == "category" and not cats:
-                raise ValueError(f"column {spec['name']!r}: a category column without "
-                                 f"categories")
-            ok_fill = fill is None or (isinstance(fill, str) if spec["kind"] != "number"
-                                       else isinstance(fill, (int, float))
-                                       and not isinstance(fill, bool))
+                raise ValueError(f"column {spec['name']!r}: a category column without categories")
+            ok_fill = fill is None or (
+                isinstance(fill, str)
+                if spec["kind"] != "number"
+                else isinstance(fill, (int, float)) and not isinstance(fill, bool)
+            )
             derived = spec.get("derived") or []
             parse = spec.get("parse")
             from .roles import DATE_FEATURES, HOUR_FEATURES
 
-            if spec["kind"] == "date" and (not isinstance(derived, list) or not derived
-                                           or not set(derived) <= set(DATE_FEATURES)
-                                           | set(HOUR_FEATURES)):
+            if spec["kind"] == "date" and (
+                not isinstance(derived, list)
+                or not derived
+                or not set(derived) <= set(DATE_FEATURES) | set(HOUR_FEATURES)
+            ):
                 raise ValueError(f"column {spec['name']!r}: bad date features {derived!r}")
             if parse not in (None, "thousands", "decimal"):
                 raise ValueError(f"column {spec['name']!r}: unknown parse {parse!r}")
             if not ok_fill:
                 raise ValueError(f"column {spec['name']!r}: bad fill value {fill!r}")
-            columns.append(ColumnEncoding(spec["name"], spec["kind"], list(cats),
-                                          None if fill is None else
-                                          (fill if isinstance(fill, str) else float(fill)),
-                                          [str(d) for d in derived], parse))
+            columns.append(
+                ColumnEncoding(
+                    spec["name"],
+                    spec["kind"],
+                    list(cats),
+                    None if fill is None else (fill if isinstance(fill, str) else float(fill)),
+                    [str(d) for d in derived],
+                    parse,
+                )
+            )
         names = [c.name for c in columns]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
@@ -406,23 +472,35 @@ class TableEncoding:
         """One line per column that is encoded or filled (for ``chainrule info``)."""
         lines = []
         for c in self.columns:
-            fill = "" if c.fill is None else (f"; missing → {c.fill!r}" if isinstance(c.fill, str)
-                                              else f"; missing → {c.fill:g} (median)")
+            fill = (
+                ""
+                if c.fill is None
+                else (
+                    f"; missing → {c.fill!r}"
+                    if isinstance(c.fill, str)
+                    else f"; missing → {c.fill:g} (median)"
+                )
+            )
             if c.kind == "category":
-                cats = ", ".join(c.categories[:8]) + (f", … ({len(c.categories)} in all)"
-                                                      if len(c.categories) > 8 else "")
+                cats = ", ".join(c.categories[:8]) + (
+                    f", … ({len(c.categories)} in all)" if len(c.categories) > 8 else ""
+                )
                 if c.fill == "":  # every training value seen once: none more frequent
                     fill = "; missing → all zeros (no value is more frequent than another)"
                 elif isinstance(c.fill, str):
                     fill = f"; missing → {c.fill!r} (most frequent)"
-                lines.append(f"{c.name}: one-hot over {len(c.categories)} categories "
-                             f"({cats}){fill}")
+                lines.append(
+                    f"{c.name}: one-hot over {len(c.categories)} categories ({cats}){fill}"
+                )
             elif c.kind == "date":
                 fill = "" if c.fill is None else f"; missing → {c.fill} (median)"
                 lines.append(f"{c.name}: date → {', '.join(c.derived)}{fill}")
             elif fill or c.parse:
-                how = {"thousands": " (thousands separators)", "decimal": " (decimal comma)",
-                       None: ""}[c.parse]
+                how = {
+                    "thousands": " (thousands separators)",
+                    "decimal": " (decimal comma)",
+                    None: "",
+                }[c.parse]
                 lines.append(f"{c.name}: number{how}{fill}")
         return lines
 
@@ -436,8 +514,9 @@ def self_parse(data: Dataset, j: int, parse: str) -> np.ndarray:
     try:
         return parse_numbers(data.text[j], parse)
     except ValueError as exc:
-        raise ValueError(f"{data.name}: {data.where(exc.args[1])}, column "
-                         f"{_name(data, j)!r}: {exc.args[0]}") from None
+        raise ValueError(
+            f"{data.name}: {data.where(exc.args[1])}, column {_name(data, j)!r}: {exc.args[0]}"
+        ) from None
 
 
 def _refuse_text(data: Dataset, j: int, name: str) -> None:
@@ -446,5 +525,7 @@ def _refuse_text(data: Dataset, j: int, name: str) -> None:
     cells = data.text[j]
     for i, cell in enumerate(cells.tolist()):
         if cell and not _is_number(cell) and cell.lower() not in ("true", "false"):
-            raise ValueError(f"{data.name}: {data.where(i)}, column {name!r}: {cell[:40]!r} is "
-                             f"not a number (the model's column {name!r} is numeric)")
+            raise ValueError(
+                f"{data.name}: {data.where(i)}, column {name!r}: {cell[:40]!r} is "
+                f"not a number (the model's column {name!r} is numeric)"
+            )

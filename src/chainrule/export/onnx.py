@@ -58,8 +58,15 @@ if TYPE_CHECKING:
     from ..io import Model
     from ..network import Network
 
-__all__ = ["ML_OPSET", "OPSET", "OnnxExportError", "feeds", "model_to_onnx",
-           "network_to_onnx", "save_onnx"]
+__all__ = [
+    "ML_OPSET",
+    "OPSET",
+    "OnnxExportError",
+    "feeds",
+    "model_to_onnx",
+    "network_to_onnx",
+    "save_onnx",
+]
 
 #: The ``ai.onnx`` opset the graphs are written for.
 OPSET = 17
@@ -107,19 +114,23 @@ class _Graph:
         self.initializers.append(self.onnx.numpy_helper.from_array(arr, name))
         return name
 
-    def node(self, op: str, inputs: Sequence[str], hint: str, *, domain: str = "",
-             **attrs: Any) -> str:
+    def node(
+        self, op: str, inputs: Sequence[str], hint: str, *, domain: str = "", **attrs: Any
+    ) -> str:
         out = self.name(hint)
-        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), [out], name=out,
-                                                     domain=domain, **attrs))
+        self.nodes.append(
+            self.onnx.helper.make_node(op, list(inputs), [out], name=out, domain=domain, **attrs)
+        )
         if domain == "ai.onnx.ml":
             self.uses_ml = True
         return out
 
     def input(self, name: str, elem: int, width: int) -> str:
         if name in self.used:
-            raise OnnxExportError(f"the column name {name!r} is also the name of an output "
-                                  f"or another input of the graph: rename the column")
+            raise OnnxExportError(
+                f"the column name {name!r} is also the name of an output "
+                f"or another input of the graph: rename the column"
+            )
         self.used.add(name)
         self.inputs.append(self.onnx.helper.make_tensor_value_info(name, elem, ["n", width]))
         return name
@@ -129,13 +140,19 @@ class _Graph:
 
     def model(self, graph_name: str, doc: str, metadata: dict[str, str]) -> Any:
         onnx = self.onnx
-        graph = onnx.helper.make_graph(self.nodes, graph_name, self.inputs, self.outputs,
-                                       self.initializers, doc_string=doc)
+        graph = onnx.helper.make_graph(
+            self.nodes, graph_name, self.inputs, self.outputs, self.initializers, doc_string=doc
+        )
         opsets = [onnx.helper.make_opsetid("", OPSET)]
         if self.uses_ml:
             opsets.append(onnx.helper.make_opsetid("ai.onnx.ml", ML_OPSET))
-        model = onnx.helper.make_model(graph, opset_imports=opsets, producer_name="chainrule",
-                                       producer_version=__version__, doc_string=doc)
+        model = onnx.helper.make_model(
+            graph,
+            opset_imports=opsets,
+            producer_name="chainrule",
+            producer_version=__version__,
+            doc_string=doc,
+        )
         model.ir_version = min(model.ir_version, 8)  # opset 17's IR: older runtimes load it
         onnx.helper.set_model_props(model, metadata)
         onnx.checker.check_model(model, full_check=True)
@@ -149,9 +166,11 @@ def _activation(g: _Graph, act: Activation, x: str, where: str) -> str:
     """Nodes of σ (``act``) applied to ``x``; refuses what ONNX has no operator for."""
     name = act.name
     if type(act) is not ACTIVATIONS.get(name):
-        raise OnnxExportError(f"the {where} activation {name!r} ({type(act).__name__}) is a "
-                              f"custom activation: ONNX export supports sigmoid, tanh, relu, "
-                              f"leaky_relu, softmax and identity")
+        raise OnnxExportError(
+            f"the {where} activation {name!r} ({type(act).__name__}) is a "
+            f"custom activation: ONNX export supports sigmoid, tanh, relu, "
+            f"leaky_relu, softmax and identity"
+        )
     if name == "identity":
         return x
     if name == "leaky_relu":
@@ -166,8 +185,9 @@ def _network(g: _Graph, net: Network, x: str) -> str:
     """Eqs. 1–2 for a batch ``x`` ``(n, N_1)``: the output activations ``a^L`` ``(n, N_L)``."""
     a = _activation(g, net.input_activation, x, "input")
     L = len(net.sizes)
-    for l, (W, b, act) in enumerate(zip(net.weights, net.biases, net.activations, strict=True),
-                                    start=2):
+    for l, (W, b, act) in enumerate(
+        zip(net.weights, net.biases, net.activations, strict=True), start=2
+    ):
         Wl = g.const(f"W{l}", to_numpy(W))  # (N_l, N_{l-1}), the seed's W^l
         bl = g.const(f"b{l}", to_numpy(b))  # (N_l,)
         z = g.node("Gemm", [a, Wl, bl], f"z{l}", transB=1)  # eq. 1: a W^lᵀ + b^l
@@ -175,8 +195,15 @@ def _network(g: _Graph, net: Network, x: str) -> str:
     return a
 
 
-def _outputs(g: _Graph, net: Network, a: str, *, classifier: bool,
-             class_names: Sequence[str] | None, target: Any = None) -> None:
+def _outputs(
+    g: _Graph,
+    net: Network,
+    a: str,
+    *,
+    classifier: bool,
+    class_names: Sequence[str] | None,
+    target: Any = None,
+) -> None:
     """``label`` + ``probabilities`` for a classifier, ``predictions`` for a regressor."""
     n_out = net.sizes[-1]
     if not classifier:
@@ -184,24 +211,33 @@ def _outputs(g: _Graph, net: Network, a: str, *, classifier: bool,
             mean, scale = target._fitted()
             a = g.node("Mul", [a, g.const("target_scale", scale)], "target_scaled")
             a = g.node("Add", [a, g.const("target_mean", mean)], "target_shifted")
-        g.nodes.append(g.onnx.helper.make_node("Identity", [a], ["predictions"],
-                                               name="predictions"))
+        g.nodes.append(
+            g.onnx.helper.make_node("Identity", [a], ["predictions"], name="predictions")
+        )
         g.output("predictions", g.elem, ["n", n_out])
         return
     if n_out == 1:  # one sigmoid unit p = P(class 1): the columns 1 − p, p
-        a = g.node("Concat", [g.node("Sub", [g.const("one", [[1.0]]), a], "p0"), a],
-                   "p01", axis=1)
+        a = g.node("Concat", [g.node("Sub", [g.const("one", [[1.0]]), a], "p0"), a], "p01", axis=1)
         n_out = 2
-    g.nodes.append(g.onnx.helper.make_node("Identity", [a], ["probabilities"],
-                                           name="probabilities"))
+    g.nodes.append(
+        g.onnx.helper.make_node("Identity", [a], ["probabilities"], name="probabilities")
+    )
     index = g.node("ArgMax", [a], "class_index", axis=1, keepdims=0)
     if class_names:
         if len(class_names) != n_out:
             raise OnnxExportError(f"{len(class_names)} class names for {n_out} output columns")
-        g.nodes.append(g.onnx.helper.make_node(
-            "LabelEncoder", [index], ["label"], name="label", domain="ai.onnx.ml",
-            keys_int64s=list(range(n_out)), values_strings=[str(c) for c in class_names],
-            default_string=""))
+        g.nodes.append(
+            g.onnx.helper.make_node(
+                "LabelEncoder",
+                [index],
+                ["label"],
+                name="label",
+                domain="ai.onnx.ml",
+                keys_int64s=list(range(n_out)),
+                values_strings=[str(c) for c in class_names],
+                default_string="",
+            )
+        )
         g.uses_ml = True
         g.output("label", g.onnx.TensorProto.STRING, ["n"])
     else:
@@ -217,8 +253,9 @@ def _dtype(net: Network, dtype: npt.DTypeLike | None) -> np.dtype:
     return dt
 
 
-def network_to_onnx(net: Network, *, dtype: npt.DTypeLike | None = None,
-                    class_names: Sequence[str] | None = None) -> Any:
+def network_to_onnx(
+    net: Network, *, dtype: npt.DTypeLike | None = None, class_names: Sequence[str] | None = None
+) -> Any:
     """The network as an ONNX model: input ``X`` ``(n, N_1)``, no preprocessing.
 
     Parameters
@@ -262,15 +299,18 @@ def _refuse_unexpressible(columns: Sequence[Any]) -> None:
                 f"column {c.name!r} is a date column: ONNX (opset {OPSET}) cannot parse dates "
                 f"into the model's {', '.join(c.derived)} features; export the network alone "
                 f"(network_to_onnx(model.network)) and compute those inputs outside "
-                f"(Model.pipeline() describes them)")
+                f"(Model.pipeline() describes them)"
+            )
         if c.kind == "number" and getattr(c, "parse", None):
-            how = {"thousands": "thousands separators",
-                   "decimal": "a decimal comma"}.get(c.parse, c.parse)
+            how = {"thousands": "thousands separators", "decimal": "a decimal comma"}.get(
+                c.parse, c.parse
+            )
             raise OnnxExportError(
                 f"column {c.name!r} holds numbers written with {how}: ONNX (opset {OPSET}) "
                 f"cannot parse such text; export the network alone "
                 f"(network_to_onnx(model.network)) and parse the column outside, or train "
-                f"on plain numbers")
+                f"on plain numbers"
+            )
 
 
 def _preprocessing(g: _Graph, model: Model) -> str:
@@ -290,32 +330,46 @@ def _preprocessing(g: _Graph, model: Model) -> str:
         x = g.input("X", g.elem, model.n_columns)
         fills = [np.nan if c.fill is None else float(c.fill) for c in columns]  # type: ignore[arg-type]
         if any(not np.isnan(f) for f in fills):
-            x = g.node("Where", [g.node("IsNaN", [x], "missing"), g.const("fill", [fills]), x],
-                       "filled")
+            x = g.node(
+                "Where", [g.node("IsNaN", [x], "missing"), g.const("fill", [fills]), x], "filled"
+            )
     else:
         parts = []
         for c in columns:
             if c.kind == "number":
                 x = g.input(c.name, g.elem, 1)
                 if c.fill is not None:
-                    x = g.node("Where", [g.node("IsNaN", [x], f"{c.name}_missing"),
-                                         g.const(f"{c.name}_fill", [[float(c.fill)]]), x],
-                               f"{c.name}_filled")
+                    x = g.node(
+                        "Where",
+                        [
+                            g.node("IsNaN", [x], f"{c.name}_missing"),
+                            g.const(f"{c.name}_fill", [[float(c.fill)]]),
+                            x,
+                        ],
+                        f"{c.name}_filled",
+                    )
                 parts.append(x)
                 continue
             # Text: one-hot over the training categories and "" (a missing cell); an
             # unseen category is all zeros (zeros=1); then "" moves to the fill category.
             s = g.input(c.name, onnx.TensorProto.STRING, 1)
             k = len(c.categories)
-            hot = g.node("OneHotEncoder", [s], f"{c.name}_onehot", domain="ai.onnx.ml",
-                         cats_strings=[*c.categories, ""], zeros=1)
+            hot = g.node(
+                "OneHotEncoder",
+                [s],
+                f"{c.name}_onehot",
+                domain="ai.onnx.ml",
+                cats_strings=[*c.categories, ""],
+                zeros=1,
+            )
             hot = g.node("Flatten", [hot], f"{c.name}_flat", axis=1)  # (n, 1, k+1) → (n, k+1)
             hot = g.node("Cast", [hot], f"{c.name}_cast", to=g.elem)
             move = np.vstack([np.eye(k), np.zeros((1, k))])
             if c.fill is not None and c.fill in c.categories:
                 move[k, c.categories.index(str(c.fill))] = 1.0
-            parts.append(g.node("MatMul", [hot, g.const(f"{c.name}_columns", move)],
-                                f"{c.name}_encoded"))
+            parts.append(
+                g.node("MatMul", [hot, g.const(f"{c.name}_columns", move)], f"{c.name}_encoded")
+            )
         x = g.node("Concat", parts, "encoded", axis=1)
     pre = model.preprocessing
     if pre is None or pre.features.kind == "none":
@@ -356,18 +410,26 @@ def model_to_onnx(model: Model, *, dtype: npt.DTypeLike | None = None) -> Any:
     x = _preprocessing(g, model)
     a = _network(g, net, x)
     pre = model.preprocessing
-    _outputs(g, net, a, classifier=model.task == "classification",
-             class_names=model.class_names,
-             target=None if pre is None else pre.target)
+    _outputs(
+        g,
+        net,
+        a,
+        classifier=model.task == "classification",
+        class_names=model.class_names,
+        target=None if pre is None else pre.target,
+    )
     inputs = ", ".join(i.name for i in g.inputs)
     doc = f"{net!r}; inputs: {inputs}"
-    return g.model("chainrule_model", doc, {"chainrule_network": repr(net),
-                                            "task": model.task,
-                                            "inputs": inputs})
+    return g.model(
+        "chainrule_model",
+        doc,
+        {"chainrule_network": repr(net), "task": model.task, "inputs": inputs},
+    )
 
 
-def feeds(model: Model, data: Dataset, *, dtype: npt.DTypeLike | None = None
-          ) -> dict[str, np.ndarray]:
+def feeds(
+    model: Model, data: Dataset, *, dtype: npt.DTypeLike | None = None
+) -> dict[str, np.ndarray]:
     """The inputs of :func:`model_to_onnx`'s graph for a table read by chainrule.
 
     Parameters

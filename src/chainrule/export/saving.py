@@ -60,10 +60,19 @@ def trusted_types() -> list[str]:
     from ..training.history import History
     from ..training.optimizers import Optimizer
 
-    classes = [Network, Engine, History, estimators.MLPClassifier, estimators.MLPRegressor,
-               _Stepper]
+    classes = [
+        Network,
+        Engine,
+        History,
+        estimators.MLPClassifier,
+        estimators.MLPRegressor,
+        _Stepper,
+    ]
     for base in (Activation, Cost, Optimizer, Callback):
         classes += _subclasses(base)
-    names = {f"{c.__module__}.{c.__qualname__}" for c in classes
-             if c.__module__.startswith("chainrule.") and not c.__name__.startswith("Custom")}
+    names = {
+        f"{c.__module__}.{c.__qualname__}"
+        for c in classes
+        if c.__module__.startswith("chainrule.") and not c.__name__.startswith("Custom")
+    }
     return sorted(names | {"numpy.dtype"})

@@ -39,8 +39,7 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError as exc:
-        raise ImportError("PyTorch export needs PyTorch: pip install 'chainrule[torch]'"
-                          ) from exc
+        raise ImportError("PyTorch export needs PyTorch: pip install 'chainrule[torch]'") from exc
     return torch
 
 
@@ -57,8 +56,10 @@ def _module(act: Activation, torch: Any, where: str) -> Any | None:
         return simple[name]()
     if name == "softmax" and type(act) is type(get_activation(name)):
         return nn.Softmax(dim=-1)
-    raise ValueError(f"to_torch: the {where} activation {name!r} ({type(act).__name__}) has no "
-                     f"PyTorch module: only sigmoid, tanh, relu, leaky_relu, softmax and identity")
+    raise ValueError(
+        f"to_torch: the {where} activation {name!r} ({type(act).__name__}) has no "
+        f"PyTorch module: only sigmoid, tanh, relu, leaky_relu, softmax and identity"
+    )
 
 
 def to_torch(net: Network) -> Any:
@@ -92,8 +93,9 @@ def to_torch(net: Network) -> Any:
     first = _module(net.input_activation, torch, "input")
     if first is not None:
         layers.append(first)
-    for l, (W, b, act) in enumerate(zip(net.weights, net.biases, net.activations, strict=True),
-                                     start=2):
+    for l, (W, b, act) in enumerate(
+        zip(net.weights, net.biases, net.activations, strict=True), start=2
+    ):
         linear = nn.Linear(net.sizes[l - 2], net.sizes[l - 1], dtype=dtype, device=device)
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(np.array(to_numpy(W), dtype=net.dtype)))
@@ -125,19 +127,24 @@ def _activation_of(module: Any, nn: Any, index: int) -> Activation | None:
     if isinstance(module, nn.LeakyReLU):
         slope = float(module.negative_slope)
         if not 0 <= slope < 1:
-            raise ValueError(f"from_torch: module {index} LeakyReLU has negative_slope "
-                             f"{slope}; chainrule's leaky_relu needs a slope in [0, 1)")
+            raise ValueError(
+                f"from_torch: module {index} LeakyReLU has negative_slope "
+                f"{slope}; chainrule's leaky_relu needs a slope in [0, 1)"
+            )
         return LeakyReLU(slope)
     if isinstance(module, nn.Softmax):
         if module.dim not in (-1, 1):
-            raise ValueError(f"from_torch: module {index} Softmax(dim={module.dim}): only "
-                             f"Softmax over the features (dim=-1 or 1) is supported")
+            raise ValueError(
+                f"from_torch: module {index} Softmax(dim={module.dim}): only "
+                f"Softmax over the features (dim=-1 or 1) is supported"
+            )
         return get_activation("softmax")
     return None
 
 
-def from_torch(network_class: type[Network], module: Any, *, cost: str | None = None,
-               **kwargs: Any) -> Network:
+def from_torch(
+    network_class: type[Network], module: Any, *, cost: str | None = None, **kwargs: Any
+) -> Network:
     """A :class:`~chainrule.network.Network` with the weights of a PyTorch stack.
 
     Parameters
@@ -185,26 +192,32 @@ def from_torch(network_class: type[Network], module: Any, *, cost: str | None = 
             if linears and len(activations) < len(linears):
                 activations.append(get_activation("identity"))  # Linear after Linear
             if linears and part.in_features != linears[-1].out_features:
-                raise ValueError(f"from_torch: module {i} Linear({part.in_features}, "
-                                 f"{part.out_features}) does not follow a layer of "
-                                 f"{linears[-1].out_features} units")
+                raise ValueError(
+                    f"from_torch: module {i} Linear({part.in_features}, "
+                    f"{part.out_features}) does not follow a layer of "
+                    f"{linears[-1].out_features} units"
+                )
             linears.append(part)
             continue
         act = _activation_of(part, nn, i)
         if act is None:
-            raise ValueError(f"from_torch: module {i} ({type(part).__name__}) is not supported: "
-                             f"expected {_SUPPORTED}")
+            raise ValueError(
+                f"from_torch: module {i} ({type(part).__name__}) is not supported: "
+                f"expected {_SUPPORTED}"
+            )
         if not linears:
             if input_activation.name != "identity" or i > 0:
-                raise ValueError(f"from_torch: module {i} ({type(part).__name__}): two "
-                                 f"activations in a row")
+                raise ValueError(
+                    f"from_torch: module {i} ({type(part).__name__}): two activations in a row"
+                )
             input_activation = act
         elif len(activations) == len(linears):
             if act.name == "identity":
                 continue
             if activations[-1].name != "identity":
-                raise ValueError(f"from_torch: module {i} ({type(part).__name__}): two "
-                                 f"activations in a row")
+                raise ValueError(
+                    f"from_torch: module {i} ({type(part).__name__}): two activations in a row"
+                )
             activations[-1] = act
         else:
             activations.append(act)
@@ -214,21 +227,34 @@ def from_torch(network_class: type[Network], module: Any, *, cost: str | None = 
         activations.append(get_activation("identity"))
     dtypes = {lin.weight.dtype for lin in linears}
     if dtypes - {torch.float32, torch.float64} or len(dtypes) > 1:
-        raise ValueError(f"from_torch: the weights must all be float32 or all float64, got "
-                         f"{', '.join(sorted(str(d) for d in dtypes))}")
+        raise ValueError(
+            f"from_torch: the weights must all be float32 or all float64, got "
+            f"{', '.join(sorted(str(d) for d in dtypes))}"
+        )
     dtype = np.float32 if dtypes == {torch.float32} else np.float64
     sizes = [linears[0].in_features] + [lin.out_features for lin in linears]
     out_act = activations[-1]
     if cost is None:
         cost = "log_likelihood" if out_act.name == "softmax" else "quadratic"
     backend, device = kwargs.pop("backend", None), kwargs.pop("device", None)
-    net = network_class(sizes, activation=list(activations[:-1]), output_activation=out_act,
-                  input_activation=input_activation, cost=cost, dtype=dtype, seed=0, **kwargs)
+    net = network_class(
+        sizes,
+        activation=list(activations[:-1]),
+        output_activation=out_act,
+        input_activation=input_activation,
+        cost=cost,
+        dtype=dtype,
+        seed=0,
+        **kwargs,
+    )
     with torch.no_grad():
         for l, lin in enumerate(linears):
             net.weights[l] = lin.weight.detach().cpu().numpy().astype(dtype, copy=True)
-            net.biases[l] = (np.zeros(lin.out_features, dtype=dtype) if lin.bias is None else
-                             lin.bias.detach().cpu().numpy().astype(dtype, copy=True))
+            net.biases[l] = (
+                np.zeros(lin.out_features, dtype=dtype)
+                if lin.bias is None
+                else lin.bias.detach().cpu().numpy().astype(dtype, copy=True)
+            )
     if backend is not None or device is not None:
         net.to(backend, device=device)
     return net

@@ -66,8 +66,14 @@ if TYPE_CHECKING:
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["DataParallel", "PeerFailed", "World", "data_parallel", "launched_size",
-           "launched_world"]
+__all__ = [
+    "DataParallel",
+    "PeerFailed",
+    "World",
+    "data_parallel",
+    "launched_size",
+    "launched_world",
+]
 
 #: Environment variables through which MPI launchers tell a process the job's size
 #: (MPICH/Hydra and Intel MPI, Open MPI, MVAPICH).
@@ -78,8 +84,12 @@ _SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 # fewer than 64 ranks the sum of N tags is N × t only if every tag is t (base-64
 # digits), and every sum is an integer that float32 holds exactly.
 _STEP, _EPOCH, _END, _WEIGHTS = 1.0, 64.0, 4096.0, 262144.0
-_TAG_NAMES = {_STEP: "gradient sum of a step", _EPOCH: "metrics of an epoch",
-              _END: "end of fit", _WEIGHTS: "sample-weight sum"}
+_TAG_NAMES = {
+    _STEP: "gradient sum of a step",
+    _EPOCH: "metrics of an epoch",
+    _END: "end of fit",
+    _WEIGHTS: "sample-weight sum",
+}
 
 
 class PeerFailed(Exception):
@@ -99,8 +109,9 @@ def _mpi() -> Any:
     try:
         from mpi4py import MPI
     except ImportError:
-        raise ImportError("data-parallel training needs mpi4py: pip install 'chainrule[mpi]'"
-                          ) from None
+        raise ImportError(
+            "data-parallel training needs mpi4py: pip install 'chainrule[mpi]'"
+        ) from None
     return MPI
 
 
@@ -197,8 +208,15 @@ class ParallelBatches(Batches):
     dropout masks are drawn for the whole batch, the rank keeping its rows.
     """
 
-    def __init__(self, par: DataParallel, X: Array, Y: Array, batch_size: int,
-                 sample_weight: Array | None, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        par: DataParallel,
+        X: Array,
+        Y: Array,
+        batch_size: int,
+        sample_weight: Array | None,
+        rng: np.random.Generator,
+    ) -> None:
         n = par.n_rows(X)
         self.par, self.X, self.Y, self.size, self.n = par, X, Y, batch_size, n
         self.sample_weight, self.rng = sample_weight, rng
@@ -246,8 +264,7 @@ class ParallelBatches(Batches):
         par._trained = []
         for k, (lo, hi) in enumerate(self.bounds):
             m, local = hi - lo, self._local[k]
-            self._weights = (np.full(len(local), 1.0 / m) if sw is None
-                             else sw[local] / m)
+            self._weights = np.full(len(local), 1.0 / m) if sw is None else sw[local] / m
             self._random = _BatchRandom(self.rng, m, self._positions[k])
             par._trained.append(local)
             yield k, np.take(self.X, local, axis=0), np.take(self.Y, local, axis=0)
@@ -299,8 +316,9 @@ class DataParallel:
         if rows is not None:
             start, stop, total = (int(v) for v in rows)
             if not 0 <= start <= stop <= total:
-                raise ValueError(f"rows must be (start, stop, n) with 0 <= start <= stop <= n, "
-                                 f"got {tuple(rows)}")
+                raise ValueError(
+                    f"rows must be (start, stop, n) with 0 <= start <= stop <= n, got {tuple(rows)}"
+                )
             rows = (start, stop, total)
         self.rows = rows
         self.allreduce_seconds = 0.0
@@ -317,8 +335,10 @@ class DataParallel:
             return int(X.shape[0])
         start, stop, total = self.rows
         if X.shape[0] != stop - start:
-            raise ValueError(f"rank {self.rank} holds rows {start}:{stop} ({stop - start} rows) "
-                             f"but X has {X.shape[0]}")
+            raise ValueError(
+                f"rank {self.rank} holds rows {start}:{stop} ({stop - start} rows) "
+                f"but X has {X.shape[0]}"
+            )
         return total
 
     def average_one(self, sample_weight: npt.ArrayLike) -> np.ndarray:
@@ -362,8 +382,14 @@ class DataParallel:
 
     # ------------------------------------------------------------------ per step
 
-    def batches(self, X: Array, Y: Array, batch_size: int, sample_weight: Array | None,
-                rng: np.random.Generator) -> ParallelBatches:
+    def batches(
+        self,
+        X: Array,
+        Y: Array,
+        batch_size: int,
+        sample_weight: Array | None,
+        rng: np.random.Generator,
+    ) -> ParallelBatches:
         """This rank's mini-batches for ``training.loop`` (one per global batch)."""
         return ParallelBatches(self, X, Y, batch_size, sample_weight, rng)
 
@@ -377,7 +403,7 @@ class DataParallel:
         grads = [g for layer in layers for g in (layer.grad_W, layer.grad_b)]
         pos = 0
         for g in grads:
-            buf[pos:pos + g.size] = g.reshape(-1)
+            buf[pos : pos + g.size] = g.reshape(-1)
             pos += g.size
         start = time.perf_counter()
         self._exchange(_STEP)
@@ -385,15 +411,20 @@ class DataParallel:
         self.steps += 1
         pos = 0
         for g in grads:
-            g[...] = buf[pos:pos + g.size].reshape(g.shape)
+            g[...] = buf[pos : pos + g.size].reshape(g.shape)
             pos += g.size
         return layers
 
     # ------------------------------------------------------------------ per epoch
 
     def epoch_metrics(
-        self, net: Network, z_epoch: Array, a_epoch: Array, Y: Array,
-        sample_weight: Array | None, validation_data: tuple[Array, Array] | None,
+        self,
+        net: Network,
+        z_epoch: Array,
+        a_epoch: Array,
+        Y: Array,
+        sample_weight: Array | None,
+        validation_data: tuple[Array, Array] | None,
     ) -> tuple[float, float, float, float]:
         """The epoch's training and validation loss and accuracy over all ranks.
 
@@ -463,7 +494,8 @@ class DataParallel:
             raise PeerFailed("another rank failed; it reports the error")
         if buf[-7] != tag * self.size:
             self._done = True
-            raise RuntimeError(f"rank {self.rank}: the ranks are out of step (this rank is at "
-                               f"the {_TAG_NAMES[tag]}, another is not); every rank must call "
-                               "fit with the same settings and number of rows")
-
+            raise RuntimeError(
+                f"rank {self.rank}: the ranks are out of step (this rank is at "
+                f"the {_TAG_NAMES[tag]}, another is not); every rank must call "
+                "fit with the same settings and number of rows"
+            )

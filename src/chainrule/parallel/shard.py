@@ -72,12 +72,13 @@ def block(n: int, rank: int, size: int) -> tuple[int, int]:
 
 def _check_task(task: str) -> None:
     if task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)} for a sharded read "
-                         f"(no rank sees enough rows to guess), got {task!r}")
+        raise ValueError(
+            f"task must be one of {', '.join(TASKS)} for a sharded read "
+            f"(no rank sees enough rows to guess), got {task!r}"
+        )
 
 
-def _global_classes(comm: Any, p: Path, y_raw: np.ndarray, target_name: str | None
-                    ) -> list[str]:
+def _global_classes(comm: Any, p: Path, y_raw: np.ndarray, target_name: str | None) -> list[str]:
     """The class names of every rank's labels, ordered as one process orders them."""
     local = np.unique(y_raw)
     everything = np.concatenate([np.asarray(part) for part in comm.allgather(local)])
@@ -92,8 +93,9 @@ def _rows_across(comm: Any, k: int) -> tuple[int, int, int]:
     return start, start + k, sum(counts)
 
 
-def read_npy_shard(path: str | os.PathLike[str], comm: Any, *, task: str,
-                   target: int | None = None) -> Shard:
+def read_npy_shard(
+    path: str | os.PathLike[str], comm: Any, *, task: str, target: int | None = None
+) -> Shard:
     """This rank's block of rows of a 2-D ``.npy`` array (features and a target column).
 
     The file is memory-mapped: only the rank's rows are read from disk.
@@ -117,8 +119,10 @@ def read_npy_shard(path: str | os.PathLike[str], comm: Any, *, task: str,
         except (OSError, ValueError) as exc:
             raise DataFileError(f"{p}: not a readable .npy file ({exc})") from None
         if arr.ndim != 2 or arr.shape[1] < 2 or arr.dtype.kind not in "biuf":
-            raise DataFileError(f"{p}: a sharded .npy file must hold a 2-D numeric array with "
-                                f"features and a target, got {arr.dtype} of shape {arr.shape}")
+            raise DataFileError(
+                f"{p}: a sharded .npy file must hold a 2-D numeric array with "
+                f"features and a target, got {arr.dtype} of shape {arr.shape}"
+            )
         n, n_cols = arr.shape
         t = (n_cols - 1 if target is None else int(target)) % n_cols
         start, stop = block(n, world.rank, world.size)
@@ -129,18 +133,24 @@ def read_npy_shard(path: str | os.PathLike[str], comm: Any, *, task: str,
         bad = np.argwhere(~np.isfinite(rows.astype(np.float64)))
         if len(bad):
             i, j = bad[0]
-            raise DataFileError(f"{p}: row {start + i}, column {j}: {rows[i, j]} is not a "
-                                f"finite number")
+            raise DataFileError(
+                f"{p}: row {start + i}, column {j}: {rows[i, j]} is not a finite number"
+            )
     name = f"column {t + 1}"
     names = _global_classes(comm, p, y_raw, name) if task == "classification" else []
     with world.agree():
         y, _, _ = _targets(p, y_raw, task, names if names else None, None, name)
-    return Shard(X=X, y=y, rows=(start, stop, n), class_names=names, task=task,
-                 target_name=name)
+    return Shard(X=X, y=y, rows=(start, stop, n), class_names=names, task=task, target_name=name)
 
 
-def read_csv_shard(path: str | os.PathLike[str], comm: Any, *, task: str,
-                   target: str | int | None = None, header: bool | None = None) -> Shard:
+def read_csv_shard(
+    path: str | os.PathLike[str],
+    comm: Any,
+    *,
+    task: str,
+    target: str | int | None = None,
+    header: bool | None = None,
+) -> Shard:
     """This rank's lines of a CSV file: those that start in its ``1/N`` of the bytes.
 
     Every rank reads the first line (the header, if any) and its own byte range;
@@ -188,36 +198,43 @@ def read_csv_shard(path: str | os.PathLike[str], comm: Any, *, task: str,
     first_line = (before or 0) + (2 if header else 1)
     with world.agree():
         if not chunk.strip():
-            raise DataFileError(f"{p}: too few lines for {world.size} ranks (rank "
-                                f"{world.rank} got none)")
+            raise DataFileError(
+                f"{p}: too few lines for {world.size} ranks (rank {world.rank} got none)"
+            )
         raw = (first if header else b"") + chunk
         try:
             X, y_raw, feature_names, target_name, lines, texts, _ = _read_csv(
-                p, raw, target, True, header, None)
+                p, raw, target, True, header, None
+            )
             if y_raw is not None:
                 # The line reader leaves a missing target as "": as one process, an error.
                 from ..data.files import _missing_targets
 
                 gone = np.flatnonzero(_missing_targets(y_raw))
                 if gone.size:
-                    raise DataFileError(f"{p}: line {int(lines[gone[0]])}, target "
-                                        f"{target_name!r}: the cell is empty; every row "
-                                        f"needs a target value")
+                    raise DataFileError(
+                        f"{p}: line {int(lines[gone[0]])}, target "
+                        f"{target_name!r}: the cell is empty; every row "
+                        f"needs a target value"
+                    )
         except DataFileError as exc:
-            raise DataFileError(_shift_lines(str(exc), first_line - (2 if header else 1))
-                                ) from None
+            raise DataFileError(_shift_lines(str(exc), first_line - (2 if header else 1))) from None
         # Text columns and missing cells need encodings fitted on all rows first
         # (data/tables.py); sharded reading takes numeric, complete tables only.
         if texts:
             j = min(texts)
             name = feature_names[j] if j < len(feature_names) else f"column {j + 1}"
-            raise DataFileError(f"{p}: column {name!r} holds text; sharded reading takes "
-                                f"numbers only (encode it first, or train in one process)")
+            raise DataFileError(
+                f"{p}: column {name!r} holds text; sharded reading takes "
+                f"numbers only (encode it first, or train in one process)"
+            )
         if np.isnan(X).any():
             row, col = (int(v) for v in np.argwhere(np.isnan(X))[0])
-            raise DataFileError(f"{p}: line {int(lines[row]) + first_line - (2 if header else 1)}"
-                                f": a missing cell in column {col + 1}; sharded reading takes "
-                                f"complete tables only (fill or drop such rows first)")
+            raise DataFileError(
+                f"{p}: line {int(lines[row]) + first_line - (2 if header else 1)}"
+                f": a missing cell in column {col + 1}; sharded reading takes "
+                f"complete tables only (fill or drop such rows first)"
+            )
         assert y_raw is not None
         lines = lines + (first_line - (2 if header else 1))
     names = _global_classes(comm, p, y_raw, target_name) if task == "classification" else []
@@ -226,8 +243,15 @@ def read_csv_shard(path: str | os.PathLike[str], comm: Any, *, task: str,
             y, _, _ = _targets(p, y_raw, task, names if names else None, lines, target_name)
         except DataFileError as exc:
             raise DataFileError(str(exc)) from None
-    return Shard(X=X, y=y, rows=_rows_across(comm, len(X)), class_names=names, task=task,
-                 feature_names=feature_names, target_name=target_name)
+    return Shard(
+        X=X,
+        y=y,
+        rows=_rows_across(comm, len(X)),
+        class_names=names,
+        task=task,
+        feature_names=feature_names,
+        target_name=target_name,
+    )
 
 
 def _shift_lines(message: str, offset: int) -> str:

@@ -118,8 +118,9 @@ def features(points: Array, names: Sequence[str]) -> Array:
     return np.stack([FEATURES[name](a, b) for name in names], axis=1)
 
 
-def make_dataset(name: str, n: int, noise: float, rng: np.random.Generator,
-                 classes: int = 2) -> PlaneData:
+def make_dataset(
+    name: str, n: int, noise: float, rng: np.random.Generator, classes: int = 2
+) -> PlaneData:
     """Draw one of the built-in data sets.
 
     Parameters
@@ -144,8 +145,9 @@ def make_dataset(name: str, n: int, noise: float, rng: np.random.Generator,
     if name == "circle":
         radius = 5.0
         inner = n // 2
-        r = np.concatenate([rng.uniform(0, 0.5 * radius, inner),
-                            rng.uniform(0.7 * radius, radius, n - inner)])
+        r = np.concatenate(
+            [rng.uniform(0, 0.5 * radius, inner), rng.uniform(0.7 * radius, radius, n - inner)]
+        )
         angle = rng.uniform(0, 2 * np.pi, n)
         pts = np.stack([r * np.sin(angle), r * np.cos(angle)], axis=1)
         pts += rng.uniform(-radius, radius, (n, 2)) * noise
@@ -175,12 +177,19 @@ def make_dataset(name: str, n: int, noise: float, rng: np.random.Generator,
     elif name == "reg-plane":
         pts = rng.uniform(-EXTENT, EXTENT, (n, 2))
         y = (pts[:, 0] + pts[:, 1]) / (2 * EXTENT) + rng.uniform(-1, 1, n) * noise
-        return PlaneData(np.clip(pts, -EXTENT, EXTENT), y.astype(np.float64), "regression", 0,
-                         target_name="y")
+        return PlaneData(
+            np.clip(pts, -EXTENT, EXTENT), y.astype(np.float64), "regression", 0, target_name="y"
+        )
     elif name == "reg-gauss":
         pts = rng.uniform(-EXTENT, EXTENT, (n, 2))
-        bumps = [(-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -2.5, 1),
-                 (4, -2.5, -1)]
+        bumps = [
+            (-4, 2.5, 1),
+            (0, 2.5, -1),
+            (4, 2.5, 1),
+            (-4, -2.5, -1),
+            (0, -2.5, 1),
+            (4, -2.5, -1),
+        ]
         y = np.zeros(n)
         for cx, cy, sign in bumps:
             y += sign * np.exp(-((pts[:, 0] - cx) ** 2 + (pts[:, 1] - cy) ** 2) / 2.0)
@@ -188,15 +197,22 @@ def make_dataset(name: str, n: int, noise: float, rng: np.random.Generator,
         return PlaneData(pts, np.clip(y, -1.5, 1.5), "regression", 0, target_name="y")
     else:
         raise ValueError(f"unknown data set {name!r}: expected one of {', '.join(DATASETS)}")
-    return PlaneData(pts, y, "classification", classes,
-                     class_names=[str(k) for k in range(classes)], target_name="class")
+    return PlaneData(
+        pts,
+        y,
+        "classification",
+        classes,
+        class_names=[str(k) for k in range(classes)],
+        target_name="class",
+    )
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def read_upload(raw: bytes, filename: str, x1: str, x2: str, target: str,
-                *, task: str | None = None) -> PlaneData:
+def read_upload(
+    raw: bytes, filename: str, x1: str, x2: str, target: str, *, task: str | None = None
+) -> PlaneData:
     """An uploaded CSV file as points on the plane, or one line saying what is wrong.
 
     The file goes through the command line's own table layer
@@ -233,22 +249,23 @@ def read_upload(raw: bytes, filename: str, x1: str, x2: str, target: str,
 
     name = _SAFE_NAME.sub("_", os.path.basename(filename or "")).strip("._") or "upload.csv"
     if len(raw) > MAX_UPLOAD_BYTES:
-        raise UploadError(f"{name}: the file has {len(raw)} bytes, more than the "
-                          f"{MAX_UPLOAD_BYTES} allowed")
+        raise UploadError(
+            f"{name}: the file has {len(raw)} bytes, more than the {MAX_UPLOAD_BYTES} allowed"
+        )
     if not raw.strip():
         raise UploadError(f"{name}: the file is empty")
-    if raw[:4] == b"PK\x03\x04" or raw[:6] == b"\x93NUMPY" or raw[:2] in (b"\x1f\x8b",
-                                                                          b"\x00\x00"):
+    if raw[:4] == b"PK\x03\x04" or raw[:6] == b"\x93NUMPY" or raw[:2] in (b"\x1f\x8b", b"\x00\x00"):
         raise UploadError(f"{name}: not a CSV file (only CSV text can be uploaded)")
     if x1 == x2 or target in (x1, x2):
-        raise UploadError(f"{name}: choose two different feature columns and another "
-                          f"target column (got {x1!r}, {x2!r} and {target!r})")
+        raise UploadError(
+            f"{name}: choose two different feature columns and another "
+            f"target column (got {x1!r}, {x2!r} and {target!r})"
+        )
     with tempfile.TemporaryDirectory(prefix="chainrule-upload-") as folder:
         path = Path(folder) / name
         path.write_bytes(raw)
         try:
-            data = read_data_file(path, target=target, header=True, columns=[x1, x2],
-                                  task=task)
+            data = read_data_file(path, target=target, header=True, columns=[x1, x2], task=task)
             if data.text:
                 _parse_number_columns(data)
         except (DataFileError, RolesError) as exc:
@@ -256,29 +273,47 @@ def read_upload(raw: bytes, filename: str, x1: str, x2: str, target: str,
             raise UploadError(message) from None
     if data.text:
         j = min(data.text)
-        raise UploadError(f"{name}: column {data.feature_names[j]!r} holds text; the two "
-                          f"feature columns must be numbers")
+        raise UploadError(
+            f"{name}: column {data.feature_names[j]!r} holds text; the two "
+            f"feature columns must be numbers"
+        )
     missing = np.argwhere(~np.isfinite(data.X))
     if missing.size:
         row, col = (int(v) for v in missing[0])
-        raise UploadError(f"{name}: {data.where(row)}, column {data.feature_names[col]!r}: "
-                          f"the cell is missing; every point needs both coordinates")
+        raise UploadError(
+            f"{name}: {data.where(row)}, column {data.feature_names[col]!r}: "
+            f"the cell is missing; every point needs both coordinates"
+        )
     if data.X.shape[0] < 4:
         raise UploadError(f"{name}: {data.X.shape[0]} rows, need at least 4 points")
     if data.X.shape[0] > MAX_UPLOAD_ROWS:
-        raise UploadError(f"{name}: {data.X.shape[0]} rows, more than the "
-                          f"{MAX_UPLOAD_ROWS} allowed")
+        raise UploadError(
+            f"{name}: {data.X.shape[0]} rows, more than the {MAX_UPLOAD_ROWS} allowed"
+        )
     if data.task == "classification" and not 2 <= data.n_classes <= 8:
-        raise UploadError(f"{name}: the target column {target!r} has {data.n_classes} "
-                          f"classes; the playground draws 2 to 8")
+        raise UploadError(
+            f"{name}: the target column {target!r} has {data.n_classes} "
+            f"classes; the playground draws 2 to 8"
+        )
     pts = np.ascontiguousarray(data.X, dtype=np.float64)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     pad = np.where(hi > lo, (hi - lo) * 0.05, 1.0)
-    extent = (float(lo[0] - pad[0]), float(hi[0] + pad[0]),
-              float(lo[1] - pad[1]), float(hi[1] + pad[1]))
-    return PlaneData(pts, data.y, data.task, data.n_classes if data.task == "classification"
-                     else 0, extent=extent, names=(x1, x2), class_names=list(data.class_names),
-                     target_name=target)
+    extent = (
+        float(lo[0] - pad[0]),
+        float(hi[0] + pad[0]),
+        float(lo[1] - pad[1]),
+        float(hi[1] + pad[1]),
+    )
+    return PlaneData(
+        pts,
+        data.y,
+        data.task,
+        data.n_classes if data.task == "classification" else 0,
+        extent=extent,
+        names=(x1, x2),
+        class_names=list(data.class_names),
+        target_name=target,
+    )
 
 
 def _parse_number_columns(data: Any) -> None:
@@ -297,6 +332,7 @@ def _parse_number_columns(data: Any) -> None:
             try:
                 data.X[:, j] = parse_numbers(data.text[j], role.parse)
             except ValueError as exc:  # pragma: no cover - the roles matched every cell
-                raise RolesError(f"{data.name}: {data.where(exc.args[1])}, column "
-                                  f"{role.name!r}: {exc.args[0]}") from None
+                raise RolesError(
+                    f"{data.name}: {data.where(exc.args[1])}, column {role.name!r}: {exc.args[0]}"
+                ) from None
             del data.text[j]

@@ -49,8 +49,9 @@ from .session import Session, Settings, SettingsError
 __all__ = ["MAX_SESSIONS", "create_app", "new_token"]
 
 Scope = dict[str, Any]
-ASGIApp = Callable[[Scope, Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]],
-                   Awaitable[None]]
+ASGIApp = Callable[
+    [Scope, Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Awaitable[None]
+]
 
 #: Runs kept at once; the least recently used one goes first.
 MAX_SESSIONS = 32
@@ -101,9 +102,11 @@ class Sessions:
 
 
 def _csp(host: str) -> str:
-    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"connect-src 'self' ws://{host}; base-uri 'none'; form-action 'none'; "
-            "frame-ancestors 'none'")
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' ws://{host}; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    )
 
 
 class Guard:
@@ -114,13 +117,18 @@ class Guard:
         self.token = token
         self.hosts = {h.lower() for h in hosts}
 
-    async def __call__(self, scope: Scope, receive: Callable[..., Awaitable[Any]],
-                       send: Callable[..., Awaitable[Any]]) -> None:
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Callable[..., Awaitable[Any]],
+        send: Callable[..., Awaitable[Any]],
+    ) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         host = headers.get("host", "").lower()
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         given = (query.get("token") or [""])[0]
@@ -156,8 +164,9 @@ class Guard:
 
 
 def _error(message: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": str(message).splitlines()[0] if message else "error"},
-                        status_code=status)
+    return JSONResponse(
+        {"error": str(message).splitlines()[0] if message else "error"}, status_code=status
+    )
 
 
 def _allowed_hosts(host: str, port: int) -> list[str]:
@@ -174,8 +183,13 @@ def _allowed_hosts(host: str, port: int) -> list[str]:
     return [f"{n}:{port}" for n in names] + ([*names] if port == 80 else [])
 
 
-def create_app(token: str, *, host: str = "127.0.0.1", port: int = 8000,
-               allowed_hosts: Iterable[str] | None = None) -> ASGIApp:
+def create_app(
+    token: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    allowed_hosts: Iterable[str] | None = None,
+) -> ASGIApp:
     """The playground as an ASGI application.
 
     Parameters
@@ -214,6 +228,7 @@ def create_app(token: str, *, host: str = "127.0.0.1", port: int = 8000,
         def locked() -> Any:
             with run.lock:
                 return fn(*args)
+
         return await run_in_threadpool(locked)
 
     async def json_body(request: Request) -> Any:
@@ -233,6 +248,7 @@ def create_app(token: str, *, host: str = "127.0.0.1", port: int = 8000,
                 return _error(str(exc), 413)
             except (SettingsError, UploadError, IndexError, ValueError) as exc:
                 return _error(str(exc))
+
         return wrapped
 
     @api
@@ -252,9 +268,11 @@ def create_app(token: str, *, host: str = "127.0.0.1", port: int = 8000,
     async def step(request: Request) -> Response:
         _, run = run_of(request)
         epochs = _epochs(request.query_params.get("epochs", "1"))
+
         def advance() -> dict[str, Any]:
             run.step(epochs)
             return run.frame()
+
         return JSONResponse(await call(run, advance))
 
     @api
@@ -273,8 +291,9 @@ def create_app(token: str, *, host: str = "127.0.0.1", port: int = 8000,
         _, run = run_of(request)
         q = request.query_params
         layer = int(q["layer"]) if q.get("layer") else None
-        result = await call(run, run.inspect, int(q.get("index", "0")), layer,
-                            int(q.get("neuron", "0")))
+        result = await call(
+            run, run.inspect, int(q.get("index", "0")), layer, int(q.get("neuron", "0"))
+        )
         return JSONResponse(result)
 
     @api
@@ -290,15 +309,22 @@ def create_app(token: str, *, host: str = "127.0.0.1", port: int = 8000,
         task = q.get("task") or None
         if task not in (None, "classification", "regression"):
             raise SettingsError(f"task must be classification or regression, got {task!r}")
-        data = await run_in_threadpool(read_upload, raw, q.get("name", "upload.csv"),
-                                       q.get("x1", ""), q.get("x2", ""), q.get("target", ""),
-                                       task=task)
+        data = await run_in_threadpool(
+            read_upload,
+            raw,
+            q.get("name", "upload.csv"),
+            q.get("x1", ""),
+            q.get("x2", ""),
+            q.get("target", ""),
+            task=task,
+        )
 
         def use() -> None:
             run.upload = data
             settings = Settings.from_dict({**run.settings.as_dict(), "dataset": "upload"})
             run.settings = settings
             run.build()
+
         await call(run, use)
         return JSONResponse({**run.describe(), "frame": run.frame()})
 
@@ -306,14 +332,19 @@ def create_app(token: str, *, host: str = "127.0.0.1", port: int = 8000,
     async def model(request: Request) -> Response:
         _, run = run_of(request)
         body = await call(run, run.model_bytes)
-        return Response(body, media_type="application/octet-stream", headers={
-            "content-disposition": 'attachment; filename="playground-model.npz"'})
+        return Response(
+            body,
+            media_type="application/octet-stream",
+            headers={"content-disposition": 'attachment; filename="playground-model.npz"'},
+        )
 
     @api
     async def snippet(request: Request) -> Response:
         _, run = run_of(request)
-        return PlainTextResponse(await call(run, run.snippet), headers={
-            "content-disposition": 'attachment; filename="playground_run.py"'})
+        return PlainTextResponse(
+            await call(run, run.snippet),
+            headers={"content-disposition": 'attachment; filename="playground_run.py"'},
+        )
 
     async def socket(ws: WebSocket) -> None:
         await ws.accept()
@@ -325,8 +356,9 @@ def create_app(token: str, *, host: str = "127.0.0.1", port: int = 8000,
                 try:
                     await _answer(ws, run, call, json.loads(message))
                 except (SettingsError, UploadError, IndexError, ValueError, TypeError) as exc:
-                    await ws.send_text(json.dumps({"type": "error",
-                                                   "message": str(exc).splitlines()[0]}))
+                    await ws.send_text(
+                        json.dumps({"type": "error", "message": str(exc).splitlines()[0]})
+                    )
         except WebSocketDisconnect:
             pass
         finally:
@@ -382,8 +414,9 @@ def _epochs(text: Any) -> int:
     return n
 
 
-async def _answer(ws: WebSocket, run: Session, call: Callable[..., Awaitable[Any]],
-                  message: Any) -> None:
+async def _answer(
+    ws: WebSocket, run: Session, call: Callable[..., Awaitable[Any]], message: Any
+) -> None:
     """Answer one message of the page (see app.js for the other side)."""
     if not isinstance(message, dict):
         raise ValueError("a message must be a JSON object")
@@ -397,6 +430,7 @@ async def _answer(ws: WebSocket, run: Session, call: Callable[..., Awaitable[Any
                 run.step(epochs)
             head = json.dumps(run.frame()).encode()
             return len(head).to_bytes(4, "little") + head + run.heat_maps()
+
         await ws.send_bytes(await call(run, work))
 
     if kind == "settings":
@@ -415,8 +449,13 @@ async def _answer(ws: WebSocket, run: Session, call: Callable[..., Awaitable[Any
         await send_frame()
     elif kind == "inspect":
         layer = message.get("layer")
-        result = await call(run, run.inspect, int(message.get("index", 0)),
-                            None if layer is None else int(layer), int(message.get("neuron", 0)))
+        result = await call(
+            run,
+            run.inspect,
+            int(message.get("index", 0)),
+            None if layer is None else int(layer),
+            int(message.get("neuron", 0)),
+        )
         await ws.send_text(json.dumps(result))
     elif kind == "gradcheck":
         await ws.send_text(json.dumps(await call(run, run.check_gradients)))

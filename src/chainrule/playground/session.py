@@ -27,8 +27,15 @@ from ..network import Network
 from ..tensors import explain_trace, relative_difference
 from .data import DATASETS, FEATURES, PlaneData, features, make_dataset
 
-__all__ = ["GRID", "HIDDEN_ACTIVATIONS", "OPTIMIZERS", "Session", "Settings", "SettingsError",
-           "train_epochs"]
+__all__ = [
+    "GRID",
+    "HIDDEN_ACTIVATIONS",
+    "OPTIMIZERS",
+    "Session",
+    "Settings",
+    "SettingsError",
+    "train_epochs",
+]
 
 Array = npt.NDArray[np.float64]
 
@@ -40,8 +47,18 @@ REGULARIZATION = ("none", "l1", "l2")
 MAX_LAYERS = 6
 MAX_NEURONS = 8
 #: Settings whose change rebuilds the data and the network (epoch back to 0).
-REBUILD = ("dataset", "noise", "ratio", "points", "classes", "features", "layers",
-           "activations", "input_sigma", "seed")
+REBUILD = (
+    "dataset",
+    "noise",
+    "ratio",
+    "points",
+    "classes",
+    "features",
+    "layers",
+    "activations",
+    "input_sigma",
+    "seed",
+)
 
 
 class SettingsError(ValueError):
@@ -74,8 +91,11 @@ def _float(d: dict[str, Any], key: str, lo: float, hi: float, default: float) ->
 
 def _dropout(d: dict[str, Any], n_layers: int) -> tuple[float, ...]:
     """One dropout rate per hidden layer; a single number is used for all."""
-    rates = _list(d, "dropout", [0.0]) if not isinstance(d.get("dropout"), (int, float)) \
+    rates = (
+        _list(d, "dropout", [0.0])
+        if not isinstance(d.get("dropout"), (int, float))
         else [d["dropout"]]
+    )
     if len(rates) == 1:
         rates = rates * n_layers
     if len(rates) != n_layers:
@@ -169,29 +189,34 @@ class Settings:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise SettingsError(f"unknown setting {unknown[0]!r}; known: "
-                                f"{', '.join(sorted(names))}")
+            raise SettingsError(
+                f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(names))}"
+            )
         base = cls()
         feats = tuple(str(f) for f in _list(d, "features", list(base.features)))
         if not feats or len(set(feats)) != len(feats) or any(f not in FEATURES for f in feats):
-            raise SettingsError(f"features must be distinct names among {', '.join(FEATURES)}, "
-                                f"got {list(feats)!r}")
+            raise SettingsError(
+                f"features must be distinct names among {', '.join(FEATURES)}, got {list(feats)!r}"
+            )
         raw_layers = _list(d, "layers", list(base.layers))
         if len(raw_layers) > MAX_LAYERS:
-            raise SettingsError(f"layers: at most {MAX_LAYERS} hidden layers, got "
-                                f"{len(raw_layers)}")
+            raise SettingsError(
+                f"layers: at most {MAX_LAYERS} hidden layers, got {len(raw_layers)}"
+            )
         layers = tuple(_int({"layers": v}, "layers", 1, MAX_NEURONS, 1) for v in raw_layers)
         default_act = d.get("activation", "tanh") if "activation" in d else "tanh"
         acts = _list(d, "activations", [default_act] * len(layers))
         if len(acts) == 1 and len(layers) != 1:
             acts = acts * len(layers)
         if len(acts) != len(layers):
-            raise SettingsError(f"activations: one per hidden layer ({len(layers)}), got "
-                                f"{len(acts)}")
+            raise SettingsError(
+                f"activations: one per hidden layer ({len(layers)}), got {len(acts)}"
+            )
         for a in acts:
             if a not in HIDDEN_ACTIVATIONS:
-                raise SettingsError(f"activations must be among {', '.join(HIDDEN_ACTIVATIONS)}"
-                                    f", got {a!r}")
+                raise SettingsError(
+                    f"activations must be among {', '.join(HIDDEN_ACTIVATIONS)}, got {a!r}"
+                )
         sigma = d.get("input_sigma", False)
         if sigma in ("1", "true", 1, True):
             sigma = True
@@ -233,11 +258,17 @@ def train_epochs(net: Network, X: Array, Y: np.ndarray, settings: Settings, epoc
     optimizer's name starts a fresh optimizer; the same name keeps its state.
     """
     hidden = len(net.sizes) - 2
-    net.fit(X, Y, epochs=epochs, batch_size=min(settings.batch, X.shape[0]),
-            learning_rate=settings.lr, optimizer=settings.optimizer,
-            l1=settings.reg_rate if settings.reg == "l1" else 0.0,
-            l2=settings.reg_rate if settings.reg == "l2" else 0.0,
-            dropout=settings.dropout if any(settings.dropout) and hidden > 0 else None)
+    net.fit(
+        X,
+        Y,
+        epochs=epochs,
+        batch_size=min(settings.batch, X.shape[0]),
+        learning_rate=settings.lr,
+        optimizer=settings.optimizer,
+        l1=settings.reg_rate if settings.reg == "l1" else 0.0,
+        l2=settings.reg_rate if settings.reg == "l2" else 0.0,
+        dropout=settings.dropout if any(settings.dropout) and hidden > 0 else None,
+    )
 
 
 def _fmt(v: float) -> str:
@@ -291,11 +322,14 @@ class Session:
             Y = data.y.astype(np.int64)
             out, cost, n_out = "softmax", "log_likelihood", data.n_classes
         self.X, self.Y = X, Y
-        self.net = Network([len(s.features), *s.layers, n_out],
-                           activation=list(s.activations) if s.layers else "identity",
-                           output_activation=out, cost=cost,
-                           input_activation="sigmoid" if s.input_sigma else "identity",
-                           seed=s.seed)
+        self.net = Network(
+            [len(s.features), *s.layers, n_out],
+            activation=list(s.activations) if s.layers else "identity",
+            output_activation=out,
+            cost=cost,
+            input_activation="sigmoid" if s.input_sigma else "identity",
+            seed=s.seed,
+        )
         self.epoch = 0
         self._grid_X: Array | None = None
 
@@ -337,8 +371,11 @@ class Session:
 
     def losses(self) -> tuple[float, float]:
         """The mean cost on the training and on the test points."""
-        test = (self.net.loss(self.X[self.test_rows], self.Y[self.test_rows])
-                if self.test_rows.size else math.nan)
+        test = (
+            self.net.loss(self.X[self.test_rows], self.Y[self.test_rows])
+            if self.test_rows.size
+            else math.nan
+        )
         return self.net.loss(self.X_train, self.Y_train), test
 
     # ------------------------------------------------------------------ frames
@@ -408,8 +445,10 @@ class Session:
             "target_name": d.target_name,
             "features": list(self.settings.features),
             "sizes": list(self.net.sizes),
-            "activations": [self.net.input_activation.name,
-                            *(a.name for a in self.net.activations)],
+            "activations": [
+                self.net.input_activation.name,
+                *(a.name for a in self.net.activations),
+            ],
             "cost": self.net.cost.name,
             "grid": GRID,
         }
@@ -420,8 +459,9 @@ class Session:
         """Point ``index``'s input row ``z^1`` and target row ``λ`` (one-hot for classes)."""
         n = self.X.shape[0]
         if not 0 <= index < n:
-            raise IndexError(f"point {index} does not exist: the data has {n} points "
-                             f"(0 to {n - 1})")
+            raise IndexError(
+                f"point {index} does not exist: the data has {n} points (0 to {n - 1})"
+            )
         x = self.X[index]
         if self.Y.ndim == 1:
             y = np.zeros(self.net.sizes[-1])
@@ -459,8 +499,10 @@ class Session:
         if not 2 <= layer <= L:
             raise IndexError(f"layer must be from 2 to {L}, got {layer}")
         if not 0 <= neuron < net.sizes[layer - 1]:
-            raise IndexError(f"neuron must be from 0 to {net.sizes[layer - 1] - 1} in layer "
-                             f"{layer}, got {neuron}")
+            raise IndexError(
+                f"neuron must be from 0 to {net.sizes[layer - 1] - 1} in layer "
+                f"{layer}, got {neuron}"
+            )
         x, y = self.example(index)
         grad_w, grad_b = net.backprop(x[None, :], y[None, :])
         trace = explain_trace(net, x, y)
@@ -500,31 +542,52 @@ class Session:
         if l == L:
             if net.output_activation.elementwise:
                 g, s = float(t.dC_da[0, j]), float(t.da_dz[L][j, j])
-                out.append({"eq": "eq. 5", "formula": f"δ^{L}_{J} = ∂C/∂a^{L}_{J} · σ'(z^{L}_{J})",
-                            "numbers": f"= {_fmt(g)} × {_fmt(s)} = {_fmt(d)}"})
+                out.append(
+                    {
+                        "eq": "eq. 5",
+                        "formula": f"δ^{L}_{J} = ∂C/∂a^{L}_{J} · σ'(z^{L}_{J})",
+                        "numbers": f"= {_fmt(g)} × {_fmt(s)} = {_fmt(d)}",
+                    }
+                )
             else:
-                terms = " + ".join(f"{_fmt(float(t.dC_da[0, m]))}×{_fmt(float(t.da_dz[L][m, j]))}"
-                                   for m in range(net.sizes[-1]))
-                out.append({"eq": "eq. 5",
-                            "formula": f"δ^{L}_{J} = Σ_m ∂C/∂a^{L}_m · ∂a^{L}_m/∂z^{L}_{J}",
-                            "numbers": f"= {terms} = {_fmt(d)}"})
+                terms = " + ".join(
+                    f"{_fmt(float(t.dC_da[0, m]))}×{_fmt(float(t.da_dz[L][m, j]))}"
+                    for m in range(net.sizes[-1])
+                )
+                out.append(
+                    {
+                        "eq": "eq. 5",
+                        "formula": f"δ^{L}_{J} = Σ_m ∂C/∂a^{L}_m · ∂a^{L}_m/∂z^{L}_{J}",
+                        "numbers": f"= {terms} = {_fmt(d)}",
+                    }
+                )
         else:
             W = np.asarray(net.weights[l - 1])
             nxt = t.delta[l + 1][0]
             s = float(t.da_dz[l][j, j])
-            terms = " + ".join(f"{_fmt(float(nxt[k]))}×{_fmt(float(W[k, j]))}"
-                               for k in range(W.shape[0]))
-            out.append({"eq": "eq. 9",
-                         "formula": f"δ^{l}_{J} = (Σ_k δ^{l + 1}_k W^{l + 1}_k{J}) · σ'(z^{l}_{J})",
-                         "numbers": f"= ({terms}) × {_fmt(s)} = {_fmt(d)}"})
+            terms = " + ".join(
+                f"{_fmt(float(nxt[k]))}×{_fmt(float(W[k, j]))}" for k in range(W.shape[0])
+            )
+            out.append(
+                {
+                    "eq": "eq. 9",
+                    "formula": f"δ^{l}_{J} = (Σ_k δ^{l + 1}_k W^{l + 1}_k{J}) · σ'(z^{l}_{J})",
+                    "numbers": f"= ({terms}) × {_fmt(s)} = {_fmt(d)}",
+                }
+            )
         a_prev = t.a[l - 1]
         for i in range(a_prev.shape[0]):
-            out.append({"eq": "eq. 13",
-                        "formula": f"∂C/∂w^{l}_{J}{i + 1} = a^{l - 1}_{i + 1} · δ^{l}_{J}",
-                        "numbers": f"= {_fmt(float(a_prev[i]))} × {_fmt(d)} = "
-                                   f"{_fmt(float(a_prev[i]) * d)}"})
-        out.append({"eq": "eq. 15", "formula": f"∂C/∂b^{l}_{J} = δ^{l}_{J}",
-                    "numbers": f"= {_fmt(d)}"})
+            out.append(
+                {
+                    "eq": "eq. 13",
+                    "formula": f"∂C/∂w^{l}_{J}{i + 1} = a^{l - 1}_{i + 1} · δ^{l}_{J}",
+                    "numbers": f"= {_fmt(float(a_prev[i]))} × {_fmt(d)} = "
+                    f"{_fmt(float(a_prev[i]) * d)}",
+                }
+            )
+        out.append(
+            {"eq": "eq. 15", "formula": f"∂C/∂b^{l}_{J} = δ^{l}_{J}", "numbers": f"= {_fmt(d)}"}
+        )
         return out
 
     def check_gradients(self) -> dict[str, Any]:
@@ -537,11 +600,20 @@ class Session:
         return {
             "type": "gradcheck",
             "passed": report.passed,
-            "worst": {"array": worst.name, "max_rel_error": worst.max_rel_error,
-                      "max_abs_error": worst.max_abs_error},
-            "arrays": [{"array": c.name, "max_rel_error": c.max_rel_error,
-                        "max_abs_error": c.max_abs_error, "passed": c.passed}
-                       for c in report.checks],
+            "worst": {
+                "array": worst.name,
+                "max_rel_error": worst.max_rel_error,
+                "max_abs_error": worst.max_abs_error,
+            },
+            "arrays": [
+                {
+                    "array": c.name,
+                    "max_rel_error": c.max_rel_error,
+                    "max_abs_error": c.max_abs_error,
+                    "passed": c.passed,
+                }
+                for c in report.checks
+            ],
             "rows": int(X.shape[0]),
         }
 
@@ -553,10 +625,14 @@ class Session:
         names = list(d.class_names) if d.task == "classification" else None
         with tempfile.TemporaryDirectory(prefix="chainrule-playground-") as folder:
             path = Path(folder) / "model.npz"
-            self.net.save(path, class_names=names, feature_names=list(self.settings.features),
-                          target_name=d.target_name,
-                          training={"epochs": self.epoch, "playground": self.settings.as_dict()},
-                          data={"name": self.settings.dataset, "plane": list(d.names)})
+            self.net.save(
+                path,
+                class_names=names,
+                feature_names=list(self.settings.features),
+                target_name=d.target_name,
+                training={"epochs": self.epoch, "playground": self.settings.as_dict()},
+                data={"name": self.settings.dataset, "plane": list(d.names)},
+            )
             return path.read_bytes()
 
     def snippet(self) -> str:
@@ -567,12 +643,16 @@ class Session:
         """
         s, d, net = self.settings, self.data, self.net
         if s.dataset == "upload":
-            data = (f"data = read_upload(open('upload.csv', 'rb').read(), 'upload.csv', "
-                    f"{d.names[0]!r}, {d.names[1]!r},\n"
-                    f"                   {d.target_name!r}, task={d.task!r})  # your file\n")
+            data = (
+                f"data = read_upload(open('upload.csv', 'rb').read(), 'upload.csv', "
+                f"{d.names[0]!r}, {d.names[1]!r},\n"
+                f"                   {d.target_name!r}, task={d.task!r})  # your file\n"
+            )
         else:
-            data = (f"data = make_dataset({s.dataset!r}, {s.points}, {s.noise / 100!r}, rng, "
-                    f"classes={s.classes})\n")
+            data = (
+                f"data = make_dataset({s.dataset!r}, {s.points}, {s.noise / 100!r}, rng, "
+                f"classes={s.classes})\n"
+            )
         if d.task == "classification" and d.n_classes > 2:
             targets = "Y = data.y  # class labels: one-hot for the softmax output\n"
         else:
@@ -599,8 +679,11 @@ class Session:
             f"cost={net.cost.name!r},\n"
             f"                        input_activation={net.input_activation.name!r}, "
             f"seed={s.seed})\n"
-            + (f"net.fit(X[train], Y[train], epochs={self.epoch}, " if self.epoch else
-               "# not trained yet: net.fit(X[train], Y[train], epochs=..., ")
+            + (
+                f"net.fit(X[train], Y[train], epochs={self.epoch}, "
+                if self.epoch
+                else "# not trained yet: net.fit(X[train], Y[train], epochs=..., "
+            )
             + f"batch_size={min(s.batch, len(self.train_rows))}, "
             f"learning_rate={s.lr!r},\n"
             f"        optimizer={s.optimizer!r}{reg}{drop})\n"

@@ -34,11 +34,15 @@ GRID = 150
 
 def _check(network: Network, X: np.ndarray, y: np.ndarray) -> None:
     if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"the boundary figure needs data with 2 features, got {X.shape[-1]} "
-                         "(it draws the plane of the two inputs)")
+        raise ValueError(
+            f"the boundary figure needs data with 2 features, got {X.shape[-1]} "
+            "(it draws the plane of the two inputs)"
+        )
     if not network.is_classifier:
-        raise ValueError("the boundary figure is for classifiers; this network's output is "
-                         f"{network.output_activation.name}")
+        raise ValueError(
+            "the boundary figure is for classifiers; this network's output is "
+            f"{network.output_activation.name}"
+        )
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
 
@@ -56,8 +60,9 @@ def _grid(X: np.ndarray, n: int = GRID) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(gx, gy)
 
 
-def _probabilities(network: Network, plane: np.ndarray,
-                   transform: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
+def _probabilities(
+    network: Network, plane: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None
+) -> np.ndarray:
     inputs = plane if transform is None else transform(plane)
     out = np.asarray(network.feedforward(np.asarray(inputs, dtype=network.dtype)), dtype=float)
     if out.shape[1] == 1:  # one sigmoid output: P(class 1)
@@ -65,10 +70,16 @@ def _probabilities(network: Network, plane: np.ndarray,
     return out
 
 
-def _draw(ax: Axes, network: Network, X: np.ndarray, labels: np.ndarray,
-          transform: Callable[[np.ndarray], np.ndarray] | None,
-          class_names: Sequence[str] | None, feature_names: Sequence[str] | None,
-          title: str) -> None:
+def _draw(
+    ax: Axes,
+    network: Network,
+    X: np.ndarray,
+    labels: np.ndarray,
+    transform: Callable[[np.ndarray], np.ndarray] | None,
+    class_names: Sequence[str] | None,
+    feature_names: Sequence[str] | None,
+    title: str,
+) -> None:
     from matplotlib import colormaps
     from matplotlib.colors import ListedColormap
 
@@ -77,25 +88,40 @@ def _draw(ax: Axes, network: Network, X: np.ndarray, labels: np.ndarray,
     k = probs.shape[1]
     winner = probs.argmax(axis=1).reshape(gx.shape)
     confidence = probs.max(axis=1).reshape(gx.shape)
-    colours = list(getattr(colormaps["tab10"], "colors", ["C0", "C1", "C2"]))[:max(k, 2)]
+    colours = list(getattr(colormaps["tab10"], "colors", ["C0", "C1", "C2"]))[: max(k, 2)]
     cmap = ListedColormap(colours)
-    ax.imshow(winner, origin="lower", extent=(gx.min(), gx.max(), gy.min(), gy.max()),
-              cmap=cmap, vmin=-0.5, vmax=len(colours) - 0.5, alpha=0.18 + 0.3 * (
-                  (confidence - confidence.min()) / max(np.ptp(confidence), 1e-12)),
-              aspect="auto", interpolation="nearest")
+    ax.imshow(
+        winner,
+        origin="lower",
+        extent=(gx.min(), gx.max(), gy.min(), gy.max()),
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=len(colours) - 0.5,
+        alpha=0.18 + 0.3 * ((confidence - confidence.min()) / max(np.ptp(confidence), 1e-12)),
+        aspect="auto",
+        interpolation="nearest",
+    )
     top2 = np.sort(probs, axis=1)[:, -2:]
     margin = (top2[:, 1] - top2[:, 0]).reshape(gx.shape)
     if 0 < margin.min() < 0.05 or (winner != winner.flat[0]).any():
         # The boundary: where the winning class changes.
         for c in range(k):
-            ax.contour(gx, gy, (winner == c).astype(float), levels=[0.5], colors="#222222",
-                       linewidths=1.2)
+            ax.contour(
+                gx, gy, (winner == c).astype(float), levels=[0.5], colors="#222222", linewidths=1.2
+            )
     names = list(class_names) if class_names else [str(c) for c in range(k)]
     for c in np.unique(labels):
         sel = labels == c
-        ax.scatter(X[sel, 0], X[sel, 1], s=14, color=colours[int(c) % len(colours)],
-                   edgecolor="white", linewidth=0.4, label=names[int(c)] if c < len(names)
-                   else str(c), zorder=3)
+        ax.scatter(
+            X[sel, 0],
+            X[sel, 1],
+            s=14,
+            color=colours[int(c) % len(colours)],
+            edgecolor="white",
+            linewidth=0.4,
+            label=names[int(c)] if c < len(names) else str(c),
+            zorder=3,
+        )
     ax.set_xlim(gx.min(), gx.max())
     ax.set_ylim(gy.min(), gy.max())
     fx, fy = [*feature_names, "x1", "x2"][:2] if feature_names else ("x1", "x2")
@@ -140,9 +166,17 @@ def boundary_figure(
     fig = new_figure(6.4, 5.2)
     ax = fig.subplots()
     acc = float(np.mean(_probabilities(network, X_arr, transform).argmax(axis=1) == labels))
-    _draw(ax, network, X_arr, labels, transform, class_names, feature_names,
-          f"Decision boundary ({'-'.join(map(str, network.sizes))}), accuracy "
-          f"{100 * acc:.1f}% on these {len(X_arr)} points")
+    _draw(
+        ax,
+        network,
+        X_arr,
+        labels,
+        transform,
+        class_names,
+        feature_names,
+        f"Decision boundary ({'-'.join(map(str, network.sizes))}), accuracy "
+        f"{100 * acc:.1f}% on these {len(X_arr)} points",
+    )
     if path is not None:
         save_figure(fig, path)
     return fig
@@ -212,12 +246,21 @@ def boundary_animation(
 
     def frame(e: int) -> list[Any]:
         if e > 0:
-            network.fit(inputs, y_arr, epochs=1, seed=None if seed is None else seed + e,
-                        **fit_settings)
+            network.fit(
+                inputs, y_arr, epochs=1, seed=None if seed is None else seed + e, **fit_settings
+            )
         ax.clear()
         acc = float(np.mean(_probabilities(network, X_arr, transform).argmax(axis=1) == labels))
-        _draw(ax, network, X_arr, labels, transform, class_names, feature_names,
-              f"{name}, epoch {e}: accuracy {100 * acc:.1f}%")
+        _draw(
+            ax,
+            network,
+            X_arr,
+            labels,
+            transform,
+            class_names,
+            feature_names,
+            f"{name}, epoch {e}: accuracy {100 * acc:.1f}%",
+        )
         return []
 
     anim = FuncAnimation(fig, frame, frames=epochs + 1, blit=False, repeat=False)

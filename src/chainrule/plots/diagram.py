@@ -30,8 +30,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..network import Network
     from ..tensors import DerivationTrace
 
-__all__ = ["LAYER_FIGURE_MAX_UNITS", "backprop_figure", "format_value", "layer_figure",
-           "network_diagram"]
+__all__ = [
+    "LAYER_FIGURE_MAX_UNITS",
+    "backprop_figure",
+    "format_value",
+    "layer_figure",
+    "network_diagram",
+]
 
 # The seed's colours: σ nodes green, sum nodes blue, weights orange.
 SIGMA_COLOR = "#4caf50"
@@ -123,47 +128,102 @@ def network_diagram(
     # Edges first so the nodes cover their ends.
     for l in range(2, L + 1):
         src, dst = centres[l - 2], centres[l - 1]
-        for (x0, y0) in src.values():
-            for (x1, y1) in dst.values():
+        for x0, y0 in src.values():
+            for x1, y1 in dst.values():
                 ax.plot([x0, x1], [y0, y1], color="#9e9e9e", lw=0.6, alpha=0.7, zorder=1)
         bx, by = bias_xy[l - 2]
-        for (x1, y1) in dst.values():
-            ax.plot([bx, x1], [by, y1], color=WEIGHT_COLOR, lw=0.7, ls="--", alpha=0.8,
-                    zorder=1)
+        for x1, y1 in dst.values():
+            ax.plot([bx, x1], [by, y1], color=WEIGHT_COLOR, lw=0.7, ls="--", alpha=0.8, zorder=1)
         # Label one weight and one bias per layer with the seed's indexing.
         (x0, y0), (x1, y1) = src[0], dst[0]
-        ax.text(x0 + 0.5 * (x1 - x0), y0 + 0.5 * (y1 - y0) + 0.12, f"$w^{{{l}}}_{{11}}$",
-                ha="center", va="bottom", fontsize=9, color="#b35c00", zorder=4)
-        ax.text(bx + 0.3 * (x1 - bx), by + 0.3 * (y1 - by) - 0.05, f"$b^{{{l}}}_1$",
-                ha="center", va="top", fontsize=9, color="#b35c00", zorder=4)
+        ax.text(
+            x0 + 0.5 * (x1 - x0),
+            y0 + 0.5 * (y1 - y0) + 0.12,
+            f"$w^{{{l}}}_{{11}}$",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            color="#b35c00",
+            zorder=4,
+        )
+        ax.text(
+            bx + 0.3 * (x1 - bx),
+            by + 0.3 * (y1 - by) - 0.05,
+            f"$b^{{{l}}}_1$",
+            ha="center",
+            va="top",
+            fontsize=9,
+            color="#b35c00",
+            zorder=4,
+        )
 
     from matplotlib.patches import Circle
 
     for col, pos in enumerate(centres):
         l = col + 1
         for unit, (x, y) in pos.items():
-            ax.add_patch(Circle((x, y), RADIUS, facecolor=UNIT_COLOR, edgecolor="#1565c0",
-                                lw=1.0, zorder=3, gid=f"unit-{l}-{unit + 1}"))
+            ax.add_patch(
+                Circle(
+                    (x, y),
+                    RADIUS,
+                    facecolor=UNIT_COLOR,
+                    edgecolor="#1565c0",
+                    lw=1.0,
+                    zorder=3,
+                    gid=f"unit-{l}-{unit + 1}",
+                )
+            )
         y_dots = ellipsis_y[col]
         if y_dots is not None:
             x = col * dx
-            ax.text(x, y_dots, "⋮", ha="center", va="center", fontsize=14, zorder=3,
-                    gid=f"ellipsis-{l}")
-            ax.text(x + 0.38, y_dots, f"{sizes[col]} units", ha="left",
-                    va="center", fontsize=8, color="#555555", zorder=3,
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"})
+            ax.text(
+                x, y_dots, "⋮", ha="center", va="center", fontsize=14, zorder=3, gid=f"ellipsis-{l}"
+            )
+            ax.text(
+                x + 0.38,
+                y_dots,
+                f"{sizes[col]} units",
+                ha="left",
+                va="center",
+                fontsize=8,
+                color="#555555",
+                zorder=3,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
+            )
         if l < L:
             bx, by = bias_xy[col]
-            ax.add_patch(Circle((bx, by), RADIUS, facecolor=BIAS_COLOR, edgecolor="#616161",
-                                lw=1.0, zorder=3, gid=f"bias-{l}"))
+            ax.add_patch(
+                Circle(
+                    (bx, by),
+                    RADIUS,
+                    facecolor=BIAS_COLOR,
+                    edgecolor="#616161",
+                    lw=1.0,
+                    zorder=3,
+                    gid=f"bias-{l}",
+                )
+            )
             ax.text(bx, by, "1", ha="center", va="center", fontsize=9, zorder=4)
         name = "input" if l == 1 else "output" if l == L else "hidden"
         act = input_act if l == 1 else (activations[l - 2] if activations else "")
         act_text = "" if (l == 1 and act == "identity") else f"\nσ = {act}" if act else ""
-        ax.text(col * dx, top + 0.75, f"layer {l}\n{name}", ha="center", va="bottom",
-                fontsize=9, fontweight="bold")
-        ax.text(col * dx, -top - 0.9, f"$N_{{{l}}}$ = {sizes[col]}{act_text}", ha="center",
-                va="top", fontsize=9)
+        ax.text(
+            col * dx,
+            top + 0.75,
+            f"layer {l}\n{name}",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            fontweight="bold",
+        )
+        ax.text(
+            col * dx,
+            -top - 0.9,
+            f"$N_{{{l}}}$ = {sizes[col]}{act_text}",
+            ha="center",
+            va="top",
+            fontsize=9,
+        )
     ax.set_xlim(-0.8, (L - 1) * dx + 1.3)
     ax.set_ylim(-top - 2.0, top + 1.6)
     return fig
@@ -238,60 +298,161 @@ def layer_figure(
     for i in range(n_out):
         for j in range(n_in):
             x0, y0, x1, y1 = xs_sigma + RADIUS, ys_in[j], xs_sum - RADIUS, ys_out[i]
-            ax.annotate("", (x1, y1), (x0, y0),
-                        arrowprops={"arrowstyle": "-|>", "color": WEIGHT_COLOR, "lw": 0.9,
-                                    "shrinkA": 0, "shrinkB": 0}, zorder=1)
+            ax.annotate(
+                "",
+                (x1, y1),
+                (x0, y0),
+                arrowprops={
+                    "arrowstyle": "-|>",
+                    "color": WEIGHT_COLOR,
+                    "lw": 0.9,
+                    "shrinkA": 0,
+                    "shrinkB": 0,
+                },
+                zorder=1,
+            )
             if edge_labels:
                 # Stagger along the edge by target so labels for different i do not stack.
                 t = 0.2 + 0.55 * (i + 0.5) / n_out
                 lx, ly = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
-                ax.text(lx, ly, f"$w^{{{l}}}_{{{i + 1}{j + 1}}}$={format_value(W[i, j])}",
-                        fontsize=7, color="#8a4500", ha="center", va="center", zorder=5,
-                        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
-                              "alpha": 0.85})
-        ax.annotate("", (xs_sum - RADIUS, ys_out[i]), (xs_sigma + RADIUS, y_bias),
-                    arrowprops={"arrowstyle": "-|>", "color": WEIGHT_COLOR, "lw": 0.9,
-                                "ls": "--", "shrinkA": 0, "shrinkB": 0}, zorder=1)
+                ax.text(
+                    lx,
+                    ly,
+                    f"$w^{{{l}}}_{{{i + 1}{j + 1}}}$={format_value(W[i, j])}",
+                    fontsize=7,
+                    color="#8a4500",
+                    ha="center",
+                    va="center",
+                    zorder=5,
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85},
+                )
+        ax.annotate(
+            "",
+            (xs_sum - RADIUS, ys_out[i]),
+            (xs_sigma + RADIUS, y_bias),
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": WEIGHT_COLOR,
+                "lw": 0.9,
+                "ls": "--",
+                "shrinkA": 0,
+                "shrinkB": 0,
+            },
+            zorder=1,
+        )
     for j in range(n_in):
         y = ys_in[j]
-        ax.text(xs_z, y, f"$z^{{{l - 1}}}_{{{j + 1}}}$ = {format_value(z_prev[j])}",
-                ha="center", va="center", fontsize=9)
-        ax.annotate("", (xs_sigma - RADIUS, y), (xs_z + 0.75, y),
-                    arrowprops={"arrowstyle": "-|>", "color": "#555555", "lw": 0.8})
-        ax.add_patch(Circle((xs_sigma, y), RADIUS, facecolor=SIGMA_COLOR, edgecolor="#1b5e20",
-                            zorder=3, gid=f"sigma-{j + 1}"))
-        ax.text(xs_sigma, y, "σ", ha="center", va="center", fontsize=11, color="white",
-                zorder=4)
-        ax.text(xs_sigma, y + RADIUS + 0.05,
-                f"$a^{{{l - 1}}}_{{{j + 1}}}$ = {format_value(a_prev[j])}",
-                ha="center", va="bottom", fontsize=8, color="#1b5e20", zorder=4)
-    ax.add_patch(Circle((xs_sigma, y_bias), RADIUS, facecolor=BIAS_COLOR, edgecolor="#616161",
-                        zorder=3, gid="bias"))
+        ax.text(
+            xs_z,
+            y,
+            f"$z^{{{l - 1}}}_{{{j + 1}}}$ = {format_value(z_prev[j])}",
+            ha="center",
+            va="center",
+            fontsize=9,
+        )
+        ax.annotate(
+            "",
+            (xs_sigma - RADIUS, y),
+            (xs_z + 0.75, y),
+            arrowprops={"arrowstyle": "-|>", "color": "#555555", "lw": 0.8},
+        )
+        ax.add_patch(
+            Circle(
+                (xs_sigma, y),
+                RADIUS,
+                facecolor=SIGMA_COLOR,
+                edgecolor="#1b5e20",
+                zorder=3,
+                gid=f"sigma-{j + 1}",
+            )
+        )
+        ax.text(xs_sigma, y, "σ", ha="center", va="center", fontsize=11, color="white", zorder=4)
+        ax.text(
+            xs_sigma,
+            y + RADIUS + 0.05,
+            f"$a^{{{l - 1}}}_{{{j + 1}}}$ = {format_value(a_prev[j])}",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="#1b5e20",
+            zorder=4,
+        )
+    ax.add_patch(
+        Circle(
+            (xs_sigma, y_bias),
+            RADIUS,
+            facecolor=BIAS_COLOR,
+            edgecolor="#616161",
+            zorder=3,
+            gid="bias",
+        )
+    )
     ax.text(xs_sigma, y_bias, "1", ha="center", va="center", fontsize=10, zorder=4)
     for i in range(n_out):
         y = ys_out[i]
-        ax.add_patch(Circle((xs_sum, y), RADIUS, facecolor=SUM_COLOR, edgecolor="#0d47a1",
-                            zorder=3, gid=f"sum-{i + 1}"))
-        ax.text(xs_sum, y, "+", ha="center", va="center", fontsize=13, color="white",
-                zorder=4)
-        ax.text(xs_sum - RADIUS - 0.05, y - 0.3, f"$b^{{{l}}}_{{{i + 1}}}$={format_value(b[i])}",
-                ha="right", va="top", fontsize=7, color="#8a4500", zorder=5)
-        ax.annotate("", (xs_sum + 1.0, y), (xs_sum + RADIUS, y),
-                    arrowprops={"arrowstyle": "-|>", "color": "#555555", "lw": 0.8})
-        ax.text(xs_sum + 1.05, y,
-                f"$z^{{{l}}}_{{{i + 1}}}$ = {format_value(z[i])}   "
-                f"($a^{{{l}}}_{{{i + 1}}}$ = {format_value(a[i])})",
-                ha="left", va="center", fontsize=9)
+        ax.add_patch(
+            Circle(
+                (xs_sum, y),
+                RADIUS,
+                facecolor=SUM_COLOR,
+                edgecolor="#0d47a1",
+                zorder=3,
+                gid=f"sum-{i + 1}",
+            )
+        )
+        ax.text(xs_sum, y, "+", ha="center", va="center", fontsize=13, color="white", zorder=4)
+        ax.text(
+            xs_sum - RADIUS - 0.05,
+            y - 0.3,
+            f"$b^{{{l}}}_{{{i + 1}}}$={format_value(b[i])}",
+            ha="right",
+            va="top",
+            fontsize=7,
+            color="#8a4500",
+            zorder=5,
+        )
+        ax.annotate(
+            "",
+            (xs_sum + 1.0, y),
+            (xs_sum + RADIUS, y),
+            arrowprops={"arrowstyle": "-|>", "color": "#555555", "lw": 0.8},
+        )
+        ax.text(
+            xs_sum + 1.05,
+            y,
+            f"$z^{{{l}}}_{{{i + 1}}}$ = {format_value(z[i])}   "
+            f"($a^{{{l}}}_{{{i + 1}}}$ = {format_value(a[i])})",
+            ha="left",
+            va="center",
+            fontsize=9,
+        )
 
     # The same numbers as matrices, so they can be read even where edges cross.
     bottom = min(y_bias, ys_out[-1]) - 0.9
-    w_rows = "\n".join("[ " + "  ".join(f"{format_value(v):>7}" for v in W[i]) + " ]"
-                       for i in range(n_out))
-    ax.text(xs_z - 0.6, bottom, f"$W^{{{l}}}$ ({n_out}×{n_in}) =\n{w_rows}", ha="left",
-            va="top", fontsize=8, family="monospace", color="#8a4500")
+    w_rows = "\n".join(
+        "[ " + "  ".join(f"{format_value(v):>7}" for v in W[i]) + " ]" for i in range(n_out)
+    )
+    ax.text(
+        xs_z - 0.6,
+        bottom,
+        f"$W^{{{l}}}$ ({n_out}×{n_in}) =\n{w_rows}",
+        ha="left",
+        va="top",
+        fontsize=8,
+        family="monospace",
+        color="#8a4500",
+    )
     b_rows = "\n".join(f"[ {format_value(v):>7} ]" for v in b)
-    ax.text(xs_sum + 0.3, bottom, f"$b^{{{l}}}$ =\n{b_rows}", ha="left", va="top",
-            fontsize=8, family="monospace", color="#8a4500")
+    ax.text(
+        xs_sum + 0.3,
+        bottom,
+        f"$b^{{{l}}}$ =\n{b_rows}",
+        ha="left",
+        va="top",
+        fontsize=8,
+        family="monospace",
+        color="#8a4500",
+    )
     ax.set_title(
         f"Layer {l}: $z^{{{l}}} = W^{{{l}}}\\,σ(z^{{{l - 1}}}) + b^{{{l}}}$ (seed eq. 1);  "
         f"σ on layer {l - 1} = {sigma_prev}, σ on layer {l} = {sigma}",
@@ -308,8 +469,9 @@ def layer_figure(
 EDGE_LABELS_MAX = 12
 
 
-def backprop_figure(trace: DerivationTrace, path: str | Path | None = None,
-                    max_units: int = 8) -> Figure:
+def backprop_figure(
+    trace: DerivationTrace, path: str | Path | None = None, max_units: int = 8
+) -> Figure:
     """The forward and the backward pass of one example, side by side.
 
     Left, the forward pass: each unit shows ``a^l_i`` (``a^1 = σ(z^1)`` on the
@@ -350,18 +512,31 @@ def backprop_figure(trace: DerivationTrace, path: str | Path | None = None,
     axes = fig.subplots(1, 2)
     cmap = colormaps["RdBu_r"]
     panels = [
-        ("forward", "Forward pass: $a^l$ on the units, $w^l_{ij}$ on the edges (eqs. 1–2)",
-         W, {l: trace.a[l] for l in range(1, L + 1)}, "a", "w"),
-        ("backward", "Backward pass: $\\delta^l$ on the units, $\\partial C/\\partial w^l_{ij}$ "
-         "on the edges (eqs. 5, 9, 13)", grads, {l: trace.delta[l][0] for l in range(1, L + 1)},
-         "δ", "∂C/∂w"),
+        (
+            "forward",
+            "Forward pass: $a^l$ on the units, $w^l_{ij}$ on the edges (eqs. 1–2)",
+            W,
+            {l: trace.a[l] for l in range(1, L + 1)},
+            "a",
+            "w",
+        ),
+        (
+            "backward",
+            "Backward pass: $\\delta^l$ on the units, $\\partial C/\\partial w^l_{ij}$ "
+            "on the edges (eqs. 5, 9, 13)",
+            grads,
+            {l: trace.delta[l][0] for l in range(1, L + 1)},
+            "δ",
+            "∂C/∂w",
+        ),
     ]
     for ax, (tag, title, edges, units, unit_sym, edge_sym) in zip(axes, panels, strict=True):
         ax.set_axis_off()
         vmax = max(float(np.abs(e).max(initial=0.0)) for e in edges.values()) or 1.0
         norm = Normalize(-vmax, vmax)
-        ys = {l: [(len(shown[l]) - 1) / 2 - k for k in range(len(shown[l]))]
-              for l in range(1, L + 1)}
+        ys = {
+            l: [(len(shown[l]) - 1) / 2 - k for k in range(len(shown[l]))] for l in range(1, L + 1)
+        }
         for l in range(2, L + 1):
             n_edges = sizes[l - 1] * sizes[l - 2]
             label = n_edges <= EDGE_LABELS_MAX
@@ -372,15 +547,31 @@ def backprop_figure(trace: DerivationTrace, path: str | Path | None = None,
                     v = float(edges[l][i, j])
                     x0, y0 = (l - 2) * dx + RADIUS, ys[l - 1][a_j]
                     x1, y1 = (l - 1) * dx - RADIUS, ys[l][a_i]
-                    ax.plot([x0, x1], [y0, y1], color=cmap(norm(v)),
-                            lw=0.6 + 2.4 * abs(v) / vmax, zorder=1,
-                            gid=f"{tag}-edge-{l}-{i + 1}-{j + 1}")
+                    ax.plot(
+                        [x0, x1],
+                        [y0, y1],
+                        color=cmap(norm(v)),
+                        lw=0.6 + 2.4 * abs(v) / vmax,
+                        zorder=1,
+                        gid=f"{tag}-edge-{l}-{i + 1}-{j + 1}",
+                    )
                     if label:
                         t = 0.25 + 0.5 * (a_i + 0.5) / len(shown[l])
-                        ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0), format_value(v),
-                                fontsize=6.5, ha="center", va="center", zorder=5,
-                                bbox={"boxstyle": "round,pad=0.08", "fc": "white",
-                                      "ec": "none", "alpha": 0.8})
+                        ax.text(
+                            x0 + t * (x1 - x0),
+                            y0 + t * (y1 - y0),
+                            format_value(v),
+                            fontsize=6.5,
+                            ha="center",
+                            va="center",
+                            zorder=5,
+                            bbox={
+                                "boxstyle": "round,pad=0.08",
+                                "fc": "white",
+                                "ec": "none",
+                                "alpha": 0.8,
+                            },
+                        )
         for l in range(1, L + 1):
             x = (l - 1) * dx
             for k, i in enumerate(shown[l]):
@@ -389,26 +580,55 @@ def backprop_figure(trace: DerivationTrace, path: str | Path | None = None,
                     ax.text(x, y, f"⋮ {sizes[l - 1]}", ha="center", va="center", fontsize=9)
                     continue
                 v = float(units[l][i])
-                ax.add_patch(Circle((x, y), RADIUS, facecolor=UNIT_COLOR, edgecolor="#0d47a1",
-                                    zorder=3, gid=f"{tag}-{l}-{i + 1}"))
+                ax.add_patch(
+                    Circle(
+                        (x, y),
+                        RADIUS,
+                        facecolor=UNIT_COLOR,
+                        edgecolor="#0d47a1",
+                        zorder=3,
+                        gid=f"{tag}-{l}-{i + 1}",
+                    )
+                )
                 sym = unit_sym
                 ax.text(x, y, f"{i + 1}", ha="center", va="center", fontsize=7, zorder=4)
-                ax.text(x + RADIUS + 0.05, y + RADIUS, f"{sym}={format_value(v)}",
-                        ha="left", va="bottom", fontsize=7, zorder=6, color="#0d47a1",
-                        bbox={"boxstyle": "round,pad=0.05", "fc": "white", "ec": "none",
-                              "alpha": 0.85})
-            ax.text(x, min(min(y) for y in ys.values()) - 0.6, f"layer {l}", ha="center",
-                    va="top", fontsize=8)
+                ax.text(
+                    x + RADIUS + 0.05,
+                    y + RADIUS,
+                    f"{sym}={format_value(v)}",
+                    ha="left",
+                    va="bottom",
+                    fontsize=7,
+                    zorder=6,
+                    color="#0d47a1",
+                    bbox={"boxstyle": "round,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.85},
+                )
+            ax.text(
+                x,
+                min(min(y) for y in ys.values()) - 0.6,
+                f"layer {l}",
+                ha="center",
+                va="top",
+                fontsize=8,
+            )
         ax.set_xlim(-0.7, (L - 1) * dx + 1.3)
         ax.set_ylim(min(ys[l][-1] for l in ys) - 1.3, max(ys[l][0] for l in ys) + 0.8)
         ax.set_aspect("equal")
         ax.set_title(title, fontsize=9)
-        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6,
-                     label=edge_sym, location="bottom", pad=0.02)
-    fig.suptitle(f"One example through {'-'.join(map(str, sizes))}: "
-                 f"x = ({', '.join(format_value(v) for v in trace.x[:4])}"
-                 f"{', …' if len(trace.x) > 4 else ''}), C = {format_value(trace.cost)}",
-                 fontsize=10)
+        fig.colorbar(
+            ScalarMappable(norm=norm, cmap=cmap),
+            ax=ax,
+            shrink=0.6,
+            label=edge_sym,
+            location="bottom",
+            pad=0.02,
+        )
+    fig.suptitle(
+        f"One example through {'-'.join(map(str, sizes))}: "
+        f"x = ({', '.join(format_value(v) for v in trace.x[:4])}"
+        f"{', …' if len(trace.x) > 4 else ''}), C = {format_value(trace.cost)}",
+        fontsize=10,
+    )
     if path is not None:
         save_figure(fig, path)
     return fig

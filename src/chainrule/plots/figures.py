@@ -73,11 +73,23 @@ def learning_curves(history: History, standardised: bool = False) -> Figure:
 
     if has_acc:
         ax = axes[1]
-        ax.plot(epochs, 100 * np.asarray(history.train_accuracy), style, ms=3,
-                color=TRAIN_COLOR, label="training")
+        ax.plot(
+            epochs,
+            100 * np.asarray(history.train_accuracy),
+            style,
+            ms=3,
+            color=TRAIN_COLOR,
+            label="training",
+        )
         if _finite(history.val_accuracy):
-            ax.plot(epochs, 100 * np.asarray(history.val_accuracy), style, ms=3,
-                    color=VAL_COLOR, label="validation")
+            ax.plot(
+                epochs,
+                100 * np.asarray(history.val_accuracy),
+                style,
+                ms=3,
+                color=VAL_COLOR,
+                label="validation",
+            )
         ax.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
         ax.legend(frameon=False, loc="lower right")
 
@@ -125,8 +137,10 @@ def gradient_figure(
         raise ValueError("the history is empty: train for at least one epoch first")
     norms = np.asarray(history.grad_norms, dtype=float)
     if norms.ndim != 2 or norms.shape[0] != len(history):
-        raise ValueError(f"history.grad_norms must have one row per epoch ({len(history)}), "
-                         f"got shape {norms.shape}")
+        raise ValueError(
+            f"history.grad_norms must have one row per epoch ({len(history)}), "
+            f"got shape {norms.shape}"
+        )
     n_panels = 2 if unit_stats else 1
     fig = new_figure(5.2 * n_panels, 3.4)
     axes = np.atleast_1d(fig.subplots(1, n_panels))
@@ -153,29 +167,39 @@ def gradient_figure(
         ax = axes[1]
         layers = [s.layer for s in unit_stats]
         values = [0.0 if math.isnan(s.fraction) else 100 * s.fraction for s in unit_stats]
-        bar_colors = ["#ff7f0e" if s.kind == "saturated" else "#7f7f7f" if s.kind == "dead"
-                      else "#dddddd" for s in unit_stats]
+        bar_colors = [
+            "#ff7f0e" if s.kind == "saturated" else "#7f7f7f" if s.kind == "dead" else "#dddddd"
+            for s in unit_stats
+        ]
         x = np.arange(len(layers))
         ax.bar(x, values, color=bar_colors, width=0.6)
         # Room for at least three bars, centred, so one hidden layer is not a wall of orange.
         pad = max(0.0, (3 - len(x)) / 2)
         ax.set_xlim(-0.6 - pad, len(x) - 0.4 + pad)
         names = {"saturated": "saturated", "dead": "dead", "none": "n/a"}
-        ax.set_xticks(x, [f"layer {s.layer}\n{s.activation}\n{names[s.kind]}"
-                          for s in unit_stats], fontsize="small")
+        ax.set_xticks(
+            x,
+            [f"layer {s.layer}\n{s.activation}\n{names[s.kind]}" for s in unit_stats],
+            fontsize="small",
+        )
         for xi, v, s in zip(x, values, unit_stats, strict=True):
             text = "n/a" if s.kind == "none" else f"{v:.1f}%"
-            ax.annotate(text, (xi, v), ha="center", va="bottom", fontsize="small",
-                        xytext=(0, 2), textcoords="offset points")
+            ax.annotate(
+                text,
+                (xi, v),
+                ha="center",
+                va="bottom",
+                fontsize="small",
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
         ax.set_ylim(0, max(10.0, max(values) * 1.2))
         ax.set(title="Saturated activations / dead units", ylabel="%")
         ax.grid(alpha=0.3, axis="y")
     return fig
 
 
-def weights_figure(
-    net: Network, image_shape: tuple[int, int], max_units: int = 64
-) -> Figure:
+def weights_figure(net: Network, image_shape: tuple[int, int], max_units: int = 64) -> Figure:
     """The first layer's weights ``W^2``, one image per hidden unit.
 
     Row ``i`` of ``W^2`` (shape ``(N_2, N_1)``) is what unit ``i`` looks for in
@@ -210,8 +234,7 @@ def weights_figure(
             continue
         row = W[i]
         lim = float(np.max(np.abs(row))) or 1.0
-        ax.imshow(row.reshape(h, w), cmap="RdBu_r", vmin=-lim, vmax=lim,
-                  interpolation="nearest")
+        ax.imshow(row.reshape(h, w), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
         ax.set_title(f"unit {i + 1}", fontsize=7, pad=2)
     shown = f"first {n} of {W.shape[0]}" if n < W.shape[0] else f"all {n}"
     fig.suptitle(f"First-layer weights $W^2$ as {h}×{w} images ({shown} units)")
@@ -265,8 +288,9 @@ def misclassified_figure(
         fig = new_figure(4.0, 1.2)
         ax = fig.subplots()
         ax.set_axis_off()
-        ax.text(0.5, 0.5, f"No misclassified examples among {len(truth)}.",
-                ha="center", va="center")
+        ax.text(
+            0.5, 0.5, f"No misclassified examples among {len(truth)}.", ha="center", va="center"
+        )
         return fig
     cols = min(n, 8)
     rows = math.ceil(n / cols)
@@ -281,12 +305,18 @@ def misclassified_figure(
         ax.set_axis_on()
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.imshow(np.asarray(pictures[i], dtype=float).reshape(image_shape), cmap="gray_r",
-                  interpolation="nearest")
-        ax.set_title(f"true {name(truth[i])}\npred {name(pred[i])}", fontsize=8, pad=2,
-                     color="#b00000")
-    fig.suptitle(f"Misclassified: {len(wrong)} of {len(truth)} test examples"
-                 + (f" (first {n} shown)" if n < len(wrong) else ""))
+        ax.imshow(
+            np.asarray(pictures[i], dtype=float).reshape(image_shape),
+            cmap="gray_r",
+            interpolation="nearest",
+        )
+        ax.set_title(
+            f"true {name(truth[i])}\npred {name(pred[i])}", fontsize=8, pad=2, color="#b00000"
+        )
+    fig.suptitle(
+        f"Misclassified: {len(wrong)} of {len(truth)} test examples"
+        + (f" (first {n} shown)" if n < len(wrong) else "")
+    )
     return fig
 
 
@@ -330,14 +360,24 @@ def confusion_figure(
         for i in range(k):
             for j in range(k):
                 if counts[i, j]:
-                    ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
-                            color="white" if counts[i, j] > threshold else "black")
+                    ax.text(
+                        j,
+                        i,
+                        str(counts[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if counts[i, j] > threshold else "black",
+                    )
     ticks = np.arange(k)
     labels = [str(c) for c in class_names]
     ax.set_xticks(ticks, labels, rotation=90 if max(map(len, labels)) > 3 else 0)
     ax.set_yticks(ticks, labels)
-    ax.set(xlabel="predicted class", ylabel="true class",
-           title=f"Confusion matrix (accuracy {100 * accuracy:.1f}%{shown})")
+    ax.set(
+        xlabel="predicted class",
+        ylabel="true class",
+        title=f"Confusion matrix (accuracy {100 * accuracy:.1f}%{shown})",
+    )
     return fig
 
 

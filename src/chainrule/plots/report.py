@@ -156,54 +156,91 @@ def build_report(
         metrics = regression_metrics(y_u, pred_u)
         test = {**test, **{f"{k} ({units})": v for k, v in metrics.items()}}
     parts.append(_cards(network, history, test, rows, std))
-    parts.append("<section><h2>Settings and final metrics</h2><div class='tables'>"
-                 + _table("Settings", _settings_rows(network, settings))
-                 + _table("Final metrics", _metric_rows(network, history, test, len(X), rows,
-                                                        std))
-                 + "</div></section>")
+    parts.append(
+        "<section><h2>Settings and final metrics</h2><div class='tables'>"
+        + _table("Settings", _settings_rows(network, settings))
+        + _table("Final metrics", _metric_rows(network, history, test, len(X), rows, std))
+        + "</div></section>"
+    )
     if len(history):
-        parts.append(_figure_section(
-            "Learning curves", learning_curves(history, standardised=bool(std)),
-            "Training metrics are accumulated over each epoch's mini-batches; validation "
-            "metrics use the end-of-epoch weights.", "learning curves"))
-        parts.append(_figure_section(
-            "Gradients and saturation", gradient_figure(history, network.sizes, stats),
-            "Left: the Frobenius norm of ∂E/∂W<sup>l</sup> per layer (root mean square "
-            "over up to 32 evenly spaced batches of each epoch), on a log scale — when "
-            "early layers sit far below late ones, gradients are vanishing (Nielsen, "
-            "ch. 5). Right: on the evaluated rows, the "
-            "share of sigmoid/tanh/softmax activations in the flat tails (σ′ small), or of "
-            "ReLU units that never fire.", "gradient norms", raw_caption=True))
+        parts.append(
+            _figure_section(
+                "Learning curves",
+                learning_curves(history, standardised=bool(std)),
+                "Training metrics are accumulated over each epoch's mini-batches; validation "
+                "metrics use the end-of-epoch weights.",
+                "learning curves",
+            )
+        )
+        parts.append(
+            _figure_section(
+                "Gradients and saturation",
+                gradient_figure(history, network.sizes, stats),
+                "Left: the Frobenius norm of ∂E/∂W<sup>l</sup> per layer (root mean square "
+                "over up to 32 evenly spaced batches of each epoch), on a log scale — when "
+                "early layers sit far below late ones, gradients are vanishing (Nielsen, "
+                "ch. 5). Right: on the evaluated rows, the "
+                "share of sigmoid/tanh/softmax activations in the flat tails (σ′ small), or of "
+                "ReLU units that never fire.",
+                "gradient norms",
+                raw_caption=True,
+            )
+        )
     else:
-        parts.append("<section><h2>Learning curves</h2><p class='note'>No training history "
-                     "was recorded for this network.</p></section>")
-    parts.append(_figure_section(
-        "The network", network_diagram(network),
-        "Seed Figure 1: each column is a layer; the grey \"1\" nodes feed the biases "
-        "b<sup>l</sup>; every edge carries a weight w<sup>l</sup><sub>jk</sub>. Wide layers "
-        "show their first and last units only.", "network diagram", raw_caption=True))
+        parts.append(
+            "<section><h2>Learning curves</h2><p class='note'>No training history "
+            "was recorded for this network.</p></section>"
+        )
+    parts.append(
+        _figure_section(
+            "The network",
+            network_diagram(network),
+            'Seed Figure 1: each column is a layer; the grey "1" nodes feed the biases '
+            "b<sup>l</sup>; every edge carries a weight w<sup>l</sup><sub>jk</sub>. Wide layers "
+            "show their first and last units only.",
+            "network diagram",
+            raw_caption=True,
+        )
+    )
     if classifier:
-        parts.append(_figure_section(
-            "Confusion matrix", confusion_figure(labels_of(y), pred, names or []),
-            f"Rows: true class; columns: predicted class; on {rows}.",
-            "confusion matrix"))
+        parts.append(
+            _figure_section(
+                "Confusion matrix",
+                confusion_figure(labels_of(y), pred, names or []),
+                f"Rows: true class; columns: predicted class; on {rows}.",
+                "confusion matrix",
+            )
+        )
     else:
-        parts.append(_figure_section(
-            "Residuals", residual_figure(y_u, pred_u, units=units),
-            f"Residual y − ŷ against the prediction ŷ on {rows}, in {units}; a good fit "
-            "scatters evenly around zero.", "residual plot"))
+        parts.append(
+            _figure_section(
+                "Residuals",
+                residual_figure(y_u, pred_u, units=units),
+                f"Residual y − ŷ against the prediction ŷ on {rows}, in {units}; a good fit "
+                "scatters evenly around zero.",
+                "residual plot",
+            )
+        )
     if shape is not None:
-        parts.append(_figure_section(
-            "First-layer weights", weights_figure(network, shape),
-            "Each image is one row of W<sup>2</sup>: the input pattern a hidden unit "
-            "responds to (red positive, blue negative).", "first-layer weights",
-            raw_caption=True))
+        parts.append(
+            _figure_section(
+                "First-layer weights",
+                weights_figure(network, shape),
+                "Each image is one row of W<sup>2</sup>: the input pattern a hidden unit "
+                "responds to (red positive, blue negative).",
+                "first-layer weights",
+                raw_caption=True,
+            )
+        )
         if classifier:
-            parts.append(_figure_section(
-                "Misclassified examples",
-                misclassified_figure(network, X, y, shape, names, images=images),
-                f"True and predicted labels of {rows} that the network gets wrong.",
-                "misclassified examples"))
+            parts.append(
+                _figure_section(
+                    "Misclassified examples",
+                    misclassified_figure(network, X, y, shape, names, images=images),
+                    f"True and predicted labels of {rows} that the network gets wrong.",
+                    "misclassified examples",
+                )
+            )
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -238,11 +275,14 @@ def _png_uri(fig: Figure) -> str:
     return f"data:image/png;base64,{data}"
 
 
-def _figure_section(heading: str, fig: Figure, caption: str, alt: str,
-                    raw_caption: bool = False) -> str:
+def _figure_section(
+    heading: str, fig: Figure, caption: str, alt: str, raw_caption: bool = False
+) -> str:
     cap = caption if raw_caption else _e(caption)
-    return (f"<section><h2>{_e(heading)}</h2><figure><img alt='{_e(alt)}' "
-            f"src='{_png_uri(fig)}'><figcaption>{cap}</figcaption></figure></section>")
+    return (
+        f"<section><h2>{_e(heading)}</h2><figure><img alt='{_e(alt)}' "
+        f"src='{_png_uri(fig)}'><figcaption>{cap}</figcaption></figure></section>"
+    )
 
 
 def _fmt(v: Any) -> str:
@@ -280,8 +320,9 @@ def _settings_rows(network: Network, settings: Mapping[str, Any] | None) -> list
     return rows
 
 
-def _metric_rows(network: Network, history: History, test: Mapping[str, float],
-                 n_test: int, where: str, std: str) -> list[tuple[str, str]]:
+def _metric_rows(
+    network: Network, history: History, test: Mapping[str, float], n_test: int, where: str, std: str
+) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     classifier = network.is_classifier
     if len(history):
@@ -290,15 +331,18 @@ def _metric_rows(network: Network, history: History, test: Mapping[str, float],
         if classifier:
             rows.append(("training accuracy (last epoch)", _pct(history.train_accuracy[-1])))
         if history.has_validation:
-            rows.append((f"validation loss{std} (last epoch)",
-                         _fmt(float(history.val_loss[-1]))))
+            rows.append((f"validation loss{std} (last epoch)", _fmt(float(history.val_loss[-1]))))
             if classifier:
                 val = np.asarray(history.val_accuracy, dtype=float)
                 rows.append(("validation accuracy (last epoch)", _pct(val[-1])))
                 if np.any(np.isfinite(val)):
                     best = int(np.nanargmax(val))
-                    rows.append(("best validation accuracy",
-                                 f"{_pct(val[best])} (epoch {history.epoch[best]})"))
+                    rows.append(
+                        (
+                            "best validation accuracy",
+                            f"{_pct(val[best])} (epoch {history.epoch[best]})",
+                        )
+                    )
         rows.append(("training time", f"{sum(history.seconds):.1f} s"))
     rows.append((f"loss{std} on {where} ({n_test} rows)", _fmt(float(test["loss"]))))
     if classifier:
@@ -306,13 +350,13 @@ def _metric_rows(network: Network, history: History, test: Mapping[str, float],
     for key, value in test.items():
         if key.startswith(("mse", "mae", "r2")):
             name = {"mse": "MSE", "mae": "MAE", "r2": "R²"}[key.split(" ")[0]]
-            rows.append((f"{name} on {where}, in {key.split(' (')[1][:-1]}",
-                         _fmt(float(value))))
+            rows.append((f"{name} on {where}, in {key.split(' (')[1][:-1]}", _fmt(float(value))))
     return rows
 
 
-def _cards(network: Network, history: History, test: Mapping[str, float], where: str,
-           std: str) -> str:
+def _cards(
+    network: Network, history: History, test: Mapping[str, float], where: str, std: str
+) -> str:
     cards = []
     if network.is_classifier:
         cards.append((f"accuracy on {where}", _pct(test["accuracy"])))
@@ -325,6 +369,11 @@ def _cards(network: Network, history: History, test: Mapping[str, float], where:
     if len(history):
         cards.append(("training time", f"{sum(history.seconds):.1f} s"))
     cards.append(("parameters", f"{network.n_parameters:,}"))
-    return "<div class='cards'>" + "".join(
-        f"<div class='card'><div class='v'>{_e(v)}</div><div class='k'>{_e(k)}</div></div>"
-        for k, v in cards) + "</div>"
+    return (
+        "<div class='cards'>"
+        + "".join(
+            f"<div class='card'><div class='v'>{_e(v)}</div><div class='k'>{_e(k)}</div></div>"
+            for k, v in cards
+        )
+        + "</div>"
+    )

@@ -36,7 +36,7 @@ FIGURES = {
     "misclassified": "misclassified examples as images (square inputs, classifiers)",
     "residuals": "residuals against predictions on the data (regressors)",
     "boundary": "the decision boundary with the data points (classifiers with 2 features; "
-                "--animate: over epochs, as a GIF)",
+    "--animate: over epochs, as a GIF)",
 }
 #: Figures that need data to evaluate the network on.
 NEEDS_DATA = frozenset({"confusion", "misclassified", "residuals", "boundary"})
@@ -84,17 +84,19 @@ def figure_for(
         raise ValueError(f"the {what} figure needs data to evaluate the network on")
     shape = image_shape or image_shape_for(network.sizes[0])
     if what in ("weights", "misclassified") and shape is None:
-        raise ValueError(f"the {what} figure needs square image inputs; this network has "
-                         f"{network.sizes[0]} inputs, not a perfect square")
+        raise ValueError(
+            f"the {what} figure needs square image inputs; this network has "
+            f"{network.sizes[0]} inputs, not a perfect square"
+        )
     if what in ("confusion", "misclassified") and not network.is_classifier:
-        raise ValueError(f"the {what} figure is for classifiers; this network's output is "
-                         f"{network.output_activation.name} (try residuals)")
+        raise ValueError(
+            f"the {what} figure is for classifiers; this network's output is "
+            f"{network.output_activation.name} (try residuals)"
+        )
     if what == "residuals" and network.is_classifier:
-        raise ValueError("the residuals figure is for regressors; for a classifier try "
-                         "confusion")
+        raise ValueError("the residuals figure is for regressors; for a classifier try confusion")
     if what in ("curves", "gradients") and len(network.history) == 0:
-        raise ValueError(f"the {what} figure needs a training history, and this network "
-                         "has none")
+        raise ValueError(f"the {what} figure needs a training history, and this network has none")
     if what == "curves":
         return learning_curves(network.history, standardised=to_units is not None)
     if what == "gradients":
@@ -110,12 +112,19 @@ def figure_for(
         return weights_figure(network, shape)  # type: ignore[arg-type]
     X_arr = np.asarray(X)
     if what == "confusion":
-        names = list(class_names) if class_names else [
-            str(k) for k in range(max(2, network.sizes[-1]))]
+        names = (
+            list(class_names) if class_names else [str(k) for k in range(max(2, network.sizes[-1]))]
+        )
         return confusion_figure(labels_of(y), network.predict(X_arr), names)  # type: ignore[arg-type]
     if what == "misclassified":
-        return misclassified_figure(network, X_arr, y, shape, class_names,  # type: ignore[arg-type]
-                                    images=images)
+        return misclassified_figure(
+            network,
+            X_arr,
+            y,
+            shape,
+            class_names,  # type: ignore[arg-type]
+            images=images,
+        )
     y_arr = np.asarray(y, dtype=float).reshape(len(X_arr), -1)
     pred = np.asarray(network.predict(X_arr), dtype=float).reshape(len(X_arr), -1)
     if to_units is not None:  # residuals in the target's units, not standardised ones

@@ -87,7 +87,7 @@ def unit_stats(net, X: npt.ArrayLike, include_output: bool | None = None) -> lis
     silent = {l: np.ones(net.sizes[l - 1], dtype=bool) for l in layers}
     rows = forward_block_rows(net.sizes)
     for lo in range(0, n, rows):
-        fwd = net.forward(X[lo:lo + rows] if X.ndim == 2 else X)
+        fwd = net.forward(X[lo : lo + rows] if X.ndim == 2 else X)
         for l in layers:
             a, z = fwd.a[l], fwd.z[l]
             act = net.activations[l - 2]  # what counts is the activation's own (functions)

@@ -13,7 +13,6 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from array_api_compat import array_namespace, device, is_array_api_obj
-from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -22,6 +21,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from sklearn import get_config
 
 from ..backend import to_numpy
 from ..functions import ACTIVATIONS, Activation, Cost
@@ -35,7 +36,6 @@ from .constraints import _SK_NAMES, _dropout_arg, _hidden_activations, _hidden_s
 from .rules import _SklearnAdam, _SklearnRules, _Stepper
 
 Array = npt.NDArray[np.floating]
-
 
 
 class _HiddenActivationNames(set):  # type: ignore[type-arg]
@@ -71,8 +71,11 @@ def _namespace_boundary(method: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(method)
     def wrapper(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
-        if (isinstance(X, np.ndarray) or not is_array_api_obj(X)
-                or not get_config().get("array_api_dispatch", False)):
+        if (
+            isinstance(X, np.ndarray)
+            or not is_array_api_obj(X)
+            or not get_config().get("array_api_dispatch", False)
+        ):
             return method(self, X, *args, **kwargs)
 
         xp, where = array_namespace(X), device(X)
@@ -162,8 +165,9 @@ class _BaseMLP(BaseEstimator):
         for i, b in enumerate(intercepts):
             b = np.asarray(b)
             if b.shape != net.biases[i].shape:
-                raise ValueError(f"intercepts_[{i}] must have shape {net.biases[i].shape}, "
-                                 f"got {b.shape}")
+                raise ValueError(
+                    f"intercepts_[{i}] must have shape {net.biases[i].shape}, got {b.shape}"
+                )
             net.biases[i] = np.array(b, dtype=net.dtype)
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -195,8 +199,10 @@ class _BaseMLP(BaseEstimator):
         _hidden_sizes(self.hidden_layer_sizes)
         _dropout_arg(self.dropout)
         if self.solver == "lbfgs" and self.dropout is not None:
-            raise ValueError("dropout needs a stochastic solver ('sgd' or 'adam'); "
-                             "solver='lbfgs' evaluates the exact full-batch loss")
+            raise ValueError(
+                "dropout needs a stochastic solver ('sgd' or 'adam'); "
+                "solver='lbfgs' evaluates the exact full-batch loss"
+            )
 
     # ------------------------------------------------------------------ the network
 
@@ -204,8 +210,9 @@ class _BaseMLP(BaseEstimator):
         """The output activation and cost for targets ``y`` of shape (n, n_outputs)."""
         raise NotImplementedError
 
-    def _build_network(self, n_features: int, y: np.ndarray, dtype: np.dtype, *,
-                       given: bool = False) -> None:
+    def _build_network(
+        self, n_features: int, y: np.ndarray, dtype: np.dtype, *, given: bool = False
+    ) -> None:
         """A new network; ``given``: from the ``coefs_``/``intercepts_`` assigned before fit."""
         hidden = _hidden_sizes(self.hidden_layer_sizes)
         self.n_outputs_ = y.shape[1]
@@ -216,8 +223,14 @@ class _BaseMLP(BaseEstimator):
         self.t_ = 0
         self.n_layers_ = len(layer_units)
         self.out_activation_ = _OUT_NAMES.get(out_act.name, out_act.name)
-        net = Network(layer_units, activation=acts, output_activation=out_act, cost=cost,
-                      seed=self._network_seed(), dtype=dtype)
+        net = Network(
+            layer_units,
+            activation=acts,
+            output_activation=out_act,
+            cost=cost,
+            seed=self._network_seed(),
+            dtype=dtype,
+        )
         # scikit-learn's initialisation, from the same random_state: Glorot's uniform
         # bound √(6/(fan_in+fan_out)) (√(2/…) for logistic units), weights then biases.
         for i in range(0 if given else self.n_layers_ - 1):
@@ -236,9 +249,11 @@ class _BaseMLP(BaseEstimator):
             coefs = self.__dict__.pop("_coefs_before_fit", None)
             intercepts = self.__dict__.pop("_intercepts_before_fit", None)
             if coefs is None or intercepts is None:
-                raise ValueError("coefs_ and intercepts_ must both be assigned before fit to "
-                                 "start from given weights; only "
-                                 f"{'coefs_' if intercepts is None else 'intercepts_'} was")
+                raise ValueError(
+                    "coefs_ and intercepts_ must both be assigned before fit to "
+                    "start from given weights; only "
+                    f"{'coefs_' if intercepts is None else 'intercepts_'} was"
+                )
         self.network_ = net
         if given:
             self.coefs_, self.intercepts_ = coefs, intercepts  # checks the shapes
@@ -286,16 +301,24 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
-    def _validate_xy(self, X: Any, y: Any, incremental: bool,
-                     reset: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _validate_xy(
+        self, X: Any, y: Any, incremental: bool, reset: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
         """Targets as the network's (n, n_outputs) matrix (classifier: binarized)."""
         raise NotImplementedError
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any = None, *, incremental: bool,
-             validation_data: Any = None) -> _BaseMLP:
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        incremental: bool,
+        validation_data: Any = None,
+    ) -> _BaseMLP:
         self._check_params()
         fitted = "network_" in self.__dict__
         # scikit-learn's rule, with "has coefs_" (fitted, or assigned before fit).
@@ -312,12 +335,15 @@ class _BaseMLP(BaseEstimator):
         if first_pass or not fitted:
             self._build_network(X.shape[1], Y, X.dtype, given=not first_pass)
         elif Y.shape[1] != self.n_outputs_:
-            raise ValueError(f"y has {Y.shape[1]} outputs, but the estimator was fitted "
-                             f"with {self.n_outputs_}")
+            raise ValueError(
+                f"y has {Y.shape[1]} outputs, but the estimator was fitted with {self.n_outputs_}"
+            )
         if self.solver == "lbfgs":
             if validation_data is not None:
-                raise ValueError("validation_data needs a stochastic solver ('sgd' or "
-                                 "'adam'); solver='lbfgs' does not score a validation set")
+                raise ValueError(
+                    "validation_data needs a stochastic solver ('sgd' or "
+                    "'adam'); solver='lbfgs' does not score a validation set"
+                )
             self._fit_lbfgs(X, Y, sample_weight)
         else:
             if "_no_improvement_count" not in self.__dict__:  # warm start after lbfgs
@@ -325,8 +351,10 @@ class _BaseMLP(BaseEstimator):
             self._fit_stochastic(X, Y, sample_weight, incremental, validation_data)
         net = self.network_
         if not all(np.isfinite(p).all() for p in (*net.weights, *net.biases)):
-            raise ValueError("Solver produced non-finite parameter weights. The input data "
-                             "may contain large values and need to be preprocessed.")
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data "
+                "may contain large values and need to be preprocessed."
+            )
         return self
 
     def _rs(self) -> Any:
@@ -335,19 +363,22 @@ class _BaseMLP(BaseEstimator):
             return np.random.RandomState(self.random_state.integers(2**32))
         return self.random_state
 
-    def _with_class_weight(self, y: np.ndarray, sample_weight: np.ndarray | None
-                           ) -> np.ndarray | None:
+    def _with_class_weight(
+        self, y: np.ndarray, sample_weight: np.ndarray | None
+    ) -> np.ndarray | None:
         return sample_weight
 
     def _validation_set(self, validation_data: Any) -> tuple[Any, ...] | None:
         if validation_data is None:
             return None
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be (X_val, y_val) or "
-                             "(X_val, y_val, sample_weight_val)")
+            raise ValueError(
+                "validation_data must be (X_val, y_val) or (X_val, y_val, sample_weight_val)"
+            )
         Xv, yv = validation_data[0], validation_data[1]
-        Xv = validate_data(self, Xv, accept_sparse=["csr", "csc"], reset=False,
-                           dtype=(np.float64, np.float32))
+        Xv = validate_data(
+            self, Xv, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32)
+        )
         if sp.issparse(Xv):
             Xv = Xv.toarray()
         yv = self._validation_labels(yv, Xv.shape[0])
@@ -372,8 +403,14 @@ class _BaseMLP(BaseEstimator):
     def _learning_rate(self, value: float) -> None:
         self._optimizer.learning_rate = float(value)
 
-    def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None,
-                        incremental: bool, validation_data: Any) -> None:
+    def _fit_stochastic(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        incremental: bool,
+        validation_data: Any,
+    ) -> None:
         net = self.network_
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = _Stepper(self._new_optimizer(), float(self.learning_rate_init))
@@ -390,13 +427,19 @@ class _BaseMLP(BaseEstimator):
             # single-output classifier).
             stratify = Y if (self._is_classifier() and self.n_outputs_ == 1) else None
             arrays = [X, Y] if sample_weight is None else [X, Y, sample_weight]
-            parts = train_test_split(*arrays, random_state=self._random_state,
-                                     test_size=self.validation_fraction, stratify=stratify)
+            parts = train_test_split(
+                *arrays,
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+            )
             X_train, X_val, Y_train, Y_val = parts[:4]
             sw_train, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
             if X_val.shape[0] < 2:
-                raise ValueError("The validation set is too small. Increase "
-                                 "'validation_fraction' or the size of your dataset.")
+                raise ValueError(
+                    "The validation set is too small. Increase "
+                    "'validation_fraction' or the size of your dataset."
+                )
             y_val = self._val_labels_from_targets(Y_val)
         else:
             X_train, Y_train, sw_train = X, Y, sample_weight
@@ -415,32 +458,60 @@ class _BaseMLP(BaseEstimator):
             batch_size = min(200, n)
         else:
             if self.batch_size > n:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
-                              "It is going to be clipped", stacklevel=3)
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. "
+                    "It is going to be clipped",
+                    stacklevel=3,
+                )
             batch_size = int(np.clip(self.batch_size, 1, n))
         sample_idx = np.arange(n)
         # One Trainer for the whole fit, driven epoch by epoch: the inputs are checked
         # and the buffers built once.  Its batches are gen_batches's over the order
         # given (scikit-learn's shuffle), its step size scikit-learn's schedule.
-        config = TrainingConfig(epochs=1 if incremental else self.max_iter,
-                                batch_size=batch_size, learning_rate=1.0,
-                                optimizer=self._optimizer.rule, shuffle=False,
-                                dropout=_dropout_arg(self.dropout))
-        trainer = Trainer(net, X_train, Y_train, config, sample_weight=sw_train,
-                          callbacks=[rules])
+        config = TrainingConfig(
+            epochs=1 if incremental else self.max_iter,
+            batch_size=batch_size,
+            learning_rate=1.0,
+            optimizer=self._optimizer.rule,
+            shuffle=False,
+            dropout=_dropout_arg(self.dropout),
+        )
+        trainer = Trainer(net, X_train, Y_train, config, sample_weight=sw_train, callbacks=[rules])
         with trainer:
-            self._run_epochs(trainer, rules, n, sample_idx, early_stopping, incremental,
-                             X_val, y_val, Y_val_net, sw_val, sw_train)
+            self._run_epochs(
+                trainer,
+                rules,
+                n,
+                sample_idx,
+                early_stopping,
+                incremental,
+                X_val,
+                y_val,
+                Y_val_net,
+                sw_val,
+                sw_train,
+            )
         if early_stopping:
             # Restore the best weights (scikit-learn's rule), in place.
-            for dst, src in zip(net.weights + net.biases,
-                                self._best_weights[0] + self._best_weights[1], strict=True):
+            for dst, src in zip(
+                net.weights + net.biases, self._best_weights[0] + self._best_weights[1], strict=True
+            ):
                 np.copyto(dst, src)
 
-    def _run_epochs(self, trainer: Trainer, rules: _SklearnRules, n: int,
-                    sample_idx: np.ndarray, early_stopping: bool, incremental: bool,
-                    X_val: Any, y_val: Any, Y_val_net: Any, sw_val: Any,
-                    sw_train: np.ndarray | None) -> None:
+    def _run_epochs(
+        self,
+        trainer: Trainer,
+        rules: _SklearnRules,
+        n: int,
+        sample_idx: np.ndarray,
+        early_stopping: bool,
+        incremental: bool,
+        X_val: Any,
+        y_val: Any,
+        Y_val_net: Any,
+        sw_val: Any,
+        sw_train: np.ndarray | None,
+    ) -> None:
         """scikit-learn's iterations: one Trainer epoch each, then its stopping rules."""
         net = self.network_
         self.n_iter_ = 0
@@ -456,8 +527,9 @@ class _BaseMLP(BaseEstimator):
             trained = not net.interrupted
             if trained:
                 try:
-                    trained = trainer.run_epoch(order,
-                                                learning_rate=self._learning_rate) is not None
+                    trained = (
+                        trainer.run_epoch(order, learning_rate=self._learning_rate) is not None
+                    )
                 except TrainingDiverged:
                     # scikit-learn's MLP trains on through a diverging loss (NaN validation
                     # scores, its test_mlp_diverging_loss) and refuses non-finite weights
@@ -476,21 +548,25 @@ class _BaseMLP(BaseEstimator):
                 self._record_validation(X_val, y_val, Y_val_net, sw_val)
             self._update_no_improvement_count(early_stopping)
             if self.learning_rate == "invscaling" and self.solver == "sgd":
-                self._learning_rate = (float(self.learning_rate_init)
-                                       / (self.t_ + 1) ** self.power_t)
+                self._learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
             if self._no_improvement_count > self.n_iter_no_change:
-                what = ("Validation score" if early_stopping else "Training loss")
-                msg = (f"{what} did not improve more than tol={self.tol:f} for "
-                       f"{self.n_iter_no_change} consecutive epochs.")
+                what = "Validation score" if early_stopping else "Training loss"
+                msg = (
+                    f"{what} did not improve more than tol={self.tol:f} for "
+                    f"{self.n_iter_no_change} consecutive epochs."
+                )
                 if self._trigger_stopping(msg):
                     break
                 self._no_improvement_count = 0
             if incremental:
                 break
             if self.n_iter_ == self.max_iter:
-                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                              "reached and the optimization hasn't converged yet.",
-                              ConvergenceWarning, stacklevel=4)
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                    "reached and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=4,
+                )
 
     def _cost_scale(self) -> float:
         """The factor from the network's mean cost to scikit-learn's reported loss.
@@ -499,25 +575,33 @@ class _BaseMLP(BaseEstimator):
         reports ``½ · mean over samples and outputs``, ``1/k`` of the network's
         ``½ · mean over samples of ‖y − ŷ‖²``, whose gradient both train with.
         """
-        if not self._is_classifier() and isinstance(self.loss, str) \
-                and self.loss == "squared_error":
+        if (
+            not self._is_classifier()
+            and isinstance(self.loss, str)
+            and self.loss == "squared_error"
+        ):
             return 1.0 / self.n_outputs_
         return 1.0
 
-    def _lbfgs_objective(self, X: np.ndarray, Y: np.ndarray,
-                         sample_weight: np.ndarray | None) -> Objective:
+    def _lbfgs_objective(
+        self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None
+    ) -> Objective:
         """scikit-learn's L-BFGS objective: its loss and ``α/Σw``, chainrule's backprop."""
         net = self.network_
         n = X.shape[0]
         sw_sum = n if sample_weight is None else float(np.sum(sample_weight))
         if not sw_sum > 0:
             raise ValueError("solver='lbfgs' needs sample weights with a positive sum")
-        return Objective(net, np.ascontiguousarray(X, dtype=net.dtype),
-                         np.ascontiguousarray(Y, dtype=net.dtype), sample_weight=sample_weight,
-                         l2_scale=float(self.alpha) / sw_sum, cost_scale=self._cost_scale())
+        return Objective(
+            net,
+            np.ascontiguousarray(X, dtype=net.dtype),
+            np.ascontiguousarray(Y, dtype=net.dtype),
+            sample_weight=sample_weight,
+            l2_scale=float(self.alpha) / sw_sum,
+            cost_scale=self._cost_scale(),
+        )
 
-    def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray,
-                   sample_weight: np.ndarray | None) -> None:
+    def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> None:
         """scikit-learn's ``_fit_lbfgs``: SciPy's L-BFGS-B, ``max_iter``, ``max_fun``, ``tol``.
 
         One ``minimize`` call from the current weights (``warm_start`` continues
@@ -534,16 +618,27 @@ class _BaseMLP(BaseEstimator):
             if self.verbose:
                 print(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
 
-        result = minimize(objective, pack(net), max_iter=self.max_iter, max_fun=self.max_fun,
-                          tol=self.tol, callback=on_iteration)
+        result = minimize(
+            objective,
+            pack(net),
+            max_iter=self.max_iter,
+            max_fun=self.max_fun,
+            tol=self.tol,
+            callback=on_iteration,
+        )
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
         self.loss_curve_ = curve
         unpack(net, result.x)
 
-    def _loss_grad_lbfgs(self, packed_coef_inter: np.ndarray, X: np.ndarray, y: np.ndarray,
-                         sample_weight: np.ndarray | None = None,
-                         *unused_buffers: Any) -> tuple[float, np.ndarray]:
+    def _loss_grad_lbfgs(
+        self,
+        packed_coef_inter: np.ndarray,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *unused_buffers: Any,
+    ) -> tuple[float, np.ndarray]:
         """scikit-learn's L-BFGS objective at ``packed_coef_inter``: ``(loss, gradient)``.
 
         As scikit-learn's private method of the same name (its tests call it), it
@@ -568,8 +663,9 @@ class _BaseMLP(BaseEstimator):
             print(msg + f" Setting learning rate to {self._learning_rate:f}")
         return False
 
-    def _record_validation(self, X_val: np.ndarray, y_val: np.ndarray, Y_val_net: np.ndarray,
-                           sw_val: np.ndarray | None) -> None:
+    def _record_validation(
+        self, X_val: np.ndarray, y_val: np.ndarray, Y_val_net: np.ndarray, sw_val: np.ndarray | None
+    ) -> None:
         net = self.network_
         fwd = net.forward(X_val)
         costs = net.engine.per_example_cost(fwd, Y_val_net.astype(net.dtype, copy=False))
@@ -592,7 +688,8 @@ class _BaseMLP(BaseEstimator):
                 self._best_weights = self._snapshot()
         else:
             if self.validation_scores_ and self.validation_scores_[-1] > (
-                    self.best_validation_score_):
+                self.best_validation_score_
+            ):
                 self.best_validation_score_ = self.validation_scores_[-1]
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
@@ -615,8 +712,9 @@ class _BaseMLP(BaseEstimator):
     def _outputs_for(self, X: Any) -> Any:
         """The network's output ``a^L`` for ``X`` (in blocks of rows for big inputs)."""
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
-                          dtype=(np.float64, np.float32))
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32)
+        )
         if sp.issparse(X):
             X = X.toarray()
         return self.network_.feedforward(X)
@@ -627,8 +725,9 @@ class _BaseMLP(BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     @_namespace_boundary
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, *,
-            validation_data: Any = None) -> _BaseMLP:
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, validation_data: Any = None
+    ) -> _BaseMLP:
         """Fit the model to data matrix ``X`` and targets ``y``.
 
         Parameters
@@ -650,12 +749,13 @@ class _BaseMLP(BaseEstimator):
         -------
         self
         """
-        return self._fit(X, y, sample_weight, incremental=False,
-                         validation_data=validation_data)
+        return self._fit(X, y, sample_weight, incremental=False, validation_data=validation_data)
 
 
 def _solver_is_stochastic(est: _BaseMLP) -> bool:
     if est.solver not in _STOCHASTIC_SOLVERS:
-        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
-                             f"{est.solver} is not stochastic.")
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. "
+            f"{est.solver} is not stochastic."
+        )
     return True

@@ -177,16 +177,26 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if custom is not None:
             return out, custom
         if self.loss != "log_loss":
-            raise ValueError(f"loss must be 'log_loss', a chainrule Cost or a "
-                             f"(function, derivative) pair, got {self.loss!r}")
+            raise ValueError(
+                f"loss must be 'log_loss', a chainrule Cost or a "
+                f"(function, derivative) pair, got {self.loss!r}"
+            )
         # scikit-learn's log-loss: the log-likelihood on softmax, else the summed
         # binary cross-entropy on logistic units.
         return out, get_cost("log_likelihood" if multiclass else "cross_entropy")
 
-    def _validate_xy(self, X: Any, y: Any, incremental: bool,
-                     reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=(np.float64, np.float32), reset=reset)
+    def _validate_xy(
+        self, X: Any, y: Any, incremental: bool, reset: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
@@ -200,15 +210,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     raise ValueError(
                         "warm_start can only be used where `y` has the same classes as in "
                         f"the previous call to fit. Previously got {self.classes_}, `y` has "
-                        f"{classes}")
+                        f"{classes}"
+                    )
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` "
-                                 f"has {self.classes_}. 'y' has {classes}.")
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` "
+                    f"has {self.classes_}. 'y' has {classes}."
+                )
         # bool keeps float32 data float32 (the network converts to its dtype).
         return X, self._label_binarizer.transform(y).astype(bool)
 
-    def _with_class_weight(self, y: np.ndarray, sample_weight: np.ndarray | None
-                           ) -> np.ndarray | None:
+    def _with_class_weight(
+        self, y: np.ndarray, sample_weight: np.ndarray | None
+    ) -> np.ndarray | None:
         if self.class_weight is None:
             return sample_weight
         # y is binarized here; the weights are per original label.
@@ -235,8 +249,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     @_fit_context(prefer_skip_nested_validation=True)
     @_namespace_boundary
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None,
-                    *, validation_data: Any = None) -> MLPClassifier:
+    def partial_fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        classes: Any = None,
+        *,
+        validation_data: Any = None,
+    ) -> MLPClassifier:
         """Update the model with a single iteration over ``(X, y)``.
 
         ``classes`` (all the labels) is required on the first call, as in scikit-learn.
@@ -284,6 +305,5 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         out = self.network_.feedforward(X)
         if not np.isfinite(out).all():
             return np.nan
-        pred = self._label_binarizer.inverse_transform(out.ravel() if out.shape[1] == 1
-                                                       else out)
+        pred = self._label_binarizer.inverse_transform(out.ravel() if out.shape[1] == 1 else out)
         return float(accuracy_score(y, pred, sample_weight=sample_weight))

@@ -30,8 +30,11 @@ _SK_NAMES = {"logistic": "sigmoid"}
 
 def _is_pair(spec: Any) -> bool:
     """True for a (function, derivative) pair of callables."""
-    return (isinstance(spec, (tuple, list)) and len(spec) == 2
-            and all(callable(f) and not isinstance(f, (str, Activation)) for f in spec))
+    return (
+        isinstance(spec, (tuple, list))
+        and len(spec) == 2
+        and all(callable(f) and not isinstance(f, (str, Activation)) for f in spec)
+    )
 
 
 def _one_activation(spec: Any, where: str) -> Activation:
@@ -49,9 +52,12 @@ def _one_activation(spec: Any, where: str) -> Activation:
             raise ValueError(
                 f"activation {where}: unknown {spec!r}; expected 'identity', 'logistic', "
                 "'tanh', 'relu', 'sigmoid', 'leaky_relu', an Activation or a "
-                "(function, derivative) pair") from None
-    raise ValueError(f"activation {where}: expected a name, an Activation or a "
-                     f"(function, derivative) pair, got {spec!r}")
+                "(function, derivative) pair"
+            ) from None
+    raise ValueError(
+        f"activation {where}: expected a name, an Activation or a "
+        f"(function, derivative) pair, got {spec!r}"
+    )
 
 
 def _hidden_activations(spec: Any, n_hidden: int) -> list[Activation]:
@@ -59,11 +65,15 @@ def _hidden_activations(spec: Any, n_hidden: int) -> list[Activation]:
         return [_one_activation(spec, "") for _ in range(n_hidden)]
     if isinstance(spec, (list, tuple)):
         if len(spec) != n_hidden:
-            raise ValueError(f"activation lists one per hidden layer: expected {n_hidden} "
-                             f"(from hidden_layer_sizes), got {len(spec)}")
+            raise ValueError(
+                f"activation lists one per hidden layer: expected {n_hidden} "
+                f"(from hidden_layer_sizes), got {len(spec)}"
+            )
         return [_one_activation(s, f"[{i}]") for i, s in enumerate(spec)]
-    raise ValueError(f"activation: expected a name, a list of names, an Activation or a "
-                     f"(function, derivative) pair, got {spec!r}")
+    raise ValueError(
+        f"activation: expected a name, a list of names, an Activation or a "
+        f"(function, derivative) pair, got {spec!r}"
+    )
 
 
 def _custom_cost(spec: Any) -> Cost | None:
@@ -74,9 +84,16 @@ def _custom_cost(spec: Any) -> Cost | None:
     return None
 
 
-def _check_number(name: str, value: Any, *, low: float, high: float = math.inf,
-                  low_open: bool = False, high_open: bool = False,
-                  integer: bool = False) -> None:
+def _check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    integer: bool = False,
+) -> None:
     kind = numbers.Integral if integer else numbers.Real
     ok = isinstance(value, kind) and not isinstance(value, bool)
     if ok:

@@ -37,8 +37,9 @@ class SquaredError(Cost):
     def derivative(self, a: Array, y: Array) -> Array:
         return a - y
 
-    def delta(self, z: Array, a: Array, y: Array, activation: Activation,
-              out: Array | None = None) -> Array:
+    def delta(
+        self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
+    ) -> Array:
         if activation.name == "identity":
             return np.subtract(a, y, out=out)
         return super().delta(z, a, y, activation, out)
@@ -62,8 +63,9 @@ class PoissonDeviance(Cost):
     def derivative(self, a: Array, y: Array) -> Array:
         return 1 - y / np.maximum(a, np.finfo(a.dtype).tiny)
 
-    def delta(self, z: Array, a: Array, y: Array, activation: Activation,
-              out: Array | None = None) -> Array:
+    def delta(
+        self, z: Array, a: Array, y: Array, activation: Activation, out: Array | None = None
+    ) -> Array:
         if activation.name == "exp":
             return np.subtract(a, y, out=out)
         return super().delta(z, a, y, activation, out)

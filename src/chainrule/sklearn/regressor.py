@@ -120,13 +120,24 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             if np.any(y < 0):
                 raise ValueError("loss='poisson' needs non-negative targets y")
             return _exp_activation(), PoissonDeviance()
-        raise ValueError(f"loss must be 'squared_error', 'poisson', a chainrule Cost or a "
-                         f"(function, derivative) pair, got {self.loss!r}")
+        raise ValueError(
+            f"loss must be 'squared_error', 'poisson', a chainrule Cost or a "
+            f"(function, derivative) pair, got {self.loss!r}"
+        )
 
-    def _validate_xy(self, X: Any, y: Any, incremental: bool,
-                     reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+    def _validate_xy(
+        self, X: Any, y: Any, incremental: bool, reset: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
@@ -136,14 +147,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         if y.shape != (n, self.n_outputs_):
-            raise ValueError(f"validation_data: y_val must have shape ({n}, {self.n_outputs_}) "
-                             f"or ({n},), got {y.shape}")
+            raise ValueError(
+                f"validation_data: y_val must have shape ({n}, {self.n_outputs_}) "
+                f"or ({n},), got {y.shape}"
+            )
         return y
 
     @_fit_context(prefer_skip_nested_validation=True)
     @_namespace_boundary
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, *,
-                    validation_data: Any = None) -> MLPRegressor:
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, validation_data: Any = None
+    ) -> MLPRegressor:
         """Update the model with a single iteration over ``(X, y)``."""
         return self._fit(X, y, sample_weight, incremental=True, validation_data=validation_data)
 
@@ -159,6 +173,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         out = self.network_.feedforward(X)
         if not np.isfinite(out).all():
             return np.nan
-        return float(r2_score(y.ravel() if out.shape[1] == 1 else y,
-                              out.ravel() if out.shape[1] == 1 else out,
-                              sample_weight=sample_weight))
+        return float(
+            r2_score(
+                y.ravel() if out.shape[1] == 1 else y,
+                out.ravel() if out.shape[1] == 1 else out,
+                sample_weight=sample_weight,
+            )
+        )

@@ -36,7 +36,6 @@ class _SklearnAdam(Adam):
             p -= t(lr_t) * m / (np.sqrt(v) + t(self.epsilon))
 
 
-
 class _SklearnRules(Callback):
     """scikit-learn's per-batch rules, through the training loop's ``on_gradients`` hook.
 
@@ -77,8 +76,11 @@ class _SklearnRules(Callback):
             batch_sum = float(self.sample_weight[info.rows].sum())
             # The network weights rows by w_i / mean(w) / size; scikit-learn by
             # w_i / Σ_b w.  The ratio is size · mean(w) / Σ_b w.
-            scale, l2_coef = ((size * self._mean_w / batch_sum, self.alpha / batch_sum)
-                              if batch_sum > 0 else (0.0, 0.0))
+            scale, l2_coef = (
+                (size * self._mean_w / batch_sum, self.alpha / batch_sum)
+                if batch_sum > 0
+                else (0.0, 0.0)
+            )
         # info.loss is Σ_b w̃_i C_i / size with weights normalised over the training
         # set; scikit-learn's batch loss is Σ_b w_i C_i / Σ_b w_i: the same factor.
         self.loss_sum += info.loss * size * scale

@@ -104,19 +104,22 @@ class PrintProgress(Callback):
         How the loss is labelled (e.g. ``"standardised_loss"``).
     """
 
-    def __init__(self, stream: TextIO | None = None, total_epochs: int | None = None,
-                 loss_name: str = "loss") -> None:
+    def __init__(
+        self, stream: TextIO | None = None, total_epochs: int | None = None, loss_name: str = "loss"
+    ) -> None:
         self.stream = stream
         self.total_epochs = total_epochs
         self.loss_name = loss_name
 
     def on_epoch_end(self, network: Network, history: History) -> None:
-        print(epoch_line(history, self.total_epochs, self.loss_name),
-              file=self.stream or sys.stdout, flush=True)
+        print(
+            epoch_line(history, self.total_epochs, self.loss_name),
+            file=self.stream or sys.stdout,
+            flush=True,
+        )
 
 
-def epoch_line(history: History, total_epochs: int | None = None,
-               loss_name: str = "loss") -> str:
+def epoch_line(history: History, total_epochs: int | None = None, loss_name: str = "loss") -> str:
     """The last epoch of ``history`` as one line: metrics, learning rate and time.
 
     Accuracy is shown for classifiers only (a regressor's is NaN throughout);

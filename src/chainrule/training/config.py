@@ -42,8 +42,12 @@ def _integer(name: str, value: Any, low: int) -> int:
 
 
 def _number(name: str, value: Any, *, positive: bool) -> float:
-    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
-          and math.isfinite(value) and (float(value) > 0 if positive else float(value) >= 0))
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Real)
+        and math.isfinite(value)
+        and (float(value) > 0 if positive else float(value) >= 0)
+    )
     if not ok:
         what = "a positive number" if positive else "a non-negative number"
         raise ValueError(f"{name} must be {what}, got {value!r}")
@@ -121,13 +125,16 @@ class TrainingConfig:
         set_(self, "shuffle", bool(self.shuffle))
         opt = self.optimizer
         if not (opt is None or isinstance(opt, (Optimizer, LBFGS)) or opt in OPTIMIZER_NAMES):
-            raise ValueError(f"unknown optimizer {opt!r}: expected one of "
-                             f"{', '.join(OPTIMIZER_NAMES)}")
+            raise ValueError(
+                f"unknown optimizer {opt!r}: expected one of {', '.join(OPTIMIZER_NAMES)}"
+            )
         get_schedule(self.schedule)  # raises for an unknown name
         stop = self.early_stopping
         if not (stop is None or isinstance(stop, EarlyStopping) or stop in MONITORS):
-            raise ValueError(f"early_stopping must be one of {', '.join(MONITORS)} or an "
-                             f"EarlyStopping, got {stop!r}")
+            raise ValueError(
+                f"early_stopping must be one of {', '.join(MONITORS)} or an "
+                f"EarlyStopping, got {stop!r}"
+            )
         if self.validation_fraction is not None:
             f = self.validation_fraction
             if isinstance(f, bool) or not isinstance(f, numbers.Real) or not 0 < f < 1:
@@ -135,8 +142,9 @@ class TrainingConfig:
             set_(self, "validation_fraction", float(f))
         set_(self, "dropout", _dropout(self.dropout))
         p = self.input_dropout
-        if (isinstance(p, bool) or not isinstance(p, numbers.Real)
-                or not 0.0 <= float(p) < 1.0):  # NaN fails too
+        if (
+            isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= float(p) < 1.0
+        ):  # NaN fails too
             raise ValueError(f"input_dropout must be a rate in [0, 1), got {p!r}")
         set_(self, "input_dropout", float(p))
 
@@ -152,11 +160,13 @@ class TrainingConfig:
         if self.dropout is None:
             rates = [0.0] * n_hidden
         else:
-            rates = (list(self.dropout) if isinstance(self.dropout, tuple)
-                     else [self.dropout] * n_hidden)
+            rates = (
+                list(self.dropout) if isinstance(self.dropout, tuple) else [self.dropout] * n_hidden
+            )
         if len(rates) != n_hidden:
-            raise ValueError(f"dropout needs one rate per hidden layer ({n_hidden}), "
-                             f"got {len(rates)}")
+            raise ValueError(
+                f"dropout needs one rate per hidden layer ({n_hidden}), got {len(rates)}"
+            )
         if not any(rates) and not self.input_dropout:
             return None
         return [self.input_dropout, *rates, 0.0]
@@ -169,8 +179,9 @@ def _dropout(spec: Any) -> float | tuple[float, ...] | None:
     try:
         values = [float(p) for p in rates]
     except (TypeError, ValueError):
-        raise ValueError(f"dropout must be a rate in [0, 1) or a list of them, "
-                         f"got {spec!r}") from None
+        raise ValueError(
+            f"dropout must be a rate in [0, 1) or a list of them, got {spec!r}"
+        ) from None
     for p, given in zip(values, rates, strict=True):
         if isinstance(given, bool) or not 0.0 <= p < 1.0:
             raise ValueError(f"dropout rates must be in [0, 1), got {given!r}")

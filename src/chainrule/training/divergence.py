@@ -44,8 +44,7 @@ class TrainingDiverged(FloatingPointError):
         message says so.
     """
 
-    def __init__(self, epoch: int, loss: float, reason: str,
-                 decay: float | None = None) -> None:
+    def __init__(self, epoch: int, loss: float, reason: str, decay: float | None = None) -> None:
         self.epoch = epoch
         self.loss = loss
         self.reason = reason
@@ -57,9 +56,11 @@ class TrainingDiverged(FloatingPointError):
         or a smaller ``l2_knob`` too when the L2 step overshoots by itself."""
         head = f"training diverged at epoch {self.epoch}: loss = {self.loss:.4g}{self.reason}"
         if self.decay is not None and self.decay > 1:
-            return (f"{head}; the L2 step alone overshoots (learning rate × l2 / training rows "
-                    f"= {self.decay:.3g}, must stay below 1): try a smaller {l2_knob} "
-                    f"or {knob}")
+            return (
+                f"{head}; the L2 step alone overshoots (learning rate × l2 / training rows "
+                f"= {self.decay:.3g}, must stay below 1): try a smaller {l2_knob} "
+                f"or {knob}"
+            )
         return f"{head}; try a smaller {knob}"
 
 
@@ -84,9 +85,12 @@ def _finite_parameters(net: Network) -> bool:
     # A sum is finite exactly when no term is NaN/inf (or it overflows, which is
     # divergence too): one reduction per array, no temporary of the array's size.
     with np.errstate(over="ignore", invalid="ignore"):
-        return all(math.isfinite(float(np.add.reduce(p, axis=None) if type(p) is np.ndarray
-                                       else ops_of(p).xp.sum(p)))
-                   for p in (*net.weights, *net.biases))
+        return all(
+            math.isfinite(
+                float(np.add.reduce(p, axis=None) if type(p) is np.ndarray else ops_of(p).xp.sum(p))
+            )
+            for p in (*net.weights, *net.biases)
+        )
 
 
 def check_divergence(net: Network, decay: float | None = None) -> None:
@@ -111,5 +115,6 @@ def check_divergence(net: Network, decay: float | None = None) -> None:
     if references:
         reference = max(min(references), 1e-3)  # a near-perfect fit may then wobble
         if loss > GROWTH * reference:
-            raise TrainingDiverged(epoch, loss, f", more than {GROWTH:.0f} times {reference:.4g}",
-                                   decay)
+            raise TrainingDiverged(
+                epoch, loss, f", more than {GROWTH:.0f} times {reference:.4g}", decay
+            )

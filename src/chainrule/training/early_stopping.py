@@ -51,11 +51,17 @@ class EarlyStopping(Callback):
         The epoch after which training was stopped, if it was.
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 10, min_delta: float = 0.0,
-                 restore_best: bool = True) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 10,
+        min_delta: float = 0.0,
+        restore_best: bool = True,
+    ) -> None:
         if monitor not in MONITORS:
-            raise ValueError(f"early stopping monitor must be one of {', '.join(MONITORS)}, "
-                             f"got {monitor!r}")
+            raise ValueError(
+                f"early stopping monitor must be one of {', '.join(MONITORS)}, got {monitor!r}"
+            )
         if patience < 1:
             raise ValueError(f"early stopping patience must be >= 1, got {patience}")
         if not min_delta >= 0:
@@ -84,14 +90,17 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, network: Network, history: History) -> None:
         value = getattr(history, self.monitor)[-1]
         if math.isnan(value):
-            raise ValueError(f"early stopping monitors {self.monitor}, which was not "
-                             "recorded: give fit validation_data or validation_fraction")
+            raise ValueError(
+                f"early stopping monitors {self.monitor}, which was not "
+                "recorded: give fit validation_data or validation_fraction"
+            )
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, history.epoch[-1], 0
             if self.restore_best:
-                self._best_params = [p.copy() if type(p) is np.ndarray
-                                     else ops_of(p).xp.asarray(p, copy=True)
-                                     for p in (*network.weights, *network.biases)]
+                self._best_params = [
+                    p.copy() if type(p) is np.ndarray else ops_of(p).xp.asarray(p, copy=True)
+                    for p in (*network.weights, *network.biases)
+                ]
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -107,7 +116,12 @@ class EarlyStopping(Callback):
 
 
 def holdout_split(
-    X: Array, Y: Array, fraction: float, rng: np.random.Generator, *, stratify: bool,
+    X: Array,
+    Y: Array,
+    fraction: float,
+    rng: np.random.Generator,
+    *,
+    stratify: bool,
     sample_weight: np.ndarray | None = None,
 ) -> tuple[Array, Array, Array, Array, np.ndarray | None]:
     """Hold out ``fraction`` of the rows of ``(X, Y)`` for validation.
@@ -136,9 +150,11 @@ def holdout_split(
         raise ValueError(f"validation_fraction must be between 0 and 1, got {fraction}")
     n_val = round(n * fraction)
     if n_val < 1 or n_val >= n:
-        raise ValueError(f"validation_fraction {fraction} of {n} rows leaves "
-                         f"{n_val} for validation and {n - n_val} for training; "
-                         "both must be at least 1")
+        raise ValueError(
+            f"validation_fraction {fraction} of {n} rows leaves "
+            f"{n_val} for validation and {n - n_val} for training; "
+            "both must be at least 1"
+        )
     if isinstance(Y, OneHotLabels):  # class labels kept (many classes)
         classes = Y.labels
     else:

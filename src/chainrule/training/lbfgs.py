@@ -48,8 +48,7 @@ if TYPE_CHECKING:
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["LBFGS", "ConvergenceWarning", "Objective", "fit_lbfgs", "minimize", "pack",
-           "unpack"]
+__all__ = ["LBFGS", "ConvergenceWarning", "Objective", "fit_lbfgs", "minimize", "pack", "unpack"]
 
 
 class ConvergenceWarning(UserWarning):
@@ -80,8 +79,11 @@ class LBFGS:
     def __post_init__(self) -> None:
         if not (self.tol >= 0 and math.isfinite(self.tol)):
             raise ValueError(f"L-BFGS tol must be a non-negative number, got {self.tol}")
-        if isinstance(self.max_fun, bool) or not isinstance(self.max_fun, (int, np.integer)) \
-                or self.max_fun < 1:
+        if (
+            isinstance(self.max_fun, bool)
+            or not isinstance(self.max_fun, (int, np.integer))
+            or self.max_fun < 1
+        ):
             raise ValueError(f"L-BFGS max_fun must be an integer >= 1, got {self.max_fun!r}")
 
 
@@ -106,8 +108,9 @@ def unpack(net: Network, theta: npt.ArrayLike) -> None:
     """
     theta = np.asarray(theta)
     if theta.shape != (net.n_parameters,):
-        raise ValueError(f"theta has {theta.size} values, the network {net.n_parameters} "
-                         "parameters")
+        raise ValueError(
+            f"theta has {theta.size} values, the network {net.n_parameters} parameters"
+        )
     start = 0
     for W in net.weights:
         end = start + W.size
@@ -120,8 +123,9 @@ def unpack(net: Network, theta: npt.ArrayLike) -> None:
         start = end
 
 
-def _flat_gradient(grad_weights: Sequence[Array], grad_biases: Sequence[Array],
-                   out: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _flat_gradient(
+    grad_weights: Sequence[Array], grad_biases: Sequence[Array], out: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     start = 0
     for g in grad_weights:
         end = start + g.size
@@ -173,9 +177,16 @@ class Objective:
         ``last_grad_weights`` belong to it.
     """
 
-    def __init__(self, net: Network, X: Array, Y: Array, *,
-                 sample_weight: npt.ArrayLike | None = None, l2_scale: float = 0.0,
-                 cost_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        net: Network,
+        X: Array,
+        Y: Array,
+        *,
+        sample_weight: npt.ArrayLike | None = None,
+        l2_scale: float = 0.0,
+        cost_scale: float = 1.0,
+    ) -> None:
         self.net, self.X, self.Y = net, X, Y
         self.row_weights: Array | None = None
         if sample_weight is not None:
@@ -224,9 +235,15 @@ class Objective:
         return value, _flat_gradient(bwd.grad_weights, bwd.grad_biases, self._grad).copy()
 
 
-def minimize(objective: Objective, theta0: npt.NDArray[np.float64], *, max_iter: int,
-             max_fun: int, tol: float,
-             callback: Callable[[Any], None] | None = None) -> scipy.optimize.OptimizeResult:
+def minimize(
+    objective: Objective,
+    theta0: npt.NDArray[np.float64],
+    *,
+    max_iter: int,
+    max_fun: int,
+    tol: float,
+    callback: Callable[[Any], None] | None = None,
+) -> scipy.optimize.OptimizeResult:
     """Run SciPy's L-BFGS-B from ``theta0``, as scikit-learn's ``_fit_lbfgs`` does.
 
     ``maxiter=max_iter``, ``maxfun=max_fun``, ``gtol=tol``, SciPy's other
@@ -239,7 +256,11 @@ def minimize(objective: Objective, theta0: npt.NDArray[np.float64], *, max_iter:
     import scipy.optimize  # imported when first used: `import chainrule` stays fast
 
     return scipy.optimize.minimize(
-        objective, theta0, method="L-BFGS-B", jac=True, callback=callback,
+        objective,
+        theta0,
+        method="L-BFGS-B",
+        jac=True,
+        callback=callback,
         options={"maxfun": int(max_fun), "maxiter": int(max_iter), "gtol": float(tol)},
     )
 
@@ -303,8 +324,9 @@ def fit_lbfgs(
     """
     if max_iter < 0:
         raise ValueError(f"epochs must be >= 0, got {max_iter}")
-    objective = Objective(net, X, Y, sample_weight=sample_weight,
-                          l2_scale=l2 / X.shape[0] if l2 else 0.0)
+    objective = Objective(
+        net, X, Y, sample_weight=sample_weight, l2_scale=l2 / X.shape[0] if l2 else 0.0
+    )
     history = History()
     first = len(net.history) + 1
     net.stop_training = False
@@ -332,16 +354,19 @@ def fit_lbfgs(
         epoch = first + len(history)
         now = time.perf_counter()
         history.append(
-            epoch=epoch, train_loss=objective.last_cost,
-            train_accuracy=_accuracy(objective.last_output, Y) if net.is_classifier
-            else math.nan,
-            val_loss=val_loss, val_accuracy=val_acc, learning_rate=math.nan,
+            epoch=epoch,
+            train_loss=objective.last_cost,
+            train_accuracy=_accuracy(objective.last_output, Y) if net.is_classifier else math.nan,
+            val_loss=val_loss,
+            val_accuracy=val_acc,
+            learning_rate=math.nan,
             grad_norms=[float(np.linalg.norm(g)) for g in objective.last_grad_weights],
             seconds=now - clock[0],
         )
         clock[0] = now
-        net.history.extend(History(**{k: [getattr(history, k)[-1]]
-                                      for k in History.__dataclass_fields__}))
+        net.history.extend(
+            History(**{k: [getattr(history, k)[-1]] for k in History.__dataclass_fields__})
+        )
         for cb in callbacks:
             cb.on_epoch_end(net, history)
         if net.stop_training:
@@ -353,16 +378,25 @@ def fit_lbfgs(
         cb.on_epoch_begin(net, first)
     result = None
     try:
-        result = minimize(objective, accepted.copy(), max_iter=max_iter,
-                          max_fun=settings.max_fun, tol=settings.tol, callback=on_iteration)
+        result = minimize(
+            objective,
+            accepted.copy(),
+            max_iter=max_iter,
+            max_fun=settings.max_fun,
+            tol=settings.tol,
+            callback=on_iteration,
+        )
     except KeyboardInterrupt:
         # Ctrl-C mid line search: go back to the last accepted iterate.
         net.interrupted = True
     unpack(net, accepted if result is None else result.x)
     if result is not None and not net.stop_training and result.status != 0:
-        warnings.warn(f"L-BFGS stopped after {result.nit} iteration(s) without converging "
-                      f"(tol={settings.tol:g}): {result.message}", ConvergenceWarning,
-                      stacklevel=5)  # fit_lbfgs <- Trainer <- Network.fit <- caller
+        warnings.warn(
+            f"L-BFGS stopped after {result.nit} iteration(s) without converging "
+            f"(tol={settings.tol:g}): {result.message}",
+            ConvergenceWarning,
+            stacklevel=5,
+        )  # fit_lbfgs <- Trainer <- Network.fit <- caller
     for cb in callbacks:
         cb.on_train_end(net, history)
     return history

@@ -102,8 +102,9 @@ class Batches:
         self.X, self.Y, self.size, self.n = X, Y, batch_size, n
         # (Built from ranges, not a min() per batch: a one-epoch fit of a tiny network
         # has thousands of batches and this set-up counts in its time per step.)
-        self.bounds = list(zip(range(0, n, batch_size), [*range(batch_size, n, batch_size), n],
-                               strict=True))
+        self.bounds = list(
+            zip(range(0, n, batch_size), [*range(batch_size, n, batch_size), n], strict=True)
+        )
         self.count = len(self.bounds)
         self.last_size = self.bounds[-1][1] - self.bounds[-1][0]
         self.ops = ops = ops_of(X)  # X, Y in the network's namespace
@@ -114,11 +115,14 @@ class Batches:
         self.xchunk = ops.empty((rows, X.shape[1]), X)
         self.ychunk = ops.empty((rows, Y.shape[1]), X)  # Y's dtype is X's (the network's)
         # Batch k of a shuffled epoch sits at slot k % per_chunk of the gather buffer.
-        self.slots = _row_blocks((self.xchunk, self.ychunk), batch_size, self.per_chunk,
-                                 ops is NUMPY_OPS)
+        self.slots = _row_blocks(
+            (self.xchunk, self.ychunk), batch_size, self.per_chunk, ops is NUMPY_OPS
+        )
         j = (self.count - 1) % self.per_chunk
-        self.slots_last = (self.xchunk[j * batch_size: j * batch_size + self.last_size, ...],
-                           self.ychunk[j * batch_size: j * batch_size + self.last_size, ...])
+        self.slots_last = (
+            self.xchunk[j * batch_size : j * batch_size + self.last_size, ...],
+            self.ychunk[j * batch_size : j * batch_size + self.last_size, ...],
+        )
         self.views: list[tuple[Array, Array]] = []  # made by the first unshuffled epoch
         #: The rows of each batch (``sizes``) and where its ``z^L``, ``a^L`` go in the
         #: epoch's buffers of ``rows_held`` rows (``spans``).  Data-parallel batches
@@ -136,8 +140,9 @@ class Batches:
         """The generator the engine draws this batch's dropout masks from."""
         return rng
 
-    def row_weights(self, rows: slice | npt.NDArray[np.intp] | None, sample_weight: Array | None,
-                    m: int) -> Array | None:
+    def row_weights(
+        self, rows: slice | npt.NDArray[np.intp] | None, sample_weight: Array | None, m: int
+    ) -> Array | None:
         """The weight of each row's cost in the batch loss: None is the plain mean ``1/m``."""
         if sample_weight is None:
             return None
@@ -151,13 +156,15 @@ class Batches:
         if order is None and labels is not None:
             # Class labels: each batch's one-hot rows are made in the gather buffer.
             for k, (lo, hi) in enumerate(self.bounds):
-                yield k, self.X[lo:hi, ...], labels.rows_into(slice(lo, hi),
-                                                             self.ychunk[: hi - lo, ...])
+                yield (
+                    k,
+                    self.X[lo:hi, ...],
+                    labels.rows_into(slice(lo, hi), self.ychunk[: hi - lo, ...]),
+                )
             return
         if order is None:
             if not self.views:
-                self.views = [(self.X[lo:hi, ...], self.Y[lo:hi, ...])
-                              for lo, hi in self.bounds]
+                self.views = [(self.X[lo:hi, ...], self.Y[lo:hi, ...]) for lo, hi in self.bounds]
             for k, (Xb, Yb) in enumerate(self.views):
                 yield k, Xb, Yb
             return
@@ -196,9 +203,17 @@ class _Epochs:
     all parameters at once, the loop collects the layers and :meth:`_step` follows.
     """
 
-    def __init__(self, net: Network, opt: Optimizer, config: TrainingConfig, batches: Batches,
-                 callbacks: Sequence[Callback], dropout: list[float] | None,
-                 rng: np.random.Generator, sample_weight: Array | None) -> None:
+    def __init__(
+        self,
+        net: Network,
+        opt: Optimizer,
+        config: TrainingConfig,
+        batches: Batches,
+        callbacks: Sequence[Callback],
+        dropout: list[float] | None,
+        rng: np.random.Generator,
+        sample_weight: Array | None,
+    ) -> None:
         self.net, self.opt, self.batches = net, opt, batches
         self.dropout, self.rng, self.sample_weight = dropout, rng, sample_weight
         n = batches.n
@@ -211,17 +226,28 @@ class _Epochs:
         # Plain SGD whose gradient nothing else reads (no hook, clipping, L1 or MPI sum) is
         # folded into eq. 13 where that is one kernel (PyTorch's addmm_): the engine then
         # updates each layer in place and never stores ∇W (Engine.backward's ``step``).
-        self.fuse = (self.per_layer and isinstance(opt, SGD)
-                     and type(opt).step_layer is SGD.step_layer and not self.batch_hooks
-                     and not self.l1 and batches.reduce is None
-                     and ops_of(net.weights[0]).fuses_descent)
+        self.fuse = (
+            self.per_layer
+            and isinstance(opt, SGD)
+            and type(opt).step_layer is SGD.step_layer
+            and not self.batch_hooks
+            and not self.l1
+            and batches.reduce is None
+            and ops_of(net.weights[0]).fuses_descent
+        )
         # Momentum (Nesterov too) the same way, v ← μv − ηδᵀa in one product, where its
         # gradient is the loss's alone (no L2 or L1) and nothing else reads it.
-        self.fuse_momentum = (type(opt).step is Momentum.step and isinstance(opt, Momentum)
-                              and self.clip_norm is None and not self.gradient_hooks
-                              and not self.batch_hooks and not self.l1 and not self.l2
-                              and batches.reduce is None
-                              and ops_of(net.weights[0]).fuses_descent)
+        self.fuse_momentum = (
+            type(opt).step is Momentum.step
+            and isinstance(opt, Momentum)
+            and self.clip_norm is None
+            and not self.gradient_hooks
+            and not self.batch_hooks
+            and not self.l1
+            and not self.l2
+            and batches.reduce is None
+            and ops_of(net.weights[0]).fuses_descent
+        )
         self.sq_norms: list[float] = []
         self.measured = 0  # batches whose gradient norms the epoch measured
         self._layers: dict[int, Layers] = {}
@@ -270,8 +296,9 @@ class _Epochs:
                 lo, hi = spans[-1]
                 self.outputs.append((self.z_epoch[lo:hi, ...], self.a_epoch[lo:hi, ...]))
             else:
-                self.outputs = [(self.z_epoch[lo:hi, ...], self.a_epoch[lo:hi, ...])
-                                for lo, hi in spans]
+                self.outputs = [
+                    (self.z_epoch[lo:hi, ...], self.a_epoch[lo:hi, ...]) for lo, hi in spans
+                ]
         return self.outputs
 
     def run(self, epoch: int, lr: float, order: npt.NDArray[np.intp] | None) -> int:
@@ -346,8 +373,10 @@ class _Epochs:
             self.sq_norms = [self.ops.total(terms) for terms in sq_terms]
         self.measured = k // stride + 1
         if by_batch:
-            self.batch_sums = (self.ops.total(cost_terms) if not host else sum(cost_terms),
-                               float(sum(correct_terms)))
+            self.batch_sums = (
+                self.ops.total(cost_terms) if not host else sum(cost_terms),
+                float(sum(correct_terms)),
+            )
         return k
 
     def _velocities(self) -> Any:
@@ -356,8 +385,9 @@ class _Epochs:
         assert isinstance(opt, Momentum)
         v = opt.velocities([*net.weights, *net.biases])
         k = len(net.weights)
-        return SimpleNamespace(mu=opt.momentum, nesterov=opt.nesterov,
-                               vW=[None, None, *v[:k]], vb=[None, None, *v[k:]])
+        return SimpleNamespace(
+            mu=opt.momentum, nesterov=opt.nesterov, vW=[None, None, *v[:k]], vb=[None, None, *v[k:]]
+        )
 
     def _batch_cost(self, layers: Layers, Yb: Array, row_weights: Array | None) -> Any:
         """The batch's summed cost, each row weighted as in the epoch's mean loss."""
@@ -369,9 +399,17 @@ class _Epochs:
             return float(costs.sum(dtype=np.float64))
         return self.ops.xp.sum(costs)
 
-    def _step(self, epoch: int, k: int, lr: float, layers: Layers, Yb: Array,
-              rows: slice | npt.NDArray[np.intp] | None, row_weights: Array | None,
-              step: bool) -> None:
+    def _step(
+        self,
+        epoch: int,
+        k: int,
+        lr: float,
+        layers: Layers,
+        Yb: Array,
+        rows: slice | npt.NDArray[np.intp] | None,
+        row_weights: Array | None,
+        step: bool,
+    ) -> None:
         """After the backward pass: the callbacks' hooks and the whole-gradient step."""
         net = self.net
         info = None
@@ -390,20 +428,35 @@ class _Epochs:
             for cb in self.batch_hooks:
                 cb.on_batch_end(net, info)
 
-    def _info(self, epoch: int, k: int, layers: Layers, Yb: Array,
-              rows: slice | npt.NDArray[np.intp], row_weights: Array | None) -> BatchInfo:
+    def _info(
+        self,
+        epoch: int,
+        k: int,
+        layers: Layers,
+        Yb: Array,
+        rows: slice | npt.NDArray[np.intp],
+        row_weights: Array | None,
+    ) -> BatchInfo:
         size = Yb.shape[0]
-        costs = self.net.cost.value(layers.z[layers.L], layers.a[layers.L], Yb,
-                                       layers.σ[layers.L])
+        costs = self.net.cost.value(layers.z[layers.L], layers.a[layers.L], Yb, layers.σ[layers.L])
         if row_weights is not None:
             costs = costs * row_weights * size
         total = float(costs.sum() if self.ops.name == "numpy" else self.ops.xp.sum(costs))
-        return BatchInfo(epoch, k, self.batches.count, size, total / size,
-                         layers.grad_W[2:], layers.grad_b[2:], rows=rows)
+        return BatchInfo(
+            epoch,
+            k,
+            self.batches.count,
+            size,
+            total / size,
+            layers.grad_W[2:],
+            layers.grad_b[2:],
+            rows=rows,
+        )
 
 
-def _row_blocks(arrays: tuple[Any, Any], size: int, count: int,
-                numpy: bool) -> list[tuple[Any, Any]]:
+def _row_blocks(
+    arrays: tuple[Any, Any], size: int, count: int, numpy: bool
+) -> list[tuple[Any, Any]]:
     """Views of rows ``[j·size, (j+1)·size)`` of both arrays, for ``j < count``.
 
     On NumPy, one reshape to ``(count, size, columns)`` and iteration over it
@@ -413,15 +466,26 @@ def _row_blocks(arrays: tuple[Any, Any], size: int, count: int,
     X, Y = arrays
     if numpy:  # (the buffers are C-contiguous: the reshapes are views, never copies)
         rows = count * size
-        return list(zip(X[:rows].reshape(count, size, X.shape[1]),
-                        Y[:rows].reshape(count, size, Y.shape[1]), strict=True))
-    return [(X[j * size:(j + 1) * size, ...], Y[j * size:(j + 1) * size, ...])
-            for j in range(count)]
+        return list(
+            zip(
+                X[:rows].reshape(count, size, X.shape[1]),
+                Y[:rows].reshape(count, size, Y.shape[1]),
+                strict=True,
+            )
+        )
+    return [
+        (X[j * size : (j + 1) * size, ...], Y[j * size : (j + 1) * size, ...]) for j in range(count)
+    ]
 
 
 def _epoch_metrics(
-    net: Network, zL: Array, aL: Array, Y: Array, order: npt.NDArray[np.intp] | None,
-    sample_weight: Array | None, labels: Array | None = None,
+    net: Network,
+    zL: Array,
+    aL: Array,
+    Y: Array,
+    order: npt.NDArray[np.intp] | None,
+    sample_weight: Array | None,
+    labels: Array | None = None,
 ) -> tuple[float, float]:
     """The epoch's training loss and accuracy from the ``z^L``, ``a^L`` rows as trained.
 
@@ -470,4 +534,3 @@ def _same_kind(opt: Optimizer, name: str) -> bool:
     if name == "momentum":
         return opt.name == "momentum" and not getattr(opt, "nesterov", False)
     return opt.name == name
-

@@ -74,16 +74,21 @@ class Optimizer:
         """
         unknown = sorted(set(state) - set(self.state_names))
         if unknown:
-            raise ValueError(f"{type(self).__name__} has no state {unknown[0]!r}: expected "
-                             f"{', '.join(self.state_names) or 'none'}")
+            raise ValueError(
+                f"{type(self).__name__} has no state {unknown[0]!r}: expected "
+                f"{', '.join(self.state_names) or 'none'}"
+            )
         self.reset()
         for name, value in state.items():
             setattr(self, name, list(value) if isinstance(value, (list, tuple)) else value)
 
     def state_arrays(self) -> dict[str, list[Array]]:
         """The state's arrays only: ``{name: [array per parameter]}`` (non-empty lists)."""
-        return {name: value for name, value in self.state_dict().items()
-                if isinstance(value, list) and value}
+        return {
+            name: value
+            for name, value in self.state_dict().items()
+            if isinstance(value, list) and value
+        }
 
     def config(self) -> dict[str, Any]:
         """The hyper-parameters, for model files and reports."""
@@ -238,8 +243,12 @@ class Adam(Optimizer):
             p -= t(step) * m / denom
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "beta1": self.beta1, "beta2": self.beta2,
-                "epsilon": self.epsilon}
+        return {
+            "name": self.name,
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "epsilon": self.epsilon,
+        }
 
 
 @OPTIMIZERS.register
@@ -262,8 +271,13 @@ class AdamW(Adam):
 
     name = "adamw"
 
-    def __init__(self, weight_decay: float = 0.01, beta1: float = 0.9, beta2: float = 0.999,
-                 epsilon: float = 1e-8) -> None:
+    def __init__(
+        self,
+        weight_decay: float = 0.01,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+    ) -> None:
         super().__init__(beta1=beta1, beta2=beta2, epsilon=epsilon)
         if not weight_decay >= 0:
             raise ValueError(f"adamw weight_decay must be >= 0, got {weight_decay}")

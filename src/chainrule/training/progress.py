@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     from ..network import Network
     from .history import History
 
-__all__ = ["JSONLinesLogger", "ProgressBar", "epoch_record", "progress_callback",
-           "with_progress"]
+__all__ = ["JSONLinesLogger", "ProgressBar", "epoch_record", "progress_callback", "with_progress"]
 
 
 def _clean(value: Any) -> Any:
@@ -37,8 +36,7 @@ def _clean(value: Any) -> Any:
 
 def epoch_record(history: History, index: int = -1) -> dict[str, Any]:
     """One epoch of ``history`` as a JSON-ready dict (NaN becomes null)."""
-    return {name: _clean(getattr(history, name)[index])
-            for name in history.__dataclass_fields__}
+    return {name: _clean(getattr(history, name)[index]) for name in history.__dataclass_fields__}
 
 
 class ProgressBar(Callback):
@@ -55,8 +53,9 @@ class ProgressBar(Callback):
         Shown as ``epoch 3/30``.
     """
 
-    def __init__(self, stream: TextIO | None = None, total_epochs: int | None = None,
-                 loss_name: str = "loss") -> None:
+    def __init__(
+        self, stream: TextIO | None = None, total_epochs: int | None = None, loss_name: str = "loss"
+    ) -> None:
         self.stream = stream
         self.total_epochs = total_epochs
         self.loss_name = loss_name
@@ -76,10 +75,16 @@ class ProgressBar(Callback):
             # A pseudo-terminal may report a 0 x 0 size, which makes tqdm draw
             # nothing; shutil falls back to 80 x 24 then.
             size = shutil.get_terminal_size()
-            self._bar = tqdm(total=info.n_batches, desc=f"epoch {info.epoch}{total}",
-                             unit="batch", file=self._out(), leave=False,
-                             ncols=min(size.columns, 120), nrows=size.lines,
-                             mininterval=0.2)
+            self._bar = tqdm(
+                total=info.n_batches,
+                desc=f"epoch {info.epoch}{total}",
+                unit="batch",
+                file=self._out(),
+                leave=False,
+                ncols=min(size.columns, 120),
+                nrows=size.lines,
+                mininterval=0.2,
+            )
         self._loss += info.loss * info.size
         self._rows += info.size
         self._bar.update(1)
@@ -88,8 +93,7 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, network: Network, history: History) -> None:
         self._close()
-        print(epoch_line(history, self.total_epochs, self.loss_name), file=self._out(),
-              flush=True)
+        print(epoch_line(history, self.total_epochs, self.loss_name), file=self._out(), flush=True)
 
     def on_train_end(self, network: Network, history: History) -> None:
         self._close()
@@ -147,9 +151,12 @@ class JSONLinesLogger(Callback):
             self._out = None
 
 
-def progress_callback(mode: str = "auto", total_epochs: int | None = None,
-                      stream: TextIO | None = None, loss_name: str = "loss"
-                      ) -> Callback | None:
+def progress_callback(
+    mode: str = "auto",
+    total_epochs: int | None = None,
+    stream: TextIO | None = None,
+    loss_name: str = "loss",
+) -> Callback | None:
     """The progress display for ``mode``.
 
     Parameters
@@ -179,8 +186,9 @@ def progress_callback(mode: str = "auto", total_epochs: int | None = None,
     raise ValueError(f"unknown progress mode {mode!r}: expected auto, bar, lines or none")
 
 
-def with_progress(callbacks: Sequence[Callback], verbose: bool | str,
-                  total_epochs: int | None = None) -> list[Callback]:
+def with_progress(
+    callbacks: Sequence[Callback], verbose: bool | str, total_epochs: int | None = None
+) -> list[Callback]:
     """``callbacks`` plus the progress display ``Network.fit(verbose=...)`` asks for.
 
     ``verbose=True`` prints one line per epoch to standard output, the same lines as
@@ -192,8 +200,9 @@ def with_progress(callbacks: Sequence[Callback], verbose: bool | str,
     out = list(callbacks)
     if not verbose or any(isinstance(cb, (PrintProgress, ProgressBar)) for cb in out):
         return out
-    progress = progress_callback("lines" if verbose is True else str(verbose),
-                                 total_epochs=total_epochs)
+    progress = progress_callback(
+        "lines" if verbose is True else str(verbose), total_epochs=total_epochs
+    )
     if progress is not None:
         out.append(progress)
     return out

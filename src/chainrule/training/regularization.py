@@ -38,6 +38,7 @@ def penalise(layer: Layer, l2: float, l1: float) -> None:
     if l1:
         add_l1([layer.grad_W], [layer.W], l1, 1)
 
+
 __all__ = ["add_l1", "add_l2", "clip_global_norm", "global_norm", "penalise"]
 
 

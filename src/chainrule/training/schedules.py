@@ -144,8 +144,7 @@ class Cosine(Schedule):
     def __init__(self, min_fraction: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= min_fraction <= 1.0:
-            raise ValueError(f"cosine schedule: min_fraction must be in [0, 1], "
-                             f"got {min_fraction}")
+            raise ValueError(f"cosine schedule: min_fraction must be in [0, 1], got {min_fraction}")
         self.min_fraction = float(min_fraction)
 
     def rate(self, epoch: int) -> float:
@@ -179,12 +178,20 @@ class ReduceOnPlateau(Schedule):
 
     name = "plateau"
 
-    def __init__(self, monitor: str = "val_accuracy", patience: int = 10, factor: float = 0.5,
-                 min_fraction: float | None = None, min_delta: float = 0.0) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_accuracy",
+        patience: int = 10,
+        factor: float = 0.5,
+        min_fraction: float | None = None,
+        min_delta: float = 0.0,
+    ) -> None:
         super().__init__()
         if monitor not in ("val_accuracy", "val_loss", "train_loss"):
-            raise ValueError(f"plateau schedule: monitor must be val_accuracy, val_loss or "
-                             f"train_loss, got {monitor!r}")
+            raise ValueError(
+                f"plateau schedule: monitor must be val_accuracy, val_loss or "
+                f"train_loss, got {monitor!r}"
+            )
         if patience < 1:
             raise ValueError(f"plateau schedule: patience must be >= 1, got {patience}")
         if not 0.0 < factor < 1.0:
@@ -209,10 +216,15 @@ class ReduceOnPlateau(Schedule):
     def observe(self, history: History) -> None:
         value = getattr(history, self.monitor)[-1]
         if math.isnan(value):
-            raise ValueError(f"plateau schedule monitors {self.monitor}, which was not "
-                             "recorded: give fit validation_data or validation_fraction")
-        better = (value > self.best + self.min_delta if self.monitor == "val_accuracy"
-                  else value < self.best - self.min_delta)
+            raise ValueError(
+                f"plateau schedule monitors {self.monitor}, which was not "
+                "recorded: give fit validation_data or validation_fraction"
+            )
+        better = (
+            value > self.best + self.min_delta
+            if self.monitor == "val_accuracy"
+            else value < self.best - self.min_delta
+        )
         if math.isnan(self.best) or better:
             self.best, self.wait = value, 0
             return
@@ -225,8 +237,13 @@ class ReduceOnPlateau(Schedule):
                 self.scale *= self.factor
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "monitor": self.monitor, "patience": self.patience,
-                "factor": self.factor, "min_fraction": self.min_fraction}
+        return {
+            "name": self.name,
+            "monitor": self.monitor,
+            "patience": self.patience,
+            "factor": self.factor,
+            "min_fraction": self.min_fraction,
+        }
 
 
 def get_schedule(spec: str | Schedule | None) -> Schedule:

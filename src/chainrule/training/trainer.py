@@ -121,9 +121,15 @@ class TrainingRun:
         extra: dict[str, Any] = {} if self.comm is None else {"comm": self.comm}
         if self.sample_weight is not None:
             extra["sample_weight"] = self.sample_weight
-        return self.network.fit(self.X, self.Y, self.config,
-                                validation_data=self.validation_data, seed=self.seed,
-                                callbacks=self.callbacks, **extra)
+        return self.network.fit(
+            self.X,
+            self.Y,
+            self.config,
+            validation_data=self.validation_data,
+            seed=self.seed,
+            callbacks=self.callbacks,
+            **extra,
+        )
 
 
 class Trainer:
@@ -173,8 +179,11 @@ class Trainer:
         unknown = sorted(set(settings) - set(TrainingConfig.__dataclass_fields__))
         if unknown:
             raise TypeError(f"fit() got an unexpected keyword argument {unknown[0]!r}")
-        config = (config or TrainingConfig()).replace(**settings) if settings else (
-            config or TrainingConfig())
+        config = (
+            (config or TrainingConfig()).replace(**settings)
+            if settings
+            else (config or TrainingConfig())
+        )
         par = parallel
         self.net, self.parallel = net, par
         self.lbfgs = config.optimizer == "lbfgs" or isinstance(config.optimizer, LBFGS)
@@ -193,19 +202,32 @@ class Trainer:
         if validation_data is not None:
             if len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (X_val, Y_val)")
-            Xv, _ = net.check_inputs(validation_data[0], name="validation X",
-                                     place=net.is_native(validation_data[0]))
-            val = (Xv, net.check_targets(validation_data[1], Xv.shape[0], place=False,
-                                         labels_ok=labels_ok))
+            Xv, _ = net.check_inputs(
+                validation_data[0], name="validation X", place=net.is_native(validation_data[0])
+            )
+            val = (
+                Xv,
+                net.check_targets(
+                    validation_data[1], Xv.shape[0], place=False, labels_ok=labels_ok
+                ),
+            )
         sw = None
         if sample_weight is not None:
             sw = normalised_weights(to_numpy(sample_weight), X2.shape[0])
         if par is not None and par.rows is not None and config.validation_fraction is not None:
-            raise ValueError("validation_fraction cannot hold rows out of a shard: give each "
-                             "rank its shard of the validation data as validation_data")
+            raise ValueError(
+                "validation_fraction cannot hold rows out of a shard: give each "
+                "rank its shard of the validation data as validation_data"
+            )
         if config.validation_fraction is not None:
-            X2, Y2, Xv, Yv, sw = holdout_split(X2, Y2, config.validation_fraction, rng,
-                                               stratify=net.is_classifier, sample_weight=sw)
+            X2, Y2, Xv, Yv, sw = holdout_split(
+                X2,
+                Y2,
+                config.validation_fraction,
+                rng,
+                stratify=net.is_classifier,
+                sample_weight=sw,
+            )
             val = (Xv, Yv)
         weights = None
         if sw is not None:
@@ -217,33 +239,46 @@ class Trainer:
         config.dropout_rates(len(net.sizes) - 2)  # one rate per hidden layer
         callbacks = with_progress(callbacks, verbose, len(net.history) + config.epochs)
         if config.early_stopping is not None:
-            stopper = (config.early_stopping if isinstance(config.early_stopping, EarlyStopping)
-                       else EarlyStopping(monitor=config.early_stopping,
-                                          patience=config.patience))
+            stopper = (
+                config.early_stopping
+                if isinstance(config.early_stopping, EarlyStopping)
+                else EarlyStopping(monitor=config.early_stopping, patience=config.patience)
+            )
             callbacks.append(stopper)
         sched: Schedule = get_schedule(config.schedule)
         config = config.replace(schedule=sched)
         monitors = [getattr(sched, "monitor", "")]
         monitors += [cb.monitor for cb in callbacks if isinstance(cb, EarlyStopping)]
         if val is None and any(m.startswith("val_") for m in monitors):
-            raise ValueError("early stopping and the plateau schedule watch validation "
-                             "metrics: give validation_data or validation_fraction")
+            raise ValueError(
+                "early stopping and the plateau schedule watch validation "
+                "metrics: give validation_data or validation_fraction"
+            )
         if not net.is_classifier and "val_accuracy" in monitors:
-            raise ValueError("val_accuracy needs a classifier (sigmoid or softmax output); "
-                             "monitor val_loss for this network")
+            raise ValueError(
+                "val_accuracy needs a classifier (sigmoid or softmax output); "
+                "monitor val_loss for this network"
+            )
         if self.lbfgs:
             # Full-batch L-BFGS has its own driver (SciPy's L-BFGS-B); see training/lbfgs.py.
             if par is not None:
-                raise ValueError("optimizer='lbfgs' does not train data-parallel (comm); use a "
-                                 "stochastic optimizer")
+                raise ValueError(
+                    "optimizer='lbfgs' does not train data-parallel (comm); use a "
+                    "stochastic optimizer"
+                )
             if net.ops is not NUMPY_OPS:
-                raise ValueError("optimizer='lbfgs' (SciPy's L-BFGS-B) trains NumPy networks "
-                                 "only: call net.to('numpy') first, or use a stochastic "
-                                 "optimizer")
-            _check_lbfgs_options(dropout=config.dropout, input_dropout=config.input_dropout,
-                                 l1=config.l1,
-                                 clip_norm=config.clip_norm,
-                                 schedule=getattr(config.schedule, "name", config.schedule))
+                raise ValueError(
+                    "optimizer='lbfgs' (SciPy's L-BFGS-B) trains NumPy networks "
+                    "only: call net.to('numpy') first, or use a stochastic "
+                    "optimizer"
+                )
+            _check_lbfgs_options(
+                dropout=config.dropout,
+                input_dropout=config.input_dropout,
+                l1=config.l1,
+                clip_norm=config.clip_norm,
+                schedule=getattr(config.schedule, "name", config.schedule),
+            )
         elif net.ops is not NUMPY_OPS:
             X2, Y2, weights = (net.on_backend(a) for a in (X2, Y2, weights))
             if val is not None:
@@ -271,8 +306,9 @@ class Trainer:
         self.begin()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if kind is None:
             self.end()
         else:
@@ -281,8 +317,9 @@ class Trainer:
     def begin(self) -> None:
         """Start the run: the optimizer, the mini-batches, ``on_train_begin``, Ctrl-C."""
         if self.lbfgs:
-            raise ValueError("optimizer='lbfgs' trains on the whole set at once, not epoch "
-                             "by epoch: call run()")
+            raise ValueError(
+                "optimizer='lbfgs' trains on the whole set at once, not epoch by epoch: call run()"
+            )
         if self._stack is not None:
             raise RuntimeError("this Trainer has begun already")
         net, config, par, X, Y = self.net, self.config, self.parallel, self.X, self.Y
@@ -292,13 +329,17 @@ class Trainer:
         n = X.shape[0] if par is None else par.n_rows(X)  # [distributed] all ranks' rows
         self.n = n
         self.batches: Batches = (
-            Batches(X, Y, min(config.batch_size, n)) if par is None
-            else par.batches(X, Y, min(config.batch_size, n), self.sample_weight, self.rng))
+            Batches(X, Y, min(config.batch_size, n))
+            if par is None
+            else par.batches(X, Y, min(config.batch_size, n), self.sample_weight, self.rng)
+        )
         self.first_epoch = len(net.history) + 1
-        self._epochs = _Epochs(net, opt, config, self.batches, self.callbacks, dropout,
-                               self.rng, self.sample_weight)
-        self._labels = (None if isinstance(Y, OneHotLabels) or not net.is_classifier
-                        else classes_of(Y))  # once, not every epoch
+        self._epochs = _Epochs(
+            net, opt, config, self.batches, self.callbacks, dropout, self.rng, self.sample_weight
+        )
+        self._labels = (
+            None if isinstance(Y, OneHotLabels) or not net.is_classifier else classes_of(Y)
+        )  # once, not every epoch
         self._stop = False
         net.stop_training = False
         net.interrupted = False
@@ -318,11 +359,11 @@ class Trainer:
     def stopped(self) -> bool:
         """True once every configured epoch ran, or a callback, the schedule or Ctrl-C
         stopped the run."""
-        return (self._stop or self.net.stop_training
-                or len(self.history) >= self.config.epochs)
+        return self._stop or self.net.stop_training or len(self.history) >= self.config.epochs
 
-    def run_epoch(self, order: npt.NDArray[np.intp] | None = None, *,
-                  learning_rate: float | None = None) -> EpochStats | None:
+    def run_epoch(
+        self, order: npt.NDArray[np.intp] | None = None, *, learning_rate: float | None = None
+    ) -> EpochStats | None:
         """Train one epoch; its statistics, also appended to the histories.
 
         Parameters
@@ -347,11 +388,13 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch_begin(net, epoch)
         start = time.perf_counter()
-        lr = (float(sched.rate(epoch - self.first_epoch)) if learning_rate is None
-              else float(learning_rate))
+        lr = (
+            float(sched.rate(epoch - self.first_epoch))
+            if learning_rate is None
+            else float(learning_rate)
+        )
         if not (lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"the {sched.name} schedule gave learning rate {lr} "
-                             f"for epoch {epoch}")
+            raise ValueError(f"the {sched.name} schedule gave learning rate {lr} for epoch {epoch}")
         if order is None and config.shuffle:
             order = self.rng.permutation(self.n)
         # Seed §5 steps 2–6 and the optimizer's update, batch by batch.
@@ -362,22 +405,33 @@ class Trainer:
         Y, sw, val = self.Y, self.sample_weight, self.validation_data
         if par is not None:  # [distributed] sums over all ranks' rows
             train_loss, train_acc, val_loss, val_acc = par.epoch_metrics(
-                net, epochs.z_epoch, epochs.a_epoch, Y, sw, val)
+                net, epochs.z_epoch, epochs.a_epoch, Y, sw, val
+            )
         else:
             seen = self.batches.end(k)
             if epochs.by_batch:  # class labels: the sums of the batches as trained
                 total, correct = epochs.batch_sums
                 train_loss, train_acc = total / seen, correct / seen
             else:
-                train_loss, train_acc = _epoch_metrics(net, epochs.z_epoch[:seen, ...],
-                                                       epochs.a_epoch[:seen, ...], Y, order,
-                                                       sw, self._labels)
+                train_loss, train_acc = _epoch_metrics(
+                    net,
+                    epochs.z_epoch[:seen, ...],
+                    epochs.a_epoch[:seen, ...],
+                    Y,
+                    order,
+                    sw,
+                    self._labels,
+                )
             val_loss = val_acc = math.nan
             if val is not None:
                 val_loss, val_acc = net.evaluate_arrays(*val)
         stats = EpochStats(
-            epoch=epoch, train_loss=train_loss, train_accuracy=train_acc,
-            val_loss=val_loss, val_accuracy=val_acc, learning_rate=lr,
+            epoch=epoch,
+            train_loss=train_loss,
+            train_accuracy=train_acc,
+            val_loss=val_loss,
+            val_accuracy=val_acc,
+            learning_rate=lr,
             grad_norms=[math.sqrt(s / epochs.measured) for s in epochs.sq_norms],
             seconds=time.perf_counter() - start,
         )
@@ -411,10 +465,16 @@ class Trainer:
     def _run_lbfgs(self) -> History:
         config = self.config
         self.history = fit_lbfgs(
-            self.net, self.X, self.Y, max_iter=config.epochs,
+            self.net,
+            self.X,
+            self.Y,
+            max_iter=config.epochs,
             settings=config.optimizer if isinstance(config.optimizer, LBFGS) else LBFGS(),
-            validation_data=self.validation_data, callbacks=self.callbacks, l2=config.l2,
-            sample_weight=self.sample_weight)
+            validation_data=self.validation_data,
+            callbacks=self.callbacks,
+            l2=config.l2,
+            sample_weight=self.sample_weight,
+        )
         return self.history
 
 
@@ -422,8 +482,10 @@ def _check_lbfgs_options(**options: Any) -> None:
     """L-BFGS trains on the whole set with a smooth loss: refuse what does not apply."""
     for name, value in options.items():
         if value not in (None, 0.0, "constant"):
-            raise ValueError(f"{name} does not apply to optimizer='lbfgs' (full-batch "
-                             f"L-BFGS on a smooth loss), got {name}={value!r}")
+            raise ValueError(
+                f"{name} does not apply to optimizer='lbfgs' (full-batch "
+                f"L-BFGS on a smooth loss), got {name}={value!r}"
+            )
 
 
 def normalised_weights(sample_weight: npt.ArrayLike, n: int) -> np.ndarray:
