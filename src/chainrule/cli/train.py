@@ -440,8 +440,8 @@ def _check_memory(
     n_val = (
         len(validation[0])
         if isinstance(validation, tuple)
-        else int(n_train * float(kwargs.get("validation_fraction") or 0.0))
-    )  # type: ignore[arg-type]
+        else int(n_train * float(kwargs.get("validation_fraction") or 0.0))  # type: ignore[arg-type]
+    )
     # Many classes are trained from labels (training.targets), except by L-BFGS and MPI.
     config = kwargs.get("config")
     labels = (

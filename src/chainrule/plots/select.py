@@ -120,9 +120,9 @@ def figure_for(
         return misclassified_figure(
             network,
             X_arr,
-            y,
-            shape,
-            class_names,  # type: ignore[arg-type]
+            y,  # type: ignore[arg-type]
+            shape,  # type: ignore[arg-type]
+            class_names,
             images=images,
         )
     y_arr = np.asarray(y, dtype=float).reshape(len(X_arr), -1)
