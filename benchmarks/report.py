@@ -195,7 +195,8 @@ def render_markdown(results: Results, context: dict[str, Any]) -> str:
             "",
             "Regenerated from this run (`readme_sentence`):",
             "",
-            "> " + sentence,
+            # Quoted on this page, whose own path is no link target for the docs site.
+            "> " + sentence.replace("[docs/performance.md](docs/performance.md)", "this page"),
         ]
     out += ["", END]
     return "\n".join(out) + "\n"
