@@ -188,8 +188,8 @@ def date_features(stamps: np.ndarray, derived: Sequence[str]) -> np.ndarray:
 
 
 def _cells(data: Dataset, j: int) -> np.ndarray:
-    """Column ``j`` of ``data`` as text, ``""`` where missing (as ``tables._cells``, which
-    imports this module: roles never imports tables back)."""
+    """Column ``j`` of ``data`` as text, ``""`` where missing (``tables._cells`` calls this;
+    roles never imports tables, which imports roles)."""
     from .files import _numbers_as_text
 
     return data.text[j] if j in data.text else _numbers_as_text(data.X[:, j])

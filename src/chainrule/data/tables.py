@@ -32,12 +32,10 @@ MISSING_POLICIES = ("error", "drop", "impute")
 
 
 def _cells(data: Dataset, j: int) -> np.ndarray:
-    """Column ``j`` of ``data`` as text; ``""`` where missing."""
-    from .files import _numbers_as_text
+    """Column ``j`` of ``data`` as text; ``""`` where missing (defined in ``roles``)."""
+    from .roles import _cells as cells
 
-    if j in data.text:
-        return data.text[j]
-    return _numbers_as_text(data.X[:, j])
+    return cells(data, j)
 
 
 def _missing_mask(data: Dataset, j: int) -> np.ndarray:
