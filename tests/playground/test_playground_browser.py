@@ -15,28 +15,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from browser import chromium, need
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 DOCS_IMG = ROOT / "docs" / "img"
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _need(what: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI for the playground's browser test")
-    pytest.skip(f"{what} not available")
+PURPOSE = "the playground's browser test"
 
 
 def _shot(driver, name: str) -> None:
@@ -57,7 +51,7 @@ def server():
         try:
             __import__(module)
         except ImportError:
-            _need(f"{module} (the playground extra)")
+            need(f"{module} (the playground extra)", PURPOSE)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "chainrule", "playground", "--no-browser"],
@@ -80,41 +74,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _need("selenium (in the test extra)")
-    binary = next(
-        (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
-    )
-    driver_path = shutil.which("chromedriver")
-    if binary is None:
-        _need("chromium")
-    if driver_path is None:
-        _need("chromedriver (Debian package chromium-driver)")
-    profile = tempfile.mkdtemp(prefix="chainrule-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    yield from chromium(PURPOSE, (1400, 1000))
 
 
 def _wait(driver, condition, timeout: float = 30.0, what: str = "the page"):

@@ -11,36 +11,16 @@ CI; in CI (``CI=true``, where ``.ci/run`` installs Chromium) it must run.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from browser import chromium
+
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _need(what: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI for the report's browser test")
-    pytest.skip(f"{what} not available")
-
-
-def _find_browser() -> tuple[str, str]:
-    browser = next(
-        (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
-    )
-    driver = shutil.which("chromedriver")
-    if browser is None:
-        _need("chromium")
-    if driver is None:
-        _need("chromedriver (Debian package chromium-driver)")
-    return browser, driver  # type: ignore[return-value]
 
 
 @dataclass
@@ -59,35 +39,7 @@ class Page:
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _need("selenium (in the test extra)")
-    binary, driver_path = _find_browser()
-    profile = tempfile.mkdtemp(prefix="chainrule-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,900",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    # Console messages and the DevTools network log, read back after each page.
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    yield from chromium("the report's browser test", (1280, 900))
 
 
 def _load(driver, path: Path) -> Page:
