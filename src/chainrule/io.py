@@ -1135,7 +1135,7 @@ def _pipeline_errors(encoding: Any, columns: list[Any]) -> list[str]:
         return problems
     problems += _duplicates([r.name for r in roles], "the column roles")
     by_name = {r.name: r for r in roles}
-    kinds = {"numeric": "number", "categorical": "category", "date": "date"}
+    kinds = {"numeric": "number", "categorical": "category", "date": "date", "text": "words"}
     for c in columns:
         role = by_name.get(c.name)
         if role is None or role.role not in kinds:
@@ -1145,6 +1145,8 @@ def _pipeline_errors(encoding: Any, columns: list[Any]) -> list[str]:
             )
         elif (
             (role.role == "date") != (c.kind == "date")
+            or (role.role == "text") != (c.kind == "words")
+            or (role.words is not None and list(role.words) != list(c.words))
             or (role.role == "categorical" and c.kind != "category")
             or (c.kind == "number" and role.parse != c.parse)
         ):
