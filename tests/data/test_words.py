@@ -30,6 +30,10 @@ def run(capsys, argv):
     return code, out.out, out.err
 
 
+def train_argv(path):
+    return ["train", "--data", path, "--target", "origin", "--missing", "impute", *FAST]
+
+
 def cars_table(path, n=200, seed=0):
     """name (maker + model, free text), code (a key), comment (no frequent word), colour
     (two categories), x."""
@@ -120,8 +124,7 @@ def test_python_predicts_by_name_as_the_cli_does_and_inputs_are_unscaled(tmp_pat
     model_path = tmp_path / "m.npz"
     code, _, err = run(
         capsys,
-        ["train", "--data", path, "--target", "origin", "--missing", "impute", *FAST]
-        + ["--dtype", "float32", "--save", model_path],
+        [*train_argv(path), "--dtype", "float32", "--save", model_path],
     )
     assert code == 0, err
     code, out, err = run(capsys, ["predict", model_path, "--data", test])
@@ -134,7 +137,7 @@ def test_python_predicts_by_name_as_the_cli_does_and_inputs_are_unscaled(tmp_pat
     assert proba.dtype == np.float32  # float32 preserved
     np.testing.assert_array_equal(proba, model.predict_proba(df))
     X = model.transform(reversed_df)
-    words = [c for c in model.encoding.columns if c.kind == "words"][0]
+    words = next(c for c in model.encoding.columns if c.kind == "words")
     k = [c.name for c in model.encoding.columns].index("name")
     assert k == 0 and set(np.unique(X[:, : words.width])) == {0.0, 1.0}  # 0/1, not scaled
     expected = word_inputs(df["name"].to_numpy(str), words.words)
@@ -177,8 +180,7 @@ def test_the_vocabulary_round_trips_and_a_bad_one_is_refused(tmp_path, capsys):
     model = tmp_path / "m.npz"
     code, _, err = run(
         capsys,
-        ["train", "--data", path, "--target", "origin", "--missing", "impute", *FAST]
-        + ["--save", model],
+        [*train_argv(path), "--save", model],
     )
     assert code == 0, err
     with zipfile.ZipFile(model) as z:
