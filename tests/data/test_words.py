@@ -17,7 +17,13 @@ import pytest
 
 from chainrule.cli import main
 from chainrule.data import read_data_file
-from chainrule.data.roles import decide_roles, frequent_words, word_counts, words_of
+from chainrule.data.roles import (
+    decide_roles,
+    frequent_words,
+    vocabulary,
+    word_counts,
+    words_of,
+)
 from chainrule.data.tables import TableEncoding, word_inputs
 
 FAST = ["--epochs", "30", "--progress", "none"]
@@ -78,6 +84,12 @@ def test_words_are_lower_cased_letters_and_digits_and_frequent_ones_are_kept():
         "w1",
         "w10",
     ]
+    # From statistics that parts of the rows add up (MPI ranks): the same vocabulary.
+    many = np.array([f"w{i % 7} v{i % 50} x{i}" if i % 9 else "" for i in range(900)])
+    parts = [word_counts(many[:400]), word_counts(many[400:])]
+    total = {w: parts[0].get(w, 0) + parts[1].get(w, 0) for w in {*parts[0], *parts[1]}}
+    assert vocabulary(total, 900, int((many != "").sum())) == frequent_words(many)
+    assert sorted(frequent_words(many)[:7]) == [f"w{k}" for k in range(7)]  # x… are rare
     X = word_inputs(np.array(["B a", "", "x", "c-b"]), ["b", "c"])
     assert X.tolist() == [[1, 0], [0, 0], [0, 0], [1, 1]]
 

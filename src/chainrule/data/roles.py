@@ -44,6 +44,7 @@ __all__ = [
     "frequent_words",
     "parse_dates",
     "parse_numbers",
+    "vocabulary",
     "word_counts",
     "words_of",
 ]
@@ -166,20 +167,24 @@ def word_counts(cells: np.ndarray) -> dict[str, int]:
     return out
 
 
-def frequent_words(
-    cells: np.ndarray, *, max_words: int = MAX_WORDS, counts: Mapping[str, int] | None = None
-) -> list[str]:
+def frequent_words(cells: np.ndarray, *, max_words: int = MAX_WORDS) -> list[str]:
     """A text column's vocabulary: its most frequent words, most frequent first.
 
     A word is kept when it occurs in at least ``max(MIN_WORD_ROWS, 1 % of the rows)``
     of ``cells`` (shape (n,), ``""`` where missing) but not in every cell that has
     text (a word everywhere tells nothing); at most ``max_words``, ties alphabetical.
-    ``counts``: :func:`word_counts` of ``cells`` when already known.
     """
-    counts = word_counts(cells) if counts is None else counts
-    least = max(MIN_WORD_ROWS, math.ceil(MIN_WORD_SHARE * len(cells)))
-    present = int((cells != "").sum())
-    kept = sorted((-c, w) for w, c in counts.items() if least <= c < present)
+    return vocabulary(word_counts(cells), len(cells), int((cells != "").sum()), max_words)
+
+
+def vocabulary(
+    counts: Mapping[str, int], n_rows: int, n_present: int, max_words: int = MAX_WORDS
+) -> list[str]:
+    """:func:`frequent_words` from its statistics: :func:`word_counts` of the rows, their
+    number, and the number with text (ranks that each read some of the rows add up
+    theirs and get the same vocabulary)."""
+    least = max(MIN_WORD_ROWS, math.ceil(MIN_WORD_SHARE * n_rows))
+    kept = sorted((-c, w) for w, c in counts.items() if least <= c < n_present)
     return [w for _, w in kept[:max_words]]
 
 
