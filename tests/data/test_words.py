@@ -181,6 +181,12 @@ def test_text_option_forces_or_fixes_the_words_and_bad_lists_are_refused(tmp_pat
     ):
         code, _, err = run(capsys, [*base, "--text", bad])
         assert code == 2 and err.count("\n") == 1 and needle in err, err
+    # A vocabulary that ends up empty (the 30 training rows hold no word 5 times).
+    rare = tmp_path / "rare.csv"
+    lines = [f"{'foo ' if i < 4 else ''}a{i} b{i},{i % 5},{i % 2}\n" for i in range(40)]
+    rare.write_text("t,x,y\n" + "".join(lines))
+    code, out, err = run(capsys, ["train", "--data", rare, "--target", "y", "--text", "t", *FAST])
+    assert code == 0 and "t → 0 words (none is frequent in the training rows)" in out, err
     code, _, err = run(capsys, [*base, "--text", "name", "--categorical", "name"])
     assert code == 2 and "named by both --categorical and --text" in err
 

@@ -500,7 +500,7 @@ def describe_roles(
         forced = " (--text)" if r.reason == "--text" else ""
         lines.append(
             f"  {'text:':<12} {r.name} → {len(vocab)} word{'' if len(vocab) == 1 else 's'}"
-            + (f" ({shown})" if vocab else "")
+            + (f" ({shown})" if vocab else " (none is frequent in the training rows)")
             + forced
         )
     excluded = [r for r in roles if r.role == "excluded"]
