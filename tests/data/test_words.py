@@ -145,6 +145,9 @@ def test_python_predicts_by_name_as_the_cli_does_and_inputs_are_unscaled(tmp_pat
     reversed_df = df[list(reversed(df.columns))]
     model = load_model(model_path)
     assert list(model.predict(reversed_df)) == out.splitlines()[1:]
+    scores = model.evaluate(reversed_df)
+    code, out, err = run(capsys, ["evaluate", model_path, "--data", test])
+    assert code == 0 and f"accuracy: {100 * scores['accuracy']:.2f}%" in out, (scores, out)
     proba = model.predict_proba(reversed_df)
     assert proba.dtype == np.float32  # float32 preserved
     np.testing.assert_array_equal(proba, model.predict_proba(df))
