@@ -12,8 +12,17 @@ then
   ``MLPClassifier(random_state=S)`` (or ``MLPRegressor``) with its defaults,
 
 over seeds 0–2.  The tables come from packages (``palmerpenguins``' CSV in
-``tests/data``, and ``vega_datasets``' ``cars`` and ``seattle-weather``: ``python3 -m pip
-install vega_datasets``); a table whose package is missing is skipped.
+``tests/data``, and ``vega_datasets``' ``cars``, ``seattle-weather`` and ``airports``:
+``python3 -m pip install vega_datasets``); a table whose package is missing is skipped.
+What each holds:
+
+* penguins: text categories, 11 rows with missing cells, a year;
+* cars: a free-text ``Name`` ("chevrolet chevelle malibu", whose first word is the
+  maker), missing cells, a date column ``Year``;
+* seattle-weather: a date column, numbers;
+* airports: an ID (``iata``, unique per row), free-text ``name`` and ``city``,
+  categories ``state`` and ``country``, 12 rows with missing cells; the target is
+  the latitude (regression).
 
 Run: ``python3 benchmarks/tables.py`` (a few minutes).  Prints a Markdown table.
 """
@@ -67,6 +76,9 @@ def tables() -> list[tuple[str, Path, str, str]]:
     weather = _vega("seattle-weather.csv")
     if weather is not None and weather.exists():
         out.append(("seattle-weather (weather)", weather, "weather", "classification"))
+    airports = _vega("airports.csv")
+    if airports is not None and airports.exists():
+        out.append(("airports (latitude)", airports, "latitude", "regression"))
     return out
 
 

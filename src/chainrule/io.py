@@ -1135,7 +1135,7 @@ def _pipeline_errors(encoding: Any, columns: list[Any]) -> list[str]:
         return problems
     problems += _duplicates([r.name for r in roles], "the column roles")
     by_name = {r.name: r for r in roles}
-    kinds = {"numeric": "number", "categorical": "category", "date": "date"}
+    kinds = {"numeric": "number", "categorical": "category", "date": "date", "text": "words"}
     for c in columns:
         role = by_name.get(c.name)
         if role is None or role.role not in kinds:
@@ -1145,6 +1145,8 @@ def _pipeline_errors(encoding: Any, columns: list[Any]) -> list[str]:
             )
         elif (
             (role.role == "date") != (c.kind == "date")
+            or (role.role == "text") != (c.kind == "words")
+            or (role.words is not None and list(role.words) != list(c.words))
             or (role.role == "categorical" and c.kind != "category")
             or (c.kind == "number" and role.parse != c.parse)
         ):
@@ -1183,8 +1185,9 @@ def check_model_meaning(model: Model, where: str | os.PathLike[str] = "model") -
     * a date column derives the features training derives (``year``, the month, day
       of year and weekday as sin/cos, and the hour for times);
     * the column roles name each column once, agree with the encoding (a column the
-      network reads is numeric, categorical or a date there, with the same number
-      parsing), and the ID column is one of the excluded columns;
+      network reads is numeric, categorical, a date or text (words) there, with the same
+      number parsing and, for ``--text COL=w1,w2``, the same words), and the ID column is
+      one of the excluded columns;
     * feature names, table columns and class names are unique — with a name twice,
       ``predict`` would read one column in two places;
     * there is one feature name per input column, and they are the encoding's columns.

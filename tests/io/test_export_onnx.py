@@ -242,12 +242,15 @@ def test_cli_export_errors_are_one_line(tmp_path, capsys) -> None:
     assert not (tmp_path / "m.onnx").exists()
 
 
-def _mixed_csv(path: Path, *, date: bool = False, thousands: bool = False) -> Path:
+def _mixed_csv(
+    path: Path, *, date: bool = False, thousands: bool = False, words: bool = False
+) -> Path:
     """ID column, numbers with missing cells, a text column with a missing cell."""
     rng = np.random.default_rng(3)
     header = ["id", "size", "colour", "weight", "label"]
     header += ["when"] if date else []
     header += ["price"] if thousands else []
+    header += ["note"] if words else []
     lines = [",".join(header)]
     for i in range(90):
         size = "" if i % 13 == 4 else f"{rng.normal(5, 2):.3f}"
@@ -257,6 +260,7 @@ def _mixed_csv(path: Path, *, date: bool = False, thousands: bool = False) -> Pa
         row = [f"ID{i:04d}", size, colour, weight, label]
         row += [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}"] if date else []
         row += [f'"{1000 + 37 * i:,}"'] if thousands else []
+        row += [f"{['big', 'small'][i % 2]} item {i}"] if words else []  # free text
         lines.append(",".join(row))
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -314,12 +318,18 @@ def test_mixed_table_with_an_id_column_equals_predict_proba(tmp_path, capsys) ->
     [
         ("date", "when", "is a date column"),
         ("thousands", "price", "thousands separators"),
+        ("words", "note", "is free text read as 2 words"),
     ],
 )
 def test_steps_onnx_cannot_express_are_refused_naming_the_column(
     tmp_path, capsys, kind, column, needle
 ) -> None:
-    data = _mixed_csv(tmp_path / "t.csv", date=kind == "date", thousands=kind == "thousands")
+    data = _mixed_csv(
+        tmp_path / "t.csv",
+        date=kind == "date",
+        thousands=kind == "thousands",
+        words=kind == "words",
+    )
     model_path = tmp_path / "m.npz"
     assert (
         main(

@@ -207,6 +207,16 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
         "it): year, month, day of year, weekday (and hour) features" + OWN_DEFAULT,
     )
     g.add_argument(
+        "--text",
+        nargs="+",
+        default=None,
+        metavar="COL[=WORDS]",
+        help="free-text columns as a bag of words: one 0/1 input per word found in at "
+        "least 5 training rows (and 1%%), at most 50; COL=w1,w2,… uses exactly those "
+        "words (free text with frequent words is found without it; --exclude COL "
+        "leaves a column out)" + OWN_DEFAULT,
+    )
+    g.add_argument(
         "--id-column",
         default=None,
         metavar="COL",
@@ -393,6 +403,7 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
                 dates=args.date or (),
                 id_column=args.id_column,
                 decimal=args.decimal,
+                text=getattr(args, "text", None) or (),
             )
         except RolesError as exc:
             raise CLIError(str(exc)) from None
@@ -403,10 +414,8 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
                 f"({'; '.join(f'{r.name}: {r.reason}' for r in all_roles[:4])}); "
                 f"keep some with --categorical COL"
             )
-        if not args.quiet:
-            print("columns:")
-            for line in describe_roles(all_roles, data.target_name):
-                print(line)
+        if not args.quiet and not any(r.role == "text" for r in all_roles):
+            _print_roles(all_roles, data.target_name)  # (text columns: once fitted)
     try:
         data, dropped_note = drop_missing(data, args.missing, args.data)
     except ValueError as exc:
@@ -455,9 +464,18 @@ def _table_options(args: argparse.Namespace) -> list[str]:
         "--categorical": args.categorical,
         "--date": args.date,
         "--id-column": args.id_column,
+        "--text": getattr(args, "text", None),
         "--test-data": getattr(args, "test_data", None),
     }
     return [k for k, v in given.items() if v]
+
+
+def _print_roles(
+    roles: list[ColumnRole], target: str | None, words: dict[str, list[str]] | None = None
+) -> None:
+    print("columns:")
+    for line in describe_roles(roles, target, words):
+        print(line)
 
 
 def _rows_word(n: int) -> str:
@@ -566,6 +584,9 @@ def _table_splits(
             id_column=args.id_column,
         )
         pipe.encoding.roles = all_roles
+        if not args.quiet and any(r.role == "text" for r in all_roles):
+            vocab = {c.name: c.words for c in pipe.encoding.columns if c.kind == "words"}
+            _print_roles(all_roles, data.target_name, vocab)
         X, _ = pipe.transform(data)  # unseen categories in val/test: all zeros
         if test_set is not None:
             X_test_raw, _ = pipe.transform(test_set)

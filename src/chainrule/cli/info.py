@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         from ..data.roles import describe_roles
 
         print("columns:")
-        for line in describe_roles(enc.roles, model.target_name):
+        vocab = {c.name: c.words for c in enc.columns if c.kind == "words"}
+        for line in describe_roles(enc.roles, model.target_name, vocab):
             print(line)
     if enc is not None and enc.id_column:
         print(f"id column: {enc.id_column} (written first by predict)")

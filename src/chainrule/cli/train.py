@@ -173,9 +173,12 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         if data.encoding is not None and any(c.kind != "number" for c in data.encoding.columns):
             n_text = sum(c.kind == "category" for c in data.encoding.columns)
             n_date = sum(c.kind == "date" for c in data.encoding.columns)
-            dates = f", {n_date} date" if n_date else ""
+            n_words = sum(c.kind == "words" for c in data.encoding.columns)
+            kinds = [f"{n_text} text, one-hot"] if n_text else []
+            kinds += [f"{n_date} date"] if n_date else []
+            kinds += [f"{n_words} free text, bag of words"] if n_words else []
             features = (
-                f"{len(data.encoding.columns)} columns ({n_text} text, one-hot{dates})"
+                f"{len(data.encoding.columns)} columns ({', '.join(kinds)})"
                 f" → {data.X_train.shape[1]} inputs"
             )
         val = f", {len(data.X_val)} validation" if data.X_val is not None else ""

@@ -7,7 +7,8 @@ validation and test rows, at ``predict``/``evaluate`` and from Python through
 
 1. **roles** (:mod:`chainrule.data.roles`): excluded columns are not read;
 2. **encoding** (:class:`~chainrule.data.tables.TableEncoding`): missing cells filled
-   (``--missing impute``), text categories one-hot (0/1), dates → year and sin/cos
+   (``--missing impute``), text categories one-hot (0/1), free text → a bag of its
+   frequent words (0/1; the vocabulary fitted on the training rows), dates → year and sin/cos
    features, numbers written with separators parsed;
 3. **scaling**: numeric inputs standardised (or ``--scale minmax``/``none``); one-hot
    inputs are left as 0/1.
@@ -230,7 +231,9 @@ def pipeline_steps(
     (the network input indices it feeds); ``fill`` (the value a missing cell takes, or
     None when missing cells are refused); for numbers ``centre`` and ``scale``
     (input = (x − centre) / scale) and ``parse``; for categories ``categories`` (one
-    0/1 input each, never scaled; an unseen category is all zeros); for dates
+    0/1 input each, never scaled; an unseen category is all zeros); for text (kind
+    ``"words"``) ``words`` (one 0/1 input each, 1 when the cell, lower-cased and split on
+    anything not a letter or digit, holds the word; never scaled); for dates
     ``derived`` (the feature names) with per-feature ``centre`` and ``scale``.
     """
     centre, width = _affine(scaler)
@@ -259,6 +262,8 @@ def pipeline_steps(
             step.update(centre=_at(centre, k, 0.0), scale=_at(width, k, 1.0), parse=c.parse)
         elif c.kind == "category":
             step.update(categories=list(c.categories))
+        elif c.kind == "words":
+            step.update(words=list(c.words))
         else:
             step.update(
                 derived=list(c.derived),

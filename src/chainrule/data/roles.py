@@ -7,7 +7,11 @@ left out, and why.
 * **excluded**, with the reason: ``--exclude``; the ``--id-column``; pandas' unnamed
   index column (``""``, ``Unnamed: 0``); a constant column; an ID — integers
   ``0..n−1`` or ``1..n`` one per row, a name like ``id``/``user_id``, or text unique
-  per row; free text (distinct values in more than half the rows);
+  per row; free text (distinct values in more than half the rows) in which no word
+  is frequent;
+* **text**: free text with frequent words (``--text`` forces it): a bag of words, one
+  0/1 input per word found in at least :data:`MIN_WORD_ROWS` rows (and 1 % of them)
+  of the training split, at most :data:`MAX_WORDS` per column (:func:`frequent_words`);
 * **date**: ISO 8601 dates or times (or any column named with ``--date``): becomes
   year, month, day of year and weekday as sin/cos, and the hour when present;
 * **numeric**: numbers, also with thousands separators (``1,037.25``) or a decimal
@@ -19,10 +23,12 @@ left out, and why.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from typing import Any
 
 import numpy as np
 
@@ -35,12 +41,16 @@ __all__ = [
     "date_features",
     "decide_roles",
     "describe_roles",
+    "frequent_words",
     "parse_dates",
     "parse_numbers",
+    "vocabulary",
+    "word_counts",
+    "words_of",
 ]
 
 #: The roles a column may have.
-ROLES = ("target", "numeric", "categorical", "date", "excluded")
+ROLES = ("target", "numeric", "categorical", "date", "text", "excluded")
 
 #: Tables smaller than this are too small to call a column free text or an ID by its
 #: distinct values (a 10-row table's labels are often all different).
@@ -53,6 +63,14 @@ _ISO_DATE = re.compile(
 _SLASHED = re.compile(r"^(\d{4})/(\d{2})/(\d{2})")
 _ID_NAME = re.compile(r"^(id|.*[_\s.-]id|.*[a-z]ID|.*[a-z]Id|index|key|uuid)$", re.IGNORECASE)
 _UNNAMED = re.compile(r"^(Unnamed: \d+|index|level_0)$")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits (any script); the rest separates words
+
+#: A word enters a text column's vocabulary when it occurs in at least this many
+#: training rows, and in at least :data:`MIN_WORD_SHARE` of them.
+MIN_WORD_ROWS = 5
+MIN_WORD_SHARE = 0.01
+#: At most this many words per text column (the most frequent; ties alphabetical).
+MAX_WORDS = 50
 
 
 class RolesError(ValueError):
@@ -66,22 +84,34 @@ class ColumnRole:
     Attributes
     ----------
     name : str
-    role : {"target", "numeric", "categorical", "date", "excluded"}
+    role : {"target", "numeric", "categorical", "date", "text", "excluded"}
     reason : str
         Why (``"--exclude"``, ``"unique per row (an ID)"``, ``"ISO 8601 dates"``, …).
     parse : str or None
         For a numeric column read as text: ``"thousands"`` (``1,037.25``) or
         ``"decimal"`` (``3,5``).
+    words : list of str or None
+        For a text column named with ``--text COL=w1,w2``: its vocabulary, exactly
+        (None: the frequent words of the training split).
     """
 
     name: str
     role: str
     reason: str = ""
     parse: str | None = None
+    words: list[str] | None = None
 
-    def to_json(self) -> dict[str, str | None]:
+    def to_json(self) -> dict[str, Any]:
         """Plain values for the model file."""
-        return {"name": self.name, "role": self.role, "reason": self.reason, "parse": self.parse}
+        doc: dict[str, Any] = {
+            "name": self.name,
+            "role": self.role,
+            "reason": self.reason,
+            "parse": self.parse,
+        }
+        if self.words is not None:
+            doc["words"] = list(self.words)
+        return doc
 
     @classmethod
     def from_json(cls, doc: object) -> ColumnRole:
@@ -95,7 +125,67 @@ class ColumnRole:
         parse = doc.get("parse")
         if parse not in (None, "thousands", "decimal"):
             raise ValueError(f"column {doc['name']!r}: unknown parse {parse!r}")
-        return cls(doc["name"], doc["role"], str(doc.get("reason") or ""), parse)
+        words = doc.get("words")
+        if words is not None and (doc["role"] != "text" or bad_words(words)):
+            raise ValueError(
+                f"column {doc['name']!r}: bad words {words!r}"[:120]
+                + (f" ({bad_words(words)})" if doc["role"] == "text" else " (not a text column)")
+            )
+        return cls(doc["name"], doc["role"], str(doc.get("reason") or ""), parse, words)
+
+
+def words_of(cell: str) -> list[str]:
+    """The words of a text cell: lower-cased, split on anything not a letter or digit.
+
+    >>> words_of("Chevrolet Chevelle-Malibu (sw)")
+    ['chevrolet', 'chevelle', 'malibu', 'sw']
+    """
+    return _WORD.findall(cell.lower())
+
+
+def bad_words(words: object) -> str:
+    """Why ``words`` is no vocabulary (``""`` when it is one): a list of distinct
+    lower-case words as :func:`words_of` splits them."""
+    if not isinstance(words, list):
+        return "not a list"
+    for i, w in enumerate(words):
+        if not isinstance(w, str) or words_of(w) != [w]:
+            return f"{w!r} is not one lower-case word"
+        if w in words[:i]:
+            return f"{w!r} is listed twice"
+    return ""
+
+
+def word_counts(cells: np.ndarray) -> dict[str, int]:
+    """In how many of the cells (text, ``""`` where missing) each word occurs (its
+    document frequency).  What ranks split among them must add up (MPI)."""
+    values, counts = np.unique(cells[cells != ""], return_counts=True)
+    out: dict[str, int] = {}
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        for word in set(words_of(value)):
+            out[word] = out.get(word, 0) + count
+    return out
+
+
+def frequent_words(cells: np.ndarray, *, max_words: int = MAX_WORDS) -> list[str]:
+    """A text column's vocabulary: its most frequent words, most frequent first.
+
+    A word is kept when it occurs in at least ``max(MIN_WORD_ROWS, 1 % of the rows)``
+    of ``cells`` (shape (n,), ``""`` where missing) but not in every cell that has
+    text (a word everywhere tells nothing); at most ``max_words``, ties alphabetical.
+    """
+    return vocabulary(word_counts(cells), len(cells), int((cells != "").sum()), max_words)
+
+
+def vocabulary(
+    counts: Mapping[str, int], n_rows: int, n_present: int, max_words: int = MAX_WORDS
+) -> list[str]:
+    """:func:`frequent_words` from its statistics: :func:`word_counts` of the rows, their
+    number, and the number with text (ranks that each read some of the rows add up
+    theirs and get the same vocabulary)."""
+    least = max(MIN_WORD_ROWS, math.ceil(MIN_WORD_SHARE * n_rows))
+    kept = sorted((-c, w) for w, c in counts.items() if least <= c < n_present)
+    return [w for _, w in kept[:max_words]]
 
 
 def _thousands_pattern(decimal: str) -> re.Pattern[str]:
@@ -203,22 +293,28 @@ def decide_roles(
     dates: Iterable[str] = (),
     id_column: str | None = None,
     decimal: str = ".",
+    text: Iterable[str] = (),
 ) -> list[ColumnRole]:
     """One role per feature column of ``data`` (the target is not among them).
+
+    ``text``: the ``--text`` entries, ``COL`` (a bag of its frequent words, whatever the
+    column would otherwise be) or ``COL=w1,w2,…`` (exactly these words).
 
     Raises
     ------
     RolesError
         A column named in an option that the table does not have, named in two options,
         or a ``--date`` column that does not parse; a column that looks numeric but holds
-        words.
+        words; a ``--text`` word list that is not lower-case words.
     """
     names = list(data.feature_names)
+    forced = _text_option(data, names, text)
     asked = {
         "--exclude": list(exclude),
         "--categorical": list(categorical),
         "--date": list(dates),
         "--id-column": [id_column] if id_column else [],
+        "--text": list(forced),
     }
     seen: dict[str, str] = {}
     option: str | None
@@ -252,6 +348,9 @@ def decide_roles(
         if option == "--categorical":
             roles.append(ColumnRole(name, "categorical", "--categorical"))
             continue
+        if option == "--text":
+            roles.append(ColumnRole(name, "text", "--text", words=forced[name]))
+            continue
         is_text = j in data.text
         cells = data.text[j] if is_text else None
         if option == "--date":
@@ -266,6 +365,35 @@ def decide_roles(
             continue
         roles.append(_automatic(data, j, name, cells, n, decimal))
     return roles
+
+
+def _text_option(
+    data: Dataset, names: list[str], entries: Iterable[str]
+) -> dict[str, list[str] | None]:
+    """``--text`` entries → column name → its forced words (None: the frequent ones)."""
+    out: dict[str, list[str] | None] = {}
+    for entry in entries:
+        if entry in names or "=" not in entry:
+            out[entry] = None  # (a column the table lacks is named by decide_roles)
+            continue
+        name, listed = entry.split("=", 1)
+        words = [w.strip().lower() for w in listed.split(",") if w.strip()]
+        why = bad_words(words) or ("no words" if not words else "")
+        if why:
+            raise RolesError(
+                f"{data.name}: --text {entry!r}: {why} (give COL=word,word,… with "
+                f"words of letters and digits, as the column is split)"
+            )
+        out[name] = words
+    return out
+
+
+def _as_text(name: str, cells: np.ndarray, why: str, n: int) -> ColumnRole:
+    """A free-text column: text when some word is frequent, else excluded."""
+    if len(frequent_words(cells, max_words=1)):
+        return ColumnRole(name, "text", why)
+    least = max(MIN_WORD_ROWS, math.ceil(MIN_WORD_SHARE * n))
+    return ColumnRole(name, "excluded", f"{why}, no word in {least} rows or more")
 
 
 def _automatic(
@@ -333,18 +461,27 @@ def _automatic(
             f"--categorical {name} or --exclude {name})"
         )
     if big and len(distinct) == len(present) == n:
+        # Words (a name "Braund, Mr. Owen Harris"), not a key ("K-10293"): spaces in most.
+        spaced = float(np.mean([" " in v for v in present.tolist()]))
+        if spaced >= 0.5 and not _ID_NAME.match(name) and frequent_words(present, max_words=1):
+            return ColumnRole(name, "text", f"unique per row, words in {spaced:.0%} of them")
         return ColumnRole(name, "excluded", "unique per row (an ID or key)")
     if big and _ID_NAME.match(name) and len(distinct) > n // 2:
         return ColumnRole(name, "excluded", "an ID (by its name, with a value per row)")
     if big and len(distinct) > n / 2:
-        return ColumnRole(
-            name, "excluded", f"free text ({len(distinct)} distinct values in {n} rows)"
+        return _as_text(
+            name, cells, f"free text ({len(distinct)} distinct values in {n} rows)", n
         )
     return ColumnRole(name, "categorical", f"{len(distinct)} categories")
 
 
-def describe_roles(roles: Sequence[ColumnRole], target: str | None) -> list[str]:
-    """The roles as the block ``train`` and ``info`` print (one line per role)."""
+def describe_roles(
+    roles: Sequence[ColumnRole],
+    target: str | None,
+    words: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
+    """The roles as the block ``train`` and ``info`` print (one line per role; one per
+    text column: ``name → 37 words (chevrolet, ford, …)``, its fitted ``words``)."""
     lines = []
     if target is not None:
         lines.append(f"  target:      {target}")
@@ -357,6 +494,15 @@ def describe_roles(roles: Sequence[ColumnRole], target: str | None) -> list[str]
             )
             more = f", … ({len(cols)} in all)" if len(cols) > 12 else ""
             lines.append(f"  {label + ':':<12} {shown}{more}")
+    for r in [r for r in roles if r.role == "text"]:
+        vocab = list((words or {}).get(r.name, r.words or []))
+        shown = ", ".join(vocab[:6]) + (", …" if len(vocab) > 6 else "")
+        forced = " (--text)" if r.reason == "--text" else ""
+        lines.append(
+            f"  {'text:':<12} {r.name} → {len(vocab)} word{'' if len(vocab) == 1 else 's'}"
+            + (f" ({shown})" if vocab else " (none is frequent in the training rows)")
+            + forced
+        )
     excluded = [r for r in roles if r.role == "excluded"]
     for r in excluded[:12]:
         lines.append(f"  {'excluded:':<12} {r.name or repr(r.name)} — {r.reason}")

@@ -8,6 +8,9 @@ network see:
 * a **category** (text) column becomes one 0/1 column per category seen in the
   training split; a category never seen there encodes as all zeros (with a
   warning), or is an error when asked to be strict;
+* a **text** (free text) column becomes one 0/1 column per word of its vocabulary
+  (the frequent words of the training split, :func:`chainrule.data.roles.frequent_words`):
+  1 when the cell holds the word;
 * a **missing** cell is filled with the training split's median (numbers) or most
   frequent category (text) when the model was trained with ``--missing impute``;
   otherwise it is refused, naming the rows.
@@ -104,7 +107,7 @@ class ColumnEncoding:
     Attributes
     ----------
     name : str
-    kind : {"number", "category", "date"}
+    kind : {"number", "category", "date", "words"}
     categories : list of str
         For a category column: the categories of the training split, sorted; one
         0/1 input each.
@@ -118,6 +121,10 @@ class ColumnEncoding:
         :func:`chainrule.data.roles.date_features`).
     parse : {None, "thousands", "decimal"}
         For a number column written as text: ``1,037.25`` or ``3,5``.
+    words : list of str
+        For a text column (kind ``"words"``): its vocabulary, one 0/1 input per word,
+        1 when the cell holds it (:func:`chainrule.data.roles.words_of` splits cells);
+        ``fill`` is ``""`` (a missing cell holds no word) or None (refused).
     """
 
     name: str
@@ -126,12 +133,15 @@ class ColumnEncoding:
     fill: float | str | None = None
     derived: list[str] = field(default_factory=list)
     parse: str | None = None
+    words: list[str] = field(default_factory=list)
 
     @property
     def width(self) -> int:
         """Network inputs this column becomes."""
         if self.kind == "category":
             return len(self.categories)
+        if self.kind == "words":
+            return len(self.words)
         return len(self.derived) if self.kind == "date" else 1
 
 
@@ -169,7 +179,7 @@ class TableEncoding:
         none excluded) says which columns are categories, dates or numbers written with
         separators; without it, text columns are categories and the others numbers.
         """
-        from .roles import DATE_FEATURES, HOUR_FEATURES, parse_dates
+        from .roles import DATE_FEATURES, HOUR_FEATURES, frequent_words, parse_dates
 
         if missing not in MISSING_POLICIES:
             raise ValueError(
@@ -197,6 +207,16 @@ class TableEncoding:
                         [],
                         str(median) if missing == "impute" else None,
                         list(DATE_FEATURES) + (list(HOUR_FEATURES) if timed else []),
+                    )
+                )
+                continue
+            if role is not None and role.role == "text":
+                vocab = role.words if role.words is not None else frequent_words(
+                    _cells(data, j)[rows]
+                )
+                columns.append(
+                    ColumnEncoding(
+                        name, "words", fill="" if missing == "impute" else None, words=list(vocab)
                     )
                 )
                 continue
@@ -247,7 +267,8 @@ class TableEncoding:
     def needed(self) -> bool:
         """Whether it does anything: a category column or a fill value."""
         return any(
-            c.kind in ("category", "date") or c.fill is not None or c.parse for c in self.columns
+            c.kind in ("category", "date", "words") or c.fill is not None or c.parse
+            for c in self.columns
         )
 
     @property
@@ -265,15 +286,18 @@ class TableEncoding:
                 if c.kind == "category"
                 else [f"{c.name}:{d}" for d in c.derived]
                 if c.kind == "date"
+                else [f"{c.name}[{w}]" for w in c.words]
+                if c.kind == "words"
                 else [c.name]
             )
         return names
 
     def one_hot_inputs(self) -> np.ndarray:
-        """Which network inputs are one-hot 0/1 columns (bool, shape (n_inputs,)): they
-        enter the network as they are, never scaled."""
+        """Which network inputs are one-hot (or word) 0/1 columns (bool, shape
+        (n_inputs,)): they enter the network as they are, never scaled."""
         return np.array(
-            [c.kind == "category" for c in self.columns for _ in range(c.width)], dtype=bool
+            [c.kind in ("category", "words") for c in self.columns for _ in range(c.width)],
+            dtype=bool,
         )
 
     # ------------------------------------------------------------------ applying
@@ -307,6 +331,10 @@ class TableEncoding:
         for j, c in enumerate(self.columns):
             if c.kind == "date":
                 out[:, k : k + c.width] = self._dates(data, j, c)
+                k += c.width
+                continue
+            if c.kind == "words":
+                out[:, k : k + c.width] = word_inputs(_cells(data, j), c.words)
                 k += c.width
                 continue
             if c.kind == "number":
@@ -394,6 +422,7 @@ class TableEncoding:
                     "fill": c.fill,
                     **({"derived": list(c.derived)} if c.kind == "date" else {}),
                     **({"parse": c.parse} if c.parse else {}),
+                    **({"words": list(c.words)} if c.kind == "words" else {}),
                 }
                 for c in self.columns
             ],
@@ -414,7 +443,7 @@ class TableEncoding:
             if (
                 not isinstance(spec, dict)
                 or not isinstance(spec.get("name"), str)
-                or spec.get("kind") not in ("number", "category", "date")
+                or spec.get("kind") not in ("number", "category", "date", "words")
             ):
                 raise ValueError(f"bad column in the table encoding: {spec!r}"[:120])
             cats = spec.get("categories") or []
@@ -424,14 +453,21 @@ class TableEncoding:
             if spec["kind"] == "category" and not cats:
                 raise ValueError(f"column {spec['name']!r}: a category column without categories")
             ok_fill = fill is None or (
-                isinstance(fill, str)
+                fill == ""
+                if spec["kind"] == "words"
+                else isinstance(fill, str)
                 if spec["kind"] != "number"
                 else isinstance(fill, (int, float)) and not isinstance(fill, bool)
             )
             derived = spec.get("derived") or []
             parse = spec.get("parse")
-            from .roles import DATE_FEATURES, HOUR_FEATURES
+            from .roles import DATE_FEATURES, HOUR_FEATURES, bad_words
 
+            words = spec.get("words") or []
+            if spec["kind"] == "words" and bad_words(words):
+                raise ValueError(
+                    f"column {spec['name']!r}: bad words in the vocabulary ({bad_words(words)})"
+                )
             if spec["kind"] == "date" and (
                 not isinstance(derived, list)
                 or not derived
@@ -450,6 +486,7 @@ class TableEncoding:
                     None if fill is None else (fill if isinstance(fill, str) else float(fill)),
                     [str(d) for d in derived],
                     parse,
+                    list(words) if spec["kind"] == "words" else [],
                 )
             )
         names = [c.name for c in columns]
@@ -490,6 +527,12 @@ class TableEncoding:
                 lines.append(
                     f"{c.name}: one-hot over {len(c.categories)} categories ({cats}){fill}"
                 )
+            elif c.kind == "words":
+                shown = ", ".join(c.words[:8]) + (
+                    f", … ({len(c.words)} in all)" if len(c.words) > 8 else ""
+                )
+                fill = "" if c.fill is None else "; missing → no words"
+                lines.append(f"{c.name}: words → {len(c.words)} 0/1 inputs ({shown}){fill}")
             elif c.kind == "date":
                 fill = "" if c.fill is None else f"; missing → {c.fill} (median)"
                 lines.append(f"{c.name}: date → {', '.join(c.derived)}{fill}")
@@ -501,6 +544,22 @@ class TableEncoding:
                 }[c.parse]
                 lines.append(f"{c.name}: number{how}{fill}")
         return lines
+
+
+def word_inputs(cells: np.ndarray, words: list[str]) -> np.ndarray:
+    """Text cells (shape (n,), ``""`` where missing) → 0/1 of shape (n, len(words)):
+    1 where the cell holds the word (each distinct cell is split once)."""
+    from .roles import words_of
+
+    index = {w: i for i, w in enumerate(words)}
+    values, inverse = np.unique(cells, return_inverse=True)
+    per_value = np.zeros((len(values), len(words)), dtype=np.float64)
+    for v, value in enumerate(values.tolist()):
+        for word in words_of(value):
+            i = index.get(word)
+            if i is not None:
+                per_value[v, i] = 1.0
+    return per_value[inverse.reshape(-1)]
 
 
 def self_parse(data: Dataset, j: int, parse: str) -> np.ndarray:

@@ -28,7 +28,10 @@ and ``Div`` leave them unchanged.
 
 What ONNX cannot express is refused or documented, never silently changed:
 custom activations are refused (:class:`OnnxExportError` names the layer); a
-**date** column (its year and sin/cos features) and a numeric column written as text
+**date** column (its year and sin/cos features), a **free-text** column (its bag of
+words: the ai.onnx domain has no tokenizer, only onnxruntime's ``com.microsoft``
+one, whose regular expressions and lower-casing differ from Python's on non-ASCII
+text) and a numeric column written as text
 with **thousands separators or a decimal comma** are refused with an
 :class:`OnnxExportError` naming the column (opset 17 has no date or locale-aware
 number parsing: export the network alone and compute those inputs outside); a
@@ -300,6 +303,14 @@ def _refuse_unexpressible(columns: Sequence[Any]) -> None:
                 f"into the model's {', '.join(c.derived)} features; export the network alone "
                 f"(network_to_onnx(model.network)) and compute those inputs outside "
                 f"(Model.pipeline() describes them)"
+            )
+        if c.kind == "words":
+            raise OnnxExportError(
+                f"column {c.name!r} is free text read as {len(c.words)} words: ONNX (opset "
+                f"{OPSET}) has no tokenizer that splits text as chainrule does (lower-cased, "
+                f"on anything not a letter or digit); export the network alone "
+                f"(network_to_onnx(model.network)) and compute those inputs outside "
+                f"(Model.pipeline() lists the words), or train with --exclude {c.name}"
             )
         if c.kind == "number" and getattr(c, "parse", None):
             how = {"thousands": "thousands separators", "decimal": "a decimal comma"}.get(
