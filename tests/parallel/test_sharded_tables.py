@@ -56,8 +56,7 @@ def test_roles_from_merged_statistics_are_one_process_roles(tmp_path: Path, cut:
     data = read_data_file(write_table(tmp_path / "t.csv"), target="label", missing_target="drop")
     a, b = _halves(data, cut)
     merged = [
-        ColumnStats.merge([column_stats(a, j), column_stats(b, j)])
-        for j in range(data.X.shape[1])
+        ColumnStats.merge([column_stats(a, j), column_stats(b, j)]) for j in range(data.X.shape[1])
     ]
     for j, s in enumerate(merged):
         whole = column_stats(data, j)
@@ -81,7 +80,7 @@ def test_a_numeric_column_with_a_word_is_located_in_the_part_that_holds_it(
 
     path = tmp_path / "w.csv"
     # Thousands separators: read as text, then found to be numbers, but for one word.
-    rows = [f"{i % 7},\"{'x' if i == 33 else f'{i * 1000 + 5:,}'}\",{i % 2}" for i in range(40)]
+    rows = [f'{i % 7},"{"x" if i == 33 else f"{i * 1000 + 5:,}"}",{i % 2}' for i in range(40)]
     path.write_text("a,b,y\n" + "\n".join(rows) + "\n", encoding="utf-8")
     data = read_data_file(path)
     a, b = _halves(data, 20)
@@ -155,7 +154,11 @@ COMMON = ["--target", "label", "--epochs", "3", "--batch-size", "16", "--seed", 
     ("dtype", "options", "atol"),
     [
         ("float64", ["--missing", "impute", "--val-fraction", "0.1"], 1e-10),
-        ("float64", ["--missing", "drop", "--scale", "minmax", "--class-weight", "balanced"], 1e-10),
+        (
+            "float64",
+            ["--missing", "drop", "--scale", "minmax", "--class-weight", "balanced"],
+            1e-10,
+        ),
         ("float32", ["--missing", "impute"], 1e-5),
     ],
     ids=["impute-float64", "drop-minmax-float64", "impute-float32"],
