@@ -98,7 +98,13 @@ def whole_file_reason(args: argparse.Namespace) -> str | None:
 
 def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> ShardedTrainingData:
     """This rank's share of ``--data``, split, encoded and scaled as one process would."""
-    from ..parallel.table_shard import agree_roles, fit_pipeline, missing_across, read_table_shard
+    from ..parallel.table_shard import (
+        agree_roles,
+        fit_pipeline,
+        gather_rows,
+        missing_across,
+        read_table_shard,
+    )
 
     test_data = getattr(args, "test_data", None)
     if test_data is None and not 0.0 <= args.test_fraction < 1.0:
@@ -219,8 +225,8 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
     if X_test_file is not None and test_set is not None:
         X_test, y_test = X_test_file, test_set.y
     else:
-        gathered = world.comm.gather(np.ascontiguousarray(X_test), root=0)
-        X_test = np.concatenate(gathered) if world.root else X_test[:0]
+        gathered = gather_rows(world, X_test)
+        X_test = gathered if gathered is not None else X_test[:0]
         y_test = y[test] if world.root else y[test][:0]
     n_test = int(world.comm.bcast(len(y_test), root=0))
     target_scaler = None

@@ -58,6 +58,7 @@ __all__ = [
     "TableShard",
     "agree_roles",
     "fit_pipeline",
+    "gather_rows",
     "missing_across",
     "read_table_shard",
     "shardable",
@@ -66,8 +67,11 @@ __all__ = [
 #: Training rows encoded at a time to fit the scaling (bounded temporaries).
 _SCALE_ROWS = 1 << 13
 
-#: Bytes copied at a time into the rank's temporary file (bounded memory).
-_COPY_BYTES = 1 << 24
+#: Bytes copied (or counted) at a time (bounded memory).
+_COPY_BYTES = 1 << 22
+
+#: Block size of the target column's stream: small blocks, a small peak.
+_TARGET_BLOCK = 1 << 18
 
 
 @dataclass
@@ -166,6 +170,87 @@ def _shifted(message: str, tmp: str, path: Path, offset: int) -> str:
     return re.sub(r"\b(lines? )(\d+(?:, \d+)*)", shift, message)
 
 
+def _newlines(p: Path) -> int:
+    """The file's lines (newlines, and one more when the last line has none)."""
+    n, last = 0, b""
+    with open(p, "rb") as f:
+        while block := f.read(_COPY_BYTES):
+            n += block.count(b"\n")
+            last = block[-1:]
+    return n + (last != b"\n")
+
+
+def _read_targets(p: Path, target: str | int | None, task: str | None) -> Dataset | None:
+    """Every row's target, as :func:`read_data_file` reads it with no feature column,
+    in less memory (one pyarrow stream of that column, one thread, 1 MiB blocks); None
+    where that reader must decide (blank lines, boolean targets, a target that turns
+    from numbers to text).  Its messages are one process's."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from ..data import files
+    from ..data.table import _MISSING, _numeric_kind, _target_cells, _to_float
+
+    with open(p, "rb") as f:
+        first = f.readline().decode("utf-8-sig")
+    delimiter = _delimiter(p, first)
+    names = [c.strip() for c in next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter))]
+    files._check_duplicates(p, names)
+    t = files._column_index(p, target, len(names), names)
+    columns = [f"c{j}" for j in range(len(names))]
+    nulls = sorted({v for m in _MISSING for v in (m, m.upper(), m.capitalize())})
+    try:
+        pool = pa.jemalloc_memory_pool()  # returns memory to the system between blocks
+    except NotImplementedError:  # pragma: no cover - a pyarrow built without jemalloc
+        pool = pa.default_memory_pool()
+    try:
+        reader = pacsv.open_csv(
+            p,
+            read_options=pacsv.ReadOptions(
+                column_names=columns, skip_rows=1, block_size=_TARGET_BLOCK, use_threads=False
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[columns[t]], null_values=nulls, strings_can_be_null=True
+            ),
+            memory_pool=pool,
+        )
+        parts = [batch.column(0) for batch in reader]
+    except pa.ArrowInvalid:
+        return None
+    kinds = {_numeric_kind(part.type) for part in parts}
+    if not parts or len(kinds) > 1 or any(pa.types.is_boolean(part.type) for part in parts):
+        return None
+    n = sum(len(part) for part in parts)
+    if _newlines(p) != n + 1:
+        return None  # blank lines: the line reader keeps their numbers
+    if kinds == {True}:
+        y_raw = np.concatenate([_to_float(part) for part in parts])
+    else:
+        y_raw = _target_cells(pa.chunked_array(parts, type=pa.string()))
+    del parts
+    pool.release_unused()
+    lines = np.arange(2, 2 + n, dtype=np.int64)
+    gone = files._missing_targets(y_raw)
+    if gone.all():
+        raise DataFileError(f"{p}: every row's target {names[t]!r} is missing")
+    dropped = lines[gone]
+    if gone.any():
+        y_raw, lines = y_raw[~gone], lines[~gone]
+    y, task, class_names = files._targets(p, y_raw, task, None, lines, names[t])
+    return Dataset(
+        X=np.empty((len(y), 0)),
+        y=y,
+        task=task,
+        name=p.name,
+        class_names=class_names,
+        feature_names=[],
+        target_name=names[t],
+        lines=lines,
+        dropped=dropped,
+    )
+
+
 def read_table_shard(
     path: str | os.PathLike[str],
     world: World,
@@ -186,7 +271,7 @@ def read_table_shard(
 
     p = Path(path)
     with world.agree():
-        whole = read_data_file(
+        whole = _read_targets(p, target, task) or read_data_file(
             p,
             target=target,
             header=True,
@@ -418,3 +503,17 @@ def fit_pipeline(
     with np.errstate(over="ignore", invalid="ignore"):
         scaler = fit_scaler_in_blocks(scale, blocks, encoding.n_inputs, world.comm)
     return TablePipeline(encoding, unscaled_one_hot(scaler, encoding.one_hot_inputs()))
+
+
+def gather_rows(world: World, X: np.ndarray) -> np.ndarray | None:
+    """Every rank's rows ``X`` (k_r, m) stacked in rank order on rank 0 (None elsewhere):
+    one ``Gatherv`` into one matrix, no pickled copies."""
+    counts = world.comm.gather(int(X.shape[0]), root=0)
+    send = np.ascontiguousarray(X, dtype=np.float64)
+    if not world.root:
+        world.comm.Gatherv(send, None, root=0)
+        return None
+    assert counts is not None
+    out = np.empty((sum(counts), X.shape[1]), dtype=np.float64)
+    world.comm.Gatherv(send, [out, [c * X.shape[1] for c in counts]], root=0)
+    return out
