@@ -51,7 +51,7 @@ from ..data.roles import (
 )
 from ..data.table import _delimiter, sniff_table_format
 from ..data.tables import ColumnEncoding, TableEncoding, missing_rows, self_parse, subset
-from .mpi import World
+from .mpi import PeerFailed, World
 from .shard import block, fit_scaler_in_blocks
 
 __all__ = [
@@ -180,6 +180,21 @@ def _newlines(p: Path) -> int:
     return n + (last != b"\n")
 
 
+def _same_file(world: World, n: int, digest: str) -> None:
+    """Refuse ranks that read different files (each node its own copy of ``--data``)."""
+    every = world.comm.allgather((n, digest))
+    with world.agree():
+        for rank, (n_r, digest_r) in enumerate(every):
+            if world.root and (n_r, digest_r) != every[0]:
+                raise DataFileError(
+                    f"the MPI ranks read different data: rank 0 has {every[0][0]} rows "
+                    f"(digest {every[0][1]}), rank {rank} {n_r} (digest {digest_r}); give "
+                    f"every rank the same --data"
+                )
+        if every[world.rank] != every[0]:
+            raise PeerFailed("the ranks read different files; rank 0 says how")
+
+
 def _read_targets(p: Path, target: str | int | None, task: str | None) -> Dataset | None:
     """Every row's target, as :func:`read_data_file` reads it with no feature column,
     in less memory (one pyarrow stream of that column, one thread, 1 MiB blocks); None
@@ -285,15 +300,21 @@ def read_table_shard(
             header = _header(p, f.read(1 << 16))
             if header is None:
                 raise DataFileError(f"{p}: no header line (ranks read shares of files with one)")
+            f.seek(0)
+            first = f.read(1 << 16)
+            f.seek(max(0, size - (1 << 16)))
+            last = f.read()
+    digest = hashlib.sha256(repr((size, whole.feature_names, whole.class_names)).encode())
+    for part in (first, last, np.ascontiguousarray(whole.y).tobytes()):
+        digest.update(part)
+    _same_file(world, len(whole.y), digest.hexdigest()[:12])
+    with world.agree():
+        with open(p, "rb") as f:
             body = len(header)
             lo, hi = (body + b for b in block(size - body, world.rank, world.size))
             begin, end = _line_start(f, lo, body), _line_start(f, hi, body)
             if world.rank == world.size - 1:
                 end = size
-            f.seek(0)
-            first = f.read(1 << 16)
-            f.seek(max(0, size - (1 << 16)))
-            last = f.read()
             fd, tmp = tempfile.mkstemp(prefix="chainrule-rank-", suffix=p.suffix or ".csv")
             try:
                 with os.fdopen(fd, "wb") as out:
@@ -302,9 +323,6 @@ def read_table_shard(
             except BaseException:
                 os.unlink(tmp)
                 raise
-    digest = hashlib.sha256(repr((size, whole.feature_names, whole.class_names)).encode())
-    for part in (first, last, np.ascontiguousarray(whole.y).tobytes()):
-        digest.update(part)
     # The line number of the range's first line: the header's, and the newlines before.
     before = world.comm.exscan(newlines) if world.size > 1 else 0
     first_line = 2 + int(before or 0)
