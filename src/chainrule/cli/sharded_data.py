@@ -102,6 +102,7 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         agree_roles,
         fit_pipeline,
         gather_rows,
+        give_back_memory,
         missing_across,
         read_table_shard,
     )
@@ -122,7 +123,8 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         )
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    whole, data = shard.target, shard.data
+    whole, data, start, digest = shard.target, shard.data, shard.start, shard.digest
+    del shard  # (``data`` alone holds the rows: dropped once encoded)
     read = [int(v) for v in world.comm.allgather(len(data.y))]
     if whole.dropped.size:
         note(
@@ -178,7 +180,7 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
     except ValueError as exc:
         raise CLIError(f"{data.name}: {exc}") from None
     # This rank's rows are rows a:b of the rows kept; its rows of each split, locally.
-    a = int(keep[: shard.start].sum())
+    a = int(keep[:start].sum())
     b = a + len(data.y)
 
     def mine(part: np.ndarray) -> np.ndarray:
@@ -217,6 +219,9 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         raise CLIError(str(exc)) from None
     names = pipe.encoding.output_names()
     _check_scaling(data, pipe.scaler.params(), names, "column")
+    name, feature_names = data.name, data.feature_names
+    del data  # (not plain: its raw columns, now encoded)
+    give_back_memory()
     X = _reorder_rows(X, local)
     _scale_in_place(pipe.scaler, X)
     starts = np.cumsum([0, *(len(part) for part in local)])
@@ -229,9 +234,10 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         X_test = gathered if gathered is not None else X_test[:0]
         y_test = y[test] if world.root else y[test][:0]
     n_test = int(world.comm.bcast(len(y_test), root=0))
+    kept = Dataset(X=np.empty((len(y), 0)), y=y, task=whole.task, name=name)
     target_scaler = None
     if not classification:
-        target_scaler = _target_scaler(args, data, y[train])
+        target_scaler = _target_scaler(args, kept, y[train])
 
     def scaled_y(values: np.ndarray) -> np.ndarray:
         if target_scaler is None:
@@ -239,10 +245,9 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         return target_scaler.transform(values[:, None] if values.ndim == 1 else values)
 
     weights = _class_weights(args, y[train], len(whole.class_names)) if classification else None
-    kept = Dataset(X=np.empty((len(y), 0)), y=y, task=whole.task, name=data.name)
     n_out = len(whole.class_names) if classification else (1 if y.ndim == 1 else y.shape[1])
     return ShardedTrainingData(
-        name=data.name,
+        name=name,
         X_train=X_train.astype(dtype, copy=False),
         y_train=scaled_y(y[train][rows[0] : rows[1]]),
         X_test=X_test.astype(dtype, copy=False),
@@ -253,7 +258,7 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         task=whole.task,
         class_names=whole.class_names,
         preprocessing=pipe.scaler,
-        feature_names=data.feature_names,
+        feature_names=feature_names,
         target_name=whole.target_name,
         target_scaler=target_scaler,
         encoding=None if plain else pipe.encoding,
@@ -263,5 +268,5 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         n_val=len(val),
         n_test=n_test,
         read=read,
-        digest=shard.digest,
+        digest=digest,
     )

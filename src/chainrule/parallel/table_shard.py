@@ -59,6 +59,7 @@ __all__ = [
     "agree_roles",
     "fit_pipeline",
     "gather_rows",
+    "give_back_memory",
     "missing_across",
     "read_table_shard",
     "shardable",
@@ -178,6 +179,21 @@ def _newlines(p: Path) -> int:
             n += block.count(b"\n")
             last = block[-1:]
     return n + (last != b"\n")
+
+
+def give_back_memory() -> None:
+    """Return freed memory to the system: pyarrow's pool keeps the blocks a read freed,
+    and glibc's heap the arrays freed since; the rows a rank holds come next, and its
+    peak is what it holds then plus what training adds (docs/distributed.md)."""
+    import ctypes
+    import sys
+
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def _same_file(world: World, n: int, digest: str) -> None:
@@ -304,6 +320,7 @@ def read_table_shard(
             first = f.read(1 << 16)
             f.seek(max(0, size - (1 << 16)))
             last = f.read()
+    give_back_memory()
     digest = hashlib.sha256(repr((size, whole.feature_names, whole.class_names)).encode())
     for part in (first, last, np.ascontiguousarray(whole.y).tobytes()):
         digest.update(part)
@@ -361,6 +378,7 @@ def read_table_shard(
                 f"{p}: the rows from line {first_line} on do not read the same alone as in "
                 f"the whole file (a quoted cell spanning lines?); train in one process"
             )
+    give_back_memory()
     return TableShard(data, whole, start, stop, digest.hexdigest()[:12])
 
 
