@@ -46,7 +46,8 @@ __all__ = ["ShardedTrainingData", "load_sharded", "whole_file_reason"]
 @dataclass
 class ShardedTrainingData(TrainingData):
     """:class:`TrainingData` of one MPI rank: its rows of the training and validation
-    splits; the test split on rank 0 only (gathered there, in one process's order).
+    splits; its rows of the test split, until :meth:`gather_test` gathers them to rank 0
+    (after training).
 
     Attributes
     ----------
@@ -58,6 +59,8 @@ class ShardedTrainingData(TrainingData):
         Rows each rank read from the file (its share).
     digest : str
         What the ranks must agree on (:class:`~chainrule.parallel.table_shard.TableShard`).
+    test_gathered : bool
+        ``X_test``/``y_test`` hold the whole test split on rank 0 (none elsewhere).
     """
 
     rows: tuple[int, int, int] = (0, 0, 0)
@@ -65,11 +68,24 @@ class ShardedTrainingData(TrainingData):
     n_test: int = 0
     read: list[int] = field(default_factory=list)
     digest: str = ""
+    test_gathered: bool = False
 
     @property
     def n_train(self) -> int:
         """Training rows over all ranks."""
         return self.rows[2]
+
+    def gather_test(self, world: World) -> None:
+        """Every rank's test rows to rank 0, in one process's order (collective; once)."""
+        from ..parallel.table_shard import gather_rows
+
+        if self.test_gathered:
+            return
+        X = gather_rows(world, self.X_test)
+        ys = world.comm.gather(self.y_test, root=0)
+        self.X_test = X if X is not None else self.X_test[:0]
+        self.y_test = np.concatenate(ys) if ys is not None else self.y_test[:0]
+        self.test_gathered = True
 
     @property
     def validation(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -101,7 +117,6 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
     from ..parallel.table_shard import (
         agree_roles,
         fit_pipeline,
-        gather_rows,
         give_back_memory,
         missing_across,
         read_table_shard,
@@ -226,14 +241,13 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
     _scale_in_place(pipe.scaler, X)
     starts = np.cumsum([0, *(len(part) for part in local)])
     X_train, X_val, X_test = (X[s:e] for s, e in itertools.pairwise(starts))
-    # The test rows, on rank 0, in one process's order (rank order is row order).
+    # The test rows: a --test-data file on rank 0; else each rank's own, gathered to rank 0
+    # after training (:meth:`ShardedTrainingData.gather_test`), not held there meanwhile.
     if X_test_file is not None and test_set is not None:
         X_test, y_test = X_test_file, test_set.y
     else:
-        gathered = gather_rows(world, X_test)
-        X_test = gathered if gathered is not None else X_test[:0]
-        y_test = y[test] if world.root else y[test][:0]
-    n_test = int(world.comm.bcast(len(y_test), root=0))
+        y_test = y[mine(test) + a]
+    n_test = len(test) if test_data is None else int(world.comm.bcast(len(y_test), root=0))
     kept = Dataset(X=np.empty((len(y), 0)), y=y, task=whole.task, name=name)
     target_scaler = None
     if not classification:
@@ -269,4 +283,5 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         n_test=n_test,
         read=read,
         digest=digest,
+        test_gathered=test_data is not None,
     )

@@ -240,6 +240,8 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     net.to("numpy")
     status = 0
     with _agreed(world):
+        if isinstance(data, ShardedTrainingData) and world is not None:
+            data.gather_test(world)  # after training: never held on rank 0 with its peak
         if world is None or world.root:
             status = _finish(args, net, data, seconds)
     return status

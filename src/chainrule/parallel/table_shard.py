@@ -545,11 +545,11 @@ def gather_rows(world: World, X: np.ndarray) -> np.ndarray | None:
     """Every rank's rows ``X`` (k_r, m) stacked in rank order on rank 0 (None elsewhere):
     one ``Gatherv`` into one matrix, no pickled copies."""
     counts = world.comm.gather(int(X.shape[0]), root=0)
-    send = np.ascontiguousarray(X, dtype=np.float64)
+    send = np.ascontiguousarray(X)
     if not world.root:
         world.comm.Gatherv(send, None, root=0)
         return None
     assert counts is not None
-    out = np.empty((sum(counts), X.shape[1]), dtype=np.float64)
+    out = np.empty((sum(counts), X.shape[1]), dtype=send.dtype)
     world.comm.Gatherv(send, [out, [c * X.shape[1] for c in counts]], root=0)
     return out
