@@ -549,8 +549,7 @@ def _monitoring_line(data: object, run: TrainingRun) -> str:
     n_val = _counts(data)[1] if isinstance(data, TrainingData) else 0
     if n_val > 0:
         return (
-            f"monitoring: val_* on the {n_val}-row validation split (carved from "
-            f"the training rows)"
+            f"monitoring: val_* on the {n_val}-row validation split (carved from the training rows)"
         )
     return (
         "monitoring: no validation split (--val-fraction 0); the test rows are scored "
