@@ -232,6 +232,7 @@ def _read_targets(p: Path, target: str | int | None, task: str | None) -> Datase
     nulls = sorted({v for m in _MISSING for v in (m, m.upper(), m.capitalize())})
     try:
         pool = pa.jemalloc_memory_pool()  # returns memory to the system between blocks
+        pa.jemalloc_set_decay_ms(0)  # at once (only this stream uses that pool)
     except NotImplementedError:  # pragma: no cover - a pyarrow built without jemalloc
         pool = pa.default_memory_pool()
     try:
