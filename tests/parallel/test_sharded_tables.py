@@ -24,10 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_table(path: Path, n: int = 400, seed: int = 0, bad_line: int | None = None) -> Path:
-    """Text, missing cells (features and targets), an ID column, a date and a category
-    that only one half of the file holds."""
+    """Text, missing cells (features and targets), an ID column, a date, a category that
+    only one half of the file holds, and a column (``code``) of numbers in the first half
+    and words in the second: text in the whole file, numbers in rank 0's rows."""
     rng = np.random.default_rng(seed)
-    lines = ["id,colour,size,weight,when,rare,label"]
+    lines = ["id,colour,size,weight,when,rare,code,label"]
     for i in range(n):
         colour = "" if rng.random() < 0.04 else rng.choice(["red", "green", "blue", "teal"])
         size = "" if rng.random() < 0.05 else f"{rng.normal(10, 3):.3f}"
@@ -35,7 +36,9 @@ def write_table(path: Path, n: int = 400, seed: int = 0, bad_line: int | None = 
         when = f"2020-{rng.integers(1, 13):02d}-{rng.integers(1, 28):02d}"
         rare = "late" if i > n * 0.8 and i % 3 == 0 else "early"
         label = "" if rng.random() < 0.02 else str(rng.choice(["a", "b", "c"]))
-        lines.append(f"{i},{colour},{size},{weight},{when},{rare},{label}")
+        code = str(i % 3) if i < n * 3 // 8 and i % 2 == 0 else ""
+        code = str(rng.choice(["x", "y", "z"])) if i >= n * 23 // 40 else code
+        lines.append(f"{i},{colour},{size},{weight},{when},{rare},{code},{label}")
     if bad_line is not None:
         cells = lines[bad_line - 1].split(",")
         cells[2] = "oops"
@@ -182,6 +185,8 @@ def test_two_ranks_reading_halves_save_one_process_model(
     # (``late`` only in rank 1's rows), fill values; the scaling to rounding.
     assert b.encoding.to_json() == a.encoding.to_json()
     assert "late" in next(c for c in b.encoding.columns if c.name == "rare").categories
+    code = next(c for c in b.encoding.columns if c.name == "code")
+    assert code.categories == ["0", "1", "2", "x", "y", "z"]
     for key, value in a.preprocessing.features.params().items():
         np.testing.assert_allclose(b.preprocessing.features.params()[key], value, rtol=1e-12)
     assert {k: v for k, v in b.metadata.items() if k != "history"} == {
