@@ -94,7 +94,8 @@ def report_settings(args: argparse.Namespace, data: Any = None) -> dict[str, Any
     settings: dict[str, Any] = {}
     if data is not None:
         settings["data"] = data.name
-        settings["training rows"] = len(data.X_train)
+        # (under mpiexec a rank holds its share of the training rows: count them all)
+        settings["training rows"] = getattr(data, "n_train", len(data.X_train))
         settings["test rows"] = len(data.X_test)
     return {**settings, **_settings_of(vars(args))}
 

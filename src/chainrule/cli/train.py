@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import hashlib
 import os
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +22,7 @@ from ..data.preprocessing import Preprocessing
 from ..interruption import Interrupted
 from ..memory import check_fits, training_memory
 from ..network import Network
-from ..parallel.mpi import PeerFailed, World, launched_size, launched_world
+from ..parallel.mpi import DataParallel, PeerFailed, World, launched_size, launched_world
 from ..training import JSONLinesLogger, TrainingRun
 from ..training.targets import keeps_labels
 from .common import CLIError, check_output_file, model_save_path
@@ -29,6 +30,7 @@ from .data_options import OWN_DEFAULT, TrainingData, add_data_arguments, load_tr
 from .network_options import add_network_arguments, network_kwargs
 from .regression import regression_lines, units_of
 from .report_command import add_report_argument, check_report_path, write_train_report
+from .sharded_data import ShardedTrainingData, load_sharded, whole_file_reason
 from .training_options import (
     add_training_arguments,
     describe,
@@ -152,7 +154,7 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         _check_outputs(args)  # before training, not after: a bad path should not cost a run
         _check_backend(args, world)
         dtype = np.dtype(args.dtype)
-        data = load_training_data(args, dtype)
+        data = _load(args, dtype, world)
     with _agreed(world):
         _check_ranks_agree(world, args, data)
         _check_memory(
@@ -181,10 +183,11 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
                 f"{len(data.encoding.columns)} columns ({', '.join(kinds)})"
                 f" → {data.X_train.shape[1]} inputs"
             )
-        val = f", {len(data.X_val)} validation" if data.X_val is not None else ""
+        n_train, n_val, n_test = _counts(data)
+        val = f", {n_val} validation" if data.X_val is not None else ""
         outputs = f"{data.n_outputs} output" + ("" if data.n_outputs == 1 else "s")
         print(
-            f"data: {data.name}, {len(data.X_train)} training{val} and {len(data.X_test)} "
+            f"data: {data.name}, {n_train} training{val} and {n_test} "
             f"test rows, {features}, {outputs}"
         )
         print(f"network: {net!r}")
@@ -200,6 +203,11 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
                 f"data-parallel: {world.size} MPI ranks, each backpropagates "
                 f"1/{world.size} of every batch of {args.batch_size}"
             )
+            if isinstance(data, ShardedTrainingData):
+                print(
+                    f"reading: each rank parsed its share of the rows of {data.name} "
+                    f"({' + '.join(map(str, data.read))} rows; the target column whole)"
+                )
     if standardised and not args.quiet:
         print(
             f"loss: {net.cost.name} cost on the standardised target (mean 0, standard "
@@ -235,9 +243,31 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     net.to("numpy")
     status = 0
     with _agreed(world):
+        if isinstance(data, ShardedTrainingData) and world is not None:
+            data.gather_test(world)  # after training: never held on rank 0 with its peak
         if world is None or world.root:
             status = _finish(args, net, data, seconds)
     return status
+
+
+def _load(args: argparse.Namespace, dtype: np.dtype, world: World | None) -> TrainingData:
+    """The data of the run: under ``mpiexec``, each rank's share of a CSV/TSV file
+    (:mod:`.sharded_data`), else all of it."""
+    if world is not None:
+        reason = whole_file_reason(args)
+        if reason is None:
+            return load_sharded(args, dtype, world)
+        if reason and not args.quiet:
+            print(f"note: every MPI rank reads all of {args.data} ({reason})", file=sys.stderr)
+    return load_training_data(args, dtype)
+
+
+def _counts(data: TrainingData) -> tuple[int, int, int]:
+    """Training, validation and test rows (over all ranks when each holds its share)."""
+    if isinstance(data, ShardedTrainingData):
+        return data.n_train, data.n_val, data.n_test
+    n_val = 0 if data.X_val is None else len(data.X_val)
+    return len(data.X_train), n_val, len(data.X_test)
 
 
 def _training_run(
@@ -246,6 +276,12 @@ def _training_run(
     """The options as one :class:`~chainrule.training.TrainingRun` (no callbacks yet)."""
     fit = fit_kwargs(args)
     validation = validation_kwargs(args, data)
+    comm: Any = None if world is None else world.comm
+    if isinstance(data, ShardedTrainingData):
+        # Each rank holds its rows of one process's training rows (and validation rows,
+        # maybe none): the batches are one process's.
+        validation = {"validation_data": data.validation} if data.n_val else {}
+        comm = DataParallel(world.comm if world is not None else None, rows=data.rows)
     config = fit["config"]
     if "validation_fraction" in validation:
         config = config.replace(validation_fraction=validation["validation_fraction"])
@@ -257,7 +293,7 @@ def _training_run(
         validation_data=validation.get("validation_data"),
         seed=fit["seed"],
         sample_weight=data.sample_weight,  # --class-weight balanced
-        comm=None if world is None else world.comm,
+        comm=comm,
     )
 
 
@@ -286,7 +322,12 @@ def _check_ranks_agree(
     }
     digest = hashlib.sha256()
     n_rows = 0
-    if data is not None:
+    if isinstance(data, ShardedTrainingData):
+        # Each rank holds other rows: they agree on the file (size, header, first and
+        # last bytes) and on every row's target, which each rank read whole.
+        options, n_rows = {}, data.n_train
+        digest.update(data.digest.encode())
+    elif data is not None:
         options = {}
         n_rows = len(data.X_train)
         for arr in (data.X_train, data.y_train):
@@ -364,7 +405,7 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
             print(line)
     if len(data.X_test) == 0:
         print(
-            f"no test score: --test-fraction 0 trained on all {len(data.X_train)} rows "
+            f"no test score: --test-fraction 0 trained on all {_counts(data)[0]} rows "
             f"({seconds:.1f}s)"
         )
         if args.save is not None:
@@ -508,11 +549,10 @@ def _monitoring_line(data: object, run: TrainingRun) -> str:
             f"monitoring: val_* on {run.config.validation_fraction:.0%} of the training rows, "
             "held out (they steer early stopping / the schedule)"
         )
-    X_val = getattr(data, "X_val", None)
-    if X_val is not None and len(X_val) > 0:
+    n_val = _counts(data)[1] if isinstance(data, TrainingData) else 0
+    if n_val > 0:
         return (
-            f"monitoring: val_* on the {len(X_val)}-row validation split (carved from "
-            f"the training rows)"
+            f"monitoring: val_* on the {n_val}-row validation split (carved from the training rows)"
         )
     return (
         "monitoring: no validation split (--val-fraction 0); the test rows are scored "

@@ -37,6 +37,7 @@ __all__ = [
     "drop_missing",
     "exclude_columns",
     "fingerprint",
+    "missing_verdict",
     "pipeline_steps",
     "test_rows",
     "unscaled_one_hot",
@@ -102,25 +103,39 @@ def drop_missing(data: Dataset, policy: str, where: str = "") -> tuple[Dataset, 
     if not data.text and not np.isnan(data.X).any():
         return data, None
     mask, counts = missing_rows(data)
-    n = int(mask.sum())
+    note = missing_verdict(policy, where or data.name, int(mask.sum()), len(mask), counts)
+    return (data, None) if note is None else (subset(data, ~mask), note)
+
+
+def missing_verdict(
+    policy: str, name: str, n: int, total: int, counts: dict[str, int]
+) -> str | None:
+    """What ``--missing policy`` says of ``n`` of ``total`` rows with missing cells
+    (``counts``: missing cells per column): None when the rows stay, else the note on
+    the rows left out (``"drop"``).
+
+    Raises
+    ------
+    ValueError
+        ``"error"`` and ``n > 0``; ``"drop"`` and every row has a missing cell.
+    """
     if n == 0 or policy == "impute":
-        return data, None
-    name = where or data.name
+        return None
     if policy == "error":
         raise ValueError(
-            f"{name}: {n} of {len(mask)} rows have missing cells (columns "
+            f"{name}: {n} of {total} rows have missing cells (columns "
             f"{describe_missing(counts)}); choose --missing drop to leave those "
             f"rows out, or --missing impute to fill them with the training "
             f"split's median (numbers) or most frequent value (text)"
         )
-    if n == len(mask):
+    if n == total:
         raise ValueError(
             f"{name}: every row has a missing cell (columns "
             f"{describe_missing(counts)}), so --missing drop leaves nothing; use "
             f"--missing impute"
         )
-    return subset(data, ~mask), (
-        f"note: --missing drop: left out {n} of {len(mask)} rows "
+    return (
+        f"note: --missing drop: left out {n} of {total} rows "
         f"with missing cells (columns {describe_missing(counts)})"
     )
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
@@ -37,7 +37,10 @@ from .datasets import Dataset
 __all__ = [
     "ROLES",
     "ColumnRole",
+    "ColumnStats",
     "RolesError",
+    "TableStats",
+    "column_stats",
     "date_features",
     "decide_roles",
     "describe_roles",
@@ -160,6 +163,11 @@ def word_counts(cells: np.ndarray) -> dict[str, int]:
     """In how many of the cells (text, ``""`` where missing) each word occurs (its
     document frequency).  What ranks split among them must add up (MPI)."""
     values, counts = np.unique(cells[cells != ""], return_counts=True)
+    return _word_counts(values, counts)
+
+
+def _word_counts(values: np.ndarray, counts: np.ndarray) -> dict[str, int]:
+    """:func:`word_counts` from the distinct cells and how often each occurs."""
     out: dict[str, int] = {}
     for value, count in zip(values.tolist(), counts.tolist(), strict=True):
         for word in set(words_of(value)):
@@ -285,6 +293,117 @@ def _cells(data: Dataset, j: int) -> np.ndarray:
     return data.text[j] if j in data.text else _numbers_as_text(data.X[:, j])
 
 
+@dataclass
+class ColumnStats:
+    """What a column's automatic role is decided from, for some of a table's rows.
+
+    The parts of a table (the row ranges that MPI ranks read) each describe their rows
+    with :func:`column_stats`; :meth:`merge` gives the whole table's, exactly: roles
+    decided from merged statistics are those of one process reading every row.
+
+    Attributes
+    ----------
+    text : bool
+        A text column (its cells kept as written), else numbers.
+    n_present : int
+        Cells that are not missing.
+    values : ndarray of shape (k,)
+        The distinct present values, sorted: the cells of a text column; the numbers of
+        a numeric column only when every one is an integer (else empty).
+    counts : ndarray of int64, shape (k,)
+        For a text column, how often each value occurs (empty for numbers).
+    low, high : float
+        A numeric column's smallest and largest present value (NaN when none).
+    integral : bool
+        Every present number is an integer.
+    """
+
+    text: bool
+    n_present: int
+    values: np.ndarray
+    counts: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    low: float = float("nan")
+    high: float = float("nan")
+    integral: bool = True
+
+    @classmethod
+    def merge(cls, parts: Sequence[ColumnStats]) -> ColumnStats:
+        """The statistics of the union of disjoint parts' rows (all text, or all numbers)."""
+        if len({p.text for p in parts}) > 1:
+            raise ValueError("cannot merge the statistics of a text and a numeric column")
+        n_present = sum(p.n_present for p in parts)
+        if parts[0].text:
+            every = np.concatenate([p.values for p in parts])
+            values, which = np.unique(every, return_inverse=True)
+            counts = np.bincount(
+                which.reshape(-1),
+                weights=np.concatenate([p.counts for p in parts]).astype(np.float64),
+                minlength=len(values),
+            ).astype(np.int64)
+            return cls(True, n_present, values, counts)
+        seen = [p for p in parts if p.n_present]
+        integral = all(p.integral for p in seen)
+        values = (
+            np.unique(np.concatenate([p.values for p in seen]))
+            if integral and seen
+            else np.empty(0)
+        )
+        low = min((p.low for p in seen), default=float("nan"))
+        high = max((p.high for p in seen), default=float("nan"))
+        return cls(False, n_present, values, low=low, high=high, integral=integral)
+
+
+def column_stats(data: Dataset, j: int) -> ColumnStats:
+    """The :class:`ColumnStats` of column ``j`` of ``data`` (all its rows)."""
+    if j in data.text:
+        cells = data.text[j]
+        present = cells[cells != ""]
+        values, counts = np.unique(present, return_counts=True)
+        return ColumnStats(True, len(present), values, counts.astype(np.int64))
+    col = data.X[:, j]
+    present = col[~np.isnan(col)]
+    if present.size == 0:
+        return ColumnStats(False, 0, np.empty(0))
+    integral = bool(np.all(present == np.round(present)))
+    values = np.unique(present) if integral else np.empty(0)  # (no sort of a million floats)
+    low, high = float(present.min()), float(present.max())
+    return ColumnStats(False, int(present.size), values, low=low, high=high, integral=integral)
+
+
+#: Where the first present cell of column ``j`` that is none of ``values`` stands, and the
+#: cell: ``("line 7", "n/a?")`` (for the message about a numeric column with words in it).
+Locate = Callable[[int, np.ndarray], tuple[str, str]]
+
+
+@dataclass
+class TableStats:
+    """A whole table's :class:`ColumnStats`, for :func:`decide_roles` to decide from when
+    no process holds every row (``chainrule.parallel.table_shard``).
+
+    Attributes
+    ----------
+    columns : list of ColumnStats
+        One per feature column, merged over every part of the table.
+    n : int
+        The table's rows.
+    locate : callable
+        :data:`Locate` over the whole table.
+    """
+
+    columns: list[ColumnStats]
+    n: int
+    locate: Locate
+
+
+def _locate_in(data: Dataset) -> Locate:
+    def locate(j: int, values: np.ndarray) -> tuple[str, str]:
+        cells = _cells(data, j)
+        first = int(np.flatnonzero(~np.isin(cells, values) & (cells != ""))[0])
+        return data.where(first), str(cells[first])
+
+    return locate
+
+
 def decide_roles(
     data: Dataset,
     *,
@@ -294,11 +413,16 @@ def decide_roles(
     id_column: str | None = None,
     decimal: str = ".",
     text: Iterable[str] = (),
+    stats: TableStats | None = None,
 ) -> list[ColumnRole]:
     """One role per feature column of ``data`` (the target is not among them).
 
     ``text``: the ``--text`` entries, ``COL`` (a bag of its frequent words, whatever the
     column would otherwise be) or ``COL=w1,w2,…`` (exactly these words).
+
+    ``stats``, when given, describes the whole table of which ``data`` holds some rows
+    (an MPI rank's): the automatic roles are decided from it, and ``--date`` columns are
+    checked in ``data``'s rows (each part checks its own).
 
     Raises
     ------
@@ -333,7 +457,7 @@ def decide_roles(
                     f"{data.name}: column {col!r} is named by both {seen[col]} and {option}"
                 )
             seen[col] = option
-    n = len(data.X)
+    n = len(data.X) if stats is None else stats.n
     roles = []
     for j, name in enumerate(names):
         option = seen.get(name)
@@ -351,19 +475,21 @@ def decide_roles(
         if option == "--text":
             roles.append(ColumnRole(name, "text", "--text", words=forced[name]))
             continue
-        is_text = j in data.text
-        cells = data.text[j] if is_text else None
         if option == "--date":
-            date_cells = cells if cells is not None else _cells(data, j)
             try:
-                parse_dates(date_cells)
+                parse_dates(_cells(data, j))
             except ValueError as exc:
                 raise RolesError(
                     f"{data.name}: --date {name!r}: {data.where(exc.args[1])}: {exc.args[0]}"
                 ) from None
             roles.append(ColumnRole(name, "date", "--date"))
             continue
-        roles.append(_automatic(data, j, name, cells, n, decimal))
+        if stats is not None:
+            s = stats.columns[j]
+            roles.append(_automatic(data.name, name, s, n, decimal, j, stats.locate))
+        else:
+            s = column_stats(data, j)
+            roles.append(_automatic(data.name, name, s, n, decimal, j, _locate_in(data)))
     return roles
 
 
@@ -388,33 +514,37 @@ def _text_option(
     return out
 
 
-def _as_text(name: str, cells: np.ndarray, why: str, n: int) -> ColumnRole:
+def _some_frequent_word(s: ColumnStats, n: int) -> bool:
+    """Whether a text column (statistics ``s`` of an ``n``-row table) has a frequent word."""
+    return bool(vocabulary(_word_counts(s.values, s.counts), n, s.n_present, max_words=1))
+
+
+def _as_text(name: str, s: ColumnStats, why: str, n: int) -> ColumnRole:
     """A free-text column: text when some word is frequent, else excluded."""
-    if len(frequent_words(cells, max_words=1)):
+    if _some_frequent_word(s, n):
         return ColumnRole(name, "text", why)
     least = max(MIN_WORD_ROWS, math.ceil(MIN_WORD_SHARE * n))
     return ColumnRole(name, "excluded", f"{why}, no word in {least} rows or more")
 
 
 def _automatic(
-    data: Dataset, j: int, name: str, cells: np.ndarray | None, n: int, decimal: str
+    data_name: str, name: str, s: ColumnStats, n: int, decimal: str, j: int, locate: Locate
 ) -> ColumnRole:
+    """The role of column ``j`` (named ``name``) of an ``n``-row table from its statistics."""
     if name == "" or _UNNAMED.match(name):
         return ColumnRole(name, "excluded", "an unnamed index column (as pandas writes one)")
     big = n >= MIN_ROWS_FOR_HEURISTICS
-    if cells is None:
-        col = data.X[:, j]
-        present = col[~np.isnan(col)]
-        if present.size == 0 or present.min() == present.max():
-            return ColumnRole(name, "excluded", "constant" if present.size else "empty")
-        integral = bool(np.all(present == np.round(present)))
+    if not s.text:
+        if s.n_present == 0 or s.low == s.high:
+            return ColumnRole(name, "excluded", "constant" if s.n_present else "empty")
+        integral = s.integral
         if not integral:
-            return ColumnRole(name, "numeric")  # (no sort of a million floats)
-        distinct = np.unique(present)
+            return ColumnRole(name, "numeric")
+        distinct = s.values
         if (
             integral
             and big
-            and len(present) == n
+            and s.n_present == n
             and len(distinct) == n
             and distinct[0] in (0, 1)
             and distinct[-1] - distinct[0] == n - 1
@@ -427,8 +557,7 @@ def _automatic(
         if integral and big and _ID_NAME.match(name) and len(distinct) > n // 2:
             return ColumnRole(name, "excluded", "an ID (by its name, with a value per row)")
         return ColumnRole(name, "numeric")
-    present = cells[cells != ""]
-    distinct = np.unique(present)
+    distinct = s.values
     if len(distinct) <= 1:
         return ColumnRole(name, "excluded", "constant" if len(distinct) else "empty")
     if all(_ISO_DATE.match(v) for v in distinct[:200].tolist()) and all(
@@ -451,27 +580,25 @@ def _automatic(
             else "'.' thousands separators"
         )
         return ColumnRole(name, "numeric", f"numbers with {why}", parse)
-    share = float(np.isin(present, distinct[numeric]).mean()) if numeric.any() else 0.0
+    share = float(s.counts[numeric].sum() / s.n_present) if numeric.any() else 0.0
     if share >= 0.5:
-        first = int(np.flatnonzero(~np.isin(cells, distinct[numeric]) & (cells != ""))[0])
+        where, cell = locate(j, distinct[numeric])
         raise RolesError(
-            f"{data.name}: {data.where(first)}, column {name!r}: "
-            f"{str(cells[first])[:40]!r} is not a number, though "
+            f"{data_name}: {where}, column {name!r}: "
+            f"{cell[:40]!r} is not a number, though "
             f"{share:.0%} of the column's cells are (fix the cell, or say "
             f"--categorical {name} or --exclude {name})"
         )
-    if big and len(distinct) == len(present) == n:
+    if big and len(distinct) == s.n_present == n:
         # Words (a name "Braund, Mr. Owen Harris"), not a key ("K-10293"): spaces in most.
-        spaced = float(np.mean([" " in v for v in present.tolist()]))
-        if spaced >= 0.5 and not _ID_NAME.match(name) and frequent_words(present, max_words=1):
+        spaced = float(np.mean([" " in v for v in distinct.tolist()]))
+        if spaced >= 0.5 and not _ID_NAME.match(name) and _some_frequent_word(s, n):
             return ColumnRole(name, "text", f"unique per row, words in {spaced:.0%} of them")
         return ColumnRole(name, "excluded", "unique per row (an ID or key)")
     if big and _ID_NAME.match(name) and len(distinct) > n // 2:
         return ColumnRole(name, "excluded", "an ID (by its name, with a value per row)")
     if big and len(distinct) > n / 2:
-        return _as_text(
-            name, cells, f"free text ({len(distinct)} distinct values in {n} rows)", n
-        )
+        return _as_text(name, s, f"free text ({len(distinct)} distinct values in {n} rows)", n)
     return ColumnRole(name, "categorical", f"{len(distinct)} categories")
 
 

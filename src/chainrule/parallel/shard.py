@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,14 @@ from ..data.files import TASKS, DataFileError, _read_csv, _targets
 from ..data.preprocessing import MinMaxScaler, NoScaling, Scaler, Standardizer
 from .mpi import World, _mpi
 
-__all__ = ["Shard", "block", "fit_scaler", "read_csv_shard", "read_npy_shard"]
+__all__ = [
+    "Shard",
+    "block",
+    "fit_scaler",
+    "fit_scaler_in_blocks",
+    "read_csv_shard",
+    "read_npy_shard",
+]
 
 
 @dataclass
@@ -266,26 +274,47 @@ def fit_scaler(kind: str, X: npt.ArrayLike, comm: Any) -> Scaler:
     passes, as :class:`Standardizer` computes them in one process); ``"minmax"``:
     the global minimum and range; ``"none"``: no scaling.
     """
-    mpi = _mpi()
     arr = np.asarray(X, dtype=np.float64)
+    return fit_scaler_in_blocks(kind, lambda: iter([arr]), arr.shape[1], comm)
+
+
+def fit_scaler_in_blocks(
+    kind: str, blocks: Callable[[], Iterator[np.ndarray]], width: int, comm: Any
+) -> Scaler:
+    """:func:`fit_scaler` on the rows that ``blocks()`` yields, a block (k_b, width) at a
+    time: no copy of every row at once.  ``blocks`` is called once per pass over the
+    rows (twice for ``"standard"``); an error in it raises on every rank."""
+    mpi = _mpi()
+    world = World(comm)
     if kind == "none":
         return NoScaling()
     if kind == "minmax":
-        low = arr.min(axis=0) if len(arr) else np.full(arr.shape[1], np.inf)
-        high = arr.max(axis=0) if len(arr) else np.full(arr.shape[1], -np.inf)
+        low, high = np.full(width, np.inf), np.full(width, -np.inf)
+        with world.agree():
+            for b in blocks():
+                if len(b):
+                    np.minimum(low, b.min(axis=0), out=low)
+                    np.maximum(high, b.max(axis=0), out=high)
         comm.Allreduce(mpi.IN_PLACE, low, op=mpi.MIN)
         comm.Allreduce(mpi.IN_PLACE, high, op=mpi.MAX)
-        width = high - low
-        return MinMaxScaler(low=low, range=np.where(width > 0, width, 1.0))
+        width_ = high - low
+        return MinMaxScaler(low=low, range=np.where(width_ > 0, width_, 1.0))
     if kind != "standard":
         raise ValueError(f"unknown scaling {kind!r}: expected standard, minmax or none")
-    sums = np.append(arr.sum(axis=0), float(len(arr)))
+    sums = np.zeros(width + 1)
+    with world.agree():
+        for b in blocks():
+            sums[:-1] += b.sum(axis=0)
+            sums[-1] += len(b)
     comm.Allreduce(mpi.IN_PLACE, sums, op=mpi.SUM)
     n = sums[-1]
     if not n > 0:
         raise ValueError("no rows on any rank to fit the scaling on")
     mean = sums[:-1] / n
-    squares = ((arr - mean) ** 2).sum(axis=0)
+    squares = np.zeros(width)
+    with world.agree():
+        for b in blocks():
+            squares += ((b - mean) ** 2).sum(axis=0)
     comm.Allreduce(mpi.IN_PLACE, squares, op=mpi.SUM)
     std = np.sqrt(squares / n)
     return Standardizer(mean=mean, scale=np.where(std > 0, std, 1.0))

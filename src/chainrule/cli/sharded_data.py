@@ -1,0 +1,289 @@
+"""``mpiexec -n N chainrule train --data big.csv``: each rank reads its share of the rows.
+
+The collective steps live in :mod:`chainrule.parallel.table_shard`; this module puts
+them in the order of :func:`.data_options.load_training_data` (one process) and builds
+the same :class:`~.data_options.TrainingData`, holding this rank's rows only
+(docs/distributed.md).  The splits are one process's: every rank knows every row's
+target, draws the seeded split, and keeps its rows of each part; the training rows
+of rank ``r`` are a contiguous block of one process's, so
+``DataParallel(comm, rows=...)`` trains on one process's batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.datasets import Dataset
+from ..data.pipeline import exclude_columns
+from ..data.split import split_indices
+from ..parallel.mpi import World
+from .common import CLIError
+from .data_options import (
+    TrainingData,
+    _check_scaling,
+    _class_weights,
+    _is_file,
+    _lines,
+    _print_roles,
+    _read_test_file,
+    _reorder_rows,
+    _rows_word,
+    _scale_in_place,
+    _source,
+    _target_scaler,
+)
+from .training_options import _decides_on_validation
+
+__all__ = ["ShardedTrainingData", "load_sharded", "whole_file_reason"]
+
+
+@dataclass
+class ShardedTrainingData(TrainingData):
+    """:class:`TrainingData` of one MPI rank: its rows of the training and validation
+    splits; its rows of the test split, until :meth:`gather_test` gathers them to rank 0
+    (after training).
+
+    Attributes
+    ----------
+    rows : (start, stop, n)
+        This rank's training rows are rows ``start:stop`` of one process's ``n``.
+    n_val, n_test : int
+        Rows of the validation and test splits over all ranks.
+    read : list of int
+        Rows each rank read from the file (its share).
+    digest : str
+        What the ranks must agree on (:class:`~chainrule.parallel.table_shard.TableShard`).
+    test_gathered : bool
+        ``X_test``/``y_test`` hold the whole test split on rank 0 (none elsewhere).
+    """
+
+    rows: tuple[int, int, int] = (0, 0, 0)
+    n_val: int = 0
+    n_test: int = 0
+    read: list[int] = field(default_factory=list)
+    digest: str = ""
+    test_gathered: bool = False
+
+    @property
+    def n_train(self) -> int:
+        """Training rows over all ranks."""
+        return self.rows[2]
+
+    def gather_test(self, world: World) -> None:
+        """Every rank's test rows to rank 0, in one process's order (collective; once)."""
+        from ..parallel.table_shard import gather_rows
+
+        if self.test_gathered:
+            return
+        X = gather_rows(world, self.X_test)
+        ys = world.comm.gather(self.y_test, root=0)
+        self.X_test = X if X is not None else self.X_test[:0]
+        self.y_test = np.concatenate(ys) if ys is not None else self.y_test[:0]
+        self.test_gathered = True
+
+    @property
+    def validation(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """This rank's validation rows (maybe none) when the split has any."""
+        if self.n_val and self.X_val is not None and self.y_val is not None:
+            return self.X_val, self.y_val
+        return None
+
+
+def whole_file_reason(args: argparse.Namespace) -> str | None:
+    """Under ``mpiexec``: None when the ranks read shares of ``--data``; else why every
+    rank reads it whole (``""`` for data that is not a table file: a bundled data set,
+    NumPy, IDX — nothing to say)."""
+    from ..parallel.table_shard import shardable
+
+    if not (_is_file(args.data) and Path(args.data).is_file()):
+        return ""
+    if args.header is False or not shardable(args.data):
+        return "not a CSV/TSV file with a header line"
+    if _decides_on_validation(args) and args.val_fraction == 0:
+        return "early stopping holds validation rows out of the training rows: give --val-fraction"
+    if getattr(args, "plant_bug", None) is not None:
+        return "--plant-bug"
+    return None
+
+
+def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> ShardedTrainingData:
+    """This rank's share of ``--data``, split, encoded and scaled as one process would."""
+    from ..parallel.table_shard import (
+        agree_roles,
+        fit_pipeline,
+        give_back_memory,
+        missing_across,
+        read_table_shard,
+    )
+
+    test_data = getattr(args, "test_data", None)
+    if test_data is None and not 0.0 <= args.test_fraction < 1.0:
+        raise CLIError(f"--test-fraction must be at least 0 and below 1, got {args.test_fraction}")
+    test_fraction = 0.0 if test_data is not None else args.test_fraction
+    if not 0.0 <= args.val_fraction < 1.0 - test_fraction:
+        raise CLIError(
+            f"--val-fraction must be at least 0 and below 1 - --test-fraction, "
+            f"got {args.val_fraction}"
+        )
+    note = lambda text: None if args.quiet else print(text, file=sys.stderr)  # noqa: E731
+    try:
+        shard = read_table_shard(
+            args.data, world, target=args.target, task=args.task, decimal=args.decimal
+        )
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    whole, data, start, digest = shard.target, shard.data, shard.start, shard.digest
+    del shard  # (``data`` alone holds the rows: dropped once encoded)
+    read = [int(v) for v in world.comm.allgather(len(data.y))]
+    if whole.dropped.size:
+        note(
+            f"note: {whole.name}: left out {_rows_word(len(whole.dropped))} whose target "
+            f"{whole.target_name!r} is missing ({_lines(whole.dropped, whole.lines)})"
+        )
+    try:
+        all_roles = agree_roles(
+            world,
+            data,
+            exclude=args.exclude or (),
+            categorical=args.categorical or (),
+            dates=args.date or (),
+            id_column=args.id_column,
+            decimal=args.decimal,
+            text=getattr(args, "text", None) or (),
+        )
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    data, roles = exclude_columns(data, all_roles)
+    if not roles:
+        raise CLIError(
+            f"{data.name}: every feature column is excluded "
+            f"({'; '.join(f'{r.name}: {r.reason}' for r in all_roles[:4])}); "
+            f"keep some with --categorical COL"
+        )
+    if not args.quiet and not any(r.role == "text" for r in all_roles):
+        _print_roles(all_roles, data.target_name)  # (text columns: once fitted)
+    try:
+        data, keep, dropped_note = missing_across(world, data, args.missing, args.data)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    if dropped_note:
+        note(dropped_note)
+    y = whole.y[keep]
+    classification = whole.task == "classification"
+    if classification and len(whole.class_names) < 2:
+        only = f" ({whole.class_names[0]!r})" if whole.class_names else ""
+        raise CLIError(
+            f"{data.name}: the target column {whole.target_name!r} holds one class{only} in "
+            f"all {len(y)} rows: a classifier needs at least two (to predict a number, use "
+            f"--task regression)"
+        )
+    try:
+        train, val, test = split_indices(
+            y,
+            val_fraction=args.val_fraction,
+            test_fraction=test_fraction,
+            seed=args.seed,
+            stratify=classification,
+        )
+    except ValueError as exc:
+        raise CLIError(f"{data.name}: {exc}") from None
+    # This rank's rows are rows a:b of the rows kept; its rows of each split, locally.
+    a = int(keep[:start].sum())
+    b = a + len(data.y)
+
+    def mine(part: np.ndarray) -> np.ndarray:
+        return part[(part >= a) & (part < b)] - a
+
+    local = [mine(train), mine(val), mine(test)]
+    rows = (int(np.searchsorted(train, a)), int(np.searchsorted(train, b)), len(train))
+    with world.agree():
+        test_set = _read_test_file(args, data, roles) if test_data and world.root else None
+    plain = (
+        not data.text
+        and len(roles) == len(all_roles)
+        and args.missing != "impute"
+        and all(r.role == "numeric" and not r.parse for r in roles)
+        and test_data is None
+    )
+    scale = args.scale or "standard"
+    try:
+        pipe = fit_pipeline(
+            world,
+            data,
+            local[0],
+            missing=args.missing,
+            scale=scale,
+            roles=roles,
+            id_column=args.id_column,
+        )
+        pipe.encoding.roles = all_roles
+        if not args.quiet and any(r.role == "text" for r in all_roles):
+            vocab = {c.name: c.words for c in pipe.encoding.columns if c.kind == "words"}
+            _print_roles(all_roles, data.target_name, vocab)
+        with world.agree():
+            if plain:  # the file's numbers, scaled where they lie (as one process does)
+                X = data.X
+            else:
+                X, _ = pipe.encode(data)  # unseen categories in val/test: all zeros
+            X_test_file = pipe.transform(test_set)[0] if test_set is not None else None
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    names = pipe.encoding.output_names()
+    _check_scaling(data, pipe.scaler.params(), names, "column")
+    name, feature_names = data.name, data.feature_names
+    del data  # (not plain: its raw columns, now encoded)
+    give_back_memory()
+    X = _reorder_rows(X, local)
+    _scale_in_place(pipe.scaler, X)
+    starts = np.cumsum([0, *(len(part) for part in local)])
+    X_train, X_val, X_test = (X[s:e] for s, e in itertools.pairwise(starts))
+    # The test rows: a --test-data file on rank 0; else each rank's own, gathered to rank 0
+    # after training (:meth:`ShardedTrainingData.gather_test`), not held there meanwhile.
+    if X_test_file is not None and test_set is not None:
+        X_test, y_test = X_test_file, test_set.y
+    else:
+        y_test = y[mine(test) + a]
+    n_test = len(test) if test_data is None else int(world.comm.bcast(len(y_test), root=0))
+    kept = Dataset(X=np.empty((len(y), 0)), y=y, task=whole.task, name=name)
+    target_scaler = None
+    if not classification:
+        target_scaler = _target_scaler(args, kept, y[train])
+
+    def scaled_y(values: np.ndarray) -> np.ndarray:
+        if target_scaler is None:
+            return values
+        return target_scaler.transform(values[:, None] if values.ndim == 1 else values)
+
+    weights = _class_weights(args, y[train], len(whole.class_names)) if classification else None
+    n_out = len(whole.class_names) if classification else (1 if y.ndim == 1 else y.shape[1])
+    return ShardedTrainingData(
+        name=name,
+        X_train=X_train.astype(dtype, copy=False),
+        y_train=scaled_y(y[train][rows[0] : rows[1]]),
+        X_test=X_test.astype(dtype, copy=False),
+        y_test=scaled_y(y_test),
+        X_val=X_val.astype(dtype, copy=False) if len(val) else None,
+        y_val=scaled_y(y[val[(val >= a) & (val < b)]]) if len(val) else None,
+        n_outputs=n_out,
+        task=whole.task,
+        class_names=whole.class_names,
+        preprocessing=pipe.scaler,
+        feature_names=feature_names,
+        target_name=whole.target_name,
+        target_scaler=target_scaler,
+        encoding=None if plain else pipe.encoding,
+        sample_weight=None if weights is None else weights[rows[0] : rows[1]],
+        source=_source(args, kept, train, val, n_test) if world.root else {},
+        rows=rows,
+        n_val=len(val),
+        n_test=n_test,
+        read=read,
+        digest=digest,
+        test_gathered=test_data is not None,
+    )
