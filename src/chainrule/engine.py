@@ -80,6 +80,8 @@ from .functions import (
     CrossEntropy,
     LogLikelihood,
     Sigmoid,
+    Softmax,
+    _row_max,
 )
 
 Array = npt.NDArray[np.floating]
@@ -543,24 +545,68 @@ class _Kernels:
 
 
 def _kernels(layer: Layer, ops: Ops) -> _Kernels:
-    """``layer``'s σ and σ′ product; sigmoid's on NumPy with a scratch buffer of its own.
+    """``layer``'s σ and σ′ product; on NumPy, sigmoid's and softmax's with buffers of their own.
 
     ``δ ⊙ a(1 − a)`` is the activation's own three ufunc calls, into a buffer made
     once instead of a new ``1 − a`` every step (the same values, bit for bit).
+    A softmax over a few columns sums its rows by one product with a matrix of
+    ones (:func:`_softmax_kernel`).  Only the layer's own shapes take these paths;
+    any other arrays go to the activation's own methods.
     """
     forward, times = layer.sigma.kernels(ops)
-    if ops is NUMPY_OPS and type(layer.sigma).kernels is Sigmoid.kernels:
-        s = np.empty_like(layer.a)
+    if ops is not NUMPY_OPS:
+        return _Kernels(forward, times)
+    if type(layer.sigma).kernels is Sigmoid.kernels:
+        own = layer.a
+        s = np.empty_like(own)
+        one = np.ones_like(own)  # 1 − a as a same-shape subtraction: no scalar to convert
+        subtract, multiply = np.subtract, np.multiply
 
         def times(d: Array, z: Array, a: Array) -> Array:
-            if a.shape != s.shape:  # not this layer's buffers: the activation's own path
+            if a is not own:  # not this layer's buffers: the activation's own path
                 d *= np.multiply(a, np.subtract(1, a))
                 return d
-            np.subtract(1, a, out=s)
-            d *= np.multiply(a, s, out=s)
-            return d
+            # (out= by position: a keyword costs each ufunc call a little more.)
+            multiply(a, subtract(one, a, s), s)
+            return multiply(d, s, d)
 
+    elif type(layer.sigma) is Softmax and layer.a.shape[1] <= _SOFTMAX_SUM_BY_PRODUCT:
+        forward = _softmax_kernel(layer.sigma, layer.a)
     return _Kernels(forward, times)
+
+
+#: Softmax outputs of at most this many classes sum their rows by a product with a
+#: square matrix of ones: ``N_L²`` multiplications a row, cheaper than a reduction
+#: along a short last axis and a broadcast division until ``N_L`` is large.
+_SOFTMAX_SUM_BY_PRODUCT = 16
+
+
+def _softmax_kernel(sigma: Activation, like: Array) -> Callable[..., Array]:
+    """Softmax into ``out`` of ``like``'s shape ``(n, N_L)``, its row sums by one product.
+
+    ``e = exp(z − max_j z)``; ``e @ 1`` (``1`` the ``N_L × N_L`` matrix of ones)
+    holds every row's sum in each of its columns, so the division is elementwise
+    (no broadcast) and the sum a BLAS call rather than NumPy's reduction of many
+    short rows.  The same values as :meth:`Softmax.forward` to round-off (the same
+    row maximum; the sum of ``N_L`` terms in BLAS's order).  Other shapes, or no
+    ``out``, take :meth:`Softmax.forward` itself.
+    """
+    n, N = like.shape
+    ones = np.ones((N, N), like.dtype)
+    sums = np.empty_like(like)
+    zmax = np.empty((n, 1), like.dtype)
+    maximum, subtract, exp, divide, dot = np.maximum.reduce, np.subtract, np.exp, np.divide, np.dot
+    few_rows = n <= 16  # else the maximum of a transposed copy (functions._row_max)
+
+    def forward(z: Array, out: Array | None = None) -> Array:
+        if out is None or z.shape != like.shape or out.dtype != like.dtype:
+            return sigma.forward(z, out=out)
+        # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
+        shifted = subtract(z, maximum(z, -1, None, zmax, True) if few_rows else _row_max(z), out)
+        exp(shifted, shifted)
+        return divide(shifted, dot(shifted, ones, sums), shifted)
+
+    return forward
 
 
 def _weight_product(n: int, rows: int, cols: int) -> Callable[..., Any]:
