@@ -602,7 +602,8 @@ def _softmax_kernel(sigma: Activation, like: Array) -> Callable[..., Array]:
         if out is None or z.shape != like.shape or out.dtype != like.dtype:
             return sigma.forward(z, out=out)
         # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
-        shifted = subtract(z, maximum(z, -1, None, zmax, True) if few_rows else _row_max(z), out)
+        zm = maximum(z, axis=-1, out=zmax, keepdims=True) if few_rows else _row_max(z)
+        shifted = subtract(z, zm, out)
         exp(shifted, shifted)
         return divide(shifted, dot(shifted, ones, sums), shifted)
 
