@@ -398,12 +398,12 @@ class Engine:
         for l in range(2, L + 1):
             # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l, i.e. a^{l-1} W^lᵀ + b^l.
             if numpy:  # Ops.affine without its frame: a tiny network's step counts calls
-                zl = np.dot(inputs[l - 1], WT[l], out=z[l])
+                zl = inputs[l - 1].dot(WT[l], z[l])  # (ndarray.dot: no dispatch; out= by position)
                 zl += b[l]
             else:
                 zl = affine(inputs[l - 1], WT[l], b[l], out=z[l])
             # a^l = σ(z^l); eq. 2 is this loop's composition.
-            inputs[l] = σ[l].forward(zl, out=a[l])
+            inputs[l] = σ[l].forward(zl, a[l])  # (into a[l]: out= by position)
             if dropout is not None and l < L and dropout[l - 1] > 0.0:
                 masks[l] = mask = self._mask(layers, tuple(zl.shape), dropout[l - 1], rng, zl)
                 inputs[l] = a[l] * mask
@@ -595,7 +595,7 @@ def _softmax_kernel(sigma: Activation, like: Array) -> Callable[..., Array]:
     ones = np.ones((N, N), like.dtype)
     sums = np.empty_like(like)
     zmax = np.empty((n, 1), like.dtype)
-    maximum, subtract, exp, divide, dot = np.maximum.reduce, np.subtract, np.exp, np.divide, np.dot
+    maximum, subtract, exp, divide = np.maximum.reduce, np.subtract, np.exp, np.divide
     few_rows = n <= 16  # else the maximum of a transposed copy (functions._row_max)
 
     def forward(z: Array, out: Array | None = None) -> Array:
@@ -605,7 +605,7 @@ def _softmax_kernel(sigma: Activation, like: Array) -> Callable[..., Array]:
         zm = maximum(z, axis=-1, out=zmax, keepdims=True) if few_rows else _row_max(z)
         shifted = subtract(z, zm, out)
         exp(shifted, shifted)
-        return divide(shifted, dot(shifted, ones, sums), shifted)
+        return divide(shifted, shifted.dot(ones, sums), shifted)
 
     return forward
 
@@ -617,4 +617,4 @@ def _weight_product(n: int, rows: int, cols: int) -> Callable[..., Any]:
     operand and ``out=``, ``np.matmul`` is ~10 % faster on big products (a W3 layer)
     but costs microseconds of set-up that ``np.dot`` does not on tiny ones.
     """
-    return np.matmul if n * rows * cols >= 1 << 22 else np.dot
+    return np.matmul if n * rows * cols >= 1 << 22 else np.ndarray.dot
