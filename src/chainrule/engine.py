@@ -382,7 +382,7 @@ class Engine:
         """
         L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.kernels
         inputs, masks, affine = layers.inputs, layers.masks, layers.ops.affine
-        numpy = layers.ops is NUMPY_OPS
+        numpy, add = layers.ops is NUMPY_OPS, np.add
         if output is not None:
             z[L], a[L] = output
         # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
@@ -399,7 +399,7 @@ class Engine:
             # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l, i.e. a^{l-1} W^lᵀ + b^l.
             if numpy:  # Ops.affine without its frame: a tiny network's step counts calls
                 zl = inputs[l - 1].dot(WT[l], z[l])  # (ndarray.dot: no dispatch; out= by position)
-                zl += b[l]
+                add(zl, b[l], zl)
             else:
                 zl = affine(inputs[l - 1], WT[l], b[l], out=z[l])
             # a^l = σ(z^l); eq. 2 is this loop's composition.
@@ -479,7 +479,7 @@ class Engine:
         inputs, masks, dot, sum_rows = layers.inputs, layers.masks, ops.dot, ops.sum_rows
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
         if layers.minus_delta:  # a^L − λ: the cost's own delta, one ufunc call sooner
-            dL = np.subtract(a[L], Y, out=delta[L])
+            dL = np.subtract(a[L], Y, delta[L])
         else:
             dL = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
         σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
