@@ -403,7 +403,7 @@ class Engine:
             else:
                 zl = affine(inputs[l - 1], WT[l], b[l], out=z[l])
             # a^l = σ(z^l); eq. 2 is this loop's composition.
-            inputs[l] = σ[l].forward(zl, a[l])  # (into a[l]: out= by position)
+            inputs[l] = σ[l].forward(zl, out=a[l])
             if dropout is not None and l < L and dropout[l - 1] > 0.0:
                 masks[l] = mask = self._mask(layers, tuple(zl.shape), dropout[l - 1], rng, zl)
                 inputs[l] = a[l] * mask
