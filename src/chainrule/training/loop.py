@@ -302,10 +302,11 @@ class _Epochs:
         if any(not layers.holds(net.weights, net.biases) for layers in cache.values()):
             # A callback replaced a parameter array between epochs.
             cache.clear()
-        for size in self.batches.sizes:
+        sizes = self.batches.sizes
+        for size in dict.fromkeys(sizes):  # each size once, in order
             if size not in cache and len(cache) < 4:
                 cache[size] = engine.layers(net.weights, net.biases, size)
-        return [cache.get(size) for size in self.batches.sizes]
+        return list(map(cache.get, sizes))
 
     def _outputs(self) -> tuple[list[Any], list[Any]]:
         """Each batch's rows of the epoch's ``z^L`` and ``a^L`` buffers (views, made once)."""
