@@ -611,10 +611,11 @@ def _softmax_kernel(sigma: Activation, like: Array) -> Callable[..., Array]:
 
 
 def _weight_product(n: int, rows: int, cols: int) -> Callable[..., Any]:
-    """The NumPy product for eq. 13's ``δᵀ a``: ``np.matmul`` for big, ``np.dot`` for small.
+    """The NumPy product for eq. 13's ``δᵀ a``: ``np.matmul`` for big, ``ndarray.dot`` for small.
 
     Both end in the same BLAS GEMM (the same values); with a transposed first
     operand and ``out=``, ``np.matmul`` is ~10 % faster on big products (a W3 layer)
-    but costs microseconds of set-up that ``np.dot`` does not on tiny ones.
+    but costs microseconds of set-up that ``ndarray.dot`` (``np.dot`` without its
+    ``__array_function__`` dispatch) does not on tiny ones.
     """
     return np.matmul if n * rows * cols >= 1 << 22 else np.ndarray.dot
