@@ -250,7 +250,9 @@ class NumpyOps(Ops):
 
     name = "numpy"
     views = True
-    dot = staticmethod(np.dot)  # type: ignore[assignment]
+    # ndarray's own method: np.dot's __array_function__ dispatch costs a tiny product
+    # about as much again (eq. 9's product of every step).
+    dot = staticmethod(np.ndarray.dot)  # type: ignore[assignment]
     multiply = np.multiply  # type: ignore[assignment]  # ufuncs do not bind to instances
     subtract = np.subtract  # type: ignore[assignment]
     maximum = np.maximum  # type: ignore[assignment]

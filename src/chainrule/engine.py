@@ -80,6 +80,8 @@ from .functions import (
     CrossEntropy,
     LogLikelihood,
     Sigmoid,
+    Softmax,
+    _row_max,
 )
 
 Array = npt.NDArray[np.floating]
@@ -380,7 +382,7 @@ class Engine:
         """
         L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.kernels
         inputs, masks, affine = layers.inputs, layers.masks, layers.ops.affine
-        numpy = layers.ops is NUMPY_OPS
+        numpy, add = layers.ops is NUMPY_OPS, np.add
         if output is not None:
             z[L], a[L] = output
         # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
@@ -396,8 +398,8 @@ class Engine:
         for l in range(2, L + 1):
             # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l, i.e. a^{l-1} W^lᵀ + b^l.
             if numpy:  # Ops.affine without its frame: a tiny network's step counts calls
-                zl = np.dot(inputs[l - 1], WT[l], out=z[l])
-                zl += b[l]
+                zl = inputs[l - 1].dot(WT[l], z[l])  # (ndarray.dot: no dispatch; out= by position)
+                add(zl, b[l], zl)
             else:
                 zl = affine(inputs[l - 1], WT[l], b[l], out=z[l])
             # a^l = σ(z^l); eq. 2 is this loop's composition.
@@ -477,7 +479,7 @@ class Engine:
         inputs, masks, dot, sum_rows = layers.inputs, layers.masks, ops.dot, ops.sum_rows
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
         if layers.minus_delta:  # a^L − λ: the cost's own delta, one ufunc call sooner
-            dL = np.subtract(a[L], Y, out=delta[L])
+            dL = np.subtract(a[L], Y, delta[L])
         else:
             dL = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
         σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
@@ -543,31 +545,77 @@ class _Kernels:
 
 
 def _kernels(layer: Layer, ops: Ops) -> _Kernels:
-    """``layer``'s σ and σ′ product; sigmoid's on NumPy with a scratch buffer of its own.
+    """``layer``'s σ and σ′ product; on NumPy, sigmoid's and softmax's with buffers of their own.
 
     ``δ ⊙ a(1 − a)`` is the activation's own three ufunc calls, into a buffer made
     once instead of a new ``1 − a`` every step (the same values, bit for bit).
+    A softmax over a few columns sums its rows by one product with a matrix of
+    ones (:func:`_softmax_kernel`).  Only the layer's own shapes take these paths;
+    any other arrays go to the activation's own methods.
     """
     forward, times = layer.sigma.kernels(ops)
-    if ops is NUMPY_OPS and type(layer.sigma).kernels is Sigmoid.kernels:
-        s = np.empty_like(layer.a)
+    if ops is not NUMPY_OPS:
+        return _Kernels(forward, times)
+    if type(layer.sigma).kernels is Sigmoid.kernels:
+        own = layer.a
+        s = np.empty_like(own)
+        one = np.ones_like(own)  # 1 − a as a same-shape subtraction: no scalar to convert
+        subtract, multiply = np.subtract, np.multiply
 
         def times(d: Array, z: Array, a: Array) -> Array:
-            if a.shape != s.shape:  # not this layer's buffers: the activation's own path
+            if a is not own:  # not this layer's buffers: the activation's own path
                 d *= np.multiply(a, np.subtract(1, a))
                 return d
-            np.subtract(1, a, out=s)
-            d *= np.multiply(a, s, out=s)
-            return d
+            # (out= by position: a keyword costs each ufunc call a little more.)
+            multiply(a, subtract(one, a, s), s)
+            return multiply(d, s, d)
 
+    elif type(layer.sigma) is Softmax and layer.a.shape[1] <= _SOFTMAX_SUM_BY_PRODUCT:
+        forward = _softmax_kernel(layer.sigma, layer.a)
     return _Kernels(forward, times)
 
 
+#: Softmax outputs of at most this many classes sum their rows by a product with a
+#: square matrix of ones: ``N_L²`` multiplications a row, cheaper than a reduction
+#: along a short last axis and a broadcast division until ``N_L`` is large.
+_SOFTMAX_SUM_BY_PRODUCT = 16
+
+
+def _softmax_kernel(sigma: Activation, like: Array) -> Callable[..., Array]:
+    """Softmax into ``out`` of ``like``'s shape ``(n, N_L)``, its row sums by one product.
+
+    ``e = exp(z − max_j z)``; ``e @ 1`` (``1`` the ``N_L × N_L`` matrix of ones)
+    holds every row's sum in each of its columns, so the division is elementwise
+    (no broadcast) and the sum a BLAS call rather than NumPy's reduction of many
+    short rows.  The same values as :meth:`Softmax.forward` to round-off (the same
+    row maximum; the sum of ``N_L`` terms in BLAS's order).  Other shapes, or no
+    ``out``, take :meth:`Softmax.forward` itself.
+    """
+    n, N = like.shape
+    ones = np.ones((N, N), like.dtype)
+    sums = np.empty_like(like)
+    zmax = np.empty((n, 1), like.dtype)
+    maximum, subtract, exp, divide = np.maximum.reduce, np.subtract, np.exp, np.divide
+    few_rows = n <= 16  # else the maximum of a transposed copy (functions._row_max)
+
+    def forward(z: Array, out: Array | None = None) -> Array:
+        if out is None or z.shape != like.shape or out.dtype != like.dtype:
+            return sigma.forward(z, out=out)
+        # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
+        zm = maximum(z, axis=-1, out=zmax, keepdims=True) if few_rows else _row_max(z)
+        shifted = subtract(z, zm, out)
+        exp(shifted, shifted)
+        return divide(shifted, shifted.dot(ones, sums), shifted)
+
+    return forward
+
+
 def _weight_product(n: int, rows: int, cols: int) -> Callable[..., Any]:
-    """The NumPy product for eq. 13's ``δᵀ a``: ``np.matmul`` for big, ``np.dot`` for small.
+    """The NumPy product for eq. 13's ``δᵀ a``: ``np.matmul`` for big, ``ndarray.dot`` for small.
 
     Both end in the same BLAS GEMM (the same values); with a transposed first
     operand and ``out=``, ``np.matmul`` is ~10 % faster on big products (a W3 layer)
-    but costs microseconds of set-up that ``np.dot`` does not on tiny ones.
+    but costs microseconds of set-up that ``ndarray.dot`` (``np.dot`` without its
+    ``__array_function__`` dispatch) does not on tiny ones.
     """
-    return np.matmul if n * rows * cols >= 1 << 22 else np.dot
+    return np.matmul if n * rows * cols >= 1 << 22 else np.ndarray.dot

@@ -82,6 +82,24 @@ def _overrides(cb: Callback, name: str) -> bool:
     return getattr(type(cb), name) is not getattr(Callback, name)
 
 
+class _Bounds(Sequence[tuple[int, int]]):
+    """``(lo, hi)`` of each batch of ``b`` rows out of ``n``, made when asked for."""
+
+    def __init__(self, n: int, b: int) -> None:
+        self.n, self.b, self.batches = n, b, -(-n // b)
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __getitem__(self, k: int) -> tuple[int, int]:  # type: ignore[override]
+        if k < 0:
+            k += self.batches
+        if not 0 <= k < self.batches:
+            raise IndexError(k)
+        lo = k * self.b
+        return lo, min(lo + self.b, self.n)
+
+
 class Batches:
     """The mini-batches of an epoch: batch ``k`` holds rows ``order[k·b : (k+1)·b]``.
 
@@ -100,13 +118,12 @@ class Batches:
     def __init__(self, X: Array, Y: Array, batch_size: int) -> None:
         n = X.shape[0]
         self.X, self.Y, self.size, self.n = X, Y, batch_size, n
-        # (Built from ranges, not a min() per batch: a one-epoch fit of a tiny network
-        # has thousands of batches and this set-up counts in its time per step.)
-        self.bounds = list(
-            zip(range(0, n, batch_size), [*range(batch_size, n, batch_size), n], strict=True)
-        )
+        # A sequence of (lo, hi) made on demand: a one-epoch fit of a tiny network has
+        # thousands of batches, and thousands of tuples held through the epoch would
+        # wake Python's full garbage collection (tens of ms) in a fresh process.
+        self.bounds: Sequence[tuple[int, int]] = _Bounds(n, batch_size)
         self.count = len(self.bounds)
-        self.last_size = self.bounds[-1][1] - self.bounds[-1][0]
+        self.last_size = n - (self.count - 1) * batch_size
         self.ops = ops = ops_of(X)  # X, Y in the network's namespace
         itemsize = ops.numpy_dtype(X.dtype).itemsize
         row_bytes = (X.shape[1] + Y.shape[1]) * itemsize
@@ -114,8 +131,9 @@ class Batches:
         rows = self.per_chunk * batch_size
         self.xchunk = ops.empty((rows, X.shape[1]), X)
         self.ychunk = ops.empty((rows, Y.shape[1]), X)  # Y's dtype is X's (the network's)
-        # Batch k of a shuffled epoch sits at slot k % per_chunk of the gather buffer.
-        self.slots = _row_blocks(
+        # Batch k of a shuffled epoch sits at slot k % per_chunk of the gather buffer
+        # (two lists of views, not a list of pairs: see ``bounds``).
+        self.x_slots, self.y_slots = _row_blocks(
             (self.xchunk, self.ychunk), batch_size, self.per_chunk, ops is NUMPY_OPS
         )
         j = (self.count - 1) % self.per_chunk
@@ -123,13 +141,13 @@ class Batches:
             self.xchunk[j * batch_size : j * batch_size + self.last_size, ...],
             self.ychunk[j * batch_size : j * batch_size + self.last_size, ...],
         )
-        self.views: list[tuple[Array, Array]] = []  # made by the first unshuffled epoch
+        self.views: tuple[list[Array], list[Array]] | None = None  # the first unshuffled epoch's
         #: The rows of each batch (``sizes``) and where its ``z^L``, ``a^L`` go in the
         #: epoch's buffers of ``rows_held`` rows (``spans``).  Data-parallel batches
         #: (:class:`~chainrule.parallel.mpi.ParallelBatches`) hold a rank's
         #: rows of each global batch instead, and sum the ranks' gradients (``reduce``).
         self.sizes = [batch_size] * (self.count - 1) + [self.last_size]
-        self.spans = self.bounds
+        self.spans: Sequence[tuple[int, int]] = self.bounds
         self.rows_held = n
         self.reduce: Callable[[list[Layer]], list[Layer]] | None = None
 
@@ -163,12 +181,17 @@ class Batches:
                 )
             return
         if order is None:
-            if not self.views:
-                self.views = [(self.X[lo:hi, ...], self.Y[lo:hi, ...]) for lo, hi in self.bounds]
-            for k, (Xb, Yb) in enumerate(self.views):
-                yield k, Xb, Yb
+            if self.views is None:
+                X, Y = self.X, self.Y
+                self.views = (
+                    [X[lo:hi, ...] for lo, hi in self.bounds],
+                    [Y[lo:hi, ...] for lo, hi in self.bounds],
+                )
+            for k, Xb in enumerate(self.views[0]):
+                yield k, Xb, self.views[1][k]
             return
         per_chunk, last, bs, n = self.per_chunk, self.count - 1, self.size, self.n
+        x_slots, y_slots = self.x_slots, self.y_slots
         for k in range(self.count):
             j = k % per_chunk
             if j == 0:
@@ -180,8 +203,10 @@ class Batches:
                     labels.rows_into(idx, self.ychunk[: hi - lo, ...])
                 else:
                     self.ops.take_rows(self.Y, idx, out=self.ychunk[: hi - lo, ...])
-            Xb, Yb = self.slots_last if k == last else self.slots[j]
-            yield k, Xb, Yb
+            if k == last:
+                yield k, self.slots_last[0], self.slots_last[1]
+            else:
+                yield k, x_slots[j], y_slots[j]
 
     def rows(self, k: int, order: npt.NDArray[np.intp] | None) -> slice | npt.NDArray[np.intp]:
         """The training rows of batch ``k``: indices into ``X`` (a slice without an order)."""
@@ -263,8 +288,8 @@ class _Epochs:
         self.z_epoch: Any = None if self.by_batch else self.ops.empty(shape, W)
         self.a_epoch: Any = None if self.by_batch else self.ops.empty(shape, W)
         self.batch_sums = (0.0, 0.0)  # (Σ weighted cost, correct rows) with by_batch
-        self._spans: list[tuple[int, int]] | None = None
-        self.outputs: list[Any] = []
+        self._spans: Sequence[tuple[int, int]] | None = None
+        self.outputs: tuple[list[Any], list[Any]] = ([], [])
 
     def _layers_per_batch(self) -> list[Layers | None]:
         """The engine's layers for each batch of the epoch (one set per batch size).
@@ -277,16 +302,17 @@ class _Epochs:
         if any(not layers.holds(net.weights, net.biases) for layers in cache.values()):
             # A callback replaced a parameter array between epochs.
             cache.clear()
-        for size in self.batches.sizes:
+        sizes = self.batches.sizes
+        for size in dict.fromkeys(sizes):  # each size once, in order
             if size not in cache and len(cache) < 4:
                 cache[size] = engine.layers(net.weights, net.biases, size)
-        return [cache.get(size) for size in self.batches.sizes]
+        return list(map(cache.get, sizes))
 
-    def _outputs(self) -> list[Any]:
-        """Each batch's rows of the epoch's ``z^L``, ``a^L`` buffers (views, made once)."""
+    def _outputs(self) -> tuple[list[Any], list[Any]]:
+        """Each batch's rows of the epoch's ``z^L`` and ``a^L`` buffers (views, made once)."""
         spans = self.batches.spans
-        if self.by_batch:
-            return [None] * len(spans)
+        if self.by_batch:  # no epoch buffers: z^L, a^L stay in the layers' own
+            return [], []
         if spans is not self._spans:
             self._spans = spans
             b = self.batches
@@ -294,11 +320,13 @@ class _Epochs:
                 full = (self.z_epoch, self.a_epoch)
                 self.outputs = _row_blocks(full, b.size, b.count - 1, self.ops is NUMPY_OPS)
                 lo, hi = spans[-1]
-                self.outputs.append((self.z_epoch[lo:hi, ...], self.a_epoch[lo:hi, ...]))
+                self.outputs[0].append(self.z_epoch[lo:hi, ...])
+                self.outputs[1].append(self.a_epoch[lo:hi, ...])
             else:
-                self.outputs = [
-                    (self.z_epoch[lo:hi, ...], self.a_epoch[lo:hi, ...]) for lo, hi in spans
-                ]
+                self.outputs = (
+                    [self.z_epoch[lo:hi, ...] for lo, hi in spans],
+                    [self.a_epoch[lo:hi, ...] for lo, hi in spans],
+                )
         return self.outputs
 
     def run(self, epoch: int, lr: float, order: npt.NDArray[np.intp] | None) -> int:
@@ -312,7 +340,7 @@ class _Epochs:
         collect = update is None or bool(self.batch_hooks)
         needs_rows = sw is not None or bool(self.gradient_hooks or self.batch_hooks)
         batches.plan(order)
-        all_layers, outputs = self._layers_per_batch(), self._outputs()
+        all_layers, (z_out, a_out) = self._layers_per_batch(), self._outputs()
         sq_norms = self.sq_norms = [0.0] * len(net.weights)
         # ‖∇W‖² per layer and step: a Python float on NumPy (the array's own dot);
         # elsewhere a 0-d array left on the device and added up when the epoch ends,
@@ -337,7 +365,8 @@ class _Epochs:
         for k, Xb, Yb in batches.epoch(order):
             layers = all_layers[k] or engine.layers(net.weights, net.biases, Xb.shape[0])
             # Seed §5: feed forward, then backpropagate (steps 2–6).
-            engine.forward(layers, Xb, dropout, rng if own_rng else random(rng), outputs[k])
+            output = None if by_batch else (z_out[k], a_out[k])  # where z^L, a^L go
+            engine.forward(layers, Xb, dropout, rng if own_rng else random(rng), output)
             rows = batches.rows(k, order) if needs_rows else None
             row_weights = None if no_weights else weights_of(rows, sw, Xb.shape[0])
             if by_batch:
@@ -456,8 +485,8 @@ class _Epochs:
 
 def _row_blocks(
     arrays: tuple[Any, Any], size: int, count: int, numpy: bool
-) -> list[tuple[Any, Any]]:
-    """Views of rows ``[j·size, (j+1)·size)`` of both arrays, for ``j < count``.
+) -> tuple[list[Any], list[Any]]:
+    """Views of rows ``[j·size, (j+1)·size)`` of both arrays, for ``j < count``: two lists.
 
     On NumPy, one reshape to ``(count, size, columns)`` and iteration over it
     (about half the time of slicing ``count`` times, for the thousands of batches of
@@ -466,16 +495,14 @@ def _row_blocks(
     X, Y = arrays
     if numpy:  # (the buffers are C-contiguous: the reshapes are views, never copies)
         rows = count * size
-        return list(
-            zip(
-                X[:rows].reshape(count, size, X.shape[1]),
-                Y[:rows].reshape(count, size, Y.shape[1]),
-                strict=True,
-            )
+        return (
+            list(X[:rows].reshape(count, size, X.shape[1])),
+            list(Y[:rows].reshape(count, size, Y.shape[1])),
         )
-    return [
-        (X[j * size : (j + 1) * size, ...], Y[j * size : (j + 1) * size, ...]) for j in range(count)
-    ]
+    return (
+        [X[j * size : (j + 1) * size, ...] for j in range(count)],
+        [Y[j * size : (j + 1) * size, ...] for j in range(count)],
+    )
 
 
 def _epoch_metrics(

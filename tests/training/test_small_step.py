@@ -1,0 +1,158 @@
+"""The tiny network's step (issue 25): its NumPy kernels and its per-fit set-up.
+
+A [4, 8, 3] step is a few microseconds of arithmetic, so the engine's NumPy kernels
+for sigmoid's σ′ product and a few-class softmax work in buffers made once, and a
+fit holds no Python object per batch.  These must train exactly as the plain
+formulas do: checked here against an independent NumPy implementation of
+mini-batch SGD (seed §5), with a smaller last batch, in float32 and float64.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule.engine import Engine, _softmax_kernel
+from chainrule.functions import LogLikelihood, Sigmoid, Softmax
+from chainrule.training.trainer import Trainer
+
+DTYPES = [np.float32, np.float64]
+
+
+def _tiny(dtype, seed=1):
+    return chainrule.Network(
+        [4, 8, 3],
+        activation="sigmoid",
+        output_activation="softmax",
+        cost="log_likelihood",
+        seed=seed,
+        dtype=dtype,
+    )
+
+
+def _reference_sgd(W, b, X, Y, batch_size, eta, epochs):
+    """Mini-batch SGD on a sigmoid/softmax/log-likelihood net, written out in float64."""
+    W = [w.astype(np.float64) for w in W]
+    b = [v.astype(np.float64) for v in b]
+    for _ in range(epochs):
+        for lo in range(0, len(X), batch_size):
+            x, y = X[lo : lo + batch_size].astype(np.float64), Y[lo : lo + batch_size]
+            h = 1 / (1 + np.exp(-(x @ W[0].T + b[0])))  # eqs. 1, 2
+            z = h @ W[1].T + b[1]
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            d2 = (e / e.sum(axis=1, keepdims=True) - y) / len(x)  # δ^L (eq. 5), batch mean
+            d1 = (d2 @ W[1]) * h * (1 - h)  # eq. 9
+            for l, (d, a) in enumerate(((d1, x), (d2, h))):
+                W[l] -= eta * d.T @ a  # eq. 13
+                b[l] -= eta * d.sum(axis=0)  # eq. 15
+    return W, b
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tiny_fit_is_plain_minibatch_sgd_with_a_smaller_last_batch(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(57, 4)).astype(dtype)  # batches of 10, the last of 7
+    y = rng.integers(0, 3, 57)
+    net = _tiny(dtype)
+    W, b = _reference_sgd(net.weights, net.biases, X, np.eye(3)[y], 10, 0.5, epochs=3)
+    net.fit(X, y, epochs=3, batch_size=10, learning_rate=0.5, shuffle=False)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for got, want in zip([*net.weights, *net.biases], [*W, *b], strict=True):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_shuffled_tiny_fit_is_the_same_as_fresh_buffers_per_batch(dtype):
+    # The epoch reuses its gather and layer buffers batch after batch; training the
+    # same order batch by batch with a new network's engine layers each time agrees.
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(33, 4)).astype(dtype), rng.integers(0, 3, 33)
+    order = rng.permutation(33)
+    net, ref = _tiny(dtype), _tiny(dtype)
+    with Trainer(net, X, y, epochs=1, batch_size=8, learning_rate=0.3) as trainer:
+        trainer.run_epoch(order)
+    Y = np.eye(3, dtype=dtype)[y]
+    engine = ref.engine
+    for lo in range(0, 33, 8):
+        rows = order[lo : lo + 8]
+        layers = engine.layers(ref.weights, ref.biases, len(rows))
+        engine.forward(layers, X[rows].copy())
+        for layer in engine.backward(layers, Y[rows].copy()):
+            layer.W -= dtype(0.3) * layer.grad_W
+            layer.b -= dtype(0.3) * layer.grad_b
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    for got, want in zip([*net.weights, *net.biases], [*ref.weights, *ref.biases], strict=True):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 10, 40])
+@pytest.mark.parametrize("classes", [2, 3, 10])
+def test_softmax_kernel_is_softmax_and_never_overflows(dtype, n, classes):
+    rng = np.random.default_rng(n + classes)
+    z = (rng.normal(size=(n, classes)) * 30).astype(dtype)
+    z[0, 0] = 1e4  # an overflowing exp without the row maximum
+    z[-1, :] = -1e4  # every e^z underflows without it
+    out = np.empty_like(z)
+    forward = _softmax_kernel(Softmax(), out)
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        got = forward(z, out)
+    assert got is out
+    want = Softmax().forward(z)
+    np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dtype).eps, atol=0)
+    np.testing.assert_allclose(got.sum(axis=1), 1, rtol=8 * np.finfo(dtype).eps)
+    # Other shapes (or no out) are the activation's own softmax.
+    assert forward(z[:1].copy()).shape == (1, classes)
+    np.testing.assert_allclose(forward(z[:1].copy()), want[:1], rtol=4 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_engine_kernels_are_the_activations_own_values(dtype):
+    engine = Engine([Sigmoid(), Sigmoid(), Softmax()], LogLikelihood())
+    rng = np.random.default_rng(2)
+    W = [rng.normal(size=(8, 4)).astype(dtype), rng.normal(size=(3, 8)).astype(dtype)]
+    b = [rng.normal(size=8).astype(dtype), rng.normal(size=3).astype(dtype)]
+    layers = engine.layers(W, b, n=10)
+    X = rng.normal(size=(10, 4)).astype(dtype)
+    engine.forward(layers, X)
+    sig, smax = layers.kernels[2], layers.kernels[3]
+    np.testing.assert_allclose(layers.a[3], Softmax().forward(layers.z[3]), rtol=4e-7, atol=0)
+    # Sigmoid's σ′ product: bit for bit the activation's, on its own buffers and others.
+    d = rng.normal(size=(10, 8)).astype(dtype)
+    want = Sigmoid().times_derivative(d.copy(), layers.z[2], layers.a[2])
+    np.testing.assert_array_equal(sig.times_derivative(d.copy(), layers.z[2], layers.a[2]), want)
+    a_other = layers.a[2][:4].copy()
+    np.testing.assert_array_equal(
+        sig.times_derivative(d[:4].copy(), None, a_other),
+        Sigmoid().times_derivative(d[:4].copy(), None, a_other),
+    )
+    assert smax.forward(layers.z[3][:2].copy()).shape == (2, 3)
+
+
+def test_a_fit_holds_no_python_object_per_batch():
+    # Thousands of batches must not mean thousands of tuples held through the epoch:
+    # they set off the garbage collector, and in a fresh process its full collection
+    # (tens of ms, as much again as a one-epoch fit of a tiny network).
+    rng = np.random.default_rng(3)
+    X, y = rng.random((4000, 4)), rng.integers(0, 3, 4000)
+    net = _tiny(np.float64)
+    net.fit(X[:4], y[:4], epochs=1, batch_size=2)  # SciPy's imports, the BLAS kernels
+    trainer = Trainer(net, X, y, epochs=1, batch_size=2, learning_rate=0.1)
+    collections: list[int] = []
+
+    def seen(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(seen)
+    try:
+        with trainer:
+            trainer.run_epoch()  # 2,000 batches
+    finally:
+        gc.callbacks.remove(seen)
+    assert len(collections) <= 1, collections
