@@ -890,7 +890,8 @@ def test_a_column_of_unique_values_shows_no_most_frequent_fill(tmp_path, capsys)
 
     loaded = load_model(model)
     step = next(s for s in loaded.pipeline() if s["name"] == "code")
-    X = loaded.transform(tmp_path / "u.csv")
+    with pytest.warns(UserWarning, match="categories never seen in training"):
+        X = loaded.transform(tmp_path / "u.csv")  # (the test rows' codes: unseen)
     assert not X[7, step["inputs"]].any()  # the missing cell (line 9): all zeros
     # ... and quietly: predicting the training rows warns only of the test rows' codes.
     code, _, err = run(capsys, ["predict", model, "--data", tmp_path / "u.csv"])
