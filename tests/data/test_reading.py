@@ -234,3 +234,19 @@ def test_in_place_splits_equal_the_copying_path(scale, dtype):
     assert a.keys() == b.keys()
     for k in a:  # the same fitted values, bit for bit
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+@pytest.mark.parametrize("n", [5, 100, 30_001])
+def test_rows_reordered_in_place_as_numpy_takes_them(n):
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 3))
+    p = rng.permutation(n)
+    parts = [
+        np.sort(p[: n * 7 // 10]),
+        np.sort(p[n * 7 // 10 : n * 8 // 10]),
+        np.sort(p[n * 8 // 10 :]),
+    ]
+    for order in (parts, [parts[0][::-1], *parts[1:]]):  # sorted, and not (by column)
+        want = X[np.concatenate(order)]
+        got = data_options._reorder_rows(X.copy(), order)
+        np.testing.assert_array_equal(got, want)
