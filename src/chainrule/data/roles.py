@@ -276,6 +276,11 @@ def _automatic(
     big = n >= MIN_ROWS_FOR_HEURISTICS
     if cells is None:
         col = data.X[:, j]
+        # Two distinct values, one not whole, among the first rows decide "numeric"
+        # exactly as the whole column would (no pass over a million rows).
+        head = col[:1024][~np.isnan(col[:1024])]
+        if head.size and head.min() != head.max() and not np.all(head == np.round(head)):
+            return ColumnRole(name, "numeric")
         present = col[~np.isnan(col)]
         if present.size == 0 or present.min() == present.max():
             return ColumnRole(name, "excluded", "constant" if present.size else "empty")
