@@ -32,7 +32,12 @@ def _big_csv(path, n=100_000):
     return np.column_stack([a, b]), y
 
 
-def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path):
+@pytest.mark.parametrize("stream", [True, False])
+def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path, monkeypatch, stream):
+    from chainrule.data import table
+
+    if stream:  # as a file over _WHOLE_BYTES is read
+        monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
     p = tmp_path / "t.csv"
     X, y = _big_csv(p)
     assert p.stat().st_size > 1 << 20
@@ -43,7 +48,12 @@ def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path):
     assert d.lines is not None and d.lines[-1] == len(y) + 1
 
 
-def test_a_late_word_in_a_number_column_still_names_its_line(tmp_path):
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_late_word_in_a_number_column_still_names_its_line(tmp_path, monkeypatch, stream):
+    from chainrule.data import table
+
+    if stream:  # as a file over _WHOLE_BYTES is read
+        monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
     p = tmp_path / "t.csv"
     _big_csv(p)
     text = p.read_text().splitlines()
@@ -93,10 +103,15 @@ def _numbers_csv(path, gaps):
         {59_990: "1.5,,"},  # a missing target only
     ],
 )
-def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypatch, gaps):
-    """The fast reader does not count a table of numbers' lines: it keeps blank lines as
-    rows of nulls and hands a file with a row of nothing but missing cells on."""
-    from chainrule.data import DataFileError
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypatch, gaps, stream):
+    """Streamed, the fast reader does not count a table of numbers' lines: it keeps
+    blank lines as rows of nulls and hands a file with a row of nothing but missing
+    cells on.  Read whole (a small file), it skips blank lines and counts the lines."""
+    from chainrule.data import DataFileError, table
+
+    if stream:
+        monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
 
     p = _numbers_csv(tmp_path / "t.csv", gaps)
     try:
@@ -109,7 +124,8 @@ def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypa
     from chainrule.data import files
 
     took = files._read_fast(p, "label", True, None, None, None, None, "drop", ".") is not None
-    assert took == (list(gaps.values()) not in ([""], [",,"]))  # the line reader takes those
+    # The line reader takes blank lines, and streamed rows of empty cells.
+    assert took == (list(gaps.values()) not in ([""], [",,"] if stream else [""]))
     fast = read_data_file(p, target="label", missing_target="drop")
     assert np.array_equal(fast.X, slow.X, equal_nan=True)
     assert fast.y.tolist() == slow.y.tolist() and fast.class_names == slow.class_names
