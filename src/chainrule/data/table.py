@@ -212,6 +212,8 @@ def read_csv_arrow(
     if result is None:
         return None
     X, texts, y_raw, n_rows, numbers_only = result
+    if os.path.getsize(p) > _WHOLE_BYTES:
+        _give_back_memory()
     if not numbers_only:
         newlines, ends = _count_lines(p)
         if newlines + (0 if ends else 1) != n_rows + bool(header):
@@ -359,6 +361,23 @@ def _stream(
         if y_raw is None or np.isnan(y_raw[rows]).any():
             return None  # a blank line, or a row of empty cells: the line reader
     return X, texts, y_raw, n, numbers_only
+
+
+def _give_back_memory() -> None:
+    """Return the memory a streamed read freed to the operating system: Arrow's pool
+    keeps its freed blocks, and glibc's heap the per-block temporaries (after a
+    1,000,000 × 20 read, 17 MB and 28 MB that training's peak would sit on)."""
+    import ctypes
+    import sys
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+            pass
 
 
 def _declared_types(
