@@ -11,8 +11,11 @@ Files (generated once into ``--dir``, seeded):
 
 For each file: ``pandas.read_csv(path)`` and ``chainrule.data.read_data_file(path)``,
 interleaved over ``--rounds`` rounds (the median is reported), and for the numeric file
-``chainrule train --data numeric.csv --epochs 1 --batch-size 1000 --hidden 30``.  Peak
-RSS is the process's own ``ru_maxrss`` (imports included).
+``chainrule train --data numeric.csv --epochs 1 --batch-size 1000 --hidden 30`` (float64,
+the default, and ``--dtype float32``).  Peak RSS is the process's own ``ru_maxrss``
+(imports included).  Each process also reports the CPU seconds it used (user + system,
+all its threads): on a machine shared with other jobs the wall-clock ratios swing with
+the load, the CPU ratios much less, so both are printed, with the load average.
 
 Run: ``python3 benchmarks/reading.py [--rounds 3] [--dir DIR]`` (several minutes).
 """
@@ -34,28 +37,37 @@ ROOT = Path(__file__).resolve().parents[1]
 PANDAS = """
 import resource, sys, time
 import pandas as pd
+r = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter()
 df = pd.read_csv(sys.argv[1])
-print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+t = time.perf_counter() - t
+u = resource.getrusage(resource.RUSAGE_SELF)
+print(u.ru_utime + u.ru_stime - r.ru_utime - r.ru_stime, t, u.ru_maxrss * 1024)
 """
 
 CHAINRULE = """
 import resource, sys, time
 import pyarrow, pyarrow.csv, pyarrow.compute  # imported before the clock, as pandas is
 from chainrule.data import read_data_file
+r = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter()
 d = read_data_file(sys.argv[1])
-print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+t = time.perf_counter() - t
+u = resource.getrusage(resource.RUSAGE_SELF)
+print(u.ru_utime + u.ru_stime - r.ru_utime - r.ru_stime, t, u.ru_maxrss * 1024)
 """
 
 TRAIN = """
 import resource, sys, time
 from chainrule.cli import main
+r = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter()
 code = main(["train", "--data", sys.argv[1], "--epochs", "1", "--batch-size", "1000",
-             "--hidden", "30", "--progress", "none", "--quiet"])
+             "--hidden", "30", "--progress", "none", "--quiet", *sys.argv[2:]])
 assert code == 0
-print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+t = time.perf_counter() - t
+u = resource.getrusage(resource.RUSAGE_SELF)
+print(u.ru_utime + u.ru_stime - r.ru_utime - r.ru_stime, t, u.ru_maxrss * 1024)
 """
 
 
@@ -96,12 +108,17 @@ def make_files(d: Path) -> dict[str, Path]:
     return files
 
 
-def measure(code: str, path: Path) -> tuple[float, float]:
+def measure(code: str, path: Path, *extra: str) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS bytes, CPU seconds) of one fresh process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     out = subprocess.run(
-        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env, check=True
+        [sys.executable, "-c", code, str(path), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     ).stdout.split()
-    return float(out[-2]), float(out[-1])
+    return float(out[-2]), float(out[-1]), float(out[-3])
 
 
 def main() -> None:
@@ -112,14 +129,23 @@ def main() -> None:
     d = Path(args.dir or tempfile.mkdtemp(prefix="chainrule-reading-"))
     d.mkdir(parents=True, exist_ok=True)
     files = make_files(d)
-    results: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    results: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
+    load = [os.getloadavg()[0]]
     for _ in range(args.rounds):
         for name, path in files.items():
-            r = results.setdefault(name, {"pandas": [], "chainrule": [], "train": []})
+            r = results.setdefault(
+                name, {"pandas": [], "chainrule": [], "train": [], "train32": []}
+            )
             r["pandas"].append(measure(PANDAS, path))
             r["chainrule"].append(measure(CHAINRULE, path))
             if name == "numeric":
                 r["train"].append(measure(TRAIN, path))
+                r["train32"].append(measure(TRAIN, path, "--dtype", "float32"))
+            load.append(os.getloadavg()[0])
+    print(
+        f"1-minute load average on {os.cpu_count()} CPUs during the run: "
+        f"{min(load):.1f}–{max(load):.1f} (median {float(np.median(load)):.1f})\n"
+    )
     print(
         "| file | size | pandas.read_csv | chainrule read | ratio | chainrule train "
         "(1 epoch) | train / pandas | peak RSS pandas / chainrule read / train "
@@ -129,7 +155,7 @@ def main() -> None:
     for name, r in results.items():
         size = files[name].stat().st_size
         med = {
-            k: (float(np.median([t for t, _ in v])), float(np.median([m for _, m in v])))
+            k: tuple(float(np.median([m[i] for m in v])) for i in range(3))
             for k, v in r.items()
             if v
         }
@@ -141,6 +167,32 @@ def main() -> None:
             + f"{med['pandas'][1] / size:.1f} / {med['chainrule'][1] / size:.1f}"
             + (f" / {train[1] / size:.1f}" if train else "")
             + " |"
+        )
+    print(
+        "\nCPU seconds (user + system, every thread of the process), medians: "
+        "the same comparisons, less swayed by other jobs\n"
+    )
+    print(
+        "| file | pandas.read_csv | chainrule read | ratio | train (float64) | "
+        "train / pandas | train --dtype float32 | train32 / pandas |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        cpu = {k: float(np.median([m[2] for m in v])) for k, v in r.items() if v}
+        row = f"| {name}.csv | {cpu['pandas']:.2f} s | {cpu['chainrule']:.2f} s | "
+        row += f"{cpu['chainrule'] / cpu['pandas']:.2f}× | "
+        for k in ("train", "train32"):
+            row += f"{cpu[k]:.2f} s | {cpu[k] / cpu['pandas']:.2f}× | " if k in cpu else "– | – | "
+        print(row.rstrip())
+    wall32 = results["numeric"]["train32"]
+    if wall32:
+        pandas = float(np.median([m[0] for m in results["numeric"]["pandas"]]))
+        t32 = float(np.median([m[0] for m in wall32]))
+        rss32 = float(np.median([m[1] for m in wall32]))
+        size = files["numeric"].stat().st_size
+        print(
+            f"\nnumeric.csv, train --dtype float32: {t32:.2f} s wall "
+            f"({t32 / pandas:.2f}× pandas' read), peak RSS {rss32 / size:.1f}× the file"
         )
     print(json.dumps({k: {kk: vv for kk, vv in v.items()} for k, v in results.items()}))
 

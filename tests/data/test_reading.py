@@ -32,7 +32,12 @@ def _big_csv(path, n=100_000):
     return np.column_stack([a, b]), y
 
 
-def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path):
+@pytest.mark.parametrize("stream", [True, False])
+def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path, monkeypatch, stream):
+    from chainrule.data import table
+
+    if stream:  # as a file over _WHOLE_BYTES is read
+        monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
     p = tmp_path / "t.csv"
     X, y = _big_csv(p)
     assert p.stat().st_size > 1 << 20
@@ -43,7 +48,12 @@ def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path):
     assert d.lines is not None and d.lines[-1] == len(y) + 1
 
 
-def test_a_late_word_in_a_number_column_still_names_its_line(tmp_path):
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_late_word_in_a_number_column_still_names_its_line(tmp_path, monkeypatch, stream):
+    from chainrule.data import table
+
+    if stream:  # as a file over _WHOLE_BYTES is read
+        monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
     p = tmp_path / "t.csv"
     _big_csv(p)
     text = p.read_text().splitlines()
@@ -54,6 +64,142 @@ def test_a_late_word_in_a_number_column_still_names_its_line(tmp_path):
     line = len(text) - 2
     with pytest.raises(DataFileError, match=rf"line {line}, column 1 \('a'\): 'oops' is not"):
         read_data_file(p, target="label")
+
+
+def _slow_read(monkeypatch, *args, **kwargs):
+    """The line-by-line reader only (the fast path switched off)."""
+    from chainrule.data import files as files_module
+
+    with monkeypatch.context() as m:
+        m.setattr(files_module, "_read_fast", lambda *a, **k: None)
+        return read_data_file(*args, **kwargs)
+
+
+def _numbers_csv(path, gaps):
+    """A table of numbers over two of pyarrow's blocks, with the rows ``gaps`` replaces."""
+    rng = np.random.default_rng(1)
+    lines = ["a,b,label"] + [
+        f"{x:.6f},{z:.6f},{k}"
+        for x, z, k in zip(
+            rng.normal(size=60_000),
+            rng.normal(size=60_000),
+            rng.integers(0, 3, 60_000),
+            strict=True,
+        )
+    ]
+    for i, text in gaps.items():
+        lines[i] = text
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "gaps",
+    [
+        {},
+        {50_000: ""},  # a blank line: skipped, later lines keep their numbers
+        {50_000: ",,"},  # a row of empty cells: a row with a missing target
+        {50_000: ",,2"},  # features missing, the target present
+        {59_990: "1.5,,"},  # a missing target only
+    ],
+)
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypatch, gaps, stream):
+    """Streamed, the fast reader does not count a table of numbers' lines: it keeps
+    blank lines as rows of nulls and hands a file with a row of nothing but missing
+    cells on.  Read whole (a small file), it skips blank lines and counts the lines."""
+    from chainrule.data import DataFileError, table
+
+    if stream:
+        monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
+
+    p = _numbers_csv(tmp_path / "t.csv", gaps)
+    try:
+        slow = _slow_read(monkeypatch, p, target="label", missing_target="drop")
+    except DataFileError as exc:  # the same message from both readers
+        with pytest.raises(DataFileError) as fast_exc:
+            read_data_file(p, target="label", missing_target="drop")
+        assert str(fast_exc.value) == str(exc)
+        return
+    from chainrule.data import files
+
+    took = files._read_fast(p, "label", True, None, None, None, None, "drop", ".") is not None
+    # The line reader takes blank lines, and streamed rows of empty cells.
+    assert took == (list(gaps.values()) not in ([""], [",,"] if stream else [""]))
+    fast = read_data_file(p, target="label", missing_target="drop")
+    assert np.array_equal(fast.X, slow.X, equal_nan=True)
+    assert fast.y.tolist() == slow.y.tolist() and fast.class_names == slow.class_names
+    assert fast.lines.tolist() == slow.lines.tolist()
+    assert fast.dropped.tolist() == slow.dropped.tolist()
+    if gaps:
+        assert fast.lines[-1] == 60_001
+
+
+def test_a_blank_line_keeps_the_line_numbers_of_a_missing_target(tmp_path):
+    from chainrule.data import DataFileError
+
+    p = _numbers_csv(tmp_path / "t.csv", {10: "", 59_000: "0.5,0.25,"})
+    with pytest.raises(DataFileError, match=r"line 59001, target 'label': the cell is empty"):
+        read_data_file(p, target="label")
+
+
+def test_an_infinite_number_in_a_text_column_is_named(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("a,b,label\n" + "".join(f"{i},{i % 3},1\n" for i in range(50)) + "3,inf,0\n")
+    from chainrule.data import DataFileError
+
+    with pytest.raises(DataFileError, match=r"line 52, column 2 \('b'\): inf is not a finite"):
+        read_data_file(p, target="label")
+
+
+def test_reading_a_table_does_not_import_pandas(tmp_path):
+    """pyarrow's ``to_numpy`` and Python scalars handed to Arrow import pandas (0.3–0.6 s
+    of a read): the reader takes values from the buffers instead."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    p = tmp_path / "t.csv"
+    p.write_text(
+        "n,word,day,label\n"
+        + "".join(
+            f"{i / 7:.3f},{'abc'[i % 3]},2020-01-{1 + i % 28:02d},{'xy'[i % 2]}\n"
+            for i in range(300)
+        )
+        + ",NA,,x\n"
+    )
+    src = Path(__file__).resolve().parents[2] / "src"
+    code = (
+        "import sys; from chainrule.data import read_data_file; "
+        f"d = read_data_file({str(p)!r}, missing_target='drop'); "
+        "assert d.text and d.X.shape == (301, 3), d.X.shape; "
+        "print('pandas' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_class_labels_by_counting_equal_numpys_unique():
+    from chainrule.data.files import _unique_inverse
+
+    rng = np.random.default_rng(0)
+    for values in (
+        rng.integers(-5, 5, 1000).astype(float),
+        np.array([7.0]),
+        np.array([-0.0, 0.0, 3.0]),
+        np.array([1e9, 1e9 + 3, 1e9]),
+        np.array([0.0, 1e6]),  # too wide a range to count: sorted
+    ):
+        distinct, inverse = _unique_inverse(values, True)
+        want, want_inverse = np.unique(values, return_inverse=True)
+        np.testing.assert_array_equal(distinct, want)
+        np.testing.assert_array_equal(inverse, want_inverse.reshape(-1))
 
 
 def _args(**kw):
@@ -104,3 +250,19 @@ def test_in_place_splits_equal_the_copying_path(scale, dtype):
     assert a.keys() == b.keys()
     for k in a:  # the same fitted values, bit for bit
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+@pytest.mark.parametrize("n", [5, 100, 30_001])
+def test_rows_reordered_in_place_as_numpy_takes_them(n):
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 3))
+    p = rng.permutation(n)
+    parts = [
+        np.sort(p[: n * 7 // 10]),
+        np.sort(p[n * 7 // 10 : n * 8 // 10]),
+        np.sort(p[n * 8 // 10 :]),
+    ]
+    for order in (parts, [parts[0][::-1], *parts[1:]]):  # sorted, and not (by column)
+        want = X[np.concatenate(order)]
+        got = data_options._reorder_rows(X.copy(), order)
+        np.testing.assert_array_equal(got, want)

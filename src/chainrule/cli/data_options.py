@@ -733,13 +733,30 @@ _CHUNK_ROWS = 1 << 13
 
 def _reorder_rows(X: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
     """``X`` with its rows in the order ``parts`` concatenated (each part sorted, the
-    parts disjoint and covering every row), rearranged in place a column at a time:
-    the extra memory is one column, not a second matrix."""
+    parts disjoint and covering every row), rearranged in place.
+
+    The later parts (validation, test) are copied out first; the first part's rows
+    then move forward a block at a time (row ``first[i] >= i``, so a block only reads
+    rows not yet overwritten), and the saved rows follow.  Whole rows move, in file
+    order (a column at a time gathered each row once per column: 20 passes over the
+    matrix); the extra memory is the later parts' rows, not a second matrix.
+    """
     order = np.concatenate(parts)
     if np.array_equal(order, np.arange(len(X))):
         return X
-    for j in range(X.shape[1]):
-        X[:, j] = X[order, j]
+    first = parts[0]
+    if len(first) > 1 and bool((np.diff(first) <= 0).any()):  # not sorted: by column
+        for j in range(X.shape[1]):
+            X[:, j] = X[order, j]
+        return X
+    saved = [X[idx] for idx in parts[1:]]
+    for start in range(0, len(first), _CHUNK_ROWS):
+        rows = first[start : start + _CHUNK_ROWS]
+        X[start : start + len(rows)] = X[rows]
+    at = len(first)
+    for block in saved:
+        X[at : at + len(block)] = block
+        at += len(block)
     return X
 
 

@@ -409,6 +409,7 @@ def _targets(
             raise DataFileError(
                 f"{p}: {_where(bad[0], lines)}, {what}: {numeric[bad[0]]} is not a finite number"
             )
+    unique: tuple[np.ndarray, np.ndarray] | None = None  # computed once, used twice
     if task is None:
         if class_names is not None:
             task = "classification" if class_names else "regression"
@@ -416,7 +417,8 @@ def _targets(
             task = "classification"
         else:
             integral = bool(np.all(numeric == np.round(numeric)))
-            few = len(np.unique(numeric)) <= min(MAX_AUTO_CLASSES, max(2, len(numeric) // 2))
+            unique = _unique_inverse(numeric, integral)
+            few = len(unique[0]) <= min(MAX_AUTO_CLASSES, max(2, len(numeric) // 2))
             task = "classification" if integral and few else "regression"
     if task == "regression":
         if numeric is None:
@@ -427,7 +429,11 @@ def _targets(
             )
         return numeric, task, []
     # Each distinct cell is turned into its label once (a million rows, a few classes).
-    distinct, cell_of = np.unique(numeric if numeric is not None else y_raw, return_inverse=True)
+    if unique is None:
+        values = numeric if numeric is not None else y_raw
+        integral = numeric is not None and bool(np.all(numeric == np.round(numeric)))
+        unique = _unique_inverse(values, integral)
+    distinct, cell_of = unique
     label_of = np.array([_label_text(v) for v in distinct.tolist()], dtype=str)
     texts_u, label_index = np.unique(label_of, return_inverse=True)
     row_label = label_index[cell_of.reshape(-1)]
@@ -451,6 +457,21 @@ def _targets(
             f"training (the model knows {_short_list(class_names)})"
         )
     return y, task, list(class_names)
+
+
+def _unique_inverse(values: np.ndarray, integral: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)``; for whole numbers within a small
+    range by counting (one pass, no sort: a million integer labels in milliseconds)."""
+    if integral and len(values):
+        lo, hi = float(values.min()), float(values.max())
+        if hi - lo < 1 << 16:
+            offset = (values - lo).astype(np.intp)
+            present = np.bincount(offset) > 0
+            position = np.cumsum(present) - 1
+            distinct = np.flatnonzero(present).astype(values.dtype) + lo
+            return distinct, position[offset]
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, inverse.reshape(-1)
 
 
 def _short_list(names: list[str], limit: int = 10) -> str:

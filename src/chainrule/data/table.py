@@ -45,6 +45,7 @@ _MISSING = ("", "na", "n/a", "nan", "null", "none", "?")
 #: A number as Python's ``float`` reads it (less ``inf``/``nan``/underscores, which go
 #: through the slow per-cell check).
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_NUMBER_RE = re.compile(_NUMBER, re.ASCII)
 
 #: Bytes read to sniff the delimiter and the header (more, up to the limit, until three
 #: lines are in: a table of 100,000 columns has a long header line).
@@ -57,6 +58,12 @@ _WIDE = 2000
 
 #: Rows of a CSV block parsed at a time (pyarrow's block size, in bytes).
 _BLOCK_BYTES = 1 << 20
+
+#: Files up to this size are read whole (``pyarrow.csv.read_csv``: types inferred over
+#: the whole file, no first-block pass to declare them; on the 16 MB mixed file of
+#: ``benchmarks/reading.py`` about 0.1 s of CPU less than streaming).  Larger files
+#: stream, so that memory stays at about one copy of the numbers.
+_WHOLE_BYTES = 1 << 25
 
 
 def sniff_table_format(head: bytes) -> str | None:
@@ -204,10 +211,13 @@ def read_csv_arrow(
     result = _stream(p, n_cols, bool(header), file_col, t, delimiter, decimal)
     if result is None:
         return None
-    X, texts, y_raw, n_rows = result
-    newlines, ends = _count_lines(p)
-    if newlines + (0 if ends else 1) != n_rows + bool(header):
-        return None  # blank lines somewhere: the slow reader keeps their numbers
+    X, texts, y_raw, n_rows, numbers_only = result
+    if os.path.getsize(p) > _WHOLE_BYTES:
+        _give_back_memory()
+    if not numbers_only:
+        newlines, ends = _count_lines(p)
+        if newlines + (0 if ends else 1) != n_rows + bool(header):
+            return None  # blank lines somewhere: the slow reader keeps their numbers
     first = 2 if header else 1
     line_numbers = np.arange(first, first + n_rows, dtype=np.int64)
     if n_rows == 0:
@@ -227,36 +237,60 @@ def _stream(
     delimiter: str,
     decimal: str,
 ) -> (
-    tuple[np.ndarray, dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], np.ndarray | None, int]
+    tuple[
+        np.ndarray,
+        dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+        np.ndarray | None,
+        int,
+        bool,
+    ]
     | None
 ):
     """Parse the file in blocks; the numeric matrix (C order, filled block by block
-    as blocks arrive), the text columns and the target cells."""
+    as blocks arrive), the text columns, the target cells, and whether every column was
+    read as numbers (declared so from the first block).
+
+    A table of numbers only is read keeping its blank lines (as rows of nulls): then
+    every line is one row (no number holds a line break, and any row whose cells are
+    all missing, a blank line perhaps, hands the file to the line reader), so the
+    file need not be read a second time to count its lines.  A table with text keeps
+    pyarrow's skipping of blank lines and :func:`read_csv_arrow` counts the lines.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     col_names = [f"c{j}" for j in range(n_cols)]
     nulls = sorted({v for m in _MISSING for v in (m, m.upper(), m.capitalize())})
     keep = [col_names[j] for j in file_col] + ([col_names[t]] if t is not None else [])
-    forced = _declared_types(
-        p,
-        col_names,
-        header,
-        delimiter,
-        decimal,
-        nulls,
-        keep,
-        {col_names[t]} if t is not None else set(),
-    )
     size = os.path.getsize(p)
+    small = size <= _WHOLE_BYTES
+    forced = (
+        {}
+        if small
+        else _declared_types(
+            p,
+            col_names,
+            header,
+            delimiter,
+            decimal,
+            nulls,
+            keep,
+            {col_names[t]} if t is not None else set(),
+        )
+    )
     for _attempt in range(n_cols + 2):
+        numbers_only = (
+            n_cols > 1
+            and bool(file_col)
+            and all(name in forced and not pa.types.is_string(forced[name]) for name in keep)
+        )
         read = pacsv.ReadOptions(
             column_names=col_names,
             skip_rows=1 if header else 0,
             block_size=_BLOCK_BYTES,
             use_threads=True,
         )
-        parse = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True)
+        parse = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=not numbers_only)
         convert = pacsv.ConvertOptions(
             column_types=forced,
             null_values=nulls,
@@ -271,9 +305,16 @@ def _stream(
         text_parts: dict[int, list[Any]] = {}
         target_parts: list[Any] = []
         try:
-            reader = pacsv.open_csv(
-                p, read_options=read, parse_options=parse, convert_options=convert
-            )
+            if small:  # one multi-threaded read, its types inferred over the whole file
+                reader = iter(
+                    pacsv.read_csv(
+                        p, read_options=read, parse_options=parse, convert_options=convert
+                    ).to_batches()
+                )
+            else:
+                reader = pacsv.open_csv(
+                    p, read_options=read, parse_options=parse, convert_options=convert
+                )
             for batch in reader:
                 out.add(batch, [col_names[c] for c in file_col], text_parts)
                 if t is not None:
@@ -301,6 +342,8 @@ def _stream(
     for j, parts in text_parts.items():
         values = _text_or_numbers(pa.chunked_array(parts, type=pa.string()))
         if isinstance(values, np.ndarray):
+            if np.isinf(values).any():
+                return None  # the slow reader names the non-finite cell
             X[:, j] = values
         else:
             texts[j] = values
@@ -311,9 +354,30 @@ def _stream(
         if len(kinds) > 1:
             return None  # numbers, then text: the slow reader reads the cells as written
         y_raw = np.concatenate(target_parts) if target_parts else np.empty(0)
-    if any(np.isinf(X[:, j]).any() for j in range(X.shape[1])):
+    if out.infinite:
         return None  # the slow reader names the non-finite cell
-    return X, texts, y_raw, n
+    if numbers_only and len(out.empty):
+        rows = np.concatenate(out.empty)
+        if y_raw is None or np.isnan(y_raw[rows]).any():
+            return None  # a blank line, or a row of empty cells: the line reader
+    return X, texts, y_raw, n, numbers_only
+
+
+def _give_back_memory() -> None:
+    """Return the memory a streamed read freed to the operating system: Arrow's pool
+    keeps its freed blocks, and glibc's heap the per-block temporaries (after a
+    1,000,000 × 20 read, 17 MB and 28 MB that training's peak would sit on)."""
+    import ctypes
+    import sys
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+            pass
 
 
 def _declared_types(
@@ -385,6 +449,8 @@ class _Blocks:
         self.m, self.size = n_cols, size
         self.data: np.ndarray | None = None
         self.n = 0
+        self.infinite = False  # an infinite number somewhere (the line reader names it)
+        self.empty: list[np.ndarray] = []  # rows whose numeric cells are all missing
 
     def add(self, batch: Any, names: list[str], text_parts: dict[int, list[Any]]) -> None:
         import pyarrow as pa
@@ -405,6 +471,7 @@ class _Blocks:
         ):
             block = batch.select(names).to_tensor(null_to_nan=True, row_major=True)
             self.data[self.n : need] = np.asarray(block).reshape(rows, self.m)
+            self._check(self.data[self.n : need])
             self.n = need
             return
         for j, name in enumerate(names):
@@ -414,9 +481,30 @@ class _Blocks:
             else:
                 if j not in text_parts:  # earlier blocks were numbers: their text back
                     done = self.data[: self.n, j]
-                    text_parts[j] = [pa.array(_numbers_as_text(done), type=pa.string())]
+                    text_parts[j] = (
+                        [pa.array(_numbers_as_text(done), type=pa.string())] if self.n else []
+                    )
                 text_parts[j].append(col.cast(pa.string()))
+        if not text_parts:
+            self._check(self.data[self.n : need])
+        else:
+            self.infinite = self.infinite or any(
+                np.isinf(self.data[self.n : need, j]).any()
+                for j in range(self.m)
+                if j not in text_parts
+            )
         self.n = need
+
+    def _check(self, block: np.ndarray) -> None:
+        """Note infinities and all-missing rows of a block just written (in cache)."""
+        if not block.size:
+            return
+        self.infinite = self.infinite or bool(np.isinf(block).any())
+        nan = np.isnan(block)
+        if nan.any():
+            empty = np.flatnonzero(nan.all(axis=1))
+            if len(empty):
+                self.empty.append(empty + self.n)
 
     def result(self) -> np.ndarray:
         if self.data is None:
@@ -443,7 +531,11 @@ def _numeric_kind(dtype: Any) -> bool:
 
 def _to_float(col: Any, out: np.ndarray | None = None) -> np.ndarray:
     """A numeric, boolean or all-null Arrow column as float64 (NaN where null), written
-    chunk by chunk into ``out`` when given (no concatenated copy)."""
+    chunk by chunk into ``out`` when given (no concatenated copy).
+
+    The values are taken from the chunks' buffers: pyarrow's ``to_numpy`` (and any
+    Python scalar handed to Arrow) imports pandas, ~0.3–0.6 s that a read need not pay.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -458,65 +550,79 @@ def _to_float(col: Any, out: np.ndarray | None = None) -> np.ndarray:
         if chunk.type != pa.float64():
             chunk = pc.cast(chunk, pa.float64())
         stop = start + len(chunk)
-        out[start:stop] = chunk.to_numpy(zero_copy_only=False)
+        out[start:stop] = _buffer_values(chunk, np.float64)
+        if chunk.null_count:
+            out[start:stop][~_validity(chunk)] = np.nan
         start = stop
     return out
 
 
-def _stripped(chunked: Any) -> tuple[Any, np.ndarray]:
-    """Cells with surrounding whitespace removed, and where they are missing."""
+def _buffer_values(chunk: Any, dtype: Any) -> np.ndarray:
+    """A fixed-width Arrow array's values buffer as NumPy (a view; nulls hold garbage)."""
+    n = len(chunk)
+    if n == 0:
+        return np.empty(0, dtype=dtype)
+    offset = chunk.offset * np.dtype(dtype).itemsize
+    return np.frombuffer(chunk.buffers()[1], dtype=dtype, count=n, offset=offset)
+
+
+def _validity(chunk: Any) -> np.ndarray:
+    """Where an Arrow array holds a value (bool of shape ``(len(chunk),)``)."""
+    n = len(chunk)
+    bitmap = chunk.buffers()[0]
+    if bitmap is None or chunk.null_count == 0:
+        return np.ones(n, dtype=bool)
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+    return bits[chunk.offset : chunk.offset + n].astype(bool)
+
+
+def _codes(chunked: Any) -> tuple[np.ndarray, list[str]]:
+    """A text column as dictionary codes: ``(codes, distinct)`` with ``codes`` an int64
+    array of shape ``(n,)`` (−1 where the cell is null) into the ``distinct`` values,
+    each stripped of surrounding whitespace.  Hash-based (Arrow's ``dictionary_encode``):
+    every later decision is made once per distinct value, never per row."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    cells = pc.utf8_trim_whitespace(chunked)
-    lower = pc.utf8_lower(cells)
-    missing = pc.or_kleene(pc.is_null(cells), pc.is_in(lower, value_set=_missing_set()))
-    return cells, np.asarray(pc.fill_null(missing, True).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _missing_set() -> Any:
-    import pyarrow as pa
-
-    return pa.array(list(_MISSING), type=pa.string())
+    if isinstance(chunked, pa.ChunkedArray):
+        chunked = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(chunked))
+    indices = encoded.indices
+    codes = _buffer_values(indices, np.int32).astype(np.int64)
+    if indices.null_count:
+        codes[~_validity(indices)] = -1
+    return codes, encoded.dictionary.to_pylist()
 
 
 def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A column pyarrow read as text: floats when every present cell is a number or a
     boolean (NaN where missing), else ``(cells, is_number, missing)`` with the cells
-    stripped and ``""`` where missing.  Hash-based (Arrow compute): each distinct cell is
-    looked at once."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    stripped and ``""`` where missing.  Each distinct cell is looked at once
+    (:func:`_codes`); the per-row arrays are gathered from the codes."""
+    from .files import _is_number
 
-    cells, missing = _stripped(chunked)
-    lower = pc.utf8_lower(cells)
-
-    def mask(values: Any) -> np.ndarray:
-        return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-    number = mask(pc.match_substring_regex(cells, _NUMBER))
-    boolean = mask(pc.is_in(lower, value_set=pa.array(["true", "false"])))
+    codes, distinct = _codes(chunked)
+    lowered = [v.lower() for v in distinct]
+    # One slot past the distinct values for the null code (−1 indexes the last slot).
+    missing = np.array([v in _MISSING for v in lowered] + [True])
+    boolean = np.array([v in ("true", "false") for v in lowered] + [False]) & ~missing
+    number = np.array([_NUMBER_RE.match(v) is not None for v in distinct] + [False])
     other = ~(number | boolean | missing)
-    if other.any():
-        # Python's float takes more than the pattern (inf, 1_000, ١٢): ask it once per
-        # distinct cell (a category column has few).
-        from .files import _is_number
-
-        distinct = pc.unique(pc.filter(cells, pa.array(other))).to_pylist()
-        ok = [v for v in distinct if v is not None and _is_number(v)]
-        if ok:
-            number |= mask(pc.is_in(cells, value_set=pa.array(ok, type=pa.string())))
-            other = ~(number | boolean | missing)
+    for i in np.flatnonzero(other):  # inf, 1_000, ١٢: Python's float takes more
+        number[i] = _is_number(distinct[i])
+    other = ~(number | boolean | missing)
     if not other.any():
-        out = np.full(len(cells), np.nan)
-        words = np.asarray(cells.to_numpy(zero_copy_only=False), dtype=object)
-        out[number] = np.array([float(v) for v in words[number].tolist()])
-        out[boolean] = (
-            np.asarray(lower.to_numpy(zero_copy_only=False), dtype=object)[boolean] == "true"
-        ).astype(np.float64)
-        return out
-    filled = pc.if_else(pa.array(missing), "", cells)
-    words = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=object).astype(str)
-    return words, number | boolean, missing
+        values = np.full(len(distinct) + 1, np.nan)
+        for i in np.flatnonzero(number):
+            values[i] = float(distinct[i])
+        for i in np.flatnonzero(boolean):
+            values[i] = float(lowered[i] == "true")
+        return values[codes]
+    text = np.array(
+        [("" if m else v) for v, m in zip(distinct, missing.tolist(), strict=False)] + [""],
+        dtype=str,
+    )
+    return text[codes], (number | boolean)[codes], missing[codes]
 
 
 def _check_text_column(
@@ -540,11 +646,11 @@ def _check_text_column(
 
 
 def _target_cells(chunked: Any) -> np.ndarray:
-    """The target column's cells, stripped; missing cells are ``""``."""
-    cells, missing = _stripped(chunked)
-    words = np.asarray(cells.to_numpy(zero_copy_only=False), dtype=object)
-    words[missing] = ""
-    return np.asarray(words.astype(str), dtype=str)
+    """The target column's cells, stripped; missing cells are ``""`` (per distinct cell,
+    :func:`_codes`)."""
+    codes, distinct = _codes(chunked)
+    text = [("" if v.lower() in _MISSING else v) for v in distinct] + [""]
+    return np.array(text, dtype=str)[codes]
 
 
 def read_column(p: Path, name: str) -> np.ndarray:

@@ -255,12 +255,12 @@ class TableEncoding:
                     )
                 )
             else:
-                col = data.X[rows, j]
-                present_n = col[~np.isnan(col)]
-                fill = float(np.median(present_n)) if len(present_n) else 0.0
-                columns.append(
-                    ColumnEncoding(name, "number", [], fill if missing == "impute" else None)
-                )
+                fill = None  # the median only where it is used (a partition per column)
+                if missing == "impute":
+                    col = data.X[rows, j]
+                    present_n = col[~np.isnan(col)]
+                    fill = float(np.median(present_n)) if len(present_n) else 0.0
+                columns.append(ColumnEncoding(name, "number", [], fill))
         return cls(columns, missing)
 
     @property
