@@ -578,3 +578,37 @@ def test_mpi_ranks_that_read_different_data_are_refused(tmp_path):
     # Each rank reads its share of t.csv: the files are compared first (docs/distributed.md).
     assert "the MPI ranks read different data: rank 0 has 60 rows" in proc.stderr
     assert "rank 1 53 (digest" in proc.stderr
+
+
+def test_table_stats_equal_each_column_s_own_statistics():
+    """Columns summarised together (fractions among the first rows) get exactly the
+    statistics each column gets alone: counts, smallest and largest, NaN ignored."""
+    from chainrule.data.datasets import Dataset
+    from chainrule.data.roles import column_stats, table_stats
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    X = np.column_stack(
+        [
+            rng.normal(size=n),  # fractions from the first row
+            rng.integers(0, 5, n).astype(float),  # whole numbers
+            np.r_[np.full(1500, 2.0), rng.normal(size=1500)],  # a fraction only late
+            np.full(n, np.nan),  # empty
+            np.r_[np.nan, 0.5, np.full(n - 2, np.nan)],  # one fraction, NaN around it
+            np.full(n, np.nan),  # a text column's place in X
+        ]
+    )
+    X[rng.choice(n, 200, replace=False), 0] = np.nan
+    X[-1, 0] = -99.5  # the extremes last, past the first rows
+    X[-2, 0] = 99.25
+    text = {5: np.array(["a", "b", ""] * (n // 3))}
+    data = Dataset(X=X, y=np.zeros(n), task="classification", name="t", text=text)
+    together = table_stats(data)
+    for j, s in enumerate(together):
+        alone = column_stats(data, j)
+        assert (s.text, s.n_present, s.integral) == (alone.text, alone.n_present, alone.integral)
+        np.testing.assert_array_equal(s.values, alone.values)
+        np.testing.assert_array_equal(s.counts, alone.counts)
+        np.testing.assert_equal((s.low, s.high), (alone.low, alone.high))
+    assert together[0].low == -99.5 and together[0].high == 99.25
+    assert together[0].n_present == n - 200 and not together[0].integral

@@ -48,6 +48,7 @@ from ..data.roles import (
     column_stats,
     decide_roles,
     parse_dates,
+    table_stats,
 )
 from ..data.table import _delimiter, sniff_table_format
 from ..data.tables import ColumnEncoding, TableEncoding, missing_rows, self_parse, subset
@@ -410,7 +411,7 @@ def agree_roles(world: World, data: Dataset, **options: Any) -> list[ColumnRole]
     (``options``: its keyword arguments, ``exclude``, ``categorical``, …)."""
     _text_everywhere(world, data)
     n = int(world.comm.allreduce(len(data.X)))
-    stats = _merged(world, [column_stats(data, j) for j in range(data.X.shape[1])])
+    stats = _merged(world, table_stats(data))
 
     def unlocated(j: int, values: np.ndarray) -> tuple[str, str]:
         raise _Unlocated(j, values)
