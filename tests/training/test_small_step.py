@@ -156,3 +156,25 @@ def test_a_fit_holds_no_python_object_per_batch():
     finally:
         gc.callbacks.remove(seen)
     assert len(collections) <= 1, collections
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_epoch_metrics_scored_in_blocks_equal_one_pass(monkeypatch, shuffle):
+    """The epoch's training loss and accuracy, scored a block of rows at a time (bounded
+    temporaries), equal one pass over all the rows — weighted rows and shuffles too."""
+    import chainrule.training.loop as loop
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(301, 4))
+    y = rng.integers(0, 3, 301)
+    w = rng.random(301) + 0.5
+
+    def fit(block: int) -> list[tuple[float, float]]:
+        monkeypatch.setattr(loop, "_METRIC_ROWS", block)
+        net = chainrule.Network([4, 8, 3], output_activation="softmax", cost="log_likelihood", seed=1)
+        net.fit(X, y, epochs=3, batch_size=10, shuffle=shuffle, seed=2, sample_weight=w)
+        return list(zip(net.history.train_loss, net.history.train_accuracy, strict=True))
+
+    blocked, whole = fit(7), fit(1 << 20)
+    np.testing.assert_allclose(blocked, whole, rtol=1e-12)
+    assert len(blocked) == 3 and 0 < blocked[-1][1] <= 1

@@ -68,6 +68,9 @@ def _stop_on_interrupt(net: Network) -> Iterator[None]:
 #: gradient norms are measured on; every batch when an epoch has no more.
 GRAD_NORM_BATCHES = 32
 
+#: Rows of the epoch's outputs scored at a time for its training loss and accuracy.
+_METRIC_ROWS = 1 << 16
+
 
 def _correct(output: Array, labels: Array) -> int:
     """Number of rows whose predicted class (``output``, (n, N_L)) is ``labels`` (n,)."""
@@ -524,22 +527,32 @@ def _epoch_metrics(
     """
     m = zL.shape[0]
     ops = ops_of(zL)
-    if order is None:
-        Yt = Y[:m, ...]
-        weights = None if sample_weight is None else sample_weight[:m]
-        labels_t = None if labels is None else labels[:m]
-    else:
-        Yt = ops.take_rows(Y, order[:m])
-        weights = None if sample_weight is None else ops.take_rows(sample_weight, order[:m])
-        labels_t = None if labels is None else ops.take_rows(labels, order[:m])
-    costs = net.cost.value(zL, aL, Yt, net.output_activation)
-    if weights is not None:
-        costs = costs * weights
-    total = costs.sum(dtype=np.float64) if ops.name == "numpy" else ops.xp.sum(costs)
-    loss = float(total) / m
+    total = 0.0
+    correct = 0
+    # In blocks of rows: the cost's temporaries (a log of a^L, the targets in training
+    # order) stay a few MB, not several copies of the epoch's (m, N_L) outputs.
+    for lo in range(0, m, _METRIC_ROWS):
+        hi = min(lo + _METRIC_ROWS, m)
+        if order is None:
+            Yt = Y[lo:hi, ...]
+            weights = None if sample_weight is None else sample_weight[lo:hi]
+            labels_t = None if labels is None else labels[lo:hi]
+        else:
+            idx = order[lo:hi]
+            Yt = ops.take_rows(Y, idx)
+            weights = None if sample_weight is None else ops.take_rows(sample_weight, idx)
+            labels_t = None if labels is None else ops.take_rows(labels, idx)
+        z, a = zL[lo:hi, ...], aL[lo:hi, ...]
+        costs = net.cost.value(z, a, Yt, net.output_activation)
+        if weights is not None:
+            costs = costs * weights
+        total += float(costs.sum(dtype=np.float64) if ops.name == "numpy" else ops.xp.sum(costs))
+        if net.is_classifier:
+            correct += _correct(a, classes_of(Yt) if labels_t is None else labels_t)
+    loss = total / m
     if not net.is_classifier:
         return loss, math.nan
-    return loss, _correct(aL, classes_of(Yt) if labels_t is None else labels_t) / m
+    return loss, correct / m
 
 
 def _resolve_optimizer(net: Network, spec: str | Optimizer | None) -> Optimizer:
