@@ -190,3 +190,21 @@ def test_cli_bad_values_are_usage_errors(capsys, flag, value):
         main(["train", flag, value])
     assert exc.value.code == 2
     assert flag in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", ["torch", "array_api_strict"])
+def test_other_backends_train_the_same_run_to_round_off(backend):
+    """The array-API paths of max-norm and the average give NumPy's run."""
+    pytest.importorskip(backend)
+    from chainrule.backend import to_numpy
+
+    X, y = _data()
+    kw = dict(epochs=3, batch_size=8, learning_rate=0.5, seed=5, max_norm=0.7, average_decay=0.9)
+    want = _net()
+    want.fit(X, y, **kw)
+    net = _net()
+    net.to(backend)
+    net.fit(X, y, **kw)
+    for g, w in zip((*net.weights, *net.biases), (*want.weights, *want.biases), strict=True):
+        np.testing.assert_allclose(to_numpy(g), w, rtol=1e-9, atol=1e-12)
+    assert max(float(_row_norms(to_numpy(W)).max()) for W in net.weights) <= 0.7 * (1 + 1e-9)
