@@ -645,7 +645,11 @@ class Network:
             ``w ← w − (ηλ/n) sgn(w) − η ∂C₀/∂w``.  ``clip_norm``: rescale each
             batch's whole gradient (all layers, weights and biases, penalties
             included) so its global norm is at most this; ``history.grad_norms``
-            records the norms before clipping.
+            records the norms before clipping.  ``max_norm``: after every step,
+            scale each unit's incoming weights (a row of ``W^l``) longer than this
+            back to this 2-norm.  ``average_decay`` (e.g. 0.999): keep an
+            exponential moving average of the parameters and end the run with it
+            (docs/training.md, "Weight averaging").
 
             ``schedule``: the learning rate per epoch, starting from
             ``learning_rate``: ``"constant"`` (default), ``"step"``,

@@ -247,3 +247,29 @@ def test_reproduce_nielsen_quick_runs_every_row(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "book" in out and "95.42" in out
     assert module.main(["--quick", "--data-dir", str(tmp_path / "missing")]) == 2
+
+
+def test_reproduce_nielsen_validate_screens_the_mlp_row_on_held_out_images(tmp_path, monkeypatch):
+    _write_small_mnist(tmp_path)
+    spec = importlib.util.spec_from_file_location(
+        "reproduce_nielsen", ROOT / "benchmarks" / "reproduce_nielsen.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    data = module.load_data(tmp_path, quick=True)
+    row = next(r for r in module.ROWS if r.key == "mlp")
+    seen = []
+    real_fit = module.Network.fit
+
+    def spy(self, X, y, *args, **kw):
+        seen.append(len(X))
+        return real_fit(self, X, y, *args, **kw)
+
+    monkeypatch.setattr(module.Network, "fit", spy)
+    screened = module.run_row(row, data, quick=True, seed=0, validate=True)
+    tested = module.run_row(row, data, quick=True, seed=0)
+    assert screened["evaluated_on"] == "validation" and tested["evaluated_on"] == "test"
+    assert seen == [len(data.X_train), len(data.X_train) + len(data.X_val)]
+    assert "train_accuracy" in tested and "train_accuracy" not in screened

@@ -162,6 +162,22 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
         metavar="MAX",
         help="clip each batch's gradient to this global norm",
     )
+    r.add_argument(
+        "--max-norm",
+        type=positive_float,
+        default=None,
+        metavar="C",
+        help="after every step, scale each unit's incoming weights back to 2-norm C "
+        "where longer (max-norm; 3-4 with dropout)",
+    )
+    r.add_argument(
+        "--average-decay",
+        type=_fraction,
+        default=None,
+        metavar="D",
+        help="end with an exponential moving average of the weights over the steps, "
+        "decay D in (0, 1), e.g. 0.999 (Polyak averaging)",
+    )
 
     s = p.add_argument_group("learning-rate schedule")
     s.add_argument(
@@ -291,6 +307,8 @@ def fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "clip_norm": args.clip_norm,
         "schedule": _schedule(args),
         "input_dropout": args.input_dropout,
+        "max_norm": args.max_norm,
+        "average_decay": args.average_decay,
     }
     if args.dropout is not None:
         settings["dropout"] = args.dropout[0] if len(args.dropout) == 1 else args.dropout
@@ -336,6 +354,10 @@ def describe(args: argparse.Namespace) -> str:
         parts.append(f"input dropout {args.input_dropout}")
     if args.clip_norm is not None:
         parts.append(f"clip norm {args.clip_norm}")
+    if args.max_norm is not None:
+        parts.append(f"max-norm {args.max_norm}")
+    if args.average_decay is not None:
+        parts.append(f"weight average (decay {args.average_decay})")
     if args.early_stopping:
         parts.append(f"early stopping on {args.early_stopping} (patience {args.patience})")
     return ", ".join(parts)

@@ -1,8 +1,10 @@
-"""Training: the Trainer, the epoch machinery, optimizers, schedules, regularization,
-callbacks and the history."""
+"""Training: the Trainer, the epoch machinery, optimizers, schedules, regularization
+(max-norm among it), weight averaging, callbacks and the history."""
 
+from .averaging import ExponentialAverage
 from .callbacks import BatchInfo, Callback, PrintProgress
 from .config import TrainingConfig
+from .constraints import MaxNorm, max_norm
 from .divergence import TrainingDiverged
 from .early_stopping import EarlyStopping, holdout_split
 from .history import History
@@ -31,9 +33,11 @@ __all__ = [
     "Cosine",
     "EarlyStopping",
     "EpochStats",
+    "ExponentialAverage",
     "History",
     "InverseScaling",
     "JSONLinesLogger",
+    "MaxNorm",
     "Momentum",
     "Optimizer",
     "PrintProgress",
@@ -48,5 +52,6 @@ __all__ = [
     "get_optimizer",
     "get_schedule",
     "holdout_split",
+    "max_norm",
     "progress_callback",
 ]

@@ -22,6 +22,7 @@ import numbers
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .averaging import check_decay
 from .early_stopping import MONITORS, EarlyStopping
 from .lbfgs import LBFGS
 from .optimizers import OPTIMIZERS, Optimizer
@@ -93,6 +94,14 @@ class TrainingConfig:
         Epochs without improvement before a named ``early_stopping`` stops.
     validation_fraction : float, optional
         Hold out this fraction of the rows as validation data, in ``(0, 1)``.
+    max_norm : float, optional
+        ``c``: after every step, scale each row of each ``W^l`` (a unit's incoming
+        weights) whose 2-norm exceeds ``c`` back to ``c``
+        (:mod:`~chainrule.training.constraints`; Srivastava et al. use 3–4 with dropout).
+    average_decay : float, optional
+        Keep an exponential moving average of the parameters with this decay in
+        ``(0, 1)`` (e.g. 0.999) and end the run with the averaged parameters
+        (:mod:`~chainrule.training.averaging`).
     """
 
     epochs: int = 30
@@ -109,6 +118,8 @@ class TrainingConfig:
     early_stopping: str | EarlyStopping | None = None
     patience: int = 10
     validation_fraction: float | None = None
+    max_norm: float | None = None
+    average_decay: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalised values are written once, here
@@ -120,6 +131,10 @@ class TrainingConfig:
         set_(self, "patience", _integer("patience", self.patience, 1))
         if self.clip_norm is not None:
             set_(self, "clip_norm", _number("clip_norm", self.clip_norm, positive=True))
+        if self.max_norm is not None:
+            set_(self, "max_norm", _number("max_norm", self.max_norm, positive=True))
+        if self.average_decay is not None:
+            set_(self, "average_decay", check_decay(self.average_decay))
         if not isinstance(self.shuffle, (bool, numbers.Integral)):
             raise ValueError(f"shuffle must be True or False, got {self.shuffle!r}")
         set_(self, "shuffle", bool(self.shuffle))

@@ -276,6 +276,8 @@ class _Epochs:
             and batches.reduce is None
             and ops_of(net.weights[0]).fuses_descent
         )
+        #: Called after every optimizer step (the trainer's max-norm and weight average).
+        self.after_step: Callable[[], None] | None = None
         self.sq_norms: list[float] = []
         self.measured = 0  # batches whose gradient norms the epoch measured
         self._layers: dict[int, Layers] = {}
@@ -364,6 +366,7 @@ class _Epochs:
         own_rng = type(batches).random is Batches.random
         no_weights = sw is None and type(batches).row_weights is Batches.row_weights
         by_batch, cost_terms, correct_terms = self.by_batch, [], []  # type: ignore[var-annotated]
+        after_step = self.after_step
         k = -1
         for k, Xb, Yb in batches.epoch(order):
             layers = all_layers[k] or engine.layers(net.weights, net.biases, Xb.shape[0])
@@ -399,6 +402,8 @@ class _Epochs:
                         update(layer, lr)
                 if collect:
                     self._step(epoch, k, lr, layers, Yb, rows, row_weights, update is None)
+            if after_step is not None:
+                after_step()
             if net.stop_training:
                 break
         if not host:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
@@ -32,8 +32,10 @@ import numpy.typing as npt
 
 from ..backend import NUMPY_OPS, to_numpy
 from ..functions import classes_of
+from .averaging import ExponentialAverage
 from .callbacks import Callback
 from .config import TrainingConfig
+from .constraints import MaxNorm
 from .divergence import check_divergence
 from .early_stopping import EarlyStopping, holdout_split
 from .history import History
@@ -277,6 +279,8 @@ class Trainer:
                 input_dropout=config.input_dropout,
                 l1=config.l1,
                 clip_norm=config.clip_norm,
+                max_norm=config.max_norm,
+                average_decay=config.average_decay,
                 schedule=getattr(config.schedule, "name", config.schedule),
             )
         elif net.ops is not NUMPY_OPS:
@@ -290,6 +294,7 @@ class Trainer:
         self._stack: ExitStack | None = None
         self._epochs: _Epochs | None = None
         self._ended = False
+        self.average: ExponentialAverage | None = None  # average_decay's, made by begin()
 
     # ------------------------------------------------------------------ the run
 
@@ -337,6 +342,7 @@ class Trainer:
         self._epochs = _Epochs(
             net, opt, config, self.batches, self.callbacks, dropout, self.rng, self.sample_weight
         )
+        self._epochs.after_step, self.average = _after_step(net, config)
         self._labels = (
             None if isinstance(Y, OneHotLabels) or not net.is_classifier else classes_of(Y)
         )  # once, not every epoch
@@ -454,6 +460,8 @@ class Trainer:
             return self.history
         self._close()
         self._ended = True
+        if self.average is not None:
+            self.average.finish()  # the run ends with the averaged parameters
         for cb in self.callbacks:
             cb.on_train_end(self.net, self.history)
         return self.history
@@ -476,6 +484,27 @@ class Trainer:
             sample_weight=self.sample_weight,
         )
         return self.history
+
+
+def _after_step(
+    net: Network, config: TrainingConfig
+) -> tuple[Callable[[], None] | None, ExponentialAverage | None]:
+    """What runs after every optimizer step: max-norm, then the weight average."""
+    steps: list[Callable[[], None]] = []
+    if config.max_norm is not None:
+        steps.append(MaxNorm(net.weights, config.max_norm))
+    average = None
+    if config.average_decay is not None:
+        average = ExponentialAverage([*net.weights, *net.biases], config.average_decay)
+        steps.append(average)
+    if len(steps) < 2:
+        return (steps[0] if steps else None), average
+
+    def both() -> None:
+        for step in steps:
+            step()
+
+    return both, average
 
 
 def _check_lbfgs_options(**options: Any) -> None:
