@@ -171,7 +171,9 @@ def test_epoch_metrics_scored_in_blocks_equal_one_pass(monkeypatch, shuffle):
 
     def fit(block: int) -> list[tuple[float, float]]:
         monkeypatch.setattr(loop, "_METRIC_ROWS", block)
-        net = chainrule.Network([4, 8, 3], output_activation="softmax", cost="log_likelihood", seed=1)
+        net = chainrule.Network(
+            [4, 8, 3], output_activation="softmax", cost="log_likelihood", seed=1
+        )
         net.fit(X, y, epochs=3, batch_size=10, shuffle=shuffle, seed=2, sample_weight=w)
         return list(zip(net.history.train_loss, net.history.train_accuracy, strict=True))
 
