@@ -211,8 +211,8 @@ class TableEncoding:
                 )
                 continue
             if role is not None and role.role == "text":
-                vocab = role.words if role.words is not None else frequent_words(
-                    _cells(data, j)[rows]
+                vocab = (
+                    role.words if role.words is not None else frequent_words(_cells(data, j)[rows])
                 )
                 columns.append(
                     ColumnEncoding(
