@@ -174,7 +174,7 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         raise CLIError(str(exc)) from None
     if dropped_note:
         note(dropped_note)
-    y = whole.y[keep]
+    y = whole.y if keep.all() else whole.y[keep]  # (no copy of every target when none goes)
     classification = whole.task == "classification"
     if classification and len(whole.class_names) < 2:
         only = f" ({whole.class_names[0]!r})" if whole.class_names else ""
@@ -193,6 +193,9 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         )
     except ValueError as exc:
         raise CLIError(f"{data.name}: {exc}") from None
+    # The split's and the roles' temporaries (the whole file's row indices, sorted and
+    # permuted) went back to the heap; hand them to the system before the rows are encoded.
+    give_back_memory()
     # This rank's rows are rows a:b of the rows kept; its rows of each split, locally.
     a = int(keep[:start].sum())
     b = a + len(data.y)
