@@ -13,15 +13,19 @@ recorded, never raised.
 Every file put in place is recorded (:func:`record_written`, called by
 :mod:`chainrule.atomic` inside its critical section), so the line printed after
 an interruption can say, truly, which files were written and that no other file
-was changed.  A signal whose ``KeyboardInterrupt`` was swallowed somewhere (an
-``Exception ignored in …`` of a finaliser) is still known: :func:`received`.
+was changed.  A signal whose ``KeyboardInterrupt`` lands in a finaliser or a weakref
+callback, where Python would only print ``Exception ignored in …`` and carry on, is sent
+again so that the main thread raises it at its next step (no traceback); and it is known
+in any case: :func:`received`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +99,33 @@ def on_signal(signum: int, frame: Any = None) -> None:
     raise Interrupted(_state.received)
 
 
+def _unraisable(hook: Any, previous: Any) -> None:
+    """``sys.unraisablehook`` while a command runs: an :class:`Interrupted` raised inside
+    a finaliser or a weakref callback (where Python can only print it, ``Exception ignored
+    in …``, and carry on) is delivered again — the signal sent to the main thread once
+    this hook has returned, so that it is raised at the main thread's next step —
+    instead of a traceback on stderr."""
+    if not isinstance(hook.exc_value, Interrupted):
+        previous(hook)
+        return
+    if _state.closed or _state.received is None:
+        return  # the last line is due (or no signal at all): nothing to deliver again
+    _state.raised = False
+    signum = _state.received
+    threading.Thread(target=_deliver_again, args=(signum,), daemon=True).start()
+
+
+def _deliver_again(signum: int) -> None:
+    # From another thread, so that the main thread has left the hook (and the finaliser)
+    # when the signal's handler runs: it waits for the main thread to run Python again.
+    # A real signal, not ``_thread.interrupt_main``: it also ends a blocking call (a sleep,
+    # a read) that the main thread may be in by then.
+    time.sleep(0.001)
+    main = threading.main_thread().ident
+    if main is not None:
+        signal.pthread_kill(main, signum)
+
+
 @contextlib.contextmanager
 def critical() -> Iterator[None]:
     """A section no signal interrupts: one arriving meanwhile is raised when it ends.
@@ -153,10 +184,13 @@ def handled(*, restore: bool = True) -> Iterator[None]:
             _state = _State()
         return
     previous = {s: signal.signal(s, on_signal) for s in SIGNALS}
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda args: _unraisable(args, hook)
     try:
         yield
     finally:
         _state.closed = True
+        sys.unraisablehook = hook
         if restore and _state.received is None:
             for s, handler in previous.items():
                 signal.signal(s, handler)

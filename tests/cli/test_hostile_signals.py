@@ -274,3 +274,36 @@ def test_an_interrupt_swallowed_inside_a_command_still_ends_with_130(tmp_path, c
     _data, model = train_model(tmp_path, capsys)
     proc = cli_patched(_SWALLOWS, ["info", str(model)], tmp_path, timeout=120)
     assert_fails(proc, 130, "chainrule info: interrupted; no file was changed")
+
+
+_IN_A_FINALISER = """
+import os, signal, time
+import chainrule.cli.info as info
+original = info.run
+
+class Finalised:
+    def __del__(self):  # the signal's handler runs here, where Python swallows what it raises
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):
+            pass
+
+def run(args):
+    Finalised()
+    time.sleep(10)  # the interrupt, delivered again, ends this sleep at once
+    print("the command went on after the interrupt")
+    return original(args)
+
+info.run = run
+"""
+
+
+def test_an_interrupt_raised_inside_a_finaliser_is_delivered_again(tmp_path, capsys):
+    """A signal whose handler runs in a finaliser or a weakref callback (Python prints
+    "Exception ignored in …" and carries on) is sent again: the command stops at its next
+    step with one line, no traceback (a random-offset signal once hit a weakref callback)."""
+    from hostile_helpers import assert_fails, cli_patched, train_model
+
+    _data, model = train_model(tmp_path, capsys)
+    proc = cli_patched(_IN_A_FINALISER, ["info", str(model)], tmp_path, timeout=120)
+    assert_fails(proc, 130, "chainrule info: interrupted; no file was changed")
+    assert "went on" not in proc.stdout and "network:" not in proc.stdout, proc.stdout
