@@ -612,3 +612,27 @@ def test_table_stats_equal_each_column_s_own_statistics():
         np.testing.assert_equal((s.low, s.high), (alone.low, alone.high))
     assert together[0].low == -99.5 and together[0].high == 99.25
     assert together[0].n_present == n - 200 and not together[0].integral
+
+
+def test_a_date_column_with_an_impossible_date_is_named(tmp_path, capsys):
+    """Cells shaped like ISO dates that are not dates (2020-02-30) are named by line and
+    column in one line — from the whole file and from parts' merged statistics alike."""
+    from chainrule.data.roles import ColumnStats, RolesError, TableStats, column_stats, decide_roles
+    from chainrule.data.tables import subset
+
+    rows = [["d", "x", "y"]] + [
+        [f"2020-0{1 + i % 9}-1{i % 9}", f"{i * 0.37 % 1:.3f}", str(i % 2)] for i in range(60)
+    ]
+    rows[41][0] = "2020-02-30"  # line 42; valid dates sort after it
+    path = write_rows(tmp_path / "d.csv", rows)
+    code, _, err = run(capsys, ["train", "--data", path, *FAST])
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "d.csv: line 42, column 'd': '2020-02-30' is not an ISO 8601 date or time" in err
+    code, _, err = run(capsys, ["train", "--data", path, "--exclude", "d", *FAST])
+    assert code == 0, err
+
+    data = read_data_file(path)
+    a, b = subset(data, np.arange(30)), subset(data, np.arange(30, 60))
+    merged = [ColumnStats.merge([column_stats(a, j), column_stats(b, j)]) for j in range(2)]
+    with pytest.raises(RolesError, match="line 42, column 'd': '2020-02-30'"):
+        decide_roles(a, stats=TableStats(merged, 60, lambda j, values: ("line 42", "2020-02-30")))

@@ -197,6 +197,15 @@ def vocabulary(
     return [w for _, w in kept[:max_words]]
 
 
+def _is_date(cell: str) -> bool:
+    """Whether :func:`parse_dates` reads ``cell``."""
+    try:
+        parse_dates(np.array([cell]))
+    except ValueError:
+        return False
+    return True
+
+
 def _thousands_pattern(decimal: str) -> re.Pattern[str]:
     sep, mark = ("\\.", ",") if decimal == "," else (",", "\\.")
     return re.compile(rf"^[+-]?(\d{{1,3}}({sep}\d{{3}})+|\d+)({mark}\d+)?$")
@@ -607,6 +616,15 @@ def _automatic(
     if all(_ISO_DATE.match(v) for v in distinct[:200].tolist()) and all(
         _ISO_DATE.match(v) for v in distinct.tolist()
     ):
+        try:  # shaped like dates: each must also be one (not 2020-13-45)
+            parse_dates(distinct)
+        except ValueError:
+            where, cell = locate(j, distinct[[_is_date(v) for v in distinct.tolist()]])
+            raise RolesError(
+                f"{data_name}: {where}, column {name!r}: {cell[:40]!r} is not an ISO 8601 "
+                f"date or time, though the column's other cells look like dates (fix the "
+                f"cell, or say --categorical {name} or --exclude {name})"
+            ) from None
         return ColumnRole(name, "date", "ISO 8601 dates")
     pattern = _thousands_pattern(decimal)
     numeric = np.array([bool(pattern.match(v)) for v in distinct.tolist()])
