@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -395,27 +396,7 @@ def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingDat
     roles: list[ColumnRole] | None = None
     all_roles: list[ColumnRole] = []
     if table:
-        try:
-            all_roles = decide_roles(
-                data,
-                exclude=args.exclude or (),
-                categorical=args.categorical or (),
-                dates=args.date or (),
-                id_column=args.id_column,
-                decimal=args.decimal,
-                text=getattr(args, "text", None) or (),
-            )
-        except RolesError as exc:
-            raise CLIError(str(exc)) from None
-        data, roles = exclude_columns(data, all_roles)
-        if not roles:
-            raise CLIError(
-                f"{data.name}: every feature column is excluded "
-                f"({'; '.join(f'{r.name}: {r.reason}' for r in all_roles[:4])}); "
-                f"keep some with --categorical COL"
-            )
-        if not args.quiet and not any(r.role == "text" for r in all_roles):
-            _print_roles(all_roles, data.target_name)  # (text columns: once fitted)
+        data, roles, all_roles = _decide_roles(args, data)
     try:
         data, dropped_note = drop_missing(data, args.missing, args.data)
     except ValueError as exc:
@@ -468,6 +449,50 @@ def _table_options(args: argparse.Namespace) -> list[str]:
         "--test-data": getattr(args, "test_data", None),
     }
     return [k for k, v in given.items() if v]
+
+
+def _decide_roles(
+    args: argparse.Namespace,
+    data: Dataset,
+    decide: Callable[..., list[ColumnRole]] = decide_roles,
+    errors: type[Exception] = RolesError,
+) -> tuple[Dataset, list[ColumnRole], list[ColumnRole]]:
+    """Every column's role by ``decide`` (:func:`decide_roles`, or the MPI ranks' agreed
+    version) from the options; ``data`` without the excluded columns, their roles, and
+    every column's.  The roles block is printed now, unless a text column's words are
+    known only once fitted (:func:`_print_fitted_roles`).  ``errors``: the exceptions
+    that become one-line CLI errors."""
+    try:
+        all_roles = decide(
+            data,
+            exclude=args.exclude or (),
+            categorical=args.categorical or (),
+            dates=args.date or (),
+            id_column=args.id_column,
+            decimal=args.decimal,
+            text=getattr(args, "text", None) or (),
+        )
+    except errors as exc:
+        raise CLIError(str(exc)) from None
+    data, roles = exclude_columns(data, all_roles)
+    if not roles:
+        raise CLIError(
+            f"{data.name}: every feature column is excluded "
+            f"({'; '.join(f'{r.name}: {r.reason}' for r in all_roles[:4])}); "
+            f"keep some with --categorical COL"
+        )
+    if not args.quiet and not any(r.role == "text" for r in all_roles):
+        _print_roles(all_roles, data.target_name)  # (text columns: once fitted)
+    return data, roles, all_roles
+
+
+def _print_fitted_roles(
+    args: argparse.Namespace, all_roles: list[ColumnRole], pipe: TablePipeline, target: str | None
+) -> None:
+    """The roles block with each text column's fitted words (when there is a text column)."""
+    if not args.quiet and any(r.role == "text" for r in all_roles):
+        vocab = {c.name: c.words for c in pipe.encoding.columns if c.kind == "words"}
+        _print_roles(all_roles, target, vocab)
 
 
 def _print_roles(
@@ -584,9 +609,7 @@ def _table_splits(
             id_column=args.id_column,
         )
         pipe.encoding.roles = all_roles
-        if not args.quiet and any(r.role == "text" for r in all_roles):
-            vocab = {c.name: c.words for c in pipe.encoding.columns if c.kind == "words"}
-            _print_roles(all_roles, data.target_name, vocab)
+        _print_fitted_roles(args, all_roles, pipe, data.target_name)
         X, _ = pipe.transform(data)  # unseen categories in val/test: all zeros
         if test_set is not None:
             X_test_raw, _ = pipe.transform(test_set)

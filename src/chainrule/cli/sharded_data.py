@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from ..data.datasets import Dataset
-from ..data.pipeline import exclude_columns
 from ..data.split import split_indices
 from ..parallel.mpi import World
 from .common import CLIError
@@ -28,9 +27,10 @@ from .data_options import (
     TrainingData,
     _check_scaling,
     _class_weights,
+    _decide_roles,
     _is_file,
     _lines,
-    _print_roles,
+    _print_fitted_roles,
     _read_test_file,
     _reorder_rows,
     _rows_word,
@@ -146,28 +146,9 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
             f"note: {whole.name}: left out {_rows_word(len(whole.dropped))} whose target "
             f"{whole.target_name!r} is missing ({_lines(whole.dropped, whole.lines)})"
         )
-    try:
-        all_roles = agree_roles(
-            world,
-            data,
-            exclude=args.exclude or (),
-            categorical=args.categorical or (),
-            dates=args.date or (),
-            id_column=args.id_column,
-            decimal=args.decimal,
-            text=getattr(args, "text", None) or (),
-        )
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-    data, roles = exclude_columns(data, all_roles)
-    if not roles:
-        raise CLIError(
-            f"{data.name}: every feature column is excluded "
-            f"({'; '.join(f'{r.name}: {r.reason}' for r in all_roles[:4])}); "
-            f"keep some with --categorical COL"
-        )
-    if not args.quiet and not any(r.role == "text" for r in all_roles):
-        _print_roles(all_roles, data.target_name)  # (text columns: once fitted)
+    data, roles, all_roles = _decide_roles(
+        args, data, lambda d, **options: agree_roles(world, d, **options), ValueError
+    )
     try:
         data, keep, dropped_note = missing_across(world, data, args.missing, args.data)
     except ValueError as exc:
@@ -226,9 +207,7 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
             id_column=args.id_column,
         )
         pipe.encoding.roles = all_roles
-        if not args.quiet and any(r.role == "text" for r in all_roles):
-            vocab = {c.name: c.words for c in pipe.encoding.columns if c.kind == "words"}
-            _print_roles(all_roles, data.target_name, vocab)
+        _print_fitted_roles(args, all_roles, pipe, data.target_name)
         with world.agree():
             if plain:  # the file's numbers, scaled where they lie (as one process does)
                 X = data.X
