@@ -16,6 +16,21 @@ from chainrule.data.datasets import Dataset
 pytest.importorskip("pyarrow")
 
 
+def _reading_mode(monkeypatch, mode):
+    """``"whole"``: a small file, read whole; ``"stream"``: as a file over _WHOLE_BYTES
+    is read, one stream; ``"parts"``: a table of numbers that large, in 3 parts at once
+    (one per core, here as on a 3-core machine)."""
+    from chainrule.data import table
+
+    if mode in ("stream", "parts"):
+        monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
+    if mode == "parts":
+        monkeypatch.setattr(table, "_PART_BYTES", 1 << 16)
+        monkeypatch.setattr(table, "_cores", lambda: 3)
+    else:
+        monkeypatch.setattr(table, "_cores", lambda: 1)
+
+
 def _big_csv(path, n=100_000):
     """Over pyarrow's 1 MiB block: column ``a`` integers until row ``n - 10``."""
     rng = np.random.default_rng(0)
@@ -32,12 +47,9 @@ def _big_csv(path, n=100_000):
     return np.column_stack([a, b]), y
 
 
-@pytest.mark.parametrize("stream", [True, False])
-def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path, monkeypatch, stream):
-    from chainrule.data import table
-
-    if stream:  # as a file over _WHOLE_BYTES is read
-        monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
+@pytest.mark.parametrize("mode", ["stream", "whole", "parts"])
+def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path, monkeypatch, mode):
+    _reading_mode(monkeypatch, mode)
     p = tmp_path / "t.csv"
     X, y = _big_csv(p)
     assert p.stat().st_size > 1 << 20
@@ -48,12 +60,9 @@ def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path, monkeypa
     assert d.lines is not None and d.lines[-1] == len(y) + 1
 
 
-@pytest.mark.parametrize("stream", [True, False])
-def test_a_late_word_in_a_number_column_still_names_its_line(tmp_path, monkeypatch, stream):
-    from chainrule.data import table
-
-    if stream:  # as a file over _WHOLE_BYTES is read
-        monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
+@pytest.mark.parametrize("mode", ["stream", "whole", "parts"])
+def test_a_late_word_in_a_number_column_still_names_its_line(tmp_path, monkeypatch, mode):
+    _reading_mode(monkeypatch, mode)
     p = tmp_path / "t.csv"
     _big_csv(p)
     text = p.read_text().splitlines()
@@ -103,16 +112,15 @@ def _numbers_csv(path, gaps):
         {59_990: "1.5,,"},  # a missing target only
     ],
 )
-@pytest.mark.parametrize("stream", [True, False])
-def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypatch, gaps, stream):
+@pytest.mark.parametrize("mode", ["stream", "whole", "parts"])
+def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypatch, gaps, mode):
     """Streamed, the fast reader does not count a table of numbers' lines: it keeps
     blank lines as rows of nulls and hands a file with a row of nothing but missing
     cells on.  Read whole (a small file), it skips blank lines and counts the lines."""
-    from chainrule.data import DataFileError, table
+    from chainrule.data import DataFileError
 
-    if stream:
-        monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
-
+    _reading_mode(monkeypatch, mode)
+    stream = mode != "whole"
     p = _numbers_csv(tmp_path / "t.csv", gaps)
     try:
         slow = _slow_read(monkeypatch, p, target="label", missing_target="drop")
@@ -133,6 +141,79 @@ def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypa
     assert fast.dropped.tolist() == slow.dropped.tolist()
     if gaps:
         assert fast.lines[-1] == 60_001
+
+
+@pytest.mark.parametrize("parts", [2, 3, 5])
+def test_a_table_of_numbers_in_parts_fills_one_matrix_in_file_order(tmp_path, monkeypatch, parts):
+    """Each part's rows land where the lines before it end (the header counted out of
+    the first part), in the one matrix, whatever the count of parts; the same values,
+    targets and line numbers as one stream."""
+    from chainrule.data import table
+
+    p = _numbers_csv(tmp_path / "t.csv", {})
+    _reading_mode(monkeypatch, "stream")
+    one = read_data_file(p, target="label")
+    _reading_mode(monkeypatch, "parts")
+    monkeypatch.setattr(table, "_cores", lambda: parts)
+    taken = []
+    real = table._stream_parallel
+    monkeypatch.setattr(
+        table, "_stream_parallel", lambda *a: taken.append(real(*a)) or taken[-1]
+    )
+    many = read_data_file(p, target="label")
+    assert taken and taken[0] is not None  # the parts were read, not handed on
+    assert len(taken[0][0].data) >= len(one.y)
+    np.testing.assert_array_equal(many.X, one.X)
+    np.testing.assert_array_equal(many.y, one.y)
+    assert many.lines.tolist() == one.lines.tolist()
+    assert many.X.flags.c_contiguous and many.X.dtype == np.float64
+    assert many.class_names == one.class_names
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["quote", "quoted-break", "short-lines", "boolean-target"],
+)
+def test_a_table_the_parts_cannot_take_goes_to_one_stream(tmp_path, monkeypatch, change):
+    """A quote near a cut (a cell might span it), a quoted line break (rows that are not
+    lines), lines much shorter than the first ones (the matrix would be too small), or a
+    true/false target: the parallel read declines (None) and the file reads as before."""
+    from chainrule.data import table
+
+    p = _numbers_csv(tmp_path / "t.csv", {})
+    lines = p.read_text().splitlines()
+    if change == "quote":  # row 30,000 is at the middle cut of 2 parts
+        lines[30_000] = '"1.5",' + lines[30_000].split(",", 1)[1]
+    elif change == "quoted-break":
+        lines[5_000] = '"1.5\n",' + lines[5_000].split(",", 1)[1]
+    elif change == "short-lines":
+        lines = lines[:5000] + [f"{i % 7},{i % 5},{i % 3}" for i in range(400_000)]
+    else:
+        lines = [line.rsplit(",", 1)[0] + ("," + ("true" if i % 2 else "false") if i else ",label")
+                 for i, line in enumerate(lines)]
+    p.write_text("\n".join(lines) + "\n")
+    _reading_mode(monkeypatch, "stream")
+    try:
+        one = read_data_file(p, target="label")
+    except Exception as exc:  # the same message either way
+        one = exc
+    _reading_mode(monkeypatch, "parts")
+    monkeypatch.setattr(table, "_cores", lambda: 2)
+    taken = []
+    real = table._stream_parallel
+    monkeypatch.setattr(
+        table, "_stream_parallel", lambda *a: taken.append(real(*a)) or taken[-1]
+    )
+    try:
+        many = read_data_file(p, target="label")
+    except Exception as exc:
+        assert str(exc) == str(one)
+        return
+    assert not isinstance(one, Exception)
+    assert taken == [None] or not taken
+    np.testing.assert_array_equal(many.X, one.X)
+    np.testing.assert_array_equal(many.y, one.y)
+    assert many.lines.tolist() == one.lines.tolist()
 
 
 def test_a_blank_line_keeps_the_line_numbers_of_a_missing_target(tmp_path):
