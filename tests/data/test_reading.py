@@ -347,3 +347,27 @@ def test_rows_reordered_in_place_as_numpy_takes_them(n):
         want = X[np.concatenate(order)]
         got = data_options._reorder_rows(X.copy(), order)
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_fingerprint_started_early_is_the_files_digest(tmp_path):
+    """``train`` starts the SHA-256 while the file is parsed; what it collects is the
+    digest of the file as it is then (a file changed meanwhile is hashed again)."""
+    import hashlib
+
+    from chainrule.data import pipeline
+
+    p = tmp_path / "t.csv"
+    p.write_bytes(b"a,b\n" + b"1,2\n" * 300_000)
+    pipeline.fingerprint_soon(p)
+    pipeline.fingerprint_soon(p)  # once per file
+    assert len(pipeline._SOON) == 1
+    assert pipeline.fingerprint(p) == "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+    assert not pipeline._SOON
+    pipeline.fingerprint_soon(p)
+    p.write_bytes(b"a,b\n" + b"3,4\n" * 300_001)  # another size: another key
+    assert pipeline.fingerprint(p) == "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+    pipeline._SOON.clear()
+    pipeline.fingerprint_soon(tmp_path / "absent.csv")  # nothing to start
+    assert not pipeline._SOON
+    with pytest.raises(FileNotFoundError):
+        pipeline.fingerprint(tmp_path / "absent.csv")

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -154,7 +155,10 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         _check_outputs(args)  # before training, not after: a bad path should not cost a run
         _check_backend(args, world)
         dtype = np.dtype(args.dtype)
+        early = _start_early(args) if world is None else None
         data = _load(args, dtype, world)
+        if early is not None:
+            early.join()
     with _agreed(world):
         _check_ranks_agree(world, args, data)
         _check_memory(
@@ -248,6 +252,31 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         if world is None or world.root:
             status = _finish(args, net, data, seconds)
     return status
+
+
+def _start_early(args: argparse.Namespace) -> threading.Thread | None:
+    """Start, in threads, the work that does not wait for the data, so that it runs while
+    the file is parsed (docs/performance.md): the file's SHA-256 for the model's record
+    of its test rows (hashlib releases the GIL), and finding the fused-step BLAS kernels
+    (importing SciPy's BLAS, ~0.3 s).  The returned thread is joined before training,
+    which uses the kernels; nothing here changes a result."""
+    data = str(args.data)
+    if (
+        getattr(args, "test_data", None) is None
+        and args.test_fraction > 0
+        and data != "mnist"
+        and os.path.isfile(data)
+    ):
+        from ..data.pipeline import fingerprint_soon
+
+        fingerprint_soon(data)
+    if args.backend != "numpy":
+        return None
+    from ..backend import blas_kernels
+
+    thread = threading.Thread(target=blas_kernels, daemon=True, name="chainrule-blas")
+    thread.start()
+    return thread
 
 
 def _load(args: argparse.Namespace, dtype: np.dtype, world: World | None) -> TrainingData:

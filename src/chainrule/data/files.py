@@ -211,6 +211,8 @@ def read_data_file(
             f"{p}: {_where(row, lines)}, {_col(col, names)}: {X[row, col]} is not a finite number"
         )
     name = p.name
+    if fast is not None and X.nbytes > 1 << 25 and "give_back" in TABLE_READERS:
+        TABLE_READERS["give_back"]()  # the read's temporaries: not held through training
     if y_raw is None:
         return Dataset(
             X=X,
@@ -270,10 +272,17 @@ TABLE_READERS: dict[str, Callable[..., Any]] = {}
 
 
 def register_table_readers(
-    *, sniff: Callable[..., Any], arrow_file: Callable[..., Any], csv: Callable[..., Any]
+    *,
+    sniff: Callable[..., Any],
+    arrow_file: Callable[..., Any],
+    csv: Callable[..., Any],
+    give_back: Callable[[], None] | None = None,
 ) -> None:
-    """Route CSV/TSV, Parquet, Feather and Arrow files through a table engine's readers."""
+    """Route CSV/TSV, Parquet, Feather and Arrow files through a table engine's readers
+    (``give_back``: hand the memory a large read freed back to the operating system)."""
     TABLE_READERS.update(sniff=sniff, arrow_file=arrow_file, csv=csv)
+    if give_back is not None:
+        TABLE_READERS["give_back"] = give_back
 
 
 def _read_fast(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,12 +47,58 @@ __all__ = [
 
 def fingerprint(path: str | os.PathLike[str]) -> str:
     """``sha256:<hex>`` of a file's bytes (read in blocks): which file a model's test rows
-    were drawn from."""
+    were drawn from.  Waits for the digest :func:`fingerprint_soon` started, if any (for
+    the same file, unchanged: path, size, modification time and inode)."""
+    key = _file_key(path)
+    pending = _SOON.pop(key, None) if key is not None else None
+    if pending is not None:
+        pending[0].join()
+        if pending[1]:
+            return pending[1][0]
+    return _sha256(path)
+
+
+def _sha256(path: str | os.PathLike[str]) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            digest.update(block)
+    block = bytearray(1 << 22)  # one buffer, reused (not a new 4 MiB object per read)
+    view = memoryview(block)
+    with open(path, "rb", buffering=0) as f:
+        while got := f.readinto(block):
+            digest.update(view[:got])
     return "sha256:" + digest.hexdigest()
+
+
+#: Digests being computed in a thread: file key → (thread, [result once done]).
+_SOON: dict[tuple[str, int, int, int], tuple[threading.Thread, list[str]]] = {}
+
+
+def _file_key(path: str | os.PathLike[str]) -> tuple[str, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def fingerprint_soon(path: str | os.PathLike[str]) -> None:
+    """Start :func:`fingerprint` of ``path`` in a thread, for a later call to collect:
+    hashlib and file reads release the GIL, so the digest is taken while the file is
+    parsed (``train`` records it with a fraction's test rows).  An error is left for
+    the later call to meet."""
+    key = _file_key(path)
+    if key is None or key in _SOON:
+        return
+    result: list[str] = []
+
+    def work() -> None:
+        try:
+            result.append(_sha256(path))
+        except OSError:
+            pass  # fingerprint(), called again, says why
+
+    thread = threading.Thread(target=work, daemon=True, name="chainrule-fingerprint")
+    _SOON[key] = (thread, result)
+    thread.start()
 
 
 def test_rows(

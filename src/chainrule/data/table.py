@@ -1028,5 +1028,8 @@ def _plain(col: Any) -> Any:
 
 # files' line reader hands CSV/TSV, Parquet, Feather and Arrow files to these first.
 files.register_table_readers(
-    sniff=sniff_table_format, arrow_file=read_arrow_file, csv=read_csv_arrow
+    sniff=sniff_table_format,
+    arrow_file=read_arrow_file,
+    csv=read_csv_arrow,
+    give_back=_give_back_memory,
 )
