@@ -371,3 +371,48 @@ def test_a_fingerprint_started_early_is_the_files_digest(tmp_path):
     assert not pipeline._SOON
     with pytest.raises(FileNotFoundError):
         pipeline.fingerprint(tmp_path / "absent.csv")
+
+
+@pytest.mark.parametrize("mode", ["stream", "whole"])
+@pytest.mark.parametrize("drop", ["", "NA"])
+def test_text_labels_from_dictionary_codes_are_the_line_readers_classes(
+    tmp_path, monkeypatch, mode, drop
+):
+    """Text targets keep their dictionary codes (no sort of a million strings to find
+    the classes again): the same classes and indices as the line reader, with missing
+    labels dropped, and no class for a label no row has."""
+    from chainrule.data import files
+
+    _reading_mode(monkeypatch, mode)
+    rng = np.random.default_rng(2)
+    labels = np.array(["beta", "alpha", " gamma ", "Alpha"])[rng.integers(0, 4, 60_000)]
+    labels[rng.random(60_000) < 0.01] = drop
+    p = tmp_path / "t.csv"
+    p.write_text(
+        "x,label\n" + "".join(f"{i / 7:.4f},{c}\n" for i, c in enumerate(labels.tolist()))
+    )
+    slow = _slow_read(monkeypatch, p, target="label", missing_target="drop")
+    fast = read_data_file(p, target="label", missing_target="drop")
+    assert fast.class_names == slow.class_names == ["Alpha", "alpha", "beta", "gamma"]
+    np.testing.assert_array_equal(fast.y, slow.y)
+    assert fast.dropped.tolist() == slow.dropped.tolist() and len(fast.dropped)
+    cells = np.array(["b", "a", "b", ""])
+    files.remember_decoded(cells, np.array(["", "a", "b", "zz"]), np.array([2, 1, 2, 0]))
+    distinct, inverse = files._decoded(cells)
+    assert distinct.tolist() == ["", "a", "b"]  # "zz": no row's
+    np.testing.assert_array_equal(distinct[inverse], cells)
+    key = id(cells)
+    del cells
+    assert key not in files._DECODED
+
+
+def test_cells_that_differ_only_by_spaces_share_a_code():
+    import pyarrow as pa
+
+    from chainrule.data import table
+
+    col = pa.chunked_array([["a", " a", None], ["b ", "b", "a", " c"]])
+    codes, distinct = table._codes(col)
+    assert codes.tolist() == [0, 0, -1, 1, 1, 0, 2] and distinct == ["a", "b", "c"]
+    codes, distinct = table._codes(pa.array(["x", None, "y"]))
+    assert codes.tolist() == [0, -1, 1] and distinct == ["x", "y"]

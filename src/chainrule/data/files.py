@@ -196,7 +196,10 @@ def read_data_file(
                 raise DataFileError(f"{p}: every row's target {target_name!r} is missing")
             dropped = (lines[where] if lines is not None else where + 1).astype(np.int64)
             keep = ~gone
+            decoded = _decoded(y_raw)
             X, y_raw = X[keep], y_raw[keep]
+            if decoded is not None:
+                remember_decoded(y_raw, decoded[0], decoded[1][keep])
             lines = None if lines is None else lines[keep]
             texts = {j: cells[keep] for j, cells in texts.items()}
     if n_features is not None and X.shape[1] != n_features:
@@ -241,13 +244,40 @@ def read_data_file(
     )
 
 
+#: Text cells that the table reader made from dictionary codes: ``id(cells)`` →
+#: (a weak reference to them, their distinct values, each row's index into those), so
+#: that the target's classes are not found again by sorting a million strings.  The
+#: distinct values need not be sorted, nor unique, but each is some row's.
+_DECODED: dict[int, tuple[Any, np.ndarray, np.ndarray]] = {}
+
+
+def remember_decoded(cells: np.ndarray, distinct: np.ndarray, inverse: np.ndarray) -> None:
+    """Note that ``cells == distinct[inverse]`` (both of shape ``(n,)``); distinct
+    values no row takes are left out, as :func:`numpy.unique` would."""
+    import weakref
+
+    used = np.bincount(inverse, minlength=len(distinct)) > 0
+    if not used.all():
+        distinct, inverse = distinct[used], (np.cumsum(used) - 1)[inverse]
+    key = id(cells)
+    _DECODED[key] = (weakref.ref(cells, lambda _: _DECODED.pop(key, None)), distinct, inverse)
+
+
+def _decoded(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(distinct, inverse)`` of cells noted by :func:`remember_decoded`, else None."""
+    entry = _DECODED.get(id(cells))
+    if entry is None or entry[0]() is not cells:
+        return None
+    return entry[1], entry[2]
+
+
 def _missing_targets(y_raw: np.ndarray) -> np.ndarray:
     """Rows whose target cell is missing (a missing-value token, or NaN)."""
     if y_raw.dtype.kind == "f":
         return np.isnan(y_raw)
     if y_raw.dtype.kind in "US":
         # Each distinct label looked at once (a million rows, a few classes).
-        distinct, which = np.unique(y_raw, return_inverse=True)
+        distinct, which = _decoded(y_raw) or np.unique(y_raw, return_inverse=True)
         gone = np.array(
             [str(v).strip().lower() in MISSING_TOKENS for v in distinct.tolist()], dtype=bool
         )
@@ -479,6 +509,9 @@ def _unique_inverse(values: np.ndarray, integral: bool) -> tuple[np.ndarray, np.
             position = np.cumsum(present) - 1
             distinct = np.flatnonzero(present).astype(values.dtype) + lo
             return distinct, position[offset]
+    decoded = _decoded(values)
+    if decoded is not None:
+        return decoded
     distinct, inverse = np.unique(values, return_inverse=True)
     return distinct, inverse.reshape(-1)
 

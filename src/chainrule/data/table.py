@@ -369,6 +369,7 @@ def _stream(
         if len(kinds) > 1:
             return None  # numbers, then text: the slow reader reads the cells as written
         y_raw = np.concatenate(target_parts) if target_parts else np.empty(0)
+        _remember_parts(y_raw, target_parts)
     if out.infinite:
         return None  # the slow reader names the non-finite cell
     if numbers_only and len(out.empty):
@@ -816,12 +817,21 @@ def _codes(chunked: Any) -> tuple[np.ndarray, list[str]]:
 
     if isinstance(chunked, pa.ChunkedArray):
         chunked = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
-    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(chunked))
+    # Encoded first, then the few distinct cells trimmed (and merged where trimming
+    # makes two the same): the same codes as trimming every cell, in the same order of
+    # first appearance, without a trimmed copy of the column.
+    encoded = pc.dictionary_encode(chunked)
     indices = encoded.indices
     codes = _buffer_values(indices, np.int32).astype(np.int64)
     if indices.null_count:
         codes[~_validity(indices)] = -1
-    return codes, encoded.dictionary.to_pylist()
+    raw = encoded.dictionary
+    trimmed = pc.utf8_trim_whitespace(raw)
+    if trimmed.equals(raw):
+        return codes, raw.to_pylist()
+    merged = pc.dictionary_encode(trimmed)
+    remap = np.append(_buffer_values(merged.indices, np.int32).astype(np.int64), -1)
+    return remap[codes], merged.dictionary.to_pylist()
 
 
 def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -877,10 +887,28 @@ def _check_text_column(
 
 def _target_cells(chunked: Any) -> np.ndarray:
     """The target column's cells, stripped; missing cells are ``""`` (per distinct cell,
-    :func:`_codes`)."""
+    :func:`_codes`; noted with :func:`files.remember_decoded`)."""
     codes, distinct = _codes(chunked)
-    text = [("" if v.lower() in _MISSING else v) for v in distinct] + [""]
-    return np.array(text, dtype=str)[codes]
+    text = np.array([("" if v.lower() in _MISSING else v) for v in distinct] + [""], dtype=str)
+    cells = text[codes]
+    files.remember_decoded(cells, text, np.where(codes < 0, len(text) - 1, codes))
+    return cells
+
+
+def _remember_parts(cells: np.ndarray, parts: list[np.ndarray]) -> None:
+    """Note the target's concatenated text cells as decoded when every part was."""
+    if cells.dtype.kind != "U":
+        return
+    decoded = [files._decoded(part) for part in parts]
+    if not decoded or any(d is None for d in decoded):
+        return
+    distinct, inverse, offset = [], [], 0
+    for d in decoded:
+        assert d is not None
+        distinct.append(d[0])
+        inverse.append(d[1] + offset)
+        offset += len(d[0])
+    files.remember_decoded(cells, np.concatenate(distinct), np.concatenate(inverse))
 
 
 def read_column(p: Path, name: str) -> np.ndarray:
