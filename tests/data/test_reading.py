@@ -416,3 +416,46 @@ def test_cells_that_differ_only_by_spaces_share_a_code():
     assert codes.tolist() == [0, 0, -1, 1, 1, 0, 2] and distinct == ["a", "b", "c"]
     codes, distinct = table._codes(pa.array(["x", None, "y"]))
     assert codes.tolist() == [0, -1, 1] and distinct == ["x", "y"]
+
+
+@pytest.mark.parametrize("kind", ["int8", "int32", "int64", "uint16", "uint64", "float32", "bool"])
+def test_arrow_numbers_become_float64_with_nan_where_null(kind):
+    """Integers convert through NumPy (reading numbers never imports pyarrow.compute),
+    other types through Arrow's cast; nulls are NaN, a slice's offset is kept."""
+    import pyarrow as pa
+
+    from chainrule.data import table
+
+    values = [True, None, False, True] if kind == "bool" else [3, None, 1, 2]
+    col = pa.chunked_array(
+        [pa.array(values, pa.type_for_alias(kind)), pa.array(values, pa.type_for_alias(kind))[1:]]
+    )
+    out = table._to_float(col)
+    expected = [np.nan if v is None else float(v) for v in values + values[1:]]
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_reading_a_table_of_numbers_does_not_import_pyarrow_compute(tmp_path):
+    """``pyarrow.compute`` takes ~0.1 s to import (it builds its functions' docstrings):
+    a table of numbers is read without it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    p = tmp_path / "t.csv"
+    p.write_text("a,b,label\n" + "".join(f"{i / 7:.3f},{i % 5},{i % 3}\n" for i in range(300)))
+    src = Path(__file__).resolve().parents[2] / "src"
+    code = (
+        "import sys; from chainrule.data import read_data_file; "
+        f"d = read_data_file({str(p)!r}); "
+        "assert d.X.shape == (300, 2) and d.class_names == ['0', '1', '2']; "
+        "print('pyarrow.compute' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
+        check=True,
+    ).stdout
+    assert out.strip() == "False"
