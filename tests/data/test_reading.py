@@ -459,3 +459,41 @@ def test_reading_a_table_of_numbers_does_not_import_pyarrow_compute(tmp_path):
         check=True,
     ).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("labels", ["few", "negative", "sparse", "floats"])
+def test_split_indices_by_counting_are_those_of_sorting(labels):
+    """The split finds classes and sorts its parts by counting (a million labels: no
+    sort); the parts are those of ``np.unique`` and ``np.sort`` on the same draws."""
+    from chainrule.data import split
+
+    rng = np.random.default_rng(4)
+    y = {
+        "few": rng.integers(0, 3, 50_000),
+        "negative": rng.integers(-2, 3, 5_000),
+        "sparse": np.array([5, 7, 9, 10**9] * 300),
+        "floats": rng.normal(size=3_000),
+    }[labels]
+
+    def reference(y, val_fraction, test_fraction, seed):
+        gen = np.random.default_rng(seed)
+        groups = (
+            [np.flatnonzero(y == c) for c in np.unique(y)]
+            if y.dtype.kind in "iu"
+            else [np.arange(len(y))]
+        )
+        parts = [[], [], []]
+        for members in groups:
+            members = gen.permutation(members)
+            n_test = round(len(members) * test_fraction)
+            n_val = round(len(members) * val_fraction)
+            parts[2].append(members[:n_test])
+            parts[1].append(members[n_test : n_test + n_val])
+            parts[0].append(members[n_test + n_val :])
+        return [np.sort(np.concatenate(p)).astype(np.int64) for p in parts]
+
+    for val, test in ((0.0, 0.2), (0.1, 0.3)):
+        got = split.split_indices(y, val_fraction=val, test_fraction=test, seed=5)
+        for a, b in zip(got, reference(y, val, test, 5), strict=True):
+            assert a.dtype == np.int64
+            np.testing.assert_array_equal(a, b)

@@ -75,7 +75,7 @@ def split_indices(
     n = len(y)
     rng = np.random.default_rng(seed)
     if stratify and y.ndim == 1 and y.dtype.kind in "iu":
-        groups = [np.flatnonzero(y == cls) for cls in np.unique(y)]
+        groups = [np.flatnonzero(y == cls) for cls in _classes(y)]
     else:
         groups = [np.arange(n)]
     parts: list[list[np.ndarray]] = [[], [], []]
@@ -86,7 +86,23 @@ def split_indices(
         parts[2].append(members[:n_test])
         parts[1].append(members[n_test : n_test + n_val])
         parts[0].append(members[n_test + n_val :])
-    train, val, test = (np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
+    train, val, test = (_sorted_rows(np.concatenate(p), n) for p in parts)
     if len(train) == 0 or (test_fraction > 0 and len(test) == 0):
         raise ValueError(f"{n} rows are too few to split into training and test parts")
     return train, val, test
+
+
+def _classes(y: np.ndarray) -> np.ndarray:
+    """``np.unique(y)`` of integer labels; by counting when they are few and
+    non-negative (a million labels: one pass, no sort)."""
+    if len(y) and 0 <= int(y.min()) and int(y.max()) < max(1 << 16, len(y)):
+        return np.flatnonzero(np.bincount(y)).astype(y.dtype)
+    return np.unique(y)
+
+
+def _sorted_rows(rows: np.ndarray, n: int) -> np.ndarray:
+    """``np.sort(rows)`` as int64, for distinct row indices below ``n``: marked in a mask
+    and read back in order (one pass, no sort)."""
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return np.flatnonzero(mask).astype(np.int64)
