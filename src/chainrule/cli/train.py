@@ -257,9 +257,9 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
 def _start_early(args: argparse.Namespace) -> threading.Thread | None:
     """Start, in threads, the work that does not wait for the data, so that it runs while
     the file is parsed (docs/performance.md): the file's SHA-256 for the model's record
-    of its test rows (hashlib releases the GIL), and finding the fused-step BLAS kernels
-    (importing SciPy's BLAS, ~0.3 s).  The returned thread is joined before training,
-    which uses the kernels; nothing here changes a result."""
+    of its test rows (hashlib releases the GIL), and, for a float64 run, finding the
+    fused-step BLAS kernels (importing SciPy's BLAS, ~0.3 s).  The returned thread is
+    joined before training, which uses the kernels; nothing here changes a result."""
     data = str(args.data)
     if (
         getattr(args, "test_data", None) is None
@@ -270,7 +270,9 @@ def _start_early(args: argparse.Namespace) -> threading.Thread | None:
         from ..data.pipeline import fingerprint_soon
 
         fingerprint_soon(data)
-    if args.backend != "numpy":
+    if args.backend != "numpy" or np.dtype(args.dtype) != np.float64:
+        # SciPy's modules take ~27 MB: a float32 run's peak is while its float32 parts
+        # are copied from the float64 matrix, so there they are imported after the load.
         return None
     from ..backend import blas_kernels
 
