@@ -497,3 +497,18 @@ def test_split_indices_by_counting_are_those_of_sorting(labels):
         for a, b in zip(got, reference(y, val, test, 5), strict=True):
             assert a.dtype == np.int64
             np.testing.assert_array_equal(a, b)
+
+
+def test_ranks_of_mpiexec_share_the_cores_for_parts(monkeypatch):
+    import pyarrow as pa
+
+    from chainrule.data import table
+
+    monkeypatch.setattr(pa, "cpu_count", lambda: 8)
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert table._cores() == 8
+    monkeypatch.setenv("PMI_SIZE", "2")
+    assert table._cores() == 4
+    monkeypatch.setenv("PMI_SIZE", "16")
+    assert table._cores() == 1

@@ -516,10 +516,17 @@ def _stream_parallel(
 
 
 def _cores() -> int:
-    """The cores pyarrow may use (its own count: affinity and ``OMP_NUM_THREADS``)."""
+    """The cores pyarrow may use (its own count: affinity and ``OMP_NUM_THREADS``), shared
+    among the processes ``mpiexec`` started (each rank parses its own share of a file)."""
     import pyarrow as pa
 
-    return int(pa.cpu_count())
+    ranks = 1
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            ranks = max(int(value), 1)
+            break
+    return max(int(pa.cpu_count()) // ranks, 1)
 
 
 def _count_newlines(p: Path, start: int, stop: int) -> int:
