@@ -105,4 +105,4 @@ def _sorted_rows(rows: np.ndarray, n: int) -> np.ndarray:
     and read back in order (one pass, no sort)."""
     mask = np.zeros(n, dtype=bool)
     mask[rows] = True
-    return np.flatnonzero(mask).astype(np.int64)
+    return np.flatnonzero(mask).astype(np.int64, copy=False)
