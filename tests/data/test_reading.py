@@ -356,6 +356,7 @@ def test_a_fingerprint_started_early_is_the_files_digest(tmp_path):
 
     from chainrule.data import pipeline
 
+    pipeline._SOON.clear()
     p = tmp_path / "t.csv"
     p.write_bytes(b"a,b\n" + b"1,2\n" * 300_000)
     pipeline.fingerprint_soon(p)
@@ -366,7 +367,9 @@ def test_a_fingerprint_started_early_is_the_files_digest(tmp_path):
     pipeline.fingerprint_soon(p)
     p.write_bytes(b"a,b\n" + b"3,4\n" * 300_001)  # another size: another key
     assert pipeline.fingerprint(p) == "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
-    pipeline._SOON.clear()
+    pipeline.fingerprint_soon(p)
+    pipeline.forget_fingerprint(p)  # a run that did not collect it
+    assert not pipeline._SOON
     pipeline.fingerprint_soon(tmp_path / "absent.csv")  # nothing to start
     assert not pipeline._SOON
     with pytest.raises(FileNotFoundError):
@@ -512,3 +515,26 @@ def test_ranks_of_mpiexec_share_the_cores_for_parts(monkeypatch):
     assert table._cores() == 4
     monkeypatch.setenv("PMI_SIZE", "16")
     assert table._cores() == 1
+
+
+def test_train_leaves_no_digest_behind(tmp_path, capsys):
+    """``train`` collects the digest it started (the model's record of its test rows),
+    and drops it when the run fails before (here, a missing target column)."""
+    import hashlib
+
+    from chainrule.cli import main
+    from chainrule.data import pipeline
+    from chainrule.io import load_model
+
+    pipeline._SOON.clear()
+    p = tmp_path / "t.csv"
+    p.write_text("a,b,label\n" + "".join(f"{i / 7:.3f},{i % 5},{i % 2}\n" for i in range(200)))
+    model = tmp_path / "m.npz"
+    args = ["train", "--data", str(p), "--epochs", "1", "--progress", "none", "--quiet"]
+    assert main([*args, "--save", str(model)]) == 0
+    assert not pipeline._SOON
+    record = load_model(model).metadata["data"]["test"]
+    assert record["fingerprint"] == "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+    assert main([*args, "--target", "nothing"]) == 2
+    assert not pipeline._SOON
+    capsys.readouterr()

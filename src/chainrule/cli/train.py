@@ -156,7 +156,13 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         _check_backend(args, world)
         dtype = np.dtype(args.dtype)
         early = _start_early(args) if world is None else None
-        data = _load(args, dtype, world)
+        try:
+            data = _load(args, dtype, world)
+        finally:
+            if early is not None:
+                from ..data.pipeline import forget_fingerprint
+
+                forget_fingerprint(str(args.data))  # collected by now, or not needed
         if early is not None:
             early.join()
     with _agreed(world):
@@ -254,12 +260,13 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     return status
 
 
-def _start_early(args: argparse.Namespace) -> threading.Thread | None:
+def _start_early(args: argparse.Namespace) -> threading.Thread:
     """Start, in threads, the work that does not wait for the data, so that it runs while
     the file is parsed (docs/performance.md): the file's SHA-256 for the model's record
     of its test rows (hashlib releases the GIL), and, for a float64 run, finding the
     fused-step BLAS kernels (importing SciPy's BLAS, ~0.3 s).  The returned thread is
-    joined before training, which uses the kernels; nothing here changes a result."""
+    joined before training, which uses the kernels; a digest no one collected is dropped
+    after the load.  Nothing here changes a result."""
     data = str(args.data)
     if (
         getattr(args, "test_data", None) is None
@@ -273,10 +280,12 @@ def _start_early(args: argparse.Namespace) -> threading.Thread | None:
     if args.backend != "numpy" or np.dtype(args.dtype) != np.float64:
         # SciPy's modules take ~27 MB: a float32 run's peak is while its float32 parts
         # are copied from the float64 matrix, so there they are imported after the load.
-        return None
-    from ..backend import blas_kernels
+        blas = None
+    else:
+        from ..backend import blas_kernels
 
-    thread = threading.Thread(target=blas_kernels, daemon=True, name="chainrule-blas")
+        blas = blas_kernels
+    thread = threading.Thread(target=blas or (lambda: None), daemon=True, name="chainrule-blas")
     thread.start()
     return thread
 

@@ -38,6 +38,8 @@ __all__ = [
     "drop_missing",
     "exclude_columns",
     "fingerprint",
+    "fingerprint_soon",
+    "forget_fingerprint",
     "missing_verdict",
     "pipeline_steps",
     "test_rows",
@@ -48,13 +50,13 @@ __all__ = [
 def fingerprint(path: str | os.PathLike[str]) -> str:
     """``sha256:<hex>`` of a file's bytes (read in blocks): which file a model's test rows
     were drawn from.  Waits for the digest :func:`fingerprint_soon` started, if any (for
-    the same file, unchanged: path, size, modification time and inode)."""
-    key = _file_key(path)
-    pending = _SOON.pop(key, None) if key is not None else None
+    the same file, unchanged since: size, modification time and inode)."""
+    pending = _SOON.pop(os.path.realpath(path), None)
     if pending is not None:
-        pending[0].join()
-        if pending[1]:
-            return pending[1][0]
+        stamp, thread, result = pending
+        thread.join()
+        if result and stamp == _stamp(path):
+            return result[0]
     return _sha256(path)
 
 
@@ -68,16 +70,23 @@ def _sha256(path: str | os.PathLike[str]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-#: Digests being computed in a thread: file key → (thread, [result once done]).
-_SOON: dict[tuple[str, int, int, int], tuple[threading.Thread, list[str]]] = {}
+#: Digests being computed in a thread: the file's real path → (its size, modification
+#: time and inode when started, the thread, [the digest once done]).
+_SOON: dict[str, tuple[tuple[int, int, int] | None, threading.Thread, list[str]]] = {}
 
 
-def _file_key(path: str | os.PathLike[str]) -> tuple[str, int, int, int] | None:
+def _stamp(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def forget_fingerprint(path: str | os.PathLike[str]) -> None:
+    """Drop a digest :func:`fingerprint_soon` started that no one collected (a run that
+    failed, or needed none): its thread finishes on its own."""
+    _SOON.pop(os.path.realpath(path), None)
 
 
 def fingerprint_soon(path: str | os.PathLike[str]) -> None:
@@ -85,8 +94,9 @@ def fingerprint_soon(path: str | os.PathLike[str]) -> None:
     hashlib and file reads release the GIL, so the digest is taken while the file is
     parsed (``train`` records it with a fraction's test rows).  An error is left for
     the later call to meet."""
-    key = _file_key(path)
-    if key is None or key in _SOON:
+    stamp = _stamp(path)
+    key = os.path.realpath(path)
+    if stamp is None or (key in _SOON and _SOON[key][0] == stamp):
         return
     result: list[str] = []
 
@@ -97,7 +107,7 @@ def fingerprint_soon(path: str | os.PathLike[str]) -> None:
             pass  # fingerprint(), called again, says why
 
     thread = threading.Thread(target=work, daemon=True, name="chainrule-fingerprint")
-    _SOON[key] = (thread, result)
+    _SOON[key] = (stamp, thread, result)
     thread.start()
 
 
