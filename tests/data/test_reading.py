@@ -538,3 +538,23 @@ def test_train_leaves_no_digest_behind(tmp_path, capsys):
     assert main([*args, "--target", "nothing"]) == 2
     assert not pipeline._SOON
     capsys.readouterr()
+
+
+def test_one_stream_turns_the_parts_off(tmp_path, monkeypatch):
+    """``train`` reads inside ``one_stream()``: the same data, one stream (the parts'
+    threads would raise its peak memory)."""
+    from chainrule.data import table
+
+    p = _numbers_csv(tmp_path / "t.csv", {})
+    _reading_mode(monkeypatch, "parts")
+    calls = []
+    real = table._stream_parallel
+    monkeypatch.setattr(table, "_stream_parallel", lambda *a: calls.append(1) or real(*a))
+    many = read_data_file(p, target="label")
+    assert calls == [1]
+    with table.one_stream():
+        one = read_data_file(p, target="label")
+    assert calls == [1]
+    np.testing.assert_array_equal(one.X, many.X)
+    read_data_file(p, target="label")
+    assert calls == [1, 1]  # on again after the block

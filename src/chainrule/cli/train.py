@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -155,16 +154,17 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         _check_outputs(args)  # before training, not after: a bad path should not cost a run
         _check_backend(args, world)
         dtype = np.dtype(args.dtype)
-        early = _start_early(args) if world is None else None
+        early = world is None and _start_early(args)
         try:
-            data = _load(args, dtype, world)
+            from ..data.table import one_stream
+
+            with one_stream():  # the parts' threads would raise the peak (docs/data.md)
+                data = _load(args, dtype, world)
         finally:
-            if early is not None:
+            if early:
                 from ..data.pipeline import forget_fingerprint
 
                 forget_fingerprint(str(args.data))  # collected by now, or not needed
-        if early is not None:
-            early.join()
     with _agreed(world):
         _check_ranks_agree(world, args, data)
         _check_memory(
@@ -260,13 +260,12 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     return status
 
 
-def _start_early(args: argparse.Namespace) -> threading.Thread:
-    """Start, in threads, the work that does not wait for the data, so that it runs while
-    the file is parsed (docs/performance.md): the file's SHA-256 for the model's record
-    of its test rows (hashlib releases the GIL), and, for a float64 run, finding the
-    fused-step BLAS kernels (importing SciPy's BLAS, ~0.3 s).  The returned thread is
-    joined before training, which uses the kernels; a digest no one collected is dropped
-    after the load.  Nothing here changes a result."""
+def _start_early(args: argparse.Namespace) -> bool:
+    """Start the file's SHA-256 (for the model's record of its test rows) in a thread, so
+    that it runs while the file is parsed (hashlib releases the GIL); whether it started.
+    A digest no one collected is dropped after the load.  (SciPy's BLAS lookup started
+    early too would save ~0.3 s, but its thread's memory raised the peak: measured, 1.93–
+    2.09× the file against 1.92–1.93×, where issue 20 allows 2×.)"""
     data = str(args.data)
     if (
         getattr(args, "test_data", None) is None
@@ -277,17 +276,8 @@ def _start_early(args: argparse.Namespace) -> threading.Thread:
         from ..data.pipeline import fingerprint_soon
 
         fingerprint_soon(data)
-    if args.backend != "numpy" or np.dtype(args.dtype) != np.float64:
-        # SciPy's modules take ~27 MB: a float32 run's peak is while its float32 parts
-        # are copied from the float64 matrix, so there they are imported after the load.
-        blas = None
-    else:
-        from ..backend import blas_kernels
-
-        blas = blas_kernels
-    thread = threading.Thread(target=blas or (lambda: None), daemon=True, name="chainrule-blas")
-    thread.start()
-    return thread
+        return True
+    return False
 
 
 def _load(args: argparse.Namespace, dtype: np.dtype, world: World | None) -> TrainingData:
