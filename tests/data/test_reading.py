@@ -25,6 +25,7 @@ def _reading_mode(monkeypatch, mode):
     if mode in ("stream", "parts"):
         monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
     if mode == "parts":
+        monkeypatch.setattr(table, "_PARTS", True)
         monkeypatch.setattr(table, "_PART_BYTES", 1 << 16)
         monkeypatch.setattr(table, "_cores", lambda: 3)
     else:

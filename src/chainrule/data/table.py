@@ -319,7 +319,7 @@ def _stream(
     text_parts: dict[int, list[Any]] = {}
     parallel = (
         _stream_parallel(p, size, header, names, col_names[t] if t is not None else None, options)
-        if not small and numbers() and not _ONE_STREAM.get()
+        if _PARTS and not small and numbers() and not _ONE_STREAM.get()
         else None
     )
     if parallel is not None:
@@ -393,6 +393,13 @@ def _target_part(col: Any) -> np.ndarray | None:
         return None
     return _to_float(col) if _numeric_kind(col.type) else _target_cells(col)
 
+
+#: Whether a large table of numbers is parsed in parts, one per core.  Off: measured on
+#: the 2-core development machine, the parts' read of the 183 MB numeric file took
+#: 0.93–1.36 s against one stream's 1.0 s in quiet runs, for 1.4–2.0 s of CPU against
+#: 1.0 s, and 0.52–0.65 s only in an idle moment (docs/performance.md); ``train`` reads
+#: with one stream regardless (:func:`one_stream`).
+_PARTS = False
 
 #: Bytes per part, at least, when a table of numbers is parsed in parallel parts.
 _PART_BYTES = 1 << 24
