@@ -244,7 +244,8 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     status = 0
     with _agreed(world):
         if isinstance(data, ShardedTrainingData) and world is not None:
-            if args.report:  # the report plots the test rows: gathered to rank 0
+            # (only rank 0 keeps --report: it says whether the rows go to it)
+            if world.comm.bcast(bool(args.report), root=0):  # the report plots them
                 data.gather_test(world)
             else:  # each rank scores its own test rows; rank 0 adds the sums
                 data.score_test(world, net)
