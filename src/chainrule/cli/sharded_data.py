@@ -52,8 +52,9 @@ _SCORE_ROWS = 1 << 15
 @dataclass
 class ShardedTrainingData(TrainingData):
     """:class:`TrainingData` of one MPI rank: its rows of the training and validation
-    splits; its rows of the test split, until :meth:`gather_test` gathers them to rank 0
-    (after training).
+    splits, and of the test split (in a temporary file until it is scored after training,
+    where it lies: :meth:`score_test`; or gathered to rank 0 for ``--report``:
+    :meth:`gather_test`).
 
     Attributes
     ----------

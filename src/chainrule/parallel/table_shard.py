@@ -20,12 +20,15 @@ calling each function in the same order:
 4. :func:`fit_pipeline` — the categories and their counts, the fill values (medians
    of every rank's training values) and the scaling (``Allreduce`` of sums,
    :func:`~chainrule.parallel.shard.fit_scaler`) from every rank's training rows.
+5. :func:`set_aside` and :func:`without_tail` — a rank's test rows wait in a temporary
+   file while it trains, and its matrix keeps only the rows it trains on.
 
 mpi4py is imported only when these run; ``chainrule.data`` never imports this module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -589,7 +592,8 @@ def set_aside(rows: np.ndarray) -> np.ndarray:
     except OSError:  # a full or read-only $TMPDIR: keep them in memory
         return rows
     finally:
-        os.unlink(tmp)
+        with contextlib.suppress(OSError):  # (where a mapped file cannot be unlinked)
+            os.unlink(tmp)
 
 
 def without_tail(held: list[np.ndarray], k: int) -> np.ndarray:
