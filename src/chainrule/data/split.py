@@ -65,24 +65,11 @@ def split_indices(
     train, val, test : ndarray of int64
         Sorted, disjoint, covering every row.
     """
-    _check_fractions(val_fraction, test_fraction)
-    n = len(y)
-    rng = np.random.default_rng(seed)
-    if stratify and y.ndim == 1 and y.dtype.kind in "iu":
-        groups = [np.flatnonzero(y == cls) for cls in np.unique(y)]
-    else:
-        groups = [np.arange(n)]
-    parts: list[list[np.ndarray]] = [[], [], []]
-    for members in groups:
-        members = rng.permutation(members)
-        n_test = round(len(members) * test_fraction)
-        n_val = round(len(members) * val_fraction)
-        parts[2].append(members[:n_test])
-        parts[1].append(members[n_test : n_test + n_val])
-        parts[0].append(members[n_test + n_val :])
-    train, val, test = (np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
-    if len(train) == 0 or (test_fraction > 0 and len(test) == 0):
-        raise ValueError(f"{n} rows are too few to split into training and test parts")
+    # One draw, in one place: split_parts holds it as a byte per row.
+    part = split_parts(
+        y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, stratify=stratify
+    )
+    train, val, test = (np.flatnonzero(part == k).astype(np.int64) for k in range(3))
     return train, val, test
 
 
