@@ -222,6 +222,8 @@ class Layers:
         # σ and eq. 9's σ′ product of every layer, bound to the namespace once (the
         # passes call these; ``σ`` keeps the activations themselves).
         self.kernels: list[Any] = [None, None, *(_kernels(ly, ops) for ly in layers)]
+        # eq. 1's ``z^l += b^l`` in one call where the namespace has one (Ops.bias_kernel).
+        self.bias_add: list[Any] = [None, None, *(ops.bias_kernel(ly.b, ly.z) for ly in layers)]
 
     def __iter__(self) -> Iterator[Layer]:
         """The layers ``2..L`` in order."""
@@ -382,9 +384,9 @@ class Engine:
         """
         L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.kernels
         inputs, masks, affine = layers.inputs, layers.masks, layers.ops.affine
-        numpy, add = layers.ops is NUMPY_OPS, np.add
+        numpy, add, bias_add = layers.ops is NUMPY_OPS, np.add, layers.bias_add
         if output is not None:
-            z[L], a[L] = output
+            z[L], a[L] = output  # (C-ordered, as ndarray.dot's out= and bias_add need)
         # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
         z[1] = X
         a[1] = inputs[1] = X if layers.identity_input else layers.σ[1].forward(X)
@@ -399,7 +401,10 @@ class Engine:
             # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l, i.e. a^{l-1} W^lᵀ + b^l.
             if numpy:  # Ops.affine without its frame: a tiny network's step counts calls
                 zl = inputs[l - 1].dot(WT[l], z[l])  # (ndarray.dot: no dispatch; out= by position)
-                add(zl, b[l], zl)
+                if bias_add[l] is None:
+                    add(zl, b[l], zl)
+                else:
+                    bias_add[l](zl)  # zl += b^l, one BLAS call instead of a broadcast
             else:
                 zl = affine(inputs[l - 1], WT[l], b[l], out=z[l])
             # a^l = σ(z^l); eq. 2 is this loop's composition.
