@@ -550,8 +550,9 @@ class BlasKernels:
         ger, ones = self.ger[t], np.ones(n, t)
 
         def add(z: Any) -> Any:
-            # (α, x, y, incx, incy, a, overwrite_x, overwrite_y, overwrite_a), by position.
-            return ger(1.0, b, ones, 1, 1, z.T, 0, 0, 1)
+            # (α, x, y, incx, incy, a, overwrite_x, overwrite_y, overwrite_a), by position;
+            # ?ger only reads x and y, and overwrite_x = overwrite_y = 0 would copy them.
+            return ger(1.0, b, ones, 1, 1, z.T, 1, 1, 1)
 
         return add
 

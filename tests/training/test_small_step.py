@@ -193,6 +193,7 @@ def test_bias_by_blas_is_numpys_addition_bit_for_bit(dtype, layout):
     W = [rng.normal(size=(8, 4)).astype(dtype), rng.normal(size=(3, 8)).astype(dtype)]
     b = [rng.normal(size=8).astype(dtype), rng.normal(size=3).astype(dtype)]
     X = rng.normal(size=(10, 4)).astype(dtype)
+    b_before = [v.copy() for v in b]
     layers = engine.layers(W, b, n=10)
     assert all(add is not None for add in layers.bias_add[2:])  # the BLAS path is taken
     output = None
@@ -210,6 +211,8 @@ def test_bias_by_blas_is_numpys_addition_bit_for_bit(dtype, layout):
         assert layers.z[3] is output[0] and got is output[1]
     np.testing.assert_array_equal(layers.z[2], X @ W[0].T + b[0])
     np.testing.assert_array_equal(layers.z[3], layers.a[2] @ W[1].T + b[1])
+    for v, before in zip(b, b_before, strict=True):  # ?ger reads b^l, never writes it
+        np.testing.assert_array_equal(v, before)
 
 
 def test_a_shuffled_epoch_gathers_a_bounded_buffer_many_times():
