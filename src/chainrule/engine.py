@@ -586,15 +586,25 @@ def _kernels(layer: Layer, ops: Ops) -> _Kernels:
 _SOFTMAX_SUM_BY_PRODUCT = 16
 
 
+#: ``Σ z²`` below which every ``|z| < 60``: ``e^z`` then lies in [1e-26, 1e26], far from
+#: overflow and from float32's subnormals, so softmax needs no shift by the row maximum.
+_SOFTMAX_UNSHIFTED_SQ = 60.0**2
+
+
 def _softmax_kernel(sigma: Activation, like: Array) -> Callable[..., Array]:
     """Softmax into ``out`` of ``like``'s shape ``(n, N_L)``, its row sums by one product.
 
-    ``e = exp(z − max_j z)``; ``e @ 1`` (``1`` the ``N_L × N_L`` matrix of ones)
+    ``e = exp(z − c)``; ``e @ 1`` (``1`` the ``N_L × N_L`` matrix of ones)
     holds every row's sum in each of its columns, so the division is elementwise
     (no broadcast) and the sum a BLAS call rather than NumPy's reduction of many
-    short rows.  The same values as :meth:`Softmax.forward` to round-off (the same
-    row maximum; the sum of ``N_L`` terms in BLAS's order).  Other shapes, or no
-    ``out``, take :meth:`Softmax.forward` itself.
+    short rows.  The shift ``c`` only keeps ``exp`` in range (softmax is the same for
+    any ``c``): when ``Σ z² < 60²`` (one dot product, checked every call), every
+    ``|z| < 60`` and ``c = 0``, which saves the row maximum and its broadcast
+    subtraction (two of a tiny step's ~20 NumPy calls); otherwise ``c = max_j z``, as in
+    :meth:`Softmax.forward`.  The same values as :meth:`Softmax.forward` to round-off
+    (the sum of ``N_L`` terms in BLAS's order; without the shift ``exp`` is taken of
+    ``z`` itself, not of the rounded ``z − c``).  Other shapes, or no ``out``, take
+    :meth:`Softmax.forward` itself.
     """
     n, N = like.shape
     ones = np.ones((N, N), like.dtype)
@@ -602,15 +612,20 @@ def _softmax_kernel(sigma: Activation, like: Array) -> Callable[..., Array]:
     zmax = np.empty((n, 1), like.dtype)
     maximum, subtract, exp, divide = np.maximum.reduce, np.subtract, np.exp, np.divide
     few_rows = n <= 16  # else the maximum of a transposed copy (functions._row_max)
+    ravel = np.ndarray.ravel
 
     def forward(z: Array, out: Array | None = None) -> Array:
         if out is None or z.shape != like.shape or out.dtype != like.dtype:
             return sigma.forward(z, out=out)
-        # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
-        zm = maximum(z, axis=-1, out=zmax, keepdims=True) if few_rows else _row_max(z)
-        shifted = subtract(z, zm, out)
-        exp(shifted, shifted)
-        return divide(shifted, shifted.dot(ones, sums), shifted)
+        flat = ravel(z)
+        if flat.dot(flat) < _SOFTMAX_UNSHIFTED_SQ:  # (False for a NaN or an inf too)
+            e = exp(z, out)
+        else:
+            # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
+            zm = maximum(z, axis=-1, out=zmax, keepdims=True) if few_rows else _row_max(z)
+            e = subtract(z, zm, out)
+            exp(e, e)
+        return divide(e, e.dot(ones, sums), e)
 
     return forward
 

@@ -233,3 +233,38 @@ def test_a_shuffled_epoch_gathers_a_bounded_buffer_many_times():
         np.testing.assert_array_equal(Yb, Y[rows])
         seen += len(Xb)
     assert seen == 30_005 and len(Xb) == 5  # the last batch: 5 rows
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 10, 40])
+@pytest.mark.parametrize("classes", [2, 3, 10])
+def test_softmax_kernel_shifts_by_the_row_maximum_only_when_exp_could_leave_range(
+    dtype, n, classes
+):
+    # Σ z² < 60² bounds every |z| below 60: e^z is then taken of z itself (no row
+    # maximum, no broadcast subtraction); past it, of z − max_j z.  Both are softmax to
+    # a few units of round-off against long doubles, and each is the formula it claims, bit for bit.
+    rng = np.random.default_rng(7 * n + classes)
+    ones = np.ones((classes, classes), dtype)
+    out = np.empty((n, classes), dtype)
+    forward = _softmax_kernel(Softmax(), out)
+    small = (rng.normal(size=(n, classes)) * 25 / np.sqrt(n * classes)).astype(dtype)
+    big = small.copy()
+    big[-1, 0] = 59.0 if n * classes == 2 else 45.0  # every |z| < 60, but Σ z² ≥ 60²
+    big[0, -1] = -45.0
+    for z, shifted in ((small, False), (big, True)):
+        assert (float(np.sum(z.astype(np.float64) ** 2)) >= 3600) == shifted
+        got = forward(z, out).copy()
+        e = np.exp(z - z.max(axis=1, keepdims=True)) if shifted else np.exp(z)
+        np.testing.assert_array_equal(got, e / (e @ ones))
+        zl = z.astype(np.longdouble)  # (x86's 80-bit floats: a reference for float64 too)
+        want = np.exp(zl - zl.max(axis=1, keepdims=True))
+        want /= want.sum(axis=1, keepdims=True)
+        # (z − max rounds z's last bits, which exp magnifies by |z − max|: the shifted
+        # formula's error grows with the logits' spread; e^z of z itself does not.)
+        ulps = 64 if shifted else 8
+        np.testing.assert_allclose(got, want, rtol=ulps * np.finfo(dtype).eps, atol=1e-30)
+    # NaN logits stay NaN (the check is false for NaN and takes the shifted path).
+    z = small.copy()
+    z[0, 0] = np.nan
+    assert np.isnan(forward(z, out)[0]).all()
