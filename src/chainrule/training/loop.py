@@ -320,10 +320,14 @@ class _Epochs:
         if any(not layers.holds(net.weights, net.biases) for layers in cache.values()):
             # A callback replaced a parameter array between epochs.
             cache.clear()
-        sizes = self.batches.sizes
+        b = self.batches
+        plain = b.spans is b.bounds  # plain batches: b.size rows each, the last b.last_size
+        sizes = (b.size, b.last_size) if plain else b.sizes
         for size in dict.fromkeys(sizes):  # each size once, in order
             if size not in cache and len(cache) < 4:
                 cache[size] = engine.layers(net.weights, net.biases, size)
+        if plain:  # (no walk over thousands of batches: a tiny network's fit has 3,000)
+            return [cache.get(b.size)] * (b.count - 1) + [cache.get(b.last_size)]
         return list(map(cache.get, sizes))
 
     def _outputs(self) -> tuple[list[Any], list[Any]]:
