@@ -388,8 +388,7 @@ def read_table_shard(
         if data.lines is not None:
             data.lines = data.lines + (first_line - 2)
         if data.lines is None or not (
-            np.array_equal(data.lines, lines)
-            and np.array_equal(data.y, whole.y[start:stop])
+            np.array_equal(data.lines, lines) and np.array_equal(data.y, whole.y[start:stop])
         ):
             raise DataFileError(
                 f"{p}: the rows from line {first_line} on do not read the same alone as in "
