@@ -1,11 +1,12 @@
 """Peak memory per MPI rank when each rank reads its share of a table: ``chainrule train``
 in one process against ``mpiexec -n 2 chainrule train``, on the files of
 ``benchmarks/reading.py`` (``numeric.csv``: 1,000,000 × 20, about 180 MB; ``mixed.csv``:
-200,000 rows with text, missing cells and a date), interleaved over ``--rounds``.
+200,000 rows with text, missing cells and a date) and ``numeric3m.csv`` (the same generator's
+3,000,000 × 20, about 550 MB; ``--no-large`` leaves it out), interleaved over ``--rounds``.
 
 Each process's peak RSS is its ``ru_maxrss`` (imports included), reported by
 ``/usr/bin/time -f %M`` around every rank.  Run:
-``python3 benchmarks/mpi_reading.py [--rounds 2] [--dir DIR]`` (a few minutes).
+``python3 benchmarks/mpi_reading.py [--rounds 2] [--dir DIR] [--no-large]`` (a few minutes).
 """
 
 from __future__ import annotations
@@ -21,10 +22,25 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reading import make_files
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_large(path: Path, n: int = 3_000_000) -> Path:
+    """``numeric.csv``'s generator (``benchmarks/reading.py``) for ``n`` rows."""
+    if not path.exists():
+        rng = np.random.default_rng(0)
+        with open(path, "w") as f:
+            f.write(",".join([f"x{i}" for i in range(19)] + ["label"]) + "\n")
+            for _ in range(0, n, 100_000):
+                X = rng.normal(size=(100_000, 19))
+                y = rng.integers(0, 3, 100_000)
+                np.savetxt(f, np.column_stack([X, y]), fmt=["%.6f"] * 19 + ["%d"], delimiter=",")
+    return path
 
 
 def run(n: int, path: Path, extra: list[str]) -> tuple[float, list[float]]:
@@ -49,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--dir", default=None)
+    parser.add_argument("--no-large", action="store_true", help="leave out the 550 MB file")
     args = parser.parse_args()
     d = Path(args.dir or tempfile.mkdtemp(prefix="chainrule-reading-"))
     d.mkdir(parents=True, exist_ok=True)
@@ -57,6 +74,8 @@ def main() -> None:
         "numeric": (files["numeric"], []),
         "mixed": (files["mixed"], ["--missing", "impute"]),
     }
+    if not args.no_large:
+        cases["numeric3m"] = (make_large(d / "numeric3m.csv"), [])
     results: dict[str, dict[int, list[tuple[float, list[float]]]]] = {}
     for _ in range(args.rounds):
         for name, (path, extra) in cases.items():

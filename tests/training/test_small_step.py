@@ -16,7 +16,7 @@ import pytest
 
 import chainrule
 from chainrule.engine import Engine, _softmax_kernel
-from chainrule.functions import LogLikelihood, Sigmoid, Softmax
+from chainrule.functions import Identity, LogLikelihood, Sigmoid, Softmax
 from chainrule.training.trainer import Trainer
 
 DTYPES = [np.float32, np.float64]
@@ -180,3 +180,91 @@ def test_epoch_metrics_scored_in_blocks_equal_one_pass(monkeypatch, shuffle):
     blocked, whole = fit(7), fit(1 << 20)
     np.testing.assert_allclose(blocked, whole, rtol=1e-12)
     assert len(blocked) == 3 and 0 < blocked[-1][1] <= 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["own", "c-view"])
+def test_bias_by_blas_is_numpys_addition_bit_for_bit(dtype, layout):
+    # Eq. 1's z^l += b^l by ?ger (a rank-one update in place) is exact: the same bits
+    # as NumPy's broadcast addition, in the layer's buffers and in a caller's outputs
+    # (C-ordered, as ``ndarray.dot(..., out)`` requires them).
+    engine = Engine([Identity(), Sigmoid(), Softmax()], LogLikelihood())
+    rng = np.random.default_rng(4)
+    W = [rng.normal(size=(8, 4)).astype(dtype), rng.normal(size=(3, 8)).astype(dtype)]
+    b = [rng.normal(size=8).astype(dtype), rng.normal(size=3).astype(dtype)]
+    X = rng.normal(size=(10, 4)).astype(dtype)
+    b_before = [v.copy() for v in b]
+    layers = engine.layers(W, b, n=10)
+    assert all(add is not None for add in layers.bias_add[2:])  # the BLAS path is taken
+    output = None
+    if layout == "c-view":
+        buffers = np.zeros((2, 30, 3), dtype)
+        output = (buffers[0, 10:20], buffers[1, 10:20])
+    got = engine.forward(layers, X, output=output)
+    plain = engine.layers(W, b, n=10)
+    plain.bias_add = [None] * len(plain.bias_add)  # NumPy's z += b
+    want = engine.forward(plain, X)
+    np.testing.assert_array_equal(layers.z[2], plain.z[2])
+    np.testing.assert_array_equal(layers.z[3], plain.z[3])
+    np.testing.assert_array_equal(got, want)
+    if output is not None:
+        assert layers.z[3] is output[0] and got is output[1]
+    np.testing.assert_array_equal(layers.z[2], X @ W[0].T + b[0])
+    np.testing.assert_array_equal(layers.z[3], layers.a[2] @ W[1].T + b[1])
+    for v, before in zip(b, b_before, strict=True):  # ?ger reads b^l, never writes it
+        np.testing.assert_array_equal(v, before)
+
+
+def test_a_shuffled_epoch_gathers_a_bounded_buffer_many_times():
+    # 3,000 batches of a tiny network: the gather buffer holds at most 256 of them
+    # (not the whole set), refilled as the epoch goes; each batch is still its rows.
+    from chainrule.training.loop import _GATHER_BATCHES, Batches
+
+    rng = np.random.default_rng(6)
+    X, Y = rng.random((30_005, 4)), rng.random((30_005, 3))
+    batches = Batches(X, Y, 10)
+    assert batches.per_chunk == _GATHER_BATCHES == 256
+    assert batches.xchunk.shape == (2560, 4)
+    order = rng.permutation(30_005)
+    seen = 0
+    for k, Xb, Yb in batches.epoch(order):
+        rows = order[k * 10 : (k + 1) * 10]
+        np.testing.assert_array_equal(Xb, X[rows])
+        np.testing.assert_array_equal(Yb, Y[rows])
+        seen += len(Xb)
+    assert seen == 30_005 and len(Xb) == 5  # the last batch: 5 rows
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 10, 40])
+@pytest.mark.parametrize("classes", [2, 3, 10])
+def test_softmax_kernel_shifts_by_the_row_maximum_only_when_exp_could_leave_range(
+    dtype, n, classes
+):
+    # Σ z² < 60² bounds every |z| below 60: e^z is then taken of z itself (no row
+    # maximum, no broadcast subtraction); past it, of z − max_j z.  Both are softmax to
+    # a few units of round-off against long doubles, and each is the formula it claims, bit for bit.
+    rng = np.random.default_rng(7 * n + classes)
+    ones = np.ones((classes, classes), dtype)
+    out = np.empty((n, classes), dtype)
+    forward = _softmax_kernel(Softmax(), out)
+    small = (rng.normal(size=(n, classes)) * 25 / np.sqrt(n * classes)).astype(dtype)
+    big = small.copy()
+    big[-1, 0] = 59.0 if n * classes == 2 else 45.0  # every |z| < 60, but Σ z² ≥ 60²
+    big[0, -1] = -45.0
+    for z, shifted in ((small, False), (big, True)):
+        assert (float(np.sum(z.astype(np.float64) ** 2)) >= 3600) == shifted
+        got = forward(z, out).copy()
+        e = np.exp(z - z.max(axis=1, keepdims=True)) if shifted else np.exp(z)
+        np.testing.assert_array_equal(got, e / (e @ ones))
+        zl = z.astype(np.longdouble)  # (x86's 80-bit floats: a reference for float64 too)
+        want = np.exp(zl - zl.max(axis=1, keepdims=True))
+        want /= want.sum(axis=1, keepdims=True)
+        # (z − max rounds z's last bits, which exp magnifies by |z − max|: the shifted
+        # formula's error grows with the logits' spread; e^z of z itself does not.)
+        ulps = 64 if shifted else 8
+        np.testing.assert_allclose(got, want, rtol=ulps * np.finfo(dtype).eps, atol=1e-30)
+    # NaN logits stay NaN (the check is false for NaN and takes the shifted path).
+    z = small.copy()
+    z[0, 0] = np.nan
+    assert np.isnan(forward(z, out)[0]).all()

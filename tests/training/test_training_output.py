@@ -273,3 +273,37 @@ def test_reproduce_nielsen_validate_screens_the_mlp_row_on_held_out_images(tmp_p
     assert screened["evaluated_on"] == "validation" and tested["evaluated_on"] == "test"
     assert seen == [len(data.X_train), len(data.X_train) + len(data.X_val)]
     assert "train_accuracy" in tested and "train_accuracy" not in screened
+
+
+def test_reproduce_nielsen_deskew_row_deskews_training_and_test_images(tmp_path, monkeypatch):
+    _write_small_mnist(tmp_path)
+    spec = importlib.util.spec_from_file_location(
+        "reproduce_nielsen", ROOT / "benchmarks" / "reproduce_nielsen.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    from chainrule.data.images import deskew
+
+    data = module.load_data(tmp_path, quick=True)
+    row = next(r for r in module.ROWS if r.key == "mlp-deskew")
+    assert row.deskew and not row.shift  # preprocessing, not augmentation
+    fitted, scored = [], []
+    real_fit, real_accuracy = module.Network.fit, module.Network.accuracy
+
+    def spy_fit(self, X, y, *args, **kw):
+        fitted.append(X)
+        return real_fit(self, X, y, *args, **kw)
+
+    def spy_accuracy(self, X, y):
+        scored.append(X)
+        return real_accuracy(self, X, y)
+
+    monkeypatch.setattr(module.Network, "fit", spy_fit)
+    monkeypatch.setattr(module.Network, "accuracy", spy_accuracy)
+    module.run_row(row, data, quick=True, seed=0)
+    train = np.concatenate([data.X_train, data.X_val])
+    np.testing.assert_allclose(fitted[0], deskew(train), atol=1e-6)
+    assert not np.allclose(fitted[0], train)
+    np.testing.assert_allclose(scored[-1], deskew(data.X_test), atol=1e-6)

@@ -12,15 +12,15 @@ of rank ``r`` are a contiguous block of one process's, so
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..data.datasets import Dataset
-from ..data.split import split_indices
+from ..data.split import split_parts
 from ..parallel.mpi import World
 from .common import CLIError
 from .data_options import (
@@ -40,14 +40,21 @@ from .data_options import (
 )
 from .training_options import _decides_on_validation
 
+if TYPE_CHECKING:
+    from ..network import Network
+
 __all__ = ["ShardedTrainingData", "load_sharded", "whole_file_reason"]
+
+#: Test rows scored at a time on a rank (the forward pass's temporaries stay small).
+_SCORE_ROWS = 1 << 15
 
 
 @dataclass
 class ShardedTrainingData(TrainingData):
     """:class:`TrainingData` of one MPI rank: its rows of the training and validation
-    splits; its rows of the test split, until :meth:`gather_test` gathers them to rank 0
-    (after training).
+    splits, and of the test split (in a temporary file until it is scored after training,
+    where it lies: :meth:`score_test`; or gathered to rank 0 for ``--report``:
+    :meth:`gather_test`).
 
     Attributes
     ----------
@@ -61,6 +68,12 @@ class ShardedTrainingData(TrainingData):
         What the ranks must agree on (:class:`~chainrule.parallel.table_shard.TableShard`).
     test_gathered : bool
         ``X_test``/``y_test`` hold the whole test split on rank 0 (none elsewhere).
+    test_result : dict or None
+        After :meth:`score_test`, on rank 0: the test split's ``loss`` and ``accuracy``
+        over every rank's test rows (:meth:`Network.evaluate` of one process).
+    test_pairs : (targets, predictions) or None
+        After :meth:`score_test` of a regression, on rank 0: every test row's target
+        and prediction, arrays of shape (n_test, k), in one process's order.
     """
 
     rows: tuple[int, int, int] = (0, 0, 0)
@@ -69,6 +82,8 @@ class ShardedTrainingData(TrainingData):
     read: list[int] = field(default_factory=list)
     digest: str = ""
     test_gathered: bool = False
+    test_result: dict[str, float] | None = None
+    test_pairs: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_train(self) -> int:
@@ -86,6 +101,47 @@ class ShardedTrainingData(TrainingData):
         self.X_test = X if X is not None else self.X_test[:0]
         self.y_test = np.concatenate(ys) if ys is not None else self.y_test[:0]
         self.test_gathered = True
+
+    def score_test(self, world: World, net: Network) -> None:
+        """Score the test rows where they lie (collective; after training).
+
+        Each rank evaluates its own test rows (:meth:`Network.evaluate`, in blocks of
+        rows) and rank 0 adds the ranks' sums of the per-row cost and of the rows
+        classified right: one process's test loss and accuracy, to the rounding of
+        those sums.  No rank receives another rank's rows; a regression gathers each
+        row's target and prediction (``k`` numbers a row, not the inputs) for the
+        error measures.  A ``--test-data`` file is already on rank 0: nothing to do.
+        """
+        from ..parallel.table_shard import gather_rows, give_back_memory
+
+        if self.test_gathered:
+            return
+        give_back_memory()  # (training's buffers, freed: before the test rows are read)
+        k = len(self.X_test)
+        sums = np.zeros(3)
+        regression = self.task != "classification"
+        predicted = []
+        for start in range(0, k, _SCORE_ROWS):  # (the forward pass's temporaries bounded)
+            rows = slice(start, start + _SCORE_ROWS)
+            X, y = self.X_test[rows], self.y_test[rows]
+            result = net.evaluate(X, y)
+            right = 0.0 if regression else round(result["accuracy"] * len(X))
+            sums += (result["loss"] * len(X), right, len(X))
+            if regression:
+                predicted.append(np.asarray(net.predict(X), dtype=float).reshape(len(X), -1))
+        total = world.comm.reduce(sums, root=0)
+        pairs = None
+        if regression:
+            targets = np.asarray(self.y_test, dtype=float).reshape(k, -1)
+            width = targets.shape[1]
+            outputs = np.concatenate(predicted) if predicted else np.empty((0, width))
+            pairs = (gather_rows(world, targets), gather_rows(world, outputs))
+        if world.root:
+            n = max(float(total[2]), 1.0)
+            accuracy = float("nan") if regression else total[1] / n
+            self.test_result = {"loss": float(total[0] / n), "accuracy": float(accuracy)}
+            if pairs is not None and pairs[0] is not None and pairs[1] is not None:
+                self.test_pairs = (pairs[0], pairs[1])
 
     @property
     def validation(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -120,6 +176,8 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         give_back_memory,
         missing_across,
         read_table_shard,
+        set_aside,
+        without_tail,
     )
 
     test_data = getattr(args, "test_data", None)
@@ -155,17 +213,21 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         raise CLIError(str(exc)) from None
     if dropped_note:
         note(dropped_note)
-    y = whole.y if keep.all() else whole.y[keep]  # (no copy of every target when none goes)
     classification = whole.task == "classification"
-    if classification and len(whole.class_names) < 2:
-        only = f" ({whole.class_names[0]!r})" if whole.class_names else ""
+    class_names, task, target_name = whole.class_names, whole.task, whole.target_name
+    if classification and len(class_names) < 2:
+        only = f" ({class_names[0]!r})" if class_names else ""
         raise CLIError(
-            f"{data.name}: the target column {whole.target_name!r} holds one class{only} in "
-            f"all {len(y)} rows: a classifier needs at least two (to predict a number, use "
-            f"--task regression)"
+            f"{data.name}: the target column {target_name!r} holds one class{only} in "
+            f"all {int(keep.sum())} rows: a classifier needs at least two (to predict a "
+            f"number, use --task regression)"
         )
+    y = whole.y if keep.all() else whole.y[keep]  # (no copy of every target when none goes)
+    if classification:  # every row's class on every rank: in one byte where that holds it
+        y = y.astype(np.min_scalar_type(len(class_names) - 1), copy=False)
+    del whole  # (its line numbers, and its targets once compacted)
     try:
-        train, val, test = split_indices(
+        part = split_parts(
             y,
             val_fraction=args.val_fraction,
             test_fraction=test_fraction,
@@ -174,18 +236,18 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         )
     except ValueError as exc:
         raise CLIError(f"{data.name}: {exc}") from None
-    # The split's and the roles' temporaries (the whole file's row indices, sorted and
-    # permuted) went back to the heap; hand them to the system before the rows are encoded.
+    # The split's and the roles' temporaries (a class's row indices, permuted) went back
+    # to the heap; hand them to the system before the rows are encoded.
     give_back_memory()
     # This rank's rows are rows a:b of the rows kept; its rows of each split, locally.
-    a = int(keep[:start].sum())
+    a = int(np.count_nonzero(keep[:start]))
     b = a + len(data.y)
-
-    def mine(part: np.ndarray) -> np.ndarray:
-        return part[(part >= a) & (part < b)] - a
-
-    local = [mine(train), mine(val), mine(test)]
-    rows = (int(np.searchsorted(train, a)), int(np.searchsorted(train, b)), len(train))
+    del keep
+    counts = np.bincount(part, minlength=3)
+    n_train, n_val = int(counts[0]), int(counts[1])
+    mine, y_mine = part[a:b], y[a:b]
+    local = [np.flatnonzero(mine == k) for k in range(3)]
+    rows = (int(np.count_nonzero(part[:a] == 0)), int(np.count_nonzero(part[:b] == 0)), n_train)
     with world.agree():
         test_set = _read_test_file(args, data, roles) if test_data and world.root else None
     plain = (
@@ -223,47 +285,67 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
     give_back_memory()
     X = _reorder_rows(X, local)
     _scale_in_place(pipe.scaler, X)
-    starts = np.cumsum([0, *(len(part) for part in local)])
-    X_train, X_val, X_test = (X[s:e] for s, e in itertools.pairwise(starts))
-    # The test rows: a --test-data file on rank 0; else each rank's own, gathered to rank 0
-    # after training (:meth:`ShardedTrainingData.gather_test`), not held there meanwhile.
+    # The test rows: a --test-data file on rank 0; else each rank's own, scored where
+    # they lie after training (:meth:`ShardedTrainingData.score_test`), never gathered
+    # (but for --report), and meanwhile in a temporary file, not in memory.
+    n_train_here, n_val_here = len(local[0]), len(local[1])
+    held = [X]
+    del X
+    X_test = set_aside(held[0][n_train_here + n_val_here :].astype(dtype, copy=False))
+    X = without_tail(held, n_train_here + n_val_here)
+    X_train, X_val = X[:n_train_here], X[n_train_here:]
     if X_test_file is not None and test_set is not None:
         X_test, y_test = X_test_file, test_set.y
     else:
-        y_test = y[mine(test) + a]
-    n_test = len(test) if test_data is None else int(world.comm.bcast(len(y_test), root=0))
-    kept = Dataset(X=np.empty((len(y), 0)), y=y, task=whole.task, name=name)
+        y_test = y_mine[local[2]]
+    n_test = int(counts[2]) if test_data is None else int(world.comm.bcast(len(y_test), root=0))
+    kept = Dataset(X=np.empty((len(y), 0)), y=y, task=task, name=name)
     target_scaler = None
     if not classification:
-        target_scaler = _target_scaler(args, kept, y[train])
+        target_scaler = _target_scaler(args, kept, y[part == 0])
 
     def scaled_y(values: np.ndarray) -> np.ndarray:
+        if classification:
+            return values.astype(np.int64)  # (labels as one process holds them)
         if target_scaler is None:
             return values
         return target_scaler.transform(values[:, None] if values.ndim == 1 else values)
 
-    weights = _class_weights(args, y[train], len(whole.class_names)) if classification else None
-    n_out = len(whole.class_names) if classification else (1 if y.ndim == 1 else y.shape[1])
+    weights = None
+    if classification and getattr(args, "class_weight", None) == "balanced":
+        weights = _class_weights(args, y[part == 0].astype(np.int64), len(class_names))
+    n_out = len(class_names) if classification else (1 if y.ndim == 1 else y.shape[1])
+    y_train, y_val = (scaled_y(y_mine[rows_]) for rows_ in local[:2])
+    if classification:
+        # Data-parallel training takes one-hot rows (Network.check_targets makes them of
+        # labels, with int64 temporaries): made here, they are the rank's only targets.
+        labels, y_train = y_train, np.zeros((len(y_train), n_out), dtype=dtype)
+        y_train[np.arange(len(labels)), labels] = 1
+        del labels
+    del part, mine, local
+    give_back_memory()  # (the reorder's copies: training's peak sits on what is left)
+    # (the record of the split keeps the parts' sizes only)
+    train_size, val_size = (np.broadcast_to(np.int8(0), (k,)) for k in (n_train, n_val))
     return ShardedTrainingData(
         name=name,
         X_train=X_train.astype(dtype, copy=False),
-        y_train=scaled_y(y[train][rows[0] : rows[1]]),
+        y_train=y_train,
         X_test=X_test.astype(dtype, copy=False),
         y_test=scaled_y(y_test),
-        X_val=X_val.astype(dtype, copy=False) if len(val) else None,
-        y_val=scaled_y(y[val[(val >= a) & (val < b)]]) if len(val) else None,
+        X_val=X_val.astype(dtype, copy=False) if n_val else None,
+        y_val=y_val if n_val else None,
         n_outputs=n_out,
-        task=whole.task,
-        class_names=whole.class_names,
+        task=task,
+        class_names=class_names,
         preprocessing=pipe.scaler,
         feature_names=feature_names,
-        target_name=whole.target_name,
+        target_name=target_name,
         target_scaler=target_scaler,
         encoding=None if plain else pipe.encoding,
         sample_weight=None if weights is None else weights[rows[0] : rows[1]],
-        source=_source(args, kept, train, val, n_test) if world.root else {},
+        source=_source(args, kept, train_size, val_size, n_test) if world.root else {},
         rows=rows,
-        n_val=len(val),
+        n_val=n_val,
         n_test=n_test,
         read=read,
         digest=digest,

@@ -254,7 +254,11 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
     status = 0
     with _agreed(world):
         if isinstance(data, ShardedTrainingData) and world is not None:
-            data.gather_test(world)  # after training: never held on rank 0 with its peak
+            # (only rank 0 keeps --report: it says whether the rows go to it)
+            if world.comm.bcast(bool(args.report), root=0):  # the report plots them
+                data.gather_test(world)
+            else:  # each rank scores its own test rows; rank 0 adds the sums
+                data.score_test(world, net)
         if world is None or world.root:
             status = _finish(args, net, data, seconds)
     return status
@@ -433,7 +437,7 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
         line = _early_stopping_line(args, net)
         if line:
             print(line)
-    if len(data.X_test) == 0:
+    if _counts(data)[2] == 0:
         print(
             f"no test score: --test-fraction 0 trained on all {_counts(data)[0]} rows "
             f"({seconds:.1f}s)"
@@ -441,7 +445,11 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
         if args.save is not None:
             _save(args, net, data)
         return 0
-    result = net.evaluate(data.X_test, data.y_test)
+    scored = data if isinstance(data, ShardedTrainingData) else None
+    if scored and scored.test_result:  # every rank's test rows, scored where they lie
+        result = scored.test_result
+    else:
+        result = net.evaluate(data.X_test, data.y_test)
     if net.is_classifier:
         print(
             f"test accuracy: {result['accuracy'] * 100:.2f}% "
@@ -451,10 +459,14 @@ def _finish(args: argparse.Namespace, net: Network, data: TrainingData, seconds:
         std = "standardised " if data.target_scaler is not None else ""
         print(f"test {std}loss: {result['loss']:.4f} ({seconds:.1f}s)")
         to_units = Preprocessing(data.preprocessing, data.target_scaler).inverse_target
-        y_test = np.asarray(data.y_test, dtype=float).reshape(len(data.y_test), -1)
+        if scored and scored.test_pairs:
+            y_test, predicted = scored.test_pairs
+        else:
+            y_test = np.asarray(data.y_test, dtype=float).reshape(len(data.y_test), -1)
+            predicted = net.predict(data.X_test)
         for line in regression_lines(
             to_units(y_test),
-            to_units(net.predict(data.X_test)),
+            to_units(predicted),
             data.target_name,
             f"test split ({len(y_test)} rows)",
         ):

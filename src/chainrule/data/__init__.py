@@ -4,6 +4,7 @@ from . import table as _table  # noqa: F401  (registers the pyarrow readers with
 from .datasets import DATASETS, Dataset, load_dataset
 from .files import DataFileError, read_data_file
 from .idx import IDXError, read_idx, write_idx
+from .images import deskew
 from .labels import encode_labels
 from .preprocessing import MinMaxScaler, NoScaling, Scaler, Standardizer, make_scaler, one_hot
 from .split import split_indices, train_test_split
@@ -17,6 +18,7 @@ __all__ = [
     "NoScaling",
     "Scaler",
     "Standardizer",
+    "deskew",
     "encode_labels",
     "load_dataset",
     "make_scaler",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["split_indices", "train_test_split"]
+__all__ = ["split_indices", "split_parts", "train_test_split"]
 
 
 def train_test_split(
@@ -65,6 +65,15 @@ def split_indices(
     train, val, test : ndarray of int64
         Sorted, disjoint, covering every row.
     """
+    # One draw, in one place: split_parts holds it as a byte per row.
+    part = split_parts(
+        y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, stratify=stratify
+    )
+    train, val, test = (np.flatnonzero(part == k).astype(np.int64) for k in range(3))
+    return train, val, test
+
+
+def _check_fractions(val_fraction: float, test_fraction: float) -> None:
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
     if not 0.0 <= val_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
@@ -72,24 +81,54 @@ def split_indices(
             f"val_fraction must be in [0, 1) with val_fraction + test_fraction "
             f"< 1, got {val_fraction} and {test_fraction}"
         )
+
+
+def split_parts(
+    y: np.ndarray,
+    *,
+    val_fraction: float = 0.0,
+    test_fraction: float = 0.2,
+    seed: int | np.random.Generator | None = 0,
+    stratify: bool = True,
+) -> np.ndarray:
+    """:func:`split_indices` as one byte per row: which part each row is in.
+
+    The same split, drawn from the same generator in the same order, held in ``n``
+    bytes instead of ``n`` int64 indices and their sorted copies: one class's indices
+    at a time are permuted (an MPI rank that knows every row's target draws the whole
+    file's split this way and keeps only its rows' parts, docs/distributed.md).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,) or (n, k)
+        Targets, as for :func:`split_indices`.
+    val_fraction, test_fraction, seed, stratify
+        As for :func:`split_indices`.
+
+    Returns
+    -------
+    part : ndarray of uint8, shape (n,)
+        0 for a training row, 1 for a validation row, 2 for a test row;
+        ``np.flatnonzero(part == k)`` is :func:`split_indices`' ``k``-th array.
+    """
+    _check_fractions(val_fraction, test_fraction)
     n = len(y)
     rng = np.random.default_rng(seed)
-    if stratify and y.ndim == 1 and y.dtype.kind in "iu":
-        groups = [np.flatnonzero(y == cls) for cls in _classes(y)]
-    else:
-        groups = [np.arange(n)]
-    parts: list[list[np.ndarray]] = [[], [], []]
-    for members in groups:
-        members = rng.permutation(members)
-        n_test = round(len(members) * test_fraction)
-        n_val = round(len(members) * val_fraction)
-        parts[2].append(members[:n_test])
-        parts[1].append(members[n_test : n_test + n_val])
-        parts[0].append(members[n_test + n_val :])
-    train, val, test = (_sorted_rows(np.concatenate(p), n) for p in parts)
-    if len(train) == 0 or (test_fraction > 0 and len(test) == 0):
+    part = np.zeros(n, dtype=np.uint8)
+    stratified = stratify and y.ndim == 1 and y.dtype.kind in "iu"
+    n_train = n_test = 0
+    for cls in _classes(y) if stratified else [None]:
+        members = rng.permutation(np.flatnonzero(y == cls) if cls is not None else n)
+        k_test = round(len(members) * test_fraction)
+        k_val = round(len(members) * val_fraction)
+        part[members[:k_test]] = 2
+        part[members[k_test : k_test + k_val]] = 1
+        n_test += k_test
+        n_train += len(members) - k_test - k_val
+        del members
+    if n_train == 0 or (test_fraction > 0 and n_test == 0):
         raise ValueError(f"{n} rows are too few to split into training and test parts")
-    return train, val, test
+    return part
 
 
 def _classes(y: np.ndarray) -> np.ndarray:
@@ -98,11 +137,3 @@ def _classes(y: np.ndarray) -> np.ndarray:
     if len(y) and 0 <= int(y.min()) and int(y.max()) < max(1 << 16, len(y)):
         return np.flatnonzero(np.bincount(y)).astype(y.dtype)
     return np.unique(y)
-
-
-def _sorted_rows(rows: np.ndarray, n: int) -> np.ndarray:
-    """``np.sort(rows)`` as int64, for distinct row indices below ``n``: marked in a mask
-    and read back in order (one pass, no sort)."""
-    mask = np.zeros(n, dtype=bool)
-    mask[rows] = True
-    return np.flatnonzero(mask).astype(np.int64, copy=False)

@@ -225,7 +225,7 @@ class ParallelBatches(Batches):
         self.last_size = self.bounds[-1][1] - self.bounds[-1][0]
         self.rows_held = int(X.shape[0])
         self.reduce = par.reduce
-        self._local: list[npt.NDArray[np.intp]] = []
+        self._local: list[npt.NDArray[Any]]  # intp or int32 (plan) = []
         self._positions: list[Any] = []
         self._weights: Array | None = None
         self._random: Any = rng
@@ -238,8 +238,11 @@ class ParallelBatches(Batches):
             return
         self._order = order
         par = self.par
-        local: list[npt.NDArray[np.intp]] = []
+        local: list[npt.NDArray[Any]] = []
         positions: list[Any] = []
+        # A shard's rows of each batch, as indices of the smallest type that holds them
+        # (int32 below 2**31 rows: the epoch's plan costs 8 bytes a row, not 16).
+        small = np.int32 if len(self.X) < 2**31 - 1 and self.n < 2**31 - 1 else np.intp
         for lo, hi in self.bounds:
             m = hi - lo
             idx = np.arange(lo, hi) if order is None else order[lo:hi]
@@ -249,9 +252,9 @@ class ParallelBatches(Batches):
                 local.append(idx[b0:b1])
             else:
                 start, stop, _ = par.rows
-                pos = np.flatnonzero((idx >= start) & (idx < stop))
+                pos = np.flatnonzero((idx >= start) & (idx < stop)).astype(small)
                 positions.append(pos)
-                local.append(idx[pos] - start)
+                local.append((idx[pos] - start).astype(small))
         self._local, self._positions = local, positions
         self.sizes = [len(rows) for rows in local]
         ends = np.cumsum([0, *self.sizes]).tolist()

@@ -20,12 +20,15 @@ calling each function in the same order:
 4. :func:`fit_pipeline` — the categories and their counts, the fill values (medians
    of every rank's training values) and the scaling (``Allreduce`` of sums,
    :func:`~chainrule.parallel.shard.fit_scaler`) from every rank's training rows.
+5. :func:`set_aside` and :func:`without_tail` — a rank's test rows wait in a temporary
+   file while it trains, and its matrix keeps only the rows it trains on.
 
 mpi4py is imported only when these run; ``chainrule.data`` never imports this module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -63,7 +66,9 @@ __all__ = [
     "give_back_memory",
     "missing_across",
     "read_table_shard",
+    "set_aside",
     "shardable",
+    "without_tail",
 ]
 
 #: Training rows encoded at a time to fit the scaling (bounded temporaries).
@@ -263,14 +268,18 @@ def _read_targets(p: Path, target: str | int | None, task: str | None) -> Datase
         y_raw = _target_cells(pa.chunked_array(parts, type=pa.string()))
     del parts
     pool.release_unused()
-    lines = np.arange(2, 2 + n, dtype=np.int64)
     gone = files._missing_targets(y_raw)
     if gone.all():
         raise DataFileError(f"{p}: every row's target {names[t]!r} is missing")
-    dropped = lines[gone]
+    # Row i is on line i + 2 when no target is missing: no array of line numbers then.
+    dropped = np.flatnonzero(gone) + 2
+    lines = None
     if gone.any():
-        y_raw, lines = y_raw[~gone], lines[~gone]
-    y, task, class_names = files._targets(p, y_raw, task, None, lines, names[t])
+        lines = np.arange(2, 2 + n, dtype=np.int64)[~gone]
+        y_raw = y_raw[~gone]
+    where = lines if lines is not None else np.arange(2, 2 + len(y_raw), dtype=np.int64)
+    y, task, class_names = files._targets(p, y_raw, task, None, where, names[t])
+    del where
     return Dataset(
         X=np.empty((len(y), 0)),
         y=y,
@@ -322,9 +331,11 @@ def read_table_shard(
             first = f.read(1 << 16)
             f.seek(max(0, size - (1 << 16)))
             last = f.read()
+    if whole.task == "classification":  # every row's class: one byte a row where it fits
+        whole.y = whole.y.astype(np.min_scalar_type(max(len(whole.class_names) - 1, 0)))
     give_back_memory()
     digest = hashlib.sha256(repr((size, whole.feature_names, whole.class_names)).encode())
-    for part in (first, last, np.ascontiguousarray(whole.y).tobytes()):
+    for part in (first, last, np.ascontiguousarray(whole.y).data):
         digest.update(part)
     _same_file(world, len(whole.y), digest.hexdigest()[:12])
     with world.agree():
@@ -347,8 +358,12 @@ def read_table_shard(
     first_line = 2 + int(before or 0)
     ends = world.comm.allgather(first_line)
     stop_line = ends[world.rank + 1] if world.rank + 1 < world.size else np.iinfo(np.int64).max
-    lines = whole.lines if whole.lines is not None else np.arange(2, 2 + len(whole.y))
-    start, stop = (int(v) for v in np.searchsorted(lines, [first_line, stop_line]))
+    if whole.lines is None:  # row i on line i + 2
+        start, stop = (min(max(int(v) - 2, 0), len(whole.y)) for v in (first_line, stop_line))
+        lines = np.arange(first_line, first_line + stop - start, dtype=np.int64)
+    else:
+        start, stop = (int(v) for v in np.searchsorted(whole.lines, [first_line, stop_line]))
+        lines = whole.lines[start:stop]
     classification = whole.task == "classification"
     with world.agree():
         try:
@@ -373,8 +388,7 @@ def read_table_shard(
         if data.lines is not None:
             data.lines = data.lines + (first_line - 2)
         if data.lines is None or not (
-            np.array_equal(data.lines, lines[start:stop])
-            and np.array_equal(data.y, whole.y[start:stop])
+            np.array_equal(data.lines, lines) and np.array_equal(data.y, whole.y[start:stop])
         ):
             raise DataFileError(
                 f"{p}: the rows from line {first_line} on do not read the same alone as in "
@@ -559,3 +573,50 @@ def gather_rows(world: World, X: np.ndarray) -> np.ndarray | None:
     out = np.empty((sum(counts), X.shape[1]), dtype=send.dtype)
     world.comm.Gatherv(send, [out, [c * X.shape[1] for c in counts]], root=0)
     return out
+
+
+def set_aside(rows: np.ndarray) -> np.ndarray:
+    """``rows`` (k, m) written to a temporary file and mapped back read-only: the same
+    values, held by the page cache instead of this process until they are read (a
+    rank's test rows, scored only after training).  The file is unlinked at once (the
+    mapping keeps it until it goes); where no file can be written, ``rows`` itself."""
+    if rows.size == 0:
+        return np.array(rows)
+    fd, tmp = tempfile.mkstemp(prefix="chainrule-rows-", suffix=".bin")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for start in range(0, len(rows), _SCALE_ROWS):
+                f.write(np.ascontiguousarray(rows[start : start + _SCALE_ROWS]).tobytes())
+        return np.memmap(tmp, dtype=rows.dtype, mode="r", shape=rows.shape)
+    except OSError:  # a full or read-only $TMPDIR: keep them in memory
+        return rows
+    finally:
+        with contextlib.suppress(OSError):  # (where a mapped file cannot be unlinked)
+            os.unlink(tmp)
+
+
+def without_tail(held: list[np.ndarray], k: int) -> np.ndarray:
+    """``X[:k]`` for the one matrix ``X`` in ``held`` (taken out of it), the memory of its
+    other rows handed back to the system when nothing else refers to its buffer (in
+    place: ``ndarray.resize``, whose realloc shrinks a large block without copying);
+    else just the view.  ``held`` must be the caller's only reference to ``X``."""
+    X = held.pop()
+    owner = X if X.base is None else X.base
+    if not (
+        isinstance(owner, np.ndarray)
+        and type(owner) is np.ndarray
+        and owner.flags.owndata
+        and owner.flags.c_contiguous
+        and X.flags.c_contiguous
+        and owner.ndim == 2
+        and owner.shape[1] == X.shape[1]
+        and owner.dtype == X.dtype
+        and owner.ctypes.data == X.ctypes.data
+    ):
+        return X[:k]
+    del X  # (a view of ``owner`` refers to it: gone now, unless held elsewhere)
+    try:
+        owner.resize((k, owner.shape[1]))  # refuses when anything else refers to it
+    except ValueError:
+        return owner[:k]
+    return owner

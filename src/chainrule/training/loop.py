@@ -68,8 +68,19 @@ def _stop_on_interrupt(net: Network) -> Iterator[None]:
 #: gradient norms are measured on; every batch when an epoch has no more.
 GRAD_NORM_BATCHES = 32
 
-#: Rows of the epoch's outputs scored at a time for its training loss and accuracy.
+#: Rows of the epoch's outputs scored at a time for its training loss and accuracy
+#: (at most; fewer for wide outputs, :func:`_metric_rows`).
 _METRIC_ROWS = 1 << 16
+#: Bytes of one column of a block's temporaries (a float64 or int64 per row) times its
+#: outputs: blocks of ~128 KiB temporaries reuse memory the process already touched,
+#: where a whole-epoch block would fault in fresh pages every epoch (~3 µs a page here).
+_METRIC_BYTES = 1 << 17
+#: The gather buffer of a shuffled epoch holds at most this many bytes ...
+_GATHER_BYTES = 1 << 20
+#: ... and this many batches: each batch slot is a view made when the epoch's batches are
+#: (a tiny network's 3,000 batches would otherwise cost 6,000 views and ~1 MiB of fresh
+#: pages per fit, ~1 µs a step; a smaller buffer also stays in cache).
+_GATHER_BATCHES = 256
 
 
 def _correct(output: Array, labels: Array) -> int:
@@ -107,9 +118,9 @@ class Batches:
     """The mini-batches of an epoch: batch ``k`` holds rows ``order[k·b : (k+1)·b]``.
 
     Without an order (no shuffling) a batch is a view of ``X`` and ``Y``.  With one,
-    the rows of several batches are gathered at once into a reused buffer (about
-    1 MiB at a time, so the training set is never copied whole): one ``np.take``
-    instead of one per batch.
+    the rows of several batches are gathered at once into a reused buffer (at most
+    1 MiB and 256 batches at a time, so the training set is never copied whole): one
+    ``np.take`` instead of one per batch.
 
     Parameters
     ----------
@@ -130,7 +141,9 @@ class Batches:
         self.ops = ops = ops_of(X)  # X, Y in the network's namespace
         itemsize = ops.numpy_dtype(X.dtype).itemsize
         row_bytes = (X.shape[1] + Y.shape[1]) * itemsize
-        self.per_chunk = max(1, min(self.count, (1 << 20) // (batch_size * row_bytes)))
+        self.per_chunk = max(
+            1, min(self.count, _GATHER_BATCHES, _GATHER_BYTES // (batch_size * row_bytes))
+        )
         rows = self.per_chunk * batch_size
         self.xchunk = ops.empty((rows, X.shape[1]), X)
         self.ychunk = ops.empty((rows, Y.shape[1]), X)  # Y's dtype is X's (the network's)
@@ -307,10 +320,14 @@ class _Epochs:
         if any(not layers.holds(net.weights, net.biases) for layers in cache.values()):
             # A callback replaced a parameter array between epochs.
             cache.clear()
-        sizes = self.batches.sizes
+        b = self.batches
+        plain = b.spans is b.bounds  # plain batches: b.size rows each, the last b.last_size
+        sizes = (b.size, b.last_size) if plain else b.sizes
         for size in dict.fromkeys(sizes):  # each size once, in order
             if size not in cache and len(cache) < 4:
                 cache[size] = engine.layers(net.weights, net.biases, size)
+        if plain:  # (no walk over thousands of batches: a tiny network's fit has 3,000)
+            return [cache.get(b.size)] * (b.count - 1) + [cache.get(b.last_size)]
         return list(map(cache.get, sizes))
 
     def _outputs(self) -> tuple[list[Any], list[Any]]:
@@ -535,9 +552,10 @@ def _epoch_metrics(
     total = 0.0
     correct = 0
     # In blocks of rows: the cost's temporaries (a log of a^L, the targets in training
-    # order) stay a few MB, not several copies of the epoch's (m, N_L) outputs.
-    for lo in range(0, m, _METRIC_ROWS):
-        hi = min(lo + _METRIC_ROWS, m)
+    # order) stay ~128 KiB, not several copies of the epoch's (m, N_L) outputs.
+    block = _metric_rows(zL.shape[1])
+    for lo in range(0, m, block):
+        hi = min(lo + block, m)
         if order is None:
             Yt = Y[lo:hi, ...]
             weights = None if sample_weight is None else sample_weight[lo:hi]
@@ -558,6 +576,11 @@ def _epoch_metrics(
     if not net.is_classifier:
         return loss, math.nan
     return loss, correct / m
+
+
+def _metric_rows(outputs: int) -> int:
+    """Rows per block of :func:`_epoch_metrics` for ``outputs`` columns (at least 1,024)."""
+    return min(_METRIC_ROWS, max(1024, _METRIC_BYTES // (8 * max(outputs, 1))))
 
 
 def _resolve_optimizer(net: Network, spec: str | Optimizer | None) -> Optimizer:
