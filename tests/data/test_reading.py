@@ -18,18 +18,11 @@ pytest.importorskip("pyarrow")
 
 def _reading_mode(monkeypatch, mode):
     """``"whole"``: a small file, read whole; ``"stream"``: as a file over _WHOLE_BYTES
-    is read, one stream; ``"parts"``: a table of numbers that large, in 3 parts at once
-    (one per core, here as on a 3-core machine)."""
+    is read, one stream."""
     from chainrule.data import table
 
-    if mode in ("stream", "parts"):
+    if mode == "stream":
         monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
-    if mode == "parts":
-        monkeypatch.setattr(table, "_PARTS", True)
-        monkeypatch.setattr(table, "_PART_BYTES", 1 << 16)
-        monkeypatch.setattr(table, "_cores", lambda: 3)
-    else:
-        monkeypatch.setattr(table, "_cores", lambda: 1)
 
 
 def _big_csv(path, n=100_000):
@@ -48,7 +41,7 @@ def _big_csv(path, n=100_000):
     return np.column_stack([a, b]), y
 
 
-@pytest.mark.parametrize("mode", ["stream", "whole", "parts"])
+@pytest.mark.parametrize("mode", ["stream", "whole"])
 def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path, monkeypatch, mode):
     _reading_mode(monkeypatch, mode)
     p = tmp_path / "t.csv"
@@ -61,7 +54,7 @@ def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path, monkeypa
     assert d.lines is not None and d.lines[-1] == len(y) + 1
 
 
-@pytest.mark.parametrize("mode", ["stream", "whole", "parts"])
+@pytest.mark.parametrize("mode", ["stream", "whole"])
 def test_a_late_word_in_a_number_column_still_names_its_line(tmp_path, monkeypatch, mode):
     _reading_mode(monkeypatch, mode)
     p = tmp_path / "t.csv"
@@ -113,7 +106,7 @@ def _numbers_csv(path, gaps):
         {59_990: "1.5,,"},  # a missing target only
     ],
 )
-@pytest.mark.parametrize("mode", ["stream", "whole", "parts"])
+@pytest.mark.parametrize("mode", ["stream", "whole"])
 def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypatch, gaps, mode):
     """Streamed, the fast reader does not count a table of numbers' lines: it keeps
     blank lines as rows of nulls and hands a file with a row of nothing but missing
@@ -142,79 +135,6 @@ def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypa
     assert fast.dropped.tolist() == slow.dropped.tolist()
     if gaps:
         assert fast.lines[-1] == 60_001
-
-
-@pytest.mark.parametrize("parts", [2, 3, 5])
-def test_a_table_of_numbers_in_parts_fills_one_matrix_in_file_order(tmp_path, monkeypatch, parts):
-    """Each part's rows land where the lines before it end (the header counted out of
-    the first part), in the one matrix, whatever the count of parts; the same values,
-    targets and line numbers as one stream."""
-    from chainrule.data import table
-
-    p = _numbers_csv(tmp_path / "t.csv", {})
-    _reading_mode(monkeypatch, "stream")
-    one = read_data_file(p, target="label")
-    _reading_mode(monkeypatch, "parts")
-    monkeypatch.setattr(table, "_cores", lambda: parts)
-    taken = []
-    real = table._stream_parallel
-    monkeypatch.setattr(
-        table, "_stream_parallel", lambda *a: taken.append(real(*a)) or taken[-1]
-    )
-    many = read_data_file(p, target="label")
-    assert taken and taken[0] is not None  # the parts were read, not handed on
-    assert len(taken[0][0].data) >= len(one.y)
-    np.testing.assert_array_equal(many.X, one.X)
-    np.testing.assert_array_equal(many.y, one.y)
-    assert many.lines.tolist() == one.lines.tolist()
-    assert many.X.flags.c_contiguous and many.X.dtype == np.float64
-    assert many.class_names == one.class_names
-
-
-@pytest.mark.parametrize(
-    "change",
-    ["quote", "quoted-break", "short-lines", "boolean-target"],
-)
-def test_a_table_the_parts_cannot_take_goes_to_one_stream(tmp_path, monkeypatch, change):
-    """A quote near a cut (a cell might span it), a quoted line break (rows that are not
-    lines), lines much shorter than the first ones (the matrix would be too small), or a
-    true/false target: the parallel read declines (None) and the file reads as before."""
-    from chainrule.data import table
-
-    p = _numbers_csv(tmp_path / "t.csv", {})
-    lines = p.read_text().splitlines()
-    if change == "quote":  # row 30,000 is at the middle cut of 2 parts
-        lines[30_000] = '"1.5",' + lines[30_000].split(",", 1)[1]
-    elif change == "quoted-break":
-        lines[5_000] = '"1.5\n",' + lines[5_000].split(",", 1)[1]
-    elif change == "short-lines":
-        lines = lines[:5000] + [f"{i % 7},{i % 5},{i % 3}" for i in range(400_000)]
-    else:
-        lines = [line.rsplit(",", 1)[0] + ("," + ("true" if i % 2 else "false") if i else ",label")
-                 for i, line in enumerate(lines)]
-    p.write_text("\n".join(lines) + "\n")
-    _reading_mode(monkeypatch, "stream")
-    try:
-        one = read_data_file(p, target="label")
-    except Exception as exc:  # the same message either way
-        one = exc
-    _reading_mode(monkeypatch, "parts")
-    monkeypatch.setattr(table, "_cores", lambda: 2)
-    taken = []
-    real = table._stream_parallel
-    monkeypatch.setattr(
-        table, "_stream_parallel", lambda *a: taken.append(real(*a)) or taken[-1]
-    )
-    try:
-        many = read_data_file(p, target="label")
-    except Exception as exc:
-        assert str(exc) == str(one)
-        return
-    assert not isinstance(one, Exception)
-    assert taken == [None] or not taken
-    np.testing.assert_array_equal(many.X, one.X)
-    np.testing.assert_array_equal(many.y, one.y)
-    assert many.lines.tolist() == one.lines.tolist()
 
 
 def test_a_blank_line_keeps_the_line_numbers_of_a_missing_target(tmp_path):
@@ -392,9 +312,7 @@ def test_text_labels_from_dictionary_codes_are_the_line_readers_classes(
     labels = np.array(["beta", "alpha", " gamma ", "Alpha"])[rng.integers(0, 4, 60_000)]
     labels[rng.random(60_000) < 0.01] = drop
     p = tmp_path / "t.csv"
-    p.write_text(
-        "x,label\n" + "".join(f"{i / 7:.4f},{c}\n" for i, c in enumerate(labels.tolist()))
-    )
+    p.write_text("x,label\n" + "".join(f"{i / 7:.4f},{c}\n" for i, c in enumerate(labels.tolist())))
     slow = _slow_read(monkeypatch, p, target="label", missing_target="drop")
     fast = read_data_file(p, target="label", missing_target="drop")
     assert fast.class_names == slow.class_names == ["Alpha", "alpha", "beta", "gamma"]
@@ -503,21 +421,6 @@ def test_split_indices_by_counting_are_those_of_sorting(labels):
             np.testing.assert_array_equal(a, b)
 
 
-def test_ranks_of_mpiexec_share_the_cores_for_parts(monkeypatch):
-    import pyarrow as pa
-
-    from chainrule.data import table
-
-    monkeypatch.setattr(pa, "cpu_count", lambda: 8)
-    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
-        monkeypatch.delenv(name, raising=False)
-    assert table._cores() == 8
-    monkeypatch.setenv("PMI_SIZE", "2")
-    assert table._cores() == 4
-    monkeypatch.setenv("PMI_SIZE", "16")
-    assert table._cores() == 1
-
-
 def test_train_leaves_no_digest_behind(tmp_path, capsys):
     """``train`` collects the digest it started (the model's record of its test rows),
     and drops it when the run fails before (here, a missing target column)."""
@@ -539,23 +442,3 @@ def test_train_leaves_no_digest_behind(tmp_path, capsys):
     assert main([*args, "--target", "nothing"]) == 2
     assert not pipeline._SOON
     capsys.readouterr()
-
-
-def test_one_stream_turns_the_parts_off(tmp_path, monkeypatch):
-    """``train`` reads inside ``one_stream()``: the same data, one stream (the parts'
-    threads would raise its peak memory)."""
-    from chainrule.data import table
-
-    p = _numbers_csv(tmp_path / "t.csv", {})
-    _reading_mode(monkeypatch, "parts")
-    calls = []
-    real = table._stream_parallel
-    monkeypatch.setattr(table, "_stream_parallel", lambda *a: calls.append(1) or real(*a))
-    many = read_data_file(p, target="label")
-    assert calls == [1]
-    with table.one_stream():
-        one = read_data_file(p, target="label")
-    assert calls == [1]
-    np.testing.assert_array_equal(one.X, many.X)
-    read_data_file(p, target="label")
-    assert calls == [1, 1]  # on again after the block

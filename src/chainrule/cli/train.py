@@ -156,10 +156,7 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
         dtype = np.dtype(args.dtype)
         early = world is None and _start_early(args)
         try:
-            from ..data.table import one_stream
-
-            with one_stream():  # the parts' threads would raise the peak (docs/data.md)
-                data = _load(args, dtype, world)
+            data = _load(args, dtype, world)
         finally:
             if early:
                 from ..data.pipeline import forget_fingerprint

@@ -16,13 +16,9 @@ changes a result or a message, it only makes the common case fast (docs/data.md)
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import csv
-import io
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +31,6 @@ __all__ = [
     "arrow_table_of",
     "from_arrow",
     "is_arrow_table_like",
-    "one_stream",
     "read_arrow_file",
     "read_csv_arrow",
     "sniff_table_format",
@@ -283,62 +278,45 @@ def _stream(
             {col_names[t]} if t is not None else set(),
         )
     )
-    def numbers() -> bool:
-        return (
+    for _attempt in range(n_cols + 2):
+        numbers_only = (
             n_cols > 1
             and bool(file_col)
             and all(name in forced and not pa.types.is_string(forced[name]) for name in keep)
         )
-
-    def options(
-        numbers_only: bool, skip: int, threads: bool, block: int = _BLOCK_BYTES
-    ) -> dict[str, Any]:
-        return {
-            "read_options": pacsv.ReadOptions(
-                column_names=col_names,
-                skip_rows=skip,
-                block_size=block,
-                use_threads=threads,
-            ),
-            "parse_options": pacsv.ParseOptions(
-                delimiter=delimiter, ignore_empty_lines=not numbers_only
-            ),
-            "convert_options": pacsv.ConvertOptions(
-                column_types=forced,
-                null_values=nulls,
-                strings_can_be_null=True,
-                true_values=["true", "True", "TRUE"],
-                false_values=["false", "False", "FALSE"],
-                include_columns=keep,
-                decimal_point=decimal,
-                timestamp_parsers=[],
-            ),
-        }
-
-    names = [col_names[c] for c in file_col]
-    text_parts: dict[int, list[Any]] = {}
-    parallel = (
-        _stream_parallel(p, size, header, names, col_names[t] if t is not None else None, options)
-        if _PARTS and not small and numbers() and not _ONE_STREAM.get()
-        else None
-    )
-    if parallel is not None:
-        out, target_parts = parallel
-        numbers_only = True
-    for _attempt in range(0 if parallel is not None else n_cols + 2):
-        numbers_only = numbers()
+        read = pacsv.ReadOptions(
+            column_names=col_names,
+            skip_rows=1 if header else 0,
+            block_size=_BLOCK_BYTES,
+            use_threads=True,
+        )
+        parse = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=not numbers_only)
+        convert = pacsv.ConvertOptions(
+            column_types=forced,
+            null_values=nulls,
+            strings_can_be_null=True,
+            true_values=["true", "True", "TRUE"],
+            false_values=["false", "False", "FALSE"],
+            include_columns=keep,
+            decimal_point=decimal,
+            timestamp_parsers=[],
+        )
         out = _Blocks(len(file_col), size)
-        text_parts = {}
-        target_parts = []
+        text_parts: dict[int, list[Any]] = {}
+        target_parts: list[Any] = []
         try:
             if small:  # one multi-threaded read, its types inferred over the whole file
                 reader = iter(
-                    pacsv.read_csv(p, **options(numbers_only, int(header), True)).to_batches()
+                    pacsv.read_csv(
+                        p, read_options=read, parse_options=parse, convert_options=convert
+                    ).to_batches()
                 )
             else:
-                reader = pacsv.open_csv(p, **options(numbers_only, int(header), True))
+                reader = pacsv.open_csv(
+                    p, read_options=read, parse_options=parse, convert_options=convert
+                )
             for batch in reader:
-                out.add(batch, names, text_parts)
+                out.add(batch, [col_names[c] for c in file_col], text_parts)
                 if t is not None:
                     target = _target_part(batch.column(col_names[t]))
                     if target is None:
@@ -347,15 +325,14 @@ def _stream(
                 del batch
         except pa.ArrowInvalid as exc:
             m = re.search(r"In CSV column #(\d+): CSV conversion error to (\w+)", str(exc))
-            if not m:
-                return None  # ragged rows, bad UTF-8, …: the slow reader names the line
+            if m is None or col_names[int(m.group(1))] not in forced:
+                return None  # not a wrong guess of ours: the slow reader names the cell
             name = col_names[int(m.group(1))]
             forced[name] = pa.float64() if m.group(2).startswith("int") else pa.string()
             continue
         break
-    else:
-        if parallel is None:  # pragma: no cover - every column forced to text ends the loop
-            return None
+    else:  # pragma: no cover - every column forced to text ends the loop above
+        return None
     X, n = out.result(), out.n
     texts: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for j, parts in text_parts.items():
@@ -392,251 +369,6 @@ def _target_part(col: Any) -> np.ndarray | None:
     if pa.types.is_boolean(col.type):
         return None
     return _to_float(col) if _numeric_kind(col.type) else _target_cells(col)
-
-
-#: Whether a large table of numbers is parsed in parts, one per core.  Off: measured on
-#: the 2-core development machine, the parts' read of the 183 MB numeric file took
-#: 0.93–1.36 s against one stream's 1.0 s in quiet runs, for 1.4–2.0 s of CPU against
-#: 1.0 s, and 0.52–0.65 s only in an idle moment (docs/performance.md); ``train`` reads
-#: with one stream regardless (:func:`one_stream`).
-_PARTS = False
-
-#: Bytes per part, at least, when a table of numbers is parsed in parallel parts.
-_PART_BYTES = 1 << 24
-
-#: pyarrow's block size for those parts: each stream holds some fifty blocks' worth of
-#: memory while it runs (measured: two streams of 1 MiB blocks +110 MB, of 256 KiB
-#: blocks +45 MB, the same CPU time), so several streams take smaller blocks.
-_PART_BLOCK_BYTES = 1 << 18
-
-
-def _stream_parallel(
-    p: Path,
-    size: int,
-    header: bool,
-    names: list[str],
-    target: str | None,
-    options: Any,
-) -> tuple[_Blocks, list[np.ndarray]] | None:
-    """A table of numbers only (every column declared numeric from the first block),
-    parsed as ``k`` parts of its bytes in ``k`` threads, one per core: pyarrow's
-    streaming reader converts on one core, so a part each nearly halves the time on two.
-
-    Each part starts at a line start, and every line of such a table is one row
-    (:func:`_stream`), so part ``i`` starts at the row after the newlines before it.
-    Thread ``i`` counts part ``i − 1``'s newlines while part 0 is parsed, then fills its
-    rows of the one matrix where they belong (no second copy).  None whenever anything
-    is unusual (a conversion error, a quote near a cut, a part whose rows are not its
-    lines, a matrix too small): then the one-stream read takes the file as before.
-
-    Returns
-    -------
-    (out, target_parts)
-        The filled :class:`_Blocks` (rows in file order) and the target's cells per
-        batch, or None.
-    """
-    import threading
-
-    import pyarrow as pa
-
-    k = min(_cores(), size // _PART_BYTES, 8)
-    if k < 2:
-        return None
-    cuts = [0]
-    with open(p, "rb") as f:
-        head = f.read(_HEAD_BYTES)
-        for i in range(1, k):
-            at = size * i // k
-            low = max(at - (1 << 16), 0)
-            f.seek(low)
-            window = f.read(1 << 17)
-            if b'"' in window or b"\r" in window:
-                return None  # a quoted cell might span the cut: one stream
-            nl = window.find(b"\n", at - low)
-            if nl < 0:
-                return None
-            cuts.append(low + nl + 1)
-    cuts.append(size)
-    if len(set(cuts)) != len(cuts) or b'"' in head:
-        return None
-    # Capacity from the first lines' length, with room: pages never written cost nothing.
-    lines = head.count(b"\n")
-    if lines < 2:
-        return None
-    capacity = int(size / (len(head[: head.rindex(b"\n") + 1]) / lines) * 1.25) + 4096
-    data = np.empty((capacity, len(names)), dtype=np.float64)
-    parts = [_Part(data, 0)] + [_Part(data, -1) for _ in range(k - 1)]
-    counts: list[int | None] = [None] * k  # newlines of part i (counted by thread i + 1)
-    counted = threading.Condition()
-    targets: list[list[np.ndarray]] = [[] for _ in range(k)]
-    failed: list[BaseException] = []
-
-    def work(i: int) -> None:
-        import pyarrow.csv as pacsv
-
-        try:
-            if i > 0:
-                n = _count_newlines(p, cuts[i - 1], cuts[i]) - (int(header) if i == 1 else 0)
-                with counted:
-                    counts[i - 1] = n
-                    counted.notify_all()
-                    counted.wait_for(lambda: all(c is not None for c in counts[:i]) or failed)
-                if failed:
-                    return
-                parts[i].base = sum(c or 0 for c in counts[:i])
-            if i == k - 1:  # to the end: Arrow's own file, read without the GIL
-                src = pa.OSFile(str(p))
-                src.seek(cuts[i])
-            else:  # a range: read through Python (measured: the last part so, 2× the CPU)
-                src = pa.PythonFile(_Range(p, cuts[i], cuts[i + 1]), mode="r")
-            skip = int(header) if i == 0 else 0
-            reader = pacsv.open_csv(
-                src, **options(True, skip, False, _PART_BLOCK_BYTES), memory_pool=pool
-            )
-            for batch in reader:
-                if failed:
-                    return
-                parts[i].add(batch, names)
-                if target is not None:
-                    cells = _target_part(batch.column(target))
-                    if cells is None:
-                        raise ValueError("boolean target")
-                    targets[i].append(cells)
-                del batch
-        except BaseException as exc:  # any trouble: the one-stream read decides
-            with counted:
-                failed.append(exc)
-                counted.notify_all()
-
-    # The system allocator: what the threads' streams freed goes back to the operating
-    # system with ``malloc_trim`` (mimalloc keeps a finished thread's pages).
-    pool = pa.system_memory_pool()
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(1, k)]
-    for thread in threads:
-        thread.start()
-    work(0)
-    for thread in threads:
-        thread.join()
-    if failed:
-        if not isinstance(failed[0], (pa.ArrowInvalid, ValueError, UnicodeDecodeError)):
-            raise failed[0]
-        return None
-    if any(parts[i].n != counts[i] for i in range(k - 1)):
-        return None  # a row that is not one line (a quoted line break): one stream
-    out = _Blocks(len(names), size)
-    out.data, out.n = data, sum(part.n for part in parts)
-    out.infinite = any(part.infinite for part in parts)
-    out.empty = [rows for part in parts for rows in part.empty]
-    return out, [cells for part in targets for cells in part]
-
-
-#: Set by :func:`one_stream`: read with one stream even where parts would be faster.
-_ONE_STREAM: contextvars.ContextVar[bool] = contextvars.ContextVar("one_stream", default=False)
-
-
-@contextlib.contextmanager
-def one_stream() -> Iterator[None]:
-    """Reads inside the block use one stream, not parts: ``train`` reads so, because the
-    parts' threads leave memory behind that its later peak sits on (measured: 1.92–1.93×
-    the file with one stream, 1.93–2.09× in parts, where issue 20 allows 2×)."""
-    token = _ONE_STREAM.set(True)
-    try:
-        yield
-    finally:
-        _ONE_STREAM.reset(token)
-
-
-def _cores() -> int:
-    """The cores pyarrow may use (its own count: affinity and ``OMP_NUM_THREADS``), shared
-    among the processes ``mpiexec`` started (each rank parses its own share of a file)."""
-    import pyarrow as pa
-
-    ranks = 1
-    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
-        value = os.environ.get(name, "")
-        if value.isdigit():
-            ranks = max(int(value), 1)
-            break
-    return max(int(pa.cpu_count()) // ranks, 1)
-
-
-def _count_newlines(p: Path, start: int, stop: int) -> int:
-    """Newlines in bytes ``[start, stop)`` of a file (read in blocks)."""
-    n = 0
-    block = bytearray(1 << 22)
-    view = memoryview(block)
-    with open(p, "rb", buffering=0) as f:
-        f.seek(start)
-        left = stop - start
-        while left > 0:
-            got = f.readinto(view[: min(left, len(block))]) or 0
-            if not got:
-                break
-            n += block.count(b"\n", 0, got)
-            left -= got
-    return n
-
-
-class _Part:
-    """One part's rows of a table of numbers read in parallel: written into the shared
-    matrix from row ``base`` on (known once the earlier parts' lines are counted)."""
-
-    def __init__(self, data: np.ndarray, base: int) -> None:
-        self.data, self.base, self.n = data, base, 0
-        self.infinite = False
-        self.empty: list[np.ndarray] = []
-
-    def add(self, batch: Any, names: list[str]) -> None:
-        import pyarrow as pa
-
-        if any(batch.schema.field(n).type != pa.float64() for n in names):
-            raise ValueError("a column not read as float64")  # pragma: no cover - declared
-        rows = batch.num_rows
-        at = self.base + self.n
-        if at + rows > len(self.data):
-            raise ValueError("the matrix is too small")  # shorter lines than guessed
-        block = batch.select(names).to_tensor(null_to_nan=True, row_major=True)
-        self.data[at : at + rows] = np.asarray(block).reshape(rows, len(names))
-        _note(self, self.data[at : at + rows], at)
-        self.n += rows
-
-
-class _Range(io.RawIOBase):
-    """Bytes ``[start, stop)`` of a file, as a readable raw file (pyarrow reads it in
-    blocks through ``readinto``)."""
-
-    def __init__(self, p: Path, start: int, stop: int) -> None:
-        super().__init__()
-        self._f = open(p, "rb", buffering=0)  # closed with the range
-        self._f.seek(start)
-        self._left = stop - start
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), self._left)
-        if n <= 0:
-            return 0
-        got = self._f.readinto(memoryview(buffer)[:n]) or 0
-        self._left -= got
-        return got
-
-    def close(self) -> None:
-        self._f.close()
-        super().close()
-
-
-def _note(sink: Any, block: np.ndarray, at: int) -> None:
-    """Note infinities and all-missing rows of a block of rows ``at…`` (in cache)."""
-    if not block.size:
-        return
-    sink.infinite = sink.infinite or bool(np.isinf(block).any())
-    nan = np.isnan(block)
-    if nan.any():
-        empty = np.flatnonzero(nan.all(axis=1))
-        if len(empty):
-            sink.empty.append(empty + at)
 
 
 def _give_back_memory() -> None:
@@ -773,7 +505,14 @@ class _Blocks:
 
     def _check(self, block: np.ndarray) -> None:
         """Note infinities and all-missing rows of a block just written (in cache)."""
-        _note(self, block, self.n)
+        if not block.size:
+            return
+        self.infinite = self.infinite or bool(np.isinf(block).any())
+        nan = np.isnan(block)
+        if nan.any():
+            empty = np.flatnonzero(nan.all(axis=1))
+            if len(empty):
+                self.empty.append(empty + self.n)
 
     def result(self) -> np.ndarray:
         if self.data is None:
