@@ -320,6 +320,7 @@ class NumpyOps(Ops):
             or not (kernels.ready(z) and kernels.ready(b))
             or z.dtype != b.dtype
             or z.ndim != 2
+            or z.size == 0  # (an MPI rank's empty share of a batch: ?ger refuses it)
             or z.size >= SINGLE_THREAD_GEMV  # else SciPy's threads (see BlasKernels)
         ):
             return None

@@ -215,6 +215,20 @@ def test_bias_by_blas_is_numpys_addition_bit_for_bit(dtype, layout):
         np.testing.assert_array_equal(v, before)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_an_empty_batch_adds_its_bias_without_blas(dtype):
+    # An MPI rank's share of a global batch can be empty; ?ger refuses a 0-row matrix
+    # ("unexpected array size"), so layers of 0 rows take NumPy's addition.
+    engine = Engine([Identity(), Sigmoid(), Softmax()], LogLikelihood())
+    rng = np.random.default_rng(5)
+    W = [rng.normal(size=(8, 4)).astype(dtype), rng.normal(size=(3, 8)).astype(dtype)]
+    b = [rng.normal(size=8).astype(dtype), rng.normal(size=3).astype(dtype)]
+    layers = engine.layers(W, b, n=0)
+    assert layers.bias_add[2:] == [None, None]
+    out = engine.forward(layers, np.empty((0, 4), dtype))
+    assert out.shape == (0, 3) and out.dtype == dtype
+
+
 def test_a_shuffled_epoch_gathers_a_bounded_buffer_many_times():
     # 3,000 batches of a tiny network: the gather buffer holds at most 256 of them
     # (not the whole set), refilled as the epoch goes; each batch is still its rows.
