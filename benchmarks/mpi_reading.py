@@ -83,7 +83,7 @@ def main() -> None:
                 results.setdefault(name, {}).setdefault(n, []).append(run(n, path, extra))
     print("| file | size | one process: peak RSS | 2 ranks: per rank | ratio | seconds 1 / 2 |")
     print("|---|---|---|---|---|---|")
-    mb = 1 << 20
+    mb = 1 << 20  # MiB, as the peaks are (ru_maxrss is in KiB)
     for name, by_n in results.items():
         one = statistics.median(max(p) for _, p in by_n[1])
         two = statistics.median(max(p) for _, p in by_n[2])
@@ -91,7 +91,7 @@ def main() -> None:
         t2 = statistics.median(s for s, _ in by_n[2])
         size = cases[name][0].stat().st_size / mb
         print(
-            f"| {name}.csv | {size:.0f} MB | {one / mb:.0f} MB | {two / mb:.0f} MB "
+            f"| {name}.csv | {size:.0f} MiB | {one / mb:.0f} MiB | {two / mb:.0f} MiB "
             f"| {two / one:.2f}× | {t1:.1f} s / {t2:.1f} s |"
         )
 
