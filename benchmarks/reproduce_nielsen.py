@@ -74,6 +74,17 @@ RELU_SOFTMAX = {
     "dtype": "float32",
 }
 
+# The issue-25 network and training, shared by the mlp rows.
+MLP_NETWORK = {"sizes": [784, 1024, 1024, 10], **RELU_SOFTMAX}
+MLP_FIT = {
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "batch_size": 128,
+    "dropout": 0.5,
+    "input_dropout": 0.2,
+    "schedule": "cosine",
+}
+
 ROWS = [
     Row(
         "ch1-30",
@@ -161,15 +172,8 @@ ROWS = [
         "mini-batch 128, float32, all 60,000 training images, the last epoch tested",
         None,
         "test",
-        {"sizes": [784, 1024, 1024, 10], **RELU_SOFTMAX},
-        {
-            "optimizer": "adam",
-            "learning_rate": 1e-3,
-            "batch_size": 128,
-            "dropout": 0.5,
-            "input_dropout": 0.2,
-            "schedule": "cosine",
-        },
+        MLP_NETWORK,
+        MLP_FIT,
         epochs=45,
         full_train=True,
     ),
@@ -180,15 +184,8 @@ ROWS = [
         "test images alike: preprocessing, not augmentation), cosine schedule over 30 epochs",
         None,
         "test",
-        {"sizes": [784, 1024, 1024, 10], **RELU_SOFTMAX},
-        {
-            "optimizer": "adam",
-            "learning_rate": 1e-3,
-            "batch_size": 128,
-            "dropout": 0.5,
-            "input_dropout": 0.2,
-            "schedule": "cosine",
-        },
+        MLP_NETWORK,
+        MLP_FIT,
         epochs=30,
         full_train=True,
         deskew=True,

@@ -154,12 +154,32 @@ def test_an_infinite_number_in_a_text_column_is_named(tmp_path):
         read_data_file(p, target="label")
 
 
-def test_reading_a_table_does_not_import_pandas(tmp_path):
-    """pyarrow's ``to_numpy`` and Python scalars handed to Arrow import pandas (0.3–0.6 s
-    of a read): the reader takes values from the buffers instead."""
+def _imported_by_a_fresh_read(p, kwargs, check, module):
+    """Whether ``read_data_file(p, **kwargs)`` in a fresh interpreter imports ``module``
+    (``check`` is run on the result ``d`` first)."""
     import subprocess
     import sys
     from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    code = (
+        "import sys; from chainrule.data import read_data_file; "
+        f"d = read_data_file({str(p)!r}{', ' + kwargs if kwargs else ''}); {check}; "
+        f"print({module!r} in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
+        check=True,
+    ).stdout
+    return {"True": True, "False": False}[out.strip()]
+
+
+def test_reading_a_table_does_not_import_pandas(tmp_path):
+    """pyarrow's ``to_numpy`` and Python scalars handed to Arrow import pandas (0.3–0.6 s
+    of a read): the reader takes values from the buffers instead."""
 
     p = tmp_path / "t.csv"
     p.write_text(
@@ -170,21 +190,8 @@ def test_reading_a_table_does_not_import_pandas(tmp_path):
         )
         + ",NA,,x\n"
     )
-    src = Path(__file__).resolve().parents[2] / "src"
-    code = (
-        "import sys; from chainrule.data import read_data_file; "
-        f"d = read_data_file({str(p)!r}, missing_target='drop'); "
-        "assert d.text and d.X.shape == (301, 3), d.X.shape; "
-        "print('pandas' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
-        check=True,
-    )
-    assert out.stdout.strip() == "False"
+    check = "assert d.text and d.X.shape == (301, 3), d.X.shape"
+    assert not _imported_by_a_fresh_read(p, "missing_target='drop'", check, "pandas")
 
 
 def test_class_labels_by_counting_equal_numpys_unique():
@@ -360,27 +367,11 @@ def test_arrow_numbers_become_float64_with_nan_where_null(kind):
 def test_reading_a_table_of_numbers_does_not_import_pyarrow_compute(tmp_path):
     """``pyarrow.compute`` takes ~0.1 s to import (it builds its functions' docstrings):
     a table of numbers is read without it."""
-    import subprocess
-    import sys
-    from pathlib import Path
 
     p = tmp_path / "t.csv"
     p.write_text("a,b,label\n" + "".join(f"{i / 7:.3f},{i % 5},{i % 3}\n" for i in range(300)))
-    src = Path(__file__).resolve().parents[2] / "src"
-    code = (
-        "import sys; from chainrule.data import read_data_file; "
-        f"d = read_data_file({str(p)!r}); "
-        "assert d.X.shape == (300, 2) and d.class_names == ['0', '1', '2']; "
-        "print('pyarrow.compute' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
-        check=True,
-    ).stdout
-    assert out.strip() == "False"
+    check = "assert d.X.shape == (300, 2) and d.class_names == ['0', '1', '2']"
+    assert not _imported_by_a_fresh_read(p, "", check, "pyarrow.compute")
 
 
 @pytest.mark.parametrize("labels", ["few", "negative", "sparse", "floats"])

@@ -227,8 +227,8 @@ def _write_small_mnist(folder: Path, n_train=240, n_test=60):
         write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", labels)
 
 
-def test_reproduce_nielsen_quick_runs_every_row(tmp_path, capsys, monkeypatch):
-    _write_small_mnist(tmp_path)
+def _reproduce_nielsen(monkeypatch):
+    """benchmarks/reproduce_nielsen.py, imported as a module for this test."""
     spec = importlib.util.spec_from_file_location(
         "reproduce_nielsen", ROOT / "benchmarks" / "reproduce_nielsen.py"
     )
@@ -236,6 +236,12 @@ def test_reproduce_nielsen_quick_runs_every_row(tmp_path, capsys, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look it up
     spec.loader.exec_module(module)
+    return module
+
+
+def test_reproduce_nielsen_quick_runs_every_row(tmp_path, capsys, monkeypatch):
+    _write_small_mnist(tmp_path)
+    module = _reproduce_nielsen(monkeypatch)
     out_json = tmp_path / "rows.jsonl"
     assert module.main(["--quick", "--data-dir", str(tmp_path), "--json", str(out_json)]) == 0
     rows = [json.loads(line) for line in out_json.read_text().splitlines()]
@@ -251,13 +257,7 @@ def test_reproduce_nielsen_quick_runs_every_row(tmp_path, capsys, monkeypatch):
 
 def test_reproduce_nielsen_validate_screens_the_mlp_row_on_held_out_images(tmp_path, monkeypatch):
     _write_small_mnist(tmp_path)
-    spec = importlib.util.spec_from_file_location(
-        "reproduce_nielsen", ROOT / "benchmarks" / "reproduce_nielsen.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = _reproduce_nielsen(monkeypatch)
     data = module.load_data(tmp_path, quick=True)
     row = next(r for r in module.ROWS if r.key == "mlp")
     seen = []
@@ -277,13 +277,7 @@ def test_reproduce_nielsen_validate_screens_the_mlp_row_on_held_out_images(tmp_p
 
 def test_reproduce_nielsen_deskew_row_deskews_training_and_test_images(tmp_path, monkeypatch):
     _write_small_mnist(tmp_path)
-    spec = importlib.util.spec_from_file_location(
-        "reproduce_nielsen", ROOT / "benchmarks" / "reproduce_nielsen.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = _reproduce_nielsen(monkeypatch)
     from chainrule.data.images import deskew
 
     data = module.load_data(tmp_path, quick=True)

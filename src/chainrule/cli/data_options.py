@@ -367,17 +367,25 @@ def _is_table(path: str) -> bool:
     )
 
 
-def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
-    """Load, split and scale the data the options name (the table steps: chainrule.data)."""
+def checked_test_fraction(args: argparse.Namespace) -> float:
+    """The share of rows held out for testing (0 with ``--test-data``), after checking
+    ``--test-fraction`` and ``--val-fraction`` (one process and every MPI rank alike)."""
     test_data = getattr(args, "test_data", None)
     if test_data is None and not 0.0 <= args.test_fraction < 1.0:
         raise CLIError(f"--test-fraction must be at least 0 and below 1, got {args.test_fraction}")
-    test_fraction = 0.0 if test_data is not None else args.test_fraction
+    test_fraction = 0.0 if test_data is not None else float(args.test_fraction)
     if not 0.0 <= args.val_fraction < 1.0 - test_fraction:
         raise CLIError(
             f"--val-fraction must be at least 0 and below 1 - --test-fraction, "
             f"got {args.val_fraction}"
         )
+    return test_fraction
+
+
+def load_training_data(args: argparse.Namespace, dtype: np.dtype) -> TrainingData:
+    """Load, split and scale the data the options name (the table steps: chainrule.data)."""
+    test_data = getattr(args, "test_data", None)
+    test_fraction = checked_test_fraction(args)
     if args.data == "mnist" and not Path("mnist").is_file():
         return _mnist(args, dtype)
     data = _load(args)

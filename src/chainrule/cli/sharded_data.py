@@ -37,6 +37,7 @@ from .data_options import (
     _scale_in_place,
     _source,
     _target_scaler,
+    checked_test_fraction,
 )
 from .training_options import _decides_on_validation
 
@@ -181,14 +182,7 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
     )
 
     test_data = getattr(args, "test_data", None)
-    if test_data is None and not 0.0 <= args.test_fraction < 1.0:
-        raise CLIError(f"--test-fraction must be at least 0 and below 1, got {args.test_fraction}")
-    test_fraction = 0.0 if test_data is not None else args.test_fraction
-    if not 0.0 <= args.val_fraction < 1.0 - test_fraction:
-        raise CLIError(
-            f"--val-fraction must be at least 0 and below 1 - --test-fraction, "
-            f"got {args.val_fraction}"
-        )
+    test_fraction = checked_test_fraction(args)
     note = lambda text: None if args.quiet else print(text, file=sys.stderr)  # noqa: E731
     try:
         shard = read_table_shard(
