@@ -12,10 +12,11 @@ process killed — leaves the previous file byte-identical.
 * An existing target keeps its permission bits; a new file gets those a plain
   ``open()`` would give (``0o666`` less the umask).
 * Devices, FIFOs and sockets are never replaced (:class:`OutputPathError`).
-* Ctrl-C during the clean-up after a failure is held back until the temporary file
-  is gone, then raised; under the command line (:mod:`chainrule.interruption`) a
-  Ctrl-C or SIGTERM during the final rename is held back until the file is in place
-  and recorded as written, so the command's last line is true about it.
+* Ctrl-C while the temporary file is made, or during the clean-up after a failure, is
+  held back until the file is registered for removal (or gone), then raised; under the
+  command line (:mod:`chainrule.interruption`) a Ctrl-C or SIGTERM during the final
+  rename is held back until the file is in place and recorded as written, so the
+  command's last line is true about it.
 """
 
 from __future__ import annotations
@@ -157,16 +158,21 @@ class AtomicFile:
         self.path = p
         self.target = Path(os.path.realpath(p))
         _remove_stale_temps(self.target)
+        self.file: IO[bytes] | None = None
+        # Made and registered together: a signal between the two would leave a
+        # temporary file nobody removes (held back until it is registered; from then
+        # on a discard, or the interpreter's exit, removes it).
         try:
-            fd, self.temp = tempfile.mkstemp(
-                dir=self.target.parent,
-                prefix=f"{_temp_prefix(self.target)}{os.getpid()}-",
-                suffix=".tmp",
-            )
+            with _sigint_held(), critical():
+                fd, self.temp = tempfile.mkstemp(
+                    dir=self.target.parent,
+                    prefix=f"{_temp_prefix(self.target)}{os.getpid()}-",
+                    suffix=".tmp",
+                )
+                _UNFINISHED.add(self.temp)
+                self.file = os.fdopen(fd, "wb")
         except OSError as exc:
             raise _write_error(p, exc) from None
-        self.file: IO[bytes] | None = os.fdopen(fd, "wb")
-        _UNFINISHED.add(self.temp)
         try:
             if keep and self.target.is_file():
                 with open(self.target, "rb") as old:
