@@ -751,8 +751,11 @@ def folded(W: Any, b: Any) -> Array | None:
     (:meth:`~chainrule.backend.BlasKernels.ready`), ``W = P[:, :-1]`` and ``b = P[:, -1]``
     (the very memory, not copies).
     """
-    P = getattr(W, "base", None)
-    if type(W) is not np.ndarray or type(P) is not np.ndarray or getattr(b, "base", None) is not P:
+    base = getattr(W, "base", None)
+    if type(W) is not np.ndarray or type(base) is not np.ndarray:
+        return None
+    P: Array = base  # type: ignore[assignment]
+    if getattr(b, "base", None) is not P:
         return None
     if P.ndim != 2 or not BlasKernels.ready(P) or P.shape[1] < 2:
         return None
