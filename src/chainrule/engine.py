@@ -456,24 +456,14 @@ class Engine:
             columns ``X`` is (the training loop's gather buffer), for folded layers;
             without it they copy ``X`` into a buffer of their own.
         """
-        L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.kernels
-        inputs, masks, affine = layers.inputs, layers.masks, layers.ops.affine
-        numpy, add, bias_add = layers.ops is NUMPY_OPS, np.add, layers.bias_add
-        if output is not None:
-            z[L], a[L] = output  # (C-ordered, as ndarray.dot's out= and bias_add need)
-        # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
-        z[1] = X
-        a[1] = inputs[1] = X if layers.identity_input else layers.σ[1].forward(X)
-        if dropout is None and layers.dropout:
-            masks[:] = [None] * (L + 1)  # no masks left over from a pass with dropout
-        layers.dropout = dropout is not None
-        if dropout is not None and dropout[0] > 0.0:
-            # Input dropout (Hinton et al. 2012): a^1 as layer 2 consumes it; no δ^1
-            # flows back, so the mask only enters eq. 13 through a^1.
-            inputs[1] = a[1] * self._mask(layers, tuple(a[1].shape), dropout[0], rng, a[1])
-        if layers.folded:
+        if layers.folded:  # P^l = [W^l | b^l] (module docstring): its own loop, no dropout
             if dropout is not None:
                 raise ValueError("folded layers (Engine.layers(fold=True)) take no dropout")
+            L, z, a, inputs, σ = layers.L, layers.z, layers.a, layers.inputs, layers.kernels
+            if output is not None:
+                z[L], a[L] = output
+            z[1] = X
+            a[1] = inputs[1] = X if layers.identity_input else layers.σ[1].forward(X)
             # [a^1 | 1]: the batch's own (the gather buffer's), else a copy into the layers'.
             P, zT, ones_inputs = layers.P, layers.zT, layers.ones_inputs
             if ones is None or inputs[1] is not X:
@@ -490,6 +480,21 @@ class Engine:
             ones.dot(layers.PT[L], z[L])  # eq. 1 of the output layer: z^L C-ordered
             inputs[L] = σ[L].forward(z[L], out=a[L])
             return a[L]
+        L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.kernels
+        inputs, masks, affine = layers.inputs, layers.masks, layers.ops.affine
+        numpy, add, bias_add = layers.ops is NUMPY_OPS, np.add, layers.bias_add
+        if output is not None:
+            z[L], a[L] = output  # (C-ordered, as ndarray.dot's out= and bias_add need)
+        # Seed §5 step 2: a^1 = σ(z^1), with z^1 the input itself.
+        z[1] = X
+        a[1] = inputs[1] = X if layers.identity_input else layers.σ[1].forward(X)
+        if dropout is None and layers.dropout:
+            masks[:] = [None] * (L + 1)  # no masks left over from a pass with dropout
+        layers.dropout = dropout is not None
+        if dropout is not None and dropout[0] > 0.0:
+            # Input dropout (Hinton et al. 2012): a^1 as layer 2 consumes it; no δ^1
+            # flows back, so the mask only enters eq. 13 through a^1.
+            inputs[1] = a[1] * self._mask(layers, tuple(a[1].shape), dropout[0], rng, a[1])
         for l in range(2, L + 1):
             # eq. 1 (rows as examples): z^l = W^l a^{l-1} + b^l, i.e. a^{l-1} W^lᵀ + b^l.
             if numpy:  # Ops.affine without its frame: a tiny network's step counts calls
@@ -573,6 +578,25 @@ class Engine:
             ``.vb[l]`` of layer ``l``.
         """
         L, z, a, W, delta = layers.L, layers.z, layers.a, layers.W, layers.delta
+        σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
+        if step is not None and layers.folded and row_weights is None and len(step) == 2:
+            # Plain SGD on folded parameters (module docstring), the loop below in fewer
+            # lines: eq. 5; per layer eq. 9 through P^{l+1} and eqs. 13, 15 with the step
+            # in one ?gemm; the batch mean's 1/n rides in η (see below).
+            PT, ones_deltaT, feed, layer = layers.PT, layers.ones_deltaT, layers.feed, layers.layer
+            if layers.minus_delta:
+                np.subtract(a[L], Y, delta[L])
+            else:
+                delta[L] = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
+            eta, shrink = step[0] / layers.n, step[1]
+            for l in range(L - 1, 0, -1):
+                if l > 1:
+                    PT[l + 1].dot(delta[l + 1].T, ones_deltaT[l])  # eq. 9, as below
+                    σ[l].times_derivative(delta[l], z[l], a[l])
+                done = layer[l + 1]
+                done.descend_step(delta[l + 1], feed[l], eta, shrink)  # type: ignore[union-attr]
+                yield done  # type: ignore[misc]
+            return
         ops = layers.ops
         inputs, masks, dot, sum_rows = layers.inputs, layers.masks, ops.dot, ops.sum_rows
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
@@ -580,7 +604,6 @@ class Engine:
             dL = np.subtract(a[L], Y, delta[L])
         else:
             dL = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
-        σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
         if row_weights is None and step is not None:
             # The batch mean's 1/n rides in the step size instead: eqs. 9, 13 and 15 are
             # linear in δ, so the unscaled δ^l with η/n give the same update, one pass fewer.

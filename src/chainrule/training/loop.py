@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -423,24 +424,27 @@ class _Epochs:
         no_weights = sw is None and type(batches).row_weights is Batches.row_weights
         by_batch, cost_terms, correct_terms = self.by_batch, [], []  # type: ignore[var-annotated]
         after_step = self.after_step
-        with_ones = batches.with_ones if self.fold else None  # [X_k | 1] of the gather slots
+        with_ones = batches.with_ones if self.fold else {}  # [X_k | 1] of the gather slots
+        consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # a generator, to its end
         k = -1
         for k, Xb, Yb in batches.epoch(order):
             layers = all_layers[k] or engine.layers(net.weights, net.biases, Xb.shape[0], self.fold)
             # Seed §5: feed forward, then backpropagate (steps 2–6).
             output = None if by_batch else (z_out[k], a_out[k])  # where z^L, a^L go
-            ones = None if with_ones is None else with_ones.get(id(Xb))
+            ones = with_ones.get(id(Xb))  # [X_k | 1] for folded layers, else None
             engine.forward(layers, Xb, dropout, rng if own_rng else random(rng), output, ones)
-            rows = batches.rows(k, order) if needs_rows else None
-            row_weights = None if no_weights else weights_of(rows, sw, Xb.shape[0])
+            rows = row_weights = None
+            if needs_rows or not no_weights:
+                rows = batches.rows(k, order) if needs_rows else None
+                row_weights = None if no_weights else weights_of(rows, sw, Xb.shape[0])
             if by_batch:
                 cost_terms.append(self._batch_cost(layers, Yb, row_weights))
                 correct_terms.append(_correct(layers.a[layers.L], classes_of(Yb)))
             measure = k % stride == 0
             if fuse and not measure:
-                # Eq. 13 and the SGD step in one product per layer (weight decay included).
-                for _ in engine.backward(layers, Yb, row_weights, step):
-                    pass
+                # Eq. 13 and the SGD step in one product per layer (weight decay included);
+                # the layers it yields, updated already, are passed over in C.
+                consume(engine.backward(layers, Yb, row_weights, step))
             else:
                 finished: Iterable[Layer] = engine.backward(layers, Yb, row_weights)
                 if reduce is not None:
