@@ -40,6 +40,32 @@ gradients are known and eq. 9 no longer needs its ``W^l``, so plain SGD can
 update it while it is still in cache, and any other optimizer simply waits for
 the last one.
 
+Folded parameters
+-----------------
+A tiny network's step is a dozen NumPy calls, so each call counts.  When the
+training loop fuses plain SGD into the backward pass (NumPy, no dropout, every
+product small enough for one BLAS thread: :meth:`Engine.foldable`), it stores
+each layer's parameters as one C-ordered array ``P^l = [W^l | b^l]`` of shape
+``(N_l, N_{l-1} + 1)`` and makes the network's ``W^l``, ``b^l`` its views
+``P[:, :-1]`` and ``P[:, -1]`` (:func:`fold_parameters`; everything that reads
+or writes them in place is unchanged).  Each layer's input then carries a column
+of ones, ``[a^{l-1} | 1]`` (written once per buffer; for ``a^1`` the loop's gather
+buffer), and
+
+* eq. 1 is one product, ``z^l = [a^{l-1} | 1] P^lᵀ`` (no ``z += b``);
+* eqs. 13 and 15 are one product, ``[∇W^l | ∇b^l] = δ^lᵀ [a^{l-1} | 1]``, and
+  with the SGD step one ``?gemm`` updating ``P^l`` in place
+  (:meth:`~chainrule.backend.BlasKernels.folded_step`);
+* eq. 9 reads ``P^{l+1}`` too: ``δ^{l+1} P^{l+1} = [δ^{l+1} W^{l+1} | δ^{l+1} b^{l+1}]``,
+  whose first ``N_l`` columns are ``δ^{l+1} W^{l+1}``, then times ``σ'(z^l)``.
+
+A hidden layer's ``z^l``, ``a^l`` and ``δ^l`` are Fortran-ordered: then ``a^l``
+is a contiguous block of ``[a^l | 1]`` (and ``δ^l`` of the ``(n, N_l + 1)`` product
+of eq. 9), so σ and σ′ run on contiguous arrays and no product copies an
+operand.  The results are those of the unfolded passes to round-off (the bias
+is summed inside the product).  Other namespaces, dropout, momentum and big
+layers keep the passes above (``Layers.folded`` is False).
+
 The batch mean
 --------------
 The loss is the mean of the per-example cost over the batch.  Rather than
@@ -575,7 +601,8 @@ class Engine:
             unscaled ``δ^l`` and the step is taken with ``η/n``.  ``(η, 1, velocities)``
             takes a momentum step instead (:meth:`Ops.momentum_kernel`), with
             ``velocities.mu``, ``.nesterov`` and the velocity arrays ``.vW[l]``,
-            ``.vb[l]`` of layer ``l``.
+            ``.vb[l]`` of layer ``l``.  On folded layers (module docstring) the SGD step
+            is one ``?gemm`` on ``P^l``, with weight decay shrinking ``W^l`` alone first.
         """
         L, z, a, W, delta = layers.L, layers.z, layers.a, layers.W, layers.delta
         σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
