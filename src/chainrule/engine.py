@@ -112,7 +112,16 @@ from .functions import (
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["Backward", "Engine", "Forward", "Layer", "Layers", "fold_parameters", "folded"]
+__all__ = [
+    "Backward",
+    "Engine",
+    "Forward",
+    "Layer",
+    "Layers",
+    "fold_parameters",
+    "folded",
+    "unfold_parameters",
+]
 
 
 @dataclass(eq=False)
@@ -835,3 +844,14 @@ def fold_parameters(weights: list[Array], biases: list[Array]) -> None:
         P[:, :-1] = W
         P[:, -1] = b
         weights[i], biases[i] = P[:, :-1], P[:, -1]
+
+
+def unfold_parameters(weights: list[Array], biases: list[Array]) -> None:
+    """Undo :func:`fold_parameters`: folded ``W^l``, ``b^l`` become C-ordered arrays of their own.
+
+    For training that does not take the folded path (momentum, dropout, …): its BLAS
+    kernels update only C-ordered arrays in place.  The same values; new objects.
+    """
+    for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        if folded(W, b) is not None:
+            weights[i], biases[i] = W.copy(), b.copy()

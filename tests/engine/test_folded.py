@@ -123,13 +123,24 @@ def test_a_folded_fit_trains_as_the_unfolded_one(dtype, sizes, hidden, output, e
 
 
 @pytest.mark.parametrize("settings", [{"dropout": 0.2}, {"optimizer": "momentum"}])
-def test_what_the_fold_cannot_keep_takes_the_old_path(settings, monkeypatch):
+@pytest.mark.parametrize("folded_before", [False, True])
+def test_what_the_fold_cannot_keep_takes_the_old_path(settings, folded_before, monkeypatch):
     X, y = _data(np.float32)
-    net = _net(np.float32)
+    net, ref = _net(np.float32), _net(np.float32)
+    if folded_before:  # a plain SGD fit first folds the parameters; this fit unfolds them
+        net.fit(X, y, epochs=1, batch_size=10, learning_rate=0.3, seed=4)
+        ref.fit(X, y, epochs=1, batch_size=10, learning_rate=0.3, seed=4)
+        assert folded(net.weights[0], net.biases[0]) is not None
     seen = _record_folding(monkeypatch)
     net.fit(X, y, epochs=1, batch_size=10, learning_rate=0.3, seed=4, **settings)
     assert seen and not any(seen)
-    assert all(W.flags.c_contiguous and W.base is None for W in net.weights)
+    for W, b in zip(net.weights, net.biases, strict=True):
+        assert W.flags.c_contiguous and b.flags.c_contiguous and folded(W, b) is None
+    ref.weights = [W.copy() for W in ref.weights]  # the same values, never folded
+    ref.biases = [b.copy() for b in ref.biases]
+    ref.fit(X, y, epochs=1, batch_size=10, learning_rate=0.3, seed=4, **settings)
+    for p, q in zip([*net.weights, *net.biases], [*ref.weights, *ref.biases], strict=True):
+        np.testing.assert_array_equal(p, q)
 
 
 def test_few_batches_or_big_layers_do_not_fold(monkeypatch):

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..backend import NUMPY_OPS, ops_of
-from ..engine import fold_parameters
+from ..engine import fold_parameters, unfold_parameters
 from ..functions import classes_of
 from ..interruption import on_signal
 from .callbacks import BatchInfo, Callback
@@ -329,6 +329,8 @@ class _Epochs:
         if self.fold:
             fold_parameters(net.weights, net.biases)
             batches.carry_ones()
+        elif ops_of(net.weights[0]) is NUMPY_OPS:
+            unfold_parameters(net.weights, net.biases)  # (a folded earlier fit's views)
         #: Called after every optimizer step (the trainer's max-norm and weight average).
         self.after_step: Callable[[], None] | None = None
         self.sq_norms: list[float] = []
