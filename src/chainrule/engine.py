@@ -240,6 +240,13 @@ class Layers:
     ``inputs[l]`` is what layer ``l + 1`` consumes (``a[l]``, after dropout
     while training) and ``masks[l]`` the dropout mask of ``a[l]`` or None.
 
+    With folded parameters (``folded``; the module docstring) also ``P[l]``
+    (``[W^l | b^l]``), ``PT[l]``, ``zT[l]`` (the transposes the products write),
+    ``ones_inputs[l]`` (``[a^l | 1]``, Fortran-ordered below the output layer;
+    ``ones_inputs[1]`` is C-ordered ``[X | 1]`` for a batch given without one),
+    ``feed[l]`` (what eq. 13 of layer ``l + 1`` reads) and ``ones_deltaT[l]``
+    (the transpose of ``[δ^l | ·]``, eq. 9's product).
+
     Made by :meth:`Engine.layers`; valid while the network's parameter arrays
     are the same objects (:meth:`holds`).
     """
