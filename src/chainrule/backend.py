@@ -624,6 +624,32 @@ class BlasKernels:
 
         return step
 
+    def folded_step(self, P: Any, a_fortran: bool, d_fortran: bool) -> Callable[..., None]:
+        """Layer ``l``'s fused step on its folded parameters ``P = [W | b]`` (``Engine.layers``).
+
+        ``P`` is a ready ``(N_l, N_{l-1} + 1)`` array whose views are ``W = P[:, :-1]`` and
+        ``b = P[:, -1]``.  ``step(d, a1, η, shrink)`` takes ``a1 = [a | 1]`` of shape
+        ``(n, N_{l-1} + 1)`` (a column of ones after ``a^{l-1}``), so that eqs. 13 and 15
+        are one product, ``[∇W | ∇b] = dᵀ [a | 1]``, and the step one ``?gemm``:
+        ``Pᵀ ← Pᵀ − η [a | 1]ᵀ d``.  With weight decay (``shrink ≠ 1``) ``W`` alone is
+        shrunk first (one ufunc call; ``b`` is not decayed).  ``a1`` and ``d`` are
+        Fortran-ordered where ``a_fortran``, ``d_fortran`` say so, else C-ordered: each
+        is passed as the Fortran array SciPy reads without a copy (another layout is
+        copied by SciPy: the same values, slower).
+        """
+        t = P.dtype.type
+        gemm, C, W = self.gemm[t], P.T, P[:, :-1]
+        multiply = np.multiply
+        ta, tb = int(a_fortran), int(not d_fortran)
+
+        def step(d: Any, a1: Any, eta: float, shrink: float) -> None:
+            if shrink != 1.0:
+                multiply(W, t(shrink), W)
+            # (α, A, B, β, C, trans_a, trans_b, overwrite_c), by position (see ``step``).
+            gemm(-eta, a1 if a_fortran else a1.T, d if d_fortran else d.T, 1.0, C, ta, tb, 1)
+
+        return step
+
     def momentum(self, W: Any, b: Any, grad_W: Any) -> Callable[..., None]:
         """Layer ``l``'s fused momentum step (:meth:`Ops.momentum_kernel`) for ready ``W``, ``b``.
 

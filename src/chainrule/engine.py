@@ -40,6 +40,32 @@ gradients are known and eq. 9 no longer needs its ``W^l``, so plain SGD can
 update it while it is still in cache, and any other optimizer simply waits for
 the last one.
 
+Folded parameters
+-----------------
+A tiny network's step is a dozen NumPy calls, so each call counts.  When the
+training loop fuses plain SGD into the backward pass (NumPy, no dropout, every
+product small enough for one BLAS thread: :meth:`Engine.foldable`), it stores
+each layer's parameters as one C-ordered array ``P^l = [W^l | b^l]`` of shape
+``(N_l, N_{l-1} + 1)`` and makes the network's ``W^l``, ``b^l`` its views
+``P[:, :-1]`` and ``P[:, -1]`` (:func:`fold_parameters`; everything that reads
+or writes them in place is unchanged).  Each layer's input then carries a column
+of ones, ``[a^{l-1} | 1]`` (written once per buffer; for ``a^1`` the loop's gather
+buffer), and
+
+* eq. 1 is one product, ``z^l = [a^{l-1} | 1] P^lᵀ`` (no ``z += b``);
+* eqs. 13 and 15 are one product, ``[∇W^l | ∇b^l] = δ^lᵀ [a^{l-1} | 1]``, and
+  with the SGD step one ``?gemm`` updating ``P^l`` in place
+  (:meth:`~chainrule.backend.BlasKernels.folded_step`);
+* eq. 9 reads ``P^{l+1}`` too: ``δ^{l+1} P^{l+1} = [δ^{l+1} W^{l+1} | δ^{l+1} b^{l+1}]``,
+  whose first ``N_l`` columns are ``δ^{l+1} W^{l+1}``, then times ``σ'(z^l)``.
+
+A hidden layer's ``z^l``, ``a^l`` and ``δ^l`` are Fortran-ordered: then ``a^l``
+is a contiguous block of ``[a^l | 1]`` (and ``δ^l`` of the ``(n, N_l + 1)`` product
+of eq. 9), so σ and σ′ run on contiguous arrays and no product copies an
+operand.  The results are those of the unfolded passes to round-off (the bias
+is summed inside the product).  Other namespaces, dropout, momentum and big
+layers keep the passes above (``Layers.folded`` is False).
+
 The batch mean
 --------------
 The loss is the mean of the per-example cost over the batch.  Rather than
@@ -73,7 +99,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .backend import NUMPY_OPS, Ops, ops_of
+from .backend import NUMPY_OPS, SINGLE_THREAD_GEMM, BlasKernels, Ops, blas_kernels, ops_of
 from .functions import (
     Activation,
     Cost,
@@ -86,7 +112,16 @@ from .functions import (
 
 Array = npt.NDArray[np.floating]
 
-__all__ = ["Backward", "Engine", "Forward", "Layer", "Layers"]
+__all__ = [
+    "Backward",
+    "Engine",
+    "Forward",
+    "Layer",
+    "Layers",
+    "fold_parameters",
+    "folded",
+    "unfold_parameters",
+]
 
 
 @dataclass(eq=False)
@@ -116,6 +151,12 @@ class Layer:
         ``[δC/δb^l]`` (eq. 15).
     ops : Ops
         The kernels of the arrays' namespace.
+    P : array of shape (N_l, N_{l-1} + 1), optional
+        The folded parameters ``[W^l | b^l]`` whose views ``W`` and ``b`` are (see
+        "Folded parameters" in the module's docstring); None otherwise.
+    a1, d1 : arrays of shape (n, N_l + 1), optional
+        With ``P``, below the output layer: Fortran-ordered ``[a^l | 1]`` and
+        ``[δ^l | ·]``, whose first ``N_l`` columns are ``a`` and ``delta``.
     """
 
     l: int
@@ -128,6 +169,9 @@ class Layer:
     grad_W: Array
     grad_b: Array
     ops: Ops = NUMPY_OPS
+    P: Array | None = None
+    a1: Array | None = None
+    d1: Array | None = None
     WT: Array = field(init=False, repr=False)
     grad_W_flat: Array = field(init=False, repr=False)
     product: Callable[..., Any] = field(init=False, repr=False)
@@ -148,6 +192,12 @@ class Layer:
         )
         # Plain SGD inside eq. 13's product (Engine.backward's ``step``), bound once.
         self.descend_step = self.ops.descent_kernel(self.W, self.b, self.grad_b, self.grad_W)
+        if self.P is not None:  # eqs. 13 and 15 as one product: [∇W | ∇b] = δᵀ [a | 1]
+            kernels = blas_kernels()
+            assert kernels is not None
+            # [a^{l-1} | 1] is Fortran-ordered below layer l (the layers' own buffer), C-ordered
+            # for l = 2 (the batch's); δ^l is Fortran-ordered below the output layer.
+            self.descend_step = kernels.folded_step(self.P, self.l > 2, self.d1 is not None)
         self.momentum_step = self.ops.momentum_kernel(self.W, self.b, self.grad_b, self.grad_W)
 
     def descend(self, eta: float) -> None:
@@ -190,6 +240,13 @@ class Layers:
     ``inputs[l]`` is what layer ``l + 1`` consumes (``a[l]``, after dropout
     while training) and ``masks[l]`` the dropout mask of ``a[l]`` or None.
 
+    With folded parameters (``folded``; the module docstring) also ``P[l]``
+    (``[W^l | b^l]``), ``PT[l]``, ``zT[l]`` (the transposes the products write),
+    ``ones_inputs[l]`` (``[a^l | 1]``, Fortran-ordered below the output layer;
+    ``ones_inputs[1]`` is C-ordered ``[X | 1]`` for a batch given without one),
+    ``feed[l]`` (what eq. 13 of layer ``l + 1`` reads) and ``ones_deltaT[l]``
+    (the transpose of ``[δ^l | ·]``, eq. 9's product).
+
     Made by :meth:`Engine.layers`; valid while the network's parameter arrays
     are the same objects (:meth:`holds`).
     """
@@ -224,6 +281,20 @@ class Layers:
         self.kernels: list[Any] = [None, None, *(_kernels(ly, ops) for ly in layers)]
         # eq. 1's ``z^l += b^l`` in one call where the namespace has one (Ops.bias_kernel).
         self.bias_add: list[Any] = [None, None, *(ops.bias_kernel(ly.b, ly.z) for ly in layers)]
+        # Folded parameters (Engine.layers with fold=True): P^l = [W^l | b^l], and each
+        # layer's input with a column of ones, [a^{l-1} | 1] (``ones_inputs[l - 1]``).
+        self.folded = layers[0].P is not None
+        if self.folded:
+            first = layers[0].W
+            x1 = np.ones((self.n, first.shape[1] + 1), first.dtype)  # [X | 1] when not given
+            self.P: list[Array] = none + [ly.P for ly in layers]
+            self.PT: list[Array] = none + [ly.P.T for ly in layers]  # type: ignore[union-attr]
+            self.zT: list[Array] = none + [ly.z.T for ly in layers]
+            self.ones_inputs: list[Array] = [None, x1, *(ly.a1 for ly in layers)]  # type: ignore[list-item]
+            self.feed: list[Array] = list(self.ones_inputs)  # feed[1]: the last pass's [a^1 | 1]
+            self.ones_deltaT: list[Array] = none + [
+                None if ly.d1 is None else ly.d1.T for ly in layers
+            ]
 
     def __iter__(self) -> Iterator[Layer]:
         """The layers ``2..L`` in order."""
@@ -308,7 +379,9 @@ class Engine:
         self.sigma: list[Activation | None] = [None, *activations]
         self.cost = cost
 
-    def layers(self, weights: Sequence[Array], biases: Sequence[Array], n: int) -> Layers:
+    def layers(
+        self, weights: Sequence[Array], biases: Sequence[Array], n: int, fold: bool = False
+    ) -> Layers:
         """Layers ``2..L`` over the network's ``weights``, ``biases``, for batches of ``n`` rows.
 
         Parameters
@@ -318,25 +391,43 @@ class Engine:
             ``biases[l-2]`` is ``b^l`` of shape ``(N_l,)``.
         n : int
             The batch size; the buffers are ``(n, N_l)``.
+        fold : bool
+            Use the folded parameters (module docstring) when every ``W^l``, ``b^l``
+            are views of one ``P^l`` (:func:`fold_parameters`) and :meth:`foldable`;
+            otherwise ignored.
         """
         ops = ops_of(weights[0])  # the namespace, once for these layers
+        Ps = [folded(W, b) for W, b in zip(weights, biases, strict=True)] if fold else []
+        fold = fold and self.foldable(weights, n) and all(P is not None for P in Ps)
         made = []
-        for l in range(2, len(self.sigma)):
+        L = len(self.sigma) - 1
+        for l in range(2, L + 1):
             W, b, sigma = weights[l - 2], biases[l - 2], self.sigma[l]
             assert sigma is not None
             N = W.shape[0]
+            z, a, delta = ops.empty((n, N), W), ops.empty((n, N), W), ops.empty((n, N), W)
+            a1 = d1 = None
+            if fold and l < L:
+                # Fortran order: a^l is the first N_l columns of [a^l | 1], a contiguous
+                # block, and z^l, a^l, δ^l are alike, so σ and σ′ run on contiguous arrays.
+                a1 = np.ones((n, N + 1), W.dtype, order="F")
+                d1 = np.empty((n, N + 1), W.dtype, order="F")
+                z, a, delta = np.empty((n, N), W.dtype, order="F"), a1[:, :-1], d1[:, :-1]
             made.append(
                 Layer(
                     l,
                     W,
                     b,
                     sigma,
-                    z=ops.empty((n, N), W),
-                    a=ops.empty((n, N), W),
-                    delta=ops.empty((n, N), W),
+                    z=z,
+                    a=a,
+                    delta=delta,
                     grad_W=ops.empty(tuple(W.shape), W),
                     grad_b=ops.empty((N,), W),
                     ops=ops,
+                    P=Ps[l - 2] if fold else None,
+                    a1=a1,
+                    d1=d1,
                 )
             )
         sigma1 = self.sigma[1]
@@ -351,6 +442,26 @@ class Engine:
         )
         return layers
 
+    def foldable(self, weights: Sequence[Array], n: int) -> bool:
+        """True when layers of ``weights`` for batches of ``n`` rows may take the folded path.
+
+        NumPy float32/float64 arrays with SciPy's BLAS, every product small enough to
+        run on one thread (``n · (N_{l-1} + 1) · N_l`` ≤ :data:`SINGLE_THREAD_GEMM`: the
+        tiny networks whose steps are counted in calls), and the hidden layers' σ the
+        library's own elementwise ones (the passes write them into Fortran-ordered
+        views).  The arrays need not be folded yet (:func:`fold_parameters`).
+        """
+        if not weights or ops_of(weights[0]) is not NUMPY_OPS or blas_kernels() is None:
+            return False
+        if any(W.dtype.type not in (np.float32, np.float64) for W in weights):
+            return False
+        if any(n * (W.shape[1] + 1) * W.shape[0] > SINGLE_THREAD_GEMM for W in weights):
+            return False
+        return all(
+            type(s).__module__ == Activation.__module__ and not isinstance(s, Softmax)
+            for s in self.sigma[2:-1]
+        )
+
     # ------------------------------------------------------------------ forward
 
     def forward(
@@ -360,6 +471,7 @@ class Engine:
         dropout: Sequence[float] | None = None,
         rng: np.random.Generator | None = None,
         output: tuple[Array, Array] | None = None,
+        ones: Array | None = None,
     ) -> Array:
         """Feed ``X`` of shape ``(n, N_1)`` forward (seed §5 step 2; eqs. 1, 2); return ``a^L``.
 
@@ -381,7 +493,35 @@ class Engine:
             Where ``z^L`` and ``a^L`` are written, from this pass on, instead of the
             layer's own buffers (the training loop's epoch buffers, so the history's
             loss and accuracy need no copy per batch).
+        ones : array of shape (n, N_1 + 1), optional
+            ``[X | 1]``: ``X`` with a column of ones after it, whose first ``N_1``
+            columns ``X`` is (the training loop's gather buffer), for folded layers;
+            without it they copy ``X`` into a buffer of their own.
         """
+        if layers.folded:  # P^l = [W^l | b^l] (module docstring): its own loop, no dropout
+            if dropout is not None:
+                raise ValueError("folded layers (Engine.layers(fold=True)) take no dropout")
+            L, z, a, inputs, σ = layers.L, layers.z, layers.a, layers.inputs, layers.kernels
+            if output is not None:
+                z[L], a[L] = output
+            z[1] = X
+            a[1] = inputs[1] = X if layers.identity_input else layers.σ[1].forward(X)
+            # [a^1 | 1]: the batch's own (the gather buffer's), else a copy into the layers'.
+            P, zT, ones_inputs = layers.P, layers.zT, layers.ones_inputs
+            if ones is None or inputs[1] is not X:
+                ones = ones_inputs[1]
+                np.copyto(ones[:, :-1], inputs[1])
+            layers.feed[1] = ones  # what eq. 13 of layer 2 reads
+            for l in range(2, L):
+                # eq. 1 with P^l = [W^l | b^l]: z^l = [a^{l-1} | 1] P^lᵀ, one product (z^l is
+                # Fortran-ordered: the product P^l [a^{l-1} | 1]ᵀ goes into its transpose).
+                P[l].dot(ones.T, zT[l])
+                # a^l = σ(z^l), into the first N_l columns of [a^l | 1].
+                inputs[l] = σ[l].forward(z[l], out=a[l])
+                ones = ones_inputs[l]
+            ones.dot(layers.PT[L], z[L])  # eq. 1 of the output layer: z^L C-ordered
+            inputs[L] = σ[L].forward(z[L], out=a[L])
+            return a[L]
         L, z, a, WT, b, σ = layers.L, layers.z, layers.a, layers.WT, layers.b, layers.kernels
         inputs, masks, affine = layers.inputs, layers.masks, layers.ops.affine
         numpy, add, bias_add = layers.ops is NUMPY_OPS, np.add, layers.bias_add
@@ -477,9 +617,29 @@ class Engine:
             unscaled ``δ^l`` and the step is taken with ``η/n``.  ``(η, 1, velocities)``
             takes a momentum step instead (:meth:`Ops.momentum_kernel`), with
             ``velocities.mu``, ``.nesterov`` and the velocity arrays ``.vW[l]``,
-            ``.vb[l]`` of layer ``l``.
+            ``.vb[l]`` of layer ``l``.  On folded layers (module docstring) the SGD step
+            is one ``?gemm`` on ``P^l``, with weight decay shrinking ``W^l`` alone first.
         """
         L, z, a, W, delta = layers.L, layers.z, layers.a, layers.W, layers.delta
+        σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
+        if step is not None and layers.folded and row_weights is None and len(step) == 2:
+            # Plain SGD on folded parameters (module docstring), the loop below in fewer
+            # lines: eq. 5; per layer eq. 9 through P^{l+1} and eqs. 13, 15 with the step
+            # in one ?gemm; the batch mean's 1/n rides in η (see below).
+            PT, ones_deltaT, feed, layer = layers.PT, layers.ones_deltaT, layers.feed, layers.layer
+            if layers.minus_delta:
+                np.subtract(a[L], Y, delta[L])
+            else:
+                delta[L] = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
+            eta, shrink = step[0] / layers.n, step[1]
+            for l in range(L - 1, 0, -1):
+                if l > 1:
+                    PT[l + 1].dot(delta[l + 1].T, ones_deltaT[l])  # eq. 9, as below
+                    σ[l].times_derivative(delta[l], z[l], a[l])
+                done = layer[l + 1]
+                done.descend_step(delta[l + 1], feed[l], eta, shrink)  # type: ignore[union-attr]
+                yield done  # type: ignore[misc]
+            return
         ops = layers.ops
         inputs, masks, dot, sum_rows = layers.inputs, layers.masks, ops.dot, ops.sum_rows
         # Step 3, eq. 5: δ^L = [∂C/∂a^L] · [∂a^L/∂z^L], the cost's own form.
@@ -487,7 +647,6 @@ class Engine:
             dL = np.subtract(a[L], Y, delta[L])
         else:
             dL = self.cost.delta(z[L], a[L], Y, layers.σ[L], out=delta[L])
-        σ = layers.kernels  # σ[l].times_derivative: eq. 9's product, bound to the namespace
         if row_weights is None and step is not None:
             # The batch mean's 1/n rides in the step size instead: eqs. 9, 13 and 15 are
             # linear in δ, so the unscaled δ^l with η/n give the same update, one pass fewer.
@@ -501,10 +660,20 @@ class Engine:
         delta[L] = dL
         layer = layers.layer
         sgd = step is not None and len(step) == 2  # else momentum (a third entry)
+        folded = layers.folded  # P^l = [W^l | b^l] and inputs [a^{l-1} | 1] (module docstring)
+        feed = layers.feed if folded else inputs  # what eq. 13 of layer l + 1 reads
+        PT, ones_deltaT = (layers.PT, layers.ones_deltaT) if folded else (W, W)
         for l in range(L - 1, 0, -1):
             if l > 1:  # δ^1 is never needed: layer 1 has no parameters
-                # Step 4: δ^l = δ^{l+1} W^{l+1} diag σ'(z^l), before W^{l+1} changes.
-                delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], out=delta[l]), z[l], a[l])  # eq. 9  # noqa: E501  # fmt: skip
+                if folded:
+                    # Eq. 9 through P^{l+1}: δ^{l+1} P^{l+1} = [δ^{l+1} W^{l+1} | δ^{l+1} b^{l+1}],
+                    # whose first N_l columns are δ^l's buffer (written transposed,
+                    # P^{l+1}ᵀ δ^{l+1}ᵀ), then times σ'(z^l) in place.
+                    PT[l + 1].dot(delta[l + 1].T, ones_deltaT[l])
+                    σ[l].times_derivative(delta[l], z[l], a[l])
+                else:
+                    # Step 4: δ^l = δ^{l+1} W^{l+1} diag σ'(z^l), before W^{l+1} changes.
+                    delta[l] = σ[l].times_derivative(dot(delta[l + 1], W[l + 1], out=delta[l]), z[l], a[l])  # eq. 9  # noqa: E501  # fmt: skip
                 mask = masks[l] if layers.dropout else None
                 if mask is not None:
                     delta[l] *= mask  # dropout: a dropped unit passes no gradient back
@@ -519,7 +688,7 @@ class Engine:
             elif sgd:
                 # Eqs. 13 and 15 inside the gradient-descent step (Ops.descent_kernel):
                 # W^{l+1} ← shrink · W^{l+1} − η δ^{l+1}ᵀ a^l, b^{l+1} ← b^{l+1} − η δ^{l+1}ᵀ 1.
-                done.descend_step(delta[l + 1], inputs[l], *step)
+                done.descend_step(delta[l + 1], feed[l], *step)
             else:
                 # ... or inside the momentum step: v ← μ v − η δ^{l+1}ᵀ a^l, W^{l+1} ← W^{l+1} + v.
                 m = step[2]  # type: ignore[misc]  # (η, 1, velocities): not sgd
@@ -639,3 +808,57 @@ def _weight_product(n: int, rows: int, cols: int) -> Callable[..., Any]:
     ``__array_function__`` dispatch) does not on tiny ones.
     """
     return np.matmul if n * rows * cols >= 1 << 22 else np.ndarray.dot
+
+
+def folded(W: Any, b: Any) -> Array | None:
+    """The folded parameters ``P = [W | b]`` of which ``W``, ``b`` are the views, or None.
+
+    ``P`` is a C-ordered ``(N_l, N_{l-1} + 1)`` NumPy array that BLAS updates in place
+    (:meth:`~chainrule.backend.BlasKernels.ready`), ``W = P[:, :-1]`` and ``b = P[:, -1]``
+    (the very memory, not copies).
+    """
+    base = getattr(W, "base", None)
+    if type(W) is not np.ndarray or type(base) is not np.ndarray:
+        return None
+    P: Array = base  # type: ignore[assignment]
+    if getattr(b, "base", None) is not P:
+        return None
+    if P.ndim != 2 or not BlasKernels.ready(P) or P.shape[1] < 2:
+        return None
+    N, M = P.shape[0], P.shape[1] - 1
+    item = P.itemsize
+    if W.shape != (N, M) or b.shape != (N,) or W.strides != P.strides:
+        return None
+    if b.strides != (P.strides[0],) or W.ctypes.data != P.ctypes.data:
+        return None
+    return P if b.ctypes.data == P.ctypes.data + M * item else None
+
+
+def fold_parameters(weights: list[Array], biases: list[Array]) -> None:
+    """Store each layer's ``W^l``, ``b^l`` as views of one array ``P^l = [W^l | b^l]``, in place.
+
+    ``weights[i]``, ``biases[i]`` that are not such views yet (:func:`folded`) are
+    copied into a new C-ordered ``P`` of shape ``(N_l, N_{l-1} + 1)`` and the lists'
+    entries replaced by its views ``P[:, :-1]`` and ``P[:, -1]`` (the same values and
+    dtype; different array objects).  Anything that reads or writes ``W^l``, ``b^l``
+    in place (optimizers, max-norm, averaging, saving) works on the views unchanged.
+    NumPy arrays only.
+    """
+    for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        if folded(W, b) is not None:
+            continue
+        P = np.empty((W.shape[0], W.shape[1] + 1), W.dtype)
+        P[:, :-1] = W
+        P[:, -1] = b
+        weights[i], biases[i] = P[:, :-1], P[:, -1]
+
+
+def unfold_parameters(weights: list[Array], biases: list[Array]) -> None:
+    """Undo :func:`fold_parameters`: folded ``W^l``, ``b^l`` become C-ordered arrays of their own.
+
+    For training that does not take the folded path (momentum, dropout, …): its BLAS
+    kernels update only C-ordered arrays in place.  The same values; new objects.
+    """
+    for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        if folded(W, b) is not None:
+            weights[i], biases[i] = W.copy(), b.copy()

@@ -173,7 +173,9 @@ def test_big_inputs_go_forward_in_blocks_of_rows_with_the_same_answers(monkeypat
     whole = (net.feedforward(X), net.predict(X), net.loss(X, y), net.evaluate(X, y))
     sizes = []
     real = net.engine.layers
-    monkeypatch.setattr(net.engine, "layers", lambda w, b, n: (sizes.append(n), real(w, b, n))[1])
+    monkeypatch.setattr(
+        net.engine, "layers", lambda w, b, n, *fold: (sizes.append(n), real(w, b, n, *fold))[1]
+    )
     # 2 · (5 + 7 + 3) = 30 values a row: 300 rows a block (the 256-row floor) → 4 blocks.
     monkeypatch.setattr(blocks, "FORWARD_BLOCK_VALUES", 300 * 30)
     blocked = (net.feedforward(X), net.predict(X), net.loss(X, y), net.evaluate(X, y))

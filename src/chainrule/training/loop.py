@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..backend import NUMPY_OPS, ops_of
+from ..engine import fold_parameters, unfold_parameters
 from ..functions import classes_of
 from ..interruption import on_signal
 from .callbacks import BatchInfo, Callback
@@ -158,6 +160,10 @@ class Batches:
             self.ychunk[j * batch_size : j * batch_size + self.last_size, ...],
         )
         self.views: tuple[list[Array], list[Array]] | None = None  # the first unshuffled epoch's
+        #: With :meth:`carry_ones`: ``id(X_k)`` of each gather slot's view → ``[X_k | 1]``.
+        self.with_ones: dict[int, Array] = {}
+        self.xgather = self.xchunk  # where a shuffled epoch's rows of X go
+        self.xscratch: Array | None = None  # with carry_ones: the rows gathered first
         #: The rows of each batch (``sizes``) and where its ``z^L``, ``a^L`` go in the
         #: epoch's buffers of ``rows_held`` rows (``spans``).  Data-parallel batches
         #: (:class:`~chainrule.parallel.mpi.ParallelBatches`) hold a rank's
@@ -166,6 +172,31 @@ class Batches:
         self.spans: Sequence[tuple[int, int]] = self.bounds
         self.rows_held = n
         self.reduce: Callable[[list[Layer]], list[Layer]] | None = None
+
+    def carry_ones(self) -> None:
+        """Gather ``X``'s rows next to a column of ones, for the engine's folded layers.
+
+        The gather buffer becomes ``(rows, N_1 + 1)``, its last column ones (written
+        once); each batch ``X_k`` of a shuffled epoch is a view of its first ``N_1``
+        columns, and ``with_ones[id(X_k)]`` the whole ``[X_k | 1]``, which eq. 1 and
+        eq. 13 of folded parameters read in one product (``Engine.forward``'s ``ones``).
+        NumPy only.
+        """
+        if self.with_ones or self.ops is not NUMPY_OPS:
+            return
+        rows, cols = self.xchunk.shape
+        # (NumPy's take into the strided first columns is ~3× slower than into a C-ordered
+        # array and a copy: the rows are gathered into the old buffer, then copied.)
+        self.xscratch = self.xchunk
+        self.xchunk = np.ones((rows, cols + 1), self.xchunk.dtype)
+        self.xgather = self.xchunk[:, :-1]
+        full, _ = _row_blocks((self.xchunk, self.ychunk), self.size, self.per_chunk, True)
+        self.x_slots = [x[:, :-1] for x in full]
+        j = (self.count - 1) % self.per_chunk
+        last = self.xchunk[j * self.size : j * self.size + self.last_size, ...]
+        self.slots_last = (last[:, :-1], self.slots_last[1])
+        self.with_ones = {id(x): f for x, f in zip(self.x_slots, full, strict=True)}
+        self.with_ones[id(self.slots_last[0])] = last
 
     def plan(self, order: npt.NDArray[np.intp] | None) -> None:
         """Prepare an epoch in this ``order``: nothing to do, every epoch has ``sizes``."""
@@ -214,7 +245,11 @@ class Batches:
                 lo = k * bs
                 hi = min(lo + per_chunk * bs, n)
                 idx = order[lo:hi]
-                self.ops.take_rows(self.X, idx, out=self.xchunk[: hi - lo, ...])
+                if self.xscratch is None:
+                    self.ops.take_rows(self.X, idx, out=self.xchunk[: hi - lo, ...])
+                else:  # [X_k | 1]: gathered, then copied next to the column of ones
+                    got = self.ops.take_rows(self.X, idx, out=self.xscratch[: hi - lo, ...])
+                    np.copyto(self.xgather[: hi - lo, ...], got)
                 if labels is not None:
                     labels.rows_into(idx, self.ychunk[: hi - lo, ...])
                 else:
@@ -289,6 +324,21 @@ class _Epochs:
             and batches.reduce is None
             and ops_of(net.weights[0]).fuses_descent
         )
+        # Plain SGD of a small network on NumPy without dropout: each layer's W^l, b^l become
+        # views of one P^l = [W^l | b^l] and the batches carry a column of ones, so eq. 1's
+        # bias and eq. 15 enter the products (the engine's "Folded parameters").
+        self.fold = (
+            self.fuse
+            and not self.fuse_momentum
+            and dropout is None
+            and batches.count > GRAD_NORM_BATCHES  # else every step is measured, none fused
+            and net.engine.foldable(net.weights, batches.size)
+        )
+        if self.fold:
+            fold_parameters(net.weights, net.biases)
+            batches.carry_ones()
+        elif ops_of(net.weights[0]) is NUMPY_OPS:
+            unfold_parameters(net.weights, net.biases)  # (a folded earlier fit's views)
         #: Called after every optimizer step (the trainer's max-norm and weight average).
         self.after_step: Callable[[], None] | None = None
         self.sq_norms: list[float] = []
@@ -325,7 +375,7 @@ class _Epochs:
         sizes = (b.size, b.last_size) if plain else b.sizes
         for size in dict.fromkeys(sizes):  # each size once, in order
             if size not in cache and len(cache) < 4:
-                cache[size] = engine.layers(net.weights, net.biases, size)
+                cache[size] = engine.layers(net.weights, net.biases, size, self.fold)
         if plain:  # (no walk over thousands of batches: a tiny network's fit has 3,000)
             return [cache.get(b.size)] * (b.count - 1) + [cache.get(b.last_size)]
         return list(map(cache.get, sizes))
@@ -384,22 +434,27 @@ class _Epochs:
         no_weights = sw is None and type(batches).row_weights is Batches.row_weights
         by_batch, cost_terms, correct_terms = self.by_batch, [], []  # type: ignore[var-annotated]
         after_step = self.after_step
+        with_ones = batches.with_ones if self.fold else {}  # [X_k | 1] of the gather slots
+        consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # a generator, to its end
         k = -1
         for k, Xb, Yb in batches.epoch(order):
-            layers = all_layers[k] or engine.layers(net.weights, net.biases, Xb.shape[0])
+            layers = all_layers[k] or engine.layers(net.weights, net.biases, Xb.shape[0], self.fold)
             # Seed §5: feed forward, then backpropagate (steps 2–6).
             output = None if by_batch else (z_out[k], a_out[k])  # where z^L, a^L go
-            engine.forward(layers, Xb, dropout, rng if own_rng else random(rng), output)
-            rows = batches.rows(k, order) if needs_rows else None
-            row_weights = None if no_weights else weights_of(rows, sw, Xb.shape[0])
+            ones = with_ones.get(id(Xb))  # [X_k | 1] for folded layers, else None
+            engine.forward(layers, Xb, dropout, rng if own_rng else random(rng), output, ones)
+            rows = row_weights = None
+            if needs_rows or not no_weights:
+                rows = batches.rows(k, order) if needs_rows else None
+                row_weights = None if no_weights else weights_of(rows, sw, Xb.shape[0])
             if by_batch:
                 cost_terms.append(self._batch_cost(layers, Yb, row_weights))
                 correct_terms.append(_correct(layers.a[layers.L], classes_of(Yb)))
             measure = k % stride == 0
             if fuse and not measure:
-                # Eq. 13 and the SGD step in one product per layer (weight decay included).
-                for _ in engine.backward(layers, Yb, row_weights, step):
-                    pass
+                # Eq. 13 and the SGD step in one product per layer (weight decay included);
+                # the layers it yields, updated already, are passed over in C.
+                consume(engine.backward(layers, Yb, row_weights, step))
             else:
                 finished: Iterable[Layer] = engine.backward(layers, Yb, row_weights)
                 if reduce is not None:
