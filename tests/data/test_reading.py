@@ -18,11 +18,15 @@ pytest.importorskip("pyarrow")
 
 def _reading_mode(monkeypatch, mode):
     """``"whole"``: a small file, read whole; ``"stream"``: as a file over _WHOLE_BYTES
-    is read, one stream."""
+    is read, one stream; ``"prefault"``: streamed with the matrix's pages faulted in by
+    the second thread from the first block on, a few blocks ahead (as for a big file)."""
     from chainrule.data import table
 
-    if mode == "stream":
+    if mode in ("stream", "prefault"):
         monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
+    monkeypatch.setattr(table, "_PREFAULT_BYTES", 0 if mode == "prefault" else 1 << 62)
+    if mode == "prefault":
+        monkeypatch.setattr(table, "_PREFAULT_AHEAD", 1 << 16)
 
 
 def _big_csv(path, n=100_000):
@@ -41,7 +45,7 @@ def _big_csv(path, n=100_000):
     return np.column_stack([a, b]), y
 
 
-@pytest.mark.parametrize("mode", ["stream", "whole"])
+@pytest.mark.parametrize("mode", ["stream", "whole", "prefault"])
 def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path, monkeypatch, mode):
     _reading_mode(monkeypatch, mode)
     p = tmp_path / "t.csv"
@@ -54,7 +58,7 @@ def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path, monkeypa
     assert d.lines is not None and d.lines[-1] == len(y) + 1
 
 
-@pytest.mark.parametrize("mode", ["stream", "whole"])
+@pytest.mark.parametrize("mode", ["stream", "whole", "prefault"])
 def test_a_late_word_in_a_number_column_still_names_its_line(tmp_path, monkeypatch, mode):
     _reading_mode(monkeypatch, mode)
     p = tmp_path / "t.csv"
@@ -106,7 +110,7 @@ def _numbers_csv(path, gaps):
         {59_990: "1.5,,"},  # a missing target only
     ],
 )
-@pytest.mark.parametrize("mode", ["stream", "whole"])
+@pytest.mark.parametrize("mode", ["stream", "whole", "prefault"])
 def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypatch, gaps, mode):
     """Streamed, the fast reader does not count a table of numbers' lines: it keeps
     blank lines as rows of nulls and hands a file with a row of nothing but missing
@@ -304,7 +308,7 @@ def test_a_fingerprint_started_early_is_the_files_digest(tmp_path):
         pipeline.fingerprint(tmp_path / "absent.csv")
 
 
-@pytest.mark.parametrize("mode", ["stream", "whole"])
+@pytest.mark.parametrize("mode", ["stream", "whole", "prefault"])
 @pytest.mark.parametrize("drop", ["", "NA"])
 def test_text_labels_from_dictionary_codes_are_the_line_readers_classes(
     tmp_path, monkeypatch, mode, drop
@@ -433,3 +437,89 @@ def test_train_leaves_no_digest_behind(tmp_path, capsys):
     assert main([*args, "--target", "nothing"]) == 2
     assert not pipeline._SOON
     capsys.readouterr()
+
+
+def _prefault_threads():
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "chainrule-prefault"]
+
+
+@pytest.mark.parametrize("late", [None, "1.5", "oops"])
+def test_the_prefault_thread_changes_nothing_and_ends_with_the_read(tmp_path, monkeypatch, late):
+    """A big enough matrix gets its pages faulted in by a second thread; the result (or
+    the error, or the retry after a wrongly declared type) is that of a read without
+    it, and no thread outlives the read."""
+    from chainrule.data import table
+    from chainrule.data.files import DataFileError
+
+    p = tmp_path / "t.csv"
+    X, y = _big_csv(p)
+    if late is not None:
+        text = p.read_text().splitlines()
+        text[-3] = late + "," + text[-3].split(",", 1)[1]
+        p.write_text("\n".join(text) + "\n")
+    monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
+    started = []
+    real = table._Prefault
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args):
+            super().__init__(*args)
+            started.append(self)
+
+    def read(prefault):
+        monkeypatch.setattr(table, "_PREFAULT_BYTES", 1 << 20 if prefault else 1 << 62)
+        monkeypatch.setattr(table, "_Prefault", Spy)
+        try:
+            return read_data_file(p, target="label")
+        except DataFileError as exc:
+            return str(exc)
+
+    plain = read(False)
+    assert not started
+    faulted = read(True)
+    assert started and all(not s.thread.is_alive() for s in started)
+    assert started[0].stop_row <= len(y)  # only rows the file fills
+    assert not _prefault_threads()
+    if isinstance(plain, str):
+        assert late == "oops" and faulted == plain and "'oops'" in plain
+    else:
+        assert np.array_equal(faulted.X, plain.X) and np.array_equal(faulted.y, plain.y)
+        assert faulted.lines.tolist() == plain.lines.tolist()
+        if late is None:
+            np.testing.assert_array_equal(faulted.X, X)
+
+
+@pytest.mark.skipif(
+    not __import__("sys").platform.startswith("linux"), reason="the thread works on Linux"
+)
+def test_the_prefault_thread_commits_only_the_rows_it_is_given():
+    """It faults in the matrix up to ``stop_row`` and no further, and writes nothing."""
+    from types import SimpleNamespace
+
+    from chainrule.data import table
+
+    def resident() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    data = np.empty((1 << 20, 16))  # 128 MiB, none of it touched
+    before = resident()
+    blocks = SimpleNamespace(n=len(data))  # written "up to the end": no waiting
+    fault = table._Prefault(data, 1 << 17, blocks)  # type: ignore[arg-type]
+    fault.thread.join(timeout=60)
+    grown = resident() - before
+    fault.stop()
+    if grown < 8 << 20:
+        pytest.skip("no MADV_POPULATE_WRITE here (Linux < 5.14): the thread does nothing")
+    assert grown < 40 << 20  # 16 MiB asked for, not 128
+    blocks.n = 0  # nothing written yet: the thread stays near the start
+    data2 = np.empty((1 << 20, 16))
+    before = resident()
+    fault = table._Prefault(data2, len(data2), blocks)  # type: ignore[arg-type]
+    import time
+
+    time.sleep(0.3)
+    fault.stop()
+    assert resident() - before < (table._PREFAULT_AHEAD + (8 << 20))
