@@ -256,9 +256,9 @@ def test_in_place_splits_equal_the_copying_path(scale, dtype):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b, err_msg=name)
     assert placed.X_train.dtype == dtype
-    if dtype == np.float64:  # views of the one matrix read: no second copy of the data
-        assert np.shares_memory(placed.X_train, data.X)
-        assert np.shares_memory(placed.X_test, data.X)
+    # Views of the one matrix read (float32: narrowed into its first half): no copy.
+    assert np.shares_memory(placed.X_train, data.X)
+    assert np.shares_memory(placed.X_test, data.X)
     a, b = copied.preprocessing.params(), placed.preprocessing.params()
     assert a.keys() == b.keys()
     for k in a:  # the same fitted values, bit for bit
@@ -523,3 +523,31 @@ def test_the_prefault_thread_commits_only_the_rows_it_is_given():
     time.sleep(0.3)
     fault.stop()
     assert resident() - before < (table._PREFAULT_AHEAD + (8 << 20))
+
+
+def test_a_float32_run_makes_no_copy_of_the_matrix():
+    """In place, a float32 run narrows the scaled float64 rows into their own memory (the
+    values of ``astype``): no matrix is allocated beside them, only blocks of rows, and
+    the half the float32 rows do not use goes back to the operating system."""
+    import sys
+    import tracemalloc
+
+    X = np.random.default_rng(2).normal(size=(400_000, 8))  # 25.6 MB
+    want = X.astype(np.float32)
+
+    def resident() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    before = resident() if sys.platform.startswith("linux") else 0
+    tracemalloc.start()
+    try:
+        got = data_options._narrow_in_place(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 16  # blocks of rows; a copy would be half of X
+    assert got.dtype == np.float32 and got.flags.c_contiguous and np.shares_memory(got, X)
+    np.testing.assert_array_equal(got, want)
+    if sys.platform.startswith("linux"):
+        assert before - resident() > X.nbytes / 4  # ~12.8 MB given back
