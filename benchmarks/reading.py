@@ -17,7 +17,9 @@ the default, and ``--dtype float32``).  Peak RSS is the process's own ``ru_maxrs
 all its threads): on a machine shared with other jobs the wall-clock ratios swing with
 the load, the CPU ratios much less, so both are printed, with the load average.
 
-Run: ``python3 benchmarks/reading.py [--rounds 3] [--dir DIR]`` (several minutes).
+Run: ``python3 benchmarks/reading.py [--rounds 3] [--dir DIR] [--files numeric]``
+(several minutes; ``--files numeric`` measures only the numeric file and its ``train``
+rows).
 """
 
 from __future__ import annotations
@@ -142,10 +144,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dir", default=None)
+    parser.add_argument(
+        "--files",
+        default="numeric,mixed,wide",
+        help="which files to measure, comma-separated (numeric: the train rows too)",
+    )
     args = parser.parse_args()
     d = Path(args.dir or tempfile.mkdtemp(prefix="chainrule-reading-"))
     d.mkdir(parents=True, exist_ok=True)
-    files = make_files(d)
+    chosen = args.files.split(",")
+    files = {k: v for k, v in make_files(d).items() if k in chosen}
+    if not files:
+        parser.error(f"--files: none of {args.files!r} is numeric, mixed or wide")
     results: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     load = [os.getloadavg()[0]]
     for _ in range(args.rounds):
@@ -201,7 +211,7 @@ def main() -> None:
         for k in ("train", "train32"):
             row += f"{cpu[k]:.2f} s | {cpu[k] / cpu['pandas']:.2f}× | " if k in cpu else "– | – | "
         print(row.rstrip())
-    wall32 = results["numeric"]["train32"]
+    wall32 = results["numeric"]["train32"] if "numeric" in results else []
     if wall32:
         pandas = float(np.median([m[0] for m in results["numeric"]["pandas"]]))
         t32 = float(np.median([m[0] for m in wall32]))

@@ -18,11 +18,15 @@ pytest.importorskip("pyarrow")
 
 def _reading_mode(monkeypatch, mode):
     """``"whole"``: a small file, read whole; ``"stream"``: as a file over _WHOLE_BYTES
-    is read, one stream."""
+    is read, one stream; ``"prefault"``: streamed with the matrix's pages faulted in by
+    the second thread from the first block on, a few blocks ahead (as for a big file)."""
     from chainrule.data import table
 
-    if mode == "stream":
+    if mode in ("stream", "prefault"):
         monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
+    monkeypatch.setattr(table, "_PREFAULT_BYTES", 0 if mode == "prefault" else 1 << 62)
+    if mode == "prefault":
+        monkeypatch.setattr(table, "_PREFAULT_AHEAD", 1 << 16)
 
 
 def _big_csv(path, n=100_000):
@@ -41,7 +45,7 @@ def _big_csv(path, n=100_000):
     return np.column_stack([a, b]), y
 
 
-@pytest.mark.parametrize("mode", ["stream", "whole"])
+@pytest.mark.parametrize("mode", ["stream", "whole", "prefault"])
 def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path, monkeypatch, mode):
     _reading_mode(monkeypatch, mode)
     p = tmp_path / "t.csv"
@@ -54,7 +58,7 @@ def test_declared_types_widen_a_column_that_turns_to_decimals(tmp_path, monkeypa
     assert d.lines is not None and d.lines[-1] == len(y) + 1
 
 
-@pytest.mark.parametrize("mode", ["stream", "whole"])
+@pytest.mark.parametrize("mode", ["stream", "whole", "prefault"])
 def test_a_late_word_in_a_number_column_still_names_its_line(tmp_path, monkeypatch, mode):
     _reading_mode(monkeypatch, mode)
     p = tmp_path / "t.csv"
@@ -106,7 +110,7 @@ def _numbers_csv(path, gaps):
         {59_990: "1.5,,"},  # a missing target only
     ],
 )
-@pytest.mark.parametrize("mode", ["stream", "whole"])
+@pytest.mark.parametrize("mode", ["stream", "whole", "prefault"])
 def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypatch, gaps, mode):
     """Streamed, the fast reader does not count a table of numbers' lines: it keeps
     blank lines as rows of nulls and hands a file with a row of nothing but missing
@@ -252,9 +256,9 @@ def test_in_place_splits_equal_the_copying_path(scale, dtype):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b, err_msg=name)
     assert placed.X_train.dtype == dtype
-    if dtype == np.float64:  # views of the one matrix read: no second copy of the data
-        assert np.shares_memory(placed.X_train, data.X)
-        assert np.shares_memory(placed.X_test, data.X)
+    # Views of the one matrix read (float32: narrowed into its first half): no copy.
+    assert np.shares_memory(placed.X_train, data.X)
+    assert np.shares_memory(placed.X_test, data.X)
     a, b = copied.preprocessing.params(), placed.preprocessing.params()
     assert a.keys() == b.keys()
     for k in a:  # the same fitted values, bit for bit
@@ -304,7 +308,7 @@ def test_a_fingerprint_started_early_is_the_files_digest(tmp_path):
         pipeline.fingerprint(tmp_path / "absent.csv")
 
 
-@pytest.mark.parametrize("mode", ["stream", "whole"])
+@pytest.mark.parametrize("mode", ["stream", "whole", "prefault"])
 @pytest.mark.parametrize("drop", ["", "NA"])
 def test_text_labels_from_dictionary_codes_are_the_line_readers_classes(
     tmp_path, monkeypatch, mode, drop
@@ -433,3 +437,120 @@ def test_train_leaves_no_digest_behind(tmp_path, capsys):
     assert main([*args, "--target", "nothing"]) == 2
     assert not pipeline._SOON
     capsys.readouterr()
+
+
+def _prefault_threads():
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "chainrule-prefault"]
+
+
+@pytest.mark.parametrize("late", [None, "1.5", "oops"])
+def test_the_prefault_thread_changes_nothing_and_ends_with_the_read(tmp_path, monkeypatch, late):
+    """A big enough matrix gets its pages faulted in by a second thread; the result (or
+    the error, or the retry after a wrongly declared type) is that of a read without
+    it, and no thread outlives the read."""
+    from chainrule.data import table
+    from chainrule.data.files import DataFileError
+
+    p = tmp_path / "t.csv"
+    X, y = _big_csv(p)
+    if late is not None:
+        text = p.read_text().splitlines()
+        text[-3] = late + "," + text[-3].split(",", 1)[1]
+        p.write_text("\n".join(text) + "\n")
+    monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
+    started = []
+    real = table._Prefault
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args):
+            super().__init__(*args)
+            started.append(self)
+
+    def read(prefault):
+        monkeypatch.setattr(table, "_PREFAULT_BYTES", 1 << 20 if prefault else 1 << 62)
+        monkeypatch.setattr(table, "_Prefault", Spy)
+        try:
+            return read_data_file(p, target="label")
+        except DataFileError as exc:
+            return str(exc)
+
+    plain = read(False)
+    assert not started
+    faulted = read(True)
+    assert started and all(not s.thread.is_alive() for s in started)
+    assert started[0].stop_row <= len(y)  # only rows the file fills
+    assert not _prefault_threads()
+    if isinstance(plain, str):
+        assert late == "oops" and faulted == plain and "'oops'" in plain
+    else:
+        assert np.array_equal(faulted.X, plain.X) and np.array_equal(faulted.y, plain.y)
+        assert faulted.lines.tolist() == plain.lines.tolist()
+        if late is None:
+            np.testing.assert_array_equal(faulted.X, X)
+
+
+@pytest.mark.skipif(
+    not __import__("sys").platform.startswith("linux"), reason="the thread works on Linux"
+)
+def test_the_prefault_thread_commits_only_the_rows_it_is_given():
+    """It faults in the matrix up to ``stop_row`` and no further, and writes nothing."""
+    from types import SimpleNamespace
+
+    from chainrule.data import table
+
+    def resident() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    data = np.empty((1 << 20, 16))  # 128 MiB, none of it touched
+    before = resident()
+    blocks = SimpleNamespace(n=len(data))  # written "up to the end": no waiting
+    fault = table._Prefault(data, 1 << 17, blocks)  # type: ignore[arg-type]
+    fault.thread.join(timeout=60)
+    grown = resident() - before
+    fault.stop()
+    if grown < 8 << 20:
+        pytest.skip("no MADV_POPULATE_WRITE here (Linux < 5.14): the thread does nothing")
+    assert grown < 40 << 20  # 16 MiB asked for, not 128
+    blocks.n = 0  # nothing written yet: the thread stays near the start
+    data2 = np.empty((1 << 20, 16))
+    before = resident()
+    fault = table._Prefault(data2, len(data2), blocks)  # type: ignore[arg-type]
+    import time
+
+    time.sleep(0.3)
+    fault.stop()
+    assert resident() - before < (table._PREFAULT_AHEAD + (8 << 20))
+
+
+def test_a_float32_run_makes_no_copy_of_the_matrix():
+    """In place, a float32 run narrows the scaled float64 rows into their own memory (the
+    values of ``astype``): no matrix is allocated beside them, only blocks of rows, and
+    the half the float32 rows do not use goes back to the operating system."""
+    import sys
+    import tracemalloc
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400_000, 8))  # 25.6 MB
+    want = X.astype(np.float32)
+    tracemalloc.start()
+    try:
+        got = data_options._narrow_in_place(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 16  # blocks of rows; a copy would be half of X
+    assert got.dtype == np.float32 and got.flags.c_contiguous and np.shares_memory(got, X)
+    np.testing.assert_array_equal(got, want)
+    if sys.platform.startswith("linux"):
+
+        def resident() -> int:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * 4096
+
+        X = rng.normal(size=(400_000, 8))
+        before = resident()
+        data_options._narrow_in_place(X)
+        assert before - resident() > X.nbytes / 4  # ~12.8 MB given back

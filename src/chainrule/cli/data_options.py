@@ -686,7 +686,10 @@ def _array_splits(
 
     ``in_place``: ``data.X`` was read for this run alone, so its rows are reordered
     (train, validation, test) and scaled where they lie, and the parts are views of it
-    (one matrix in memory, not four; docs/performance.md).
+    (one matrix in memory, not four; docs/performance.md).  For a float32 run the scaled
+    rows are then narrowed into the first half of the same memory and the rest is given
+    back (:func:`_narrow_in_place`): no float32 copy beside the float64 matrix, and
+    ``data.X`` is not to be read afterwards.
     """
     classification = data.task == "classification"
     # Text columns and fill values are learned from the training split only.
@@ -719,6 +722,8 @@ def _array_splits(
     _check_scaling(data, scaler.params(), names, "column")
     if in_place:
         _scale_in_place(scaler, X)
+        if dtype == np.float32:
+            X = _narrow_in_place(X)
         starts = np.cumsum([0, len(train), len(val), len(test)])
         views = {
             id(idx): X[a:b]
@@ -797,6 +802,45 @@ def _scale_in_place(scaler: Scaler, X: np.ndarray) -> None:
     for start in range(0, len(X), _CHUNK_ROWS):
         block = X[start : start + _CHUNK_ROWS]
         block[...] = scaler.transform(block)
+
+
+def _narrow_in_place(X: np.ndarray) -> np.ndarray:
+    """The C-ordered float64 ``X`` of shape ``(n, m)`` as float32, written over the first
+    half of ``X``'s own memory (the same values as ``X.astype(np.float32)``); the second
+    half's pages are given back to the operating system, so ``X`` itself is no longer
+    valid.
+
+    Blocks go front to back: float32 row ``i`` lies in the bytes of float64 rows
+    ``i/2 … (i+1)/2``, which a block has already read (into its float32 temporary)
+    before it writes.  The peak is the float64 matrix alone, where a copy would add
+    half of it (1,000,000 × 19: 76 MB) at the moment both exist.
+    """
+    n, m = X.shape
+    out = X.reshape(-1).view(np.float32)[: n * m].reshape(n, m)
+    for start in range(0, n, _CHUNK_ROWS):
+        block = X[start : start + _CHUNK_ROWS].astype(np.float32)
+        out[start : start + len(block)] = block
+    _give_back_pages(X.ctypes.data + out.nbytes, X.ctypes.data + X.nbytes)
+    return out
+
+
+def _give_back_pages(start: int, stop: int) -> None:
+    """``madvise(MADV_DONTNEED)`` the whole pages between the addresses ``start`` and
+    ``stop`` (memory no array will read again); nothing outside Linux, or when small."""
+    import mmap
+
+    page = mmap.PAGESIZE
+    start, stop = -(-start // page) * page, stop // page * page
+    if stop - start < (1 << 20) or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        madvise = ctypes.CDLL(None).madvise
+    except (OSError, AttributeError):
+        return
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    madvise(start, stop - start, mmap.MADV_DONTNEED)
 
 
 def _fit_in_blocks(scaler: Scaler, X: np.ndarray) -> None:

@@ -264,9 +264,10 @@ def _train(args: argparse.Namespace, world: World | None) -> int:
 def _start_early(args: argparse.Namespace) -> bool:
     """Start the file's SHA-256 (for the model's record of its test rows) in a thread, so
     that it runs while the file is parsed (hashlib releases the GIL); whether it started.
-    A digest no one collected is dropped after the load.  (SciPy's BLAS lookup started
-    early too would save ~0.3 s, but its thread's memory raised the peak: measured, 1.93–
-    2.09× the file against 1.92–1.93×, where issue 20 allows 2×.)"""
+    A digest no one collected is dropped after the load.  (SciPy's BLAS lookup is not
+    started early: it loads one extension module now, 0.02–0.04 s, where an early thread's
+    memory raised the peak when it imported ``scipy.linalg``, 0.3 s: 1.93–2.09× the file
+    against 1.92–1.93×, where issue 20 allows 2×.)"""
     data = str(args.data)
     if (
         getattr(args, "test_data", None) is None

@@ -324,12 +324,15 @@ def _stream(
                     target_parts.append(target)
                 del batch
         except pa.ArrowInvalid as exc:
+            out.close()
             m = re.search(r"In CSV column #(\d+): CSV conversion error to (\w+)", str(exc))
             if m is None or col_names[int(m.group(1))] not in forced:
                 return None  # not a wrong guess of ours: the slow reader names the cell
             name = col_names[int(m.group(1))]
             forced[name] = pa.float64() if m.group(2).startswith("int") else pa.string()
             continue
+        finally:
+            out.close()
         break
     else:  # pragma: no cover - every column forced to text ends the loop above
         return None
@@ -446,11 +449,12 @@ def _declared_types(
 
 class _Blocks:
     """The numeric matrix in C order (rows contiguous, as training gathers its batches),
-    filled batch by batch: a batch of float64 columns in one call (``to_tensor``), other
-    batches column by column.
+    filled batch by batch, column by column from the batch's buffers.
 
     Its capacity is guessed from the file size with room to spare: pages never
-    written cost no memory, so the matrix is returned as a view, never copied.
+    written cost no memory, so the matrix is returned as a view, never copied.  The
+    rows the file is expected to fill are faulted in by another thread meanwhile
+    (:class:`_Prefault`); :meth:`close` stops it.
     """
 
     def __init__(self, n_cols: int, size: int) -> None:
@@ -459,6 +463,7 @@ class _Blocks:
         self.n = 0
         self.infinite = False  # an infinite number somewhere (the line reader names it)
         self.empty: list[np.ndarray] = []  # rows whose numeric cells are all missing
+        self.prefault: _Prefault | None = None
 
     def add(self, batch: Any, names: list[str], text_parts: dict[int, list[Any]]) -> None:
         import pyarrow as pa
@@ -466,22 +471,21 @@ class _Blocks:
         rows = batch.num_rows
         need = self.n + rows
         if self.data is None:
-            guess = int(rows * max(1.0, self.size / _BLOCK_BYTES) * 1.5) + 64
+            expected = rows * max(1.0, self.size / _BLOCK_BYTES)
+            guess = int(expected * 1.5) + 64
             self.data = np.empty((max(guess, need), self.m), dtype=np.float64)
+            if expected * self.m * 8 >= _PREFAULT_BYTES:
+                # Only rows the file surely fills: a block of shorter rows than the rest
+                # must not commit memory that no row will use.
+                self.prefault = _Prefault(self.data, int(expected * 0.97), self)
         elif need > len(self.data):
+            self.close()
             grown = np.empty((max(need, 2 * len(self.data)), self.m), dtype=np.float64)
             grown[: self.n] = self.data[: self.n]
             self.data = grown
-        if (
-            self.m
-            and not text_parts
-            and all(batch.schema.field(name).type == pa.float64() for name in names)
-        ):
-            block = batch.select(names).to_tensor(null_to_nan=True, row_major=True)
-            self.data[self.n : need] = np.asarray(block).reshape(rows, self.m)
-            self._check(self.data[self.n : need])
-            self.n = need
-            return
+        # Column by column from the values buffers: Arrow's own row-major
+        # ``to_tensor`` costs 3-5x as much CPU (0.17-0.34 s against 0.06 s for the
+        # 1,000,000 x 19 file) and makes a block-sized copy on the way.
         for j, name in enumerate(names):
             col = batch.column(name)
             if _numeric_kind(col.type) and j not in text_parts:
@@ -514,10 +518,85 @@ class _Blocks:
             if len(empty):
                 self.empty.append(empty + self.n)
 
+    def close(self) -> None:
+        """Stop the page-faulting thread (and wait for it)."""
+        if self.prefault is not None:
+            self.prefault.stop()
+            self.prefault = None
+
     def result(self) -> np.ndarray:
+        self.close()
         if self.data is None:
             return np.empty((0, self.m))
         return self.data[: self.n]
+
+
+#: A matrix of at least this many bytes has its pages faulted in by a second thread.
+_PREFAULT_BYTES = 1 << 24
+#: The thread runs at most this many bytes ahead of the rows written (bounds what it
+#: commits before the reader needs it).
+_PREFAULT_AHEAD = 1 << 25
+
+
+class _Prefault:
+    """Fault in a fresh matrix's pages on another core while the reader parses.
+
+    A page's first write costs a page fault (zeroing, and in a virtual machine often
+    the host backing the page too): for the 1,000,000 x 19 float64 matrix 0.02-0.8 s
+    of CPU, on the parsing thread when it writes the rows.  Here
+    ``madvise(MADV_POPULATE_WRITE)`` (Linux >= 5.14) faults the pages in ahead of the
+    writes, in chunks, without writing anything: the matrix's contents, and so the
+    result, are the same with or without this thread (it only moves work to the
+    other core).  It commits only rows up to ``stop_row`` (rows the file is expected
+    to fill) and at most ``_PREFAULT_AHEAD`` bytes past the rows already written, so
+    the read's memory stays what it would be.  Anywhere else (no such ``madvise``,
+    not Linux) it does nothing.
+    """
+
+    _MADV_POPULATE_WRITE = 23
+
+    def __init__(self, data: np.ndarray, stop_row: int, blocks: _Blocks) -> None:
+        import sys
+        import threading
+
+        self.data, self.blocks = data, blocks  # the thread keeps the matrix alive
+        self.row_bytes = data.strides[0]
+        self.stop_row = min(stop_row, len(data))
+        self.done = threading.Event()
+        self.thread: Any = None
+        if sys.platform.startswith("linux"):
+            self.thread = threading.Thread(target=self._run, name="chainrule-prefault")
+            self.thread.daemon = True
+            self.thread.start()
+
+    def stop(self) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join()
+
+    def _run(self) -> None:
+        import ctypes
+        import mmap
+
+        try:
+            madvise = ctypes.CDLL(None, use_errno=True).madvise
+        except (OSError, AttributeError):
+            return
+        madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        madvise.restype = ctypes.c_int
+        page, chunk = mmap.PAGESIZE, 1 << 21
+        base = self.data.ctypes.data
+        at = -(-base // page) * page  # the first whole page
+        end = base + self.stop_row * self.row_bytes
+        while at < end and not self.done.is_set():
+            written = base + self.blocks.n * self.row_bytes
+            if at > written + _PREFAULT_AHEAD:
+                self.done.wait(0.002)  # far enough ahead: let the reader catch up
+                continue
+            length = (min(chunk, end - at) // page) * page
+            if length <= 0 or madvise(at, length, self._MADV_POPULATE_WRITE) != 0:
+                return  # an older kernel (EINVAL): the writes fault the pages in
+            at += length
 
 
 def _numbers_as_text(values: np.ndarray) -> list[str | None]:
