@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .datasets import Dataset
+from .text_column import TextColumn
 
 __all__ = ["MISSING_POLICIES", "ColumnEncoding", "TableEncoding", "missing_rows", "subset"]
 
@@ -34,11 +35,12 @@ __all__ = ["MISSING_POLICIES", "ColumnEncoding", "TableEncoding", "missing_rows"
 MISSING_POLICIES = ("error", "drop", "impute")
 
 
-def _cells(data: Dataset, j: int) -> np.ndarray:
-    """Column ``j`` of ``data`` as text; ``""`` where missing (defined in ``roles``)."""
+def _cells(data: Dataset, j: int) -> TextColumn:
+    """Column ``j`` of ``data`` as a :class:`TextColumn`; ``""`` where missing (defined
+    in ``roles``)."""
     from .roles import _cells as cells
 
-    return cells(data, j)
+    return TextColumn.from_cells(cells(data, j))
 
 
 def _missing_mask(data: Dataset, j: int) -> np.ndarray:
@@ -94,7 +96,7 @@ def subset(data: Dataset, keep: np.ndarray) -> Dataset:
         feature_names=data.feature_names,
         target_name=data.target_name,
         lines=None if data.lines is None else data.lines[keep],
-        text={j: cells[keep] for j, cells in data.text.items()},
+        text={j: cells.take(keep) for j, cells in data.text.items()},
         ignored_columns=data.ignored_columns,
         dropped=data.dropped,
     )
@@ -235,9 +237,7 @@ class TableEncoding:
                 )
                 continue
             if j in data.text or (role is not None and role.role == "categorical"):
-                cells = _cells(data, j)[rows]
-                present = cells[cells != ""]
-                values, counts = np.unique(present, return_counts=True)
+                values, counts = _cells(data, j).take(rows).present()
                 # The most frequent category; ties go to the first in sorted order.  When
                 # every value is seen once there is no most frequent one: "" (a missing
                 # cell encodes as all zeros, like a category never seen in training).
@@ -350,14 +350,19 @@ class TableEncoding:
                 k += 1
                 continue
             cells = _cells(data, j)
+            # Each distinct cell looked up once, the codes spread to the rows.
+            distinct = cells.values
             if c.fill:
-                cells = np.where(cells == "", c.fill, cells)
+                distinct = np.where(distinct == "", c.fill, distinct)
             index = {v: i for i, v in enumerate(c.categories)}
-            codes = np.array([index.get(v, -1) for v in cells.tolist()], dtype=np.int64)
+            per_value = np.array([index.get(v, -1) for v in distinct.tolist()], dtype=np.int64)
+            codes = cells.per_value(per_value)
             # A missing cell with the fill "" (no most frequent value) is all zeros, quietly.
-            unseen = np.flatnonzero((codes < 0) & ((cells != "") | (c.fill is None)))
+            unseen = np.flatnonzero(
+                cells.per_value((per_value < 0) & ((distinct != "") | (c.fill is None)))
+            )
             if len(unseen):
-                values = list(dict.fromkeys(cells[unseen].tolist()))
+                values = list(dict.fromkeys(distinct[cells.codes[unseen]].tolist()))
                 listed = ", ".join(repr(v[:30]) for v in values[:3]) + (
                     f" and {len(values) - 3} more" if len(values) > 3 else ""
                 )
@@ -380,7 +385,7 @@ class TableEncoding:
 
         cells = _cells(data, j)
         if c.fill is not None:
-            cells = np.where(cells == "", str(c.fill), cells)
+            cells = cells.filled(str(c.fill))
         try:
             stamps = parse_dates(cells)
         except ValueError as exc:
@@ -546,13 +551,14 @@ class TableEncoding:
         return lines
 
 
-def word_inputs(cells: np.ndarray, words: list[str]) -> np.ndarray:
+def word_inputs(cells: np.ndarray | TextColumn, words: list[str]) -> np.ndarray:
     """Text cells (shape (n,), ``""`` where missing) → 0/1 of shape (n, len(words)):
     1 where the cell holds the word (each distinct cell is split once)."""
     from .roles import words_of
 
     index = {w: i for i, w in enumerate(words)}
-    values, inverse = np.unique(cells, return_inverse=True)
+    column = TextColumn.from_cells(cells)
+    values, inverse = column.values, column.codes
     per_value = np.zeros((len(values), len(words)), dtype=np.float64)
     for v, value in enumerate(values.tolist()):
         for word in words_of(value):
@@ -580,9 +586,13 @@ def _refuse_text(data: Dataset, j: int, name: str) -> None:
     from .files import _is_number
 
     cells = data.text[j]
-    for i, cell in enumerate(cells.tolist()):
-        if cell and not _is_number(cell) and cell.lower() not in ("true", "false"):
-            raise ValueError(
-                f"{data.name}: {data.where(i)}, column {name!r}: {cell[:40]!r} is "
-                f"not a number (the model's column {name!r} is numeric)"
-            )
+    used = cells.counts() > 0
+    words = cells.map(
+        lambda v: bool(v) and not _is_number(v) and v.lower() not in ("true", "false"), bool
+    )
+    i = cells.first_row(words & used)
+    if i is not None:
+        raise ValueError(
+            f"{data.name}: {data.where(i)}, column {name!r}: {cells[i][:40]!r} is "
+            f"not a number (the model's column {name!r} is numeric)"
+        )
