@@ -215,10 +215,16 @@ def read_csv_arrow(
     X, texts, y_raw, n_rows, numbers_only = result
     if os.path.getsize(p) > _WHOLE_BYTES:
         _give_back_memory()
-    if not numbers_only:
+    every_column = len(file_col) + (t is not None) == n_cols and bool(file_col)
+    plain_head = lines[0] == text.split("\n", 1)[0] and '"' not in lines[0]
+    if not numbers_only and not (every_column and plain_head):
+        # A column not read, a quoted header or a blank first line may hide a line
+        # break: count the lines.
         newlines, ends = _count_lines(p)
         if newlines + (0 if ends else 1) != n_rows + bool(header):
             return None  # blank lines somewhere: the slow reader keeps their numbers
+    elif not numbers_only and _rows_not_lines(X, texts, y_raw):
+        return None  # a blank line, or a quoted cell spanning lines: the slow reader
     first = 2 if header else 1
     line_numbers = np.arange(first, first + n_rows, dtype=np.int64)
     if n_rows == 0:
@@ -227,6 +233,36 @@ def read_csv_arrow(
         _check_text_column(p, col, line_numbers, file_col[j], names)
     text_cells = {j: col[0] for j, col in texts.items()}
     return (X, y_raw, feature_names, target_name, line_numbers, text_cells, ignored)
+
+
+def _rows_not_lines(
+    X: np.ndarray,
+    texts: dict[int, tuple[TextColumn, np.ndarray, bool]],
+    y_raw: np.ndarray | None,
+) -> bool:
+    """Whether some row of a table read with its blank lines kept (as rows of nulls)
+    may not be one line of the file: a row whose every cell is missing (a blank line
+    perhaps), or a text cell holding a line break (a quoted cell spanning lines).
+    Looked at per distinct text value, and per row only where the first column is
+    missing; the file is not read again to count its lines."""
+    columns = [col for col, *_ in texts.values()]
+    target: list[str] = []
+    if y_raw is not None and y_raw.dtype.kind == "U":
+        decoded = files._decoded(y_raw)
+        target = (decoded[0] if decoded is not None else np.unique(y_raw)).tolist()
+    for values in [col.values.tolist() for col in columns] + [target]:
+        if any(("\n" in v or "\r" in v) for v in values):
+            return True
+    first = texts[0][0].missing() if 0 in texts else np.isnan(X[:, 0])
+    rows = np.flatnonzero(first)
+    if not len(rows):
+        return False
+    empty = np.isnan(X[rows]).all(axis=1)
+    for col in columns:
+        empty &= (col.values == "")[col.codes[rows]]
+    if y_raw is not None:
+        empty &= np.isnan(y_raw[rows]) if y_raw.dtype.kind == "f" else (y_raw[rows] == "")
+    return bool(empty.any())
 
 
 def _stream(
@@ -240,7 +276,7 @@ def _stream(
 ) -> (
     tuple[
         np.ndarray,
-        dict[int, tuple[TextColumn, np.ndarray, int, int]],
+        dict[int, tuple[TextColumn, np.ndarray, bool]],
         np.ndarray | None,
         int,
         bool,
@@ -291,7 +327,7 @@ def _stream(
             block_size=_BLOCK_BYTES,
             use_threads=True,
         )
-        parse = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=not numbers_only)
+        parse = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False)
         convert = pacsv.ConvertOptions(
             column_types=forced,
             null_values=nulls,
@@ -341,7 +377,7 @@ def _stream(
     else:  # pragma: no cover - every column forced to text ends the loop above
         return None
     X, n = out.result(), out.n
-    texts: dict[int, tuple[TextColumn, np.ndarray, int, int]] = {}
+    texts: dict[int, tuple[TextColumn, np.ndarray, bool]] = {}
     for j, parts in text_parts.items():
         if len({part.type for part in parts}) != 1:
             parts = [part.cast(pa.string()) for part in parts]
@@ -653,8 +689,8 @@ def _trimmed(codes: np.ndarray, raw: Any) -> tuple[np.ndarray, list[str]]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if raw.type != pa.string():
-        raw = raw.cast(pa.string())  # dates: the distinct days as ISO text
+    if pa.types.is_date(raw.type):  # the distinct days as ISO text (no spaces to trim)
+        return codes, raw.cast(pa.string()).to_pylist()
     trimmed = pc.utf8_trim_whitespace(raw)
     if trimmed.equals(raw):
         return codes, raw.to_pylist()
@@ -663,13 +699,13 @@ def _trimmed(codes: np.ndarray, raw: Any) -> tuple[np.ndarray, list[str]]:
     return remap[codes], merged.dictionary.to_pylist()
 
 
-def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[TextColumn, np.ndarray, int, int]:
+def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[TextColumn, np.ndarray, bool]:
     """A column pyarrow read as text: floats when every present cell is a number or a
-    boolean (NaN where missing), else ``(column, words, n_numbers, n_words)``: the
-    cells, stripped and ``""`` where missing, as a :class:`TextColumn`, which of its
-    values are words (neither numbers nor missing), and how many cells are numbers and
-    how many words.  Each distinct cell is looked at once (:func:`_codes`); nothing is
-    made per row but the codes."""
+    boolean (NaN where missing), else ``(column, words, typos)``: the cells, stripped
+    and ``""`` where missing, as a :class:`TextColumn`, which of its values are words
+    (neither numbers nor missing), and whether at least as many cells are numbers as
+    words (a numeric column with typos).  Each distinct cell is looked at once
+    (:func:`_codes`); nothing is made per row but the codes."""
     import pyarrow as pa
 
     from .files import _is_number
@@ -700,21 +736,27 @@ def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[TextColumn, np.ndarray,
     text = [("" if m else v) for v, m in zip(distinct, missing.tolist(), strict=False)] + [""]
     if (codes < 0).any():
         codes = np.where(codes < 0, len(distinct), codes)
-    column = TextColumn.from_codes(codes, text)
-    # The flags per value of the column (its values are the distinct texts, sorted; two
-    # distinct cells are one value only when both are missing).
-    place = np.searchsorted(column.values, np.asarray(text, dtype=column.values.dtype))
-    words = np.zeros(len(column.values), dtype=bool)
-    words[place] = other
-    numeric = np.zeros(len(column.values), dtype=bool)
-    numeric[place] = number | boolean
+    numeric = number | boolean
+    if missing.sum() > 1:  # two spellings of a missing cell: one value ""
+        column = TextColumn.from_codes(codes, text)
+        place = {v: i for i, v in enumerate(column.values.tolist())}
+        at = np.array([place[v] for v in text])
+        words = np.zeros(len(column.values), dtype=bool)
+        words[at] = other
+        merged = np.zeros(len(column.values), dtype=bool)
+        merged[at] = numeric
+        numeric = merged
+    else:
+        column, words = TextColumn(codes, np.array(text, dtype=str)), other
+    if not numeric.any():  # no numbers, so fewer than the words (rows not counted)
+        return column, words, False
     counts = column.counts()
-    return column, words, int(counts[numeric].sum()), int(counts[words].sum())
+    return column, words, bool(counts[numeric].sum() >= counts[words].sum())
 
 
 def _check_text_column(
     p: Path,
-    col: tuple[TextColumn, np.ndarray, int, int],
+    col: tuple[TextColumn, np.ndarray, bool],
     lines: np.ndarray,
     file_j: int,
     names: list[str],
@@ -722,13 +764,12 @@ def _check_text_column(
     """A column with at least as many numbers as words is a numeric column with typos."""
     from .files import DataFileError, _col
 
-    column, words, n_numbers, n_words = col
-    if n_numbers >= n_words:
+    column, words, typos = col
+    if typos:
         i = column.first_row(words)
         assert i is not None
         raise DataFileError(
-            f"{p}: line {int(lines[i])}, {_col(file_j, names)}: "
-            f"{column[i][:40]!r} is not a number"
+            f"{p}: line {int(lines[i])}, {_col(file_j, names)}: {column[i][:40]!r} is not a number"
         )
 
 

@@ -27,8 +27,9 @@ class TextColumn:
     codes : ndarray of int, shape (n,)
         Each row's index into ``values``.
     values : ndarray of str, shape (k,)
-        The distinct cells, sorted, each once; ``""`` (a missing cell) among them when
-        a row is missing.  Values no row takes may be present (after :meth:`take`).
+        The distinct cells, each once (in no particular order); ``""`` (a missing cell)
+        among them when a row is missing.  Values no row takes may be present (after
+        :meth:`take`, or the reader's slot for null cells).
     """
 
     __slots__ = ("codes", "values")
@@ -41,13 +42,17 @@ class TextColumn:
 
     @classmethod
     def from_codes(cls, codes: np.ndarray, values: Sequence[str] | np.ndarray) -> TextColumn:
-        """From codes into values that need not be sorted nor distinct (two codes of
-        one value are merged): the values are sorted once, the codes remapped."""
-        distinct, inverse = np.unique(np.asarray(values, dtype=str), return_inverse=True)
-        if distinct.dtype.itemsize == 0:
-            distinct = distinct.astype("<U1")
+        """From codes into values that need not be distinct: when two are the same
+        (say two spellings of a missing cell, both ``""``), they are merged and the
+        codes remapped; else the codes are kept as they are."""
+        array = np.asarray(values, dtype=str)
+        if array.dtype.itemsize == 0:
+            array = array.astype("<U1")
+        if len(set(array.tolist())) == len(array):
+            return cls(codes, array)
+        distinct, inverse = np.unique(array, return_inverse=True)
         remap = inverse.reshape(-1).astype(np.int32)
-        return cls(remap[codes] if len(remap) else np.zeros(len(codes), np.int32), distinct)
+        return cls(remap[codes], distinct)
 
     @classmethod
     def from_cells(cls, cells: Any) -> TextColumn:
@@ -81,8 +86,9 @@ class TextColumn:
         """The distinct present (non-empty) cells that some row takes, sorted, and how
         often each occurs: ``numpy.unique(cells[cells != ""], return_counts=True)``."""
         counts = self.counts()
-        keep = (counts > 0) & (self.values != "")
-        return self.values[keep], counts[keep]
+        keep = np.flatnonzero((counts > 0) & (self.values != ""))
+        order = keep[np.argsort(self.values[keep], kind="stable")]
+        return self.values[order], counts[order]
 
     def missing(self) -> np.ndarray:
         """Where the cell is missing (``""``): bool of shape (n,)."""
@@ -167,4 +173,3 @@ class TextColumn:
 
     def __repr__(self) -> str:
         return f"TextColumn({len(self.codes)} rows, {len(self.values)} values)"
-
