@@ -396,8 +396,11 @@ def _stream(
         kinds = {part.dtype.kind for part in target_parts}
         if len(kinds) > 1:
             return None  # numbers, then text: the slow reader reads the cells as written
-        y_raw = np.concatenate(target_parts) if target_parts else np.empty(0)
-        _remember_parts(y_raw, target_parts)
+        if len(target_parts) == 1:  # read whole: already noted as decoded
+            y_raw = target_parts[0]
+        else:
+            y_raw = np.concatenate(target_parts) if target_parts else np.empty(0)
+            _remember_parts(y_raw, target_parts)
     if out.infinite:
         return None  # the slow reader names the non-finite cell
     if numbers_only and len(out.empty):
