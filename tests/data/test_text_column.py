@@ -131,3 +131,20 @@ def test_a_numeric_column_with_a_typo_is_named_as_the_line_reader_names_it(tmp_p
     with pytest.raises(DataFileError) as slow:
         _slow(monkeypatch, p)
     assert str(fast.value) == str(slow.value) and "line 22" in str(fast.value)
+
+
+def test_the_encoding_written_in_row_blocks_is_the_same(tmp_path, monkeypatch):
+    from chainrule.data import tables
+    from chainrule.data.roles import decide_roles
+
+    p = tmp_path / "m.csv"
+    p.write_text(_mixed(n=300))
+    data = read_data_file(p)
+    roles = decide_roles(data, text=["note"])
+    assert [r.role for r in roles] == ["numeric", "categorical", "date", "text"]
+    encoding = TableEncoding.fit(data, np.arange(200), "impute", roles)
+    whole = encoding.transform(data)[0]
+    monkeypatch.setattr(tables, "_ROW_BLOCK", 7)  # blocks of 7 rows, the last short
+    np.testing.assert_array_equal(encoding.transform(data)[0], whole)
+    assert whole.shape == (300, encoding.n_inputs)
+    assert np.unique(whole[:, encoding.one_hot_inputs()]).tolist() == [0.0, 1.0]

@@ -31,6 +31,9 @@ from .text_column import TextColumn
 
 __all__ = ["MISSING_POLICIES", "ColumnEncoding", "TableEncoding", "missing_rows", "subset"]
 
+#: Rows of the encoded matrix written at a time (all columns into a block in cache).
+_ROW_BLOCK = 4096
+
 #: What ``--missing`` may say: refuse, leave the rows out (training only), or fill in.
 MISSING_POLICIES = ("error", "drop", "impute")
 
@@ -325,28 +328,31 @@ class TableEncoding:
                 f"needs {len(self.columns)}"
             )
         self._refuse_missing(data)
-        out = np.zeros((n, self.n_inputs), dtype=np.float64)
         warnings: list[str] = []
+        # Each column's rows first (numbers, codes, per-value tables), then the matrix
+        # written a block of rows at a time, every column into the block while it is in
+        # cache (column by column, each write would walk the whole matrix).
+        parts: list[tuple[str, int, Any, Any]] = []
         k = 0
         for j, c in enumerate(self.columns):
             if c.kind == "date":
-                out[:, k : k + c.width] = self._dates(data, j, c)
+                parts.append(("rows", k, self._dates(data, j, c), None))
                 k += c.width
                 continue
             if c.kind == "words":
-                out[:, k : k + c.width] = word_inputs(_cells(data, j), c.words)
+                table, codes = _word_table(_cells(data, j), c.words)
+                parts.append(("table", k, table, codes))
                 k += c.width
                 continue
             if c.kind == "number":
+                fill = c.fill if c.fill is not None else 0.0
                 if c.parse is not None and j in data.text:
-                    col = self_parse(data, j, c.parse)
-                    out[:, k] = np.where(np.isnan(col), c.fill if c.fill is not None else 0.0, col)
+                    parts.append(("number", k, self_parse(data, j, c.parse), fill))
                     k += 1
                     continue
                 if j in data.text:
                     _refuse_text(data, j, c.name)
-                col = data.X[:, j]
-                out[:, k] = np.where(np.isnan(col), c.fill if c.fill is not None else 0.0, col)
+                parts.append(("number", k, data.X[:, j], fill))
                 k += 1
                 continue
             cells = _cells(data, j)
@@ -356,7 +362,6 @@ class TableEncoding:
                 distinct = np.where(distinct == "", c.fill, distinct)
             index = {v: i for i, v in enumerate(c.categories)}
             per_value = np.array([index.get(v, -1) for v in distinct.tolist()], dtype=np.int64)
-            codes = cells.per_value(per_value)
             # A missing cell with the fill "" (no most frequent value) is all zeros, quietly.
             unseen = np.flatnonzero(
                 cells.per_value((per_value < 0) & ((distinct != "") | (c.fill is None)))
@@ -374,9 +379,24 @@ class TableEncoding:
                 if strict:
                     raise ValueError(text + "; without --strict they encode as all zeros")
                 warnings.append(text + ": encoded as all zeros")
-            seen = codes >= 0
-            out[np.flatnonzero(seen), k + codes[seen]] = 1.0
+            parts.append(("category", k, cells.per_value(per_value), None))
             k += c.width
+        out = np.zeros((n, self.n_inputs), dtype=np.float64)
+        for lo in range(0, n, _ROW_BLOCK):
+            block = out[lo : lo + _ROW_BLOCK]
+            rows = slice(lo, lo + len(block))
+            for kind, at, values, extra in parts:
+                if kind == "number":
+                    col = values[rows]
+                    block[:, at] = np.where(np.isnan(col), extra, col)
+                elif kind == "category":
+                    codes = values[rows]
+                    seen = codes >= 0
+                    block[np.flatnonzero(seen), at + codes[seen]] = 1.0
+                elif kind == "table":
+                    block[:, at : at + values.shape[1]] = values[extra[rows]]
+                else:
+                    block[:, at : at + values.shape[1]] = values[rows]
         return out, warnings
 
     @staticmethod
@@ -554,18 +574,24 @@ class TableEncoding:
 def word_inputs(cells: np.ndarray | TextColumn, words: list[str]) -> np.ndarray:
     """Text cells (shape (n,), ``""`` where missing) → 0/1 of shape (n, len(words)):
     1 where the cell holds the word (each distinct cell is split once)."""
+    table, codes = _word_table(cells, words)
+    return table[codes]
+
+
+def _word_table(cells: np.ndarray | TextColumn, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`word_inputs` per distinct cell: ``(table, codes)``, the 0/1 rows of shape
+    (k, len(words)) and each row's index into them (shape (n,))."""
     from .roles import words_of
 
     index = {w: i for i, w in enumerate(words)}
     column = TextColumn.from_cells(cells)
-    values, inverse = column.values, column.codes
-    per_value = np.zeros((len(values), len(words)), dtype=np.float64)
-    for v, value in enumerate(values.tolist()):
+    per_value = np.zeros((len(column.values), len(words)), dtype=np.float64)
+    for v, value in enumerate(column.values.tolist()):
         for word in words_of(value):
             i = index.get(word)
             if i is not None:
                 per_value[v, i] = 1.0
-    return per_value[inverse.reshape(-1)]
+    return per_value, column.codes
 
 
 def self_parse(data: Dataset, j: int, parse: str) -> np.ndarray:
