@@ -161,7 +161,7 @@ def bad_words(words: object) -> str:
     return ""
 
 
-def word_counts(cells: np.ndarray) -> dict[str, int]:
+def word_counts(cells: np.ndarray | TextColumn) -> dict[str, int]:
     """In how many of the cells (text, ``""`` where missing) each word occurs (its
     document frequency).  What ranks split among them must add up (MPI)."""
     values, counts = _present(cells)
@@ -177,7 +177,7 @@ def _word_counts(values: np.ndarray, counts: np.ndarray) -> dict[str, int]:
     return out
 
 
-def frequent_words(cells: np.ndarray, *, max_words: int = MAX_WORDS) -> list[str]:
+def frequent_words(cells: np.ndarray | TextColumn, *, max_words: int = MAX_WORDS) -> list[str]:
     """A text column's vocabulary: its most frequent words, most frequent first.
 
     A word is kept when it occurs in at least ``max(MIN_WORD_ROWS, 1 % of the rows)``
