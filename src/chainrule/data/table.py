@@ -688,18 +688,19 @@ def _index_codes(indices: Any) -> np.ndarray:
 
 def _trimmed(codes: np.ndarray, raw: Any) -> tuple[np.ndarray, list[str]]:
     """Codes into a dictionary whose values are then stripped of surrounding
-    whitespace (two values that become one are merged)."""
+    whitespace as the line reader strips a cell (``str.strip``; two values that become
+    one are merged, in order of first appearance)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if pa.types.is_date(raw.type):  # the distinct days as ISO text (no spaces to trim)
         return codes, raw.cast(pa.string()).to_pylist()
-    trimmed = pc.utf8_trim_whitespace(raw)
-    if trimmed.equals(raw):
-        return codes, raw.to_pylist()
-    merged = pc.dictionary_encode(trimmed)
-    remap = np.append(_buffer_values(merged.indices, np.int32), np.int32(-1))
-    return remap[codes], merged.dictionary.to_pylist()
+    values = raw.to_pylist()
+    stripped = [v.strip() for v in values]
+    if stripped == values:
+        return codes, values
+    first: dict[str, int] = {}
+    remap = np.array([first.setdefault(v, len(first)) for v in stripped] + [-1], dtype=np.int32)
+    return remap[codes], list(first)
 
 
 def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[TextColumn, np.ndarray, bool]:
