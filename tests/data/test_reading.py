@@ -112,13 +112,12 @@ def _numbers_csv(path, gaps):
 )
 @pytest.mark.parametrize("mode", ["stream", "whole", "prefault"])
 def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypatch, gaps, mode):
-    """Streamed, the fast reader does not count a table of numbers' lines: it keeps
-    blank lines as rows of nulls and hands a file with a row of nothing but missing
-    cells on.  Read whole (a small file), it skips blank lines and counts the lines."""
+    """The fast reader does not count a table's lines: it keeps blank lines as rows of
+    nulls and hands a file with a row of nothing but missing cells on (streamed or read
+    whole)."""
     from chainrule.data import DataFileError
 
     _reading_mode(monkeypatch, mode)
-    stream = mode != "whole"
     p = _numbers_csv(tmp_path / "t.csv", gaps)
     try:
         slow = _slow_read(monkeypatch, p, target="label", missing_target="drop")
@@ -130,8 +129,8 @@ def test_a_table_of_numbers_reads_as_the_line_reader_reads_it(tmp_path, monkeypa
     from chainrule.data import files
 
     took = files._read_fast(p, "label", True, None, None, None, None, "drop", ".") is not None
-    # The line reader takes blank lines, and streamed rows of empty cells.
-    assert took == (list(gaps.values()) not in ([""], [",,"] if stream else [""]))
+    # The line reader takes blank lines and rows of empty cells.
+    assert took == (list(gaps.values()) not in ([""], [",,"]))
     fast = read_data_file(p, target="label", missing_target="drop")
     assert np.array_equal(fast.X, slow.X, equal_nan=True)
     assert fast.y.tolist() == slow.y.tolist() and fast.class_names == slow.class_names

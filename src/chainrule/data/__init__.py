@@ -8,6 +8,7 @@ from .images import deskew
 from .labels import encode_labels
 from .preprocessing import MinMaxScaler, NoScaling, Scaler, Standardizer, make_scaler, one_hot
 from .split import split_indices, train_test_split
+from .text_column import TextColumn
 
 __all__ = [
     "DATASETS",
@@ -18,6 +19,7 @@ __all__ = [
     "NoScaling",
     "Scaler",
     "Standardizer",
+    "TextColumn",
     "deskew",
     "encode_labels",
     "load_dataset",

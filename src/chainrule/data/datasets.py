@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .text_column import TextColumn
+
 __all__ = ["DATASETS", "Dataset", "DatasetInfo", "load_dataset"]
 
 
@@ -35,9 +37,11 @@ class Dataset:
         The name of the target column in the source, when it had one.
     lines : ndarray of int, optional
         For a text file: the line on which each row stands (for messages).
-    text : dict of int to ndarray of str
-        Text (category) feature columns of a CSV file by column of ``X``: their cells
-        as read, ``""`` where the cell is missing; that column of ``X`` holds NaN.
+    text : dict of int to TextColumn
+        Text (category) feature columns of a table by column of ``X``, as dictionary
+        codes (:class:`~chainrule.data.TextColumn`: each distinct cell once, an integer
+        per row; a cell reads ``""`` where missing); that column of ``X`` holds NaN.
+        Arrays of ``str`` given here are turned into text columns.
         Numeric columns keep their numbers in ``X``, NaN where a cell is missing.
     ignored_columns : list of str
         Columns of the file that were not read (not among the requested features).
@@ -55,13 +59,15 @@ class Dataset:
     feature_names: list[str] = field(default_factory=list)
     target_name: str | None = None
     lines: np.ndarray | None = None
-    text: dict[int, np.ndarray] = field(default_factory=dict)
+    text: dict[int, TextColumn] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
     dropped: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         if not self.feature_names and self.X.ndim == 2:
             self.feature_names = [f"x{i}" for i in range(self.X.shape[1])]
+        if any(not isinstance(c, TextColumn) for c in self.text.values()):
+            self.text = {j: TextColumn.from_cells(c) for j, c in self.text.items()}
 
     def where(self, row: int) -> str:
         """Where row ``row`` (0-based) stands in its source: ``"line 7"`` or ``"row 6"``."""

@@ -27,6 +27,7 @@ import numpy as np
 from ..checks import first_nonfinite
 from .datasets import Dataset
 from .idx import IDXError, parse_idx
+from .text_column import TextColumn
 
 __all__ = ["TASKS", "DataFileError", "read_bytes", "read_data_file"]
 
@@ -155,7 +156,7 @@ def read_data_file(
     if missing_target not in ("error", "drop"):
         raise ValueError(f"missing_target must be 'error' or 'drop', got {missing_target!r}")
     p = Path(path)
-    texts: dict[int, np.ndarray] = {}
+    texts: dict[int, TextColumn] = {}
     ignored: list[str] = []
     names: list[str] = []
     fast = _read_fast(
@@ -849,7 +850,7 @@ class _ColumnKinds:
             part[:, j] = np.nan
         return part
 
-    def finish(self) -> dict[int, np.ndarray]:
+    def finish(self) -> dict[int, TextColumn]:
         for j in self.text:
             if self.numbers[j] >= self.words[j]:
                 line, word = self.first_word[j]
@@ -858,7 +859,7 @@ class _ColumnKinds:
                     f"{_col(self.file_col[j], self.names)}: {word[:40]!r} is "
                     f"not a number"
                 )
-        return {j: np.concatenate(parts) for j, parts in self.text.items()}
+        return {j: TextColumn.from_cells(np.concatenate(parts)) for j, parts in self.text.items()}
 
 
 def _as_numbers(cells: list[str]) -> np.ndarray | None:
@@ -915,7 +916,7 @@ def _read_csv(
     list[str],
     str | None,
     np.ndarray,
-    dict[int, np.ndarray],
+    dict[int, TextColumn],
     list[str],
 ]:
     try:

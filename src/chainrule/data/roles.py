@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .datasets import Dataset
+from .text_column import TextColumn
 
 __all__ = [
     "ROLES",
@@ -160,10 +161,10 @@ def bad_words(words: object) -> str:
     return ""
 
 
-def word_counts(cells: np.ndarray) -> dict[str, int]:
+def word_counts(cells: np.ndarray | TextColumn) -> dict[str, int]:
     """In how many of the cells (text, ``""`` where missing) each word occurs (its
     document frequency).  What ranks split among them must add up (MPI)."""
-    values, counts = np.unique(cells[cells != ""], return_counts=True)
+    values, counts = _present(cells)
     return _word_counts(values, counts)
 
 
@@ -176,7 +177,7 @@ def _word_counts(values: np.ndarray, counts: np.ndarray) -> dict[str, int]:
     return out
 
 
-def frequent_words(cells: np.ndarray, *, max_words: int = MAX_WORDS) -> list[str]:
+def frequent_words(cells: np.ndarray | TextColumn, *, max_words: int = MAX_WORDS) -> list[str]:
     """A text column's vocabulary: its most frequent words, most frequent first.
 
     A word is kept when it occurs in at least ``max(MIN_WORD_ROWS, 1 % of the rows)``
@@ -211,7 +212,7 @@ def _thousands_pattern(decimal: str) -> re.Pattern[str]:
     return re.compile(rf"^[+-]?(\d{{1,3}}({sep}\d{{3}})+|\d+)({mark}\d+)?$")
 
 
-def parse_numbers(cells: np.ndarray, parse: str, decimal: str = ".") -> np.ndarray:
+def parse_numbers(cells: np.ndarray | TextColumn, parse: str, decimal: str = ".") -> np.ndarray:
     """Text cells with thousands separators or a decimal comma as floats (NaN where ``""``).
 
     Raises
@@ -219,6 +220,8 @@ def parse_numbers(cells: np.ndarray, parse: str, decimal: str = ".") -> np.ndarr
     ValueError
         Naming the first cell that is not such a number (its row index in ``args[1]``).
     """
+    if isinstance(cells, TextColumn):  # each distinct cell once
+        return _per_value(cells, lambda v: parse_numbers(v, parse, decimal), np.nan)
     sep, mark = (".", ",") if (parse == "decimal" or decimal == ",") else (",", ".")
     out = np.full(len(cells), np.nan)
     for i, cell in enumerate(cells.tolist()):
@@ -232,7 +235,7 @@ def parse_numbers(cells: np.ndarray, parse: str, decimal: str = ".") -> np.ndarr
     return out
 
 
-def parse_dates(cells: np.ndarray) -> np.ndarray:
+def parse_dates(cells: np.ndarray | TextColumn) -> np.ndarray:
     """ISO 8601 text (also ``2012/01/31``) → ``datetime64[s]`` (NaT where ``""``).
 
     Raises
@@ -242,6 +245,8 @@ def parse_dates(cells: np.ndarray) -> np.ndarray:
     """
     from datetime import datetime
 
+    if isinstance(cells, TextColumn):  # each distinct cell once
+        return _per_value(cells, parse_dates, np.datetime64("NaT", "s"))
     out = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[s]")
     for i, cell in enumerate(cells.tolist()):
         if not cell:
@@ -262,6 +267,33 @@ def parse_dates(cells: np.ndarray) -> np.ndarray:
 #: The features a date column becomes; the ``hour`` pair only when times are present.
 DATE_FEATURES = ("year", "month_sin", "month_cos", "yday_sin", "yday_cos", "wday_sin", "wday_cos")
 HOUR_FEATURES = ("hour_sin", "hour_cos")
+
+
+def _per_value(
+    cells: TextColumn, parse: Callable[[np.ndarray], np.ndarray], empty: Any
+) -> np.ndarray:
+    """``parse`` (a per-cell parser raising ``ValueError(message, index)``) applied to
+    the distinct values that some row of ``cells`` takes, spread to the rows; the
+    index of a ``ValueError`` is made the first row holding the bad value."""
+    used = np.flatnonzero(cells.counts())
+    try:
+        parsed = parse(cells.values[used])
+    except ValueError as exc:
+        which = np.zeros(len(cells.values), dtype=bool)
+        which[used[exc.args[1]]] = True
+        raise ValueError(exc.args[0], cells.first_row(which)) from None
+    out = np.full(len(cells.values), empty, dtype=parsed.dtype)
+    out[used] = parsed
+    return cells.per_value(out)
+
+
+def _present(cells: np.ndarray | TextColumn) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct present (non-``""``) cells, sorted, and how often each occurs."""
+    if isinstance(cells, TextColumn):
+        return cells.present()
+    cells = np.asarray(cells)
+    values, counts = np.unique(cells[cells != ""], return_counts=True)
+    return values, counts
 
 
 def date_features(stamps: np.ndarray, derived: Sequence[str]) -> np.ndarray:
@@ -295,9 +327,10 @@ def date_features(stamps: np.ndarray, derived: Sequence[str]) -> np.ndarray:
     return out
 
 
-def _cells(data: Dataset, j: int) -> np.ndarray:
-    """Column ``j`` of ``data`` as text, ``""`` where missing (``tables._cells`` calls this;
-    roles never imports tables, which imports roles)."""
+def _cells(data: Dataset, j: int) -> TextColumn | np.ndarray:
+    """Column ``j`` of ``data`` as text, ``""`` where missing: a text column as its
+    :class:`TextColumn`, a numeric one as an array of ``str`` (``tables._cells`` calls
+    this; roles never imports tables, which imports roles)."""
     from .files import _numbers_as_text
 
     return data.text[j] if j in data.text else _numbers_as_text(data.X[:, j])
@@ -399,10 +432,8 @@ def _fraction(values: np.ndarray) -> bool:
 def column_stats(data: Dataset, j: int) -> ColumnStats:
     """The :class:`ColumnStats` of column ``j`` of ``data`` (all its rows)."""
     if j in data.text:
-        cells = data.text[j]
-        present = cells[cells != ""]
-        values, counts = np.unique(present, return_counts=True)
-        return ColumnStats(True, len(present), values, counts.astype(np.int64))
+        values, counts = data.text[j].present()
+        return ColumnStats(True, int(counts.sum()), values, counts.astype(np.int64))
     col = data.X[:, j]
     if _fraction(col[:1024]):
         # A fraction among the first rows: not integral, so no distinct values to list
@@ -448,8 +479,9 @@ class TableStats:
 
 def _locate_in(data: Dataset) -> Locate:
     def locate(j: int, values: np.ndarray) -> tuple[str, str]:
-        cells = _cells(data, j)
-        first = int(np.flatnonzero(~np.isin(cells, values) & (cells != ""))[0])
+        cells = TextColumn.from_cells(_cells(data, j))
+        first = cells.first_row(~np.isin(cells.values, values) & (cells.values != ""))
+        assert first is not None
         return data.where(first), str(cells[first])
 
     return locate

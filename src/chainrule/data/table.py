@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import files
+from .text_column import TextColumn
 
 __all__ = [
     "ARROW_MAGIC",
@@ -214,10 +215,16 @@ def read_csv_arrow(
     X, texts, y_raw, n_rows, numbers_only = result
     if os.path.getsize(p) > _WHOLE_BYTES:
         _give_back_memory()
-    if not numbers_only:
+    every_column = len(file_col) + (t is not None) == n_cols and bool(file_col)
+    plain_head = lines[0] == text.split("\n", 1)[0] and '"' not in lines[0]
+    if not numbers_only and not (every_column and plain_head):
+        # A column not read, a quoted header or a blank first line may hide a line
+        # break: count the lines.
         newlines, ends = _count_lines(p)
         if newlines + (0 if ends else 1) != n_rows + bool(header):
             return None  # blank lines somewhere: the slow reader keeps their numbers
+    elif not numbers_only and _rows_not_lines(X, texts, y_raw):
+        return None  # a blank line, or a quoted cell spanning lines: the slow reader
     first = 2 if header else 1
     line_numbers = np.arange(first, first + n_rows, dtype=np.int64)
     if n_rows == 0:
@@ -226,6 +233,36 @@ def read_csv_arrow(
         _check_text_column(p, col, line_numbers, file_col[j], names)
     text_cells = {j: col[0] for j, col in texts.items()}
     return (X, y_raw, feature_names, target_name, line_numbers, text_cells, ignored)
+
+
+def _rows_not_lines(
+    X: np.ndarray,
+    texts: dict[int, tuple[TextColumn, np.ndarray, bool]],
+    y_raw: np.ndarray | None,
+) -> bool:
+    """Whether some row of a table read with its blank lines kept (as rows of nulls)
+    may not be one line of the file: a row whose every cell is missing (a blank line
+    perhaps), or a text cell holding a line break (a quoted cell spanning lines).
+    Looked at per distinct text value, and per row only where the first column is
+    missing; the file is not read again to count its lines."""
+    columns = [col for col, *_ in texts.values()]
+    target: list[str] = []
+    if y_raw is not None and y_raw.dtype.kind == "U":
+        decoded = files._decoded(y_raw)
+        target = (decoded[0] if decoded is not None else np.unique(y_raw)).tolist()
+    for values in [col.values.tolist() for col in columns] + [target]:
+        if any(("\n" in v or "\r" in v) for v in values):
+            return True
+    first = texts[0][0].missing() if 0 in texts else np.isnan(X[:, 0])
+    rows = np.flatnonzero(first)
+    if not len(rows):
+        return False
+    empty = np.isnan(X[rows]).all(axis=1)
+    for col in columns:
+        empty &= (col.values == "")[col.codes[rows]]
+    if y_raw is not None:
+        empty &= np.isnan(y_raw[rows]) if y_raw.dtype.kind == "f" else (y_raw[rows] == "")
+    return bool(empty.any())
 
 
 def _stream(
@@ -239,7 +276,7 @@ def _stream(
 ) -> (
     tuple[
         np.ndarray,
-        dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+        dict[int, tuple[TextColumn, np.ndarray, bool]],
         np.ndarray | None,
         int,
         bool,
@@ -290,7 +327,7 @@ def _stream(
             block_size=_BLOCK_BYTES,
             use_threads=True,
         )
-        parse = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=not numbers_only)
+        parse = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False)
         convert = pacsv.ConvertOptions(
             column_types=forced,
             null_values=nulls,
@@ -304,25 +341,31 @@ def _stream(
         out = _Blocks(len(file_col), size)
         text_parts: dict[int, list[Any]] = {}
         target_parts: list[Any] = []
+        whole = None
         try:
             if small:  # one multi-threaded read, its types inferred over the whole file
-                reader = iter(
-                    pacsv.read_csv(
-                        p, read_options=read, parse_options=parse, convert_options=convert
-                    ).to_batches()
+                whole = pacsv.read_csv(
+                    p, read_options=read, parse_options=parse, convert_options=convert
                 )
+                reader = iter(whole.to_batches())
             else:
                 reader = pacsv.open_csv(
                     p, read_options=read, parse_options=parse, convert_options=convert
                 )
             for batch in reader:
                 out.add(batch, [col_names[c] for c in file_col], text_parts)
-                if t is not None:
+                if t is not None and whole is None:
                     target = _target_part(batch.column(col_names[t]))
                     if target is None:
                         return None  # labels as written (true/True): the slow reader
                     target_parts.append(target)
                 del batch
+            if t is not None and whole is not None:  # the whole column at once
+                target = _target_part(whole.column(col_names[t]))
+                if target is None:
+                    return None  # labels as written (true/True): the slow reader
+                target_parts.append(target)
+            del whole
         except pa.ArrowInvalid as exc:
             out.close()
             m = re.search(r"In CSV column #(\d+): CSV conversion error to (\w+)", str(exc))
@@ -337,9 +380,13 @@ def _stream(
     else:  # pragma: no cover - every column forced to text ends the loop above
         return None
     X, n = out.result(), out.n
-    texts: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    texts: dict[int, tuple[TextColumn, np.ndarray, bool]] = {}
     for j, parts in text_parts.items():
-        values = _text_or_numbers(pa.chunked_array(parts, type=pa.string()))
+        if len({part.type for part in parts}) != 1:
+            parts = [part.cast(pa.string()) for part in parts]
+        values = _text_or_numbers(
+            pa.chunked_array(parts) if parts else pa.chunked_array([], type=pa.string())
+        )
         if isinstance(values, np.ndarray):
             if np.isinf(values).any():
                 return None  # the slow reader names the non-finite cell
@@ -352,8 +399,11 @@ def _stream(
         kinds = {part.dtype.kind for part in target_parts}
         if len(kinds) > 1:
             return None  # numbers, then text: the slow reader reads the cells as written
-        y_raw = np.concatenate(target_parts) if target_parts else np.empty(0)
-        _remember_parts(y_raw, target_parts)
+        if len(target_parts) == 1:  # read whole: already noted as decoded
+            y_raw = target_parts[0]
+        else:
+            y_raw = np.concatenate(target_parts) if target_parts else np.empty(0)
+            _remember_parts(y_raw, target_parts)
     if out.infinite:
         return None  # the slow reader names the non-finite cell
     if numbers_only and len(out.empty):
@@ -496,7 +546,10 @@ class _Blocks:
                     text_parts[j] = (
                         [pa.array(_numbers_as_text(done), type=pa.string())] if self.n else []
                     )
-                text_parts[j].append(col.cast(pa.string()))
+                # Text as read; a column of dates (date32) stays so, its distinct
+                # values made text once (:func:`_trimmed`), not every cell.
+                plain = col.type == pa.string() or pa.types.is_date32(col.type)
+                text_parts[j].append(col if plain else col.cast(pa.string()))
         if not text_parts:
             self._check(self.data[self.n : need])
         else:
@@ -676,48 +729,85 @@ def _validity(chunk: Any) -> np.ndarray:
 
 
 def _codes(chunked: Any) -> tuple[np.ndarray, list[str]]:
-    """A text column as dictionary codes: ``(codes, distinct)`` with ``codes`` an int64
+    """A text column as dictionary codes: ``(codes, distinct)`` with ``codes`` an int32
     array of shape ``(n,)`` (−1 where the cell is null) into the ``distinct`` values,
     each stripped of surrounding whitespace.  Hash-based (Arrow's ``dictionary_encode``):
     every later decision is made once per distinct value, never per row."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(chunked, pa.ChunkedArray):
-        chunked = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+    if isinstance(chunked, pa.ChunkedArray) and chunked.num_chunks == 1:
+        chunked = chunked.chunk(0)
     # Encoded first, then the few distinct cells trimmed (and merged where trimming
     # makes two the same): the same codes as trimming every cell, in the same order of
     # first appearance, without a trimmed copy of the column.
     encoded = pc.dictionary_encode(chunked)
-    indices = encoded.indices
-    codes = _buffer_values(indices, np.int32).astype(np.int64)
+    if isinstance(encoded, pa.ChunkedArray):
+        # The chunks of an encoded chunked array share one dictionary (pyarrow builds
+        # it across the chunks): their indices are concatenated, the text not copied.
+        chunks = encoded.chunks
+        if not chunks or any(len(c.dictionary) != len(chunks[-1].dictionary) for c in chunks):
+            encoded = pc.dictionary_encode(chunked.combine_chunks())
+        else:
+            raw = chunks[-1].dictionary
+            codes = np.concatenate(
+                [np.empty(0, np.int32)] + [_index_codes(c.indices) for c in chunks]
+            )
+            return _trimmed(codes, raw)
+    return _trimmed(_index_codes(encoded.indices), encoded.dictionary)
+
+
+def _index_codes(indices: Any) -> np.ndarray:
+    """An Arrow int32 indices array as a writable NumPy array, −1 where null."""
+    codes = _buffer_values(indices, np.int32).copy()
     if indices.null_count:
         codes[~_validity(indices)] = -1
-    raw = encoded.dictionary
-    trimmed = pc.utf8_trim_whitespace(raw)
-    if trimmed.equals(raw):
-        return codes, raw.to_pylist()
-    merged = pc.dictionary_encode(trimmed)
-    remap = np.append(_buffer_values(merged.indices, np.int32).astype(np.int64), -1)
-    return remap[codes], merged.dictionary.to_pylist()
+    return codes
 
 
-def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _trimmed(codes: np.ndarray, raw: Any) -> tuple[np.ndarray, list[str]]:
+    """Codes into a dictionary whose values are then stripped of surrounding
+    whitespace as the line reader strips a cell (``str.strip``; two values that become
+    one are merged, in order of first appearance)."""
+    import pyarrow as pa
+
+    if pa.types.is_date(raw.type):  # the distinct days as ISO text (no spaces to trim)
+        return codes, raw.cast(pa.string()).to_pylist()
+    values = raw.to_pylist()
+    stripped = [v.strip() for v in values]
+    if stripped == values:
+        return codes, values
+    first: dict[str, int] = {}
+    remap = np.array([first.setdefault(v, len(first)) for v in stripped] + [-1], dtype=np.int32)
+    return remap[codes], list(first)
+
+
+def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[TextColumn, np.ndarray, bool]:
     """A column pyarrow read as text: floats when every present cell is a number or a
-    boolean (NaN where missing), else ``(cells, is_number, missing)`` with the cells
-    stripped and ``""`` where missing.  Each distinct cell is looked at once
-    (:func:`_codes`); the per-row arrays are gathered from the codes."""
+    boolean (NaN where missing), else ``(column, words, typos)``: the cells, stripped
+    and ``""`` where missing, as a :class:`TextColumn`, which of its values are words
+    (neither numbers nor missing), and whether at least as many cells are numbers as
+    words (a numeric column with typos).  Each distinct cell is looked at once
+    (:func:`_codes`); nothing is made per row but the codes."""
+    import pyarrow as pa
+
     from .files import _is_number
 
     codes, distinct = _codes(chunked)
-    lowered = [v.lower() for v in distinct]
     # One slot past the distinct values for the null code (−1 indexes the last slot).
-    missing = np.array([v in _MISSING for v in lowered] + [True])
-    boolean = np.array([v in ("true", "false") for v in lowered] + [False]) & ~missing
-    number = np.array([_NUMBER_RE.match(v) is not None for v in distinct] + [False])
-    other = ~(number | boolean | missing)
-    for i in np.flatnonzero(other):  # inf, 1_000, ١٢: Python's float takes more
-        number[i] = _is_number(distinct[i])
+    if pa.types.is_date(chunked.type):  # days pyarrow read: text, none a number
+        missing = np.zeros(len(distinct) + 1, dtype=bool)
+        missing[-1] = True
+        boolean = number = np.zeros(len(distinct) + 1, dtype=bool)
+        lowered = distinct
+    else:
+        lowered = [v.lower() for v in distinct]
+        missing = np.array([v in _MISSING for v in lowered] + [True])
+        boolean = np.array([v in ("true", "false") for v in lowered] + [False]) & ~missing
+        number = np.array([_NUMBER_RE.match(v) is not None for v in distinct] + [False])
+        other = ~(number | boolean | missing)
+        for i in np.flatnonzero(other):  # inf, 1_000, ١٢: Python's float takes more
+            number[i] = _is_number(distinct[i])
     other = ~(number | boolean | missing)
     if not other.any():
         values = np.full(len(distinct) + 1, np.nan)
@@ -726,16 +816,30 @@ def _text_or_numbers(chunked: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray,
         for i in np.flatnonzero(boolean):
             values[i] = float(lowered[i] == "true")
         return values[codes]
-    text = np.array(
-        [("" if m else v) for v, m in zip(distinct, missing.tolist(), strict=False)] + [""],
-        dtype=str,
-    )
-    return text[codes], (number | boolean)[codes], missing[codes]
+    text = [("" if m else v) for v, m in zip(distinct, missing.tolist(), strict=False)] + [""]
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(distinct), codes)
+    numeric = number | boolean
+    if missing.sum() > 1:  # two spellings of a missing cell: one value ""
+        column = TextColumn.from_codes(codes, text)
+        place = {v: i for i, v in enumerate(column.values.tolist())}
+        at = np.array([place[v] for v in text])
+        words = np.zeros(len(column.values), dtype=bool)
+        words[at] = other
+        merged = np.zeros(len(column.values), dtype=bool)
+        merged[at] = numeric
+        numeric = merged
+    else:
+        column, words = TextColumn(codes, np.array(text, dtype=str)), other
+    if not numeric.any():  # no numbers, so fewer than the words (rows not counted)
+        return column, words, False
+    counts = column.counts()
+    return column, words, bool(counts[numeric].sum() >= counts[words].sum())
 
 
 def _check_text_column(
     p: Path,
-    col: tuple[np.ndarray, np.ndarray, np.ndarray],
+    col: tuple[TextColumn, np.ndarray, bool],
     lines: np.ndarray,
     file_j: int,
     names: list[str],
@@ -743,13 +847,12 @@ def _check_text_column(
     """A column with at least as many numbers as words is a numeric column with typos."""
     from .files import DataFileError, _col
 
-    cells, number, missing = col
-    words = ~(number | missing)
-    if number.sum() >= words.sum():
-        i = int(np.flatnonzero(words)[0])
+    column, words, typos = col
+    if typos:
+        i = column.first_row(words)
+        assert i is not None
         raise DataFileError(
-            f"{p}: line {int(lines[i])}, {_col(file_j, names)}: "
-            f"{str(cells[i])[:40]!r} is not a number"
+            f"{p}: line {int(lines[i])}, {_col(file_j, names)}: {column[i][:40]!r} is not a number"
         )
 
 
@@ -878,7 +981,7 @@ def from_arrow(
     if n == 0:
         raise files.DataFileError(f"{p}: the table has no rows")
     X = np.empty((n, len(file_col)), dtype=np.float64)
-    texts: dict[int, np.ndarray] = {}
+    texts: dict[int, TextColumn] = {}
     for j, c in enumerate(file_col):
         col = _plain(table.column(c))
         if _numeric_kind(col.type):

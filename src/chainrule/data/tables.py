@@ -27,18 +27,23 @@ from typing import Any
 import numpy as np
 
 from .datasets import Dataset
+from .text_column import TextColumn
 
 __all__ = ["MISSING_POLICIES", "ColumnEncoding", "TableEncoding", "missing_rows", "subset"]
+
+#: Rows of the encoded matrix written at a time (all columns into a block in cache).
+_ROW_BLOCK = 4096
 
 #: What ``--missing`` may say: refuse, leave the rows out (training only), or fill in.
 MISSING_POLICIES = ("error", "drop", "impute")
 
 
-def _cells(data: Dataset, j: int) -> np.ndarray:
-    """Column ``j`` of ``data`` as text; ``""`` where missing (defined in ``roles``)."""
+def _cells(data: Dataset, j: int) -> TextColumn:
+    """Column ``j`` of ``data`` as a :class:`TextColumn`; ``""`` where missing (defined
+    in ``roles``)."""
     from .roles import _cells as cells
 
-    return cells(data, j)
+    return TextColumn.from_cells(cells(data, j))
 
 
 def _missing_mask(data: Dataset, j: int) -> np.ndarray:
@@ -94,7 +99,7 @@ def subset(data: Dataset, keep: np.ndarray) -> Dataset:
         feature_names=data.feature_names,
         target_name=data.target_name,
         lines=None if data.lines is None else data.lines[keep],
-        text={j: cells[keep] for j, cells in data.text.items()},
+        text={j: cells.take(keep) for j, cells in data.text.items()},
         ignored_columns=data.ignored_columns,
         dropped=data.dropped,
     )
@@ -235,9 +240,7 @@ class TableEncoding:
                 )
                 continue
             if j in data.text or (role is not None and role.role == "categorical"):
-                cells = _cells(data, j)[rows]
-                present = cells[cells != ""]
-                values, counts = np.unique(present, return_counts=True)
+                values, counts = _cells(data, j).take(rows).present()
                 # The most frequent category; ties go to the first in sorted order.  When
                 # every value is seen once there is no most frequent one: "" (a missing
                 # cell encodes as all zeros, like a category never seen in training).
@@ -325,39 +328,46 @@ class TableEncoding:
                 f"needs {len(self.columns)}"
             )
         self._refuse_missing(data)
-        out = np.zeros((n, self.n_inputs), dtype=np.float64)
         warnings: list[str] = []
+        # Each column's rows first (numbers, codes, per-value tables), then the matrix
+        # written a block of rows at a time, every column into the block while it is in
+        # cache (column by column, each write would walk the whole matrix).
+        parts: list[tuple[str, int, Any, Any]] = []
         k = 0
         for j, c in enumerate(self.columns):
             if c.kind == "date":
-                out[:, k : k + c.width] = self._dates(data, j, c)
+                parts.append(("rows", k, self._dates(data, j, c), None))
                 k += c.width
                 continue
             if c.kind == "words":
-                out[:, k : k + c.width] = word_inputs(_cells(data, j), c.words)
+                table, codes = _word_table(_cells(data, j), c.words)
+                parts.append(("table", k, table, codes))
                 k += c.width
                 continue
             if c.kind == "number":
+                fill = c.fill if c.fill is not None else 0.0
                 if c.parse is not None and j in data.text:
-                    col = self_parse(data, j, c.parse)
-                    out[:, k] = np.where(np.isnan(col), c.fill if c.fill is not None else 0.0, col)
+                    parts.append(("number", k, self_parse(data, j, c.parse), fill))
                     k += 1
                     continue
                 if j in data.text:
                     _refuse_text(data, j, c.name)
-                col = data.X[:, j]
-                out[:, k] = np.where(np.isnan(col), c.fill if c.fill is not None else 0.0, col)
+                parts.append(("number", k, data.X[:, j], fill))
                 k += 1
                 continue
             cells = _cells(data, j)
+            # Each distinct cell looked up once, the codes spread to the rows.
+            distinct = cells.values
             if c.fill:
-                cells = np.where(cells == "", c.fill, cells)
+                distinct = np.where(distinct == "", c.fill, distinct)
             index = {v: i for i, v in enumerate(c.categories)}
-            codes = np.array([index.get(v, -1) for v in cells.tolist()], dtype=np.int64)
+            per_value = np.array([index.get(v, -1) for v in distinct.tolist()], dtype=np.int64)
             # A missing cell with the fill "" (no most frequent value) is all zeros, quietly.
-            unseen = np.flatnonzero((codes < 0) & ((cells != "") | (c.fill is None)))
+            unseen = np.flatnonzero(
+                cells.per_value((per_value < 0) & ((distinct != "") | (c.fill is None)))
+            )
             if len(unseen):
-                values = list(dict.fromkeys(cells[unseen].tolist()))
+                values = list(dict.fromkeys(distinct[cells.codes[unseen]].tolist()))
                 listed = ", ".join(repr(v[:30]) for v in values[:3]) + (
                     f" and {len(values) - 3} more" if len(values) > 3 else ""
                 )
@@ -369,9 +379,24 @@ class TableEncoding:
                 if strict:
                     raise ValueError(text + "; without --strict they encode as all zeros")
                 warnings.append(text + ": encoded as all zeros")
-            seen = codes >= 0
-            out[np.flatnonzero(seen), k + codes[seen]] = 1.0
+            parts.append(("category", k, cells.per_value(per_value), None))
             k += c.width
+        out = np.zeros((n, self.n_inputs), dtype=np.float64)
+        for lo in range(0, n, _ROW_BLOCK):
+            block = out[lo : lo + _ROW_BLOCK]
+            rows = slice(lo, lo + len(block))
+            for kind, at, values, extra in parts:
+                if kind == "number":
+                    col = values[rows]
+                    block[:, at] = np.where(np.isnan(col), extra, col)
+                elif kind == "category":
+                    codes = values[rows]
+                    seen = codes >= 0
+                    block[np.flatnonzero(seen), at + codes[seen]] = 1.0
+                elif kind == "table":
+                    block[:, at : at + values.shape[1]] = values[extra[rows]]
+                else:
+                    block[:, at : at + values.shape[1]] = values[rows]
         return out, warnings
 
     @staticmethod
@@ -380,7 +405,7 @@ class TableEncoding:
 
         cells = _cells(data, j)
         if c.fill is not None:
-            cells = np.where(cells == "", str(c.fill), cells)
+            cells = cells.filled(str(c.fill))
         try:
             stamps = parse_dates(cells)
         except ValueError as exc:
@@ -546,20 +571,27 @@ class TableEncoding:
         return lines
 
 
-def word_inputs(cells: np.ndarray, words: list[str]) -> np.ndarray:
+def word_inputs(cells: np.ndarray | TextColumn, words: list[str]) -> np.ndarray:
     """Text cells (shape (n,), ``""`` where missing) → 0/1 of shape (n, len(words)):
     1 where the cell holds the word (each distinct cell is split once)."""
+    table, codes = _word_table(cells, words)
+    return table[codes]
+
+
+def _word_table(cells: np.ndarray | TextColumn, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`word_inputs` per distinct cell: ``(table, codes)``, the 0/1 rows of shape
+    (k, len(words)) and each row's index into them (shape (n,))."""
     from .roles import words_of
 
     index = {w: i for i, w in enumerate(words)}
-    values, inverse = np.unique(cells, return_inverse=True)
-    per_value = np.zeros((len(values), len(words)), dtype=np.float64)
-    for v, value in enumerate(values.tolist()):
+    column = TextColumn.from_cells(cells)
+    per_value = np.zeros((len(column.values), len(words)), dtype=np.float64)
+    for v, value in enumerate(column.values.tolist()):
         for word in words_of(value):
             i = index.get(word)
             if i is not None:
                 per_value[v, i] = 1.0
-    return per_value[inverse.reshape(-1)]
+    return per_value, column.codes
 
 
 def self_parse(data: Dataset, j: int, parse: str) -> np.ndarray:
@@ -580,9 +612,13 @@ def _refuse_text(data: Dataset, j: int, name: str) -> None:
     from .files import _is_number
 
     cells = data.text[j]
-    for i, cell in enumerate(cells.tolist()):
-        if cell and not _is_number(cell) and cell.lower() not in ("true", "false"):
-            raise ValueError(
-                f"{data.name}: {data.where(i)}, column {name!r}: {cell[:40]!r} is "
-                f"not a number (the model's column {name!r} is numeric)"
-            )
+    used = cells.counts() > 0
+    words = cells.map(
+        lambda v: bool(v) and not _is_number(v) and v.lower() not in ("true", "false"), bool
+    )
+    i = cells.first_row(words & used)
+    if i is not None:
+        raise ValueError(
+            f"{data.name}: {data.where(i)}, column {name!r}: {cells[i][:40]!r} is "
+            f"not a number (the model's column {name!r} is numeric)"
+        )

@@ -55,6 +55,7 @@ from ..data.roles import (
 )
 from ..data.table import _delimiter, sniff_table_format
 from ..data.tables import ColumnEncoding, TableEncoding, missing_rows, self_parse, subset
+from ..data.text_column import TextColumn
 from .mpi import PeerFailed, World
 from .shard import block, fit_scaler_in_blocks
 
@@ -403,7 +404,7 @@ def _text_everywhere(world: World, data: Dataset) -> None:
     file): a rank that read only numbers there turns them into text."""
     texts = world.comm.allgather(sorted(data.text))
     for j in sorted({j for part in texts for j in part} - set(data.text)):
-        data.text[j] = _numbers_as_text(data.X[:, j])
+        data.text[j] = TextColumn.from_cells(_numbers_as_text(data.X[:, j]))
         data.X[:, j] = np.nan
 
 
@@ -489,7 +490,7 @@ def _column_encoding(
     rank's): :meth:`TableEncoding.fit` on the gathered values it needs, one column."""
     impute = missing == "impute"
     name = data.feature_names[j]
-    text: dict[int, np.ndarray] = {}
+    text: dict[int, TextColumn] = {}
     X = np.full((1, 1), np.nan)
     if role.role == "date":
         with world.agree():
@@ -498,10 +499,12 @@ def _column_encoding(
         timed = bool((seen - seen.astype("datetime64[D]")).astype(np.int64).any())
         if impute:
             every = _gathered(world, seen.astype(np.int64)).astype("datetime64[s]")
-            text[0] = np.datetime_as_string(every) if len(every) else np.array([""])
+            text[0] = TextColumn.from_cells(
+                np.datetime_as_string(every) if len(every) else np.array([""])
+            )
         else:
             timed = bool(world.comm.allreduce(timed, op=_mpi_lor()))
-            text[0] = np.array(["2000-01-01T01:00:00" if timed else "2000-01-01"])
+            text[0] = TextColumn.from_cells(["2000-01-01T01:00:00" if timed else "2000-01-01"])
     elif role.role == "numeric" and role.parse:
         with world.agree():
             values = self_parse(data, j, role.parse)[rows]
@@ -513,11 +516,15 @@ def _column_encoding(
             X=np.full((len(cells), 1), np.nan), y=np.empty(0), task="", name="", text={0: cells}
         )
         s = _merged(world, [column_stats(part, 0)])[0]
-        text[0] = np.repeat(s.values, s.counts) if len(s.values) else np.array([""])
+        # The training rows' cells of every rank, as codes into the merged values.
+        codes = np.repeat(np.arange(len(s.values)), s.counts) if len(s.values) else np.zeros(1)
+        values = s.values if len(s.values) else np.array([""])
         if role.role == "text":
             # A word's share is of every training row, with text or not (roles.vocabulary).
             blank = int(world.comm.allreduce(len(rows))) - s.n_present
-            text[0] = np.concatenate([text[0][: s.n_present], np.full(blank, "", text[0].dtype)])
+            codes = np.concatenate([codes[: s.n_present], np.full(blank, len(values))])
+            values = np.append(values, "")
+        text[0] = TextColumn.from_codes(codes.astype(np.int64), values)
     elif impute:
         col = data.X[rows, j]
         X = _gathered(world, col[~np.isnan(col)])[:, None]
