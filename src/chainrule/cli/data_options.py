@@ -9,6 +9,7 @@ training split only; the fitted scaler travels with the saved model.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +35,13 @@ from ..data import (
 from ..data.files import TASKS
 from ..data.files import _sniff as sniff
 from ..data.mnist import load_mnist
-from ..data.pipeline import TablePipeline, drop_missing, exclude_columns, fingerprint
+from ..data.pipeline import (
+    TablePipeline,
+    drop_missing,
+    exclude_columns,
+    fingerprint,
+    unscaled_one_hot,
+)
 from ..data.preprocessing import SCALERS
 from ..data.roles import ColumnRole, RolesError, decide_roles, describe_roles
 from ..data.tables import MISSING_POLICIES, TableEncoding
@@ -608,27 +615,39 @@ def _table_splits(
 ) -> TrainingData:
     classification = data.task == "classification"
     try:
-        pipe = TablePipeline.fit(
-            data,
-            train,
-            missing=args.missing,
-            scale=args.scale or "standard",
-            roles=roles,
-            id_column=args.id_column,
-        )
+        # Every row encoded once, into a matrix of this run's own: its rows are then
+        # reordered (train, validation, test), the scaler fitted on the training block
+        # and applied where the rows lie, so the parts are views, as for a table of
+        # numbers (:func:`_array_splits`).  The same values as ``TablePipeline.fit(data,
+        # train)`` and ``pipe.transform(data)``: an encoded row depends on that row
+        # alone, and the scaler's fit and transform are the same arithmetic in blocks.
+        encoding = TableEncoding.fit(data, train, args.missing, roles)
+        encoding.id_column = args.id_column
+        X, _ = encoding.transform(data)  # unseen categories in val/test: all zeros
+        parts = [train, val, test]
+        if sum(len(part) for part in parts) == len(X):
+            X = _reorder_rows(X, parts)
+        else:  # (not every row in a part: the parts' rows gathered)
+            X = X[np.concatenate(parts)]
+        scaler = make_scaler(args.scale or "standard")
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by column
+            _fit_in_blocks(scaler, X[: len(train)])
+        pipe = TablePipeline(encoding, unscaled_one_hot(scaler, encoding.one_hot_inputs()))
         pipe.encoding.roles = all_roles
         _print_fitted_roles(args, all_roles, pipe, data.target_name)
-        X, _ = pipe.transform(data)  # unseen categories in val/test: all zeros
         if test_set is not None:
             X_test_raw, _ = pipe.transform(test_set)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     _check_scaling(data, pipe.scaler.params(), pipe.encoding.output_names(), "column")
+    _scale_in_place(pipe.scaler, X)
+    starts = np.cumsum([0, len(train), len(val), len(test)])
+    X_train, X_val, X_in_test = (X[a:b] for a, b in itertools.pairwise(starts.tolist()))
     y = data.y
     if test_set is not None:
         X_test, y_test = X_test_raw, test_set.y
     else:
-        X_test, y_test = X[test], y[test]
+        X_test, y_test = X_in_test, y[test]
     target_scaler = _target_scaler(args, data, y[train]) if not classification else None
 
     def scaled_y(values: np.ndarray) -> np.ndarray:
@@ -639,11 +658,11 @@ def _table_splits(
     n_out = data.n_classes if classification else (1 if y.ndim == 1 else y.shape[1])
     return TrainingData(
         name=data.name,
-        X_train=X[train].astype(dtype, copy=False),
+        X_train=X_train.astype(dtype, copy=False),
         y_train=scaled_y(y[train]),
         X_test=X_test.astype(dtype, copy=False),
         y_test=scaled_y(y_test),
-        X_val=X[val].astype(dtype, copy=False) if len(val) else None,
+        X_val=X_val.astype(dtype, copy=False) if len(val) else None,
         y_val=scaled_y(y[val]) if len(val) else None,
         n_outputs=n_out,
         task=data.task,
