@@ -896,3 +896,47 @@ def test_a_column_of_unique_values_shows_no_most_frequent_fill(tmp_path, capsys)
     # ... and quietly: predicting the training rows warns only of the test rows' codes.
     code, _, err = run(capsys, ["predict", model, "--data", tmp_path / "u.csv"])
     assert code == 0 and "''" not in err and "line 9" not in err, err
+
+
+# ------------------------------------------------------- the split of an encoded table
+
+
+@pytest.mark.parametrize("extra", [[], ["--val-fraction", "0.2"], ["--scale", "minmax"]])
+def test_a_table_is_encoded_once_and_its_parts_are_views(monkeypatch, extra):
+    """``train`` on a table with text, missing cells and a date encodes every row once
+    and splits and scales it in place: the parts are views of one matrix, with exactly
+    the values and scaler of ``TablePipeline.fit`` on the training rows followed by
+    ``pipe.transform`` of every row (the way it was done before, two encodings and
+    a copy per part)."""
+    from chainrule.cli import build_parser
+    from chainrule.cli import data_options as do
+    from chainrule.data.pipeline import TablePipeline
+
+    seen: dict[str, object] = {}
+    real = do._table_splits
+
+    def spy(args, dtype, data, roles, all_roles, train, val, test, test_set):
+        seen.update(data=data, roles=roles, parts=(train.copy(), val.copy(), test.copy()))
+        return real(args, dtype, data, roles, all_roles, train, val, test, test_set)
+
+    monkeypatch.setattr(do, "_table_splits", spy)
+    d = Path(__file__).resolve().parents[1] / "data"
+    args = build_parser().parse_args(
+        ["train", "--data", str(d / "penguins.csv"), "--target", "species"]
+        + ["--missing", "impute", "--quiet", "--seed", "3", *extra]
+    )
+    got = do.load_training_data(args, np.dtype("float64"))
+    assert set(seen) == {"data", "roles", "parts"}
+    train, val, test = seen["parts"]
+    pipe = TablePipeline.fit(
+        seen["data"], train, missing="impute", scale=args.scale or "standard", roles=seen["roles"]
+    )
+    X, _ = pipe.transform(seen["data"])
+    assert got.preprocessing.kind == pipe.scaler.kind
+    for a, b in zip(got.preprocessing.params().values(), pipe.scaler.params().values()):
+        assert np.array_equal(a, b)
+    assert np.array_equal(got.X_train, X[train]) and np.array_equal(got.X_test, X[test])
+    if len(val):
+        assert np.array_equal(got.X_val, X[val]) and got.X_val.base is got.X_train.base
+    # One matrix, not a copy per part: the parts are views of the same array.
+    assert got.X_train.base is not None and got.X_train.base is got.X_test.base
