@@ -921,9 +921,9 @@ def test_a_table_is_encoded_once_and_its_parts_are_views(monkeypatch, extra):
 
     monkeypatch.setattr(do, "_table_splits", spy)
     d = Path(__file__).resolve().parents[1] / "data"
+    argv = ["train", "--data", str(d / "penguins.csv"), "--target", "species"]
     args = build_parser().parse_args(
-        ["train", "--data", str(d / "penguins.csv"), "--target", "species"]
-        + ["--missing", "impute", "--quiet", "--seed", "3", *extra]
+        [*argv, "--missing", "impute", "--quiet", "--seed", "3", *extra]
     )
     got = do.load_training_data(args, np.dtype("float64"))
     assert set(seen) == {"data", "roles", "parts"}
@@ -933,7 +933,8 @@ def test_a_table_is_encoded_once_and_its_parts_are_views(monkeypatch, extra):
     )
     X, _ = pipe.transform(seen["data"])
     assert got.preprocessing.kind == pipe.scaler.kind
-    for a, b in zip(got.preprocessing.params().values(), pipe.scaler.params().values()):
+    got_params, want = got.preprocessing.params(), pipe.scaler.params()
+    for a, b in zip(got_params.values(), want.values(), strict=True):
         assert np.array_equal(a, b)
     assert np.array_equal(got.X_train, X[train]) and np.array_equal(got.X_test, X[test])
     if len(val):
