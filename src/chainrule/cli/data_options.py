@@ -629,7 +629,7 @@ def _table_splits(
             X = _reorder_rows(X, parts)
         else:  # (not every row in a part: the parts' rows gathered)
             X = X[np.concatenate(parts)]
-        scaler = make_scaler(args.scale or "standard")
+        scaler = _scaler(args, "standard")
         with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by column
             _fit_in_blocks(scaler, X[: len(train)])
         pipe = TablePipeline(encoding, unscaled_one_hot(scaler, encoding.one_hot_inputs()))
@@ -641,8 +641,7 @@ def _table_splits(
         raise CLIError(str(exc)) from None
     _check_scaling(data, pipe.scaler.params(), pipe.encoding.output_names(), "column")
     _scale_in_place(pipe.scaler, X)
-    starts = np.cumsum([0, len(train), len(val), len(test)])
-    X_train, X_val, X_in_test = (X[a:b] for a, b in itertools.pairwise(starts.tolist()))
+    X_train, X_val, X_in_test = _part_views(X, parts)
     y = data.y
     if test_set is not None:
         X_test, y_test = X_test_raw, test_set.y
@@ -743,11 +742,8 @@ def _array_splits(
         _scale_in_place(scaler, X)
         if dtype == np.float32:
             X = _narrow_in_place(X)
-        starts = np.cumsum([0, len(train), len(val), len(test)])
-        views = {
-            id(idx): X[a:b]
-            for idx, a, b in zip((train, val, test), starts[:-1], starts[1:], strict=True)
-        }
+        parts = [train, val, test]
+        views = {id(idx): view for idx, view in zip(parts, _part_views(X, parts), strict=True)}
 
     def part(idx: np.ndarray) -> np.ndarray:
         if in_place:
@@ -784,6 +780,13 @@ def _array_splits(
 
 #: Rows reordered or scaled at a time in place (bounded temporaries: 1 MiB at 20 columns).
 _CHUNK_ROWS = 1 << 13
+
+
+def _part_views(X: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
+    """The rows of each part of ``X`` once :func:`_reorder_rows` has put them in the
+    parts' order: consecutive blocks, as views."""
+    ends = itertools.accumulate((len(part) for part in parts), initial=0)
+    return [X[a:b] for a, b in itertools.pairwise(ends)]
 
 
 def _reorder_rows(X: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
