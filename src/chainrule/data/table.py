@@ -431,9 +431,8 @@ def _give_back_memory() -> None:
     import ctypes
     import sys
 
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
+    if "pyarrow" in sys.modules:  # (nothing of Arrow's to give back before it is used)
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL("libc.so.6").malloc_trim(0)

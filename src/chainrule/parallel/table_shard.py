@@ -192,15 +192,9 @@ def give_back_memory() -> None:
     """Return freed memory to the system: pyarrow's pool keeps the blocks a read freed,
     and glibc's heap the arrays freed since; the rows a rank holds come next, and its
     peak is what it holds then plus what training adds (docs/distributed.md)."""
-    import ctypes
-    import sys
+    from ..data.table import _give_back_memory
 
-    if "pyarrow" in sys.modules:
-        sys.modules["pyarrow"].default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
+    _give_back_memory()
 
 
 def _same_file(world: World, n: int, digest: str) -> None:
