@@ -86,13 +86,14 @@ def _mixed(n=400, gap=None, late=False):
 
 
 @pytest.mark.parametrize("late", [False, True])
-@pytest.mark.parametrize("mode", ["whole", "stream"])
+@pytest.mark.parametrize("mode", ["whole", "whole in blocks", "stream"])
 @pytest.mark.parametrize("gap", [None, 200])
 def test_the_fast_readers_text_columns_are_the_line_readers(tmp_path, monkeypatch, gap, mode, late):
     from chainrule.data import table
 
     if mode == "stream":  # as a file over _WHOLE_BYTES is read: blocks of ~2 KB
         monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
+    if mode != "whole":  # read whole in blocks: a dictionary a block, unified after
         monkeypatch.setattr(table, "_BLOCK_BYTES", 2048)
     p = tmp_path / "m.csv"
     p.write_text(_mixed(gap=gap, late=late))
@@ -158,3 +159,21 @@ def test_the_encoding_written_in_row_blocks_is_the_same(tmp_path, monkeypatch):
     np.testing.assert_array_equal(encoding.transform(data)[0], whole)
     assert whole.shape == (300, encoding.n_inputs)
     assert np.unique(whole[:, encoding.one_hot_inputs()]).tolist() == [0.0, 1.0]
+
+
+def test_text_the_csv_reader_encoded_block_by_block_gets_one_dictionary_in_order():
+    """A text column read whole arrives as dictionaries, one a block, each in its own
+    order: the codes are those of encoding the whole column, in order of first
+    appearance, nulls −1, cells trimmed and merged."""
+    import pyarrow as pa
+
+    from chainrule.data.table import _codes
+
+    blocks = [["b", "a", None, "b"], ["c", " a", "a", None], ["d", "c"]]
+    chunked = pa.chunked_array([pa.array(b).dictionary_encode() for b in blocks])
+    assert chunked.chunk(1).dictionary.to_pylist() == ["c", " a", "a"]  # its own
+    codes, distinct = _codes(chunked)
+    assert distinct == ["b", "a", "c", "d"]
+    assert codes.tolist() == [0, 1, -1, 0, 2, 1, 1, -1, 3, 2]
+    plain = _codes(pa.chunked_array([pa.array(b, type=pa.string()) for b in blocks]))
+    assert plain[0].tolist() == codes.tolist() and plain[1] == distinct
