@@ -454,10 +454,14 @@ def test_the_prefault_thread_changes_nothing_and_ends_with_the_read(tmp_path, mo
 
     p = tmp_path / "t.csv"
     X, y = _big_csv(p)
+    # A text column: a big table of numbers alone is parsed whole (no thread of ours).
+    text = [
+        f"{line},{'kind' if i == 0 else 'pq'[i % 2]}"
+        for i, line in enumerate(p.read_text().splitlines())
+    ]
     if late is not None:
-        text = p.read_text().splitlines()
         text[-3] = late + "," + text[-3].split(",", 1)[1]
-        p.write_text("\n".join(text) + "\n")
+    p.write_text("\n".join(text) + "\n")
     monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
     started = []
     real = table._Prefault
@@ -484,10 +488,12 @@ def test_the_prefault_thread_changes_nothing_and_ends_with_the_read(tmp_path, mo
     if isinstance(plain, str):
         assert late == "oops" and faulted == plain and "'oops'" in plain
     else:
-        assert np.array_equal(faulted.X, plain.X) and np.array_equal(faulted.y, plain.y)
+        assert np.array_equal(faulted.X, plain.X, equal_nan=True)
+        assert np.array_equal(faulted.y, plain.y)
         assert faulted.lines.tolist() == plain.lines.tolist()
         if late is None:
-            np.testing.assert_array_equal(faulted.X, X)
+            np.testing.assert_array_equal(faulted.X[:, :2], X)
+            assert faulted.text[2].tolist()[:3] == ["q", "p", "q"]
 
 
 @pytest.mark.skipif(
@@ -553,3 +559,60 @@ def test_a_float32_run_makes_no_copy_of_the_matrix():
         before = resident()
         data_options._narrow_in_place(X)
         assert before - resident() > X.nbytes / 4  # ~12.8 MB given back
+
+
+def test_a_big_table_of_numbers_is_parsed_whole_and_drained_as_it_fills(tmp_path, monkeypatch):
+    """Over ``_WHOLE_BYTES`` a table of numbers alone is parsed by ``read_csv`` on every
+    core, not by the one-core streaming reader (whose only use is the first block's
+    types), and the same as the line reader reads it."""
+    import pyarrow.csv as pacsv
+
+    from chainrule.data import table
+
+    monkeypatch.setattr(table, "_WHOLE_BYTES", 0)
+    monkeypatch.setattr(table, "_BLOCK_BYTES", 1 << 16)
+    p = _numbers_csv(tmp_path / "t.csv", {})
+    opened, whole = [], []
+    real_open, real_read = pacsv.open_csv, pacsv.read_csv
+    monkeypatch.setattr(pacsv, "open_csv", lambda *a, **k: opened.append(1) or real_open(*a, **k))
+    monkeypatch.setattr(pacsv, "read_csv", lambda *a, **k: whole.append(1) or real_read(*a, **k))
+    fast = read_data_file(p, target="label")
+    assert (len(opened), len(whole)) == (1, 1)
+    slow = _slow_read(monkeypatch, p, target="label")
+    np.testing.assert_array_equal(fast.X, slow.X)
+    assert fast.y.tolist() == slow.y.tolist() and fast.lines.tolist() == slow.lines.tolist()
+    assert fast.X.flags.c_contiguous
+
+
+def test_a_table_drained_frees_its_blocks_as_they_go(tmp_path, monkeypatch):
+    """:func:`_drained` yields a table's batches in order and keeps none it has handed
+    out: partway through, Arrow holds less than the whole table; the freed memory is
+    handed back every ``_RELEASE_EVERY`` batches."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from chainrule.data import table
+
+    p = _numbers_csv(tmp_path / "t.csv", {})
+    expected = np.loadtxt(p, delimiter=",", skiprows=1)[:, 0]
+    released = []
+
+    class Pool:
+        def release_unused(self):
+            released.append(1)
+
+    monkeypatch.setattr(pa, "default_memory_pool", Pool)
+    before = pa.total_allocated_bytes()
+    options = pacsv.ReadOptions(block_size=1 << 15)
+    batches = table._drained(pacsv.read_csv(p, read_options=options))  # held nowhere else
+    whole = pa.total_allocated_bytes() - before
+    values, seen = [], 0
+    for batch in batches:
+        values.append(batch.column(0).to_numpy().copy())
+        seen += 1
+        if seen == 30:
+            assert pa.total_allocated_bytes() - before < 0.75 * whole
+        del batch
+    assert seen > 35
+    np.testing.assert_array_equal(np.concatenate(values), expected)
+    assert len(released) == seen // table._RELEASE_EVERY
