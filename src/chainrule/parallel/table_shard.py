@@ -81,6 +81,14 @@ _COPY_BYTES = 1 << 22
 #: Block size of the target column's stream: small blocks, a small peak.
 _TARGET_BLOCK = 1 << 18
 
+#: Block size of the stream that reads a rank's share of the rows.  pyarrow's
+#: streaming reader parses a number of blocks ahead of the one handed over, so what
+#: a read holds besides its matrix grows with the block: at 1 MiB (one process's
+#: blocks) a rank reading 500,000 × 20 numbers peaked 31 MiB higher than at 256 KiB,
+#: with no more CPU (docs/distributed.md).  A rank is one of N processes already
+#: sharing the cores: its share of the peak, not its parse speed, is what counts.
+_SHARE_BLOCK = 1 << 18
+
 
 @dataclass
 class TableShard:
@@ -186,6 +194,19 @@ def _newlines(p: Path) -> int:
             n += block.count(b"\n")
             last = block[-1:]
     return n + (last != b"\n")
+
+
+@contextlib.contextmanager
+def _share_blocks() -> Iterator[None]:
+    """Within: the table reader streams a CSV file in blocks of ``_SHARE_BLOCK`` bytes."""
+    from ..data import table
+
+    before = table._BLOCK_BYTES
+    table._BLOCK_BYTES = _SHARE_BLOCK
+    try:
+        yield
+    finally:
+        table._BLOCK_BYTES = before
 
 
 def give_back_memory() -> None:
@@ -366,15 +387,16 @@ def read_table_shard(
                 raise DataFileError(
                     f"{p}: too few lines for {world.size} MPI ranks (rank {world.rank} got none)"
                 )
-            data = read_data_file(
-                tmp,
-                target=whole.target_name,
-                header=True,
-                task=whole.task,
-                class_names=whole.class_names if classification else None,
-                missing_target="drop",
-                decimal=decimal,
-            )
+            with _share_blocks():
+                data = read_data_file(
+                    tmp,
+                    target=whole.target_name,
+                    header=True,
+                    task=whole.task,
+                    class_names=whole.class_names if classification else None,
+                    missing_target="drop",
+                    decimal=decimal,
+                )
         except DataFileError as exc:
             raise DataFileError(_shifted(str(exc), tmp, p, first_line - 2)) from None
         finally:
