@@ -33,7 +33,7 @@ import csv
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ __all__ = [
     "give_back_memory",
     "missing_across",
     "read_table_shard",
+    "release_rows",
     "set_aside",
     "shardable",
     "without_tail",
@@ -604,24 +605,63 @@ def gather_rows(world: World, X: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def set_aside(rows: np.ndarray) -> np.ndarray:
+def set_aside(
+    rows: np.ndarray,
+    index: np.ndarray | None = None,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
     """``rows`` (k, m) written to a temporary file and mapped back read-only: the same
     values, held by the page cache instead of this process until they are read (a
     rank's test rows, scored only after training).  The file is unlinked at once (the
-    mapping keeps it until it goes); where no file can be written, ``rows`` itself."""
-    if rows.size == 0:
-        return np.array(rows)
+    mapping keeps it until it goes); where no file can be written, the rows in memory.
+
+    ``index``: set aside the rows ``rows[index]`` instead, gathered a block at a time
+    (no copy of them all in memory); ``prepare``: what each block becomes before it is
+    written (scaled, narrowed), applied row by row's block as
+    ``prepare(rows[index[i:j]])``.
+    """
+    k = len(rows) if index is None else len(index)
+
+    def blocks() -> Iterator[np.ndarray]:
+        for start in range(0, k, _SCALE_ROWS):
+            part = slice(start, start + _SCALE_ROWS)
+            block = rows[part] if index is None else rows[index[part]]
+            yield np.ascontiguousarray(block if prepare is None else prepare(block))
+
+    if k == 0:
+        empty = rows[:0] if prepare is None else prepare(rows[:0])
+        return np.array(empty)
     fd, tmp = tempfile.mkstemp(prefix="chainrule-rows-", suffix=".bin")
     try:
+        shape: tuple[int, ...] = ()
+        dtype = rows.dtype
         with os.fdopen(fd, "wb") as f:
-            for start in range(0, len(rows), _SCALE_ROWS):
-                f.write(np.ascontiguousarray(rows[start : start + _SCALE_ROWS]).tobytes())
-        return np.memmap(tmp, dtype=rows.dtype, mode="r", shape=rows.shape)
+            for block in blocks():
+                f.write(block.tobytes())
+                shape, dtype = block.shape[1:], block.dtype
+        return np.memmap(tmp, dtype=dtype, mode="r", shape=(k, *shape))
     except OSError:  # a full or read-only $TMPDIR: keep them in memory
-        return rows
+        return rows if index is None and prepare is None else np.concatenate(list(blocks()))
     finally:
         with contextlib.suppress(OSError):  # (where a mapped file cannot be unlinked)
             os.unlink(tmp)
+
+
+def release_rows(rows: np.ndarray, start: int, stop: int) -> None:
+    """Hand back the pages of rows ``start:stop`` of ``rows`` when it is a file mapped
+    by :func:`set_aside` (a no-op for arrays in memory): read once, they count in this
+    process's resident memory until dropped; read again, the page cache serves them."""
+    import mmap
+
+    mapped = getattr(rows, "_mmap", None)  # (np.memmap's own mapping of the whole file)
+    if not isinstance(mapped, mmap.mmap) or not hasattr(mapped, "madvise") or stop <= start:
+        return
+    row_bytes = rows.strides[0]
+    page = mmap.PAGESIZE
+    begin = (start * row_bytes // page) * page
+    end = min(-(-stop * row_bytes // page) * page, len(mapped))
+    with contextlib.suppress(OSError, ValueError):  # (a kernel without it: nothing done)
+        mapped.madvise(mmap.MADV_DONTNEED, begin, end - begin)
 
 
 def without_tail(held: list[np.ndarray], k: int) -> np.ndarray:
