@@ -427,33 +427,21 @@ class DataParallel:
     def epoch_metrics(
         self,
         net: Network,
-        z_epoch: Array | None,
-        a_epoch: Array | None,
-        Y: Array,
-        sample_weight: Array | None,
+        batch_sums: tuple[float, float],
         validation_data: tuple[Array, Array] | None,
-        batch_sums: tuple[float, float] | None = None,
     ) -> tuple[float, float, float, float]:
         """The epoch's training and validation loss and accuracy over all ranks.
 
-        Each rank sums cost and correct rows over the rows it trained (and its
-        validation rows); one ``Allreduce`` adds the sums.  Accuracy is nan for a
-        regression network, the validation pair nan without validation data.
-        ``batch_sums``: this rank's (Σ weighted cost, correct rows), summed batch by
-        batch as it trained (:class:`ParallelBatches`: no epoch buffers); else they
-        come from the epoch's ``z_epoch``, ``a_epoch``.
+        ``batch_sums`` is this rank's (Σ weighted cost, correct rows) over the rows it
+        trained, summed batch by batch as it trained (:class:`ParallelBatches`: no
+        epoch-sized ``z^L``, ``a^L`` buffers); each rank adds its validation rows' and
+        one ``Allreduce`` adds the ranks' sums.  Accuracy is nan for a regression
+        network, the validation pair nan without validation data.
         """
-        from ..training.loop import _epoch_metrics  # the loop imports nothing from here
-
         sums = np.zeros(6)
         m = sum(len(rows) for rows in self._trained)
-        if m and (z_epoch is None or a_epoch is None):
-            assert batch_sums is not None
+        if m:
             sums[:3] = float(batch_sums[0]), float(batch_sums[1]), m
-        elif m:
-            rows = np.concatenate(self._trained)
-            loss, acc = _epoch_metrics(net, z_epoch[:m], a_epoch[:m], Y, rows, sample_weight)
-            sums[:3] = loss * m, (0.0 if np.isnan(acc) else round(acc * m)), m
         if validation_data is not None:
             Xv, Yv = validation_data
             if self.rows is None:  # replicated: each rank evaluates a block

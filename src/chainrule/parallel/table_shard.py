@@ -65,10 +65,12 @@ __all__ = [
     "fit_pipeline",
     "gather_rows",
     "give_back_memory",
+    "in_blocks",
     "missing_across",
     "read_table_shard",
     "release_rows",
     "set_aside",
+    "set_aside_blocks",
     "shardable",
     "without_tail",
 ]
@@ -78,6 +80,9 @@ _SCALE_ROWS = 1 << 13
 
 #: Bytes copied (or counted) at a time (bounded memory).
 _COPY_BYTES = 1 << 22
+
+#: Bytes of rows a rank sets aside (gathers, encodes, scales) at a time.
+_ASIDE_BYTES = 1 << 20
 
 #: Block size of the target column's stream: small blocks, a small peak.
 _TARGET_BLOCK = 1 << 18
@@ -605,6 +610,17 @@ def gather_rows(world: World, X: np.ndarray) -> np.ndarray | None:
     return out
 
 
+def in_blocks(
+    index: np.ndarray, rows_of: Callable[[np.ndarray], np.ndarray], width: int
+) -> Iterator[np.ndarray]:
+    """``rows_of(index[i:j])`` for consecutive blocks of ``index`` of about
+    ``_ASIDE_BYTES`` of float64 rows ``width`` wide: what a rank makes of its rows
+    (gathered, encoded, scaled) a block at a time, its temporaries bounded."""
+    step = max(64, _ASIDE_BYTES // (8 * max(width, 1)))
+    for start in range(0, len(index), step):
+        yield rows_of(index[start : start + step])
+
+
 def set_aside(
     rows: np.ndarray,
     index: np.ndarray | None = None,
@@ -617,31 +633,41 @@ def set_aside(
 
     ``index``: set aside the rows ``rows[index]`` instead, gathered a block at a time
     (no copy of them all in memory); ``prepare``: what each block becomes before it is
-    written (scaled, narrowed), applied row by row's block as
-    ``prepare(rows[index[i:j]])``.
+    written (scaled, narrowed): ``prepare(rows[index[i:j]])``.
     """
-    k = len(rows) if index is None else len(index)
+    if index is None and prepare is None and rows.size == 0:
+        return np.array(rows)
+    pick = np.arange(len(rows)) if index is None else index
+    gather = (lambda part: rows[part]) if prepare is None else (lambda part: prepare(rows[part]))
+    empty = gather(pick[:0])
+    aside = set_aside_blocks(lambda: in_blocks(pick, gather, rows.shape[1]), np.array(empty))
+    if index is None and prepare is None and not isinstance(aside, np.memmap):
+        return rows  # (no file: the rows themselves, not a copy)
+    return aside
 
-    def blocks() -> Iterator[np.ndarray]:
-        for start in range(0, k, _SCALE_ROWS):
-            part = slice(start, start + _SCALE_ROWS)
-            block = rows[part] if index is None else rows[index[part]]
-            yield np.ascontiguousarray(block if prepare is None else prepare(block))
 
-    if k == 0:
-        empty = rows[:0] if prepare is None else prepare(rows[:0])
-        return np.array(empty)
+def set_aside_blocks(
+    blocks: Callable[[], Iterator[np.ndarray]], empty: np.ndarray | None = None
+) -> np.ndarray:
+    """The rows that ``blocks()`` yields, stacked (k, m), in a temporary file mapped
+    back read-only (see :func:`set_aside`), written a block at a time as they come:
+    at most one block of them is in memory.  ``empty`` (0, m): the result when there
+    are none.  Where no file can be written, ``blocks()`` is run again and its rows
+    stacked in memory."""
     fd, tmp = tempfile.mkstemp(prefix="chainrule-rows-", suffix=".bin")
     try:
-        shape: tuple[int, ...] = ()
-        dtype = rows.dtype
+        n, last = 0, empty
         with os.fdopen(fd, "wb") as f:
             for block in blocks():
-                f.write(block.tobytes())
-                shape, dtype = block.shape[1:], block.dtype
-        return np.memmap(tmp, dtype=dtype, mode="r", shape=(k, *shape))
+                block = np.ascontiguousarray(block)
+                f.write(block.data)  # (its bytes, not a copy)
+                n, last = n + len(block), block
+        if n == 0 or last is None:
+            return np.array(last) if last is not None else np.empty((0, 0))
+        return np.memmap(tmp, dtype=last.dtype, mode="r", shape=(n, *last.shape[1:]))
     except OSError:  # a full or read-only $TMPDIR: keep them in memory
-        return rows if index is None and prepare is None else np.concatenate(list(blocks()))
+        parts = list(blocks())
+        return np.concatenate(parts) if parts else np.array(empty)
     finally:
         with contextlib.suppress(OSError):  # (where a mapped file cannot be unlinked)
             os.unlink(tmp)

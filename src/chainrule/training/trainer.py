@@ -413,7 +413,7 @@ class Trainer:
         Y, sw, val = self.Y, self.sample_weight, self.validation_data
         if par is not None:  # [distributed] sums over all ranks' rows
             train_loss, train_acc, val_loss, val_acc = par.epoch_metrics(
-                net, epochs.z_epoch, epochs.a_epoch, Y, sw, val, epochs.batch_sums
+                net, epochs.batch_sums, val
             )
         else:
             seen = self.batches.end(k)
