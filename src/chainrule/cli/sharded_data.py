@@ -242,10 +242,11 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
     a = int(np.count_nonzero(keep[:start]))
     b = a + len(data.y)
     del keep
-    counts = np.bincount(part, minlength=3)
+    counts = [np.count_nonzero(part == k) for k in range(3)]  # (bincount: 8 bytes a row)
     n_train, n_val = int(counts[0]), int(counts[1])
     mine, y_mine = part[a:b], y[a:b]
-    local = [np.flatnonzero(mine == k) for k in range(3)]
+    index = np.int32 if len(mine) < 2**31 else np.int64  # (this rank's rows: 4 bytes)
+    local = [np.flatnonzero(mine == k).astype(index) for k in range(3)]
     rows = (int(np.count_nonzero(part[:a] == 0)), int(np.count_nonzero(part[:b] == 0)), n_train)
     with world.agree():
         test_set = _read_test_file(args, data, roles) if test_data and world.root else None

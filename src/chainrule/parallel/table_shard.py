@@ -89,11 +89,11 @@ _TARGET_BLOCK = 1 << 18
 
 #: Block size of the stream that reads a rank's share of the rows.  pyarrow's
 #: streaming reader parses a number of blocks ahead of the one handed over, so what
-#: a read holds besides its matrix grows with the block: at 1 MiB (one process's
-#: blocks) a rank reading 500,000 × 20 numbers peaked 31 MiB higher than at 256 KiB,
-#: with no more CPU (docs/distributed.md).  A rank is one of N processes already
-#: sharing the cores: its share of the peak, not its parse speed, is what counts.
-_SHARE_BLOCK = 1 << 18
+#: a read holds besides its matrix grows with the block: reading 500,000 × 20
+#: numbers peaked 145 MiB above the reader's start at 1 MiB (one process's blocks),
+#: 110 at 256 KiB, 101 at 64 KiB, for ~0.1 s more CPU (docs/distributed.md).  A rank
+#: is one of N processes already sharing the cores: its peak is what counts.
+_SHARE_BLOCK = 1 << 16
 
 
 @dataclass
@@ -409,7 +409,7 @@ def read_table_shard(
             os.unlink(tmp)
         data.name = p.name
         if data.lines is not None:
-            data.lines = data.lines + (first_line - 2)
+            data.lines += first_line - 2  # (in place: the reader's own array)
         if data.lines is None or not (
             np.array_equal(data.lines, lines) and np.array_equal(data.y, whole.y[start:stop])
         ):
@@ -417,6 +417,9 @@ def read_table_shard(
                 f"{p}: the rows from line {first_line} on do not read the same alone as in "
                 f"the whole file (a quoted cell spanning lines?); train in one process"
             )
+        # The same targets: the whole file's (a class in one byte), not a second array.
+        data.y = whole.y[start:stop]
+    del lines
     give_back_memory()
     return TableShard(data, whole, start, stop, digest.hexdigest()[:12])
 
