@@ -79,7 +79,7 @@ __all__ = [
 _SCALE_ROWS = 1 << 13
 
 #: Bytes copied (or counted) at a time (bounded memory).
-_COPY_BYTES = 1 << 22
+_COPY_BYTES = 1 << 20
 
 #: Bytes of rows a rank sets aside (gathers, encodes, scales) at a time.
 _ASIDE_BYTES = 1 << 20
@@ -165,18 +165,29 @@ def _line_start(f: Any, offset: int, body: int) -> int:
     return int(f.tell())
 
 
+def _blocks_of(f: Any, left: int | None = None) -> Iterator[tuple[memoryview, int]]:
+    """The next ``left`` bytes of the binary file ``f`` (all when None), a block at a
+    time: ``(block, newlines in it)``, each block read into the same buffer (no new
+    bytes object a block: freed blocks of megabytes stay in the heap, in a rank's
+    resident memory)."""
+    buf = bytearray(_COPY_BYTES)
+    view = memoryview(buf)
+    while left is None or left > 0:
+        got = f.readinto(view if left is None else view[: min(_COPY_BYTES, left)])
+        if not got:
+            break
+        if left is not None:
+            left -= got
+        yield view[:got], buf.count(b"\n", 0, got)
+
+
 def _copy_range(src: Any, dst: Any, begin: int, end: int) -> int:
     """Copy bytes ``begin:end`` of ``src`` to ``dst`` a block at a time; their newlines."""
     src.seek(begin)
     newlines = 0
-    left = end - begin
-    while left > 0:
-        chunk = src.read(min(_COPY_BYTES, left))
-        if not chunk:
-            break
-        newlines += chunk.count(b"\n")
+    for chunk, lines in _blocks_of(src, end - begin):
+        newlines += lines
         dst.write(chunk)
-        left -= len(chunk)
     return newlines
 
 
@@ -195,10 +206,10 @@ def _shifted(message: str, tmp: str, path: Path, offset: int) -> str:
 def _newlines(p: Path) -> int:
     """The file's lines (newlines, and one more when the last line has none)."""
     n, last = 0, b""
-    with open(p, "rb") as f:
-        while block := f.read(_COPY_BYTES):
-            n += block.count(b"\n")
-            last = block[-1:]
+    with open(p, "rb", buffering=0) as f:
+        for block, lines in _blocks_of(f):
+            n += lines
+            last = bytes(block[-1:])
     return n + (last != b"\n")
 
 
@@ -380,9 +391,9 @@ def read_table_shard(
     first_line = 2 + int(before or 0)
     ends = world.comm.allgather(first_line)
     stop_line = ends[world.rank + 1] if world.rank + 1 < world.size else np.iinfo(np.int64).max
+    lines: np.ndarray | None = None  # (None: rows start:stop are lines first_line on)
     if whole.lines is None:  # row i on line i + 2
         start, stop = (min(max(int(v) - 2, 0), len(whole.y)) for v in (first_line, stop_line))
-        lines = np.arange(first_line, first_line + stop - start, dtype=np.int64)
     else:
         start, stop = (int(v) for v in np.searchsorted(whole.lines, [first_line, stop_line]))
         lines = whole.lines[start:stop]
@@ -411,7 +422,8 @@ def read_table_shard(
         if data.lines is not None:
             data.lines += first_line - 2  # (in place: the reader's own array)
         if data.lines is None or not (
-            np.array_equal(data.lines, lines) and np.array_equal(data.y, whole.y[start:stop])
+            _lines_are(data.lines, lines, first_line, stop - start)
+            and np.array_equal(data.y, whole.y[start:stop])
         ):
             raise DataFileError(
                 f"{p}: the rows from line {first_line} on do not read the same alone as in "
@@ -422,6 +434,20 @@ def read_table_shard(
     del lines
     give_back_memory()
     return TableShard(data, whole, start, stop, digest.hexdigest()[:12])
+
+
+def _lines_are(got: np.ndarray, lines: np.ndarray | None, first: int, n: int) -> bool:
+    """Whether ``got`` is ``lines`` (None: the ``n`` lines from ``first`` on, compared a
+    block at a time, not made whole)."""
+    if lines is not None:
+        return bool(np.array_equal(got, lines))
+    if len(got) != n:
+        return False
+    step = 1 << 16
+    return all(
+        np.array_equal(got[lo : lo + step], np.arange(first + lo, first + min(lo + step, n)))
+        for lo in range(0, n, step)
+    )
 
 
 def _text_everywhere(world: World, data: Dataset) -> None:
