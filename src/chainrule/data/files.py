@@ -445,8 +445,7 @@ def _targets(
         y_raw = y_raw.astype(np.int64)
     numeric: np.ndarray | None = None
     if y_raw.dtype.kind in "biuf":
-        # (no copy of float64 cells: a classifier's rows become class indices below)
-        numeric = y_raw.astype(np.float64, copy=False)
+        numeric = y_raw.astype(np.float64)
     else:
         try:
             numeric = y_raw.astype(np.float64)
@@ -465,7 +464,7 @@ def _targets(
         elif numeric is None:
             task = "classification"
         else:
-            integral = _whole_numbers(numeric)
+            integral = bool(np.all(numeric == np.round(numeric)))
             unique = _unique_inverse(numeric, integral)
             few = len(unique[0]) <= min(MAX_AUTO_CLASSES, max(2, len(numeric) // 2))
             task = "classification" if integral and few else "regression"
@@ -476,17 +475,18 @@ def _targets(
                 f"{p}: {_where(i, lines)}, {what}: {str(y_raw[i])[:40]!r} "
                 f"is not a number (a regression target must be numeric)"
             )
-        return (numeric.copy() if numeric is y_raw else numeric), task, []
+        return numeric, task, []
     # Each distinct cell is turned into its label once (a million rows, a few classes).
     if unique is None:
         values = numeric if numeric is not None else y_raw
-        integral = numeric is not None and _whole_numbers(numeric)
+        integral = numeric is not None and bool(np.all(numeric == np.round(numeric)))
         unique = _unique_inverse(values, integral)
     distinct, cell_of = unique
     label_of = np.array([_label_text(v) for v in distinct.tolist()], dtype=str)
     texts_u, label_index = np.unique(label_of, return_inverse=True)
+    row_label = label_index[cell_of.reshape(-1)]
     if class_names is None:
-        names, y = texts_u, label_index[cell_of.reshape(-1)]
+        names, y = texts_u, row_label
         # Numeric labels sort by value (2 before 10), text labels alphabetically.
         if numeric is not None:
             order = np.argsort(names.astype(np.float64), kind="stable")
@@ -494,13 +494,12 @@ def _targets(
             rank[order] = np.arange(len(order))
             names, y = names[order], rank[y]
         return y.astype(np.int64), task, [str(n) for n in names]
-    # Known names: each distinct cell's class looked up once, then one array a row.
     index = {name: i for i, name in enumerate(class_names)}
     known = np.array([index.get(str(label), -1) for label in texts_u.tolist()], dtype=np.int64)
-    y = known[label_index][cell_of.reshape(-1)]
+    y = known[row_label]
     if (y < 0).any():
         i = int(np.flatnonzero(y < 0)[0])
-        label = str(texts_u[label_index[cell_of.reshape(-1)[i]]])
+        label = str(texts_u[row_label[i]])
         raise DataFileError(
             f"{p}: {_where(i, lines)}, {what}: class {label[:40]!r} was never seen in "
             f"training (the model knows {_short_list(class_names)})"
@@ -513,28 +512,17 @@ def _unique_inverse(values: np.ndarray, integral: bool) -> tuple[np.ndarray, np.
     range by counting (one pass, no sort: a million integer labels in milliseconds)."""
     if integral and len(values):
         lo, hi = float(values.min()), float(values.max())
-        if hi - lo < 1 << 16 and max(abs(lo), abs(hi)) < 1 << 52:
-            offset = values.astype(np.intp)  # (whole numbers: exact; no float temporary)
-            offset -= int(lo)
-            present = np.bincount(offset.reshape(-1)) > 0
+        if hi - lo < 1 << 16:
+            offset = (values - lo).astype(np.intp)
+            present = np.bincount(offset) > 0
             position = np.cumsum(present) - 1
             distinct = np.flatnonzero(present).astype(values.dtype) + lo
-            return distinct, np.take(position, offset, out=offset, mode="clip")  # (in place)
+            return distinct, position[offset]
     decoded = _decoded(values)
     if decoded is not None:
         return decoded
     distinct, inverse = np.unique(values, return_inverse=True)
     return distinct, inverse.reshape(-1)
-
-
-def _whole_numbers(values: np.ndarray) -> bool:
-    """Whether every value is a whole number (in blocks: no temporaries of its size)."""
-    flat = values.reshape(-1)
-    step = 1 << 16
-    return all(
-        bool(np.all(part == np.round(part)))
-        for part in (flat[lo : lo + step] for lo in range(0, len(flat), step))
-    )
 
 
 def _short_list(names: list[str], limit: int = 10) -> str:

@@ -118,10 +118,7 @@ def split_parts(
     stratified = stratify and y.ndim == 1 and y.dtype.kind in "iu"
     n_train = n_test = 0
     for cls in _classes(y) if stratified else [None]:
-        # (``permutation`` of an array is a copy, shuffled: shuffling the fresh array in
-        # place draws the same numbers, without that copy)
-        members = np.flatnonzero(y == cls) if cls is not None else np.arange(n)
-        rng.shuffle(members)
+        members = rng.permutation(np.flatnonzero(y == cls) if cls is not None else n)
         k_test = round(len(members) * test_fraction)
         k_val = round(len(members) * val_fraction)
         part[members[:k_test]] = 2
@@ -138,8 +135,11 @@ def _classes(y: np.ndarray) -> np.ndarray:
     """``np.unique(y)`` of integer labels; by counting when they are few and
     non-negative (a million labels: one pass, no sort)."""
     if len(y) and 0 <= int(y.min()) and int(y.max()) < max(1 << 16, len(y)):
-        # (in blocks: ``bincount`` casts its input to intp, 8 bytes a row of one-byte labels)
-        step, top = 1 << 16, int(y.max()) + 1
-        counts = sum(np.bincount(y[lo : lo + step], minlength=top) for lo in range(0, len(y), step))
-        return np.flatnonzero(counts).astype(y.dtype)
+        if y.dtype.itemsize < np.dtype(np.intp).itemsize:  # (an MPI rank's one-byte classes)
+            # In blocks: ``bincount`` casts its input to intp, 8 bytes a label.
+            step, top = 1 << 16, int(y.max()) + 1
+            blocks = (y[i : i + step] for i in range(0, len(y), step))
+            counts = sum(np.bincount(part, minlength=top) for part in blocks)
+            return np.flatnonzero(counts).astype(y.dtype)
+        return np.flatnonzero(np.bincount(y)).astype(y.dtype)
     return np.unique(y)
