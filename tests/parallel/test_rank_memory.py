@@ -422,3 +422,17 @@ def test_data_parallel_epochs_sum_their_loss_batch_by_batch_without_epoch_buffer
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     epoch_buffers = 2 * 20_000 * 3 * 8  # z^L and a^L of every row, float64 (0.96 MB)
     assert peak < epoch_buffers  # all the fit allocated (the epoch's order, its plan, ...)
+
+
+def test_a_share_s_numeric_classes_are_checked_as_numbers() -> None:
+    values = table_shard._class_values(["0", "2", "10"])
+    assert values is not None and values.tolist() == [0.0, 2.0, 10.0]
+    assert table_shard._class_values(["a", "2"]) is None
+    assert table_shard._class_values(["nan", "2"]) is None
+    classes = np.tile(np.array([0, 2, 1], dtype=np.uint8), 50_000)
+    read = np.tile(np.array([0.0, 10.0, 2.0]), 50_000)
+    assert table_shard._targets_are(read, classes, values)
+    read[100_001] = 10.0  # (class 1 there: 2)
+    assert not table_shard._targets_are(read, classes, values)
+    assert not table_shard._targets_are(read[:-1], classes, values)
+    assert table_shard._targets_are(classes.astype(np.int64), classes, None)

@@ -398,6 +398,10 @@ def read_table_shard(
         start, stop = (int(v) for v in np.searchsorted(whole.lines, [first_line, stop_line]))
         lines = whole.lines[start:stop]
     classification = whole.task == "classification"
+    # Classes that are numbers are read as numbers and compared with the whole file's:
+    # mapping the rows' labels to class indices again would take several arrays of the
+    # rank's rows at the end of its read, its peak (they are known: ``whole.y``).
+    values = _class_values(whole.class_names) if classification else None
     with world.agree():
         try:
             if begin >= end:
@@ -409,8 +413,8 @@ def read_table_shard(
                     tmp,
                     target=whole.target_name,
                     header=True,
-                    task=whole.task,
-                    class_names=whole.class_names if classification else None,
+                    task="regression" if values is not None else whole.task,
+                    class_names=whole.class_names if classification and values is None else None,
                     missing_target="drop",
                     decimal=decimal,
                 )
@@ -423,7 +427,7 @@ def read_table_shard(
             data.lines += first_line - 2  # (in place: the reader's own array)
         if data.lines is None or not (
             _lines_are(data.lines, lines, first_line, stop - start)
-            and np.array_equal(data.y, whole.y[start:stop])
+            and _targets_are(data.y, whole.y[start:stop], values)
         ):
             raise DataFileError(
                 f"{p}: the rows from line {first_line} on do not read the same alone as in "
@@ -447,6 +451,30 @@ def _lines_are(got: np.ndarray, lines: np.ndarray | None, first: int, n: int) ->
     return all(
         np.array_equal(got[lo : lo + step], np.arange(first + lo, first + min(lo + step, n)))
         for lo in range(0, n, step)
+    )
+
+
+def _class_values(names: list[str]) -> np.ndarray | None:
+    """The class names as numbers (float64), or None when one is not a number."""
+    try:
+        values = np.array([float(name) for name in names])
+    except ValueError:
+        return None
+    return values if np.isfinite(values).all() else None
+
+
+def _targets_are(got: np.ndarray, classes: np.ndarray, values: np.ndarray | None) -> bool:
+    """Whether the targets read ``got`` are the classes ``classes`` (indices into the
+    class names; with ``values``, the names as numbers, ``got`` holds the numbers read),
+    compared a block at a time."""
+    if values is None:
+        return bool(np.array_equal(got, classes))
+    if got.shape != classes.shape:
+        return False
+    step = 1 << 16
+    return all(
+        np.array_equal(got[lo : lo + step], values[classes[lo : lo + step]])
+        for lo in range(0, len(got), step)
     )
 
 
