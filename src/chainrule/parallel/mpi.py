@@ -53,6 +53,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -193,7 +194,8 @@ class _BatchRandom:
         self.rng, self.m, self.positions = rng, m, positions
 
     def random(self, shape: tuple[int, int]) -> np.ndarray:
-        return self.rng.random((self.m, shape[1]))[self.positions]
+        pos = self.positions() if callable(self.positions) else self.positions
+        return self.rng.random((self.m, shape[1]))[pos]
 
 
 class ParallelBatches(Batches):
@@ -245,7 +247,7 @@ class ParallelBatches(Batches):
         local: list[npt.NDArray[Any]] = []
         positions: list[Any] = []
         # A shard's rows of each batch, as indices of the smallest type that holds them
-        # (int32 below 2**31 rows: the epoch's plan costs 8 bytes a row, not 16).
+        # (int32 below 2**31 rows: the epoch's plan costs 4 bytes a row, not 16).
         small = np.int32 if len(self.X) < 2**31 - 1 and self.n < 2**31 - 1 else np.intp
         for lo, hi in self.bounds:
             m = hi - lo
@@ -254,10 +256,9 @@ class ParallelBatches(Batches):
                 b0, b1 = m * par.rank // par.size, m * (par.rank + 1) // par.size
                 positions.append(slice(b0, b1))
                 local.append(idx[b0:b1])
-            else:
+            else:  # (where the rows sit in the batch: found again if dropout asks)
                 start, stop, _ = par.rows
-                pos = np.flatnonzero((idx >= start) & (idx < stop)).astype(small)
-                positions.append(pos)
+                pos = np.flatnonzero((idx >= start) & (idx < stop))
                 local.append((idx[pos] - start).astype(small))
         self._local, self._positions = local, positions
         self.sizes = [len(rows) for rows in local]
@@ -272,9 +273,19 @@ class ParallelBatches(Batches):
         for k, (lo, hi) in enumerate(self.bounds):
             m, local = hi - lo, self._local[k]
             self._weights = np.full(len(local), 1.0 / m) if sw is None else sw[local] / m
-            self._random = _BatchRandom(self.rng, m, self._positions[k])
+            rows = self._positions[k] if par.rows is None else partial(self._shard_rows, k)
+            self._random = _BatchRandom(self.rng, m, rows)
             par._trained.append(local)
             yield k, np.take(self.X, local, axis=0), np.take(self.Y, local, axis=0)
+
+    def _shard_rows(self, k: int) -> npt.NDArray[np.intp]:
+        """Where this rank's rows of global batch ``k`` sit in the batch (sharded data):
+        for dropout's masks only, so not kept for every batch of the epoch."""
+        assert self.par.rows is not None
+        start, stop, _ = self.par.rows
+        lo, hi = self.bounds[k]
+        idx = np.arange(lo, hi) if self._order is None else self._order[lo:hi]
+        return np.flatnonzero((idx >= start) & (idx < stop))
 
     def random(self, rng: np.random.Generator) -> Any:
         """Draws the whole batch's dropout masks (as one process would) for this rank's rows."""
