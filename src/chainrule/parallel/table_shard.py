@@ -433,8 +433,11 @@ def read_table_shard(
                 f"{p}: the rows from line {first_line} on do not read the same alone as in "
                 f"the whole file (a quoted cell spanning lines?); train in one process"
             )
-        # The same targets: the whole file's (a class in one byte), not a second array.
+        # The same targets: the whole file's (a class in one byte), not a second array;
+        # the line numbers (for messages) in 4 bytes each where they fit.
         data.y = whole.y[start:stop]
+        if len(data.lines) and int(data.lines[-1]) < 2**31:
+            data.lines = data.lines.astype(np.int32)
     del lines
     give_back_memory()
     return TableShard(data, whole, start, stop, digest.hexdigest()[:12])

@@ -405,6 +405,8 @@ class Trainer:
             raise ValueError(f"the {sched.name} schedule gave learning rate {lr} for epoch {epoch}")
         if order is None and config.shuffle:
             order = self.rng.permutation(self.n)
+            if par is not None and self.n < 2**31:  # [distributed] held all epoch: 4 bytes a row
+                order = order.astype(np.int32)
         # Seed §5 steps 2–6 and the optimizer's update, batch by batch.
         k = epochs.run(epoch, lr, order)
         if k < 0:
