@@ -211,13 +211,19 @@ def test_a_rank_s_share_streams_in_small_blocks(
     import pyarrow.csv as pacsv
 
     sizes: list[int] = []
-    open_csv = pacsv.open_csv
+    whole: list[object] = []  # tables parsed whole
+    open_csv, read_csv = pacsv.open_csv, pacsv.read_csv
 
     def recording(*args: object, **kwargs: object) -> object:
         sizes.append(kwargs["read_options"].block_size)  # type: ignore[union-attr]
         return open_csv(*args, **kwargs)  # type: ignore[arg-type]
 
+    def parsed_whole(*args: object, **kwargs: object) -> object:
+        whole.append(args[0])
+        return read_csv(*args, **kwargs)  # type: ignore[arg-type]
+
     monkeypatch.setattr(pacsv, "open_csv", recording)
+    monkeypatch.setattr(pacsv, "read_csv", parsed_whole)
     monkeypatch.setattr(table_module, "_WHOLE_BYTES", 1 << 10)  # stream even small files
     path = tmp_path / "t.csv"
     rng = np.random.default_rng(3)
@@ -230,15 +236,16 @@ def test_a_rank_s_share_streams_in_small_blocks(
         comments="",
         fmt=["%.6f"] * 4 + ["%d"],
     )
-    whole = read_data_file(path, target="label", header=True)
-    assert sizes and set(sizes) == {table_module._BLOCK_BYTES}
+    one = read_data_file(path, target="label", header=True)
     sizes.clear()
+    whole.clear()
     with table_shard._share_blocks():
         share = read_data_file(path, target="label", header=True)
-    assert sizes and set(sizes) == {table_shard._SHARE_BLOCK}
-    assert table_module._BLOCK_BYTES == 1 << 20  # restored
-    np.testing.assert_array_equal(share.X, whole.X)
-    np.testing.assert_array_equal(share.y, whole.y)
+    # Streamed in small blocks, never parsed whole (the parsed table would sit on the peak).
+    assert sizes and set(sizes) == {table_shard._SHARE_BLOCK} and whole == []
+    assert table_module._BLOCK_BYTES == 1 << 20 and table_module._PARSE_WHOLE_NUMBERS  # restored
+    np.testing.assert_array_equal(share.X, one.X)
+    np.testing.assert_array_equal(share.y, one.y)
 
 
 def test_file_bytes_are_copied_and_counted_through_one_buffer(

@@ -215,15 +215,16 @@ def _newlines(p: Path) -> int:
 
 @contextlib.contextmanager
 def _share_blocks() -> Iterator[None]:
-    """Within: the table reader streams a CSV file in blocks of ``_SHARE_BLOCK`` bytes."""
+    """Within: the table reader streams a CSV file (a table of numbers too, not parsed
+    whole) in blocks of ``_SHARE_BLOCK`` bytes."""
     from ..data import table
 
-    before = table._BLOCK_BYTES
-    table._BLOCK_BYTES = _SHARE_BLOCK
+    before = table._BLOCK_BYTES, table._PARSE_WHOLE_NUMBERS
+    table._BLOCK_BYTES, table._PARSE_WHOLE_NUMBERS = _SHARE_BLOCK, False
     try:
         yield
     finally:
-        table._BLOCK_BYTES = before
+        table._BLOCK_BYTES, table._PARSE_WHOLE_NUMBERS = before
 
 
 def give_back_memory() -> None:
