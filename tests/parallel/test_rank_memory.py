@@ -20,8 +20,17 @@ import numpy as np
 import pytest
 from test_sharded_tables import COMMON, _run, write_table
 
+from chainrule.data import read_data_file
+from chainrule.data import table as table_module
 from chainrule.data.split import split_indices, split_parts
-from chainrule.parallel.table_shard import set_aside, without_tail
+from chainrule.parallel import table_shard
+from chainrule.parallel.table_shard import (
+    in_blocks,
+    release_rows,
+    set_aside,
+    set_aside_blocks,
+    without_tail,
+)
 
 # ---------------------------------------------------------------- without MPI
 
@@ -111,6 +120,159 @@ def test_set_aside_keeps_the_rows_where_no_file_can_be_written(
     rows = np.ones((5, 2))
     monkeypatch.setattr(np.memmap, "__new__", full)
     assert set_aside(rows) is rows
+
+
+def test_set_aside_writes_chosen_rows_prepared_a_block_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(table_shard, "_ASIDE_BYTES", 64 * 8 * 7)  # blocks of 64 rows
+    rows = np.random.default_rng(1).normal(size=(1000, 7))
+    index = np.flatnonzero(np.arange(1000) % 3 == 1).astype(np.int32)
+    seen: list[int] = []
+
+    def prepare(block: np.ndarray) -> np.ndarray:
+        seen.append(len(block))
+        return (block * 2.0).astype(np.float32)
+
+    kept = set_aside(rows, index, prepare)
+    assert isinstance(kept, np.memmap) and kept.dtype == np.float32
+    np.testing.assert_array_equal(kept, (rows[index] * 2.0).astype(np.float32))
+    assert max(seen) == 64 and sum(seen) == len(index)  # never the rows all at once
+    assert list(tmp_path.iterdir()) == []
+    none = set_aside(rows, index[:0], prepare)
+    assert none.shape == (0, 7) and none.dtype == np.float32
+
+
+def test_set_aside_blocks_stacks_what_it_is_given_even_without_a_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parts = [np.full((3, 2), 1.0), np.full((5, 2), 2.0)]
+    got = set_aside_blocks(lambda: iter(parts))
+    np.testing.assert_array_equal(got, np.concatenate(parts))
+    assert set_aside_blocks(lambda: iter([]), np.empty((0, 2))).shape == (0, 2)
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np.memmap, "__new__", full)
+    kept = set_aside_blocks(lambda: iter(parts))
+    assert type(kept) is np.ndarray
+    np.testing.assert_array_equal(kept, np.concatenate(parts))
+    index = np.arange(0, 5, 2)
+    np.testing.assert_array_equal(set_aside(np.ones((5, 2)), index, lambda b: b + 1), 2.0)
+
+
+def test_in_blocks_covers_the_index_in_order() -> None:
+    index = np.arange(10_000)[::-3]
+    blocks = list(in_blocks(index, lambda part: part.copy(), width=1 << 12))
+    assert len(blocks) > 1 and max(map(len, blocks)) == 64  # (1 MiB of 4096-wide rows)
+    np.testing.assert_array_equal(np.concatenate(blocks), index)
+
+
+def _mapped_kib(address: int) -> int:
+    """Resident KiB of this process's mapping that holds ``address``."""
+    rss, inside = 0, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                lo, hi = (int(v, 16) for v in head.split("-"))
+                inside = lo <= address < hi
+            elif inside and head == "Rss:":
+                rss += int(line.split()[1])
+    return rss
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux's /proc")
+def test_released_rows_leave_the_process_s_resident_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    rows = np.random.default_rng(2).normal(size=(64_000, 32))  # 16 MiB
+    kept = set_aside(rows)
+    assert isinstance(kept, np.memmap)
+    address = kept.ctypes.data
+    total = 0.0
+    for start in range(0, len(kept), 8192):
+        total += float(kept[start : start + 8192].sum())  # every page read once
+    before = _mapped_kib(address)
+    assert before > 12 * 1024  # read: resident in this process
+    release_rows(kept, 0, len(kept))
+    assert _mapped_kib(address) < 1024
+    assert float(kept.sum()) == pytest.approx(total)  # still there (the page cache)
+    release_rows(rows, 0, len(rows))  # an array in memory: nothing to do
+    np.testing.assert_array_equal(kept, rows)
+
+
+def test_a_rank_s_share_streams_in_small_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.csv as pacsv
+
+    sizes: list[int] = []
+    whole: list[object] = []  # tables parsed whole
+    open_csv, read_csv = pacsv.open_csv, pacsv.read_csv
+
+    def recording(*args: object, **kwargs: object) -> object:
+        sizes.append(kwargs["read_options"].block_size)  # type: ignore[union-attr]
+        return open_csv(*args, **kwargs)  # type: ignore[arg-type]
+
+    def parsed_whole(*args: object, **kwargs: object) -> object:
+        whole.append(args[0])
+        return read_csv(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pacsv, "open_csv", recording)
+    monkeypatch.setattr(pacsv, "read_csv", parsed_whole)
+    monkeypatch.setattr(table_module, "_WHOLE_BYTES", 1 << 10)  # stream even small files
+    path = tmp_path / "t.csv"
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 4))
+    np.savetxt(
+        path,
+        np.column_stack([X, rng.integers(0, 2, 3000)]),
+        delimiter=",",
+        header="a,b,c,d,label",
+        comments="",
+        fmt=["%.6f"] * 4 + ["%d"],
+    )
+    one = read_data_file(path, target="label", header=True)
+    sizes.clear()
+    whole.clear()
+    with table_shard._share_blocks():
+        share = read_data_file(path, target="label", header=True)
+    # Streamed in small blocks, never parsed whole (the parsed table would sit on the peak).
+    assert sizes and set(sizes) == {table_shard._SHARE_BLOCK} and whole == []
+    assert table_module._BLOCK_BYTES == 1 << 20 and table_module._PARSE_WHOLE_NUMBERS  # restored
+    np.testing.assert_array_equal(share.X, one.X)
+    np.testing.assert_array_equal(share.y, one.y)
+
+
+def test_file_bytes_are_copied_and_counted_through_one_buffer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(table_shard, "_COPY_BYTES", 7)  # blocks that cut lines
+    body = b"a,b\n1,2\n\n33,44\n5,6"
+    src = tmp_path / "src.csv"
+    src.write_bytes(body)
+    assert table_shard._newlines(src) == 5  # four newlines, and a last line without one
+    src.write_bytes(body + b"\n")
+    assert table_shard._newlines(src) == 5
+    dst = tmp_path / "dst.csv"
+    with open(src, "rb") as f, open(dst, "wb") as out:
+        assert table_shard._copy_range(f, out, 4, 16) == 3
+    assert dst.read_bytes() == body[4:16]
+
+
+def test_a_share_s_line_numbers_are_checked_without_an_array_of_them() -> None:
+    lines = np.arange(40_002, 40_002 + 200_000)
+    assert table_shard._lines_are(lines, None, 40_002, 200_000)
+    assert not table_shard._lines_are(lines, None, 40_001, 200_000)
+    assert not table_shard._lines_are(lines[:-1], None, 40_002, 200_000)
+    broken = lines.copy()
+    broken[150_000] += 1
+    assert not table_shard._lines_are(broken, None, 40_002, 200_000)
+    assert table_shard._lines_are(lines[:5], lines[:5].copy(), 0, 0)
 
 
 # ---------------------------------------------------------------- under mpiexec
@@ -226,3 +388,58 @@ def test_regression_lines_and_a_report_from_two_ranks_are_one_process_s(tmp_path
     assert scores(one.stdout) and scores(two.stdout) == scores(one.stdout)
     assert scores(three.stdout) == scores(one.stdout)
     assert (tmp_path / "two.html").stat().st_size > 0
+
+
+# ------------------------------------------------- data-parallel epochs (one rank)
+
+
+def _fit(comm: object, n: int = 20_000) -> tuple[object, int]:
+    """A seeded fit, alone or data-parallel on ``comm``; and the traced peak of the fit."""
+    import tracemalloc
+
+    from chainrule import Network
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(n, 4))
+    Y = np.eye(3)[rng.integers(0, 3, n)]
+    net = Network([4, 8, 3], output_activation="softmax", cost="log_likelihood", seed=1)
+    tracemalloc.start()
+    try:
+        net.fit(X, Y, epochs=2, batch_size=100, learning_rate=0.1, seed=2, comm=comm)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return net, peak
+
+
+def test_data_parallel_epochs_sum_their_loss_batch_by_batch_without_epoch_buffers() -> None:
+    """A rank's epoch keeps no (rows, outputs) z^L and a^L buffers for the epoch's loss:
+    each batch's cost and correct rows are summed as it trains.  On one rank the
+    history and the weights are one process's."""
+    mpi = pytest.importorskip("mpi4py.MPI")
+    from chainrule.parallel.mpi import DataParallel
+
+    one, _ = _fit(None)
+    par, peak = _fit(DataParallel(mpi.COMM_SELF))
+    for name in ("train_loss", "train_accuracy"):
+        np.testing.assert_allclose(
+            getattr(par.history, name), getattr(one.history, name), rtol=1e-12
+        )
+    for a, b in zip(par.weights, one.weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    epoch_buffers = 2 * 20_000 * 3 * 8  # z^L and a^L of every row, float64 (0.96 MB)
+    assert peak < epoch_buffers  # all the fit allocated (the epoch's order, its plan, ...)
+
+
+def test_a_share_s_numeric_classes_are_checked_as_numbers() -> None:
+    values = table_shard._class_values(["0", "2", "10"])
+    assert values is not None and values.tolist() == [0.0, 2.0, 10.0]
+    assert table_shard._class_values(["a", "2"]) is None
+    assert table_shard._class_values(["nan", "2"]) is None
+    classes = np.tile(np.array([0, 2, 1], dtype=np.uint8), 50_000)
+    read = np.tile(np.array([0.0, 10.0, 2.0]), 50_000)
+    assert table_shard._targets_are(read, classes, values)
+    read[100_001] = 10.0  # (class 1 there: 2)
+    assert not table_shard._targets_are(read, classes, values)
+    assert not table_shard._targets_are(read[:-1], classes, values)
+    assert table_shard._targets_are(classes.astype(np.int64), classes, None)

@@ -800,7 +800,7 @@ def _reorder_rows(X: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
     matrix); the extra memory is the later parts' rows, not a second matrix.
     """
     order = np.concatenate(parts)
-    if np.array_equal(order, np.arange(len(X))):
+    if len(order) == len(X) and np.array_equal(order, np.arange(len(X))):
         return X
     first = parts[0]
     if len(first) > 1 and bool((np.diff(first) <= 0).any()):  # not sorted: by column

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..data.datasets import Dataset
 from ..data.split import split_parts
+from ..data.tables import subset
 from ..parallel.mpi import World
 from .common import CLIError
 from .data_options import (
@@ -46,8 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ShardedTrainingData", "load_sharded", "whole_file_reason"]
 
-#: Test rows scored at a time on a rank (the forward pass's temporaries stay small).
-_SCORE_ROWS = 1 << 15
+#: Test rows scored at a time on a rank (the forward pass's temporaries stay small:
+#: at 32,768 rows of 19 inputs and 30 hidden units they added ~10 MiB to a rank's peak).
+_SCORE_ROWS = 1 << 13
 
 
 @dataclass
@@ -113,7 +115,7 @@ class ShardedTrainingData(TrainingData):
         row's target and prediction (``k`` numbers a row, not the inputs) for the
         error measures.  A ``--test-data`` file is already on rank 0: nothing to do.
         """
-        from ..parallel.table_shard import gather_rows, give_back_memory
+        from ..parallel.table_shard import gather_rows, give_back_memory, release_rows
 
         if self.test_gathered:
             return
@@ -130,6 +132,7 @@ class ShardedTrainingData(TrainingData):
             sums += (result["loss"] * len(X), right, len(X))
             if regression:
                 predicted.append(np.asarray(net.predict(X), dtype=float).reshape(len(X), -1))
+            release_rows(self.X_test, start, start + len(X))  # (read once: mapped pages)
         total = world.comm.reduce(sums, root=0)
         pairs = None
         if regression:
@@ -175,9 +178,11 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         agree_roles,
         fit_pipeline,
         give_back_memory,
+        in_blocks,
         missing_across,
         read_table_shard,
         set_aside,
+        set_aside_blocks,
         without_tail,
     )
 
@@ -237,10 +242,11 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
     a = int(np.count_nonzero(keep[:start]))
     b = a + len(data.y)
     del keep
-    counts = np.bincount(part, minlength=3)
+    counts = [np.count_nonzero(part == k) for k in range(3)]  # (bincount: 8 bytes a row)
     n_train, n_val = int(counts[0]), int(counts[1])
     mine, y_mine = part[a:b], y[a:b]
-    local = [np.flatnonzero(mine == k) for k in range(3)]
+    index = np.int32 if len(mine) < 2**31 else np.int64  # (this rank's rows: 4 bytes)
+    local = [np.flatnonzero(mine == k).astype(index) for k in range(3)]
     rows = (int(np.count_nonzero(part[:a] == 0)), int(np.count_nonzero(part[:b] == 0)), n_train)
     with world.agree():
         test_set = _read_test_file(args, data, roles) if test_data and world.root else None
@@ -265,28 +271,46 @@ def load_sharded(args: argparse.Namespace, dtype: np.dtype, world: World) -> Sha
         pipe.encoding.roles = all_roles
         _print_fitted_roles(args, all_roles, pipe, data.target_name)
         with world.agree():
-            if plain:  # the file's numbers, scaled where they lie (as one process does)
-                X = data.X
-            else:
-                X, _ = pipe.encode(data)  # unseen categories in val/test: all zeros
             X_test_file = pipe.transform(test_set)[0] if test_set is not None else None
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     names = pipe.encoding.output_names()
     _check_scaling(data, pipe.scaler.params(), names, "column")
     name, feature_names = data.name, data.feature_names
-    del data  # (not plain: its raw columns, now encoded)
-    give_back_memory()
-    X = _reorder_rows(X, local)
-    _scale_in_place(pipe.scaler, X)
     # The test rows: a --test-data file on rank 0; else each rank's own, scored where
     # they lie after training (:meth:`ShardedTrainingData.score_test`), never gathered
-    # (but for --report), and meanwhile in a temporary file, not in memory.
+    # (but for --report), and meanwhile in a temporary file, not in memory: written
+    # there first, a block at a time, scaled.  Then the training and validation rows:
+    # the file's numbers (plain) move to the front in place (_reorder_rows of those two
+    # parts: the test rows' places are free), are scaled, and the rest is handed back;
+    # a table that is encoded (text, dates, fills) is encoded a block of rows at a time
+    # straight into a matrix of those rows alone (unseen categories in val/test: zeros).
     n_train_here, n_val_here = len(local[0]), len(local[1])
-    held = [X]
-    del X
-    X_test = set_aside(held[0][n_train_here + n_val_here :].astype(dtype, copy=False))
-    X = without_tail(held, n_train_here + n_val_here)
+    scaled = lambda block: pipe.scaler.transform(block).astype(dtype, copy=False)  # noqa: E731
+    try:
+        with world.agree():
+            if plain:  # the file's numbers, scaled where they lie (as one process does)
+                X_test = set_aside(data.X, local[2], scaled)
+                X = _reorder_rows(data.X, local[:2])
+                _scale_in_place(pipe.scaler, X[: n_train_here + n_val_here])
+                held = [X]
+                del data, X
+                X = without_tail(held, n_train_here + n_val_here)
+            else:
+                encode = lambda rows: scaled(pipe.encode(subset(data, rows))[0])  # noqa: E731
+                width = pipe.encoding.n_inputs
+                empty = np.empty((0, width), dtype)
+                test_rows = local[2]
+                X_test = set_aside_blocks(lambda: in_blocks(test_rows, encode, width), empty)
+                X = np.empty((n_train_here + n_val_here, width), dtype)
+                at = 0
+                for block in in_blocks(np.concatenate(local[:2]), encode, width):
+                    X[at : at + len(block)] = block
+                    at += len(block)
+                del data, encode
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    give_back_memory()  # (the raw columns, now encoded, and the encoding's temporaries)
     X_train, X_val = X[:n_train_here], X[n_train_here:]
     if X_test_file is not None and test_set is not None:
         X_test, y_test = X_test_file, test_set.y

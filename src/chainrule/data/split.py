@@ -135,5 +135,11 @@ def _classes(y: np.ndarray) -> np.ndarray:
     """``np.unique(y)`` of integer labels; by counting when they are few and
     non-negative (a million labels: one pass, no sort)."""
     if len(y) and 0 <= int(y.min()) and int(y.max()) < max(1 << 16, len(y)):
+        if y.dtype.itemsize < np.dtype(np.intp).itemsize:  # (an MPI rank's one-byte classes)
+            # In blocks: ``bincount`` casts its input to intp, 8 bytes a label.
+            step, top = 1 << 16, int(y.max()) + 1
+            blocks = (y[i : i + step] for i in range(0, len(y), step))
+            counts = sum(np.bincount(part, minlength=top) for part in blocks)
+            return np.flatnonzero(counts).astype(y.dtype)
         return np.flatnonzero(np.bincount(y)).astype(y.dtype)
     return np.unique(y)

@@ -66,6 +66,11 @@ _BLOCK_BYTES = 1 << 20
 #: stream, so that memory stays at about one copy of the numbers.
 _WHOLE_BYTES = 1 << 25
 
+#: Whether a larger table of numbers only is parsed whole (on every core) and drained
+#: into the matrix.  An MPI rank reading its share sets it False (``parallel.table_shard``):
+#: streamed, its read holds the matrix and a few blocks, not the parsed table too.
+_PARSE_WHOLE_NUMBERS = True
+
 
 def sniff_table_format(head: bytes) -> str | None:
     """``"parquet"``, ``"arrow"`` or ``"feather"`` from a file's first bytes, else None."""

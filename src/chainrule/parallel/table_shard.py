@@ -33,7 +33,7 @@ import csv
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,9 +65,12 @@ __all__ = [
     "fit_pipeline",
     "gather_rows",
     "give_back_memory",
+    "in_blocks",
     "missing_across",
     "read_table_shard",
+    "release_rows",
     "set_aside",
+    "set_aside_blocks",
     "shardable",
     "without_tail",
 ]
@@ -76,10 +79,21 @@ __all__ = [
 _SCALE_ROWS = 1 << 13
 
 #: Bytes copied (or counted) at a time (bounded memory).
-_COPY_BYTES = 1 << 22
+_COPY_BYTES = 1 << 20
+
+#: Bytes of rows a rank sets aside (gathers, encodes, scales) at a time.
+_ASIDE_BYTES = 1 << 20
 
 #: Block size of the target column's stream: small blocks, a small peak.
 _TARGET_BLOCK = 1 << 18
+
+#: Block size of the stream that reads a rank's share of the rows.  pyarrow's
+#: streaming reader parses a number of blocks ahead of the one handed over, so what
+#: a read holds besides its matrix grows with the block: reading 500,000 × 20
+#: numbers peaked 145 MiB above the reader's start at 1 MiB (one process's blocks),
+#: 110 at 256 KiB, 101 at 64 KiB, for ~0.1 s more CPU (docs/distributed.md).  A rank
+#: is one of N processes already sharing the cores: its peak is what counts.
+_SHARE_BLOCK = 1 << 16
 
 
 @dataclass
@@ -151,18 +165,29 @@ def _line_start(f: Any, offset: int, body: int) -> int:
     return int(f.tell())
 
 
+def _blocks_of(f: Any, left: int | None = None) -> Iterator[tuple[memoryview, int]]:
+    """The next ``left`` bytes of the binary file ``f`` (all when None), a block at a
+    time: ``(block, newlines in it)``, each block read into the same buffer (no new
+    bytes object a block: freed blocks of megabytes stay in the heap, in a rank's
+    resident memory)."""
+    buf = bytearray(_COPY_BYTES)
+    view = memoryview(buf)
+    while left is None or left > 0:
+        got = f.readinto(view if left is None else view[: min(_COPY_BYTES, left)])
+        if not got:
+            break
+        if left is not None:
+            left -= got
+        yield view[:got], buf.count(b"\n", 0, got)
+
+
 def _copy_range(src: Any, dst: Any, begin: int, end: int) -> int:
     """Copy bytes ``begin:end`` of ``src`` to ``dst`` a block at a time; their newlines."""
     src.seek(begin)
     newlines = 0
-    left = end - begin
-    while left > 0:
-        chunk = src.read(min(_COPY_BYTES, left))
-        if not chunk:
-            break
-        newlines += chunk.count(b"\n")
+    for chunk, lines in _blocks_of(src, end - begin):
+        newlines += lines
         dst.write(chunk)
-        left -= len(chunk)
     return newlines
 
 
@@ -181,11 +206,25 @@ def _shifted(message: str, tmp: str, path: Path, offset: int) -> str:
 def _newlines(p: Path) -> int:
     """The file's lines (newlines, and one more when the last line has none)."""
     n, last = 0, b""
-    with open(p, "rb") as f:
-        while block := f.read(_COPY_BYTES):
-            n += block.count(b"\n")
-            last = block[-1:]
+    with open(p, "rb", buffering=0) as f:
+        for block, lines in _blocks_of(f):
+            n += lines
+            last = bytes(block[-1:])
     return n + (last != b"\n")
+
+
+@contextlib.contextmanager
+def _share_blocks() -> Iterator[None]:
+    """Within: the table reader streams a CSV file (a table of numbers too, not parsed
+    whole) in blocks of ``_SHARE_BLOCK`` bytes."""
+    from ..data import table
+
+    before = table._BLOCK_BYTES, table._PARSE_WHOLE_NUMBERS
+    table._BLOCK_BYTES, table._PARSE_WHOLE_NUMBERS = _SHARE_BLOCK, False
+    try:
+        yield
+    finally:
+        table._BLOCK_BYTES, table._PARSE_WHOLE_NUMBERS = before
 
 
 def give_back_memory() -> None:
@@ -353,44 +392,94 @@ def read_table_shard(
     first_line = 2 + int(before or 0)
     ends = world.comm.allgather(first_line)
     stop_line = ends[world.rank + 1] if world.rank + 1 < world.size else np.iinfo(np.int64).max
+    lines: np.ndarray | None = None  # (None: rows start:stop are lines first_line on)
     if whole.lines is None:  # row i on line i + 2
         start, stop = (min(max(int(v) - 2, 0), len(whole.y)) for v in (first_line, stop_line))
-        lines = np.arange(first_line, first_line + stop - start, dtype=np.int64)
     else:
         start, stop = (int(v) for v in np.searchsorted(whole.lines, [first_line, stop_line]))
         lines = whole.lines[start:stop]
     classification = whole.task == "classification"
+    # Classes that are numbers are read as numbers and compared with the whole file's:
+    # mapping the rows' labels to class indices again would take several arrays of the
+    # rank's rows at the end of its read, its peak (they are known: ``whole.y``).
+    values = _class_values(whole.class_names) if classification else None
     with world.agree():
         try:
             if begin >= end:
                 raise DataFileError(
                     f"{p}: too few lines for {world.size} MPI ranks (rank {world.rank} got none)"
                 )
-            data = read_data_file(
-                tmp,
-                target=whole.target_name,
-                header=True,
-                task=whole.task,
-                class_names=whole.class_names if classification else None,
-                missing_target="drop",
-                decimal=decimal,
-            )
+            with _share_blocks():
+                data = read_data_file(
+                    tmp,
+                    target=whole.target_name,
+                    header=True,
+                    task="regression" if values is not None else whole.task,
+                    class_names=whole.class_names if classification and values is None else None,
+                    missing_target="drop",
+                    decimal=decimal,
+                )
         except DataFileError as exc:
             raise DataFileError(_shifted(str(exc), tmp, p, first_line - 2)) from None
         finally:
             os.unlink(tmp)
         data.name = p.name
         if data.lines is not None:
-            data.lines = data.lines + (first_line - 2)
+            data.lines += first_line - 2  # (in place: the reader's own array)
         if data.lines is None or not (
-            np.array_equal(data.lines, lines) and np.array_equal(data.y, whole.y[start:stop])
+            _lines_are(data.lines, lines, first_line, stop - start)
+            and _targets_are(data.y, whole.y[start:stop], values)
         ):
             raise DataFileError(
                 f"{p}: the rows from line {first_line} on do not read the same alone as in "
                 f"the whole file (a quoted cell spanning lines?); train in one process"
             )
+        # The same targets: the whole file's (a class in one byte), not a second array;
+        # the line numbers (for messages) in 4 bytes each where they fit.
+        data.y = whole.y[start:stop]
+        if len(data.lines) and int(data.lines[-1]) < 2**31:
+            data.lines = data.lines.astype(np.int32)
+    del lines
     give_back_memory()
     return TableShard(data, whole, start, stop, digest.hexdigest()[:12])
+
+
+def _lines_are(got: np.ndarray, lines: np.ndarray | None, first: int, n: int) -> bool:
+    """Whether ``got`` is ``lines`` (None: the ``n`` lines from ``first`` on, compared a
+    block at a time, not made whole)."""
+    if lines is not None:
+        return bool(np.array_equal(got, lines))
+    if len(got) != n:
+        return False
+    step = 1 << 16
+    return all(
+        np.array_equal(got[lo : lo + step], np.arange(first + lo, first + min(lo + step, n)))
+        for lo in range(0, n, step)
+    )
+
+
+def _class_values(names: list[str]) -> np.ndarray | None:
+    """The class names as numbers (float64), or None when one is not a number."""
+    try:
+        values = np.array([float(name) for name in names])
+    except ValueError:
+        return None
+    return values if np.isfinite(values).all() else None
+
+
+def _targets_are(got: np.ndarray, classes: np.ndarray, values: np.ndarray | None) -> bool:
+    """Whether the targets read ``got`` are the classes ``classes`` (indices into the
+    class names; with ``values``, the names as numbers, ``got`` holds the numbers read),
+    compared a block at a time."""
+    if values is None:
+        return bool(np.array_equal(got, classes))
+    if got.shape != classes.shape:
+        return False
+    step = 1 << 16
+    return all(
+        np.array_equal(got[lo : lo + step], values[classes[lo : lo + step]])
+        for lo in range(0, len(got), step)
+    )
 
 
 def _text_everywhere(world: World, data: Dataset) -> None:
@@ -582,24 +671,84 @@ def gather_rows(world: World, X: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def set_aside(rows: np.ndarray) -> np.ndarray:
+def in_blocks(
+    index: np.ndarray, rows_of: Callable[[np.ndarray], np.ndarray], width: int
+) -> Iterator[np.ndarray]:
+    """``rows_of(index[i:j])`` for consecutive blocks of ``index`` of about
+    ``_ASIDE_BYTES`` of float64 rows ``width`` wide: what a rank makes of its rows
+    (gathered, encoded, scaled) a block at a time, its temporaries bounded."""
+    step = max(64, _ASIDE_BYTES // (8 * max(width, 1)))
+    for start in range(0, len(index), step):
+        yield rows_of(index[start : start + step])
+
+
+def set_aside(
+    rows: np.ndarray,
+    index: np.ndarray | None = None,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
     """``rows`` (k, m) written to a temporary file and mapped back read-only: the same
     values, held by the page cache instead of this process until they are read (a
     rank's test rows, scored only after training).  The file is unlinked at once (the
-    mapping keeps it until it goes); where no file can be written, ``rows`` itself."""
-    if rows.size == 0:
+    mapping keeps it until it goes); where no file can be written, the rows in memory.
+
+    ``index``: set aside the rows ``rows[index]`` instead, gathered a block at a time
+    (no copy of them all in memory); ``prepare``: what each block becomes before it is
+    written (scaled, narrowed): ``prepare(rows[index[i:j]])``.
+    """
+    if index is None and prepare is None and rows.size == 0:
         return np.array(rows)
+    pick = np.arange(len(rows)) if index is None else index
+    gather = (lambda part: rows[part]) if prepare is None else (lambda part: prepare(rows[part]))
+    empty = gather(pick[:0])
+    aside = set_aside_blocks(lambda: in_blocks(pick, gather, rows.shape[1]), np.array(empty))
+    if index is None and prepare is None and not isinstance(aside, np.memmap):
+        return rows  # (no file: the rows themselves, not a copy)
+    return aside
+
+
+def set_aside_blocks(
+    blocks: Callable[[], Iterator[np.ndarray]], empty: np.ndarray | None = None
+) -> np.ndarray:
+    """The rows that ``blocks()`` yields, stacked (k, m), in a temporary file mapped
+    back read-only (see :func:`set_aside`), written a block at a time as they come:
+    at most one block of them is in memory.  ``empty`` (0, m): the result when there
+    are none.  Where no file can be written, ``blocks()`` is run again and its rows
+    stacked in memory."""
     fd, tmp = tempfile.mkstemp(prefix="chainrule-rows-", suffix=".bin")
     try:
+        n, last = 0, empty
         with os.fdopen(fd, "wb") as f:
-            for start in range(0, len(rows), _SCALE_ROWS):
-                f.write(np.ascontiguousarray(rows[start : start + _SCALE_ROWS]).tobytes())
-        return np.memmap(tmp, dtype=rows.dtype, mode="r", shape=rows.shape)
+            for block in blocks():
+                block = np.ascontiguousarray(block)
+                f.write(block.data)  # (its bytes, not a copy)
+                n, last = n + len(block), block
+        if n == 0 or last is None:
+            return np.array(last) if last is not None else np.empty((0, 0))
+        return np.memmap(tmp, dtype=last.dtype, mode="r", shape=(n, *last.shape[1:]))
     except OSError:  # a full or read-only $TMPDIR: keep them in memory
-        return rows
+        parts = list(blocks())
+        return np.concatenate(parts) if parts else np.array(empty)
     finally:
         with contextlib.suppress(OSError):  # (where a mapped file cannot be unlinked)
             os.unlink(tmp)
+
+
+def release_rows(rows: np.ndarray, start: int, stop: int) -> None:
+    """Hand back the pages of rows ``start:stop`` of ``rows`` when it is a file mapped
+    by :func:`set_aside` (a no-op for arrays in memory): read once, they count in this
+    process's resident memory until dropped; read again, the page cache serves them."""
+    import mmap
+
+    mapped = getattr(rows, "_mmap", None)  # (np.memmap's own mapping of the whole file)
+    if not isinstance(mapped, mmap.mmap) or not hasattr(mapped, "madvise") or stop <= start:
+        return
+    row_bytes = rows.strides[0]
+    page = mmap.PAGESIZE
+    begin = (start * row_bytes // page) * page
+    end = min(-(-stop * row_bytes // page) * page, len(mapped))
+    with contextlib.suppress(OSError, ValueError):  # (a kernel without it: nothing done)
+        mapped.madvise(mmap.MADV_DONTNEED, begin, end - begin)
 
 
 def without_tail(held: list[np.ndarray], k: int) -> np.ndarray:

@@ -172,6 +172,9 @@ class Batches:
         self.spans: Sequence[tuple[int, int]] = self.bounds
         self.rows_held = n
         self.reduce: Callable[[list[Layer]], list[Layer]] | None = None
+        #: The epoch's loss and correct rows summed batch by batch (no epoch-sized
+        #: ``z^L``, ``a^L`` buffers): data-parallel batches say so.
+        self.sums_by_batch = False
 
     def carry_ones(self) -> None:
         """Gather ``X``'s rows next to a column of ones, for the engine's folded layers.
@@ -350,9 +353,10 @@ class _Epochs:
         shape = (batches.rows_held, net.sizes[-1])  # [distributed] a rank's rows only
         W = net.weights[0]  # the epoch's buffers in the parameters' namespace and device
         self.ops = ops_of(W)
-        # Class labels (many classes, training.targets): no epoch-sized buffers; the loss
-        # and the correct rows are summed batch by batch (``batch_sums``) instead.
-        self.by_batch = isinstance(batches.Y, OneHotLabels)
+        # Class labels (many classes, training.targets) and data-parallel batches (an
+        # MPI rank's peak): no epoch-sized buffers; the loss and the correct rows are
+        # summed batch by batch (``batch_sums``) instead.
+        self.by_batch = isinstance(batches.Y, OneHotLabels) or batches.sums_by_batch
         self.z_epoch: Any = None if self.by_batch else self.ops.empty(shape, W)
         self.a_epoch: Any = None if self.by_batch else self.ops.empty(shape, W)
         self.batch_sums = (0.0, 0.0)  # (Σ weighted cost, correct rows) with by_batch
@@ -448,8 +452,9 @@ class _Epochs:
                 rows = batches.rows(k, order) if needs_rows else None
                 row_weights = None if no_weights else weights_of(rows, sw, Xb.shape[0])
             if by_batch:
-                cost_terms.append(self._batch_cost(layers, Yb, row_weights))
-                correct_terms.append(_correct(layers.a[layers.L], classes_of(Yb)))
+                cost_terms.append(self._batch_cost(layers, Yb, row_weights, k))
+                if net.is_classifier:
+                    correct_terms.append(_correct(layers.a[layers.L], classes_of(Yb)))
             measure = k % stride == 0
             if fuse and not measure:
                 # Eq. 13 and the SGD step in one product per layer (weight decay included);
@@ -498,12 +503,13 @@ class _Epochs:
             mu=opt.momentum, nesterov=opt.nesterov, vW=[None, None, *v[:k]], vb=[None, None, *v[k:]]
         )
 
-    def _batch_cost(self, layers: Layers, Yb: Array, row_weights: Array | None) -> Any:
-        """The batch's summed cost, each row weighted as in the epoch's mean loss."""
+    def _batch_cost(self, layers: Layers, Yb: Array, row_weights: Array | None, k: int) -> Any:
+        """Batch ``k``'s summed cost, each row weighted as in the epoch's mean loss."""
         L = layers.L
         costs = self.net.cost.value(layers.z[L], layers.a[L], Yb, layers.σ[L])
         if row_weights is not None:
-            costs = costs * row_weights * Yb.shape[0]  # the sample weights (mean 1)
+            lo, hi = self.batches.bounds[k]  # (all ranks' rows: the weights are w_i / m)
+            costs = costs * row_weights * (hi - lo)  # the sample weights (mean 1)
         if self.ops is NUMPY_OPS:
             return float(costs.sum(dtype=np.float64))
         return self.ops.xp.sum(costs)

@@ -344,8 +344,10 @@ class Trainer:
         )
         self._epochs.after_step, self.average = _after_step(net, config)
         self._labels = (
-            None if isinstance(Y, OneHotLabels) or not net.is_classifier else classes_of(Y)
-        )  # once, not every epoch
+            None
+            if isinstance(Y, OneHotLabels) or not net.is_classifier or par is not None
+            else classes_of(Y)
+        )  # once, not every epoch (data-parallel epochs sum batch by batch: none)
         self._stop = False
         net.stop_training = False
         net.interrupted = False
@@ -403,6 +405,8 @@ class Trainer:
             raise ValueError(f"the {sched.name} schedule gave learning rate {lr} for epoch {epoch}")
         if order is None and config.shuffle:
             order = self.rng.permutation(self.n)
+            if par is not None and self.n < 2**31:  # [distributed] held all epoch: 4 bytes a row
+                order = order.astype(np.int32)
         # Seed §5 steps 2–6 and the optimizer's update, batch by batch.
         k = epochs.run(epoch, lr, order)
         if k < 0:
@@ -411,7 +415,7 @@ class Trainer:
         Y, sw, val = self.Y, self.sample_weight, self.validation_data
         if par is not None:  # [distributed] sums over all ranks' rows
             train_loss, train_acc, val_loss, val_acc = par.epoch_metrics(
-                net, epochs.z_epoch, epochs.a_epoch, Y, sw, val
+                net, epochs.batch_sums, val
             )
         else:
             seen = self.batches.end(k)
