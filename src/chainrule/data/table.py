@@ -364,7 +364,7 @@ def _stream(
                     p, read_options=read, parse_options=parse, convert_options=convert
                 )
                 reader = iter(whole.to_batches())
-            elif numbers_only:  # parsed on every core, then drained into the matrix
+            elif numbers_only and _PARSE_WHOLE_NUMBERS:  # every core, then drained
                 table = pacsv.read_csv(
                     p, read_options=read, parse_options=parse, convert_options=convert
                 )
