@@ -732,6 +732,44 @@ def _cblas_call(fn: Any, W: Any, d: Any, a: Any, eta: float, shrink: float) -> N
 _BLAS: list[BlasKernels | None] = []
 
 
+#: A fit whose every product is at most this many multiply-adds (``n · N_{l-1} · N_l``)
+#: runs its BLAS on one thread (:func:`one_blas_thread`).  Between OpenBLAS's own
+#: threading threshold (:data:`SINGLE_THREAD_GEMM`) and this size a second thread buys
+#: nothing on an idle machine (``train`` on the 1,000,000 × 20 table, ``[19, 30, 3]`` at
+#: batch 1000: the epoch 0.54–0.56 s on one thread, 0.53–0.77 s on two), and on a busy
+#: one the two threads wait on each other's spinning (the same epoch 0.9 s against 7.3 s
+#: at load 3.5, docs/performance.md).
+ONE_THREAD_FIT = 1 << 20
+
+_CONTROLLER: list[Any] = []
+
+
+def _controller() -> Any:
+    """threadpoolctl's view of the process's thread pools, looked up once (the look-up
+    walks every loaded library); None where threadpoolctl is missing or fails."""
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController  # installed with scikit-learn
+
+            _CONTROLLER.append(ThreadpoolController())
+        except Exception:  # no threadpoolctl, or it failed to look
+            _CONTROLLER.append(None)
+    return _CONTROLLER[0]
+
+
+def one_blas_thread() -> Any:
+    """A context in which every BLAS library of the process (NumPy's, SciPy's) runs on
+    one thread, restored on exit; a no-op context where threadpoolctl cannot tell.  The
+    limit takes effect when the context is made: enter it at once."""
+    from contextlib import nullcontext
+
+    blas_kernels()  # SciPy's BLAS loaded first, so that the look-up sees (and limits) it
+    controller = _controller()
+    if controller is None:
+        return nullcontext()
+    return controller.limit(limits=1, user_api="blas")
+
+
 def blas_kernels() -> BlasKernels | None:
     """The fused-step BLAS kernels of this process (found once), or None without SciPy's BLAS."""
     if not _BLAS:
@@ -743,10 +781,9 @@ def _find_blas() -> BlasKernels | None:
     fblas = _scipy_fblas()
     if fblas is None:  # pragma: no cover - SciPy is a dependency
         return None
+    controller = _controller()  # (one look-up for this and for one_blas_thread)
     try:
-        from threadpoolctl import threadpool_info  # installed with scikit-learn
-
-        libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        libs = [i for i in controller.info() if i.get("user_api") == "blas"] if controller else []
     except Exception:  # threadpoolctl failed: no way to tell which BLAS is which
         libs = []
     if len(libs) == 1:

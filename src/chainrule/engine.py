@@ -442,6 +442,24 @@ class Engine:
         )
         return layers
 
+    def blas_threads(self, weights: Sequence[Array], n: int) -> Any:
+        """The BLAS threads for a fit of ``weights`` on batches of ``n`` rows: a context
+        that keeps NumPy's BLAS on one thread when every product (eqs. 1, 9, 13:
+        ``n · N_{l-1} · N_l`` multiply-adds) is above OpenBLAS's own threading threshold
+        (:data:`~chainrule.backend.SINGLE_THREAD_GEMM`) but at most
+        :data:`~chainrule.backend.ONE_THREAD_FIT`, where a second thread gains nothing and
+        costs much on a busy machine; else a no-op context."""
+        from contextlib import nullcontext
+
+        from .backend import ONE_THREAD_FIT, SINGLE_THREAD_GEMM, one_blas_thread
+
+        if not weights or ops_of(weights[0]) is not NUMPY_OPS:
+            return nullcontext()
+        products = [n * W.shape[0] * W.shape[1] for W in weights]
+        if max(products) <= SINGLE_THREAD_GEMM or max(products) > ONE_THREAD_FIT:
+            return nullcontext()
+        return one_blas_thread()
+
     def foldable(self, weights: Sequence[Array], n: int) -> bool:
         """True when layers of ``weights`` for batches of ``n`` rows may take the folded path.
 

@@ -70,3 +70,38 @@ def test_a_seeded_fit_is_the_same_with_either_lookup(monkeypatch):
     assert via[0] == "True scipy.linalg.blas"
     assert direct[1] == via[1]
     assert np.frombuffer(bytes.fromhex(direct[1]), np.float64).size == 5 * 7 + 7 * 3
+
+
+def test_a_fit_of_small_products_runs_its_blas_on_one_thread_and_gives_the_threads_back():
+    """Products between OpenBLAS's threading threshold and ``ONE_THREAD_FIT`` run on one
+    thread for the fit (a second buys nothing, and thrashes on a busy machine); smaller
+    ones (already one thread) and larger ones keep the library's threads; the threads
+    come back after the fit."""
+    pytest.importorskip("threadpoolctl")
+    code = (
+        "import numpy as np\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from chainrule import Network\n"
+        "from chainrule.training.callbacks import Callback\n"
+        "def threads():\n"
+        "    blas = [i for i in threadpool_info() if i['user_api'] == 'blas']\n"
+        "    return sorted({i['num_threads'] for i in blas})\n"
+        "class Seen(Callback):\n"
+        "    def on_batch_end(self, network, info):\n"
+        "        seen.update(threads())\n"
+        "rng = np.random.default_rng(0)\n"
+        "for sizes, batch in (([19, 30, 3], 1000), ([4, 8, 3], 10), ([300, 100, 10], 128)):\n"
+        "    seen = set()\n"
+        "    X = rng.normal(size=(2 * batch, sizes[0]))\n"
+        "    y = rng.integers(0, sizes[-1], 2 * batch)\n"
+        "    Network(sizes, seed=0).fit(X, y, epochs=1, batch_size=batch, callbacks=[Seen()])\n"
+        "    print(sorted(seen), threads())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "2"},
+        check=True,
+    ).stdout.split("\n")
+    assert out[:3] == ["[1] [2]", "[2] [2]", "[2] [2]"]

@@ -357,6 +357,8 @@ class Trainer:
         self._stack = ExitStack()
         # [distributed] Ctrl-C ends an MPI job (mpiexec); a per-rank stop flag could desync.
         self._stack.enter_context(_stop_on_interrupt(net) if par is None else nullcontext())
+        # Small products: one BLAS thread for the run (the engine decides; a no-op else).
+        self._stack.enter_context(net.engine.blas_threads(net.weights, self.batches.size))
 
     @property
     def epoch(self) -> int:
