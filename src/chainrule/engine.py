@@ -455,8 +455,8 @@ class Engine:
 
         if not weights or ops_of(weights[0]) is not NUMPY_OPS:
             return nullcontext()
-        products = [n * W.shape[0] * W.shape[1] for W in weights]
-        if max(products) <= SINGLE_THREAD_GEMM or max(products) > ONE_THREAD_FIT:
+        largest = max(n * W.shape[0] * W.shape[1] for W in weights)
+        if not SINGLE_THREAD_GEMM < largest <= ONE_THREAD_FIT:
             return nullcontext()
         return one_blas_thread()
 
